@@ -1,2 +1,9 @@
 //! kafka-migrate: plan, apply, verify and roll back Kafka partition
 //! reassignments. See ARCHITECTURE.md for the module map and invariants.
+
+pub mod analysis;
+pub mod cli;
+pub mod fsutil;
+pub mod model;
+pub mod planner;
+pub mod synth;

@@ -1,0 +1,374 @@
+//! What a plan does to a cluster, measured: per-broker counts before and
+//! after, what moves, how far from the fewest possible moves, balance, rack
+//! safety and the time a throttle implies. Pure: used by `plan` and `check`
+//! summaries alike.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::model::{BrokerId, Cluster};
+use crate::planner::ideal::{RfSums, bounds};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BrokerRow {
+    pub id: BrokerId,
+    pub rack: Option<String>,
+    pub alive: bool,
+    pub target: bool,
+    pub replicas_before: u64,
+    pub replicas_after: u64,
+    pub leaders_before: u64,
+    pub leaders_after: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// Bytes this broker must copy in, and send as a current leader.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Totals {
+    pub partitions: u64,
+    pub replicas: u64,
+    pub partitions_moved: u64,
+    pub partitions_reordered_only: u64,
+    pub replicas_moved: u64,
+    pub replica_moves_lower_bound: u64,
+    pub bytes_moved: u64,
+    pub bytes_moves_lower_bound: u64,
+    pub replication_factor_changes: u64,
+    pub replica_excess_before: i64,
+    pub replica_excess_after: i64,
+    pub replica_deficit_before: i64,
+    pub replica_deficit_after: i64,
+    pub leader_spread_before: u64,
+    pub leader_spread_after: u64,
+    pub topic_excess_before: i64,
+    pub topic_excess_after: i64,
+    pub bytes_max_over_ideal_before: f64,
+    pub bytes_max_over_ideal_after: f64,
+    pub rack_violations_before: u64,
+    pub rack_violations_after: u64,
+    pub replicas_outside_targets: u64,
+    pub max_inbound_bytes: u64,
+    pub max_outbound_bytes: u64,
+    /// With a throttle: the physical bound, max bytes in or out over brokers
+    /// divided by the rate.
+    pub estimated_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub brokers: Vec<BrokerRow>,
+    pub totals: Totals,
+}
+
+/// Measures moving `cluster` to `after` (replica lists in
+/// `Cluster::partitions()` order), judged against the `targets` brokers.
+pub fn summarize(
+    cluster: &Cluster,
+    after: &[Vec<BrokerId>],
+    targets: &[BrokerId],
+    use_racks: bool,
+    throttle: Option<u64>,
+) -> Summary {
+    let index = cluster.broker_index();
+    let nb = cluster.brokers.len();
+    let is_target: Vec<bool> = cluster
+        .brokers
+        .iter()
+        .map(|b| targets.binary_search(&b.id).is_ok())
+        .collect();
+    let rack: Vec<Option<&str>> = cluster
+        .brokers
+        .iter()
+        .map(|b| if use_racks { b.rack.as_deref() } else { None })
+        .collect();
+    let mut rows: Vec<BrokerRow> = cluster
+        .brokers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| BrokerRow {
+            id: b.id,
+            rack: b.rack.clone(),
+            alive: b.alive,
+            target: is_target[i],
+            replicas_before: 0,
+            replicas_after: 0,
+            leaders_before: 0,
+            leaders_after: 0,
+            bytes_before: 0,
+            bytes_after: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        })
+        .collect();
+
+    // Racks judged against the racks of target brokers.
+    let mut target_racks: Vec<&str> = (0..nb)
+        .filter(|&i| is_target[i])
+        .filter_map(|i| rack[i])
+        .collect();
+    target_racks.sort_unstable();
+    target_racks.dedup();
+    let k = target_racks.len().max(1);
+    let spread = |r: &[BrokerId]| -> usize {
+        let mut rs: Vec<&str> = r.iter().filter_map(|b| rack[index[b]]).collect();
+        rs.sort_unstable();
+        rs.dedup();
+        rs.len()
+    };
+
+    let mut t = Totals {
+        partitions: 0,
+        replicas: 0,
+        partitions_moved: 0,
+        partitions_reordered_only: 0,
+        replicas_moved: 0,
+        replica_moves_lower_bound: 0,
+        bytes_moved: 0,
+        bytes_moves_lower_bound: 0,
+        replication_factor_changes: 0,
+        replica_excess_before: 0,
+        replica_excess_after: 0,
+        replica_deficit_before: 0,
+        replica_deficit_after: 0,
+        leader_spread_before: 0,
+        leader_spread_after: 0,
+        topic_excess_before: 0,
+        topic_excess_after: 0,
+        bytes_max_over_ideal_before: 1.0,
+        bytes_max_over_ideal_after: 1.0,
+        rack_violations_before: 0,
+        rack_violations_after: 0,
+        replicas_outside_targets: 0,
+        max_inbound_bytes: 0,
+        max_outbound_bytes: 0,
+        estimated_seconds: None,
+    };
+    let mut all_rf = RfSums::default();
+    // Per topic: rf sums, and replica counts per broker before and after.
+    let mut topic_rf: Vec<RfSums> = vec![RfSums::default(); cluster.topics.len()];
+    let mut topic_count: Vec<HashMap<usize, (i64, i64)>> =
+        vec![HashMap::new(); cluster.topics.len()];
+    // Replicas that can never leave their rack: of partitions whose rf
+    // equals the number of racks (for the lower bound).
+    let mut locked = vec![0u64; nb];
+    let mut pi = 0;
+    for (ti, topic) in cluster.topics.iter().enumerate() {
+        for p in &topic.partitions {
+            let new = &after[pi];
+            pi += 1;
+            let z = p.size_bytes;
+            t.partitions += 1;
+            t.replicas += p.replicas.len() as u64;
+            all_rf.add(p.replicas.len(), k);
+            topic_rf[ti].add(p.replicas.len(), k);
+            for &b in &p.replicas {
+                let i = index[&b];
+                rows[i].replicas_before += 1;
+                rows[i].bytes_before += z;
+                topic_count[ti].entry(i).or_default().0 += 1;
+                if use_racks && p.replicas.len() == k {
+                    locked[i] += 1;
+                }
+            }
+            for &b in new {
+                let i = index[&b];
+                rows[i].replicas_after += 1;
+                rows[i].bytes_after += z;
+                topic_count[ti].entry(i).or_default().1 += 1;
+                if !is_target[i] {
+                    t.replicas_outside_targets += 1;
+                }
+            }
+            if let Some(&l) = p.replicas.first() {
+                rows[index[&l]].leaders_before += 1;
+            }
+            if let Some(&l) = new.first() {
+                rows[index[&l]].leaders_after += 1;
+            }
+            if new.len() != p.replicas.len() {
+                t.replication_factor_changes += 1;
+            }
+            let added: Vec<BrokerId> = new
+                .iter()
+                .copied()
+                .filter(|b| !p.replicas.contains(b))
+                .collect();
+            if added.is_empty() {
+                if *new != p.replicas {
+                    t.partitions_reordered_only += 1;
+                }
+            } else {
+                t.partitions_moved += 1;
+                t.replicas_moved += added.len() as u64;
+                t.bytes_moved += z * added.len() as u64;
+                for b in &added {
+                    rows[index[b]].bytes_in += z;
+                }
+                // The current leader serves the new replicas' fetches.
+                let src = p.leader.or(p.replicas.first().copied());
+                if let Some(s) = src {
+                    rows[index[&s]].bytes_out += z * added.len() as u64;
+                }
+            }
+            if use_racks {
+                let need = p.replicas.len().min(k);
+                if spread(&p.replicas) < need {
+                    t.rack_violations_before += 1;
+                }
+                if spread(new) < new.len().min(k) {
+                    t.rack_violations_after += 1;
+                }
+            }
+        }
+    }
+
+    // Ideal counts over target brokers, rack-aware.
+    let mut rack_index: Vec<usize> = vec![0; nb];
+    let mut sizes = vec![0usize; k];
+    for i in 0..nb {
+        if is_target[i] {
+            let r = rack[i]
+                .and_then(|r| target_racks.binary_search(&r).ok())
+                .unwrap_or(0);
+            rack_index[i] = r;
+            sizes[r] += 1;
+        }
+    }
+    let ideal_rack = all_rf.ideal(&sizes);
+    let ideal: Vec<f64> = (0..nb)
+        .map(|i| {
+            if is_target[i] {
+                ideal_rack[rack_index[i]]
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let tgt: Vec<usize> = (0..nb).filter(|&i| is_target[i]).collect();
+    let excess = |c: &dyn Fn(usize) -> u64| -> i64 {
+        tgt.iter()
+            .map(|&i| c(i) as i64 - bounds(ideal[i]).1 as i64)
+            .max()
+            .unwrap_or(0)
+    };
+    let deficit = |c: &dyn Fn(usize) -> u64| -> i64 {
+        tgt.iter()
+            .map(|&i| bounds(ideal[i]).0 as i64 - c(i) as i64)
+            .max()
+            .unwrap_or(0)
+    };
+    t.replica_excess_before = excess(&|i| rows[i].replicas_before);
+    t.replica_excess_after = excess(&|i| rows[i].replicas_after);
+    t.replica_deficit_before = deficit(&|i| rows[i].replicas_before);
+    t.replica_deficit_after = deficit(&|i| rows[i].replicas_after);
+    let spread_of = |c: &dyn Fn(usize) -> u64| -> u64 {
+        let v: Vec<u64> = tgt.iter().map(|&i| c(i)).collect();
+        v.iter().max().unwrap_or(&0) - v.iter().min().unwrap_or(&0)
+    };
+    t.leader_spread_before = spread_of(&|i| rows[i].leaders_before);
+    t.leader_spread_after = spread_of(&|i| rows[i].leaders_after);
+
+    for (ti, counts) in topic_count.iter().enumerate() {
+        let ti_ideal = topic_rf[ti].ideal(&sizes);
+        for (&i, &(before, after)) in counts {
+            let cap = if is_target[i] {
+                bounds(ti_ideal[rack_index[i]]).1 as i64
+            } else {
+                0
+            };
+            t.topic_excess_before = t.topic_excess_before.max(before - cap);
+            t.topic_excess_after = t.topic_excess_after.max(after - cap);
+        }
+    }
+
+    // Lower bound on replica moves: what must leave (off-target replicas,
+    // counts above the ceiling, and replicas a rack cannot keep) or must
+    // arrive (counts below the floor).
+    let off_target: u64 = (0..nb)
+        .filter(|&i| !is_target[i])
+        .map(|i| rows[i].replicas_before)
+        .sum();
+    let over: Vec<u64> = (0..nb)
+        .map(|i| {
+            if is_target[i] {
+                rows[i]
+                    .replicas_before
+                    .saturating_sub(bounds(ideal[i]).1 as u64)
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut must_leave = off_target + over.iter().sum::<u64>();
+    if use_racks {
+        let mut leave = off_target;
+        for r in 0..k {
+            let members: Vec<usize> = tgt
+                .iter()
+                .copied()
+                .filter(|&i| rack_index[i] == r)
+                .collect();
+            let cap_r: u64 = members.iter().map(|&i| bounds(ideal[i]).1 as u64).sum();
+            let by_count: u64 = members.iter().map(|&i| over[i]).sum();
+            let locked_r: u64 = (0..nb)
+                .filter(|&i| {
+                    rack[i].is_some()
+                        && rack[i].and_then(|n| target_racks.binary_search(&n).ok()) == Some(r)
+                })
+                .map(|i| locked[i])
+                .sum();
+            let movable_r: u64 = members
+                .iter()
+                .map(|&i| rows[i].replicas_before - locked[i])
+                .sum();
+            let by_lock = movable_r.saturating_sub(cap_r.saturating_sub(locked_r));
+            leave += by_count.max(by_lock);
+        }
+        must_leave = must_leave.max(leave);
+    }
+    let must_arrive: u64 = tgt
+        .iter()
+        .map(|&i| (bounds(ideal[i]).0 as u64).saturating_sub(rows[i].replicas_before))
+        .sum();
+    t.replica_moves_lower_bound = must_leave.max(must_arrive);
+
+    let total_bytes: u64 = rows.iter().map(|r| r.bytes_before).sum();
+    let total_ideal: f64 = tgt.iter().map(|&i| ideal[i]).sum();
+    let share = |i: usize| total_bytes as f64 * ideal[i] / total_ideal.max(1e-12);
+    let off_bytes: u64 = (0..nb)
+        .filter(|&i| !is_target[i])
+        .map(|i| rows[i].bytes_before)
+        .sum();
+    let over_bytes: f64 = tgt
+        .iter()
+        .map(|&i| (rows[i].bytes_before as f64 - share(i)).max(0.0))
+        .sum();
+    t.bytes_moves_lower_bound = off_bytes + over_bytes as u64;
+    let max_ratio = |c: &dyn Fn(usize) -> u64| -> f64 {
+        let r = tgt
+            .iter()
+            .filter(|&&i| share(i) > 0.0)
+            .map(|&i| c(i) as f64 / share(i))
+            .fold(0.0, f64::max);
+        if total_bytes == 0 {
+            1.0
+        } else {
+            (r * 1e4).round() / 1e4
+        }
+    };
+    t.bytes_max_over_ideal_before = max_ratio(&|i| rows[i].bytes_before);
+    t.bytes_max_over_ideal_after = max_ratio(&|i| rows[i].bytes_after);
+    t.max_inbound_bytes = rows.iter().map(|r| r.bytes_in).max().unwrap_or(0);
+    t.max_outbound_bytes = rows.iter().map(|r| r.bytes_out).max().unwrap_or(0);
+    t.estimated_seconds = throttle
+        .filter(|&r| r > 0)
+        .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
+    Summary {
+        brokers: rows,
+        totals: t,
+    }
+}

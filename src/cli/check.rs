@@ -1,0 +1,132 @@
+//! `kafka-migrate check PLAN --state FILE`: validate a plan offline, for CI.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::exit::{Exit, invalid};
+use super::plan::load_snapshot;
+use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::summary;
+use super::units::parse_rate;
+use crate::analysis;
+use crate::fsutil::read_input;
+use crate::model::reassignment;
+use crate::model::{BrokerId, Problem, Problems, RackCoverage};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plan, in Kafka's reassignment JSON (`-` for standard input).
+    #[arg(value_name = "PLAN")]
+    pub plan: String,
+    /// Cluster snapshot (version 1 JSON).
+    #[arg(long, value_name = "FILE")]
+    pub state: String,
+    /// Accept plans that change a partition's replication factor.
+    #[arg(long)]
+    pub allow_rf_change: bool,
+    /// Treat rack violations as errors, not warnings.
+    #[arg(long)]
+    pub strict: bool,
+    /// Replication throttle for the duration estimate, e.g. 50MB/s.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub throttle: Option<u64>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+pub fn exec(args: CheckArgs) -> Result<Exit> {
+    let printer = Printer::new(args.output);
+    if args.plan == "-" && args.state == "-" {
+        return Err(invalid(anyhow::anyhow!(
+            "the plan and the snapshot cannot both come from standard input"
+        )));
+    }
+    let cluster = load_snapshot(&args.state)?;
+    let name = if args.plan == "-" {
+        "<stdin>"
+    } else {
+        args.plan.as_str()
+    };
+    let plan = reassignment::parse(name, &read_input(&args.plan)?).map_err(invalid)?;
+    let mut problems = plan.check_references(&cluster);
+    Problems::check(name, problems.clone()).map_err(invalid)?;
+
+    let mut after: Vec<Vec<BrokerId>> = cluster
+        .partitions()
+        .map(|(_, p)| p.replicas.clone())
+        .collect();
+    let mut offsets = Vec::with_capacity(cluster.topics.len());
+    let mut at = 0;
+    for t in &cluster.topics {
+        offsets.push(at);
+        at += t.partitions.len();
+    }
+    for m in plan.moves() {
+        let ti = cluster
+            .topics
+            .binary_search_by(|t| t.name.cmp(&m.tp.topic))
+            .expect("references checked");
+        let pi = cluster.topics[ti]
+            .partitions
+            .binary_search_by_key(&m.tp.partition, |p| p.partition)
+            .expect("references checked");
+        let before = &cluster.topics[ti].partitions[pi].replicas;
+        let loc = m.tp.to_string();
+        if m.replicas.len() != before.len() && !args.allow_rf_change {
+            problems.push(Problem::new(
+                &loc,
+                format!(
+                    "changes the replication factor {} -> {} (pass --allow-rf-change if intended)",
+                    before.len(),
+                    m.replicas.len()
+                ),
+            ));
+        }
+        for b in &m.replicas {
+            if cluster.broker(*b).is_some_and(|x| !x.alive) {
+                problems.push(Problem::new(
+                    &loc,
+                    format!("target broker {b} is not alive"),
+                ));
+            }
+        }
+        after[offsets[ti] + pi] = m.replicas.clone();
+    }
+    let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let targets: Vec<BrokerId> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| b.id)
+        .collect();
+    let sum = analysis::summarize(&cluster, &after, &targets, use_racks, args.throttle);
+    let mut warnings = Vec::new();
+    let new_violations = sum.totals.rack_violations_after;
+    if use_racks && new_violations > 0 {
+        let msg = format!("{new_violations} partitions would not span min(rf, racks) racks");
+        if args.strict {
+            problems.push(Problem::new("racks", msg));
+        } else {
+            warnings.push(msg);
+        }
+    }
+    Problems::check(name, problems).map_err(invalid)?;
+    match printer.format {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "version": JSON_VERSION,
+            "command": "check",
+            "valid": true,
+            "partitions_in_plan": plan.len(),
+            "warnings": warnings,
+            "summary": sum,
+        })),
+        OutputFormat::Text => {
+            printer.out(&summary::render(&sum, false, args.throttle));
+            for w in &warnings {
+                printer.warn(w);
+            }
+            printer.note(&format!("{name}: valid ({} partitions)", plan.len()));
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,80 @@
+//! The command line: thin. Each command parses its flags, calls the library
+//! and hands results to the printer. Exit codes live in [`exit`].
+
+pub mod check;
+pub mod exit;
+pub mod plan;
+pub mod printer;
+pub mod summary;
+pub mod synth;
+pub mod units;
+
+use clap::{Parser, Subcommand};
+
+use exit::{CodedError, EXIT_CODES_HELP, Exit};
+use printer::Printer;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kafka-migrate",
+    version,
+    about = "Plan, apply and verify Kafka partition reassignments with minimal movement",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan a balanced reassignment offline from a cluster snapshot.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Plan(plan::PlanArgs),
+    /// Validate a reassignment plan against a snapshot, for CI.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check(check::CheckArgs),
+    /// Write a synthetic, realistic cluster snapshot (for trying `plan`).
+    #[command(name = "gen-snapshot", after_help = EXIT_CODES_HELP)]
+    GenSnapshot(synth::GenArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Invalid.code()
+            } else {
+                0
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let printer = Printer::new(printer::OutputFormat::Text);
+    let result = match cli.command {
+        Command::Plan(a) => plan::exec(a),
+        Command::Check(a) => check::exec(a),
+        Command::GenSnapshot(a) => synth::exec(a),
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(e) => report(&printer, e),
+    }
+}
+
+fn report(printer: &Printer, e: anyhow::Error) -> i32 {
+    match e.downcast::<CodedError>() {
+        Ok(c) => {
+            printer.error(&format!("{:#}", c.error), c.hint.as_deref());
+            c.exit.code()
+        }
+        // Uncoded errors come from reading inputs: the input's fault.
+        Err(e) => {
+            printer.error(&format!("{e:#}"), None);
+            Exit::Invalid.code()
+        }
+    }
+}

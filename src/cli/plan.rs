@@ -1,0 +1,305 @@
+//! `kafka-migrate plan --state FILE`: a balanced reassignment, offline.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use regex::Regex;
+
+use super::exit::{Exit, invalid, invalid_hint};
+use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::summary;
+use super::units::{parse_rate, parse_size};
+use crate::analysis;
+use crate::fsutil::{read_input, write_all_atomic};
+use crate::model::reassignment::{self, parse_topics};
+use crate::model::{BrokerId, Cluster, RackCoverage, snapshot};
+use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Cluster snapshot (version 1 JSON), or `-` for standard input.
+    #[arg(long, value_name = "FILE")]
+    pub state: String,
+
+    /// Target broker set: replicas end up only on these brokers.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
+    pub brokers: Option<Vec<BrokerId>>,
+    /// Drain these brokers for decommission: they end up empty.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
+    pub remove_brokers: Option<Vec<BrokerId>>,
+    /// One-to-one substitution: every replica of OLD goes to NEW.
+    #[arg(long, value_name = "OLD=NEW[,OLD=NEW]", value_delimiter = ',', value_parser = parse_pair, group = "target")]
+    pub replace: Option<Vec<(BrokerId, BrokerId)>>,
+
+    /// Topics that may move: a comma-separated list of names, or a regex
+    /// (matched against the whole name) when it has regex characters.
+    #[arg(long, value_name = "REGEX|LIST", conflicts_with = "topics_file")]
+    pub topics: Option<String>,
+    /// Topics that may move, in Kafka's topics-to-move JSON.
+    #[arg(long, value_name = "FILE")]
+    pub topics_file: Option<String>,
+    /// Topics that must not move (list or regex, as --topics).
+    #[arg(long, value_name = "REGEX|LIST")]
+    pub exclude_topics: Option<String>,
+    /// Change the replication factor of the selected topics.
+    #[arg(long, value_name = "N")]
+    pub replication_factor: Option<usize>,
+
+    /// Balance replica counts (count) or bytes (size).
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Count)]
+    pub objective: ObjectiveArg,
+    /// Stop after this many replica moves (incremental rebalancing).
+    #[arg(long, value_name = "N")]
+    pub max_moves: Option<u64>,
+    /// Stop before moving more than this many bytes, e.g. 500GiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
+    /// Keep the current replica order (no preferred-leader balancing).
+    #[arg(long)]
+    pub no_leader_balance: bool,
+    /// Plan without rack constraints.
+    #[arg(long)]
+    pub ignore_racks: bool,
+    /// Seed for tie-breaking: the same inputs and seed give the same plan.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Write the plan (only the partitions that change) to this file.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write the current assignment of the changed partitions here.
+    #[arg(long, value_name = "FILE")]
+    pub rollback: Option<PathBuf>,
+    /// Replication throttle for the duration estimate, e.g. 50MB/s.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub throttle: Option<u64>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    Count,
+    Size,
+}
+
+fn parse_pair(s: &str) -> Result<(BrokerId, BrokerId), String> {
+    let (a, b) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not OLD=NEW"))?;
+    let id = |x: &str| {
+        x.trim()
+            .parse::<BrokerId>()
+            .map_err(|_| format!("{x:?} is not a broker id"))
+    };
+    Ok((id(a)?, id(b)?))
+}
+
+/// Reads and validates a snapshot, naming the file in every problem.
+pub fn load_snapshot(path: &str) -> Result<Cluster> {
+    let bytes = read_input(path)?;
+    let name = if path == "-" { "<stdin>" } else { path };
+    snapshot::parse(name, &bytes).map_err(invalid)
+}
+
+pub fn exec(args: PlanArgs) -> Result<Exit> {
+    let printer = Printer::new(args.output);
+    let cluster = load_snapshot(&args.state)?;
+    let topics = select_topics(&cluster, &args)?;
+    let targets = match (&args.brokers, &args.remove_brokers, &args.replace) {
+        (Some(b), _, _) => Targets::Brokers(b.clone()),
+        (_, Some(r), _) => Targets::Remove(r.clone()),
+        (_, _, Some(p)) => Targets::Replace(p.clone()),
+        _ => Targets::Alive,
+    };
+    let req = PlanRequest {
+        targets,
+        topics,
+        objective: match args.objective {
+            ObjectiveArg::Count => Objective::Count,
+            ObjectiveArg::Size => Objective::Size,
+        },
+        budget: Budget {
+            max_moves: args.max_moves,
+            max_bytes: args.max_bytes,
+        },
+        leader_balance: !args.no_leader_balance,
+        ignore_racks: args.ignore_racks,
+        replication_factor: args.replication_factor,
+        seed: args.seed,
+    };
+    let outcome = planner::plan(&cluster, &req).map_err(|e| match e {
+        planner::PlanError::PartialRacks(_) => {
+            invalid_hint(e, "pass --ignore-racks to plan without racks")
+        }
+        e => invalid(e),
+    })?;
+    let plan = outcome.reassignment(&cluster);
+    let mut files = Vec::new();
+    if let Some(out) = &args.out {
+        files.push((out.as_path(), reassignment::to_json(&plan).into_bytes()));
+    }
+    if let Some(rb) = &args.rollback {
+        let json = reassignment::to_json(&outcome.rollback(&cluster));
+        files.push((rb.as_path(), json.into_bytes()));
+    }
+    write_all_atomic(&files).map_err(super::exit::failure)?;
+
+    let use_racks = !args.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
+    let sum = analysis::summarize(
+        &cluster,
+        &outcome.assignment,
+        &outcome.targets,
+        use_racks,
+        args.throttle,
+    );
+    let mut notes = Vec::new();
+    if !outcome.dead_brokers.is_empty() {
+        notes.push(format!(
+            "healing: {} replicas moved off dead brokers {}",
+            outcome.healed_replicas,
+            join(&outcome.dead_brokers)
+        ));
+    }
+    if outcome.rf_changed_partitions > 0 {
+        notes.push(format!(
+            "replication factor changed on {} partitions",
+            outcome.rf_changed_partitions
+        ));
+    }
+    let mut warnings = Vec::new();
+    if sum.totals.replicas_outside_targets > 0 {
+        warnings.push(format!(
+            "{} replicas stay on brokers outside the target set (budget, topic filter or no rack-safe place)",
+            sum.totals.replicas_outside_targets
+        ));
+    }
+    if plan.is_empty() {
+        notes.push("nothing to do: the cluster is already balanced for these targets".into());
+    }
+    match printer.format {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "version": JSON_VERSION,
+            "command": "plan",
+            "objective": format!("{:?}", args.objective).to_lowercase(),
+            "seed": args.seed,
+            "plan_file": args.out.as_ref().map(|p| p.display().to_string()),
+            "rollback_file": args.rollback.as_ref().map(|p| p.display().to_string()),
+            "partitions_in_plan": plan.len(),
+            "notes": notes,
+            "warnings": warnings,
+            "summary": sum,
+        })),
+        OutputFormat::Text => {
+            printer.out(&summary::render(
+                &sum,
+                args.objective == ObjectiveArg::Size,
+                args.throttle,
+            ));
+            for n in &notes {
+                printer.note(n);
+            }
+            for w in &warnings {
+                printer.warn(w);
+            }
+            match &args.out {
+                Some(p) => printer.note(&format!(
+                    "wrote {} partitions to {}",
+                    plan.len(),
+                    p.display()
+                )),
+                None if !plan.is_empty() => printer.note("dry run: pass -o FILE to write the plan"),
+                None => {}
+            }
+        }
+    }
+    Ok(if warnings.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Incomplete
+    })
+}
+
+fn join(ids: &[BrokerId]) -> String {
+    ids.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Topic names are `[A-Za-z0-9._-]`; anything else makes the argument a
+/// regex.
+fn is_name_list(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ','))
+}
+
+/// Resolves `--topics`, `--topics-file` and `--exclude-topics` into the set
+/// of topics that may move (`None`: all). Names that are not in the
+/// snapshot, and regexes that match nothing, are errors.
+fn select_topics(cluster: &Cluster, args: &PlanArgs) -> Result<Option<BTreeSet<String>>> {
+    let all: Vec<&str> = cluster.topics.iter().map(|t| t.name.as_str()).collect();
+    let resolve = |flag: &str, spec: &str| -> Result<BTreeSet<String>> {
+        if is_name_list(spec) {
+            let names: Vec<&str> = spec.split(',').filter(|s| !s.is_empty()).collect();
+            if names.is_empty() {
+                return Err(invalid(anyhow::anyhow!("{flag}: empty topic list")));
+            }
+            let unknown: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| cluster.topic(n).is_none())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(invalid(anyhow::anyhow!(
+                    "{flag}: unknown topics: {}",
+                    unknown.join(", ")
+                )));
+            }
+            Ok(names.into_iter().map(String::from).collect())
+        } else {
+            let re = Regex::new(&format!("^(?:{spec})$"))
+                .map_err(|e| invalid(anyhow::anyhow!("{flag}: invalid regex {spec:?}: {e}")))?;
+            let hit: BTreeSet<String> = all
+                .iter()
+                .filter(|n| re.is_match(n))
+                .map(|n| n.to_string())
+                .collect();
+            if hit.is_empty() {
+                return Err(invalid(anyhow::anyhow!(
+                    "{flag}: {spec:?} matches no topic"
+                )));
+            }
+            Ok(hit)
+        }
+    };
+    let mut selected: Option<BTreeSet<String>> = None;
+    if let Some(spec) = &args.topics {
+        selected = Some(resolve("--topics", spec)?);
+    }
+    if let Some(path) = &args.topics_file {
+        let bytes = read_input(path)?;
+        let names = parse_topics(path, &bytes).map_err(invalid)?;
+        let unknown: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| cluster.topic(n).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(invalid(anyhow::anyhow!(
+                "{path}: unknown topics: {}",
+                unknown.join(", ")
+            )));
+        }
+        selected = Some(names.into_iter().collect());
+    }
+    if let Some(spec) = &args.exclude_topics {
+        let excluded = resolve("--exclude-topics", spec)?;
+        let base = selected.unwrap_or_else(|| all.iter().map(|s| s.to_string()).collect());
+        selected = Some(base.difference(&excluded).cloned().collect());
+    }
+    Ok(selected)
+}

@@ -1,0 +1,124 @@
+//! The plan summary as people read it: a table per broker, before → after,
+//! with a bar per broker, then the totals against the lower bound.
+
+use super::printer::{bar, table};
+use super::units::{human_bytes, human_duration};
+use crate::analysis::Summary;
+
+/// Renders the summary. `by_bytes` draws the bars by bytes instead of
+/// replica counts (the size objective).
+pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
+    let load = |r: &crate::analysis::BrokerRow| {
+        if by_bytes {
+            r.bytes_after as f64
+        } else {
+            r.replicas_after as f64
+        }
+    };
+    let max = sum.brokers.iter().map(load).fold(0.0, f64::max);
+    let arrow = |a: u64, b: u64| {
+        if a == b {
+            a.to_string()
+        } else {
+            format!("{a} → {b}")
+        }
+    };
+    let rows = sum
+        .brokers
+        .iter()
+        .filter(|r| r.replicas_before > 0 || r.replicas_after > 0 || r.target)
+        .map(|r| {
+            let state = match (r.alive, r.target) {
+                (false, _) => "dead",
+                (true, false) => "drain",
+                (true, true) => "",
+            };
+            vec![
+                r.id.to_string(),
+                r.rack.clone().unwrap_or_else(|| "-".into()),
+                state.to_string(),
+                arrow(r.replicas_before, r.replicas_after),
+                arrow(r.leaders_before, r.leaders_after),
+                if r.bytes_before == r.bytes_after {
+                    human_bytes(r.bytes_after)
+                } else {
+                    format!(
+                        "{} → {}",
+                        human_bytes(r.bytes_before),
+                        human_bytes(r.bytes_after)
+                    )
+                },
+                bar(load(r), max, 12),
+            ]
+        })
+        .collect();
+    let t = &sum.totals;
+    let mut out = table(
+        &[
+            "broker",
+            "rack",
+            "",
+            "replicas",
+            "leaders",
+            "bytes",
+            if by_bytes {
+                "bytes after"
+            } else {
+                "replicas after"
+            },
+        ],
+        3,
+        rows,
+    );
+    // The bar column reads better left-aligned; the table keeps it as text.
+    out.push('\n');
+    let gap = t.replicas_moved as i64 - t.replica_moves_lower_bound as i64;
+    let pct = if t.replica_moves_lower_bound > 0 {
+        format!(
+            " ({:+.1}%)",
+            gap as f64 * 100.0 / t.replica_moves_lower_bound as f64
+        )
+    } else {
+        String::new()
+    };
+    out.push_str(&format!(
+        "partitions moved: {} of {} ({} more reordered for leader balance)\n",
+        t.partitions_moved, t.partitions, t.partitions_reordered_only
+    ));
+    out.push_str(&format!(
+        "replicas moved:   {}  lower bound {}  gap {}{}\n",
+        t.replicas_moved, t.replica_moves_lower_bound, gap, pct
+    ));
+    out.push_str(&format!(
+        "bytes moved:      {}  lower bound {}\n",
+        human_bytes(t.bytes_moved),
+        human_bytes(t.bytes_moves_lower_bound)
+    ));
+    out.push_str(&format!(
+        "balance:          replica excess {} → {}, deficit {} → {}, leader spread {} → {}, topic excess {} → {}, bytes max/ideal {:.3} → {:.3}\n",
+        t.replica_excess_before,
+        t.replica_excess_after,
+        t.replica_deficit_before,
+        t.replica_deficit_after,
+        t.leader_spread_before,
+        t.leader_spread_after,
+        t.topic_excess_before,
+        t.topic_excess_after,
+        t.bytes_max_over_ideal_before,
+        t.bytes_max_over_ideal_after,
+    ));
+    out.push_str(&format!(
+        "rack violations:  {} → {}",
+        t.rack_violations_before, t.rack_violations_after
+    ));
+    if let (Some(secs), Some(rate)) = (t.estimated_seconds, throttle) {
+        out.push_str(&format!(
+            "\nestimated time:   {} at {}/s (max {} in, {} out of one broker)",
+            human_duration(secs),
+            human_bytes(rate),
+            human_bytes(t.max_inbound_bytes),
+            human_bytes(t.max_outbound_bytes)
+        ));
+    }
+    out
+}

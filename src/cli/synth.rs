@@ -1,0 +1,59 @@
+//! `kafka-migrate gen-snapshot`: a realistic synthetic snapshot to try the
+//! planner on, without a cluster.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::exit::{Exit, failure};
+use crate::fsutil::write_all_atomic;
+use crate::model::snapshot;
+use crate::synth::{Profile, generate};
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    #[arg(long, default_value_t = 12)]
+    pub brokers: usize,
+    #[arg(long, default_value_t = 3)]
+    pub racks: usize,
+    /// About this many partitions (whole topics are added until reached).
+    #[arg(long, default_value_t = 2000)]
+    pub partitions: usize,
+    /// The cluster grew in this many steps (old brokers carry more).
+    #[arg(long, default_value_t = 3)]
+    pub growth_steps: usize,
+    #[arg(long, default_value_t = 1)]
+    pub dead_brokers: usize,
+    /// Every partition has replication factor 3 (otherwise 1 to 3 mixed).
+    #[arg(long)]
+    pub rf3: bool,
+    /// Racks of equal size (otherwise uneven).
+    #[arg(long)]
+    pub even_racks: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output file (standard output if absent).
+    #[arg(short = 'o', long = "out")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn exec(a: GenArgs) -> Result<Exit> {
+    let profile = Profile {
+        brokers: a.brokers,
+        racks: a.racks,
+        uneven_racks: !a.even_racks,
+        growth_steps: a.growth_steps,
+        partitions: a.partitions,
+        dead_brokers: a.dead_brokers,
+        rf1: if a.rf3 { 0.0 } else { 0.1 },
+        rf2: if a.rf3 { 0.0 } else { 0.2 },
+        ..Profile::default()
+    };
+    let json = snapshot::to_json(&generate(&profile, a.seed));
+    match a.out {
+        Some(p) => write_all_atomic(&[(p.as_path(), json.into_bytes())]).map_err(failure)?,
+        None => println!("{json}"),
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,325 @@
+//! Cluster snapshot, version 1: this project's interchange format (what
+//! `describe --json` writes and `plan --state` reads). Extra fields are
+//! allowed; see FIELD-GUIDE §1 for the required and optional ones.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Broker, BrokerId, Cluster, Partition, Problem, Problems, Topic};
+
+#[derive(Deserialize)]
+struct RawSnapshot {
+    version: Option<serde_json::Value>,
+    brokers: Option<Vec<RawBroker>>,
+    topics: Option<Vec<RawTopic>>,
+}
+
+#[derive(Deserialize)]
+struct RawBroker {
+    id: Option<i64>,
+    rack: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    alive: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawTopic {
+    name: Option<String>,
+    partitions: Option<Vec<RawPartition>>,
+}
+
+#[derive(Deserialize)]
+struct RawPartition {
+    partition: Option<i64>,
+    replicas: Option<Vec<i64>>,
+    isr: Option<Vec<i64>>,
+    leader: Option<i64>,
+    size_bytes: Option<u64>,
+}
+
+/// Parses and validates a snapshot. `source` names the input in messages.
+pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
+    let raw: RawSnapshot = serde_json::from_slice(bytes)
+        .map_err(|e| Problems::single(source, Problem::new("", format!("invalid JSON: {e}"))))?;
+    let mut problems = Vec::new();
+    match &raw.version {
+        None => problems.push(Problem::new("version", "missing required field")),
+        Some(v) if v.as_i64() == Some(1) => {}
+        Some(v) => problems.push(Problem::new(
+            "version",
+            format!("unsupported snapshot version {v}, expected 1"),
+        )),
+    }
+    let Some(raw_brokers) = raw.brokers else {
+        problems.push(Problem::new("brokers", "missing required field"));
+        return Err(Problems::check(source, problems).unwrap_err());
+    };
+    let Some(raw_topics) = raw.topics else {
+        problems.push(Problem::new("topics", "missing required field"));
+        return Err(Problems::check(source, problems).unwrap_err());
+    };
+
+    let mut brokers = Vec::with_capacity(raw_brokers.len());
+    for (i, b) in raw_brokers.into_iter().enumerate() {
+        let Some(id) = b.id else {
+            problems.push(Problem::new(
+                format!("brokers[{i}]"),
+                "missing required field `id`",
+            ));
+            continue;
+        };
+        let Some(id) = valid_id(id) else {
+            problems.push(Problem::new(
+                format!("brokers[{i}]"),
+                format!("broker id {id} is not a valid id (0..2147483647)"),
+            ));
+            continue;
+        };
+        brokers.push(Broker {
+            id,
+            rack: b.rack,
+            host: b.host,
+            port: b.port,
+            alive: b.alive.unwrap_or(true),
+        });
+    }
+    brokers.sort_by_key(|b| b.id);
+    for w in brokers.windows(2) {
+        if w[0].id == w[1].id {
+            problems.push(Problem::new(
+                format!("broker {}", w[0].id),
+                "listed more than once",
+            ));
+        }
+    }
+    let known: HashSet<BrokerId> = brokers.iter().map(|b| b.id).collect();
+
+    let mut topics = Vec::with_capacity(raw_topics.len());
+    for (ti, t) in raw_topics.into_iter().enumerate() {
+        let name = match t.name {
+            Some(n) if !n.is_empty() => n,
+            Some(_) => {
+                problems.push(Problem::new(format!("topics[{ti}]"), "empty topic name"));
+                continue;
+            }
+            None => {
+                problems.push(Problem::new(
+                    format!("topics[{ti}]"),
+                    "missing required field `name`",
+                ));
+                continue;
+            }
+        };
+        let Some(raw_parts) = t.partitions else {
+            problems.push(Problem::new(
+                format!("topic {name}"),
+                "missing required field `partitions`",
+            ));
+            continue;
+        };
+        let mut partitions = Vec::with_capacity(raw_parts.len());
+        for (pi, p) in raw_parts.into_iter().enumerate() {
+            if let Some(part) = partition(&name, pi, p, &known, &mut problems) {
+                partitions.push(part);
+            }
+        }
+        partitions.sort_by_key(|p| p.partition);
+        for w in partitions.windows(2) {
+            if w[0].partition == w[1].partition {
+                problems.push(Problem::new(
+                    format!("{name}-{}", w[0].partition),
+                    "partition listed more than once",
+                ));
+            }
+        }
+        topics.push(Topic { name, partitions });
+    }
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    for w in topics.windows(2) {
+        if w[0].name == w[1].name {
+            problems.push(Problem::new(
+                format!("topic {}", w[0].name),
+                "listed more than once",
+            ));
+        }
+    }
+    Problems::check(source, problems)?;
+    Ok(Cluster { brokers, topics })
+}
+
+fn valid_id(id: i64) -> Option<i32> {
+    i32::try_from(id).ok().filter(|&v| v >= 0)
+}
+
+fn partition(
+    topic: &str,
+    index: usize,
+    p: RawPartition,
+    known: &HashSet<BrokerId>,
+    problems: &mut Vec<Problem>,
+) -> Option<Partition> {
+    let Some(number) = p.partition else {
+        problems.push(Problem::new(
+            format!("topic {topic} partitions[{index}]"),
+            "missing required field `partition`",
+        ));
+        return None;
+    };
+    let Some(number) = valid_id(number) else {
+        problems.push(Problem::new(
+            format!("topic {topic} partitions[{index}]"),
+            format!("partition number {number} is negative or too large"),
+        ));
+        return None;
+    };
+    let loc = format!("{topic}-{number}");
+    let Some(raw_replicas) = p.replicas else {
+        problems.push(Problem::new(loc, "missing required field `replicas`"));
+        return None;
+    };
+    let before = problems.len();
+    let replicas = broker_list(&loc, "replicas", &raw_replicas, known, problems);
+    if replicas.is_empty() && raw_replicas.is_empty() {
+        problems.push(Problem::new(&loc, "empty replica list"));
+    }
+    let isr = match &p.isr {
+        Some(isr) => {
+            let isr = broker_list(&loc, "isr", isr, known, problems);
+            for b in &isr {
+                if !replicas.contains(b) {
+                    problems.push(Problem::new(
+                        &loc,
+                        format!("isr names broker {b}, which is not a replica"),
+                    ));
+                }
+            }
+            isr
+        }
+        None => replicas.clone(),
+    };
+    // Kafka reports a partition without a leader as -1.
+    let leader = match p.leader {
+        None => replicas.first().copied(),
+        Some(l) if l < 0 => None,
+        Some(l) => match valid_id(l) {
+            Some(l) if replicas.contains(&l) => Some(l),
+            _ => {
+                problems.push(Problem::new(
+                    &loc,
+                    format!("leader {l} is not one of the replicas"),
+                ));
+                None
+            }
+        },
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(Partition {
+        partition: number,
+        replicas,
+        isr,
+        leader,
+        size_bytes: p.size_bytes.unwrap_or(0),
+    })
+}
+
+fn broker_list(
+    loc: &str,
+    field: &str,
+    raw: &[i64],
+    known: &HashSet<BrokerId>,
+    problems: &mut Vec<Problem>,
+) -> Vec<BrokerId> {
+    let mut out = Vec::with_capacity(raw.len());
+    for &b in raw {
+        match valid_id(b) {
+            None => problems.push(Problem::new(
+                loc,
+                format!("{field} names invalid broker id {b}"),
+            )),
+            Some(id) if !known.contains(&id) => problems.push(Problem::new(
+                loc,
+                format!("{field} names broker {id}, which is not in the snapshot"),
+            )),
+            Some(id) if out.contains(&id) => {
+                problems.push(Problem::new(loc, format!("{field} repeats broker {id}")))
+            }
+            Some(id) => out.push(id),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct OutSnapshot<'a> {
+    version: u32,
+    brokers: Vec<OutBroker<'a>>,
+    topics: Vec<OutTopic<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutBroker<'a> {
+    id: BrokerId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rack: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    alive: bool,
+}
+
+#[derive(Serialize)]
+struct OutTopic<'a> {
+    name: &'a str,
+    partitions: Vec<OutPartition<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutPartition<'a> {
+    partition: i32,
+    replicas: &'a [BrokerId],
+    isr: &'a [BrokerId],
+    leader: i32,
+    size_bytes: u64,
+}
+
+/// Writes a snapshot as compact JSON (one line), the inverse of [`parse`].
+pub fn to_json(cluster: &Cluster) -> String {
+    let out = OutSnapshot {
+        version: 1,
+        brokers: cluster
+            .brokers
+            .iter()
+            .map(|b| OutBroker {
+                id: b.id,
+                rack: b.rack.as_deref(),
+                host: b.host.as_deref(),
+                port: b.port,
+                alive: b.alive,
+            })
+            .collect(),
+        topics: cluster
+            .topics
+            .iter()
+            .map(|t| OutTopic {
+                name: &t.name,
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| OutPartition {
+                        partition: p.partition,
+                        replicas: &p.replicas,
+                        isr: &p.isr,
+                        leader: p.leader.unwrap_or(-1),
+                        size_bytes: p.size_bytes,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&out).expect("snapshot serialization cannot fail")
+}

@@ -1,0 +1,400 @@
+//! The planner: where replicas should go. Pure and deterministic: it takes
+//! a [`Cluster`] and a [`PlanRequest`] and returns an [`Outcome`]; it does
+//! no I/O, reads no clock, and uses randomness only through `seed`.
+//!
+//! # Goals, in order
+//! 1. Every replica ends on a target broker (dead, removed and replaced
+//!    brokers are drained: healing and decommissioning, planned offline).
+//! 2. Every partition spans `min(rf, racks)` racks (unless `ignore_racks`).
+//! 3. Replica counts per broker land in `floor(ideal)..=ceil(ideal)`, where
+//!    the ideal is rack-aware (see [`ideal`]); each topic's replicas per
+//!    broker stay within one of its own ideal.
+//! 4. With the size objective, bytes per broker come within a few percent
+//!    of their share while counts stay within one of balance.
+//! 5. Preferred leaders (the first replica) are spread evenly: reordering a
+//!    list moves no data.
+//!
+//! # Constraints
+//! Fewest replica moves: a move only ever goes from a broker above its
+//! quota to one below it, so the count equals what must leave or arrive
+//! (the lower bound), except where rack safety forces a detour. A budget
+//! (`--max-moves`, `--max-bytes`) stops early with the best moves first.
+//!
+//! # Algorithm
+//! Drain non-targets to the least loaded rack-safe targets; then take the
+//! broker furthest above its ceiling and move one replica to the broker
+//! furthest below its floor (same rack first), choosing the replica whose
+//! topic the source holds too much of and the destination too little,
+//! smallest first; repeat, then fill brokers still below their floor. For
+//! the size objective, swap a big replica on the heaviest broker for a
+//! small one on the lightest until bytes are even. Finally rebalance
+//! preferred leaders by greedy hand-offs and augmenting paths.
+//!
+//! # Example
+//! Brokers 1, 2, 3 hold six single-replica partitions as 3, 3, 0 and
+//! broker 4 is new. The ideal is 1.5 per broker: brokers 1 and 2 are above
+//! their ceiling of 2, brokers 3 and 4 below their floor of 1. The plan
+//! moves one replica from 1 to 3 and one from 2 to 4: two moves, which is
+//! the lower bound, ending at 2, 2, 1, 1.
+
+pub mod balance;
+pub mod ideal;
+pub mod leaders;
+pub mod rng;
+mod state;
+
+use std::collections::BTreeSet;
+
+use crate::model::reassignment::{Move, Reassignment};
+use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
+pub use balance::Budget;
+use balance::Steer;
+use state::{B, State};
+
+/// Which brokers should hold replicas afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Targets {
+    /// Every alive broker (the default rebalance).
+    #[default]
+    Alive,
+    /// Exactly these brokers (`--brokers`).
+    Brokers(Vec<BrokerId>),
+    /// Every alive broker but these, which end up empty (`--remove-brokers`).
+    Remove(Vec<BrokerId>),
+    /// One-to-one substitution: every replica of OLD goes to NEW (`--replace`).
+    Replace(Vec<(BrokerId, BrokerId)>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Objective {
+    /// Balance replica counts per broker and per topic.
+    #[default]
+    Count,
+    /// Balance bytes, keeping counts near balance.
+    Size,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    pub targets: Targets,
+    /// Topics whose partitions may move; `None` means all.
+    pub topics: Option<BTreeSet<String>>,
+    pub objective: Objective,
+    pub budget: Budget,
+    pub leader_balance: bool,
+    pub ignore_racks: bool,
+    /// New replication factor for the selected topics.
+    pub replication_factor: Option<usize>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("broker {0} is not in the snapshot")]
+    UnknownBroker(BrokerId),
+    #[error("broker {0} is not alive and cannot be a target")]
+    DeadTarget(BrokerId),
+    #[error("the target broker set is empty")]
+    NoTargets,
+    #[error(
+        "brokers {0:?} have no rack while others do; give every broker a rack or pass --ignore-racks"
+    )]
+    PartialRacks(Vec<BrokerId>),
+    #[error("replication factor {rf} is above the {targets} target brokers")]
+    ReplicationFactorTooHigh { rf: usize, targets: usize },
+    #[error("replication factor must be at least 1")]
+    ZeroReplicationFactor,
+    #[error("--replace {old}={new}: {tp} already has a replica on broker {new}")]
+    ReplaceConflict {
+        tp: TopicPartition,
+        old: BrokerId,
+        new: BrokerId,
+    },
+    #[error("--replace {0}: a broker may appear only once")]
+    ReplaceRepeated(BrokerId),
+}
+
+/// The planned assignment and what the summary should say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// New replica list per partition, in `Cluster::partitions()` order.
+    pub assignment: Vec<Vec<BrokerId>>,
+    /// The brokers that should hold replicas afterwards, sorted.
+    pub targets: Vec<BrokerId>,
+    /// Dead brokers that held replicas, and how many were moved off them.
+    pub dead_brokers: Vec<BrokerId>,
+    pub healed_replicas: u64,
+    /// Replicas left outside the target set (budget, topic filter or no
+    /// rack-safe place).
+    pub stranded_replicas: u64,
+    pub rf_changed_partitions: usize,
+}
+
+impl Outcome {
+    /// The partitions whose replica list changes, as Kafka's plan JSON.
+    pub fn reassignment(&self, cluster: &Cluster) -> Reassignment {
+        let moves = cluster
+            .partitions()
+            .zip(&self.assignment)
+            .filter(|((_, p), after)| p.replicas != **after)
+            .map(|((t, p), after)| {
+                Move::new(
+                    TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p.partition,
+                    },
+                    after.clone(),
+                )
+            })
+            .collect();
+        Reassignment::new("plan", moves).expect("planner output is always a valid plan")
+    }
+
+    /// The current assignment of the partitions that change: the rollback.
+    pub fn rollback(&self, cluster: &Cluster) -> Reassignment {
+        let moves = cluster
+            .partitions()
+            .zip(&self.assignment)
+            .filter(|((_, p), after)| p.replicas != **after)
+            .map(|((t, p), _)| {
+                Move::new(
+                    TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p.partition,
+                    },
+                    p.replicas.clone(),
+                )
+            })
+            .collect();
+        Reassignment::new("rollback", moves).expect("the snapshot's assignment is valid")
+    }
+}
+
+/// Plans a reassignment. See the module documentation.
+pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
+    let nb = cluster.brokers.len();
+    let index = cluster.broker_index();
+    let idx = |id: BrokerId| index.get(&id).copied().ok_or(PlanError::UnknownBroker(id));
+    let alive: Vec<bool> = cluster.brokers.iter().map(|b| b.alive).collect();
+
+    let mut target = alive.clone();
+    let mut replace: Vec<(B, B)> = Vec::new();
+    match &req.targets {
+        Targets::Alive => {}
+        Targets::Brokers(list) => {
+            target = vec![false; nb];
+            for &id in list {
+                let i = idx(id)?;
+                if !alive[i] {
+                    return Err(PlanError::DeadTarget(id));
+                }
+                target[i] = true;
+            }
+        }
+        Targets::Remove(list) => {
+            for &id in list {
+                target[idx(id)?] = false;
+            }
+        }
+        Targets::Replace(pairs) => {
+            let mut seen = BTreeSet::new();
+            for &(old, new) in pairs {
+                for id in [old, new] {
+                    if !seen.insert(id) {
+                        return Err(PlanError::ReplaceRepeated(id));
+                    }
+                }
+                let (o, n) = (idx(old)?, idx(new)?);
+                if !alive[n] {
+                    return Err(PlanError::DeadTarget(new));
+                }
+                target[o] = false;
+                target[n] = true;
+                replace.push((o as B, n as B));
+            }
+        }
+    }
+    let ntargets = target.iter().filter(|&&t| t).count();
+    if ntargets == 0 {
+        return Err(PlanError::NoTargets);
+    }
+    let use_racks = !req.ignore_racks
+        && match cluster.rack_coverage() {
+            RackCoverage::All => true,
+            RackCoverage::None => false,
+            RackCoverage::Partial(missing) => return Err(PlanError::PartialRacks(missing)),
+        };
+
+    let mut reps: Vec<Vec<B>> = Vec::with_capacity(cluster.partition_count());
+    let mut movable = Vec::with_capacity(cluster.partition_count());
+    for (t, p) in cluster.partitions() {
+        reps.push(p.replicas.iter().map(|id| index[id] as B).collect());
+        movable.push(req.topics.as_ref().is_none_or(|s| s.contains(&t.name)));
+    }
+
+    for &(o, n) in &replace {
+        for (pi, (t, p)) in cluster.partitions().enumerate() {
+            if !movable[pi] || !reps[pi].contains(&o) {
+                continue;
+            }
+            if reps[pi].contains(&n) {
+                return Err(PlanError::ReplaceConflict {
+                    tp: TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p.partition,
+                    },
+                    old: cluster.brokers[o as usize].id,
+                    new: cluster.brokers[n as usize].id,
+                });
+            }
+            let slot = reps[pi].iter().position(|&b| b == o).expect("checked");
+            reps[pi][slot] = n;
+        }
+    }
+
+    let mut rf_changed = 0;
+    if let Some(rf) = req.replication_factor {
+        if rf == 0 {
+            return Err(PlanError::ZeroReplicationFactor);
+        }
+        if rf > ntargets {
+            return Err(PlanError::ReplicationFactorTooHigh {
+                rf,
+                targets: ntargets,
+            });
+        }
+        rf_changed = change_rf(cluster, &mut reps, &movable, &target, rf, use_racks);
+    }
+
+    // Replicas on dead brokers are healed whatever the target set says.
+    let dead_brokers: Vec<BrokerId> = cluster
+        .brokers
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| !b.alive && reps.iter().any(|r| r.contains(&(*i as B))))
+        .map(|(_, b)| b.id)
+        .collect();
+    let on_dead = |reps: &[Vec<B>]| -> u64 {
+        reps.iter()
+            .flatten()
+            .filter(|&&b| !alive[b as usize])
+            .count() as u64
+    };
+    let dead_before = on_dead(&reps);
+
+    let mut st = State::new(cluster, reps, target, movable, use_racks);
+    let mut rng = rng::SplitMix64::new(req.seed);
+    let salt = rng.next_u64();
+    let size = &st.size;
+    for list in &mut st.on {
+        list.sort_by_key(|&p| (size[p as usize], mix(salt ^ p as u64)));
+    }
+    let steer = match req.objective {
+        Objective::Count => Steer::Count,
+        Objective::Size => Steer::Size,
+    };
+    let stranded = balance::drain(&mut st, &req.budget, steer);
+    if replace.is_empty() {
+        balance::balance_counts(&mut st, &req.budget, steer);
+        if req.objective == Objective::Size {
+            balance::balance_bytes(&mut st, &req.budget, 0.01);
+        }
+        if req.leader_balance {
+            leaders::balance(&mut st.reps, &st.movable, &st.target, nb);
+        }
+    }
+
+    let healed = dead_before - on_dead(&st.reps);
+    let assignment = st
+        .reps
+        .iter()
+        .map(|r| r.iter().map(|&b| cluster.brokers[b as usize].id).collect())
+        .collect();
+    let targets = (0..nb)
+        .filter(|&b| st.target[b])
+        .map(|b| cluster.brokers[b].id)
+        .collect();
+    Ok(Outcome {
+        assignment,
+        targets,
+        dead_brokers,
+        healed_replicas: healed,
+        stranded_replicas: stranded,
+        rf_changed_partitions: rf_changed,
+    })
+}
+
+fn mix(x: u64) -> u64 {
+    rng::SplitMix64::new(x).next_u64()
+}
+
+/// Changes the replication factor of movable partitions. Added replicas go
+/// to the least loaded targets on racks the partition does not use yet;
+/// removed ones come off non-targets first, then duplicated racks, then the
+/// most loaded brokers, never the current leader when avoidable.
+fn change_rf(
+    cluster: &Cluster,
+    reps: &mut [Vec<B>],
+    movable: &[bool],
+    target: &[bool],
+    rf: usize,
+    use_racks: bool,
+) -> usize {
+    let nb = cluster.brokers.len();
+    let rack: Vec<Option<&str>> = cluster
+        .brokers
+        .iter()
+        .map(|b| if use_racks { b.rack.as_deref() } else { None })
+        .collect();
+    let mut count = vec![0i64; nb];
+    for r in reps.iter() {
+        for &b in r {
+            count[b as usize] += 1;
+        }
+    }
+    let leaders: Vec<Option<B>> = cluster
+        .partitions()
+        .zip(reps.iter())
+        .map(|((_, p), r)| {
+            p.leader.and_then(|l| {
+                r.iter()
+                    .copied()
+                    .find(|&b| cluster.brokers[b as usize].id == l)
+            })
+        })
+        .collect();
+    let mut changed = 0;
+    for (pi, r) in reps.iter_mut().enumerate() {
+        if !movable[pi] || r.len() == rf {
+            continue;
+        }
+        changed += 1;
+        while r.len() < rf {
+            let best = (0..nb)
+                .filter(|&b| target[b] && !r.contains(&(b as B)))
+                .min_by_key(|&b| {
+                    let new_rack =
+                        rack[b].is_some() && !r.iter().any(|&x| rack[x as usize] == rack[b]);
+                    (!new_rack, count[b], b)
+                })
+                .expect("rf <= targets was checked");
+            count[best] += 1;
+            r.push(best as B);
+        }
+        while r.len() > rf {
+            let keep = leaders[pi].or(r.first().copied());
+            let victim = (0..r.len())
+                .filter(|&i| Some(r[i]) != keep)
+                .max_by_key(|&i| {
+                    let b = r[i] as usize;
+                    let dup_rack = rack[b].is_some()
+                        && r.iter().filter(|&&x| rack[x as usize] == rack[b]).count() > 1;
+                    (!target[b], dup_rack, count[b], std::cmp::Reverse(b))
+                })
+                .expect("rf >= 1 leaves a replica to drop");
+            count[r[victim] as usize] -= 1;
+            r.remove(victim);
+        }
+    }
+    changed
+}
