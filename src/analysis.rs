@@ -25,6 +25,8 @@ pub struct BrokerRow {
     /// Bytes this broker must copy in, and send as a current leader.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The rack-aware ideal replica count (0 for non-targets).
+    pub ideal_replicas: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -102,6 +104,7 @@ pub fn summarize(
             bytes_after: 0,
             bytes_in: 0,
             bytes_out: 0,
+            ideal_replicas: 0.0,
         })
         .collect();
 
@@ -249,6 +252,9 @@ pub fn summarize(
         })
         .collect();
     let tgt: Vec<usize> = (0..nb).filter(|&i| is_target[i]).collect();
+    for &i in &tgt {
+        rows[i].ideal_replicas = (ideal[i] * 100.0).round() / 100.0;
+    }
     let excess = |c: &dyn Fn(usize) -> u64| -> i64 {
         tgt.iter()
             .map(|&i| c(i) as i64 - bounds(ideal[i]).1 as i64)

@@ -265,10 +265,7 @@ fn pick(
         let t = st.topic_of[p];
         let src_ex = st.tc(t, s) as i64 - st.cap(t, s) as i64;
         let dst_over = st.tc(t, d) as i64 + 1 - st.cap(t, d) as i64;
-        if dst_over > 1 {
-            continue;
-        }
-        let topic_score = (src_ex > 0) as i64 + (dst_over <= 0) as i64;
+        let topic_score = (src_ex > 0) as i64 + (dst_over <= 0) as i64 - 2 * (dst_over - 1).max(0);
         let tie = match steer {
             Steer::Count => st.size[p] as i64,
             Steer::Size => byte_gap(st, st.size[p]),

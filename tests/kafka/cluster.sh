@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Real Apache Kafka 4.x test cluster for kafka-migrate (issue 4).
+#
+# KRaft, all on 127.0.0.1: 1 controller (node 0) + 4 brokers (nodes 1..4).
+# Broker N listens on PORT_BASE+N (default 39091..39094), the controller on
+# PORT_BASE+9 (39099). Racks: odd brokers rack-a, even brokers rack-b.
+# Each broker has 2 log dirs. Jars come from Maven (tests/kafka/pom.xml) into
+# target/kafka/lib; configs, data and logs live under target/kafka/cluster.
+#
+# usage: tests/kafka/cluster.sh start | stop | status | bootstrap
+#                               stop-broker N [--kill] | start-broker N
+#                               tool NAME [args...] | lib
+# env:   KAFKA_HARNESS_DIR (default <repo>/target/kafka)
+#        KAFKA_HARNESS_PORT_BASE (39090)   KAFKA_HARNESS_READY_TIMEOUT (120 s)
+#        KAFKA_HARNESS_BROKER_HEAP (384m)  KAFKA_HARNESS_CONTROLLER_HEAP (256m)
+#        KAFKA_HARNESS_TOOL_HEAP (256m)    KAFKA_HARNESS_STOP_TIMEOUT (30 s)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BASE=${KAFKA_HARNESS_DIR:-$REPO/target/kafka}
+LIB=$BASE/lib
+CL=$BASE/cluster
+PORT_BASE=${KAFKA_HARNESS_PORT_BASE:-39090}
+NBROKERS=4
+CONTROLLER_PORT=$((PORT_BASE + 9))
+BROKER_HEAP=${KAFKA_HARNESS_BROKER_HEAP:-384m}
+CONTROLLER_HEAP=${KAFKA_HARNESS_CONTROLLER_HEAP:-256m}
+TOOL_HEAP=${KAFKA_HARNESS_TOOL_HEAP:-256m}
+READY_TIMEOUT=${KAFKA_HARNESS_READY_TIMEOUT:-120}
+STOP_TIMEOUT=${KAFKA_HARNESS_STOP_TIMEOUT:-30}
+PY=${PYTHON:-python3}
+# Marks every JVM this harness starts, so stop can find stragglers by it.
+MARK="-Dkafka.harness.dir=$CL"
+# Small, quick-starting JVMs: serial GC, few compiler threads.
+NODE_JVM_OPTS=(-Xms64m -XX:+UseSerialGC -XX:CICompilerCount=2 -XX:ReservedCodeCacheSize=96m
+  -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/log4j2-broker.properties")
+TOOL_JVM_OPTS=(-Xms32m -Xmx"$TOOL_HEAP" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+  -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties")
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+log() { echo "cluster.sh: $*" >&2; }
+
+rack_of() { if (( $1 % 2 )); then echo rack-a; else echo rack-b; fi; }
+port_of() { echo $((PORT_BASE + $1)); }
+bootstrap() {
+  local out="" n
+  for ((n = 1; n <= NBROKERS; n++)); do out+="${out:+,}127.0.0.1:$(port_of "$n")"; done
+  echo "$out"
+}
+node_name() { if [[ $1 == 0 ]]; then echo controller; else echo "broker-$1"; fi; }
+
+# ---------------------------------------------------------------- jars
+ensure_lib() {
+  if [[ -f $LIB/.stamp && $LIB/.stamp -nt $HERE/pom.xml ]]; then return 0; fi
+  command -v mvn >/dev/null || die "mvn not found (need Maven 3 and Java 17)"
+  log "resolving Kafka jars with Maven into $LIB"
+  rm -rf "$LIB"
+  mkdir -p "$LIB"
+  (cd "$HERE" && { mvn -q -o dependency:copy-dependencies -DoutputDirectory="$LIB" >/dev/null 2>&1 ||
+    mvn -q -B dependency:copy-dependencies -DoutputDirectory="$LIB"; }) >&2 || die "maven failed"
+  ls "$LIB"/kafka_2.13-*.jar >/dev/null 2>&1 || die "no kafka jar in $LIB"
+  touch "$LIB/.stamp"
+}
+
+# ---------------------------------------------------------------- tools
+tool_class() {
+  case $1 in
+    kafka-topics) echo org.apache.kafka.tools.TopicCommand ;;
+    kafka-configs) echo kafka.admin.ConfigCommand ;;
+    kafka-log-dirs) echo org.apache.kafka.tools.LogDirsCommand ;;
+    kafka-reassign-partitions) echo org.apache.kafka.tools.reassign.ReassignPartitionsCommand ;;
+    kafka-leader-election) echo org.apache.kafka.tools.LeaderElectionCommand ;;
+    kafka-console-producer) echo org.apache.kafka.tools.ConsoleProducer ;;
+    kafka-console-consumer) echo org.apache.kafka.tools.consumer.ConsoleConsumer ;;
+    kafka-consumer-groups) echo org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+    kafka-broker-api-versions) echo org.apache.kafka.tools.BrokerApiVersionsCommand ;;
+    kafka-metadata-quorum) echo org.apache.kafka.tools.MetadataQuorumCommand ;;
+    kafka-get-offsets) echo org.apache.kafka.tools.GetOffsetShell ;;
+    kafka-delete-records) echo org.apache.kafka.tools.DeleteRecordsCommand ;;
+    kafka-features) echo org.apache.kafka.tools.FeatureCommand ;;
+    kafka-producer-perf-test) echo org.apache.kafka.tools.ProducerPerformance ;;
+    kafka-storage) echo kafka.tools.StorageTool ;;
+    *.*) echo "$1" ;; # a fully qualified main class
+    *) return 1 ;;
+  esac
+}
+
+run_tool() {
+  local name=${1:-}
+  [[ -n $name ]] || die "usage: cluster.sh tool NAME [args...]"
+  shift
+  local cls
+  cls=$(tool_class "$name") || die "unknown tool '$name' (kafka-topics, kafka-configs, kafka-log-dirs, kafka-reassign-partitions, kafka-leader-election, kafka-console-producer, kafka-console-consumer, kafka-consumer-groups, kafka-broker-api-versions, kafka-metadata-quorum, kafka-get-offsets, kafka-delete-records, kafka-features, kafka-producer-perf-test, kafka-storage, or a main class)"
+  ensure_lib
+  exec java "${TOOL_JVM_OPTS[@]}" -cp "$LIB/*" "$cls" "$@"
+}
+
+# ---------------------------------------------------------------- processes
+pid_file() { echo "$CL/run/$(node_name "$1").pid"; }
+# Is PID a JVM started by this harness for node N?
+is_ours() {
+  local pid=$1 n=${2:-}
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  local cmd
+  cmd=$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) || return 1
+  [[ $cmd == *"$MARK "* ]] || return 1
+  [[ -z $n || $cmd == *"-Dkafka.harness.node=$(node_name "$n") "* ]]
+}
+node_pid() { # prints the pid of node N if running
+  local f pid
+  f=$(pid_file "$1")
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  is_ours "$pid" "$1" && echo "$pid"
+}
+all_harness_pids() { # every live JVM carrying this harness's mark
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    is_ours "$pid" && echo "$pid"
+  done
+  return 0
+}
+
+start_node() {
+  local n=$1 name heap
+  name=$(node_name "$n")
+  if node_pid "$n" >/dev/null; then log "$name already running"; return 0; fi
+  heap=$BROKER_HEAP
+  [[ $n == 0 ]] && heap=$CONTROLLER_HEAP
+  mkdir -p "$CL/run" "$CL/logs"
+  # setsid: detached from the caller's process group; bash writes its pid then execs java.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "$n")" \
+    java -Xmx"$heap" "${NODE_JVM_OPTS[@]}" "$MARK" -Dkafka.harness.node="$name" \
+    -Dkafka.logs.dir="$CL/logs" -cp "$LIB/*" kafka.Kafka "$CL/config/$name.properties" \
+    </dev/null >>"$CL/logs/$name.out" 2>&1 &
+  local i
+  for ((i = 0; i < 50; i++)); do [[ -s $(pid_file "$n") ]] && break; sleep 0.1; done
+}
+
+# Stop the given nodes: SIGTERM (controlled shutdown), then SIGKILL after the timeout.
+stop_nodes() {
+  local sig=$1 timeout=$2; shift 2
+  local n pid pids=() left deadline
+  for n in "$@"; do
+    if pid=$(node_pid "$n"); then kill -"$sig" "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    rm -f "$(pid_file "$n")"
+  done
+  deadline=$((SECONDS + timeout))
+  while ((${#pids[@]})); do
+    left=()
+    for pid in "${pids[@]}"; do
+      # a zombie (already exited, parent gone) counts as stopped
+      if [[ -d /proc/$pid ]] && ! grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null; then left+=("$pid"); fi
+    done
+    pids=("${left[@]+"${left[@]}"}")
+    ((${#pids[@]})) || break
+    if ((SECONDS >= deadline)); then
+      log "still running after ${timeout}s, killing: ${pids[*]}"
+      kill -KILL "${pids[@]}" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- metadata
+metadata() { "$PY" "$HERE/kwire.py" metadata "$1" --timeout 2 2>/dev/null; }
+# Number of brokers that the broker at PORT lists in its metadata (or nothing).
+listed_brokers() {
+  metadata "127.0.0.1:$1" | "$PY" -c 'import json,sys; print(" ".join(str(b["id"]) for b in json.load(sys.stdin)["brokers"]))'
+}
+
+# Wait until every broker in WANT answers and lists exactly WANT as its live brokers.
+wait_brokers() {
+  local want="$1" timeout=$2 deadline n got ok
+  deadline=$((SECONDS + timeout))
+  while :; do
+    ok=1
+    for n in $want; do
+      node_pid "$n" >/dev/null || { log "$(node_name "$n") exited; see $CL/logs/$(node_name "$n").{log,out}"; tail -n 20 "$CL/logs/$(node_name "$n").out" >&2 || true; return 1; }
+      got=$(listed_brokers "$(port_of "$n")" || true)
+      [[ $got == "$want" ]] || { ok=0; break; }
+    done
+    ((ok)) && return 0
+    ((SECONDS < deadline)) || { log "timeout after ${timeout}s waiting for brokers [$want] (last: broker $n sees [${got:-no answer}])"; return 1; }
+    sleep 0.3
+  done
+}
+
+live_set_without() { # the broker ids 1..N except $1, in order
+  local n out=""
+  for ((n = 1; n <= NBROKERS; n++)); do
+    [[ $n == "$1" ]] && continue
+    node_pid "$n" >/dev/null && out+="${out:+ }$n"
+  done
+  echo "$out"
+}
+
+# ---------------------------------------------------------------- configs
+write_configs() {
+  local cid=$1 n name voters="0@127.0.0.1:$CONTROLLER_PORT"
+  mkdir -p "$CL/config" "$CL/data" "$CL/logs" "$CL/run"
+  cat >"$CL/config/controller.properties" <<EOF
+# generated by tests/kafka/cluster.sh
+process.roles=controller
+node.id=0
+controller.quorum.voters=$voters
+listeners=CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$CL/data/controller
+# fence a killed broker quickly
+broker.session.timeout.ms=6000
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+EOF
+  for ((n = 1; n <= NBROKERS; n++)); do
+    name=$(node_name "$n")
+    cat >"$CL/config/$name.properties" <<EOF
+# generated by tests/kafka/cluster.sh
+process.roles=broker
+node.id=$n
+broker.rack=$(rack_of "$n")
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$(port_of "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(port_of "$n")
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$CL/data/$name/d0,$CL/data/$name/d1
+# test timings
+replica.lag.time.max.ms=5000
+broker.heartbeat.interval.ms=1000
+auto.leader.rebalance.enable=false
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+# internal topics sized for 4 brokers
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+share.coordinator.state.topic.num.partitions=3
+num.partitions=1
+default.replication.factor=1
+# small footprint on a 2-core machine
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+num.replica.fetchers=1
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=8388608
+log.segment.bytes=16777216
+EOF
+  done
+}
+
+format_all() {
+  local cid=$1 n pids=() rc=0
+  for ((n = 0; n <= NBROKERS; n++)); do
+    java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+      -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties" -cp "$LIB/*" kafka.tools.StorageTool \
+      format -t "$cid" -c "$CL/config/$(node_name "$n").properties" >"$CL/logs/format-$(node_name "$n").out" 2>&1 &
+    pids+=($!)
+  done
+  for n in "${pids[@]}"; do wait "$n" || rc=1; done
+  if ((rc)); then cat "$CL"/logs/format-*.out >&2; die "storage format failed"; fi
+}
+
+check_ports_free() {
+  local ports=("$CONTROLLER_PORT") n
+  for ((n = 1; n <= NBROKERS; n++)); do ports+=("$(port_of "$n")"); done
+  "$PY" - "${ports[@]}" <<'EOF' || die "ports in use (set KAFKA_HARNESS_PORT_BASE to move them)"
+import socket, sys
+busy = []
+for p in sys.argv[1:]:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", int(p)))
+    except OSError:
+        busy.append(p)
+    finally:
+        s.close()
+if busy:
+    print("busy ports: " + " ".join(busy), file=sys.stderr)
+    sys.exit(1)
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+cmd_start() {
+  local t0=$SECONDS n
+  local running
+  running=$(all_harness_pids)
+  [[ -z $running ]] || die "a harness cluster is already running (pids: $(echo $running)); run 'cluster.sh stop' first"
+  command -v java >/dev/null || die "java not found (need Java 17+)"
+  ensure_lib
+  check_ports_free
+  rm -rf "$CL"
+  local cid
+  cid=$("$PY" -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  write_configs "$cid"
+  echo "$cid" >"$CL/cluster-id"
+  format_all "$cid"
+  for ((n = 0; n <= NBROKERS; n++)); do start_node "$n"; done
+  local want
+  want=$(seq -s ' ' 1 "$NBROKERS")
+  if ! wait_brokers "$want" "$READY_TIMEOUT"; then
+    log "cluster did not become ready; stopping it (logs in $CL/logs)"
+    cmd_stop >&2 || true
+    exit 1
+  fi
+  bootstrap >"$BASE/bootstrap"
+  log "ready in $((SECONDS - t0))s; cluster id $cid; logs in $CL/logs"
+  bootstrap
+}
+
+cmd_stop() {
+  local n brokers=() stray
+  for ((n = 1; n <= NBROKERS; n++)); do brokers+=("$n"); done
+  stop_nodes TERM "$STOP_TIMEOUT" "${brokers[@]}"
+  stop_nodes TERM "$STOP_TIMEOUT" 0
+  stray=$(all_harness_pids)
+  if [[ -n $stray ]]; then
+    log "killing stray harness JVMs: $(echo $stray)"
+    # shellcheck disable=SC2086
+    kill -KILL $stray 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$BASE/bootstrap"
+  log "stopped"
+}
+
+cmd_stop_broker() {
+  local n=${1:-} mode=${2:-}
+  [[ $n =~ ^[1-9][0-9]*$ && $n -le $NBROKERS ]] || die "usage: cluster.sh stop-broker N [--kill]  (N in 1..$NBROKERS)"
+  node_pid "$n" >/dev/null || { log "broker $n is not running"; return 0; }
+  local others
+  others=$(live_set_without "$n")
+  if [[ $mode == --kill ]]; then
+    stop_nodes KILL 5 "$n"
+  else
+    stop_nodes TERM "$STOP_TIMEOUT" "$n"
+  fi
+  # until the controller has fenced it (clean: at once; killed: broker.session.timeout.ms)
+  if [[ -n $others ]]; then wait_brokers "$others" 60 || die "broker $n still listed by the others"; fi
+  log "broker $n stopped"
+}
+
+cmd_start_broker() {
+  local n=${1:-}
+  [[ $n =~ ^[1-9][0-9]*$ && $n -le $NBROKERS ]] || die "usage: cluster.sh start-broker N  (N in 1..$NBROKERS)"
+  [[ -f $CL/config/$(node_name "$n").properties ]] || die "no cluster configured; run 'cluster.sh start'"
+  ensure_lib
+  start_node "$n"
+  local want
+  want=$(live_set_without 0)
+  wait_brokers "$want" "$READY_TIMEOUT" || die "broker $n did not come back"
+  log "broker $n running"
+}
+
+cmd_status() {
+  local n pid rc=0 md
+  for ((n = 0; n <= NBROKERS; n++)); do
+    if pid=$(node_pid "$n"); then
+      printf '%-10s running  pid %-7s %s\n' "$(node_name "$n")" "$pid" \
+        "$([[ $n == 0 ]] && echo "controller 127.0.0.1:$CONTROLLER_PORT" || echo "127.0.0.1:$(port_of "$n") $(rack_of "$n")")"
+    else
+      printf '%-10s stopped\n' "$(node_name "$n")"; rc=3
+    fi
+  done
+  if md=$(metadata "$(bootstrap)"); then
+    echo "$md" | "$PY" -c 'import json,sys; m=json.load(sys.stdin); print("metadata: cluster", m["cluster_id"], "live brokers", [b["id"] for b in m["brokers"]], "topics", len(m["topics"]))'
+  else
+    echo "metadata: no broker answers"
+  fi
+  return $rc
+}
+
+case ${1:-} in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  stop-broker) shift; cmd_stop_broker "$@" ;;
+  start-broker) shift; cmd_start_broker "$@" ;;
+  bootstrap) bootstrap ;;
+  tool) shift; run_tool "$@" ;;
+  lib) ensure_lib; echo "$LIB" ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
