@@ -297,9 +297,18 @@ pub fn parse_topics(source: &str, bytes: &[u8]) -> Result<Vec<String>, Problems>
 
 /// Kafka's topics-to-move JSON for these topics.
 pub fn topics_to_json(topics: &[String]) -> String {
-    let list: Vec<_> = topics
-        .iter()
-        .map(|t| serde_json::json!({ "topic": t }))
-        .collect();
-    serde_json::json!({ "version": 1, "topics": list }).to_string()
+    #[derive(Serialize)]
+    struct Out<'a> {
+        version: u32,
+        topics: Vec<TopicRef<'a>>,
+    }
+    #[derive(Serialize)]
+    struct TopicRef<'a> {
+        topic: &'a str,
+    }
+    let out = Out {
+        version: 1,
+        topics: topics.iter().map(|t| TopicRef { topic: t }).collect(),
+    };
+    serde_json::to_string(&out).expect("topic list serialization cannot fail")
 }

@@ -1,0 +1,398 @@
+//! The command line as scripts see it: exit codes, files written or not,
+//! error lines, and snapshots of the summary and help.
+
+use predicates_like::*;
+use tempfile::TempDir;
+
+use crate::support::{SMALL, bin, write};
+
+mod predicates_like {
+    pub fn stderr_of(out: &std::process::Output) -> String {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+    pub fn stdout_of(out: &std::process::Output) -> String {
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    bin()
+        .args(args)
+        .env("COLUMNS", "100")
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn plan_writes_plan_and_rollback_and_summary() {
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    let plan = dir.path().join("plan.json");
+    let rb = dir.path().join("rollback.json");
+    let out = run(&[
+        "plan",
+        "--state",
+        state.to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+        "--rollback",
+        rb.to_str().unwrap(),
+        "--throttle",
+        "1KB/s",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let stdout = stdout_of(&out);
+    insta::assert_snapshot!("plan_small_summary", stdout);
+    let p = std::fs::read_to_string(&plan).unwrap();
+    let r = std::fs::read_to_string(&rb).unwrap();
+    assert!(
+        p.starts_with(r#"{"version":1,"partitions":[{"topic":"#),
+        "{p}"
+    );
+    // The plan moves something onto the new broker 4, and the rollback
+    // lists the same partitions with their current replicas.
+    assert!(p.contains(",4") || p.contains("[4"), "{p}");
+    let pp = kafka_migrate::model::reassignment::parse("p", p.as_bytes()).unwrap();
+    let rr = kafka_migrate::model::reassignment::parse("r", r.as_bytes()).unwrap();
+    let names = |x: &kafka_migrate::model::reassignment::Reassignment| {
+        x.moves().iter().map(|m| m.tp.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&pp), names(&rr));
+    assert!(
+        rr.moves()
+            .iter()
+            .any(|m| m.tp.topic == "orders" && m.tp.partition == 0 && m.replicas == vec![1, 2])
+            || !names(&pp)
+                .iter()
+                .any(|t| t.topic == "orders" && t.partition == 0)
+    );
+}
+
+#[test]
+fn plan_is_deterministic_for_a_seed() {
+    let dir = TempDir::new().unwrap();
+    let state = dir.path().join("s.json");
+    let made = run(&["gen-snapshot", "--seed", "7", "-o", state.to_str().unwrap()]);
+    assert_eq!(made.status.code(), Some(0));
+    let mut outputs = Vec::new();
+    for i in 0..2 {
+        let plan = dir.path().join(format!("p{i}.json"));
+        let out = run(&[
+            "plan",
+            "--state",
+            state.to_str().unwrap(),
+            "--seed",
+            "3",
+            "-o",
+            plan.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        outputs.push((std::fs::read(&plan).unwrap(), out.stdout));
+    }
+    assert_eq!(outputs[0].0, outputs[1].0, "plans differ");
+    let strip = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .replace("p0.json", "")
+            .replace("p1.json", "")
+    };
+    assert_eq!(
+        strip(&outputs[0].1),
+        strip(&outputs[1].1),
+        "summaries differ"
+    );
+}
+
+#[test]
+fn plan_json_output_has_version() {
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    let out = run(&[
+        "plan",
+        "--state",
+        state.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["command"], "plan");
+    assert_eq!(v["summary"]["totals"]["rack_violations_after"], 0);
+    assert!(v["summary"]["brokers"].as_array().unwrap().len() == 4);
+}
+
+#[test]
+fn plan_reads_state_from_stdin() {
+    let out = bin()
+        .args(["plan", "--state", "-", "--output", "json"])
+        .write_stdin(SMALL)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+/// Every bad input: exit 2, one `error:` line per problem, no output file.
+fn assert_bad_input(dir: &TempDir, args: &[&str], expect: &str) {
+    let plan = dir.path().join("out.json");
+    let mut full: Vec<&str> = args.to_vec();
+    let p = plan.to_str().unwrap().to_string();
+    full.extend(["-o", &p]);
+    let out = run(&full);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "args {args:?}: {err}");
+    assert!(
+        err.contains(expect),
+        "args {args:?}: expected {expect:?} in {err}"
+    );
+    assert!(!plan.exists(), "args {args:?} left an output file");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn plan_bad_inputs_exit_2_without_output() {
+    let dir = TempDir::new().unwrap();
+    let good = write(dir.path(), "s.json", SMALL);
+    let g = good.to_str().unwrap();
+    let truncated = write(dir.path(), "t.json", &SMALL[..SMALL.len() / 2]);
+    let v2 = write(
+        dir.path(),
+        "v2.json",
+        &SMALL.replacen("\"version\":1", "\"version\":2", 1),
+    );
+    let nofield = write(
+        dir.path(),
+        "n.json",
+        &SMALL.replacen("\"replicas\":[1,2],", "", 1),
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["plan", "--state", truncated.to_str().unwrap()],
+            "invalid JSON",
+        ),
+        (
+            vec!["plan", "--state", v2.to_str().unwrap()],
+            "unsupported snapshot version 2",
+        ),
+        (
+            vec!["plan", "--state", nofield.to_str().unwrap()],
+            "orders-0: missing required field `replicas`",
+        ),
+        (
+            vec!["plan", "--state", "/nonexistent/s.json"],
+            "cannot read /nonexistent/s.json",
+        ),
+        (
+            vec!["plan", "--state", g, "--replication-factor", "5"],
+            "replication factor 5 is above the 4 target brokers",
+        ),
+        (
+            vec!["plan", "--state", g, "--remove-brokers", "1,2,3,4"],
+            "target broker set is empty",
+        ),
+        (
+            vec!["plan", "--state", g, "--topics", "orders,nope"],
+            "unknown topics: nope",
+        ),
+        (
+            vec!["plan", "--state", g, "--topics", "zz.*"],
+            "matches no topic",
+        ),
+        (
+            vec![
+                "plan",
+                "--state",
+                g,
+                "--brokers",
+                "1,2",
+                "--remove-brokers",
+                "3",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["plan", "--state", g, "--brokers", "1,9"],
+            "broker 9 is not in the snapshot",
+        ),
+        (
+            vec!["plan", "--state", g, "--replace", "1=2"],
+            "already has a replica on broker 2",
+        ),
+        (
+            vec!["plan", "--state", g, "--max-bytes", "12 parsecs"],
+            "unknown size unit",
+        ),
+    ];
+    for (args, expect) in cases {
+        assert_bad_input(&dir, &args, expect);
+    }
+}
+
+#[test]
+fn partial_racks_need_ignore_racks() {
+    let dir = TempDir::new().unwrap();
+    let s = write(
+        dir.path(),
+        "s.json",
+        &SMALL.replacen(r#"{"id":4,"rack":"b"}"#, r#"{"id":4}"#, 1),
+    );
+    assert_bad_input(
+        &dir,
+        &["plan", "--state", s.to_str().unwrap()],
+        "brokers [4] have no rack",
+    );
+    let out = run(&["plan", "--state", s.to_str().unwrap(), "--ignore-racks"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn remove_brokers_drains_them() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let plan = dir.path().join("p.json");
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "--remove-brokers",
+        "3",
+        "-o",
+        plan.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b3 = v["summary"]["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == 3)
+        .unwrap()
+        .clone();
+    assert_eq!(b3["replicas_after"], 0, "{b3}");
+    assert!(b3["replicas_before"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn replace_substitutes_one_for_one() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let plan = dir.path().join("p.json");
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "--replace",
+        "3=4",
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let p = std::fs::read_to_string(&plan).unwrap();
+    assert_eq!(
+        p,
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":1,"replicas":[2,4],"log_dirs":["any","any"]},{"topic":"orders","partition":2,"replicas":[4,2],"log_dirs":["any","any"]},{"topic":"payments","partition":1,"replicas":[4,2],"log_dirs":["any","any"]}]}"#
+    );
+}
+
+#[test]
+fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let st = s.to_str().unwrap();
+    let ok = write(
+        dir.path(),
+        "ok.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1],"log_dirs":["any","any"]}]}"#,
+    );
+    let out = run(&["check", ok.to_str().unwrap(), "--state", st]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("valid (1 partitions)"));
+
+    let rf = write(
+        dir.path(),
+        "rf.json",
+        r#"{"partitions":[{"topic":"orders","partition":0,"replicas":[4,1,2]}]}"#,
+    );
+    let out = run(&["check", rf.to_str().unwrap(), "--state", st]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("rf.json: orders-0: changes the replication factor 2 -> 3"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = run(&[
+        "check",
+        rf.to_str().unwrap(),
+        "--state",
+        st,
+        "--allow-rf-change",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+
+    let rack = write(
+        dir.path(),
+        "rack.json",
+        r#"{"partitions":[{"topic":"orders","partition":0,"replicas":[1,3]}]}"#,
+    );
+    let out = run(&["check", rack.to_str().unwrap(), "--state", st]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr_of(&out).contains("warning: 1 partitions would not span"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = run(&["check", rack.to_str().unwrap(), "--state", st, "--strict"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let dead = write(
+        dir.path(),
+        "dead.json",
+        &SMALL.replacen(
+            r#"{"id":4,"rack":"b"}"#,
+            r#"{"id":4,"rack":"b","alive":false}"#,
+            1,
+        ),
+    );
+    let out = run(&[
+        "check",
+        ok.to_str().unwrap(),
+        "--state",
+        dead.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("orders-0: target broker 4 is not alive"));
+
+    let many = write(
+        dir.path(),
+        "many.json",
+        r#"{"partitions":[{"topic":"nope","partition":0,"replicas":[1]},{"topic":"orders","partition":9,"replicas":[1]},{"topic":"orders","partition":1,"replicas":[7,7]}]}"#,
+    );
+    let out = run(&["check", many.to_str().unwrap(), "--state", st]);
+    assert_eq!(out.status.code(), Some(2));
+    let errors: Vec<String> = stderr_of(&out)
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .map(String::from)
+        .collect();
+    insta::assert_snapshot!("check_many_errors", errors.join("\n"));
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help", stdout_of(&out));
+    let out = run(&["plan", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help_plan", stdout_of(&out));
+    let out = run(&["check", "--help"]);
+    insta::assert_snapshot!("help_check", stdout_of(&out));
+}

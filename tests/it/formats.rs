@@ -1,0 +1,248 @@
+//! Kafka's reassignment JSON and the snapshot format: byte-exact output and
+//! one regression test per validation rule.
+
+use kafka_migrate::model::reassignment::{self, Move, Reassignment};
+use kafka_migrate::model::{TopicPartition, snapshot};
+
+fn plan_err(json: &str) -> String {
+    match reassignment::parse("p.json", json.as_bytes()) {
+        Ok(p) => panic!("accepted invalid plan: {p:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn snap_err(json: &str) -> String {
+    match snapshot::parse("s.json", json.as_bytes()) {
+        Ok(c) => panic!("accepted invalid snapshot: {c:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn tp(t: &str, p: i32) -> TopicPartition {
+    TopicPartition {
+        topic: t.into(),
+        partition: p,
+    }
+}
+
+#[test]
+fn plan_output_matches_kafka_byte_for_byte() {
+    let plan = Reassignment::new(
+        "x",
+        vec![
+            Move::new(tp("b", 0), vec![3, 1]),
+            Move::new(tp("a", 10), vec![1, 2, 3]),
+            Move::new(tp("a", 2), vec![2]),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        reassignment::to_json(&plan),
+        r#"{"version":1,"partitions":[{"topic":"a","partition":2,"replicas":[2],"log_dirs":["any"]},{"topic":"a","partition":10,"replicas":[1,2,3],"log_dirs":["any","any","any"]},{"topic":"b","partition":0,"replicas":[3,1],"log_dirs":["any","any"]}]}"#
+    );
+}
+
+#[test]
+fn plan_round_trips_and_defaults_log_dirs() {
+    let input = r#"{"partitions":[{"topic":"t","partition":1,"replicas":[2,1]},
+        {"topic":"t","partition":0,"replicas":[1],"log_dirs":["/data/1"]}]}"#;
+    let plan = reassignment::parse("p", input.as_bytes()).unwrap();
+    let out = reassignment::to_json(&plan);
+    assert_eq!(
+        out,
+        r#"{"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1],"log_dirs":["/data/1"]},{"topic":"t","partition":1,"replicas":[2,1],"log_dirs":["any","any"]}]}"#
+    );
+    assert_eq!(reassignment::parse("p", out.as_bytes()).unwrap(), plan);
+}
+
+#[test]
+fn plan_rejects_empty_list() {
+    assert!(plan_err(r#"{"version":1,"partitions":[]}"#).contains("list is empty"));
+}
+
+#[test]
+fn plan_rejects_empty_replica_list() {
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[]}]}"#);
+    assert!(e.contains("t-0: empty replica list"), "{e}");
+}
+
+#[test]
+fn plan_rejects_partition_listed_twice() {
+    let e = plan_err(
+        r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1]},{"topic":"t","partition":0,"replicas":[2]}]}"#,
+    );
+    assert!(e.contains("t-0: partition listed twice"), "{e}");
+}
+
+#[test]
+fn plan_rejects_repeated_broker() {
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":3,"replicas":[1,2,1]}]}"#);
+    assert!(e.contains("t-3: broker 1 repeated"), "{e}");
+}
+
+#[test]
+fn plan_rejects_invalid_json_and_truncation() {
+    assert!(plan_err("{not json").contains("invalid JSON"));
+    assert!(plan_err(r#"{"partitions":[{"topic":"t","partit"#).contains("invalid JSON"));
+}
+
+#[test]
+fn plan_rejects_other_versions() {
+    let e = plan_err(r#"{"version":2,"partitions":[{"topic":"t","partition":0,"replicas":[1]}]}"#);
+    assert!(e.contains("unsupported version 2"), "{e}");
+}
+
+#[test]
+fn plan_rejects_log_dirs_length_mismatch() {
+    let e = plan_err(
+        r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1,2],"log_dirs":["any"]}]}"#,
+    );
+    assert!(
+        e.contains("log_dirs has 1 entries but replicas has 2"),
+        "{e}"
+    );
+    let e = plan_err(
+        r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1],"log_dirs":["data"]}]}"#,
+    );
+    assert!(e.contains("neither \"any\" nor an absolute path"), "{e}");
+}
+
+#[test]
+fn plan_reports_every_problem_sorted() {
+    let e = plan_err(
+        r#"{"partitions":[{"topic":"z","partition":0,"replicas":[]},{"topic":"a","partition":1,"replicas":[4,4]}]}"#,
+    );
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 2, "{e}");
+    assert!(lines[0].contains("a-1") && lines[1].contains("z-0"), "{e}");
+}
+
+#[test]
+fn plan_references_unknown_broker_topic_partition() {
+    let cluster = snapshot::parse(
+        "s",
+        br#"{"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1]}]}]}"#,
+    )
+    .unwrap();
+    let plan = reassignment::parse(
+        "p",
+        br#"{"partitions":[{"topic":"t","partition":0,"replicas":[9]},{"topic":"t","partition":5,"replicas":[1]},{"topic":"u","partition":0,"replicas":[1]}]}"#,
+    )
+    .unwrap();
+    let problems: Vec<String> = plan
+        .check_references(&cluster)
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            "t-0: unknown broker 9",
+            "t-5: unknown partition 5 of topic t",
+            "u-0: unknown topic u"
+        ]
+    );
+}
+
+#[test]
+fn topics_to_move_round_trip() {
+    let names = reassignment::parse_topics(
+        "t",
+        br#"{"version":1,"topics":[{"topic":"b"},{"topic":"a"},{"topic":"b"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(names, vec!["a", "b"]);
+    assert_eq!(
+        reassignment::topics_to_json(&names),
+        r#"{"version":1,"topics":[{"topic":"a"},{"topic":"b"}]}"#
+    );
+    assert!(reassignment::parse_topics("t", br#"{"version":1,"topics":[]}"#).is_err());
+}
+
+#[test]
+fn snapshot_defaults_and_round_trip() {
+    let c = snapshot::parse(
+        "s",
+        br#"{"version":1,"extra":true,"brokers":[{"id":2},{"id":1,"rack":"r","alive":false}],
+            "topics":[{"name":"t","partitions":[{"partition":0,"replicas":[2,1]}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.brokers[0].id, 1);
+    assert!(!c.brokers[0].alive && c.brokers[1].alive);
+    let p = &c.topics[0].partitions[0];
+    assert_eq!(
+        (p.isr.clone(), p.leader, p.size_bytes),
+        (vec![2, 1], Some(2), 0)
+    );
+    let again = snapshot::parse("s", snapshot::to_json(&c).as_bytes()).unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn snapshot_rejects_missing_fields() {
+    assert!(snap_err(r#"{"brokers":[],"topics":[]}"#).contains("version: missing required field"));
+    assert!(snap_err(r#"{"version":1,"topics":[]}"#).contains("brokers: missing required field"));
+    assert!(
+        snap_err(r#"{"version":1,"brokers":[{"rack":"a"}],"topics":[]}"#)
+            .contains("brokers[0]: missing required field `id`")
+    );
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0}]}]}"#,
+    );
+    assert!(e.contains("t-0: missing required field `replicas`"), "{e}");
+    let e = snap_err(r#"{"version":1,"brokers":[{"id":1}],"topics":[{"partitions":[]}]}"#);
+    assert!(
+        e.contains("topics[0]: missing required field `name`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_wrong_version() {
+    assert!(
+        snap_err(r#"{"version":3,"brokers":[],"topics":[]}"#)
+            .contains("unsupported snapshot version 3")
+    );
+}
+
+#[test]
+fn snapshot_rejects_negative_ids() {
+    assert!(
+        snap_err(r#"{"version":1,"brokers":[{"id":-1}],"topics":[]}"#).contains("broker id -1")
+    );
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":-2,"replicas":[1]}]}]}"#,
+    );
+    assert!(e.contains("partition number -2"), "{e}");
+}
+
+#[test]
+fn snapshot_rejects_replicas_on_unknown_brokers() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,7]}]}]}"#,
+    );
+    assert!(
+        e.contains("t-0: replicas names broker 7, which is not in the snapshot"),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_duplicates_and_bad_isr() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1},{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1],"isr":[2]}]}]}"#,
+    );
+    assert!(e.contains("broker 1: listed more than once"), "{e}");
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1],"isr":[2]}]}]}"#,
+    );
+    assert!(
+        e.contains("isr names broker 2, which is not a replica"),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_truncated_json() {
+    assert!(snap_err(r#"{"version":1,"brokers":[{"id":1}"#).contains("invalid JSON"));
+}

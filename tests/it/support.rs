@@ -1,0 +1,33 @@
+//! Helpers shared by the test modules.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub fn bin() -> Command {
+    Command::cargo_bin("kafka-migrate").expect("binary built")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small hand-written snapshot: 4 brokers in 2 racks (broker 4 new and
+/// empty), two topics.
+pub const SMALL: &str = r#"{"version":1,
+ "brokers":[{"id":1,"rack":"a"},{"id":2,"rack":"b"},{"id":3,"rack":"a"},{"id":4,"rack":"b"}],
+ "topics":[
+  {"name":"orders","partitions":[
+    {"partition":0,"replicas":[1,2],"size_bytes":1000},
+    {"partition":1,"replicas":[2,3],"size_bytes":2000},
+    {"partition":2,"replicas":[3,2],"size_bytes":3000},
+    {"partition":3,"replicas":[1,2],"size_bytes":4000}]},
+  {"name":"payments","partitions":[
+    {"partition":0,"replicas":[2,1],"size_bytes":500},
+    {"partition":1,"replicas":[3,2],"size_bytes":700}]}]}"#;
+
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write test file");
+    p
+}
