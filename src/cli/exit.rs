@@ -8,7 +8,8 @@ Exit codes:
      that leaves replicas on removed or dead brokers)
   2  invalid input or usage: bad JSON, wrong version, missing fields,
      unknown topics or brokers, conflicting flags, an invalid plan
-  3  an unexpected failure (e.g. a file that cannot be written)";
+  3  a failure that is not the input's fault: the cluster cannot be
+     reached or answers with an error, a file cannot be written";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -2,6 +2,7 @@
 //! and hands results to the printer. Exit codes live in [`exit`].
 
 pub mod check;
+pub mod describe;
 pub mod exit;
 pub mod plan;
 pub mod printer;
@@ -30,7 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Plan a balanced reassignment offline from a cluster snapshot.
     #[command(after_help = EXIT_CODES_HELP)]
-    Plan(plan::PlanArgs),
+    Plan(Box<plan::PlanArgs>),
+    /// Read a live cluster's state; `-o FILE` writes a snapshot for `plan`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Describe(describe::DescribeArgs),
     /// Validate a reassignment plan against a snapshot, for CI.
     #[command(after_help = EXIT_CODES_HELP)]
     Check(check::CheckArgs),
@@ -55,8 +59,9 @@ pub fn main() -> i32 {
     };
     let printer = Printer::new(printer::OutputFormat::Text);
     let result = match cli.command {
-        Command::Plan(a) => plan::exec(a),
+        Command::Plan(a) => plan::exec(*a),
         Command::Check(a) => check::exec(a),
+        Command::Describe(a) => describe::exec(a),
         Command::GenSnapshot(a) => synth::exec(a),
     };
     match result {

@@ -97,20 +97,19 @@ impl Cluster {
             .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
     }
 
-    /// Whether racks are usable: every broker has one. Some but not all is
-    /// an error for planning (as in Kafka); none means rack-unaware.
+    /// Whether racks are usable: every alive broker has one. Some but not
+    /// all is an error for planning (as in Kafka); none means rack-unaware.
+    /// Dead brokers are left out: a broker that is gone from the metadata
+    /// has no known rack, and it only ever gives replicas up.
     pub fn rack_coverage(&self) -> RackCoverage {
-        let with = self.brokers.iter().filter(|b| b.rack.is_some()).count();
+        let alive = || self.brokers.iter().filter(|b| b.alive);
+        let with = alive().filter(|b| b.rack.is_some()).count();
         match with {
             0 => RackCoverage::None,
-            n if n == self.brokers.len() => RackCoverage::All,
-            _ => RackCoverage::Partial(
-                self.brokers
-                    .iter()
-                    .filter(|b| b.rack.is_none())
-                    .map(|b| b.id)
-                    .collect(),
-            ),
+            n if n == alive().count() => RackCoverage::All,
+            _ => {
+                RackCoverage::Partial(alive().filter(|b| b.rack.is_none()).map(|b| b.id).collect())
+            }
         }
     }
 

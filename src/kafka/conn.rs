@@ -1,0 +1,219 @@
+//! One connection to one broker: length-prefixed frames, correlation ids,
+//! and the API versions negotiated on connect (ApiVersions is the first
+//! request; its response header is always v0).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::KafkaError;
+
+/// Frames above this are refused rather than allocated.
+const MAX_FRAME: usize = 256 << 20;
+
+pub struct Connection {
+    addr: String,
+    stream: TcpStream,
+    correlation: i32,
+    timeout: Duration,
+    /// api key -> (min, max) the broker supports.
+    versions: HashMap<i16, (i16, i16)>,
+}
+
+impl Connection {
+    /// Connects and negotiates versions.
+    pub async fn connect(addr: &str, timeout: Duration) -> Result<Connection, KafkaError> {
+        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| KafkaError::Timeout {
+                api: "connect",
+                addr: addr.to_string(),
+                secs: timeout.as_secs(),
+            })?
+            .map_err(|source| KafkaError::Connect {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let mut conn = Connection {
+            addr: addr.to_string(),
+            stream,
+            correlation: 0,
+            timeout,
+            versions: HashMap::new(),
+        };
+        // v3 carries the client software name; every Kafka 2.4+ broker
+        // answers it, and older ones answer v0 with UNSUPPORTED_VERSION.
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("kafka-migrate"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let resp = conn.send_version(&req, 3).await?;
+        if resp.error_code != 0 {
+            return Err(KafkaError::Response {
+                api: "ApiVersions",
+                addr: addr.to_string(),
+                code: resp.error_code,
+                message: None,
+            });
+        }
+        conn.versions = resp
+            .api_keys
+            .iter()
+            .map(|k| (k.api_key, (k.min_version, k.max_version)))
+            .collect();
+        Ok(conn)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The highest version both sides speak for `R`.
+    pub fn version_for<R: Request>(&self) -> Result<i16, KafkaError> {
+        let client = R::VERSIONS;
+        let (bmin, bmax) = self
+            .versions
+            .get(&R::KEY)
+            .copied()
+            .unwrap_or((i16::MAX, -1));
+        let v = bmax.min(client.max);
+        if v < bmin.max(client.min) {
+            return Err(KafkaError::UnsupportedVersion {
+                api: api_name(R::KEY),
+                addr: self.addr.clone(),
+                broker_min: bmin,
+                broker_max: bmax,
+                client_min: client.min,
+                client_max: client.max,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Sends `req` at the negotiated version and returns the response.
+    pub async fn send<R: Request>(&mut self, req: &R) -> Result<R::Response, KafkaError> {
+        let v = self.version_for::<R>()?;
+        self.send_version(req, v).await
+    }
+
+    /// Sends `req` at an explicit version.
+    pub async fn send_version<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<R::Response, KafkaError> {
+        let api = api_name(R::KEY);
+        let codec = |e: anyhow::Error, addr: &str| KafkaError::Codec {
+            api,
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        };
+        self.correlation = self.correlation.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("kafka-migrate")));
+        let mut buf = BytesMut::with_capacity(256);
+        buf.put_i32(0);
+        header
+            .encode(&mut buf, R::header_version(version))
+            .map_err(|e| codec(e, &self.addr))?;
+        req.encode(&mut buf, version)
+            .map_err(|e| codec(e, &self.addr))?;
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+
+        let io = |source: std::io::Error, addr: &str| KafkaError::Io {
+            api,
+            addr: addr.to_string(),
+            source,
+        };
+        let timeout = self.timeout;
+        let addr = self.addr.clone();
+        let exchange = async {
+            self.stream
+                .write_all(&buf)
+                .await
+                .map_err(|e| io(e, &addr))?;
+            let mut len = [0u8; 4];
+            self.stream
+                .read_exact(&mut len)
+                .await
+                .map_err(|e| io(e, &addr))?;
+            let n = i32::from_be_bytes(len);
+            if n < 0 || n as usize > MAX_FRAME {
+                return Err(KafkaError::Codec {
+                    api,
+                    addr: addr.clone(),
+                    detail: format!("response frame of {n} bytes"),
+                });
+            }
+            let mut frame = vec![0u8; n as usize];
+            self.stream
+                .read_exact(&mut frame)
+                .await
+                .map_err(|e| io(e, &addr))?;
+            Ok(Bytes::from(frame))
+        };
+        let mut frame = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| KafkaError::Timeout {
+                api,
+                addr: self.addr.clone(),
+                secs: timeout.as_secs(),
+            })??;
+        let rh = ResponseHeader::decode(
+            &mut frame,
+            <R::Response as HeaderVersion>::header_version(version),
+        )
+        .map_err(|e| codec(e, &self.addr))?;
+        if rh.correlation_id != self.correlation {
+            return Err(KafkaError::Codec {
+                api,
+                addr: self.addr.clone(),
+                detail: format!(
+                    "correlation id {} for request {}",
+                    rh.correlation_id, self.correlation
+                ),
+            });
+        }
+        let resp = R::Response::decode(&mut frame, version).map_err(|e| codec(e, &self.addr))?;
+        if frame.has_remaining() {
+            return Err(KafkaError::Codec {
+                api,
+                addr: self.addr.clone(),
+                detail: format!("{} bytes left after the response", frame.remaining()),
+            });
+        }
+        Ok(resp)
+    }
+}
+
+/// The protocol name of an API key, for messages.
+pub fn api_name(key: i16) -> &'static str {
+    match key {
+        0 => "Produce",
+        1 => "Fetch",
+        2 => "ListOffsets",
+        3 => "Metadata",
+        18 => "ApiVersions",
+        19 => "CreateTopics",
+        20 => "DeleteTopics",
+        32 => "DescribeConfigs",
+        33 => "AlterConfigs",
+        34 => "AlterReplicaLogDirs",
+        35 => "DescribeLogDirs",
+        43 => "ElectLeaders",
+        44 => "IncrementalAlterConfigs",
+        45 => "AlterPartitionReassignments",
+        46 => "ListPartitionReassignments",
+        60 => "DescribeCluster",
+        _ => "request",
+    }
+}

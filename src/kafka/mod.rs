@@ -1,0 +1,92 @@
+//! The wire client: the only part of the tool that opens sockets to Kafka.
+//! Codecs come from the `kafka-protocol` crate; this module adds framing,
+//! version negotiation, routing (BROKER config resources and log dirs go to
+//! the broker they are about) and errors that name the API and broker.
+
+pub mod admin;
+pub mod conn;
+
+use kafka_protocol::error::ResponseError;
+
+pub use admin::Admin;
+pub use conn::Connection;
+
+/// A Kafka error code as its name, e.g. `UNKNOWN_TOPIC_OR_PARTITION (3)`.
+pub fn error_name(code: i16) -> String {
+    match ResponseError::try_from_code(code) {
+        None => "NONE (0)".to_string(),
+        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE ({c})"),
+        Some(e) => format!("{} ({code})", screaming(&format!("{e:?}"))),
+    }
+}
+
+/// `UnknownTopicOrPartition` -> `UNKNOWN_TOPIC_OR_PARTITION`.
+fn screaming(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{api} to {addr} timed out after {secs} s")]
+    Timeout {
+        api: &'static str,
+        addr: String,
+        secs: u64,
+    },
+    #[error("{api} to {addr}: {source}")]
+    Io {
+        api: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{api} to {addr}: cannot encode or decode: {detail}")]
+    Codec {
+        api: &'static str,
+        addr: String,
+        detail: String,
+    },
+    #[error(
+        "{api}: the broker at {addr} supports versions {broker_min}..={broker_max}, this client {client_min}..={client_max}"
+    )]
+    UnsupportedVersion {
+        api: &'static str,
+        addr: String,
+        broker_min: i16,
+        broker_max: i16,
+        client_min: i16,
+        client_max: i16,
+    },
+    #[error("{api} to {addr}: {}{}", error_name(*code), message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Response {
+        api: &'static str,
+        addr: String,
+        code: i16,
+        message: Option<String>,
+    },
+    #[error("broker {0} is not in the cluster metadata")]
+    UnknownBroker(i32),
+    #[error("no bootstrap server answered: {0}")]
+    NoBootstrap(String),
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_names_read_like_kafka() {
+        assert_eq!(super::error_name(3), "UNKNOWN_TOPIC_OR_PARTITION (3)");
+        assert_eq!(super::error_name(85), "NO_REASSIGNMENT_IN_PROGRESS (85)");
+        assert_eq!(super::error_name(0), "NONE (0)");
+    }
+}
