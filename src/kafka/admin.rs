@@ -8,14 +8,17 @@ use std::time::Duration;
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
+use kafka_protocol::messages::create_topics_request::{
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId as WireBrokerId, DescribeConfigsRequest,
-    DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
+    AlterPartitionReassignmentsRequest, BrokerId as WireBrokerId, CreateTopicsRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
     IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
     MetadataResponse, TopicName,
 };
@@ -475,6 +478,55 @@ impl Admin {
                     addr,
                     code: r.error_code,
                     message: r.error_message.as_ref().map(|m| m.as_str().to_string()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates a topic with explicit replica lists (one per partition).
+    pub async fn create_topic(
+        &mut self,
+        name: &str,
+        assignment: &[Vec<BrokerId>],
+        configs: &[(&str, &str)],
+    ) -> Result<(), KafkaError> {
+        let topic = CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.to_string())))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+            .with_assignments(
+                assignment
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        CreatableReplicaAssignment::default()
+                            .with_partition_index(i as i32)
+                            .with_broker_ids(r.iter().map(|&b| WireBrokerId(b)).collect())
+                    })
+                    .collect(),
+            )
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(k.to_string()))
+                            .with_value(Some(StrBytes::from_string(v.to_string())))
+                    })
+                    .collect(),
+            );
+        let req = CreateTopicsRequest::default()
+            .with_timeout_ms(self.timeout.as_millis() as i32)
+            .with_topics(vec![topic]);
+        let resp = self.any.send(&req).await?;
+        for t in &resp.topics {
+            if t.error_code != 0 {
+                return Err(KafkaError::Response {
+                    api: "CreateTopics",
+                    addr: self.any.addr().to_string(),
+                    code: t.error_code,
+                    message: t.error_message.as_ref().map(|m| m.as_str().to_string()),
                 });
             }
         }

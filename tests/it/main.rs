@@ -5,3 +5,4 @@ mod formats;
 mod plans;
 mod props;
 mod support;
+mod wire;

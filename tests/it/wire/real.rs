@@ -1,0 +1,97 @@
+//! The suite against a real Apache Kafka 4.x cluster started by
+//! `tests/kafka/cluster.sh` (1 controller, 4 brokers in 2 racks).
+//!
+//! Gated: runs when `KM_REAL_KAFKA=1` (set by `.ci/run`, which starts and
+//! stops the cluster); otherwise each test says it skipped. Scenarios share
+//! one cluster, so they run one at a time.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+use kafka_migrate::model::BrokerId;
+
+use super::{Backend, scenarios};
+
+struct RealKafka {
+    harness: PathBuf,
+    bootstrap: String,
+}
+
+impl RealKafka {
+    fn harness(&self, args: &[&str]) {
+        let out = Command::new("bash")
+            .arg(&self.harness)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cluster.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Backend for RealKafka {
+    fn name(&self) -> &'static str {
+        "real Kafka"
+    }
+    fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+    fn brokers(&self) -> Vec<BrokerId> {
+        vec![1, 2, 3, 4]
+    }
+    fn stop_broker(&self, id: BrokerId) {
+        self.harness(&["stop-broker", &id.to_string()]);
+    }
+    fn start_broker(&self, id: BrokerId) {
+        self.harness(&["start-broker", &id.to_string()]);
+    }
+}
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn backend() -> Option<RealKafka> {
+    if std::env::var_os("KM_REAL_KAFKA").is_none() {
+        eprintln!("skipping: set KM_REAL_KAFKA=1 with tests/kafka/cluster.sh running");
+        return None;
+    }
+    let harness = crate::support::repo().join("tests/kafka/cluster.sh");
+    let out = Command::new("bash")
+        .arg(&harness)
+        .arg("bootstrap")
+        .output()
+        .unwrap();
+    let bootstrap = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        !bootstrap.is_empty(),
+        "cluster.sh bootstrap printed nothing"
+    );
+    Some(RealKafka { harness, bootstrap })
+}
+
+macro_rules! real {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            let Some(b) = backend() else { return };
+            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(scenarios::$name(&b));
+        }
+    )*};
+}
+
+real!(
+    kcat_metadata_and_round_trip,
+    throttled_reassignment,
+    cancel_and_override,
+    throttle_configs_read_back,
+    preferred_leader_election,
+    bad_requests,
+);

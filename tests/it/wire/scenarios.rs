@@ -1,0 +1,550 @@
+//! The wire-level scenarios, each written once for any [`Backend`].
+
+use std::collections::BTreeMap;
+
+use kafka_migrate::kafka::admin::{ConfigResource, Ongoing};
+use kafka_migrate::kafka::{Admin, Connection, KafkaError};
+use kafka_migrate::model::{BrokerId, TopicPartition};
+
+use super::{Backend, admin, eventually, kcat, unique};
+
+fn tp(topic: &str, partition: i32) -> TopicPartition {
+    TopicPartition {
+        topic: topic.to_string(),
+        partition,
+    }
+}
+
+fn code(e: &KafkaError) -> i16 {
+    match e {
+        KafkaError::Response { code, .. } => *code,
+        other => panic!("expected a Kafka error code, got: {other}"),
+    }
+}
+
+/// Replicas and leader of a partition from fresh metadata, if it exists.
+async fn partition_state(
+    a: &mut Admin,
+    topic: &str,
+    partition: i32,
+) -> Option<(Vec<BrokerId>, BrokerId)> {
+    let md = a.metadata().await.unwrap();
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))?;
+    let p = t
+        .partitions
+        .iter()
+        .find(|p| p.partition_index == partition)?;
+    Some((p.replica_nodes.iter().map(|b| b.0).collect(), p.leader_id.0))
+}
+
+async fn replicas_of(a: &mut Admin, topic: &str, partition: i32) -> (Vec<BrokerId>, BrokerId) {
+    partition_state(a, topic, partition)
+        .await
+        .unwrap_or_else(|| panic!("{topic}-{partition} not in metadata"))
+}
+
+/// Produces `n` records of about `size` bytes each to partition 0 with kcat
+/// (acks=all) and returns the records as kcat prints them back.
+fn produce(b: &dyn Backend, topic: &str, n: usize, size: usize) -> Vec<String> {
+    let mut data = String::new();
+    for i in 0..n {
+        let body: String = (0..size)
+            .map(|j| (b'a' + ((i * 31 + j * 7) % 26) as u8) as char)
+            .collect();
+        data.push_str(&format!("{i:06}:{body}\n"));
+    }
+    kcat(
+        &[
+            "-P",
+            "-b",
+            &b.bootstrap(),
+            "-t",
+            topic,
+            "-p",
+            "0",
+            "-X",
+            "acks=all",
+        ],
+        Some(data.as_bytes()),
+    );
+    data.lines().map(String::from).collect()
+}
+
+/// Every record of partition 0 as `offset payload`.
+fn consume_all(b: &dyn Backend, topic: &str) -> Vec<String> {
+    kcat(
+        &[
+            "-C",
+            "-b",
+            &b.bootstrap(),
+            "-t",
+            topic,
+            "-p",
+            "0",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-f",
+            "%o %s\n",
+        ],
+        None,
+    )
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+/// Size of a partition on each broker that holds it, from DescribeLogDirs
+/// sent to each broker (future logs excluded).
+async fn sizes_on(a: &mut Admin, brokers: &[BrokerId], topic: &str) -> BTreeMap<BrokerId, i64> {
+    let mut out = BTreeMap::new();
+    for &id in brokers {
+        let resp = a.log_dirs(id).await.unwrap();
+        for d in &resp.results {
+            for t in d.topics.iter().filter(|t| t.name.0.as_str() == topic) {
+                for p in t
+                    .partitions
+                    .iter()
+                    .filter(|p| p.partition_index == 0 && !p.is_future_key)
+                {
+                    out.insert(id, p.partition_size);
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn set_throttle(
+    a: &mut Admin,
+    brokers: &[BrokerId],
+    topic: &str,
+    leaders: &str,
+    followers: &str,
+    rate: u64,
+) {
+    let rate = rate.to_string();
+    for &id in brokers {
+        a.alter_configs(
+            &ConfigResource::Broker(id),
+            &[
+                ("leader.replication.throttled.rate", Some(&rate)),
+                ("follower.replication.throttled.rate", Some(&rate)),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    a.alter_configs(
+        &ConfigResource::Topic(topic.into()),
+        &[
+            ("leader.replication.throttled.replicas", Some(leaders)),
+            ("follower.replication.throttled.replicas", Some(followers)),
+        ],
+    )
+    .await
+    .unwrap();
+}
+
+async fn clear_throttle(a: &mut Admin, brokers: &[BrokerId], topic: &str) {
+    for &id in brokers {
+        a.alter_configs(
+            &ConfigResource::Broker(id),
+            &[
+                ("leader.replication.throttled.rate", None),
+                ("follower.replication.throttled.rate", None),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    a.alter_configs(
+        &ConfigResource::Topic(topic.into()),
+        &[
+            ("leader.replication.throttled.replicas", None),
+            ("follower.replication.throttled.replicas", None),
+        ],
+    )
+    .await
+    .unwrap();
+}
+
+async fn ongoing(a: &mut Admin, topic: &str) -> Vec<Ongoing> {
+    a.list_reassignments()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.tp.topic == topic)
+        .collect()
+}
+
+/// Waits until partition 0 of `topic` has a leader in the metadata.
+async fn wait_leader(b: &dyn Backend, topic: &str) -> BrokerId {
+    let mut a = admin(b).await;
+    eventually!("a leader for {topic}-0", 30, {
+        partition_state(&mut a, topic, 0)
+            .await
+            .and_then(|(_, l)| (l >= 0).then_some(l))
+    })
+}
+
+/// kcat sees brokers, topics and leaders; produce then consume round-trips.
+pub async fn kcat_metadata_and_round_trip(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-kcat");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
+        .await
+        .unwrap();
+    let listing = eventually!("topic in kcat -L", 30, {
+        let out = kcat(&["-L", "-b", &b.bootstrap(), "-t", &topic], None);
+        out.contains("leader").then_some(out)
+    });
+    for id in &ids {
+        assert!(
+            listing.contains(&format!("broker {id} at")),
+            "{}: {listing}",
+            b.name()
+        );
+    }
+    assert!(
+        listing.contains(&format!("topic \"{topic}\" with 1 partitions")),
+        "{listing}"
+    );
+    let sent = produce(b, &topic, 50, 20);
+    let got = consume_all(b, &topic);
+    let payloads: Vec<String> = got
+        .iter()
+        .map(|l| l.split_once(' ').unwrap().1.to_string())
+        .collect();
+    assert_eq!(payloads, sent);
+    assert_eq!(got.first().map(|l| l.starts_with("0 ")), Some(true));
+}
+
+/// A throttled move: List shows adding/removing mid-move; once the throttle
+/// lifts the move completes, the old replica is gone, offsets and data are
+/// unchanged and log-dir sizes match on the new replicas.
+pub async fn throttled_reassignment(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (x, y, z) = (ids[0], ids[1], ids[2]);
+    let topic = unique("km-move");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![x, y]], &[]).await.unwrap();
+    wait_leader(b, &topic).await;
+    let sent = produce(b, &topic, 2000, 1000);
+    let before = consume_all(b, &topic);
+    assert_eq!(before.len(), sent.len());
+    let src = eventually!("follower caught up", 30, {
+        let s = sizes_on(&mut a, &ids, &topic).await;
+        (s.len() == 2 && s.values().all(|&v| v == s[&x])).then_some(s)
+    });
+    let size = src[&x];
+    assert!(size > 2_000_000, "{}: log size {size}", b.name());
+
+    // Pin the move: 10 KB/s cannot copy 2 MB within the check below.
+    set_throttle(
+        &mut a,
+        &ids,
+        &topic,
+        &format!("0:{x},0:{y}"),
+        &format!("0:{z}"),
+        10_000,
+    )
+    .await;
+    let res = a
+        .alter_reassignments(&[(tp(&topic, 0), Some(vec![y, z]))])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
+    let moving = ongoing(&mut a, &topic).await;
+    assert_eq!(
+        moving,
+        vec![Ongoing {
+            tp: tp(&topic, 0),
+            replicas: vec![y, z, x],
+            adding: vec![z],
+            removing: vec![x],
+        }],
+        "{}",
+        b.name()
+    );
+    // Metadata reaches the brokers after the controller has the move.
+    eventually!("metadata shows the move", 30, {
+        (replicas_of(&mut a, &topic, 0).await.0 == vec![y, z, x]).then_some(())
+    });
+
+    clear_throttle(&mut a, &ids, &topic).await;
+    eventually!(
+        "move completes",
+        60,
+        ongoing(&mut a, &topic).await.is_empty().then_some(())
+    );
+    let (replicas, leader) = replicas_of(&mut a, &topic, 0).await;
+    assert_eq!(replicas, vec![y, z], "{}", b.name());
+    assert!(leader == y || leader == z, "{}: leader {leader}", b.name());
+    assert_eq!(
+        consume_all(b, &topic),
+        before,
+        "{}: data or offsets changed",
+        b.name()
+    );
+    let after = eventually!("old replica deleted", 30, {
+        let s = sizes_on(&mut a, &ids, &topic).await;
+        (!s.contains_key(&x)).then_some(s)
+    });
+    assert_eq!(after.keys().copied().collect::<Vec<_>>(), vec![y, z]);
+    assert_eq!(after[&z], size, "{}: copied size differs", b.name());
+}
+
+/// Overriding a running move keeps the original set; cancelling reverts.
+pub async fn cancel_and_override(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (w, x, y, z) = (ids[0], ids[1], ids[2], ids[3]);
+    let topic = unique("km-cancel");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![w, x]], &[]).await.unwrap();
+    wait_leader(b, &topic).await;
+    produce(b, &topic, 500, 1000);
+    set_throttle(
+        &mut a,
+        &ids,
+        &topic,
+        &format!("0:{w},0:{x}"),
+        &format!("0:{y},0:{z}"),
+        1_000,
+    )
+    .await;
+    a.alter_reassignments(&[(tp(&topic, 0), Some(vec![x, y]))])
+        .await
+        .unwrap();
+    let first = ongoing(&mut a, &topic).await;
+    assert_eq!(first[0].replicas, vec![x, y, w], "{}", b.name());
+    // A new target replaces the old one. As Kafka's controller does it,
+    // the replica set becomes the new target followed by every current
+    // replica outside it, so the abandoned adding replica (y) is now being
+    // removed along with the original one (w).
+    a.alter_reassignments(&[(tp(&topic, 0), Some(vec![x, z]))])
+        .await
+        .unwrap();
+    let second = ongoing(&mut a, &topic).await;
+    assert_eq!(
+        second,
+        vec![Ongoing {
+            tp: tp(&topic, 0),
+            replicas: vec![x, z, w, y],
+            adding: vec![z],
+            removing: vec![w, y],
+        }],
+        "{}",
+        b.name()
+    );
+    // Cancel reverts to `replicas - adding`. After an override that is not
+    // the set the partition started with: the abandoned replica y was no
+    // longer "adding", so Kafka keeps it (regression: parity with Kafka 4.x).
+    let res = a
+        .alter_reassignments(&[(tp(&topic, 0), None)])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
+    assert!(ongoing(&mut a, &topic).await.is_empty());
+    let mut reverted = vec![w, x, y];
+    reverted.sort();
+    eventually!("cancel reaches the metadata", 30, {
+        let mut r = replicas_of(&mut a, &topic, 0).await.0;
+        r.sort();
+        (r == reverted).then_some(())
+    });
+    // A second cancel has nothing to cancel.
+    let res = a
+        .alter_reassignments(&[(tp(&topic, 0), None)])
+        .await
+        .unwrap();
+    assert_eq!(code(res[0].1.as_ref().unwrap_err()), 85, "{}", b.name());
+    clear_throttle(&mut a, &ids, &topic).await;
+}
+
+/// Throttle configs set on each broker and topic read back as set, and a
+/// BROKER resource sent to another broker is refused with INVALID_REQUEST.
+pub async fn throttle_configs_read_back(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-cfg");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1]], vec![ids[1], ids[2]]], &[])
+        .await
+        .unwrap();
+    set_throttle(&mut a, &ids, &topic, "0:1,1:2", "*", 12_345_678).await;
+    for &id in &ids {
+        let cfg = a
+            .describe_configs(
+                &ConfigResource::Broker(id),
+                Some(&[
+                    "leader.replication.throttled.rate",
+                    "follower.replication.throttled.rate",
+                ]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            cfg.get("leader.replication.throttled.rate"),
+            Some(&Some("12345678".into())),
+            "{}: {cfg:?}",
+            b.name()
+        );
+        assert_eq!(
+            cfg.get("follower.replication.throttled.rate"),
+            Some(&Some("12345678".into()))
+        );
+    }
+    let cfg = a
+        .describe_configs(
+            &ConfigResource::Topic(topic.clone()),
+            Some(&[
+                "leader.replication.throttled.replicas",
+                "follower.replication.throttled.replicas",
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        cfg.get("leader.replication.throttled.replicas"),
+        Some(&Some("0:1,1:2".into())),
+        "{}: {cfg:?}",
+        b.name()
+    );
+    assert_eq!(
+        cfg.get("follower.replication.throttled.replicas"),
+        Some(&Some("*".into()))
+    );
+    clear_throttle(&mut a, &ids, &topic).await;
+    let cfg = a
+        .describe_configs(
+            &ConfigResource::Broker(ids[0]),
+            Some(&["leader.replication.throttled.rate"]),
+        )
+        .await
+        .unwrap();
+    assert!(
+        cfg.get("leader.replication.throttled.rate")
+            .is_none_or(|v| v.is_none()),
+        "{}: {cfg:?}",
+        b.name()
+    );
+
+    // A BROKER resource must go to that broker.
+    let other = a.brokers[&ids[1]].0.clone();
+    let mut wrong = Connection::connect(&other, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::protocol::StrBytes;
+    let resp = wrong
+        .send(&DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(4)
+                .with_resource_name(StrBytes::from_string(ids[0].to_string()))
+                .with_configuration_keys(None),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(resp.results[0].error_code, 42, "{}", b.name());
+}
+
+/// Reordering replicas completes at once and keeps the leader; a preferred
+/// election then moves leadership; a second one is not needed.
+pub async fn preferred_leader_election(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-elect");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
+        .await
+        .unwrap();
+    wait_leader(b, &topic).await;
+    a.alter_reassignments(&[(tp(&topic, 0), Some(vec![ids[1], ids[0]]))])
+        .await
+        .unwrap();
+    eventually!("reorder applied", 30, {
+        let (r, _) = replicas_of(&mut a, &topic, 0).await;
+        (r == vec![ids[1], ids[0]]).then_some(())
+    });
+    assert!(
+        ongoing(&mut a, &topic).await.is_empty(),
+        "{}: a pure reorder never shows as moving",
+        b.name()
+    );
+    assert_eq!(
+        replicas_of(&mut a, &topic, 0).await.1,
+        ids[0],
+        "{}: leader moved without an election",
+        b.name()
+    );
+    let res = a.elect_preferred(&[tp(&topic, 0)]).await.unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{}: {res:?}", b.name());
+    let leader = eventually!("new leader", 30, {
+        let (_, l) = replicas_of(&mut a, &topic, 0).await;
+        (l == ids[1]).then_some(l)
+    });
+    assert_eq!(leader, ids[1]);
+    let res = a.elect_preferred(&[tp(&topic, 0)]).await.unwrap();
+    assert!(
+        res.iter().all(|(_, r)| r.is_ok()),
+        "ELECTION_NOT_NEEDED is success: {res:?}"
+    );
+}
+
+/// Error codes for bad reassignment requests, and garbage on the wire.
+pub async fn bad_requests(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-bad");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
+        .await
+        .unwrap();
+    let res = a
+        .alter_reassignments(&[
+            (tp(&topic, 0), Some(vec![ids[0], 9999])),
+            (tp(&topic, 7), Some(vec![ids[0]])),
+            (tp("km-no-such-topic", 0), Some(vec![ids[0]])),
+        ])
+        .await
+        .unwrap();
+    let codes: Vec<(String, i16)> = res
+        .iter()
+        .map(|(t, r)| (t.to_string(), r.as_ref().err().map(code).unwrap_or(0)))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (format!("{topic}-0"), 39),
+            (format!("{topic}-7"), 3),
+            ("km-no-such-topic-0".to_string(), 3),
+        ],
+        "{}",
+        b.name()
+    );
+    // Garbage and a truncated frame: an error or a closed connection, and
+    // the broker keeps serving.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = a.brokers[&ids[0]].0.clone();
+    for junk in [
+        &b"\x00\x00\x00\x08garbage!"[..],
+        &b"\x00\x00\x01\x00\x00\x12"[..],
+        &b"\x00\x00\x00\x0a\x7f\x7f\x00\x00\x00\x00\x00\x01\x00\x00"[..],
+    ] {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(junk).await.unwrap();
+        let _ = s.shutdown().await;
+        let mut buf = Vec::new();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    }
+    let mut again = admin(b).await;
+    again
+        .metadata()
+        .await
+        .expect("broker still serves after garbage");
+}
