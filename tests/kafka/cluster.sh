@@ -34,9 +34,15 @@ PY=${PYTHON:-python3}
 MARK="-Dkafka.harness.dir=$CL"
 # Small, quick-starting JVMs: serial GC, few compiler threads.
 NODE_JVM_OPTS=(-Xms64m -XX:+UseSerialGC -XX:CICompilerCount=2 -XX:ReservedCodeCacheSize=96m
-  -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/log4j2-broker.properties")
+  -Xlog:disable -Xlog:all=warning:stderr -Xlog:cds*=error:stderr -Djava.awt.headless=true
+  -Dlog4j2.configurationFile="$HERE/log4j2-broker.properties")
+# Class-data sharing: the first JVM of each kind dumps the classes it loaded
+# (at exit) into target/kafka/cds/KIND.jsa; later JVMs map it and start faster.
+# KAFKA_HARNESS_CDS=0 turns it off.
+CDS=${KAFKA_HARNESS_CDS:-1}
+CDS_DIR=$BASE/cds
 TOOL_JVM_OPTS=(-Xms32m -Xmx"$TOOL_HEAP" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
-  -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties")
+  -Xlog:disable -Xlog:all=warning:stderr -Xlog:cds*=error:stderr -Djava.awt.headless=true -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties")
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "cluster.sh: $*" >&2; }
@@ -55,12 +61,40 @@ ensure_lib() {
   if [[ -f $LIB/.stamp && $LIB/.stamp -nt $HERE/pom.xml ]]; then return 0; fi
   command -v mvn >/dev/null || die "mvn not found (need Maven 3 and Java 17)"
   log "resolving Kafka jars with Maven into $LIB"
-  rm -rf "$LIB"
+  rm -rf "$LIB" "$CDS_DIR"
   mkdir -p "$LIB"
   (cd "$HERE" && { mvn -q -o dependency:copy-dependencies -DoutputDirectory="$LIB" >/dev/null 2>&1 ||
     mvn -q -B dependency:copy-dependencies -DoutputDirectory="$LIB"; }) >&2 || die "maven failed"
   ls "$LIB"/kafka_2.13-*.jar >/dev/null 2>&1 || die "no kafka jar in $LIB"
-  touch "$LIB/.stamp"
+  ls "$LIB" >"$LIB/.stamp"
+}
+
+# ---------------------------------------------------------------- class-data sharing
+# cds_opts KIND DUMP: sets CDS_OPTS to use KIND's archive when there is a good
+# one, else (DUMP=1) to dump one at exit into a temporary file that a later
+# call checks and promotes.
+cds_opts() {
+  local kind=$1 dump=$2 f t
+  CDS_OPTS=()
+  [[ $CDS == 1 ]] || return 0
+  f=$CDS_DIR/$kind.jsa
+  mkdir -p "$CDS_DIR"
+  if [[ ! -f $f ]]; then
+    for t in "$f".tmp.*; do
+      [[ -f $t ]] || continue
+      [[ -s /proc/${t##*.}/cmdline ]] && continue # its JVM is still running
+      if [[ ! -f $f ]] && java -Xshare:on -XX:SharedArchiveFile="$t" -cp "$LIB/*" -version >/dev/null 2>&1; then
+        mv -f "$t" "$f"
+      else
+        rm -f "$t"
+      fi
+    done
+  fi
+  if [[ -f $f ]]; then
+    CDS_OPTS=(-XX:SharedArchiveFile="$f")
+  elif [[ $dump == 1 ]] && ! compgen -G "$f.tmp.*" >/dev/null; then
+    CDS_OPTS=(-XX:ArchiveClassesAtExit="$f.tmp.PID")
+  fi
 }
 
 # ---------------------------------------------------------------- tools
@@ -93,7 +127,14 @@ run_tool() {
   local cls
   cls=$(tool_class "$name") || die "unknown tool '$name' (kafka-topics, kafka-configs, kafka-log-dirs, kafka-reassign-partitions, kafka-leader-election, kafka-console-producer, kafka-console-consumer, kafka-consumer-groups, kafka-broker-api-versions, kafka-metadata-quorum, kafka-get-offsets, kafka-delete-records, kafka-features, kafka-producer-perf-test, kafka-storage, or a main class)"
   ensure_lib
-  exec java "${TOOL_JVM_OPTS[@]}" -cp "$LIB/*" "$cls" "$@"
+  cds_opts tools 1
+  if [[ ${CDS_OPTS[0]:-} == -XX:ArchiveClassesAtExit=* ]]; then
+    CDS_OPTS=("${CDS_OPTS[0]/.PID/.$$}")
+    local rc=0
+    java "${TOOL_JVM_OPTS[@]}" "${CDS_OPTS[@]}" -cp "$LIB/*" "$cls" "$@" || rc=$?
+    return $rc
+  fi
+  exec java "${TOOL_JVM_OPTS[@]}" "${CDS_OPTS[@]}" -cp "$LIB/*" "$cls" "$@"
 }
 
 # ---------------------------------------------------------------- processes
@@ -130,9 +171,11 @@ start_node() {
   heap=$BROKER_HEAP
   [[ $n == 0 ]] && heap=$CONTROLLER_HEAP
   mkdir -p "$CL/run" "$CL/logs"
+  # one archive per kind, dumped by the controller and by broker 1
+  if [[ $n == 0 ]]; then cds_opts controller 1; else cds_opts broker "$([[ $n == 1 ]] && echo 1 || echo 0)"; fi
   # setsid: detached from the caller's process group; bash writes its pid then execs java.
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "$n")" \
-    java -Xmx"$heap" "${NODE_JVM_OPTS[@]}" "$MARK" -Dkafka.harness.node="$name" \
+  setsid bash -c 'echo $$ >"$0"; for ((i = 1; i <= $#; i++)); do [[ ${!i} == -XX:ArchiveClassesAtExit=* ]] && set -- "${@:1:i-1}" "${!i/.PID/.$$}" "${@:i+1}"; done; exec "$@"' "$(pid_file "$n")" \
+    java -Xmx"$heap" "${NODE_JVM_OPTS[@]}" "${CDS_OPTS[@]}" "$MARK" -Dkafka.harness.node="$name" \
     -Dkafka.logs.dir="$CL/logs" -cp "$LIB/*" kafka.Kafka "$CL/config/$name.properties" \
     </dev/null >>"$CL/logs/$name.out" 2>&1 &
   local i
@@ -170,7 +213,10 @@ stop_nodes() {
 metadata() { "$PY" "$HERE/kwire.py" metadata "$1" --timeout 2 2>/dev/null; }
 # Number of brokers that the broker at PORT lists in its metadata (or nothing).
 listed_brokers() {
-  metadata "127.0.0.1:$1" | "$PY" -c 'import json,sys; print(" ".join(str(b["id"]) for b in json.load(sys.stdin)["brokers"]))'
+  local r
+  r=$("$PY" "$HERE/kwire.py" brokers "127.0.0.1:$1" --timeout 2 2>/dev/null) || return 1
+  r=${r% *}
+  echo "${r//,/ }"
 }
 
 # Wait until every broker in WANT answers and lists exactly WANT as its live brokers.
@@ -201,7 +247,7 @@ live_set_without() { # the broker ids 1..N except $1, in order
 
 # ---------------------------------------------------------------- configs
 write_configs() {
-  local cid=$1 n name voters="0@127.0.0.1:$CONTROLLER_PORT"
+  local n name voters="0@127.0.0.1:$CONTROLLER_PORT"
   mkdir -p "$CL/config" "$CL/data" "$CL/logs" "$CL/run"
   cat >"$CL/config/controller.properties" <<EOF
 # generated by tests/kafka/cluster.sh
@@ -264,8 +310,9 @@ EOF
 
 format_all() {
   local cid=$1 n pids=() rc=0
+  cds_opts tools 0
   for ((n = 0; n <= NBROKERS; n++)); do
-    java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
+    java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto "${CDS_OPTS[@]}" \
       -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties" -cp "$LIB/*" kafka.tools.StorageTool \
       format -t "$cid" -c "$CL/config/$(node_name "$n").properties" >"$CL/logs/format-$(node_name "$n").out" 2>&1 &
     pids+=($!)
@@ -305,11 +352,26 @@ cmd_start() {
   ensure_lib
   check_ports_free
   rm -rf "$CL"
-  local cid
-  cid=$("$PY" -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
-  write_configs "$cid"
+  local cid key cache tf=$SECONDS
+  write_configs
+  # Formatting costs 5 JVM starts; the formatted (empty) storage of a given
+  # configuration is cached and copied, so later clusters reuse its cluster id.
+  key=$(cat "$CL"/config/*.properties "$LIB/.stamp" | cksum | cut -d' ' -f1)
+  cache=$BASE/format-cache/$key
+  if [[ -f $cache/cluster-id ]]; then
+    cp -a "$cache/data" "$CL/"
+    cid=$(<"$cache/cluster-id")
+    log "storage copied from the format cache"
+  else
+    cid=$("$PY" -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    format_all "$cid"
+    rm -rf "$BASE/format-cache"
+    mkdir -p "$cache"
+    cp -a "$CL/data" "$cache/"
+    echo "$cid" >"$cache/cluster-id"
+    log "storage formatted in $((SECONDS - tf))s"
+  fi
   echo "$cid" >"$CL/cluster-id"
-  format_all "$cid"
   for ((n = 0; n <= NBROKERS; n++)); do start_node "$n"; done
   local want
   want=$(seq -s ' ' 1 "$NBROKERS")

@@ -6,7 +6,9 @@ one Metadata request over a socket costs milliseconds.  Used by cluster.sh
 (readiness) and snapshot.py (broker racks, live brokers).
 
 usage: kwire.py metadata HOST:PORT[,HOST:PORT...] [--timeout S]
-prints {"cluster_id":..., "controller_id":..., "brokers":[{"id","host","port","rack"}],
+       kwire.py brokers  HOST:PORT[,HOST:PORT...] [--timeout S]
+brokers prints the live broker ids, and ids with racks: "1,2,3 1:rack-a,2:rack-b,3:rack-a"
+metadata prints {"cluster_id":..., "controller_id":..., "brokers":[{"id","host","port","rack"}],
         "topics":[{"name","internal","error","partitions":[{"partition","leader",
         "replicas","isr","offline","error"}]}]}
 exit 0 on success, 1 if no address answered.
@@ -113,7 +115,7 @@ def metadata_any(bootstrap, timeout=3.0):
 
 
 def main(argv):
-    if len(argv) < 2 or argv[0] != "metadata":
+    if len(argv) < 2 or argv[0] not in ("metadata", "brokers"):
         print(__doc__, file=sys.stderr)
         return 2
     timeout = 3.0
@@ -124,8 +126,13 @@ def main(argv):
     except ConnectionError as e:
         print(str(e), file=sys.stderr)
         return 1
-    json.dump(md, sys.stdout)
-    print()
+    if argv[0] == "brokers":
+        ids = ",".join(str(b["id"]) for b in md["brokers"])
+        racks = ",".join(f"{b['id']}:{b['rack']}" for b in md["brokers"])
+        print(ids, racks)
+    else:
+        json.dump(md, sys.stdout)
+        print()
     return 0
 
 
