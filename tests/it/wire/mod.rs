@@ -5,6 +5,7 @@
 
 mod real;
 mod scenarios;
+mod tools;
 
 use std::process::Command;
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use kafka_migrate::model::BrokerId;
 
-use super::{Backend, scenarios};
+use super::{Backend, scenarios, tools};
 
 struct RealKafka {
     harness: PathBuf,
@@ -94,4 +94,25 @@ real!(
     throttle_configs_read_back,
     preferred_leader_election,
     bad_requests,
+);
+
+macro_rules! real_tools {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            if !tools::enabled() {
+                return;
+            }
+            let Some(b) = backend() else { return };
+            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+            tools::$name(&b);
+        }
+    )*};
+}
+
+real_tools!(
+    kafka_topics,
+    kafka_configs,
+    kafka_log_dirs,
+    kafka_reassign_partitions
 );

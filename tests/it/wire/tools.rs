@@ -1,0 +1,399 @@
+//! Kafka's own command-line tools (from the harness's Maven jars) against a
+//! backend: what operators will run against the mini-broker must work as it
+//! does against Kafka. Needs Java: gated by `KM_KAFKA_TOOLS=1`.
+
+use std::process::Command;
+
+use super::{Backend, kcat, unique};
+
+/// Runs `tests/kafka/cluster.sh tool NAME args...`; returns stdout, or
+/// panics with stderr.
+fn tool(name: &str, args: &[&str]) -> String {
+    let harness = crate::support::repo().join("tests/kafka/cluster.sh");
+    let out = Command::new("bash")
+        .arg(harness)
+        .arg("tool")
+        .arg(name)
+        .args(args)
+        .output()
+        .expect("bash runs the harness");
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn enabled() -> bool {
+    if std::env::var_os("KM_KAFKA_TOOLS").is_none() {
+        eprintln!("skipping: set KM_KAFKA_TOOLS=1 (needs Java 17 and Maven) to run Kafka's tools");
+        return false;
+    }
+    true
+}
+
+/// kafka-topics --create and --describe.
+pub fn kafka_topics(b: &dyn Backend) {
+    let bs = b.bootstrap();
+    let topic = unique("km-tool-topics");
+    tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            &topic,
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "2",
+        ],
+    );
+    let out = tool(
+        "kafka-topics",
+        &["--bootstrap-server", &bs, "--describe", "--topic", &topic],
+    );
+    assert!(out.contains("PartitionCount: 3"), "{}: {out}", b.name());
+    assert!(out.contains("ReplicationFactor: 2"), "{}: {out}", b.name());
+    assert_eq!(out.matches("Leader: ").count(), 3, "{}: {out}", b.name());
+    assert_eq!(out.matches("Isr: ").count(), 3, "{}: {out}", b.name());
+}
+
+/// kafka-configs --alter and --describe on broker and topic throttles.
+pub fn kafka_configs(b: &dyn Backend) {
+    let bs = b.bootstrap();
+    let id = b.brokers()[0].to_string();
+    let topic = unique("km-tool-configs");
+    tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            &topic,
+            "--partitions",
+            "2",
+            "--replication-factor",
+            "2",
+        ],
+    );
+    tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--alter",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &id,
+            "--add-config",
+            "leader.replication.throttled.rate=7654321,follower.replication.throttled.rate=7654321",
+        ],
+    );
+    let out = tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &id,
+        ],
+    );
+    assert!(
+        out.contains("leader.replication.throttled.rate=7654321"),
+        "{}: {out}",
+        b.name()
+    );
+    tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--alter",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+            "--add-config",
+            "leader.replication.throttled.replicas=[0:1,1:2],follower.replication.throttled.replicas=*",
+        ],
+    );
+    let out = tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            &topic,
+        ],
+    );
+    assert!(
+        out.contains("leader.replication.throttled.replicas=0:1,1:2"),
+        "{}: {out}",
+        b.name()
+    );
+    assert!(
+        out.contains("follower.replication.throttled.replicas=*"),
+        "{}: {out}",
+        b.name()
+    );
+    tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--alter",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &id,
+            "--delete-config",
+            "leader.replication.throttled.rate,follower.replication.throttled.rate",
+        ],
+    );
+    let out = tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &id,
+        ],
+    );
+    assert!(!out.contains("throttled.rate"), "{}: {out}", b.name());
+}
+
+/// kafka-log-dirs --describe: every broker, its log dirs, and a partition
+/// with the bytes produced.
+pub fn kafka_log_dirs(b: &dyn Backend) {
+    let bs = b.bootstrap();
+    let ids = b.brokers();
+    let topic = unique("km-tool-logdirs");
+    tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            &topic,
+            "--replica-assignment",
+            &format!("{}:{}", ids[0], ids[1]),
+        ],
+    );
+    let payload: String = (0..100).map(|i| format!("record-{i:04}\n")).collect();
+    kcat(
+        &["-P", "-b", &bs, "-t", &topic, "-p", "0", "-X", "acks=all"],
+        Some(payload.as_bytes()),
+    );
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = tool(
+        "kafka-log-dirs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--broker-list",
+            &list,
+            "--topic-list",
+            &topic,
+        ],
+    );
+    let json = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{}: no JSON in {out}", b.name()));
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["version"], 1);
+    let brokers = v["brokers"].as_array().unwrap();
+    assert_eq!(brokers.len(), ids.len(), "{}: {json}", b.name());
+    let sizes: Vec<i64> = brokers
+        .iter()
+        .flat_map(|br| br["logDirs"].as_array().unwrap().iter())
+        .flat_map(|d| d["partitions"].as_array().unwrap().iter())
+        .filter(|p| p["partition"] == format!("{topic}-0"))
+        .map(|p| p["size"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{}: {json}", b.name());
+    assert!(
+        sizes.iter().all(|&s| s > 1000),
+        "{}: sizes {sizes:?}",
+        b.name()
+    );
+}
+
+/// kafka-reassign-partitions --execute with --throttle, --list, --verify
+/// (in progress, then completed with throttles removed) and --cancel.
+pub fn kafka_reassign_partitions(b: &dyn Backend) {
+    let bs = b.bootstrap();
+    let ids = b.brokers();
+    let dir = tempfile::TempDir::new().unwrap();
+    // A move held by a tiny throttle, then cancelled.
+    let held = unique("km-tool-held");
+    tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            &held,
+            "--replica-assignment",
+            &format!("{}:{}", ids[0], ids[1]),
+        ],
+    );
+    let payload: String = (0..3000)
+        .map(|i| format!("{i:06}-{}\n", "x".repeat(200)))
+        .collect();
+    kcat(
+        &["-P", "-b", &bs, "-t", &held, "-p", "0", "-X", "acks=all"],
+        Some(payload.as_bytes()),
+    );
+    let plan = dir.path().join("held.json");
+    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{held}","partition":0,"replicas":[{},{}]}}]}}"#, ids[1], ids[2])).unwrap();
+    let p = plan.to_str().unwrap();
+    let out = tool(
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--execute",
+            "--reassignment-json-file",
+            p,
+            "--throttle",
+            "1000",
+        ],
+    );
+    assert!(
+        out.contains("Successfully started partition reassignment"),
+        "{}: {out}",
+        b.name()
+    );
+    let out = tool(
+        "kafka-reassign-partitions",
+        &["--bootstrap-server", &bs, "--list"],
+    );
+    assert!(out.contains(&format!("{held}-0")), "{}: {out}", b.name());
+    let out = tool(
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--verify",
+            "--reassignment-json-file",
+            p,
+        ],
+    );
+    assert!(out.contains("is still in progress"), "{}: {out}", b.name());
+    let out = tool(
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--cancel",
+            "--reassignment-json-file",
+            p,
+        ],
+    );
+    assert!(
+        out.contains("Successfully cancelled"),
+        "{}: {out}",
+        b.name()
+    );
+
+    // An unthrottled move to completion; --verify then clears throttles.
+    let moved = unique("km-tool-moved");
+    tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--create",
+            "--topic",
+            &moved,
+            "--replica-assignment",
+            &format!("{}:{}", ids[0], ids[1]),
+        ],
+    );
+    kcat(
+        &["-P", "-b", &bs, "-t", &moved, "-p", "0", "-X", "acks=all"],
+        Some(b"a\nb\nc\n"),
+    );
+    let plan = dir.path().join("moved.json");
+    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{moved}","partition":0,"replicas":[{},{}]}}]}}"#, ids[2], ids[3])).unwrap();
+    let p = plan.to_str().unwrap();
+    tool(
+        "kafka-reassign-partitions",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--execute",
+            "--reassignment-json-file",
+            p,
+            "--throttle",
+            "100000000",
+        ],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = tool(
+            "kafka-reassign-partitions",
+            &[
+                "--bootstrap-server",
+                &bs,
+                "--verify",
+                "--reassignment-json-file",
+                p,
+            ],
+        );
+        if out.contains("is completed") {
+            assert!(
+                out.contains("Clearing broker-level throttles"),
+                "{}: {out}",
+                b.name()
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: move never completed: {out}",
+            b.name()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = tool(
+        "kafka-configs",
+        &[
+            "--bootstrap-server",
+            &bs,
+            "--describe",
+            "--entity-type",
+            "brokers",
+            "--entity-name",
+            &ids[2].to_string(),
+        ],
+    );
+    assert!(
+        !out.contains("throttled.rate"),
+        "{}: throttles left behind: {out}",
+        b.name()
+    );
+}
