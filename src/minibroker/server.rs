@@ -172,14 +172,12 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let template = log::synthetic_batch(0, 16, 1000, ts);
     for (p, w) in t.partitions.iter_mut().zip(weights) {
         let target = bytes * w / total_w;
         let mut leader_log = PartitionLog::new();
         let mut key = 0u64;
         while leader_log.size() < target {
             let batch = log::synthetic_batch(key, 16, 1000, ts);
-            debug_assert_eq!(batch.len(), template.len());
             leader_log.append_as_leader(&batch, p.leader_epoch);
             key += 16;
         }
