@@ -17,7 +17,9 @@ pub struct MiniClient {
 
 impl MiniClient {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
+        let stream =
+            tokio::time::timeout(std::time::Duration::from_secs(10), TcpStream::connect(addr))
+                .await??;
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
@@ -25,8 +27,22 @@ impl MiniClient {
         })
     }
 
-    /// Sends a request of type `R` at `version` and decodes its response.
+    /// Sends a request of type `R` at `version` and decodes its response;
+    /// gives up after 30 s.
     pub async fn send<R: Request>(&mut self, req: &R, version: i16) -> anyhow::Result<R::Response> {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            self.send_inner(req, version),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("no response to api key {} v{version} within 30 s", R::KEY))?
+    }
+
+    async fn send_inner<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> anyhow::Result<R::Response> {
         self.correlation_id += 1;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)

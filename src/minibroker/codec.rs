@@ -4,7 +4,7 @@
 //!
 //! Not for: I/O (see `server`), or knowing which APIs exist (see `api`).
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
@@ -26,7 +26,7 @@ pub enum DecodeError {
         version: i16,
         header: RequestHeader,
     },
-    #[error("malformed {api_key:?} v{version} body: {message}")]
+    #[error("malformed {api_key:?} v{version} body from client {:?}: {message}", header.client_id)]
     BadBody {
         api_key: ApiKey,
         version: i16,
@@ -58,14 +58,11 @@ pub fn guarded<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     }
 }
 
-/// Decodes a request body of type `R` at `version`, requiring that the
-/// whole body is consumed.
+/// Decodes a request body of type `R` at `version`. Trailing bytes are
+/// tolerated, as Kafka does: newer librdkafka sends a few more than the
+/// schema this crate knows for some flexible versions.
 pub fn decode_body<R: Decodable>(body: &mut Bytes, version: i16) -> anyhow::Result<R> {
-    let r = guarded(|| R::decode(body, version))?;
-    if body.has_remaining() {
-        anyhow::bail!("{} trailing bytes after the request body", body.remaining());
-    }
-    Ok(r)
+    guarded(|| R::decode(body, version))
 }
 
 /// Encodes a size-prefixed response frame with the header version the

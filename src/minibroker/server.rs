@@ -112,6 +112,7 @@ impl Cluster {
                 host: config.host.clone(),
                 port,
                 alive: true,
+                replication_paused: false,
                 log_dirs: config.log_dirs_of(id),
                 configs: BTreeMap::new(),
                 leader_bucket: Default::default(),
@@ -260,7 +261,12 @@ async fn serve_connection(
                 }
             }
             Ok(None) => {}
-            Err(_) => return,
+            Err(e) => {
+                if std::env::var_os("MINIBROKER_DEBUG").is_some() {
+                    eprintln!("mini-broker {}: closing connection: {e:#}", ctx.id);
+                }
+                return;
+            }
         }
     }
 }
@@ -323,6 +329,18 @@ impl ClusterHandle {
         let r = f(&mut self.shared.state.lock());
         self.shared.changed.notify_waiters();
         r
+    }
+
+    /// Fault injection: pauses (or resumes) copying into `id`'s follower
+    /// replicas while it stays up, so it falls out of ISRs by lag.
+    pub fn pause_replication(&self, id: BrokerId, paused: bool) -> anyhow::Result<()> {
+        let mut s = self.shared.state.lock();
+        let b = s
+            .brokers
+            .get_mut(&id)
+            .ok_or_else(|| anyhow::anyhow!("unknown broker {id}"))?;
+        b.replication_paused = paused;
+        Ok(())
     }
 
     /// Stops a broker: its listener and connections close, then the

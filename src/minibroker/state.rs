@@ -53,6 +53,9 @@ pub struct Broker {
     pub host: String,
     pub port: u16,
     pub alive: bool,
+    /// Fault injection: a live broker whose followers stop copying (a slow
+    /// or partitioned follower), so they fall out of the ISR by lag.
+    pub replication_paused: bool,
     pub log_dirs: Vec<String>,
     /// Dynamic broker configs set through the admin APIs.
     pub configs: BTreeMap<String, String>,
@@ -526,10 +529,11 @@ impl State {
                         .remove(&f)
                         .expect("replica log exists for every replica");
                     let leader_log = &p.logs[&leader].log;
+                    let paused = brokers[&f].replication_paused;
                     let mut copied = 0usize;
                     loop {
                         let from = r.log.leo();
-                        if from >= leader_leo || copied >= max_copy {
+                        if from >= leader_leo || copied >= max_copy || paused {
                             break;
                         }
                         let held = !in_isr

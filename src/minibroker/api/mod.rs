@@ -41,7 +41,11 @@ macro_rules! apis {
             match req {
                 $( ApiRequest::$variant(r) => {
                     let resp = $handler(ctx, r, version).await;
-                    codec::encode_response(correlation_id, version, &resp)
+                    codec::encode_response(correlation_id, version, &resp).map_err(|e| {
+                        // A response that does not encode is a mini-broker bug: say so.
+                        eprintln!("mini-broker: cannot encode {:?} v{version} response: {e:#}", ApiKey::$variant);
+                        e
+                    })
                 } )*
             }
         }
