@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod cli;
 pub mod fsutil;
 pub mod kafka;
+pub mod minibroker;
 pub mod model;
 pub mod planner;
 pub mod synth;

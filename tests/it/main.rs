@@ -2,6 +2,7 @@
 
 mod cli;
 mod formats;
+mod minibroker;
 mod plans;
 mod props;
 mod support;

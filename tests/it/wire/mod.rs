@@ -3,10 +3,13 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod mini;
 mod real;
 mod scenarios;
 mod tools;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,9 +22,13 @@ pub trait Backend: Send + Sync {
     fn bootstrap(&self) -> String;
     /// Broker ids, sorted; at least four.
     fn brokers(&self) -> Vec<BrokerId>;
-    fn stop_broker(&self, id: BrokerId);
-    fn start_broker(&self, id: BrokerId);
+    /// Stops a broker: its listener closes and the cluster notices.
+    fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_>;
+    /// Restarts a stopped broker on its data.
+    fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
 }
+
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 pub async fn admin(b: &dyn Backend) -> Admin {
     Admin::connect(&b.bootstrap(), Duration::from_secs(30))

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use kafka_migrate::model::BrokerId;
 
-use super::{Backend, scenarios, tools};
+use super::{Backend, BoxFuture, scenarios, tools};
 
 struct RealKafka {
     harness: PathBuf,
@@ -19,17 +19,25 @@ struct RealKafka {
 }
 
 impl RealKafka {
-    fn harness(&self, args: &[&str]) {
-        let out = Command::new("bash")
-            .arg(&self.harness)
-            .args(args)
-            .output()
+    /// Runs a harness command off the async threads.
+    fn harness(&self, args: Vec<String>) -> BoxFuture<'_> {
+        let harness = self.harness.clone();
+        Box::pin(async move {
+            let out = tokio::task::spawn_blocking(move || {
+                Command::new("bash")
+                    .arg(&harness)
+                    .args(&args)
+                    .output()
+                    .unwrap()
+            })
+            .await
             .unwrap();
-        assert!(
-            out.status.success(),
-            "cluster.sh {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            assert!(
+                out.status.success(),
+                "cluster.sh: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
     }
 }
 
@@ -43,11 +51,11 @@ impl Backend for RealKafka {
     fn brokers(&self) -> Vec<BrokerId> {
         vec![1, 2, 3, 4]
     }
-    fn stop_broker(&self, id: BrokerId) {
-        self.harness(&["stop-broker", &id.to_string()]);
+    fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_> {
+        self.harness(vec!["stop-broker".into(), id.to_string()])
     }
-    fn start_broker(&self, id: BrokerId) {
-        self.harness(&["start-broker", &id.to_string()]);
+    fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
+        self.harness(vec!["start-broker".into(), id.to_string()])
     }
 }
 

@@ -1,0 +1,170 @@
+//! Fetch (1) and ListOffsets (2) for consumers: reads stop at the high
+//! watermark; an empty fetch long-polls until data arrives or `max_wait_ms`.
+//! Followers do not fetch over the wire (replication is in-process).
+
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_response::{
+    FetchResponse, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest, TopicName};
+
+use crate::minibroker::log::{concat, sb};
+use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::state::{State, code, read_committed};
+
+fn build(
+    ctx: &BrokerCtx,
+    s: &State,
+    req: &FetchRequest,
+    version: i16,
+) -> (FetchResponse, usize, bool) {
+    let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0).max(1);
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut topics = Vec::new();
+    for ft in &req.topics {
+        let topic = if version >= 13 {
+            s.topic_by_id(ft.topic_id)
+        } else {
+            s.topics.get(ft.topic.0.as_str())
+        };
+        let mut parts = Vec::new();
+        for fp in &ft.partitions {
+            let mut pd = PartitionData::default()
+                .with_partition_index(fp.partition)
+                .with_high_watermark(-1);
+            let Some(t) = topic else {
+                any_error = true;
+                let c = if version >= 13 {
+                    code::UNKNOWN_TOPIC_ID
+                } else {
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                parts.push(pd.with_error_code(c));
+                continue;
+            };
+            let Some(p) = usize::try_from(fp.partition)
+                .ok()
+                .and_then(|i| t.partitions.get(i))
+            else {
+                any_error = true;
+                parts.push(pd.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
+                continue;
+            };
+            if p.leader != ctx.id {
+                any_error = true;
+                parts.push(pd.with_error_code(code::NOT_LEADER_OR_FOLLOWER));
+                continue;
+            }
+            let log = p.leader_log().expect("leader has a log");
+            pd = pd.with_high_watermark(p.hw).with_last_stable_offset(p.hw);
+            if version >= 5 {
+                pd = pd.with_log_start_offset(log.log_start());
+            }
+            if fp.fetch_offset < log.log_start() || fp.fetch_offset > log.leo() {
+                any_error = true;
+                parts.push(pd.with_error_code(code::OFFSET_OUT_OF_RANGE));
+                continue;
+            }
+            let max = usize::try_from(fp.partition_max_bytes)
+                .unwrap_or(0)
+                .min(remaining);
+            let batches = if max == 0 && total > 0 {
+                vec![]
+            } else {
+                read_committed(p, fp.fetch_offset, max.max(1))
+            };
+            let records = concat(&batches);
+            total += records.len();
+            remaining = remaining.saturating_sub(records.len());
+            parts.push(pd.with_records(Some(records)));
+        }
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(if version <= 12 {
+                    ft.topic.clone()
+                } else {
+                    TopicName(sb(topic.map(|t| t.name.clone()).unwrap_or_default()))
+                })
+                .with_topic_id(ft.topic_id)
+                .with_partitions(parts),
+        );
+    }
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        any_error,
+    )
+}
+
+pub async fn handle(ctx: &BrokerCtx, req: FetchRequest, version: i16) -> FetchResponse {
+    let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0).min(30_000));
+    let deadline = tokio::time::Instant::now() + wait;
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    loop {
+        let notified = ctx.shared.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (resp, bytes, any_error) = build(ctx, &ctx.shared.state.lock(), &req, version);
+        if bytes >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
+            return resp;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return build(ctx, &ctx.shared.state.lock(), &req, version).0;
+        }
+    }
+}
+
+pub async fn list_offsets(
+    ctx: &BrokerCtx,
+    req: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let s = ctx.shared.state.lock();
+    let topics = req
+        .topics
+        .iter()
+        .map(|lt| {
+            let parts = lt
+                .partitions
+                .iter()
+                .map(|lp| {
+                    let r = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(lp.partition_index)
+                        .with_offset(-1)
+                        .with_timestamp(-1);
+                    let Some(p) = s.partition(lt.name.0.as_str(), lp.partition_index) else {
+                        return r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION);
+                    };
+                    if p.leader != ctx.id {
+                        return r.with_error_code(code::NOT_LEADER_OR_FOLLOWER);
+                    }
+                    let log = p.leader_log().expect("leader has a log");
+                    let (offset, ts) = match lp.timestamp {
+                        -1 => (p.hw, -1),
+                        -2 => (log.log_start(), -1),
+                        -3 => log.max_timestamp().unwrap_or((-1, -1)),
+                        t => log
+                            .offset_for_timestamp(t)
+                            .filter(|(o, _)| *o < p.hw)
+                            .unwrap_or((-1, -1)),
+                    };
+                    let r = r.with_offset(offset).with_timestamp(ts);
+                    if version >= 4 {
+                        r.with_leader_epoch(p.leader_epoch)
+                    } else {
+                        r
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(lt.name.clone())
+                .with_partitions(parts)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

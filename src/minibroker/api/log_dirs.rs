@@ -1,0 +1,157 @@
+//! DescribeLogDirs (35) and AlterReplicaLogDirs (34): both about the
+//! receiving broker's own disks only. A disk move creates a future log
+//! that the replication step fills and then swaps in.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::alter_replica_log_dirs_response::{
+    AlterReplicaLogDirPartitionResult, AlterReplicaLogDirTopicResult, AlterReplicaLogDirsResponse,
+};
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
+use kafka_protocol::messages::{AlterReplicaLogDirsRequest, DescribeLogDirsRequest, TopicName};
+
+use crate::minibroker::log::{PartitionLog, sb};
+use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::state::{FutureLog, code};
+
+/// Capacity reported for every log dir (DescribeLogDirs v4).
+const DIR_CAPACITY: i64 = 1 << 40;
+
+pub async fn describe(
+    ctx: &BrokerCtx,
+    req: DescribeLogDirsRequest,
+    version: i16,
+) -> DescribeLogDirsResponse {
+    let s = ctx.shared.state.lock();
+    let broker = &s.brokers[&ctx.id];
+    // dir -> topic -> partitions
+    let mut by_dir: BTreeMap<&str, BTreeMap<&str, Vec<DescribeLogDirsPartition>>> = broker
+        .log_dirs
+        .iter()
+        .map(|d| (d.as_str(), BTreeMap::new()))
+        .collect();
+    for t in s.topics.values() {
+        let wanted: Option<&Vec<i32>> = match &req.topics {
+            None => None,
+            Some(list) => match list.iter().find(|x| x.topic.0.as_str() == t.name) {
+                Some(x) => Some(&x.partitions),
+                None => continue,
+            },
+        };
+        for p in &t.partitions {
+            if wanted.is_some_and(|w| !w.contains(&p.index)) {
+                continue;
+            }
+            let Some(r) = p.logs.get(&ctx.id) else {
+                continue;
+            };
+            let leader_leo = p.leader_log().map_or(r.log.leo(), PartitionLog::leo);
+            let entry = DescribeLogDirsPartition::default()
+                .with_partition_index(p.index)
+                .with_partition_size(r.log.size() as i64)
+                .with_offset_lag((leader_leo - r.log.leo()).max(0));
+            by_dir
+                .entry(r.dir.as_str())
+                .or_default()
+                .entry(t.name.as_str())
+                .or_default()
+                .push(entry);
+            if let Some(f) = &r.future {
+                let entry = DescribeLogDirsPartition::default()
+                    .with_partition_index(p.index)
+                    .with_partition_size(f.log.size() as i64)
+                    .with_offset_lag((r.log.leo() - f.log.leo()).max(0))
+                    .with_is_future_key(true);
+                by_dir
+                    .entry(f.dir.as_str())
+                    .or_default()
+                    .entry(t.name.as_str())
+                    .or_default()
+                    .push(entry);
+            }
+        }
+    }
+    let results = by_dir
+        .into_iter()
+        .map(|(dir, topics)| {
+            let used: i64 = topics.values().flatten().map(|p| p.partition_size).sum();
+            let res = DescribeLogDirsResult::default()
+                .with_log_dir(sb(dir))
+                .with_topics(
+                    topics
+                        .into_iter()
+                        .map(|(t, parts)| {
+                            DescribeLogDirsTopic::default()
+                                .with_name(TopicName(sb(t)))
+                                .with_partitions(parts)
+                        })
+                        .collect(),
+                );
+            if version >= 4 {
+                res.with_total_bytes(DIR_CAPACITY)
+                    .with_usable_bytes(DIR_CAPACITY - used)
+            } else {
+                res
+            }
+        })
+        .collect();
+    DescribeLogDirsResponse::default().with_results(results)
+}
+
+pub async fn alter(
+    ctx: &BrokerCtx,
+    req: AlterReplicaLogDirsRequest,
+    _version: i16,
+) -> AlterReplicaLogDirsResponse {
+    let mut results: Vec<AlterReplicaLogDirTopicResult> = Vec::new();
+    {
+        let mut s = ctx.shared.state.lock();
+        let dirs = s.brokers[&ctx.id].log_dirs.clone();
+        for d in &req.dirs {
+            let path = d.path.to_string();
+            for t in &d.topics {
+                let mut parts = Vec::new();
+                for &p in &t.partitions {
+                    let c = if !dirs.contains(&path) {
+                        code::LOG_DIR_NOT_FOUND
+                    } else {
+                        match s.partition_mut(t.name.0.as_str(), p) {
+                            None => code::UNKNOWN_TOPIC_OR_PARTITION,
+                            Some(part) => match part.logs.get_mut(&ctx.id) {
+                                None => code::REPLICA_NOT_AVAILABLE,
+                                Some(r) if r.dir == path => {
+                                    r.future = None;
+                                    code::NONE
+                                }
+                                Some(r) => {
+                                    if r.future.as_ref().is_none_or(|f| f.dir != path) {
+                                        r.future = Some(FutureLog {
+                                            dir: path.clone(),
+                                            log: PartitionLog::new(),
+                                        });
+                                    }
+                                    code::NONE
+                                }
+                            },
+                        }
+                    };
+                    parts.push(
+                        AlterReplicaLogDirPartitionResult::default()
+                            .with_partition_index(p)
+                            .with_error_code(c),
+                    );
+                }
+                results.push(
+                    AlterReplicaLogDirTopicResult::default()
+                        .with_topic_name(t.name.clone())
+                        .with_partitions(parts),
+                );
+            }
+        }
+        s.metadata_epoch += 1;
+    }
+    ctx.shared.appended.notify_one();
+    AlterReplicaLogDirsResponse::default().with_results(results)
+}

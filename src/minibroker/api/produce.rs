@@ -1,0 +1,120 @@
+//! Produce (0): the leader appends each batch as received, assigning
+//! offsets; acks=1 answers after the append, acks=all once the high
+//! watermark (min LEO over the ISR) covers the batch, acks=0 never.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::ProduceRequest;
+use kafka_protocol::messages::produce_response::{
+    PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
+};
+
+use crate::minibroker::log::{RecordsError, split_batches};
+use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::state::code;
+
+struct Pending {
+    topic: usize,
+    part: usize,
+    name: String,
+    partition: i32,
+    end: i64,
+    leader_epoch: i32,
+}
+
+pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> ProduceResponse {
+    let timeout =
+        Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0).clamp(1, 120_000));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut responses = Vec::new();
+    let mut pending = Vec::new();
+    {
+        let mut s = ctx.shared.state.lock();
+        for (ti, td) in req.topic_data.iter().enumerate() {
+            let name = td.name.0.to_string();
+            let mut parts = Vec::new();
+            for (pi, pd) in td.partition_data.iter().enumerate() {
+                let mut pr = PartitionProduceResponse::default()
+                    .with_index(pd.index)
+                    .with_base_offset(-1);
+                let Some(p) = s.partition_mut(&name, pd.index) else {
+                    parts.push(pr.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
+                    continue;
+                };
+                if p.leader != ctx.id {
+                    parts.push(pr.with_error_code(code::NOT_LEADER_OR_FOLLOWER));
+                    continue;
+                }
+                let batches = match pd.records.as_ref().map(split_batches) {
+                    Some(Ok(b)) => b,
+                    Some(Err(RecordsError::UnsupportedMagic)) => {
+                        parts.push(pr.with_error_code(code::INVALID_RECORD));
+                        continue;
+                    }
+                    Some(Err(RecordsError::Corrupt)) | None => {
+                        parts.push(pr.with_error_code(code::CORRUPT_MESSAGE));
+                        continue;
+                    }
+                };
+                let epoch = p.leader_epoch;
+                let log = &mut p.logs.get_mut(&ctx.id).expect("leader has a log").log;
+                let base = log.leo();
+                for b in &batches {
+                    log.append_as_leader(b, epoch);
+                }
+                let end = log.leo();
+                pr = pr
+                    .with_base_offset(base)
+                    .with_log_start_offset(log.log_start());
+                if req.acks == -1 {
+                    pending.push(Pending {
+                        topic: ti,
+                        part: pi,
+                        name: name.clone(),
+                        partition: pd.index,
+                        end,
+                        leader_epoch: epoch,
+                    });
+                }
+                parts.push(pr);
+            }
+            responses.push(
+                TopicProduceResponse::default()
+                    .with_name(td.name.clone())
+                    .with_partition_responses(parts),
+            );
+        }
+        s.recompute_hw();
+    }
+    ctx.shared.appended.notify_one();
+    ctx.shared.changed.notify_waiters();
+    if !pending.is_empty() {
+        let settled = |s: &crate::minibroker::state::State, w: &Pending| match s
+            .partition(&w.name, w.partition)
+        {
+            Some(p) if p.leader == ctx.id && p.leader_epoch == w.leader_epoch => {
+                if p.hw >= w.end {
+                    Some(code::NONE)
+                } else {
+                    None
+                }
+            }
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        };
+        ctx.shared
+            .wait_until(deadline, |s| {
+                pending.iter().all(|w| settled(s, w).is_some())
+            })
+            .await;
+        let s = ctx.shared.state.lock();
+        for w in &pending {
+            let c = settled(&s, w).unwrap_or(code::REQUEST_TIMED_OUT);
+            if c != code::NONE {
+                let pr = &mut responses[w.topic].partition_responses[w.part];
+                pr.error_code = c;
+                pr.base_offset = -1;
+            }
+        }
+    }
+    ProduceResponse::default().with_responses(responses)
+}

@@ -1,0 +1,315 @@
+//! In-memory partition log: record batches stored as received, with the
+//! offsets the leader assigned. Exact size accounting (the sum of the stored
+//! batch sizes) is what DescribeLogDirs reports.
+//!
+//! Not for: decoding records. A batch is opaque bytes here except for the
+//! fixed v2 batch header fields the broker must read or assign (base offset,
+//! partition leader epoch, last offset delta, max timestamp); neither is
+//! covered by the batch CRC, which starts at the attributes field.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+/// Size of the fixed v2 record batch header.
+pub const BATCH_HEADER_LEN: usize = 61;
+const OFF_BATCH_LENGTH: usize = 8;
+const OFF_LEADER_EPOCH: usize = 12;
+const OFF_MAGIC: usize = 16;
+const OFF_LAST_OFFSET_DELTA: usize = 23;
+const OFF_MAX_TIMESTAMP: usize = 35;
+
+/// One stored record batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub base_offset: i64,
+    /// Offset of the last record in the batch (inclusive).
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    pub data: Bytes,
+}
+
+impl Batch {
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset + 1
+    }
+    pub fn size(&self) -> u64 {
+        self.data.len() as u64
+    }
+}
+
+/// Why a produced record set was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordsError {
+    /// Error 2 CORRUPT_MESSAGE: truncated or malformed batch framing.
+    Corrupt,
+    /// Error 87 INVALID_RECORD (used for message format < v2).
+    UnsupportedMagic,
+}
+
+/// Splits a produced record set into v2 batches, checking only framing.
+pub fn split_batches(records: &Bytes) -> Result<Vec<Bytes>, RecordsError> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < records.len() {
+        if records.len() - pos < BATCH_HEADER_LEN {
+            return Err(RecordsError::Corrupt);
+        }
+        let h = &records[pos..];
+        let batch_len = i32::from_be_bytes(
+            h[OFF_BATCH_LENGTH..OFF_BATCH_LENGTH + 4]
+                .try_into()
+                .unwrap(),
+        );
+        if h[OFF_MAGIC] != 2 {
+            return Err(RecordsError::UnsupportedMagic);
+        }
+        let total = 12usize
+            .checked_add(usize::try_from(batch_len).map_err(|_| RecordsError::Corrupt)?)
+            .ok_or(RecordsError::Corrupt)?;
+        if total < BATCH_HEADER_LEN || total > records.len() - pos {
+            return Err(RecordsError::Corrupt);
+        }
+        let delta = i32::from_be_bytes(
+            h[OFF_LAST_OFFSET_DELTA..OFF_LAST_OFFSET_DELTA + 4]
+                .try_into()
+                .unwrap(),
+        );
+        if delta < 0 {
+            return Err(RecordsError::Corrupt);
+        }
+        out.push(records.slice(pos..pos + total));
+        pos += total;
+    }
+    if out.is_empty() {
+        return Err(RecordsError::Corrupt);
+    }
+    Ok(out)
+}
+
+/// A partition replica's log.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionLog {
+    batches: Vec<Batch>,
+    size: u64,
+    log_start: i64,
+    end: i64,
+}
+
+impl PartitionLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Log end offset (the next offset to be assigned).
+    pub fn leo(&self) -> i64 {
+        self.end
+    }
+    pub fn log_start(&self) -> i64 {
+        self.log_start
+    }
+    /// Exact bytes held: the sum of stored batch sizes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn batch_count(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Appends one batch as the leader: assigns offsets from the log end by
+    /// rewriting the batch's base offset and partition leader epoch.
+    /// Returns the assigned base offset.
+    pub fn append_as_leader(&mut self, raw: &Bytes, leader_epoch: i32) -> i64 {
+        let base = self.end;
+        let mut buf = BytesMut::from(&raw[..]);
+        buf[0..8].copy_from_slice(&base.to_be_bytes());
+        buf[OFF_LEADER_EPOCH..OFF_LEADER_EPOCH + 4].copy_from_slice(&leader_epoch.to_be_bytes());
+        let delta = i32::from_be_bytes(
+            raw[OFF_LAST_OFFSET_DELTA..OFF_LAST_OFFSET_DELTA + 4]
+                .try_into()
+                .unwrap(),
+        );
+        let max_ts = i64::from_be_bytes(
+            raw[OFF_MAX_TIMESTAMP..OFF_MAX_TIMESTAMP + 8]
+                .try_into()
+                .unwrap(),
+        );
+        self.push(Batch {
+            base_offset: base,
+            last_offset: base + i64::from(delta),
+            max_timestamp: max_ts,
+            data: buf.freeze(),
+        });
+        base
+    }
+
+    /// Appends a batch copied from another replica (offsets already assigned).
+    pub fn push(&mut self, batch: Batch) {
+        debug_assert!(batch.base_offset >= self.end);
+        if self.batches.is_empty() && self.size == 0 {
+            self.log_start = self.log_start.min(batch.base_offset);
+        }
+        self.end = batch.next_offset();
+        self.size += batch.size();
+        self.batches.push(batch);
+    }
+
+    /// Index of the first batch whose last offset is >= `offset`.
+    fn index_of(&self, offset: i64) -> usize {
+        self.batches.partition_point(|b| b.last_offset < offset)
+    }
+
+    /// Batches from the one containing `from`, stopping before any batch
+    /// that ends at or beyond `upto` (exclusive bound, e.g. the high
+    /// watermark), and after `max_bytes` (the first batch always counts).
+    pub fn read(&self, from: i64, upto: i64, max_bytes: usize) -> Vec<Batch> {
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for b in &self.batches[self.index_of(from)..] {
+            if b.next_offset() > upto {
+                break;
+            }
+            if !out.is_empty() && total + b.data.len() > max_bytes {
+                break;
+            }
+            total += b.data.len();
+            out.push(b.clone());
+            if total >= max_bytes {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Drops every batch that ends at or after `offset`, so the log end
+    /// becomes at most `offset` (batches are never split).
+    pub fn truncate_to(&mut self, offset: i64) {
+        if offset >= self.end {
+            return;
+        }
+        let keep = self.batches.partition_point(|b| b.next_offset() <= offset);
+        for b in self.batches.drain(keep..) {
+            self.size -= b.size();
+        }
+        self.end = self
+            .batches
+            .last()
+            .map_or(self.log_start, Batch::next_offset);
+    }
+
+    /// First offset whose batch has a max timestamp >= `ts`, if any.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        self.batches
+            .iter()
+            .find(|b| b.max_timestamp >= ts)
+            .map(|b| (b.base_offset, b.max_timestamp))
+    }
+
+    /// Largest max timestamp and the offset of its batch.
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        self.batches
+            .iter()
+            .max_by_key(|b| b.max_timestamp)
+            .map(|b| (b.last_offset, b.max_timestamp))
+    }
+}
+
+/// Concatenates batches into one record set (what Fetch returns).
+pub fn concat(batches: &[Batch]) -> Bytes {
+    let total: usize = batches.iter().map(|b| b.data.len()).sum();
+    let mut buf = BytesMut::with_capacity(total);
+    for b in batches {
+        buf.put_slice(&b.data);
+    }
+    buf.freeze()
+}
+
+/// Builds one valid, uncompressed v2 record batch with `count` records of
+/// `value_len` bytes each, keyed `key-<n>`, using the kafka-protocol encoder.
+pub fn synthetic_batch(first_key: u64, count: usize, value_len: usize, timestamp: i64) -> Bytes {
+    let records: Vec<Record> = (0..count)
+        .map(|i| {
+            let n = first_key + i as u64;
+            let fill = (n % 251) as u8;
+            Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp,
+                key: Some(Bytes::from(format!("key-{n}"))),
+                value: Some(Bytes::from(vec![fill; value_len])),
+                headers: Default::default(),
+            }
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encoding an uncompressed batch cannot fail");
+    buf.freeze()
+}
+
+/// A config or name as the protocol's string type.
+pub fn sb(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_append_assigns_offsets_and_read_respects_upto() {
+        let mut log = PartitionLog::new();
+        let b = synthetic_batch(0, 3, 10, 1000);
+        let parts = split_batches(&b).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(log.append_as_leader(&parts[0], 5), 0);
+        assert_eq!(log.append_as_leader(&parts[0], 5), 3);
+        assert_eq!(log.leo(), 6);
+        assert_eq!(log.size(), 2 * b.len() as u64);
+        assert_eq!(log.read(0, 3, usize::MAX).len(), 1);
+        assert_eq!(log.read(4, 6, usize::MAX).len(), 1);
+        let read = log.read(0, 6, 1);
+        assert_eq!(read.len(), 1, "first batch always returned");
+        assert_eq!(
+            i64::from_be_bytes(read[0].data[0..8].try_into().unwrap()),
+            0
+        );
+        log.truncate_to(4);
+        assert_eq!(log.leo(), 3);
+        assert_eq!(log.size(), b.len() as u64);
+    }
+
+    #[test]
+    fn split_rejects_truncated_and_old_magic() {
+        let b = synthetic_batch(0, 1, 10, 0);
+        assert_eq!(
+            split_batches(&b.slice(0..b.len() - 1)).unwrap_err(),
+            RecordsError::Corrupt
+        );
+        let mut m = BytesMut::from(&b[..]);
+        m[OFF_MAGIC] = 1;
+        assert_eq!(
+            split_batches(&m.freeze()).unwrap_err(),
+            RecordsError::UnsupportedMagic
+        );
+        assert_eq!(
+            split_batches(&Bytes::new()).unwrap_err(),
+            RecordsError::Corrupt
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! Embedded mini-broker: a multi-broker Kafka cluster in one process that
+//! speaks the real protocol (codec from the `kafka-protocol` crate),
+//! replicates, reassigns (KIP-455) and throttles (KIP-73).
+//!
+//! Module map:
+//! - `config`: cluster configuration and CLI value parsers.
+//! - `state`: the single controller state (metadata epoch, brokers,
+//!   topics, partitions with replica logs) and every controller decision:
+//!   placement, failover, reassignment, elections, the replication step.
+//!   No I/O, no waiting.
+//! - `log`: partition logs of record batches with exact sizes.
+//! - `throttle`: token buckets and throttled-replica lists.
+//! - `codec`: size-prefixed frames and header versions around the crate's codecs.
+//! - `api`: one file per API family; the supported-version table.
+//! - `server`: listeners, connections, replication task, shutdown.
+//! - `client`: a minimal kafka-protocol client for tests and benches.
+//!
+//! Not for: production use. Data is kept in memory; log dir paths are
+//! names only.
+
+pub mod api;
+pub mod client;
+pub mod codec;
+pub mod config;
+pub mod log;
+pub mod server;
+pub mod state;
+pub mod throttle;
+
+pub use config::{ClusterConfig, TopicSpec, parse_size};
+pub use server::{Cluster, ClusterHandle};

@@ -1,0 +1,399 @@
+//! The running cluster: one listener task per broker, one task per
+//! connection, one replication task, all stopped by broadcast signals.
+//!
+//! Shape borrowed from mini-redis: every task selects on a shutdown
+//! receiver, every spawned task is joined before `stop_broker` or
+//! `shutdown` returns, so no task outlives the handle.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::api;
+use super::codec::MAX_FRAME;
+use super::config::ClusterConfig;
+use super::log::{self, PartitionLog};
+use super::state::{Broker, BrokerId, State, Timing};
+
+/// State shared by every task of the cluster.
+#[derive(Debug)]
+pub struct Shared {
+    pub state: Mutex<State>,
+    /// Woken (notify_waiters) whenever logs, high watermarks or metadata change.
+    pub changed: Notify,
+    /// Woken (notify_one) when a leader appended, to run replication early.
+    pub appended: Notify,
+}
+
+impl Shared {
+    /// Waits until `cond` holds or `deadline` passes; returns the last value.
+    pub async fn wait_until(
+        &self,
+        deadline: tokio::time::Instant,
+        mut cond: impl FnMut(&State) -> bool,
+    ) -> bool {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if cond(&self.state.lock()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return cond(&self.state.lock());
+            }
+        }
+    }
+}
+
+/// The per-connection context handlers see.
+#[derive(Debug, Clone)]
+pub struct BrokerCtx {
+    pub id: BrokerId,
+    pub shared: Arc<Shared>,
+}
+
+struct BrokerTask {
+    stop: broadcast::Sender<()>,
+    join: JoinHandle<()>,
+}
+
+/// Entry point: `Cluster::start(config).await` gives a running cluster.
+pub struct Cluster;
+
+/// A running cluster. Dropping it without `shutdown` aborts nothing; call
+/// `shutdown().await` to stop every task.
+pub struct ClusterHandle {
+    shared: Arc<Shared>,
+    host: String,
+    brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
+    replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
+}
+
+async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    let addr: SocketAddr = format!("{host}:{port}").parse()?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket.listen(1024)?)
+}
+
+impl Cluster {
+    /// Binds every broker's listener, creates the start-up topics, loads
+    /// `fill_bytes` of synthetic data into them and starts replication.
+    pub async fn start(config: ClusterConfig) -> anyhow::Result<ClusterHandle> {
+        anyhow::ensure!(config.brokers > 0, "a cluster needs at least one broker");
+        let mut listeners = Vec::new();
+        let mut brokers = Vec::new();
+        for i in 0..config.brokers {
+            let id = i as BrokerId + 1;
+            let port = if config.base_port == 0 {
+                0
+            } else {
+                config.base_port + i as u16
+            };
+            let listener = bind(&config.host, port).await?;
+            let port = listener.local_addr()?.port();
+            brokers.push(Broker {
+                id,
+                rack: config.rack_of(i),
+                host: config.host.clone(),
+                port,
+                alive: true,
+                replication_paused: false,
+                log_dirs: config.log_dirs_of(id),
+                configs: BTreeMap::new(),
+                leader_bucket: Default::default(),
+                follower_bucket: Default::default(),
+                dirs_bucket: Default::default(),
+            });
+            listeners.push((id, listener));
+        }
+        let timing = Timing {
+            replica_lag_max: config.replica_lag_max,
+            max_copy_per_step: 4 << 20,
+        };
+        let mut state = State::new(config.cluster_id.clone(), brokers, timing);
+        let now = Instant::now();
+        for t in &config.topics {
+            let assignment = state
+                .place(t.partitions, t.replication_factor)
+                .map_err(|r| anyhow::anyhow!(r.message))?;
+            state
+                .create_topic(&t.name, assignment, BTreeMap::new(), now)
+                .map_err(|r| anyhow::anyhow!(r.message))?;
+            if config.fill_bytes > 0 {
+                fill_topic(&mut state, &t.name, config.fill_bytes);
+            }
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            changed: Notify::new(),
+            appended: Notify::new(),
+        });
+        let mut tasks = BTreeMap::new();
+        for (id, listener) in listeners {
+            tasks.insert(id, spawn_broker(id, listener, shared.clone()));
+        }
+        let (stop_tx, stop_rx) = broadcast::channel(1);
+        let join = tokio::spawn(replication_loop(
+            shared.clone(),
+            config.replication_tick,
+            stop_rx,
+        ));
+        Ok(ClusterHandle {
+            shared,
+            host: config.host.clone(),
+            brokers: tokio::sync::Mutex::new(tasks),
+            replication: Some((stop_tx, join)),
+        })
+    }
+}
+
+/// Writes `bytes` of synthetic batches into every replica of `topic`,
+/// unevenly: partition p gets a weight of (p % 4) + 1.
+pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
+    let Some(t) = state.topics.get_mut(topic) else {
+        return;
+    };
+    let weights: Vec<u64> = (0..t.partitions.len() as u64).map(|p| p % 4 + 1).collect();
+    let total_w: u64 = weights.iter().sum();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    for (p, w) in t.partitions.iter_mut().zip(weights) {
+        let target = bytes * w / total_w;
+        let mut leader_log = PartitionLog::new();
+        let mut key = 0u64;
+        while leader_log.size() < target {
+            let batch = log::synthetic_batch(key, 16, 1000, ts);
+            leader_log.append_as_leader(&batch, p.leader_epoch);
+            key += 16;
+        }
+        let leo = leader_log.leo();
+        for r in p.logs.values_mut() {
+            r.log = leader_log.clone();
+        }
+        p.hw = leo;
+    }
+    state.metadata_epoch += 1;
+}
+
+fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> BrokerTask {
+    let (stop, _) = broadcast::channel(1);
+    let stop_for_task = stop.clone();
+    let join = tokio::spawn(async move {
+        let mut conns = JoinSet::new();
+        let mut stop_rx = stop_for_task.subscribe();
+        loop {
+            tokio::select! {
+                _ = stop_rx.recv() => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let ctx = BrokerCtx { id, shared: shared.clone() };
+                    let conn_stop = stop_for_task.subscribe();
+                    conns.spawn(serve_connection(ctx, stream, conn_stop));
+                }
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        drop(listener);
+        while conns.join_next().await.is_some() {}
+    });
+    BrokerTask { stop, join }
+}
+
+async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<Option<Bytes>> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = i32::from_be_bytes(len);
+    let len = usize::try_from(len).map_err(|_| anyhow::anyhow!("negative frame size {len}"))?;
+    anyhow::ensure!(
+        len <= MAX_FRAME,
+        "frame of {len} bytes exceeds the {MAX_FRAME} limit"
+    );
+    let mut buf = BytesMut::zeroed(len);
+    stream.read_exact(&mut buf).await?;
+    Ok(Some(buf.freeze()))
+}
+
+/// Serves requests on one connection, in order, until EOF, a protocol
+/// error (the connection is closed, as Kafka does) or shutdown.
+async fn serve_connection(
+    ctx: BrokerCtx,
+    mut stream: TcpStream,
+    mut stop: broadcast::Receiver<()>,
+) {
+    loop {
+        let frame = tokio::select! {
+            _ = stop.recv() => return,
+            f = read_frame(&mut stream) => f,
+        };
+        let frame = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) | Err(_) => return,
+        };
+        let response = tokio::select! {
+            _ = stop.recv() => return,
+            r = api::handle_frame(&ctx, frame) => r,
+        };
+        match response {
+            Ok(Some(bytes)) => {
+                if stream.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if std::env::var_os("MINIBROKER_DEBUG").is_some() {
+                    eprintln!("mini-broker {}: closing connection: {e:#}", ctx.id);
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn replication_loop(shared: Arc<Shared>, tick: Duration, mut stop: broadcast::Receiver<()>) {
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.recv() => return,
+            _ = tokio::time::sleep(tick) => {}
+            _ = shared.appended.notified() => {}
+        }
+        let now = Instant::now();
+        let outcome = shared.state.lock().replicate(now, now - last);
+        last = now;
+        if outcome.changed {
+            shared.changed.notify_waiters();
+        }
+    }
+}
+
+impl ClusterHandle {
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Address of one broker's listener.
+    pub fn broker_addr(&self, id: BrokerId) -> Option<SocketAddr> {
+        let s = self.shared.state.lock();
+        let b = s.brokers.get(&id)?;
+        format!("{}:{}", self.host, b.port).parse().ok()
+    }
+
+    /// `host:port,...` of every live broker.
+    pub fn bootstrap(&self) -> String {
+        let s = self.shared.state.lock();
+        s.brokers
+            .values()
+            .filter(|b| b.alive)
+            .map(|b| format!("{}:{}", self.host, b.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn broker_ids(&self) -> Vec<BrokerId> {
+        self.shared.state.lock().brokers.keys().copied().collect()
+    }
+
+    pub fn controller(&self) -> BrokerId {
+        self.shared.state.lock().controller
+    }
+
+    /// Runs `f` on the cluster state under its lock (for tests and the CLI).
+    pub fn inspect<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.shared.state.lock())
+    }
+
+    /// Changes the state under its lock and wakes waiters.
+    pub fn mutate<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let r = f(&mut self.shared.state.lock());
+        self.shared.changed.notify_waiters();
+        r
+    }
+
+    /// Fault injection: pauses (or resumes) copying into `id`'s follower
+    /// replicas while it stays up, so it falls out of ISRs by lag.
+    pub fn pause_replication(&self, id: BrokerId, paused: bool) -> anyhow::Result<()> {
+        let mut s = self.shared.state.lock();
+        let b = s
+            .brokers
+            .get_mut(&id)
+            .ok_or_else(|| anyhow::anyhow!("unknown broker {id}"))?;
+        b.replication_paused = paused;
+        Ok(())
+    }
+
+    /// Stops a broker: its listener and connections close, then the
+    /// controller fences it (ISR shrink, leader failover).
+    pub async fn stop_broker(&self, id: BrokerId) -> anyhow::Result<()> {
+        let task = self.brokers.lock().await.remove(&id);
+        let Some(task) = task else {
+            anyhow::bail!("broker {id} is not running")
+        };
+        let _ = task.stop.send(());
+        task.join.await?;
+        self.shared.state.lock().broker_stopped(id);
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Restarts a stopped broker on its previous port; it then catches up
+    /// from the leaders through replication.
+    pub async fn start_broker(&self, id: BrokerId) -> anyhow::Result<()> {
+        let mut brokers = self.brokers.lock().await;
+        anyhow::ensure!(!brokers.contains_key(&id), "broker {id} is already running");
+        let port = {
+            let s = self.shared.state.lock();
+            s.brokers
+                .get(&id)
+                .ok_or_else(|| anyhow::anyhow!("unknown broker {id}"))?
+                .port
+        };
+        let listener = bind(&self.host, port).await?;
+        let port = listener.local_addr()?.port();
+        self.shared
+            .state
+            .lock()
+            .broker_started(id, port, Instant::now());
+        brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Stops every broker and the replication task, and waits for all of them.
+    pub async fn shutdown(mut self) {
+        let tasks: Vec<BrokerTask> = std::mem::take(&mut *self.brokers.lock().await)
+            .into_values()
+            .collect();
+        for t in &tasks {
+            let _ = t.stop.send(());
+        }
+        for t in tasks {
+            let _ = t.join.await;
+        }
+        if let Some((stop, join)) = self.replication.take() {
+            let _ = stop.send(());
+            let _ = join.await;
+        }
+    }
+}

@@ -1,0 +1,839 @@
+//! The cluster's single metadata state (KRaft style: one controller, one
+//! epoch that grows with every change) together with every replica's log.
+//!
+//! All mutation goes through methods here, under one mutex held by the
+//! server; nothing here does I/O or waits. The replication step
+//! ([`State::replicate`]) is a pure function of the state and the elapsed
+//! time, so it can be driven by the server's loop or stepped by a test.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::log::{Batch, PartitionLog};
+use super::throttle::{self, TokenBucket};
+
+pub type BrokerId = i32;
+
+/// Kafka error codes used by the mini-broker.
+pub mod code {
+    pub const NONE: i16 = 0;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
+    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const REPLICA_NOT_AVAILABLE: i16 = 9;
+    pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_TOPIC: i16 = 17;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const LOG_DIR_NOT_FOUND: i16 = 57;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+    pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
+    pub const ELECTION_NOT_NEEDED: i16 = 84;
+    pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+    pub const INVALID_RECORD: i16 = 87;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+}
+
+#[derive(Debug, Clone)]
+pub struct Broker {
+    pub id: BrokerId,
+    pub rack: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub alive: bool,
+    /// Fault injection: a live broker whose followers stop copying (a slow
+    /// or partitioned follower), so they fall out of the ISR by lag.
+    pub replication_paused: bool,
+    pub log_dirs: Vec<String>,
+    /// Dynamic broker configs set through the admin APIs.
+    pub configs: BTreeMap<String, String>,
+    pub leader_bucket: TokenBucket,
+    pub follower_bucket: TokenBucket,
+    pub dirs_bucket: TokenBucket,
+}
+
+impl Broker {
+    pub fn rate(&self, key: &str) -> Option<u64> {
+        self.configs.get(key).and_then(|v| v.parse().ok())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FutureLog {
+    pub dir: String,
+    pub log: PartitionLog,
+}
+
+/// One broker's copy of a partition.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub dir: String,
+    pub log: PartitionLog,
+    /// Target of a disk-to-disk move (AlterReplicaLogDirs).
+    pub future: Option<FutureLog>,
+    /// Last time this replica's log end reached the leader's.
+    pub last_caught_up: Instant,
+    /// High watermark known when this replica's broker stopped: on restart
+    /// the log is truncated to it, since anything past it may diverge.
+    pub hw_checkpoint: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Partition {
+    pub index: i32,
+    /// Replica order; the first is the preferred leader. During a move:
+    /// target replicas then (original - target), as KIP-455 prescribes.
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+    /// -1 when no leader.
+    pub leader: BrokerId,
+    pub leader_epoch: i32,
+    pub adding: Vec<BrokerId>,
+    pub removing: Vec<BrokerId>,
+    pub hw: i64,
+    pub logs: BTreeMap<BrokerId, Replica>,
+}
+
+impl Partition {
+    pub fn target(&self) -> Vec<BrokerId> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|b| !self.removing.contains(b))
+            .collect()
+    }
+    pub fn original(&self) -> Vec<BrokerId> {
+        self.replicas
+            .iter()
+            .copied()
+            .filter(|b| !self.adding.contains(b))
+            .collect()
+    }
+    pub fn leader_log(&self) -> Option<&PartitionLog> {
+        self.logs.get(&self.leader).map(|r| &r.log)
+    }
+    pub fn reassigning(&self) -> bool {
+        !self.adding.is_empty() || !self.removing.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<Partition>,
+}
+
+/// Timing knobs of the replication model.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag_max: Duration,
+    /// Most bytes a follower copies per step when not throttled.
+    pub max_copy_per_step: usize,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub cluster_id: String,
+    /// -1 when every broker is down.
+    pub controller: BrokerId,
+    /// Grows by one on every metadata change.
+    pub metadata_epoch: i64,
+    pub brokers: BTreeMap<BrokerId, Broker>,
+    pub topics: BTreeMap<String, Topic>,
+    pub timing: Timing,
+    next_topic_id: u64,
+}
+
+/// A controller-level failure for one partition or resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: i16,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: i16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a replication step did, for the server to wake waiters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StepOutcome {
+    pub copied_bytes: u64,
+    pub changed: bool,
+}
+
+impl State {
+    pub fn new(cluster_id: String, brokers: Vec<Broker>, timing: Timing) -> Self {
+        let controller = brokers.first().map_or(-1, |b| b.id);
+        Self {
+            cluster_id,
+            controller,
+            metadata_epoch: 1,
+            brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
+            topics: BTreeMap::new(),
+            timing,
+            next_topic_id: 1,
+        }
+    }
+
+    pub fn is_alive(&self, id: BrokerId) -> bool {
+        self.brokers.get(&id).is_some_and(|b| b.alive)
+    }
+
+    pub fn alive_brokers(&self) -> Vec<BrokerId> {
+        self.brokers
+            .values()
+            .filter(|b| b.alive)
+            .map(|b| b.id)
+            .collect()
+    }
+
+    pub fn topic_by_id(&self, id: Uuid) -> Option<&Topic> {
+        self.topics.values().find(|t| t.id == id)
+    }
+
+    pub fn partition(&self, topic: &str, p: i32) -> Option<&Partition> {
+        self.topics
+            .get(topic)?
+            .partitions
+            .get(usize::try_from(p).ok()?)
+    }
+
+    pub fn partition_mut(&mut self, topic: &str, p: i32) -> Option<&mut Partition> {
+        self.topics
+            .get_mut(topic)?
+            .partitions
+            .get_mut(usize::try_from(p).ok()?)
+    }
+
+    /// Rack-aware round-robin placement over live brokers: consecutive
+    /// brokers in the rack-interleaved order land in different racks.
+    pub fn place(&self, partitions: i32, rf: i16) -> Result<Vec<Vec<BrokerId>>, Refusal> {
+        if partitions <= 0 {
+            return Err(Refusal::new(
+                code::INVALID_PARTITIONS,
+                "partitions must be positive",
+            ));
+        }
+        let mut by_rack: BTreeMap<Option<String>, Vec<BrokerId>> = BTreeMap::new();
+        for b in self.brokers.values().filter(|b| b.alive) {
+            by_rack.entry(b.rack.clone()).or_default().push(b.id);
+        }
+        let mut order = Vec::new();
+        let max_len = by_rack.values().map(Vec::len).max().unwrap_or(0);
+        for i in 0..max_len {
+            for ids in by_rack.values() {
+                if let Some(id) = ids.get(i) {
+                    order.push(*id);
+                }
+            }
+        }
+        let rf_usize = usize::try_from(rf).unwrap_or(0);
+        if rf_usize == 0 || rf_usize > order.len() {
+            return Err(Refusal::new(
+                code::INVALID_REPLICATION_FACTOR,
+                format!(
+                    "replication factor {rf} larger than {} live brokers",
+                    order.len()
+                ),
+            ));
+        }
+        let n = order.len();
+        Ok((0..partitions as usize)
+            .map(|p| (0..rf_usize).map(|j| order[(p + j) % n]).collect())
+            .collect())
+    }
+
+    /// Creates a topic from an explicit assignment (validated here).
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        assignment: Vec<Vec<BrokerId>>,
+        configs: BTreeMap<String, String>,
+        now: Instant,
+    ) -> Result<Uuid, Refusal> {
+        if self.topics.contains_key(name) {
+            return Err(Refusal::new(
+                code::TOPIC_ALREADY_EXISTS,
+                format!("topic {name} already exists"),
+            ));
+        }
+        if name.is_empty()
+            || name.len() > 249
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(Refusal::new(
+                code::INVALID_TOPIC,
+                format!("invalid topic name {name:?}"),
+            ));
+        }
+        for (p, replicas) in assignment.iter().enumerate() {
+            validate_replicas(self, replicas).map_err(|m| {
+                Refusal::new(
+                    code::INVALID_REPLICA_ASSIGNMENT,
+                    format!("partition {p}: {m}"),
+                )
+            })?;
+        }
+        self.next_topic_id += 1;
+        let id = Uuid::from_u64_pair(0x6b61_666b_615f_6d62, self.next_topic_id);
+        let partitions = assignment
+            .into_iter()
+            .enumerate()
+            .map(|(i, replicas)| {
+                let alive: Vec<BrokerId> = replicas
+                    .iter()
+                    .copied()
+                    .filter(|b| self.is_alive(*b))
+                    .collect();
+                let logs = replicas
+                    .iter()
+                    .map(|b| {
+                        let dir = self.pick_dir(*b, i);
+                        (
+                            *b,
+                            Replica {
+                                dir,
+                                log: PartitionLog::new(),
+                                future: None,
+                                last_caught_up: now,
+                                hw_checkpoint: None,
+                            },
+                        )
+                    })
+                    .collect();
+                Partition {
+                    index: i as i32,
+                    leader: alive.first().copied().unwrap_or(-1),
+                    isr: if alive.is_empty() {
+                        replicas.clone()
+                    } else {
+                        alive
+                    },
+                    replicas,
+                    leader_epoch: 0,
+                    adding: vec![],
+                    removing: vec![],
+                    hw: 0,
+                    logs,
+                }
+            })
+            .collect();
+        self.topics.insert(
+            name.to_string(),
+            Topic {
+                name: name.to_string(),
+                id,
+                configs,
+                partitions,
+            },
+        );
+        self.metadata_epoch += 1;
+        Ok(id)
+    }
+
+    fn pick_dir(&self, broker: BrokerId, partition: usize) -> String {
+        let dirs = &self.brokers[&broker].log_dirs;
+        dirs[partition % dirs.len()].clone()
+    }
+
+    pub fn delete_topic(&mut self, name: &str) -> Result<Uuid, Refusal> {
+        let t = self.topics.remove(name).ok_or_else(|| {
+            Refusal::new(
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("unknown topic {name}"),
+            )
+        })?;
+        self.metadata_epoch += 1;
+        Ok(t.id)
+    }
+
+    /// Makes `leader` the partition leader (-1 for none): bumps the leader
+    /// epoch and truncates live followers that are ahead of the new leader,
+    /// so every log stays a prefix-consistent copy.
+    fn set_leader(p: &mut Partition, leader: BrokerId, alive: &dyn Fn(BrokerId) -> bool) {
+        p.leader = leader;
+        p.leader_epoch += 1;
+        if let Some(leo) = p.logs.get(&leader).map(|r| r.log.leo()) {
+            for (b, r) in p.logs.iter_mut() {
+                if *b != leader && alive(*b) {
+                    r.log.truncate_to(leo);
+                }
+            }
+        }
+    }
+
+    /// A broker went down: fence it, drop it from every ISR (unless it is
+    /// the last member), fail leadership over to a live ISR member, and
+    /// move the controller role if it held it.
+    pub fn broker_stopped(&mut self, id: BrokerId) {
+        let Some(b) = self.brokers.get_mut(&id) else {
+            return;
+        };
+        b.alive = false;
+        let alive: BTreeMap<BrokerId, bool> =
+            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
+        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        for t in self.topics.values_mut() {
+            for p in t.partitions.iter_mut() {
+                let Some(r) = p.logs.get_mut(&id) else {
+                    continue;
+                };
+                r.hw_checkpoint = Some(p.hw);
+                if p.isr.contains(&id) && p.isr.len() > 1 {
+                    p.isr.retain(|b| *b != id);
+                }
+                if p.leader == id {
+                    let next = p
+                        .replicas
+                        .iter()
+                        .copied()
+                        .find(|b| p.isr.contains(b) && is_alive(*b));
+                    Self::set_leader(p, next.unwrap_or(-1), &is_alive);
+                }
+            }
+        }
+        if self.controller == id {
+            self.controller = self.alive_brokers().first().copied().unwrap_or(-1);
+        }
+        self.recompute_hw();
+        self.metadata_epoch += 1;
+    }
+
+    /// A broker came back: truncate its logs to the last committed offset it
+    /// knew, and let it lead partitions that had no leader but it in the ISR.
+    pub fn broker_started(&mut self, id: BrokerId, port: u16, now: Instant) {
+        let Some(b) = self.brokers.get_mut(&id) else {
+            return;
+        };
+        b.alive = true;
+        b.port = port;
+        let alive: BTreeMap<BrokerId, bool> =
+            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
+        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        for t in self.topics.values_mut() {
+            for p in t.partitions.iter_mut() {
+                let Some(r) = p.logs.get_mut(&id) else {
+                    continue;
+                };
+                if let Some(hw) = r.hw_checkpoint.take() {
+                    r.log.truncate_to(hw);
+                }
+                r.last_caught_up = now;
+                if p.leader == -1 && p.isr.contains(&id) {
+                    Self::set_leader(p, id, &is_alive);
+                }
+            }
+        }
+        if self.controller == -1 {
+            self.controller = id;
+        }
+        self.metadata_epoch += 1;
+    }
+
+    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader.
+    pub fn recompute_hw(&mut self) -> bool {
+        let mut changed = false;
+        for t in self.topics.values_mut() {
+            for p in t.partitions.iter_mut() {
+                if p.leader < 0 {
+                    continue;
+                }
+                let min = p
+                    .isr
+                    .iter()
+                    .filter_map(|b| p.logs.get(b).map(|r| r.log.leo()))
+                    .min();
+                if let Some(min) = min
+                    && min > p.hw
+                {
+                    p.hw = min;
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// One replication step: refill throttle budgets, let every live
+    /// follower copy from its leader (held back only when throttled and out
+    /// of sync), update ISRs and high watermarks, finish reassignments whose
+    /// targets are all in sync, and advance disk-to-disk moves.
+    pub fn replicate(&mut self, now: Instant, dt: Duration) -> StepOutcome {
+        let mut out = StepOutcome::default();
+        for b in self.brokers.values_mut() {
+            let (l, f, d) = (
+                b.rate(throttle::LEADER_RATE),
+                b.rate(throttle::FOLLOWER_RATE),
+                b.rate(throttle::ALTER_DIRS_RATE),
+            );
+            b.leader_bucket.refill(l, dt);
+            b.follower_bucket.refill(f, dt);
+            b.dirs_bucket.refill(d, dt);
+        }
+        let lag_max = self.timing.replica_lag_max;
+        let max_copy = self.timing.max_copy_per_step;
+        let alive: BTreeMap<BrokerId, bool> =
+            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
+        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let brokers = &mut self.brokers;
+        for t in self.topics.values_mut() {
+            let leader_list = t.configs.get(throttle::LEADER_REPLICAS).cloned();
+            let follower_list = t.configs.get(throttle::FOLLOWER_REPLICAS).cloned();
+            for p in t.partitions.iter_mut() {
+                let leader = p.leader;
+                if leader < 0 || !is_alive(leader) {
+                    continue;
+                }
+                let leader_leo = p.logs[&leader].log.leo();
+                let followers: Vec<BrokerId> = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != leader)
+                    .collect();
+                for f in followers {
+                    if !is_alive(f) {
+                        continue;
+                    }
+                    let in_isr = p.isr.contains(&f);
+                    let l_listed = brokers[&leader].rate(throttle::LEADER_RATE).is_some()
+                        && throttle::lists_replica(leader_list.as_deref(), p.index, leader);
+                    let f_listed = brokers[&f].rate(throttle::FOLLOWER_RATE).is_some()
+                        && throttle::lists_replica(follower_list.as_deref(), p.index, f);
+                    // Taken out of the map so the leader's log can be read meanwhile.
+                    let mut r = p
+                        .logs
+                        .remove(&f)
+                        .expect("replica log exists for every replica");
+                    let leader_log = &p.logs[&leader].log;
+                    let paused = brokers[&f].replication_paused;
+                    let mut copied = 0usize;
+                    loop {
+                        let from = r.log.leo();
+                        if from >= leader_leo || copied >= max_copy || paused {
+                            break;
+                        }
+                        let held = !in_isr
+                            && ((l_listed && !brokers[&leader].leader_bucket.has_credit())
+                                || (f_listed && !brokers[&f].follower_bucket.has_credit()));
+                        if held {
+                            break;
+                        }
+                        let Some(batch) = leader_log.read(from, leader_leo, 1).into_iter().next()
+                        else {
+                            break;
+                        };
+                        let n = batch.size();
+                        r.log.push(batch);
+                        copied += n as usize;
+                        if l_listed {
+                            brokers.get_mut(&leader).unwrap().leader_bucket.charge(n);
+                        }
+                        if f_listed {
+                            brokers.get_mut(&f).unwrap().follower_bucket.charge(n);
+                        }
+                    }
+                    out.copied_bytes += copied as u64;
+                    if copied > 0 {
+                        out.changed = true;
+                    }
+                    if r.log.leo() >= leader_leo {
+                        r.last_caught_up = now;
+                    }
+                    if in_isr && now.duration_since(r.last_caught_up) > lag_max {
+                        p.isr.retain(|b| *b != f);
+                        out.changed = true;
+                    } else if !in_isr && r.log.leo() >= p.hw && r.log.leo() >= leader_leo {
+                        p.isr.push(f);
+                        out.changed = true;
+                    }
+                    p.logs.insert(f, r);
+                }
+                // Disk-to-disk moves: copy from the current log into the future log.
+                for (b, r) in p.logs.iter_mut() {
+                    let Some(fut) = r.future.as_mut() else {
+                        continue;
+                    };
+                    if !is_alive(*b) {
+                        continue;
+                    }
+                    let rate_set = brokers[b].rate(throttle::ALTER_DIRS_RATE).is_some();
+                    let mut copied = 0usize;
+                    while fut.log.leo() < r.log.leo() && copied < max_copy {
+                        if rate_set && !brokers[b].dirs_bucket.has_credit() {
+                            break;
+                        }
+                        let Some(batch) =
+                            r.log.read(fut.log.leo(), r.log.leo(), 1).into_iter().next()
+                        else {
+                            break;
+                        };
+                        let n = batch.size();
+                        fut.log.push(batch);
+                        copied += n as usize;
+                        if rate_set {
+                            brokers.get_mut(b).unwrap().dirs_bucket.charge(n);
+                        }
+                    }
+                    out.copied_bytes += copied as u64;
+                    if fut.log.leo() >= r.log.leo() {
+                        let fut = r.future.take().unwrap();
+                        r.dir = fut.dir;
+                        r.log = fut.log;
+                        out.changed = true;
+                    }
+                }
+                if p.reassigning() {
+                    let target = p.target();
+                    if target.iter().all(|b| p.isr.contains(b)) {
+                        complete_reassignment(p, &is_alive);
+                        out.changed = true;
+                    }
+                }
+            }
+        }
+        if self.recompute_hw() {
+            out.changed = true;
+        }
+        if out.changed {
+            self.metadata_epoch += 1;
+        }
+        out
+    }
+
+    /// Starts, overrides or cancels (target `None`) a reassignment.
+    pub fn reassign(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        target: Option<Vec<BrokerId>>,
+        now: Instant,
+    ) -> Result<(), Refusal> {
+        let brokers_known: Vec<BrokerId> = self.brokers.keys().copied().collect();
+        let alive: BTreeMap<BrokerId, bool> =
+            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
+        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let dirs: BTreeMap<BrokerId, String> = self
+            .brokers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    v.log_dirs[partition.max(0) as usize % v.log_dirs.len()].clone(),
+                )
+            })
+            .collect();
+        let p = self.partition_mut(topic, partition).ok_or_else(|| {
+            Refusal::new(
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("unknown partition {topic}-{partition}"),
+            )
+        })?;
+        match target {
+            None => {
+                if !p.reassigning() {
+                    return Err(Refusal::new(
+                        code::NO_REASSIGNMENT_IN_PROGRESS,
+                        format!("no reassignment in progress for {topic}-{partition}"),
+                    ));
+                }
+                let original = p.original();
+                if !original.iter().any(|b| p.isr.contains(b) && is_alive(*b)) {
+                    return Err(Refusal::new(
+                        code::INVALID_REPLICA_ASSIGNMENT,
+                        "cancelling would need an unclean leader election",
+                    ));
+                }
+                let adding = std::mem::take(&mut p.adding);
+                p.removing.clear();
+                p.replicas = original.clone();
+                p.isr.retain(|b| original.contains(b));
+                for b in &adding {
+                    p.logs.remove(b);
+                }
+                if !original.contains(&p.leader) {
+                    let next = original
+                        .iter()
+                        .copied()
+                        .find(|b| p.isr.contains(b) && is_alive(*b))
+                        .unwrap_or(-1);
+                    Self::set_leader(p, next, &is_alive);
+                }
+            }
+            Some(trs) => {
+                if let Err(m) = validate_replicas_known(&brokers_known, &trs) {
+                    return Err(Refusal::new(code::INVALID_REPLICA_ASSIGNMENT, m));
+                }
+                let ors = p.original();
+                let adding: Vec<BrokerId> =
+                    trs.iter().copied().filter(|b| !ors.contains(b)).collect();
+                let removing: Vec<BrokerId> =
+                    ors.iter().copied().filter(|b| !trs.contains(b)).collect();
+                // Replicas added by an overridden target and not in the new one go away.
+                let dropped: Vec<BrokerId> = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|b| !trs.contains(b) && !ors.contains(b))
+                    .collect();
+                for b in &dropped {
+                    p.logs.remove(b);
+                    p.isr.retain(|x| x != b);
+                }
+                let mut replicas = trs.clone();
+                replicas.extend(removing.iter().copied());
+                p.replicas = replicas;
+                p.adding = adding.clone();
+                p.removing = removing;
+                for b in adding {
+                    p.logs.entry(b).or_insert_with(|| Replica {
+                        dir: dirs[&b].clone(),
+                        log: PartitionLog::new(),
+                        future: None,
+                        last_caught_up: now,
+                        hw_checkpoint: None,
+                    });
+                }
+                if p.adding.is_empty() && p.removing.is_empty() {
+                    // A pure reorder (or a target equal to the original) completes at once.
+                    p.replicas = trs;
+                } else if trs.iter().all(|b| p.isr.contains(b)) {
+                    complete_reassignment(p, &is_alive);
+                }
+            }
+        }
+        self.metadata_epoch += 1;
+        Ok(())
+    }
+
+    /// Leader election: type 0 preferred, 1 unclean.
+    pub fn elect(&mut self, topic: &str, partition: i32, election_type: i8) -> Result<(), Refusal> {
+        let alive: BTreeMap<BrokerId, bool> =
+            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
+        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let p = self.partition_mut(topic, partition).ok_or_else(|| {
+            Refusal::new(
+                code::UNKNOWN_TOPIC_OR_PARTITION,
+                format!("unknown partition {topic}-{partition}"),
+            )
+        })?;
+        match election_type {
+            0 => {
+                let preferred = p.replicas[0];
+                if p.leader == preferred {
+                    return Err(Refusal::new(
+                        code::ELECTION_NOT_NEEDED,
+                        "preferred leader already leads",
+                    ));
+                }
+                if !is_alive(preferred) || !p.isr.contains(&preferred) {
+                    return Err(Refusal::new(
+                        code::PREFERRED_LEADER_NOT_AVAILABLE,
+                        format!("preferred leader {preferred} is not alive and in sync"),
+                    ));
+                }
+                Self::set_leader(p, preferred, &is_alive);
+            }
+            1 => {
+                if p.leader >= 0 && is_alive(p.leader) {
+                    return Err(Refusal::new(
+                        code::ELECTION_NOT_NEEDED,
+                        "partition has a live leader",
+                    ));
+                }
+                let next = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .find(|b| is_alive(*b) && p.isr.contains(b))
+                    .or_else(|| p.replicas.iter().copied().find(|b| is_alive(*b)));
+                let Some(next) = next else {
+                    return Err(Refusal::new(
+                        code::ELIGIBLE_LEADERS_NOT_AVAILABLE,
+                        "no live replica",
+                    ));
+                };
+                if !p.isr.contains(&next) {
+                    // Unclean: the new leader's log defines the partition from now on.
+                    p.isr = vec![next];
+                    let leo = p.logs[&next].log.leo();
+                    p.hw = p.hw.min(leo);
+                }
+                Self::set_leader(p, next, &is_alive);
+            }
+            _ => return Err(Refusal::new(code::INVALID_REQUEST, "unknown election type")),
+        }
+        self.metadata_epoch += 1;
+        Ok(())
+    }
+}
+
+/// Drops the removing replicas (and their data) once every target replica
+/// is in sync; the leader moves only if it is not a target.
+fn complete_reassignment(p: &mut Partition, is_alive: &dyn Fn(BrokerId) -> bool) {
+    let target = p.target();
+    for b in std::mem::take(&mut p.removing) {
+        p.logs.remove(&b);
+    }
+    p.adding.clear();
+    p.isr.retain(|b| target.contains(b));
+    p.replicas = target.clone();
+    if !target.contains(&p.leader) {
+        let next = target
+            .iter()
+            .copied()
+            .find(|b| p.isr.contains(b) && is_alive(*b))
+            .unwrap_or(-1);
+        State::set_leader(p, next, is_alive);
+    }
+}
+
+fn validate_replicas(state: &State, replicas: &[BrokerId]) -> Result<(), String> {
+    let known: Vec<BrokerId> = state.brokers.keys().copied().collect();
+    validate_replicas_known(&known, replicas)
+}
+
+fn validate_replicas_known(known: &[BrokerId], replicas: &[BrokerId]) -> Result<(), String> {
+    if replicas.is_empty() {
+        return Err("empty replica list".into());
+    }
+    for (i, b) in replicas.iter().enumerate() {
+        if !known.contains(b) {
+            return Err(format!("unknown broker {b}"));
+        }
+        if replicas[..i].contains(b) {
+            return Err(format!("broker {b} listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads batches of a partition's leader log for a consumer (up to the HW).
+pub fn read_committed(p: &Partition, from: i64, max_bytes: usize) -> Vec<Batch> {
+    p.leader_log()
+        .map(|l| l.read(from, p.hw, max_bytes))
+        .unwrap_or_default()
+}

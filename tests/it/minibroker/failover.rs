@@ -1,0 +1,163 @@
+//! Faults: stopping the leader's broker during acks=all production loses
+//! no acknowledged message; the controller role fails over; a restarted
+//! broker catches up and rejoins the ISR.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use rdkafka::producer::FutureRecord;
+
+use super::rdkafka_roundtrip::{checked_value, consume_all, producer};
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_leader_during_acks_all_production_loses_no_acknowledged_message() {
+    let c = start(3, 0, &["ha:1:3"]).await;
+    let (old_leader, ..) = placement(&c, "ha", 0).await;
+    let bootstrap = c.bootstrap();
+    let producer = producer(&bootstrap);
+    let n = 2000;
+    let mut acked = BTreeSet::new();
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let key = format!("k{i}");
+        let value = checked_value(i);
+        let f = producer
+            .send_result(FutureRecord::to("ha").key(&key).payload(&value))
+            .map_err(|(e, _)| e)
+            .expect("enqueued");
+        pending.push((i, f));
+        if i == n / 2 {
+            // Let the first half get under way, then kill the leader mid-stream.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            c.stop_broker(old_leader).await.unwrap();
+        }
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    for (i, f) in pending {
+        if let Ok(Ok(_)) = f.await {
+            acked.insert(format!("k{i}"));
+        }
+    }
+    assert!(
+        acked.len() > n / 2,
+        "production continued after failover: {} acked",
+        acked.len()
+    );
+    let (new_leader, _, isr) = placement(&c, "ha", 0).await;
+    assert_ne!(new_leader, old_leader, "leadership failed over");
+    assert!(
+        !isr.contains(&old_leader),
+        "stopped broker left the ISR: {isr:?}"
+    );
+
+    let expected = acked.len();
+    let got = tokio::task::spawn_blocking(move || {
+        consume_all(
+            &bootstrap,
+            "ha",
+            1,
+            expected + 10_000,
+            Duration::from_secs(8),
+        )
+    })
+    .await
+    .unwrap();
+    let consumed: BTreeSet<String> = got.iter().map(|(_, _, k, _)| k.clone()).collect();
+    let lost: Vec<&String> = acked.difference(&consumed).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged messages lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    for (_, _, k, v) in &got {
+        let i: usize = k[1..].parse().unwrap();
+        assert_eq!(v, &checked_value(i));
+    }
+
+    // The stopped broker comes back, catches up and rejoins the ISR.
+    c.start_broker(old_leader).await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "restarted broker rejoins the ISR",
+        || async { placement(&c, "ha", 0).await.2.contains(&old_leader) },
+    )
+    .await;
+    let leo = c.inspect(|s| s.partition("ha", 0).unwrap().logs[&new_leader].log.leo());
+    let caught_up = c.inspect(|s| s.partition("ha", 0).unwrap().logs[&old_leader].log.leo());
+    assert_eq!(caught_up, leo);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_fails_over_and_listener_closes() {
+    let c = start(3, 2, &["x:3:2"]).await;
+    let controller = c.controller();
+    let addr = c.broker_addr(controller).unwrap();
+    c.stop_broker(controller).await.unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "stopped broker's listener is closed"
+    );
+    let survivor = c.inspect(|s| s.alive_brokers()[0]);
+    let m = metadata(&c, survivor).await;
+    assert_ne!(m.controller_id.0, controller);
+    assert_eq!(m.controller_id.0, c.controller());
+    assert_eq!(m.brokers.len(), 2, "only live brokers are listed");
+    assert!(m.brokers.iter().all(|b| b.rack.is_some()), "racks shown");
+    for p in &m.topics[0].partitions {
+        assert_ne!(p.leader_id.0, controller);
+        if p.replica_nodes.iter().any(|b| b.0 == controller) {
+            assert!(
+                p.offline_replicas.iter().any(|b| b.0 == controller),
+                "offline replica shown"
+            );
+        }
+    }
+    c.start_broker(controller).await.unwrap();
+    assert_eq!(metadata(&c, controller).await.brokers.len(), 3);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_follower_leaves_the_isr_then_rejoins_and_acks_all_waits_for_it() {
+    let c = start(3, 0, &[]).await; // replica.lag.time.max.ms = 1500
+    create_topic(&c, "lag", &[&[1, 2, 3]]).await;
+    let mut cl = client(&c, 1).await;
+    assert_eq!(produce(&mut cl, "lag", 0, batch(0, 10, 100), -1).await.0, 0);
+    c.pause_replication(3, true).unwrap();
+    let t0 = std::time::Instant::now();
+    // acks=all cannot complete while the stuck follower is still in the ISR.
+    assert_eq!(
+        produce(&mut cl, "lag", 0, batch(10, 10, 100), -1).await,
+        (0, 10)
+    );
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "acks=all waited only {waited:?} for the lagging follower"
+    );
+    assert_eq!(
+        placement(&c, "lag", 0).await.2,
+        vec![1, 2],
+        "follower 3 left the ISR by lag"
+    );
+    assert_eq!(
+        latest_offset(&c, "lag", 0).await,
+        20,
+        "HW = min LEO over the shrunk ISR"
+    );
+    c.pause_replication(3, false).unwrap();
+    eventually(Duration::from_secs(5), "follower 3 rejoins", || async {
+        placement(&c, "lag", 0).await.2.contains(&3)
+    })
+    .await;
+    assert_eq!(
+        c.inspect(|s| s.partition("lag", 0).unwrap().logs[&3].log.leo()),
+        20
+    );
+    c.shutdown().await;
+}
