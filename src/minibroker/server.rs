@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::api;
@@ -62,7 +62,8 @@ pub struct BrokerCtx {
 }
 
 struct BrokerTask {
-    stop: broadcast::Sender<()>,
+    /// Set to true to stop; a watch, so late subscribers still see it.
+    stop: watch::Sender<bool>,
     join: JoinHandle<()>,
 }
 
@@ -192,14 +193,16 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
 }
 
 fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> BrokerTask {
-    let (stop, _) = broadcast::channel(1);
+    let (stop, _) = watch::channel(false);
     let stop_for_task = stop.clone();
+    // Subscribed before spawning: a stop sent before the task first runs
+    // must still reach it.
+    let mut stop_rx = stop.subscribe();
     let join = tokio::spawn(async move {
         let mut conns = JoinSet::new();
-        let mut stop_rx = stop_for_task.subscribe();
         loop {
             tokio::select! {
-                _ = stop_rx.recv() => break,
+                _ = stop_rx.wait_for(|s| *s) => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
@@ -236,14 +239,10 @@ async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<Option<Bytes>> {
 
 /// Serves requests on one connection, in order, until EOF, a protocol
 /// error (the connection is closed, as Kafka does) or shutdown.
-async fn serve_connection(
-    ctx: BrokerCtx,
-    mut stream: TcpStream,
-    mut stop: broadcast::Receiver<()>,
-) {
+async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
     loop {
         let frame = tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             f = read_frame(&mut stream) => f,
         };
         let frame = match frame {
@@ -251,12 +250,16 @@ async fn serve_connection(
             Ok(None) | Err(_) => return,
         };
         let response = tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             r = api::handle_frame(&ctx, frame) => r,
         };
         match response {
             Ok(Some(bytes)) => {
-                if stream.write_all(&bytes).await.is_err() {
+                let written = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    w = stream.write_all(&bytes) => w,
+                };
+                if written.is_err() {
                     return;
                 }
             }
@@ -350,7 +353,7 @@ impl ClusterHandle {
         let Some(task) = task else {
             anyhow::bail!("broker {id} is not running")
         };
-        let _ = task.stop.send(());
+        task.stop.send_replace(true);
         task.join.await?;
         self.shared.state.lock().broker_stopped(id);
         self.shared.changed.notify_waiters();
@@ -386,7 +389,7 @@ impl ClusterHandle {
             .into_values()
             .collect();
         for t in &tasks {
-            let _ = t.stop.send(());
+            t.stop.send_replace(true);
         }
         for t in tasks {
             let _ = t.join.await;

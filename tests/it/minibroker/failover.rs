@@ -94,14 +94,20 @@ async fn stopping_the_leader_during_acks_all_production_loses_no_acknowledged_me
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_fails_over_and_listener_closes() {
-    let c = start(3, 2, &["x:3:2"]).await;
+    let step = Duration::from_secs(20);
+    let c = tokio::time::timeout(step, start(3, 2, &["x:3:2"]))
+        .await
+        .expect("cluster starts");
     let controller = c.controller();
     let addr = c.broker_addr(controller).unwrap();
-    c.stop_broker(controller).await.unwrap();
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "stopped broker's listener is closed"
-    );
+    tokio::time::timeout(step, c.stop_broker(controller))
+        .await
+        .expect("stop in time")
+        .unwrap();
+    let refused = tokio::time::timeout(step, tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connect in time");
+    assert!(refused.is_err(), "stopped broker's listener is closed");
     let survivor = c.inspect(|s| s.alive_brokers()[0]);
     let m = metadata(&c, survivor).await;
     assert_ne!(m.controller_id.0, controller);
@@ -117,9 +123,14 @@ async fn controller_fails_over_and_listener_closes() {
             );
         }
     }
-    c.start_broker(controller).await.unwrap();
+    tokio::time::timeout(step, c.start_broker(controller))
+        .await
+        .expect("start in time")
+        .unwrap();
     assert_eq!(metadata(&c, controller).await.brokers.len(), 3);
-    c.shutdown().await;
+    tokio::time::timeout(step, c.shutdown())
+        .await
+        .expect("shutdown in time");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
