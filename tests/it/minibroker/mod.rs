@@ -97,7 +97,7 @@ pub fn batch(first: usize, count: usize, value_len: usize) -> Bytes {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: (i - first) as i64,
-            sequence: -1,
+            sequence: (i - first) as i32,
             timestamp: 1_700_000_000_000 + i as i64,
             key: Some(Bytes::from(format!("key-{i}"))),
             value: Some(Bytes::from(value_of(i, value_len))),
