@@ -8,6 +8,9 @@
 //! - `stop N`: stop broker N (its listener closes, its replicas leave the
 //!   ISR, leadership fails over; the controller moves if N held it).
 //! - `start N`: restart broker N on its port; it catches up from leaders.
+//! - `pause N` / `resume N`: broker N stays up but its follower replicas
+//!   stop copying (a slow follower), so they leave ISRs after
+//!   `--replica-lag-max-ms`; `resume` lets them catch up and rejoin.
 //! - `status`: print the broker table again.
 //! - `quit`: stop the cluster and exit (as Ctrl-C does).
 //!
@@ -23,6 +26,8 @@ use comfy_table::Table;
 use tokio::io::AsyncBufReadExt;
 
 use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec, parse_size};
+
+const COMMANDS: &str = "stop N | start N | pause N | resume N | status | quit";
 
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
@@ -120,7 +125,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
         let cluster = Cluster::start(config).await.context("starting the mini-broker cluster")?;
         println!("bootstrap: {}", cluster.bootstrap());
         println!("{}", broker_table(&cluster));
-        eprintln!("commands on stdin: stop N | start N | status | quit; Ctrl-C stops");
+        eprintln!("commands on stdin: {COMMANDS}; Ctrl-C stops");
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
         loop {
@@ -144,7 +149,13 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
                             Ok(id) => cluster.start_broker(id).await.map(|()| eprintln!("broker {id} started")),
                             Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
                         },
-                        _ => Err(anyhow::anyhow!("unknown command {line:?}: stop N | start N | status | quit")),
+                        [verb @ ("pause" | "resume"), id] => match id.parse() {
+                            Ok(id) => cluster
+                                .pause_replication(id, *verb == "pause")
+                                .map(|()| eprintln!("broker {id} replication {verb}d")),
+                            Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
+                        },
+                        _ => Err(anyhow::anyhow!("unknown command {line:?}: {COMMANDS}")),
                     };
                     if let Err(e) = outcome {
                         eprintln!("error: {e:#}");

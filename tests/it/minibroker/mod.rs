@@ -2,6 +2,7 @@
 //! 127.0.0.1:0: librdkafka (rdkafka) and kcat as reference clients, and a
 //! kafka-protocol client for the admin APIs librdkafka lacks.
 
+mod admin;
 mod bad_requests;
 mod configs;
 mod failover;
