@@ -53,7 +53,8 @@ pub struct MiniBrokerArgs {
     /// Log dirs per broker.
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
-    /// Root for log dir names (data is kept in memory).
+    /// Persist here: logs and metadata are saved at exit and loaded at
+    /// start, so a restart keeps the data (log dirs are DIR/broker-N/dir-M).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// replica.lag.time.max.ms: a follower lagging longer leaves the ISR.
@@ -164,7 +165,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
             }
         }
         eprintln!("stopping");
-        cluster.shutdown().await;
+        cluster.shutdown_and_persist().await.context("saving the cluster to the data dir")?;
         Ok(0)
     })
 }

@@ -21,6 +21,7 @@ use super::api;
 use super::codec::MAX_FRAME;
 use super::config::ClusterConfig;
 use super::log::{self, PartitionLog};
+use super::persist;
 use super::state::{Broker, BrokerId, State, Timing};
 
 /// State shared by every task of the cluster.
@@ -74,6 +75,7 @@ pub struct Cluster;
 /// `shutdown().await` to stop every task.
 pub struct ClusterHandle {
     shared: Arc<Shared>,
+    data_dir: Option<std::path::PathBuf>,
     host: String,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
@@ -128,7 +130,14 @@ impl Cluster {
         };
         let mut state = State::new(config.cluster_id.clone(), brokers, timing);
         let now = Instant::now();
+        if let Some(dir) = &config.data_dir {
+            persist::load(&mut state, dir, now)?;
+        }
         for t in &config.topics {
+            if state.topics.contains_key(&t.name) {
+                // Loaded from the data dir: keep it as it was.
+                continue;
+            }
             let assignment = state
                 .place(t.partitions, t.replication_factor)
                 .map_err(|r| anyhow::anyhow!(r.message))?;
@@ -156,6 +165,7 @@ impl Cluster {
         ));
         Ok(ClusterHandle {
             shared,
+            data_dir: config.data_dir.clone(),
             host: config.host.clone(),
             brokers: tokio::sync::Mutex::new(tasks),
             replication: Some((stop_tx, join)),
@@ -381,6 +391,18 @@ impl ClusterHandle {
         brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
         self.shared.changed.notify_waiters();
         Ok(())
+    }
+
+    /// Stops the cluster like `shutdown`, then saves it to the data dir
+    /// (if one was configured) so the next start resumes from it.
+    pub async fn shutdown_and_persist(self) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        let dir = self.data_dir.clone();
+        self.shutdown().await;
+        match dir {
+            Some(dir) => persist::save(&shared.state.lock(), &dir),
+            None => Ok(()),
+        }
     }
 
     /// Stops every broker and the replication task, and waits for all of them.

@@ -250,3 +250,43 @@ async fn disk_move_goes_through_a_future_log_under_its_throttle() {
     assert_eq!(fetch_all(&c, "disk", 0).await.len(), 800);
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_dir_keeps_topics_configs_and_data_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ClusterConfig {
+        brokers: 3,
+        data_dir: Some(dir.path().to_path_buf()),
+        topics: vec!["kept:2:2".parse().unwrap()],
+        ..ClusterConfig::default()
+    };
+    let c = Cluster::start(config()).await.unwrap();
+    let (leader, ..) = placement(&c, "kept", 1).await;
+    let mut cl = client(&c, leader).await;
+    for i in 0..10 {
+        assert_eq!(
+            produce(&mut cl, "kept", 1, batch(i * 10, 10, 100), -1)
+                .await
+                .0,
+            0
+        );
+    }
+    assert_eq!(
+        set_configs(&c, 1, 2, "kept", &[("retention.ms", Some("1000"))]).await,
+        0
+    );
+    let before = fetch_all(&c, "kept", 1).await;
+    let before_placement = placement(&c, "kept", 1).await;
+    c.shutdown_and_persist().await.unwrap();
+    assert!(dir.path().join("cluster.json").exists());
+
+    let c = Cluster::start(config()).await.unwrap();
+    assert_eq!(placement(&c, "kept", 1).await, before_placement);
+    assert_eq!(latest_offset(&c, "kept", 1).await, 100);
+    assert_eq!(fetch_all(&c, "kept", 1).await, before);
+    assert_eq!(
+        c.inspect(|s| s.topics["kept"].configs.get("retention.ms").cloned()),
+        Some("1000".into())
+    );
+    c.shutdown().await;
+}

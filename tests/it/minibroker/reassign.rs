@@ -281,8 +281,9 @@ async fn throttled_move_is_never_faster_than_the_rate() {
         secs >= 0.9 * ideal,
         "copied {produced} B in {secs:.2}s, throttle implies {ideal:.2}s"
     );
+    // Loose upper bound: a loaded CI machine may starve the replication task.
     assert!(
-        secs <= 1.5 * ideal + 0.5,
+        secs <= 2.0 * ideal + 1.0,
         "copied {produced} B in {secs:.2}s, throttle implies {ideal:.2}s"
     );
     assert_eq!(placement(&c, "rate", 0).await.1, vec![1, 2, 3]);
