@@ -156,6 +156,8 @@ pub struct State {
     pub brokers: BTreeMap<BrokerId, Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub timing: Timing,
+    /// Last producer id handed out by InitProducerId.
+    pub next_producer_id: i64,
     next_topic_id: u64,
 }
 
@@ -192,6 +194,7 @@ impl State {
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             timing,
+            next_producer_id: 1000,
             next_topic_id: 1,
         }
     }
@@ -259,8 +262,30 @@ impl State {
             ));
         }
         let n = order.len();
+        let rack_of = |b: BrokerId| self.brokers[&b].rack.clone();
         Ok((0..partitions as usize)
-            .map(|p| (0..rf_usize).map(|j| order[(p + j) % n]).collect())
+            .map(|p| {
+                // Leader rotates; followers are the next brokers in the
+                // rack-interleaved order, skipping racks already used while
+                // unused racks remain.
+                let mut replicas = vec![order[p % n]];
+                let mut step = 1;
+                while replicas.len() < rf_usize {
+                    let all_racks_used = by_rack
+                        .keys()
+                        .all(|r| replicas.iter().any(|b| rack_of(*b) == *r));
+                    let candidate = order[(p + step) % n];
+                    step += 1;
+                    if replicas.contains(&candidate) {
+                        continue;
+                    }
+                    if all_racks_used || !replicas.iter().any(|b| rack_of(*b) == rack_of(candidate))
+                    {
+                        replicas.push(candidate);
+                    }
+                }
+                replicas
+            })
             .collect())
     }
 
@@ -836,4 +861,55 @@ pub fn read_committed(p: &Partition, from: i64, max_bytes: usize) -> Vec<Batch> 
     p.leader_log()
         .map(|l| l.read(from, p.hw, max_bytes))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(brokers: usize, racks: usize) -> State {
+        let brokers = (1..=brokers as i32)
+            .map(|id| Broker {
+                id,
+                rack: (racks > 0).then(|| format!("r{}", (id as usize - 1) % racks)),
+                host: "127.0.0.1".into(),
+                port: 0,
+                alive: true,
+                replication_paused: false,
+                log_dirs: vec!["/d".into()],
+                configs: BTreeMap::new(),
+                leader_bucket: TokenBucket::default(),
+                follower_bucket: TokenBucket::default(),
+                dirs_bucket: TokenBucket::default(),
+            })
+            .collect();
+        State::new(
+            "t".into(),
+            brokers,
+            Timing {
+                replica_lag_max: Duration::from_secs(1),
+                max_copy_per_step: 1 << 20,
+            },
+        )
+    }
+
+    #[test]
+    fn placement_spreads_racks_and_leaders() {
+        let s = state(5, 3);
+        let a = s.place(12, 3).unwrap();
+        for (p, replicas) in a.iter().enumerate() {
+            let racks: std::collections::BTreeSet<_> =
+                replicas.iter().map(|b| s.brokers[b].rack.clone()).collect();
+            assert_eq!(racks.len(), 3, "partition {p}: {replicas:?}");
+        }
+        let leaders: std::collections::BTreeSet<_> = a.iter().map(|r| r[0]).collect();
+        assert_eq!(leaders.len(), 5);
+        assert_eq!(
+            s.place(1, 6).unwrap_err().code,
+            code::INVALID_REPLICATION_FACTOR
+        );
+        // More replicas than racks: racks repeat only once all are used.
+        let a = state(4, 2).place(4, 3).unwrap();
+        assert!(a.iter().all(|r| r.len() == 3));
+    }
 }
