@@ -6,6 +6,7 @@ mod admin;
 mod bad_requests;
 mod configs;
 mod failover;
+mod kafka_tools;
 mod kcat;
 mod rdkafka_roundtrip;
 mod reassign;
