@@ -912,4 +912,69 @@ mod tests {
         let a = state(4, 2).place(4, 3).unwrap();
         assert!(a.iter().all(|r| r.len() == 3));
     }
+
+    /// Steps replication `n` times with a 10 ms clock.
+    fn run(s: &mut State, n: usize) {
+        let mut now = Instant::now();
+        for _ in 0..n {
+            now += Duration::from_millis(10);
+            s.replicate(now, Duration::from_millis(10));
+        }
+    }
+
+    fn load(s: &mut State, topic: &str, partition: i32, batches: usize) {
+        let p = s.partition_mut(topic, partition).unwrap();
+        let leader = p.leader;
+        for i in 0..batches {
+            let b = crate::minibroker::log::synthetic_batch(i as u64 * 10, 10, 1000, 0);
+            p.logs.get_mut(&leader).unwrap().log.append_as_leader(&b, 0);
+        }
+    }
+
+    #[test]
+    fn only_listed_out_of_sync_replicas_are_throttled() {
+        let mut s = state(4, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1], vec![2]], BTreeMap::new(), now)
+            .unwrap();
+        load(&mut s, "t", 0, 100);
+        load(&mut s, "t", 1, 100);
+        run(&mut s, 1);
+        // Partition 0's new replica on 3 is listed; partition 1's on 4 is not.
+        s.topics
+            .get_mut("t")
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_REPLICAS.into(), "0:3".into());
+        for b in [3, 4] {
+            s.brokers
+                .get_mut(&b)
+                .unwrap()
+                .configs
+                .insert(throttle::FOLLOWER_RATE.into(), "100000".into());
+        }
+        s.reassign("t", 0, Some(vec![1, 3]), now).unwrap();
+        s.reassign("t", 1, Some(vec![2, 4]), now).unwrap();
+        run(&mut s, 100); // one second
+        assert!(
+            !s.partition("t", 1).unwrap().reassigning(),
+            "unlisted move is not held back"
+        );
+        let p0 = s.partition("t", 0).unwrap();
+        assert!(p0.reassigning(), "listed move is pinned");
+        let copied = p0.logs[&3].log.size() as f64;
+        assert!(
+            (copied - 100_000.0).abs() < 15_000.0,
+            "copied {copied} B in 1 s at 100 kB/s"
+        );
+        // Once in sync, the replica is no longer held back even though listed.
+        s.brokers
+            .get_mut(&3)
+            .unwrap()
+            .configs
+            .remove(throttle::FOLLOWER_RATE);
+        run(&mut s, 5);
+        assert!(!s.partition("t", 0).unwrap().reassigning());
+        assert_eq!(s.partition("t", 0).unwrap().replicas, vec![1, 3]);
+    }
 }

@@ -170,3 +170,51 @@ async fn a_lagging_follower_leaves_the_isr_then_rejoins_and_acks_all_waits_for_i
     );
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unclean_election_brings_back_a_partition_whose_isr_is_gone() {
+    let c = start(3, 0, &[]).await; // replica.lag.time.max.ms = 1500
+    create_topic(&c, "uc", &[&[1, 2]]).await;
+    let mut cl = client(&c, 1).await;
+    assert_eq!(produce(&mut cl, "uc", 0, batch(0, 10, 10), -1).await.0, 0);
+    c.pause_replication(2, true).unwrap();
+    // This acks=all write completes once 2 drops out of the ISR.
+    assert_eq!(produce(&mut cl, "uc", 0, batch(10, 10, 10), -1).await.0, 0);
+    assert_eq!(placement(&c, "uc", 0).await.2, vec![1]);
+    c.stop_broker(1).await.unwrap();
+    let (leader, _, isr) = placement(&c, "uc", 0).await;
+    assert_eq!(
+        (leader, isr),
+        (-1, vec![1]),
+        "no clean leader: the ISR keeps its last member"
+    );
+
+    let elect = |t: i8| {
+        let c = &c;
+        async move {
+            let req = ElectLeadersRequest::default()
+                .with_election_type(t)
+                .with_topic_partitions(Some(vec![
+                    kafka_protocol::messages::elect_leaders_request::TopicPartitions::default()
+                        .with_topic(tn("uc"))
+                        .with_partitions(vec![0]),
+                ]));
+            client(c, 3)
+                .await
+                .send(&req, 2)
+                .await
+                .unwrap()
+                .replica_election_results[0]
+                .partition_result[0]
+                .error_code
+        }
+    };
+    assert_eq!(elect(0).await, 80, "PREFERRED_LEADER_NOT_AVAILABLE");
+    assert_eq!(elect(1).await, 0, "unclean election succeeds");
+    let (leader, _, isr) = placement(&c, "uc", 0).await;
+    assert_eq!((leader, isr), (2, vec![2]));
+    // The new leader only has what it copied before it fell behind.
+    assert_eq!(latest_offset(&c, "uc", 0).await, 10);
+    assert_eq!(elect(1).await, 84, "a live leader needs no election");
+    c.shutdown().await;
+}
