@@ -561,17 +561,22 @@ impl State {
                         if from >= leader_leo || copied >= max_copy || paused {
                             break;
                         }
-                        let held = !in_isr
-                            && ((l_listed && !brokers[&leader].leader_bucket.has_credit())
-                                || (f_listed && !brokers[&f].follower_bucket.has_credit()));
-                        if held {
-                            break;
-                        }
                         let Some(batch) = leader_log.read(from, leader_leo, 1).into_iter().next()
                         else {
                             break;
                         };
                         let n = batch.size();
+                        // Out-of-sync listed replicas pay before they copy;
+                        // both checks run so each bucket records its need.
+                        if !in_isr {
+                            let leader_ok = !l_listed
+                                || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
+                            let follower_ok = !f_listed
+                                || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
+                            if !(leader_ok && follower_ok) {
+                                break;
+                            }
+                        }
                         r.log.push(batch);
                         copied += n as usize;
                         if l_listed {
@@ -608,15 +613,15 @@ impl State {
                     let rate_set = brokers[b].rate(throttle::ALTER_DIRS_RATE).is_some();
                     let mut copied = 0usize;
                     while fut.log.leo() < r.log.leo() && copied < max_copy {
-                        if rate_set && !brokers[b].dirs_bucket.has_credit() {
-                            break;
-                        }
                         let Some(batch) =
                             r.log.read(fut.log.leo(), r.log.leo(), 1).into_iter().next()
                         else {
                             break;
                         };
                         let n = batch.size();
+                        if rate_set && !brokers.get_mut(b).unwrap().dirs_bucket.can_pay(n) {
+                            break;
+                        }
                         fut.log.push(batch);
                         copied += n as usize;
                         if rate_set {
