@@ -717,22 +717,23 @@ impl State {
                 if let Err(m) = validate_replicas_known(&brokers_known, &trs) {
                     return Err(Refusal::new(code::INVALID_REPLICA_ASSIGNMENT, m));
                 }
-                let ors = p.original();
-                let adding: Vec<BrokerId> =
-                    trs.iter().copied().filter(|b| !ors.contains(b)).collect();
-                let removing: Vec<BrokerId> =
-                    ors.iter().copied().filter(|b| !trs.contains(b)).collect();
-                // Replicas added by an overridden target and not in the new one go away.
-                let dropped: Vec<BrokerId> = p
-                    .replicas
+                // As Kafka 4.x's controller does it: the current replicas,
+                // ordered original first then any still-adding ones, are
+                // compared with the target. Overriding a running move thus
+                // turns its abandoned adding replicas into removing ones
+                // (kept until completion), and a later cancel keeps them.
+                let mut current = p.original();
+                current.extend(p.adding.iter().copied());
+                let adding: Vec<BrokerId> = trs
                     .iter()
                     .copied()
-                    .filter(|b| !trs.contains(b) && !ors.contains(b))
+                    .filter(|b| !current.contains(b))
                     .collect();
-                for b in &dropped {
-                    p.logs.remove(b);
-                    p.isr.retain(|x| x != b);
-                }
+                let removing: Vec<BrokerId> = current
+                    .iter()
+                    .copied()
+                    .filter(|b| !trs.contains(b))
+                    .collect();
                 let mut replicas = trs.clone();
                 replicas.extend(removing.iter().copied());
                 p.replicas = replicas;

@@ -148,6 +148,9 @@ mod tests {
                 break;
             }
         }
-        assert!((50..=51).contains(&ticks), "5 kB at 1 kB/s takes 5 s, not {ticks} ticks of 0.1 s");
+        assert!(
+            (50..=51).contains(&ticks),
+            "5 kB at 1 kB/s takes 5 s, not {ticks} ticks of 0.1 s"
+        );
     }
 }
