@@ -8,6 +8,9 @@
 //! - `stop N`: stop broker N (its listener closes, its replicas leave the
 //!   ISR, leadership fails over; the controller moves if N held it).
 //! - `start N`: restart broker N on its port; it catches up from leaders.
+//! - `pause N` / `resume N`: broker N stays up but its follower replicas
+//!   stop copying (a slow follower), so they leave ISRs after
+//!   `--replica-lag-max-ms`; `resume` lets them catch up and rejoin.
 //! - `status`: print the broker table again.
 //! - `quit`: stop the cluster and exit (as Ctrl-C does).
 //!
@@ -23,6 +26,8 @@ use comfy_table::Table;
 use tokio::io::AsyncBufReadExt;
 
 use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec, parse_size};
+
+const COMMANDS: &str = "stop N | start N | pause N | resume N | status | quit";
 
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
@@ -48,7 +53,8 @@ pub struct MiniBrokerArgs {
     /// Log dirs per broker.
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
-    /// Root for log dir names (data is kept in memory).
+    /// Persist here: logs and metadata are saved at exit and loaded at
+    /// start, so a restart keeps the data (log dirs are DIR/broker-N/dir-M).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// replica.lag.time.max.ms: a follower lagging longer leaves the ISR.
@@ -120,7 +126,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
         let cluster = Cluster::start(config).await.context("starting the mini-broker cluster")?;
         println!("bootstrap: {}", cluster.bootstrap());
         println!("{}", broker_table(&cluster));
-        eprintln!("commands on stdin: stop N | start N | status | quit; Ctrl-C stops");
+        eprintln!("commands on stdin: {COMMANDS}; Ctrl-C stops");
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut stdin_open = true;
         loop {
@@ -144,7 +150,13 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
                             Ok(id) => cluster.start_broker(id).await.map(|()| eprintln!("broker {id} started")),
                             Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
                         },
-                        _ => Err(anyhow::anyhow!("unknown command {line:?}: stop N | start N | status | quit")),
+                        [verb @ ("pause" | "resume"), id] => match id.parse() {
+                            Ok(id) => cluster
+                                .pause_replication(id, *verb == "pause")
+                                .map(|()| eprintln!("broker {id} replication {verb}d")),
+                            Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
+                        },
+                        _ => Err(anyhow::anyhow!("unknown command {line:?}: {COMMANDS}")),
                     };
                     if let Err(e) = outcome {
                         eprintln!("error: {e:#}");
@@ -153,7 +165,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
             }
         }
         eprintln!("stopping");
-        cluster.shutdown().await;
+        cluster.shutdown_and_persist().await.context("saving the cluster to the data dir")?;
         Ok(0)
     })
 }

@@ -65,7 +65,7 @@ impl MiniClient {
             rh.correlation_id == self.correlation_id,
             "correlation id mismatch"
         );
-        Ok(R::Response::decode(&mut frame, version)?)
+        R::Response::decode(&mut frame, version)
     }
 
     /// Writes raw bytes (for malformed-input tests).

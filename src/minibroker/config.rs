@@ -61,8 +61,9 @@ pub struct ClusterConfig {
     /// Port of broker 1; broker n gets base_port + n - 1. 0 = ephemeral.
     pub base_port: u16,
     pub log_dirs_per_broker: usize,
-    /// Root under which log dir names are formed (`DIR/broker-1/dir-0`).
-    /// Data stays in memory; the paths are names shown to clients.
+    /// Root of the log dirs (`DIR/broker-1/dir-0`). When set, the cluster
+    /// is loaded from it at start and saved by `shutdown_and_persist`;
+    /// when not, data stays in memory and the paths are only names.
     pub data_dir: Option<PathBuf>,
     pub topics: Vec<TopicSpec>,
     /// Synthetic bytes loaded into each start-up topic (spread unevenly

@@ -241,7 +241,8 @@ pub fn synthetic_batch(first_key: u64, count: usize, value_len: usize, timestamp
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // offset - sequence must be constant for the encoder to keep one batch.
+                sequence: i as i32,
                 timestamp,
                 key: Some(Bytes::from(format!("key-{n}"))),
                 value: Some(Bytes::from(vec![fill; value_len])),

@@ -14,13 +14,14 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::api;
 use super::codec::MAX_FRAME;
 use super::config::ClusterConfig;
 use super::log::{self, PartitionLog};
+use super::persist;
 use super::state::{Broker, BrokerId, State, Timing};
 
 /// State shared by every task of the cluster.
@@ -62,7 +63,8 @@ pub struct BrokerCtx {
 }
 
 struct BrokerTask {
-    stop: broadcast::Sender<()>,
+    /// Set to true to stop; a watch, so late subscribers still see it.
+    stop: watch::Sender<bool>,
     join: JoinHandle<()>,
 }
 
@@ -73,6 +75,7 @@ pub struct Cluster;
 /// `shutdown().await` to stop every task.
 pub struct ClusterHandle {
     shared: Arc<Shared>,
+    data_dir: Option<std::path::PathBuf>,
     host: String,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
@@ -127,7 +130,14 @@ impl Cluster {
         };
         let mut state = State::new(config.cluster_id.clone(), brokers, timing);
         let now = Instant::now();
+        if let Some(dir) = &config.data_dir {
+            persist::load(&mut state, dir, now)?;
+        }
         for t in &config.topics {
+            if state.topics.contains_key(&t.name) {
+                // Loaded from the data dir: keep it as it was.
+                continue;
+            }
             let assignment = state
                 .place(t.partitions, t.replication_factor)
                 .map_err(|r| anyhow::anyhow!(r.message))?;
@@ -155,6 +165,7 @@ impl Cluster {
         ));
         Ok(ClusterHandle {
             shared,
+            data_dir: config.data_dir.clone(),
             host: config.host.clone(),
             brokers: tokio::sync::Mutex::new(tasks),
             replication: Some((stop_tx, join)),
@@ -192,14 +203,16 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
 }
 
 fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> BrokerTask {
-    let (stop, _) = broadcast::channel(1);
+    let (stop, _) = watch::channel(false);
     let stop_for_task = stop.clone();
+    // Subscribed before spawning: a stop sent before the task first runs
+    // must still reach it.
+    let mut stop_rx = stop.subscribe();
     let join = tokio::spawn(async move {
         let mut conns = JoinSet::new();
-        let mut stop_rx = stop_for_task.subscribe();
         loop {
             tokio::select! {
-                _ = stop_rx.recv() => break,
+                _ = stop_rx.wait_for(|s| *s) => break,
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
@@ -236,14 +249,10 @@ async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<Option<Bytes>> {
 
 /// Serves requests on one connection, in order, until EOF, a protocol
 /// error (the connection is closed, as Kafka does) or shutdown.
-async fn serve_connection(
-    ctx: BrokerCtx,
-    mut stream: TcpStream,
-    mut stop: broadcast::Receiver<()>,
-) {
+async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
     loop {
         let frame = tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             f = read_frame(&mut stream) => f,
         };
         let frame = match frame {
@@ -251,12 +260,16 @@ async fn serve_connection(
             Ok(None) | Err(_) => return,
         };
         let response = tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             r = api::handle_frame(&ctx, frame) => r,
         };
         match response {
             Ok(Some(bytes)) => {
-                if stream.write_all(&bytes).await.is_err() {
+                let written = tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    w = stream.write_all(&bytes) => w,
+                };
+                if written.is_err() {
                     return;
                 }
             }
@@ -350,7 +363,7 @@ impl ClusterHandle {
         let Some(task) = task else {
             anyhow::bail!("broker {id} is not running")
         };
-        let _ = task.stop.send(());
+        task.stop.send_replace(true);
         task.join.await?;
         self.shared.state.lock().broker_stopped(id);
         self.shared.changed.notify_waiters();
@@ -380,13 +393,25 @@ impl ClusterHandle {
         Ok(())
     }
 
+    /// Stops the cluster like `shutdown`, then saves it to the data dir
+    /// (if one was configured) so the next start resumes from it.
+    pub async fn shutdown_and_persist(self) -> anyhow::Result<()> {
+        let shared = self.shared.clone();
+        let dir = self.data_dir.clone();
+        self.shutdown().await;
+        match dir {
+            Some(dir) => persist::save(&shared.state.lock(), &dir),
+            None => Ok(()),
+        }
+    }
+
     /// Stops every broker and the replication task, and waits for all of them.
     pub async fn shutdown(mut self) {
         let tasks: Vec<BrokerTask> = std::mem::take(&mut *self.brokers.lock().await)
             .into_values()
             .collect();
         for t in &tasks {
-            let _ = t.stop.send(());
+            t.stop.send_replace(true);
         }
         for t in tasks {
             let _ = t.join.await;

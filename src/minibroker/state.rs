@@ -156,6 +156,8 @@ pub struct State {
     pub brokers: BTreeMap<BrokerId, Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub timing: Timing,
+    /// Last producer id handed out by InitProducerId.
+    pub next_producer_id: i64,
     next_topic_id: u64,
 }
 
@@ -192,6 +194,7 @@ impl State {
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             timing,
+            next_producer_id: 1000,
             next_topic_id: 1,
         }
     }
@@ -259,8 +262,30 @@ impl State {
             ));
         }
         let n = order.len();
+        let rack_of = |b: BrokerId| self.brokers[&b].rack.clone();
         Ok((0..partitions as usize)
-            .map(|p| (0..rf_usize).map(|j| order[(p + j) % n]).collect())
+            .map(|p| {
+                // Leader rotates; followers are the next brokers in the
+                // rack-interleaved order, skipping racks already used while
+                // unused racks remain.
+                let mut replicas = vec![order[p % n]];
+                let mut step = 1;
+                while replicas.len() < rf_usize {
+                    let all_racks_used = by_rack
+                        .keys()
+                        .all(|r| replicas.iter().any(|b| rack_of(*b) == *r));
+                    let candidate = order[(p + step) % n];
+                    step += 1;
+                    if replicas.contains(&candidate) {
+                        continue;
+                    }
+                    if all_racks_used || !replicas.iter().any(|b| rack_of(*b) == rack_of(candidate))
+                    {
+                        replicas.push(candidate);
+                    }
+                }
+                replicas
+            })
             .collect())
     }
 
@@ -536,17 +561,22 @@ impl State {
                         if from >= leader_leo || copied >= max_copy || paused {
                             break;
                         }
-                        let held = !in_isr
-                            && ((l_listed && !brokers[&leader].leader_bucket.has_credit())
-                                || (f_listed && !brokers[&f].follower_bucket.has_credit()));
-                        if held {
-                            break;
-                        }
                         let Some(batch) = leader_log.read(from, leader_leo, 1).into_iter().next()
                         else {
                             break;
                         };
                         let n = batch.size();
+                        // Out-of-sync listed replicas pay before they copy;
+                        // both checks run so each bucket records its need.
+                        if !in_isr {
+                            let leader_ok = !l_listed
+                                || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
+                            let follower_ok = !f_listed
+                                || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
+                            if !(leader_ok && follower_ok) {
+                                break;
+                            }
+                        }
                         r.log.push(batch);
                         copied += n as usize;
                         if l_listed {
@@ -583,15 +613,15 @@ impl State {
                     let rate_set = brokers[b].rate(throttle::ALTER_DIRS_RATE).is_some();
                     let mut copied = 0usize;
                     while fut.log.leo() < r.log.leo() && copied < max_copy {
-                        if rate_set && !brokers[b].dirs_bucket.has_credit() {
-                            break;
-                        }
                         let Some(batch) =
                             r.log.read(fut.log.leo(), r.log.leo(), 1).into_iter().next()
                         else {
                             break;
                         };
                         let n = batch.size();
+                        if rate_set && !brokers.get_mut(b).unwrap().dirs_bucket.can_pay(n) {
+                            break;
+                        }
                         fut.log.push(batch);
                         copied += n as usize;
                         if rate_set {
@@ -687,22 +717,23 @@ impl State {
                 if let Err(m) = validate_replicas_known(&brokers_known, &trs) {
                     return Err(Refusal::new(code::INVALID_REPLICA_ASSIGNMENT, m));
                 }
-                let ors = p.original();
-                let adding: Vec<BrokerId> =
-                    trs.iter().copied().filter(|b| !ors.contains(b)).collect();
-                let removing: Vec<BrokerId> =
-                    ors.iter().copied().filter(|b| !trs.contains(b)).collect();
-                // Replicas added by an overridden target and not in the new one go away.
-                let dropped: Vec<BrokerId> = p
-                    .replicas
+                // As Kafka 4.x's controller does it: the current replicas,
+                // ordered original first then any still-adding ones, are
+                // compared with the target. Overriding a running move thus
+                // turns its abandoned adding replicas into removing ones
+                // (kept until completion), and a later cancel keeps them.
+                let mut current = p.original();
+                current.extend(p.adding.iter().copied());
+                let adding: Vec<BrokerId> = trs
                     .iter()
                     .copied()
-                    .filter(|b| !trs.contains(b) && !ors.contains(b))
+                    .filter(|b| !current.contains(b))
                     .collect();
-                for b in &dropped {
-                    p.logs.remove(b);
-                    p.isr.retain(|x| x != b);
-                }
+                let removing: Vec<BrokerId> = current
+                    .iter()
+                    .copied()
+                    .filter(|b| !trs.contains(b))
+                    .collect();
                 let mut replicas = trs.clone();
                 replicas.extend(removing.iter().copied());
                 p.replicas = replicas;
@@ -836,4 +867,120 @@ pub fn read_committed(p: &Partition, from: i64, max_bytes: usize) -> Vec<Batch> 
     p.leader_log()
         .map(|l| l.read(from, p.hw, max_bytes))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(brokers: usize, racks: usize) -> State {
+        let brokers = (1..=brokers as i32)
+            .map(|id| Broker {
+                id,
+                rack: (racks > 0).then(|| format!("r{}", (id as usize - 1) % racks)),
+                host: "127.0.0.1".into(),
+                port: 0,
+                alive: true,
+                replication_paused: false,
+                log_dirs: vec!["/d".into()],
+                configs: BTreeMap::new(),
+                leader_bucket: TokenBucket::default(),
+                follower_bucket: TokenBucket::default(),
+                dirs_bucket: TokenBucket::default(),
+            })
+            .collect();
+        State::new(
+            "t".into(),
+            brokers,
+            Timing {
+                replica_lag_max: Duration::from_secs(1),
+                max_copy_per_step: 1 << 20,
+            },
+        )
+    }
+
+    #[test]
+    fn placement_spreads_racks_and_leaders() {
+        let s = state(5, 3);
+        let a = s.place(12, 3).unwrap();
+        for (p, replicas) in a.iter().enumerate() {
+            let racks: std::collections::BTreeSet<_> =
+                replicas.iter().map(|b| s.brokers[b].rack.clone()).collect();
+            assert_eq!(racks.len(), 3, "partition {p}: {replicas:?}");
+        }
+        let leaders: std::collections::BTreeSet<_> = a.iter().map(|r| r[0]).collect();
+        assert_eq!(leaders.len(), 5);
+        assert_eq!(
+            s.place(1, 6).unwrap_err().code,
+            code::INVALID_REPLICATION_FACTOR
+        );
+        // More replicas than racks: racks repeat only once all are used.
+        let a = state(4, 2).place(4, 3).unwrap();
+        assert!(a.iter().all(|r| r.len() == 3));
+    }
+
+    /// Steps replication `n` times with a 10 ms clock.
+    fn run(s: &mut State, n: usize) {
+        let mut now = Instant::now();
+        for _ in 0..n {
+            now += Duration::from_millis(10);
+            s.replicate(now, Duration::from_millis(10));
+        }
+    }
+
+    fn load(s: &mut State, topic: &str, partition: i32, batches: usize) {
+        let p = s.partition_mut(topic, partition).unwrap();
+        let leader = p.leader;
+        for i in 0..batches {
+            let b = crate::minibroker::log::synthetic_batch(i as u64 * 10, 10, 1000, 0);
+            p.logs.get_mut(&leader).unwrap().log.append_as_leader(&b, 0);
+        }
+    }
+
+    #[test]
+    fn only_listed_out_of_sync_replicas_are_throttled() {
+        let mut s = state(4, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1], vec![2]], BTreeMap::new(), now)
+            .unwrap();
+        load(&mut s, "t", 0, 100);
+        load(&mut s, "t", 1, 100);
+        run(&mut s, 1);
+        // Partition 0's new replica on 3 is listed; partition 1's on 4 is not.
+        s.topics
+            .get_mut("t")
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_REPLICAS.into(), "0:3".into());
+        for b in [3, 4] {
+            s.brokers
+                .get_mut(&b)
+                .unwrap()
+                .configs
+                .insert(throttle::FOLLOWER_RATE.into(), "100000".into());
+        }
+        s.reassign("t", 0, Some(vec![1, 3]), now).unwrap();
+        s.reassign("t", 1, Some(vec![2, 4]), now).unwrap();
+        run(&mut s, 100); // one second
+        assert!(
+            !s.partition("t", 1).unwrap().reassigning(),
+            "unlisted move is not held back"
+        );
+        let p0 = s.partition("t", 0).unwrap();
+        assert!(p0.reassigning(), "listed move is pinned");
+        let copied = p0.logs[&3].log.size() as f64;
+        assert!(
+            (copied - 100_000.0).abs() < 15_000.0,
+            "copied {copied} B in 1 s at 100 kB/s"
+        );
+        // Once in sync, the replica is no longer held back even though listed.
+        s.brokers
+            .get_mut(&3)
+            .unwrap()
+            .configs
+            .remove(throttle::FOLLOWER_RATE);
+        run(&mut s, 5);
+        assert!(!s.partition("t", 0).unwrap().reassigning());
+        assert_eq!(s.partition("t", 0).unwrap().replicas, vec![1, 3]);
+    }
 }

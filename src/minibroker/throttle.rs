@@ -2,11 +2,13 @@
 //! budget for each direction, and topic lists naming which replicas it
 //! applies to.
 //!
-//! The budget is a token bucket that may go into debt by at most one batch:
-//! a copy is allowed while the balance is positive and then charged in
-//! full, so over any window longer than a few batches the copied bytes
-//! match the configured rate. The bucket holds at most `BURST` seconds of
-//! credit, so an idle period does not bank a burst.
+//! The budget is a token bucket that is paid before a copy: a batch of n
+//! bytes is copied once n bytes of credit have accrued (batches are never
+//! split), so a throttled move takes at least size/rate seconds however
+//! large its batches, and over time the copied bytes match the rate. Idle
+//! credit is capped at `BURST` seconds (or the batch being waited for), so
+//! an idle period does not bank a burst. In-sync traffic of listed replicas
+//! is charged without waiting and may push the balance into debt.
 
 use std::time::Duration;
 
@@ -26,25 +28,41 @@ const BURST: f64 = 0.05;
 #[derive(Debug, Clone, Default)]
 pub struct TokenBucket {
     balance: f64,
+    /// Largest batch a throttled copy is waiting to pay for.
+    wanted: f64,
 }
 
 impl TokenBucket {
-    /// Adds `rate * dt` of credit, capped at a short burst.
+    /// Adds `rate * dt` of credit, capped at a short burst or the batch
+    /// being waited for, whichever is larger.
     pub fn refill(&mut self, rate: Option<u64>, dt: Duration) {
         match rate {
             Some(rate) => {
                 let rate = rate as f64;
-                self.balance = (self.balance + rate * dt.as_secs_f64()).min(rate * BURST);
+                let cap = (rate * BURST).max(self.wanted);
+                self.balance = (self.balance + rate * dt.as_secs_f64()).min(cap);
             }
-            None => self.balance = 0.0,
+            None => {
+                self.balance = 0.0;
+                self.wanted = 0.0;
+            }
         }
     }
-    /// True while a copy may proceed.
-    pub fn has_credit(&self) -> bool {
-        self.balance > 0.0
+    /// True if `bytes` can be paid now; otherwise remembers the need so
+    /// credit can accrue up to it.
+    pub fn can_pay(&mut self, bytes: u64) -> bool {
+        let n = bytes as f64;
+        if self.balance >= n {
+            true
+        } else {
+            self.wanted = self.wanted.max(n);
+            false
+        }
     }
+    /// Charges `bytes` (paid or in-sync traffic, which may go into debt).
     pub fn charge(&mut self, bytes: u64) {
         self.balance -= bytes as f64;
+        self.wanted = 0.0;
     }
 }
 
@@ -104,13 +122,13 @@ mod tests {
     }
 
     #[test]
-    fn bucket_rate_over_time() {
+    fn bucket_rate_over_time_and_big_batches_wait() {
         let mut b = TokenBucket::default();
         let mut copied = 0u64;
         let tick = Duration::from_millis(10);
         for _ in 0..500 {
             b.refill(Some(1_000_000), tick);
-            while b.has_credit() {
+            while b.can_pay(16_384) {
                 b.charge(16_384);
                 copied += 16_384;
             }
@@ -119,6 +137,20 @@ mod tests {
         assert!(
             (rate - 1_000_000.0).abs() / 1_000_000.0 < 0.02,
             "rate {rate}"
+        );
+        // A batch larger than the burst waits until its full size accrued.
+        let mut b = TokenBucket::default();
+        let mut ticks = 0;
+        loop {
+            b.refill(Some(1_000), Duration::from_millis(100));
+            ticks += 1;
+            if b.can_pay(5_000) {
+                break;
+            }
+        }
+        assert!(
+            (50..=51).contains(&ticks),
+            "5 kB at 1 kB/s takes 5 s, not {ticks} ticks of 0.1 s"
         );
     }
 }

@@ -28,7 +28,6 @@ const BROKER_KEYS: [&str; 3] = [
     throttle::FOLLOWER_RATE,
     throttle::ALTER_DIRS_RATE,
 ];
-const RATE_DEFAULT: &str = "9223372036854775807";
 
 enum Target {
     Broker(i32),
@@ -126,10 +125,11 @@ pub async fn describe(
             match &target {
                 Target::Broker(id) => {
                     let b = &s.brokers[id];
+                    // As Kafka does, the dynamic-only throttle rates are
+                    // listed only while set.
                     for k in BROKER_KEYS {
-                        match b.configs.get(k) {
-                            Some(v) => entries.push((k.into(), Some(v.clone()), 2, 5)),
-                            None => entries.push((k.into(), Some(RATE_DEFAULT.into()), 5, 5)),
+                        if let Some(v) = b.configs.get(k) {
+                            entries.push((k.into(), Some(v.clone()), 2, 5));
                         }
                     }
                     entries.push(("broker.id".into(), Some(id.to_string()), 4, 3));

@@ -18,6 +18,7 @@ mod fetch;
 mod log_dirs;
 mod metadata;
 mod produce;
+mod producer_id;
 mod reassign;
 mod topics;
 
@@ -59,6 +60,7 @@ apis! {
     Metadata: MetadataRequest => 0..=13, metadata::handle;
     ApiVersions: ApiVersionsRequest => 0..=4, api_versions::handle;
     CreateTopics: CreateTopicsRequest => 2..=7, topics::create;
+    InitProducerId: InitProducerIdRequest => 0..=5, producer_id::handle;
     DeleteTopics: DeleteTopicsRequest => 1..=6, topics::delete;
     DescribeConfigs: DescribeConfigsRequest => 1..=4, configs::describe;
     AlterConfigs: AlterConfigsRequest => 0..=2, configs::alter;

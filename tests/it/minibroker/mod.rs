@@ -2,9 +2,11 @@
 //! 127.0.0.1:0: librdkafka (rdkafka) and kcat as reference clients, and a
 //! kafka-protocol client for the admin APIs librdkafka lacks.
 
+mod admin;
 mod bad_requests;
 mod configs;
 mod failover;
+mod kafka_tools;
 mod kcat;
 mod rdkafka_roundtrip;
 mod reassign;
@@ -97,7 +99,7 @@ pub fn batch(first: usize, count: usize, value_len: usize) -> Bytes {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: (i - first) as i64,
-            sequence: -1,
+            sequence: (i - first) as i32,
             timestamp: 1_700_000_000_000 + i as i64,
             key: Some(Bytes::from(format!("key-{i}"))),
             value: Some(Bytes::from(value_of(i, value_len))),

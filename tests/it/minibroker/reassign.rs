@@ -281,8 +281,9 @@ async fn throttled_move_is_never_faster_than_the_rate() {
         secs >= 0.9 * ideal,
         "copied {produced} B in {secs:.2}s, throttle implies {ideal:.2}s"
     );
+    // Loose upper bound: a loaded CI machine may starve the replication task.
     assert!(
-        secs <= 1.5 * ideal + 0.5,
+        secs <= 2.0 * ideal + 1.0,
         "copied {produced} B in {secs:.2}s, throttle implies {ideal:.2}s"
     );
     assert_eq!(placement(&c, "rate", 0).await.1, vec![1, 2, 3]);
@@ -323,26 +324,31 @@ async fn cancel_reverts_to_original_and_second_cancel_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_target_overrides_a_running_move_keeping_the_original_set() {
+async fn new_target_overrides_a_running_move_like_kafka() {
     let c = start(5, 0, &[]).await;
-    create_topic(&c, "ov", &[&[1, 2, 3]]).await;
+    create_topic(&c, "ov", &[&[1, 2]]).await;
     load(&c, "ov", 30).await;
-    throttle(&c, "ov", &[1, 2, 3], &[4, 5], 20_000).await;
-    assert_eq!(reassign(&c, 1, "ov", 0, Some(&[4, 5, 3])).await, 0);
+    throttle(&c, "ov", &[1, 2], &[3, 4], 20_000).await;
+    assert_eq!(reassign(&c, 1, "ov", 0, Some(&[1, 3])).await, 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(ongoing(&c, 1).await[0].2, vec![4, 5, 3, 1, 2]);
+    assert_eq!(
+        ongoing(&c, 1).await,
+        vec![("ov".to_string(), 0, vec![1, 3, 2], vec![3], vec![2])]
+    );
+    assert!(replica_size(&c, 3, "ov-0").await.is_some());
 
-    // Override: the original set [1,2,3] stays the reference; 4 is dropped.
-    assert_eq!(reassign(&c, 2, "ov", 0, Some(&[5, 1, 2])).await, 0);
+    // Override, as Kafka 4.x does it: the new target followed by every
+    // current replica outside it (original first, then the abandoned
+    // adding one), which are now all removing.
+    assert_eq!(reassign(&c, 2, "ov", 0, Some(&[4, 1])).await, 0);
     let moving = ongoing(&c, 1).await;
     assert_eq!(
         moving,
-        vec![("ov".to_string(), 0, vec![5, 1, 2, 3], vec![5], vec![3])]
+        vec![("ov".to_string(), 0, vec![4, 1, 2, 3], vec![4], vec![2, 3])]
     );
-    assert_eq!(
-        replica_size(&c, 4, "ov-0").await,
-        None,
-        "replica added by the overridden target is deleted"
+    assert!(
+        replica_size(&c, 3, "ov-0").await.is_some(),
+        "abandoned replica kept until completion"
     );
 
     unthrottle(&c, &[1, 2, 3, 4, 5]).await;
@@ -351,14 +357,20 @@ async fn new_target_overrides_a_running_move_keeping_the_original_set() {
     })
     .await;
     let (leader, replicas, _) = placement(&c, "ov", 0).await;
-    assert_eq!(replicas, vec![5, 1, 2]);
+    assert_eq!(replicas, vec![4, 1]);
     assert_eq!(
         leader, 1,
         "leader 1 is a target: it stays until a preferred election"
     );
-    assert_eq!(replica_size(&c, 3, "ov-0").await, None);
+    for b in [2, 3] {
+        assert_eq!(
+            replica_size(&c, b, "ov-0").await,
+            None,
+            "removed replica on {b} deleted"
+        );
+    }
 
-    // Preferred election moves leadership to 5; a second one is not needed.
+    // Preferred election moves leadership to 4; a second one is not needed.
     let elect = |via| {
         let c = &c;
         async move {
@@ -374,7 +386,7 @@ async fn new_target_overrides_a_running_move_keeping_the_original_set() {
         }
     };
     assert_eq!(elect(3).await, 0);
-    assert_eq!(placement(&c, "ov", 0).await.0, 5);
+    assert_eq!(placement(&c, "ov", 0).await.0, 4);
     assert_eq!(elect(3).await, 84, "ELECTION_NOT_NEEDED");
     c.shutdown().await;
 }
@@ -413,5 +425,31 @@ async fn bad_reassignments_get_kafka_error_codes() {
     assert_eq!(reassign(&c, 2, "ok", 0, Some(&reordered)).await, 0);
     assert!(ongoing(&c, 1).await.is_empty());
     assert_eq!(placement(&c, "ok", 0).await.1, reordered);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_override_keeps_the_abandoned_replica_as_kafka_does() {
+    let c = start(4, 0, &[]).await;
+    create_topic(&c, "co", &[&[1, 2]]).await;
+    load(&c, "co", 10).await;
+    throttle(&c, "co", &[1, 2], &[3, 4], 1_000).await;
+    assert_eq!(reassign(&c, 1, "co", 0, Some(&[2, 3])).await, 0);
+    assert_eq!(reassign(&c, 1, "co", 0, Some(&[2, 4])).await, 0);
+    assert_eq!(
+        ongoing(&c, 1).await,
+        vec![("co".to_string(), 0, vec![2, 4, 1, 3], vec![4], vec![1, 3])]
+    );
+    // regression: parity with Kafka 4.x, cancel reverts to replicas - adding.
+    assert_eq!(reassign(&c, 1, "co", 0, None).await, 0);
+    assert!(ongoing(&c, 1).await.is_empty());
+    let mut replicas = placement(&c, "co", 0).await.1;
+    replicas.sort();
+    assert_eq!(replicas, vec![1, 2, 3]);
+    assert_eq!(
+        replica_size(&c, 4, "co-0").await,
+        None,
+        "the adding replica is deleted"
+    );
     c.shutdown().await;
 }
