@@ -9,3 +9,4 @@ pub mod minibroker;
 pub mod model;
 pub mod planner;
 pub mod synth;
+pub mod units;

@@ -7,11 +7,11 @@ use super::exit::{Exit, invalid};
 use super::plan::load_snapshot;
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::summary;
-use super::units::parse_rate;
 use crate::analysis;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
 use crate::model::{BrokerId, Problem, Problems, RackCoverage};
+use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

@@ -11,11 +11,11 @@ use clap::Args;
 
 use super::exit::{CodedError, Exit};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
-use super::units::human_bytes;
 use crate::fsutil::write_all_atomic;
 use crate::kafka::Admin;
 use crate::kafka::admin::ConfigResource;
 use crate::model::snapshot;
+use crate::units::human_bytes;
 
 /// The broker configs that make up a replication throttle.
 pub const BROKER_THROTTLE_KEYS: [&str; 3] = [

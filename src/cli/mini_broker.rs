@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use comfy_table::Table;
 use tokio::io::AsyncBufReadExt;
 
-use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec, parse_size};
+use super::printer::table;
+use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
+use crate::units::{human_bytes, parse_size};
 
 const COMMANDS: &str = "stop N | start N | pause N | resume N | status | quit";
 
@@ -62,11 +63,8 @@ pub struct MiniBrokerArgs {
     pub replica_lag_max_ms: u64,
 }
 
-fn broker_table(cluster: &ClusterHandle) -> Table {
-    let mut table = Table::new();
-    table.set_header([
-        "broker", "address", "rack", "state", "role", "leaders", "replicas", "bytes",
-    ]);
+fn broker_table(cluster: &ClusterHandle) -> String {
+    let mut rows = Vec::new();
     cluster.inspect(|s| {
         for b in s.brokers.values() {
             let mut leaders = 0;
@@ -83,7 +81,7 @@ fn broker_table(cluster: &ClusterHandle) -> Table {
                     }
                 }
             }
-            table.add_row([
+            rows.push(vec![
                 b.id.to_string(),
                 format!("{}:{}", b.host, b.port),
                 b.rack.clone().unwrap_or_else(|| "-".into()),
@@ -99,11 +97,17 @@ fn broker_table(cluster: &ClusterHandle) -> Table {
                 },
                 leaders.to_string(),
                 replicas.to_string(),
-                bytes.to_string(),
+                human_bytes(bytes),
             ]);
         }
     });
-    table
+    table(
+        &[
+            "broker", "address", "rack", "state", "role", "leaders", "replicas", "bytes",
+        ],
+        5,
+        rows,
+    )
 }
 
 pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {

@@ -4,11 +4,11 @@
 pub mod check;
 pub mod describe;
 pub mod exit;
+pub mod mini_broker;
 pub mod plan;
 pub mod printer;
 pub mod summary;
 pub mod synth;
-pub mod units;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +38,9 @@ pub enum Command {
     /// Validate a reassignment plan against a snapshot, for CI.
     #[command(after_help = EXIT_CODES_HELP)]
     Check(check::CheckArgs),
+    /// Run an in-process Kafka cluster (real protocol) until Ctrl-C.
+    #[command(name = "mini-broker", after_help = EXIT_CODES_HELP)]
+    MiniBroker(mini_broker::MiniBrokerArgs),
     /// Write a synthetic, realistic cluster snapshot (for trying `plan`).
     #[command(name = "gen-snapshot", after_help = EXIT_CODES_HELP)]
     GenSnapshot(synth::GenArgs),
@@ -63,6 +66,10 @@ pub fn main() -> i32 {
         Command::Check(a) => check::exec(a),
         Command::Describe(a) => describe::exec(a),
         Command::GenSnapshot(a) => synth::exec(a),
+        Command::MiniBroker(a) => mini_broker::exec(a).map(|code| match code {
+            0 => Exit::Ok,
+            _ => Exit::Failure,
+        }),
     };
     match result {
         Ok(exit) => exit.code(),

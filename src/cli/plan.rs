@@ -10,12 +10,12 @@ use regex::Regex;
 use super::exit::{Exit, invalid, invalid_hint};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::summary;
-use super::units::{parse_rate, parse_size};
 use crate::analysis;
 use crate::fsutil::{read_input, write_all_atomic};
 use crate::model::reassignment::{self, parse_topics};
 use crate::model::{BrokerId, Cluster, RackCoverage, snapshot};
 use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
+use crate::units::{parse_rate, parse_size};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {

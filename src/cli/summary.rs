@@ -2,8 +2,8 @@
 //! with a bar per broker, then the totals against the lower bound.
 
 use super::printer::{bar, table};
-use super::units::{human_bytes, human_duration};
 use crate::analysis::Summary;
+use crate::units::{human_bytes, human_duration};
 
 /// Renders the summary. `by_bytes` draws the bars by bytes instead of
 /// replica counts (the size objective).

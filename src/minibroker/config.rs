@@ -29,26 +29,6 @@ impl std::str::FromStr for TopicSpec {
     }
 }
 
-/// Parses a byte size: `123`, `64KiB`, `200MiB`, `1GiB`, `10MB`, `5kB`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "k" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "kB" | "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        u => return Err(format!("invalid size unit {u:?} in {s:?}")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} too large"))
-}
-
 /// Everything `Cluster::start` needs.
 #[derive(Debug, Clone)]
 pub struct ClusterConfig {
@@ -125,7 +105,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_specs_and_sizes() {
+    fn parses_topic_specs() {
         let t: TopicSpec = "orders:12:3".parse().unwrap();
         assert_eq!(
             t,
@@ -137,9 +117,5 @@ mod tests {
         );
         assert!("orders:0:3".parse::<TopicSpec>().is_err());
         assert!("orders:3".parse::<TopicSpec>().is_err());
-        assert_eq!(parse_size("200MiB").unwrap(), 200 << 20);
-        assert_eq!(parse_size("10MB").unwrap(), 10_000_000);
-        assert_eq!(parse_size("17").unwrap(), 17);
-        assert!(parse_size("1XB").is_err());
     }
 }

@@ -29,5 +29,5 @@ pub mod server;
 pub mod state;
 pub mod throttle;
 
-pub use config::{ClusterConfig, TopicSpec, parse_size};
+pub use config::{ClusterConfig, TopicSpec};
 pub use server::{Cluster, ClusterHandle};

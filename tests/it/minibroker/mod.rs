@@ -6,9 +6,6 @@ mod admin;
 mod bad_requests;
 mod configs;
 mod failover;
-mod kafka_tools;
-mod kcat;
-mod rdkafka_roundtrip;
 mod reassign;
 
 use std::collections::BTreeMap;

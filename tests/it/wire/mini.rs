@@ -98,6 +98,8 @@ mini!(
     throttle_configs_read_back,
     preferred_leader_election,
     bad_requests,
+    rdkafka_round_trip,
+    leader_stopped_during_production,
 );
 
 macro_rules! mini_tools {

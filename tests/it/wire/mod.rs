@@ -4,6 +4,7 @@
 //! two differ, the mini-broker is wrong.
 
 mod mini;
+mod rdk;
 mod real;
 mod scenarios;
 mod tools;

@@ -102,6 +102,8 @@ real!(
     throttle_configs_read_back,
     preferred_leader_election,
     bad_requests,
+    rdkafka_round_trip,
+    leader_stopped_during_production,
 );
 
 macro_rules! real_tools {

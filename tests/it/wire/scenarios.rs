@@ -6,6 +6,14 @@ use kafka_migrate::kafka::admin::{ConfigResource, Ongoing};
 use kafka_migrate::kafka::{Admin, Connection, KafkaError};
 use kafka_migrate::model::{BrokerId, TopicPartition};
 
+use std::collections::{BTreeMap as Map, BTreeSet};
+use std::time::Duration;
+
+use rdkafka::producer::FutureRecord;
+
+use super::rdk::{
+    checked_value, consume_all, high_watermark, producer, producer_with, value_is_intact,
+};
 use super::{Backend, admin, eventually, kcat, unique};
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
@@ -74,7 +82,7 @@ fn produce(b: &dyn Backend, topic: &str, n: usize, size: usize) -> Vec<String> {
 }
 
 /// Every record of partition 0 as `offset payload`.
-fn consume_all(b: &dyn Backend, topic: &str) -> Vec<String> {
+fn kcat_consume_all(b: &dyn Backend, topic: &str) -> Vec<String> {
     kcat(
         &[
             "-C",
@@ -216,7 +224,7 @@ pub async fn kcat_metadata_and_round_trip(b: &dyn Backend) {
         "{listing}"
     );
     let sent = produce(b, &topic, 50, 20);
-    let got = consume_all(b, &topic);
+    let got = kcat_consume_all(b, &topic);
     let payloads: Vec<String> = got
         .iter()
         .map(|l| l.split_once(' ').unwrap().1.to_string())
@@ -236,7 +244,7 @@ pub async fn throttled_reassignment(b: &dyn Backend) {
     a.create_topic(&topic, &[vec![x, y]], &[]).await.unwrap();
     wait_leader(b, &topic).await;
     let sent = produce(b, &topic, 2000, 1000);
-    let before = consume_all(b, &topic);
+    let before = kcat_consume_all(b, &topic);
     assert_eq!(before.len(), sent.len());
     let src = eventually!("follower caught up", 30, {
         let s = sizes_on(&mut a, &ids, &topic).await;
@@ -287,7 +295,7 @@ pub async fn throttled_reassignment(b: &dyn Backend) {
     assert_eq!(replicas, vec![y, z], "{}", b.name());
     assert!(leader == y || leader == z, "{}: leader {leader}", b.name());
     assert_eq!(
-        consume_all(b, &topic),
+        kcat_consume_all(b, &topic),
         before,
         "{}: data or offsets changed",
         b.name()
@@ -547,4 +555,172 @@ pub async fn bad_requests(b: &dyn Backend) {
         .metadata()
         .await
         .expect("broker still serves after garbage");
+}
+
+/// rdkafka: an idempotent acks=all producer and an assign-based consumer;
+/// keyed, checksummed messages over six partitions come back complete and
+/// identical, each exactly once.
+pub async fn rdkafka_round_trip(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-rdkafka");
+    let mut a = admin(b).await;
+    let assignment: Vec<Vec<BrokerId>> = (0..6)
+        .map(|p| (0..3).map(|r| ids[(p + r) % ids.len()]).collect())
+        .collect();
+    a.create_topic(&topic, &assignment, &[]).await.unwrap();
+    wait_leader(b, &topic).await;
+    let bootstrap = b.bootstrap();
+    let n = 3000;
+    let producer = producer_with(&bootstrap, true);
+    let mut deliveries = Vec::new();
+    for i in 0..n {
+        let (key, value) = (format!("k{i}"), checked_value(i));
+        let f = producer
+            .send_result(FutureRecord::to(&topic).key(&key).payload(&value))
+            .map_err(|(e, _)| e)
+            .expect("enqueued");
+        deliveries.push(f);
+    }
+    let mut by_partition: Map<i32, usize> = Map::new();
+    for f in deliveries {
+        let d = f
+            .await
+            .expect("delivery future")
+            .expect("every acks=all send is acknowledged");
+        *by_partition.entry(d.partition).or_default() += 1;
+    }
+    assert!(
+        by_partition.len() > 1,
+        "keys spread over partitions: {by_partition:?}"
+    );
+    let t = topic.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        consume_all(&bootstrap, &t, 6, n, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        got.len(),
+        n,
+        "{}: every message comes back exactly once",
+        b.name()
+    );
+    let mut seen = Map::new();
+    for (p, offset, key, value) in &got {
+        assert!(value_is_intact(value), "checksum of {key} at {p}/{offset}");
+        let i: usize = key[1..].parse().unwrap();
+        assert_eq!(value, &checked_value(i));
+        assert!(seen.insert(key.clone(), *p).is_none(), "duplicate {key}");
+    }
+    for (p, count) in by_partition {
+        assert_eq!(
+            seen.values().filter(|&&q| q == p).count(),
+            count,
+            "partition {p}"
+        );
+    }
+}
+
+/// The leader's broker stops during acks=all production: leadership fails
+/// over, no acknowledged message is lost, and the broker rejoins the ISR
+/// after a restart.
+pub async fn leader_stopped_during_production(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-failover");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1], ids[2]]], &[])
+        .await
+        .unwrap();
+    let old_leader = wait_leader(b, &topic).await;
+    let bootstrap = b.bootstrap();
+    let producer = producer(&bootstrap);
+    let n = 2000;
+    let mut pending = Vec::new();
+    for i in 0..n {
+        let (key, value) = (format!("k{i}"), checked_value(i));
+        let f = producer
+            .send_result(FutureRecord::to(&topic).key(&key).payload(&value))
+            .map_err(|(e, _)| e)
+            .expect("enqueued");
+        pending.push((i, f));
+        if i == n / 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            b.stop_broker(old_leader).await;
+        }
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut acked = BTreeSet::new();
+    for (i, f) in pending {
+        if let Ok(Ok(_)) = f.await {
+            acked.insert(format!("k{i}"));
+        }
+    }
+    assert!(
+        acked.len() > n / 2,
+        "{}: production went on after failover: {} acked",
+        b.name(),
+        acked.len()
+    );
+    let mut a = admin(b).await;
+    let new_leader = eventually!("a new leader", 30, {
+        partition_state(&mut a, &topic, 0)
+            .await
+            .and_then(|(_, l)| (l >= 0 && l != old_leader).then_some(l))
+    });
+    assert_ne!(new_leader, old_leader);
+
+    let t = topic.clone();
+    let bs = bootstrap.clone();
+    let expected = tokio::task::spawn_blocking(move || high_watermark(&bs, &t, 0))
+        .await
+        .unwrap() as usize;
+    assert!(
+        expected >= acked.len(),
+        "{}: high watermark {expected} below {} acked",
+        b.name(),
+        acked.len()
+    );
+    let t = topic.clone();
+    let bs = bootstrap.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        consume_all(&bs, &t, 1, expected, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        got.len(),
+        expected,
+        "{}: everything below the high watermark comes back",
+        b.name()
+    );
+    let consumed: BTreeSet<String> = got.iter().map(|(_, _, k, _)| k.clone()).collect();
+    let lost: Vec<&String> = acked.difference(&consumed).collect();
+    assert!(
+        lost.is_empty(),
+        "{}: {} acknowledged messages lost, e.g. {:?}",
+        b.name(),
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    for (_, _, k, v) in &got {
+        let i: usize = k[1..].parse().unwrap();
+        assert_eq!(v, &checked_value(i));
+    }
+
+    b.start_broker(old_leader).await;
+    let md_isr = |md: &kafka_protocol::messages::MetadataResponse| -> Vec<BrokerId> {
+        md.topics
+            .iter()
+            .filter(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic.as_str()))
+            .flat_map(|t| t.partitions.iter())
+            .flat_map(|p| p.isr_nodes.iter().map(|b| b.0))
+            .collect()
+    };
+    let mut a = admin(b).await;
+    eventually!("the restarted broker rejoins the ISR", 60, {
+        let md = a.metadata().await.unwrap();
+        md_isr(&md).contains(&old_leader).then_some(())
+    });
 }
