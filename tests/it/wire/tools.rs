@@ -260,8 +260,10 @@ pub fn kafka_reassign_partitions(b: &dyn Backend) {
             &format!("{}:{}", ids[0], ids[1]),
         ],
     );
+    // Kafka lets one whole fetch (replica.fetch.max.bytes, 1 MiB) through
+    // before a quota bites, so a held move needs several MiB behind it.
     let payload: String = (0..3000)
-        .map(|i| format!("{i:06}-{}\n", "x".repeat(200)))
+        .map(|i| format!("{i:06}-{}\n", "x".repeat(2000)))
         .collect();
     kcat(
         &["-P", "-b", &bs, "-t", &held, "-p", "0", "-X", "acks=all"],
