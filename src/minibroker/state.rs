@@ -676,19 +676,19 @@ impl State {
                 )
             })
             .collect();
-        let p = self.partition_mut(topic, partition).ok_or_else(|| {
-            Refusal::new(
-                code::UNKNOWN_TOPIC_OR_PARTITION,
-                format!("unknown partition {topic}-{partition}"),
-            )
-        })?;
+        // Kafka's controller words these refusals; clients show them as is.
+        let unknown = if self.topics.contains_key(topic) {
+            format!("Unable to find partition {topic}:{partition}.")
+        } else {
+            format!("Unable to find a topic named {topic}.")
+        };
+        let p = self
+            .partition_mut(topic, partition)
+            .ok_or_else(|| Refusal::new(code::UNKNOWN_TOPIC_OR_PARTITION, unknown))?;
         match target {
             None => {
                 if !p.reassigning() {
-                    return Err(Refusal::new(
-                        code::NO_REASSIGNMENT_IN_PROGRESS,
-                        format!("no reassignment in progress for {topic}-{partition}"),
-                    ));
+                    return Err(Refusal::new(code::NO_REASSIGNMENT_IN_PROGRESS, ""));
                 }
                 let original = p.original();
                 if !original.iter().any(|b| p.isr.contains(b) && is_alive(*b)) {
@@ -848,15 +848,22 @@ fn validate_replicas(state: &State, replicas: &[BrokerId]) -> Result<(), String>
 }
 
 fn validate_replicas_known(known: &[BrokerId], replicas: &[BrokerId]) -> Result<(), String> {
+    // Kafka's checks and words, in its order: brokers are examined sorted.
     if replicas.is_empty() {
-        return Err("empty replica list".into());
+        return Err("The manual partition assignment includes an empty replica list.".into());
     }
-    for (i, b) in replicas.iter().enumerate() {
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    for (i, b) in sorted.iter().enumerate() {
         if !known.contains(b) {
-            return Err(format!("unknown broker {b}"));
+            return Err(format!(
+                "The manual partition assignment includes broker {b}, but no such broker is registered."
+            ));
         }
-        if replicas[..i].contains(b) {
-            return Err(format!("broker {b} listed twice"));
+        if i > 0 && sorted[i - 1] == *b {
+            return Err(format!(
+                "The manual partition assignment includes the broker {b} more than once."
+            ));
         }
     }
     Ok(())

@@ -42,9 +42,11 @@ pub async fn alter(
                             .with_partition_index(p.partition_index);
                         match s.reassign(t.name.0.as_str(), p.partition_index, target, now) {
                             Ok(()) => r,
+                            // Kafka sends no message where it has none to give
+                            // (NO_REASSIGNMENT_IN_PROGRESS).
                             Err(e) => r
                                 .with_error_code(e.code)
-                                .with_error_message(Some(sb(e.message))),
+                                .with_error_message((!e.message.is_empty()).then(|| sb(e.message))),
                         }
                     })
                     .collect();

@@ -522,16 +522,71 @@ pub async fn bad_requests(b: &dyn Backend) {
         ])
         .await
         .unwrap();
-    let codes: Vec<(String, i16)> = res
+    let more = a
+        .alter_reassignments(&[(tp(&topic, 0), Some(vec![ids[0], ids[0]]))])
+        .await
+        .unwrap();
+    let cancel = a
+        .alter_reassignments(&[(tp(&topic, 0), None)])
+        .await
+        .unwrap();
+    let empty = a
+        .alter_reassignments(&[(tp(&topic, 0), Some(vec![]))])
+        .await
+        .unwrap();
+    // Codes and Kafka's own words, which operators see in tools' output.
+    let outcome = |r: &Result<(), KafkaError>| -> (i16, Option<String>) {
+        match r {
+            Ok(()) => (0, None),
+            Err(KafkaError::Response { code, message, .. }) => (*code, message.clone()),
+            Err(e) => panic!("expected a Kafka error, got {e}"),
+        }
+    };
+    let got: Vec<(String, i16, Option<String>)> = res
         .iter()
-        .map(|(t, r)| (t.to_string(), r.as_ref().err().map(code).unwrap_or(0)))
+        .chain(&more)
+        .chain(&cancel)
+        .chain(&empty)
+        .map(|(t, r)| {
+            let (c, m) = outcome(r);
+            (t.to_string(), c, m)
+        })
         .collect();
+    let msg = |m: &str| Some(m.to_string());
     assert_eq!(
-        codes,
+        got,
         vec![
-            (format!("{topic}-0"), 39),
-            (format!("{topic}-7"), 3),
-            ("km-no-such-topic-0".to_string(), 3),
+            (
+                format!("{topic}-0"),
+                39,
+                msg(
+                    "The manual partition assignment includes broker 9999, but no such broker is registered."
+                )
+            ),
+            (
+                format!("{topic}-7"),
+                3,
+                Some(format!("Unable to find partition {topic}:7."))
+            ),
+            (
+                "km-no-such-topic-0".to_string(),
+                3,
+                msg("Unable to find a topic named km-no-such-topic.")
+            ),
+            (
+                format!("{topic}-0"),
+                39,
+                Some(format!(
+                    "The manual partition assignment includes the broker {} more than once.",
+                    ids[0]
+                ))
+            ),
+            (format!("{topic}-0"), 85, None),
+            (
+                format!("{topic}-0"),
+                39,
+                msg("The manual partition assignment includes an empty replica list.")
+            ),
         ],
         "{}",
         b.name()
