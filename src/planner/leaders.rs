@@ -57,7 +57,7 @@ pub fn balance(reps: &mut [Vec<B>], movable: &[bool], target: &[bool], nb: usize
             } else {
                 lead[c] < floor && lead[a] > floor
             };
-            if helps && lead[c] + 1 < lead[a] || helps && !target[a] {
+            if helps && (lead[c] + 1 < lead[a] || !target[a]) {
                 set_leader(reps, &mut lead, p, slot);
                 any = true;
             }

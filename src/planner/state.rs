@@ -24,8 +24,8 @@ pub struct State {
     pub reps: Vec<Vec<B>>,
     pub count: Vec<u32>,
     pub bytes: Vec<u64>,
-    /// Replicas of a topic on a broker, keyed `topic << 16 | broker`.
-    pub tcount: FxHashMap<u64, u32>,
+    /// Replicas of a topic on a broker.
+    pub tcount: TopicCounts,
     /// Partitions per broker; may hold stale entries (checked on use).
     pub on: Vec<Vec<u32>>,
     /// Quota range per broker: `lo..=hi` replicas (0 for non-targets).
@@ -94,7 +94,7 @@ impl State {
             reps,
             count: vec![0; nb],
             bytes: vec![0; nb],
-            tcount: FxHashMap::default(),
+            tcount: TopicCounts::new(cluster.topics.len(), nb),
             on: vec![Vec::new(); nb],
             lo: vec![0; nb],
             hi: vec![0; nb],
@@ -112,14 +112,13 @@ impl State {
         self.count.iter_mut().for_each(|c| *c = 0);
         self.bytes.iter_mut().for_each(|c| *c = 0);
         self.tcount.clear();
-        self.tcount.reserve(self.reps.len() * 2);
         self.on.iter_mut().for_each(|v| v.clear());
         for (p, reps) in self.reps.iter().enumerate() {
             let t = self.topic_of[p];
             for &b in reps {
                 self.count[b as usize] += 1;
                 self.bytes[b as usize] += self.size[p];
-                *self.tcount.entry(key(t, b)).or_insert(0) += 1;
+                self.tcount.add(t, b);
                 self.on[b as usize].push(p as u32);
             }
         }
@@ -156,8 +155,50 @@ impl State {
             }
         }
         self.tcap = Vec::with_capacity(ntopics * self.nracks);
+        if compact.len() <= 1 {
+            for s in &per_topic {
+                for x in expand(s.ideal(&compact)) {
+                    self.tcap.push(bounds(x).1);
+                }
+            }
+            return;
+        }
+        // Per topic, the share consistent with the brokers' own ideals. A
+        // partition puts floor(rf/K) replicas in every rack whatever
+        // happens (with rf = K, one per rack: a small rack's brokers carry
+        // more of those); the rest are free to go anywhere and fill what
+        // each rack has left. So a topic's free replicas are spread in
+        // proportion to the free room per broker of each rack. On even
+        // racks this is the plain per-topic water-filling; on uneven ones
+        // that water-filling ignores the pull of the fixed replicas, no
+        // placement can meet it for large topics, and this spreads the
+        // unavoidable skew evenly over topics instead of piling it on a few.
+        let k = compact.len() as f64;
+        let fixed = all.lo as f64;
+        let free: Vec<f64> = (0..self.nracks)
+            .map(|r| match sizes_all[r] {
+                0 => 0.0,
+                n => (ideal[r] - fixed / n as f64).max(0.0),
+            })
+            .collect();
+        let free_total: f64 = (0..self.nracks)
+            .map(|r| sizes_all[r] as f64 * free[r])
+            .sum();
         for s in &per_topic {
-            for x in expand(s.ideal(&compact)) {
+            let movable = s.total as f64 - k * s.lo as f64;
+            for r in 0..self.nracks {
+                let n = sizes_all[r] as f64;
+                if n == 0.0 {
+                    self.tcap.push(0);
+                    continue;
+                }
+                let spread = if free_total > 0.0 {
+                    movable * free[r] / free_total
+                } else {
+                    0.0
+                };
+                // A rack holds at most ceil(rf/K) of each partition.
+                let x = ((s.lo as f64 + spread * n) / n).min(s.hi as f64 / n);
                 self.tcap.push(bounds(x).1);
             }
         }
@@ -168,7 +209,7 @@ impl State {
     }
 
     pub fn tc(&self, t: u32, b: B) -> u32 {
-        self.tcount.get(&key(t, b)).copied().unwrap_or(0)
+        self.tcount.get(t, b)
     }
 
     pub fn cap(&self, t: u32, b: B) -> u32 {
@@ -220,8 +261,8 @@ impl State {
         self.count[d as usize] += 1;
         self.bytes[s as usize] -= z;
         self.bytes[d as usize] += z;
-        *self.tcount.get_mut(&key(t, s)).expect("counted") -= 1;
-        *self.tcount.entry(key(t, d)).or_insert(0) += 1;
+        self.tcount.sub(t, s);
+        self.tcount.add(t, d);
         self.on[d as usize].push(p as u32);
         self.moves += 1;
         self.bytes_moved += z;
@@ -232,6 +273,77 @@ impl State {
     }
 }
 
-pub fn key(t: u32, b: B) -> u64 {
+fn key(t: u32, b: B) -> u64 {
     (t as u64) << 16 | b as u64
+}
+
+/// Replicas of a topic per broker. Every move reads these many times, so
+/// they live in a dense table (one cache miss) unless topics times brokers
+/// is too large, where a hash map keyed `topic << 16 | broker` takes over.
+pub enum TopicCounts {
+    Dense { nb: usize, n: Vec<u32> },
+    Sparse(FxHashMap<u64, u32>),
+}
+
+/// Largest dense table, in entries (128 MiB of `u32`).
+const DENSE_MAX: usize = 1 << 25;
+
+impl TopicCounts {
+    fn new(topics: usize, nb: usize) -> TopicCounts {
+        if topics.saturating_mul(nb) <= DENSE_MAX {
+            TopicCounts::Dense {
+                nb,
+                n: vec![0; topics * nb],
+            }
+        } else {
+            TopicCounts::Sparse(FxHashMap::default())
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            TopicCounts::Dense { n, .. } => n.iter_mut().for_each(|x| *x = 0),
+            TopicCounts::Sparse(m) => m.clear(),
+        }
+    }
+
+    pub fn get(&self, t: u32, b: B) -> u32 {
+        match self {
+            TopicCounts::Dense { nb, n } => n[t as usize * nb + b as usize],
+            TopicCounts::Sparse(m) => m.get(&key(t, b)).copied().unwrap_or(0),
+        }
+    }
+
+    fn add(&mut self, t: u32, b: B) {
+        match self {
+            TopicCounts::Dense { nb, n } => n[t as usize * *nb + b as usize] += 1,
+            TopicCounts::Sparse(m) => *m.entry(key(t, b)).or_insert(0) += 1,
+        }
+    }
+
+    fn sub(&mut self, t: u32, b: B) {
+        match self {
+            TopicCounts::Dense { nb, n } => n[t as usize * *nb + b as usize] -= 1,
+            TopicCounts::Sparse(m) => *m.get_mut(&key(t, b)).expect("counted") -= 1,
+        }
+    }
+
+    /// Every (topic, broker, count) with a count above zero, sorted.
+    pub fn entries(&self) -> Vec<(u32, B, u32)> {
+        let mut out: Vec<(u32, B, u32)> = match self {
+            TopicCounts::Dense { nb, n } => n
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c > 0)
+                .map(|(i, &c)| ((i / nb) as u32, (i % nb) as B, c))
+                .collect(),
+            TopicCounts::Sparse(m) => m
+                .iter()
+                .filter(|&(_, &c)| c > 0)
+                .map(|(&k, &c)| ((k >> 16) as u32, (k & 0xffff) as B, c))
+                .collect(),
+        };
+        out.sort_unstable();
+        out
+    }
 }
