@@ -46,7 +46,9 @@ fn main() {
     for run in 1..=3 {
         let out = dir.join("plan.json");
         let t = Instant::now();
-        let child = Command::new(bin)
+        // Reaped by wait4 below (not Child::wait) to get its rusage.
+        #[allow(clippy::zombie_processes)]
+        let mut child = Command::new(bin)
             .args(["plan", "--state"])
             .arg(&state)
             .arg("-o")
@@ -56,15 +58,21 @@ fn main() {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
+        // Drain the summary before reaping: it is larger than a pipe buffer.
+        let mut stdout = String::new();
+        use std::io::Read;
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
         let (status, rss_kib) = wait_with_rusage(pid);
         let wall = t.elapsed();
         assert!(
             status.success() || status.code() == Some(1),
             "plan failed: {status:?}"
         );
-        let mut stdout = String::new();
-        use std::io::Read;
-        child.stdout.unwrap().read_to_string(&mut stdout).unwrap();
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
         let t = &v["summary"]["totals"];
         println!(
