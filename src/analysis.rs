@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::model::{BrokerId, Cluster};
+use crate::planner::bound::{FLOW_BOUND_MAX_REPLICAS, flow_bound};
 use crate::planner::ideal::{RfSums, bounds};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -116,6 +117,7 @@ pub fn summarize(
     target_racks.sort_unstable();
     target_racks.dedup();
     let k = target_racks.len().max(1);
+    let mut rack_names: Vec<String> = Vec::new();
     let spread = |r: &[BrokerId]| -> usize {
         let mut rs: Vec<&str> = r.iter().filter_map(|b| rack[index[b]]).collect();
         rs.sort_unstable();
@@ -341,6 +343,29 @@ pub fn summarize(
         .map(|&i| (bounds(ideal[i]).0 as u64).saturating_sub(rows[i].replicas_before))
         .sum();
     t.replica_moves_lower_bound = must_leave.max(must_arrive);
+    // Where racks limit where a replica may go, route replicas exactly.
+    if use_racks && t.replicas <= FLOW_BOUND_MAX_REPLICAS {
+        let racks: Vec<Option<usize>> = (0..nb)
+            .map(|i| rack[i].map(|name| rack_id(&mut rack_names, name)))
+            .collect();
+        let target_rack_ids: Vec<usize> = target_racks
+            .iter()
+            .map(|name| rack_id(&mut rack_names, name))
+            .collect();
+        let before: Vec<Vec<usize>> = cluster
+            .partitions()
+            .map(|(_, p)| p.replicas.iter().map(|b| index[b]).collect())
+            .collect();
+        let quota: Vec<(u64, u64)> = (0..nb)
+            .map(|i| {
+                let (lo, hi) = bounds(ideal[i]);
+                (lo as u64, hi as u64)
+            })
+            .collect();
+        if let Some(b) = flow_bound(&before, &racks, &target_rack_ids, &is_target, &quota) {
+            t.replica_moves_lower_bound = t.replica_moves_lower_bound.max(b);
+        }
+    }
 
     let total_bytes: u64 = rows.iter().map(|r| r.bytes_before).sum();
     let total_ideal: f64 = tgt.iter().map(|&i| ideal[i]).sum();
@@ -376,5 +401,15 @@ pub fn summarize(
     Summary {
         brokers: rows,
         totals: t,
+    }
+}
+
+fn rack_id(names: &mut Vec<String>, name: &str) -> usize {
+    match names.iter().position(|n| n == name) {
+        Some(i) => i,
+        None => {
+            names.push(name.to_string());
+            names.len() - 1
+        }
     }
 }

@@ -47,9 +47,12 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     } else {
         args.plan.as_str()
     };
-    let plan = reassignment::parse(name, &read_input(&args.plan)?).map_err(invalid)?;
-    let mut problems = plan.check_references(&cluster);
-    Problems::check(name, problems.clone()).map_err(invalid)?;
+    // Shape and reference problems are reported together, one per line.
+    let (moves, mut problems) =
+        reassignment::parse_moves(name, &read_input(&args.plan)?).map_err(invalid)?;
+    problems.extend(reassignment::check_references(&moves, &cluster));
+    Problems::check(name, std::mem::take(&mut problems)).map_err(invalid)?;
+    let plan = reassignment::Reassignment::new(name, moves).map_err(invalid)?;
 
     let mut after: Vec<Vec<BrokerId>> = cluster
         .partitions()

@@ -44,16 +44,7 @@ impl Reassignment {
     /// Builds a plan from moves, rejecting what Kafka's tool rejects.
     pub fn new(source: &str, mut moves: Vec<Move>) -> Result<Self, Problems> {
         moves.sort_by(|a, b| a.tp.cmp(&b.tp));
-        let mut problems = Vec::new();
-        for w in moves.windows(2) {
-            if w[0].tp == w[1].tp {
-                problems.push(Problem::new(w[0].tp.to_string(), "partition listed twice"));
-            }
-        }
-        for m in &moves {
-            check_move(m, &mut problems);
-        }
-        Problems::check(source, problems)?;
+        Problems::check(source, shape_problems(&moves))?;
         Ok(Reassignment { moves })
     }
 
@@ -72,31 +63,52 @@ impl Reassignment {
     /// Problems with references into a cluster: unknown topics, partitions
     /// and brokers.
     pub fn check_references(&self, cluster: &Cluster) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        for m in &self.moves {
-            let loc = m.tp.to_string();
-            if cluster.topic(&m.tp.topic).is_none() {
-                problems.push(Problem::new(loc, format!("unknown topic {}", m.tp.topic)));
-                continue;
-            }
-            if cluster.partition(&m.tp).is_none() {
-                problems.push(Problem::new(
-                    loc,
-                    format!(
-                        "unknown partition {} of topic {}",
-                        m.tp.partition, m.tp.topic
-                    ),
-                ));
-                continue;
-            }
-            for b in &m.replicas {
-                if cluster.broker(*b).is_none() {
-                    problems.push(Problem::new(&loc, format!("unknown broker {b}")));
-                }
+        check_references(&self.moves, cluster)
+    }
+}
+
+/// What Kafka's tool rejects in a list of moves sorted by topic-partition:
+/// duplicates, empty or repeated replica lists, bad `log_dirs`.
+fn shape_problems(moves: &[Move]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for w in moves.windows(2) {
+        if w[0].tp == w[1].tp {
+            problems.push(Problem::new(w[0].tp.to_string(), "partition listed twice"));
+        }
+    }
+    for m in moves {
+        check_move(m, &mut problems);
+    }
+    problems
+}
+
+/// Problems with references into a cluster: unknown topics, partitions
+/// and brokers.
+pub fn check_references(moves: &[Move], cluster: &Cluster) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for m in moves {
+        let loc = m.tp.to_string();
+        if cluster.topic(&m.tp.topic).is_none() {
+            problems.push(Problem::new(loc, format!("unknown topic {}", m.tp.topic)));
+            continue;
+        }
+        if cluster.partition(&m.tp).is_none() {
+            problems.push(Problem::new(
+                loc,
+                format!(
+                    "unknown partition {} of topic {}",
+                    m.tp.partition, m.tp.topic
+                ),
+            ));
+            continue;
+        }
+        for b in &m.replicas {
+            if *b >= 0 && cluster.broker(*b).is_none() {
+                problems.push(Problem::new(&loc, format!("unknown broker {b}")));
             }
         }
-        problems
     }
+    problems
 }
 
 fn check_move(m: &Move, problems: &mut Vec<Problem>) {
@@ -154,6 +166,15 @@ struct RawMove {
 
 /// Parses a reassignment plan and checks its shape (not its references).
 pub fn parse(source: &str, bytes: &[u8]) -> Result<Reassignment, Problems> {
+    let (moves, problems) = parse_moves(source, bytes)?;
+    Problems::check(source, problems)?;
+    Ok(Reassignment { moves })
+}
+
+/// Parses a plan's moves (sorted) and lists every shape problem beside
+/// them, so a caller can report those together with reference problems.
+/// Only unreadable JSON is an error here.
+pub fn parse_moves(source: &str, bytes: &[u8]) -> Result<(Vec<Move>, Vec<Problem>), Problems> {
     let raw: RawPlan = serde_json::from_slice(bytes)
         .map_err(|e| Problems::single(source, Problem::new("", format!("invalid JSON: {e}"))))?;
     let mut problems = Vec::new();
@@ -199,17 +220,11 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Reassignment, Problems> {
             log_dirs,
         });
     }
-    let plan = Reassignment::new(source, moves);
-    match (plan, Problems::check(source, problems)) {
-        (Ok(plan), Ok(())) => Ok(plan),
-        (Ok(_), Err(e)) => Err(e),
-        (Err(mut a), Err(b)) => {
-            a.problems.extend(b.problems);
-            a.problems.sort();
-            Err(a)
-        }
-        (Err(a), Ok(())) => Err(a),
-    }
+    moves.sort_by(|a, b| a.tp.cmp(&b.tp));
+    problems.extend(shape_problems(&moves));
+    problems.sort();
+    problems.dedup();
+    Ok((moves, problems))
 }
 
 fn check_version(version: &Option<serde_json::Value>, problems: &mut Vec<Problem>) {

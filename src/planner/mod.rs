@@ -54,6 +54,7 @@
 //! which is the lower bound, ending at 2, 2, 1, 1.
 
 pub mod balance;
+pub mod bound;
 mod counts;
 pub mod ideal;
 pub mod leaders;
@@ -330,7 +331,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     };
     let retry = replace.is_empty().then(|| reps.clone());
     let mut st = start(reps);
-    let bound = counts::lower_bound(&st);
+    let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
     let mut stranded = spend(&mut st, bound * 3 / 200);
     if let Some(reps) = retry
         && st.moves > ceiling(bound)
@@ -366,6 +367,31 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         stranded_replicas: stranded,
         rf_changed_partitions: rf_changed,
     })
+}
+
+/// The rack-routed bound (see [`bound::flow_bound`]) of the starting state,
+/// or 0 where it does not apply or would be slow.
+fn flow_bound_of(st: &State) -> u64 {
+    let replicas: usize = st.reps.iter().map(Vec::len).sum();
+    if st.k_target <= 1 || replicas as u64 > bound::FLOW_BOUND_MAX_REPLICAS {
+        return 0;
+    }
+    let before: Vec<Vec<usize>> = st
+        .reps
+        .iter()
+        .map(|r| r.iter().map(|&b| b as usize).collect())
+        .collect();
+    let rack: Vec<Option<usize>> = st.rack.iter().map(|r| r.map(usize::from)).collect();
+    let mut target_racks: Vec<usize> = (0..st.nb)
+        .filter(|&b| st.target[b])
+        .filter_map(|b| rack[b])
+        .collect();
+    target_racks.sort_unstable();
+    target_racks.dedup();
+    let quota: Vec<(u64, u64)> = (0..st.nb)
+        .map(|b| (u64::from(st.lo[b]), u64::from(st.hi[b])))
+        .collect();
+    bound::flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
 }
 
 fn mix(x: u64) -> u64 {
