@@ -418,9 +418,8 @@ impl State {
             return;
         };
         b.alive = false;
-        let alive: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
-        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
         for t in self.topics.values_mut() {
             for p in t.partitions.iter_mut() {
                 let Some(r) = p.logs.get_mut(&id) else {
@@ -455,9 +454,8 @@ impl State {
         };
         b.alive = true;
         b.port = port;
-        let alive: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
-        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
         for t in self.topics.values_mut() {
             for p in t.partitions.iter_mut() {
                 let Some(r) = p.logs.get_mut(&id) else {
@@ -520,9 +518,8 @@ impl State {
         }
         let lag_max = self.timing.replica_lag_max;
         let max_copy = self.timing.max_copy_per_step;
-        let alive: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
-        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
         let brokers = &mut self.brokers;
         for t in self.topics.values_mut() {
             let leader_list = t.configs.get(throttle::LEADER_REPLICAS).cloned();
@@ -663,9 +660,8 @@ impl State {
         now: Instant,
     ) -> Result<(), Refusal> {
         let brokers_known: Vec<BrokerId> = self.brokers.keys().copied().collect();
-        let alive: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
-        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
         let dirs: BTreeMap<BrokerId, String> = self
             .brokers
             .iter()
@@ -762,9 +758,8 @@ impl State {
 
     /// Leader election: type 0 preferred, 1 unclean.
     pub fn elect(&mut self, topic: &str, partition: i32, election_type: i8) -> Result<(), Refusal> {
-        let alive: BTreeMap<BrokerId, bool> =
-            self.brokers.iter().map(|(k, v)| (*k, v.alive)).collect();
-        let is_alive = |b: BrokerId| alive.get(&b).copied().unwrap_or(false);
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
         let p = self.partition_mut(topic, partition).ok_or_else(|| {
             Refusal::new(
                 code::UNKNOWN_TOPIC_OR_PARTITION,
