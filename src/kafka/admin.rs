@@ -228,12 +228,12 @@ impl Admin {
             .send(&DescribeLogDirsRequest::default().with_topics(None))
             .await?;
         if resp.error_code != 0 {
-            return Err(KafkaError::Response {
-                api: "DescribeLogDirs",
-                addr: conn.addr().to_string(),
-                code: resp.error_code,
-                message: None,
-            });
+            return Err(refused(
+                "DescribeLogDirs",
+                conn.addr(),
+                resp.error_code,
+                None,
+            ));
         }
         Ok(resp)
     }
@@ -249,12 +249,12 @@ impl Admin {
             )
             .await?;
         if resp.error_code != 0 {
-            return Err(KafkaError::Response {
-                api: "ListPartitionReassignments",
-                addr: self.any.addr().to_string(),
-                code: resp.error_code,
-                message: resp.error_message.map(|m| m.as_str().to_string()),
-            });
+            return Err(refused(
+                "ListPartitionReassignments",
+                self.any.addr(),
+                resp.error_code,
+                resp.error_message.as_ref(),
+            ));
         }
         let ids = |v: &[WireBrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
         let mut out: Vec<Ongoing> = resp
@@ -308,12 +308,12 @@ impl Admin {
         let resp = self.any.send(&req).await?;
         let addr = self.any.addr().to_string();
         if resp.error_code != 0 {
-            return Err(KafkaError::Response {
-                api: "AlterPartitionReassignments",
-                addr,
-                code: resp.error_code,
-                message: resp.error_message.map(|m| m.as_str().to_string()),
-            });
+            return Err(refused(
+                "AlterPartitionReassignments",
+                &addr,
+                resp.error_code,
+                resp.error_message.as_ref(),
+            ));
         }
         let mut out = Vec::new();
         for t in &resp.responses {
@@ -325,12 +325,12 @@ impl Admin {
                 let r = if p.error_code == 0 {
                     Ok(())
                 } else {
-                    Err(KafkaError::Response {
-                        api: "AlterPartitionReassignments",
-                        addr: addr.clone(),
-                        code: p.error_code,
-                        message: p.error_message.as_ref().map(|m| m.as_str().to_string()),
-                    })
+                    Err(refused(
+                        "AlterPartitionReassignments",
+                        &addr,
+                        p.error_code,
+                        p.error_message.as_ref(),
+                    ))
                 };
                 out.push((tp, r));
             }
@@ -364,12 +364,7 @@ impl Admin {
         let resp = self.any.send(&req).await?;
         let addr = self.any.addr().to_string();
         if resp.error_code != 0 {
-            return Err(KafkaError::Response {
-                api: "ElectLeaders",
-                addr,
-                code: resp.error_code,
-                message: None,
-            });
+            return Err(refused("ElectLeaders", &addr, resp.error_code, None));
         }
         let mut out = Vec::new();
         for t in &resp.replica_election_results {
@@ -380,12 +375,12 @@ impl Admin {
                 };
                 let r = match p.error_code {
                     0 | 84 => Ok(()),
-                    code => Err(KafkaError::Response {
-                        api: "ElectLeaders",
-                        addr: addr.clone(),
+                    code => Err(refused(
+                        "ElectLeaders",
+                        &addr,
                         code,
-                        message: p.error_message.as_ref().map(|m| m.as_str().to_string()),
-                    }),
+                        p.error_message.as_ref(),
+                    )),
                 };
                 out.push((tp, r));
             }
@@ -427,12 +422,12 @@ impl Admin {
         let mut out = BTreeMap::new();
         for r in &resp.results {
             if r.error_code != 0 {
-                return Err(KafkaError::Response {
-                    api: "DescribeConfigs",
-                    addr,
-                    code: r.error_code,
-                    message: r.error_message.as_ref().map(|m| m.as_str().to_string()),
-                });
+                return Err(refused(
+                    "DescribeConfigs",
+                    &addr,
+                    r.error_code,
+                    r.error_message.as_ref(),
+                ));
             }
             for c in &r.configs {
                 let value = if c.is_sensitive {
@@ -473,12 +468,12 @@ impl Admin {
         let resp = conn.send(&req).await?;
         for r in &resp.responses {
             if r.error_code != 0 {
-                return Err(KafkaError::Response {
-                    api: "IncrementalAlterConfigs",
-                    addr,
-                    code: r.error_code,
-                    message: r.error_message.as_ref().map(|m| m.as_str().to_string()),
-                });
+                return Err(refused(
+                    "IncrementalAlterConfigs",
+                    &addr,
+                    r.error_code,
+                    r.error_message.as_ref(),
+                ));
             }
         }
         Ok(())
@@ -522,14 +517,24 @@ impl Admin {
         let resp = self.any.send(&req).await?;
         for t in &resp.topics {
             if t.error_code != 0 {
-                return Err(KafkaError::Response {
-                    api: "CreateTopics",
-                    addr: self.any.addr().to_string(),
-                    code: t.error_code,
-                    message: t.error_message.as_ref().map(|m| m.as_str().to_string()),
-                });
+                return Err(refused(
+                    "CreateTopics",
+                    self.any.addr(),
+                    t.error_code,
+                    t.error_message.as_ref(),
+                ));
             }
         }
         Ok(())
+    }
+}
+
+/// A Kafka error code as this module's error, naming the API and broker.
+fn refused(api: &'static str, addr: &str, code: i16, message: Option<&StrBytes>) -> KafkaError {
+    KafkaError::Response {
+        api,
+        addr: addr.to_string(),
+        code,
+        message: message.map(|m| m.as_str().to_string()),
     }
 }
