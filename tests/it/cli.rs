@@ -23,6 +23,11 @@ fn run(args: &[&str]) -> std::process::Output {
         .expect("runs")
 }
 
+/// Checks the exit code, showing stderr when it differs.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr_of(out));
+}
+
 #[test]
 fn plan_writes_plan_and_rollback_and_summary() {
     let dir = TempDir::new().unwrap();
@@ -40,7 +45,7 @@ fn plan_writes_plan_and_rollback_and_summary() {
         "--throttle",
         "1KB/s",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit(&out, 0);
     let stdout = stdout_of(&out);
     insta::assert_snapshot!("plan_small_summary", stdout);
     let p = std::fs::read_to_string(&plan).unwrap();
@@ -73,7 +78,7 @@ fn plan_is_deterministic_for_a_seed() {
     let dir = TempDir::new().unwrap();
     let state = dir.path().join("s.json");
     let made = run(&["gen-snapshot", "--seed", "7", "-o", state.to_str().unwrap()]);
-    assert_eq!(made.status.code(), Some(0));
+    assert_exit(&made, 0);
     let mut outputs = Vec::new();
     for i in 0..2 {
         let plan = dir.path().join(format!("p{i}.json"));
@@ -88,7 +93,7 @@ fn plan_is_deterministic_for_a_seed() {
             "--output",
             "json",
         ]);
-        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        assert_exit(&out, 0);
         outputs.push((std::fs::read(&plan).unwrap(), out.stdout));
     }
     assert_eq!(outputs[0].0, outputs[1].0, "plans differ");
@@ -115,7 +120,7 @@ fn plan_json_output_has_version() {
         "--output",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["command"], "plan");
@@ -130,7 +135,7 @@ fn plan_reads_state_from_stdin() {
         .write_stdin(SMALL)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit(&out, 0);
 }
 
 /// Every bad input: exit 2, one `error:` line per problem, no output file.
@@ -171,65 +176,48 @@ fn plan_bad_inputs_exit_2_without_output() {
         "n.json",
         &SMALL.replacen("\"replicas\":[1,2],", "", 1),
     );
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    // (--state, further arguments, expected error)
+    let cases: [(&str, &[&str], &str); 12] = [
+        (truncated.to_str().unwrap(), &[], "invalid JSON"),
+        (v2.to_str().unwrap(), &[], "unsupported snapshot version 2"),
         (
-            vec!["plan", "--state", truncated.to_str().unwrap()],
-            "invalid JSON",
-        ),
-        (
-            vec!["plan", "--state", v2.to_str().unwrap()],
-            "unsupported snapshot version 2",
-        ),
-        (
-            vec!["plan", "--state", nofield.to_str().unwrap()],
+            nofield.to_str().unwrap(),
+            &[],
             "orders-0: missing required field `replicas`",
         ),
         (
-            vec!["plan", "--state", "/nonexistent/s.json"],
+            "/nonexistent/s.json",
+            &[],
             "cannot read /nonexistent/s.json",
         ),
         (
-            vec!["plan", "--state", g, "--replication-factor", "5"],
+            g,
+            &["--replication-factor", "5"],
             "replication factor 5 is above the 4 target brokers",
         ),
         (
-            vec!["plan", "--state", g, "--remove-brokers", "1,2,3,4"],
+            g,
+            &["--remove-brokers", "1,2,3,4"],
             "target broker set is empty",
         ),
+        (g, &["--topics", "orders,nope"], "unknown topics: nope"),
+        (g, &["--topics", "zz.*"], "matches no topic"),
         (
-            vec!["plan", "--state", g, "--topics", "orders,nope"],
-            "unknown topics: nope",
-        ),
-        (
-            vec!["plan", "--state", g, "--topics", "zz.*"],
-            "matches no topic",
-        ),
-        (
-            vec![
-                "plan",
-                "--state",
-                g,
-                "--brokers",
-                "1,2",
-                "--remove-brokers",
-                "3",
-            ],
+            g,
+            &["--brokers", "1,2", "--remove-brokers", "3"],
             "cannot be used with",
         ),
+        (g, &["--brokers", "1,9"], "broker 9 is not in the snapshot"),
         (
-            vec!["plan", "--state", g, "--brokers", "1,9"],
-            "broker 9 is not in the snapshot",
-        ),
-        (
-            vec!["plan", "--state", g, "--replace", "1=2"],
+            g,
+            &["--replace", "1=2"],
             "already has a replica on broker 2",
         ),
-        (
-            vec!["plan", "--state", g, "--max-bytes", "12 parsecs"],
-            "unknown size unit",
-        ),
+        (g, &["--max-bytes", "12 parsecs"], "unknown size unit"),
     ];
-    for (args, expect) in cases {
+    for (state, more, expect) in cases {
+        let mut args = vec!["plan", "--state", state];
+        args.extend_from_slice(more);
         assert_bad_input(&dir, &args, expect);
     }
 }
@@ -248,27 +236,27 @@ fn partial_racks_need_ignore_racks() {
         "brokers [4] have no rack",
     );
     let out = run(&["plan", "--state", s.to_str().unwrap(), "--ignore-racks"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit(&out, 0);
+}
+
+/// `plan` on [`SMALL`] with `args`, writing the plan to a file; checks
+/// exit 0 and returns stdout and the plan.
+fn plan_small(args: &[&str]) -> (String, String) {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let plan = dir.path().join("p.json");
+    let mut full = vec!["plan", "--state", s.to_str().unwrap()];
+    full.extend_from_slice(args);
+    full.extend(["-o", plan.to_str().unwrap()]);
+    let out = run(&full);
+    assert_exit(&out, 0);
+    (stdout_of(&out), std::fs::read_to_string(&plan).unwrap())
 }
 
 #[test]
 fn remove_brokers_drains_them() {
-    let dir = TempDir::new().unwrap();
-    let s = write(dir.path(), "s.json", SMALL);
-    let plan = dir.path().join("p.json");
-    let out = run(&[
-        "plan",
-        "--state",
-        s.to_str().unwrap(),
-        "--remove-brokers",
-        "3",
-        "-o",
-        plan.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (stdout, _) = plan_small(&["--remove-brokers", "3", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let b3 = v["summary"]["brokers"]
         .as_array()
         .unwrap()
@@ -282,20 +270,7 @@ fn remove_brokers_drains_them() {
 
 #[test]
 fn replace_substitutes_one_for_one() {
-    let dir = TempDir::new().unwrap();
-    let s = write(dir.path(), "s.json", SMALL);
-    let plan = dir.path().join("p.json");
-    let out = run(&[
-        "plan",
-        "--state",
-        s.to_str().unwrap(),
-        "--replace",
-        "3=4",
-        "-o",
-        plan.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let p = std::fs::read_to_string(&plan).unwrap();
+    let (_, p) = plan_small(&["--replace", "3=4"]);
     assert_eq!(
         p,
         r#"{"version":1,"partitions":[{"topic":"orders","partition":1,"replicas":[2,4],"log_dirs":["any","any"]},{"topic":"orders","partition":2,"replicas":[4,2],"log_dirs":["any","any"]},{"topic":"payments","partition":1,"replicas":[4,2],"log_dirs":["any","any"]}]}"#
@@ -313,7 +288,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1],"log_dirs":["any","any"]}]}"#,
     );
     let out = run(&["check", ok.to_str().unwrap(), "--state", st]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit(&out, 0);
     assert!(stderr_of(&out).contains("valid (1 partitions)"));
 
     let rf = write(
@@ -322,7 +297,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         r#"{"partitions":[{"topic":"orders","partition":0,"replicas":[4,1,2]}]}"#,
     );
     let out = run(&["check", rf.to_str().unwrap(), "--state", st]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(
         stderr_of(&out).contains("rf.json: orders-0: changes the replication factor 2 -> 3"),
         "{}",
@@ -335,7 +310,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         st,
         "--allow-rf-change",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_exit(&out, 0);
 
     let rack = write(
         dir.path(),
@@ -343,14 +318,14 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         r#"{"partitions":[{"topic":"orders","partition":0,"replicas":[1,3]}]}"#,
     );
     let out = run(&["check", rack.to_str().unwrap(), "--state", st]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     assert!(
         stderr_of(&out).contains("warning: 1 partitions would not span"),
         "{}",
         stderr_of(&out)
     );
     let out = run(&["check", rack.to_str().unwrap(), "--state", st, "--strict"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
 
     let dead = write(
         dir.path(),
@@ -367,7 +342,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         "--state",
         dead.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(stderr_of(&out).contains("orders-0: target broker 4 is not alive"));
 
     write(
@@ -381,7 +356,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         .args(["check", "many.json", "--state", "s.json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     let errors: Vec<String> = stderr_of(&out)
         .lines()
         .filter(|l| l.starts_with("error:"))
@@ -393,10 +368,10 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
 #[test]
 fn help_lists_commands_and_exit_codes() {
     let out = run(&["--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     insta::assert_snapshot!("help", stdout_of(&out));
     let out = run(&["plan", "--help"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_exit(&out, 0);
     insta::assert_snapshot!("help_plan", stdout_of(&out));
     let out = run(&["check", "--help"]);
     insta::assert_snapshot!("help_check", stdout_of(&out));

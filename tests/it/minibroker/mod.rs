@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use kafka_migrate::kafka::Admin;
 use kafka_migrate::minibroker::client::MiniClient;
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
-use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -55,33 +55,17 @@ pub async fn client(c: &ClusterHandle, broker: i32) -> MiniClient {
         .unwrap()
 }
 
-/// Creates a topic with an explicit assignment over the wire.
+/// Creates a topic with an explicit assignment over the wire, through
+/// broker 1.
 pub async fn create_topic(c: &ClusterHandle, name: &str, assignment: &[&[i32]]) {
-    let req = CreateTopicsRequest::default()
-        .with_timeout_ms(5000)
-        .with_topics(vec![
-            CreatableTopic::default()
-                .with_name(tn(name))
-                .with_num_partitions(-1)
-                .with_replication_factor(-1)
-                .with_assignments(
-                    assignment
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| {
-                            CreatableReplicaAssignment::default()
-                                .with_partition_index(i as i32)
-                                .with_broker_ids(r.iter().copied().map(BrokerId).collect())
-                        })
-                        .collect(),
-                ),
-        ]);
-    let resp = client(c, 1).await.send(&req, 7).await.unwrap();
-    assert_eq!(
-        resp.topics[0].error_code, 0,
-        "{:?}",
-        resp.topics[0].error_message
-    );
+    let addr = c.broker_addr(1).unwrap().to_string();
+    // The admin timeout is also the CreateTopics timeout_ms the broker gets.
+    let mut admin = Admin::connect(&addr, Duration::from_secs(5)).await.unwrap();
+    let assignment: Vec<Vec<i32>> = assignment.iter().map(|r| r.to_vec()).collect();
+    admin
+        .create_topic(name, &assignment, &[])
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
 }
 
 /// One record batch of `count` records `key-<first+i>` with `value_len`-byte values.

@@ -3,13 +3,14 @@
 //! ports, running on its own runtime so the scenario (which also runs
 //! blocking clients such as kcat) can never starve it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle};
 use kafka_migrate::model::BrokerId;
 
-use super::{Backend, BoxFuture, scenarios, tools};
+use super::{Backend, BoxFuture};
 
 struct Mini {
     rt: tokio::runtime::Runtime,
@@ -42,6 +43,17 @@ impl Mini {
         self.cluster.clone().expect("running")
     }
 
+    /// Runs `op` on the cluster's runtime rather than the scenario's, which
+    /// may be blocked in a synchronous client while the broker must go on.
+    fn on_cluster_runtime<F, Fut>(&self, op: F) -> BoxFuture<'_>
+    where
+        F: FnOnce(Arc<ClusterHandle>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let job = self.rt.spawn(op(self.handle()));
+        Box::pin(async move { job.await.unwrap() })
+    }
+
     /// Stops every task of the cluster and checks nothing is left holding it.
     fn shutdown(mut self) {
         let cluster = Arc::try_unwrap(self.cluster.take().unwrap())
@@ -61,64 +73,18 @@ impl Backend for Mini {
         self.handle().broker_ids()
     }
     fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_> {
-        let c = self.handle();
-        let job = self
-            .rt
-            .spawn(async move { c.stop_broker(id).await.unwrap() });
-        Box::pin(async move { job.await.unwrap() })
+        self.on_cluster_runtime(move |c| async move { c.stop_broker(id).await.unwrap() })
     }
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
-        let c = self.handle();
-        let job = self
-            .rt
-            .spawn(async move { c.start_broker(id).await.unwrap() });
-        Box::pin(async move { job.await.unwrap() })
+        self.on_cluster_runtime(move |c| async move { c.start_broker(id).await.unwrap() })
     }
 }
 
-macro_rules! mini {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let b = Mini::start();
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(scenarios::$name(&b));
-            b.shutdown();
-        }
-    )*};
+/// A fresh cluster per test, shut down cleanly afterwards.
+fn with_mini(scenario: impl FnOnce(&dyn Backend)) {
+    let b = Mini::start();
+    scenario(&b);
+    b.shutdown();
 }
 
-mini!(
-    kcat_metadata_and_round_trip,
-    throttled_reassignment,
-    cancel_and_override,
-    throttle_configs_read_back,
-    preferred_leader_election,
-    bad_requests,
-    rdkafka_round_trip,
-    leader_stopped_during_production,
-);
-
-macro_rules! mini_tools {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            if !tools::enabled() {
-                return;
-            }
-            let b = Mini::start();
-            tools::$name(&b);
-            b.shutdown();
-        }
-    )*};
-}
-
-mini_tools!(
-    kafka_topics,
-    kafka_configs,
-    kafka_log_dirs,
-    kafka_reassign_partitions
-);
+super::suite!(with_mini);

@@ -58,6 +58,58 @@ macro_rules! eventually {
 }
 pub(crate) use eventually;
 
+/// Runs a scenario to completion on a fresh single-threaded runtime.
+pub fn block_on<F: Future>(scenario: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scenario)
+}
+
+/// One `#[test]` per scenario and per Kafka tool check, for the backend that
+/// `$with` provides: `$with(|b: &dyn Backend| ...)` runs the closure against
+/// a ready backend, or returns without calling it when the backend is not
+/// available. Both backends list the same tests, so they are listed here once.
+macro_rules! suite {
+    ($with:path) => {
+        $crate::wire::suite!(@scenarios $with;
+            kcat_metadata_and_round_trip,
+            throttled_reassignment,
+            cancel_and_override,
+            throttle_configs_read_back,
+            preferred_leader_election,
+            bad_requests,
+            rdkafka_round_trip,
+            leader_stopped_during_production,
+            describe_writes_the_clusters_snapshot,
+        );
+        $crate::wire::suite!(@tools $with;
+            kafka_topics,
+            kafka_configs,
+            kafka_log_dirs,
+            kafka_reassign_partitions,
+        );
+    };
+    (@scenarios $with:path; $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            $with(|b| $crate::wire::block_on($crate::wire::scenarios::$name(b)));
+        }
+    )*};
+    // Checked first: without Java, starting a backend would be wasted.
+    (@tools $with:path; $($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            if !$crate::wire::tools::enabled() {
+                return;
+            }
+            $with($crate::wire::tools::$name);
+        }
+    )*};
+}
+pub(crate) use suite;
+
 /// A topic name no other scenario uses.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -67,6 +119,17 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Produces `payload`, a record a line, to partition 0 of `topic` with kcat
+/// (acks=all).
+pub fn kcat_produce(bootstrap: &str, topic: &str, payload: &[u8]) {
+    kcat(
+        &[
+            "-P", "-b", bootstrap, "-t", topic, "-p", "0", "-X", "acks=all",
+        ],
+        Some(payload),
+    );
 }
 
 /// Runs kcat with arguments and optional stdin; returns stdout.

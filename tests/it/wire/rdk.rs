@@ -83,9 +83,11 @@ pub fn consume_all(
                 String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap(),
             )),
             // librdkafka reports a broker it cannot reach (e.g. one a test
-            // stopped) as an error event; consumption goes on from the others.
+            // stopped), or briefly all of them while it reconnects, as error
+            // events; consumption goes on once a live broker answers.
             Some(Err(rdkafka::error::KafkaError::MessageConsumption(
-                rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure,
+                rdkafka::types::RDKafkaErrorCode::BrokerTransportFailure
+                | rdkafka::types::RDKafkaErrorCode::AllBrokersDown,
             ))) => {}
             Some(Err(e)) => panic!("consumer error: {e}"),
             None => {}

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use kafka_migrate::model::BrokerId;
 
-use super::{Backend, BoxFuture, scenarios, tools};
+use super::{Backend, BoxFuture};
 
 struct RealKafka {
     harness: PathBuf,
@@ -80,49 +80,11 @@ fn backend() -> Option<RealKafka> {
     Some(RealKafka { harness, bootstrap })
 }
 
-macro_rules! real {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            let Some(b) = backend() else { return };
-            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(scenarios::$name(&b));
-        }
-    )*};
+/// The shared cluster, one test at a time; skips when it is not running.
+fn with_real(scenario: impl FnOnce(&dyn Backend)) {
+    let Some(b) = backend() else { return };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    scenario(&b);
 }
 
-real!(
-    kcat_metadata_and_round_trip,
-    throttled_reassignment,
-    cancel_and_override,
-    throttle_configs_read_back,
-    preferred_leader_election,
-    bad_requests,
-    rdkafka_round_trip,
-    leader_stopped_during_production,
-);
-
-macro_rules! real_tools {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            if !tools::enabled() {
-                return;
-            }
-            let Some(b) = backend() else { return };
-            let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-            tools::$name(&b);
-        }
-    )*};
-}
-
-real_tools!(
-    kafka_topics,
-    kafka_configs,
-    kafka_log_dirs,
-    kafka_reassign_partitions
-);
+super::suite!(with_real);

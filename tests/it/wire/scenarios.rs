@@ -9,12 +9,12 @@ use kafka_migrate::model::{BrokerId, TopicPartition};
 use std::collections::{BTreeMap as Map, BTreeSet};
 use std::time::Duration;
 
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use super::rdk::{
     checked_value, consume_all, high_watermark, producer, producer_with, value_is_intact,
 };
-use super::{Backend, admin, eventually, kcat, unique};
+use super::{Backend, admin, eventually, kcat, kcat_produce, unique};
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition {
@@ -64,20 +64,7 @@ fn produce(b: &dyn Backend, topic: &str, n: usize, size: usize) -> Vec<String> {
             .collect();
         data.push_str(&format!("{i:06}:{body}\n"));
     }
-    kcat(
-        &[
-            "-P",
-            "-b",
-            &b.bootstrap(),
-            "-t",
-            topic,
-            "-p",
-            "0",
-            "-X",
-            "acks=all",
-        ],
-        Some(data.as_bytes()),
-    );
+    kcat_produce(&b.bootstrap(), topic, data.as_bytes());
     data.lines().map(String::from).collect()
 }
 
@@ -127,6 +114,41 @@ async fn sizes_on(a: &mut Admin, brokers: &[BrokerId], topic: &str) -> BTreeMap<
     out
 }
 
+const RATES: [&str; 2] = [
+    "leader.replication.throttled.rate",
+    "follower.replication.throttled.rate",
+];
+const REPLICAS: [&str; 2] = [
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
+];
+
+/// Sets (`Some`) or deletes (`None`) the throttle rate on `brokers` and the
+/// throttled replicas of `topic`.
+async fn alter_throttle(
+    a: &mut Admin,
+    brokers: &[BrokerId],
+    topic: &str,
+    rate: Option<&str>,
+    leaders: Option<&str>,
+    followers: Option<&str>,
+) {
+    for &id in brokers {
+        a.alter_configs(
+            &ConfigResource::Broker(id),
+            &[(RATES[0], rate), (RATES[1], rate)],
+        )
+        .await
+        .unwrap();
+    }
+    a.alter_configs(
+        &ConfigResource::Topic(topic.into()),
+        &[(REPLICAS[0], leaders), (REPLICAS[1], followers)],
+    )
+    .await
+    .unwrap();
+}
+
 async fn set_throttle(
     a: &mut Admin,
     brokers: &[BrokerId],
@@ -136,49 +158,46 @@ async fn set_throttle(
     rate: u64,
 ) {
     let rate = rate.to_string();
-    for &id in brokers {
-        a.alter_configs(
-            &ConfigResource::Broker(id),
-            &[
-                ("leader.replication.throttled.rate", Some(&rate)),
-                ("follower.replication.throttled.rate", Some(&rate)),
-            ],
-        )
-        .await
-        .unwrap();
-    }
-    a.alter_configs(
-        &ConfigResource::Topic(topic.into()),
-        &[
-            ("leader.replication.throttled.replicas", Some(leaders)),
-            ("follower.replication.throttled.replicas", Some(followers)),
-        ],
+    alter_throttle(
+        a,
+        brokers,
+        topic,
+        Some(&rate),
+        Some(leaders),
+        Some(followers),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 async fn clear_throttle(a: &mut Admin, brokers: &[BrokerId], topic: &str) {
-    for &id in brokers {
-        a.alter_configs(
-            &ConfigResource::Broker(id),
-            &[
-                ("leader.replication.throttled.rate", None),
-                ("follower.replication.throttled.rate", None),
-            ],
-        )
-        .await
-        .unwrap();
+    alter_throttle(a, brokers, topic, None, None, None).await;
+}
+
+/// Describes `expected`'s keys of `resource` and checks each value; `None`
+/// expects the key unset or absent.
+async fn assert_configs(
+    b: &dyn Backend,
+    a: &mut Admin,
+    resource: &ConfigResource,
+    expected: &[(&str, Option<&str>)],
+) {
+    let keys: Vec<&str> = expected.iter().map(|&(k, _)| k).collect();
+    let cfg = a.describe_configs(resource, Some(&keys)).await.unwrap();
+    for &(key, want) in expected {
+        match want {
+            Some(v) => assert_eq!(
+                cfg.get(key),
+                Some(&Some(v.to_string())),
+                "{}: {key} in {cfg:?}",
+                b.name()
+            ),
+            None => assert!(
+                cfg.get(key).is_none_or(|v| v.is_none()),
+                "{}: {key} in {cfg:?}",
+                b.name()
+            ),
+        }
     }
-    a.alter_configs(
-        &ConfigResource::Topic(topic.into()),
-        &[
-            ("leader.replication.throttled.replicas", None),
-            ("follower.replication.throttled.replicas", None),
-        ],
-    )
-    .await
-    .unwrap();
 }
 
 async fn ongoing(a: &mut Admin, topic: &str) -> Vec<Ongoing> {
@@ -188,6 +207,39 @@ async fn ongoing(a: &mut Admin, topic: &str) -> Vec<Ongoing> {
         .into_iter()
         .filter(|o| o.tp.topic == topic)
         .collect()
+}
+
+/// Creates a topic named after `prefix` with `assignment`; returns its name
+/// and the admin client that created it.
+async fn new_topic(b: &dyn Backend, prefix: &str, assignment: &[Vec<BrokerId>]) -> (String, Admin) {
+    let topic = unique(prefix);
+    let mut a = admin(b).await;
+    a.create_topic(&topic, assignment, &[]).await.unwrap();
+    (topic, a)
+}
+
+/// Enqueues record `i`: key `k<i>`, a value carrying its own checksum.
+fn send_checked(producer: &FutureProducer, topic: &str, i: usize) -> DeliveryFuture {
+    let (key, value) = (format!("k{i}"), checked_value(i));
+    producer
+        .send_result(FutureRecord::to(topic).key(&key).payload(&value))
+        .map_err(|(e, _)| e)
+        .expect("enqueued")
+}
+
+/// [`consume_all`] off the async threads: it blocks while it polls.
+async fn consume_all_blocking(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> Vec<(i32, i64, String, String)> {
+    let (bs, t) = (bootstrap.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        consume_all(&bs, &t, partitions, expected, Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
 }
 
 /// Waits until partition 0 of `topic` has a leader in the metadata.
@@ -203,11 +255,7 @@ async fn wait_leader(b: &dyn Backend, topic: &str) -> BrokerId {
 /// kcat sees brokers, topics and leaders; produce then consume round-trips.
 pub async fn kcat_metadata_and_round_trip(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-kcat");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
-        .await
-        .unwrap();
+    let (topic, _a) = new_topic(b, "km-kcat", &[vec![ids[0], ids[1]]]).await;
     let listing = eventually!("topic in kcat -L", 30, {
         let out = kcat(&["-L", "-b", &b.bootstrap(), "-t", &topic], None);
         out.contains("leader").then_some(out)
@@ -239,9 +287,7 @@ pub async fn kcat_metadata_and_round_trip(b: &dyn Backend) {
 pub async fn throttled_reassignment(b: &dyn Backend) {
     let ids = b.brokers();
     let (x, y, z) = (ids[0], ids[1], ids[2]);
-    let topic = unique("km-move");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![x, y]], &[]).await.unwrap();
+    let (topic, mut a) = new_topic(b, "km-move", &[vec![x, y]]).await;
     wait_leader(b, &topic).await;
     let sent = produce(b, &topic, 2000, 1000);
     let before = kcat_consume_all(b, &topic);
@@ -313,9 +359,7 @@ pub async fn throttled_reassignment(b: &dyn Backend) {
 pub async fn cancel_and_override(b: &dyn Backend) {
     let ids = b.brokers();
     let (w, x, y, z) = (ids[0], ids[1], ids[2], ids[3]);
-    let topic = unique("km-cancel");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![w, x]], &[]).await.unwrap();
+    let (topic, mut a) = new_topic(b, "km-cancel", &[vec![w, x]]).await;
     wait_leader(b, &topic).await;
     // More than one 1 MiB fetch, which Kafka lets through before the quota.
     produce(b, &topic, 3000, 1000);
@@ -381,68 +425,33 @@ pub async fn cancel_and_override(b: &dyn Backend) {
 /// BROKER resource sent to another broker is refused with INVALID_REQUEST.
 pub async fn throttle_configs_read_back(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-cfg");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![ids[0], ids[1]], vec![ids[1], ids[2]]], &[])
-        .await
-        .unwrap();
+    let (topic, mut a) =
+        new_topic(b, "km-cfg", &[vec![ids[0], ids[1]], vec![ids[1], ids[2]]]).await;
     set_throttle(&mut a, &ids, &topic, "0:1,1:2", "*", 12_345_678).await;
     for &id in &ids {
-        let cfg = a
-            .describe_configs(
-                &ConfigResource::Broker(id),
-                Some(&[
-                    "leader.replication.throttled.rate",
-                    "follower.replication.throttled.rate",
-                ]),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            cfg.get("leader.replication.throttled.rate"),
-            Some(&Some("12345678".into())),
-            "{}: {cfg:?}",
-            b.name()
-        );
-        assert_eq!(
-            cfg.get("follower.replication.throttled.rate"),
-            Some(&Some("12345678".into()))
-        );
+        assert_configs(
+            b,
+            &mut a,
+            &ConfigResource::Broker(id),
+            &[(RATES[0], Some("12345678")), (RATES[1], Some("12345678"))],
+        )
+        .await;
     }
-    let cfg = a
-        .describe_configs(
-            &ConfigResource::Topic(topic.clone()),
-            Some(&[
-                "leader.replication.throttled.replicas",
-                "follower.replication.throttled.replicas",
-            ]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        cfg.get("leader.replication.throttled.replicas"),
-        Some(&Some("0:1,1:2".into())),
-        "{}: {cfg:?}",
-        b.name()
-    );
-    assert_eq!(
-        cfg.get("follower.replication.throttled.replicas"),
-        Some(&Some("*".into()))
-    );
+    assert_configs(
+        b,
+        &mut a,
+        &ConfigResource::Topic(topic.clone()),
+        &[(REPLICAS[0], Some("0:1,1:2")), (REPLICAS[1], Some("*"))],
+    )
+    .await;
     clear_throttle(&mut a, &ids, &topic).await;
-    let cfg = a
-        .describe_configs(
-            &ConfigResource::Broker(ids[0]),
-            Some(&["leader.replication.throttled.rate"]),
-        )
-        .await
-        .unwrap();
-    assert!(
-        cfg.get("leader.replication.throttled.rate")
-            .is_none_or(|v| v.is_none()),
-        "{}: {cfg:?}",
-        b.name()
-    );
+    assert_configs(
+        b,
+        &mut a,
+        &ConfigResource::Broker(ids[0]),
+        &[(RATES[0], None)],
+    )
+    .await;
 
     // A BROKER resource must go to that broker.
     let other = a.brokers[&ids[1]].0.clone();
@@ -468,11 +477,7 @@ pub async fn throttle_configs_read_back(b: &dyn Backend) {
 /// election then moves leadership; a second one is not needed.
 pub async fn preferred_leader_election(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-elect");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
-        .await
-        .unwrap();
+    let (topic, mut a) = new_topic(b, "km-elect", &[vec![ids[0], ids[1]]]).await;
     wait_leader(b, &topic).await;
     a.alter_reassignments(&[(tp(&topic, 0), Some(vec![ids[1], ids[0]]))])
         .await
@@ -509,11 +514,7 @@ pub async fn preferred_leader_election(b: &dyn Backend) {
 /// Error codes for bad reassignment requests, and garbage on the wire.
 pub async fn bad_requests(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-bad");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![ids[0], ids[1]]], &[])
-        .await
-        .unwrap();
+    let (topic, mut a) = new_topic(b, "km-bad", &[vec![ids[0], ids[1]]]).await;
     let res = a
         .alter_reassignments(&[
             (tp(&topic, 0), Some(vec![ids[0], 9999])),
@@ -619,23 +620,17 @@ pub async fn bad_requests(b: &dyn Backend) {
 /// identical, each exactly once.
 pub async fn rdkafka_round_trip(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-rdkafka");
-    let mut a = admin(b).await;
     let assignment: Vec<Vec<BrokerId>> = (0..6)
         .map(|p| (0..3).map(|r| ids[(p + r) % ids.len()]).collect())
         .collect();
-    a.create_topic(&topic, &assignment, &[]).await.unwrap();
+    let (topic, _a) = new_topic(b, "km-rdkafka", &assignment).await;
     wait_leader(b, &topic).await;
     let bootstrap = b.bootstrap();
     let n = 3000;
     let producer = producer_with(&bootstrap, true);
     let mut deliveries = Vec::new();
     for i in 0..n {
-        let (key, value) = (format!("k{i}"), checked_value(i));
-        let f = producer
-            .send_result(FutureRecord::to(&topic).key(&key).payload(&value))
-            .map_err(|(e, _)| e)
-            .expect("enqueued");
+        let f = send_checked(&producer, &topic, i);
         deliveries.push(f);
     }
     let mut by_partition: Map<i32, usize> = Map::new();
@@ -650,12 +645,7 @@ pub async fn rdkafka_round_trip(b: &dyn Backend) {
         by_partition.len() > 1,
         "keys spread over partitions: {by_partition:?}"
     );
-    let t = topic.clone();
-    let got = tokio::task::spawn_blocking(move || {
-        consume_all(&bootstrap, &t, 6, n, Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
+    let got = consume_all_blocking(&bootstrap, &topic, 6, n).await;
     assert_eq!(
         got.len(),
         n,
@@ -683,22 +673,14 @@ pub async fn rdkafka_round_trip(b: &dyn Backend) {
 /// after a restart.
 pub async fn leader_stopped_during_production(b: &dyn Backend) {
     let ids = b.brokers();
-    let topic = unique("km-failover");
-    let mut a = admin(b).await;
-    a.create_topic(&topic, &[vec![ids[0], ids[1], ids[2]]], &[])
-        .await
-        .unwrap();
+    let (topic, _a) = new_topic(b, "km-failover", &[vec![ids[0], ids[1], ids[2]]]).await;
     let old_leader = wait_leader(b, &topic).await;
     let bootstrap = b.bootstrap();
     let producer = producer(&bootstrap);
     let n = 2000;
     let mut pending = Vec::new();
     for i in 0..n {
-        let (key, value) = (format!("k{i}"), checked_value(i));
-        let f = producer
-            .send_result(FutureRecord::to(&topic).key(&key).payload(&value))
-            .map_err(|(e, _)| e)
-            .expect("enqueued");
+        let f = send_checked(&producer, &topic, i);
         pending.push((i, f));
         if i == n / 2 {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -739,13 +721,7 @@ pub async fn leader_stopped_during_production(b: &dyn Backend) {
         b.name(),
         acked.len()
     );
-    let t = topic.clone();
-    let bs = bootstrap.clone();
-    let got = tokio::task::spawn_blocking(move || {
-        consume_all(&bs, &t, 1, expected, Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
+    let got = consume_all_blocking(&bootstrap, &topic, 1, expected).await;
     assert_eq!(
         got.len(),
         expected,
@@ -780,4 +756,114 @@ pub async fn leader_stopped_during_production(b: &dyn Backend) {
         let md = a.metadata().await.unwrap();
         md_isr(&md).contains(&old_leader).then_some(())
     });
+}
+
+/// `kafka-migrate describe` writes what the cluster holds, sizes from the
+/// leaders' log dirs, and `plan` reads it.
+pub async fn describe_writes_the_clusters_snapshot(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-describe");
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &[vec![ids[0], ids[1]], vec![ids[2], ids[3]]], &[])
+        .await
+        .unwrap();
+    let payload: String = (0..500)
+        .map(|i| format!("record-{i:05}-{}\n", "y".repeat(100)))
+        .collect();
+    eventually!("leaders for the new topic", 30, {
+        let md = a.metadata().await.unwrap();
+        md.topics
+            .iter()
+            .filter(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic.as_str()))
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| p.leader_id.0 >= 0)
+            .nth(1)
+            .map(|_| ())
+    });
+    kcat(
+        &[
+            "-P",
+            "-b",
+            &b.bootstrap(),
+            "-t",
+            &topic,
+            "-p",
+            "0",
+            "-X",
+            "acks=all",
+        ],
+        Some(payload.as_bytes()),
+    );
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("snapshot.json");
+    let bootstrap = b.bootstrap();
+    let p = path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::bin()
+            .args(["describe", "--bootstrap-server", &bootstrap, "-o"])
+            .arg(&p)
+            .args(["--output", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: {}",
+        b.name(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["version"], 1);
+    let cluster =
+        kafka_migrate::model::snapshot::parse("snapshot.json", &std::fs::read(&path).unwrap())
+            .unwrap();
+    let listed: Vec<i32> = cluster.brokers.iter().map(|x| x.id).collect();
+    assert_eq!(listed, ids, "{}", b.name());
+    assert!(
+        cluster.brokers.iter().all(|x| x.alive && x.rack.is_some()),
+        "{}: {:?}",
+        b.name(),
+        cluster.brokers
+    );
+    let t = cluster
+        .topic(&topic)
+        .unwrap_or_else(|| panic!("{}: {topic} missing", b.name()));
+    assert_eq!(t.partitions.len(), 2);
+    assert_eq!(t.partitions[0].replicas, vec![ids[0], ids[1]]);
+    assert_eq!(t.partitions[1].replicas, vec![ids[2], ids[3]]);
+    // The size is the leader's log size, as DescribeLogDirs reports it.
+    let leader = t.partitions[0].leader.expect("a leader");
+    let logs = a.log_dirs(leader).await.unwrap();
+    let on_disk: i64 = logs
+        .results
+        .iter()
+        .flat_map(|d| d.topics.iter())
+        .filter(|x| x.name.0.as_str() == topic)
+        .flat_map(|x| x.partitions.iter())
+        .filter(|x| x.partition_index == 0 && !x.is_future_key)
+        .map(|x| x.partition_size)
+        .sum();
+    assert!(on_disk > 50_000, "{}: {on_disk}", b.name());
+    assert_eq!(t.partitions[0].size_bytes, on_disk as u64, "{}", b.name());
+    assert_eq!(t.partitions[1].size_bytes, 0);
+    // And `plan` reads it.
+    let p = path.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::support::bin()
+            .args(["plan", "--state"])
+            .arg(&p)
+            .args(["--output", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use super::{Backend, kcat, unique};
+use kafka_migrate::model::BrokerId;
+
+use super::{Backend, kcat_produce, unique};
 
 /// Runs `tests/kafka/cluster.sh tool NAME args...`; returns stdout, or
 /// panics with stderr.
@@ -34,28 +36,63 @@ pub fn enabled() -> bool {
     true
 }
 
+/// Runs tool `name` against the cluster at `bs` with `args` after
+/// `--bootstrap-server`.
+fn tool_at(name: &str, bs: &str, args: &[&str]) -> String {
+    let mut all = vec!["--bootstrap-server", bs];
+    all.extend_from_slice(args);
+    tool(name, &all)
+}
+
+/// kafka-topics --create; `layout` is `--partitions`/`--replication-factor`
+/// or `--replica-assignment`.
+fn create_topic(bs: &str, topic: &str, layout: &[&str]) {
+    let mut args = vec!["--create", "--topic", topic];
+    args.extend_from_slice(layout);
+    tool_at("kafka-topics", bs, &args);
+}
+
+/// kafka-configs `action` (`--alter`/`--describe`) on one entity, then `more`.
+fn configs(bs: &str, action: &str, entity_type: &str, name: &str, more: &[&str]) -> String {
+    let mut args = vec![action, "--entity-type", entity_type, "--entity-name", name];
+    args.extend_from_slice(more);
+    tool_at("kafka-configs", bs, &args)
+}
+
+fn describe_configs(bs: &str, entity_type: &str, name: &str) -> String {
+    configs(bs, "--describe", entity_type, name, &[])
+}
+
+/// kafka-reassign-partitions `action` on the plan file `plan`, then `more`.
+fn reassign(bs: &str, action: &str, plan: &str, more: &[&str]) -> String {
+    let mut args = vec![action, "--reassignment-json-file", plan];
+    args.extend_from_slice(more);
+    tool_at("kafka-reassign-partitions", bs, &args)
+}
+
+/// Writes a one-partition plan moving `topic`-0 onto `replicas`.
+fn write_plan(
+    dir: &std::path::Path,
+    file: &str,
+    topic: &str,
+    replicas: [BrokerId; 2],
+) -> std::path::PathBuf {
+    let plan = dir.join(file);
+    let [r0, r1] = replicas;
+    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":[{r0},{r1}]}}]}}"#)).unwrap();
+    plan
+}
+
 /// kafka-topics --create and --describe.
 pub fn kafka_topics(b: &dyn Backend) {
     let bs = b.bootstrap();
     let topic = unique("km-tool-topics");
-    tool(
-        "kafka-topics",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--create",
-            "--topic",
-            &topic,
-            "--partitions",
-            "3",
-            "--replication-factor",
-            "2",
-        ],
+    create_topic(
+        &bs,
+        &topic,
+        &["--partitions", "3", "--replication-factor", "2"],
     );
-    let out = tool(
-        "kafka-topics",
-        &["--bootstrap-server", &bs, "--describe", "--topic", &topic],
-    );
+    let out = tool_at("kafka-topics", &bs, &["--describe", "--topic", &topic]);
     assert!(out.contains("PartitionCount: 3"), "{}: {out}", b.name());
     assert!(out.contains("ReplicationFactor: 2"), "{}: {out}", b.name());
     assert_eq!(out.matches("Leader: ").count(), 3, "{}: {out}", b.name());
@@ -67,77 +104,38 @@ pub fn kafka_configs(b: &dyn Backend) {
     let bs = b.bootstrap();
     let id = b.brokers()[0].to_string();
     let topic = unique("km-tool-configs");
-    tool(
-        "kafka-topics",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--create",
-            "--topic",
-            &topic,
-            "--partitions",
-            "2",
-            "--replication-factor",
-            "2",
-        ],
+    create_topic(
+        &bs,
+        &topic,
+        &["--partitions", "2", "--replication-factor", "2"],
     );
-    tool(
-        "kafka-configs",
+    configs(
+        &bs,
+        "--alter",
+        "brokers",
+        &id,
         &[
-            "--bootstrap-server",
-            &bs,
-            "--alter",
-            "--entity-type",
-            "brokers",
-            "--entity-name",
-            &id,
             "--add-config",
             "leader.replication.throttled.rate=7654321,follower.replication.throttled.rate=7654321",
         ],
     );
-    let out = tool(
-        "kafka-configs",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--describe",
-            "--entity-type",
-            "brokers",
-            "--entity-name",
-            &id,
-        ],
-    );
+    let out = describe_configs(&bs, "brokers", &id);
     assert!(
         out.contains("leader.replication.throttled.rate=7654321"),
         "{}: {out}",
         b.name()
     );
-    tool(
-        "kafka-configs",
+    configs(
+        &bs,
+        "--alter",
+        "topics",
+        &topic,
         &[
-            "--bootstrap-server",
-            &bs,
-            "--alter",
-            "--entity-type",
-            "topics",
-            "--entity-name",
-            &topic,
             "--add-config",
             "leader.replication.throttled.replicas=[0:1,1:2],follower.replication.throttled.replicas=*",
         ],
     );
-    let out = tool(
-        "kafka-configs",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--describe",
-            "--entity-type",
-            "topics",
-            "--entity-name",
-            &topic,
-        ],
-    );
+    let out = describe_configs(&bs, "topics", &topic);
     assert!(
         out.contains("leader.replication.throttled.replicas=0:1,1:2"),
         "{}: {out}",
@@ -148,32 +146,17 @@ pub fn kafka_configs(b: &dyn Backend) {
         "{}: {out}",
         b.name()
     );
-    tool(
-        "kafka-configs",
+    configs(
+        &bs,
+        "--alter",
+        "brokers",
+        &id,
         &[
-            "--bootstrap-server",
-            &bs,
-            "--alter",
-            "--entity-type",
-            "brokers",
-            "--entity-name",
-            &id,
             "--delete-config",
             "leader.replication.throttled.rate,follower.replication.throttled.rate",
         ],
     );
-    let out = tool(
-        "kafka-configs",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--describe",
-            "--entity-type",
-            "brokers",
-            "--entity-name",
-            &id,
-        ],
-    );
+    let out = describe_configs(&bs, "brokers", &id);
     assert!(!out.contains("throttled.rate"), "{}: {out}", b.name());
 }
 
@@ -183,39 +166,22 @@ pub fn kafka_log_dirs(b: &dyn Backend) {
     let bs = b.bootstrap();
     let ids = b.brokers();
     let topic = unique("km-tool-logdirs");
-    tool(
-        "kafka-topics",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--create",
-            "--topic",
-            &topic,
-            "--replica-assignment",
-            &format!("{}:{}", ids[0], ids[1]),
-        ],
+    create_topic(
+        &bs,
+        &topic,
+        &["--replica-assignment", &format!("{}:{}", ids[0], ids[1])],
     );
     let payload: String = (0..100).map(|i| format!("record-{i:04}\n")).collect();
-    kcat(
-        &["-P", "-b", &bs, "-t", &topic, "-p", "0", "-X", "acks=all"],
-        Some(payload.as_bytes()),
-    );
+    kcat_produce(&bs, &topic, payload.as_bytes());
     let list = ids
         .iter()
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let out = tool(
+    let out = tool_at(
         "kafka-log-dirs",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--describe",
-            "--broker-list",
-            &list,
-            "--topic-list",
-            &topic,
-        ],
+        &bs,
+        &["--describe", "--broker-list", &list, "--topic-list", &topic],
     );
     let json = out
         .lines()
@@ -248,73 +214,30 @@ pub fn kafka_reassign_partitions(b: &dyn Backend) {
     let dir = tempfile::TempDir::new().unwrap();
     // A move held by a tiny throttle, then cancelled.
     let held = unique("km-tool-held");
-    tool(
-        "kafka-topics",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--create",
-            "--topic",
-            &held,
-            "--replica-assignment",
-            &format!("{}:{}", ids[0], ids[1]),
-        ],
+    create_topic(
+        &bs,
+        &held,
+        &["--replica-assignment", &format!("{}:{}", ids[0], ids[1])],
     );
     // Kafka lets one whole fetch (replica.fetch.max.bytes, 1 MiB) through
     // before a quota bites, so a held move needs several MiB behind it.
     let payload: String = (0..3000)
         .map(|i| format!("{i:06}-{}\n", "x".repeat(2000)))
         .collect();
-    kcat(
-        &["-P", "-b", &bs, "-t", &held, "-p", "0", "-X", "acks=all"],
-        Some(payload.as_bytes()),
-    );
-    let plan = dir.path().join("held.json");
-    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{held}","partition":0,"replicas":[{},{}]}}]}}"#, ids[1], ids[2])).unwrap();
+    kcat_produce(&bs, &held, payload.as_bytes());
+    let plan = write_plan(dir.path(), "held.json", &held, [ids[1], ids[2]]);
     let p = plan.to_str().unwrap();
-    let out = tool(
-        "kafka-reassign-partitions",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--execute",
-            "--reassignment-json-file",
-            p,
-            "--throttle",
-            "1000",
-        ],
-    );
+    let out = reassign(&bs, "--execute", p, &["--throttle", "1000"]);
     assert!(
         out.contains("Successfully started partition reassignment"),
         "{}: {out}",
         b.name()
     );
-    let out = tool(
-        "kafka-reassign-partitions",
-        &["--bootstrap-server", &bs, "--list"],
-    );
+    let out = tool_at("kafka-reassign-partitions", &bs, &["--list"]);
     assert!(out.contains(&format!("{held}-0")), "{}: {out}", b.name());
-    let out = tool(
-        "kafka-reassign-partitions",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--verify",
-            "--reassignment-json-file",
-            p,
-        ],
-    );
+    let out = reassign(&bs, "--verify", p, &[]);
     assert!(out.contains("is still in progress"), "{}: {out}", b.name());
-    let out = tool(
-        "kafka-reassign-partitions",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--cancel",
-            "--reassignment-json-file",
-            p,
-        ],
-    );
+    let out = reassign(&bs, "--cancel", p, &[]);
     assert!(
         out.contains("Successfully cancelled"),
         "{}: {out}",
@@ -323,49 +246,18 @@ pub fn kafka_reassign_partitions(b: &dyn Backend) {
 
     // An unthrottled move to completion; --verify then clears throttles.
     let moved = unique("km-tool-moved");
-    tool(
-        "kafka-topics",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--create",
-            "--topic",
-            &moved,
-            "--replica-assignment",
-            &format!("{}:{}", ids[0], ids[1]),
-        ],
+    create_topic(
+        &bs,
+        &moved,
+        &["--replica-assignment", &format!("{}:{}", ids[0], ids[1])],
     );
-    kcat(
-        &["-P", "-b", &bs, "-t", &moved, "-p", "0", "-X", "acks=all"],
-        Some(b"a\nb\nc\n"),
-    );
-    let plan = dir.path().join("moved.json");
-    std::fs::write(&plan, format!(r#"{{"version":1,"partitions":[{{"topic":"{moved}","partition":0,"replicas":[{},{}]}}]}}"#, ids[2], ids[3])).unwrap();
+    kcat_produce(&bs, &moved, b"a\nb\nc\n");
+    let plan = write_plan(dir.path(), "moved.json", &moved, [ids[2], ids[3]]);
     let p = plan.to_str().unwrap();
-    tool(
-        "kafka-reassign-partitions",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--execute",
-            "--reassignment-json-file",
-            p,
-            "--throttle",
-            "100000000",
-        ],
-    );
+    reassign(&bs, "--execute", p, &["--throttle", "100000000"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let out = tool(
-            "kafka-reassign-partitions",
-            &[
-                "--bootstrap-server",
-                &bs,
-                "--verify",
-                "--reassignment-json-file",
-                p,
-            ],
-        );
+        let out = reassign(&bs, "--verify", p, &[]);
         if out.contains("is completed") {
             assert!(
                 out.contains("Clearing broker-level throttles"),
@@ -381,18 +273,7 @@ pub fn kafka_reassign_partitions(b: &dyn Backend) {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let out = tool(
-        "kafka-configs",
-        &[
-            "--bootstrap-server",
-            &bs,
-            "--describe",
-            "--entity-type",
-            "brokers",
-            "--entity-name",
-            &ids[2].to_string(),
-        ],
-    );
+    let out = describe_configs(&bs, "brokers", &ids[2].to_string());
     assert!(
         !out.contains("throttled.rate"),
         "{}: throttles left behind: {out}",
