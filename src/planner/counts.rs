@@ -472,8 +472,11 @@ fn pick_fallback(
 /// Where that would put a topic two or more over its share, it goes to a
 /// target that lacks the topic instead, even one at its quota, which then
 /// sheds one more later: one move above the bound, paid from `allowance`.
+/// With `reserve`, rack room is kept for the replicas still to come that
+/// may go to fewer racks (see [`RackHall`]), so no rack overfills and
+/// needs a detour later.
 /// Returns the replicas that could not be placed (no rack-safe target).
-pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64) -> u64 {
+pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64, reserve: bool) -> u64 {
     let mut cx = Ctx::new(st);
     let mut stranded = 0;
     for s in 0..st.nb as B {
@@ -481,10 +484,18 @@ pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64) -> u64 {
             continue;
         }
         let list = std::mem::take(&mut st.on[s as usize]);
+        let mut hall = if reserve {
+            RackHall::new(st, &cx, s, &list)
+        } else {
+            None
+        };
         for &p in &list {
             let p = p as usize;
             if !st.holds(p, s) || !st.movable[p] {
                 continue;
+            }
+            if let Some(h) = hall.as_mut() {
+                h.wait(allowed_racks(st, p, s), -1);
             }
             if budget.exhausted(st) || !budget.allows(st, st.size[p]) {
                 stranded += 1;
@@ -494,11 +505,19 @@ pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64) -> u64 {
             // room left takes only replicas that can go nowhere else: any
             // other would have to leave it again.
             let order = cx.rack_order(st, s);
-            let roomy: Vec<u16> = order
+            let mut roomy: Vec<u16> = order
                 .iter()
                 .copied()
                 .filter(|&r| cx.rack_count[r as usize] < cx.rack_hi[r as usize])
                 .collect();
+            // Leave room for the replicas still to come that can go to
+            // fewer racks, while that is possible.
+            if let Some(h) = &hall {
+                let safe: Vec<u16> = roomy.iter().copied().filter(|&r| h.safe(r)).collect();
+                if !safe.is_empty() {
+                    roomy = safe;
+                }
+            }
             let full: Vec<u16> = (0..cx.by_rack.len() as u16)
                 .filter(|r| !roomy.contains(r))
                 .collect();
@@ -517,11 +536,118 @@ pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64) -> u64 {
                     d = home;
                 }
             }
+            let rd = st.rack_of(d);
+            if let Some(h) = hall.as_mut()
+                && cx.rack_count[rd as usize] < cx.rack_hi[rd as usize]
+            {
+                h.place(rd);
+            }
             cx.apply(st, p, s, d);
         }
         st.on[s as usize] = list;
     }
     stranded
+}
+
+/// Hall's condition for the replicas a drained broker still has to place:
+/// for every set of target racks, the replicas that may only go to racks
+/// in the set fit in the room those racks have below their ceilings. A
+/// rack is safe for the next replica while placing it there keeps that
+/// true, so replicas free to go anywhere do not take the room of those
+/// bound to a few racks (which would then overfill a rack, one extra move
+/// each). Kept per subset of target racks, so only for a few racks.
+struct RackHall {
+    /// Compact bit of each rack (`None` for racks without targets).
+    bit: Vec<Option<u32>>,
+    /// Per subset of target racks: replicas still to place whose allowed
+    /// racks lie within it, minus the room of its racks.
+    need: Vec<i64>,
+}
+
+/// Above this many target racks the drain does not reserve rack room.
+const HALL_MAX_RACKS: usize = 8;
+
+impl RackHall {
+    fn new(st: &State, cx: &Ctx, s: B, list: &[u32]) -> Option<RackHall> {
+        let racks: Vec<usize> = (0..cx.by_rack.len())
+            .filter(|&r| !cx.by_rack[r].is_empty())
+            .collect();
+        if racks.len() < 2 || racks.len() > HALL_MAX_RACKS || st.nracks > 64 || st.k_target <= 1 {
+            return None;
+        }
+        let mut bit = vec![None; cx.by_rack.len()];
+        for (i, &r) in racks.iter().enumerate() {
+            bit[r] = Some(i as u32);
+        }
+        let mut h = RackHall {
+            bit,
+            need: vec![0; 1 << racks.len()],
+        };
+        for (i, &r) in racks.iter().enumerate() {
+            // A rack already above its ceiling sheds later; it has no room.
+            let room = (cx.rack_hi[r] - cx.rack_count[r]).max(0);
+            h.add_sup(1 << i, -room);
+        }
+        for &p in list {
+            let p = p as usize;
+            if st.holds(p, s) && st.movable[p] {
+                h.wait(allowed_racks(st, p, s), 1);
+            }
+        }
+        Some(h)
+    }
+
+    fn compact(&self, mask: u64) -> usize {
+        let mut m = 0;
+        for (r, b) in self.bit.iter().enumerate() {
+            if let Some(b) = b
+                && r < 64
+                && mask & (1 << r) != 0
+            {
+                m |= 1 << b;
+            }
+        }
+        m
+    }
+
+    /// Adds `v` to every subset containing `m`.
+    fn add_sup(&mut self, m: usize, v: i64) {
+        let full = self.need.len() - 1;
+        let rest = full & !m;
+        let mut x = rest;
+        loop {
+            self.need[m | x] += v;
+            if x == 0 {
+                break;
+            }
+            x = (x - 1) & rest;
+        }
+    }
+
+    /// Counts a replica allowed on `mask` as waiting (`v` 1) or no longer
+    /// (`v` -1); one allowed on no target rack cannot be placed anyway.
+    fn wait(&mut self, mask: u64, v: i64) {
+        let m = self.compact(mask);
+        if m != 0 {
+            self.add_sup(m, v);
+        }
+    }
+
+    fn safe(&self, r: u16) -> bool {
+        let Some(b) = self.bit.get(r as usize).copied().flatten() else {
+            return true;
+        };
+        let one = 1usize << b;
+        (0..self.need.len())
+            .filter(|&x| x & one != 0)
+            .all(|x| self.need[x] < 0)
+    }
+
+    fn place(&mut self, r: u16) {
+        if let Some(b) = self.bit.get(r as usize).copied().flatten() {
+            self.add_sup(1 << b, 1);
+        }
+    }
 }
 
 /// The target with the least load class among those where `p`'s topic

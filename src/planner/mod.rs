@@ -30,7 +30,10 @@
 //! See the `counts` module for the details.
 //! 1. Drain non-targets, each replica to the open target (below its floor
 //!    first, in a rack with room) where its topic stays within its share;
-//!    if none, to a target lacking the topic, within the slack.
+//!    if none, to a target lacking the topic, within the slack. If the
+//!    plan is still over the bar when made again without it, a third try
+//!    keeps rack room for the replicas still to come that may go to fewer
+//!    racks (no rack overfills and needs a detour).
 //! 2. Receivers (below their floor) that already hold a topic two over its
 //!    share pass the extra on first, one extra move each within the slack.
 //! 3. Bring every rack's total into its range with replicas that may cross
@@ -321,23 +324,45 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // their own that eat the rest; then the plan is made again without
     // spending early, since the bound matters more than topic balance.
     let ceiling = |bound: u64| (bound * 102 / 100).saturating_sub(1);
-    let spend = |st: &mut State, early: u64| -> u64 {
+    let spend = |st: &mut State, early: u64, reserve: bool| -> u64 {
         let mut early = if replace.is_empty() { early } else { 0 };
-        let stranded = counts::drain(st, &req.budget, &mut early);
+        let stranded = counts::drain(st, &req.budget, &mut early, reserve);
         if replace.is_empty() {
             counts::balance(st, &req.budget, steer, early);
         }
         stranded
     };
+    // If the replicas that end elsewhere are still over, once more with
+    // the drain keeping rack room for the replicas bound to few racks (a
+    // greedy drain can overfill a rack and force detours), keeping
+    // whichever moves fewer.
     let retry = replace.is_empty().then(|| reps.clone());
     let mut st = start(reps);
     let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
-    let mut stranded = spend(&mut st, bound * 3 / 200);
+    let mut stranded = spend(&mut st, bound * 3 / 200, false);
     if let Some(reps) = retry
         && st.moves > ceiling(bound)
     {
+        let again = reps.clone();
         st = start(reps);
-        stranded = spend(&mut st, 0);
+        stranded = spend(&mut st, 0, false);
+        // Replicas that end where they did not start: a replica moved
+        // twice counts once, or not at all if it came back.
+        let moved = |st: &State| -> u64 {
+            st.reps
+                .iter()
+                .zip(&again)
+                .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
+                .sum()
+        };
+        if moved(&st) > ceiling(bound) {
+            let mut kept = start(again.clone());
+            let kept_stranded = spend(&mut kept, 0, true);
+            if (kept_stranded, moved(&kept)) < (stranded, moved(&st)) {
+                st = kept;
+                stranded = kept_stranded;
+            }
+        }
     }
     if replace.is_empty() {
         let slack = ceiling(bound).saturating_sub(st.moves);

@@ -102,12 +102,13 @@ proptest! {
         let out = planner::plan(&c, &PlanRequest { leader_balance: true, ..PlanRequest::default() }).unwrap();
         let s = measure(&c, &out).totals;
         let bound = s.replica_moves_lower_bound as f64;
-        // The bar is 1.02x. Known gap (issue 2's note): healing a dead
-        // broker in a small racked cluster can take up to ~3% more, e.g.
-        // 8 brokers in 4 racks, 859 partitions, seed 769: 321 against 313.
-        let bar = if p.dead_brokers > 0 && p.racks > 0 { 1.03 } else { 1.02 };
+        // The bar is 1.02x, racked clusters with dead brokers included
+        // (8 brokers in 4 racks, 859 partitions, seed 769 took 321 moves
+        // against 313 until the drain could keep rack room for replicas
+        // bound to few racks; now 315). Outside this fixed sample, tiny
+        // racked clusters with dead brokers still exceed it (issue 2's note).
         prop_assert!(
-            s.replicas_moved as f64 <= (bound * bar).ceil(),
+            s.replicas_moved as f64 <= (bound * 1.02).ceil(),
             "moved {} against lower bound {}", s.replicas_moved, bound
         );
         prop_assert!(s.replica_excess_after <= 1, "excess {}", s.replica_excess_after);
