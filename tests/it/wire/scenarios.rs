@@ -796,18 +796,16 @@ pub async fn describe_writes_the_clusters_snapshot(b: &dyn Backend) {
     );
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("snapshot.json");
-    let bootstrap = b.bootstrap();
-    let p = path.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::support::bin()
-            .args(["describe", "--bootstrap-server", &bootstrap, "-o"])
-            .arg(&p)
-            .args(["--output", "json"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = cli(vec![
+        "describe".into(),
+        "--bootstrap-server".into(),
+        b.bootstrap(),
+        "-o".into(),
+        path.display().to_string(),
+        "--output".into(),
+        "json".into(),
+    ])
+    .await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -836,34 +834,29 @@ pub async fn describe_writes_the_clusters_snapshot(b: &dyn Backend) {
     assert_eq!(t.partitions[1].replicas, vec![ids[2], ids[3]]);
     // The size is the leader's log size, as DescribeLogDirs reports it.
     let leader = t.partitions[0].leader.expect("a leader");
-    let logs = a.log_dirs(leader).await.unwrap();
-    let on_disk: i64 = logs
-        .results
-        .iter()
-        .flat_map(|d| d.topics.iter())
-        .filter(|x| x.name.0.as_str() == topic)
-        .flat_map(|x| x.partitions.iter())
-        .filter(|x| x.partition_index == 0 && !x.is_future_key)
-        .map(|x| x.partition_size)
-        .sum();
+    let on_disk = sizes_on(&mut a, &[leader], &topic).await[&leader];
     assert!(on_disk > 50_000, "{}: {on_disk}", b.name());
     assert_eq!(t.partitions[0].size_bytes, on_disk as u64, "{}", b.name());
     assert_eq!(t.partitions[1].size_bytes, 0);
     // And `plan` reads it.
-    let p = path.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::support::bin()
-            .args(["plan", "--state"])
-            .arg(&p)
-            .args(["--output", "json"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = cli(vec![
+        "plan".into(),
+        "--state".into(),
+        path.display().to_string(),
+        "--output".into(),
+        "json".into(),
+    ])
+    .await;
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs the kafka-migrate binary off the async threads.
+async fn cli(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || crate::support::bin().args(&args).output().unwrap())
+        .await
+        .unwrap()
 }
