@@ -84,7 +84,8 @@ cds_opts() {
       [[ -f $t ]] || continue
       [[ -s /proc/${t##*.}/cmdline ]] && continue # its JVM is still running
       if [[ ! -f $f ]] && java -Xshare:on -XX:SharedArchiveFile="$t" -cp "$LIB/*" -version >/dev/null 2>&1; then
-        mv -f "$t" "$f"
+        # Concurrent tool runs may promote the same archive; losing the race is fine.
+        mv -f "$t" "$f" 2>/dev/null || true
       else
         rm -f "$t"
       fi

@@ -337,7 +337,11 @@ pub async fn throttled_reassignment(b: &dyn Backend) {
         60,
         ongoing(&mut a, &topic).await.is_empty().then_some(())
     );
-    let (replicas, leader) = replicas_of(&mut a, &topic, 0).await;
+    // The controller is done before every broker's metadata says so.
+    let (replicas, leader) = eventually!("metadata shows the completed move", 30, {
+        let (r, l) = replicas_of(&mut a, &topic, 0).await;
+        (r == vec![y, z]).then_some((r, l))
+    });
     assert_eq!(replicas, vec![y, z], "{}", b.name());
     // The old leader left; Kafka elects the first target replica in the ISR.
     assert_eq!(leader, y, "{}: leader after the move", b.name());
