@@ -1,6 +1,8 @@
 //! Lower bounds on the replica moves any plan needs: the planner steers by
 //! them and the summary reports against them. Pure.
 
+use super::flow::{BIG, Flow};
+
 /// Above this many replicas the flow bound is skipped (it gets slow); the
 /// simple bound stands.
 pub const FLOW_BOUND_MAX_REPLICAS: u64 = 200_000;
@@ -75,7 +77,6 @@ pub fn flow_bound(
             }
         }
     }
-    const BIG: i64 = 1 << 32;
     let mut floors = 0i64;
     for v in (0..nb).filter(|&v| is_target[v]) {
         let (lo, hi) = quota[v];
@@ -90,72 +91,68 @@ pub fn flow_bound(
     (flow == total).then(|| (cost + BIG * floors).max(0) as u64)
 }
 
-/// A small min-cost flow (successive shortest paths, Bellman-Ford queue).
-#[derive(Default)]
-struct Flow {
-    adj: Vec<Vec<usize>>,
-    to: Vec<usize>,
-    cap: Vec<i64>,
-    cost: Vec<i64>,
+/// One topic as [`topic_floor`] sees it: its replicas, what every rack
+/// must and may hold of it (`sum floor(rf/K)` and `sum ceil(rf/K)` over
+/// its partitions), and its per-broker share on each rack, rounded up.
+pub struct TopicRacks {
+    pub total: u64,
+    pub lo: u64,
+    pub hi: u64,
+    pub share: Vec<u64>,
 }
 
-impl Flow {
-    fn node(&mut self) -> usize {
-        self.adj.push(Vec::new());
-        self.adj.len() - 1
-    }
-
-    fn edge(&mut self, u: usize, v: usize, cap: i64, cost: i64) {
-        for (a, b, c, w) in [(u, v, cap, cost), (v, u, 0, -cost)] {
-            self.adj[a].push(self.to.len());
-            self.to.push(b);
-            self.cap.push(c);
-            self.cost.push(w);
+/// The smallest topic excess (replicas of a topic on one broker above its
+/// share) that any placement with every broker inside its quota can reach.
+/// On uneven racks the partitions that span every rack pull a small
+/// rack's brokers full, so the other topics cannot all get their own
+/// shares there, and their excess lands on the other racks.
+///
+/// Brokers of a rack are interchangeable here (one quota, one share per
+/// rack): a topic holding `y` replicas in a rack of `n` brokers can spread
+/// them to `ceil(y / n)` per broker. So the question is a flow over
+/// (topic, rack) pairs: topic -> (topic, rack) with `lo..=min(hi, n *
+/// (share + e))` -> rack with its quota range, searched for the least `e`.
+/// It ignores that a partition cannot hold a broker twice, so the result
+/// is a floor. `racks[r]` is `(brokers, lo, hi)` with the rack's quota
+/// range summed over its brokers. `None` when not even a free `e` fits.
+pub fn topic_floor(topics: &[TopicRacks], racks: &[(u64, u64, u64)]) -> Option<u64> {
+    let fits = |e: u64| -> bool {
+        let mut g = Flow::default();
+        let (s, t) = (g.node(), g.node());
+        let rack_nodes: Vec<usize> = racks.iter().map(|_| g.node()).collect();
+        let mut forced = Vec::new();
+        for (r, &(_, lo, hi)) in racks.iter().enumerate() {
+            forced.push(g.edge(rack_nodes[r], t, lo as i64, -BIG));
+            g.edge(rack_nodes[r], t, (hi - lo) as i64, 0);
         }
-    }
-
-    fn min_cost_flow(&mut self, s: usize, t: usize) -> (i64, i64) {
-        let n = self.adj.len();
-        let (mut flow, mut total) = (0i64, 0i64);
-        loop {
-            let mut dist = vec![i64::MAX; n];
-            let mut queued = vec![false; n];
-            let mut via = vec![usize::MAX; n];
-            dist[s] = 0;
-            let mut queue = std::collections::VecDeque::from([s]);
-            while let Some(u) = queue.pop_front() {
-                queued[u] = false;
-                for &e in &self.adj[u] {
-                    let v = self.to[e];
-                    if self.cap[e] > 0 && dist[u] + self.cost[e] < dist[v] {
-                        dist[v] = dist[u] + self.cost[e];
-                        via[v] = e;
-                        if !queued[v] {
-                            queued[v] = true;
-                            queue.push_back(v);
-                        }
-                    }
+        for topic in topics {
+            let tn = g.node();
+            g.edge(s, tn, topic.total as i64, 0);
+            for (r, &(n, _, _)) in racks.iter().enumerate() {
+                let up = topic.hi.min(n * (topic.share[r] + e));
+                if up < topic.lo {
+                    return false;
                 }
+                forced.push(g.edge(tn, rack_nodes[r], topic.lo as i64, -BIG));
+                g.edge(tn, rack_nodes[r], (up - topic.lo) as i64, 0);
             }
-            if dist[t] == i64::MAX {
-                return (flow, total);
-            }
-            let mut push = i64::MAX;
-            let mut v = t;
-            while v != s {
-                let e = via[v];
-                push = push.min(self.cap[e]);
-                v = self.to[e ^ 1];
-            }
-            let mut v = t;
-            while v != s {
-                let e = via[v];
-                self.cap[e] -= push;
-                self.cap[e ^ 1] += push;
-                v = self.to[e ^ 1];
-            }
-            flow += push;
-            total += push * dist[t];
+        }
+        let total: i64 = topics.iter().map(|t| t.total as i64).sum();
+        let (flow, _) = g.min_cost_flow(s, t);
+        flow == total && forced.iter().all(|&e| g.left_on(e) == 0)
+    };
+    let top = topics.iter().map(|t| t.total).max().unwrap_or(0);
+    if !fits(top) {
+        return None;
+    }
+    let (mut a, mut b) = (0u64, top);
+    while a < b {
+        let mid = (a + b) / 2;
+        if fits(mid) {
+            b = mid;
+        } else {
+            a = mid + 1;
         }
     }
+    Some(a)
 }

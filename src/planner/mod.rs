@@ -59,12 +59,14 @@
 pub mod balance;
 pub mod bound;
 mod counts;
+mod flow;
 pub mod ideal;
 pub mod leaders;
 pub mod rng;
 mod state;
 #[cfg(test)]
 mod tests;
+mod transport;
 
 use std::collections::BTreeSet;
 
@@ -337,6 +339,12 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // greedy drain can overfill a rack and force detours), keeping
     // whichever moves fewer.
     let retry = replace.is_empty().then(|| reps.clone());
+    let replicas: usize = reps.iter().map(Vec::len).sum();
+    let transport_input = (replace.is_empty()
+        && req.budget == Budget::default()
+        && movable.iter().all(|&m| m)
+        && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS)
+        .then(|| reps.clone());
     let mut st = start(reps);
     let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
     let mut stranded = spend(&mut st, bound * 3 / 200, false);
@@ -361,6 +369,56 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             if (kept_stranded, moved(&kept)) < (stranded, moved(&st)) {
                 st = kept;
                 stranded = kept_stranded;
+            }
+        }
+    }
+    // The topic transport (see its module), where it applies, competes
+    // with the greedy: fewer stranded, then within the bar on moves (or
+    // nearer to it), then the better topic spread, then fewer moves. Its
+    // topic caps are searched: from the least excess any placement can
+    // reach (at least the bar's one) up to what the greedy reached, for
+    // the least whose plan stays within the bar on moves.
+    if let Some(reps) = transport_input {
+        let moved = |st: &State| -> u64 {
+            st.reps
+                .iter()
+                .zip(&reps)
+                .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
+                .sum()
+        };
+        let rank = |st: &State, stranded: u64| {
+            let m = moved(st);
+            (
+                stranded,
+                m.saturating_sub(ceiling(bound)),
+                st.topic_excess(),
+                m,
+            )
+        };
+        let attempt = |excess: u32| -> Option<(State, u64)> {
+            let mut alt = start(reps.clone());
+            transport::run(&mut alt, &reps, excess)?;
+            let stranded = spend(&mut alt, 0, false);
+            Some((alt, stranded))
+        };
+        if let Some(floor) = st.topic_floor() {
+            let (mut lo, mut hi) = (floor.max(1), st.topic_excess().max(floor.max(1)));
+            while lo <= hi {
+                let mid = lo + (hi - lo) / 2;
+                let Some((alt, alt_stranded)) = attempt(mid) else {
+                    lo = mid + 1;
+                    continue;
+                };
+                let within = moved(&alt) <= ceiling(bound);
+                if rank(&alt, alt_stranded) < rank(&st, stranded) {
+                    st = alt;
+                    stranded = alt_stranded;
+                }
+                if within {
+                    hi = mid - 1;
+                } else {
+                    lo = mid + 1;
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::bound::{TopicRacks, topic_floor};
 use super::ideal::{RfSums, bounds};
 use crate::model::Cluster;
 
@@ -35,6 +36,14 @@ pub struct State {
     pub ideal: Vec<f64>,
     /// Cap of a topic's replicas on one broker, per `(topic, rack)`.
     pub tcap: Vec<u32>,
+    /// Each topic's own share per broker, per `(topic, rack)`: the
+    /// per-topic water-filling, rounded up. What topic excess is measured
+    /// against.
+    pub share: Vec<u32>,
+    /// Target brokers per rack, and what each topic must and may put in
+    /// one rack (`sum floor(rf/K)`, `sum ceil(rf/K)`), for [`Self::topic_floor`].
+    rack_sizes: Vec<usize>,
+    topic_rack_range: Vec<(u64, u64, u64)>,
     pub moves: u64,
     pub bytes_moved: u64,
 }
@@ -100,6 +109,9 @@ impl State {
             hi: vec![0; nb],
             ideal: vec![0.0; nb],
             tcap: Vec::new(),
+            share: Vec::new(),
+            rack_sizes: Vec::new(),
+            topic_rack_range: Vec::new(),
             moves: 0,
             bytes_moved: 0,
         };
@@ -154,15 +166,19 @@ impl State {
                 (self.lo[b], self.hi[b]) = bounds(x);
             }
         }
-        self.tcap = Vec::with_capacity(ntopics * self.nracks);
-        if compact.len() <= 1 {
-            for s in &per_topic {
-                for x in expand(s.ideal(&compact)) {
-                    self.tcap.push(bounds(x).1);
-                }
+        self.share = Vec::with_capacity(ntopics * self.nracks);
+        for s in &per_topic {
+            for x in expand(s.ideal(&compact)) {
+                self.share.push(bounds(x).1);
             }
+        }
+        self.topic_rack_range = per_topic.iter().map(|s| (s.total, s.lo, s.hi)).collect();
+        self.rack_sizes = sizes_all.clone();
+        if compact.len() <= 1 {
+            self.tcap = self.share.clone();
             return;
         }
+        self.tcap = Vec::with_capacity(ntopics * self.nracks);
         // Per topic, the share consistent with the brokers' own ideals. A
         // partition puts floor(rf/K) replicas in every rack whatever
         // happens (with rf = K, one per rack: a small rack's brokers carry
@@ -202,6 +218,61 @@ impl State {
                 self.tcap.push(bounds(x).1);
             }
         }
+    }
+
+    /// Caps every topic at its own share plus `extra` (instead of the
+    /// proportional caps), for placements that can meet them exactly.
+    pub fn set_topic_extra(&mut self, extra: u32) {
+        self.tcap = self.share.iter().map(|&x| x + extra).collect();
+    }
+
+    /// The most replicas of one topic any target holds above its share.
+    pub fn topic_excess(&self) -> u32 {
+        self.tcount
+            .entries()
+            .into_iter()
+            .filter(|&(_, b, _)| self.target[b as usize])
+            .map(|(t, b, n)| {
+                n.saturating_sub(self.share[t as usize * self.nracks + self.rack_of(b) as usize])
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The least topic excess any placement with every target in its
+    /// quota can reach (see [`topic_floor`]); `None` if none fits.
+    pub fn topic_floor(&self) -> Option<u32> {
+        let mut racks: Vec<(u64, u64, u64)> = Vec::new();
+        let mut index = Vec::new();
+        for (r, &n) in self.rack_sizes.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let (mut lo, mut hi) = (0u64, 0u64);
+            for b in (0..self.nb).filter(|&b| self.target[b] && self.rack_of(b as B) as usize == r)
+            {
+                lo += u64::from(self.lo[b]);
+                hi += u64::from(self.hi[b]);
+            }
+            racks.push((n as u64, lo, hi));
+            index.push(r);
+        }
+        let topics: Vec<TopicRacks> = self
+            .topic_rack_range
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.0 > 0)
+            .map(|(t, &(total, lo, hi))| TopicRacks {
+                total,
+                lo,
+                hi,
+                share: index
+                    .iter()
+                    .map(|&r| u64::from(self.share[t * self.nracks + r]))
+                    .collect(),
+            })
+            .collect();
+        topic_floor(&topics, &racks).map(|e| e as u32)
     }
 
     pub fn rack_of(&self, b: B) -> u16 {
