@@ -101,6 +101,10 @@ pub fn balance_bytes(st: &mut State, budget: &Budget, tolerance: f64) {
     }
 }
 
+/// Swap partners looked at on each side of the ideal size, for one that
+/// keeps topics within their caps.
+const SWAP_SCAN: usize = 64;
+
 /// One move or swap between a heavy broker `s` and a lighter one `d` that
 /// brings their bytes closer together (the lighter may be above its share
 /// too: with a few huge partitions the heaviest can often only trade with
@@ -127,32 +131,50 @@ fn byte_step(st: &mut State, budget: &Budget, bideal: &[f64], s: B, d: B) -> boo
     };
     let from_s: Vec<usize> = live(st, s)
         .into_iter()
-        .filter(|&p| st.movable[p] && !st.holds(p, d) && st.rack_ok(p, s, d) && topic_ok(st, p, d))
+        .filter(|&p| st.movable[p] && !st.holds(p, d) && st.rack_ok(p, s, d))
         .collect();
     let mut best: Option<(f64, usize, Option<usize>)> = None;
     let counts_allow_move = st.count[si] > st.lo[si] && st.count[di] < st.hi[di];
     if counts_allow_move {
         for &p in &from_s {
             let g = gain(st.size[p] as f64);
-            if g > 0.0 && budget.allows(st, st.size[p]) && best.is_none_or(|(bg, _, _)| g > bg) {
+            if g > 0.0
+                && topic_ok(st, p, d)
+                && budget.allows(st, st.size[p])
+                && best.is_none_or(|(bg, _, _)| g > bg)
+            {
                 best = Some((g, p, None));
             }
         }
     }
     let mut from_d: Vec<usize> = live(st, d)
         .into_iter()
-        .filter(|&q| st.movable[q] && !st.holds(q, s) && st.rack_ok(q, d, s) && topic_ok(st, q, s))
+        .filter(|&q| st.movable[q] && !st.holds(q, s) && st.rack_ok(q, d, s))
         .collect();
     from_d.sort_by_key(|&q| (st.size[q], q));
+    let mut by_topic: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
+    for &q in &from_d {
+        by_topic.entry(st.topic_of[q]).or_default().push(q);
+    }
     for &p in &from_s {
         let zp = st.size[p] as f64;
-        // The best partner has size close to zp - want.
+        // The best partner has size close to zp - want: the nearest one
+        // on each side that keeps topics within their caps (a partner of
+        // the same topic leaves every topic count as it was).
+        let fits = |q: usize| {
+            q != p && (st.topic_of[p] == st.topic_of[q] || topic_ok(st, p, d) && topic_ok(st, q, s))
+        };
         let goal = zp - want;
-        let at = from_d.partition_point(|&q| (st.size[q] as f64) < goal);
-        for &q in from_d[at.saturating_sub(1)..(at + 1).min(from_d.len())].iter() {
-            if q == p {
-                continue;
-            }
+        let nearest = |list: &[usize]| {
+            let at = list.partition_point(|&q| (st.size[q] as f64) < goal);
+            let below = list[..at].iter().rev().take(SWAP_SCAN).find(|&&q| fits(q));
+            let above = list[at..].iter().take(SWAP_SCAN).find(|&&q| fits(q));
+            [below.copied(), above.copied()]
+        };
+        let same = by_topic
+            .get(&st.topic_of[p])
+            .map_or([None, None], |l| nearest(l));
+        for q in nearest(&from_d).into_iter().chain(same).flatten() {
             let g = gain(zp - st.size[q] as f64);
             if g > 0.0
                 && budget.allows(st, st.size[p] + st.size[q])
