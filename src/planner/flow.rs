@@ -136,6 +136,10 @@ impl Flow {
             level[s] = 0;
             let mut queue = VecDeque::from([s]);
             while let Some(u) = queue.pop_front() {
+                // Nothing beyond the sink's level can be on a shortest path.
+                if level[u] >= level[t] {
+                    break;
+                }
                 for &e in &self.adj[u] {
                     let v = self.to[e];
                     if self.cap[e] > 0 && level[v] == u32::MAX && self.reduced(e, u, h) == 0 {

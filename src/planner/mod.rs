@@ -386,11 +386,19 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
                 .sum()
         };
+        // Where the greedy cannot get within the bar, the bound may be out
+        // of reach (it counts two replicas of a partition into one free
+        // rack): the flow's own count optimum is then the reference.
+        let reference = if moved(&st) > ceiling(bound) {
+            transport::count_moves(&mut start(reps.clone()), &reps).map_or(bound, |m| m.max(bound))
+        } else {
+            bound
+        };
         let rank = |st: &State, stranded: u64| {
             let m = moved(st);
             (
                 stranded,
-                m.saturating_sub(ceiling(bound)),
+                m.saturating_sub(ceiling(reference)),
                 st.topic_excess(),
                 m,
             )
@@ -401,24 +409,35 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             let stranded = spend(&mut alt, 0, false);
             Some((alt, stranded))
         };
-        if let Some(floor) = st.topic_floor() {
-            let (mut lo, mut hi) = (floor.max(1), st.topic_excess().max(floor.max(1)));
+        let floor = st.topic_floor().map(|f| f.max(1));
+        let done = |st: &State, stranded: u64| {
+            stranded == 0
+                && moved(st) <= ceiling(reference)
+                && floor.is_some_and(|f| st.topic_excess() <= f)
+        };
+        if let Some(floor) = floor
+            && !done(&st, stranded)
+        {
+            // The floor first: where it fits in the bar, one try is enough.
+            let (mut lo, mut hi) = (floor, st.topic_excess().max(floor));
+            let mut probe = lo;
             while lo <= hi {
-                let mid = lo + (hi - lo) / 2;
-                let Some((alt, alt_stranded)) = attempt(mid) else {
-                    lo = mid + 1;
-                    continue;
-                };
-                let within = moved(&alt) <= ceiling(bound);
-                if rank(&alt, alt_stranded) < rank(&st, stranded) {
-                    st = alt;
-                    stranded = alt_stranded;
+                match attempt(probe) {
+                    Some((alt, alt_stranded)) => {
+                        let within = moved(&alt) <= ceiling(reference);
+                        if rank(&alt, alt_stranded) < rank(&st, stranded) {
+                            st = alt;
+                            stranded = alt_stranded;
+                        }
+                        if within {
+                            hi = probe - 1;
+                        } else {
+                            lo = probe + 1;
+                        }
+                    }
+                    None => lo = probe + 1,
                 }
-                if within {
-                    hi = mid - 1;
-                } else {
-                    lo = mid + 1;
-                }
+                probe = lo + hi.saturating_sub(lo) / 2;
             }
         }
     }

@@ -55,6 +55,16 @@ pub fn run(st: &mut State, start: &[Vec<B>], excess: u32) -> Option<u64> {
     Some(unplaced)
 }
 
+/// The fewest moves the flow finds for count balance alone (topic caps
+/// lifted): a finer reference than the simple and rack-routed bounds where
+/// those count a partition's two replicas into one free rack, though not
+/// a strict bound (it keeps a replica out of a rack another replica of
+/// its partition leaves). `None` when no placement fits.
+pub fn count_moves(st: &mut State, start: &[Vec<B>]) -> Option<u64> {
+    st.set_topic_extra(1 << 24);
+    solve(st, start).map(|sol| sol.cost)
+}
+
 /// A replica the flow moves: its partition, its broker, and the racks it
 /// may go to (a bit set over rack indices, or `None` for "any rack with
 /// room", past 64 racks, checked per move).
@@ -68,6 +78,8 @@ struct Leaving {
 /// What the flow decided: per topic, the replicas that leave and how many
 /// of the topic each target should end with.
 struct Solution {
+    /// New moves the flow makes.
+    cost: u64,
     leaving: BTreeMap<u32, Vec<Leaving>>,
     end: BTreeMap<(u32, B), i64>,
 }
@@ -138,7 +150,7 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
     }
 
     let total: i64 = st.reps.iter().map(|r| r.len() as i64).sum();
-    let (flow, _) = net.g.min_cost_flow(s, t);
+    let (flow, cost) = net.g.min_cost_flow(s, t);
     if flow < total || net.floors.iter().any(|&e| net.g.left_on(e) > 0) {
         return None;
     }
@@ -174,7 +186,9 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
             }
         }
     }
+    let floor_units: i64 = net.floors.iter().map(|&e| net.g.flow_on(e)).sum();
     Some(Solution {
+        cost: (cost + BIG * floor_units).max(0) as u64,
         leaving,
         end: net
             .dst
