@@ -156,3 +156,50 @@ pub fn topic_floor(topics: &[TopicRacks], racks: &[(u64, u64, u64)]) -> Option<u
     }
     Some(a)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_floor_sees_a_full_small_rack() {
+        // Rack 0 has one broker, rack 1 three. Topic a (RF2, 4 partitions)
+        // puts one replica of each in every rack, so rack 0's broker is
+        // full with a's 4 and its quota (4..4). Topic b (RF1, 8
+        // partitions) has a share of 2 per broker, but all 8 must go to
+        // rack 1's three brokers: 3 on some, one above the share.
+        let topics = [
+            TopicRacks {
+                total: 8,
+                lo: 4,
+                hi: 4,
+                share: vec![4, 2],
+            },
+            TopicRacks {
+                total: 8,
+                lo: 0,
+                hi: 8,
+                share: vec![2, 2],
+            },
+        ];
+        let racks = [(1, 4, 4), (3, 12, 12)];
+        assert_eq!(topic_floor(&topics, &racks), Some(1));
+        // With room on rack 0, every topic fits its share.
+        let roomy = [(1, 4, 6), (3, 10, 12)];
+        let topics = [
+            TopicRacks {
+                total: 8,
+                lo: 4,
+                hi: 4,
+                share: vec![4, 2],
+            },
+            TopicRacks {
+                total: 8,
+                lo: 0,
+                hi: 8,
+                share: vec![2, 3],
+            },
+        ];
+        assert_eq!(topic_floor(&topics, &roomy), Some(0));
+    }
+}
