@@ -15,9 +15,10 @@
 //!    list moves no data.
 //!
 //! # Constraints
-//! Fewest replica moves: a count move only ever goes from a broker above
-//! its quota to one below it, so the count equals what must leave or
-//! arrive (the lower bound), except where rack safety forces a detour.
+//! Fewest replica moves: a greedy count move only ever goes from a broker
+//! above its quota to one below it, so the count equals what must leave or
+//! arrive (the lower bound), except where rack safety forces a detour; the
+//! transport's flow pays 1 per move and finds the fewest for its caps.
 //! Topic balance may spend at most 2% more (the bar's slack; if rack
 //! detours already took it, the plan is made again without that spending);
 //! when the counts are already even the bound is 0 and a topic imbalance
@@ -44,10 +45,19 @@
 //!    everywhere; one with no open broker lacking it may go to a full one,
 //!    within the slack); without one, the best move by destination, topic
 //!    and size. Brokers still below their floor then take from those above.
-//! 5. Topics still two over their share move (or swap) within the slack.
-//! 6. Size objective: moves and swaps between heavy and lighter brokers
+//! 5. Up to 200k replicas (with no budget, topic filter or `--replace`),
+//!    the topic transport (see the `transport` module) plans again as one
+//!    min-cost flow over (topic, broker) counts, whose topic caps are the
+//!    topics' own shares plus the least extra that keeps the plan within
+//!    2% of the bound (searched upward from the floor no placement can
+//!    beat, [`bound::topic_floor`]). Where the greedy cannot get within 2%
+//!    of the bound at all, the flow's own count optimum is the reference.
+//!    The better plan of the two is kept: fewer stranded, nearer the move
+//!    bar, lower topic excess, fewer moves.
+//! 6. Topics still two over their share move (or swap) within the slack.
+//! 7. Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps.
-//! 7. Preferred leaders: greedy hand-offs, then augmenting paths.
+//! 8. Preferred leaders: greedy hand-offs, then augmenting paths.
 //!
 //! # Example
 //! Brokers 1, 2, 3 hold six single-replica partitions as 3, 3, 0 and
