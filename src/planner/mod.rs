@@ -364,15 +364,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         let again = reps.clone();
         st = start(reps);
         stranded = spend(&mut st, 0, false);
-        // Replicas that end where they did not start: a replica moved
-        // twice counts once, or not at all if it came back.
-        let moved = |st: &State| -> u64 {
-            st.reps
-                .iter()
-                .zip(&again)
-                .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
-                .sum()
-        };
+        let moved = |st: &State| net_moves(st, &again);
         if moved(&st) > ceiling(bound) {
             let mut kept = start(again.clone());
             let kept_stranded = spend(&mut kept, 0, true);
@@ -389,13 +381,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // reach (at least the bar's one) up to what the greedy reached, for
     // the least whose plan stays within the bar on moves.
     if let Some(reps) = transport_input {
-        let moved = |st: &State| -> u64 {
-            st.reps
-                .iter()
-                .zip(&reps)
-                .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
-                .sum()
-        };
+        let moved = |st: &State| net_moves(st, &reps);
         // Where the greedy cannot get within the bar, the bound may be out
         // of reach (it counts two replicas of a partition into one free
         // rack): the flow's own count optimum is then the reference.
@@ -504,6 +490,16 @@ fn flow_bound_of(st: &State) -> u64 {
         .map(|b| (u64::from(st.lo[b]), u64::from(st.hi[b])))
         .collect();
     bound::flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
+}
+
+/// Replicas that end where they did not start: a replica moved twice
+/// counts once, or not at all if it came back.
+fn net_moves(st: &State, start: &[Vec<B>]) -> u64 {
+    st.reps
+        .iter()
+        .zip(start)
+        .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
+        .sum()
 }
 
 fn mix(x: u64) -> u64 {
