@@ -75,7 +75,7 @@ pub fn balance(reps: &mut [Vec<B>], movable: &[bool], target: &[bool], nb: usize
         }
     }
     let targets: Vec<usize> = (0..nb).filter(|&b| target[b]).collect();
-    for _ in 0..(4 * nb + 64) {
+    for _ in 0..reps.len().max(4 * nb + 64) {
         let (&hi_b, &lo_b) = match (
             targets
                 .iter()

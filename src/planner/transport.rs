@@ -65,6 +65,10 @@ pub fn count_moves(st: &mut State, start: &[Vec<B>]) -> Option<u64> {
     solve(st, start).map(|sol| sol.cost)
 }
 
+/// Racks of at most this many target brokers get per-group edges that
+/// skip the brokers a partition already uses (see [`Net::rack_entry`]).
+const DIRECT_MAX: usize = 8;
+
 /// A replica the flow moves: its partition, its broker, and the racks it
 /// may go to (a bit set over rack indices, or `None` for "any rack with
 /// room", past 64 racks, checked per move).
@@ -113,6 +117,16 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
     let mut edges: Vec<Edges> = Vec::with_capacity(groups.len());
     for ((topic, reps), parts) in &groups {
         let n = parts.len() as i64;
+        let per_rack = per_rack_of(reps.len());
+        // Where a partition may hold two replicas in one rack, a broker of
+        // that rack may already hold it: small racks then get edges that
+        // skip the group's brokers (large ones have room enough).
+        let brokers: Vec<B> = if per_rack > 1 {
+            reps.iter().map(|&(a, _)| a).collect()
+        } else {
+            Vec::new()
+        };
+        let mut entries: BTreeMap<B, usize> = BTreeMap::new();
         let leave = net.g.node();
         let mut e = Edges {
             intra: Vec::with_capacity(reps.len()),
@@ -132,16 +146,15 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
                 target_racks
                     .binary_search(&own)
                     .is_ok()
-                    .then(|| net.rack_hub(*topic, own))
+                    .then(|| net.rack_entry(*topic, own, &brokers, n, &mut entries))
                     .map(|h| net.g.edge(r, h, n, cost)),
             );
             e.cross.push(net.g.edge(r, leave, n, cost));
         }
-        let per_rack = per_rack_of(reps.len());
         for &rk in &target_racks {
             let held = reps.iter().filter(|&&(a, _)| st.rack_of(a) == rk).count() as i64;
             if per_rack > held && st.k_target > 1 {
-                let h = net.rack_hub(*topic, rk);
+                let h = net.rack_entry(*topic, rk, &brokers, n, &mut entries);
                 e.to_rack
                     .push((rk, net.g.edge(leave, h, n * (per_rack - held), 0)));
             }
@@ -254,6 +267,46 @@ impl<'a> Net<'a> {
         let e = self.g.edge(n, self.broker[b as usize], cap, 0);
         self.dst.insert((topic, b), (n, e));
         n
+    }
+
+    /// Where a group's replicas enter rack `r`: the topic's hub, or, for a
+    /// small rack and a group on some of its brokers, a node of the group's
+    /// own with an edge to each of the others (at most `n` each: one per
+    /// partition).
+    fn rack_entry(
+        &mut self,
+        topic: u32,
+        r: u16,
+        skip: &[B],
+        n: i64,
+        own: &mut BTreeMap<B, usize>,
+    ) -> usize {
+        let st = self.st;
+        let members = self.targets.iter().filter(|&&b| st.rack_of(b) == r);
+        if skip.is_empty()
+            || members.clone().count() > DIRECT_MAX
+            || !skip.iter().any(|&b| st.rack_of(b) == r)
+        {
+            return self.rack_hub(topic, r);
+        }
+        let x = self.g.node();
+        let open: Vec<B> = members.copied().filter(|b| !skip.contains(b)).collect();
+        for b in open {
+            // One node per (group, broker), shared by every way in, so a
+            // partition lands on a broker at most once.
+            let y = match own.get(&b) {
+                Some(&y) => y,
+                None => {
+                    let y = self.g.node();
+                    let d = self.dst(topic, b);
+                    self.g.edge(y, d, n, 0);
+                    own.insert(b, y);
+                    y
+                }
+            };
+            self.g.edge(x, y, n, 0);
+        }
+        x
     }
 
     /// A topic's replicas moving into rack `r`, to any of its brokers.

@@ -357,6 +357,16 @@ fn exact_referee_on_small_clusters() {
             3,
         ),
         (
+            "4 brokers, 2 racks, 1 dead",
+            tiny(4, 2, 2, 1060, 1, false),
+            3,
+        ),
+        (
+            "6 brokers, 2 racks, 1 dead, RF 3",
+            tiny(6, 2, 2, 742, 1, true),
+            3,
+        ),
+        (
             "5 brokers, 3 uneven racks",
             Profile {
                 uneven_racks: true,
