@@ -119,7 +119,7 @@ fn byte_step(st: &mut State, budget: &Budget, bideal: &[f64], s: B, d: B) -> boo
     let want = (dev_s - dev_d) / 2.0;
     // Moving `delta` bytes from s to d leaves both below dev_s for any
     // delta in (0, 2 * want); `want` evens them out. Tiny gains only churn.
-    let floor = bideal[si] * 1e-3;
+    let floor = bideal[si] * 1e-4;
     let gain = |delta: f64| -> f64 {
         let g = want - (want - delta).abs();
         if g > floor { g } else { 0.0 }

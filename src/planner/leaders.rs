@@ -76,30 +76,30 @@ pub fn balance(reps: &mut [Vec<B>], movable: &[bool], target: &[bool], nb: usize
     }
     let targets: Vec<usize> = (0..nb).filter(|&b| target[b]).collect();
     for _ in 0..reps.len().max(4 * nb + 64) {
-        let (&hi_b, &lo_b) = match (
-            targets
-                .iter()
-                .max_by_key(|&&b| (lead[b], std::cmp::Reverse(b))),
-            targets.iter().min_by_key(|&&b| (lead[b], b)),
-        ) {
-            (Some(h), Some(l)) => (h, l),
-            _ => break,
-        };
-        if lead[hi_b] - lead[lo_b] <= 1 {
+        let Some(&lo_b) = targets.iter().min_by_key(|&&b| (lead[b], b)) else {
             break;
-        }
-        match augment(reps, &led, &lead, target, hi_b) {
-            Some(path) => {
-                for (p, slot) in path {
-                    let (from, to) = (reps[p][0] as usize, reps[p][slot] as usize);
-                    set_leader(reps, &mut lead, p, slot);
-                    if let Some(i) = led[from].iter().position(|&x| x as usize == p) {
-                        led[from].swap_remove(i);
-                    }
-                    led[to].push(p as u32);
-                }
+        };
+        // The busiest broker first; if no hand-off chain leaves it, the
+        // next busiest (its chains may reach brokers the first cannot).
+        let mut busy: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&b| lead[b] > lead[lo_b] + 1)
+            .collect();
+        busy.sort_by_key(|&b| (std::cmp::Reverse(lead[b]), b));
+        let Some(path) = busy
+            .iter()
+            .find_map(|&b| augment(reps, &led, &lead, target, b))
+        else {
+            break;
+        };
+        for (p, slot) in path {
+            let (from, to) = (reps[p][0] as usize, reps[p][slot] as usize);
+            set_leader(reps, &mut lead, p, slot);
+            if let Some(i) = led[from].iter().position(|&x| x as usize == p) {
+                led[from].swap_remove(i);
             }
-            None => break,
+            led[to].push(p as u32);
         }
     }
     changed.iter().filter(|&&c| c).count()

@@ -335,7 +335,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // to three quarters before the count moves. Those may need detours of
     // their own that eat the rest; then the plan is made again without
     // spending early, since the bound matters more than topic balance.
-    let ceiling = |bound: u64| (bound * 102 / 100).saturating_sub(1);
+    let ceiling = |bound: u64| bound * 102 / 100;
     let spend = |st: &mut State, early: u64, reserve: bool| -> u64 {
         let mut early = if replace.is_empty() { early } else { 0 };
         let stranded = counts::drain(st, &req.budget, &mut early, reserve);
