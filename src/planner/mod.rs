@@ -395,6 +395,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             (
                 stranded,
                 m.saturating_sub(ceiling(reference)),
+                st.single_excess(),
                 st.topic_excess(),
                 m,
             )

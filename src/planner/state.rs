@@ -239,6 +239,28 @@ impl State {
             .unwrap_or(0)
     }
 
+    /// Leaders one broker may take with the spread still within 2: one
+    /// above the even share.
+    pub fn leader_cap(&self) -> u32 {
+        let targets = self.target.iter().filter(|&&t| t).count().max(1);
+        (self.reps.len().div_ceil(targets) + 1) as u32
+    }
+
+    /// How far the most single-replica partitions on one target (which
+    /// only it can lead) go above [`Self::leader_cap`]: leader balance
+    /// cannot bring the spread within 2 while this is above 0.
+    pub fn single_excess(&self) -> u32 {
+        let mut singles = vec![0u32; self.nb];
+        for r in self.reps.iter().filter(|r| r.len() == 1) {
+            singles[r[0] as usize] += 1;
+        }
+        (0..self.nb)
+            .filter(|&b| self.target[b])
+            .map(|b| singles[b].saturating_sub(self.leader_cap()))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The least topic excess any placement with every target in its
     /// quota can reach (see [`topic_floor`]); `None` if none fits.
     pub fn topic_floor(&self) -> Option<u32> {

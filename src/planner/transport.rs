@@ -105,7 +105,15 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
     target_racks.dedup();
     let per_rack_of = |rf: usize| rf.div_ceil(st.k_target) as i64;
 
-    let mut net = Net::new(st, &targets);
+    // Topics of single-replica partitions: a broker can hold only so many
+    // of those before leader balance cannot reach a spread of 2.
+    let mut single = vec![true; st.share.len() / st.nracks.max(1)];
+    for (p, r) in st.reps.iter().enumerate() {
+        if r.len() != 1 {
+            single[st.topic_of[p] as usize] = false;
+        }
+    }
+    let mut net = Net::new(st, &targets, single);
     let (s, t) = (net.s, net.t);
     // Per group, per replica: edges to its own rack and to the group's
     // leaving node; per group, the leaving node's edges per rack.
@@ -224,6 +232,10 @@ struct Net<'a> {
     s: usize,
     t: usize,
     broker: Vec<usize>,
+    /// Per topic: whether all its partitions have one replica; those enter
+    /// a broker through its `singles` node, capped at the leader cap.
+    single_topic: Vec<bool>,
+    singles: Vec<Option<usize>>,
     /// Edges that carry a broker's floor: all must fill.
     floors: Vec<usize>,
     /// (topic, broker) -> (node, edge to the broker).
@@ -232,7 +244,7 @@ struct Net<'a> {
 }
 
 impl<'a> Net<'a> {
-    fn new(st: &'a State, targets: &'a [B]) -> Net<'a> {
+    fn new(st: &'a State, targets: &'a [B], single_topic: Vec<bool>) -> Net<'a> {
         let mut g = Flow::default();
         let (s, t) = (g.node(), g.node());
         let mut broker = vec![usize::MAX; st.nb];
@@ -251,6 +263,8 @@ impl<'a> Net<'a> {
             s,
             t,
             broker,
+            single_topic,
+            singles: vec![None; st.nb],
             floors,
             dst: BTreeMap::new(),
             rack_hubs: BTreeMap::new(),
@@ -264,7 +278,21 @@ impl<'a> Net<'a> {
         }
         let n = self.g.node();
         let cap = i64::from(self.st.cap(topic, b)) + 1;
-        let e = self.g.edge(n, self.broker[b as usize], cap, 0);
+        let into = if self.single_topic[topic as usize] {
+            match self.singles[b as usize] {
+                Some(x) => x,
+                None => {
+                    let x = self.g.node();
+                    let lead = i64::from(self.st.leader_cap());
+                    self.g.edge(x, self.broker[b as usize], lead, 0);
+                    self.singles[b as usize] = Some(x);
+                    x
+                }
+            }
+        } else {
+            self.broker[b as usize]
+        };
+        let e = self.g.edge(n, into, cap, 0);
         self.dst.insert((topic, b), (n, e));
         n
     }
