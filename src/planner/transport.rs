@@ -22,10 +22,12 @@
 //!
 //! A replica that already moved (in an earlier round) moves again for
 //! free. The room per rack keeps two replicas of one partition out of one
-//! new rack, so what the flow asks is almost always possible; what it
-//! ignores is that two replicas of one partition could land on the same
-//! broker of a rack where `rf > racks`, and that a replica could take the
-//! rack another one of its partition vacates. The placement step then
+//! new rack, and where a partition may hold two replicas in one rack
+//! (`rf > racks`) a small rack is entered through the group's own edges to
+//! the brokers it does not use yet, so what the flow asks is almost always
+//! possible; what it ignores is that a replica could take the rack another
+//! one of its partition vacates. Topics of single-replica partitions enter
+//! a broker under its leader cap, since only that broker can lead them. The placement step then
 //! matches each topic's leaving replicas to the brokers that lack the
 //! topic, checking every partition for real; what it cannot place is
 //! solved again, and the count phases that run afterwards finish the job.
