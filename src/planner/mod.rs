@@ -53,7 +53,7 @@
 //!    beat, [`bound::topic_floor`]). Where the greedy cannot get within 2%
 //!    of the bound at all, the flow's own count optimum is the reference.
 //!    The better plan of the two is kept: fewer stranded, nearer the move
-//!    bar, lower topic excess, fewer moves.
+//!    bar, leaders balanceable, lower topic excess, fewer moves.
 //! 6. Topics still two over their share move (or swap) within the slack.
 //! 7. Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps.
@@ -376,7 +376,9 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     }
     // The topic transport (see its module), where it applies, competes
     // with the greedy: fewer stranded, then within the bar on moves (or
-    // nearer to it), then the better topic spread, then fewer moves. Its
+    // nearer to it), then no broker left with more single-replica
+    // partitions than it may lead, then the better topic spread, then
+    // fewer moves. Its
     // topic caps are searched: from the least excess any placement can
     // reach (at least the bar's one) up to what the greedy reached, for
     // the least whose plan stays within the bar on moves.

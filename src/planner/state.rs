@@ -239,6 +239,10 @@ impl State {
             .unwrap_or(0)
     }
 
+    pub fn topics(&self) -> usize {
+        self.topic_rack_range.len()
+    }
+
     /// Leaders one broker may take with the spread still within 2: one
     /// above the even share.
     pub fn leader_cap(&self) -> u32 {

@@ -109,7 +109,7 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
 
     // Topics of single-replica partitions: a broker can hold only so many
     // of those before leader balance cannot reach a spread of 2.
-    let mut single = vec![true; st.share.len() / st.nracks.max(1)];
+    let mut single = vec![true; st.topics()];
     for (p, r) in st.reps.iter().enumerate() {
         if r.len() != 1 {
             single[st.topic_of[p] as usize] = false;
