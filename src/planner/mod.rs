@@ -387,8 +387,11 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         // Where the greedy cannot get within the bar, the bound may be out
         // of reach (it counts two replicas of a partition into one free
         // rack): the flow's own count optimum is then the reference.
+        // (With counts one outside their range allowed, as the bar does.)
         let reference = if moved(&st) > ceiling(bound) {
-            transport::count_moves(&mut start(reps.clone()), &reps).map_or(bound, |m| m.max(bound))
+            let mut probe = start(reps.clone());
+            probe.widen_quotas();
+            transport::count_moves(&mut probe, &reps).map_or(bound, |m| m.max(bound))
         } else {
             bound
         };
@@ -402,10 +405,21 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 m,
             )
         };
-        let attempt = |excess: u32| -> Option<(State, u64)> {
+        // With `widen`, counts may end one outside their range, as the bar
+        // allows: tried only when the plan is still over the move bar,
+        // where that is what saves the moves (the count phases would pull
+        // the counts back in, so only the drain runs after it).
+        let attempt = |excess: u32, widen: bool| -> Option<(State, u64)> {
             let mut alt = start(reps.clone());
+            if widen {
+                alt.widen_quotas();
+            }
             transport::run(&mut alt, &reps, excess)?;
-            let stranded = spend(&mut alt, 0, false);
+            let stranded = if widen {
+                counts::drain(&mut alt, &req.budget, &mut 0, false)
+            } else {
+                spend(&mut alt, 0, false)
+            };
             Some((alt, stranded))
         };
         let floor = st.topic_floor().map(|f| f.max(1));
@@ -414,14 +428,18 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 && moved(st) <= ceiling(reference)
                 && floor.is_some_and(|f| st.topic_excess() <= f)
         };
-        if let Some(floor) = floor
-            && !done(&st, stranded)
-        {
+        for widen in [false, true] {
+            let Some(floor) = floor else {
+                break;
+            };
+            if done(&st, stranded) || widen && moved(&st) <= ceiling(reference) {
+                break;
+            }
             // The floor first: where it fits in the bar, one try is enough.
             let (mut lo, mut hi) = (floor, st.topic_excess().max(floor));
             let mut probe = lo;
             while lo <= hi {
-                match attempt(probe) {
+                match attempt(probe, widen) {
                     Some((alt, alt_stranded)) => {
                         let within = moved(&alt) <= ceiling(reference);
                         if rank(&alt, alt_stranded) < rank(&st, stranded) {

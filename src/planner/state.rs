@@ -239,6 +239,15 @@ impl State {
             .unwrap_or(0)
     }
 
+    /// Lets every target end one replica outside its quota range, as the
+    /// bar allows (excess and deficit at most 1).
+    pub fn widen_quotas(&mut self) {
+        for b in (0..self.nb).filter(|&b| self.target[b]) {
+            self.lo[b] = self.lo[b].saturating_sub(1);
+            self.hi[b] += 1;
+        }
+    }
+
     pub fn topics(&self) -> usize {
         self.topic_rack_range.len()
     }
