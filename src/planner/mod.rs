@@ -426,6 +426,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         let done = |st: &State, stranded: u64| {
             stranded == 0
                 && moved(st) <= ceiling(reference)
+                && st.single_excess() == 0
                 && floor.is_some_and(|f| st.topic_excess() <= f)
         };
         for widen in [false, true] {
