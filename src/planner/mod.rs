@@ -406,9 +406,10 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             )
         };
         // With `widen`, counts may end one outside their range, as the bar
-        // allows: tried only when the plan is still over the move bar,
-        // where that is what saves the moves (the count phases would pull
-        // the counts back in, so only the drain runs after it).
+        // allows: tried only when the plan is still over the move bar or
+        // leaves leaders unbalanceable, where that room is what saves the
+        // moves (the count phases would pull the counts back in, so only
+        // the drain runs after it).
         let attempt = |excess: u32, widen: bool| -> Option<(State, u64)> {
             let mut alt = start(reps.clone());
             if widen {
@@ -433,7 +434,8 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             let Some(floor) = floor else {
                 break;
             };
-            if done(&st, stranded) || widen && moved(&st) <= ceiling(reference) {
+            let over = moved(&st) > ceiling(reference) || st.single_excess() > 0;
+            if done(&st, stranded) || widen && !over {
                 break;
             }
             // The floor first: where it fits in the bar, one try is enough.

@@ -11,10 +11,13 @@ racked clusters healing dead brokers). This finds the true optimum, so a
 plan can be judged against what is possible.
 
 usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
-                [--within MOVES] [--time-limit 60]
+                [--leader-spread N] [--within MOVES] [--time-limit 60]
 
 --count-slack  replicas per broker allowed outside floor..ceil of the ideal
                (1 is the bar's own tolerance: excess and deficit at most 1)
+--leader-spread  also require preferred leaders spread within N (the
+               first replica of each partition, chosen freely among its
+               replicas)
 --within       also find the least topic excess (plan-check's measure) of
                any plan that moves at most MOVES replicas
 
@@ -35,6 +38,7 @@ def main():
     ap.add_argument("--exclude", default="")
     ap.add_argument("--count-slack", type=int, default=1)
     ap.add_argument("--within", type=int)
+    ap.add_argument("--leader-spread", type=int)
     ap.add_argument("--time-limit", type=float, default=60)
     a = ap.parse_args()
     st = json.load(open(a.state))
@@ -73,17 +77,37 @@ def main():
     for i, (t, _) in enumerate(parts):
         by_topic[t].append(i)
 
-    # x[i, j] = 1 when partition i has a replica on target j
-    n = len(parts) * B
+    # x[i, j] = 1 when partition i has a replica on target j; with a
+    # leader spread, y[i, j] = 1 when target j leads partition i, and one
+    # integer m with m <= leaders(j) <= m + spread
+    P = len(parts)
+    lead = a.leader_spread is not None
+    n = P * B * (2 if lead else 1) + (1 if lead else 0)
     col = lambda i, j: i * B + j
-    cost = np.array([0.0 if tgt[j] in parts[i][1] else 1.0 for i in range(len(parts)) for j in range(B)])
+    ycol = lambda i, j: P * B + i * B + j
+    mcol = n - 1
+    cost = np.zeros(n)
+    for i in range(P):
+        for j in range(B):
+            if tgt[j] not in parts[i][1]:
+                cost[col(i, j)] = 1.0
     rows, cols, vals, lo, hi = [], [], [], [], []
 
-    def add(entries, low, high):
+    def add(entries, low, high, weights=None):
         r = len(lo)
-        for k in entries:
-            rows.append(r); cols.append(k); vals.append(1.0)
+        for k, w in zip(entries, weights or [1.0] * len(entries)):
+            rows.append(r); cols.append(k); vals.append(w)
         lo.append(low); hi.append(high)
+
+    if lead:
+        for i in range(P):
+            add([ycol(i, j) for j in range(B)], 1, 1)
+            for j in range(B):
+                add([ycol(i, j), col(i, j)], -1, 0, [1.0, -1.0])
+        for j in range(B):
+            led = [ycol(i, j) for i in range(P)]
+            add(led + [mcol], 0, np.inf, [1.0] * P + [-1.0])
+            add(led + [mcol], -np.inf, a.leader_spread, [1.0] * P + [-1.0])
 
     for i, (_, reps) in enumerate(parts):
         add([col(i, j) for j in range(B)], len(reps), len(reps))
@@ -106,8 +130,11 @@ def main():
                         r0.append(r); c0.append(col(i, j)); v0.append(1.0)
                     l0.append(0); h0.append(math.ceil(shares[t][b] - 1e-9) + excess)
         A = coo_matrix((v0, (r0, c0)), shape=(len(l0), n)).tocsr()
+        upper = np.ones(n)
+        if lead:
+            upper[mcol] = P
         res = milp(cost, constraints=LinearConstraint(A, l0, h0), integrality=np.ones(n),
-                   bounds=Bounds(0, 1), options={"time_limit": a.time_limit})
+                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
         if res.status == 1:
             sys.exit("exact.py: time limit reached")
         return None if res.x is None else int(round(res.fun))
