@@ -297,19 +297,12 @@ fn referee_agrees_on_generated_clusters() {
 
 /// Runs `tests/tools/exact.py` (an integer program, needs scipy) and
 /// returns its JSON; `None` (skipped) when scipy is missing outside CI.
-fn exact(
-    state: &std::path::Path,
-    count_slack: u32,
-    within: Option<u64>,
-) -> Option<serde_json::Value> {
+fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> {
     let python = std::env::var("KM_PYTHON").unwrap_or_else(|_| "python3".into());
     let tool = crate::support::repo().join("tests/tools/exact.py");
     let mut cmd = std::process::Command::new(&python);
     cmd.arg(&tool).args(["--state", state.to_str().unwrap()]);
-    cmd.args(["--count-slack", &count_slack.to_string()]);
-    if let Some(m) = within {
-        cmd.args(["--within", &m.to_string()]);
-    }
+    cmd.args(args);
     let res = cmd.output().expect("python runs exact.py");
     if !res.status.success() {
         let err = String::from_utf8_lossy(&res.stderr);
@@ -331,7 +324,8 @@ fn exact(
 /// range): plans stay within 2% of the larger of that and the referee's
 /// bound. It also finds the least topic excess of any plan within that
 /// many moves that keeps counts in range, as the planner does (or, where
-/// none fits, within one of it): plans come within one of it.
+/// none fits, within one of it): plans come within one of it. Leader
+/// spread above 2 passes only where no plan within the limit has less.
 #[test]
 fn exact_referee_on_small_clusters() {
     let tiny = |brokers, racks, steps, partitions, dead, rf3| Profile {
@@ -387,6 +381,15 @@ fn exact_referee_on_small_clusters() {
             },
             469,
         ),
+        // Leader spread 2 takes 183 moves against a limit of 164.
+        (
+            "4 brokers, 3 uneven racks",
+            Profile {
+                uneven_racks: true,
+                ..tiny(4, 3, 3, 432, 0, false)
+            },
+            772,
+        ),
         (
             "5 brokers, 3 uneven racks",
             Profile {
@@ -410,7 +413,8 @@ fn exact_referee_on_small_clusters() {
         let s = measure(&c, &out).totals;
         let state = dir.path().join("s.json");
         std::fs::write(&state, snapshot::to_json(&c)).unwrap();
-        let Some(opt) = exact(&state, 1, None) else {
+        let arg = |k: &str, v: u64| [k.to_string(), v.to_string()];
+        let Some(opt) = exact(&state, &arg("--count-slack", 1)) else {
             return;
         };
         let optimum = opt["optimum_moves"].as_u64().expect("a plan exists");
@@ -423,12 +427,22 @@ fn exact_referee_on_small_clusters() {
         let least = [0, 1]
             .into_iter()
             .find_map(|slack| {
-                exact(&state, slack, Some(limit)).unwrap()["least_topic_excess"].as_u64()
+                let args = [arg("--count-slack", slack), arg("--within", limit)].concat();
+                exact(&state, &args).unwrap()["least_topic_excess"].as_u64()
             })
             .expect("a plan within the limit");
         assert!(
             s.topic_excess_after <= least.max(1) as i64 + 1,
             "{at}, least topic excess within {limit} moves: {least}"
         );
+        // Leaders: within 2, or no plan with them within 2 fits the limit.
+        if s.leader_spread_after > 2 {
+            let args = [arg("--count-slack", 1), arg("--leader-spread", 2)].concat();
+            let with_leaders = exact(&state, &args).unwrap()["optimum_moves"].as_u64();
+            assert!(
+                with_leaders.is_none_or(|m| m > limit),
+                "{at}: leaders balance within {limit} moves ({with_leaders:?})"
+            );
+        }
     }
 }
