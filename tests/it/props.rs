@@ -36,10 +36,13 @@ fn profile() -> impl Strategy<Value = Profile> {
         )
 }
 
-/// The least bytes-over-share any placement can reach on its most loaded
-/// rack: a partition of replication factor `rf` puts `floor(rf / K)`
-/// replicas in every one of the `K` target racks whatever happens, so a
-/// rack's brokers hold at least those bytes between them.
+/// A floor on bytes-over-share that healing can force. A partition of
+/// replication factor `rf` puts `floor(rf / K)` replicas in each of the `K`
+/// target racks whatever happens, so a rack holds at least those bytes;
+/// and with its count quota it holds at most those plus its largest free
+/// replicas, so when that is below its share the other racks' brokers
+/// must carry the rest (a rack left with one broker full of replicas of
+/// partitions that span every rack).
 fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
     let targets: Vec<_> = sum.brokers.iter().filter(|b| b.target).collect();
     let mut racks: Vec<Option<&str>> = targets.iter().map(|b| b.rack.as_deref()).collect();
@@ -49,23 +52,31 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
         return 0.0;
     }
     let k = racks.len();
-    let forced: u64 = c
-        .partitions()
-        .map(|(_, p)| p.size_bytes * (p.replicas.len() / k) as u64)
-        .sum();
-    let total_bytes: u64 = targets.iter().map(|b| b.bytes_after).sum();
+    let mut forced = 0u64;
+    let mut forced_count = 0u64;
+    let mut free: Vec<u64> = Vec::new();
+    for (_, p) in c.partitions() {
+        let per_rack = (p.replicas.len() / k) as u64;
+        forced += p.size_bytes * per_rack;
+        forced_count += per_rack;
+        let loose = p.replicas.len() as u64 - per_rack * k as u64;
+        free.extend(std::iter::repeat_n(p.size_bytes, loose as usize));
+    }
+    free.sort_unstable_by(|a, b| b.cmp(a));
+    let total_bytes: f64 = targets.iter().map(|b| b.bytes_after as f64).sum();
     let total_ideal: f64 = targets.iter().map(|b| b.ideal_replicas).sum();
-    racks
-        .iter()
-        .map(|r| {
-            let members: Vec<_> = targets.iter().filter(|b| b.rack.as_deref() == *r).collect();
-            let share: f64 = members
-                .iter()
-                .map(|b| total_bytes as f64 * b.ideal_replicas / total_ideal)
-                .sum();
-            forced as f64 / share
-        })
-        .fold(0.0, f64::max)
+    let share = |ideal: f64| total_bytes * ideal / total_ideal;
+    let mut worst = 0.0f64;
+    for r in &racks {
+        let members: Vec<_> = targets.iter().filter(|b| b.rack.as_deref() == *r).collect();
+        let ideal: f64 = members.iter().map(|b| b.ideal_replicas).sum();
+        let quota: u64 = members.iter().map(|b| b.ideal_replicas.ceil() as u64).sum();
+        worst = worst.max(forced as f64 / share(ideal));
+        let room = quota.saturating_sub(forced_count) as usize;
+        let most = forced as f64 + free.iter().take(room).sum::<u64>() as f64;
+        worst = worst.max((total_bytes - most) / share(total_ideal - ideal));
+    }
+    worst
 }
 
 fn measure(c: &Cluster, out: &planner::Outcome) -> Summary {
