@@ -38,11 +38,13 @@ fn profile() -> impl Strategy<Value = Profile> {
 
 /// A floor on bytes-over-share that healing can force. A partition of
 /// replication factor `rf` puts `floor(rf / K)` replicas in each of the `K`
-/// target racks whatever happens, so a rack holds at least those bytes;
-/// and with its count quota it holds at most those plus its largest free
-/// replicas, so when that is below its share the other racks' brokers
-/// must carry the rest (a rack left with one broker full of replicas of
-/// partitions that span every rack).
+/// target racks whatever happens, and at most one more. So a rack holds
+/// at least those bytes plus, to reach its count quota, one more replica
+/// of enough other partitions (the smallest, at best); and at most those
+/// plus one of its largest others, the rest falling to the other racks.
+/// (A rack left with few brokers by a dead one may have to hold a replica
+/// of nearly every partition.) Counts may sit one below their floor, as
+/// the bar allows.
 fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
     let targets: Vec<_> = sum.brokers.iter().filter(|b| b.target).collect();
     let mut racks: Vec<Option<&str>> = targets.iter().map(|b| b.rack.as_deref()).collect();
@@ -54,15 +56,17 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
     let k = racks.len();
     let mut forced = 0u64;
     let mut forced_count = 0u64;
-    let mut free: Vec<u64> = Vec::new();
+    // One optional replica per partition and rack, by size.
+    let mut extra: Vec<u64> = Vec::new();
     for (_, p) in c.partitions() {
         let per_rack = (p.replicas.len() / k) as u64;
         forced += p.size_bytes * per_rack;
         forced_count += per_rack;
-        let loose = p.replicas.len() as u64 - per_rack * k as u64;
-        free.extend(std::iter::repeat_n(p.size_bytes, loose as usize));
+        if p.replicas.len() % k != 0 {
+            extra.push(p.size_bytes);
+        }
     }
-    free.sort_unstable_by(|a, b| b.cmp(a));
+    extra.sort_unstable();
     let total_bytes: f64 = targets.iter().map(|b| b.bytes_after as f64).sum();
     let total_ideal: f64 = targets.iter().map(|b| b.ideal_replicas).sum();
     let share = |ideal: f64| total_bytes * ideal / total_ideal;
@@ -70,11 +74,20 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
     for r in &racks {
         let members: Vec<_> = targets.iter().filter(|b| b.rack.as_deref() == *r).collect();
         let ideal: f64 = members.iter().map(|b| b.ideal_replicas).sum();
-        let quota: u64 = members.iter().map(|b| b.ideal_replicas.ceil() as u64).sum();
-        worst = worst.max(forced as f64 / share(ideal));
+        let floor: u64 = members
+            .iter()
+            .map(|b| (b.ideal_replicas.floor() as u64).saturating_sub(1))
+            .sum();
+        let quota: u64 = members
+            .iter()
+            .map(|b| b.ideal_replicas.ceil() as u64 + 1)
+            .sum();
+        let need = floor.saturating_sub(forced_count) as usize;
+        let least = forced + extra.iter().take(need).sum::<u64>();
+        worst = worst.max(least as f64 / share(ideal));
         let room = quota.saturating_sub(forced_count) as usize;
-        let most = forced as f64 + free.iter().take(room).sum::<u64>() as f64;
-        worst = worst.max((total_bytes - most) / share(total_ideal - ideal));
+        let most = forced + extra.iter().rev().take(room).sum::<u64>();
+        worst = worst.max((total_bytes - most as f64) / share(total_ideal - ideal));
     }
     worst
 }
