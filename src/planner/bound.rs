@@ -168,38 +168,27 @@ mod tests {
         // full with a's 4 and its quota (4..4). Topic b (RF1, 8
         // partitions) has a share of 2 per broker, but all 8 must go to
         // rack 1's three brokers: 3 on some, one above the share.
-        let topics = [
-            TopicRacks {
-                total: 8,
-                lo: 4,
-                hi: 4,
-                share: vec![4, 2],
-            },
-            TopicRacks {
-                total: 8,
-                lo: 0,
-                hi: 8,
-                share: vec![2, 2],
-            },
-        ];
+        // Topic a as above; topic b with the given share per rack.
+        let topics = |b_share: Vec<u64>| {
+            [
+                TopicRacks {
+                    total: 8,
+                    lo: 4,
+                    hi: 4,
+                    share: vec![4, 2],
+                },
+                TopicRacks {
+                    total: 8,
+                    lo: 0,
+                    hi: 8,
+                    share: b_share,
+                },
+            ]
+        };
         let racks = [(1, 4, 4), (3, 12, 12)];
-        assert_eq!(topic_floor(&topics, &racks), Some(1));
+        assert_eq!(topic_floor(&topics(vec![2, 2]), &racks), Some(1));
         // With room on rack 0, every topic fits its share.
         let roomy = [(1, 4, 6), (3, 10, 12)];
-        let topics = [
-            TopicRacks {
-                total: 8,
-                lo: 4,
-                hi: 4,
-                share: vec![4, 2],
-            },
-            TopicRacks {
-                total: 8,
-                lo: 0,
-                hi: 8,
-                share: vec![2, 3],
-            },
-        ];
-        assert_eq!(topic_floor(&topics, &roomy), Some(0));
+        assert_eq!(topic_floor(&topics(vec![2, 3]), &roomy), Some(0));
     }
 }

@@ -168,40 +168,35 @@ pub struct Outcome {
 impl Outcome {
     /// The partitions whose replica list changes, as Kafka's plan JSON.
     pub fn reassignment(&self, cluster: &Cluster) -> Reassignment {
-        let moves = cluster
-            .partitions()
-            .zip(&self.assignment)
-            .filter(|((_, p), after)| p.replicas != **after)
-            .map(|((t, p), after)| {
-                Move::new(
-                    TopicPartition {
-                        topic: t.name.clone(),
-                        partition: p.partition,
-                    },
-                    after.clone(),
-                )
-            })
-            .collect();
-        Reassignment::new("plan", moves).expect("planner output is always a valid plan")
+        Reassignment::new("plan", self.changed(cluster, |_, after| after))
+            .expect("planner output is always a valid plan")
     }
 
     /// The current assignment of the partitions that change: the rollback.
     pub fn rollback(&self, cluster: &Cluster) -> Reassignment {
-        let moves = cluster
+        Reassignment::new("rollback", self.changed(cluster, |before, _| before))
+            .expect("the snapshot's assignment is valid")
+    }
+
+    /// One move per partition whose replica list changes, listing the
+    /// replicas `pick` chooses from (before, after).
+    fn changed(
+        &self,
+        cluster: &Cluster,
+        pick: impl for<'a> Fn(&'a [BrokerId], &'a [BrokerId]) -> &'a [BrokerId],
+    ) -> Vec<Move> {
+        cluster
             .partitions()
             .zip(&self.assignment)
             .filter(|((_, p), after)| p.replicas != **after)
-            .map(|((t, p), _)| {
-                Move::new(
-                    TopicPartition {
-                        topic: t.name.clone(),
-                        partition: p.partition,
-                    },
-                    p.replicas.clone(),
-                )
+            .map(|((t, p), after)| {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                };
+                Move::new(tp, pick(&p.replicas, after).to_vec())
             })
-            .collect();
-        Reassignment::new("rollback", moves).expect("the snapshot's assignment is valid")
+            .collect()
     }
 }
 

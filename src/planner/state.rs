@@ -267,9 +267,10 @@ impl State {
         for r in self.reps.iter().filter(|r| r.len() == 1) {
             singles[r[0] as usize] += 1;
         }
+        let cap = self.leader_cap();
         (0..self.nb)
             .filter(|&b| self.target[b])
-            .map(|b| singles[b].saturating_sub(self.leader_cap()))
+            .map(|b| singles[b].saturating_sub(cap))
             .max()
             .unwrap_or(0)
     }

@@ -482,10 +482,10 @@ impl Reach {
 /// spread above 2 passes only where no plan within the limit has less.
 #[test]
 fn exact_referee_on_small_clusters() {
-    let tiny = |brokers, racks, steps, partitions, dead, rf3| Profile {
+    let tiny = |brokers, racks, uneven, steps, partitions, dead, rf3| Profile {
         brokers,
         racks,
-        uneven_racks: false,
+        uneven_racks: uneven,
         growth_steps: steps,
         partitions,
         dead_brokers: dead,
@@ -496,22 +496,22 @@ fn exact_referee_on_small_clusters() {
     let cases = [
         (
             "8 brokers, 4 racks, 2 dead",
-            tiny(8, 4, 1, 859, 2, false),
+            tiny(8, 4, false, 1, 859, 2, false),
             5,
         ),
         (
             "8 brokers, 4 racks, 2 dead",
-            tiny(8, 4, 1, 859, 2, false),
+            tiny(8, 4, false, 1, 859, 2, false),
             3,
         ),
         (
             "4 brokers, 2 racks, 1 dead",
-            tiny(4, 2, 2, 1060, 1, false),
+            tiny(4, 2, false, 2, 1060, 1, false),
             3,
         ),
         (
             "6 brokers, 2 racks, 1 dead, RF 3",
-            tiny(6, 2, 2, 742, 1, true),
+            tiny(6, 2, false, 2, 742, 1, true),
             3,
         ),
         // Topic excess 3 at the start, and no plan within the move bar
@@ -519,37 +519,25 @@ fn exact_referee_on_small_clusters() {
         // start" cannot hold for topic excess here.
         (
             "4 brokers, 2 uneven racks",
-            Profile {
-                uneven_racks: true,
-                ..tiny(4, 2, 1, 337, 0, false)
-            },
+            tiny(4, 2, true, 1, 337, 0, false),
             395,
         ),
         // Counts in range take 190 moves against a limit of 189: the
         // plan must use the bar's tolerance of one.
         (
             "9 brokers, 4 uneven racks, 1 dead",
-            Profile {
-                uneven_racks: true,
-                ..tiny(9, 4, 2, 201, 1, false)
-            },
+            tiny(9, 4, true, 2, 201, 1, false),
             469,
         ),
         // Leader spread 2 takes 183 moves against a limit of 164.
         (
             "4 brokers, 3 uneven racks",
-            Profile {
-                uneven_racks: true,
-                ..tiny(4, 3, 3, 432, 0, false)
-            },
+            tiny(4, 3, true, 3, 432, 0, false),
             772,
         ),
         (
             "5 brokers, 3 uneven racks",
-            Profile {
-                uneven_racks: true,
-                ..tiny(5, 3, 3, 300, 1, false)
-            },
+            tiny(5, 3, true, 3, 300, 1, false),
             5,
         ),
     ];
