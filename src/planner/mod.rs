@@ -51,9 +51,12 @@
 //!    topics' own shares plus the least extra that keeps the plan within
 //!    2% of the bound (searched upward from the floor no placement can
 //!    beat, [`bound::topic_floor`]). Where the greedy cannot get within 2%
-//!    of the bound at all, the flow's own count optimum is the reference.
-//!    The better plan of the two is kept: fewer stranded, nearer the move
-//!    bar, leaders balanceable, lower topic excess, fewer moves.
+//!    of the bound at all, the flow's own count optimum is the reference;
+//!    where the plan is still over it, or leaves a broker more
+//!    single-replica partitions than it may lead, the transport may end
+//!    counts one outside their range, as the bar allows.
+//!    The best plan is kept: fewer stranded, nearer the move bar, leaders
+//!    balanceable, lower topic excess, fewer moves.
 //! 6. Topics still two over their share move (or swap) within the slack.
 //! 7. Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps.
