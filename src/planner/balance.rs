@@ -51,6 +51,18 @@ pub fn byte_ideals(st: &State) -> Vec<f64> {
         .collect()
 }
 
+/// How far above its byte share the bar lets a broker end (5%).
+pub const SIZE_BAR: f64 = 0.05;
+
+/// The largest ratio of a target's bytes to its byte share.
+pub fn worst_over_share(st: &State) -> f64 {
+    let bideal = byte_ideals(st);
+    (0..st.nb)
+        .filter(|&b| st.target[b] && bideal[b] > 0.0)
+        .map(|b| st.bytes[b] as f64 / bideal[b])
+        .fold(0.0, f64::max)
+}
+
 /// Evens out bytes (`--objective size`) with moves where counts allow and
 /// swaps where they don't, until every target is within `tolerance` of its
 /// byte share or no step helps.

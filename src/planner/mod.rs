@@ -464,6 +464,14 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         counts::repair_topics(&mut st, &req.budget, slack);
         if req.objective == Objective::Size {
             balance::balance_bytes(&mut st, &req.budget, 0.01);
+            // A rack's count quota can pin bytes above the bar (a rack that
+            // must hold a replica of nearly every partition): there counts
+            // may end one outside their range, as the bar allows, so the
+            // largest optional replicas can leave it.
+            if balance::worst_over_share(&st) > 1.0 + balance::SIZE_BAR {
+                st.widen_quotas();
+                balance::balance_bytes(&mut st, &req.budget, 0.01);
+            }
         }
         if req.leader_balance {
             leaders::balance(&mut st.reps, &st.movable, &st.target, nb);

@@ -11,18 +11,25 @@ racked clusters healing dead brokers). This finds the true optimum, so a
 plan can be judged against what is possible.
 
 usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
+                [--excess-slack E] [--deficit-slack D] [--least-imbalance]
                 [--leader-spread N] [--within MOVES] [--time-limit 60]
 
 --count-slack  replicas per broker allowed outside floor..ceil of the ideal
                (1 is the bar's own tolerance: excess and deficit at most 1)
+--excess-slack, --deficit-slack  the same for one side only
+--least-imbalance  also find the least replica excess any placement can
+               reach, and the least deficit, each on its own (plan-check's
+               ideal can be out of reach: it lets two racks each hold a
+               replica of every partition, RF 1 ones too)
 --leader-spread  also require preferred leaders spread within N (the
                first replica of each partition, chosen freely among its
                replicas)
 --within       also find the least topic excess (plan-check's measure) of
                any plan that moves at most MOVES replicas
 
-Prints JSON: optimum_moves (null if infeasible), and with --within,
-least_topic_excess and moves_at_least_topic_excess.
+Prints JSON: optimum_moves (null if infeasible); with --within,
+least_topic_excess and moves_at_least_topic_excess; with
+--least-imbalance, least_excess and least_deficit.
 """
 import argparse, json, math, sys
 from collections import Counter, defaultdict
@@ -37,6 +44,9 @@ def main():
     ap.add_argument("--state", required=True)
     ap.add_argument("--exclude", default="")
     ap.add_argument("--count-slack", type=int, default=1)
+    ap.add_argument("--excess-slack", type=int)
+    ap.add_argument("--deficit-slack", type=int)
+    ap.add_argument("--least-imbalance", action="store_true")
     ap.add_argument("--within", type=int)
     ap.add_argument("--leader-spread", type=int)
     ap.add_argument("--time-limit", type=float, default=60)
@@ -115,10 +125,38 @@ def main():
             per_rack = -(-len(reps) // K)
             for R in n_r:
                 add([col(i, j) for j, b in enumerate(tgt) if rack[b] == R], 0, per_rack)
-    d = a.count_slack
+    # the placement rows alone, for --least-imbalance
+    placement = (list(rows), list(cols), list(vals), list(lo), list(hi))
+    up = a.count_slack if a.excess_slack is None else a.excess_slack
+    down = a.count_slack if a.deficit_slack is None else a.deficit_slack
     for j, b in enumerate(tgt):
         add([col(i, j) for i in range(len(parts))],
-            max(0, math.floor(ideal[b] + 1e-9) - d), math.ceil(ideal[b] - 1e-9) + d)
+            max(0, math.floor(ideal[b] + 1e-9) - down), math.ceil(ideal[b] - 1e-9) + up)
+
+    def least(side):
+        # one extra integer variable s: every count within s of its range
+        # on one side, the other side free; minimize s
+        r0, c0, v0, l0, h0 = (list(x) for x in placement)
+        m, width = n, n + 1
+        for j, b in enumerate(tgt):
+            r = len(l0)
+            for i in range(len(parts)):
+                r0.append(r); c0.append(col(i, j)); v0.append(1.0)
+            r0.append(r); c0.append(m); v0.append(-side)
+            if side > 0:
+                l0.append(-np.inf); h0.append(math.ceil(ideal[b] - 1e-9))
+            else:
+                l0.append(math.floor(ideal[b] + 1e-9)); h0.append(np.inf)
+        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
+        c = np.zeros(width); c[m] = 1.0
+        upper = np.ones(width); upper[m] = len(parts)
+        if lead:
+            upper[mcol] = P
+        res = milp(c, constraints=LinearConstraint(A, l0, h0), integrality=np.ones(width),
+                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        if res.status == 1:
+            sys.exit("exact.py: time limit reached")
+        return int(round(res.fun))
 
     def solve(excess):
         r0, c0, v0, l0, h0 = list(rows), list(cols), list(vals), list(lo), list(hi)
@@ -140,6 +178,9 @@ def main():
         return None if res.x is None else int(round(res.fun))
 
     out = {"optimum_moves": solve(None)}
+    if a.least_imbalance:
+        out["least_excess"] = least(1)
+        out["least_deficit"] = least(-1)
     if a.within is not None and out["optimum_moves"] is not None and out["optimum_moves"] <= a.within:
         # least topic excess within the move limit: binary search
         top = max(len(v) for v in rfs.values())
