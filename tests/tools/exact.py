@@ -21,6 +21,9 @@ usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
                reach, and the least deficit, each on its own (plan-check's
                ideal can be out of reach: it lets two racks each hold a
                replica of every partition, RF 1 ones too)
+--least-bytes  also find the least bytes_max_over_ideal (plan-check's
+               measure) of any placement with counts in the range above,
+               moves aside; at the time limit, the solver's proven floor
 --leader-spread  also require preferred leaders spread within N (the
                first replica of each partition, chosen freely among its
                replicas)
@@ -29,7 +32,8 @@ usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
 
 Prints JSON: optimum_moves (null if infeasible); with --within,
 least_topic_excess and moves_at_least_topic_excess; with
---least-imbalance, least_excess and least_deficit.
+--least-imbalance, least_excess and least_deficit; with --least-bytes,
+least_bytes_over_ideal.
 """
 import argparse, json, math, sys
 from collections import Counter, defaultdict
@@ -47,6 +51,7 @@ def main():
     ap.add_argument("--excess-slack", type=int)
     ap.add_argument("--deficit-slack", type=int)
     ap.add_argument("--least-imbalance", action="store_true")
+    ap.add_argument("--least-bytes", action="store_true")
     ap.add_argument("--within", type=int)
     ap.add_argument("--leader-spread", type=int)
     ap.add_argument("--time-limit", type=float, default=60)
@@ -158,6 +163,38 @@ def main():
             sys.exit("exact.py: time limit reached")
         return int(round(res.fun))
 
+    def least_bytes():
+        # t = the largest bytes / byte share; sizes in units of the mean
+        # broker's bytes so the coefficients stay near 1
+        r0, c0, v0, l0, h0 = (list(x) for x in placement)
+        tcol, width = n, n + 1
+        for j, b in enumerate(tgt):
+            r = len(l0)
+            for i in range(P):
+                r0.append(r); c0.append(col(i, j)); v0.append(1.0)
+            l0.append(max(0, math.floor(ideal[b] + 1e-9) - down)); h0.append(math.ceil(ideal[b] - 1e-9) + up)
+        sizes = [p["size_bytes"] for t in st["topics"] for p in t["partitions"]]
+        total_bytes = sum(z * len(reps) for z, (_, reps) in zip(sizes, parts))
+        total = sum(len(reps) for _, reps in parts)
+        unit = total_bytes / B or 1.0
+        for j, b in enumerate(tgt):
+            r = len(l0)
+            for i in range(P):
+                r0.append(r); c0.append(col(i, j)); v0.append(sizes[i] / unit)
+            r0.append(r); c0.append(tcol); v0.append(-(total_bytes * ideal[b] / total) / unit)
+            l0.append(-np.inf); h0.append(0.0)
+        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
+        c = np.zeros(width); c[tcol] = 1.0
+        integrality = np.ones(width); integrality[tcol] = 0
+        upper = np.ones(width); upper[tcol] = np.inf
+        if lead:
+            upper[mcol] = P
+        res = milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
+                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        if res.status == 1:
+            return round(res.mip_dual_bound, 4)
+        return None if res.x is None else round(res.fun, 4)
+
     def solve(excess):
         r0, c0, v0, l0, h0 = list(rows), list(cols), list(vals), list(lo), list(hi)
         if excess is not None:
@@ -181,6 +218,8 @@ def main():
     if a.least_imbalance:
         out["least_excess"] = least(1)
         out["least_deficit"] = least(-1)
+    if a.least_bytes:
+        out["least_bytes_over_ideal"] = least_bytes()
     if a.within is not None and out["optimum_moves"] is not None and out["optimum_moves"] <= a.within:
         # least topic excess within the move limit: binary search
         top = max(len(v) for v in rfs.values())
