@@ -59,7 +59,9 @@
 //!    balanceable, lower topic excess, fewer moves.
 //! 6. Topics still two over their share move (or swap) within the slack.
 //! 7. Size objective: moves and swaps between heavy and lighter brokers
-//!    until bytes are within 1% of their share or no step helps.
+//!    until bytes are within 1% of their share or no step helps. If a
+//!    broker is still more than 5% over (a rack pinned by its quota), once
+//!    more with counts allowed one outside their range, as the bar allows.
 //! 8. Preferred leaders: greedy hand-offs, then augmenting paths.
 //!
 //! # Example
