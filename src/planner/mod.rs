@@ -438,6 +438,15 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             if done(&st, stranded) || widen && !over {
                 break;
             }
+            // With counts one outside their range the least reachable
+            // topic excess can be lower.
+            let floor = if widen {
+                let mut wide = start(reps.clone());
+                wide.widen_quotas();
+                wide.topic_floor().map_or(floor, |f| f.clamp(1, floor))
+            } else {
+                floor
+            };
             // The floor first: where it fits in the bar, one try is enough.
             let (mut lo, mut hi) = (floor, st.topic_excess().max(floor));
             let mut probe = lo;
