@@ -76,7 +76,7 @@ fn main() {
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
         let t = &v["summary"]["totals"];
         println!(
-            "run {run}: wall {:.2} s, peak RSS {} MiB, partitions {}, replicas {}, moved {} (lower bound {}), excess {}, leader spread {}",
+            "run {run}: wall {:.2} s, peak RSS {} MiB, partitions {}, replicas {}, moved {} (lower bound {}), excess {}, leader spread {}, topic excess {}",
             wall.as_secs_f64(),
             rss_kib / 1024,
             t["partitions"],
@@ -85,6 +85,7 @@ fn main() {
             t["replica_moves_lower_bound"],
             t["replica_excess_after"],
             t["leader_spread_after"],
+            t["topic_excess_after"],
         );
     }
 }

@@ -107,6 +107,7 @@ impl RfSums {
         // The level at which the racks `set` (biggest first) hold `free`
         // free replicas: each holds max(n * level - lo, 0).
         let level = |set: &[usize], free: f64| -> f64 {
+            let free = free.max(0.0);
             let mut best = f64::INFINITY;
             let mut sizes = 0.0;
             for (q, &r) in set.iter().enumerate() {

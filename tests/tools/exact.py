@@ -138,59 +138,47 @@ def main():
         add([col(i, j) for i in range(len(parts))],
             max(0, math.floor(ideal[b] + 1e-9) - down), math.ceil(ideal[b] - 1e-9) + up)
 
-    def least(side):
-        # one extra integer variable s: every count within s of its range
-        # on one side, the other side free; minimize s
-        r0, c0, v0, l0, h0 = (list(x) for x in placement)
-        m, width = n, n + 1
-        for j, b in enumerate(tgt):
+    def minimize_extra(base, extra, integral):
+        # base rows, plus rows (entries, weights, low, high) over the
+        # placement and one extra variable s (column n): minimize s
+        r0, c0, v0, l0, h0 = (list(x) for x in base)
+        for entries, weights, low, high in extra:
             r = len(l0)
-            for i in range(len(parts)):
-                r0.append(r); c0.append(col(i, j)); v0.append(1.0)
-            r0.append(r); c0.append(m); v0.append(-side)
-            if side > 0:
-                l0.append(-np.inf); h0.append(math.ceil(ideal[b] - 1e-9))
-            else:
-                l0.append(math.floor(ideal[b] + 1e-9)); h0.append(np.inf)
+            for k, w in zip(entries, weights):
+                r0.append(r); c0.append(k); v0.append(w)
+            l0.append(low); h0.append(high)
+        width = n + 1
         A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
-        c = np.zeros(width); c[m] = 1.0
-        upper = np.ones(width); upper[m] = len(parts)
+        c = np.zeros(width); c[n] = 1.0
+        integrality = np.ones(width); integrality[n] = 1 if integral else 0
+        upper = np.ones(width); upper[n] = np.inf
         if lead:
             upper[mcol] = P
-        res = milp(c, constraints=LinearConstraint(A, l0, h0), integrality=np.ones(width),
-                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
+                    bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+
+    def least(side):
+        # every count within s of its range on one side, the other free
+        extra = []
+        for j, b in enumerate(tgt):
+            low, high = (-np.inf, math.ceil(ideal[b] - 1e-9)) if side > 0 else (math.floor(ideal[b] + 1e-9), np.inf)
+            extra.append(([col(i, j) for i in range(P)] + [n], [1.0] * P + [-side], low, high))
+        res = minimize_extra(placement, extra, True)
         if res.status == 1:
             sys.exit("exact.py: time limit reached")
         return int(round(res.fun))
 
     def least_bytes():
-        # t = the largest bytes / byte share; sizes in units of the mean
-        # broker's bytes so the coefficients stay near 1
-        r0, c0, v0, l0, h0 = (list(x) for x in placement)
-        tcol, width = n, n + 1
-        for j, b in enumerate(tgt):
-            r = len(l0)
-            for i in range(P):
-                r0.append(r); c0.append(col(i, j)); v0.append(1.0)
-            l0.append(max(0, math.floor(ideal[b] + 1e-9) - down)); h0.append(math.ceil(ideal[b] - 1e-9) + up)
+        # s = the largest bytes / byte share, counts as set above; sizes in
+        # units of the mean broker's bytes so the coefficients stay near 1
         sizes = [p["size_bytes"] for t in st["topics"] for p in t["partitions"]]
         total_bytes = sum(z * len(reps) for z, (_, reps) in zip(sizes, parts))
         total = sum(len(reps) for _, reps in parts)
         unit = total_bytes / B or 1.0
-        for j, b in enumerate(tgt):
-            r = len(l0)
-            for i in range(P):
-                r0.append(r); c0.append(col(i, j)); v0.append(sizes[i] / unit)
-            r0.append(r); c0.append(tcol); v0.append(-(total_bytes * ideal[b] / total) / unit)
-            l0.append(-np.inf); h0.append(0.0)
-        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
-        c = np.zeros(width); c[tcol] = 1.0
-        integrality = np.ones(width); integrality[tcol] = 0
-        upper = np.ones(width); upper[tcol] = np.inf
-        if lead:
-            upper[mcol] = P
-        res = milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
-                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        extra = [([col(i, j) for i in range(P)] + [n],
+                  [z / unit for z in sizes] + [-(total_bytes * ideal[b] / total) / unit], -np.inf, 0.0)
+                 for j, b in enumerate(tgt)]
+        res = minimize_extra((rows, cols, vals, lo, hi), extra, False)
         if res.status == 1:
             return round(res.mip_dual_bound, 4)
         return None if res.x is None else round(res.fun, 4)
