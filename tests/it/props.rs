@@ -299,10 +299,8 @@ fn plan_check(c: &Cluster, out: &planner::Outcome) -> Option<serde_json::Value> 
         eprintln!("skipping: {} not found", tool.display());
         return None;
     }
-    let dir = tempfile::TempDir::new().unwrap();
-    let s = dir.path().join("s.json");
+    let (dir, s) = state_file(c);
     let p = dir.path().join("p.json");
-    std::fs::write(&s, snapshot::to_json(c)).unwrap();
     std::fs::write(&p, reassignment::to_json(&out.reassignment(c))).unwrap();
     let res = std::process::Command::new("python3")
         .arg(&tool)
@@ -434,11 +432,18 @@ fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> 
 /// The least bytes over the ideal any placement has with counts within the
 /// bar's one (the solver's proven floor if it runs out of time).
 fn least_bytes(c: &Cluster) -> Option<f64> {
+    let (_dir, state) = state_file(c);
+    let args = [&arg("--count-slack", 1)[..], &["--least-bytes".to_string()]].concat();
+    exact(&state, &args)?["least_bytes_over_ideal"].as_f64()
+}
+
+/// The cluster as a snapshot file for the referees, in a directory that
+/// lives as long as the returned guard.
+fn state_file(c: &Cluster) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::TempDir::new().unwrap();
     let state = dir.path().join("s.json");
     std::fs::write(&state, snapshot::to_json(c)).unwrap();
-    let args = [&arg("--count-slack", 1)[..], &["--least-bytes".to_string()]].concat();
-    exact(&state, &args)?["least_bytes_over_ideal"].as_f64()
+    (dir, state)
 }
 
 /// What any plan can reach on a cluster, by the exact referee: the fewest
@@ -462,9 +467,7 @@ fn arg(k: &str, v: u64) -> [String; 2] {
 impl Reach {
     /// `None` when scipy is missing (outside CI).
     fn of(c: &Cluster, s: &Totals) -> Option<Reach> {
-        let dir = tempfile::TempDir::new().unwrap();
-        let state = dir.path().join("s.json");
-        std::fs::write(&state, snapshot::to_json(c)).unwrap();
+        let (dir, state) = state_file(c);
         let mut reach = Reach {
             _dir: dir,
             state,
