@@ -165,7 +165,7 @@ proptest! {
         let (topic_before, lead_before) = (s.topic_excess_before.max(1), s.leader_spread_before.max(2));
         if s.topic_excess_after > topic_before || s.leader_spread_after > lead_before {
             let verdict = Reach::of(&c, &s).map(|r| {
-                let least = r.least_topic_excess() as i64;
+                let least = r.least_topic_excess(s.replicas_moved) as i64;
                 let topic = s.topic_excess_after <= topic_before
                     || least > topic_before && s.topic_excess_after <= least.max(1) + 1;
                 let rest = if size {
@@ -184,12 +184,13 @@ proptest! {
             // Healing can force bytes up: a rack left with fewer brokers
             // still holds one replica of every partition that spans all racks.
             // Past that estimate, the exact referee's least bytes (moves
-            // aside, counts within the bar's one) must show no plan has
-            // much less (racks that must split the rest unevenly).
+            // aside, counts within the bar's one, topics as even as the
+            // plan's) must show no plan has much less (racks that must
+            // split the rest unevenly, topics that pin small replicas).
             let floor = forced_bytes_ratio(&c, &measure(&c, &out));
             let bar = s.bytes_max_over_ideal_before.max(1.05).max(floor + 0.01);
             if s.bytes_max_over_ideal_after > bar {
-                let least = least_bytes(&c);
+                let least = least_bytes(&c, s.topic_excess_after.max(0) as u64);
                 let after = plan_check(&c, &out)
                     .map_or(s.bytes_max_over_ideal_after, |v| v["bytes_max_over_ideal_after"].as_f64().unwrap());
                 prop_assert!(
@@ -430,10 +431,16 @@ fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> 
 }
 
 /// The least bytes over the ideal any placement has with counts within the
-/// bar's one (the solver's proven floor if it runs out of time).
-fn least_bytes(c: &Cluster) -> Option<f64> {
+/// bar's one and topics no less even than `topic_excess` (the solver's
+/// proven floor if it runs out of time).
+fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<f64> {
     let (_dir, state) = state_file(c);
-    let args = [&arg("--count-slack", 1)[..], &["--least-bytes".to_string()]].concat();
+    let args = [
+        &arg("--count-slack", 1)[..],
+        &arg("--topic-excess", topic_excess),
+        &["--least-bytes".to_string()],
+    ]
+    .concat();
     exact(&state, &args)?["least_bytes_over_ideal"].as_f64()
 }
 
@@ -448,7 +455,9 @@ fn state_file(c: &Cluster) -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// What any plan can reach on a cluster, by the exact referee: the fewest
 /// moves with the bar's count tolerance, and the move limit that makes
-/// (1.02 times the larger of that and the referee's bound). Where no
+/// (1.02 times the larger of that and the referee's bound). A plan within
+/// the bar itself (1.02 times the referee's bound) is judged against what
+/// fits in the bar: spending up to the limit would break it. Where no
 /// placement keeps counts within that tolerance of plan-check's ideal
 /// (which can be out of reach), the least excess and deficit any placement
 /// has (`forced`) take the tolerance's place.
@@ -457,6 +466,7 @@ struct Reach {
     state: std::path::PathBuf,
     optimum: u64,
     limit: u64,
+    bar: u64,
     forced: (u64, u64),
 }
 
@@ -473,6 +483,7 @@ impl Reach {
             state,
             optimum: 0,
             limit: 0,
+            bar: s.replica_moves_lower_bound * 102 / 100,
             forced: (0, 0),
         };
         let opt = exact(&reach.state, &reach.slack(1))?;
@@ -502,24 +513,34 @@ impl Reach {
         .concat()
     }
 
+    /// The moves a plan that made `moved` may be compared within.
+    fn within(&self, moved: u64) -> u64 {
+        if moved <= self.bar {
+            self.bar
+        } else {
+            self.limit
+        }
+    }
+
     /// The least topic excess of a plan within the limit: with counts in
     /// range as the planner keeps them, or where none fits, with the bar's
     /// tolerance, as the planner then allows.
-    fn least_topic_excess(&self) -> u64 {
+    fn least_topic_excess(&self, moved: u64) -> u64 {
+        let within = self.within(moved);
         [0, 1]
             .into_iter()
             .find_map(|slack| {
-                let args = [self.slack(slack), arg("--within", self.limit).into()].concat();
+                let args = [self.slack(slack), arg("--within", within).into()].concat();
                 exact(&self.state, &args).unwrap()["least_topic_excess"].as_u64()
             })
             .expect("a plan within the limit")
     }
 
     /// Whether some plan within the limit spreads leaders within 2.
-    fn leaders_fit(&self) -> bool {
+    fn leaders_fit(&self, moved: u64) -> bool {
         let args = [self.slack(1), arg("--leader-spread", 2).into()].concat();
         let moves = exact(&self.state, &args).unwrap()["optimum_moves"].as_u64();
-        moves.is_some_and(|m| m <= self.limit)
+        moves.is_some_and(|m| m <= self.within(moved))
     }
 
     /// plan-check's replica excess and deficit are within the bar's one,
@@ -540,15 +561,18 @@ impl Reach {
     /// topic excess within one of the least reachable, and leaders within
     /// 2 unless no plan within the limit can have them so.
     fn check(&self, s: &Totals) -> Result<(), String> {
-        let at = format!("{s:?}, optimum {}, limit {}", self.optimum, self.limit);
+        let at = format!(
+            "{s:?}, optimum {}, limit {}, bar {}",
+            self.optimum, self.limit, self.bar
+        );
         if s.replicas_moved > self.limit {
             return Err(format!("moves over the limit: {at}"));
         }
-        let least = self.least_topic_excess();
+        let least = self.least_topic_excess(s.replicas_moved);
         if s.topic_excess_after > least.max(1) as i64 + 1 {
             return Err(format!("topic excess, least {least}: {at}"));
         }
-        if s.leader_spread_after > 2 && self.leaders_fit() {
+        if s.leader_spread_after > 2 && self.leaders_fit(s.replicas_moved) {
             return Err(format!("leaders could balance within the limit: {at}"));
         }
         Ok(())

@@ -12,6 +12,7 @@ plan can be judged against what is possible.
 
 usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
                 [--excess-slack E] [--deficit-slack D] [--least-imbalance]
+                [--least-bytes [--topic-excess E]]
                 [--leader-spread N] [--within MOVES] [--time-limit 60]
 
 --count-slack  replicas per broker allowed outside floor..ceil of the ideal
@@ -24,6 +25,8 @@ usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
 --least-bytes  also find the least bytes_max_over_ideal (plan-check's
                measure) of any placement with counts in the range above,
                moves aside; at the time limit, the solver's proven floor
+--topic-excess  with --least-bytes: only placements whose topic excess
+               (plan-check's measure) is at most this
 --leader-spread  also require preferred leaders spread within N (the
                first replica of each partition, chosen freely among its
                replicas)
@@ -52,6 +55,7 @@ def main():
     ap.add_argument("--deficit-slack", type=int)
     ap.add_argument("--least-imbalance", action="store_true")
     ap.add_argument("--least-bytes", action="store_true")
+    ap.add_argument("--topic-excess", type=int)
     ap.add_argument("--within", type=int)
     ap.add_argument("--leader-spread", type=int)
     ap.add_argument("--time-limit", type=float, default=60)
@@ -178,12 +182,13 @@ def main():
         extra = [([col(i, j) for i in range(P)] + [n],
                   [z / unit for z in sizes] + [-(total_bytes * ideal[b] / total) / unit], -np.inf, 0.0)
                  for j, b in enumerate(tgt)]
-        res = minimize_extra((rows, cols, vals, lo, hi), extra, False)
+        res = minimize_extra(with_topics(a.topic_excess), extra, False)
         if res.status == 1:
             return round(res.mip_dual_bound, 4)
         return None if res.x is None else round(res.fun, 4)
 
-    def solve(excess):
+    def with_topics(excess):
+        # the rows so far, plus every topic within its share + excess per broker
         r0, c0, v0, l0, h0 = list(rows), list(cols), list(vals), list(lo), list(hi)
         if excess is not None:
             for t, idx in by_topic.items():
@@ -192,6 +197,10 @@ def main():
                     for i in idx:
                         r0.append(r); c0.append(col(i, j)); v0.append(1.0)
                     l0.append(0); h0.append(math.ceil(shares[t][b] - 1e-9) + excess)
+        return r0, c0, v0, l0, h0
+
+    def solve(excess):
+        r0, c0, v0, l0, h0 = with_topics(excess)
         A = coo_matrix((v0, (r0, c0)), shape=(len(l0), n)).tocsr()
         upper = np.ones(n)
         if lead:
