@@ -1157,13 +1157,21 @@ pub fn lower_bound(st: &State) -> u64 {
 /// topic above its cap (the order of the count moves left no room for
 /// them), move one to a broker that lacks the topic while both stay in
 /// their count range, or swap it for a replica of a topic the other broker
-/// can spare. At most `allowance` moves: the count phases already met the
-/// bound, so this only spends the slack the bar grants.
-pub fn repair_topics(st: &mut State, budget: &Budget, allowance: u64) {
-    if allowance == 0 {
-        return;
-    }
-    let limit = st.moves + allowance;
+/// can spare. The plan may end at most `limit` moves from `start`: the
+/// count phases already met the bound, so this only spends the slack the
+/// bar grants. A replica that already moved is sent on for free (it still
+/// moves once), so replicas that moved are tried first.
+pub fn repair_topics(st: &mut State, budget: &Budget, start: &[Vec<B>], limit: u64) {
+    let cost = |p: usize, from: B, to: B| -> i64 {
+        i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
+    };
+    let mut net: i64 = st
+        .reps
+        .iter()
+        .zip(start)
+        .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as i64)
+        .sum();
+    let limit = limit as i64;
     let starts = topic_starts(st);
     let bad: Vec<(u32, B)> = st
         .tcount
@@ -1175,24 +1183,28 @@ pub fn repair_topics(st: &mut State, budget: &Budget, allowance: u64) {
     let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
     for (t, a) in bad {
         while st.tc(t, a) > st.cap(t, a) + 1 {
-            if st.moves >= limit || budget.exhausted(st) {
+            if budget.exhausted(st) {
                 return;
             }
             let need_swap = st.count[a as usize] <= st.lo[a as usize];
-            if need_swap && st.moves + 2 > limit {
-                return;
-            }
-            let found = repair_move(st, t, a, &starts, &targets, need_swap).or_else(|| {
-                let swap_ok = !need_swap && st.moves + 2 <= limit;
-                swap_ok
-                    .then(|| repair_move(st, t, a, &starts, &targets, true))
-                    .flatten()
-            });
+            let fits = |(p, b, q): (usize, B, Option<usize>)| {
+                net + cost(p, a, b) + q.map_or(0, |q| cost(q, b, a)) <= limit
+            };
+            let found = repair_move(st, t, a, &starts, start, &targets, need_swap)
+                .filter(|&m| fits(m))
+                .or_else(|| {
+                    (!need_swap)
+                        .then(|| repair_move(st, t, a, &starts, start, &targets, true))
+                        .flatten()
+                        .filter(|&m| fits(m))
+                });
             let Some((p, b, q)) = found else {
                 break;
             };
+            net += cost(p, a, b);
             st.apply_move(p, a, b);
             if let Some(q) = q {
+                net += cost(q, b, a);
                 st.apply_move(q, b, a);
             }
         }
@@ -1206,6 +1218,7 @@ fn repair_move(
     t: u32,
     a: B,
     starts: &[usize],
+    start: &[Vec<B>],
     targets: &[B],
     swap: bool,
 ) -> Option<(usize, B, Option<usize>)> {
@@ -1219,11 +1232,11 @@ fn repair_move(
         .collect();
     dests.sort_unstable();
     let mut best: Option<((u32, B), usize)> = None;
+    let on_a =
+        (starts[t as usize]..starts[t as usize + 1]).filter(|&p| st.movable[p] && st.holds(p, a));
+    let (moved, stayed): (Vec<usize>, Vec<usize>) = on_a.partition(|&p| !start[p].contains(&a));
     let mut tried = 0;
-    for p in starts[t as usize]..starts[t as usize + 1] {
-        if !st.movable[p] || !st.holds(p, a) {
-            continue;
-        }
+    for p in moved.into_iter().take(8).chain(stayed) {
         tried += 1;
         if tried > 8 {
             break;

@@ -349,6 +349,8 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // greedy drain can overfill a rack and force detours), keeping
     // whichever moves fewer.
     let retry = replace.is_empty().then(|| reps.clone());
+    // Where replicas start, for the topic repair's net count of moves.
+    let initial = replace.is_empty().then(|| reps.clone());
     let replicas: usize = reps.iter().map(Vec::len).sum();
     let transport_input = (replace.is_empty()
         && req.budget == Budget::default()
@@ -470,9 +472,8 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             }
         }
     }
-    if replace.is_empty() {
-        let slack = ceiling(bound).saturating_sub(st.moves);
-        counts::repair_topics(&mut st, &req.budget, slack);
+    if let Some(initial) = initial {
+        counts::repair_topics(&mut st, &req.budget, &initial, ceiling(bound));
         if req.objective == Objective::Size {
             balance::balance_bytes(&mut st, &req.budget, 0.01);
             // A rack's count quota can pin bytes above the bar (a rack that
