@@ -344,12 +344,8 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         }
         stranded
     };
-    // If the replicas that end elsewhere are still over, once more with
-    // the drain keeping rack room for the replicas bound to few racks (a
-    // greedy drain can overfill a rack and force detours), keeping
-    // whichever moves fewer.
-    let retry = replace.is_empty().then(|| reps.clone());
-    // Where replicas start, for the topic repair's net count of moves.
+    // Where replicas start: for a second try and the topic repair's net
+    // count of moves.
     let initial = replace.is_empty().then(|| reps.clone());
     let replicas: usize = reps.iter().map(Vec::len).sum();
     let transport_input = (replace.is_empty()
@@ -360,13 +356,16 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     let mut st = start(reps);
     let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
     let mut stranded = spend(&mut st, bound * 3 / 200, false);
-    if let Some(reps) = retry
+    // If the replicas that end elsewhere are still over, once more with
+    // the drain keeping rack room for the replicas bound to few racks (a
+    // greedy drain can overfill a rack and force detours), keeping
+    // whichever moves fewer.
+    if let Some(again) = &initial
         && st.moves > ceiling(bound)
     {
-        let again = reps.clone();
-        st = start(reps);
+        st = start(again.clone());
         stranded = spend(&mut st, 0, false);
-        let moved = |st: &State| net_moves(st, &again);
+        let moved = |st: &State| net_moves(st, again);
         if moved(&st) > ceiling(bound) {
             let mut kept = start(again.clone());
             let kept_stranded = spend(&mut kept, 0, true);
