@@ -1165,12 +1165,7 @@ pub fn repair_topics(st: &mut State, budget: &Budget, start: &[Vec<B>], limit: u
     let cost = |p: usize, from: B, to: B| -> i64 {
         i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
     };
-    let mut net: i64 = st
-        .reps
-        .iter()
-        .zip(start)
-        .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as i64)
-        .sum();
+    let mut net = st.net_moves(start) as i64;
     let limit = limit as i64;
     let starts = topic_starts(st);
     let bad: Vec<(u32, B)> = st
@@ -1231,12 +1226,17 @@ fn repair_move(
         .map(|b| (st.tc(t, b), b))
         .collect();
     dests.sort_unstable();
-    let mut best: Option<((u32, B), usize)> = None;
-    let on_a =
-        (starts[t as usize]..starts[t as usize + 1]).filter(|&p| st.movable[p] && st.holds(p, a));
-    let (moved, stayed): (Vec<usize>, Vec<usize>) = on_a.partition(|&p| !start[p].contains(&a));
+    // Replicas that already moved first: sending one on is free.
+    let mut best: Option<((bool, u32, B), usize)> = None;
+    let range = starts[t as usize]..starts[t as usize + 1];
+    let on_a = |p: &usize| st.movable[*p] && st.holds(*p, a);
+    let stayed = |p: usize| start[p].contains(&a);
     let mut tried = 0;
-    for p in moved.into_iter().take(8).chain(stayed) {
+    for p in range
+        .clone()
+        .filter(|p| on_a(p) && !stayed(*p))
+        .chain(range.filter(|p| on_a(p) && stayed(*p)))
+    {
         tried += 1;
         if tried > 8 {
             break;
@@ -1249,15 +1249,16 @@ fn repair_move(
                 && (st.nracks <= 64 || st.rack_ok(p, a, b))
         });
         if let Some(key) = found {
-            if best.is_none_or(|(k, _)| key < k) {
-                best = Some((key, p));
+            let ranked = (stayed(p), key.0, key.1);
+            if best.is_none_or(|(k, _)| ranked < k) {
+                best = Some((ranked, p));
             }
             if !swap || key == dests[0] {
                 break;
             }
         }
     }
-    let ((_, b), p) = best?;
+    let ((_, _, b), p) = best?;
     if !swap {
         return Some((p, b, None));
     }

@@ -106,6 +106,9 @@ impl RfSums {
         let n = |r: usize| rack_sizes[r] as f64;
         // The level at which the racks `set` (biggest first) hold `free`
         // free replicas: each holds max(n * level - lo, 0).
+        // (Compared with a margin: on ties such as 7 * (115 / 7) < 115 no
+        // prefix would pass exactly.)
+        let eps = 1e-9 * lo.max(1.0);
         let level = |set: &[usize], free: f64| -> f64 {
             let free = free.max(0.0);
             let mut best = f64::INFINITY;
@@ -113,11 +116,12 @@ impl RfSums {
             for (q, &r) in set.iter().enumerate() {
                 sizes += n(r);
                 let x = (free + (q + 1) as f64 * lo) / sizes;
-                let next_out = set.get(q + 1).is_none_or(|&s| n(s) * x <= lo);
-                if n(r) * x >= lo && next_out {
+                let next_out = set.get(q + 1).is_none_or(|&s| n(s) * x <= lo + eps);
+                if n(r) * x >= lo - eps && next_out {
                     best = best.min(x);
                 }
             }
+            debug_assert!(best.is_finite(), "no level for {set:?}");
             best
         };
         let mut out = vec![lo; rack_sizes.len()];
@@ -211,6 +215,7 @@ mod tests {
             even.add(3, 4);
         }
         let e = even.ideal(&[3, 3, 1, 1]);
+        assert!(e.iter().all(|x| x.is_finite()), "{e:?}");
         assert!(
             (e[0] - 100.0 / 3.0).abs() < 1e-6 && (e[2] - 50.0).abs() < 1e-6,
             "{e:?}"

@@ -365,7 +365,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     {
         st = start(again.clone());
         stranded = spend(&mut st, 0, false);
-        let moved = |st: &State| net_moves(st, again);
+        let moved = |st: &State| st.net_moves(again);
         if moved(&st) > ceiling(bound) {
             let mut kept = start(again.clone());
             let kept_stranded = spend(&mut kept, 0, true);
@@ -384,7 +384,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // reach (at least the bar's one) up to what the greedy reached, for
     // the least whose plan stays within the bar on moves.
     if let Some(reps) = transport_input {
-        let moved = |st: &State| net_moves(st, &reps);
+        let moved = |st: &State| st.net_moves(&reps);
         // Where the greedy cannot get within the bar, the bound may be out
         // of reach (it counts two replicas of a partition into one free
         // rack): the flow's own count optimum is then the reference.
@@ -481,7 +481,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             // largest optional replicas can leave it.
             if balance::worst_over_share(&st) > 1.0 + balance::SIZE_BAR {
                 st.widen_quotas();
-                balance::balance_bytes(&mut st, &req.budget, 0.01);
+                balance::balance_bytes(&mut st, &req.budget, balance::SIZE_BAR);
             }
         }
         if req.leader_balance {
@@ -531,16 +531,6 @@ fn flow_bound_of(st: &State) -> u64 {
         .map(|b| (u64::from(st.lo[b]), u64::from(st.hi[b])))
         .collect();
     bound::flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
-}
-
-/// Replicas that end where they did not start: a replica moved twice
-/// counts once, or not at all if it came back.
-fn net_moves(st: &State, start: &[Vec<B>]) -> u64 {
-    st.reps
-        .iter()
-        .zip(start)
-        .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
-        .sum()
 }
 
 fn mix(x: u64) -> u64 {

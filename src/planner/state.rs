@@ -240,12 +240,24 @@ impl State {
     }
 
     /// Lets every target end one replica outside its quota range, as the
-    /// bar allows (excess and deficit at most 1).
+    /// bar allows (excess and deficit at most 1). Measured from the ideal,
+    /// so widening twice is widening once.
     pub fn widen_quotas(&mut self) {
         for b in (0..self.nb).filter(|&b| self.target[b]) {
-            self.lo[b] = self.lo[b].saturating_sub(1);
-            self.hi[b] += 1;
+            let (lo, hi) = bounds(self.ideal[b]);
+            self.lo[b] = lo.saturating_sub(1);
+            self.hi[b] = hi + 1;
         }
+    }
+
+    /// Replicas that end where they did not start: a replica moved twice
+    /// counts once, or not at all if it came back.
+    pub fn net_moves(&self, start: &[Vec<B>]) -> u64 {
+        self.reps
+            .iter()
+            .zip(start)
+            .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
+            .sum()
     }
 
     pub fn topics(&self) -> usize {

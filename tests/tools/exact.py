@@ -19,7 +19,7 @@ usage: exact.py --state S [--exclude 4,5] [--count-slack 1]
                (1 is the bar's own tolerance: excess and deficit at most 1)
 --excess-slack, --deficit-slack  the same for one side only
 --least-imbalance  also find the least replica excess any placement can
-               reach, and the least deficit, each on its own (plan-check's
+               reach, and the least deficit with that excess (plan-check's
                ideal can be out of reach: it lets two racks each hold a
                replica of every partition, RF 1 ones too)
 --least-bytes  also find the least bytes_max_over_ideal (plan-check's
@@ -161,21 +161,24 @@ def main():
         return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
                     bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
 
-    def least(side):
-        # every count within s of its range on one side, the other free
+    def least(side, excess=None):
+        # every count within s of its range on one side; the other side
+        # free, or with the deficit, held to at most `excess` over
         extra = []
         for j, b in enumerate(tgt):
             low, high = (-np.inf, math.ceil(ideal[b] - 1e-9)) if side > 0 else (math.floor(ideal[b] + 1e-9), np.inf)
             extra.append(([col(i, j) for i in range(P)] + [n], [1.0] * P + [-side], low, high))
+            if excess is not None:
+                extra.append(([col(i, j) for i in range(P)], [1.0] * P, -np.inf, math.ceil(ideal[b] - 1e-9) + excess))
         res = minimize_extra(placement, extra, True)
         if res.status == 1:
             sys.exit("exact.py: time limit reached")
-        return int(round(res.fun))
+        return None if res.x is None else int(round(res.fun))
 
     def least_bytes():
         # s = the largest bytes / byte share, counts as set above; sizes in
         # units of the mean broker's bytes so the coefficients stay near 1
-        sizes = [p["size_bytes"] for t in st["topics"] for p in t["partitions"]]
+        sizes = [p.get("size_bytes", 0) for t in st["topics"] for p in t["partitions"]]
         total_bytes = sum(z * len(reps) for z, (_, reps) in zip(sizes, parts))
         total = sum(len(reps) for _, reps in parts)
         unit = total_bytes / B or 1.0
@@ -184,7 +187,8 @@ def main():
                  for j, b in enumerate(tgt)]
         res = minimize_extra(with_topics(a.topic_excess), extra, False)
         if res.status == 1:
-            return round(res.mip_dual_bound, 4)
+            floor = res.mip_dual_bound
+            return round(floor, 4) if floor is not None and math.isfinite(floor) else None
         return None if res.x is None else round(res.fun, 4)
 
     def with_topics(excess):
@@ -213,8 +217,10 @@ def main():
 
     out = {"optimum_moves": solve(None)}
     if a.least_imbalance:
+        # the least deficit of a placement with the least excess: the two
+        # together, as one plan must have them
         out["least_excess"] = least(1)
-        out["least_deficit"] = least(-1)
+        out["least_deficit"] = least(-1, out["least_excess"])
     if a.least_bytes:
         out["least_bytes_over_ideal"] = least_bytes()
     if a.within is not None and out["optimum_moves"] is not None and out["optimum_moves"] <= a.within:
