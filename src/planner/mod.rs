@@ -424,7 +424,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             };
             Some((alt, stranded))
         };
-        let floor = st.topic_floor().map(|f| f.max(1));
+        let floor = st.topic_floor(0).map(|f| f.max(1));
         let done = |st: &State, stranded: u64| {
             stranded == 0
                 && moved(st) <= ceiling(reference)
@@ -442,9 +442,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             // With counts one outside their range the least reachable
             // topic excess can be lower.
             let floor = if widen {
-                let mut wide = start(reps.clone());
-                wide.widen_quotas();
-                wide.topic_floor().map_or(floor, |f| f.clamp(1, floor))
+                st.topic_floor(1).map_or(floor, |f| f.clamp(1, floor))
             } else {
                 floor
             };

@@ -244,10 +244,14 @@ impl State {
     /// so widening twice is widening once.
     pub fn widen_quotas(&mut self) {
         for b in (0..self.nb).filter(|&b| self.target[b]) {
-            let (lo, hi) = bounds(self.ideal[b]);
-            self.lo[b] = lo.saturating_sub(1);
-            self.hi[b] = hi + 1;
+            (self.lo[b], self.hi[b]) = self.quota(b, 1);
         }
+    }
+
+    /// A target's quota range from its ideal, `slack` wider on each side.
+    fn quota(&self, b: usize, slack: u32) -> (u32, u32) {
+        let (lo, hi) = bounds(self.ideal[b]);
+        (lo.saturating_sub(slack), hi + slack)
     }
 
     /// Replicas that end where they did not start: a replica moved twice
@@ -287,9 +291,10 @@ impl State {
             .unwrap_or(0)
     }
 
-    /// The least topic excess any placement with every target in its
-    /// quota can reach (see [`topic_floor`]); `None` if none fits.
-    pub fn topic_floor(&self) -> Option<u32> {
+    /// The least topic excess any placement with every target within
+    /// `slack` of its quota range can reach (see [`topic_floor`]); `None`
+    /// if none fits.
+    pub fn topic_floor(&self, slack: u32) -> Option<u32> {
         let mut racks: Vec<(u64, u64, u64)> = Vec::new();
         let mut index = Vec::new();
         for (r, &n) in self.rack_sizes.iter().enumerate() {
@@ -299,8 +304,9 @@ impl State {
             let (mut lo, mut hi) = (0u64, 0u64);
             for b in (0..self.nb).filter(|&b| self.target[b] && self.rack_of(b as B) as usize == r)
             {
-                lo += u64::from(self.lo[b]);
-                hi += u64::from(self.hi[b]);
+                let (l, h) = self.quota(b, slack);
+                lo += u64::from(l);
+                hi += u64::from(h);
             }
             racks.push((n as u64, lo, hi));
             index.push(r);

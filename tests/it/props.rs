@@ -440,27 +440,41 @@ fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> 
 /// raise: wide runs reach this, the fixed CI sample does not.
 fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<f64> {
     let (_dir, state) = state_file(c);
-    let (excess, deficit) = forced_imbalance(&state)?;
+    let (forced, _) = counts_reach(&state)?;
     let args = [
-        &arg("--excess-slack", excess.max(1))[..],
-        &arg("--deficit-slack", deficit.max(1)),
-        &arg("--topic-excess", topic_excess),
-        &["--least-bytes".to_string()],
+        slack_args(forced, 1),
+        arg("--topic-excess", topic_excess).into(),
+        vec!["--least-bytes".to_string()],
     ]
     .concat();
     exact(&state, &args)?["least_bytes_over_ideal"].as_f64()
 }
 
+/// exact.py's count range: `slack` outside the ideal's, or the `forced`
+/// excess and deficit where those are more.
+fn slack_args(forced: (u64, u64), slack: u64) -> Vec<String> {
+    [
+        arg("--excess-slack", slack.max(forced.0)),
+        arg("--deficit-slack", slack.max(forced.1)),
+    ]
+    .concat()
+}
+
 /// The least replica excess and deficit (with that excess) any placement
-/// has against plan-check's ideal; (0, 0) where counts within the bar's
-/// one fit. `None` when scipy is missing (outside CI).
-fn forced_imbalance(state: &std::path::Path) -> Option<(u64, u64)> {
-    if exact(state, &arg("--count-slack", 1))?["optimum_moves"].is_u64() {
-        return Some((0, 0));
+/// has against plan-check's ideal, (0, 0) where counts within the bar's
+/// one fit; and the fewest moves of a plan with counts within one or
+/// what is forced. `None` when scipy is missing (outside CI).
+fn counts_reach(state: &std::path::Path) -> Option<((u64, u64), u64)> {
+    let optimum =
+        |forced| exact(state, &slack_args(forced, 1)).map(|v| v["optimum_moves"].as_u64());
+    if let Some(moves) = optimum((0, 0))? {
+        return Some(((0, 0), moves));
     }
     let least = exact(state, &["--least-imbalance".to_string()])?;
     let num = |k: &str| least[k].as_u64().expect("a placement exists");
-    Some((num("least_excess"), num("least_deficit")))
+    let forced = (num("least_excess"), num("least_deficit"));
+    let moves = optimum(forced)?.expect("a plan with the forced excess and deficit");
+    Some((forced, moves))
 }
 
 /// The cluster as a snapshot file for the referees, in a directory that
@@ -497,30 +511,20 @@ impl Reach {
     /// `None` when scipy is missing (outside CI).
     fn of(c: &Cluster, s: &Totals) -> Option<Reach> {
         let (dir, state) = state_file(c);
-        let mut reach = Reach {
+        let (forced, optimum) = counts_reach(&state)?;
+        let bound = s.replica_moves_lower_bound;
+        Some(Reach {
             _dir: dir,
             state,
-            optimum: 0,
-            limit: 0,
-            bar: s.replica_moves_lower_bound * 102 / 100,
-            forced: (0, 0),
-        };
-        reach.forced = forced_imbalance(&reach.state)?;
-        reach.optimum = exact(&reach.state, &reach.slack(1)).unwrap()["optimum_moves"]
-            .as_u64()
-            .expect("a plan with the forced excess and deficit");
-        reach.limit = reach.optimum.max(s.replica_moves_lower_bound) * 102 / 100;
-        Some(reach)
+            optimum,
+            limit: optimum.max(bound) * 102 / 100,
+            bar: bound * 102 / 100,
+            forced,
+        })
     }
 
-    /// exact.py's count range: `slack` outside the ideal's, or what is
-    /// forced where that is more.
     fn slack(&self, slack: u64) -> Vec<String> {
-        [
-            arg("--excess-slack", slack.max(self.forced.0)),
-            arg("--deficit-slack", slack.max(self.forced.1)),
-        ]
-        .concat()
+        slack_args(self.forced, slack)
     }
 
     /// The moves a plan that made `moved` may be compared within.

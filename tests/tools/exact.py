@@ -85,10 +85,11 @@ def main():
         x = {R: min(max(n * x1, lo), hi) for R, n in n_r.items()}
         return {b: x[rack[b]] / n_r[rack[b]] for b in tgt}
 
-    parts, rfs = [], defaultdict(list)
+    parts, sizes, rfs = [], [], defaultdict(list)
     for t in st["topics"]:
         for p in t["partitions"]:
             parts.append((t["name"], p["replicas"]))
+            sizes.append(p.get("size_bytes", 0))
             rfs[t["name"]].append(len(p["replicas"]))
     ideal = rack_ideal([len(r) for _, r in parts])
     shares = {t: rack_ideal(v) for t, v in rfs.items()}
@@ -142,6 +143,23 @@ def main():
         add([col(i, j) for i in range(len(parts))],
             max(0, math.floor(ideal[b] + 1e-9) - down), math.ceil(ideal[b] - 1e-9) + up)
 
+    def run(program, c, extra=None):
+        # program: rows over the placement columns (0..n) and, with
+        # `extra` ("integer" or "real"), one more variable s at column n,
+        # unbounded above; minimize c
+        r0, c0, v0, l0, h0 = program
+        width = n + (extra is not None)
+        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
+        integrality = np.ones(width)
+        upper = np.ones(width)
+        if extra is not None:
+            integrality[n] = extra == "integer"
+            upper[n] = np.inf
+        if lead:
+            upper[mcol] = P
+        return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
+                    bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+
     def minimize_extra(base, extra, integral):
         # base rows, plus rows (entries, weights, low, high) over the
         # placement and one extra variable s (column n): minimize s
@@ -151,15 +169,8 @@ def main():
             for k, w in zip(entries, weights):
                 r0.append(r); c0.append(k); v0.append(w)
             l0.append(low); h0.append(high)
-        width = n + 1
-        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
-        c = np.zeros(width); c[n] = 1.0
-        integrality = np.ones(width); integrality[n] = 1 if integral else 0
-        upper = np.ones(width); upper[n] = np.inf
-        if lead:
-            upper[mcol] = P
-        return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
-                    bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        c = np.zeros(n + 1); c[n] = 1.0
+        return run((r0, c0, v0, l0, h0), c, "integer" if integral else "real")
 
     def least(side, excess=None):
         # every count within s of its range on one side; the other side
@@ -178,7 +189,6 @@ def main():
     def least_bytes():
         # s = the largest bytes / byte share, counts as set above; sizes in
         # units of the mean broker's bytes so the coefficients stay near 1
-        sizes = [p.get("size_bytes", 0) for t in st["topics"] for p in t["partitions"]]
         total_bytes = sum(z * len(reps) for z, (_, reps) in zip(sizes, parts))
         total = sum(len(reps) for _, reps in parts)
         unit = total_bytes / B or 1.0
@@ -204,13 +214,7 @@ def main():
         return r0, c0, v0, l0, h0
 
     def solve(excess):
-        r0, c0, v0, l0, h0 = with_topics(excess)
-        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), n)).tocsr()
-        upper = np.ones(n)
-        if lead:
-            upper[mcol] = P
-        res = milp(cost, constraints=LinearConstraint(A, l0, h0), integrality=np.ones(n),
-                   bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        res = run(with_topics(excess), cost)
         if res.status == 1:
             sys.exit("exact.py: time limit reached")
         return None if res.x is None else int(round(res.fun))
