@@ -425,6 +425,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             Some((alt, stranded))
         };
         let floor = st.topic_floor(0).map(|f| f.max(1));
+        let start_excess = start(reps.clone()).topic_excess();
         let done = |st: &State, stranded: u64| {
             stranded == 0
                 && moved(st) <= ceiling(reference)
@@ -447,9 +448,21 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 floor
             };
             // The floor first: where it fits in the bar, one try is enough.
+            // Past the plan's own topic excess only while every cap tried
+            // is over the bar: a looser cap that fits it wins over an even
+            // topic spread, since the bound matters more (up to the
+            // start's excess, doubling, so a plan is never worse there).
             let (mut lo, mut hi) = (floor, st.topic_excess().max(floor));
             let mut probe = lo;
-            while lo <= hi {
+            let mut fits = false;
+            loop {
+                if lo > hi {
+                    if fits || hi >= start_excess || moved(&st) <= ceiling(reference) {
+                        break;
+                    }
+                    hi = (hi * 2).min(start_excess);
+                    probe = hi;
+                }
                 match attempt(probe, widen) {
                     Some((alt, alt_stranded)) => {
                         let within = moved(&alt) <= ceiling(reference);
@@ -458,6 +471,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                             stranded = alt_stranded;
                         }
                         if within {
+                            fits = true;
                             hi = probe - 1;
                         } else {
                             lo = probe + 1;

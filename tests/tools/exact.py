@@ -46,6 +46,31 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 
+def append_row(program, entries, weights, low, high):
+    # program: (rows, cols, vals, low, high) of a sparse constraint matrix
+    r0, c0, v0, l0, h0 = program
+    r = len(l0)
+    for k, w in zip(entries, weights):
+        r0.append(r); c0.append(k); v0.append(w)
+    l0.append(low); h0.append(high)
+
+
+def solve_milp(program, c, integrality, upper, time_limit):
+    r0, c0, v0, l0, h0 = program
+    A = coo_matrix((v0, (r0, c0)), shape=(len(l0), len(c))).tocsr()
+    return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
+                bounds=Bounds(0, upper), options={"time_limit": time_limit})
+
+
+def value_or_floor(res):
+    # the optimum; at the time limit the solver's proven floor; None when
+    # there is no solution (or no finite floor)
+    if res.status == 1:
+        floor = res.mip_dual_bound
+        return floor if floor is not None and math.isfinite(floor) else None
+    return None if res.x is None else res.fun
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--state", required=True)
@@ -114,10 +139,7 @@ def main():
     rows, cols, vals, lo, hi = [], [], [], [], []
 
     def add(entries, low, high, weights=None):
-        r = len(lo)
-        for k, w in zip(entries, weights or [1.0] * len(entries)):
-            rows.append(r); cols.append(k); vals.append(w)
-        lo.append(low); hi.append(high)
+        append_row((rows, cols, vals, lo, hi), entries, weights or [1.0] * len(entries), low, high)
 
     if lead:
         for i in range(P):
@@ -139,17 +161,16 @@ def main():
     placement = (list(rows), list(cols), list(vals), list(lo), list(hi))
     up = a.count_slack if a.excess_slack is None else a.excess_slack
     down = a.count_slack if a.deficit_slack is None else a.deficit_slack
+    count_range = [(max(0, math.floor(ideal[b] + 1e-9) - down), math.ceil(ideal[b] - 1e-9) + up)
+                   for b in tgt]
     for j, b in enumerate(tgt):
-        add([col(i, j) for i in range(len(parts))],
-            max(0, math.floor(ideal[b] + 1e-9) - down), math.ceil(ideal[b] - 1e-9) + up)
+        add([col(i, j) for i in range(len(parts))], *count_range[j])
 
     def run(program, c, extra=None):
         # program: rows over the placement columns (0..n) and, with
         # `extra` ("integer" or "real"), one more variable s at column n,
         # unbounded above; minimize c
-        r0, c0, v0, l0, h0 = program
         width = n + (extra is not None)
-        A = coo_matrix((v0, (r0, c0)), shape=(len(l0), width)).tocsr()
         integrality = np.ones(width)
         upper = np.ones(width)
         if extra is not None:
@@ -157,20 +178,16 @@ def main():
             upper[n] = np.inf
         if lead:
             upper[mcol] = P
-        return milp(c, constraints=LinearConstraint(A, l0, h0), integrality=integrality,
-                    bounds=Bounds(0, upper), options={"time_limit": a.time_limit})
+        return solve_milp(program, c, integrality, upper, a.time_limit)
 
     def minimize_extra(base, extra, integral):
         # base rows, plus rows (entries, weights, low, high) over the
         # placement and one extra variable s (column n): minimize s
-        r0, c0, v0, l0, h0 = (list(x) for x in base)
-        for entries, weights, low, high in extra:
-            r = len(l0)
-            for k, w in zip(entries, weights):
-                r0.append(r); c0.append(k); v0.append(w)
-            l0.append(low); h0.append(high)
+        program = tuple(list(x) for x in base)
+        for row in extra:
+            append_row(program, *row)
         c = np.zeros(n + 1); c[n] = 1.0
-        return run((r0, c0, v0, l0, h0), c, "integer" if integral else "real")
+        return run(program, c, "integer" if integral else "real")
 
     def least(side, excess=None):
         # every count within s of its range on one side; the other side
@@ -192,26 +209,58 @@ def main():
         total_bytes = sum(z * len(reps) for z, (_, reps) in zip(sizes, parts))
         total = sum(len(reps) for _, reps in parts)
         unit = total_bytes / B or 1.0
+        share = {b: total_bytes * ideal[b] / total / unit for b in tgt}
         extra = [([col(i, j) for i in range(P)] + [n],
-                  [z / unit for z in sizes] + [-(total_bytes * ideal[b] / total) / unit], -np.inf, 0.0)
+                  [z / unit for z in sizes] + [-share[b]], -np.inf, 0.0)
                  for j, b in enumerate(tgt)]
-        res = minimize_extra(with_topics(a.topic_excess), extra, False)
-        if res.status == 1:
-            floor = res.mip_dual_bound
-            return round(floor, 4) if floor is not None and math.isfinite(floor) else None
-        return None if res.x is None else round(res.fun, 4)
+        # The racks' own bound holds for every placement, so the full
+        # program may start from it: where a pinned rack decides the
+        # answer, the solver then proves it instead of stopping at its
+        # time limit with a looser floor.
+        floor = rack_bytes(unit, share)
+        extra.append(([n], [1.0], floor or 0.0, np.inf))
+        least = value_or_floor(minimize_extra(with_topics(a.topic_excess), extra, False))
+        return None if least is None else round(least, 4)
+
+    def rack_bytes(unit, share):
+        # A relaxation with one integer per partition and rack (how many of
+        # its replicas the rack holds) and the racks' count ranges summed
+        # over their brokers: the largest rack bytes / rack share, which no
+        # broker's ratio can be below. None without racks or on no solution.
+        if not use_racks:
+            return None
+        racks = sorted(n_r)
+        members = {R: [j for j, b in enumerate(tgt) if rack[b] == R] for R in racks}
+        width = P * K + 1
+        zc = lambda i, k: i * K + k
+        program = ([], [], [], [], [])
+        row = lambda *args: append_row(program, *args)
+        upper = np.ones(width) * np.inf
+        for i, (_, reps) in enumerate(parts):
+            row([zc(i, k) for k in range(K)], [1.0] * K, len(reps), len(reps))
+            for k, R in enumerate(racks):
+                upper[zc(i, k)] = min(-(-len(reps) // K), n_r[R])
+        for k, R in enumerate(racks):
+            # the count rows of the full program, summed over the rack
+            low = sum(count_range[j][0] for j in members[R])
+            high = sum(count_range[j][1] for j in members[R])
+            row([zc(i, k) for i in range(P)], [1.0] * P, low, high)
+            rack_share = sum(share[tgt[j]] for j in members[R])
+            row([zc(i, k) for i in range(P)] + [width - 1],
+                [z / unit for z in sizes] + [-rack_share], -np.inf, 0.0)
+        c = np.zeros(width); c[-1] = 1.0
+        integrality = np.ones(width); integrality[-1] = 0
+        return value_or_floor(solve_milp(program, c, integrality, upper, a.time_limit))
 
     def with_topics(excess):
         # the rows so far, plus every topic within its share + excess per broker
-        r0, c0, v0, l0, h0 = list(rows), list(cols), list(vals), list(lo), list(hi)
+        program = (list(rows), list(cols), list(vals), list(lo), list(hi))
         if excess is not None:
             for t, idx in by_topic.items():
                 for j, b in enumerate(tgt):
-                    r = len(l0)
-                    for i in idx:
-                        r0.append(r); c0.append(col(i, j)); v0.append(1.0)
-                    l0.append(0); h0.append(math.ceil(shares[t][b] - 1e-9) + excess)
-        return r0, c0, v0, l0, h0
+                    append_row(program, [col(i, j) for i in idx], [1.0] * len(idx),
+                               0, math.ceil(shares[t][b] - 1e-9) + excess)
+        return program
 
     def solve(excess):
         res = run(with_topics(excess), cost)
