@@ -88,6 +88,24 @@ pub fn summarize(
         .iter()
         .map(|b| if use_racks { b.rack.as_deref() } else { None })
         .collect();
+    // Rack violations are counted wherever every broker has a rack, also
+    // for a plan made with racks ignored: the operator should see them.
+    let known_racks = cluster.rack_coverage() == crate::model::RackCoverage::All;
+    let mut racks_known: Vec<&str> = (0..nb)
+        .filter(|&i| is_target[i])
+        .filter_map(|i| cluster.brokers[i].rack.as_deref())
+        .collect();
+    racks_known.sort_unstable();
+    racks_known.dedup();
+    let spans = |r: &[BrokerId]| -> usize {
+        let mut rs: Vec<&str> = r
+            .iter()
+            .filter_map(|b| cluster.brokers[index[b]].rack.as_deref())
+            .collect();
+        rs.sort_unstable();
+        rs.dedup();
+        rs.len()
+    };
     let mut rows: Vec<BrokerRow> = cluster
         .brokers
         .iter()
@@ -118,12 +136,6 @@ pub fn summarize(
     target_racks.dedup();
     let k = target_racks.len().max(1);
     let mut rack_names: Vec<String> = Vec::new();
-    let spread = |r: &[BrokerId]| -> usize {
-        let mut rs: Vec<&str> = r.iter().filter_map(|b| rack[index[b]]).collect();
-        rs.sort_unstable();
-        rs.dedup();
-        rs.len()
-    };
 
     let mut t = Totals {
         partitions: 0,
@@ -213,18 +225,23 @@ pub fn summarize(
                 for b in &added {
                     rows[index[b]].bytes_in += z;
                 }
-                // The current leader serves the new replicas' fetches.
-                let src = p.leader.or(p.replicas.first().copied());
+                // The current leader serves the new replicas' fetches; with
+                // none alive, the first alive replica will once elected.
+                let alive = |b: &BrokerId| cluster.brokers[index[b]].alive;
+                let src = p
+                    .leader
+                    .filter(alive)
+                    .or_else(|| p.replicas.iter().copied().find(alive));
                 if let Some(s) = src {
                     rows[index[&s]].bytes_out += z * added.len() as u64;
                 }
             }
-            if use_racks {
-                let need = p.replicas.len().min(k);
-                if spread(&p.replicas) < need {
+            if known_racks {
+                let k = racks_known.len();
+                if spans(&p.replicas) < p.replicas.len().min(k) {
                     t.rack_violations_before += 1;
                 }
-                if spread(new) < new.len().min(k) {
+                if spans(new) < new.len().min(k) {
                     t.rack_violations_after += 1;
                 }
             }

@@ -44,16 +44,6 @@ pub fn invalid(error: impl Into<anyhow::Error>) -> anyhow::Error {
     .into()
 }
 
-/// Invalid input with a hint at the fix.
-pub fn invalid_hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
-    CodedError {
-        exit: Exit::Invalid,
-        error: error.into(),
-        hint: Some(hint.into()),
-    }
-    .into()
-}
-
 /// A failure that is not the input's fault (exit 3).
 pub fn failure(error: impl Into<anyhow::Error>) -> anyhow::Error {
     CodedError {

@@ -50,14 +50,18 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                Exit::Invalid.code()
-            } else {
-                0
-            };
+        // Help and version go to stdout whole; a usage error is one line
+        // on stderr, as every other bad input (clap adds the usage and a
+        // pointer to --help on lines of their own).
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("{first} (see --help)");
+            return Exit::Invalid.code();
         }
     };
     let printer = Printer::new(printer::OutputFormat::Text);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use regex::Regex;
 
-use super::exit::{Exit, invalid, invalid_hint};
+use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::summary;
 use crate::analysis;
@@ -29,8 +29,9 @@ pub struct PlanArgs {
     /// Drain these brokers for decommission: they end up empty.
     #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
     pub remove_brokers: Option<Vec<BrokerId>>,
-    /// One-to-one substitution: every replica of OLD goes to NEW.
-    #[arg(long, value_name = "OLD=NEW[,OLD=NEW]", value_delimiter = ',', value_parser = parse_pair, group = "target")]
+    /// One-to-one substitution: every replica of OLD goes to NEW (no
+    /// budget: a half-done substitution would leave OLD in use).
+    #[arg(long, value_name = "OLD=NEW[,OLD=NEW]", value_delimiter = ',', value_parser = parse_pair, group = "target", conflicts_with_all = ["max_moves", "max_bytes"])]
     pub replace: Option<Vec<(BrokerId, BrokerId)>>,
 
     /// Topics that may move: a comma-separated list of names, or a regex
@@ -107,6 +108,14 @@ pub fn load_snapshot(path: &str) -> Result<Cluster> {
 
 pub fn exec(args: PlanArgs) -> Result<Exit> {
     let printer = Printer::new(args.output);
+    if let (Some(out), Some(rb)) = (&args.out, &args.rollback)
+        && same_file(out, rb)
+    {
+        return Err(invalid(anyhow::anyhow!(
+            "--out and --rollback both name {}",
+            out.display()
+        )));
+    }
     let cluster = load_snapshot(&args.state)?;
     let topics = select_topics(&cluster, &args)?;
     let targets = match (&args.brokers, &args.remove_brokers, &args.replace) {
@@ -131,31 +140,37 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         replication_factor: args.replication_factor,
         seed: args.seed,
     };
-    let outcome = planner::plan(&cluster, &req).map_err(|e| match e {
-        planner::PlanError::PartialRacks(_) => {
-            invalid_hint(e, "pass --ignore-racks to plan without racks")
-        }
-        e => invalid(e),
-    })?;
+    let outcome = planner::plan(&cluster, &req).map_err(invalid)?;
     let plan = outcome.reassignment(&cluster);
+    // Kafka rejects an empty plan, so none is written.
     let mut files = Vec::new();
-    if let Some(out) = &args.out {
+    if let Some(out) = args.out.as_ref().filter(|_| !plan.is_empty()) {
         files.push((out.as_path(), reassignment::to_json(&plan).into_bytes()));
     }
-    if let Some(rb) = &args.rollback {
+    if let Some(rb) = args.rollback.as_ref().filter(|_| !plan.is_empty()) {
         let json = reassignment::to_json(&outcome.rollback(&cluster));
         files.push((rb.as_path(), json.into_bytes()));
     }
     write_all_atomic(&files).map_err(super::exit::failure)?;
 
     let use_racks = !args.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
-    let sum = analysis::summarize(
+    let mut sum = analysis::summarize(
         &cluster,
         &outcome.assignment,
         &outcome.targets,
         use_racks,
         args.throttle,
     );
+    if args.replace.is_some() {
+        // A substitution does not rebalance: what must move is exactly
+        // what sits on the old brokers.
+        sum.totals.replica_moves_lower_bound = sum
+            .brokers
+            .iter()
+            .filter(|b| !b.target)
+            .map(|b| b.replicas_before)
+            .sum();
+    }
     let mut notes = Vec::new();
     if !outcome.dead_brokers.is_empty() {
         notes.push(format!(
@@ -177,7 +192,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             sum.totals.replicas_outside_targets
         ));
     }
-    if plan.is_empty() {
+    if plan.is_empty() && warnings.is_empty() {
         notes.push("nothing to do: the cluster is already balanced for these targets".into());
     }
     match printer.format {
@@ -186,8 +201,8 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "command": "plan",
             "objective": format!("{:?}", args.objective).to_lowercase(),
             "seed": args.seed,
-            "plan_file": args.out.as_ref().map(|p| p.display().to_string()),
-            "rollback_file": args.rollback.as_ref().map(|p| p.display().to_string()),
+            "plan_file": args.out.as_ref().filter(|_| !plan.is_empty()).map(|p| p.display().to_string()),
+            "rollback_file": args.rollback.as_ref().filter(|_| !plan.is_empty()).map(|p| p.display().to_string()),
             "partitions_in_plan": plan.len(),
             "notes": notes,
             "warnings": warnings,
@@ -206,13 +221,13 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
                 printer.warn(w);
             }
             match &args.out {
+                _ if plan.is_empty() => printer.note("no plan written: nothing changes"),
                 Some(p) => printer.note(&format!(
                     "wrote {} partitions to {}",
                     plan.len(),
                     p.display()
                 )),
-                None if !plan.is_empty() => printer.note("dry run: pass -o FILE to write the plan"),
-                None => {}
+                None => printer.note("dry run: pass -o FILE to write the plan"),
             }
         }
     }
@@ -221,6 +236,19 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     } else {
         Exit::Incomplete
     })
+}
+
+/// Whether two output paths name one file (which would hold only one of
+/// the two plans), also through `.`, `..` or a symlinked directory.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let resolve = |p: &std::path::Path| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.unwrap_or(std::path::Path::new("."));
+        dir.canonicalize()
+            .ok()
+            .zip(p.file_name().map(|n| n.to_owned()))
+    };
+    a == b || resolve(a).is_some_and(|x| resolve(b) == Some(x))
 }
 
 fn join(ids: &[BrokerId]) -> String {
@@ -261,8 +289,14 @@ fn select_topics(cluster: &Cluster, args: &PlanArgs) -> Result<Option<BTreeSet<S
             }
             Ok(names.into_iter().map(String::from).collect())
         } else {
-            let re = Regex::new(&format!("^(?:{spec})$"))
-                .map_err(|e| invalid(anyhow::anyhow!("{flag}: invalid regex {spec:?}: {e}")))?;
+            let re = Regex::new(&format!("^(?:{spec})$")).map_err(|e| {
+                // The regex crate draws the pattern with a caret over
+                // several lines; the last one says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default();
+                let why = why.strip_prefix("error: ").unwrap_or(why);
+                invalid(anyhow::anyhow!("{flag}: invalid regex {spec:?}: {why}"))
+            })?;
             let hit: BTreeSet<String> = all
                 .iter()
                 .filter(|n| re.is_match(n))
@@ -299,7 +333,13 @@ fn select_topics(cluster: &Cluster, args: &PlanArgs) -> Result<Option<BTreeSet<S
     if let Some(spec) = &args.exclude_topics {
         let excluded = resolve("--exclude-topics", spec)?;
         let base = selected.unwrap_or_else(|| all.iter().map(|s| s.to_string()).collect());
-        selected = Some(base.difference(&excluded).cloned().collect());
+        let left: BTreeSet<String> = base.difference(&excluded).cloned().collect();
+        if left.is_empty() {
+            return Err(invalid(anyhow::anyhow!(
+                "--exclude-topics {spec:?} leaves no topic that may move"
+            )));
+        }
+        selected = Some(left);
     }
     Ok(selected)
 }

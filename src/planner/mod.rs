@@ -50,8 +50,10 @@
 //!    min-cost flow over (topic, broker) counts, whose topic caps are the
 //!    topics' own shares plus the least extra that keeps the plan within
 //!    2% of the bound (searched upward from the floor no placement can
-//!    beat, [`bound::topic_floor`]). Where the greedy cannot get within 2%
-//!    of the bound at all, the flow's own count optimum is the reference;
+//!    beat, [`bound::topic_floor`], and while no cap fits, past the
+//!    greedy's own excess, doubling up to the start's). Where the greedy
+//!    cannot get within 2% of the bound at all, the flow's own count
+//!    optimum is the reference;
 //!    where the plan is still over it, or leaves a broker more
 //!    single-replica partitions than it may lead, the transport may end
 //!    counts one outside their range, as the bar allows.
@@ -142,6 +144,14 @@ pub enum PlanError {
     PartialRacks(Vec<BrokerId>),
     #[error("replication factor {rf} is above the {targets} target brokers")]
     ReplicationFactorTooHigh { rf: usize, targets: usize },
+    #[error(
+        "{tp} has replication factor {rf}, above the {targets} target brokers (lower it with --replication-factor, or target more brokers)"
+    )]
+    PartitionTooWide {
+        tp: TopicPartition,
+        rf: usize,
+        targets: usize,
+    },
     #[error("replication factor must be at least 1")]
     ZeroReplicationFactor,
     #[error("--replace {old}={new}: {tp} already has a replica on broker {new}")]
@@ -301,6 +311,27 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         rf_changed = change_rf(cluster, &mut reps, &movable, &target, rf, use_racks);
     }
 
+    // A partition wider than the target set has nowhere to go: an error,
+    // as in Kafka, rather than a plan that strands some of it.
+    if let Some((pi, r)) = reps
+        .iter()
+        .enumerate()
+        .find(|&(pi, r)| movable[pi] && r.len() > ntargets)
+    {
+        let (t, p) = cluster
+            .partitions()
+            .nth(pi)
+            .expect("one list per partition");
+        return Err(PlanError::PartitionTooWide {
+            tp: TopicPartition {
+                topic: t.name.clone(),
+                partition: p.partition,
+            },
+            rf: r.len(),
+            targets: ntargets,
+        });
+    }
+
     // Replicas on dead brokers are healed whatever the target set says.
     let dead_brokers: Vec<BrokerId> = cluster
         .brokers
@@ -447,22 +478,23 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             } else {
                 floor
             };
-            // The floor first: where it fits in the bar, one try is enough.
-            // Past the plan's own topic excess only while every cap tried
-            // is over the bar: a looser cap that fits it wins over an even
-            // topic spread, since the bound matters more (up to the
-            // start's excess, doubling, so a plan is never worse there).
-            let (mut lo, mut hi) = (floor, st.topic_excess().max(floor));
+            // The least cap whose plan fits the bar, searched up from the
+            // floor by doubling steps (the answer is usually near it, and
+            // every try is a whole flow), then halving between the last
+            // cap over and the first within. Up to the plan's own excess
+            // while it fits the bar (a looser cap cannot beat it), else to
+            // the start's: a looser cap that fits wins over an even topic
+            // spread, since the bound matters more.
+            let fits_now = moved(&st) <= ceiling(reference);
+            let top = if fits_now {
+                st.topic_excess()
+            } else {
+                st.topic_excess().max(start_excess)
+            };
+            let (mut lo, mut hi) = (floor, top.max(floor));
             let mut probe = lo;
             let mut fits = false;
-            loop {
-                if lo > hi {
-                    if fits || hi >= start_excess || moved(&st) <= ceiling(reference) {
-                        break;
-                    }
-                    hi = (hi * 2).min(start_excess);
-                    probe = hi;
-                }
+            while lo <= hi {
                 match attempt(probe, widen) {
                     Some((alt, alt_stranded)) => {
                         let within = moved(&alt) <= ceiling(reference);
@@ -479,7 +511,11 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                     }
                     None => lo = probe + 1,
                 }
-                probe = lo + hi.saturating_sub(lo) / 2;
+                probe = if fits {
+                    lo + hi.saturating_sub(lo) / 2
+                } else {
+                    (2 * lo - floor - 1).min(hi)
+                };
             }
         }
     }

@@ -141,9 +141,10 @@ fn plan_reads_state_from_stdin() {
 /// Every bad input: exit 2, one `error:` line per problem, no output file.
 fn assert_bad_input(dir: &TempDir, args: &[&str], expect: &str) {
     let plan = dir.path().join("out.json");
+    let rollback = dir.path().join("rollback.json");
     let mut full: Vec<&str> = args.to_vec();
-    let p = plan.to_str().unwrap().to_string();
-    full.extend(["-o", &p]);
+    let (p, r) = (plan.to_str().unwrap(), rollback.to_str().unwrap());
+    full.extend(["-o", p, "--rollback", r]);
     let out = run(&full);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: {err}");
@@ -151,7 +152,9 @@ fn assert_bad_input(dir: &TempDir, args: &[&str], expect: &str) {
         err.contains(expect),
         "args {args:?}: expected {expect:?} in {err}"
     );
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(!plan.exists(), "args {args:?} left an output file");
+    assert!(!rollback.exists(), "args {args:?} left a rollback file");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -177,7 +180,7 @@ fn plan_bad_inputs_exit_2_without_output() {
         &SMALL.replacen("\"replicas\":[1,2],", "", 1),
     );
     // (--state, further arguments, expected error)
-    let cases: [(&str, &[&str], &str); 12] = [
+    let cases: [(&str, &[&str], &str); 17] = [
         (truncated.to_str().unwrap(), &[], "invalid JSON"),
         (v2.to_str().unwrap(), &[], "unsupported snapshot version 2"),
         (
@@ -214,12 +217,89 @@ fn plan_bad_inputs_exit_2_without_output() {
             "already has a replica on broker 2",
         ),
         (g, &["--max-bytes", "12 parsecs"], "unknown size unit"),
+        (
+            g,
+            &["--brokers", "1"],
+            "orders-0 has replication factor 2, above the 1 target brokers",
+        ),
+        (
+            g,
+            &["--exclude-topics", "orders,payments"],
+            "leaves no topic that may move",
+        ),
+        (
+            g,
+            &["--replace", "1=4", "--max-moves", "3"],
+            "cannot be used with '--max-moves",
+        ),
+        (
+            g,
+            &["--topics", "zz(["],
+            "invalid regex \"zz([\": unclosed character class",
+        ),
+        (g, &["--max-moves", "-1"], "unexpected argument '-1'"),
     ];
     for (state, more, expect) in cases {
         let mut args = vec!["plan", "--state", state];
         args.extend_from_slice(more);
         assert_bad_input(&dir, &args, expect);
     }
+}
+
+#[test]
+fn one_file_for_plan_and_rollback_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let both = dir.path().join("p.json");
+    let same = dir.path().join(".").join("p.json");
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "-o",
+        both.to_str().unwrap(),
+        "--rollback",
+        same.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr_of(&out).contains("--out and --rollback both name"));
+    assert!(!both.exists());
+}
+
+/// Kafka rejects an empty plan: with nothing to change, none is written
+/// (and no rollback), and the run still succeeds.
+#[test]
+fn a_balanced_cluster_gets_no_plan_file() {
+    let dir = TempDir::new().unwrap();
+    let s = write(
+        dir.path(),
+        "s.json",
+        r#"{"version":1,"brokers":[{"id":1,"rack":"a"},{"id":2,"rack":"b"}],
+            "topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2]},
+                                                 {"partition":1,"replicas":[2,1]}]}]}"#,
+    );
+    let (plan, rollback) = (dir.path().join("p.json"), dir.path().join("r.json"));
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+        "--rollback",
+        rollback.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr_of(&out).contains("nothing to do"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        stderr_of(&out).contains("no plan written"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!plan.exists() && !rollback.exists());
 }
 
 #[test]
@@ -320,12 +400,17 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
     let out = run(&["check", rack.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 0);
     assert!(
-        stderr_of(&out).contains("warning: 1 partitions would not span"),
+        stderr_of(&out).contains("warning: orders-0: spans 1 of the 2 racks it needs"),
         "{}",
         stderr_of(&out)
     );
     let out = run(&["check", rack.to_str().unwrap(), "--state", st, "--strict"]);
     assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("rack.json: orders-0: spans 1 of the 2 racks it needs"),
+        "{}",
+        stderr_of(&out)
+    );
 
     let dead = write(
         dir.path(),

@@ -38,3 +38,44 @@ fn example_rf_change_needs_the_flag() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The examples are what `plan` makes today (the README shows these
+/// commands): a planner change that alters them must refresh them.
+#[test]
+fn examples_are_what_plan_makes() {
+    let dir = repo().join("plans");
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &[&str]); 3] = [
+        ("add-broker", "cluster-with-new-broker.json", &[]),
+        ("drain-broker-2", "cluster.json", &["--remove-brokers", "2"]),
+        (
+            "rf-3",
+            "cluster.json",
+            &["--topics", "payments", "--replication-factor", "3"],
+        ),
+    ];
+    for (name, state, extra) in cases {
+        let (plan, rollback) = (tmp.path().join("p.json"), tmp.path().join("r.json"));
+        let out = bin()
+            .current_dir(&dir)
+            .args(["plan", "--state", state, "-o"])
+            .arg(&plan)
+            .arg("--rollback")
+            .arg(&rollback)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+        for (made, kept) in [
+            (plan, format!("{name}.json")),
+            (rollback, format!("{name}.rollback.json")),
+        ] {
+            let kept_bytes = std::fs::read(dir.join(&kept)).unwrap();
+            assert!(
+                std::fs::read(&made).unwrap() == kept_bytes,
+                "plans/{kept} is stale: `kafka-migrate plan --state {state} {}` makes another",
+                extra.join(" ")
+            );
+        }
+    }
+}
