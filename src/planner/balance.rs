@@ -1,27 +1,8 @@
-//! Move budgets and the size objective: once counts are even (see
-//! the `counts` module), bytes are evened out by moves where counts allow and
-//! by swaps where they do not.
+//! The size objective: once counts are even (see the `counts` module),
+//! bytes are evened out by moves where counts allow and by swaps where
+//! they do not.
 
 use super::state::{B, State};
-
-/// How far the planner may go: `--max-moves` and `--max-bytes`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Budget {
-    pub max_moves: Option<u64>,
-    pub max_bytes: Option<u64>,
-}
-
-impl Budget {
-    pub(super) fn exhausted(&self, st: &State) -> bool {
-        self.max_moves.is_some_and(|m| st.moves >= m)
-            || self.max_bytes.is_some_and(|m| st.bytes_moved >= m)
-    }
-
-    pub(super) fn allows(&self, st: &State, size: u64) -> bool {
-        self.max_bytes
-            .is_none_or(|m| st.bytes_moved.saturating_add(size) <= m)
-    }
-}
 
 /// Whether bytes steer the choice of replica (`--objective size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +47,7 @@ pub fn worst_over_share(st: &State) -> f64 {
 /// Evens out bytes (`--objective size`) with moves where counts allow and
 /// swaps where they don't, until every target is within `tolerance` of its
 /// byte share or no step helps.
-pub fn balance_bytes(st: &mut State, budget: &Budget, tolerance: f64) {
+pub fn balance_bytes(st: &mut State, tolerance: f64) {
     let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
     if targets.len() < 2 {
         return;
@@ -75,9 +56,6 @@ pub fn balance_bytes(st: &mut State, budget: &Budget, tolerance: f64) {
     let mut blocked: rustc_hash::FxHashSet<(B, B)> = Default::default();
     let max_steps = st.reps.len() * 4 + 1000;
     for _ in 0..max_steps {
-        if budget.exhausted(st) {
-            break;
-        }
         let ratios: Vec<f64> = (0..st.nb)
             .map(|b| st.bytes[b] as f64 / bideal[b].max(1.0))
             .collect();
@@ -98,7 +76,7 @@ pub fn balance_bytes(st: &mut State, budget: &Budget, tolerance: f64) {
                 if ratio(d) >= ratio(s) || blocked.contains(&(s, d)) {
                     continue;
                 }
-                if byte_step(st, budget, &bideal, s, d) {
+                if byte_step(st, &bideal, s, d) {
                     // Their contents changed: pairs with them may step now.
                     blocked.retain(|&(a, b)| a != s && a != d && b != s && b != d);
                     stepped = true;
@@ -121,7 +99,7 @@ const SWAP_SCAN: usize = 64;
 /// brings their bytes closer together (the lighter may be above its share
 /// too: with a few huge partitions the heaviest can often only trade with
 /// another heavy one). Returns whether it acted.
-fn byte_step(st: &mut State, budget: &Budget, bideal: &[f64], s: B, d: B) -> bool {
+fn byte_step(st: &mut State, bideal: &[f64], s: B, d: B) -> bool {
     let (si, di) = (s as usize, d as usize);
     let dev_s = st.bytes[si] as f64 - bideal[si];
     let dev_d = st.bytes[di] as f64 - bideal[di];
@@ -150,11 +128,7 @@ fn byte_step(st: &mut State, budget: &Budget, bideal: &[f64], s: B, d: B) -> boo
     if counts_allow_move {
         for &p in &from_s {
             let g = gain(st.size[p] as f64);
-            if g > 0.0
-                && topic_ok(st, p, d)
-                && budget.allows(st, st.size[p])
-                && best.is_none_or(|(bg, _, _)| g > bg)
-            {
+            if g > 0.0 && topic_ok(st, p, d) && best.is_none_or(|(bg, _, _)| g > bg) {
                 best = Some((g, p, None));
             }
         }
@@ -188,10 +162,7 @@ fn byte_step(st: &mut State, budget: &Budget, bideal: &[f64], s: B, d: B) -> boo
             .map_or([None, None], |l| nearest(l));
         for q in nearest(&from_d).into_iter().chain(same).flatten() {
             let g = gain(zp - st.size[q] as f64);
-            if g > 0.0
-                && budget.allows(st, st.size[p] + st.size[q])
-                && best.is_none_or(|(bg, _, _)| g > bg + 1.0)
-            {
+            if g > 0.0 && best.is_none_or(|(bg, _, _)| g > bg + 1.0) {
                 best = Some((g, p, Some(q)));
             }
         }

@@ -31,7 +31,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::balance::{Budget, Steer, byte_ideals};
+use super::balance::{Steer, byte_ideals};
 use super::state::{B, State};
 
 /// Candidate replicas a fallback scan weighs, when no perfect move exists.
@@ -321,7 +321,6 @@ fn excess(st: &State, t: u32, s: B) -> i64 {
 fn shed_one(
     st: &mut State,
     cx: &mut Ctx,
-    budget: &Budget,
     steer: Steer,
     s: B,
     max_class: u8,
@@ -329,9 +328,9 @@ fn shed_one(
 ) -> bool {
     let si = s as usize;
     let mut view = cx.views[si].take().unwrap_or_else(|| View::build(st, s));
-    let found = pick_perfect(st, cx, &mut view, budget, steer, s, order).or_else(|| {
+    let found = pick_perfect(st, cx, &mut view, steer, s, order).or_else(|| {
         (cx.min_excess <= 1)
-            .then(|| pick_fallback(st, cx, &mut view, budget, steer, s, max_class, order))
+            .then(|| pick_fallback(st, cx, &mut view, steer, s, max_class, order))
             .flatten()
     });
     cx.views[si] = Some(view);
@@ -352,7 +351,6 @@ fn pick_perfect(
     st: &State,
     cx: &Ctx,
     view: &mut View,
-    budget: &Budget,
     steer: Steer,
     s: B,
     order: &[u16],
@@ -375,7 +373,7 @@ fn pick_perfect(
         let mut tried = 0;
         for &p in parts {
             let p = p as usize;
-            if !st.holds(p, s) || !budget.allows(st, st.size[p]) {
+            if !st.holds(p, s) {
                 continue;
             }
             tried += 1;
@@ -407,7 +405,7 @@ fn pick_perfect(
             best = parts
                 .iter()
                 .map(|&p| p as usize)
-                .filter(|&p| st.holds(p, s) && budget.allows(st, st.size[p]))
+                .filter(|&p| st.holds(p, s))
                 .take(4)
                 .find_map(|p| find_home(st, cx, p, s, order).map(|d| (0, p, d)));
         }
@@ -426,7 +424,6 @@ fn pick_fallback(
     st: &State,
     cx: &Ctx,
     view: &mut View,
-    budget: &Budget,
     steer: Steer,
     s: B,
     max_class: u8,
@@ -442,7 +439,7 @@ fn pick_fallback(
         let Some((p, (dk, d))) = parts
             .iter()
             .map(|&p| p as usize)
-            .filter(|&p| st.holds(p, s) && budget.allows(st, st.size[p]))
+            .filter(|&p| st.holds(p, s))
             .find_map(|p| find_dest(st, cx, p, s, max_class, order).map(|x| (p, x)))
         else {
             continue;
@@ -476,7 +473,7 @@ fn pick_fallback(
 /// may go to fewer racks (see [`RackHall`]), so no rack overfills and
 /// needs a detour later.
 /// Returns the replicas that could not be placed (no rack-safe target).
-pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64, reserve: bool) -> u64 {
+pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) -> u64 {
     let mut cx = Ctx::new(st);
     let mut stranded = 0;
     for s in 0..st.nb as B {
@@ -496,10 +493,6 @@ pub fn drain(st: &mut State, budget: &Budget, allowance: &mut u64, reserve: bool
             }
             if let Some(h) = hall.as_mut() {
                 h.wait(allowed_racks(st, p, s), -1);
-            }
-            if budget.exhausted(st) || !budget.allows(st, st.size[p]) {
-                stranded += 1;
-                continue;
             }
             // Rack totals change with every replica placed. A rack with no
             // room left takes only replicas that can go nowhere else: any
@@ -682,13 +675,13 @@ fn find_home(st: &State, cx: &Ctx, p: usize, s: B, order: &[u16]) -> Option<B> {
 }
 
 /// Evens out replica counts: every target ends within its quota range
-/// unless racks or the budget forbid it.
-pub fn balance(st: &mut State, budget: &Budget, steer: Steer, allowance: u64) {
-    let mut allowance = relieve_receivers(st, budget, allowance);
+/// unless racks forbid it.
+pub fn balance(st: &mut State, steer: Steer, allowance: u64) {
+    let mut allowance = relieve_receivers(st, allowance);
     // Further rounds, with rack totals held in range, settle what the
     // drift of the first left over.
     for drift in [true, false, false] {
-        if !balance_once(st, budget, steer, drift, &mut allowance) {
+        if !balance_once(st, steer, drift, &mut allowance) {
             return;
         }
     }
@@ -698,15 +691,8 @@ fn in_range(st: &State) -> bool {
     (0..st.nb).all(|b| !st.target[b] || (st.lo[b]..=st.hi[b]).contains(&st.count[b]))
 }
 
-/// One pass of the count phases; false when nothing is left to do or the
-/// budget ran out.
-fn balance_once(
-    st: &mut State,
-    budget: &Budget,
-    steer: Steer,
-    drift: bool,
-    allowance: &mut u64,
-) -> bool {
+/// One pass of the count phases; false when nothing is left to do.
+fn balance_once(st: &mut State, steer: Steer, drift: bool, allowance: &mut u64) -> bool {
     if in_range(st) {
         return false;
     }
@@ -715,7 +701,7 @@ fn balance_once(
     cx.allowance = *allowance;
     let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
     if st.nracks > 1 && st.k_target > 1 {
-        balance_racks(st, &mut cx, budget, steer);
+        balance_racks(st, &mut cx, steer);
     }
     cx.reset_scans();
     // Brokers above their ceiling shed, one move each per round so the
@@ -724,9 +710,7 @@ fn balance_once(
     // taken by topics only one over.
     for min_excess in [2, 1] {
         cx.min_excess = min_excess;
-        if !shed_rounds(st, &mut cx, budget, steer, &targets) {
-            return false;
-        }
+        shed_rounds(st, &mut cx, steer, &targets);
     }
     // Brokers below their floor take replicas from brokers above theirs.
     let mut stuck = vec![false; st.nb];
@@ -742,9 +726,6 @@ fn balance_once(
         sinks.sort_by_key(|&b| (Reverse(st.lo[b as usize] - st.count[b as usize]), b));
         let mut moved = false;
         for d in sinks {
-            if budget.exhausted(st) {
-                return false;
-            }
             if st.count[d as usize] >= st.lo[d as usize] {
                 continue;
             }
@@ -761,7 +742,7 @@ fn balance_once(
                                 && cx.rack_count[rd] < cx.rack_hi[rd])
                 })
                 .collect();
-            if fill_one(st, &mut cx, budget, steer, d, sources) {
+            if fill_one(st, &mut cx, steer, d, sources) {
                 moved = true;
             } else {
                 stuck[d as usize] = true;
@@ -776,8 +757,8 @@ fn balance_once(
 }
 
 /// Rounds of one shedding move per broker above its ceiling, until none
-/// can move. Returns false when the budget ran out.
-fn shed_rounds(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer, targets: &[B]) -> bool {
+/// can move.
+fn shed_rounds(st: &mut State, cx: &mut Ctx, steer: Steer, targets: &[B]) {
     let mut stuck = vec![false; st.nb];
     loop {
         let mut sources: Vec<B> = targets
@@ -786,26 +767,23 @@ fn shed_rounds(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer, targ
             .filter(|&b| !stuck[b as usize] && st.count[b as usize] > st.hi[b as usize])
             .collect();
         if sources.is_empty() {
-            return true;
+            return;
         }
         sources.sort_by_key(|&b| (Reverse(st.count[b as usize] - st.hi[b as usize]), b));
         let mut moved = false;
         for s in sources {
-            if budget.exhausted(st) {
-                return false;
-            }
             if st.count[s as usize] <= st.hi[s as usize] {
                 continue;
             }
             let order = cx.rack_order(st, s);
-            if shed_one(st, cx, budget, steer, s, 1, &order) {
+            if shed_one(st, cx, steer, s, 1, &order) {
                 moved = true;
             } else {
                 stuck[s as usize] = true;
             }
         }
         if !moved {
-            return true;
+            return;
         }
     }
 }
@@ -815,7 +793,7 @@ fn shed_rounds(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer, targ
 /// that may leave it (from its fullest brokers; one that is not above its
 /// own ceiling gets a same-rack replica back later, the detour racks
 /// force), and a rack below its range takes them.
-fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
+fn balance_racks(st: &mut State, cx: &mut Ctx, steer: Steer) {
     let nr = cx.by_rack.len();
     // Which racks can send some replica to which: rebuilt only when a
     // detour is needed, since it costs a pass over every replica.
@@ -825,24 +803,12 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
         .filter(|&r| !stuck[r] && cx.rack_count[r] > cx.rack_hi[r])
         .max_by_key(|&r| (cx.rack_count[r] - cx.rack_hi[r], Reverse(r)))
     {
-        if budget.exhausted(st) {
-            return;
-        }
         // From brokers above their ceiling first, directly or through a
         // chain of racks; only then from one within its range, which must
         // get a replica back later: the detour racks force.
         let mut moved = false;
         'ways: for over_only in [true, false] {
-            if export_from(
-                st,
-                cx,
-                budget,
-                steer,
-                r,
-                &cx.export_order(r as u16),
-                1,
-                over_only,
-            ) {
+            if export_from(st, cx, steer, r, &cx.export_order(r as u16), 1, over_only) {
                 moved = true;
                 break;
             }
@@ -854,7 +820,7 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
                 }
                 let room: Vec<bool> = (0..nr).map(|x| cx.rack_count[x] < cx.rack_hi[x]).collect();
                 if let Some(hop) = first_hop(reach.as_ref().expect("built"), r, &room) {
-                    if export_from(st, cx, budget, steer, r, &[hop as u16], 2, over_only) {
+                    if export_from(st, cx, steer, r, &[hop as u16], 2, over_only) {
                         moved = true;
                         break 'ways;
                     }
@@ -870,9 +836,6 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
         .filter(|&r| !stuck[r] && cx.rack_count[r] < cx.rack_lo[r])
         .max_by_key(|&r| (cx.rack_lo[r] - cx.rack_count[r], Reverse(r)))
     {
-        if budget.exhausted(st) {
-            return;
-        }
         let Some(&d) = cx.by_rack[r].iter().max_by_key(|&&b| {
             let bi = b as usize;
             (st.hi[bi] as i64 - st.count[bi] as i64, Reverse(b))
@@ -882,7 +845,7 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
         };
         let spare_v: Vec<bool> = (0..nr).map(|x| cx.rack_count[x] > cx.rack_lo[x]).collect();
         let sources = rack_sources(st, r, &spare_v);
-        if fill_one(st, cx, budget, steer, d, sources) {
+        if fill_one(st, cx, steer, d, sources) {
             continue;
         }
         // Take from a rack at its floor that a rack with spare can refill.
@@ -899,7 +862,7 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, budget: &Budget, steer: Steer) {
             if let Some(hop) = first_hop(&back, r, &spare_v) {
                 let only: Vec<bool> = (0..nr).map(|x| x == hop).collect();
                 let sources = rack_sources(st, r, &only);
-                if fill_one(st, cx, budget, steer, d, sources) {
+                if fill_one(st, cx, steer, d, sources) {
                     moved = true;
                     break;
                 }
@@ -927,7 +890,6 @@ fn rack_sources(st: &State, r: usize, racks: &[bool]) -> Vec<B> {
 fn export_from(
     st: &mut State,
     cx: &mut Ctx,
-    budget: &Budget,
     steer: Steer,
     r: usize,
     order: &[u16],
@@ -952,7 +914,7 @@ fn export_from(
     });
     sources
         .into_iter()
-        .any(|s| shed_one(st, cx, budget, steer, s, max_class, order))
+        .any(|s| shed_one(st, cx, steer, s, max_class, order))
 }
 
 /// `reach[a][b]`: some replica on a target of rack `a` may move to rack `b`.
@@ -1008,14 +970,7 @@ fn first_hop(edges: &[Vec<bool>], from: usize, goal: &[bool]) -> Option<usize> {
 /// Moves one replica to `d` from one of `sources`: a replica of a topic
 /// the source holds too much of and `d` lacks, from the fullest sources
 /// first.
-fn fill_one(
-    st: &mut State,
-    cx: &mut Ctx,
-    budget: &Budget,
-    steer: Steer,
-    d: B,
-    mut sources: Vec<B>,
-) -> bool {
+fn fill_one(st: &mut State, cx: &mut Ctx, steer: Steer, d: B, mut sources: Vec<B>) -> bool {
     let rd = st.rack_of(d);
     sources.sort_by_key(|&s| {
         let si = s as usize;
@@ -1034,9 +989,6 @@ fn fill_one(
         for &p in &st.on[si] {
             let p = p as usize;
             if !st.holds(p, s) || !st.movable[p] || st.holds(p, d) {
-                continue;
-            }
-            if !budget.allows(st, st.size[p]) {
                 continue;
             }
             let mask = allowed_racks(st, p, s);
@@ -1086,7 +1038,7 @@ fn fill_one(
 /// arrives. Each costs one move above the bound (the broker then takes one
 /// more from a broker above its range), against two for a swap once counts
 /// are even; at most `allowance` of them.
-fn relieve_receivers(st: &mut State, budget: &Budget, allowance: u64) -> u64 {
+fn relieve_receivers(st: &mut State, allowance: u64) -> u64 {
     if allowance == 0 {
         return 0;
     }
@@ -1109,10 +1061,10 @@ fn relieve_receivers(st: &mut State, budget: &Budget, allowance: u64) -> u64 {
             if st.tc(t, a) <= st.cap(t, a) + 1 {
                 break;
             }
-            if st.moves >= limit || budget.exhausted(st) {
+            if st.moves >= limit {
                 return limit.saturating_sub(st.moves);
             }
-            if !st.movable[p] || !st.holds(p, a) || !budget.allows(st, st.size[p]) {
+            if !st.movable[p] || !st.holds(p, a) {
                 continue;
             }
             if let Some(((0, 0), d)) = find_dest(st, &cx, p, a, 0, &order) {
@@ -1161,7 +1113,7 @@ pub fn lower_bound(st: &State) -> u64 {
 /// count phases already met the bound, so this only spends the slack the
 /// bar grants. A replica that already moved is sent on for free (it still
 /// moves once), so replicas that moved are tried first.
-pub fn repair_topics(st: &mut State, budget: &Budget, start: &[Vec<B>], limit: u64) {
+pub fn repair_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
     let cost = |p: usize, from: B, to: B| -> i64 {
         i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
     };
@@ -1178,9 +1130,6 @@ pub fn repair_topics(st: &mut State, budget: &Budget, start: &[Vec<B>], limit: u
     let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
     for (t, a) in bad {
         while st.tc(t, a) > st.cap(t, a) + 1 {
-            if budget.exhausted(st) {
-                return;
-            }
             let need_swap = st.count[a as usize] <= st.lo[a as usize];
             let fits = |(p, b, q): (usize, B, Option<usize>)| {
                 net + cost(p, a, b) + q.map_or(0, |q| cost(q, b, a)) <= limit

@@ -75,6 +75,7 @@
 
 pub mod balance;
 pub mod bound;
+mod budget;
 mod counts;
 mod flow;
 pub mod ideal;
@@ -89,8 +90,8 @@ use std::collections::BTreeSet;
 
 use crate::model::reassignment::{Move, Reassignment};
 use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
-pub use balance::Budget;
 use balance::Steer;
+pub use budget::Budget;
 use state::{B, State};
 
 /// Which brokers should hold replicas afterwards.
@@ -369,9 +370,9 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     let ceiling = |bound: u64| bound * 102 / 100;
     let spend = |st: &mut State, early: u64, reserve: bool| -> u64 {
         let mut early = if replace.is_empty() { early } else { 0 };
-        let stranded = counts::drain(st, &req.budget, &mut early, reserve);
+        let stranded = counts::drain(st, &mut early, reserve);
         if replace.is_empty() {
-            counts::balance(st, &req.budget, steer, early);
+            counts::balance(st, steer, early);
         }
         stranded
     };
@@ -379,8 +380,9 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // count of moves.
     let initial = replace.is_empty().then(|| reps.clone());
     let replicas: usize = reps.iter().map(Vec::len).sum();
+    // A budget keeps the best part of the whole plan (see `budget`).
+    let budget_start = req.budget.is_limited().then(|| reps.clone());
     let transport_input = (replace.is_empty()
-        && req.budget == Budget::default()
         && movable.iter().all(|&m| m)
         && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS)
         .then(|| reps.clone());
@@ -449,7 +451,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             }
             transport::run(&mut alt, &reps, excess)?;
             let stranded = if widen {
-                counts::drain(&mut alt, &req.budget, &mut 0, false)
+                counts::drain(&mut alt, &mut 0, false)
             } else {
                 spend(&mut alt, 0, false)
             };
@@ -520,17 +522,23 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         }
     }
     if let Some(initial) = initial {
-        counts::repair_topics(&mut st, &req.budget, &initial, ceiling(bound));
+        counts::repair_topics(&mut st, &initial, ceiling(bound));
         if req.objective == Objective::Size {
-            balance::balance_bytes(&mut st, &req.budget, 0.01);
+            balance::balance_bytes(&mut st, 0.01);
             // A rack's count quota can pin bytes above the bar (a rack that
             // must hold a replica of nearly every partition): there counts
             // may end one outside their range, as the bar allows, so the
             // largest optional replicas can leave it.
             if balance::worst_over_share(&st) > 1.0 + balance::SIZE_BAR {
                 st.widen_quotas();
-                balance::balance_bytes(&mut st, &req.budget, balance::SIZE_BAR);
+                balance::balance_bytes(&mut st, balance::SIZE_BAR);
             }
+        }
+        if let Some(from) = budget_start {
+            let full = std::mem::take(&mut st.reps);
+            st = start(from);
+            budget::select(&mut st, &full, &req.budget, steer);
+            stranded = st.stranded();
         }
         if req.leader_balance {
             leaders::balance(&mut st.reps, &st.movable, &st.target, nb);

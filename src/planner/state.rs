@@ -232,11 +232,14 @@ impl State {
             .entries()
             .into_iter()
             .filter(|&(_, b, _)| self.target[b as usize])
-            .map(|(t, b, n)| {
-                n.saturating_sub(self.share[t as usize * self.nracks + self.rack_of(b) as usize])
-            })
+            .map(|(t, b, n)| n.saturating_sub(self.share_of(t, b)))
             .max()
             .unwrap_or(0)
+    }
+
+    /// Topic `t`'s own share on broker `b`, rounded up.
+    pub fn share_of(&self, t: u32, b: B) -> u32 {
+        self.share[t as usize * self.nracks + self.rack_of(b) as usize]
     }
 
     /// Lets every target end one replica outside its quota range, as the
@@ -256,6 +259,17 @@ impl State {
 
     /// Replicas that end where they did not start: a replica moved twice
     /// counts once, or not at all if it came back.
+    /// Movable replicas still on brokers outside the target set.
+    pub fn stranded(&self) -> u64 {
+        self.reps
+            .iter()
+            .zip(&self.movable)
+            .filter(|&(_, &m)| m)
+            .flat_map(|(r, _)| r)
+            .filter(|&&b| !self.target[b as usize])
+            .count() as u64
+    }
+
     pub fn net_moves(&self, start: &[Vec<B>]) -> u64 {
         self.reps
             .iter()

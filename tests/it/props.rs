@@ -267,15 +267,62 @@ proptest! {
     }
 
     #[test]
-    fn budgets_are_respected(p in profile(), seed in 0u64..1000, max in 0u64..50) {
+    fn budgets_are_respected(
+        p in profile(), seed in 0u64..1000, max in 0u64..50, by_bytes in any::<bool>()
+    ) {
         let c = generate(&p, seed);
-        let req = PlanRequest {
-            budget: Budget { max_moves: Some(max), max_bytes: None },
-            ..PlanRequest::default()
+        let (_, start) = c.partitions().next().unwrap();
+        // In bytes: about `max` replicas' worth.
+        let max_bytes = max * start.size_bytes.max(1);
+        let budget = if by_bytes {
+            Budget { max_moves: None, max_bytes: Some(max_bytes) }
+        } else {
+            Budget { max_moves: Some(max), max_bytes: None }
         };
-        let out = planner::plan(&c, &req).unwrap();
-        let s = measure(&c, &out).totals;
-        prop_assert!(s.replicas_moved <= max, "moved {} with budget {}", s.replicas_moved, max);
+        let out = planner::plan(&c, &PlanRequest { budget, leader_balance: true, ..PlanRequest::default() }).unwrap();
+        let sum = measure(&c, &out);
+        let s = &sum.totals;
+        if by_bytes {
+            prop_assert!(s.bytes_moved <= max_bytes, "moved {} bytes with budget {}", s.bytes_moved, max_bytes);
+        } else {
+            prop_assert!(s.replicas_moved <= max, "moved {} with budget {}", s.replicas_moved, max);
+        }
+        prop_assert!(s.rack_violations_after <= s.rack_violations_before);
+        // Healing first: while replicas sit on dead brokers, every change
+        // heals (at least one of its up to 3 moves; the last, that did not
+        // fit, aside; a byte budget may fit small moves where no healing
+        // fits).
+        let dead: u64 = sum.brokers.iter().filter(|b| !b.alive).map(|b| b.replicas_before).sum();
+        let healed = dead - sum.brokers.iter().filter(|b| !b.alive).map(|b| b.replicas_after).sum::<u64>();
+        prop_assert!(by_bytes || healed == dead || 3 * healed + 2 >= s.replicas_moved, "healed {} of {} in {} moves", healed, dead, s.replicas_moved);
+        // A part of a plan is no worse than the start (healed replicas
+        // must land somewhere, so only without dead brokers).
+        if dead == 0 {
+            prop_assert!(s.replica_excess_after <= s.replica_excess_before.max(1));
+            prop_assert!(s.replica_deficit_after <= s.replica_deficit_before.max(1));
+            prop_assert!(s.topic_excess_after <= s.topic_excess_before.max(1));
+        }
+        // The worst brokers first: a move budget takes the largest
+        // distance from the ideal (excess or deficit) at least half way to
+        // the level no plan of that many moves can beat (each move takes
+        // one replica off one broker and onto one other: the water level
+        // on either side).
+        if !by_bytes && dead == 0 {
+            let level = |gap: &dyn Fn(&kafka_migrate::analysis::BrokerRow) -> u64| {
+                let gaps: Vec<u64> = sum.brokers.iter().filter(|b| b.target).map(gap).collect();
+                (0..).find(|&e| gaps.iter().map(|&g| g.saturating_sub(e)).sum::<u64>() <= max).unwrap()
+            };
+            let over = level(&|b| b.replicas_before.saturating_sub(b.ideal_replicas.ceil() as u64));
+            let under = level(&|b| (b.ideal_replicas.floor() as u64).saturating_sub(b.replicas_before));
+            let reach = over.max(under);
+            let worst = |e: i64, d: i64| e.max(d).max(0) as u64;
+            let before = worst(s.replica_excess_before, s.replica_deficit_before);
+            let after = worst(s.replica_excess_after, s.replica_deficit_after);
+            prop_assert!(
+                after <= reach + before.saturating_sub(reach) / 2 + 1,
+                "worst distance {} -> {} where {} moves could reach {}", before, after, max, reach
+            );
+        }
     }
 }
 

@@ -1,0 +1,203 @@
+//! Budgets (`--max-moves`, `--max-bytes`): the plan is made whole, and the
+//! part of it that does the most good within the budget is kept.
+//!
+//! Every partition's new replica list is rack safe on its own, so any set
+//! of the plan's changed partitions is a valid plan. Which set is a
+//! knapsack, filled greedily: first the partitions whose replicas leave
+//! brokers that are not targets (healing and draining come first), the
+//! most replicas per unit of budget first; then the changes that lower the
+//! imbalance most per unit of budget. The imbalance is the sum over
+//! brokers of the fourth power of their distance from the ideal count
+//! (with the size objective, plus the same for bytes in units of a mean
+//! replica) and the square of every topic's excess over its share, so the
+//! brokers furthest off are helped first and no topic piles up; nothing
+//! goes to a broker at its ceiling or past the start's worst topic excess
+//! (healing aside). Scores change as changes are taken: a stale score is
+//! refreshed when it comes to the top, and a change is taken when its
+//! fresh score is still the best (a lazy greedy).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::balance::{Steer, byte_ideals};
+use super::state::{B, State};
+
+/// How far the planner may go: `--max-moves` and `--max-bytes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Budget {
+    pub max_moves: Option<u64>,
+    pub max_bytes: Option<u64>,
+}
+
+impl Budget {
+    pub fn is_limited(&self) -> bool {
+        self.max_moves.is_some() || self.max_bytes.is_some()
+    }
+
+    fn fits(&self, st: &State, moves: u64, bytes: u64) -> bool {
+        self.max_moves.is_none_or(|m| st.moves + moves <= m)
+            && self.max_bytes.is_none_or(|m| st.bytes_moved + bytes <= m)
+    }
+
+    /// What a change costs, as a share of the budget (both limits count
+    /// where both are set).
+    fn cost(&self, moves: u64, bytes: u64) -> f64 {
+        let share =
+            |used: u64, limit: Option<u64>| limit.map_or(0.0, |m| used as f64 / m.max(1) as f64);
+        (share(moves, self.max_moves) + share(bytes, self.max_bytes)).max(1e-12)
+    }
+}
+
+/// How much a broker's distance from its ideal weighs: the fourth power,
+/// so a move from or to the brokers furthest off outweighs several nearer
+/// ones (nearly the largest distance first, as an operator relieves the
+/// fullest broker first), and topics, weighed by the square of their
+/// excess, matter only once counts are near.
+fn far(x: f64) -> f64 {
+    (x * x) * (x * x)
+}
+
+/// One changed partition: the replicas that leave and those that arrive.
+struct Change {
+    p: usize,
+    gone: Vec<B>,
+    new: Vec<B>,
+}
+
+/// A change's place in the queue: healed replicas per unit of budget
+/// first, then imbalance removed per unit of budget, then fewer bytes;
+/// `round` says when it was scored (fresh when no change was taken since).
+struct Entry {
+    heal: f64,
+    gain: f64,
+    bytes: u64,
+    round: u64,
+    index: usize,
+}
+
+impl Entry {
+    fn key(&self) -> (f64, f64) {
+        (self.heal, self.gain)
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.key(), other.key());
+        a.0.total_cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(other.bytes.cmp(&self.bytes))
+            // Then the earlier partition, for a deterministic plan.
+            .then(other.index.cmp(&self.index))
+    }
+}
+
+/// Applies to `st` (the cluster as it starts) the part of the whole plan
+/// `full` that does the most good within `budget` (see the module).
+pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
+    let changes: Vec<Change> = (0..st.reps.len())
+        .filter_map(|p| {
+            let gone: Vec<B> = st.reps[p]
+                .iter()
+                .copied()
+                .filter(|b| !full[p].contains(b))
+                .collect();
+            let new: Vec<B> = full[p]
+                .iter()
+                .copied()
+                .filter(|b| !st.reps[p].contains(b))
+                .collect();
+            (!gone.is_empty()).then_some(Change { p, gone, new })
+        })
+        .collect();
+    let bideal = byte_ideals(st);
+    let replicas: usize = st.reps.iter().map(Vec::len).sum();
+    let mean_size = (st.bytes.iter().sum::<u64>() as f64 / replicas.max(1) as f64).max(1.0);
+    // No topic may end further over its cap than the worst at the start.
+    let topic_limit = st.topic_excess().max(1);
+    let score = |st: &State, c: &Change, round: u64, index: usize| -> Entry {
+        let z = st.size[c.p];
+        let cost = budget.cost(c.gone.len() as u64, z * c.gone.len() as u64);
+        let healed = c.gone.iter().filter(|&&b| !st.target[b as usize]).count();
+        // Not to a broker already at its ceiling (until it sheds, if the
+        // plan has it shed): a part of a plan must be no worse than the
+        // start, whatever part of the rest it lacks. Healing goes anyway,
+        // after the healing that finds room.
+        let t = st.topic_of[c.p];
+        let full_dest = c.new.iter().any(|&b| {
+            st.count[b as usize] >= st.hi[b as usize]
+                || st.tc(t, b) + 1 > st.share_of(t, b) + topic_limit
+        });
+        let mut gain = 0.0;
+        // The imbalance before minus after, broker by broker: the brokers
+        // of one change are distinct, so their terms add up.
+        for (&b, delta) in c
+            .gone
+            .iter()
+            .map(|b| (b, -1i64))
+            .chain(c.new.iter().map(|b| (b, 1)))
+        {
+            let bi = b as usize;
+            let ideal = if st.target[bi] { st.ideal[bi] } else { 0.0 };
+            let square = |x: f64| x * x;
+            let count = st.count[bi] as f64;
+            gain += far(count - ideal) - far(count + delta as f64 - ideal);
+            if steer == Steer::Size {
+                let bytes = st.bytes[bi] as f64 / mean_size;
+                let moved = (delta * z as i64) as f64 / mean_size;
+                let share = bideal[bi] / mean_size;
+                gain += far(bytes - share) - far(bytes + moved - share);
+            }
+            let over = |n: i64| (n - st.share_of(t, b) as i64).max(0) as f64;
+            let tc = st.tc(t, b) as i64;
+            gain += square(over(tc)) - square(over(tc + delta));
+        }
+        Entry {
+            heal: healed as f64 / cost * if full_dest { 0.5 } else { 1.0 },
+            gain: if full_dest {
+                f64::NEG_INFINITY
+            } else {
+                gain / cost
+            },
+            bytes: z * c.gone.len() as u64,
+            round,
+            index,
+        }
+    };
+    let mut heap: BinaryHeap<Entry> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| score(st, c, 0, i))
+        .collect();
+    let mut round = 0;
+    while let Some(top) = heap.pop() {
+        if top.round != round {
+            heap.push(score(st, &changes[top.index], round, top.index));
+            continue;
+        }
+        if top.heal <= 0.0 && top.gain <= 0.0 {
+            break;
+        }
+        let c = &changes[top.index];
+        let z = st.size[c.p];
+        if !budget.fits(st, c.gone.len() as u64, z * c.gone.len() as u64) {
+            // Budgets only shrink: it will not fit later either.
+            continue;
+        }
+        for (&s, &d) in c.gone.iter().zip(&c.new) {
+            st.apply_move(c.p, s, d);
+        }
+        round += 1;
+    }
+}
