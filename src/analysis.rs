@@ -67,6 +67,19 @@ pub struct Summary {
     pub totals: Totals,
 }
 
+/// The distinct racks of `brokers` (brokers without a rack, or not in the
+/// snapshot, add none). A partition must span `min(rf, racks of the
+/// targets)` of them.
+pub fn racks_spanned(cluster: &Cluster, brokers: &[BrokerId]) -> usize {
+    let mut racks: Vec<&str> = brokers
+        .iter()
+        .filter_map(|&b| cluster.broker(b).and_then(|x| x.rack.as_deref()))
+        .collect();
+    racks.sort_unstable();
+    racks.dedup();
+    racks.len()
+}
+
 /// Measures moving `cluster` to `after` (replica lists in
 /// `Cluster::partitions()` order), judged against the `targets` brokers.
 pub fn summarize(
@@ -91,21 +104,7 @@ pub fn summarize(
     // Rack violations are counted wherever every broker has a rack, also
     // for a plan made with racks ignored: the operator should see them.
     let known_racks = cluster.rack_coverage() == crate::model::RackCoverage::All;
-    let mut racks_known: Vec<&str> = (0..nb)
-        .filter(|&i| is_target[i])
-        .filter_map(|i| cluster.brokers[i].rack.as_deref())
-        .collect();
-    racks_known.sort_unstable();
-    racks_known.dedup();
-    let spans = |r: &[BrokerId]| -> usize {
-        let mut rs: Vec<&str> = r
-            .iter()
-            .filter_map(|b| cluster.brokers[index[b]].rack.as_deref())
-            .collect();
-        rs.sort_unstable();
-        rs.dedup();
-        rs.len()
-    };
+    let rack_need = racks_spanned(cluster, targets);
     let mut rows: Vec<BrokerRow> = cluster
         .brokers
         .iter()
@@ -237,11 +236,11 @@ pub fn summarize(
                 }
             }
             if known_racks {
-                let k = racks_known.len();
-                if spans(&p.replicas) < p.replicas.len().min(k) {
+                let short = |r: &[BrokerId]| racks_spanned(cluster, r) < r.len().min(rack_need);
+                if short(&p.replicas) {
                     t.rack_violations_before += 1;
                 }
-                if spans(new) < new.len().min(k) {
+                if short(new) {
                     t.rack_violations_after += 1;
                 }
             }

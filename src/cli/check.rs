@@ -1,7 +1,5 @@
 //! `kafka-migrate check PLAN --state FILE`: validate a plan offline, for CI.
 
-use std::collections::BTreeSet;
-
 use anyhow::Result;
 use clap::Args;
 
@@ -32,6 +30,7 @@ pub struct CheckArgs {
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
+    /// Summary format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -98,19 +97,20 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         after[offsets[ti] + pi] = m.replicas.clone();
     }
     let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let targets: Vec<BrokerId> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| b.id)
+        .collect();
     let mut warnings = Vec::new();
     if use_racks {
-        // Per partition of the plan: a partition it does not list is not
-        // the plan's to fix.
-        let racks_of = |list: &[BrokerId]| -> BTreeSet<&str> {
-            list.iter()
-                .filter_map(|b| cluster.broker(*b).and_then(|x| x.rack.as_deref()))
-                .collect()
-        };
-        let all = racks_of(&cluster.brokers.iter().map(|b| b.id).collect::<Vec<_>>()).len();
+        // Per partition of the plan (one it does not list is not the
+        // plan's to fix), against the racks of the alive brokers.
+        let racks = analysis::racks_spanned(&cluster, &targets);
         for m in plan.moves() {
-            let need = m.replicas.len().min(all);
-            let spans = racks_of(&m.replicas).len();
+            let need = m.replicas.len().min(racks);
+            let spans = analysis::racks_spanned(&cluster, &m.replicas);
             if spans < need {
                 let msg = format!("spans {spans} of the {need} racks it needs (min(rf, racks))");
                 if args.strict {
@@ -121,12 +121,6 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             }
         }
     }
-    let targets: Vec<BrokerId> = cluster
-        .brokers
-        .iter()
-        .filter(|b| b.alive)
-        .map(|b| b.id)
-        .collect();
     let sum = analysis::summarize(&cluster, &after, &targets, use_racks, args.throttle);
     Problems::check(name, problems).map_err(invalid)?;
     match printer.format {

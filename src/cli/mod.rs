@@ -50,17 +50,26 @@ pub enum Command {
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        // Help and version go to stdout whole; a usage error is one line
-        // on stderr, as every other bad input (clap adds the usage and a
-        // pointer to --help on lines of their own).
+        // Help and version go to stdout whole (help for a bare command to
+        // stderr, exit 2); a usage error is one line on stderr, as every
+        // other bad input: its first paragraph, without the usage and the
+        // pointer to --help that clap adds.
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
             return 0;
         }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return Exit::Invalid.code();
+        }
         Err(e) => {
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            eprintln!("{first} (see --help)");
+            let what: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see --help)", what.join(" "));
             return Exit::Invalid.code();
         }
     };

@@ -29,9 +29,8 @@ pub struct PlanArgs {
     /// Drain these brokers for decommission: they end up empty.
     #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
     pub remove_brokers: Option<Vec<BrokerId>>,
-    /// One-to-one substitution: every replica of OLD goes to NEW (no
-    /// budget: a half-done substitution would leave OLD in use).
-    #[arg(long, value_name = "OLD=NEW[,OLD=NEW]", value_delimiter = ',', value_parser = parse_pair, group = "target", conflicts_with_all = ["max_moves", "max_bytes"])]
+    /// One-to-one substitution: every replica of OLD goes to NEW.
+    #[arg(long, value_name = "OLD=NEW[,OLD=NEW]", value_delimiter = ',', value_parser = parse_pair, group = "target")]
     pub replace: Option<Vec<(BrokerId, BrokerId)>>,
 
     /// Topics that may move: a comma-separated list of names, or a regex
@@ -142,12 +141,22 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     };
     let outcome = planner::plan(&cluster, &req).map_err(invalid)?;
     let plan = outcome.reassignment(&cluster);
-    // Kafka rejects an empty plan, so none is written.
+    // Kafka rejects an empty plan, so none is written; and an older plan
+    // at that path must not pass for this run's (a script that applies
+    // `-o FILE` after a successful run would apply it again).
+    let (out, rollback) = if plan.is_empty() {
+        for p in args.out.iter().chain(&args.rollback) {
+            remove_stale(p)?;
+        }
+        (None, None)
+    } else {
+        (args.out.as_ref(), args.rollback.as_ref())
+    };
     let mut files = Vec::new();
-    if let Some(out) = args.out.as_ref().filter(|_| !plan.is_empty()) {
+    if let Some(out) = out {
         files.push((out.as_path(), reassignment::to_json(&plan).into_bytes()));
     }
-    if let Some(rb) = args.rollback.as_ref().filter(|_| !plan.is_empty()) {
+    if let Some(rb) = rollback {
         let json = reassignment::to_json(&outcome.rollback(&cluster));
         files.push((rb.as_path(), json.into_bytes()));
     }
@@ -201,8 +210,8 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "command": "plan",
             "objective": format!("{:?}", args.objective).to_lowercase(),
             "seed": args.seed,
-            "plan_file": args.out.as_ref().filter(|_| !plan.is_empty()).map(|p| p.display().to_string()),
-            "rollback_file": args.rollback.as_ref().filter(|_| !plan.is_empty()).map(|p| p.display().to_string()),
+            "plan_file": out.map(|p| p.display().to_string()),
+            "rollback_file": rollback.map(|p| p.display().to_string()),
             "partitions_in_plan": plan.len(),
             "notes": notes,
             "warnings": warnings,
@@ -220,7 +229,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             for w in &warnings {
                 printer.warn(w);
             }
-            match &args.out {
+            match out {
                 _ if plan.is_empty() => printer.note("no plan written: nothing changes"),
                 Some(p) => printer.note(&format!(
                     "wrote {} partitions to {}",
@@ -236,6 +245,16 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     } else {
         Exit::Incomplete
     })
+}
+
+/// Removes an output file left by an earlier run, if any.
+fn remove_stale(path: &std::path::Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(super::exit::failure(
+            anyhow::anyhow!("cannot remove the earlier {}: {e}", path.display()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether two output paths name one file (which would hold only one of

@@ -13,8 +13,10 @@ use crate::synth::{Profile, generate};
 
 #[derive(Debug, Args)]
 pub struct GenArgs {
+    /// Brokers in the cluster (dead ones included).
     #[arg(long, default_value_t = 12)]
     pub brokers: usize,
+    /// Racks the brokers are spread over (0: no racks).
     #[arg(long, default_value_t = 3)]
     pub racks: usize,
     /// About this many partitions (whole topics are added until reached).
@@ -23,6 +25,7 @@ pub struct GenArgs {
     /// The cluster grew in this many steps (old brokers carry more).
     #[arg(long, default_value_t = 3)]
     pub growth_steps: usize,
+    /// Brokers marked `"alive": false` that still hold replicas.
     #[arg(long, default_value_t = 1)]
     pub dead_brokers: usize,
     /// Every partition has replication factor 3 (otherwise 1 to 3 mixed).
@@ -31,6 +34,7 @@ pub struct GenArgs {
     /// Racks of equal size (otherwise uneven).
     #[arg(long)]
     pub even_racks: bool,
+    /// The same seed gives the same snapshot.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output file (standard output if absent).

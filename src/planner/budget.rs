@@ -57,18 +57,29 @@ fn far(x: f64) -> f64 {
     (x * x) * (x * x)
 }
 
-/// One changed partition: the replicas that leave and those that arrive.
+/// One changed partition: the replicas that leave and those that arrive,
+/// and what it costs.
 struct Change {
     p: usize,
     gone: Vec<B>,
     new: Vec<B>,
+    bytes: u64,
 }
 
-/// A change's place in the queue: healed replicas per unit of budget
-/// first, then imbalance removed per unit of budget, then fewer bytes;
-/// `round` says when it was scored (fresh when no change was taken since).
+impl Change {
+    fn brokers(&self) -> impl Iterator<Item = &B> {
+        self.gone.iter().chain(&self.new)
+    }
+}
+
+/// A change's place in the queue: replicas healed per unit of budget
+/// (those with room at their destination first), then imbalance removed
+/// per unit of budget, then fewer bytes; `round` says when it was scored
+/// (fresh while none of its brokers changed since: a score reads only its
+/// own brokers).
 struct Entry {
     heal: f64,
+    heal_full: f64,
     gain: f64,
     bytes: u64,
     round: u64,
@@ -76,8 +87,8 @@ struct Entry {
 }
 
 impl Entry {
-    fn key(&self) -> (f64, f64) {
-        (self.heal, self.gain)
+    fn worth(&self) -> bool {
+        self.heal > 0.0 || self.heal_full > 0.0 || self.gain > 0.0
     }
 }
 
@@ -94,9 +105,10 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        let (a, b) = (self.key(), other.key());
-        a.0.total_cmp(&b.0)
-            .then(a.1.total_cmp(&b.1))
+        self.heal
+            .total_cmp(&other.heal)
+            .then(self.heal_full.total_cmp(&other.heal_full))
+            .then(self.gain.total_cmp(&other.gain))
             .then(other.bytes.cmp(&self.bytes))
             // Then the earlier partition, for a deterministic plan.
             .then(other.index.cmp(&self.index))
@@ -104,7 +116,8 @@ impl Ord for Entry {
 }
 
 /// Applies to `st` (the cluster as it starts) the part of the whole plan
-/// `full` that does the most good within `budget` (see the module).
+/// `full` that does the most good within `budget` (see the module); all
+/// of it where it fits.
 pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
     let changes: Vec<Change> = (0..st.reps.len())
         .filter_map(|p| {
@@ -118,27 +131,49 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
                 .copied()
                 .filter(|b| !st.reps[p].contains(b))
                 .collect();
-            (!gone.is_empty()).then_some(Change { p, gone, new })
+            // Replication factors changed before planning.
+            debug_assert_eq!(gone.len(), new.len());
+            let bytes = st.size[p] * gone.len() as u64;
+            (!gone.is_empty()).then_some(Change {
+                p,
+                gone,
+                new,
+                bytes,
+            })
         })
         .collect();
+    // In the whole plan's order, so a change taken is exactly the plan's.
+    let apply = |st: &mut State, c: &Change| {
+        for (&s, &d) in c.gone.iter().zip(&c.new) {
+            st.apply_move(c.p, s, d);
+        }
+        st.reps[c.p].clone_from(&full[c.p]);
+    };
+    let moves: usize = changes.iter().map(|c| c.gone.len()).sum();
+    if budget.fits(st, moves as u64, changes.iter().map(|c| c.bytes).sum()) {
+        for c in &changes {
+            apply(st, c);
+        }
+        return;
+    }
     let bideal = byte_ideals(st);
     let replicas: usize = st.reps.iter().map(Vec::len).sum();
     let mean_size = (st.bytes.iter().sum::<u64>() as f64 / replicas.max(1) as f64).max(1.0);
-    // No topic may end further over its cap than the worst at the start.
+    // No topic may end further over its share than the worst at the start.
     let topic_limit = st.topic_excess().max(1);
     let score = |st: &State, c: &Change, round: u64, index: usize| -> Entry {
-        let z = st.size[c.p];
-        let cost = budget.cost(c.gone.len() as u64, z * c.gone.len() as u64);
-        let healed = c.gone.iter().filter(|&&b| !st.target[b as usize]).count();
+        let cost = budget.cost(c.gone.len() as u64, c.bytes);
+        let healed = c.gone.iter().filter(|&&b| !st.target[b as usize]).count() as f64;
         // Not to a broker already at its ceiling (until it sheds, if the
-        // plan has it shed): a part of a plan must be no worse than the
-        // start, whatever part of the rest it lacks. Healing goes anyway,
-        // after the healing that finds room.
+        // plan has it shed), nor piling a topic: a part of a plan must be
+        // no worse than the start, whatever part of the rest it lacks.
+        // Healing goes anyway, after the healing that finds room.
         let t = st.topic_of[c.p];
         let full_dest = c.new.iter().any(|&b| {
             st.count[b as usize] >= st.hi[b as usize]
                 || st.tc(t, b) + 1 > st.share_of(t, b) + topic_limit
         });
+        let z = st.size[c.p];
         let mut gain = 0.0;
         // The imbalance before minus after, broker by broker: the brokers
         // of one change are distinct, so their terms add up.
@@ -150,7 +185,6 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
         {
             let bi = b as usize;
             let ideal = if st.target[bi] { st.ideal[bi] } else { 0.0 };
-            let square = |x: f64| x * x;
             let count = st.count[bi] as f64;
             gain += far(count - ideal) - far(count + delta as f64 - ideal);
             if steer == Steer::Size {
@@ -161,16 +195,18 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
             }
             let over = |n: i64| (n - st.share_of(t, b) as i64).max(0) as f64;
             let tc = st.tc(t, b) as i64;
-            gain += square(over(tc)) - square(over(tc + delta));
+            gain += over(tc).powi(2) - over(tc + delta).powi(2);
         }
+        let (heal, heal_full) = if full_dest {
+            (0.0, healed)
+        } else {
+            (healed, 0.0)
+        };
         Entry {
-            heal: healed as f64 / cost * if full_dest { 0.5 } else { 1.0 },
-            gain: if full_dest {
-                f64::NEG_INFINITY
-            } else {
-                gain / cost
-            },
-            bytes: z * c.gone.len() as u64,
+            heal: heal / cost,
+            heal_full: heal_full / cost,
+            gain: if full_dest { 0.0 } else { gain / cost },
+            bytes: c.bytes,
             round,
             index,
         }
@@ -180,24 +216,38 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
         .enumerate()
         .map(|(i, c)| score(st, c, 0, i))
         .collect();
+    // Changes worth nothing now wait on their brokers: a score can rise
+    // when one of them changes (a full destination sheds).
+    let mut parked: Vec<Vec<usize>> = vec![Vec::new(); st.nb];
+    let mut waiting = vec![false; changes.len()];
     let mut round = 0;
+    let mut changed = vec![0u64; st.nb];
     while let Some(top) = heap.pop() {
-        if top.round != round {
-            heap.push(score(st, &changes[top.index], round, top.index));
+        let c = &changes[top.index];
+        if c.brokers().any(|b| changed[*b as usize] > top.round) {
+            heap.push(score(st, c, round, top.index));
             continue;
         }
-        if top.heal <= 0.0 && top.gain <= 0.0 {
-            break;
+        if !top.worth() {
+            waiting[top.index] = true;
+            for &b in c.brokers() {
+                parked[b as usize].push(top.index);
+            }
+            continue;
         }
-        let c = &changes[top.index];
-        let z = st.size[c.p];
-        if !budget.fits(st, c.gone.len() as u64, z * c.gone.len() as u64) {
+        if !budget.fits(st, c.gone.len() as u64, c.bytes) {
             // Budgets only shrink: it will not fit later either.
             continue;
         }
-        for (&s, &d) in c.gone.iter().zip(&c.new) {
-            st.apply_move(c.p, s, d);
-        }
+        apply(st, c);
         round += 1;
+        for &b in c.brokers() {
+            changed[b as usize] = round;
+            for i in std::mem::take(&mut parked[b as usize]) {
+                if std::mem::take(&mut waiting[i]) {
+                    heap.push(score(st, &changes[i], round, i));
+                }
+            }
+        }
     }
 }

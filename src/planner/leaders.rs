@@ -75,22 +75,36 @@ pub fn balance(reps: &mut [Vec<B>], movable: &[bool], target: &[bool], nb: usize
         }
     }
     let targets: Vec<usize> = (0..nb).filter(|&b| target[b]).collect();
+    // A broker no chain leaves is not searched again until the fewest
+    // leaders any broker has changes: each search walks every partition
+    // its chains reach, and where replica counts are off (a budgeted or
+    // filtered plan) most busy brokers have none, so searching them all
+    // again after every hand-off takes quadratic time. (A hand-off
+    // elsewhere can open a chain; the search then misses it until the
+    // next change of the minimum, for speed.)
+    let mut stuck = vec![false; nb];
+    let mut least = i64::MIN;
     for _ in 0..reps.len().max(4 * nb + 64) {
         let Some(&lo_b) = targets.iter().min_by_key(|&&b| (lead[b], b)) else {
             break;
         };
+        if lead[lo_b] != least {
+            least = lead[lo_b];
+            stuck.fill(false);
+        }
         // The busiest broker first; if no hand-off chain leaves it, the
         // next busiest (its chains may reach brokers the first cannot).
         let mut busy: Vec<usize> = targets
             .iter()
             .copied()
-            .filter(|&b| lead[b] > lead[lo_b] + 1)
+            .filter(|&b| lead[b] > lead[lo_b] + 1 && !stuck[b])
             .collect();
         busy.sort_by_key(|&b| (std::cmp::Reverse(lead[b]), b));
-        let Some(path) = busy
-            .iter()
-            .find_map(|&b| augment(reps, &led, &lead, target, b))
-        else {
+        let Some(path) = busy.iter().find_map(|&b| {
+            let path = augment(reps, &led, &lead, target, b);
+            stuck[b] = path.is_none();
+            path
+        }) else {
             break;
         };
         for (p, slot) in path {

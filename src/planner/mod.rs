@@ -23,7 +23,8 @@
 //! detours already took it, the plan is made again without that spending);
 //! when the counts are already even the bound is 0 and a topic imbalance
 //! is left as it is rather than paid for with moves. A budget (`--max-moves`,
-//! `--max-bytes`) stops early with the best moves first. Work per move is
+//! `--max-bytes`) keeps the part of the whole plan that helps most within
+//! it (see the `budget` module). Work per move is
 //! bounded (no pass over all partitions per move), so 3M replicas plan in
 //! seconds.
 //!
@@ -45,15 +46,15 @@
 //!    everywhere; one with no open broker lacking it may go to a full one,
 //!    within the slack); without one, the best move by destination, topic
 //!    and size. Brokers still below their floor then take from those above.
-//! 5. Up to 200k replicas (with no budget, topic filter or `--replace`),
+//! 5. Up to 200k replicas (with no topic filter or `--replace`),
 //!    the topic transport (see the `transport` module) plans again as one
 //!    min-cost flow over (topic, broker) counts, whose topic caps are the
 //!    topics' own shares plus the least extra that keeps the plan within
-//!    2% of the bound (searched upward from the floor no placement can
-//!    beat, [`bound::topic_floor`], and while no cap fits, past the
-//!    greedy's own excess, doubling up to the start's). Where the greedy
-//!    cannot get within 2% of the bound at all, the flow's own count
-//!    optimum is the reference;
+//!    2% of the bound (searched up from the floor no placement can beat,
+//!    [`bound::topic_floor`], by doubling steps; up to the greedy's own
+//!    excess where its plan is within the bar, else to the start's).
+//!    Where the greedy cannot get within 2% of the bound at all, the
+//!    flow's own count optimum is the reference;
 //!    where the plan is still over it, or leaves a broker more
 //!    single-replica partitions than it may lead, the transport may end
 //!    counts one outside their range, as the bar allows.
@@ -64,7 +65,8 @@
 //!    until bytes are within 1% of their share or no step helps. If a
 //!    broker is still more than 5% over (a rack pinned by its quota), once
 //!    more with counts allowed one outside their range, as the bar allows.
-//! 8. Preferred leaders: greedy hand-offs, then augmenting paths.
+//! 8. With a budget, the part of the plan that helps most within it.
+//! 9. Preferred leaders: greedy hand-offs, then augmenting paths.
 //!
 //! # Example
 //! Brokers 1, 2, 3 hold six single-replica partitions as 3, 3, 0 and
@@ -161,6 +163,10 @@ pub enum PlanError {
         old: BrokerId,
         new: BrokerId,
     },
+    #[error(
+        "a budget (--max-moves, --max-bytes) cannot go with {0}: every replica it substitutes must move"
+    )]
+    BudgetWith(&'static str),
     #[error("--replace {0}: a broker may appear only once")]
     ReplaceRepeated(BrokerId),
 }
@@ -259,6 +265,12 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 replace.push((o as B, n as B));
             }
         }
+    }
+    // A half-done substitution would leave OLD in use. (A replication
+    // factor change is made whole, outside the budget: `--max-moves 0`
+    // changes it and nothing else.)
+    if req.budget.is_limited() && !replace.is_empty() {
+        return Err(PlanError::BudgetWith("--replace"));
     }
     let ntargets = target.iter().filter(|&&t| t).count();
     if ntargets == 0 {
@@ -380,13 +392,12 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // count of moves.
     let initial = replace.is_empty().then(|| reps.clone());
     let replicas: usize = reps.iter().map(Vec::len).sum();
-    // A budget keeps the best part of the whole plan (see `budget`).
-    let budget_start = req.budget.is_limited().then(|| reps.clone());
     let transport_input = (replace.is_empty()
         && movable.iter().all(|&m| m)
         && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS)
         .then(|| reps.clone());
     let mut st = start(reps);
+    let start_excess = st.topic_excess();
     let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
     let mut stranded = spend(&mut st, bound * 3 / 200, false);
     // If the replicas that end elsewhere are still over, once more with
@@ -412,10 +423,9 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // with the greedy: fewer stranded, then within the bar on moves (or
     // nearer to it), then no broker left with more single-replica
     // partitions than it may lead, then the better topic spread, then
-    // fewer moves. Its
-    // topic caps are searched: from the least excess any placement can
-    // reach (at least the bar's one) up to what the greedy reached, for
-    // the least whose plan stays within the bar on moves.
+    // fewer moves. Its topic caps are searched for the least whose plan
+    // stays within the bar on moves, from the least excess any placement
+    // can reach (at least the bar's one); see the search below for how far.
     if let Some(reps) = transport_input {
         let moved = |st: &State| st.net_moves(&reps);
         // Where the greedy cannot get within the bar, the bound may be out
@@ -458,7 +468,6 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             Some((alt, stranded))
         };
         let floor = st.topic_floor(0).map(|f| f.max(1));
-        let start_excess = start(reps.clone()).topic_excess();
         let done = |st: &State, stranded: u64| {
             stranded == 0
                 && moved(st) <= ceiling(reference)
@@ -534,9 +543,10 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 balance::balance_bytes(&mut st, balance::SIZE_BAR);
             }
         }
-        if let Some(from) = budget_start {
+        // A budget keeps the best part of the whole plan (see `budget`).
+        if req.budget.is_limited() {
             let full = std::mem::take(&mut st.reps);
-            st = start(from);
+            st = start(initial);
             budget::select(&mut st, &full, &req.budget, steer);
             stranded = st.stranded();
         }

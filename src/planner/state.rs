@@ -257,8 +257,6 @@ impl State {
         (lo.saturating_sub(slack), hi + slack)
     }
 
-    /// Replicas that end where they did not start: a replica moved twice
-    /// counts once, or not at all if it came back.
     /// Movable replicas still on brokers outside the target set.
     pub fn stranded(&self) -> u64 {
         self.reps
@@ -270,6 +268,8 @@ impl State {
             .count() as u64
     }
 
+    /// Replicas that end where they did not start: a replica moved twice
+    /// counts once, or not at all if it came back.
     pub fn net_moves(&self, start: &[Vec<B>]) -> u64 {
         self.reps
             .iter()

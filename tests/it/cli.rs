@@ -230,7 +230,7 @@ fn plan_bad_inputs_exit_2_without_output() {
         (
             g,
             &["--replace", "1=4", "--max-moves", "3"],
-            "cannot be used with '--max-moves",
+            "a budget (--max-moves, --max-bytes) cannot go with --replace",
         ),
         (
             g,
@@ -300,6 +300,17 @@ fn a_balanced_cluster_gets_no_plan_file() {
         stderr_of(&out)
     );
     assert!(!plan.exists() && !rollback.exists());
+    // An older plan at that path is not left to pass for this run's.
+    std::fs::write(&plan, "{}").unwrap();
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    assert!(!plan.exists(), "a stale plan was left");
 }
 
 #[test]

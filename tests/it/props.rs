@@ -97,21 +97,31 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
 /// (and past 1.05 and the start), the exact referee's least bytes (moves
 /// aside, counts within the bar's one, topics as even as the plan's) must
 /// show no plan has much less (racks that must split the rest unevenly,
-/// topics that pin small replicas).
-fn bytes_near_least(c: &Cluster, out: &planner::Outcome, s: &Totals) -> Result<(), String> {
+/// topics that pin small replicas). `Ok(Some(least))` where the referee
+/// judged; `Ok(None)` within the estimate, or with no referee here (no
+/// scipy, outside CI).
+fn bytes_near_least(
+    c: &Cluster,
+    out: &planner::Outcome,
+    s: &Totals,
+) -> Result<Option<f64>, String> {
     let floor = forced_bytes_ratio(c, &measure(c, out));
     let bar = s.bytes_max_over_ideal_before.max(1.05).max(floor + 0.01);
     if s.bytes_max_over_ideal_after <= bar {
-        return Ok(());
+        return Ok(None);
     }
     // plan-check's figures: the exact referee shares its ideal.
     let referee = plan_check(c, out);
     let num = |k: &str, ours: f64| referee.as_ref().map_or(ours, |v| v[k].as_f64().unwrap());
     let after = num("bytes_max_over_ideal_after", s.bytes_max_over_ideal_after);
     let topic = num("topic_excess_after", s.topic_excess_after as f64) as u64;
-    let least = least_bytes(c, topic);
-    if least.is_some_and(|l| after <= l + 0.01) {
-        return Ok(());
+    let Some(least) = least_bytes(c, topic) else {
+        return Ok(None);
+    };
+    if let Some(l) = least
+        && after <= l + 0.01
+    {
+        return Ok(Some(l));
     }
     Err(format!(
         "bytes {after} (before {}, forced {floor}, least possible {least:?})",
@@ -280,6 +290,11 @@ proptest! {
             Budget { max_moves: Some(max), max_bytes: None }
         };
         let out = planner::plan(&c, &PlanRequest { budget, leader_balance: true, ..PlanRequest::default() }).unwrap();
+        // A budget that holds the whole plan changes nothing.
+        let whole = planner::plan(&c, &PlanRequest { leader_balance: true, ..PlanRequest::default() }).unwrap();
+        let all = Budget { max_moves: Some(measure(&c, &whole).totals.replicas_moved), max_bytes: None };
+        let roomy = planner::plan(&c, &PlanRequest { budget: all, leader_balance: true, ..PlanRequest::default() }).unwrap();
+        prop_assert_eq!(&roomy.assignment, &whole.assignment);
         let sum = measure(&c, &out);
         let s = &sum.totals;
         if by_bytes {
@@ -306,8 +321,10 @@ proptest! {
         // distance from the ideal (excess or deficit) at least half way to
         // the level no plan of that many moves can beat (each move takes
         // one replica off one broker and onto one other: the water level
-        // on either side).
-        if !by_bytes && dead == 0 {
+        // on either side). Only where every replica may change racks
+        // (none, or more racks than replicas): with 3 racks an RF 3
+        // replica stays in its rack, and the level is per rack.
+        if !by_bytes && dead == 0 && (p.racks == 0 || p.racks > 3) {
             let level = |gap: &dyn Fn(&kafka_migrate::analysis::BrokerRow) -> u64| {
                 let gaps: Vec<u64> = sum.brokers.iter().filter(|b| b.target).map(gap).collect();
                 (0..).find(|&e| gaps.iter().map(|&g| g.saturating_sub(e)).sum::<u64>() <= max).unwrap()
@@ -493,7 +510,8 @@ fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> 
 /// and topics no less even than `topic_excess`. Where the solver runs out
 /// of time this is its proven floor (at least the racks' own bound), which
 /// a faster machine can only raise.
-fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<f64> {
+/// `None` without a referee here (no scipy, outside CI).
+fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<Option<f64>> {
     let (_dir, state) = state_file(c);
     let (forced, _) = counts_reach(&state)?;
     let args = [
@@ -502,7 +520,7 @@ fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<f64> {
         vec!["--least-bytes".to_string()],
     ]
     .concat();
-    exact(&state, &args)?["least_bytes_over_ideal"].as_f64()
+    Some(exact(&state, &args)?["least_bytes_over_ideal"].as_f64())
 }
 
 /// exact.py's count range: `slack` outside the ideal's, or the `forced`
@@ -648,16 +666,6 @@ impl Reach {
     }
 }
 
-/// Small racked clusters healing dead brokers, where the referee's bound
-/// is out of reach (it counts two replicas of one partition into the one
-/// free rack, and lets a partition hold a broker twice): judged against
-/// the true optimum instead. An integer program finds the fewest moves any
-/// plan can make with the bar's own tolerance (counts within one of their
-/// range): plans stay within 2% of the larger of that and the referee's
-/// bound. It also finds the least topic excess of any plan within that
-/// many moves that keeps counts in range, as the planner does (or, where
-/// none fits, within one of it): plans come within one of it. Leader
-/// spread above 2 passes only where no plan within the limit has less.
 /// A small cluster as `gen-snapshot` makes one (`--rf3` for `rf3`).
 fn tiny(
     brokers: usize,
@@ -681,6 +689,16 @@ fn tiny(
     }
 }
 
+/// Small racked clusters healing dead brokers, where the referee's bound
+/// is out of reach (it counts two replicas of one partition into the one
+/// free rack, and lets a partition hold a broker twice): judged against
+/// the true optimum instead. An integer program finds the fewest moves any
+/// plan can make with the bar's own tolerance (counts within one of their
+/// range): plans stay within 2% of the larger of that and the referee's
+/// bound. It also finds the least topic excess of any plan within that
+/// many moves that keeps counts in range, as the planner does (or, where
+/// none fits, within one of it): plans come within one of it. Leader
+/// spread above 2 passes only where no plan within the limit has less.
 #[test]
 fn exact_referee_on_small_clusters() {
     let cases = [
@@ -819,12 +837,13 @@ fn size_plans_reach_the_least_bytes() {
         };
         let out = planner::plan(&c, &req).unwrap();
         let s = measure(&c, &out).totals;
-        assert!(
-            s.bytes_max_over_ideal_after > 1.05,
-            "{what}, seed {seed}: no longer pinned, pick another case"
-        );
-        if let Err(e) = bytes_near_least(&c, &out, &s) {
-            panic!("{what}, seed {seed}: {e}");
+        match bytes_near_least(&c, &out, &s) {
+            Err(e) => panic!("{what}, seed {seed}: {e}"),
+            // Within the estimate: no longer a case for the referee.
+            Ok(None) if std::env::var_os("KM_REQUIRE_PLAN_CHECK").is_some() => {
+                panic!("{what}, seed {seed}: within the estimate now, pick another case")
+            }
+            Ok(_) => {}
         }
     }
 }
