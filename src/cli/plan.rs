@@ -172,12 +172,13 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     );
     if args.replace.is_some() {
         // A substitution does not rebalance: what must move is exactly
-        // what sits on the old brokers.
+        // what leaves the old brokers (of the selected topics; the others
+        // stay).
         sum.totals.replica_moves_lower_bound = sum
             .brokers
             .iter()
             .filter(|b| !b.target)
-            .map(|b| b.replicas_before)
+            .map(|b| b.replicas_before - b.replicas_after)
             .sum();
     }
     let mut notes = Vec::new();
