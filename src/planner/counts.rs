@@ -472,10 +472,9 @@ fn pick_fallback(
 /// With `reserve`, rack room is kept for the replicas still to come that
 /// may go to fewer racks (see [`RackHall`]), so no rack overfills and
 /// needs a detour later.
-/// Returns the replicas that could not be placed (no rack-safe target).
-pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) -> u64 {
+/// A replica with no rack-safe target stays (see [`State::stranded`]).
+pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) {
     let mut cx = Ctx::new(st);
-    let mut stranded = 0;
     for s in 0..st.nb as B {
         if st.target[s as usize] {
             continue;
@@ -517,7 +516,6 @@ pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) -> u64 {
             let found =
                 find_dest(st, &cx, p, s, 2, &roomy).or_else(|| find_dest(st, &cx, p, s, 2, &full));
             let Some(((_, over), mut d)) = found else {
-                stranded += 1;
                 continue;
             };
             if over >= 2 && *allowance > 0 {
@@ -539,7 +537,6 @@ pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) -> u64 {
         }
         st.on[s as usize] = list;
     }
-    stranded
 }
 
 /// Hall's condition for the replicas a drained broker still has to place:

@@ -380,13 +380,12 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     // their own that eat the rest; then the plan is made again without
     // spending early, since the bound matters more than topic balance.
     let ceiling = |bound: u64| bound * 102 / 100;
-    let spend = |st: &mut State, early: u64, reserve: bool| -> u64 {
+    let spend = |st: &mut State, early: u64, reserve: bool| {
         let mut early = if replace.is_empty() { early } else { 0 };
-        let stranded = counts::drain(st, &mut early, reserve);
+        counts::drain(st, &mut early, reserve);
         if replace.is_empty() {
             counts::balance(st, steer, early);
         }
-        stranded
     };
     // Where replicas start: for a second try and the topic repair's net
     // count of moves.
@@ -399,7 +398,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     let mut st = start(reps);
     let start_excess = st.topic_excess();
     let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
-    let mut stranded = spend(&mut st, bound * 3 / 200, false);
+    spend(&mut st, bound * 3 / 200, false);
     // If the replicas that end elsewhere are still over, once more with
     // the drain keeping rack room for the replicas bound to few racks (a
     // greedy drain can overfill a rack and force detours), keeping
@@ -408,14 +407,13 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         && st.moves > ceiling(bound)
     {
         st = start(again.clone());
-        stranded = spend(&mut st, 0, false);
+        spend(&mut st, 0, false);
         let moved = |st: &State| st.net_moves(again);
         if moved(&st) > ceiling(bound) {
             let mut kept = start(again.clone());
-            let kept_stranded = spend(&mut kept, 0, true);
-            if (kept_stranded, moved(&kept)) < (stranded, moved(&st)) {
+            spend(&mut kept, 0, true);
+            if (kept.stranded(), moved(&kept)) < (st.stranded(), moved(&st)) {
                 st = kept;
-                stranded = kept_stranded;
             }
         }
     }
@@ -439,10 +437,10 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         } else {
             bound
         };
-        let rank = |st: &State, stranded: u64| {
+        let rank = |st: &State| {
             let m = moved(st);
             (
-                stranded,
+                st.stranded(),
                 m.saturating_sub(ceiling(reference)),
                 st.single_excess(),
                 st.topic_excess(),
@@ -454,22 +452,22 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         // leaves leaders unbalanceable, where that room is what saves the
         // moves (the count phases would pull the counts back in, so only
         // the drain runs after it).
-        let attempt = |excess: u32, widen: bool| -> Option<(State, u64)> {
+        let attempt = |excess: u32, widen: bool| -> Option<State> {
             let mut alt = start(reps.clone());
             if widen {
                 alt.widen_quotas();
             }
             transport::run(&mut alt, &reps, excess)?;
-            let stranded = if widen {
-                counts::drain(&mut alt, &mut 0, false)
+            if widen {
+                counts::drain(&mut alt, &mut 0, false);
             } else {
-                spend(&mut alt, 0, false)
-            };
-            Some((alt, stranded))
+                spend(&mut alt, 0, false);
+            }
+            Some(alt)
         };
         let floor = st.topic_floor(0).map(|f| f.max(1));
-        let done = |st: &State, stranded: u64| {
-            stranded == 0
+        let done = |st: &State| {
+            st.stranded() == 0
                 && moved(st) <= ceiling(reference)
                 && st.single_excess() == 0
                 && floor.is_some_and(|f| st.topic_excess() <= f)
@@ -479,7 +477,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 break;
             };
             let over = moved(&st) > ceiling(reference) || st.single_excess() > 0;
-            if done(&st, stranded) || widen && !over {
+            if done(&st) || widen && !over {
                 break;
             }
             // With counts one outside their range the least reachable
@@ -507,11 +505,10 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             let mut fits = false;
             while lo <= hi {
                 match attempt(probe, widen) {
-                    Some((alt, alt_stranded)) => {
+                    Some(alt) => {
                         let within = moved(&alt) <= ceiling(reference);
-                        if rank(&alt, alt_stranded) < rank(&st, stranded) {
+                        if rank(&alt) < rank(&st) {
                             st = alt;
-                            stranded = alt_stranded;
                         }
                         if within {
                             fits = true;
@@ -548,7 +545,6 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             let full = std::mem::take(&mut st.reps);
             st = start(initial);
             budget::select(&mut st, &full, &req.budget, steer);
-            stranded = st.stranded();
         }
         if req.leader_balance {
             leaders::balance(&mut st.reps, &st.movable, &st.target, nb);
@@ -569,7 +565,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         targets,
         dead_brokers,
         healed_replicas: healed,
-        stranded_replicas: stranded,
+        stranded_replicas: st.stranded(),
         rf_changed_partitions: rf_changed,
     })
 }

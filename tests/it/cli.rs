@@ -246,21 +246,24 @@ fn plan_bad_inputs_exit_2_without_output() {
     }
 }
 
+/// `plan --state STATE -o OUT --rollback ROLLBACK`.
+fn plan_to(
+    state: &std::path::Path,
+    out: &std::path::Path,
+    rollback: &std::path::Path,
+) -> std::process::Output {
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (s, o, r) = (path(state), path(out), path(rollback));
+    run(&["plan", "--state", &s, "-o", &o, "--rollback", &r])
+}
+
 #[test]
 fn one_file_for_plan_and_rollback_is_refused() {
     let dir = TempDir::new().unwrap();
     let s = write(dir.path(), "s.json", SMALL);
     let both = dir.path().join("p.json");
     let same = dir.path().join(".").join("p.json");
-    let out = run(&[
-        "plan",
-        "--state",
-        s.to_str().unwrap(),
-        "-o",
-        both.to_str().unwrap(),
-        "--rollback",
-        same.to_str().unwrap(),
-    ]);
+    let out = plan_to(&s, &both, &same);
     assert_exit(&out, 2);
     assert!(stderr_of(&out).contains("--out and --rollback both name"));
     assert!(!both.exists());
@@ -279,15 +282,7 @@ fn a_balanced_cluster_gets_no_plan_file() {
                                                  {"partition":1,"replicas":[2,1]}]}]}"#,
     );
     let (plan, rollback) = (dir.path().join("p.json"), dir.path().join("r.json"));
-    let out = run(&[
-        "plan",
-        "--state",
-        s.to_str().unwrap(),
-        "-o",
-        plan.to_str().unwrap(),
-        "--rollback",
-        rollback.to_str().unwrap(),
-    ]);
+    let out = plan_to(&s, &plan, &rollback);
     assert_exit(&out, 0);
     assert!(
         stderr_of(&out).contains("nothing to do"),
