@@ -1074,7 +1074,7 @@ fn relieve_receivers(st: &mut State, allowance: u64) -> u64 {
 
 /// Where each topic's partitions start in the partition order (topics
 /// are contiguous), with the end appended.
-fn topic_starts(st: &State) -> Vec<usize> {
+pub(super) fn topic_starts(st: &State) -> Vec<usize> {
     let mut starts: Vec<usize> = Vec::new();
     for (p, &t) in st.topic_of.iter().enumerate() {
         while starts.len() <= t as usize {

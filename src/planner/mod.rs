@@ -82,6 +82,7 @@ mod counts;
 mod flow;
 pub mod ideal;
 pub mod leaders;
+mod level;
 pub mod rng;
 mod state;
 #[cfg(test)]
@@ -529,6 +530,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     }
     if let Some(initial) = initial {
         counts::repair_topics(&mut st, &initial, ceiling(bound));
+        level::level_topics(&mut st, &initial, ceiling(bound));
         if req.objective == Objective::Size {
             balance::balance_bytes(&mut st, 0.01);
             // A rack's count quota can pin bytes above the bar (a rack that
@@ -540,6 +542,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
                 balance::balance_bytes(&mut st, balance::SIZE_BAR);
             }
         }
+        st.keep_unmoved_order(&initial);
         // A budget keeps the best part of the whole plan (see `budget`).
         if req.budget.is_limited() {
             let full = std::mem::take(&mut st.reps);

@@ -278,6 +278,18 @@ impl State {
             .sum()
     }
 
+    /// A replica sent on and later back can leave a partition on the
+    /// brokers it started on in another order; such a partition keeps its
+    /// order, so only leader balance decides what is reordered (and a
+    /// budget, which weighs changed brokers, sees the same plan).
+    pub fn keep_unmoved_order(&mut self, start: &[Vec<B>]) {
+        for (r, s) in self.reps.iter_mut().zip(start) {
+            if r != s && r.len() == s.len() && s.iter().all(|b| r.contains(b)) {
+                r.clone_from(s);
+            }
+        }
+    }
+
     pub fn topics(&self) -> usize {
         self.topic_rack_range.len()
     }

@@ -1,0 +1,228 @@
+//! Topic leveling: where a topic must end two or more over its own share
+//! somewhere (one-broker racks that hold a replica of every wide partition
+//! leave the other topics too little room there), the worst excess is
+//! still worth bringing down: a topic piled on one broker is that broker's
+//! load when the topic is hot.
+//!
+//! The count phases fix how many replicas each broker ends with; what is
+//! left free is *which* ones. A replica that already moves may be sent to
+//! another broker instead for nothing, so two moved replicas of different
+//! topics that trade destinations cost no move and keep every count. Each
+//! step takes a (topic, broker) at the worst excess and either trades one
+//! of its replicas for one of another topic on a broker where both end
+//! below that worst, or moves it alone where both counts stay in range.
+//! Trades of moved replicas come first; the rest spend only the bar's
+//! slack. Every step lowers the sorted list of excesses, so it ends. A
+//! level counts only when every entry at the worst comes down, so where
+//! one cannot, that level's steps are undone and leveling stops.
+
+use super::counts::topic_starts;
+use super::state::{B, State};
+
+/// Replicas of the worst topic weighed per step, brokers they may go to,
+/// and replicas per broker weighed to come back (moved ones first).
+const PICKS: usize = 16;
+const DESTS: usize = 32;
+const SCAN: usize = 512;
+
+/// One step: `p` goes from `a` to `b`; with `q`, `q` comes back from `b`.
+struct Step {
+    p: usize,
+    b: B,
+    q: Option<usize>,
+}
+
+/// Lowers the worst topic excess while the plan stays within `limit` moves
+/// of `start` (or within what it already moves, if more).
+pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
+    if st.topic_excess() < 2 {
+        return;
+    }
+    let starts = topic_starts(st);
+    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+    let mut net = st.net_moves(start) as i64;
+    let limit = (limit as i64).max(net);
+    let mut lv = Level {
+        singles: vec![0; st.nb],
+        arrived: vec![Vec::new(); st.nb],
+        leader_cap: st.leader_cap(),
+    };
+    for (p, r) in st.reps.iter().enumerate() {
+        if r.len() == 1 {
+            lv.singles[r[0] as usize] += 1;
+        }
+        for &b in r.iter().filter(|b| !start[p].contains(b)) {
+            lv.arrived[b as usize].push(p as u32);
+        }
+    }
+    loop {
+        let worst = st.topic_excess();
+        if worst < 2 {
+            return;
+        }
+        let at_worst: Vec<(u32, B)> = st
+            .tcount
+            .entries()
+            .into_iter()
+            .filter(|&(t, b, _)| st.target[b as usize] && excess(st, t, b) == worst as i64)
+            .map(|(t, b, _)| (t, b))
+            .collect();
+        // A level is taken whole or not at all: steps that lower some of
+        // the worst entries but not all would spend moves for nothing.
+        let marks: Vec<usize> = st.on.iter().map(Vec::len).collect();
+        let mut done: Vec<(usize, B, B)> = Vec::new();
+        let before = net;
+        for (t, a) in at_worst {
+            if excess(st, t, a) < worst as i64 {
+                continue;
+            }
+            let range = starts[t as usize]..starts[t as usize + 1];
+            let Some((cost, step)) = lv.best(st, start, &targets, range, t, a, limit - net) else {
+                for &(p, from, to) in done.iter().rev() {
+                    lv.apply(st, p, to, from);
+                }
+                for (on, mark) in st.on.iter_mut().zip(marks) {
+                    on.truncate(mark);
+                }
+                debug_assert_eq!(st.net_moves(start) as i64, before);
+                return;
+            };
+            net += cost;
+            lv.apply(st, step.p, a, step.b);
+            done.push((step.p, a, step.b));
+            if let Some(q) = step.q {
+                lv.apply(st, q, step.b, a);
+                done.push((q, step.b, a));
+            }
+        }
+    }
+}
+
+fn excess(st: &State, t: u32, b: B) -> i64 {
+    i64::from(st.tc(t, b)) - i64::from(st.share_of(t, b))
+}
+
+/// Moves it takes to put `p`'s replica on `to` instead of `from`, counted
+/// from where the partition started.
+fn cost(start: &[Vec<B>], p: usize, from: B, to: B) -> i64 {
+    i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
+}
+
+struct Level {
+    /// Single-replica partitions per broker: only that broker can lead
+    /// them, so a step never takes one past what leader balance allows.
+    singles: Vec<u32>,
+    /// Partitions whose replica moved to each broker (may be stale).
+    arrived: Vec<Vec<u32>>,
+    leader_cap: u32,
+}
+
+impl Level {
+    fn apply(&mut self, st: &mut State, p: usize, from: B, to: B) {
+        if st.reps[p].len() == 1 {
+            self.singles[from as usize] -= 1;
+            self.singles[to as usize] += 1;
+        }
+        st.apply_move(p, from, to);
+        self.arrived[to as usize].push(p as u32);
+    }
+
+    /// Whether `to` may take one more single-replica partition (net of
+    /// `back`, which leaves it).
+    fn leads(&self, st: &State, p: usize, to: B, back: Option<usize>) -> bool {
+        let single = |p: usize| u32::from(st.reps[p].len() == 1);
+        let gain = single(p) as i64 - back.map_or(0, |q| single(q) as i64);
+        gain <= 0 || self.singles[to as usize] < self.leader_cap
+    }
+
+    /// The cheapest step that takes topic `t` on `a` below the worst
+    /// excess with nothing else reaching it, within `room` more moves;
+    /// ties go to the step that leaves the touched entries lowest.
+    #[allow(clippy::too_many_arguments)]
+    fn best(
+        &self,
+        st: &State,
+        start: &[Vec<B>],
+        targets: &[B],
+        range: std::ops::Range<usize>,
+        t: u32,
+        a: B,
+        room: i64,
+    ) -> Option<(i64, Step)> {
+        let bar = excess(st, t, a) - 1;
+        let mut dests: Vec<(i64, B)> = targets
+            .iter()
+            .filter(|&&b| b != a)
+            .map(|&b| (excess(st, t, b), b))
+            .filter(|&(x, _)| x < bar)
+            .collect();
+        dests.sort_unstable();
+        dests.truncate(DESTS);
+        // The replica each destination would send back: cheapest, then
+        // leaving its topic lowest on `a`.
+        let backs: Vec<Option<(i64, i64, usize)>> = dests
+            .iter()
+            .map(|&(_, b)| self.back(st, start, t, a, b, bar))
+            .collect();
+        let arrived = |p: &usize| !start[*p].contains(&a);
+        let on_a = |p: &usize| st.movable[*p] && st.holds(*p, a);
+        let picks = range
+            .clone()
+            .filter(|p| on_a(p) && arrived(p))
+            .chain(range.filter(|p| on_a(p) && !arrived(p)))
+            .take(PICKS);
+        let mut best: Option<((i64, i64, usize, usize), Step)> = None;
+        let mut consider = |key: (i64, i64, usize, usize), step: Step| {
+            if key.0 <= room && best.as_ref().is_none_or(|(k, _)| key < *k) {
+                best = Some((key, step));
+            }
+        };
+        for p in picks {
+            for (&(x, b), back) in dests.iter().zip(&backs) {
+                if st.holds(p, b) || !st.rack_ok(p, a, b) {
+                    continue;
+                }
+                let go = cost(start, p, a, b);
+                let (ia, ib) = (a as usize, b as usize);
+                if st.count[ia] > st.lo[ia]
+                    && st.count[ib] < st.hi[ib]
+                    && self.leads(st, p, b, None)
+                {
+                    consider((go, x + 1, p, usize::MAX), Step { p, b, q: None });
+                }
+                if let Some((back_cost, y, q)) = *back
+                    && self.leads(st, p, b, Some(q))
+                    && self.leads(st, q, a, Some(p))
+                {
+                    let key = (go + back_cost, (x + 1).max(y + 1), p, q);
+                    consider(key, Step { p, b, q: Some(q) });
+                }
+            }
+        }
+        best.map(|((c, ..), step)| (c, step))
+    }
+
+    /// A replica on `b` of another topic that may go to `a` with its topic
+    /// there staying below `bar`: (moves it costs, its topic's excess on
+    /// `a` now, partition). Replicas that moved to `b` come first.
+    fn back(
+        &self,
+        st: &State,
+        start: &[Vec<B>],
+        t: u32,
+        a: B,
+        b: B,
+        bar: i64,
+    ) -> Option<(i64, i64, usize)> {
+        let arrived = self.arrived[b as usize].iter().take(SCAN);
+        let stayed = st.on[b as usize].iter().take(SCAN);
+        arrived
+            .chain(stayed)
+            .map(|&q| q as usize)
+            .filter(|&q| st.movable[q] && st.topic_of[q] != t && st.holds(q, b))
+            .filter(|&q| !st.holds(q, a) && st.rack_ok(q, b, a))
+            .map(|q| (cost(start, q, b, a), excess(st, st.topic_of[q], a), q))
+            .filter(|&(_, y, _)| y < bar)
+            .min()
+    }
+}
