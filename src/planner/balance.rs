@@ -48,9 +48,37 @@ pub fn worst_over_share(st: &State) -> f64 {
 /// swaps where they don't, until every target is within `tolerance` of its
 /// byte share or no step helps.
 pub fn balance_bytes(st: &mut State, tolerance: f64) {
+    even_out(st, tolerance, None);
+}
+
+/// The count objective's bytes, evened out for nothing: only replicas that
+/// already move (from `start`) are sent elsewhere instead, so the plan
+/// moves no more replicas and no more bytes, and no topic goes above its
+/// own share.
+pub fn even_moved_bytes(st: &mut State, start: &[Vec<B>]) {
+    even_out(st, 0.01, Some(start));
+}
+
+/// Which replicas a byte step may send: any, or (with `start`) only those
+/// that moved, listed per broker they moved to (entries may be stale).
+#[derive(Clone, Copy)]
+struct Pool<'a> {
+    start: Option<&'a [Vec<B>]>,
+    arrived: &'a [Vec<u32>],
+}
+
+fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
     let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
     if targets.len() < 2 {
         return;
+    }
+    let mut arrived: Vec<Vec<u32>> = vec![Vec::new(); st.nb];
+    if let Some(start) = start {
+        for (p, (r, s)) in st.reps.iter().zip(start).enumerate() {
+            for &b in r.iter().filter(|b| !s.contains(b)) {
+                arrived[b as usize].push(p as u32);
+            }
+        }
     }
     let bideal = byte_ideals(st);
     let mut blocked: rustc_hash::FxHashSet<(B, B)> = Default::default();
@@ -68,7 +96,10 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
             break;
         }
         let mut stepped = false;
-        'pairs: for (i, &s) in order.iter().enumerate() {
+        // For nothing, only the heaviest broker's bytes matter: when no
+        // partner can take from it, the worst stays and the pass ends.
+        let sources = if start.is_some() { 1 } else { order.len() };
+        'pairs: for (i, &s) in order.iter().enumerate().take(sources) {
             if ratio(s) <= 1.0 {
                 break;
             }
@@ -76,7 +107,17 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
                 if ratio(d) >= ratio(s) || blocked.contains(&(s, d)) {
                     continue;
                 }
-                if byte_step(st, &bideal, s, d) {
+                let pool = Pool {
+                    start,
+                    arrived: if start.is_some() { &arrived } else { &st.on },
+                };
+                if let Some((p, q)) = byte_step(st, &bideal, s, d, pool) {
+                    st.apply_move(p, s, d);
+                    arrived[d as usize].push(p as u32);
+                    if let Some(q) = q {
+                        st.apply_move(q, d, s);
+                        arrived[s as usize].push(q as u32);
+                    }
                     // Their contents changed: pairs with them may step now.
                     blocked.retain(|&(a, b)| a != s && a != d && b != s && b != d);
                     stepped = true;
@@ -98,13 +139,13 @@ const SWAP_SCAN: usize = 64;
 /// One move or swap between a heavy broker `s` and a lighter one `d` that
 /// brings their bytes closer together (the lighter may be above its share
 /// too: with a few huge partitions the heaviest can often only trade with
-/// another heavy one). Returns whether it acted.
-fn byte_step(st: &mut State, bideal: &[f64], s: B, d: B) -> bool {
+/// another heavy one): the replica to send, and the one to take back.
+fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usize, Option<usize>)> {
     let (si, di) = (s as usize, d as usize);
     let dev_s = st.bytes[si] as f64 - bideal[si];
     let dev_d = st.bytes[di] as f64 - bideal[di];
     if dev_s <= 0.0 || dev_s <= dev_d {
-        return false;
+        return None;
     }
     let want = (dev_s - dev_d) / 2.0;
     // Moving `delta` bytes from s to d leaves both below dev_s for any
@@ -116,13 +157,24 @@ fn byte_step(st: &mut State, bideal: &[f64], s: B, d: B) -> bool {
     };
     let topic_ok = |st: &State, p: usize, to: B| {
         let t = st.topic_of[p];
-        // Within the bar afterwards: at most one over the cap.
-        st.tc(t, to) <= st.cap(t, to)
+        match pool.start {
+            // Within the bar afterwards: at most one over the cap.
+            None => st.tc(t, to) <= st.cap(t, to),
+            Some(_) => st.tc(t, to) < st.share_of(t, to),
+        }
     };
-    let from_s: Vec<usize> = live(st, s)
+    // A replica that moved to `b` may go elsewhere for nothing.
+    let may_go =
+        |p: usize, b: B| st.movable[p] && pool.start.is_none_or(|start| !start[p].contains(&b));
+    let mut from_s: Vec<usize> = live(st, &pool.arrived[s as usize], s)
         .into_iter()
-        .filter(|&p| st.movable[p] && !st.holds(p, d) && st.rack_ok(p, s, d))
+        .filter(|&p| may_go(p, s) && !st.holds(p, d) && st.rack_ok(p, s, d))
         .collect();
+    // Moved replicas are weighed by the largest, a bounded look.
+    if pool.start.is_some() && from_s.len() > SWAP_SCAN {
+        from_s.select_nth_unstable_by_key(SWAP_SCAN, |&p| (std::cmp::Reverse(st.size[p]), p));
+        from_s.truncate(SWAP_SCAN);
+    }
     let mut best: Option<(f64, usize, Option<usize>)> = None;
     let counts_allow_move = st.count[si] > st.lo[si] && st.count[di] < st.hi[di];
     if counts_allow_move {
@@ -133,9 +185,9 @@ fn byte_step(st: &mut State, bideal: &[f64], s: B, d: B) -> bool {
             }
         }
     }
-    let mut from_d: Vec<usize> = live(st, d)
+    let mut from_d: Vec<usize> = live(st, &pool.arrived[d as usize], d)
         .into_iter()
-        .filter(|&q| st.movable[q] && !st.holds(q, s) && st.rack_ok(q, d, s))
+        .filter(|&q| may_go(q, d) && !st.holds(q, s) && st.rack_ok(q, d, s))
         .collect();
     from_d.sort_by_key(|&q| (st.size[q], q));
     let mut by_topic: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
@@ -167,23 +219,14 @@ fn byte_step(st: &mut State, bideal: &[f64], s: B, d: B) -> bool {
             }
         }
     }
-    match best {
-        Some((_, p, q)) => {
-            st.apply_move(p, s, d);
-            if let Some(q) = q {
-                st.apply_move(q, d, s);
-            }
-            true
-        }
-        None => false,
-    }
+    best.map(|(_, p, q)| (p, q))
 }
 
-/// The partitions really on broker `b`, de-duplicated, in list order.
-fn live(st: &State, b: B) -> Vec<usize> {
+/// The partitions of `list` really on broker `b`, de-duplicated, in list
+/// order.
+fn live(st: &State, list: &[u32], b: B) -> Vec<usize> {
     let mut seen = rustc_hash::FxHashSet::default();
-    st.on[b as usize]
-        .iter()
+    list.iter()
         .map(|&p| p as usize)
         .filter(|&p| st.holds(p, b) && seen.insert(p))
         .collect()

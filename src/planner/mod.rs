@@ -531,7 +531,9 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     if let Some(initial) = initial {
         counts::repair_topics(&mut st, &initial, ceiling(bound));
         level::level_topics(&mut st, &initial, ceiling(bound));
-        if req.objective == Objective::Size {
+        if req.objective == Objective::Count {
+            balance::even_moved_bytes(&mut st, &initial);
+        } else {
             balance::balance_bytes(&mut st, 0.01);
             // A rack's count quota can pin bytes above the bar (a rack that
             // must hold a replica of nearly every partition): there counts
