@@ -59,12 +59,15 @@ pub fn even_moved_bytes(st: &mut State, start: &[Vec<B>]) {
     even_out(st, 0.01, Some(start));
 }
 
-/// Which replicas a byte step may send: any, or (with `start`) only those
-/// that moved, listed per broker they moved to (entries may be stale).
+/// Which replicas a byte step may send: any (`listed` is `State::on`), or
+/// with `start` only those that moved, `listed` per broker they moved to,
+/// and only for one of the same kind: a single-replica partition, which
+/// only its broker can lead, for another, so leader balance stays as
+/// reachable as it was. Lists may hold stale entries.
 #[derive(Clone, Copy)]
 struct Pool<'a> {
     start: Option<&'a [Vec<B>]>,
-    arrived: &'a [Vec<u32>],
+    listed: &'a [Vec<u32>],
 }
 
 fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
@@ -109,14 +112,16 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
                 }
                 let pool = Pool {
                     start,
-                    arrived: if start.is_some() { &arrived } else { &st.on },
+                    listed: if start.is_some() { &arrived } else { &st.on },
                 };
                 if let Some((p, q)) = byte_step(st, &bideal, s, d, pool) {
                     st.apply_move(p, s, d);
-                    arrived[d as usize].push(p as u32);
                     if let Some(q) = q {
                         st.apply_move(q, d, s);
-                        arrived[s as usize].push(q as u32);
+                    }
+                    if start.is_some() {
+                        arrived[d as usize].push(p as u32);
+                        arrived[s as usize].extend(q.map(|q| q as u32));
                     }
                     // Their contents changed: pairs with them may step now.
                     blocked.retain(|&(a, b)| a != s && a != d && b != s && b != d);
@@ -166,7 +171,8 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
     // A replica that moved to `b` may go elsewhere for nothing.
     let may_go =
         |p: usize, b: B| st.movable[p] && pool.start.is_none_or(|start| !start[p].contains(&b));
-    let mut from_s: Vec<usize> = live(st, &pool.arrived[s as usize], s)
+    let single = |p: usize| pool.start.is_some() && st.reps[p].len() == 1;
+    let mut from_s: Vec<usize> = live(st, &pool.listed[s as usize], s)
         .into_iter()
         .filter(|&p| may_go(p, s) && !st.holds(p, d) && st.rack_ok(p, s, d))
         .collect();
@@ -180,12 +186,12 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
     if counts_allow_move {
         for &p in &from_s {
             let g = gain(st.size[p] as f64);
-            if g > 0.0 && topic_ok(st, p, d) && best.is_none_or(|(bg, _, _)| g > bg) {
+            if g > 0.0 && !single(p) && topic_ok(st, p, d) && best.is_none_or(|(bg, _, _)| g > bg) {
                 best = Some((g, p, None));
             }
         }
     }
-    let mut from_d: Vec<usize> = live(st, &pool.arrived[d as usize], d)
+    let mut from_d: Vec<usize> = live(st, &pool.listed[d as usize], d)
         .into_iter()
         .filter(|&q| may_go(q, d) && !st.holds(q, s) && st.rack_ok(q, d, s))
         .collect();
@@ -200,7 +206,9 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
         // on each side that keeps topics within their caps (a partner of
         // the same topic leaves every topic count as it was).
         let fits = |q: usize| {
-            q != p && (st.topic_of[p] == st.topic_of[q] || topic_ok(st, p, d) && topic_ok(st, q, s))
+            q != p
+                && single(p) == single(q)
+                && (st.topic_of[p] == st.topic_of[q] || topic_ok(st, p, d) && topic_ok(st, q, s))
         };
         let goal = zp - want;
         let nearest = |list: &[usize]| {

@@ -61,7 +61,13 @@
 //!    The best plan is kept: fewer stranded, nearer the move bar, leaders
 //!    balanceable, lower topic excess, fewer moves.
 //! 6. Topics still two over their share move (or swap) within the slack.
-//! 7. Size objective: moves and swaps between heavy and lighter brokers
+//!    Where one must stay two or more over (see the `level` module), the
+//!    worst is brought down level by level: moved replicas trade
+//!    destinations for nothing, the slack pays the rest.
+//! 7. Count objective: the heaviest broker trades replicas that move
+//!    anyway with lighter brokers' (no move or byte added, no topic past
+//!    its share) while that lowers it.
+//!    Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps. If a
 //!    broker is still more than 5% over (a rack pinned by its quota), once
 //!    more with counts allowed one outside their range, as the bar allows.

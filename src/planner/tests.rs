@@ -282,3 +282,36 @@ fn leveling_takes_a_level_whole_or_not_at_all() {
     level::level_topics(&mut st, &start, moves);
     assert_eq!((st.reps, st.on), (reps, on));
 }
+
+#[test]
+fn count_plans_even_bytes_with_replicas_that_move_anyway() {
+    // Six single-replica partitions of one topic started on broker 1; the
+    // count phase sent the two huge ones to broker 2, two small ones to 3.
+    let mut t = topic("a", &[&[1][..]; 6]);
+    for (p, size) in t.partitions.iter_mut().zip([10, 10, 100, 100, 1, 1]) {
+        p.size_bytes = size * 1000;
+    }
+    let cluster = Cluster {
+        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
+        topics: vec![t],
+    };
+    let start: Vec<Vec<B>> = vec![vec![0]; 6];
+    let mut reps = start.clone();
+    reps[2..4].fill(vec![1]);
+    reps[4..6].fill(vec![2]);
+    let mut st = State::new(&cluster, reps, vec![true; 3], vec![true; 6], false);
+    let moved_bytes = |st: &State| -> u64 {
+        (0..6)
+            .filter(|&p| st.reps[p] != start[p])
+            .map(|p| st.size[p])
+            .sum()
+    };
+    let before = (balance::worst_over_share(&st), moved_bytes(&st));
+    balance::even_moved_bytes(&mut st, &start);
+    // 200k of 222k on one broker; now one huge and one small replica each.
+    assert!(before.0 > 2.6 && balance::worst_over_share(&st) < 1.4);
+    assert_eq!(st.count, [2, 2, 2]);
+    assert_eq!(st.net_moves(&start), 4);
+    assert_eq!(moved_bytes(&st), before.1, "the same replicas move");
+    assert_eq!(st.reps[..2], start[..2], "what stayed stays");
+}
