@@ -35,7 +35,16 @@ struct Step {
 /// Lowers the worst topic excess while the plan stays within `limit` moves
 /// of `start` (or within what it already moves, if more).
 pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
-    if st.topic_excess() < 2 {
+    // Entries two or more over, and every entry a step raises: the only
+    // ones that can be the worst (the rest stay below 2).
+    let mut watch: Vec<(u32, B)> = st
+        .tcount
+        .entries()
+        .into_iter()
+        .filter(|&(t, b, _)| st.target[b as usize] && excess(st, t, b) >= 2)
+        .map(|(t, b, _)| (t, b))
+        .collect();
+    if watch.is_empty() {
         return;
     }
     let starts = topic_starts(st);
@@ -56,16 +65,20 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
         }
     }
     loop {
-        let worst = st.topic_excess();
+        watch.sort_unstable();
+        watch.dedup();
+        let worst = watch
+            .iter()
+            .map(|&(t, b)| excess(st, t, b))
+            .max()
+            .unwrap_or(0);
         if worst < 2 {
             return;
         }
-        let at_worst: Vec<(u32, B)> = st
-            .tcount
-            .entries()
-            .into_iter()
-            .filter(|&(t, b, _)| st.target[b as usize] && excess(st, t, b) == worst as i64)
-            .map(|(t, b, _)| (t, b))
+        let at_worst: Vec<(u32, B)> = watch
+            .iter()
+            .copied()
+            .filter(|&(t, b)| excess(st, t, b) == worst)
             .collect();
         // A level is taken whole or not at all: steps that lower some of
         // the worst entries but not all would spend moves for nothing.
@@ -73,7 +86,7 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
         let mut done: Vec<(usize, B, B)> = Vec::new();
         let before = net;
         for (t, a) in at_worst {
-            if excess(st, t, a) < worst as i64 {
+            if excess(st, t, a) < worst {
                 continue;
             }
             let range = starts[t as usize]..starts[t as usize + 1];
@@ -90,9 +103,11 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
             net += cost;
             lv.apply(st, step.p, a, step.b);
             done.push((step.p, a, step.b));
+            watch.push((t, step.b));
             if let Some(q) = step.q {
                 lv.apply(st, q, step.b, a);
                 done.push((q, step.b, a));
+                watch.push((st.topic_of[q], a));
             }
         }
     }
