@@ -75,14 +75,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
     if targets.len() < 2 {
         return;
     }
-    let mut arrived: Vec<Vec<u32>> = vec![Vec::new(); st.nb];
-    if let Some(start) = start {
-        for (p, (r, s)) in st.reps.iter().zip(start).enumerate() {
-            for &b in r.iter().filter(|b| !s.contains(b)) {
-                arrived[b as usize].push(p as u32);
-            }
-        }
-    }
+    let mut arrived = start.map_or_else(Vec::new, |start| st.arrivals(start));
     let bideal = byte_ideals(st);
     let mut blocked: rustc_hash::FxHashSet<(B, B)> = Default::default();
     let max_steps = st.reps.len() * 4 + 1000;

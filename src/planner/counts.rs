@@ -32,7 +32,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::balance::{Steer, byte_ideals};
-use super::state::{B, State};
+use super::state::{B, State, move_cost};
 
 /// Candidate replicas a fallback scan weighs, when no perfect move exists.
 const FALLBACK_SCAN: usize = 512;
@@ -1111,9 +1111,7 @@ pub fn lower_bound(st: &State) -> u64 {
 /// bar grants. A replica that already moved is sent on for free (it still
 /// moves once), so replicas that moved are tried first.
 pub fn repair_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
-    let cost = |p: usize, from: B, to: B| -> i64 {
-        i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
-    };
+    let cost = |p: usize, from: B, to: B| move_cost(start, p, from, to);
     let mut net = st.net_moves(start) as i64;
     let limit = limit as i64;
     let starts = topic_starts(st);

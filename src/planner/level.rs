@@ -17,7 +17,7 @@
 //! one cannot, that level's steps are undone and leveling stops.
 
 use super::counts::topic_starts;
-use super::state::{B, State};
+use super::state::{B, State, move_cost};
 
 /// Replicas of the worst topic weighed per step, brokers they may go to,
 /// and replicas per broker weighed to come back (moved ones first).
@@ -53,16 +53,11 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
     let limit = (limit as i64).max(net);
     let mut lv = Level {
         singles: vec![0; st.nb],
-        arrived: vec![Vec::new(); st.nb],
+        arrived: st.arrivals(start),
         leader_cap: st.leader_cap(),
     };
-    for (p, r) in st.reps.iter().enumerate() {
-        if r.len() == 1 {
-            lv.singles[r[0] as usize] += 1;
-        }
-        for &b in r.iter().filter(|b| !start[p].contains(b)) {
-            lv.arrived[b as usize].push(p as u32);
-        }
+    for r in st.reps.iter().filter(|r| r.len() == 1) {
+        lv.singles[r[0] as usize] += 1;
     }
     loop {
         watch.sort_unstable();
@@ -115,12 +110,6 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
 
 fn excess(st: &State, t: u32, b: B) -> i64 {
     i64::from(st.tc(t, b)) - i64::from(st.share_of(t, b))
-}
-
-/// Moves it takes to put `p`'s replica on `to` instead of `from`, counted
-/// from where the partition started.
-fn cost(start: &[Vec<B>], p: usize, from: B, to: B) -> i64 {
-    i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
 }
 
 struct Level {
@@ -197,7 +186,7 @@ impl Level {
                 if st.holds(p, b) || !st.rack_ok(p, a, b) {
                     continue;
                 }
-                let go = cost(start, p, a, b);
+                let go = move_cost(start, p, a, b);
                 let (ia, ib) = (a as usize, b as usize);
                 if st.count[ia] > st.lo[ia]
                     && st.count[ib] < st.hi[ib]
@@ -236,7 +225,7 @@ impl Level {
             .map(|&q| q as usize)
             .filter(|&q| st.movable[q] && st.topic_of[q] != t && st.holds(q, b))
             .filter(|&q| !st.holds(q, a) && st.rack_ok(q, b, a))
-            .map(|q| (cost(start, q, b, a), excess(st, st.topic_of[q], a), q))
+            .map(|q| (move_cost(start, q, b, a), excess(st, st.topic_of[q], a), q))
             .filter(|&(_, y, _)| y < bar)
             .min()
     }

@@ -278,6 +278,18 @@ impl State {
             .sum()
     }
 
+    /// Per broker, the partitions whose replica moved there from `start`:
+    /// sending one of them elsewhere instead costs no move.
+    pub fn arrivals(&self, start: &[Vec<B>]) -> Vec<Vec<u32>> {
+        let mut arrived = vec![Vec::new(); self.nb];
+        for (p, (r, s)) in self.reps.iter().zip(start).enumerate() {
+            for &b in r.iter().filter(|b| !s.contains(b)) {
+                arrived[b as usize].push(p as u32);
+            }
+        }
+        arrived
+    }
+
     /// A replica sent on and later back can leave a partition on the
     /// brokers it started on in another order; such a partition keeps its
     /// order, so only leader balance decides what is reordered (and a
@@ -422,6 +434,13 @@ impl State {
     pub fn holds(&self, p: usize, b: B) -> bool {
         self.reps[p].contains(&b)
     }
+}
+
+/// Moves it takes, counted from where the partition started, to put
+/// `p`'s replica on `to` instead of `from`: 0 for a replica that moved
+/// anyway, -1 if it goes back.
+pub fn move_cost(start: &[Vec<B>], p: usize, from: B, to: B) -> i64 {
+    i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
 }
 
 fn key(t: u32, b: B) -> u64 {
