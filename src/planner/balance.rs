@@ -1,6 +1,7 @@
-//! The size objective: once counts are even (see the `counts` module),
-//! bytes are evened out by moves where counts allow and by swaps where
-//! they do not.
+//! Bytes per broker. The size objective: once counts are even (see the
+//! `counts` module), bytes are evened out by moves where counts allow and
+//! by swaps where they do not. The count objective: the same steps, but
+//! only with replicas that move anyway, so they cost no move.
 
 use super::state::{B, State};
 
@@ -52,9 +53,9 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
 }
 
 /// The count objective's bytes, evened out for nothing: only replicas that
-/// already move (from `start`) are sent elsewhere instead, so the plan
-/// moves no more replicas and no more bytes, and no topic goes above its
-/// own share.
+/// already move (from `start`) are sent elsewhere instead, traded or alone
+/// where counts stay in range, so the plan moves no more replicas and no
+/// more bytes, and no topic goes above its own share.
 pub fn even_moved_bytes(st: &mut State, start: &[Vec<B>]) {
     even_out(st, 0.01, Some(start));
 }
@@ -173,6 +174,10 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
     if pool.start.is_some() && from_s.len() > SWAP_SCAN {
         from_s.select_nth_unstable_by_key(SWAP_SCAN, |&p| (std::cmp::Reverse(st.size[p]), p));
         from_s.truncate(SWAP_SCAN);
+    }
+    // Nothing to send: no step (and the partner's side need not be read).
+    if from_s.is_empty() {
+        return None;
     }
     let mut best: Option<(f64, usize, Option<usize>)> = None;
     let counts_allow_move = st.count[si] > st.lo[si] && st.count[di] < st.hi[di];

@@ -78,6 +78,7 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
         // A level is taken whole or not at all: steps that lower some of
         // the worst entries but not all would spend moves for nothing.
         let marks: Vec<usize> = st.on.iter().map(Vec::len).collect();
+        let counters = (st.moves, st.bytes_moved);
         let mut done: Vec<(usize, B, B)> = Vec::new();
         let before = net;
         for (t, a) in at_worst {
@@ -92,6 +93,7 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
                 for (on, mark) in st.on.iter_mut().zip(marks) {
                     on.truncate(mark);
                 }
+                (st.moves, st.bytes_moved) = counters;
                 debug_assert_eq!(st.net_moves(start) as i64, before);
                 return;
             };
@@ -218,12 +220,19 @@ impl Level {
         b: B,
         bar: i64,
     ) -> Option<(i64, i64, usize)> {
-        let arrived = self.arrived[b as usize].iter().take(SCAN);
-        let stayed = st.on[b as usize].iter().take(SCAN);
+        // Stale entries are skipped before the bounded look, not counted.
+        let live = |list: &[u32]| -> Vec<usize> {
+            list.iter()
+                .map(|&q| q as usize)
+                .filter(|&q| st.holds(q, b))
+                .take(SCAN)
+                .collect()
+        };
+        let (arrived, stayed) = (live(&self.arrived[b as usize]), live(&st.on[b as usize]));
         arrived
+            .into_iter()
             .chain(stayed)
-            .map(|&q| q as usize)
-            .filter(|&q| st.movable[q] && st.topic_of[q] != t && st.holds(q, b))
+            .filter(|&q| st.movable[q] && st.topic_of[q] != t)
             .filter(|&q| !st.holds(q, a) && st.rack_ok(q, b, a))
             .map(|q| (move_cost(start, q, b, a), excess(st, st.topic_of[q], a), q))
             .filter(|&(_, y, _)| y < bar)

@@ -277,10 +277,40 @@ fn leveling_takes_a_level_whole_or_not_at_all() {
     // paid move lowers it: the free trade that lowers a and b is undone.
     let (mut st, start) = piled(3);
     assert_eq!(st.topic_excess(), 2);
-    let (reps, on) = (st.reps.clone(), st.on.clone());
+    let before = (
+        st.reps.clone(),
+        st.on.clone(),
+        st.count.clone(),
+        st.bytes.clone(),
+        st.tcount.entries(),
+        st.moves,
+    );
     let moves = st.net_moves(&start);
     level::level_topics(&mut st, &start, moves);
-    assert_eq!((st.reps, st.on), (reps, on));
+    let after = (
+        st.reps,
+        st.on,
+        st.count,
+        st.bytes,
+        st.tcount.entries(),
+        st.moves,
+    );
+    assert_eq!(after, before);
+}
+
+#[test]
+fn a_partition_back_on_its_brokers_keeps_its_order() {
+    let cluster = Cluster {
+        brokers: (1..=4).map(|id| broker(id, None, true)).collect(),
+        topics: vec![topic("a", &[&[1, 2, 3], &[1, 2, 3]])],
+    };
+    let start: Vec<Vec<B>> = vec![vec![0, 1, 2]; 2];
+    // Sent on and back (0 -> 3 -> 1, 1 -> 0): the same brokers, rotated;
+    // the second partition really moved.
+    let reps = vec![vec![1, 0, 2], vec![3, 1, 2]];
+    let mut st = State::new(&cluster, reps, vec![true; 4], vec![true; 2], false);
+    st.keep_unmoved_order(&start);
+    assert_eq!(st.reps, [vec![0, 1, 2], vec![3, 1, 2]]);
 }
 
 #[test]
