@@ -59,7 +59,9 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
     for r in st.reps.iter().filter(|r| r.len() == 1) {
         lv.singles[r[0] as usize] += 1;
     }
-    loop {
+    // Each step lowers the sorted excesses, so this bound never binds; it
+    // keeps a broken step rule from spinning forever.
+    for _ in 0..st.reps.len() * 4 + 1000 {
         watch.sort_unstable();
         watch.dedup();
         let worst = watch

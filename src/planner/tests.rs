@@ -345,3 +345,48 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
     assert_eq!(moved_bytes(&st), before.1, "the same replicas move");
     assert_eq!(st.reps[..2], start[..2], "what stayed stays");
 }
+
+#[test]
+fn leveling_never_raises_a_partner_topic_to_the_worst() {
+    // Topic a is 2 over on broker 2 (four of six); every replica that could
+    // come back for free is topic b's, already 1 over on broker 2, so a
+    // trade would only move the worst to b: nothing may change. All counts
+    // sit at their quota of 7, and the one-partition fillers never moved.
+    let mut topics = vec![
+        topic("a", &[&[4][..]; 6]),
+        topic("b", &[&[2], &[2], &[2], &[4], &[4], &[4]]),
+    ];
+    let filler: Vec<BrokerId> = vec![1, 1, 1, 1, 1, 3, 3, 3, 3];
+    for (i, &b) in filler.iter().enumerate() {
+        topics.push(topic(&format!("f{i}"), &[&[b]]));
+    }
+    let cluster = Cluster {
+        brokers: vec![
+            broker(1, None, true),
+            broker(2, None, true),
+            broker(3, None, true),
+            broker(4, None, false),
+        ],
+        topics,
+    };
+    let start: Vec<Vec<B>> = cluster
+        .partitions()
+        .map(|(_, p)| vec![p.replicas[0] as B - 1])
+        .collect();
+    let mut reps = start.clone();
+    reps[0..2].fill(vec![0]);
+    reps[2..6].fill(vec![1]);
+    reps[9..12].fill(vec![2]);
+    let mut st = State::new(
+        &cluster,
+        reps,
+        vec![true, true, true, false],
+        vec![true; 21],
+        false,
+    );
+    assert_eq!((st.topic_excess(), &st.count[..3]), (2, &[7, 7, 7][..]));
+    let before = st.reps.clone();
+    let moves = st.net_moves(&start);
+    level::level_topics(&mut st, &start, moves);
+    assert_eq!(st.reps, before);
+}
