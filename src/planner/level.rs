@@ -52,13 +52,10 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
     let mut net = st.net_moves(start) as i64;
     let limit = (limit as i64).max(net);
     let mut lv = Level {
-        singles: vec![0; st.nb],
+        singles: st.singles(),
         arrived: st.arrivals(start),
         leader_cap: st.leader_cap(),
     };
-    for r in st.reps.iter().filter(|r| r.len() == 1) {
-        lv.singles[r[0] as usize] += 1;
-    }
     // Each step lowers the sorted excesses, so this bound never binds; it
     // keeps a broken step rule from spinning forever.
     for _ in 0..st.reps.len() * 4 + 1000 {

@@ -313,14 +313,21 @@ impl State {
         (self.reps.len().div_ceil(targets) + 1) as u32
     }
 
-    /// How far the most single-replica partitions on one target (which
-    /// only it can lead) go above [`Self::leader_cap`]: leader balance
-    /// cannot bring the spread within 2 while this is above 0.
-    pub fn single_excess(&self) -> u32 {
+    /// Single-replica partitions per broker: only that broker can lead
+    /// them.
+    pub fn singles(&self) -> Vec<u32> {
         let mut singles = vec![0u32; self.nb];
         for r in self.reps.iter().filter(|r| r.len() == 1) {
             singles[r[0] as usize] += 1;
         }
+        singles
+    }
+
+    /// How far the most single-replica partitions on one target (which
+    /// only it can lead) go above [`Self::leader_cap`]: leader balance
+    /// cannot bring the spread within 2 while this is above 0.
+    pub fn single_excess(&self) -> u32 {
+        let singles = self.singles();
         let cap = self.leader_cap();
         (0..self.nb)
             .filter(|&b| self.target[b])

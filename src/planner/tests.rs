@@ -230,6 +230,26 @@ fn generated_clusters_meet_the_bar() {
     }
 }
 
+/// A state partway through planning: the cluster's single-replica
+/// partitions as they start, then each range in `moved` sent to the broker
+/// at that dense index. Targets are the alive brokers.
+fn moved_state(cluster: &Cluster, moved: &[(std::ops::Range<usize>, B)]) -> (State, Vec<Vec<B>>) {
+    let start: Vec<Vec<B>> = cluster
+        .partitions()
+        .map(|(_, p)| vec![p.replicas[0] as B - 1])
+        .collect();
+    let mut reps = start.clone();
+    for (range, b) in moved {
+        reps[range.clone()].fill(vec![*b]);
+    }
+    let target = cluster.brokers.iter().map(|b| b.alive).collect();
+    let n = reps.len();
+    (
+        State::new(cluster, reps, target, vec![true; n], false),
+        start,
+    )
+}
+
 /// Twelve single-replica partitions of topics `a` and `b` that started on
 /// broker 1, with what a count phase could leave: brokers 2 and 3 each
 /// took four of one topic (excess 2 over a share of 2), and `extra_c`
@@ -245,18 +265,7 @@ fn piled(extra_c: usize) -> (State, Vec<Vec<B>>) {
         brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
         topics,
     };
-    let start: Vec<Vec<B>> = cluster
-        .partitions()
-        .map(|(_, p)| vec![p.replicas[0] as B - 1])
-        .collect();
-    let mut reps = start.clone();
-    reps[2..6].fill(vec![1]);
-    reps[8..12].fill(vec![2]);
-    let n = reps.len();
-    (
-        State::new(&cluster, reps, vec![true; 3], vec![true; n], false),
-        start,
-    )
+    moved_state(&cluster, &[(2..6, 1), (8..12, 2)])
 }
 
 #[test]
@@ -325,11 +334,7 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
         brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
         topics: vec![t],
     };
-    let start: Vec<Vec<B>> = vec![vec![0]; 6];
-    let mut reps = start.clone();
-    reps[2..4].fill(vec![1]);
-    reps[4..6].fill(vec![2]);
-    let mut st = State::new(&cluster, reps, vec![true; 3], vec![true; 6], false);
+    let (mut st, start) = moved_state(&cluster, &[(2..4, 1), (4..6, 2)]);
     let moved_bytes = |st: &State| -> u64 {
         (0..6)
             .filter(|&p| st.reps[p] != start[p])
@@ -369,21 +374,7 @@ fn leveling_never_raises_a_partner_topic_to_the_worst() {
         ],
         topics,
     };
-    let start: Vec<Vec<B>> = cluster
-        .partitions()
-        .map(|(_, p)| vec![p.replicas[0] as B - 1])
-        .collect();
-    let mut reps = start.clone();
-    reps[0..2].fill(vec![0]);
-    reps[2..6].fill(vec![1]);
-    reps[9..12].fill(vec![2]);
-    let mut st = State::new(
-        &cluster,
-        reps,
-        vec![true, true, true, false],
-        vec![true; 21],
-        false,
-    );
+    let (mut st, start) = moved_state(&cluster, &[(0..2, 0), (2..6, 1), (9..12, 2)]);
     assert_eq!((st.topic_excess(), &st.count[..3]), (2, &[7, 7, 7][..]));
     let before = st.reps.clone();
     let moves = st.net_moves(&start);
