@@ -1,16 +1,35 @@
-//! Files in and out. Output goes through a temporary file in the same
-//! directory and a rename, so a reader never sees half a plan and a failed
-//! run leaves no file behind.
+//! Files in and out, under one rule for every command:
+//!
+//! - An output is written through a temporary file in the same directory
+//!   and a rename, so a reader never sees half a file and a failed run
+//!   leaves none.
+//! - An existing output file is replaced (as `kafka-reassign-partitions.sh`
+//!   does), unless the command runs with `--no-clobber`.
+//! - An output never names an input of the same run, through any path,
+//!   symlink or hard link: that is a usage error before anything is done.
+//! - Nothing removes a file the run did not create: the only removal here
+//!   is of this run's own temporary file.
+//!
+//! `-` as an input is standard input; as an output it is standard output,
+//! which the printer writes, not this module.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+/// The name that stands for standard input or output.
+pub const STDIO: &str = "-";
+
+/// Whether an output path stands for standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == STDIO
+}
+
 /// Reads a whole input file, or standard input for `-`.
 pub fn read_input(path: &str) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    if path == "-" {
+    if path == STDIO {
         std::io::stdin()
             .read_to_end(&mut buf)
             .context("cannot read standard input")?;
@@ -20,8 +39,83 @@ pub fn read_input(path: &str) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// A file's identity (device and inode), which every path, symlink and
+/// hard link to it shares; `None` if it does not exist.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<PathBuf> {
+    path.canonicalize().ok()
+}
+
+/// Where a path that may not exist yet would be: its directory resolved,
+/// and its name.
+fn location(path: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new(".")).canonicalize().ok()?;
+    Some((dir, path.file_name()?.to_owned()))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    match (identity(a), identity(b)) {
+        (Some(x), Some(y)) => x == y,
+        (None, None) => location(a).is_some_and(|x| location(b) == Some(x)),
+        _ => false,
+    }
+}
+
+/// A command's outputs, checked before it does anything: none may be an
+/// input (it would be replaced), two may not be one file (one would be
+/// lost), at most one may be standard output, and with `no_clobber` none
+/// may exist. Each entry is the flag and its value. The error is a usage
+/// error, for the caller to mark so.
+pub fn check_outputs(
+    inputs: &[(&str, &str)],
+    outputs: &[(&str, &Path)],
+    no_clobber: bool,
+) -> Result<(), String> {
+    for (i, (flag, out)) in outputs.iter().enumerate() {
+        if is_stdout(out) {
+            if let Some((other, _)) = outputs[..i].iter().find(|(_, o)| is_stdout(o)) {
+                return Err(format!(
+                    "{other} and {flag} both write to standard output; name a file for one of them"
+                ));
+            }
+            continue;
+        }
+        for (in_flag, input) in inputs.iter().filter(|(_, p)| *p != STDIO) {
+            if same_file(out, Path::new(input)) {
+                return Err(format!(
+                    "{flag} {} is the {in_flag} input of this run; write to another file",
+                    out.display()
+                ));
+            }
+        }
+        if let Some((other, _)) = outputs[..i]
+            .iter()
+            .find(|(_, o)| !is_stdout(o) && same_file(o, out))
+        {
+            return Err(format!("{other} and {flag} both name {}", out.display()));
+        }
+        if no_clobber && std::fs::symlink_metadata(out).is_ok() {
+            return Err(format!(
+                "{flag} {} exists, and --no-clobber keeps it",
+                out.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A file written to a temporary name, made visible by [`Staged::commit`];
-/// dropped uncommitted, it is removed.
+/// dropped uncommitted, the temporary file (ours alone) is removed.
 pub struct Staged {
     tmp: PathBuf,
     dest: PathBuf,
@@ -32,30 +126,56 @@ impl Staged {
     pub fn write(dest: &Path, contents: &[u8]) -> Result<Staged> {
         let name = dest
             .file_name()
-            .with_context(|| format!("{} is not a file path", dest.display()))?;
+            .with_context(|| format!("cannot write {}: not a file path", dest.display()))?;
         let dir = dest.parent().filter(|d| !d.as_os_str().is_empty());
-        let tmp = dir.unwrap_or(Path::new(".")).join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let dir = dir.unwrap_or(Path::new("."));
+        // `create_new`, so that a file that happens to have the temporary
+        // name is never truncated (and never removed: it is not ours).
+        let mut attempt = 0u32;
+        let (tmp, mut f) = loop {
+            let tmp = dir.join(format!(
+                ".{}.tmp-{}-{attempt}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", dest.display()));
+                }
+            }
+        };
         let staged = Staged {
             tmp,
             dest: dest.to_path_buf(),
             committed: false,
         };
-        let mut f = std::fs::File::create(&staged.tmp)
-            .with_context(|| format!("cannot create {}", staged.dest.display()))?;
         f.write_all(contents)
             .and_then(|()| f.sync_all())
             .with_context(|| format!("cannot write {}", staged.dest.display()))?;
         Ok(staged)
     }
 
-    pub fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.tmp, &self.dest)
-            .with_context(|| format!("cannot write {}", self.dest.display()))?;
-        self.committed = true;
+    /// Makes the file visible under its name. With `no_clobber`, an
+    /// existing file there (one that appeared since the run checked) is
+    /// kept: linking, unlike renaming, refuses to replace it.
+    pub fn commit(mut self, no_clobber: bool) -> Result<()> {
+        let done = if no_clobber {
+            std::fs::hard_link(&self.tmp, &self.dest)
+        } else {
+            std::fs::rename(&self.tmp, &self.dest)
+        };
+        done.with_context(|| format!("cannot write {}", self.dest.display()))?;
+        // After a link the temporary name is still ours to remove; after a
+        // rename it is gone.
+        self.committed = !no_clobber;
         Ok(())
     }
 }
@@ -68,15 +188,15 @@ impl Drop for Staged {
     }
 }
 
-/// Writes several files so that either all appear or none: each is staged
-/// first, then all are renamed.
-pub fn write_all_atomic(files: &[(&Path, Vec<u8>)]) -> Result<()> {
+/// Writes several files so that a failure while writing leaves none: each
+/// is staged first, then all are made visible.
+pub fn write_all_atomic(files: &[(&Path, Vec<u8>)], no_clobber: bool) -> Result<()> {
     let staged = files
         .iter()
         .map(|(p, c)| Staged::write(p, c))
         .collect::<Result<Vec<_>>>()?;
     for s in staged {
-        s.commit()?;
+        s.commit(no_clobber)?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::exit::{CodedError, Exit};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
-use crate::fsutil::write_all_atomic;
+use super::{Output, check_outputs, write_outputs};
 use crate::kafka::Admin;
 use crate::kafka::admin::ConfigResource;
 use crate::model::snapshot;
@@ -29,9 +29,13 @@ pub struct DescribeArgs {
     /// Bootstrap servers, comma separated.
     #[arg(long, value_name = "HOST:PORT", env = "KAFKA_MIGRATE_BOOTSTRAP")]
     pub bootstrap_server: String,
-    /// Write the cluster snapshot (version 1 JSON) to this file.
+    /// Write the cluster snapshot (version 1 JSON) to this file, or `-`
+    /// for standard output (the description then goes to stderr).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Refuse to replace an existing output file.
+    #[arg(long)]
+    pub no_clobber: bool,
     /// Request timeout in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
@@ -56,7 +60,10 @@ fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
 }
 
 async fn run(args: DescribeArgs) -> Result<Exit> {
-    let printer = Printer::new(args.output);
+    let outputs: Vec<(&str, &std::path::Path)> =
+        args.out.iter().map(|p| ("--out", p.as_path())).collect();
+    check_outputs(&[], &outputs, args.no_clobber)?;
+    let printer = Printer::for_outputs(args.output, &outputs)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut admin = Admin::connect(&args.bootstrap_server, timeout)
         .await
@@ -75,10 +82,17 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             }
         }
     }
-    if let Some(out) = &args.out {
-        write_all_atomic(&[(out.as_path(), snapshot::to_json(&cluster).into_bytes())])
-            .map_err(super::exit::failure)?;
-    }
+    let wrote = match &args.out {
+        Some(path) => {
+            let snapshot = Output {
+                what: "snapshot".into(),
+                path,
+                contents: snapshot::to_json(&cluster),
+            };
+            write_outputs(&printer, vec![snapshot], args.no_clobber)?
+        }
+        None => Vec::new(),
+    };
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
@@ -148,10 +162,10 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             for (r, k, v) in &throttles {
                 printer.out(&format!("throttle {r}: {k}={v}"));
             }
-            if let Some(out) = &args.out {
-                printer.note(&format!("wrote snapshot to {}", out.display()));
-            }
         }
+    }
+    for line in &wrote {
+        printer.note(line);
     }
     Ok(Exit::Ok)
 }

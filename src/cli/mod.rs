@@ -48,6 +48,7 @@ pub enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    let printer = Printer::new(printer::OutputFormat::Text);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         // Help and version go to stdout whole (help for a bare command to
@@ -69,11 +70,10 @@ pub fn main() -> i32 {
                 .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see --help)", what.join(" "));
+            printer.note(&format!("{} (see --help)", what.join(" ")));
             return Exit::Invalid.code();
         }
     };
-    let printer = Printer::new(printer::OutputFormat::Text);
     let result = match cli.command {
         Command::Plan(a) => plan::exec(*a),
         Command::Check(a) => check::exec(a),
@@ -84,9 +84,19 @@ pub fn main() -> i32 {
             _ => Exit::Failure,
         }),
     };
-    match result {
+    let code = match result {
         Ok(exit) => exit.code(),
         Err(e) => report(&printer, e),
+    };
+    match printer::take_stdout_error() {
+        // A reader that stopped reading (`| head`) wanted no more: the
+        // run ends quietly with its own code, as ripgrep's and cargo's do.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Some(e) if code == Exit::Ok.code() || code == Exit::Incomplete.code() => {
+            printer.error(&format!("cannot write to standard output: {e}"), None);
+            Exit::Failure.code()
+        }
+        _ => code,
     }
 }
 
@@ -102,4 +112,46 @@ fn report(printer: &Printer, e: anyhow::Error) -> i32 {
             Exit::Invalid.code()
         }
     }
+}
+
+/// A file a command writes: what it holds (for the message), where (`-`:
+/// standard output) and its contents.
+pub struct Output<'a> {
+    pub what: String,
+    pub path: &'a std::path::Path,
+    pub contents: String,
+}
+
+/// Writes a command's outputs under the one rule of [`crate::fsutil`]:
+/// `-` to standard output, files through a temporary file and a rename
+/// (all staged before any is made visible). Returns the "wrote ..." lines
+/// for the command to print on stderr once its summary is out.
+pub fn write_outputs(
+    printer: &Printer,
+    outputs: Vec<Output>,
+    no_clobber: bool,
+) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut wrote = Vec::new();
+    for o in outputs {
+        if crate::fsutil::is_stdout(o.path) {
+            printer.data(&o.contents);
+        } else {
+            wrote.push(format!("wrote {} to {}", o.what, o.path.display()));
+            files.push((o.path, o.contents.into_bytes()));
+        }
+    }
+    crate::fsutil::write_all_atomic(&files, no_clobber).map_err(exit::failure)?;
+    Ok(wrote)
+}
+
+/// Checks a command's outputs against its inputs before it does anything
+/// (see [`crate::fsutil::check_outputs`]); a clash is a usage error.
+pub fn check_outputs(
+    inputs: &[(&str, &str)],
+    outputs: &[(&str, &std::path::Path)],
+    no_clobber: bool,
+) -> anyhow::Result<()> {
+    crate::fsutil::check_outputs(inputs, outputs, no_clobber)
+        .map_err(|e| exit::invalid(anyhow::anyhow!(e)))
 }

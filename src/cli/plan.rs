@@ -1,7 +1,7 @@
 //! `kafka-migrate plan --state FILE`: a balanced reassignment, offline.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -10,8 +10,9 @@ use regex::Regex;
 use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::summary;
+use super::{Output, check_outputs, write_outputs};
 use crate::analysis;
-use crate::fsutil::{read_input, write_all_atomic};
+use crate::fsutil::{is_stdout, read_input};
 use crate::model::reassignment::{self, parse_topics};
 use crate::model::{BrokerId, Cluster, RackCoverage, snapshot};
 use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
@@ -66,12 +67,17 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Write the plan (only the partitions that change) to this file.
+    /// Write the plan (only the partitions that change) to this file, or
+    /// `-` for standard output (the summary then goes to stderr).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Write the current assignment of the changed partitions here.
     #[arg(long, value_name = "FILE")]
     pub rollback: Option<PathBuf>,
+    /// Refuse to replace an existing output file (by default it is
+    /// replaced; an input of the run never is).
+    #[arg(long)]
+    pub no_clobber: bool,
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
@@ -106,15 +112,19 @@ pub fn load_snapshot(path: &str) -> Result<Cluster> {
 }
 
 pub fn exec(args: PlanArgs) -> Result<Exit> {
-    let printer = Printer::new(args.output);
-    if let (Some(out), Some(rb)) = (&args.out, &args.rollback)
-        && same_file(out, rb)
-    {
-        return Err(invalid(anyhow::anyhow!(
-            "--out and --rollback both name {}",
-            out.display()
-        )));
-    }
+    let outputs: Vec<(&str, &Path)> = [("--out", &args.out), ("--rollback", &args.rollback)]
+        .into_iter()
+        .filter_map(|(flag, p)| Some((flag, p.as_deref()?)))
+        .collect();
+    let inputs: Vec<(&str, &str)> = [
+        ("--state", Some(&args.state)),
+        ("--topics-file", args.topics_file.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| Some((flag, p?.as_str())))
+    .collect();
+    check_outputs(&inputs, &outputs, args.no_clobber)?;
+    let printer = Printer::for_outputs(args.output, &outputs)?;
     let cluster = load_snapshot(&args.state)?;
     let topics = select_topics(&cluster, &args)?;
     let targets = match (&args.brokers, &args.remove_brokers, &args.replace) {
@@ -141,26 +151,28 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     };
     let outcome = planner::plan(&cluster, &req).map_err(invalid)?;
     let plan = outcome.reassignment(&cluster);
-    // Kafka rejects an empty plan, so none is written; and an older plan
-    // at that path must not pass for this run's (a script that applies
-    // `-o FILE` after a successful run would apply it again).
-    let (out, rollback) = if plan.is_empty() {
-        for p in args.out.iter().chain(&args.rollback) {
-            remove_stale(p)?;
-        }
-        (None, None)
+    // Kafka rejects an empty plan, so none is written. A file already at
+    // an output path is the user's: it stays as it is, and the run says so.
+    let wrote = if plan.is_empty() {
+        Vec::new()
     } else {
-        (args.out.as_ref(), args.rollback.as_ref())
+        let rollback = outcome.rollback(&cluster);
+        let files = outputs
+            .iter()
+            .map(|&(flag, path)| {
+                let (what, doc) = match flag {
+                    "--out" => ("plan", &plan),
+                    _ => ("rollback", &rollback),
+                };
+                Output {
+                    what: format!("{what} ({} partitions)", doc.len()),
+                    path,
+                    contents: reassignment::to_json(doc),
+                }
+            })
+            .collect();
+        write_outputs(&printer, files, args.no_clobber)?
     };
-    let mut files = Vec::new();
-    if let Some(out) = out {
-        files.push((out.as_path(), reassignment::to_json(&plan).into_bytes()));
-    }
-    if let Some(rb) = rollback {
-        let json = reassignment::to_json(&outcome.rollback(&cluster));
-        files.push((rb.as_path(), json.into_bytes()));
-    }
-    write_all_atomic(&files).map_err(super::exit::failure)?;
 
     let use_racks = !args.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
     let mut sum = analysis::summarize(
@@ -205,14 +217,29 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     if plan.is_empty() && warnings.is_empty() {
         notes.push("nothing to do: the cluster is already balanced for these targets".into());
     }
+    let kept: Vec<String> = if plan.is_empty() {
+        outputs
+            .iter()
+            .filter(|(_, p)| !is_stdout(p) && p.exists())
+            .map(|(flag, p)| format!("{flag} {} exists and was left as it is", p.display()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let file_of = |flag: &str| {
+        (!plan.is_empty())
+            .then(|| outputs.iter().find(|(f, _)| *f == flag))
+            .flatten()
+            .map(|(_, p)| p.display().to_string())
+    };
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "plan",
             "objective": format!("{:?}", args.objective).to_lowercase(),
             "seed": args.seed,
-            "plan_file": out.map(|p| p.display().to_string()),
-            "rollback_file": rollback.map(|p| p.display().to_string()),
+            "plan_file": file_of("--out"),
+            "rollback_file": file_of("--rollback"),
             "partitions_in_plan": plan.len(),
             "notes": notes,
             "warnings": warnings,
@@ -230,45 +257,21 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             for w in &warnings {
                 printer.warn(w);
             }
-            match out {
-                _ if plan.is_empty() => printer.note("no plan written: nothing changes"),
-                Some(p) => printer.note(&format!(
-                    "wrote {} partitions to {}",
-                    plan.len(),
-                    p.display()
-                )),
-                None => printer.note("dry run: pass -o FILE to write the plan"),
-            }
         }
+    }
+    if plan.is_empty() {
+        printer.note("no plan written: nothing changes");
+    } else if outputs.iter().all(|(flag, _)| *flag != "--out") {
+        printer.note("dry run: pass -o FILE to write the plan (-o - for standard output)");
+    }
+    for line in wrote.iter().chain(&kept) {
+        printer.note(line);
     }
     Ok(if warnings.is_empty() {
         Exit::Ok
     } else {
         Exit::Incomplete
     })
-}
-
-/// Removes an output file left by an earlier run, if any.
-fn remove_stale(path: &std::path::Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(super::exit::failure(
-            anyhow::anyhow!("cannot remove the earlier {}: {e}", path.display()),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// Whether two output paths name one file (which would hold only one of
-/// the two plans), also through `.`, `..` or a symlinked directory.
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    let resolve = |p: &std::path::Path| {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-        let dir = dir.unwrap_or(std::path::Path::new("."));
-        dir.canonicalize()
-            .ok()
-            .zip(p.file_name().map(|n| n.to_owned()))
-    };
-    a == b || resolve(a).is_some_and(|x| resolve(b) == Some(x))
 }
 
 fn join(ids: &[BrokerId]) -> String {

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::exit::{Exit, failure};
-use crate::fsutil::write_all_atomic;
+use super::exit::Exit;
+use super::printer::{OutputFormat, Printer};
+use super::{Output, check_outputs, write_outputs};
+use crate::fsutil::STDIO;
 use crate::model::snapshot;
 use crate::synth::{Profile, generate};
 
@@ -37,9 +39,12 @@ pub struct GenArgs {
     /// The same seed gives the same snapshot.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output file (standard output if absent).
+    /// Output file (standard output if absent or `-`).
     #[arg(short = 'o', long = "out")]
     pub out: Option<PathBuf>,
+    /// Refuse to replace an existing output file.
+    #[arg(long)]
+    pub no_clobber: bool,
 }
 
 pub fn exec(a: GenArgs) -> Result<Exit> {
@@ -54,10 +59,16 @@ pub fn exec(a: GenArgs) -> Result<Exit> {
         rf2: if a.rf3 { 0.0 } else { 0.2 },
         ..Profile::default()
     };
-    let json = snapshot::to_json(&generate(&profile, a.seed));
-    match a.out {
-        Some(p) => write_all_atomic(&[(p.as_path(), json.into_bytes())]).map_err(failure)?,
-        None => println!("{json}"),
+    let path = a.out.unwrap_or_else(|| PathBuf::from(STDIO));
+    check_outputs(&[], &[("--out", &path)], a.no_clobber)?;
+    let printer = Printer::new(OutputFormat::Text);
+    let output = Output {
+        what: "snapshot".into(),
+        path: &path,
+        contents: snapshot::to_json(&generate(&profile, a.seed)),
+    };
+    for line in write_outputs(&printer, vec![output], a.no_clobber)? {
+        printer.note(&line);
     }
     Ok(Exit::Ok)
 }

@@ -270,7 +270,8 @@ fn one_file_for_plan_and_rollback_is_refused() {
 }
 
 /// Kafka rejects an empty plan: with nothing to change, none is written
-/// (and no rollback), and the run still succeeds.
+/// (and no rollback), and the run still succeeds. A file already at an
+/// output path is the user's: it stays, and the run says so.
 #[test]
 fn a_balanced_cluster_gets_no_plan_file() {
     let dir = TempDir::new().unwrap();
@@ -289,17 +290,15 @@ fn a_balanced_cluster_gets_no_plan_file() {
         assert!(err.contains(want), "{err}");
     }
     assert!(!plan.exists() && !rollback.exists());
-    // An older plan at that path is not left to pass for this run's.
-    std::fs::write(&plan, "{}").unwrap();
-    let out = run(&[
-        "plan",
-        "--state",
-        s.to_str().unwrap(),
-        "-o",
-        plan.to_str().unwrap(),
-    ]);
+    std::fs::write(&plan, "precious").unwrap();
+    std::fs::write(&rollback, "also mine").unwrap();
+    let out = plan_to(&s, &plan, &rollback);
     assert_exit(&out, 0);
-    assert!(!plan.exists(), "a stale plan was left");
+    assert_eq!(std::fs::read_to_string(&plan).unwrap(), "precious");
+    assert_eq!(std::fs::read_to_string(&rollback).unwrap(), "also mine");
+    let err = stderr_of(&out);
+    assert!(err.contains("p.json exists and was left as it is"), "{err}");
+    assert!(err.contains("r.json exists and was left as it is"), "{err}");
 }
 
 #[test]

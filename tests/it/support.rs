@@ -4,8 +4,14 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// The binary, in a UTF-8 locale whatever the caller's (tables and bars
+/// follow the locale; a test of the ASCII fallback sets `LANG=C`).
 pub fn bin() -> Command {
-    Command::cargo_bin("kafka-migrate").expect("binary built")
+    let mut cmd = Command::cargo_bin("kafka-migrate").expect("binary built");
+    cmd.env_remove("LC_ALL")
+        .env_remove("LC_CTYPE")
+        .env("LANG", "C.UTF-8");
+    cmd
 }
 
 pub fn repo() -> PathBuf {
