@@ -376,3 +376,19 @@ fn a_non_utf8_locale_gets_ascii_tables() {
     let out = run(&["plan", "--state", s(&state)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains('┌'));
 }
+
+/// The abuse list (`tests/tools/abuse.sh`): every bad input and edge case
+/// of the hardening issue against the binary and a mini-broker, each with
+/// its exit code.
+#[test]
+fn abuse_script() {
+    let script = crate::support::repo().join("tests/tools/abuse.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(!text.contains("FAIL") && text.contains(" passed, 0 failed"), "{text}");
+}
