@@ -1,3 +1,4 @@
+#![allow(clippy::print_stdout, clippy::print_stderr)] // TEMP until the printer takes over
 //! `kafka-migrate mini-broker`: runs an in-process Kafka cluster until
 //! Ctrl-C (or `quit` on standard input), then stops it cleanly.
 //!

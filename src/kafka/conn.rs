@@ -27,6 +27,7 @@ pub struct Connection {
 
 impl Connection {
     /// Connects and negotiates versions.
+    #[allow(clippy::disallowed_methods)] // the client's one socket
     pub async fn connect(addr: &str, timeout: Duration) -> Result<Connection, KafkaError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await

@@ -16,6 +16,7 @@ pub struct MiniClient {
 }
 
 impl MiniClient {
+    #[allow(clippy::disallowed_methods)] // the test client's socket
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
         let stream =
             tokio::time::timeout(std::time::Duration::from_secs(10), TcpStream::connect(addr))

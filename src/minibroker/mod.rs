@@ -31,3 +31,10 @@ pub mod throttle;
 
 pub use config::{ClusterConfig, TopicSpec};
 pub use server::{Cluster, ClusterHandle};
+
+/// The mini-broker's own diagnostics: a server has no printer, so they go
+/// to stderr, from here only.
+#[allow(clippy::print_stderr)]
+pub(crate) fn log(message: std::fmt::Arguments) {
+    eprintln!("{message}");
+}

@@ -63,10 +63,7 @@ fn segment_path(dir: &str, topic: &str, partition: i32) -> PathBuf {
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let parent = path.parent().context("path has a parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+    crate::fsutil::Staged::write(path, bytes)?.commit(false)
 }
 
 /// Writes the metadata and every replica log under `data_dir`.

@@ -276,7 +276,10 @@ async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch
             Ok(None) => {}
             Err(e) => {
                 if std::env::var_os("MINIBROKER_DEBUG").is_some() {
-                    eprintln!("mini-broker {}: closing connection: {e:#}", ctx.id);
+                    super::log(format_args!(
+                        "mini-broker {}: closing connection: {e:#}",
+                        ctx.id
+                    ));
                 }
                 return;
             }

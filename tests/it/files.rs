@@ -390,5 +390,8 @@ fn abuse_script() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(!text.contains("FAIL") && text.contains(" passed, 0 failed"), "{text}");
+    assert!(
+        !text.contains("FAIL") && text.contains(" passed, 0 failed"),
+        "{text}"
+    );
 }

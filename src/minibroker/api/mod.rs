@@ -44,7 +44,7 @@ macro_rules! apis {
                     let resp = $handler(ctx, r, version).await;
                     codec::encode_response(correlation_id, version, &resp).map_err(|e| {
                         // A response that does not encode is a mini-broker bug: say so.
-                        eprintln!("mini-broker: cannot encode {:?} v{version} response: {e:#}", ApiKey::$variant);
+                        $crate::minibroker::log(format_args!("mini-broker: cannot encode {:?} v{version} response: {e:#}", ApiKey::$variant));
                         e
                     })
                 } )*
