@@ -4,11 +4,11 @@
 //! `plan --state` reads.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 
+use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use crate::fsutil::write_all_atomic;
@@ -26,15 +26,11 @@ pub const BROKER_THROTTLE_KEYS: [&str; 3] = [
 
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// Bootstrap servers, comma separated.
-    #[arg(long, value_name = "HOST:PORT", env = "KAFKA_MIGRATE_BOOTSTRAP")]
-    pub bootstrap_server: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Write the cluster snapshot (version 1 JSON) to this file.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Request timeout in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -57,8 +53,8 @@ fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
 
 async fn run(args: DescribeArgs) -> Result<Exit> {
     let printer = Printer::new(args.output);
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut admin = Admin::connect(&args.bootstrap_server, timeout)
+    let bootstrap = args.cluster.bootstrap_server.to_string();
+    let mut admin = Admin::connect(&bootstrap, args.cluster.timeout)
         .await
         .map_err(unreachable)?;
     let cluster = admin.snapshot().await.map_err(unreachable)?;
