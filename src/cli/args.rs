@@ -13,7 +13,12 @@ use crate::kafka::{Bootstrap, parse_timeout};
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// Bootstrap servers, HOST:PORT[,HOST:PORT...].
-    #[arg(long, value_name = "HOST:PORT", env = "KAFKA_MIGRATE_BOOTSTRAP")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "KAFKA_MIGRATE_BOOTSTRAP",
+        hide_env_values = true
+    )]
     pub bootstrap_server: Bootstrap,
     /// How long to wait for each answer: seconds, or with a unit (500ms,
     /// 30s, 2m).
