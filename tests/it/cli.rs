@@ -930,3 +930,41 @@ fn kafka_tool_spellings_are_accepted() {
         "{moved}"
     );
 }
+
+// regression: a bogus frame length was allocated whole before reading
+// (a TLS alert reads as 352 MB), and a server that hung up said "early eof".
+#[test]
+fn describe_names_tls_listeners_and_servers_that_hang_up() {
+    use std::io::{Read, Write};
+    let tls = listener(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        // A TLS alert record: what an SSL listener sends to plaintext.
+        let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+    });
+    let hang_up = listener(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        // A plausible length (160 MiB), a few bytes, then gone.
+        let _ = s.write_all(&[0x0a, 0x00, 0x00, 0x00, 1, 2, 3]);
+    });
+    for (addr, expect) in [
+        (
+            &tls,
+            format!("{tls} is not a Kafka listener: it answered ApiVersions with TLS"),
+        ),
+        (
+            &hang_up,
+            format!("{hang_up} closed the connection without answering ApiVersions"),
+        ),
+    ] {
+        let out = run_within(
+            &["describe", "--bootstrap-server", addr, "--timeout", "10"],
+            30,
+        )
+        .expect("ends");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains(&expect), "{err}");
+    }
+}
