@@ -36,7 +36,7 @@
 //! one of those costs a move beyond the bound, which counts only what must
 //! leave or arrive.
 
-use crate::model::{Broker, Cluster, Partition, Topic};
+use crate::model::{Broker, Cluster, Partition, Topic, rack_name};
 use crate::planner::rng::SplitMix64;
 
 #[derive(Debug, Clone)]
@@ -132,7 +132,7 @@ pub fn generate(profile: &Profile, seed: u64) -> Cluster {
     let brokers: Vec<Broker> = (0..nb)
         .map(|i| Broker {
             id: i as i32 + 1,
-            rack: rack_of[i].map(|r| format!("rack-{}", (b'a' + (r % 26) as u8) as char)),
+            rack: rack_of[i].map(rack_name),
             host: Some(format!("broker-{}", i + 1)),
             port: Some(9092),
             alive: true,
@@ -201,9 +201,14 @@ pub fn generate(profile: &Profile, seed: u64) -> Cluster {
     }
 
     let mut cluster = Cluster { brokers, topics };
-    // Dead brokers: chosen among the older ones, so they hold data.
+    // Dead brokers: chosen among the older ones, so they hold data. A pick
+    // that is already dead takes the next alive broker, so the count asked
+    // for is the count made.
     for k in 0..profile.dead_brokers.min(nb.saturating_sub(1)) {
-        let i = (k * 7 + rng.below(nb as u64 / steps as u64 + 1) as usize) % nb;
+        let mut i = (k * 7 + rng.below(nb as u64 / steps as u64 + 1) as usize) % nb;
+        while !cluster.brokers[i].alive {
+            i = (i + 1) % nb;
+        }
         let id = cluster.brokers[i].id;
         cluster.brokers[i].alive = false;
         for t in &mut cluster.topics {

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
+use super::args::PlanFileArg;
 use super::exit::{Exit, invalid};
 use super::plan::load_snapshot;
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
@@ -15,9 +16,8 @@ use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The plan, in Kafka's reassignment JSON (`-` for standard input).
-    #[arg(value_name = "PLAN")]
-    pub plan: String,
+    #[command(flatten)]
+    pub plan: PlanFileArg,
     /// Cluster snapshot (version 1 JSON).
     #[arg(long, value_name = "FILE")]
     pub state: String,
@@ -37,20 +37,21 @@ pub struct CheckArgs {
 
 pub fn exec(args: CheckArgs) -> Result<Exit> {
     let printer = Printer::new(args.output);
-    if args.plan == "-" && args.state == "-" {
+    let plan_path = args.plan.path();
+    if plan_path == "-" && args.state == "-" {
         return Err(invalid(anyhow::anyhow!(
             "the plan and the snapshot cannot both come from standard input"
         )));
     }
     let cluster = load_snapshot(&args.state)?;
-    let name = if args.plan == "-" {
+    let name = if plan_path == "-" {
         "<stdin>"
     } else {
-        args.plan.as_str()
+        plan_path
     };
     // Shape and reference problems are reported together, one per line.
     let (moves, mut problems) =
-        reassignment::parse_moves(name, &read_input(&args.plan)?).map_err(invalid)?;
+        reassignment::parse_moves(name, &read_input(plan_path)?).map_err(invalid)?;
     problems.extend(reassignment::check_references(&moves, &cluster));
     Problems::check(name, std::mem::take(&mut problems)).map_err(invalid)?;
     let plan = reassignment::Reassignment::new(name, moves).map_err(invalid)?;

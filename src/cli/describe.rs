@@ -4,11 +4,11 @@
 //! `plan --state` reads.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 
+use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
@@ -26,9 +26,8 @@ pub const BROKER_THROTTLE_KEYS: [&str; 3] = [
 
 #[derive(Debug, Args)]
 pub struct DescribeArgs {
-    /// Bootstrap servers, comma separated.
-    #[arg(long, value_name = "HOST:PORT", env = "KAFKA_MIGRATE_BOOTSTRAP")]
-    pub bootstrap_server: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Write the cluster snapshot (version 1 JSON) to this file, or `-`
     /// for standard output (the description then goes to stderr).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
@@ -36,9 +35,6 @@ pub struct DescribeArgs {
     /// Refuse to replace an existing output file.
     #[arg(long)]
     pub no_clobber: bool,
-    /// Request timeout in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -64,8 +60,8 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
         args.out.iter().map(|p| ("--out", p.as_path())).collect();
     check_outputs(&[], &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut admin = Admin::connect(&args.bootstrap_server, timeout)
+    let bootstrap = args.cluster.bootstrap_server.to_string();
+    let mut admin = Admin::connect(&bootstrap, args.cluster.timeout)
         .await
         .map_err(unreachable)?;
     let cluster = admin.snapshot().await.map_err(unreachable)?;

@@ -34,10 +34,20 @@ const COMMANDS: &str = "stop N | start N | pause N | resume N | status | quit";
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
     /// Number of brokers (ids 1..=N).
-    #[arg(long, default_value_t = 3)]
+    #[arg(
+        long = "broker-count",
+        alias = "brokers",
+        value_name = "N",
+        default_value_t = 3
+    )]
     pub brokers: usize,
     /// Number of racks, assigned round-robin (rack-a, rack-b, ...); 0 for none.
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        long = "rack-count",
+        alias = "racks",
+        value_name = "N",
+        default_value_t = 0
+    )]
     pub racks: usize,
     /// Topic to create, NAME:PARTITIONS:REPLICATION_FACTOR (repeatable).
     #[arg(long = "topic", value_name = "SPEC")]

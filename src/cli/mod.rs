@@ -1,6 +1,7 @@
 //! The command line: thin. Each command parses its flags, calls the library
 //! and hands results to the printer. Exit codes live in [`exit`].
 
+pub mod args;
 pub mod check;
 pub mod describe;
 pub mod exit;

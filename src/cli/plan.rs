@@ -25,7 +25,13 @@ pub struct PlanArgs {
     pub state: String,
 
     /// Target broker set: replicas end up only on these brokers.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
+    #[arg(
+        long,
+        visible_alias = "broker-list",
+        value_name = "LIST",
+        value_delimiter = ',',
+        group = "target"
+    )]
     pub brokers: Option<Vec<BrokerId>>,
     /// Drain these brokers for decommission: they end up empty.
     #[arg(long, value_name = "LIST", value_delimiter = ',', group = "target")]
@@ -39,7 +45,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "REGEX|LIST", conflicts_with = "topics_file")]
     pub topics: Option<String>,
     /// Topics that may move, in Kafka's topics-to-move JSON.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, visible_alias = "topics-to-move-json-file", value_name = "FILE")]
     pub topics_file: Option<String>,
     /// Topics that must not move (list or regex, as --topics).
     #[arg(long, value_name = "REGEX|LIST")]
@@ -61,7 +67,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub no_leader_balance: bool,
     /// Plan without rack constraints.
-    #[arg(long)]
+    #[arg(long, visible_alias = "disable-rack-aware")]
     pub ignore_racks: bool,
     /// Seed for tie-breaking: the same inputs and seed give the same plan.
     #[arg(long, default_value_t = 0)]
@@ -126,6 +132,19 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
     let cluster = load_snapshot(&args.state)?;
+    if args.objective == ObjectiveArg::Size
+        && cluster.partition_count() > 0
+        && cluster.partitions().all(|(_, p)| p.size_bytes == 0)
+    {
+        return Err(invalid(anyhow::anyhow!(
+            "--objective size needs partition sizes, and no partition in {} has a size_bytes above 0 (describe records them; or plan with --objective count)",
+            if args.state == "-" {
+                "<stdin>"
+            } else {
+                &args.state
+            }
+        )));
+    }
     let topics = select_topics(&cluster, &args)?;
     let targets = match (&args.brokers, &args.remove_brokers, &args.replace) {
         (Some(b), _, _) => Targets::Brokers(b.clone()),

@@ -13,8 +13,14 @@ use tokio::net::TcpStream;
 
 use super::KafkaError;
 
-/// Frames above this are refused rather than allocated.
+/// Frames above this are refused. A Metadata response for a million
+/// partitions is about 60 MB; a length past this is another protocol's
+/// bytes read as a length (`HTTP` reads as 1213486160).
 const MAX_FRAME: usize = 256 << 20;
+
+/// A frame's buffer grows as its bytes arrive, from at most this much, so
+/// a length that lies costs no memory.
+const FIRST_ALLOCATION: usize = 64 << 10;
 
 pub struct Connection {
     addr: String,
@@ -34,7 +40,7 @@ impl Connection {
             .map_err(|_| KafkaError::Timeout {
                 api: "connect",
                 addr: addr.to_string(),
-                secs: timeout.as_secs(),
+                after: timeout,
             })?
             .map_err(|source| KafkaError::Connect {
                 addr: addr.to_string(),
@@ -130,10 +136,19 @@ impl Connection {
         let len = (buf.len() - 4) as i32;
         buf[..4].copy_from_slice(&len.to_be_bytes());
 
-        let io = |source: std::io::Error, addr: &str| KafkaError::Io {
-            api,
-            addr: addr.to_string(),
-            source,
+        let io = |source: std::io::Error, addr: &str| {
+            if source.kind() == std::io::ErrorKind::UnexpectedEof {
+                KafkaError::Closed {
+                    api,
+                    addr: addr.to_string(),
+                }
+            } else {
+                KafkaError::Io {
+                    api,
+                    addr: addr.to_string(),
+                    source,
+                }
+            }
         };
         let timeout = self.timeout;
         let addr = self.addr.clone();
@@ -149,17 +164,33 @@ impl Connection {
                 .map_err(|e| io(e, &addr))?;
             let n = i32::from_be_bytes(len);
             if n < 0 || n as usize > MAX_FRAME {
-                return Err(KafkaError::Codec {
+                // Whatever else arrived at once says what answered.
+                let mut more = [0u8; 80];
+                let got =
+                    tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut more))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or(0);
+                return Err(KafkaError::NotKafka {
                     api,
                     addr: addr.clone(),
-                    detail: format!("response frame of {n} bytes"),
+                    detail: what_answered(len, &more[..got]),
                 });
             }
-            let mut frame = vec![0u8; n as usize];
-            self.stream
-                .read_exact(&mut frame)
+            let n = n as usize;
+            let mut frame = Vec::with_capacity(n.min(FIRST_ALLOCATION));
+            (&mut self.stream)
+                .take(n as u64)
+                .read_to_end(&mut frame)
                 .await
                 .map_err(|e| io(e, &addr))?;
+            if frame.len() < n {
+                return Err(KafkaError::Closed {
+                    api,
+                    addr: addr.clone(),
+                });
+            }
             Ok(Bytes::from(frame))
         };
         let mut frame = tokio::time::timeout(timeout, exchange)
@@ -167,7 +198,7 @@ impl Connection {
             .map_err(|_| KafkaError::Timeout {
                 api,
                 addr: self.addr.clone(),
-                secs: timeout.as_secs(),
+                after: timeout,
             })??;
         let rh = ResponseHeader::decode(
             &mut frame,
@@ -196,6 +227,35 @@ impl Connection {
     }
 }
 
+/// What answered instead of Kafka, from the first bytes of its answer
+/// (`head` was read as a frame length and is not one).
+fn what_answered(head: [u8; 4], more: &[u8]) -> String {
+    let bytes: Vec<u8> = head.iter().chain(more).copied().collect();
+    let first_line = || {
+        let end = bytes
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(bytes.len())
+            .min(60);
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    };
+    if bytes.starts_with(b"HTTP/") {
+        format!("like an HTTP server ({:?})", first_line())
+    } else if matches!(head[0], 0x15 | 0x16) && head[1] == 0x03 {
+        // A TLS record: an alert (0x15) or a handshake (0x16), version 3.x.
+        "with TLS: is it an SSL listener? kafka-migrate connects in plaintext".into()
+    } else if head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("with text ({:?})", first_line())
+    } else {
+        let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!(
+            "with bytes {} (a frame length of {} bytes, which no Kafka response has)",
+            hex.join(" "),
+            i32::from_be_bytes(head)
+        )
+    }
+}
+
 /// The protocol name of an API key, for messages.
 pub fn api_name(key: i16) -> &'static str {
     match key {
@@ -216,5 +276,23 @@ pub fn api_name(key: i16) -> &'static str {
         46 => "ListPartitionReassignments",
         60 => "DescribeCluster",
         _ => "request",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::what_answered;
+
+    #[test]
+    fn names_what_answered_instead_of_kafka() {
+        let http = what_answered(*b"HTTP", b"/1.1 400 Bad Request\r\nServer: x\r\n\r\n");
+        assert_eq!(http, r#"like an HTTP server ("HTTP/1.1 400 Bad Request")"#);
+        assert!(what_answered([0x15, 0x03, 0x03, 0x00], &[0x02, 0x02, 0x32]).contains("TLS"));
+        assert_eq!(
+            what_answered(*b"SSH-", b"2.0-OpenSSH_9.6\r\n"),
+            r#"with text ("SSH-2.0-OpenSSH_9.6")"#
+        );
+        let binary = what_answered([0xff, 0, 0, 1], &[]);
+        assert!(binary.contains("bytes ff 00 00 01"), "{binary}");
     }
 }

@@ -4,11 +4,13 @@
 //! the broker they are about) and errors that name the API and broker.
 
 pub mod admin;
+pub mod bootstrap;
 pub mod conn;
 
 use kafka_protocol::error::ResponseError;
 
 pub use admin::Admin;
+pub use bootstrap::{Bootstrap, parse_timeout};
 pub use conn::Connection;
 
 /// A Kafka error code as its name, e.g. `UNKNOWN_TOPIC_OR_PARTITION (3)`.
@@ -39,12 +41,22 @@ pub enum KafkaError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("{api} to {addr} timed out after {secs} s")]
+    #[error("{api} to {addr} timed out after {}", bootstrap::human(*after))]
     Timeout {
         api: &'static str,
         addr: String,
-        secs: u64,
+        after: std::time::Duration,
     },
+    /// The server answered with something that is not a Kafka response
+    /// frame: an HTTP server, a TLS listener, another protocol.
+    #[error("{addr} is not a Kafka listener: it answered {api} {detail}")]
+    NotKafka {
+        api: &'static str,
+        addr: String,
+        detail: String,
+    },
+    #[error("{addr} closed the connection without answering {api}")]
+    Closed { api: &'static str, addr: String },
     #[error("{api} to {addr}: {source}")]
     Io {
         api: &'static str,
@@ -77,7 +89,7 @@ pub enum KafkaError {
     },
     #[error("broker {0} is not in the cluster metadata")]
     UnknownBroker(i32),
-    #[error("no bootstrap server answered: {0}")]
+    #[error("no usable bootstrap server: {0}")]
     NoBootstrap(String),
 }
 

@@ -78,7 +78,13 @@ impl MiniClient {
     /// Reads one size-prefixed frame.
     pub async fn read_frame(&mut self) -> anyhow::Result<Bytes> {
         let len = self.stream.read_i32().await?;
-        let mut buf = vec![0u8; usize::try_from(len)?];
+        // A length past what the mini-broker ever sends is garbage, not a
+        // reason to allocate up to 2 GiB.
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&n| n <= super::codec::MAX_FRAME)
+            .ok_or_else(|| anyhow::anyhow!("response frame length {len} is not a Kafka frame"))?;
+        let mut buf = vec![0u8; len];
         self.stream.read_exact(&mut buf).await?;
         Ok(Bytes::from(buf))
     }

@@ -20,7 +20,7 @@ impl std::str::FromStr for TopicSpec {
             || format!("invalid topic spec {s:?}, expected NAME:PARTITIONS:REPLICATION_FACTOR");
         match parts.as_slice() {
             [name, p, rf] if !name.is_empty() => Ok(TopicSpec {
-                name: name.to_string(),
+                name: crate::model::check_topic_name(name).map(|()| name.to_string())?,
                 partitions: p.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?,
                 replication_factor: rf.parse().ok().filter(|r| *r > 0).ok_or_else(bad)?,
             }),
@@ -76,12 +76,7 @@ impl Default for ClusterConfig {
 
 impl ClusterConfig {
     pub fn rack_of(&self, broker_index: usize) -> Option<String> {
-        (self.racks > 0).then(|| {
-            format!(
-                "rack-{}",
-                (b'a' + (broker_index % self.racks) as u8 % 26) as char
-            )
-        })
+        (self.racks > 0).then(|| crate::model::rack_name(broker_index % self.racks))
     }
 
     pub fn log_dirs_of(&self, id: i32) -> Vec<String> {
@@ -117,5 +112,8 @@ mod tests {
         );
         assert!("orders:0:3".parse::<TopicSpec>().is_err());
         assert!("orders:3".parse::<TopicSpec>().is_err());
+        let bad = "or ders:1:1".parse::<TopicSpec>().unwrap_err();
+        assert!(bad.contains("invalid topic name \"or ders\""), "{bad}");
+        assert!(".:1:1".parse::<TopicSpec>().is_err());
     }
 }

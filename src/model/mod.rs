@@ -4,6 +4,7 @@
 //! returns a validated value or every problem found, each naming the
 //! topic-partition or broker it is about.
 
+mod json;
 pub mod problem;
 pub mod reassignment;
 pub mod snapshot;
@@ -15,6 +16,65 @@ pub use problem::{Problem, Problems};
 
 /// Kafka's broker id (an `int32` on the wire).
 pub type BrokerId = i32;
+
+/// Kafka's rule for topic names, as every message about one states it.
+pub const TOPIC_NAME_RULE: &str =
+    "a topic name is 1 to 249 characters from [a-zA-Z0-9._-], and not \".\" or \"..\"";
+
+/// Checks a topic name against Kafka's rule (`Topic.validate`): a name
+/// Kafka would refuse cannot be in a real cluster, and a plan naming one
+/// can only fail at submission. The error quotes the name (shortened when
+/// long), says what is wrong with it, and states the rule.
+pub fn check_topic_name(name: &str) -> Result<(), String> {
+    let why = if name.is_empty() {
+        "it is empty".to_string()
+    } else if name == "." || name == ".." {
+        "it is reserved".to_string()
+    } else if name.chars().count() > 249 {
+        format!("it has {} characters", name.chars().count())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        format!("it contains {c:?}")
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "invalid topic name {} ({why}): {TOPIC_NAME_RULE}",
+        quote_name(name)
+    ))
+}
+
+/// A name as a message shows it: quoted and escaped, cut after 40
+/// characters so one bad name cannot flood the terminal.
+fn quote_name(name: &str) -> String {
+    const SHOWN: usize = 40;
+    if name.chars().count() <= SHOWN {
+        format!("{name:?}")
+    } else {
+        let head: String = name.chars().take(SHOWN).collect();
+        format!("{head:?}...")
+    }
+}
+
+/// The rack names of generated clusters (`gen-snapshot`, the
+/// mini-broker): `rack-a` to `rack-z`, then `rack-aa`, `rack-ab`, ..., so
+/// every index has its own name.
+pub fn rack_name(index: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = index + 1;
+    while n > 0 {
+        n -= 1;
+        letters.push(b'a' + (n % 26) as u8);
+        n /= 26;
+    }
+    letters.reverse();
+    format!(
+        "rack-{}",
+        String::from_utf8(letters).expect("ASCII letters")
+    )
+}
 
 /// A topic and a partition number, ordered as Kafka's tools order them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -129,4 +189,44 @@ pub enum RackCoverage {
     All,
     /// The brokers without a rack.
     Partial(Vec<BrokerId>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rack_names_never_repeat() {
+        assert_eq!(rack_name(0), "rack-a");
+        assert_eq!(rack_name(25), "rack-z");
+        assert_eq!(rack_name(26), "rack-aa");
+        assert_eq!(rack_name(27), "rack-ab");
+        assert_eq!(rack_name(26 + 26 * 26), "rack-aaa");
+        let names: std::collections::HashSet<String> = (0..2000).map(rack_name).collect();
+        assert_eq!(names.len(), 2000);
+    }
+
+    #[test]
+    fn topic_names_follow_kafka() {
+        for ok in ["orders", "a", "A-b_c.9", &"x".repeat(249), "..."] {
+            assert_eq!(check_topic_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            (".", "it is reserved"),
+            ("..", "it is reserved"),
+            ("a b", "it contains ' '"),
+            ("é", "it contains 'é'"),
+            ("a:b", "it contains ':'"),
+        ] {
+            let e = check_topic_name(bad).unwrap_err();
+            assert!(
+                e.contains(why) && e.contains(TOPIC_NAME_RULE),
+                "{bad:?}: {e}"
+            );
+        }
+        let long = check_topic_name(&"x".repeat(250)).unwrap_err();
+        assert!(long.contains("it has 250 characters"), "{long}");
+        assert!(long.len() < 200, "a long name is cut: {long}");
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BrokerId, Cluster, Problem, Problems, TopicPartition};
+use super::{BrokerId, Cluster, Problem, Problems, TopicPartition, check_topic_name};
 
 /// The `log_dirs` entry meaning "whichever disk the broker picks".
 pub const ANY_LOG_DIR: &str = "any";
@@ -151,12 +151,14 @@ fn check_move(m: &Move, problems: &mut Vec<Problem>) {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a reassignment object with version and partitions")]
 struct RawPlan {
     version: Option<serde_json::Value>,
     partitions: Option<Vec<RawMove>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a partition object with topic, partition and replicas")]
 struct RawMove {
     topic: Option<String>,
     partition: Option<i64>,
@@ -175,8 +177,11 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Reassignment, Problems> {
 /// them, so a caller can report those together with reference problems.
 /// Only unreadable JSON is an error here.
 pub fn parse_moves(source: &str, bytes: &[u8]) -> Result<(Vec<Move>, Vec<Problem>), Problems> {
-    let raw: RawPlan = serde_json::from_slice(bytes)
-        .map_err(|e| Problems::single(source, Problem::new("", format!("invalid JSON: {e}"))))?;
+    let raw: RawPlan = super::json::parse(
+        source,
+        bytes,
+        "a reassignment object with version and partitions",
+    )?;
     let mut problems = Vec::new();
     check_version(&raw.version, &mut problems);
     let raw_moves = raw.partitions.unwrap_or_default();
@@ -193,6 +198,12 @@ pub fn parse_moves(source: &str, bytes: &[u8]) -> Result<(Vec<Move>, Vec<Problem
             ));
             continue;
         };
+        // Checked here, where the entry's index can locate it: a bad name
+        // would make an unreadable location of its own.
+        if let Err(e) = check_topic_name(&topic) {
+            problems.push(Problem::new(format!("partitions[{i}]"), e));
+            continue;
+        }
         let Ok(partition) = i32::try_from(partition) else {
             problems.push(Problem::new(
                 format!("partitions[{i}]"),
@@ -271,12 +282,14 @@ pub fn to_json(plan: &Reassignment) -> String {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a topics-to-move object with version and topics")]
 struct RawTopics {
     version: Option<serde_json::Value>,
     topics: Option<Vec<RawTopicRef>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a topic object such as {\"topic\": \"orders\"}")]
 struct RawTopicRef {
     topic: Option<String>,
 }
@@ -284,8 +297,11 @@ struct RawTopicRef {
 /// Parses Kafka's topics-to-move JSON: `{"version":1,"topics":[{"topic":"t"}]}`.
 /// Returns the names sorted and de-duplicated.
 pub fn parse_topics(source: &str, bytes: &[u8]) -> Result<Vec<String>, Problems> {
-    let raw: RawTopics = serde_json::from_slice(bytes)
-        .map_err(|e| Problems::single(source, Problem::new("", format!("invalid JSON: {e}"))))?;
+    let raw: RawTopics = super::json::parse(
+        source,
+        bytes,
+        "a topics-to-move object with version and topics",
+    )?;
     let mut problems = Vec::new();
     check_version(&raw.version, &mut problems);
     let mut names = Vec::new();
@@ -295,7 +311,10 @@ pub fn parse_topics(source: &str, bytes: &[u8]) -> Result<Vec<String>, Problems>
         Some(list) => {
             for (i, t) in list.into_iter().enumerate() {
                 match t.topic {
-                    Some(n) if !n.is_empty() => names.push(n),
+                    Some(n) if !n.is_empty() => match check_topic_name(&n) {
+                        Ok(()) => names.push(n),
+                        Err(e) => problems.push(Problem::new(format!("topics[{i}]"), e)),
+                    },
                     _ => problems.push(Problem::new(
                         format!("topics[{i}]"),
                         "missing or empty `topic`",

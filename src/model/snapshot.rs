@@ -6,9 +6,13 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Broker, BrokerId, Cluster, Partition, Problem, Problems, Topic};
+use super::{Broker, BrokerId, Cluster, Partition, Problem, Problems, Topic, check_topic_name};
+
+/// What a snapshot's top level must be, for messages.
+const EXPECTED: &str = "a snapshot object with version, brokers and topics";
 
 #[derive(Deserialize)]
+#[serde(expecting = "a snapshot object with version, brokers and topics")]
 struct RawSnapshot {
     version: Option<serde_json::Value>,
     brokers: Option<Vec<RawBroker>>,
@@ -16,6 +20,7 @@ struct RawSnapshot {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a broker object with an id")]
 struct RawBroker {
     id: Option<i64>,
     rack: Option<String>,
@@ -25,12 +30,14 @@ struct RawBroker {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a topic object with a name and partitions")]
 struct RawTopic {
     name: Option<String>,
     partitions: Option<Vec<RawPartition>>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a partition object with partition and replicas")]
 struct RawPartition {
     partition: Option<i64>,
     replicas: Option<Vec<i64>>,
@@ -41,8 +48,7 @@ struct RawPartition {
 
 /// Parses and validates a snapshot. `source` names the input in messages.
 pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
-    let raw: RawSnapshot = serde_json::from_slice(bytes)
-        .map_err(|e| Problems::single(source, Problem::new("", format!("invalid JSON: {e}"))))?;
+    let raw: RawSnapshot = super::json::parse(source, bytes, EXPECTED)?;
     let mut problems = Vec::new();
     match &raw.version {
         None => problems.push(Problem::new("version", "missing required field")),
@@ -99,11 +105,13 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
     let mut topics = Vec::with_capacity(raw_topics.len());
     for (ti, t) in raw_topics.into_iter().enumerate() {
         let name = match t.name {
-            Some(n) if !n.is_empty() => n,
-            Some(_) => {
-                problems.push(Problem::new(format!("topics[{ti}]"), "empty topic name"));
-                continue;
-            }
+            Some(n) => match check_topic_name(&n) {
+                Ok(()) => n,
+                Err(e) => {
+                    problems.push(Problem::new(format!("topics[{ti}]"), e));
+                    continue;
+                }
+            },
             None => {
                 problems.push(Problem::new(
                     format!("topics[{ti}]"),

@@ -459,4 +459,511 @@ fn help_lists_commands_and_exit_codes() {
     insta::assert_snapshot!("help_plan", stdout_of(&out));
     let out = run(&["check", "--help"]);
     insta::assert_snapshot!("help_check", stdout_of(&out));
+    let out = run(&["describe", "--help"]);
+    assert_exit(&out, 0);
+    insta::assert_snapshot!("help_describe", stdout_of(&out));
+    let out = run(&["gen-snapshot", "--help"]);
+    assert_exit(&out, 0);
+    insta::assert_snapshot!("help_gen_snapshot", stdout_of(&out));
+}
+
+/// Runs the binary with standard input closed and gives up after `secs`
+/// (killing it): `None` when it was still running. For commands that, on a
+/// broken build, would run until stopped.
+fn run_within(args: &[&str], secs: u64) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .args(args)
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("waits").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Checks a usage error: exit 2, one `error:` line containing `expect`.
+fn assert_usage_error(out: &std::process::Output, what: &str, expect: &str) {
+    let err = stderr_of(out);
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+    assert!(err.contains(expect), "{what}: expected {expect:?} in {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line: {err}");
+}
+
+// regression: a bootstrap without a port was tried as an address, and
+// failed as an unreachable cluster (exit 3).
+#[test]
+fn describe_refuses_malformed_bootstraps() {
+    let form = "expected HOST:PORT[,HOST:PORT...]";
+    for (bootstrap, why) in [
+        ("", "no server given"),
+        (",", "no server given"),
+        ("kafka", "no port"),
+        ("kafka:", "no port"),
+        ("kafka:x", "no valid port"),
+        ("kafka:0", "no valid port"),
+        ("127.0.0.1:9092,kafka", "\"kafka\": no port"),
+        ("http://kafka:9092", "a scheme"),
+        ("::1:9092", "without brackets"),
+    ] {
+        let out = run_within(&["describe", "--bootstrap-server", bootstrap], 20).expect("ends");
+        assert_usage_error(&out, bootstrap, why);
+        assert_usage_error(&out, bootstrap, form);
+    }
+    let out = bin()
+        .args(["describe"])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", "kafka")
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "KAFKA_MIGRATE_BOOTSTRAP", form);
+}
+
+/// A local TCP server on 127.0.0.1 that runs `serve` on each connection
+/// (in a thread of its own); returns its address.
+fn listener(serve: fn(std::net::TcpStream)) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || serve(s));
+        }
+    });
+    addr
+}
+
+// regression: an HTTP server's answer was read as a Kafka frame length:
+// "response frame of 1213486160 bytes".
+#[test]
+fn describe_says_an_http_server_is_not_a_kafka_listener() {
+    use std::io::{Read, Write};
+    let addr = listener(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let out = run_within(
+        &["describe", "--bootstrap-server", &addr, "--timeout", "10"],
+        30,
+    )
+    .expect("ends");
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{addr} is not a Kafka listener: it answered ApiVersions like an HTTP server (\"HTTP/1.1 400 Bad Request\")"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("1213486160"), "{err}");
+}
+
+// regression: `--timeout` took whole seconds only, and 0 meant 1 s.
+#[test]
+fn describe_gives_up_on_a_silent_listener_at_the_timeout() {
+    let addr = listener(|s| {
+        // Holds the connection open and never answers.
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        drop(s);
+    });
+    for (timeout, said) in [("500ms", "500 ms"), ("1", "1 s")] {
+        let started = std::time::Instant::now();
+        let out = run_within(
+            &[
+                "describe",
+                "--bootstrap-server",
+                &addr,
+                "--timeout",
+                timeout,
+            ],
+            20,
+        )
+        .expect("gives up");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains(&format!("ApiVersions to {addr} timed out after {said}")),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    for (timeout, why) in [
+        ("0", "must be more than 0"),
+        ("0ms", "must be more than 0"),
+        ("soon", "is not a duration"),
+    ] {
+        let out = run_within(
+            &[
+                "describe",
+                "--bootstrap-server",
+                &addr,
+                "--timeout",
+                timeout,
+            ],
+            20,
+        )
+        .expect("ends");
+        assert_usage_error(&out, timeout, why);
+    }
+}
+
+// regression: out-of-range counts were clamped in silence (`--brokers 0`
+// made one broker, `--dead-brokers 12` of 12 left one alive, a repeated
+// pick made fewer dead brokers than asked, racks past 26 shared names).
+#[test]
+fn gen_snapshot_refuses_counts_out_of_range() {
+    let dir = TempDir::new().unwrap();
+    let out_file = dir.path().join("s.json");
+    let o = out_file.to_str().unwrap();
+    let cases: [(&[&str], &str); 10] = [
+        (&["--broker-count", "0"], "0 is not in 1..=10000"),
+        (&["--brokers", "0"], "0 is not in 1..=10000"),
+        (&["--broker-count", "10001"], "10001 is not in 1..=10000"),
+        (&["--partitions", "0"], "0 is not in 1..=10000000"),
+        (&["--growth-steps", "0"], "0 is not in 1..=10000"),
+        (
+            &["--broker-count", "3", "--rack-count", "4"],
+            "--rack-count 4 is more than --broker-count 3",
+        ),
+        (
+            &["--broker-count", "3", "--dead-brokers", "3"],
+            "--dead-brokers 3 leaves no alive broker of --broker-count 3",
+        ),
+        (
+            &["--dead-brokers", "99"],
+            "--dead-brokers 99 leaves no alive broker of --broker-count 12",
+        ),
+        (
+            &["--broker-count", "2", "--growth-steps", "3"],
+            "--growth-steps 3 is more than --broker-count 2",
+        ),
+        (
+            &["--racks", "13"],
+            "--rack-count 13 is more than --broker-count 12",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut full = vec!["gen-snapshot", "-o", o];
+        full.extend_from_slice(args);
+        assert_usage_error(&run(&full), &args.join(" "), expect);
+        assert!(!out_file.exists(), "{args:?} wrote a snapshot");
+    }
+    let snapshot = |args: &[&str]| -> serde_json::Value {
+        let mut full = vec!["gen-snapshot"];
+        full.extend_from_slice(args);
+        let out = run(&full);
+        assert_exit(&out, 0);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let dead = snapshot(&[
+        "--broker-count",
+        "8",
+        "--rack-count",
+        "4",
+        "--even-racks",
+        "--growth-steps",
+        "1",
+        "--partitions",
+        "859",
+        "--dead-brokers",
+        "2",
+        "--seed",
+        "12",
+    ]);
+    let dead = dead["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["alive"] == false)
+        .count();
+    assert_eq!(dead, 2);
+    let racks = snapshot(&[
+        "--broker-count",
+        "30",
+        "--rack-count",
+        "27",
+        "--partitions",
+        "50",
+    ]);
+    let names: std::collections::BTreeSet<&str> = racks["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["rack"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 27, "{names:?}");
+    // A default that does not fit a small cluster shrinks to fit.
+    let small = snapshot(&["--broker-count", "1", "--partitions", "5"]);
+    assert_eq!(small["brokers"].as_array().unwrap().len(), 1);
+}
+
+// regression: a snapshot with no sizes planned "by size" with every size 0.
+#[test]
+fn plan_objective_size_needs_sizes() {
+    let dir = TempDir::new().unwrap();
+    let no_sizes = regex::Regex::new(r#","size_bytes":\d+"#)
+        .unwrap()
+        .replace_all(SMALL, "");
+    assert!(!no_sizes.contains("size_bytes"), "{no_sizes}");
+    let s = write(dir.path(), "nosizes.json", &no_sizes);
+    assert_bad_input(
+        &dir,
+        &[
+            "plan",
+            "--state",
+            s.to_str().unwrap(),
+            "--objective",
+            "size",
+        ],
+        "--objective size needs partition sizes, and no partition in",
+    );
+    let out = run(&["plan", "--state", s.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let (stdout, _) = plan_small(&["--objective", "size"]);
+    assert!(stdout.contains("bytes"), "{stdout}");
+}
+
+// regression: names Kafka refuses reached the commands.
+#[test]
+fn invalid_topic_names_are_usage_errors_in_every_command() {
+    let dir = TempDir::new().unwrap();
+    let rule = "a topic name is 1 to 249 characters from [a-zA-Z0-9._-], and not \".\" or \"..\"";
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        &SMALL.replacen("\"payments\"", "\"pay ments\"", 1),
+    );
+    assert_bad_input(&dir, &["plan", "--state", bad.to_str().unwrap()], rule);
+    let s = write(dir.path(), "s.json", SMALL);
+    let plan = write(
+        dir.path(),
+        "p.json",
+        r#"{"partitions":[{"topic":"..","partition":0,"replicas":[1,2]}]}"#,
+    );
+    let out = run(&[
+        "check",
+        plan.to_str().unwrap(),
+        "--state",
+        s.to_str().unwrap(),
+    ]);
+    assert_usage_error(
+        &out,
+        "check",
+        "partitions[0]: invalid topic name \"..\" (it is reserved)",
+    );
+    let topics = write(
+        dir.path(),
+        "t.json",
+        r#"{"version":1,"topics":[{"topic":"orders!"}]}"#,
+    );
+    assert_bad_input(
+        &dir,
+        &[
+            "plan",
+            "--state",
+            s.to_str().unwrap(),
+            "--topics-file",
+            topics.to_str().unwrap(),
+        ],
+        "topics[0]: invalid topic name \"orders!\" (it contains '!')",
+    );
+    for spec in ["or ders:1:1", ".:1:1", "..:2:1"] {
+        let out = run_within(&["mini-broker", "--topic", spec], 20)
+            .expect("refused before the cluster starts");
+        assert_usage_error(&out, spec, rule);
+    }
+}
+
+/// `mini-broker ARGS`, stopped with `quit` after its bootstrap line:
+/// the bootstrap line and the broker table.
+fn mini_broker_start(args: &[&str]) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .arg("mini-broker")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut shown = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let end = line.trim().is_empty() || (shown.contains("broker") && line.starts_with('└'));
+        shown.push_str(&line);
+        shown.push('\n');
+        if end || shown.lines().count() > 40 {
+            break;
+        }
+    }
+    let _ = child.stdin.take().unwrap().write_all(b"quit\n");
+    let _ = child.wait();
+    shown
+}
+
+// `--brokers` is a target list in `plan`: the counts of `gen-snapshot` and
+// `mini-broker` are `--broker-count` and `--rack-count`, and the old
+// spelling still works (hidden).
+#[test]
+fn counts_are_broker_count_and_rack_count_with_the_old_spelling_kept() {
+    let new = run(&[
+        "gen-snapshot",
+        "--broker-count",
+        "5",
+        "--rack-count",
+        "2",
+        "--partitions",
+        "40",
+        "--seed",
+        "3",
+    ]);
+    let old = run(&[
+        "gen-snapshot",
+        "--brokers",
+        "5",
+        "--racks",
+        "2",
+        "--partitions",
+        "40",
+        "--seed",
+        "3",
+    ]);
+    assert_exit(&new, 0);
+    assert_exit(&old, 0);
+    assert_eq!(new.stdout, old.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&new.stdout).unwrap();
+    assert_eq!(v["brokers"].as_array().unwrap().len(), 5);
+    for cmd in ["gen-snapshot", "mini-broker"] {
+        let help = stdout_of(&run(&[cmd, "--help"]));
+        assert!(
+            help.contains("--broker-count <N>") && help.contains("--rack-count <N>"),
+            "{help}"
+        );
+        assert!(
+            !help.contains("--brokers") && !help.contains("--racks"),
+            "{help}"
+        );
+    }
+    for args in [
+        ["--broker-count", "2", "--rack-count", "2"],
+        ["--brokers", "2", "--racks", "2"],
+    ] {
+        let shown = mini_broker_start(&args);
+        assert!(shown.starts_with("bootstrap: 127.0.0.1:"), "{shown}");
+        assert!(
+            shown.contains("rack-b") && !shown.contains("rack-c"),
+            "{shown}"
+        );
+        assert_eq!(shown.matches(" up ").count(), 2, "{shown}");
+    }
+}
+
+// kafka-reassign-partitions.sh's spellings: --reassignment-json-file,
+// --disable-rack-aware, --broker-list, --topics-to-move-json-file.
+#[test]
+fn kafka_tool_spellings_are_accepted() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let st = s.to_str().unwrap();
+    let plan = write(
+        dir.path(),
+        "ok.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1],"log_dirs":["any","any"]}]}"#,
+    );
+    let p = plan.to_str().unwrap();
+    let out = run(&["check", "--reassignment-json-file", p, "--state", st]);
+    assert_exit(&out, 0);
+    assert!(stderr_of(&out).contains("valid (1 partitions)"));
+    let out = run(&["check", p, "--state", st]);
+    assert_exit(&out, 0);
+    assert_usage_error(
+        &run(&["check", p, "--reassignment-json-file", p, "--state", st]),
+        "both",
+        "cannot be used with",
+    );
+    assert_usage_error(
+        &run(&["check", "--state", st]),
+        "neither",
+        "<PLAN|--reassignment-json-file <FILE>>",
+    );
+
+    let partial = write(
+        dir.path(),
+        "partial.json",
+        &SMALL.replacen(r#"{"id":4,"rack":"b"}"#, r#"{"id":4}"#, 1),
+    );
+    let out = run(&[
+        "plan",
+        "--state",
+        partial.to_str().unwrap(),
+        "--disable-rack-aware",
+    ]);
+    assert_exit(&out, 0);
+    let (_, by_list) = plan_small(&["--broker-list", "1,2,4"]);
+    let (_, by_brokers) = plan_small(&["--brokers", "1,2,4"]);
+    assert_eq!(by_list, by_brokers);
+    let moved = kafka_migrate::model::reassignment::parse("p", by_list.as_bytes()).unwrap();
+    assert!(
+        moved.moves().iter().all(|m| !m.replicas.contains(&3)),
+        "{by_list}"
+    );
+    let topics = write(
+        dir.path(),
+        "t.json",
+        r#"{"version":1,"topics":[{"topic":"payments"}]}"#,
+    );
+    let (_, moved) = plan_small(&["--topics-to-move-json-file", topics.to_str().unwrap()]);
+    assert!(
+        moved.contains("payments") && !moved.contains("orders"),
+        "{moved}"
+    );
+}
+
+// regression: a bogus frame length was allocated whole before reading
+// (a TLS alert reads as 352 MB), and a server that hung up said "early eof".
+#[test]
+fn describe_names_tls_listeners_and_servers_that_hang_up() {
+    use std::io::{Read, Write};
+    let tls = listener(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        // A TLS alert record: what an SSL listener sends to plaintext.
+        let _ = s.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]);
+    });
+    let hang_up = listener(|mut s| {
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf);
+        // A plausible length (160 MiB), a few bytes, then gone.
+        let _ = s.write_all(&[0x0a, 0x00, 0x00, 0x00, 1, 2, 3]);
+    });
+    for (addr, expect) in [
+        (
+            &tls,
+            format!("{tls} is not a Kafka listener: it answered ApiVersions with TLS"),
+        ),
+        (
+            &hang_up,
+            format!("{hang_up} closed the connection without answering ApiVersions"),
+        ),
+    ] {
+        let out = run_within(
+            &["describe", "--bootstrap-server", addr, "--timeout", "10"],
+            30,
+        )
+        .expect("ends");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains(&expect), "{err}");
+    }
 }

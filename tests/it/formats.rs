@@ -246,3 +246,178 @@ fn snapshot_rejects_duplicates_and_bad_isr() {
 fn snapshot_rejects_truncated_json() {
     assert!(snap_err(r#"{"version":1,"brokers":[{"id":1}"#).contains("invalid JSON"));
 }
+
+fn topics_err(json: &str) -> String {
+    match reassignment::parse_topics("t.json", json.as_bytes()) {
+        Ok(t) => panic!("accepted invalid topics-to-move: {t:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// What the parser itself calls things: never shown.
+const PARSER_WORDS: [&str; 8] = [
+    "Raw", "struct", "elements", "sequence", "u16", "u64", "i64", "map",
+];
+
+fn assert_no_parser_words(input: &str, message: &str) {
+    for w in PARSER_WORDS {
+        assert!(!message.contains(w), "{input}: {w:?} in {message}");
+    }
+}
+
+// regression: `[]` as a snapshot said "invalid JSON: invalid length 0,
+// expected struct RawSnapshot with 3 elements"; `[1,[],[]]` was accepted
+// as an empty snapshot.
+#[test]
+fn snapshot_of_the_wrong_shape_says_what_is_expected() {
+    for bad in ["[]", "[1,[],[]]", "\"x\"", "null", "  42 "] {
+        let e = snap_err(bad);
+        assert!(
+            e.starts_with("s.json: expected a snapshot object with version, brokers and topics"),
+            "{bad}: {e}"
+        );
+        assert_no_parser_words(bad, &e);
+    }
+    let nested = [
+        (
+            r#"{"version":1,"brokers":[[1]],"topics":[]}"#,
+            "found an array, expected a broker object with an id",
+        ),
+        (
+            r#"{"version":1,"brokers":[5],"topics":[]}"#,
+            "found the number 5, expected a broker object with an id",
+        ),
+        (
+            r#"{"version":1,"brokers":{},"topics":[]}"#,
+            "found an object, expected an array",
+        ),
+        (
+            r#"{"version":1,"brokers":[{"id":1,"port":70000}],"topics":[]}"#,
+            "found the number 70000, expected an integer from 0 to 65535",
+        ),
+        (
+            r#"{"version":1,"brokers":[{"id":"1"}],"topics":[]}"#,
+            "found the string \"1\", expected an integer",
+        ),
+        (
+            r#"{"version":1,"brokers":[],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1],"size_bytes":-5}]}]}"#,
+            "found the number -5, expected a non-negative integer",
+        ),
+        (
+            r#"{"version":1,"brokers":[],"topics":[[]]}"#,
+            "expected a topic object with a name and partitions",
+        ),
+    ];
+    for (bad, want) in nested {
+        let e = snap_err(bad);
+        assert!(e.contains(want), "{bad}: {e}");
+        assert!(e.contains("(line 1, column "), "{bad}: {e}");
+        assert_no_parser_words(bad, &e);
+    }
+}
+
+#[test]
+fn plan_and_topics_of_the_wrong_shape_say_what_is_expected() {
+    let e = plan_err("[]");
+    assert!(
+        e.contains("expected a reassignment object with version and partitions, found an array"),
+        "{e}"
+    );
+    assert_no_parser_words("[]", &e);
+    let e = plan_err(r#"{"partitions":[["t",0,[1]]]}"#);
+    assert!(
+        e.contains(
+            "found an array, expected a partition object with topic, partition and replicas"
+        ),
+        "{e}"
+    );
+    assert_no_parser_words("plan", &e);
+    let e = topics_err("[]");
+    assert!(
+        e.contains("expected a topics-to-move object with version and topics, found an array"),
+        "{e}"
+    );
+    let e = topics_err(r#"{"topics":["orders"]}"#);
+    assert!(
+        e.contains("found the string \"orders\", expected a topic object"),
+        "{e}"
+    );
+    assert_no_parser_words("topics", &e);
+}
+
+// regression: a byte order mark (as Windows editors write) was "invalid
+// JSON: expected value at line 1 column 1".
+#[test]
+fn a_utf8_byte_order_mark_is_accepted_everywhere() {
+    let bom = |s: &str| [b"\xEF\xBB\xBF".as_slice(), s.as_bytes()].concat();
+    let c = snapshot::parse(
+        "s",
+        &bom(r#"{"version":1,"brokers":[{"id":1}],"topics":[]}"#),
+    )
+    .unwrap();
+    assert_eq!(c.brokers.len(), 1);
+    let p = reassignment::parse(
+        "p",
+        &bom(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1]}]}"#),
+    )
+    .unwrap();
+    assert_eq!(p.len(), 1);
+    let t = reassignment::parse_topics("t", &bom(r#"{"topics":[{"topic":"t"}]}"#)).unwrap();
+    assert_eq!(t, vec!["t"]);
+    let e = snapshot::parse("s", b"\xFF\xFE{\0}\0")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("UTF-16") && e.contains("save it as UTF-8"),
+        "{e}"
+    );
+}
+
+const TOPIC_RULE: &str =
+    "a topic name is 1 to 249 characters from [a-zA-Z0-9._-], and not \".\" or \"..\"";
+
+// regression: names Kafka refuses ("a b", "..", 250 characters) were
+// accepted in snapshots, plans and topics-to-move files.
+#[test]
+fn invalid_topic_names_are_refused_with_the_rule() {
+    let long = "x".repeat(250);
+    for (name, why) in [
+        ("a b", "it contains ' '"),
+        ("..", "it is reserved"),
+        (".", "it is reserved"),
+        ("t/1", "it contains '/'"),
+        (long.as_str(), "it has 250 characters"),
+        ("", "it is empty"),
+    ] {
+        let json = serde_json::to_string(name).unwrap();
+        let e = snap_err(&format!(
+            r#"{{"version":1,"brokers":[{{"id":1}}],"topics":[{{"name":"ok","partitions":[]}},{{"name":{json},"partitions":[{{"partition":0,"replicas":[1]}}]}}]}}"#
+        ));
+        assert!(e.contains("topics[1]: invalid topic name"), "{name}: {e}");
+        assert!(e.contains(why) && e.contains(TOPIC_RULE), "{name}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+
+        let e = plan_err(&format!(
+            r#"{{"partitions":[{{"topic":"ok","partition":0,"replicas":[1]}},{{"topic":{json},"partition":0,"replicas":[1]}}]}}"#
+        ));
+        assert!(
+            e.contains("partitions[1]: invalid topic name"),
+            "{name}: {e}"
+        );
+        assert!(e.contains(why) && e.contains(TOPIC_RULE), "{name}: {e}");
+
+        if !name.is_empty() {
+            let e = topics_err(&format!(
+                r#"{{"topics":[{{"topic":"ok"}},{{"topic":{json}}}]}}"#
+            ));
+            assert!(e.contains("topics[1]: invalid topic name"), "{name}: {e}");
+            assert!(e.contains(why) && e.contains(TOPIC_RULE), "{name}: {e}");
+        }
+    }
+    // Every legal character, and the longest legal name.
+    let ok = format!(
+        r#"{{"version":1,"brokers":[{{"id":1}}],"topics":[{{"name":"aZ09._-","partitions":[]}},{{"name":"{}","partitions":[]}}]}}"#,
+        "y".repeat(249)
+    );
+    assert_eq!(snapshot::parse("s", ok.as_bytes()).unwrap().topics.len(), 2);
+}

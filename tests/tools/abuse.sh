@@ -116,12 +116,59 @@ sh_case "LANG=C tables are ASCII" 0 "" "t=\$(LANG=C '$BIN' check p.json --state 
 
 echo "== bad input"
 echo '[]' >arr.json
-case_ "a JSON array as a snapshot" 2 "" -- "$BIN" plan --state arr.json
+case_ "a JSON array as a snapshot" 2 "expected a snapshot object with version, brokers and topics" -- "$BIN" plan --state arr.json
+printf '\xef\xbb\xbf%s' "$(cat noop.json)" >bom.json
+case_ "a snapshot with a UTF-8 BOM" 0 "" -- "$BIN" plan --state bom.json
+sed 's/"name":"t"/"name":"bad topic"/' noop.json >badname.json
+case_ "an invalid topic name in a snapshot" 2 "a-zA-Z0-9" -- "$BIN" plan --state badname.json
+echo '{"version":1,"partitions":[{"topic":"..","partition":0,"replicas":[1,2]}]}' >badplan.json
+case_ "an invalid topic name in a plan" 2 "a-zA-Z0-9" -- "$BIN" check badplan.json --state noop.json
+case_ "plan --objective size without sizes" 2 "size" -- "$BIN" plan --state noop.json --objective size
+case_ "gen-snapshot --broker-count 0" 2 "" -- "$BIN" gen-snapshot --broker-count 0
+case_ "gen-snapshot --dead-brokers over the broker count" 2 "dead-brokers" -- "$BIN" gen-snapshot --broker-count 3 --dead-brokers 3
+case_ "gen-snapshot --rack-count over the broker count" 2 "rack-count" -- "$BIN" gen-snapshot --broker-count 3 --rack-count 5
+case_ "gen-snapshot --brokers (the old spelling) still works" 0 "" -- "$BIN" gen-snapshot --brokers 4 -o old.json
+case_ "check --reassignment-json-file (Kafka's spelling)" 0 "valid" -- "$BIN" check --reassignment-json-file p.json --state s.json
+case_ "plan --disable-rack-aware (Kafka's spelling)" 0 "" -- "$BIN" plan --state s.json --disable-rack-aware
 printf '{"version":1' >trunc.json
 case_ "a truncated snapshot" 2 "" -- "$BIN" plan --state trunc.json
 case_ "a missing snapshot" 2 "cannot read" -- "$BIN" plan --state nope.json
 echo '{"version":1,"partitions":[{"topic":"topic-000000","partition":0,"replicas":[-1,2]}]}' >neg.json
 case_ "a plan naming broker -1" 2 "" -- "$BIN" check neg.json --state s.json
+
+echo "== connections"
+case_ "an empty bootstrap" 2 "HOST:PORT" -- "$BIN" describe --bootstrap-server ""
+case_ "a bootstrap without a port" 2 "HOST:PORT" -- "$BIN" describe --bootstrap-server localhost
+case_ "a bootstrap that does not parse" 2 "HOST:PORT" -- "$BIN" describe --bootstrap-server "http://x:1"
+case_ "--timeout 0" 2 "timeout" -- "$BIN" describe --bootstrap-server 127.0.0.1:9 --timeout 0
+case_ "a closed port" 3 "127.0.0.1:1" -- "$BIN" describe --bootstrap-server 127.0.0.1:1 --timeout 2
+# An HTTP server and a silent one, on free loopback ports.
+python3 - >ports.txt 2>/dev/null <<'PY' &
+import socket, threading, sys
+http = socket.socket(); http.bind(("127.0.0.1", 0)); http.listen(8)
+silent = socket.socket(); silent.bind(("127.0.0.1", 0)); silent.listen(8)
+print(http.getsockname()[1], silent.getsockname()[1], flush=True)
+held = []
+def serve_http():
+    while True:
+        c, _ = http.accept(); c.recv(4096)
+        c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"); c.close()
+def serve_silent():
+    while True:
+        c, _ = silent.accept(); held.append(c)
+threading.Thread(target=serve_http, daemon=True).start()
+threading.Thread(target=serve_silent, daemon=True).start()
+threading.Event().wait(120)
+PY
+SERVERS=$!
+for _ in $(seq 50); do [ -s ports.txt ] && break; sleep 0.1; done
+read -r HTTP_PORT SILENT_PORT <ports.txt
+case_ "an HTTP server as the bootstrap" 3 "not a Kafka listener" -- "$BIN" describe --bootstrap-server 127.0.0.1:$HTTP_PORT --timeout 5
+start=$(date +%s)
+case_ "a silent server gives up at --timeout" 3 "127.0.0.1:$SILENT_PORT.*(timed out|ApiVersions)|ApiVersions.*127.0.0.1:$SILENT_PORT" -- "$BIN" describe --bootstrap-server 127.0.0.1:$SILENT_PORT --timeout 1
+took=$(( $(date +%s) - start ))
+if [ "$took" -le 10 ]; then pass=$((pass + 1)); echo "ok    ${took}s      the silent server's give-up"; else fail=$((fail + 1)); echo "FAIL  ${took}s      the silent server's give-up"; fi
+kill $SERVERS 2>/dev/null
 
 echo
 echo "$pass passed, $fail failed"

@@ -17,7 +17,7 @@ rnd = random.Random(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 30
 for i in range(n):
     brokers = rnd.randint(4, 16); racks = rnd.choice([0, 2, 3, 4]); racks = min(racks, brokers)
-    args = ["--brokers", str(brokers), "--racks", str(racks), "--growth-steps", str(rnd.randint(1, 3)),
+    args = ["--broker-count", str(brokers), "--rack-count", str(racks), "--growth-steps", str(rnd.randint(1, 3)),
             "--partitions", str(rnd.randint(200, 900)), "--dead-brokers", str(rnd.randint(0, 1)), "--seed", str(rnd.randint(0, 999))]
     if rnd.random() < 0.5: args.append("--even-racks")
     if rnd.random() < 0.3: args.append("--rf3")
