@@ -65,6 +65,14 @@ async fn metadata_creates_an_unknown_topic_with_the_defaults() {
     assert_eq!(ask(&c, &[".."], false).await, [("..".into(), 17, 0, 0)]);
     let names: Vec<String> = c.inspect(|s| s.topics.keys().cloned().collect());
     assert_eq!(names, ["fresh"]);
+    // An unknown topic id is UNKNOWN_TOPIC_ID (100), as Kafka answers.
+    let by_id = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default()
+            .with_name(None)
+            .with_topic_id(uuid::Uuid::from_u128(7)),
+    ]));
+    let resp = client(&c, 1).await.send(&by_id, 12).await.unwrap();
+    assert_eq!(resp.topics[0].error_code, 100);
     // Produce alone never creates: UNKNOWN_TOPIC_OR_PARTITION.
     let mut cl = client(&c, 1).await;
     assert_eq!(

@@ -434,3 +434,14 @@ fn limits_are_usage_errors_naming_the_range() {
         );
     }
 }
+
+#[test]
+fn a_port_in_use_is_a_failure_naming_the_broker_and_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    assert_refused(
+        &["--brokers", "1", "--port", &port.to_string()],
+        3,
+        &[&format!("broker 1 cannot listen on 127.0.0.1:{port}")],
+    );
+}
