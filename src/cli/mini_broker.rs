@@ -1,6 +1,6 @@
-#![allow(clippy::print_stdout, clippy::print_stderr)] // TEMP until the printer takes over
 //! `kafka-migrate mini-broker`: runs an in-process Kafka cluster until
-//! Ctrl-C (or `quit` on standard input), then stops it cleanly.
+//! Ctrl-C, SIGTERM or `quit` on standard input, then stops it cleanly and
+//! saves it to `--data-dir` if given.
 //!
 //! Prints the bootstrap address on the first line of standard output, then
 //! a table of brokers. Fault control from the command line: while it runs,
@@ -13,27 +13,33 @@
 //!   stop copying (a slow follower), so they leave ISRs after
 //!   `--replica-lag-max-ms`; `resume` lets them catch up and rejoin.
 //! - `status`: print the broker table again.
+//! - `help`: list the commands.
 //! - `quit`: stop the cluster and exit (as Ctrl-C does).
 //!
 //! End of standard input is not a quit, so the command can run in the
 //! background with `</dev/null`.
+//!
+//! Everything that can be wrong with the flags or the data dir is reported
+//! before any broker listens: limits (exit 2), an unusable data dir or a
+//! port in use (exit 3).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
 
-use super::printer::table;
+use super::exit::{Exit, failure, invalid};
+use super::printer::{OutputFormat, Printer, table};
+use crate::minibroker::state::BrokerId;
 use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use crate::units::{human_bytes, parse_size};
 
-const COMMANDS: &str = "stop N | start N | pause N | resume N | status | quit";
+const COMMANDS: &str = "stop N | start N | pause N | resume N | status | help | quit";
 
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
-    /// Number of brokers (ids 1..=N).
+    /// Number of brokers (ids 1..=N), at most 64.
     #[arg(
         long = "broker-count",
         alias = "brokers",
@@ -49,29 +55,46 @@ pub struct MiniBrokerArgs {
         default_value_t = 0
     )]
     pub racks: usize,
-    /// Topic to create, NAME:PARTITIONS:REPLICATION_FACTOR (repeatable).
+    /// Topic to create, NAME:PARTITIONS:REPLICATION_FACTOR (repeatable);
+    /// at most 100000 partitions over all topics.
     #[arg(long = "topic", value_name = "SPEC")]
     pub topics: Vec<TopicSpec>,
     /// Synthetic data loaded into each topic, spread unevenly over its
-    /// partitions (e.g. 200MiB).
+    /// partitions (e.g. 200MiB). Kept in memory: refused when more than
+    /// the memory available.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub fill: Option<u64>,
-    /// Port of broker 1; broker N listens on PORT+N-1. 0 picks free ports.
+    /// Port of broker 1; broker N listens on PORT+N-1 (so PORT+N-1 must not
+    /// pass 65535). 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Interface to bind.
+    /// Interface to bind, an IP address.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Log dirs per broker.
+    /// Log dirs per broker (1 to 16).
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
-    /// Persist here: logs and metadata are saved at exit and loaded at
-    /// start, so a restart keeps the data (log dirs are DIR/broker-N/dir-M).
+    /// Persist here: logs and metadata are saved at exit (quit, Ctrl-C,
+    /// SIGTERM) and loaded at start, so a restart keeps the data (log dirs
+    /// are DIR/broker-N/dir-M). Created if missing; checked writable at
+    /// start.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// replica.lag.time.max.ms: a follower lagging longer leaves the ISR.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub replica_lag_max_ms: u64,
+    /// auto.create.topics.enable=false: a producer's Metadata request for
+    /// an unknown topic gets UNKNOWN_TOPIC_OR_PARTITION and creates nothing.
+    #[arg(long)]
+    pub no_auto_create: bool,
+    /// num.partitions: partitions of an auto-created topic (and of a
+    /// CreateTopics that asks for the default).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub default_partitions: i32,
+    /// default.replication.factor: replication factor of an auto-created
+    /// topic (and of a CreateTopics that asks for the default).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub default_replication_factor: i16,
 }
 
 fn broker_table(cluster: &ClusterHandle) -> String {
@@ -121,7 +144,125 @@ fn broker_table(cluster: &ClusterHandle) -> String {
     )
 }
 
-pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
+/// What a line of standard input asks for.
+enum Step {
+    Continue,
+    Quit,
+}
+
+/// Runs one command line; its output goes to the terminal.
+async fn command(printer: &Printer, cluster: &ClusterHandle, line: &str) -> Step {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let id = |w: &str| {
+        w.parse::<BrokerId>()
+            .map_err(|_| anyhow::anyhow!("invalid broker id {w:?}"))
+    };
+    let outcome = match words.as_slice() {
+        [] => Ok(()),
+        ["quit"] | ["exit"] => return Step::Quit,
+        ["status"] => {
+            printer.out(&broker_table(cluster));
+            Ok(())
+        }
+        ["help"] => {
+            printer.note(&format!("commands: {COMMANDS}"));
+            Ok(())
+        }
+        ["stop", w] => match id(w) {
+            Ok(id) => cluster
+                .stop_broker(id)
+                .await
+                .map(|()| printer.note(&format!("broker {id} stopped"))),
+            Err(e) => Err(e),
+        },
+        ["start", w] => match id(w) {
+            Ok(id) => cluster
+                .start_broker(id)
+                .await
+                .map(|()| printer.note(&format!("broker {id} started"))),
+            Err(e) => Err(e),
+        },
+        [verb @ ("pause" | "resume"), w] => id(w).and_then(|id| {
+            cluster
+                .pause_replication(id, *verb == "pause")
+                .map(|()| printer.note(&format!("broker {id} replication {verb}d")))
+        }),
+        _ => Err(anyhow::anyhow!(
+            "unknown command {:?}; commands: {COMMANDS}",
+            line.trim()
+        )),
+    };
+    if let Err(e) = outcome {
+        printer.error(&format!("{e:#}"), None);
+    }
+    Step::Continue
+}
+
+/// Standard input, line by line, read on a plain thread. Not tokio's
+/// stdin: that reads on the runtime's blocking pool, and dropping the
+/// runtime waits for a read blocked on a terminal, so Ctrl-C hung until
+/// Enter. This thread is left blocked at exit; the process exit ends it.
+fn stdin_lines() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The signals that stop the cluster: SIGINT (Ctrl-C) and SIGTERM.
+/// Registered only once the cluster runs, so a signal during start-up (a
+/// long `--fill`) still ends the process at once, with nothing to save.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal; returns its name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
+    let printer = Printer::new(OutputFormat::Text);
+    if args.fill.is_some_and(|f| f > 0) && args.topics.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "--fill has nothing to fill: give the topics with --topic NAME:PARTITIONS:RF"
+        )));
+    }
     let config = ClusterConfig {
         brokers: args.brokers,
         racks: args.racks,
@@ -132,55 +273,52 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<i32> {
         topics: args.topics,
         fill_bytes: args.fill.unwrap_or(0),
         replica_lag_max: Duration::from_millis(args.replica_lag_max_ms),
+        auto_create_topics: !args.no_auto_create,
+        default_partitions: args.default_partitions,
+        default_replication_factor: args.default_replication_factor,
         ..ClusterConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(failure)?;
     runtime.block_on(async move {
-        let cluster = Cluster::start(config).await.context("starting the mini-broker cluster")?;
-        println!("bootstrap: {}", cluster.bootstrap());
-        println!("{}", broker_table(&cluster));
-        eprintln!("commands on stdin: {COMMANDS}; Ctrl-C stops");
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let cluster = match Cluster::start(config).await {
+            Ok(c) => c,
+            Err(e) if e.is_input() => return Err(invalid(e)),
+            Err(e) => return Err(failure(e)),
+        };
+        let mut signals = StopSignals::register().map_err(failure)?;
+        let mut lines = stdin_lines();
+        printer.out(&format!("bootstrap: {}", cluster.bootstrap()));
+        printer.out(&broker_table(&cluster));
+        printer.note(&format!("commands on stdin: {COMMANDS}; Ctrl-C stops"));
         let mut stdin_open = true;
-        loop {
+        let why = loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                line = lines.next_line(), if stdin_open => {
-                    let line = match line {
-                        Ok(Some(l)) => l,
-                        _ => { stdin_open = false; continue; }
-                    };
-                    let words: Vec<&str> = line.split_whitespace().collect();
-                    let outcome = match words.as_slice() {
-                        [] => Ok(()),
-                        ["quit"] | ["exit"] => break,
-                        ["status"] => { println!("{}", broker_table(&cluster)); Ok(()) }
-                        ["stop", id] => match id.parse() {
-                            Ok(id) => cluster.stop_broker(id).await.map(|()| eprintln!("broker {id} stopped")),
-                            Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
-                        },
-                        ["start", id] => match id.parse() {
-                            Ok(id) => cluster.start_broker(id).await.map(|()| eprintln!("broker {id} started")),
-                            Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
-                        },
-                        [verb @ ("pause" | "resume"), id] => match id.parse() {
-                            Ok(id) => cluster
-                                .pause_replication(id, *verb == "pause")
-                                .map(|()| eprintln!("broker {id} replication {verb}d")),
-                            Err(_) => Err(anyhow::anyhow!("invalid broker id {id:?}")),
-                        },
-                        _ => Err(anyhow::anyhow!("unknown command {line:?}: {COMMANDS}")),
-                    };
-                    if let Err(e) = outcome {
-                        eprintln!("error: {e:#}");
+                signal = signals.next() => break signal,
+                line = lines.recv(), if stdin_open => match line {
+                    Some(line) => {
+                        if let Step::Quit = command(&printer, &cluster, &line).await {
+                            break "quit";
+                        }
                     }
-                }
+                    None => stdin_open = false,
+                },
             }
+        };
+        match cluster.data_dir() {
+            Some(dir) => printer.note(&format!("stopping ({why}), saving to {}", dir.display())),
+            None => printer.note(&format!("stopping ({why})")),
         }
-        eprintln!("stopping");
-        cluster.shutdown_and_persist().await.context("saving the cluster to the data dir")?;
-        Ok(0)
+        let dir = cluster.data_dir().map(|d| d.display().to_string());
+        cluster
+            .shutdown_and_persist()
+            .await
+            .map_err(|e| failure(e.context("saving the cluster to the data dir")))?;
+        if let Some(dir) = dir {
+            printer.note(&format!("saved to {dir}"));
+        }
+        Ok(Exit::Ok)
     })
 }

@@ -80,10 +80,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::exec(a),
         Command::Describe(a) => describe::exec(a),
         Command::GenSnapshot(a) => synth::exec(a),
-        Command::MiniBroker(a) => mini_broker::exec(a).map(|code| match code {
-            0 => Exit::Ok,
-            _ => Exit::Failure,
-        }),
+        Command::MiniBroker(a) => mini_broker::exec(a),
     };
     let code = match result {
         Ok(exit) => exit.code(),

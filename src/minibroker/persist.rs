@@ -3,7 +3,11 @@
 //! 00000000000000000000.log` (the stored batches, concatenated), written at
 //! shutdown and read back at start, so a restarted process keeps its data.
 //!
-//! Not for: crash safety. Nothing is written while the cluster runs.
+//! At start, [`prepare`] checks that a save will be possible, so an unusable
+//! dir is reported before any broker starts rather than at exit.
+//!
+//! Not for: crash safety. Nothing but the start-up check is written while
+//! the cluster runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +22,9 @@ use super::state::{BrokerId, Partition, Replica, State, Topic};
 
 const SNAPSHOT: &str = "cluster.json";
 const SEGMENT: &str = "00000000000000000000.log";
+/// Written at start, as a save writes (a temporary file and a rename), to
+/// prove the data dir takes files; left in place.
+const WRITE_CHECK: &str = ".write-check";
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -64,6 +71,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let parent = path.parent().context("path has a parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     crate::fsutil::Staged::write(path, bytes)?.commit(false)
+}
+
+/// Creates `data_dir` and the brokers' `log_dirs` under it if missing, and
+/// writes a small file in `data_dir` the way a save does, so that a dir that
+/// is not a directory, cannot be created or cannot be written fails now.
+pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<()> {
+    if data_dir.exists() && !data_dir.is_dir() {
+        anyhow::bail!("not a directory");
+    }
+    std::fs::create_dir_all(data_dir).context("cannot create it")?;
+    write_atomic(
+        &data_dir.join(WRITE_CHECK),
+        b"kafka-migrate mini-broker: this data dir was writable at start\n",
+    )
+    .context("cannot write in it")?;
+    for d in log_dirs {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create log dir {d}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the metadata and every replica log under `data_dir`.

@@ -6,7 +6,8 @@
 //! `shutdown` returns, so no task outlives the handle.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,10 +20,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::api;
 use super::codec::MAX_FRAME;
-use super::config::ClusterConfig;
+use super::config::{self, ClusterConfig};
 use super::log::{self, PartitionLog};
 use super::persist;
-use super::state::{Broker, BrokerId, State, Timing};
+use super::state::{Broker, BrokerId, State, Timing, TopicDefaults};
 
 /// State shared by every task of the cluster.
 #[derive(Debug)]
@@ -71,18 +72,47 @@ struct BrokerTask {
 /// Entry point: `Cluster::start(config).await` gives a running cluster.
 pub struct Cluster;
 
+/// Why a cluster did not start, by whose fault (the CLI's exit code).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration cannot work: a limit, a topic that cannot be
+    /// placed, a `fill` larger than memory.
+    #[error("{0}")]
+    Config(String),
+    /// The data dir cannot be created or written.
+    #[error("data dir {}: {error:#}", dir.display())]
+    DataDirUnusable { dir: PathBuf, error: anyhow::Error },
+    /// What the data dir holds cannot be loaded.
+    #[error("data dir {}: {error:#}", dir.display())]
+    DataDirContents { dir: PathBuf, error: anyhow::Error },
+    /// A broker's listener cannot be opened (port taken, address not local).
+    #[error("broker {broker} cannot listen on {addr}: {source}")]
+    Listen {
+        broker: BrokerId,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl StartError {
+    /// True when the cause is the configuration or the saved data (the
+    /// user's input), false when it is the environment.
+    pub fn is_input(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::DataDirContents { .. })
+    }
+}
+
 /// A running cluster. Dropping it without `shutdown` aborts nothing; call
 /// `shutdown().await` to stop every task.
 pub struct ClusterHandle {
     shared: Arc<Shared>,
-    data_dir: Option<std::path::PathBuf>,
-    host: String,
+    data_dir: Option<PathBuf>,
+    host: IpAddr,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
 }
 
-async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
-    let addr: SocketAddr = format!("{host}:{port}").parse()?;
+async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
@@ -90,63 +120,107 @@ async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    Ok(socket.listen(1024)?)
+    socket.listen(1024)
 }
 
 impl Cluster {
-    /// Binds every broker's listener, creates the start-up topics, loads
-    /// `fill_bytes` of synthetic data into them and starts replication.
-    pub async fn start(config: ClusterConfig) -> anyhow::Result<ClusterHandle> {
-        anyhow::ensure!(config.brokers > 0, "a cluster needs at least one broker");
-        let mut listeners = Vec::new();
-        let mut brokers = Vec::new();
-        for i in 0..config.brokers {
-            let id = i as BrokerId + 1;
-            let port = if config.base_port == 0 {
-                0
-            } else {
-                config.base_port + i as u16
-            };
-            let listener = bind(&config.host, port).await?;
-            let port = listener.local_addr()?.port();
-            brokers.push(Broker {
-                id,
-                rack: config.rack_of(i),
-                host: config.host.clone(),
-                port,
-                alive: true,
-                replication_paused: false,
-                log_dirs: config.log_dirs_of(id),
-                configs: BTreeMap::new(),
-                leader_bucket: Default::default(),
-                follower_bucket: Default::default(),
-                dirs_bucket: Default::default(),
-            });
-            listeners.push((id, listener));
+    /// Checks the configuration and the data dir, loads the data dir,
+    /// creates the start-up topics with `fill_bytes` of synthetic data, and
+    /// only then binds every broker's listener and starts replication, so
+    /// that nothing listens when something is wrong.
+    pub async fn start(config: ClusterConfig) -> Result<ClusterHandle, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let host: IpAddr = config
+            .host
+            .parse()
+            .map_err(|_| StartError::Config(format!("invalid host {:?}", config.host)))?;
+        let brokers: Vec<Broker> = (0..config.brokers)
+            .map(|i| {
+                let id = i as BrokerId + 1;
+                Broker {
+                    id,
+                    rack: config.rack_of(i),
+                    host: config.host.clone(),
+                    // Set once its listener is bound.
+                    port: 0,
+                    alive: true,
+                    replication_paused: false,
+                    log_dirs: config.log_dirs_of(id),
+                    configs: BTreeMap::new(),
+                    leader_bucket: Default::default(),
+                    follower_bucket: Default::default(),
+                    dirs_bucket: Default::default(),
+                }
+            })
+            .collect();
+        if let Some(dir) = &config.data_dir {
+            let log_dirs: Vec<&str> = brokers
+                .iter()
+                .flat_map(|b| b.log_dirs.iter().map(String::as_str))
+                .collect();
+            persist::prepare(dir, &log_dirs).map_err(|error| StartError::DataDirUnusable {
+                dir: dir.clone(),
+                error,
+            })?;
         }
         let timing = Timing {
             replica_lag_max: config.replica_lag_max,
             max_copy_per_step: 4 << 20,
         };
         let mut state = State::new(config.cluster_id.clone(), brokers, timing);
+        state.topic_defaults = TopicDefaults {
+            auto_create: config.auto_create_topics,
+            partitions: config.default_partitions,
+            replication_factor: config.default_replication_factor,
+        };
         let now = Instant::now();
         if let Some(dir) = &config.data_dir {
-            persist::load(&mut state, dir, now)?;
+            persist::load(&mut state, dir, now).map_err(|error| StartError::DataDirContents {
+                dir: dir.clone(),
+                error,
+            })?;
         }
-        for t in &config.topics {
-            if state.topics.contains_key(&t.name) {
-                // Loaded from the data dir: keep it as it was.
-                continue;
-            }
+        // A topic loaded from the data dir is kept as it was, unfilled.
+        let fresh: Vec<_> = config
+            .topics
+            .iter()
+            .filter(|t| !state.topics.contains_key(&t.name))
+            .collect();
+        if config.fill_bytes > 0 {
+            config::check_fill_memory(config.fill_bytes, fresh.len(), config::mem_available())
+                .map_err(StartError::Config)?;
+        }
+        for t in fresh {
+            let refused = |r: super::state::Refusal| {
+                StartError::Config(format!("topic {}: {}", t.name, r.message))
+            };
             let assignment = state
                 .place(t.partitions, t.replication_factor)
-                .map_err(|r| anyhow::anyhow!(r.message))?;
+                .map_err(refused)?;
             state
                 .create_topic(&t.name, assignment, BTreeMap::new(), now)
-                .map_err(|r| anyhow::anyhow!(r.message))?;
+                .map_err(refused)?;
             if config.fill_bytes > 0 {
                 fill_topic(&mut state, &t.name, config.fill_bytes);
             }
+        }
+        let mut listeners = Vec::new();
+        for (i, b) in state.brokers.values_mut().enumerate() {
+            let port = if config.base_port == 0 {
+                0
+            } else {
+                // validate() keeps this within u16.
+                config.base_port + i as u16
+            };
+            let addr = SocketAddr::new(host, port);
+            let listen_error = |source| StartError::Listen {
+                broker: b.id,
+                addr,
+                source,
+            };
+            let listener = bind(addr).await.map_err(listen_error)?;
+            b.port = listener.local_addr().map_err(listen_error)?.port();
+            listeners.push((b.id, listener));
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -166,7 +240,7 @@ impl Cluster {
         Ok(ClusterHandle {
             shared,
             data_dir: config.data_dir.clone(),
-            host: config.host.clone(),
+            host,
             brokers: tokio::sync::Mutex::new(tasks),
             replication: Some((stop_tx, join)),
         })
@@ -185,7 +259,8 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     for (p, w) in t.partitions.iter_mut().zip(weights) {
-        let target = bytes * w / total_w;
+        // In u128: `bytes` may be anything a caller passes.
+        let target = (u128::from(bytes) * u128::from(w) / u128::from(total_w)) as u64;
         let mut leader_log = PartitionLog::new();
         let mut key = 0u64;
         while leader_log.size() < target {
@@ -313,18 +388,34 @@ impl ClusterHandle {
     pub fn broker_addr(&self, id: BrokerId) -> Option<SocketAddr> {
         let s = self.shared.state.lock();
         let b = s.brokers.get(&id)?;
-        format!("{}:{}", self.host, b.port).parse().ok()
+        Some(SocketAddr::new(self.host, b.port))
     }
 
-    /// `host:port,...` of every live broker.
+    /// `host:port,...` of every live broker (an IPv6 host in brackets).
     pub fn bootstrap(&self) -> String {
         let s = self.shared.state.lock();
         s.brokers
             .values()
             .filter(|b| b.alive)
-            .map(|b| format!("{}:{}", self.host, b.port))
+            .map(|b| SocketAddr::new(self.host, b.port).to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Where `shutdown_and_persist` saves, if anywhere.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// The error for a broker id this cluster does not have.
+    fn no_such_broker(&self, id: BrokerId) -> anyhow::Error {
+        let ids = self.broker_ids();
+        match (ids.first(), ids.last()) {
+            (Some(first), Some(last)) => {
+                anyhow::anyhow!("no broker {id}: this cluster has brokers {first} to {last}")
+            }
+            _ => anyhow::anyhow!("no broker {id}: this cluster has no brokers"),
+        }
     }
 
     pub fn broker_ids(&self) -> Vec<BrokerId> {
@@ -351,10 +442,10 @@ impl ClusterHandle {
     /// replicas while it stays up, so it falls out of ISRs by lag.
     pub fn pause_replication(&self, id: BrokerId, paused: bool) -> anyhow::Result<()> {
         let mut s = self.shared.state.lock();
-        let b = s
-            .brokers
-            .get_mut(&id)
-            .ok_or_else(|| anyhow::anyhow!("unknown broker {id}"))?;
+        let Some(b) = s.brokers.get_mut(&id) else {
+            drop(s);
+            return Err(self.no_such_broker(id));
+        };
         b.replication_paused = paused;
         Ok(())
     }
@@ -364,7 +455,10 @@ impl ClusterHandle {
     pub async fn stop_broker(&self, id: BrokerId) -> anyhow::Result<()> {
         let task = self.brokers.lock().await.remove(&id);
         let Some(task) = task else {
-            anyhow::bail!("broker {id} is not running")
+            if !self.inspect(|s| s.brokers.contains_key(&id)) {
+                return Err(self.no_such_broker(id));
+            }
+            anyhow::bail!("broker {id} is already stopped")
         };
         task.stop.send_replace(true);
         task.join.await?;
@@ -377,15 +471,14 @@ impl ClusterHandle {
     /// from the leaders through replication.
     pub async fn start_broker(&self, id: BrokerId) -> anyhow::Result<()> {
         let mut brokers = self.brokers.lock().await;
-        anyhow::ensure!(!brokers.contains_key(&id), "broker {id} is already running");
-        let port = {
-            let s = self.shared.state.lock();
-            s.brokers
-                .get(&id)
-                .ok_or_else(|| anyhow::anyhow!("unknown broker {id}"))?
-                .port
+        let Some(port) = self.inspect(|s| s.brokers.get(&id).map(|b| b.port)) else {
+            return Err(self.no_such_broker(id));
         };
-        let listener = bind(&self.host, port).await?;
+        anyhow::ensure!(!brokers.contains_key(&id), "broker {id} is already running");
+        let addr = SocketAddr::new(self.host, port);
+        let listener = bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("broker {id} cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
         self.shared
             .state

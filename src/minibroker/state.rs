@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::config::MAX_PARTITIONS;
 use super::log::{Batch, PartitionLog};
 use super::throttle::{self, TokenBucket};
 
@@ -35,6 +36,7 @@ pub mod code {
     pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
     pub const INVALID_CONFIG: i16 = 40;
     pub const INVALID_REQUEST: i16 = 42;
+    pub const POLICY_VIOLATION: i16 = 44;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const LOG_DIR_NOT_FOUND: i16 = 57;
     pub const UNKNOWN_SERVER_ERROR: i16 = -1;
@@ -146,6 +148,38 @@ pub struct Timing {
     pub max_copy_per_step: usize,
 }
 
+/// What a topic gets when nobody says: Kafka's `num.partitions` and
+/// `default.replication.factor`, and whether a Metadata request may create
+/// a topic it names (`auto.create.topics.enable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDefaults {
+    pub auto_create: bool,
+    pub partitions: i32,
+    pub replication_factor: i16,
+}
+
+impl Default for TopicDefaults {
+    /// Kafka's defaults.
+    fn default() -> Self {
+        Self {
+            auto_create: true,
+            partitions: 1,
+            replication_factor: 1,
+        }
+    }
+}
+
+/// Kafka's topic name rule: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
 #[derive(Debug)]
 pub struct State {
     pub cluster_id: String,
@@ -156,6 +190,7 @@ pub struct State {
     pub brokers: BTreeMap<BrokerId, Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub timing: Timing,
+    pub topic_defaults: TopicDefaults,
     /// Last producer id handed out by InitProducerId.
     pub next_producer_id: i64,
     next_topic_id: u64,
@@ -194,6 +229,7 @@ impl State {
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             timing,
+            topic_defaults: TopicDefaults::default(),
             next_producer_id: 1000,
             next_topic_id: 1,
         }
@@ -229,6 +265,26 @@ impl State {
             .get_mut(usize::try_from(p).ok()?)
     }
 
+    /// Partitions of every topic together.
+    pub fn partition_count(&self) -> usize {
+        self.topics.values().map(|t| t.partitions.len()).sum()
+    }
+
+    /// Refuses `more` partitions that would take the cluster past
+    /// [`MAX_PARTITIONS`].
+    fn check_room(&self, more: usize) -> Result<(), Refusal> {
+        let have = self.partition_count();
+        if have.saturating_add(more) > MAX_PARTITIONS {
+            return Err(Refusal::new(
+                code::POLICY_VIOLATION,
+                format!(
+                    "the mini-broker holds at most {MAX_PARTITIONS} partitions: {have} exist and {more} more were asked for"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Rack-aware round-robin placement over live brokers: consecutive
     /// brokers in the rack-interleaved order land in different racks.
     pub fn place(&self, partitions: i32, rf: i16) -> Result<Vec<Vec<BrokerId>>, Refusal> {
@@ -238,6 +294,8 @@ impl State {
                 "partitions must be positive",
             ));
         }
+        // Before any allocation: a request may ask for 2^31 partitions.
+        self.check_room(partitions as usize)?;
         let mut by_rack: BTreeMap<Option<String>, Vec<BrokerId>> = BTreeMap::new();
         for b in self.brokers.values().filter(|b| b.alive) {
             by_rack.entry(b.rack.clone()).or_default().push(b.id);
@@ -303,17 +361,13 @@ impl State {
                 format!("topic {name} already exists"),
             ));
         }
-        if name.is_empty()
-            || name.len() > 249
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
+        if !valid_topic_name(name) {
             return Err(Refusal::new(
                 code::INVALID_TOPIC,
                 format!("invalid topic name {name:?}"),
             ));
         }
+        self.check_room(assignment.len())?;
         for (p, replicas) in assignment.iter().enumerate() {
             validate_replicas(self, replicas).map_err(|m| {
                 Refusal::new(
@@ -377,6 +431,14 @@ impl State {
         );
         self.metadata_epoch += 1;
         Ok(id)
+    }
+
+    /// Kafka's auto-creation: `name` with the default partitions and
+    /// replication factor, placed as CreateTopics without an assignment.
+    pub fn auto_create(&mut self, name: &str, now: Instant) -> Result<Uuid, Refusal> {
+        let d = self.topic_defaults.clone();
+        let assignment = self.place(d.partitions, d.replication_factor)?;
+        self.create_topic(name, assignment, BTreeMap::new(), now)
     }
 
     fn pick_dir(&self, broker: BrokerId, partition: usize) -> String {
@@ -984,5 +1046,64 @@ mod tests {
         run(&mut s, 5);
         assert!(!s.partition("t", 0).unwrap().reassigning());
         assert_eq!(s.partition("t", 0).unwrap().replicas, vec![1, 3]);
+    }
+
+    #[test]
+    fn partitions_have_a_ceiling_checked_before_allocating() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        // regression: a CreateTopics asking for i32::MAX partitions
+        // allocated a placement for each before failing.
+        let e = s.place(i32::MAX, 1).unwrap_err();
+        assert_eq!(e.code, code::POLICY_VIOLATION);
+        assert!(e.message.contains("at most 100000"), "{}", e.message);
+        let a = s.place(MAX_PARTITIONS as i32 - 1, 1).unwrap();
+        s.create_topic("big", a, BTreeMap::new(), now).unwrap();
+        assert_eq!(s.place(2, 1).unwrap_err().code, code::POLICY_VIOLATION);
+        // An explicit assignment is held to the same ceiling.
+        let e = s
+            .create_topic("more", vec![vec![1], vec![2]], BTreeMap::new(), now)
+            .unwrap_err();
+        assert!(
+            e.message.contains("99999 exist and 2 more"),
+            "{}",
+            e.message
+        );
+        s.create_topic("last", vec![vec![1]], BTreeMap::new(), now)
+            .unwrap();
+        assert_eq!(s.partition_count(), MAX_PARTITIONS);
+    }
+
+    #[test]
+    fn auto_create_uses_the_topic_defaults() {
+        let mut s = state(3, 0);
+        s.topic_defaults = TopicDefaults {
+            auto_create: true,
+            partitions: 4,
+            replication_factor: 2,
+        };
+        s.auto_create("new", Instant::now()).unwrap();
+        let t = &s.topics["new"];
+        assert_eq!(t.partitions.len(), 4);
+        assert!(t.partitions.iter().all(|p| p.replicas.len() == 2));
+        assert_eq!(
+            s.auto_create("..", Instant::now()).unwrap_err().code,
+            code::INVALID_TOPIC
+        );
+        s.topic_defaults.replication_factor = 4;
+        assert_eq!(
+            s.auto_create("other", Instant::now()).unwrap_err().code,
+            code::INVALID_REPLICATION_FACTOR
+        );
+    }
+
+    #[test]
+    fn topic_names_follow_kafkas_rule() {
+        for ok in ["a", "A.b_c-9", &"x".repeat(249), "..."] {
+            assert!(valid_topic_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a b", "é", &"x".repeat(250)] {
+            assert!(!valid_topic_name(bad), "{bad}");
+        }
     }
 }

@@ -170,6 +170,34 @@ took=$(( $(date +%s) - start ))
 if [ "$took" -le 10 ]; then pass=$((pass + 1)); echo "ok    ${took}s      the silent server's give-up"; else fail=$((fail + 1)); echo "FAIL  ${took}s      the silent server's give-up"; fi
 kill $SERVERS 2>/dev/null
 
+echo "== mini-broker"
+case_ "mini-broker --port 65534 --broker-count 5" 2 "65535" -- "$BIN" mini-broker --port 65534 --broker-count 5
+case_ "mini-broker --broker-count 0" 2 "out of range" -- "$BIN" mini-broker --broker-count 0
+case_ "mini-broker --fill past memory" 2 "available" -- "$BIN" mini-broker --topic t:1:1 --fill 100TiB
+case_ "mini-broker --topic with a bad name" 2 "a-zA-Z0-9" -- "$BIN" mini-broker --topic "bad name:1:1"
+touch notadir
+case_ "mini-broker --data-dir that is a file" 3 "notadir" -- "$BIN" mini-broker --data-dir notadir/x
+mkfifo mb.in
+"$BIN" mini-broker --broker-count 3 --rack-count 2 --topic orders:6:2 --data-dir mbdata <mb.in >mb.out 2>mb.err &
+MB_PID=$!
+exec 7>mb.in
+for _ in $(seq 100); do grep -q '^bootstrap: ' mb.out 2>/dev/null && break; sleep 0.1; done
+MB=$(sed -n 's/^bootstrap: //p' mb.out)
+echo "stop 99" >&7
+sleep 0.5
+if grep -q "no broker 99" mb.err; then pass=$((pass + 1)); echo "ok    said      stop 99: no such broker"; else fail=$((fail + 1)); echo "FAIL  stop 99 not refused"; fi
+case_ "describe -o - writes the snapshot to stdout" 0 "" -- "$BIN" describe --bootstrap-server "$MB" -o -
+if "$BIN" plan --state out.txt >/dev/null 2>&1; then pass=$((pass + 1)); echo "ok    parsed    describe -o - output as a snapshot"; else fail=$((fail + 1)); echo "FAIL  describe -o - output is not a snapshot"; fi
+case_ "describe --output json > /dev/full" 3 "cannot write to standard output" -- bash -c "'$BIN' describe --bootstrap-server '$MB' --output json >/dev/full"
+case_ "describe -o over its own earlier snapshot with --no-clobber" 2 "no-clobber" -- "$BIN" describe --bootstrap-server "$MB" -o s.json --no-clobber
+same "s.json after describe --no-clobber" s.json "$SNAP"
+case_ "describe via KAFKA_MIGRATE_BOOTSTRAP" 0 "wrote snapshot to live.json" -- env KAFKA_MIGRATE_BOOTSTRAP="$MB" "$BIN" describe -o live.json
+kill -TERM "$MB_PID"
+exec 7>&-
+code=0; wait "$MB_PID" || code=$?
+MB_PID=
+if [ "$code" = 0 ] && grep -q "saved to mbdata" mb.err; then pass=$((pass + 1)); echo "ok    exit 0   SIGTERM stops the mini-broker and saves --data-dir"; else fail=$((fail + 1)); echo "FAIL  exit $code SIGTERM"; sed 's/^/        | /' mb.err | tail -3; fi
+
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 
 use crate::minibroker::log::sb;
 use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::{Refusal, State, code};
+use crate::minibroker::state::{Refusal, State, TopicDefaults, code};
 use crate::minibroker::throttle;
 
 const TOPIC: i8 = 2;
@@ -135,6 +135,29 @@ pub async fn describe(
                     entries.push(("broker.id".into(), Some(id.to_string()), 4, 3));
                     entries.push(("broker.rack".into(), b.rack.clone(), 4, 2));
                     entries.push(("log.dirs".into(), Some(b.log_dirs.join(",")), 4, 2));
+                    // The topic defaults: static when set away from Kafka's
+                    // defaults, default otherwise.
+                    let d = &s.topic_defaults;
+                    let k = TopicDefaults::default();
+                    let source = |same: bool| if same { 5 } else { 4 };
+                    entries.push((
+                        "auto.create.topics.enable".into(),
+                        Some(d.auto_create.to_string()),
+                        source(d.auto_create == k.auto_create),
+                        1,
+                    ));
+                    entries.push((
+                        "num.partitions".into(),
+                        Some(d.partitions.to_string()),
+                        source(d.partitions == k.partitions),
+                        3,
+                    ));
+                    entries.push((
+                        "default.replication.factor".into(),
+                        Some(d.replication_factor.to_string()),
+                        source(d.replication_factor == k.replication_factor),
+                        3,
+                    ));
                 }
                 Target::Topic(name) => {
                     let t = &s.topics[name];

@@ -1,5 +1,9 @@
 //! Metadata (3) and DescribeCluster (60): brokers with racks, controller,
 //! and per partition leader, leader epoch, replicas, ISR, offline replicas.
+//! A Metadata request naming an unknown topic may create it (Kafka's
+//! `auto.create.topics.enable`).
+
+use std::time::Instant;
 
 use kafka_protocol::messages::describe_cluster_response::{
     DescribeClusterBroker, DescribeClusterResponse,
@@ -11,7 +15,7 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, MetadataRequest
 
 use crate::minibroker::log::sb;
 use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::{State, Topic, code};
+use crate::minibroker::state::{State, Topic, code, valid_topic_name};
 
 fn brokers(s: &State, version: i16) -> Vec<MetadataResponseBroker> {
     s.brokers
@@ -71,41 +75,64 @@ fn topic_entry(s: &State, t: &Topic, version: i16) -> MetadataResponseTopic {
     mt
 }
 
+/// Kafka's answer for a topic the request names that does not exist. As
+/// Kafka 4.x (KRaft) does with `auto.create.topics.enable`: when the
+/// request allows it (producers' do), the topic is created with the
+/// broker defaults and this answer still says UNKNOWN_TOPIC_OR_PARTITION
+/// (the broker forwards the creation to the controller and does not
+/// wait); the next Metadata request shows it. A name Kafka would refuse is
+/// INVALID_TOPIC_EXCEPTION; a creation that fails is only not there.
+fn missing_topic(s: &mut State, name: &str, allow_create: bool) -> (i16, bool) {
+    if !valid_topic_name(name) {
+        return (code::INVALID_TOPIC, false);
+    }
+    let created =
+        allow_create && s.topic_defaults.auto_create && s.auto_create(name, Instant::now()).is_ok();
+    (code::UNKNOWN_TOPIC_OR_PARTITION, created)
+}
+
 pub async fn handle(ctx: &BrokerCtx, req: MetadataRequest, version: i16) -> MetadataResponse {
-    let s = ctx.shared.state.lock();
+    let mut s = ctx.shared.state.lock();
     // v0: an empty list means all topics; v1+: null means all, empty none.
     let all = match &req.topics {
         None => true,
         Some(t) => t.is_empty() && version == 0,
     };
+    let mut created = false;
     let topics = if all {
         s.topics
             .values()
             .map(|t| topic_entry(&s, t, version))
             .collect()
     } else {
-        req.topics
-            .unwrap_or_default()
-            .iter()
-            .map(|rt| {
-                let found = match &rt.name {
-                    Some(n) => s.topics.get(n.0.as_str()),
-                    None => s.topic_by_id(rt.topic_id),
-                };
-                match found {
-                    Some(t) => topic_entry(&s, t, version),
-                    None => {
-                        let mut mt = MetadataResponseTopic::default()
-                            .with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
-                            .with_name(rt.name.clone());
-                        if version >= 10 {
-                            mt = mt.with_topic_id(rt.topic_id);
-                        }
-                        mt
-                    }
+        let mut out = Vec::new();
+        for rt in req.topics.as_deref().unwrap_or_default() {
+            let found = match &rt.name {
+                Some(n) => s.topics.get(n.0.as_str()),
+                None => s.topic_by_id(rt.topic_id),
+            };
+            if let Some(t) = found {
+                out.push(topic_entry(&s, t, version));
+                continue;
+            }
+            let error = match &rt.name {
+                Some(n) => {
+                    let (error, made) =
+                        missing_topic(&mut s, n.0.as_str(), req.allow_auto_topic_creation);
+                    created |= made;
+                    error
                 }
-            })
-            .collect()
+                None => code::UNKNOWN_TOPIC_ID,
+            };
+            let mut mt = MetadataResponseTopic::default()
+                .with_error_code(error)
+                .with_name(rt.name.clone());
+            if version >= 10 {
+                mt = mt.with_topic_id(rt.topic_id);
+            }
+            out.push(mt);
+        }
+        out
     };
     let mut resp = MetadataResponse::default()
         .with_brokers(brokers(&s, version))
@@ -115,6 +142,10 @@ pub async fn handle(ctx: &BrokerCtx, req: MetadataRequest, version: i16) -> Meta
     }
     if version >= 2 {
         resp = resp.with_cluster_id(Some(sb(s.cluster_id.clone())));
+    }
+    drop(s);
+    if created {
+        ctx.shared.changed.notify_waiters();
     }
     resp
 }

@@ -28,13 +28,14 @@ pub async fn create(
             let name = t.name.0.to_string();
             let outcome = (|| -> Result<(uuid::Uuid, i32, i16), Refusal> {
                 let assignment = if t.assignments.is_empty() {
+                    // -1 asks for the broker defaults (KIP-464).
                     let n = if t.num_partitions == -1 {
-                        1
+                        s.topic_defaults.partitions
                     } else {
                         t.num_partitions
                     };
                     let rf = if t.replication_factor == -1 {
-                        1
+                        s.topic_defaults.replication_factor
                     } else {
                         t.replication_factor
                     };

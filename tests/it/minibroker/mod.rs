@@ -1,11 +1,14 @@
 //! End-to-end tests of the embedded mini-broker over real sockets on
 //! 127.0.0.1:0: librdkafka (rdkafka) and kcat as reference clients, and a
-//! kafka-protocol client for the admin APIs librdkafka lacks.
+//! kafka-protocol client for the admin APIs librdkafka lacks; `process`
+//! runs the `mini-broker` command itself.
 
 mod admin;
+mod autocreate;
 mod bad_requests;
 mod configs;
 mod failover;
+mod process;
 mod reassign;
 
 use std::collections::BTreeMap;

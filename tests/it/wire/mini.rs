@@ -30,6 +30,8 @@ impl Mini {
                 racks: 2,
                 log_dirs_per_broker: 2,
                 replica_lag_max: Duration::from_millis(5000),
+                // As tests/kafka/cluster.sh configures the real cluster.
+                auto_create_topics: false,
                 ..ClusterConfig::default()
             }))
             .expect("mini-broker starts");
