@@ -120,10 +120,15 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         after[offsets[ti] + pi] = m.replicas.clone();
     }
     let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    // A live broker the plan empties is being drained: judging the plan
+    // as though it should hold a share would read a decommission as a
+    // worse balance (and hide why its rack's other brokers grow).
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
     let targets: Vec<BrokerId> = cluster
         .brokers
         .iter()
         .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
         .map(|b| b.id)
         .collect();
     if use_racks {
@@ -148,7 +153,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     let unrecoverable = !sum.offline_partitions.is_empty() && !args.allow_offline;
     if unrecoverable {
         warnings.push(format!(
-            "{} partitions have no replica on a live broker: no plan can heal them (see `unrecoverable` in the summary; exit 1; --allow-offline accepts them)",
+            "{} partitions have no replica on a live broker: no plan can heal them (see `unrecoverable` in the summary); exit 1, --allow-offline accepts them",
             sum.offline_partitions.len()
         ));
     }

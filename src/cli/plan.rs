@@ -225,7 +225,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         if args.allow_offline {
             notes.push(msg);
         } else {
-            warnings.push(format!("{msg} (exit 1; --allow-offline accepts them)"));
+            warnings.push(format!("{msg}; exit 1, --allow-offline accepts them"));
         }
     }
     if sum.totals.replicas_outside_targets > 0 {

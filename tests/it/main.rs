@@ -2,6 +2,7 @@
 
 mod cli;
 mod formats;
+mod inflight;
 mod minibroker;
 mod plans;
 mod props;
