@@ -644,7 +644,11 @@ fn mark_in_flight(cluster: &mut Cluster, m: &Ongoing) {
         .topics
         .iter_mut()
         .find(|t| t.name == m.tp.topic)
-        .and_then(|t| t.partitions.iter_mut().find(|p| p.partition == m.tp.partition))
+        .and_then(|t| {
+            t.partitions
+                .iter_mut()
+                .find(|p| p.partition == m.tp.partition)
+        })
     else {
         return;
     };

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(c.in_flight_partitions().len(), 1);
         let s = c.settled();
         let p = &s.topics[0].partitions[0];
-        assert_eq!((p.replicas.clone(), p.isr.clone()), (vec![2, 4], vec![2, 4]));
+        assert_eq!(
+            (p.replicas.clone(), p.isr.clone()),
+            (vec![2, 4], vec![2, 4])
+        );
         assert_eq!(p.leader, Some(2), "the old leader 1 leaves");
         assert!(s.in_flight_partitions().is_empty());
         assert_eq!(s.topics[0].partitions[1], c.topics[0].partitions[1]);

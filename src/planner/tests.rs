@@ -156,7 +156,10 @@ fn offline_partitions_stay_and_the_rest_is_judged_without_them() {
     assert!(!out.assignment[2].contains(&4), "{:?}", out.assignment);
     // Only the replica of a-2 heals; brokers 4 and 5 keep what no move
     // can take, and the figures are those of the part that can move.
-    assert_eq!((out.dead_brokers.clone(), out.healed_replicas), (vec![4], 1));
+    assert_eq!(
+        (out.dead_brokers.clone(), out.healed_replicas),
+        (vec![4], 1)
+    );
     assert_eq!(out.stranded_replicas, 0);
     assert_eq!((t.replicas_moved, t.replica_moves_lower_bound), (1, 1));
     assert_eq!((t.replicas_outside_targets, t.offline_partitions), (0, 2));

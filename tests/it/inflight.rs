@@ -67,7 +67,9 @@ fn snapshot_records_partitions_in_motion() {
         json.contains(r#""target_replicas":[3,2],"adding_replicas":[3],"removing_replicas":[1]"#),
         "{json}"
     );
-    assert!(!json.contains(r#""partition":2,"replicas":[2,3],"isr":[2,3],"leader":2,"size_bytes":1000,"target"#));
+    assert!(!json.contains(
+        r#""partition":2,"replicas":[2,3],"isr":[2,3],"leader":2,"size_bytes":1000,"target"#
+    ));
     assert_eq!(snapshot::parse("again", json.as_bytes()).unwrap(), c);
 
     // Either of target and removing gives the other; adding alone is a
@@ -85,9 +87,18 @@ fn snapshot_records_partitions_in_motion() {
             removing: r.to_vec(),
         })
     };
-    assert_eq!(one(r#","removing_replicas":[1]"#).unwrap(), moving(&[2, 3], &[], &[1]));
-    assert_eq!(one(r#","target_replicas":[3,2]"#).unwrap(), moving(&[3, 2], &[], &[1]));
-    assert_eq!(one(r#","adding_replicas":[1]"#).unwrap(), moving(&[2, 3, 1], &[1], &[]));
+    assert_eq!(
+        one(r#","removing_replicas":[1]"#).unwrap(),
+        moving(&[2, 3], &[], &[1])
+    );
+    assert_eq!(
+        one(r#","target_replicas":[3,2]"#).unwrap(),
+        moving(&[3, 2], &[], &[1])
+    );
+    assert_eq!(
+        one(r#","adding_replicas":[1]"#).unwrap(),
+        moving(&[2, 3, 1], &[1], &[])
+    );
     let err = |fields: &str| one(fields).unwrap_err().to_string();
     for (fields, want) in [
         (
@@ -119,7 +130,9 @@ fn snapshot_records_partitions_in_motion() {
     let e = err(r#","adding_replicas":[4]"#);
     assert!(e.contains("adding_replicas names broker 4"), "{e}");
     let s = r#"{"version":1,"brokers":[{"id":1},{"id":2},{"id":3}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[2,1],"target_replicas":[2,3]}]}]}"#;
-    let e = snapshot::parse("s.json", s.as_bytes()).unwrap_err().to_string();
+    let e = snapshot::parse("s.json", s.as_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("t-0: target_replicas names broker 3, which is not in `replicas`"),
         "{e}"
@@ -169,11 +182,8 @@ fn plan_refuses_partitions_in_motion_unless_told_how() {
     // The drain is already under way: the targets hold nothing on broker 1
     // and every partition has two replicas, so nothing moves back.
     if plan.exists() {
-        let made = kafka_migrate::model::reassignment::parse(
-            "p",
-            &std::fs::read(&plan).unwrap(),
-        )
-        .unwrap();
+        let made =
+            kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap()).unwrap();
         for m in made.moves() {
             assert_eq!(m.replicas.len(), 2, "{m:?}");
             assert!(!m.replicas.contains(&1), "{m:?}");
@@ -187,11 +197,7 @@ fn plan_refuses_partitions_in_motion_unless_told_how() {
 
     // At most ten are named.
     let many: Vec<String> = (0..12)
-        .map(|i| {
-            format!(
-                r#"{{"partition":{i},"replicas":[2,1],"removing_replicas":[1]}}"#
-            )
-        })
+        .map(|i| format!(r#"{{"partition":{i},"replicas":[2,1],"removing_replicas":[1]}}"#))
         .collect();
     let s = write(
         dir.path(),
@@ -223,13 +229,23 @@ fn check_measures_a_plan_against_targets() {
         r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[2,3]},
             {"topic":"orders","partition":2,"replicas":[4,3]}]}"#,
     );
-    let out = run(&["check", plan.to_str().unwrap(), "--state", st, "--output", "json"]);
+    let out = run(&[
+        "check",
+        plan.to_str().unwrap(),
+        "--state",
+        st,
+        "--output",
+        "json",
+    ]);
     assert_exit(&out, 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &v["summary"]["totals"];
     assert_eq!(t["replication_factor_changes"], 0, "{t}");
     // orders-0 [3,2] -> [2,3] reorders only; orders-2 [2,3] -> [4,3] moves one.
-    assert_eq!((&t["replicas_moved"], &t["partitions_reordered_only"]), (&1.into(), &1.into()));
+    assert_eq!(
+        (&t["replicas_moved"], &t["partitions_reordered_only"]),
+        (&1.into(), &1.into())
+    );
     // Broker 1 holds nothing once the moves in flight finish.
     assert_eq!(v["summary"]["brokers"][0]["replicas_before"], 0);
     // A plan that replaces a target in flight says so.
@@ -241,7 +257,8 @@ fn check_measures_a_plan_against_targets() {
     let out = run(&["check", other.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 0);
     assert!(
-        stderr_of(&out).contains("orders-1: being reassigned to [4, 3]; this plan replaces that target"),
+        stderr_of(&out)
+            .contains("orders-1: being reassigned to [4, 3]; this plan replaces that target"),
         "{}",
         stderr_of(&out)
     );
@@ -282,11 +299,12 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
         "only pair-1 heals: {err}"
     );
     assert!(
-        err.contains("2 partitions have no replica on a live broker") && err.contains("--allow-offline"),
+        err.contains("2 partitions have no replica on a live broker")
+            && err.contains("--allow-offline"),
         "{err}"
     );
-    let made = kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap())
-        .unwrap();
+    let made =
+        kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap()).unwrap();
     let names: Vec<String> = made.moves().iter().map(|m| m.tp.to_string()).collect();
     assert!(names.contains(&"pair-1".to_string()), "{names:?}");
     assert!(
@@ -308,7 +326,11 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     // check: the same report and exit code; moving one is an error.
     let out = run(&["check", p, "--state", st]);
     assert_exit(&out, 1);
-    assert!(stdout_of(&out).contains("lonely-0, pair-0"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("lonely-0, pair-0"),
+        "{}",
+        stdout_of(&out)
+    );
     let out = run(&["check", p, "--state", st, "--allow-offline"]);
     assert_exit(&out, 0);
     let bad = write(
@@ -316,7 +338,13 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
         "bad.json",
         r#"{"version":1,"partitions":[{"topic":"lonely","partition":0,"replicas":[2]}]}"#,
     );
-    let out = run(&["check", bad.to_str().unwrap(), "--state", st, "--allow-offline"]);
+    let out = run(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--state",
+        st,
+        "--allow-offline",
+    ]);
     assert_exit(&out, 2);
     assert!(
         stderr_of(&out).contains("lonely-0: has no replica on a live broker"),
@@ -343,9 +371,16 @@ fn replica_excess_is_never_negative() {
     assert_exit(&out, 0);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &v["summary"]["totals"];
-    assert_eq!((&t["replica_excess_before"], &t["replica_deficit_before"]), (&0.into(), &2.into()));
+    assert_eq!(
+        (&t["replica_excess_before"], &t["replica_deficit_before"]),
+        (&0.into(), &2.into())
+    );
     let out = run(&["plan", "--state", s.to_str().unwrap()]);
-    assert!(stdout_of(&out).contains("replica excess 0 → 0, deficit 2 → 0"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("replica excess 0 → 0, deficit 2 → 0"),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 /// The summary explains why a rack's lone broker holds twice the others,

@@ -990,7 +990,11 @@ pub async fn describe_mid_move(b: &dyn Backend) {
         let want = serde_json::json!({
             "resource": format!("topic {topic}"), "name": name, "value": value,
         });
-        assert!(throttles.contains(&want), "{}: {want} in {throttles:?}", b.name());
+        assert!(
+            throttles.contains(&want),
+            "{}: {want} in {throttles:?}",
+            b.name()
+        );
     }
     assert!(
         throttles
@@ -1022,7 +1026,10 @@ pub async fn describe_mid_move(b: &dyn Backend) {
         b.name()
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["summary"]["totals"]["replication_factor_changes"], 0, "{v}");
+    assert_eq!(
+        v["summary"]["totals"]["replication_factor_changes"], 0,
+        "{v}"
+    );
     if std::path::Path::new(&file).exists() {
         let out = cli(vec!["check".into(), file, "--state".into(), state.clone()]).await;
         assert!(
