@@ -121,6 +121,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             "reassignments": ongoing.iter().map(|o| serde_json::json!({
                 "topic": o.tp.topic, "partition": o.tp.partition,
                 "replicas": o.replicas, "adding": o.adding, "removing": o.removing,
+                "target": o.replicas.iter().filter(|b| !o.removing.contains(b)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "throttles": throttles.iter().map(|(r, k, v)| serde_json::json!({
                 "resource": r, "name": k, "value": v,
@@ -163,7 +164,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             ));
             let under: usize = cluster
                 .partitions()
-                .filter(|(_, p)| p.isr.len() < p.replicas.len())
+                .filter(|(_, p)| p.isr.len() < in_sync_wanted(p))
                 .count();
             printer.out(&format!(
                 "controller {}; {} topics, {} partitions, {} under-replicated; {} moves in flight; {} throttle configs set",
@@ -195,6 +196,13 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// How many replicas should be in sync: mid-move, as KIP-352 counts
+/// under-replication, the original ones (an adding replica still copying
+/// is not a replica lost).
+fn in_sync_wanted(p: &crate::model::Partition) -> usize {
+    p.replicas.len() - p.in_flight.as_ref().map_or(0, |m| m.adding.len())
 }
 
 /// The terms of the broker table.
