@@ -2,12 +2,17 @@
 //! after, what moves, how far from the fewest possible moves, balance, rack
 //! safety and the time a throttle implies. Pure: used by `plan` and `check`
 //! summaries alike.
+//!
+//! Offline partitions (no replica on a live broker) are counted in the
+//! per-broker rows, where they are, but left out of every figure a plan is
+//! judged by (ideal, bounds, excess, bytes share, replicas outside the
+//! targets): no plan can move them. They are listed on their own.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::model::{BrokerId, Cluster};
+use crate::model::{BrokerId, Cluster, TopicPartition};
 use crate::planner::bound::{FLOW_BOUND_MAX_REPLICAS, flow_bound};
 use crate::planner::ideal::{RfSums, bounds};
 
@@ -53,7 +58,11 @@ pub struct Totals {
     pub bytes_max_over_ideal_after: f64,
     pub rack_violations_before: u64,
     pub rack_violations_after: u64,
+    /// Replicas outside the target set, offline partitions aside.
     pub replicas_outside_targets: u64,
+    /// Partitions with no replica on a live broker (listed in
+    /// [`Summary::offline_partitions`]).
+    pub offline_partitions: u64,
     pub max_inbound_bytes: u64,
     pub max_outbound_bytes: u64,
     /// With a throttle: the physical bound, max bytes in or out over brokers
@@ -65,6 +74,26 @@ pub struct Totals {
 pub struct Summary {
     pub brokers: Vec<BrokerRow>,
     pub totals: Totals,
+    /// Partitions no move can heal: no replica on a live broker.
+    pub offline_partitions: Vec<TopicPartition>,
+    /// Racks whose brokers must each hold clearly more than an even share.
+    pub crowded_racks: Vec<CrowdedRack>,
+}
+
+/// A rack whose target brokers each must hold more than an even spread
+/// would give them: every partition keeps `floor(rf / racks)` replicas in
+/// each rack, so a rack with fewer brokers carries more per broker.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CrowdedRack {
+    pub rack: String,
+    /// Target brokers in this rack, in all, and racks with target brokers.
+    pub target_brokers: usize,
+    pub all_target_brokers: usize,
+    pub racks: usize,
+    /// The rack-aware ideal replica count of each of its brokers.
+    pub ideal_replicas: f64,
+    /// The ideal were replicas spread evenly over all target brokers.
+    pub even_replicas: f64,
 }
 
 /// The distinct racks of `brokers` (brokers without a rack, or not in the
@@ -159,6 +188,7 @@ pub fn summarize(
         rack_violations_before: 0,
         rack_violations_after: 0,
         replicas_outside_targets: 0,
+        offline_partitions: 0,
         max_inbound_bytes: 0,
         max_outbound_bytes: 0,
         estimated_seconds: None,
@@ -171,14 +201,47 @@ pub fn summarize(
     // Replicas that can never leave their rack: of partitions whose rf
     // equals the number of racks (for the lower bound).
     let mut locked = vec![0u64; nb];
+    let offline = cluster.offline_mask();
+    // Per broker: replicas and bytes of offline partitions it holds.
+    let mut offline_on = vec![(0u64, 0u64); nb];
+    let mut offline_partitions = Vec::new();
     let mut pi = 0;
     for (ti, topic) in cluster.topics.iter().enumerate() {
         for p in &topic.partitions {
             let new = &after[pi];
+            let off = offline[pi];
             pi += 1;
             let z = p.size_bytes;
             t.partitions += 1;
             t.replicas += p.replicas.len() as u64;
+            if off {
+                offline_partitions.push(TopicPartition {
+                    topic: topic.name.clone(),
+                    partition: p.partition,
+                });
+                for &b in &p.replicas {
+                    let i = index[&b];
+                    rows[i].replicas_before += 1;
+                    rows[i].bytes_before += z;
+                    offline_on[i].0 += 1;
+                    offline_on[i].1 += z;
+                }
+                for &b in new {
+                    let i = index[&b];
+                    rows[i].replicas_after += 1;
+                    rows[i].bytes_after += z;
+                }
+                if let Some(&l) = p.replicas.first() {
+                    rows[index[&l]].leaders_before += 1;
+                }
+                if let Some(&l) = new.first() {
+                    rows[index[&l]].leaders_after += 1;
+                }
+                if new.len() != p.replicas.len() {
+                    t.replication_factor_changes += 1;
+                }
+                continue;
+            }
             all_rf.add(p.replicas.len(), k);
             topic_rf[ti].add(p.replicas.len(), k);
             for &b in &p.replicas {
@@ -285,10 +348,12 @@ pub fn summarize(
             .max()
             .unwrap_or(0)
     };
-    t.replica_excess_before = excess(&|i| rows[i].replicas_before);
-    t.replica_excess_after = excess(&|i| rows[i].replicas_after);
-    t.replica_deficit_before = deficit(&|i| rows[i].replicas_before);
-    t.replica_deficit_after = deficit(&|i| rows[i].replicas_after);
+    // Below the ceiling everywhere is no excess (and above the floor no
+    // deficit), never a negative one.
+    t.replica_excess_before = excess(&|i| rows[i].replicas_before).max(0);
+    t.replica_excess_after = excess(&|i| rows[i].replicas_after).max(0);
+    t.replica_deficit_before = deficit(&|i| rows[i].replicas_before).max(0);
+    t.replica_deficit_after = deficit(&|i| rows[i].replicas_after).max(0);
     let spread_of = |c: &dyn Fn(usize) -> u64| -> u64 {
         let v: Vec<u64> = tgt.iter().map(|&i| c(i)).collect();
         v.iter().max().unwrap_or(&0) - v.iter().min().unwrap_or(&0)
@@ -314,7 +379,7 @@ pub fn summarize(
     // arrive (counts below the floor).
     let off_target: u64 = (0..nb)
         .filter(|&i| !is_target[i])
-        .map(|i| rows[i].replicas_before)
+        .map(|i| rows[i].replicas_before - offline_on[i].0)
         .sum();
     let over: Vec<u64> = (0..nb)
         .map(|i| {
@@ -370,7 +435,9 @@ pub fn summarize(
             .collect();
         let before: Vec<Vec<usize>> = cluster
             .partitions()
-            .map(|(_, p)| p.replicas.iter().map(|b| index[b]).collect())
+            .zip(&offline)
+            .filter(|(_, off)| !**off)
+            .map(|((_, p), _)| p.replicas.iter().map(|b| index[b]).collect())
             .collect();
         let quota: Vec<(u64, u64)> = (0..nb)
             .map(|i| {
@@ -383,12 +450,13 @@ pub fn summarize(
         }
     }
 
-    let total_bytes: u64 = rows.iter().map(|r| r.bytes_before).sum();
+    let total_bytes: u64 = rows.iter().map(|r| r.bytes_before).sum::<u64>()
+        - offline_on.iter().map(|o| o.1).sum::<u64>();
     let total_ideal: f64 = tgt.iter().map(|&i| ideal[i]).sum();
     let share = |i: usize| total_bytes as f64 * ideal[i] / total_ideal.max(1e-12);
     let off_bytes: u64 = (0..nb)
         .filter(|&i| !is_target[i])
-        .map(|i| rows[i].bytes_before)
+        .map(|i| rows[i].bytes_before - offline_on[i].1)
         .sum();
     let over_bytes: f64 = tgt
         .iter()
@@ -414,10 +482,39 @@ pub fn summarize(
     t.estimated_seconds = throttle
         .filter(|&r| r > 0)
         .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
+    t.offline_partitions = offline_partitions.len() as u64;
+    let crowded_racks = crowded(&target_racks, &sizes, &ideal_rack, use_racks);
     Summary {
         brokers: rows,
         totals: t,
+        offline_partitions,
+        crowded_racks,
     }
+}
+
+/// The racks whose brokers' ideal is above what an even spread over all
+/// target brokers gives, by more than rounding (its floor over the even
+/// ceiling): the summary says why those brokers hold more.
+fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64], use_racks: bool) -> Vec<CrowdedRack> {
+    let brokers: usize = sizes.iter().sum();
+    if !use_racks || names.len() < 2 || brokers == 0 {
+        return Vec::new();
+    }
+    let total: f64 = sizes.iter().zip(ideal).map(|(&n, &x)| n as f64 * x).sum();
+    let even = total / brokers as f64;
+    names
+        .iter()
+        .enumerate()
+        .filter(|&(r, _)| sizes[r] > 0 && bounds(ideal[r]).0 > bounds(even).1)
+        .map(|(r, name)| CrowdedRack {
+            rack: name.to_string(),
+            target_brokers: sizes[r],
+            all_target_brokers: brokers,
+            racks: names.len(),
+            ideal_replicas: (ideal[r] * 100.0).round() / 100.0,
+            even_replicas: (even * 100.0).round() / 100.0,
+        })
+        .collect()
 }
 
 fn rack_id(names: &mut Vec<String>, name: &str) -> usize {

@@ -189,6 +189,7 @@ pub fn generate(profile: &Profile, seed: u64) -> Cluster {
                     leader: replicas.first().copied(),
                     replicas,
                     size_bytes: size as u64,
+                    in_flight: None,
                 }
             })
             .collect();

@@ -27,6 +27,10 @@ pub struct CheckArgs {
     /// Treat rack violations as errors, not warnings.
     #[arg(long)]
     pub strict: bool,
+    /// Exit 0 even when some partitions have no replica on a live broker
+    /// (no plan can heal them; moving one is an error either way).
+    #[arg(long)]
+    pub allow_offline: bool,
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
@@ -43,7 +47,11 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             "the plan and the snapshot cannot both come from standard input"
         )));
     }
-    let cluster = load_snapshot(&args.state)?;
+    // A plan is measured against where moves in flight are going, not the
+    // transient union of replicas Kafka lists while they run.
+    let current = load_snapshot(&args.state)?;
+    let cluster = current.settled();
+    let offline = cluster.offline_mask();
     let name = if plan_path == "-" {
         "<stdin>"
     } else {
@@ -55,6 +63,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     problems.extend(reassignment::check_references(&moves, &cluster));
     Problems::check(name, std::mem::take(&mut problems)).map_err(invalid)?;
     let plan = reassignment::Reassignment::new(name, moves).map_err(invalid)?;
+    let mut warnings = Vec::new();
 
     let mut after: Vec<Vec<BrokerId>> = cluster
         .partitions()
@@ -77,6 +86,20 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             .expect("references checked");
         let before = &cluster.topics[ti].partitions[pi].replicas;
         let loc = m.tp.to_string();
+        if offline[offsets[ti] + pi] && m.replicas.iter().any(|b| !before.contains(b)) {
+            problems.push(Problem::new(
+                &loc,
+                "has no replica on a live broker: a new replica would have nothing to copy, and the move would never finish",
+            ));
+        }
+        if let Some(moving) = current.partition(&m.tp).and_then(|p| p.in_flight.as_ref())
+            && moving.target != m.replicas
+        {
+            warnings.push(format!(
+                "{loc}: being reassigned to {:?}; this plan replaces that target",
+                moving.target
+            ));
+        }
         if m.replicas.len() != before.len() && !args.allow_rf_change {
             problems.push(Problem::new(
                 &loc,
@@ -98,13 +121,17 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         after[offsets[ti] + pi] = m.replicas.clone();
     }
     let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    // A live broker the plan empties is being drained: judging the plan
+    // as though it should hold a share would read a decommission as a
+    // worse balance (and hide why its rack's other brokers grow).
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
     let targets: Vec<BrokerId> = cluster
         .brokers
         .iter()
         .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
         .map(|b| b.id)
         .collect();
-    let mut warnings = Vec::new();
     if use_racks {
         // Per partition of the plan (one it does not list is not the
         // plan's to fix), against the racks of the alive brokers.
@@ -124,6 +151,13 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     }
     let sum = analysis::summarize(&cluster, &after, &targets, use_racks, args.throttle);
     Problems::check(name, problems).map_err(invalid)?;
+    let unrecoverable = !sum.offline_partitions.is_empty() && !args.allow_offline;
+    if unrecoverable {
+        warnings.push(format!(
+            "{} partitions have no replica on a live broker: no plan can heal them (see `unrecoverable` in the summary); exit 1, --allow-offline accepts them",
+            sum.offline_partitions.len()
+        ));
+    }
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
@@ -141,5 +175,9 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             printer.note(&format!("{name}: valid ({} partitions)", plan.len()));
         }
     }
-    Ok(Exit::Ok)
+    Ok(if unrecoverable {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    })
 }

@@ -1,8 +1,10 @@
 //! `kafka-migrate describe --bootstrap-server HOST:PORT`: the cluster's
 //! state from the wire: brokers and racks, partitions with sizes, moves in
-//! flight and replication throttles. `-o FILE` writes the snapshot that
-//! `plan --state` reads.
+//! flight (recorded in the snapshot, with a warning) and replication
+//! throttles (broker rates and topic replica lists). `-o FILE` writes the
+//! snapshot that `plan --state` reads.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -14,7 +16,8 @@ use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
 use crate::kafka::Admin;
 use crate::kafka::admin::ConfigResource;
-use crate::model::snapshot;
+use crate::model::health::name_some;
+use crate::model::{BrokerId, Cluster, snapshot};
 use crate::units::human_bytes;
 
 /// The broker configs that make up a replication throttle.
@@ -22,6 +25,12 @@ pub const BROKER_THROTTLE_KEYS: [&str; 3] = [
     "leader.replication.throttled.rate",
     "follower.replication.throttled.rate",
     "replica.alter.log.dirs.io.max.bytes.per.second",
+];
+
+/// The topic configs that name the throttled replicas.
+pub const TOPIC_THROTTLE_KEYS: [&str; 2] = [
+    "leader.replication.throttled.replicas",
+    "follower.replication.throttled.replicas",
 ];
 
 #[derive(Debug, Args)]
@@ -64,8 +73,9 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
     let mut admin = Admin::connect(&bootstrap, args.cluster.timeout)
         .await
         .map_err(unreachable)?;
-    let cluster = admin.snapshot().await.map_err(unreachable)?;
-    let ongoing = admin.list_reassignments().await.map_err(unreachable)?;
+    let survey = admin.survey().await.map_err(unreachable)?;
+    let cluster = &survey.cluster;
+    let ongoing = &survey.moves;
     let mut throttles = Vec::new();
     for b in cluster.brokers.iter().filter(|b| b.alive) {
         let cfg = admin
@@ -78,67 +88,93 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             }
         }
     }
+    let names: Vec<&str> = cluster.topics.iter().map(|t| t.name.as_str()).collect();
+    let topic_cfg = admin
+        .describe_topic_configs(&names, &TOPIC_THROTTLE_KEYS)
+        .await
+        .map_err(unreachable)?;
+    for (topic, cfg) in topic_cfg {
+        for (k, v) in cfg {
+            throttles.push((format!("topic {topic}"), k, v));
+        }
+    }
+    let moving = cluster.in_flight_partitions();
+    if !moving.is_empty() {
+        printer.warn(&format!(
+            "{} partitions are being reassigned: {}. The snapshot records their target, adding and removing replicas; `plan` refuses them until the moves finish or are cancelled (kafka-reassign-partitions.sh --verify / --cancel), or plans from their targets with --in-flight target",
+            moving.len(),
+            name_some(&moving, 5)
+        ));
+    }
     let wrote = match &args.out {
         Some(path) => {
             let snapshot = Output {
                 what: "snapshot".into(),
                 path,
-                contents: snapshot::to_json(&cluster),
+                contents: snapshot::to_json(cluster),
             };
             write_outputs(&printer, vec![snapshot], args.no_clobber)?
         }
         None => Vec::new(),
     };
+    let rows = broker_rows(cluster, &survey.broker_bytes);
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "describe",
             "controller": admin.controller,
-            "snapshot": serde_json::from_str::<serde_json::Value>(&snapshot::to_json(&cluster))?,
+            "snapshot": serde_json::from_str::<serde_json::Value>(&snapshot::to_json(cluster))?,
+            "brokers": rows.iter().map(|r| serde_json::json!({
+                "id": r.id, "replicas": r.replicas, "preferred_leaders": r.preferred,
+                "leaders": r.leaders, "bytes": r.bytes,
+            })).collect::<Vec<_>>(),
             "reassignments": ongoing.iter().map(|o| serde_json::json!({
                 "topic": o.tp.topic, "partition": o.tp.partition,
                 "replicas": o.replicas, "adding": o.adding, "removing": o.removing,
+                "target": o.replicas.iter().filter(|b| !o.removing.contains(b)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "throttles": throttles.iter().map(|(r, k, v)| serde_json::json!({
                 "resource": r, "name": k, "value": v,
             })).collect::<Vec<_>>(),
         })),
         OutputFormat::Text => {
-            let mut rows = Vec::new();
-            for b in &cluster.brokers {
-                let (mut reps, mut leads, mut bytes) = (0u64, 0u64, 0u64);
-                for (_, p) in cluster.partitions() {
-                    if p.replicas.contains(&b.id) {
-                        reps += 1;
-                        bytes += p.size_bytes;
-                    }
-                    if p.leader == Some(b.id) {
-                        leads += 1;
-                    }
-                }
-                rows.push(vec![
-                    b.id.to_string(),
-                    b.rack.clone().unwrap_or_else(|| "-".into()),
-                    match (&b.host, b.port) {
-                        (Some(h), Some(p)) => format!("{h}:{p}"),
-                        _ => "-".into(),
-                    },
-                    if b.alive { "" } else { "dead" }.to_string(),
-                    reps.to_string(),
-                    leads.to_string(),
-                    human_bytes(bytes),
-                ]);
-            }
+            let table_rows = cluster
+                .brokers
+                .iter()
+                .zip(&rows)
+                .map(|(b, r)| {
+                    vec![
+                        b.id.to_string(),
+                        b.rack.clone().unwrap_or_else(|| "-".into()),
+                        match (&b.host, b.port) {
+                            (Some(h), Some(p)) => format!("{h}:{p}"),
+                            _ => "-".into(),
+                        },
+                        if b.alive { "" } else { "dead" }.to_string(),
+                        r.replicas.to_string(),
+                        r.preferred.to_string(),
+                        r.leaders.to_string(),
+                        r.bytes.map_or_else(|| "-".into(), human_bytes),
+                    ]
+                })
+                .collect();
             printer.out(&table(
                 &[
-                    "broker", "rack", "address", "", "replicas", "leaders", "bytes",
+                    "broker",
+                    "rack",
+                    "address",
+                    "",
+                    "replicas",
+                    "preferred leaders",
+                    "leaders",
+                    "bytes",
                 ],
                 4,
-                rows,
+                table_rows,
             ));
             let under: usize = cluster
                 .partitions()
-                .filter(|(_, p)| p.isr.len() < p.replicas.len())
+                .filter(|(_, p)| p.isr.len() < in_sync_wanted(p))
                 .count();
             printer.out(&format!(
                 "controller {}; {} topics, {} partitions, {} under-replicated; {} moves in flight; {} throttle configs set",
@@ -149,19 +185,78 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
                 ongoing.len(),
                 throttles.len()
             ));
-            for o in &ongoing {
+            for o in ongoing {
+                let target: Vec<_> = o
+                    .replicas
+                    .iter()
+                    .filter(|b| !o.removing.contains(b))
+                    .collect();
                 printer.out(&format!(
-                    "moving {}: replicas {:?} adding {:?} removing {:?}",
-                    o.tp, o.replicas, o.adding, o.removing
+                    "moving {}: replicas {:?} target {:?} adding {:?} removing {:?}",
+                    o.tp, o.replicas, target, o.adding, o.removing
                 ));
             }
             for (r, k, v) in &throttles {
                 printer.out(&format!("throttle {r}: {k}={v}"));
             }
+            printer.out(LEGEND);
         }
     }
     for line in &wrote {
         printer.note(line);
     }
     Ok(Exit::Ok)
+}
+
+/// How many replicas should be in sync: mid-move, as KIP-352 counts
+/// under-replication, the original ones (an adding replica still copying
+/// is not a replica lost).
+fn in_sync_wanted(p: &crate::model::Partition) -> usize {
+    p.replicas.len() - p.in_flight.as_ref().map_or(0, |m| m.adding.len())
+}
+
+/// The terms of the broker table.
+const LEGEND: &str = "\
+terms: replicas: replica lists naming the broker (mid-move, the adding and removing ones too);
+       preferred leaders: partitions whose first replica is the broker (it leads them after a
+         preferred leader election); leaders: partitions it leads now;
+       bytes: its own replicas' sizes on its log dirs (DescribeLogDirs)";
+
+/// One broker's line of the table.
+struct BrokerRow {
+    id: BrokerId,
+    replicas: u64,
+    preferred: u64,
+    leaders: u64,
+    /// From its log dirs; `None` for a broker that is not alive.
+    bytes: Option<u64>,
+}
+
+/// Per broker: replica lists naming it, preferred (first replica) and
+/// actual leaders, and its bytes on disk, in `cluster.brokers` order.
+fn broker_rows(cluster: &Cluster, bytes: &BTreeMap<BrokerId, u64>) -> Vec<BrokerRow> {
+    let mut rows: Vec<BrokerRow> = cluster
+        .brokers
+        .iter()
+        .map(|b| BrokerRow {
+            id: b.id,
+            replicas: 0,
+            preferred: 0,
+            leaders: 0,
+            bytes: bytes.get(&b.id).copied(),
+        })
+        .collect();
+    let index = cluster.broker_index();
+    for (_, p) in cluster.partitions() {
+        for b in &p.replicas {
+            rows[index[b]].replicas += 1;
+        }
+        if let Some(first) = p.replicas.first() {
+            rows[index[first]].preferred += 1;
+        }
+        if let Some(l) = p.leader {
+            rows[index[&l]].leaders += 1;
+        }
+    }
+    rows
 }

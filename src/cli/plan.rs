@@ -7,12 +7,13 @@ use anyhow::Result;
 use clap::Args;
 use regex::Regex;
 
-use super::exit::{Exit, invalid};
+use super::exit::{CodedError, Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::summary;
 use super::{Output, check_outputs, write_outputs};
 use crate::analysis;
 use crate::fsutil::{is_stdout, read_input};
+use crate::model::health::name_some;
 use crate::model::reassignment::{self, parse_topics};
 use crate::model::{BrokerId, Cluster, RackCoverage, snapshot};
 use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
@@ -72,6 +73,15 @@ pub struct PlanArgs {
     /// Seed for tie-breaking: the same inputs and seed give the same plan.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Partitions with a reassignment in flight: refuse to plan (error),
+    /// or plan from their target replicas as though the moves had
+    /// finished (target).
+    #[arg(long, value_enum, default_value_t = InFlightArg::Error)]
+    pub in_flight: InFlightArg,
+    /// Exit 0 even when some partitions have no replica on a live broker
+    /// (they stay out of the plan either way: no move can heal them).
+    #[arg(long)]
+    pub allow_offline: bool,
 
     /// Write the plan (only the partitions that change) to this file, or
     /// `-` for standard output (the summary then goes to stderr).
@@ -90,6 +100,12 @@ pub struct PlanArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InFlightArg {
+    Error,
+    Target,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -131,7 +147,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let cluster = load_snapshot(&args.state)?;
+    let (cluster, settled) = settle_in_flight(load_snapshot(&args.state)?, &args)?;
     if args.objective == ObjectiveArg::Size
         && cluster.partition_count() > 0
         && cluster.partitions().all(|(_, p)| p.size_bytes == 0)
@@ -213,6 +229,11 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             .sum();
     }
     let mut notes = Vec::new();
+    if settled > 0 {
+        notes.push(format!(
+            "planned {settled} partitions in motion from their target replicas (--in-flight target)"
+        ));
+    }
     if !outcome.dead_brokers.is_empty() {
         notes.push(format!(
             "healing: {} replicas moved off dead brokers {}",
@@ -227,6 +248,17 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         ));
     }
     let mut warnings = Vec::new();
+    if !outcome.offline_partitions.is_empty() {
+        let msg = format!(
+            "{} partitions have no replica on a live broker: no move can heal them, so they stay out of the plan (see `unrecoverable` in the summary)",
+            outcome.offline_partitions.len(),
+        );
+        if args.allow_offline {
+            notes.push(msg);
+        } else {
+            warnings.push(format!("{msg}; exit 1, --allow-offline accepts them"));
+        }
+    }
     if sum.totals.replicas_outside_targets > 0 {
         warnings.push(format!(
             "{} replicas stay on brokers outside the target set (budget, topic filter or no rack-safe place)",
@@ -291,6 +323,32 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     } else {
         Exit::Incomplete
     })
+}
+
+/// Partitions in motion (a reassignment in flight): an error naming them,
+/// or with `--in-flight target` the cluster as though their moves had
+/// finished, and how many there were.
+fn settle_in_flight(cluster: Cluster, args: &PlanArgs) -> Result<(Cluster, usize)> {
+    let moving = cluster.in_flight_partitions();
+    if moving.is_empty() {
+        return Ok((cluster, 0));
+    }
+    match args.in_flight {
+        InFlightArg::Target => Ok((cluster.settled(), moving.len())),
+        InFlightArg::Error => Err(CodedError {
+            exit: Exit::Invalid,
+            error: anyhow::anyhow!(
+                "{}: {} partitions are being reassigned: {}",
+                if args.state == "-" { "<stdin>" } else { &args.state },
+                moving.len(),
+                name_some(&moving, summary::NAMED)
+            ),
+            hint: Some(
+                "let the moves finish (kafka-reassign-partitions.sh --verify) or cancel them (--cancel), then describe again; or pass --in-flight target to plan from their target replicas, as though the moves had finished".into(),
+            ),
+        }
+        .into()),
+    }
 }
 
 fn join(ids: &[BrokerId]) -> String {

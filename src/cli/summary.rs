@@ -1,9 +1,23 @@
 //! The plan summary as people read it: a table per broker, before → after,
-//! with a bar per broker, then the totals against the lower bound.
+//! with a bar per broker, then the totals against the lower bound, what no
+//! plan can heal, why a rack's brokers hold more, and a legend.
 
 use super::printer::{bar, table};
 use crate::analysis::Summary;
+use crate::model::health::name_some;
 use crate::units::{human_bytes, human_duration};
+
+/// The terms of the summary, explained once after it.
+pub const LEGEND: &str = "\
+terms: replica excess/deficit: the most replicas one broker holds above/below its ideal range
+         (the floor..ceiling of its rack-aware share of all replicas); 0 when every broker is in range
+       topic excess: the same for one topic's replicas on one broker, against that topic's share
+       bytes max/ideal: the fullest broker's bytes over its share of all bytes (1.000 = even)
+       preferred leaders: partitions whose first replica is the broker (it leads them after a
+         preferred leader election); spread: most minus fewest over the target brokers";
+
+/// How many offline partitions the summary names before "and N more".
+pub const NAMED: usize = 10;
 
 /// Renders the summary. `by_bytes` draws the bars by bytes instead of
 /// replica counts (the size objective).
@@ -59,7 +73,7 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
             "rack",
             "",
             "replicas",
-            "leaders",
+            "preferred leaders",
             "bytes",
             if by_bytes {
                 "bytes after"
@@ -104,7 +118,7 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
         ));
     }
     out.push_str(&format!(
-        "balance:          replica excess {} → {}, deficit {} → {}, leader spread {} → {}, topic excess {} → {}, bytes max/ideal {:.3} → {:.3}\n",
+        "balance:          replica excess {} → {}, deficit {} → {}, preferred-leader spread {} → {}, topic excess {} → {}, bytes max/ideal {:.3} → {:.3}\n",
         t.replica_excess_before,
         t.replica_excess_after,
         t.replica_deficit_before,
@@ -129,5 +143,25 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
             human_bytes(t.max_outbound_bytes)
         ));
     }
+    if !sum.offline_partitions.is_empty() {
+        out.push_str(&format!(
+            "\nunrecoverable:    {} partitions with no replica on a live broker, left as they are (no copy to move; bring a broker holding them back): {}",
+            sum.offline_partitions.len(),
+            name_some(&sum.offline_partitions, NAMED)
+        ));
+    }
+    for r in &sum.crowded_racks {
+        out.push_str(&format!(
+            "\nnote: rack {} has {} of the {} target brokers, yet rack safety puts at least floor(RF/{}) replicas of every partition in each rack: its brokers' share is {:.2} replicas each, against {:.2} were racks ignored",
+            r.rack,
+            r.target_brokers,
+            r.all_target_brokers,
+            r.racks,
+            r.ideal_replicas,
+            r.even_replicas
+        ));
+    }
+    out.push('\n');
+    out.push_str(LEGEND);
     out
 }

@@ -25,7 +25,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::{Connection, KafkaError};
-use crate::model::{Broker, BrokerId, Cluster, Partition, Topic, TopicPartition};
+use crate::model::{Broker, BrokerId, Cluster, InFlight, Partition, Topic, TopicPartition};
 
 /// A config resource: a broker's dynamic configs or a topic's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,20 @@ pub struct Ongoing {
     pub replicas: Vec<BrokerId>,
     pub adding: Vec<BrokerId>,
     pub removing: Vec<BrokerId>,
+}
+
+/// The cluster as `describe` reports it.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    /// The snapshot, partitions in motion with their target, adding and
+    /// removing replicas.
+    pub cluster: Cluster,
+    /// Bytes on each live broker's log dirs: the sum of its own replicas'
+    /// sizes (of the snapshot's topics), which mid-move is not the leader's
+    /// size over every replica list.
+    pub broker_bytes: BTreeMap<BrokerId, u64>,
+    /// The moves in flight, sorted.
+    pub moves: Vec<Ongoing>,
 }
 
 /// A per-partition outcome: `Ok` or the broker's error.
@@ -139,6 +153,12 @@ impl Admin {
     /// leader's size, else the largest replica's). Brokers named in replica
     /// lists but absent from metadata are reported as not alive.
     pub async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
+        Ok(self.survey().await?.cluster)
+    }
+
+    /// [`Admin::snapshot`] with each broker's bytes on disk and the moves
+    /// in flight, which the snapshot records per partition.
+    pub async fn survey(&mut self) -> Result<Survey, KafkaError> {
         let md = self.metadata().await?;
         let mut sizes: HashMap<(String, i32), HashMap<BrokerId, u64>> = HashMap::new();
         let ids: Vec<BrokerId> = self.brokers.keys().copied().collect();
@@ -206,6 +226,7 @@ impl Admin {
                         leader,
                         replicas,
                         size_bytes: size,
+                        in_flight: None,
                     }
                 })
                 .collect();
@@ -213,10 +234,95 @@ impl Admin {
             topics.push(Topic { name, partitions });
         }
         topics.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Cluster {
-            brokers: brokers.into_values().collect(),
+        let moves = self.list_reassignments().await?;
+        let mut cluster = Cluster {
+            brokers: Vec::new(),
             topics,
+        };
+        for m in &moves {
+            for &b in &m.replicas {
+                brokers.entry(b).or_insert(Broker {
+                    id: b,
+                    rack: None,
+                    host: None,
+                    port: None,
+                    alive: false,
+                });
+            }
+            mark_in_flight(&mut cluster, m);
+        }
+        cluster.brokers = brokers.into_values().collect();
+        // Per broker, its own replicas of the snapshot's topics (a moving
+        // partition's adding replica holds only what it has copied so far).
+        let mut broker_bytes: BTreeMap<BrokerId, u64> =
+            self.brokers.keys().map(|&id| (id, 0)).collect();
+        for t in &cluster.topics {
+            for p in &t.partitions {
+                if let Some(by_broker) = sizes.get(&(t.name.clone(), p.partition)) {
+                    for (b, z) in by_broker {
+                        *broker_bytes.entry(*b).or_default() += z;
+                    }
+                }
+            }
+        }
+        Ok(Survey {
+            cluster,
+            broker_bytes,
+            moves,
         })
+    }
+
+    /// The topics' configs among `keys` that are set to a non-empty value
+    /// (topic -> name -> value), in one request per few hundred topics.
+    pub async fn describe_topic_configs(
+        &mut self,
+        topics: &[&str],
+        keys: &[&str],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, KafkaError> {
+        let mut out = BTreeMap::new();
+        for chunk in topics.chunks(500) {
+            let req = DescribeConfigsRequest::default().with_resources(
+                chunk
+                    .iter()
+                    .map(|t| {
+                        let (kind, name) = ConfigResource::Topic(t.to_string()).wire();
+                        DescribeConfigsResource::default()
+                            .with_resource_type(kind)
+                            .with_resource_name(name)
+                            .with_configuration_keys(Some(
+                                keys.iter()
+                                    .map(|k| StrBytes::from_string(k.to_string()))
+                                    .collect(),
+                            ))
+                    })
+                    .collect(),
+            );
+            let addr = self.any.addr().to_string();
+            let resp = self.any.send(&req).await?;
+            for r in &resp.results {
+                if r.error_code != 0 {
+                    return Err(refused(
+                        "DescribeConfigs",
+                        &addr,
+                        r.error_code,
+                        r.error_message.as_ref(),
+                    ));
+                }
+                let set: BTreeMap<String, String> = r
+                    .configs
+                    .iter()
+                    .filter(|c| keys.contains(&c.name.as_str()))
+                    .filter_map(|c| {
+                        let v = c.value.as_ref()?.as_str();
+                        (!v.is_empty()).then(|| (c.name.as_str().to_string(), v.to_string()))
+                    })
+                    .collect();
+                if !set.is_empty() {
+                    out.insert(r.resource_name.as_str().to_string(), set);
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub async fn log_dirs(
@@ -527,6 +633,38 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+/// Records a move in flight on its partition: the replicas as the
+/// controller lists them (the target, then the replicas being removed;
+/// metadata may not have caught up yet), and the target, adding and
+/// removing replicas. ISR and leader are kept within that list.
+fn mark_in_flight(cluster: &mut Cluster, m: &Ongoing) {
+    let Some(p) = cluster
+        .topics
+        .iter_mut()
+        .find(|t| t.name == m.tp.topic)
+        .and_then(|t| {
+            t.partitions
+                .iter_mut()
+                .find(|p| p.partition == m.tp.partition)
+        })
+    else {
+        return;
+    };
+    p.replicas = m.replicas.clone();
+    p.isr.retain(|b| m.replicas.contains(b));
+    p.leader = p.leader.filter(|l| m.replicas.contains(l));
+    p.in_flight = Some(InFlight {
+        target: m
+            .replicas
+            .iter()
+            .copied()
+            .filter(|b| !m.removing.contains(b))
+            .collect(),
+        adding: m.adding.clone(),
+        removing: m.removing.clone(),
+    });
 }
 
 /// A Kafka error code as this module's error, naming the API and broker.

@@ -4,6 +4,7 @@
 //! returns a validated value or every problem found, each naming the
 //! topic-partition or broker it is about.
 
+pub mod health;
 mod json;
 pub mod problem;
 pub mod reassignment;
@@ -12,6 +13,9 @@ pub mod snapshot;
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::Serialize;
+
+pub use health::InFlight;
 pub use problem::{Problem, Problems};
 
 /// Kafka's broker id (an `int32` on the wire).
@@ -77,7 +81,7 @@ pub fn rack_name(index: usize) -> String {
 }
 
 /// A topic and a partition number, ordered as Kafka's tools order them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct TopicPartition {
     pub topic: String,
     pub partition: i32,
@@ -106,6 +110,10 @@ pub struct Partition {
     pub isr: Vec<BrokerId>,
     pub leader: Option<BrokerId>,
     pub size_bytes: u64,
+    /// A reassignment in progress, if any; `replicas` is then what Kafka
+    /// reports while it runs: the target followed by the replicas being
+    /// removed (see [`health`]).
+    pub in_flight: Option<InFlight>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Broker, BrokerId, Cluster, Partition, Problem, Problems, Topic, check_topic_name};
+use super::{
+    Broker, BrokerId, Cluster, InFlight, Partition, Problem, Problems, Topic, check_topic_name,
+};
 
 /// What a snapshot's top level must be, for messages.
 const EXPECTED: &str = "a snapshot object with version, brokers and topics";
@@ -44,6 +46,10 @@ struct RawPartition {
     isr: Option<Vec<i64>>,
     leader: Option<i64>,
     size_bytes: Option<u64>,
+    // A partition in motion (see [`in_flight`]).
+    target_replicas: Option<Vec<i64>>,
+    adding_replicas: Option<Vec<i64>>,
+    removing_replicas: Option<Vec<i64>>,
 }
 
 /// Parses and validates a snapshot. `source` names the input in messages.
@@ -222,6 +228,8 @@ fn partition(
             }
         },
     };
+    let moving = [&p.target_replicas, &p.adding_replicas, &p.removing_replicas];
+    let in_flight = in_flight(&loc, moving, &replicas, known, problems);
     if problems.len() > before {
         return None;
     }
@@ -231,6 +239,84 @@ fn partition(
         isr,
         leader,
         size_bytes: p.size_bytes.unwrap_or(0),
+        in_flight,
+    })
+}
+
+/// A partition in motion: any of `target_replicas`, `adding_replicas`,
+/// `removing_replicas` present. As Kafka reports a move, `replicas` is the
+/// target followed by the replicas being removed, and the adding replicas
+/// are part of the target; either of target and removing gives the other.
+fn in_flight(
+    loc: &str,
+    [raw_target, raw_adding, raw_removing]: [&Option<Vec<i64>>; 3],
+    replicas: &[BrokerId],
+    known: &HashSet<BrokerId>,
+    problems: &mut Vec<Problem>,
+) -> Option<InFlight> {
+    if raw_target.is_none() && raw_adding.is_none() && raw_removing.is_none() {
+        return None;
+    }
+    let before = problems.len();
+    let mut list = |field: &str, v: &Option<Vec<i64>>| {
+        let list = broker_list(loc, field, v.as_deref().unwrap_or(&[]), known, problems);
+        for b in &list {
+            if !replicas.contains(b) {
+                problems.push(Problem::new(
+                    loc,
+                    format!("{field} names broker {b}, which is not in `replicas` (while a partition moves, `replicas` lists the target and the removing replicas)"),
+                ));
+            }
+        }
+        list
+    };
+    let target_given = list("target_replicas", raw_target);
+    let adding = list("adding_replicas", raw_adding);
+    let mut removing = list("removing_replicas", raw_removing);
+    let target = if raw_target.is_some() {
+        if raw_removing.is_none() {
+            removing = replicas
+                .iter()
+                .copied()
+                .filter(|b| !target_given.contains(b))
+                .collect();
+        }
+        target_given
+    } else {
+        replicas
+            .iter()
+            .copied()
+            .filter(|b| !removing.contains(b))
+            .collect()
+    };
+    for b in replicas {
+        match (target.contains(b), removing.contains(b)) {
+            (true, true) => problems.push(Problem::new(
+                loc,
+                format!("broker {b} is both in target_replicas and in removing_replicas"),
+            )),
+            (false, false) => problems.push(Problem::new(
+                loc,
+                format!("broker {b} is a replica but neither in target_replicas nor in removing_replicas"),
+            )),
+            _ => {}
+        }
+    }
+    for b in &adding {
+        if removing.contains(b) {
+            problems.push(Problem::new(
+                loc,
+                format!("broker {b} is both in adding_replicas and in removing_replicas"),
+            ));
+        }
+    }
+    if target.is_empty() && problems.len() == before {
+        problems.push(Problem::new(loc, "empty target_replicas"));
+    }
+    (problems.len() == before).then_some(InFlight {
+        target,
+        adding,
+        removing,
     })
 }
 
@@ -293,6 +379,12 @@ struct OutPartition<'a> {
     isr: &'a [BrokerId],
     leader: i32,
     size_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_replicas: Option<&'a [BrokerId]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adding_replicas: Option<&'a [BrokerId]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removing_replicas: Option<&'a [BrokerId]>,
 }
 
 /// Writes a snapshot as compact JSON (one line), the inverse of [`parse`].
@@ -324,6 +416,9 @@ pub fn to_json(cluster: &Cluster) -> String {
                         isr: &p.isr,
                         leader: p.leader.unwrap_or(-1),
                         size_bytes: p.size_bytes,
+                        target_replicas: p.in_flight.as_ref().map(|m| m.target.as_slice()),
+                        adding_replicas: p.in_flight.as_ref().map(|m| m.adding.as_slice()),
+                        removing_replicas: p.in_flight.as_ref().map(|m| m.removing.as_slice()),
                     })
                     .collect(),
             })

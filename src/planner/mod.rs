@@ -5,6 +5,10 @@
 //! # Goals, in order
 //! 1. Every replica ends on a target broker (dead, removed and replaced
 //!    brokers are drained: healing and decommissioning, planned offline).
+//!    A partition with no replica on a live broker is left where it is and
+//!    reported ([`Outcome::offline_partitions`]): a new replica copies from
+//!    the leader, and there is none to copy from. The rest is planned as
+//!    though those partitions were not there.
 //! 2. Every partition spans `min(rf, racks)` racks (unless `ignore_racks`).
 //! 3. Replica counts per broker land in `floor(ideal)..=ceil(ideal)`, where
 //!    the ideal is rack-aware (see [`ideal`]); each topic's replicas per
@@ -192,6 +196,9 @@ pub struct Outcome {
     /// rack-safe place).
     pub stranded_replicas: u64,
     pub rf_changed_partitions: usize,
+    /// Partitions with no replica on a live broker, left as they are
+    /// (sorted): no move can heal them.
+    pub offline_partitions: Vec<TopicPartition>,
 }
 
 impl Outcome {
@@ -231,6 +238,30 @@ impl Outcome {
 
 /// Plans a reassignment. See the module documentation.
 pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
+    let offline = cluster.offline_mask();
+    if !offline.contains(&true) {
+        return plan_online(cluster, req);
+    }
+    // Offline partitions stay out of the planning altogether, so that
+    // quotas, bounds and topic shares are those of what can move.
+    let mut out = plan_online(&cluster.without(&offline), req)?;
+    let mut planned = std::mem::take(&mut out.assignment).into_iter();
+    out.assignment = cluster
+        .partitions()
+        .zip(&offline)
+        .map(|((_, p), &off)| {
+            if off {
+                p.replicas.clone()
+            } else {
+                planned.next().expect("one list per online partition")
+            }
+        })
+        .collect();
+    out.offline_partitions = cluster.offline_partitions();
+    Ok(out)
+}
+
+fn plan_online(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
     let nb = cluster.brokers.len();
     let index = cluster.broker_index();
     let idx = |id: BrokerId| index.get(&id).copied().ok_or(PlanError::UnknownBroker(id));
@@ -578,6 +609,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         healed_replicas: healed,
         stranded_replicas: st.stranded(),
         rf_changed_partitions: rf_changed,
+        offline_partitions: Vec::new(),
     })
 }
 

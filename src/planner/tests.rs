@@ -28,6 +28,7 @@ fn topic(name: &str, lists: &[&[BrokerId]]) -> Topic {
                 isr: r.to_vec(),
                 leader: r.first().copied(),
                 size_bytes: 1000 + i as u64,
+                in_flight: None,
             })
             .collect(),
     }
@@ -123,6 +124,49 @@ fn a_dead_broker_is_healed_onto_the_lightest_brokers() {
     assert_eq!(counts(&cluster, &out), vec![4, 4, 4, 0]);
     assert_eq!((t.replicas_moved, t.replica_moves_lower_bound), (4, 4));
     assert_eq!(t.topic_excess_after, 0);
+}
+
+/// regression: a partition whose only replicas sit on dead brokers was
+/// "healed" by a move that waits forever for a leader to copy from.
+#[test]
+fn offline_partitions_stay_and_the_rest_is_judged_without_them() {
+    let brokers = vec![
+        broker(1, None, true),
+        broker(2, None, true),
+        broker(3, None, true),
+        broker(4, None, false),
+        broker(5, None, false),
+    ];
+    let cluster = Cluster {
+        brokers,
+        topics: vec![
+            topic("a", &[&[4], &[4, 5], &[1, 4]]),
+            topic("t", &[&[1, 2], &[2, 3], &[3, 1]]),
+        ],
+    };
+    let (out, t) = run(&cluster, &req());
+    let names: Vec<String> = out
+        .offline_partitions
+        .iter()
+        .map(|tp| tp.to_string())
+        .collect();
+    assert_eq!(names, ["a-0", "a-1"]);
+    assert_eq!(out.assignment[0], vec![4]);
+    assert_eq!(out.assignment[1], vec![4, 5]);
+    assert!(!out.assignment[2].contains(&4), "{:?}", out.assignment);
+    // Only the replica of a-2 heals; brokers 4 and 5 keep what no move
+    // can take, and the figures are those of the part that can move.
+    assert_eq!(
+        (out.dead_brokers.clone(), out.healed_replicas),
+        (vec![4], 1)
+    );
+    assert_eq!(out.stranded_replicas, 0);
+    assert_eq!((t.replicas_moved, t.replica_moves_lower_bound), (1, 1));
+    assert_eq!((t.replicas_outside_targets, t.offline_partitions), (0, 2));
+    assert_eq!(t.replica_excess_after, 0);
+    assert_eq!(t.topic_excess_after, 0);
+    let plan = out.reassignment(&cluster);
+    assert_eq!(plan.len(), 1, "only a-2 moves");
 }
 
 #[test]

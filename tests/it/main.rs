@@ -7,6 +7,7 @@
 mod cli;
 mod files;
 mod formats;
+mod inflight;
 mod minibroker;
 mod plans;
 mod props;

@@ -69,7 +69,7 @@ same() {
 }
 
 # Fixtures.
-"$BIN" gen-snapshot --seed 1 -o s.json 2>/dev/null
+"$BIN" gen-snapshot --seed 1 --dead-brokers 0 -o s.json 2>/dev/null
 SNAP=$(cat s.json)
 cat >noop.json <<'EOF'
 {"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2]},{"partition":1,"replicas":[2,1]}]}]}
@@ -102,6 +102,19 @@ case_ "-o - with --output json" 2 "would mix" -- "$BIN" plan --state s.json -o -
 sh_case "-o - pipes a plan into check" 0 "valid" "'$BIN' plan --state s.json -o - 2>/dev/null | '$BIN' check - --state s.json"
 case_ "plan says which files it wrote" 0 "wrote rollback \([0-9]+ partitions\) to r.json" -- "$BIN" plan --state s.json -o q.json --rollback r.json
 case_ "-o into a missing directory" 3 "cannot create" -- "$BIN" plan --state s.json -o no/such/dir/p.json
+
+echo "== partitions in motion, partitions with no live replica"
+cat >moving.json <<'EOF2'
+{"version":1,"brokers":[{"id":1},{"id":2},{"id":3},{"id":4}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[2,4,1],"target_replicas":[2,4],"adding_replicas":[4],"removing_replicas":[1]},{"partition":1,"replicas":[1,2]}]}]}
+EOF2
+case_ "plan on a snapshot taken mid-move" 2 "t-0" -- "$BIN" plan --state moving.json
+case_ "plan --in-flight target" 0 "" -- "$BIN" plan --state moving.json --in-flight target
+cat >offline.json <<'EOF2'
+{"version":1,"brokers":[{"id":1},{"id":2},{"id":3,"alive":false}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[3]},{"partition":1,"replicas":[1,3]},{"partition":2,"replicas":[2,1]}]}]}
+EOF2
+case_ "plan with a partition whose only replica is on a dead broker" 1 "no replica on a live broker" -- "$BIN" plan --state offline.json -o off.json
+if grep -q '"partition":0' off.json 2>/dev/null; then fail=$((fail + 1)); echo "FAIL  the unrecoverable t-0 is in the plan"; else pass=$((pass + 1)); echo "ok    absent    the unrecoverable t-0 from the plan"; fi
+case_ "plan --allow-offline" 0 "" -- "$BIN" plan --state offline.json --allow-offline
 
 echo "== streams"
 sh_case "gen-snapshot | head -c 10" 0 "" "'$BIN' gen-snapshot | head -c 10"

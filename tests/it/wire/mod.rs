@@ -83,6 +83,7 @@ macro_rules! suite {
             rdkafka_round_trip,
             leader_stopped_during_production,
             describe_writes_the_clusters_snapshot,
+            describe_mid_move,
         );
         $crate::wire::suite!(@tools $with;
             kafka_topics,

@@ -864,3 +864,189 @@ async fn cli(args: Vec<String>) -> std::process::Output {
         .await
         .unwrap()
 }
+
+/// Bytes of each partition on each broker, from DescribeLogDirs sent to
+/// each broker (future logs excluded): broker -> topic -> bytes.
+async fn disk_bytes(a: &mut Admin, brokers: &[BrokerId]) -> BTreeMap<BrokerId, Map<String, u64>> {
+    let mut out = BTreeMap::new();
+    for &id in brokers {
+        let resp = a.log_dirs(id).await.unwrap();
+        let on: &mut Map<String, u64> = out.entry(id).or_default();
+        for d in resp.results.iter().filter(|d| d.error_code == 0) {
+            for t in &d.topics {
+                for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                    *on.entry(t.name.0.as_str().to_string()).or_default() +=
+                        p.partition_size.max(0) as u64;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `describe` while a throttled move runs: the snapshot records the
+/// partition's target, adding and removing replicas and a warning names
+/// it; each broker's bytes are its own log dirs' (the new replica holds
+/// only what it has copied, not the leader's size); the topic's throttled
+/// replica lists are listed with the broker rates. `plan` on that snapshot
+/// refuses the partition unless `--in-flight target`, and `check` measures
+/// against the target.
+pub async fn describe_mid_move(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (x, y, z) = (ids[0], ids[1], ids[2]);
+    let (topic, mut a) = new_topic(b, "km-midmove", &[vec![x, y]]).await;
+    wait_leader(b, &topic).await;
+    // More than one 1 MiB fetch, which Kafka lets through before the quota.
+    produce(b, &topic, 3000, 1000);
+    let size = eventually!("follower caught up", 30, {
+        let s = sizes_on(&mut a, &ids, &topic).await;
+        (s.len() == 2 && s.values().all(|&v| v == s[&x])).then_some(s[&x])
+    });
+    let (leaders, followers) = (format!("0:{x},0:{y}"), format!("0:{z}"));
+    set_throttle(&mut a, &ids, &topic, &leaders, &followers, 1_000).await;
+    let res = a
+        .alter_reassignments(&[(tp(&topic, 0), Some(vec![y, z]))])
+        .await
+        .unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
+    eventually!("metadata shows the move", 30, {
+        (replicas_of(&mut a, &topic, 0).await.0 == vec![y, z, x]).then_some(())
+    });
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("snapshot.json");
+    let state = path.display().to_string();
+    let before = disk_bytes(&mut a, &ids).await;
+    let out = cli(vec![
+        "describe".into(),
+        "--bootstrap-server".into(),
+        b.bootstrap(),
+        "-o".into(),
+        state.clone(),
+        "--output".into(),
+        "json".into(),
+    ])
+    .await;
+    let after = disk_bytes(&mut a, &ids).await;
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}: {err}", b.name());
+    assert!(
+        err.contains("partitions are being reassigned: ") && err.contains(&format!("{topic}-0")),
+        "{}: {err}",
+        b.name()
+    );
+    let cluster =
+        kafka_migrate::model::snapshot::parse("snapshot.json", &std::fs::read(&path).unwrap())
+            .unwrap();
+    let p = &cluster.topic(&topic).expect("topic in snapshot").partitions[0];
+    assert_eq!(p.replicas, vec![y, z, x], "{}", b.name());
+    assert_eq!(
+        p.in_flight,
+        Some(kafka_migrate::model::InFlight {
+            target: vec![y, z],
+            adding: vec![z],
+            removing: vec![x],
+        }),
+        "{}",
+        b.name()
+    );
+
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Per broker: the sum of its own replicas of the snapshot's topics, as
+    // its log dirs said just before and just after (only the copy grows).
+    let in_snapshot = |m: &Map<String, u64>| -> u64 {
+        m.iter()
+            .filter(|(t, _)| cluster.topic(t).is_some())
+            .map(|(_, v)| v)
+            .sum()
+    };
+    let bytes_of = |id: BrokerId| {
+        report["brokers"]
+            .as_array()
+            .expect("brokers")
+            .iter()
+            .find(|r| r["id"] == id)
+            .and_then(|r| r["bytes"].as_u64())
+            .unwrap_or_else(|| panic!("{}: no bytes for broker {id}: {report}", b.name()))
+    };
+    for &id in &ids {
+        let (lo, hi) = (in_snapshot(&before[&id]), in_snapshot(&after[&id]));
+        let got = bytes_of(id);
+        assert!(
+            lo <= got && got <= hi,
+            "{}: broker {id}: {got} outside {lo}..={hi}",
+            b.name()
+        );
+    }
+    let copied = after[&z].get(&topic).copied().unwrap_or(0);
+    assert!(
+        copied < size as u64,
+        "{}: the throttled copy is still partial: {copied} of {size}",
+        b.name()
+    );
+    // The topic's throttled replicas are listed beside the broker rates.
+    let throttles = report["throttles"].as_array().expect("throttles");
+    for (name, value) in [(REPLICAS[0], &leaders), (REPLICAS[1], &followers)] {
+        let want = serde_json::json!({
+            "resource": format!("topic {topic}"), "name": name, "value": value,
+        });
+        assert!(
+            throttles.contains(&want),
+            "{}: {want} in {throttles:?}",
+            b.name()
+        );
+    }
+    assert!(
+        throttles
+            .iter()
+            .any(|t| t["resource"] == format!("broker {z}") && t["name"] == RATES[1]),
+        "{}: {throttles:?}",
+        b.name()
+    );
+
+    // `plan` refuses the moving partition, or plans from its target.
+    let plan = |more: &[&str]| {
+        let mut args: Vec<String> = ["plan", "--state", &state, "--output", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(more.iter().map(|s| s.to_string()));
+        cli(args)
+    };
+    let out = plan(&[]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}: {err}", b.name());
+    assert!(err.contains(&format!("{topic}-0")), "{err}");
+    let file = dir.path().join("plan.json").display().to_string();
+    let out = plan(&["--in-flight", "target", "-o", &file]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}: {err}",
+        b.name()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["summary"]["totals"]["replication_factor_changes"], 0,
+        "{v}"
+    );
+    if std::path::Path::new(&file).exists() {
+        let out = cli(vec!["check".into(), file, "--state".into(), state.clone()]).await;
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}: {}",
+            b.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    a.alter_reassignments(&[(tp(&topic, 0), None)])
+        .await
+        .unwrap();
+    clear_throttle(&mut a, &ids, &topic).await;
+    eventually!(
+        "the move is cancelled",
+        30,
+        ongoing(&mut a, &topic).await.is_empty().then_some(())
+    );
+}
