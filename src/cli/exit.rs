@@ -1,6 +1,7 @@
 //! The one place exit codes are defined. Scripts rely on these.
 
-/// Documented in `--help` and the README.
+/// Documented in `--help` and the README: the meaning common to every
+/// command, then each command's own.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success (check: the plan is valid)
@@ -10,6 +11,45 @@ Exit codes:
      unknown topics or brokers, conflicting flags, an invalid plan
   3  a failure that is not the input's fault: the cluster cannot be
      reached or answers with an error, a file cannot be written";
+
+pub const PLAN_EXIT_CODES: &str = "\
+Exit codes:
+  0  planned (or nothing needs to change: then no file is written)
+  1  planned, but not all that was asked: replicas stay on removed or dead
+     brokers (budget, topic filter, no rack-safe place), or partitions
+     have no replica on a live broker (unless --allow-offline)
+  2  invalid input or usage: a bad snapshot or topics file, unknown topics
+     or brokers, conflicting flags, an output naming an input, an existing
+     output with --no-clobber, partitions in motion (unless --in-flight)
+  3  an output cannot be written (a file, or standard output)";
+
+pub const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  the plan is valid
+  1  the plan is valid, but partitions in the snapshot have no replica on
+     a live broker (unless --allow-offline)
+  2  the plan or the snapshot is invalid (one error: line per problem)
+  3  standard output cannot be written";
+
+pub const DESCRIBE_EXIT_CODES: &str = "\
+Exit codes:
+  0  described (and with -o, the snapshot written)
+  2  usage: a malformed bootstrap, --timeout 0, an existing output with
+     --no-clobber
+  3  the cluster cannot be reached, is not Kafka, times out or answers
+     with an error; an output cannot be written";
+
+pub const GEN_SNAPSHOT_EXIT_CODES: &str = "\
+Exit codes:
+  0  written
+  2  a count out of range, or an existing output with --no-clobber
+  3  the output cannot be written";
+
+pub const MINI_BROKER_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped cleanly (Ctrl-C, SIGTERM or quit), --data-dir saved
+  2  bad flags, topics, limits or saved data
+  3  a port in use, an unusable --data-dir, a failed save";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -13,7 +13,10 @@ pub mod synth;
 
 use clap::{Parser, Subcommand};
 
-use exit::{CodedError, EXIT_CODES_HELP, Exit};
+use exit::{
+    CHECK_EXIT_CODES, CodedError, DESCRIBE_EXIT_CODES, EXIT_CODES_HELP, Exit,
+    GEN_SNAPSHOT_EXIT_CODES, MINI_BROKER_EXIT_CODES, PLAN_EXIT_CODES,
+};
 use printer::Printer;
 
 #[derive(Debug, Parser)]
@@ -31,19 +34,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Plan a balanced reassignment offline from a cluster snapshot.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = PLAN_EXIT_CODES)]
     Plan(Box<plan::PlanArgs>),
     /// Read a live cluster's state; `-o FILE` writes a snapshot for `plan`.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = DESCRIBE_EXIT_CODES)]
     Describe(describe::DescribeArgs),
     /// Validate a reassignment plan against a snapshot, for CI.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = CHECK_EXIT_CODES)]
     Check(check::CheckArgs),
-    /// Run an in-process Kafka cluster (real protocol) until Ctrl-C.
-    #[command(name = "mini-broker", after_help = EXIT_CODES_HELP)]
+    /// Run an in-process Kafka cluster (real protocol) until Ctrl-C, SIGTERM or `quit`.
+    #[command(name = "mini-broker", after_help = MINI_BROKER_EXIT_CODES)]
     MiniBroker(mini_broker::MiniBrokerArgs),
     /// Write a synthetic, realistic cluster snapshot (for trying `plan`).
-    #[command(name = "gen-snapshot", after_help = EXIT_CODES_HELP)]
+    #[command(name = "gen-snapshot", after_help = GEN_SNAPSHOT_EXIT_CODES)]
     GenSnapshot(synth::GenArgs),
 }
 
