@@ -118,6 +118,35 @@ pub fn check_outputs(
     Ok(())
 }
 
+/// An exclusive hold on a directory while the value lives: the OS's
+/// advisory lock on a lock file inside it (created once, left in place),
+/// so that two processes never use one directory at once.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+/// Takes [`DirLock`] on `dir`, through the lock file `name` in it; an
+/// error names the directory when another process holds it.
+pub fn lock_dir(dir: &Path, name: &str) -> Result<DirLock> {
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!("in use by another process (it holds {})", path.display())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// A file written to a temporary name, made visible by [`Staged::commit`];
 /// dropped uncommitted, the temporary file (ours alone) is removed.
 pub struct Staged {

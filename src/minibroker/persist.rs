@@ -9,6 +9,7 @@
 //! Not for: crash safety. Nothing but the start-up check is written while
 //! the cluster runs.
 
+use crate::fsutil::DirLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,6 +26,7 @@ const SEGMENT: &str = "00000000000000000000.log";
 /// Written at start, as a save writes (a temporary file and a rename), to
 /// prove the data dir takes files; left in place.
 const WRITE_CHECK: &str = ".write-check";
+const LOCK: &str = ".lock";
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -76,11 +78,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Creates `data_dir` and the brokers' `log_dirs` under it if missing, and
 /// writes a small file in `data_dir` the way a save does, so that a dir that
 /// is not a directory, cannot be created or cannot be written fails now.
-pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<()> {
+/// The returned lock keeps a second mini-broker off the dir until the
+/// cluster is dropped: two would overwrite each other's saves.
+pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<DirLock> {
     if data_dir.exists() && !data_dir.is_dir() {
         anyhow::bail!("not a directory");
     }
     std::fs::create_dir_all(data_dir).context("cannot create it")?;
+    let lock = crate::fsutil::lock_dir(data_dir, LOCK)?;
     write_atomic(
         &data_dir.join(WRITE_CHECK),
         b"kafka-migrate mini-broker: this data dir was writable at start\n",
@@ -89,7 +94,7 @@ pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<()> {
     for d in log_dirs {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create log dir {d}"))?;
     }
-    Ok(())
+    Ok(lock)
 }
 
 /// Writes the metadata and every replica log under `data_dir`.

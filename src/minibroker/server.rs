@@ -110,6 +110,8 @@ pub struct ClusterHandle {
     host: IpAddr,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
+    /// Held until the handle is dropped, after the last save.
+    _data_dir_lock: Option<crate::fsutil::DirLock>,
 }
 
 async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -153,16 +155,22 @@ impl Cluster {
                 }
             })
             .collect();
-        if let Some(dir) = &config.data_dir {
-            let log_dirs: Vec<&str> = brokers
-                .iter()
-                .flat_map(|b| b.log_dirs.iter().map(String::as_str))
-                .collect();
-            persist::prepare(dir, &log_dirs).map_err(|error| StartError::DataDirUnusable {
-                dir: dir.clone(),
-                error,
-            })?;
-        }
+        let data_dir_lock = match &config.data_dir {
+            Some(dir) => {
+                let log_dirs: Vec<&str> = brokers
+                    .iter()
+                    .flat_map(|b| b.log_dirs.iter().map(String::as_str))
+                    .collect();
+                let lock = persist::prepare(dir, &log_dirs).map_err(|error| {
+                    StartError::DataDirUnusable {
+                        dir: dir.clone(),
+                        error,
+                    }
+                })?;
+                Some(lock)
+            }
+            None => None,
+        };
         let timing = Timing {
             replica_lag_max: config.replica_lag_max,
             max_copy_per_step: 4 << 20,
@@ -243,6 +251,7 @@ impl Cluster {
             host,
             brokers: tokio::sync::Mutex::new(tasks),
             replication: Some((stop_tx, join)),
+            _data_dir_lock: data_dir_lock,
         })
     }
 }

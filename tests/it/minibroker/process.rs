@@ -389,6 +389,28 @@ fn a_missing_data_dir_is_created_at_start() {
     assert_eq!(p.exit_status(WAIT).code(), Some(0));
 }
 
+/// Two mini-brokers on one data dir would overwrite each other's saves:
+/// the second is refused while the first runs, and starts once it is gone.
+#[test]
+fn a_data_dir_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let mut first = MiniProcess::spawn(&["--data-dir", data, "--brokers", "1"]);
+    first.start_output(1);
+    assert_refused(
+        &["--data-dir", data, "--brokers", "1"],
+        3,
+        &[data, "in use"],
+    );
+    first.send("quit");
+    assert_eq!(first.exit_status(WAIT).code(), Some(0));
+    let mut second = MiniProcess::spawn(&["--data-dir", data, "--brokers", "1"]);
+    second.start_output(1);
+    second.send("quit");
+    assert_eq!(second.exit_status(WAIT).code(), Some(0));
+}
+
 #[test]
 fn limits_are_usage_errors_naming_the_range() {
     // regression: the ports wrapped past 65535 (a panic in a debug build).
