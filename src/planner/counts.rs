@@ -816,11 +816,11 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, steer: Steer) {
                     reach = Some(rack_reach(st));
                 }
                 let room: Vec<bool> = (0..nr).map(|x| cx.rack_count[x] < cx.rack_hi[x]).collect();
-                if let Some(hop) = first_hop(reach.as_ref().expect("built"), r, &room) {
-                    if export_from(st, cx, steer, r, &[hop as u16], 2, over_only) {
-                        moved = true;
-                        break 'ways;
-                    }
+                if let Some(hop) = first_hop(reach.as_ref().expect("built"), r, &room)
+                    && export_from(st, cx, steer, r, &[hop as u16], 2, over_only)
+                {
+                    moved = true;
+                    break 'ways;
                 }
             }
         }
