@@ -109,6 +109,35 @@ pub fn racks_spanned(cluster: &Cluster, brokers: &[BrokerId]) -> usize {
     racks.len()
 }
 
+/// Counts one partition's replicas, bytes and preferred leaders before and
+/// after on each broker's row, and a replication-factor change.
+fn tally(
+    rows: &mut [BrokerRow],
+    t: &mut Totals,
+    index: &std::collections::HashMap<BrokerId, usize>,
+    before: &[BrokerId],
+    after: &[BrokerId],
+    size: u64,
+) {
+    for b in before {
+        rows[index[b]].replicas_before += 1;
+        rows[index[b]].bytes_before += size;
+    }
+    for b in after {
+        rows[index[b]].replicas_after += 1;
+        rows[index[b]].bytes_after += size;
+    }
+    if let Some(l) = before.first() {
+        rows[index[l]].leaders_before += 1;
+    }
+    if let Some(l) = after.first() {
+        rows[index[l]].leaders_after += 1;
+    }
+    if after.len() != before.len() {
+        t.replication_factor_changes += 1;
+    }
+}
+
 /// Measures moving `cluster` to `after` (replica lists in
 /// `Cluster::partitions()` order), judged against the `targets` brokers.
 pub fn summarize(
@@ -220,34 +249,17 @@ pub fn summarize(
                     partition: p.partition,
                 });
                 for &b in &p.replicas {
-                    let i = index[&b];
-                    rows[i].replicas_before += 1;
-                    rows[i].bytes_before += z;
-                    offline_on[i].0 += 1;
-                    offline_on[i].1 += z;
+                    offline_on[index[&b]].0 += 1;
+                    offline_on[index[&b]].1 += z;
                 }
-                for &b in new {
-                    let i = index[&b];
-                    rows[i].replicas_after += 1;
-                    rows[i].bytes_after += z;
-                }
-                if let Some(&l) = p.replicas.first() {
-                    rows[index[&l]].leaders_before += 1;
-                }
-                if let Some(&l) = new.first() {
-                    rows[index[&l]].leaders_after += 1;
-                }
-                if new.len() != p.replicas.len() {
-                    t.replication_factor_changes += 1;
-                }
+                tally(&mut rows, &mut t, &index, &p.replicas, new, z);
                 continue;
             }
             all_rf.add(p.replicas.len(), k);
             topic_rf[ti].add(p.replicas.len(), k);
+            tally(&mut rows, &mut t, &index, &p.replicas, new, z);
             for &b in &p.replicas {
                 let i = index[&b];
-                rows[i].replicas_before += 1;
-                rows[i].bytes_before += z;
                 topic_count[ti].entry(i).or_default().0 += 1;
                 if use_racks && p.replicas.len() == k {
                     locked[i] += 1;
@@ -255,21 +267,10 @@ pub fn summarize(
             }
             for &b in new {
                 let i = index[&b];
-                rows[i].replicas_after += 1;
-                rows[i].bytes_after += z;
                 topic_count[ti].entry(i).or_default().1 += 1;
                 if !is_target[i] {
                     t.replicas_outside_targets += 1;
                 }
-            }
-            if let Some(&l) = p.replicas.first() {
-                rows[index[&l]].leaders_before += 1;
-            }
-            if let Some(&l) = new.first() {
-                rows[index[&l]].leaders_after += 1;
-            }
-            if new.len() != p.replicas.len() {
-                t.replication_factor_changes += 1;
             }
             let added: Vec<BrokerId> = new
                 .iter()

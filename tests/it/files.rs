@@ -273,20 +273,28 @@ fn closed_pipe() -> Stdio {
     writer.into()
 }
 
+/// Every command that writes stdout, text and JSON, on a snapshot and a
+/// plan made in `dir`.
+fn stdout_writers(dir: &Path) -> Vec<Vec<String>> {
+    let state = write(dir, "s.json", SMALL);
+    let plan = dir.join("p.json");
+    assert_exit(&run(&["plan", "--state", s(&state), "-o", s(&plan)]), 0);
+    let (state, plan) = (s(&state).to_string(), s(&plan).to_string());
+    let v = |args: &[&str]| args.iter().map(|a| a.to_string()).collect();
+    vec![
+        v(&["gen-snapshot"]),
+        v(&["check", &plan, "--state", &state]),
+        v(&["check", &plan, "--state", &state, "--output", "json"]),
+        v(&["plan", "--state", &state]),
+        v(&["plan", "--state", &state, "--output", "json"]),
+        v(&["plan", "--state", &state, "-o", "-"]),
+    ]
+}
+
 #[test]
 fn a_closed_pipe_ends_quietly() {
     let dir = TempDir::new().unwrap();
-    let state = write(dir.path(), "s.json", SMALL);
-    let plan = dir.path().join("p.json");
-    assert_exit(&run(&["plan", "--state", s(&state), "-o", s(&plan)]), 0);
-    let cases: Vec<Vec<&str>> = vec![
-        vec!["gen-snapshot"],
-        vec!["check", s(&plan), "--state", s(&state)],
-        vec!["check", s(&plan), "--state", s(&state), "--output", "json"],
-        vec!["plan", "--state", s(&state)],
-        vec!["plan", "--state", s(&state), "-o", "-"],
-    ];
-    for args in cases {
+    for args in stdout_writers(dir.path()) {
         let out = raw()
             .args(&args)
             .stdout(closed_pipe())
@@ -305,17 +313,7 @@ fn a_closed_pipe_ends_quietly() {
 #[test]
 fn a_full_stdout_is_an_error() {
     let dir = TempDir::new().unwrap();
-    let state = write(dir.path(), "s.json", SMALL);
-    let plan = dir.path().join("p.json");
-    assert_exit(&run(&["plan", "--state", s(&state), "-o", s(&plan)]), 0);
-    let cases: Vec<Vec<&str>> = vec![
-        vec!["gen-snapshot"],
-        vec!["check", s(&plan), "--state", s(&state)],
-        vec!["check", s(&plan), "--state", s(&state), "--output", "json"],
-        vec!["plan", "--state", s(&state), "--output", "json"],
-        vec!["plan", "--state", s(&state), "-o", "-"],
-    ];
-    for args in cases {
+    for args in stdout_writers(dir.path()) {
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
