@@ -5,6 +5,7 @@
 //! topic-partition or broker it is about.
 
 mod json;
+pub mod live;
 pub mod problem;
 pub mod reassignment;
 pub mod snapshot;
