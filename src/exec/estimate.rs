@@ -28,27 +28,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::batch::{Job, Mode, Scheduler};
+use super::batch::{Direction, Job, Link, Mode, Scheduler};
 use crate::model::{BrokerId, TopicPartition};
-
-/// Which way a link carries data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Direction {
-    In,
-    Out,
-}
 
 /// The physical bound and the link that sets it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bound {
     pub seconds: f64,
     /// The busiest link (`None` when nothing is copied).
-    pub link: Option<(BrokerId, Direction)>,
+    pub link: Option<Link>,
     pub bytes: u64,
 }
 
 /// Bytes in and out per broker for `jobs`.
-pub fn link_bytes(jobs: &[Job]) -> BTreeMap<(BrokerId, Direction), u64> {
+pub fn link_bytes(jobs: &[Job]) -> BTreeMap<Link, u64> {
     let mut bytes = BTreeMap::new();
     for j in jobs.iter().filter(|j| !j.copies_nothing()) {
         *bytes.entry((j.source, Direction::Out)).or_default() += j.bytes_to_copy();
@@ -95,7 +88,8 @@ pub struct Simulation {
     pub makespan: f64,
     pub bound: Bound,
     pub batches: Vec<SimBatch>,
-    /// The most moves running at once, and touching one broker at once.
+    /// The most moves running at once, and copying into (or out of) one
+    /// broker at once.
     pub peak_in_flight: usize,
     pub peak_per_broker: usize,
 }
@@ -111,6 +105,14 @@ impl Simulation {
     }
 }
 
+/// A job in the simulation: its partition, its slots and how many of its
+/// flows still copy.
+struct Running {
+    tp: TopicPartition,
+    slots: Vec<Link>,
+    flows: usize,
+}
+
 struct Flow {
     out_link: usize,
     in_link: usize,
@@ -123,7 +125,10 @@ struct Flow {
 pub fn simulate(jobs: Vec<Job>, mode: Mode, rate: u64) -> Simulation {
     let rate = rate.max(1) as f64;
     let bound = physical_bound(&jobs, rate as u64);
-    let brokers: BTreeSet<BrokerId> = jobs.iter().flat_map(|j| j.slot_brokers()).collect();
+    let brokers: BTreeSet<BrokerId> = jobs
+        .iter()
+        .flat_map(|j| j.slots().map(|(b, _)| b))
+        .collect();
     let index: BTreeMap<BrokerId, usize> =
         brokers.iter().enumerate().map(|(i, &b)| (b, i)).collect();
     let links = 2 * brokers.len();
@@ -132,15 +137,16 @@ pub fn simulate(jobs: Vec<Job>, mode: Mode, rate: u64) -> Simulation {
     let mut t = 0.0f64;
     let mut batches = Vec::new();
     let mut flows: Vec<Flow> = Vec::new();
-    // Running jobs: their partition, slot brokers and flows still copying.
-    let mut running: BTreeMap<usize, (TopicPartition, Vec<BrokerId>, usize)> = BTreeMap::new();
+    // Running jobs: their partition, slots and flows still copying.
+    let mut running: BTreeMap<usize, Running> = BTreeMap::new();
     let mut in_flight: BTreeSet<TopicPartition> = BTreeSet::new();
     let mut next_id = 0usize;
     let (mut peak_in_flight, mut peak_per_broker) = (0, 0);
 
     loop {
         let batch = sched.next_batch(&in_flight);
-        if !batch.is_empty() {
+        let submitted = !batch.is_empty();
+        if submitted {
             batches.push(SimBatch {
                 at: t,
                 started: batch.iter().map(|j| j.tp.clone()).collect(),
@@ -164,23 +170,28 @@ pub fn simulate(jobs: Vec<Job>, mode: Mode, rate: u64) -> Simulation {
             in_flight.insert(job.tp.clone());
             running.insert(
                 id,
-                (
-                    job.tp.clone(),
-                    job.slot_brokers().collect(),
-                    job.adding.len(),
-                ),
+                Running {
+                    tp: job.tp.clone(),
+                    slots: job.slots().collect(),
+                    flows: job.adding.len(),
+                },
             );
         }
         peak_in_flight = peak_in_flight.max(running.len());
-        let mut per_broker: BTreeMap<BrokerId, usize> = BTreeMap::new();
-        for (_, bs, _) in running.values() {
-            for &b in bs {
-                *per_broker.entry(b).or_default() += 1;
+        let mut per_link: BTreeMap<Link, usize> = BTreeMap::new();
+        for r in running.values() {
+            for &b in &r.slots {
+                *per_link.entry(b).or_default() += 1;
             }
         }
-        peak_per_broker = peak_per_broker.max(per_broker.values().copied().max().unwrap_or(0));
+        peak_per_broker = peak_per_broker.max(per_link.values().copied().max().unwrap_or(0));
 
         if flows.is_empty() {
+            if submitted && !sched.is_done() {
+                // Everything submitted finished at once (empty
+                // partitions): ask again at the same instant.
+                continue;
+            }
             // Nothing runs, so any pending job fits: only an exhausted
             // scheduler returns nothing here.
             debug_assert!(sched.is_done());
@@ -210,10 +221,10 @@ pub fn simulate(jobs: Vec<Job>, mode: Mode, rate: u64) -> Simulation {
         flows.retain(|f| f.remaining > 1e-6);
         for id in done {
             let entry = running.get_mut(&id).expect("a running job");
-            entry.2 -= 1;
-            if entry.2 == 0 {
-                let (tp, _, _) = running.remove(&id).expect("a running job");
-                in_flight.remove(&tp);
+            entry.flows -= 1;
+            if entry.flows == 0 {
+                let done = running.remove(&id).expect("a running job");
+                in_flight.remove(&done.tp);
             }
         }
     }

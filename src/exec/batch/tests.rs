@@ -37,12 +37,15 @@ fn job_copies_from_the_leader_to_the_new_replicas() {
     assert_eq!(j.source, 2);
     assert_eq!(j.adding, vec![4, 5]);
     assert_eq!(j.bytes_to_copy(), 20);
-    assert_eq!(j.slot_brokers().collect::<Vec<_>>(), vec![2, 4, 5]);
+    assert_eq!(
+        j.slots().collect::<Vec<_>>(),
+        vec![(2, Direction::Out), (4, Direction::In), (5, Direction::In)]
+    );
     let leaderless = Job::new(tp(0), &[3, 1], None, vec![3, 7], 1);
     assert_eq!(leaderless.source, 3);
     let reorder = job(1, &[1, 2, 3], &[3, 1, 2], 100);
     assert!(reorder.copies_nothing());
-    assert_eq!(reorder.slot_brokers().count(), 0, "a reorder holds no slot");
+    assert_eq!(reorder.slots().count(), 0, "a reorder holds no slot");
     let shrink = job(2, &[1, 2, 3], &[1, 2], 100);
     assert!(shrink.copies_nothing(), "an RF decrease copies nothing");
 }
@@ -70,7 +73,7 @@ fn reorders_come_first_and_at_once_whatever_the_limits() {
 }
 
 #[test]
-fn per_broker_limit_counts_in_and_out() {
+fn per_broker_limit_caps_moves_out_of_a_broker() {
     // Broker 1 is the source of all four moves; with K = 2 only two run,
     // the largest first.
     let jobs = vec![
@@ -85,6 +88,21 @@ fn per_broker_limit_counts_in_and_out() {
     // One of them finishes: exactly one more starts.
     let running: BTreeSet<_> = [tp(2)].into_iter().collect();
     assert_eq!(tps(&s.next_batch(&running)), vec![3]);
+}
+
+#[test]
+fn in_and_out_are_counted_apart() {
+    // With K = 2, broker 1 sends two moves and receives two at once; a
+    // third move into it waits.
+    let jobs = vec![
+        job(0, &[1], &[2], 50),
+        job(1, &[1], &[3], 50),
+        job(2, &[4], &[1], 40),
+        job(3, &[5], &[1], 40),
+        job(4, &[6], &[1], 30),
+    ];
+    let mut s = Scheduler::new(jobs, bounded(100, 2));
+    assert_eq!(tps(&s.next_batch(&BTreeSet::new())), vec![2, 3, 0, 1]);
 }
 
 #[test]
@@ -167,9 +185,9 @@ fn drive(jobs: Vec<Job>, mode: Mode) -> Result<Vec<Vec<Job>>, TestCaseError> {
         let batch = s.next_batch(&set);
         running.extend(batch.iter().filter(|j| !j.copies_nothing()).cloned());
         prop_assert!(running.len() <= limits.max_in_flight.max(1));
-        let mut per: BTreeMap<BrokerId, usize> = BTreeMap::new();
+        let mut per: BTreeMap<(BrokerId, Direction), usize> = BTreeMap::new();
         for j in &running {
-            for b in j.slot_brokers() {
+            for b in j.slots() {
                 *per.entry(b).or_default() += 1;
             }
         }
@@ -220,5 +238,89 @@ proptest! {
         reversed.reverse();
         let b = drive(reversed, Mode::default())?;
         prop_assert_eq!(a, b, "order of the input does not matter");
+    }
+}
+
+/// The scheduler's rule written the plain way: scan every pending job in
+/// priority order and start each that fits. The real one merges per-source
+/// queues instead; both must hand out the same batches.
+struct Reference {
+    jobs: Vec<Job>,
+    started: Vec<bool>,
+    limits: Limits,
+    first: bool,
+}
+
+impl Reference {
+    fn next_batch(&mut self, in_flight: &BTreeSet<TopicPartition>) -> Vec<Job> {
+        let mut load: BTreeMap<(BrokerId, Direction), usize> = BTreeMap::new();
+        let mut running = 0;
+        for (i, j) in self.jobs.iter().enumerate() {
+            if in_flight.contains(&j.tp) {
+                self.started[i] = true;
+                running += usize::from(!j.copies_nothing());
+                for s in j.slots() {
+                    *load.entry(s).or_default() += 1;
+                }
+            }
+        }
+        let first = std::mem::replace(&mut self.first, false);
+        let mut batch = Vec::new();
+        for (i, j) in self.jobs.iter().enumerate() {
+            if self.started[i] {
+                continue;
+            }
+            let fits = if j.copies_nothing() {
+                first
+            } else {
+                running < self.limits.max_in_flight
+                    && j.slots()
+                        .all(|s| load.get(&s).copied().unwrap_or(0) < self.limits.max_per_broker)
+            };
+            if fits {
+                if !j.copies_nothing() {
+                    running += 1;
+                    for s in j.slots() {
+                        *load.entry(s).or_default() += 1;
+                    }
+                }
+                self.started[i] = true;
+                batch.push(j.clone());
+            }
+        }
+        batch
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn queues_hand_out_what_a_plain_scan_would(
+        jobs in testgen::plans(80),
+        n in 1usize..20,
+        k in 1usize..5,
+        finish in prop::collection::vec(any::<prop::sample::Index>(), 200),
+    ) {
+        let limits = Limits { max_in_flight: n, max_per_broker: k };
+        let mut s = Scheduler::new(jobs, Mode::Bounded(limits));
+        let mut r = Reference {
+            jobs: s.jobs().to_vec(),
+            started: vec![false; s.jobs().len()],
+            limits,
+            first: true,
+        };
+        let mut running: Vec<TopicPartition> = Vec::new();
+        for pick in finish {
+            let set: BTreeSet<TopicPartition> = running.iter().cloned().collect();
+            let got = s.next_batch(&set);
+            prop_assert_eq!(&got, &r.next_batch(&set));
+            running.extend(got.iter().filter(|j| !j.copies_nothing()).map(|j| j.tp.clone()));
+            if running.is_empty() {
+                break;
+            }
+            // Finish a random running move, not the oldest.
+            running.remove(pick.index(running.len()));
+        }
     }
 }
