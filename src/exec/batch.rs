@@ -101,8 +101,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// The job moving `tp` from `current` to `target`. The source is the
-    /// leader if there is one, else the first current replica.
+    /// The job moving `tp` from `current` (never empty for a real
+    /// partition) to `target`. The source is the leader if there is one,
+    /// else the first current replica.
     pub fn new(
         tp: TopicPartition,
         current: &[BrokerId],

@@ -36,7 +36,9 @@
 //! restoring puts back exactly what was there: a rate to its old value or
 //! deleted if there was none, a list minus only the entries this tool
 //! added. With nothing set beforehand the resulting values are byte for
-//! byte the strings Kafka's tool sets.
+//! byte the strings Kafka's tool sets, except that an empty list (the
+//! follower list of a topic that only reorders) is left unset rather than
+//! set to the empty string: both throttle nothing.
 //!
 //! # Invariants
 //!
