@@ -6,6 +6,7 @@
 
 pub mod health;
 mod json;
+pub mod live;
 pub mod problem;
 pub mod reassignment;
 pub mod snapshot;

@@ -1,0 +1,24 @@
+//! The executor: what `apply`, `verify`, `cancel` and `rollback` decide,
+//! apart from how they talk to a cluster.
+//!
+//! - [`throttle`]: the replication throttles for a plan, exactly as Kafka's
+//!   `kafka-reassign-partitions.sh --execute --throttle` computes them,
+//!   merged with moves in flight; the IncrementalAlterConfigs operations
+//!   that set them and that later restore what an operator had before.
+//! - [`batch`]: which moves to submit when (bounded concurrency per broker
+//!   and overall, largest and most critical moves first, reorders at once).
+//! - [`estimate`]: the physical bound and a simulated makespan of a
+//!   schedule under a throttle, for `--dry-run` and benchmarks.
+//!
+//! What this module must not do: no I/O (no sockets, files or terminal),
+//! no clock and no randomness. Everything here is a pure function of its
+//! inputs over model types, with deterministic output (sorted maps, stable
+//! tie-breaks), so the driver loop that will call it can be tested with
+//! stepped time and replayed from a journal.
+
+pub mod batch;
+pub mod estimate;
+pub mod throttle;
+
+#[cfg(test)]
+mod testgen;
