@@ -1,6 +1,7 @@
 //! The single integration-test binary: one module per area.
 
 mod cli;
+mod commands;
 mod formats;
 mod minibroker;
 mod plans;
