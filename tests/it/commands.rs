@@ -140,7 +140,11 @@ fn describe_of_a_closed_port_exits_3() {
     let errs = errors(&out);
     assert_eq!(errs.len(), 1, "{}", stderr(&out));
     assert!(errs[0].contains(&addr), "{errs:?}");
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -195,7 +199,12 @@ fn objective_size_balances_bytes() {
             .unwrap()
     };
     assert!(ratio(&size) <= 1.05, "{}", ratio(&size));
-    assert!(ratio(&size) < ratio(&count), "{} {}", ratio(&size), ratio(&count));
+    assert!(
+        ratio(&size) < ratio(&count),
+        "{} {}",
+        ratio(&size),
+        ratio(&count)
+    );
     // Still the fewest moves: counts balanced too.
     assert_eq!(moved(&small(), &plan).0, 3);
     assert_eq!(size["summary"]["totals"]["replica_excess_after"], 0);
@@ -209,7 +218,12 @@ fn topics_file_limits_what_moves() {
         "m.json",
         r#"{"version":1,"topics":[{"topic":"payments"}]}"#,
     );
-    let (out, plan) = plan_small(&["--remove-brokers", "3", "--topics-file", m.to_str().unwrap()]);
+    let (out, plan) = plan_small(&[
+        "--remove-brokers",
+        "3",
+        "--topics-file",
+        m.to_str().unwrap(),
+    ]);
     // orders keeps its two replicas on broker 3.
     assert_exit(&out, 1);
     assert!(
@@ -235,7 +249,10 @@ fn topics_file_limits_what_moves() {
     assert_exit(&out, 2);
     assert_eq!(
         errors(&out),
-        [format!("error: {}: topics: empty topic list", empty.display())]
+        [format!(
+            "error: {}: topics: empty topic list",
+            empty.display()
+        )]
     );
     assert!(plan.is_none());
 }
@@ -269,7 +286,11 @@ fn no_leader_balance_keeps_replica_order() {
         let before = &c.partition(&m.tp).unwrap().replicas;
         for (slot, b) in before.iter().enumerate() {
             if m.replicas.contains(b) {
-                assert_eq!(m.replicas[slot], *b, "{}: {before:?} -> {:?}", m.tp, m.replicas);
+                assert_eq!(
+                    m.replicas[slot], *b,
+                    "{}: {before:?} -> {:?}",
+                    m.tp, m.replicas
+                );
             }
         }
     }
@@ -288,7 +309,11 @@ fn check_reads_the_plan_from_stdin() {
     let ok = r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1]}]}"#;
     let out = check(ok, &[]);
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("<stdin>: valid (1 partitions)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("<stdin>: valid (1 partitions)"),
+        "{}",
+        stderr(&out)
+    );
 
     let bad = r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,4]}]}"#;
     let out = check(bad, &[]);
@@ -444,7 +469,11 @@ fn describe_takes_the_bootstrap_from_the_environment_and_lists_dead_brokers() {
     let s = write(dir.path(), "s.json", &v["snapshot"].to_string());
     let out = run(&["plan", "--state", s.to_str().unwrap()]);
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("off dead brokers 4"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("off dead brokers 4"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -455,5 +484,9 @@ fn describe_needs_a_bootstrap() {
         .output()
         .unwrap();
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("--bootstrap-server"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--bootstrap-server"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -36,6 +36,7 @@ fn plan_output_matches_kafka_byte_for_byte() {
         ],
     )
     .unwrap();
+    assert_eq!((plan.len(), plan.is_empty()), (3, false));
     assert_eq!(
         reassignment::to_json(&plan),
         r#"{"version":1,"partitions":[{"topic":"a","partition":2,"replicas":[2],"log_dirs":["any"]},{"topic":"a","partition":10,"replicas":[1,2,3],"log_dirs":["any","any","any"]},{"topic":"b","partition":0,"replicas":[3,1],"log_dirs":["any","any"]}]}"#
@@ -322,7 +323,8 @@ fn snapshot_rejects_missing_topics_and_partitions() {
 
 #[test]
 fn snapshot_rejects_empty_topic_name() {
-    let e = snap_err(r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"","partitions":[]}]}"#);
+    let e =
+        snap_err(r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"","partitions":[]}]}"#);
     assert!(e.starts_with("s.json: topics[0]: "), "{e}");
     assert!(e.contains("empty"), "{e}");
 }

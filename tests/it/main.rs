@@ -7,4 +7,5 @@ mod minibroker;
 mod plans;
 mod props;
 mod support;
+mod units;
 mod wire;
