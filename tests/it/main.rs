@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area.
 
+mod analysis;
 mod cli;
 mod commands;
 mod formats;

@@ -10,7 +10,8 @@
 #   tests/tools/mutants.sh src/units.rs -- -F parse_size   # some mutants
 #
 # Each mutant is built once and judged by the integration tests that
-# exercise these modules (formats, units, cli, commands, plans: ~6 s);
+# exercise these modules (analysis, formats, units, cli, commands,
+# plans: ~6 s);
 # the property tests and referees are left out, as they take minutes.
 # Builds go to target/mutants/target without debug info (kept between
 # runs, so dependencies build once), reports to
@@ -54,4 +55,4 @@ exec cargo mutants \
   --output "target/mutants/$name" \
   --no-shuffle \
   "$@" \
-  -- --test it -- formats:: units:: cli:: commands:: plans::
+  -- --test it -- analysis:: formats:: units:: cli:: commands:: plans::
