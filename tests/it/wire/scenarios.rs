@@ -865,6 +865,13 @@ pub async fn describe_writes_the_clusters_snapshot(b: &dyn Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["command"], "plan", "{}", b.name());
+    assert!(
+        plan["summary"]["totals"]["partitions"].as_u64().unwrap() >= 2,
+        "{}: {plan}",
+        b.name()
+    );
 }
 
 /// Runs the kafka-migrate binary off the async threads.
