@@ -60,13 +60,7 @@ fn a_rebalance_with_racks() {
           {"name":"u","partitions":[
             {"partition":0,"replicas":[2,3],"size_bytes":1000}]}]}"#,
     );
-    let after = [
-        vec![1, 2],
-        vec![4, 3],
-        vec![1, 2],
-        vec![3, 2],
-        vec![4, 3],
-    ];
+    let after = [vec![1, 2], vec![4, 3], vec![1, 2], vec![3, 2], vec![4, 3]];
     assert_eq!(racks_spanned(&c, &[1, 3]), 1);
     assert_eq!(racks_spanned(&c, &[1, 2, 3, 4, 9]), 2);
     let sum = summarize(&c, &after, &[1, 2, 3, 4], true, Some(100));
