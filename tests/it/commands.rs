@@ -257,6 +257,33 @@ fn topics_file_limits_what_moves() {
     assert!(plan.is_none());
 }
 
+/// No broker has a rack: plans are rack-unaware, not refused.
+#[test]
+fn a_cluster_without_racks_plans() {
+    let dir = TempDir::new().unwrap();
+    let s = write(
+        dir.path(),
+        "s.json",
+        &SMALL
+            .replace(r#","rack":"a""#, "")
+            .replace(r#","rack":"b""#, ""),
+    );
+    let out = run(&["plan", "--state", s.to_str().unwrap(), "--output", "json"]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = &v["summary"]["totals"];
+    assert_eq!(totals["replicas_moved"], 3, "{totals}");
+    assert_eq!(totals["replica_excess_after"], 0, "{totals}");
+    assert!(
+        v["summary"]["brokers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["rack"].is_null()),
+        "{v}"
+    );
+}
+
 #[test]
 fn no_leader_balance_keeps_replica_order() {
     let c = small();
@@ -451,6 +478,15 @@ fn describe_takes_the_bootstrap_from_the_environment_and_lists_dead_brokers() {
             .collect()
     };
     assert_eq!(alive(&v), [(1, true), (2, true), (3, true), (4, true)]);
+    // The text report counts what it read.
+    let out = bin()
+        .args(["describe", "--timeout", "10"])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", &bootstrap)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 topics, 4 partitions"), "{text}");
     let parts = v["snapshot"]["topics"][0]["partitions"].as_array().unwrap();
     assert_eq!(parts.len(), 4);
     assert!(

@@ -87,6 +87,23 @@ fn plan_rejects_negative_partition() {
     assert_eq!(e, "p.json: t--1: negative partition number");
 }
 
+/// Kafka's broker ids start at 0: broker 0 is a broker like any other.
+#[test]
+fn plan_accepts_broker_0() {
+    let plan = reassignment::parse(
+        "p",
+        br#"{"partitions":[{"topic":"t","partition":0,"replicas":[0,1]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(plan.moves()[0].replicas, [0, 1]);
+    let c = snapshot::parse(
+        "s",
+        br#"{"version":1,"brokers":[{"id":0},{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,0]}]}]}"#,
+    )
+    .unwrap();
+    assert!(plan.check_references(&c).is_empty());
+}
+
 #[test]
 fn plan_rejects_partition_out_of_range() {
     let e = plan_err(r#"{"partitions":[{"topic":"t","partition":2147483648,"replicas":[1]}]}"#);
@@ -275,6 +292,7 @@ fn snapshot_defaults_and_round_trip() {
     .unwrap();
     assert_eq!(c.brokers[0].id, 1);
     assert!(!c.brokers[0].alive && c.brokers[1].alive);
+    assert_eq!(c.partition_count(), 1);
     let p = &c.topics[0].partitions[0];
     assert_eq!(
         (p.isr.clone(), p.leader, p.size_bytes),
