@@ -404,6 +404,18 @@ fn snapshot_rejects_invalid_ids_in_replicas_and_isr() {
     );
 }
 
+/// A replica list whose every broker is unknown is not also "empty".
+#[test]
+fn snapshot_names_only_the_unknown_broker() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[7]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: t-0: replicas names broker 7, which is not in the snapshot"
+    );
+}
+
 #[test]
 fn snapshot_rejects_repeated_replicas() {
     let e = snap_err(
@@ -424,6 +436,13 @@ fn snapshot_leader_must_be_a_replica() {
     assert_eq!(c.topics[0].partitions[0].leader, None);
     let c = snapshot::parse("s", base.replace('L', "2").as_bytes()).unwrap();
     assert_eq!(c.topics[0].partitions[0].leader, Some(2));
+    // Broker 0 is a broker: as leader, it is one.
+    let c = snapshot::parse(
+        "s",
+        br#"{"version":1,"brokers":[{"id":0},{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,0],"leader":0}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.topics[0].partitions[0].leader, Some(0));
 }
 
 #[test]
