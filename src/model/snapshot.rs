@@ -179,7 +179,6 @@ fn partition(
         problems.push(Problem::new(loc, "missing required field `replicas`"));
         return None;
     };
-    let before = problems.len();
     let replicas = broker_list(&loc, "replicas", &raw_replicas, known, problems);
     if replicas.is_empty() && raw_replicas.is_empty() {
         problems.push(Problem::new(&loc, "empty replica list"));
@@ -214,9 +213,8 @@ fn partition(
             }
         },
     };
-    if problems.len() > before {
-        return None;
-    }
+    // A partition with problems stays listed, so that a second entry of
+    // its number is reported too; the snapshot is refused either way.
     Some(Partition {
         partition: number,
         replicas,

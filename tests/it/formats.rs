@@ -445,6 +445,19 @@ fn snapshot_leader_must_be_a_replica() {
     assert_eq!(c.topics[0].partitions[0].leader, Some(0));
 }
 
+/// Every problem in one pass: a partition listed twice is reported even
+/// where one of its entries has problems of its own.
+#[test]
+fn snapshot_reports_a_duplicate_of_an_invalid_partition() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1]},{"partition":0,"replicas":[1,9]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: t-0: partition listed more than once\ns.json: t-0: replicas names broker 9, which is not in the snapshot"
+    );
+}
+
 #[test]
 fn snapshot_rejects_partitions_and_topics_listed_twice() {
     let e = snap_err(
