@@ -186,3 +186,62 @@ fn an_empty_cluster() {
         }),
     );
 }
+
+/// Broker 3 (rack a) is removed: its RF 2 replicas can only go to broker
+/// 1, the one target left in rack a, which must then send its RF 1
+/// replicas to rack b. `copies` of that pattern take 4 moves each, and the
+/// lower bound says so: on a small cluster through the rack-routed flow,
+/// and past the flow's size limit through the racks' own term (replicas
+/// bound to a rack, pushing the others out).
+fn removal_in_a_short_rack(copies: usize) -> Cluster {
+    use kafka_migrate::model::{Broker, Partition, Topic};
+    let broker = |id, rack: &str| Broker {
+        id,
+        rack: Some(rack.to_string()),
+        host: None,
+        port: None,
+        alive: true,
+    };
+    let topic = |name: &str, replicas: Vec<BrokerId>| Topic {
+        name: name.to_string(),
+        partitions: (0..2 * copies as i32)
+            .map(|partition| Partition {
+                partition,
+                replicas: replicas.clone(),
+                isr: replicas.clone(),
+                leader: Some(replicas[0]),
+                size_bytes: 0,
+            })
+            .collect(),
+    };
+    Cluster {
+        brokers: vec![
+            broker(1, "a"),
+            broker(2, "b"),
+            broker(3, "a"),
+            broker(4, "b"),
+        ],
+        topics: vec![topic("r1", vec![1]), topic("r2", vec![3, 2])],
+    }
+}
+
+#[test]
+fn the_lower_bound_sees_racks_past_the_flow_limit() {
+    for copies in [1, 34_000] {
+        let c = removal_in_a_short_rack(copies);
+        let before: Vec<Vec<BrokerId>> = c.partitions().map(|(_, p)| p.replicas.clone()).collect();
+        let sum = summarize(&c, &before, &[1, 2, 4], true, None);
+        let replicas = 6 * copies as u64;
+        assert_eq!(
+            sum.totals.replicas,
+            replicas,
+            "{} the flow's limit",
+            if replicas > 200_000 { "past" } else { "within" }
+        );
+        assert_eq!(
+            sum.totals.replica_moves_lower_bound,
+            4 * copies as u64,
+            "{copies} copies"
+        );
+    }
+}
