@@ -170,6 +170,33 @@ fn a_heal_without_racks_and_an_rf_change() {
     assert!(sum.totals.replica_excess_after <= 0);
 }
 
+/// Both replicas replaced: the leader sends the partition twice.
+#[test]
+fn a_partition_moved_whole() {
+    let c = cluster(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2},{"id":3},{"id":4}],
+        "topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2],"size_bytes":50}]}]}"#,
+    );
+    let sum = summarize(&c, &[vec![3, 4]], &[1, 2, 3, 4], false, Some(10));
+    let io: Vec<(u64, u64)> = sum
+        .brokers
+        .iter()
+        .map(|b| (b.bytes_in, b.bytes_out))
+        .collect();
+    assert_eq!(io, [(0, 100), (0, 0), (50, 0), (50, 0)]);
+    assert_totals(
+        &sum,
+        json!({
+            "partitions_moved": 1,
+            "replicas_moved": 2,
+            "bytes_moved": 100,
+            "max_inbound_bytes": 50,
+            "max_outbound_bytes": 100,
+            "estimated_seconds": 10.0,
+        }),
+    );
+}
+
 /// Nothing to measure: no bytes, no partitions.
 #[test]
 fn an_empty_cluster() {
