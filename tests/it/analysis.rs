@@ -197,6 +197,36 @@ fn a_partition_moved_whole() {
     );
 }
 
+/// Counts already even, both partitions in one rack each: a plan that
+/// keeps them keeps both violations.
+#[test]
+fn rack_violations_after() {
+    let c = cluster(
+        r#"{"version":1,
+        "brokers":[{"id":1,"rack":"a"},{"id":2,"rack":"b"},{"id":3,"rack":"a"},{"id":4,"rack":"b"}],
+        "topics":[{"name":"t","partitions":[
+            {"partition":0,"replicas":[1,3],"size_bytes":10},
+            {"partition":1,"replicas":[2,4],"size_bytes":10}]}]}"#,
+    );
+    let kept = [vec![1, 3], vec![2, 4]];
+    let sum = summarize(&c, &kept, &[1, 2, 3, 4], true, Some(0));
+    assert_totals(
+        &sum,
+        json!({
+            "rack_violations_before": 2,
+            "rack_violations_after": 2,
+            // A zero throttle gives no estimate (not a division by zero).
+            "estimated_seconds": null,
+        }),
+    );
+    let fixed = [vec![1, 4], vec![2, 3]];
+    let sum = summarize(&c, &fixed, &[1, 2, 3, 4], true, None);
+    assert_totals(
+        &sum,
+        json!({"replicas_moved": 2, "rack_violations_after": 0}),
+    );
+}
+
 /// Nothing to measure: no bytes, no partitions.
 #[test]
 fn an_empty_cluster() {
