@@ -25,7 +25,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         u => return Err(format!("unknown size unit {u:?} in {s:?}")),
     };
     let v = n * mult;
-    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
+    // `u64::MAX as f64` is 2^64, itself out of range: `as u64` would
+    // saturate it (and anything past it) to u64::MAX in silence.
+    if !(0.0..u64::MAX as f64).contains(&v) {
         return Err(format!("{s:?} is out of range"));
     }
     Ok(v.round() as u64)

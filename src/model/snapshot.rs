@@ -193,7 +193,6 @@ fn partition(
         problems.push(Problem::new(loc, "missing required field `replicas`"));
         return None;
     };
-    let before = problems.len();
     let replicas = broker_list(&loc, "replicas", &raw_replicas, known, problems);
     if replicas.is_empty() && raw_replicas.is_empty() {
         problems.push(Problem::new(&loc, "empty replica list"));
@@ -230,9 +229,8 @@ fn partition(
     };
     let moving = [&p.target_replicas, &p.adding_replicas, &p.removing_replicas];
     let in_flight = in_flight(&loc, moving, &replicas, known, problems);
-    if problems.len() > before {
-        return None;
-    }
+    // A partition with problems stays listed, so that a second entry of
+    // its number is reported too; the snapshot is refused either way.
     Some(Partition {
         partition: number,
         replicas,

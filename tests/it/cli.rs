@@ -138,6 +138,14 @@ fn plan_reads_state_from_stdin() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
+    // The same summary as from a file.
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let from_file = run(&["plan", "--state", s.to_str().unwrap(), "--output", "json"]);
+    assert_exit(&from_file, 0);
+    assert_eq!(stdout_of(&out), stdout_of(&from_file));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["totals"]["replicas_moved"], 3);
 }
 
 /// Every bad input: exit 2, one `error:` line per problem, no output file.
@@ -316,8 +324,25 @@ fn partial_racks_need_ignore_racks() {
         &["plan", "--state", s.to_str().unwrap()],
         "brokers [4] have no rack",
     );
-    let out = run(&["plan", "--state", s.to_str().unwrap(), "--ignore-racks"]);
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "--ignore-racks",
+        "--output",
+        "json",
+    ]);
     assert_exit(&out, 0);
+    // Planned without racks: the rackless broker 4 takes its share.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b4 = v["summary"]["brokers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == 4)
+        .unwrap()
+        .clone();
+    assert_eq!(b4["replicas_after"], 3, "{b4}");
 }
 
 /// `plan` on [`SMALL`] with `args`, writing the plan to a file; checks
@@ -392,6 +417,11 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         "--allow-rf-change",
     ]);
     assert_exit(&out, 0);
+    assert!(
+        stderr_of(&out).contains("rf.json: valid (1 partitions)"),
+        "{}",
+        stderr_of(&out)
+    );
 
     let rack = write(
         dir.path(),
@@ -460,6 +490,7 @@ fn help_lists_commands_and_exit_codes() {
     assert_exit(&out, 0);
     insta::assert_snapshot!("help_plan", stdout_of(&out));
     let out = run(&["check", "--help"]);
+    assert_exit(&out, 0);
     insta::assert_snapshot!("help_check", stdout_of(&out));
     let out = run(&["describe", "--help"]);
     assert_exit(&out, 0);

@@ -36,6 +36,7 @@ fn plan_output_matches_kafka_byte_for_byte() {
         ],
     )
     .unwrap();
+    assert_eq!((plan.len(), plan.is_empty()), (3, false));
     assert_eq!(
         reassignment::to_json(&plan),
         r#"{"version":1,"partitions":[{"topic":"a","partition":2,"replicas":[2],"log_dirs":["any"]},{"topic":"a","partition":10,"replicas":[1,2,3],"log_dirs":["any","any","any"]},{"topic":"b","partition":0,"replicas":[3,1],"log_dirs":["any","any"]}]}"#
@@ -78,6 +79,89 @@ fn plan_rejects_partition_listed_twice() {
 fn plan_rejects_repeated_broker() {
     let e = plan_err(r#"{"partitions":[{"topic":"t","partition":3,"replicas":[1,2,1]}]}"#);
     assert!(e.contains("t-3: broker 1 repeated"), "{e}");
+}
+
+#[test]
+fn plan_rejects_negative_partition() {
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":-1,"replicas":[1]}]}"#);
+    assert_eq!(e, "p.json: t--1: negative partition number");
+}
+
+/// Kafka's broker ids start at 0: broker 0 is a broker like any other.
+#[test]
+fn plan_accepts_broker_0() {
+    let plan = reassignment::parse(
+        "p",
+        br#"{"partitions":[{"topic":"t","partition":0,"replicas":[0,1]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(plan.moves()[0].replicas, [0, 1]);
+    let c = snapshot::parse(
+        "s",
+        br#"{"version":1,"brokers":[{"id":0},{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,0]}]}]}"#,
+    )
+    .unwrap();
+    assert!(plan.check_references(&c).is_empty());
+}
+
+#[test]
+fn plan_rejects_partition_out_of_range() {
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":2147483648,"replicas":[1]}]}"#);
+    assert_eq!(
+        e,
+        "p.json: partitions[0]: partition number 2147483648 is out of range"
+    );
+}
+
+#[test]
+fn plan_rejects_invalid_broker_ids() {
+    // Negative: Kafka's ids start at 0.
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1,-1]}]}"#);
+    assert_eq!(e, "p.json: t-0: invalid broker id -1");
+    // Past an int32.
+    let e = plan_err(r#"{"partitions":[{"topic":"t","partition":0,"replicas":[1,4294967296]}]}"#);
+    assert_eq!(e, "p.json: t-0: invalid broker id 4294967296");
+}
+
+#[test]
+fn plan_rejects_moves_missing_a_field() {
+    for (i, m) in [
+        r#"{"partition":0,"replicas":[1]}"#,
+        r#"{"topic":"t","replicas":[1]}"#,
+        r#"{"topic":"t","partition":0}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = plan_err(&format!(r#"{{"version":1,"partitions":[{m}]}}"#));
+        assert_eq!(
+            e, "p.json: partitions[0]: needs `topic`, `partition` and `replicas`",
+            "case {i}: {m}"
+        );
+    }
+}
+
+#[test]
+fn plan_rejects_missing_partitions() {
+    let e = plan_err(r#"{"version":1}"#);
+    assert_eq!(e, "p.json: partitions: the reassignment list is empty");
+}
+
+#[test]
+fn reassignment_new_checks_the_shape_too() {
+    let e = Reassignment::new(
+        "x",
+        vec![
+            Move::new(tp("t", -1), vec![1]),
+            Move::new(tp("t", 0), vec![-2]),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "x: t--1: negative partition number\nx: t-0: invalid broker id -2"
+    );
 }
 
 #[test]
@@ -156,7 +240,46 @@ fn topics_to_move_round_trip() {
         reassignment::topics_to_json(&names),
         r#"{"version":1,"topics":[{"topic":"a"},{"topic":"b"}]}"#
     );
-    assert!(reassignment::parse_topics("t", br#"{"version":1,"topics":[]}"#).is_err());
+}
+
+fn topics_err(json: &str) -> String {
+    match reassignment::parse_topics("m.json", json.as_bytes()) {
+        Ok(t) => panic!("accepted invalid topics-to-move: {t:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn topics_to_move_rejects_missing_or_empty_list() {
+    assert_eq!(
+        topics_err(r#"{"version":1}"#),
+        "m.json: topics: missing required field"
+    );
+    assert_eq!(
+        topics_err(r#"{"version":1,"topics":[]}"#),
+        "m.json: topics: empty topic list"
+    );
+}
+
+#[test]
+fn topics_to_move_rejects_missing_or_empty_names() {
+    assert_eq!(
+        topics_err(r#"{"version":1,"topics":[{"topic":"a"},{"name":"b"}]}"#),
+        "m.json: topics[1]: missing or empty `topic`"
+    );
+    assert_eq!(
+        topics_err(r#"{"version":1,"topics":[{"topic":""},{"topic":"a"}]}"#),
+        "m.json: topics[0]: missing or empty `topic`"
+    );
+}
+
+#[test]
+fn topics_to_move_rejects_bad_json_and_versions() {
+    assert!(topics_err(r#"{"topics":[{"topic""#).starts_with("m.json: invalid JSON"));
+    assert_eq!(
+        topics_err(r#"{"version":2,"topics":[{"topic":"a"}]}"#),
+        "m.json: version: unsupported version 2, expected 1"
+    );
 }
 
 #[test]
@@ -169,6 +292,7 @@ fn snapshot_defaults_and_round_trip() {
     .unwrap();
     assert_eq!(c.brokers[0].id, 1);
     assert!(!c.brokers[0].alive && c.brokers[1].alive);
+    assert_eq!(c.partition_count(), 1);
     let p = &c.topics[0].partitions[0];
     assert_eq!(
         (p.isr.clone(), p.leader, p.size_bytes),
@@ -198,6 +322,40 @@ fn snapshot_rejects_missing_fields() {
 }
 
 #[test]
+fn snapshot_rejects_missing_topics_and_partitions() {
+    assert_eq!(
+        snap_err(r#"{"version":1,"brokers":[]}"#),
+        "s.json: topics: missing required field"
+    );
+    assert_eq!(
+        snap_err(r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t"}]}"#),
+        "s.json: topic t: missing required field `partitions`"
+    );
+    assert_eq!(
+        snap_err(
+            r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"replicas":[1]}]}]}"#
+        ),
+        "s.json: topic t partitions[0]: missing required field `partition`"
+    );
+}
+
+#[test]
+fn snapshot_rejects_empty_topic_name() {
+    let e =
+        snap_err(r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"","partitions":[]}]}"#);
+    assert!(e.starts_with("s.json: topics[0]: "), "{e}");
+    assert!(e.contains("empty"), "{e}");
+}
+
+#[test]
+fn snapshot_rejects_empty_replica_list() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[]}]}]}"#,
+    );
+    assert_eq!(e, "s.json: t-0: empty replica list");
+}
+
+#[test]
 fn snapshot_rejects_wrong_version() {
     assert!(
         snap_err(r#"{"version":3,"brokers":[],"topics":[]}"#)
@@ -214,6 +372,102 @@ fn snapshot_rejects_negative_ids() {
         r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":-2,"replicas":[1]}]}]}"#,
     );
     assert!(e.contains("partition number -2"), "{e}");
+}
+
+#[test]
+fn snapshot_rejects_ids_past_int32() {
+    assert_eq!(
+        snap_err(r#"{"version":1,"brokers":[{"id":2147483648}],"topics":[]}"#),
+        "s.json: brokers[0]: broker id 2147483648 is not a valid id (0..2147483647)"
+    );
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":2147483648,"replicas":[1]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: topic t partitions[0]: partition number 2147483648 is negative or too large"
+    );
+}
+
+#[test]
+fn snapshot_rejects_invalid_ids_in_replicas_and_isr() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,-3]}]}]}"#,
+    );
+    assert_eq!(e, "s.json: t-0: replicas names invalid broker id -3");
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2],"isr":[1,9]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: t-0: isr names broker 9, which is not in the snapshot"
+    );
+}
+
+/// A replica list whose every broker is unknown is not also "empty".
+#[test]
+fn snapshot_names_only_the_unknown_broker() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[7]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: t-0: replicas names broker 7, which is not in the snapshot"
+    );
+}
+
+#[test]
+fn snapshot_rejects_repeated_replicas() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2,1]}]}]}"#,
+    );
+    assert_eq!(e, "s.json: t-0: replicas repeats broker 1");
+}
+
+#[test]
+fn snapshot_leader_must_be_a_replica() {
+    let base = r#"{"version":1,"brokers":[{"id":1},{"id":2},{"id":3}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,2],"leader":L}]}]}"#;
+    assert_eq!(
+        snap_err(&base.replace('L', "3")),
+        "s.json: t-0: leader 3 is not one of the replicas"
+    );
+    // Kafka reports a partition without a leader as -1.
+    let c = snapshot::parse("s", base.replace('L', "-1").as_bytes()).unwrap();
+    assert_eq!(c.topics[0].partitions[0].leader, None);
+    let c = snapshot::parse("s", base.replace('L', "2").as_bytes()).unwrap();
+    assert_eq!(c.topics[0].partitions[0].leader, Some(2));
+    // Broker 0 is a broker: as leader, it is one.
+    let c = snapshot::parse(
+        "s",
+        br#"{"version":1,"brokers":[{"id":0},{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1,0],"leader":0}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.topics[0].partitions[0].leader, Some(0));
+}
+
+/// Every problem in one pass: a partition listed twice is reported even
+/// where one of its entries has problems of its own.
+#[test]
+fn snapshot_reports_a_duplicate_of_an_invalid_partition() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1]},{"partition":0,"replicas":[1,9]}]}]}"#,
+    );
+    assert_eq!(
+        e,
+        "s.json: t-0: partition listed more than once\ns.json: t-0: replicas names broker 9, which is not in the snapshot"
+    );
+}
+
+#[test]
+fn snapshot_rejects_partitions_and_topics_listed_twice() {
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[1]},{"partition":0,"replicas":[1]}]}]}"#,
+    );
+    assert_eq!(e, "s.json: t-0: partition listed more than once");
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[]},{"name":"t","partitions":[]}]}"#,
+    );
+    assert_eq!(e, "s.json: topic t: listed more than once");
 }
 
 #[test]
@@ -245,13 +499,6 @@ fn snapshot_rejects_duplicates_and_bad_isr() {
 #[test]
 fn snapshot_rejects_truncated_json() {
     assert!(snap_err(r#"{"version":1,"brokers":[{"id":1}"#).contains("invalid JSON"));
-}
-
-fn topics_err(json: &str) -> String {
-    match reassignment::parse_topics("t.json", json.as_bytes()) {
-        Ok(t) => panic!("accepted invalid topics-to-move: {t:?}"),
-        Err(e) => e.to_string(),
-    }
 }
 
 /// What the parser itself calls things: never shown.

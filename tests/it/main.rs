@@ -4,7 +4,9 @@
 // fences of clippy.toml are for the product.
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
+mod analysis;
 mod cli;
+mod commands;
 mod files;
 mod formats;
 mod inflight;
@@ -12,4 +14,5 @@ mod minibroker;
 mod plans;
 mod props;
 mod support;
+mod units;
 mod wire;

@@ -103,8 +103,8 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
 /// aside, counts within the bar's one, topics as even as the plan's) must
 /// show no plan has much less (racks that must split the rest unevenly,
 /// topics that pin small replicas). `Ok(Some(least))` where the referee
-/// judged; `Ok(None)` within the estimate, or with no referee here (no
-/// scipy, outside CI).
+/// judged; `Ok(None)` within the estimate. Past it, the referees must be
+/// there (see [`plan_check`] and [`exact`]).
 fn bytes_near_least(
     c: &Cluster,
     out: &planner::Outcome,
@@ -117,12 +117,10 @@ fn bytes_near_least(
     }
     // plan-check's figures: the exact referee shares its ideal.
     let referee = plan_check(c, out);
-    let num = |k: &str, ours: f64| referee.as_ref().map_or(ours, |v| v[k].as_f64().unwrap());
-    let after = num("bytes_max_over_ideal_after", s.bytes_max_over_ideal_after);
-    let topic = num("topic_excess_after", s.topic_excess_after as f64) as u64;
-    let Some(least) = least_bytes(c, topic) else {
-        return Ok(None);
-    };
+    let num = |k: &str| referee[k].as_f64().unwrap();
+    let after = num("bytes_max_over_ideal_after");
+    let topic = num("topic_excess_after") as u64;
+    let least = least_bytes(c, topic);
     if let Some(l) = least
         && after <= l + 0.01
     {
@@ -211,7 +209,8 @@ proptest! {
         // `exact_referee_on_small_clusters`.
         let (topic_before, lead_before) = (s.topic_excess_before.max(1), s.leader_spread_before.max(2));
         if s.topic_excess_after > topic_before || s.leader_spread_after > lead_before {
-            let verdict = Reach::of(&c, &s).map(|r| {
+            let verdict = {
+                let r = Reach::of(&c, &s);
                 let least = r.least_topic_excess(s.replicas_moved) as i64;
                 let topic = s.topic_excess_after <= topic_before
                     || least > topic_before && s.topic_excess_after <= least.max(1) + 1;
@@ -221,9 +220,9 @@ proptest! {
                     r.check(&s).is_ok()
                 };
                 (topic && rest, least)
-            });
+            };
             prop_assert!(
-                matches!(verdict, Some((true, _))),
+                verdict.0,
                 "worse than the start: {:?}, referee (ok, least topic excess) {:?}", s, verdict
             );
         }
@@ -247,9 +246,9 @@ proptest! {
         // racked clusters healing dead brokers, one-broker racks), the
         // exact referee must show it and the plan match what is possible.
         if s.replicas_moved as f64 > (bound * 1.02).floor() || s.leader_spread_after > 2 {
-            let verdict = Reach::of(&c, &s).map(|r| r.check(&s));
+            let verdict = Reach::of(&c, &s).check(&s);
             prop_assert!(
-                matches!(verdict, Some(Ok(()))),
+                verdict.is_ok(),
                 "moved {} against lower bound {}, leader spread {}: {:?}",
                 s.replicas_moved, bound, s.leader_spread_after, verdict
             );
@@ -271,17 +270,22 @@ proptest! {
         };
         let out = planner::plan(&c, &req).unwrap();
         for ((t, before), after) in c.partitions().zip(&out.assignment) {
+            let at = format!("{}-{}: {:?} -> {:?}", t.name, before.partition, before.replicas, after);
             if t.name == first {
-                prop_assert_eq!(after.len(), rf);
-                // A decrease drops replicas and keeps the current leader.
+                prop_assert_eq!(after.len(), rf, "{}", at);
                 if rf < before.replicas.len() {
-                    prop_assert!(after.iter().all(|b| before.replicas.contains(b)));
+                    // A decrease drops replicas and keeps the current leader.
+                    prop_assert!(after.iter().all(|b| before.replicas.contains(b)), "{}", at);
                     if let Some(l) = before.leader {
-                        prop_assert!(after.contains(&l), "leader {} dropped", l);
+                        prop_assert!(after.contains(&l), "leader {} dropped: {}", l, at);
                     }
+                } else {
+                    // An increase (or none) adds replicas and moves none.
+                    prop_assert!(before.replicas.iter().all(|b| after.contains(b)), "{}", at);
                 }
             } else {
-                prop_assert_eq!(after.len(), before.replicas.len());
+                // Nothing else may change within a zero budget.
+                prop_assert_eq!(after, &before.replicas, "{}", at);
             }
         }
     }
@@ -371,20 +375,15 @@ fn decommission_empties_the_brokers() {
     }
 }
 
-/// The independent referee's verdict on a plan, `None` (skipped) when it
-/// is not there; `.ci/run` sets `KM_REQUIRE_PLAN_CHECK=1` so a missing
-/// referee fails there instead.
-fn plan_check(c: &Cluster, out: &planner::Outcome) -> Option<serde_json::Value> {
+/// The independent referee's verdict on a plan. A test that asks for it
+/// fails where it is missing: a verdict nobody gave is not a pass.
+fn plan_check(c: &Cluster, out: &planner::Outcome) -> serde_json::Value {
     let tool = crate::support::repo().join("../shared/tools/plan-check");
-    if !tool.exists() {
-        assert!(
-            std::env::var_os("KM_REQUIRE_PLAN_CHECK").is_none(),
-            "plan-check not found at {}",
-            tool.display()
-        );
-        eprintln!("skipping: {} not found", tool.display());
-        return None;
-    }
+    assert!(
+        tool.exists(),
+        "plan-check not found at {} (the referee lives in ../shared/tools beside the clone)",
+        tool.display()
+    );
     let (dir, s) = state_file(c);
     let p = dir.path().join("p.json");
     std::fs::write(&p, reassignment::to_json(&out.reassignment(c))).unwrap();
@@ -403,10 +402,11 @@ fn plan_check(c: &Cluster, out: &planner::Outcome) -> Option<serde_json::Value> 
         "{}",
         String::from_utf8_lossy(&res.stderr)
     );
-    Some(serde_json::from_slice(&res.stdout).unwrap())
+    serde_json::from_slice(&res.stdout).unwrap()
 }
 
 #[test]
+#[ignore = "needs ../shared/tools/plan-check; .ci/run runs it"]
 fn referee_agrees_on_generated_clusters() {
     let base = Profile {
         brokers: 30,
@@ -465,9 +465,7 @@ fn referee_agrees_on_generated_clusters() {
                 },
             )
             .unwrap();
-            let Some(v) = plan_check(&c, &out) else {
-                return;
-            };
+            let v = plan_check(&c, &out);
             let ours = measure(&c, &out).totals;
             let at = format!("{what}, seed {seed}: {v}");
             let num = |k: &str| v[k].as_f64().unwrap();
@@ -494,25 +492,22 @@ fn referee_agrees_on_generated_clusters() {
     }
 }
 
-/// Runs `tests/tools/exact.py` (an integer program, needs scipy) and
-/// returns its JSON; `None` (skipped) when scipy is missing outside CI.
-fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> {
+/// Runs `tests/tools/exact.py` (an integer program, needs scipy: `KM_PYTHON`
+/// names a Python that has it, `.ci/run` makes one in `target/py`) and
+/// returns its JSON. Fails where it cannot run, as [`plan_check`].
+fn exact(state: &std::path::Path, args: &[String]) -> serde_json::Value {
     let python = std::env::var("KM_PYTHON").unwrap_or_else(|_| "python3".into());
     let tool = crate::support::repo().join("tests/tools/exact.py");
     let mut cmd = std::process::Command::new(&python);
     cmd.arg(&tool).args(["--state", state.to_str().unwrap()]);
     cmd.args(args);
     let res = cmd.output().expect("python runs exact.py");
-    if !res.status.success() {
-        let err = String::from_utf8_lossy(&res.stderr);
-        assert!(
-            std::env::var_os("KM_REQUIRE_PLAN_CHECK").is_none() && err.contains("No module named"),
-            "exact.py failed: {err}"
-        );
-        eprintln!("skipping: {err}");
-        return None;
-    }
-    Some(serde_json::from_slice(&res.stdout).unwrap())
+    assert!(
+        res.status.success(),
+        "exact.py with {python} failed (KM_PYTHON names a Python with scipy): {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    serde_json::from_slice(&res.stdout).unwrap()
 }
 
 /// The least bytes over the ideal any placement has with counts within the
@@ -520,17 +515,16 @@ fn exact(state: &std::path::Path, args: &[String]) -> Option<serde_json::Value> 
 /// and topics no less even than `topic_excess`. Where the solver runs out
 /// of time this is its proven floor (at least the racks' own bound), which
 /// a faster machine can only raise.
-/// `None` without a referee here (no scipy, outside CI).
-fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<Option<f64>> {
+fn least_bytes(c: &Cluster, topic_excess: u64) -> Option<f64> {
     let (_dir, state) = state_file(c);
-    let (forced, _) = counts_reach(&state)?;
+    let (forced, _) = counts_reach(&state);
     let args = [
         slack_args(forced, 1),
         arg("--topic-excess", topic_excess).into(),
         vec!["--least-bytes".to_string()],
     ]
     .concat();
-    Some(exact(&state, &args)?["least_bytes_over_ideal"].as_f64())
+    exact(&state, &args)["least_bytes_over_ideal"].as_f64()
 }
 
 /// exact.py's count range: `slack` outside the ideal's, or the `forced`
@@ -546,18 +540,17 @@ fn slack_args(forced: (u64, u64), slack: u64) -> Vec<String> {
 /// The least replica excess and deficit (with that excess) any placement
 /// has against plan-check's ideal, (0, 0) where counts within the bar's
 /// one fit; and the fewest moves of a plan with counts within one or
-/// what is forced. `None` when scipy is missing (outside CI).
-fn counts_reach(state: &std::path::Path) -> Option<((u64, u64), u64)> {
-    let optimum =
-        |forced| exact(state, &slack_args(forced, 1)).map(|v| v["optimum_moves"].as_u64());
-    if let Some(moves) = optimum((0, 0))? {
-        return Some(((0, 0), moves));
+/// what is forced.
+fn counts_reach(state: &std::path::Path) -> ((u64, u64), u64) {
+    let optimum = |forced| exact(state, &slack_args(forced, 1))["optimum_moves"].as_u64();
+    if let Some(moves) = optimum((0, 0)) {
+        return ((0, 0), moves);
     }
-    let least = exact(state, &["--least-imbalance".to_string()])?;
+    let least = exact(state, &["--least-imbalance".to_string()]);
     let num = |k: &str| least[k].as_u64().expect("a placement exists");
     let forced = (num("least_excess"), num("least_deficit"));
-    let moves = optimum(forced)?.expect("a plan with the forced excess and deficit");
-    Some((forced, moves))
+    let moves = optimum(forced).expect("a plan with the forced excess and deficit");
+    (forced, moves)
 }
 
 /// The cluster as a snapshot file for the referees, in a directory that
@@ -593,19 +586,18 @@ fn arg(k: &str, v: u64) -> [String; 2] {
 }
 
 impl Reach {
-    /// `None` when scipy is missing (outside CI).
-    fn of(c: &Cluster, s: &Totals) -> Option<Reach> {
+    fn of(c: &Cluster, s: &Totals) -> Reach {
         let (dir, state) = state_file(c);
-        let (forced, optimum) = counts_reach(&state)?;
+        let (forced, optimum) = counts_reach(&state);
         let bound = s.replica_moves_lower_bound;
-        Some(Reach {
+        Reach {
             _dir: dir,
             state,
             optimum,
             limit: optimum.max(bound) * 102 / 100,
             bar: bound * 102 / 100,
             forced,
-        })
+        }
     }
 
     fn slack(&self, slack: u64) -> Vec<String> {
@@ -630,7 +622,7 @@ impl Reach {
             .into_iter()
             .find_map(|slack| {
                 let args = [self.slack(slack), arg("--within", within).into()].concat();
-                exact(&self.state, &args).unwrap()["least_topic_excess"].as_u64()
+                exact(&self.state, &args)["least_topic_excess"].as_u64()
             })
             .expect("a plan within the limit")
     }
@@ -638,7 +630,7 @@ impl Reach {
     /// Whether some plan within the limit spreads leaders within 2.
     fn leaders_fit(&self, moved: u64) -> bool {
         let args = [self.slack(1), arg("--leader-spread", 2).into()].concat();
-        let moves = exact(&self.state, &args).unwrap()["optimum_moves"].as_u64();
+        let moves = exact(&self.state, &args)["optimum_moves"].as_u64();
         moves.is_some_and(|m| m <= self.within(moved))
     }
 
@@ -712,6 +704,7 @@ fn tiny(
 /// none fits, within one of it): plans come within one of it. Leader
 /// spread above 2 passes only where no plan within the limit has less.
 #[test]
+#[ignore = "needs ../shared/tools/plan-check and scipy; .ci/run runs it"]
 fn exact_referee_on_small_clusters() {
     let cases = [
         (
@@ -816,15 +809,11 @@ fn exact_referee_on_small_clusters() {
         )
         .unwrap();
         let s = measure(&c, &out).totals;
-        let Some(reach) = Reach::of(&c, &s) else {
-            return;
-        };
+        let reach = Reach::of(&c, &s);
         if let Err(e) = reach.check(&s) {
             panic!("{what}, seed {seed}: {e}");
         }
-        if let Some(referee) = plan_check(&c, &out)
-            && let Err(e) = reach.check_counts(&referee)
-        {
+        if let Err(e) = reach.check_counts(&plan_check(&c, &out)) {
             panic!("{what}, seed {seed}: {e}");
         }
     }
@@ -834,6 +823,7 @@ fn exact_referee_on_small_clusters() {
 /// and past the quick estimate: the exact referee (with the racks' own
 /// bound) shows what any placement can reach, and the plans reach it.
 #[test]
+#[ignore = "needs ../shared/tools/plan-check and scipy; .ci/run runs it"]
 fn size_plans_reach_the_least_bytes() {
     let cases = [
         // A rack of three must hold a replica of nearly every partition
@@ -863,10 +853,8 @@ fn size_plans_reach_the_least_bytes() {
         match bytes_near_least(&c, &out, &s) {
             Err(e) => panic!("{what}, seed {seed}: {e}"),
             // Within the estimate: no longer a case for the referee.
-            Ok(None) if std::env::var_os("KM_REQUIRE_PLAN_CHECK").is_some() => {
-                panic!("{what}, seed {seed}: within the estimate now, pick another case")
-            }
-            Ok(_) => {}
+            Ok(None) => panic!("{what}, seed {seed}: within the estimate now, pick another case"),
+            Ok(Some(_)) => {}
         }
     }
 }

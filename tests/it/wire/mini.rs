@@ -89,4 +89,7 @@ fn with_mini(scenario: impl FnOnce(&dyn Backend)) {
     b.shutdown();
 }
 
-super::suite!(with_mini);
+super::suite!(with_mini,
+    scenarios: [],
+    tools: [ignore = "needs Java 17 and Maven (Kafka's tools); .ci/run runs it"]
+);

@@ -69,11 +69,14 @@ pub fn block_on<F: Future>(scenario: F) -> F::Output {
 
 /// One `#[test]` per scenario and per Kafka tool check, for the backend that
 /// `$with` provides: `$with(|b: &dyn Backend| ...)` runs the closure against
-/// a ready backend, or returns without calling it when the backend is not
-/// available. Both backends list the same tests, so they are listed here once.
+/// a ready backend, and fails when it cannot start or reach one. Both
+/// backends list the same tests, so they are listed here once. What a
+/// backend needs beyond `cargo test` marks its tests ignored, with the
+/// reason (`scenarios: [ignore = "..."]`, `tools: [...]`), so a run without
+/// it reports them as ignored rather than passed; `.ci/run` runs them all.
 macro_rules! suite {
-    ($with:path) => {
-        $crate::wire::suite!(@scenarios $with;
+    ($with:path, scenarios: $scenarios:tt, tools: $tools:tt) => {
+        $crate::wire::suite!(@scenarios $with, $scenarios;
             kcat_metadata_and_round_trip,
             throttled_reassignment,
             cancel_and_override,
@@ -85,29 +88,28 @@ macro_rules! suite {
             describe_writes_the_clusters_snapshot,
             describe_mid_move,
         );
-        $crate::wire::suite!(@tools $with;
+        $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,
             kafka_configs,
             kafka_log_dirs,
             kafka_reassign_partitions,
         );
     };
-    (@scenarios $with:path; $($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
+    (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
             $with(|b| $crate::wire::block_on($crate::wire::scenarios::$name(b)));
-        }
+        });
     )*};
-    // Checked first: without Java, starting a backend would be wasted.
-    (@tools $with:path; $($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            if !$crate::wire::tools::enabled() {
-                return;
-            }
+    (@tools $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
             $with($crate::wire::tools::$name);
-        }
+        });
     )*};
+    (@test [$($attr:meta)?] $name:ident $body:block) => {
+        $(#[$attr])?
+        #[test]
+        fn $name() $body
+    };
 }
 pub(crate) use suite;
 

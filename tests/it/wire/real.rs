@@ -1,8 +1,9 @@
 //! The suite against a real Apache Kafka 4.x cluster started by
 //! `tests/kafka/cluster.sh` (1 controller, 4 brokers in 2 racks).
 //!
-//! Gated: runs when `KM_REAL_KAFKA=1` (set by `.ci/run`, which starts and
-//! stops the cluster); otherwise each test says it skipped. Scenarios share
+//! Ignored by plain `cargo test`: `.ci/run` starts the cluster and runs
+//! them with `--include-ignored` (or `cargo test wire::real -- --ignored`
+//! with the cluster up). Run without a cluster, they fail. Scenarios share
 //! one cluster, so they run one at a time.
 
 use std::path::PathBuf;
@@ -61,11 +62,7 @@ impl Backend for RealKafka {
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn backend() -> Option<RealKafka> {
-    if std::env::var_os("KM_REAL_KAFKA").is_none() {
-        eprintln!("skipping: set KM_REAL_KAFKA=1 with tests/kafka/cluster.sh running");
-        return None;
-    }
+fn backend() -> RealKafka {
     let harness = crate::support::repo().join("tests/kafka/cluster.sh");
     let out = Command::new("bash")
         .arg(&harness)
@@ -77,14 +74,17 @@ fn backend() -> Option<RealKafka> {
         !bootstrap.is_empty(),
         "cluster.sh bootstrap printed nothing"
     );
-    Some(RealKafka { harness, bootstrap })
+    RealKafka { harness, bootstrap }
 }
 
-/// The shared cluster, one test at a time; skips when it is not running.
+/// The shared cluster, one test at a time.
 fn with_real(scenario: impl FnOnce(&dyn Backend)) {
-    let Some(b) = backend() else { return };
+    let b = backend();
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     scenario(&b);
 }
 
-super::suite!(with_real);
+super::suite!(with_real,
+    scenarios: [ignore = "needs a real Kafka (tests/kafka/cluster.sh start); .ci/run runs it"],
+    tools: [ignore = "needs a real Kafka and Java 17 (tests/kafka/cluster.sh start); .ci/run runs it"]
+);

@@ -1,0 +1,528 @@
+//! Each command's flags and exit codes through the binary, beyond what the
+//! summary snapshots in `cli` pin: exit 1 and 3, budgets that hold, the
+//! objective and topic flags, `check` on standard input and in JSON, and
+//! `describe` against a mini-broker started in the test.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use kafka_migrate::model::reassignment::{self, Reassignment};
+use kafka_migrate::model::{BrokerId, Cluster, TopicPartition, snapshot};
+use tempfile::TempDir;
+
+use crate::support::{SMALL, bin, write};
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+}
+
+/// The `error:` lines of a run.
+fn errors(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(String::from)
+        .collect()
+}
+
+fn small() -> Cluster {
+    snapshot::parse("small", SMALL.as_bytes()).unwrap()
+}
+
+/// `plan --state SMALL ARGS -o p.json`: the run, and the plan it wrote
+/// (`None` when it wrote none).
+fn plan_small(args: &[&str]) -> (Output, Option<Reassignment>) {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let p = dir.path().join("p.json");
+    let mut full = vec!["plan", "--state", s.to_str().unwrap()];
+    full.extend_from_slice(args);
+    full.extend(["-o", p.to_str().unwrap()]);
+    let out = run(&full);
+    let plan = p
+        .exists()
+        .then(|| reassignment::parse("p", &std::fs::read(&p).unwrap()).unwrap());
+    (out, plan)
+}
+
+/// Replicas (and their bytes) a plan adds to brokers that did not hold
+/// them: what it moves.
+fn moved(c: &Cluster, plan: &Reassignment) -> (u64, u64) {
+    let (mut n, mut bytes) = (0, 0);
+    for m in plan.moves() {
+        let p = c.partition(&m.tp).expect("a known partition");
+        for b in &m.replicas {
+            if !p.replicas.contains(b) {
+                n += 1;
+                bytes += p.size_bytes;
+            }
+        }
+    }
+    (n, bytes)
+}
+
+/// Where each partition of `c` ends under `plan`.
+fn after(c: &Cluster, plan: &Reassignment) -> BTreeMap<TopicPartition, Vec<BrokerId>> {
+    let mut all: BTreeMap<_, _> = c
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                };
+                (tp, p.replicas.clone())
+            })
+        })
+        .collect();
+    for m in plan.moves() {
+        all.insert(m.tp.clone(), m.replicas.clone());
+    }
+    all
+}
+
+#[test]
+fn a_budget_that_strands_removed_replicas_exits_1() {
+    // Broker 3 holds 3 replicas; one move drains one of them.
+    let (out, plan) = plan_small(&["--remove-brokers", "3", "--max-moves", "1"]);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: 2 replicas stay on brokers outside the target set"),
+        "{err}"
+    );
+    let c = small();
+    let plan = plan.expect("the part that fits is written");
+    assert_eq!(moved(&c, &plan).0, 1);
+    let on_3 = after(&c, &plan).values().filter(|r| r.contains(&3)).count();
+    assert_eq!(on_3, 2);
+}
+
+#[test]
+fn an_output_that_cannot_be_written_exits_3() {
+    let (out, _) = plan_small(&[]);
+    assert_exit(&out, 0);
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let out = run(&[
+        "plan",
+        "--state",
+        s.to_str().unwrap(),
+        "-o",
+        "/nonexistent-dir/p.json",
+    ]);
+    assert_exit(&out, 3);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{}", stderr(&out));
+    assert!(errs[0].contains("/nonexistent-dir/p.json"), "{errs:?}");
+}
+
+#[test]
+fn describe_of_a_closed_port_exits_3() {
+    // A port that was free a moment ago: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = run(&["describe", "--bootstrap-server", &addr, "--timeout", "5"]);
+    assert_exit(&out, 3);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{}", stderr(&out));
+    assert!(errs[0].contains(&addr), "{errs:?}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn max_moves_holds_and_exits_0_when_nothing_is_stranded() {
+    let c = small();
+    let (out, whole) = plan_small(&[]);
+    assert_exit(&out, 0);
+    assert_eq!(moved(&c, &whole.unwrap()).0, 3);
+    let (out, plan) = plan_small(&["--max-moves", "2"]);
+    assert_exit(&out, 0);
+    assert_eq!(moved(&c, &plan.unwrap()).0, 2);
+}
+
+#[test]
+fn max_bytes_holds() {
+    let c = small();
+    let (_, whole) = plan_small(&[]);
+    let whole = whole.unwrap();
+    assert_eq!(moved(&c, &whole).1, 3500);
+    let (out, plan) = plan_small(&["--max-bytes", "2KB"]);
+    assert_exit(&out, 0);
+    let (n, bytes) = moved(&c, &plan.unwrap());
+    assert!(n > 0 && bytes <= 2000, "{n} replicas, {bytes} bytes");
+    // A budget far above the plan changes nothing.
+    for roomy in ["500GiB", "1T", "3500"] {
+        let (out, plan) = plan_small(&["--max-bytes", roomy]);
+        assert_exit(&out, 0);
+        assert_eq!(plan.as_ref(), Some(&whole), "--max-bytes {roomy}");
+    }
+    let (out, plan) = plan_small(&["--max-bytes", "3499"]);
+    assert_exit(&out, 0);
+    assert!(moved(&c, &plan.unwrap()).1 <= 3499);
+}
+
+#[test]
+fn objective_size_balances_bytes() {
+    let json = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend(["--output", "json"]);
+        let (out, plan) = plan_small(&full);
+        assert_exit(&out, 0);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, plan.unwrap())
+    };
+    let (count, _) = json(&[]);
+    let (size, plan) = json(&["--objective", "size"]);
+    assert_eq!(count["objective"], "count");
+    assert_eq!(size["objective"], "size");
+    let ratio = |v: &serde_json::Value| {
+        v["summary"]["totals"]["bytes_max_over_ideal_after"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(ratio(&size) <= 1.05, "{}", ratio(&size));
+    assert!(
+        ratio(&size) < ratio(&count),
+        "{} {}",
+        ratio(&size),
+        ratio(&count)
+    );
+    // Still the fewest moves: counts balanced too.
+    assert_eq!(moved(&small(), &plan).0, 3);
+    assert_eq!(size["summary"]["totals"]["replica_excess_after"], 0);
+}
+
+#[test]
+fn topics_file_limits_what_moves() {
+    let dir = TempDir::new().unwrap();
+    let m = write(
+        dir.path(),
+        "m.json",
+        r#"{"version":1,"topics":[{"topic":"payments"}]}"#,
+    );
+    let (out, plan) = plan_small(&[
+        "--remove-brokers",
+        "3",
+        "--topics-file",
+        m.to_str().unwrap(),
+    ]);
+    // orders keeps its two replicas on broker 3.
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("warning: 2 replicas stay on brokers outside the target set"),
+        "{}",
+        stderr(&out)
+    );
+    let plan = plan.unwrap();
+    assert!(
+        plan.moves().iter().all(|m| m.tp.topic == "payments"),
+        "{plan:?}"
+    );
+    let c = small();
+    let on_3: Vec<String> = after(&c, &plan)
+        .iter()
+        .filter(|(_, r)| r.contains(&3))
+        .map(|(tp, _)| tp.to_string())
+        .collect();
+    assert_eq!(on_3, ["orders-1", "orders-2"]);
+
+    let empty = write(dir.path(), "e.json", r#"{"version":1,"topics":[]}"#);
+    let (out, plan) = plan_small(&["--topics-file", empty.to_str().unwrap()]);
+    assert_exit(&out, 2);
+    assert_eq!(
+        errors(&out),
+        [format!(
+            "error: {}: topics: empty topic list",
+            empty.display()
+        )]
+    );
+    assert!(plan.is_none());
+}
+
+/// No broker has a rack: plans are rack-unaware, not refused.
+#[test]
+fn a_cluster_without_racks_plans() {
+    let dir = TempDir::new().unwrap();
+    let s = write(
+        dir.path(),
+        "s.json",
+        &SMALL
+            .replace(r#","rack":"a""#, "")
+            .replace(r#","rack":"b""#, ""),
+    );
+    let out = run(&["plan", "--state", s.to_str().unwrap(), "--output", "json"]);
+    assert_exit(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = &v["summary"]["totals"];
+    assert_eq!(totals["replicas_moved"], 3, "{totals}");
+    assert_eq!(totals["replica_excess_after"], 0, "{totals}");
+    assert!(
+        v["summary"]["brokers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["rack"].is_null()),
+        "{v}"
+    );
+}
+
+#[test]
+fn no_leader_balance_keeps_replica_order() {
+    let c = small();
+    // With leader balance, orders-2 is reordered ([3,2] -> [2,3]).
+    let (_, balanced) = plan_small(&[]);
+    let reorders = |plan: &Reassignment| {
+        plan.moves()
+            .iter()
+            .filter(|m| {
+                let mut a = m.replicas.clone();
+                let mut b = c.partition(&m.tp).unwrap().replicas.clone();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            })
+            .count()
+    };
+    assert!(reorders(&balanced.unwrap()) > 0);
+    let (out, plan) = plan_small(&["--no-leader-balance"]);
+    assert_exit(&out, 0);
+    let plan = plan.unwrap();
+    assert_eq!(reorders(&plan), 0, "{plan:?}");
+    assert_eq!(moved(&c, &plan).0, 3);
+    // A replica that stays keeps its slot; a new one takes the slot of
+    // the one it replaces.
+    for m in plan.moves() {
+        let before = &c.partition(&m.tp).unwrap().replicas;
+        for (slot, b) in before.iter().enumerate() {
+            if m.replicas.contains(b) {
+                assert_eq!(
+                    m.replicas[slot], *b,
+                    "{}: {before:?} -> {:?}",
+                    m.tp, m.replicas
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn check_reads_the_plan_from_stdin() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let st = s.to_str().unwrap();
+    let check = |plan: &str, more: &[&str]| {
+        let mut args = vec!["check", "-", "--state", st];
+        args.extend_from_slice(more);
+        bin().args(&args).write_stdin(plan).output().unwrap()
+    };
+    let ok = r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1]}]}"#;
+    let out = check(ok, &[]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("<stdin>: valid (1 partitions)"),
+        "{}",
+        stderr(&out)
+    );
+
+    let bad = r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,4]}]}"#;
+    let out = check(bad, &[]);
+    assert_exit(&out, 2);
+    assert_eq!(
+        errors(&out),
+        ["error: <stdin>: orders-0: broker 4 repeated in the replica list"]
+    );
+
+    let out = bin()
+        .args(["check", "-", "--state", "-"])
+        .write_stdin(ok)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert_eq!(
+        errors(&out),
+        ["error: the plan and the snapshot cannot both come from standard input"]
+    );
+}
+
+/// A plan naming broker -1 is invalid input (exit 2), not a crash.
+#[test]
+fn check_rejects_a_negative_broker_id() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    for replicas in ["[4,-1]", "[-1,4]"] {
+        let plan = format!(
+            r#"{{"version":1,"partitions":[{{"topic":"orders","partition":0,"replicas":{replicas}}}]}}"#
+        );
+        let out = bin()
+            .args(["check", "-", "--state", s.to_str().unwrap()])
+            .write_stdin(plan)
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        assert_eq!(
+            errors(&out),
+            ["error: <stdin>: orders-0: invalid broker id -1"],
+            "{replicas}"
+        );
+    }
+}
+
+#[test]
+fn check_json_output() {
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", SMALL);
+    let p = write(
+        dir.path(),
+        "p.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[4,1]},{"topic":"orders","partition":1,"replicas":[1,2]}]}"#,
+    );
+    let out = run(&[
+        "check",
+        p.to_str().unwrap(),
+        "--state",
+        s.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_exit(&out, 0);
+    // Standard output is the JSON document and nothing else.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["command"], "check");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["partitions_in_plan"], 2);
+    // orders-1 [2,3] -> [1,2] puts both replicas in rack a's and b's
+    // brokers 1 and 2; orders-0 [1,2] -> [4,1] moves one replica.
+    assert_eq!(v["summary"]["totals"]["replicas_moved"], 2);
+    let brokers = v["summary"]["brokers"].as_array().unwrap();
+    let row = |id: i64| brokers.iter().find(|b| b["id"] == id).unwrap();
+    assert_eq!(row(4)["replicas_after"], 1);
+    assert_eq!(row(3)["replicas_after"], 2);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+}
+
+/// A mini-broker of 4 brokers in 2 racks on this test's own runtime.
+struct Mini {
+    rt: tokio::runtime::Runtime,
+    cluster: Option<kafka_migrate::minibroker::ClusterHandle>,
+}
+
+impl Mini {
+    fn start() -> Mini {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cluster = rt.block_on(crate::minibroker::start(4, 2, &["orders:4:2"]));
+        Mini {
+            rt,
+            cluster: Some(cluster),
+        }
+    }
+
+    fn handle(&self) -> &kafka_migrate::minibroker::ClusterHandle {
+        self.cluster.as_ref().unwrap()
+    }
+}
+
+impl Drop for Mini {
+    fn drop(&mut self) {
+        if let Some(c) = self.cluster.take() {
+            self.rt.block_on(c.shutdown());
+        }
+    }
+}
+
+/// `describe --output json` with the bootstrap from the environment.
+fn describe_json(bootstrap: &str) -> serde_json::Value {
+    let out = bin()
+        .args(["describe", "--output", "json", "--timeout", "10"])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", bootstrap)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn describe_takes_the_bootstrap_from_the_environment_and_lists_dead_brokers() {
+    let mini = Mini::start();
+    let bootstrap = mini.handle().bootstrap();
+    let v = describe_json(&bootstrap);
+    assert_eq!(v["command"], "describe");
+    let alive = |v: &serde_json::Value| -> Vec<(i64, bool)> {
+        v["snapshot"]["brokers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["id"].as_i64().unwrap(), b["alive"].as_bool().unwrap()))
+            .collect()
+    };
+    assert_eq!(alive(&v), [(1, true), (2, true), (3, true), (4, true)]);
+    // The text report counts what it read.
+    let out = bin()
+        .args(["describe", "--timeout", "10"])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", &bootstrap)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 topics, 4 partitions"), "{text}");
+    let parts = v["snapshot"]["topics"][0]["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 4);
+    assert!(
+        parts
+            .iter()
+            .any(|p| p["replicas"].as_array().unwrap().contains(&4.into())),
+        "broker 4 holds a replica: {v}"
+    );
+
+    // Broker 4 stopped: gone from metadata, still named by replica lists.
+    mini.rt.block_on(mini.handle().stop_broker(4)).unwrap();
+    let v = describe_json(&bootstrap);
+    assert_eq!(alive(&v), [(1, true), (2, true), (3, true), (4, false)]);
+    // What describe wrote, plan reads and heals.
+    let dir = TempDir::new().unwrap();
+    let s = write(dir.path(), "s.json", &v["snapshot"].to_string());
+    let out = run(&["plan", "--state", s.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("off dead brokers 4"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn describe_needs_a_bootstrap() {
+    let out = bin()
+        .args(["describe"])
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("--bootstrap-server"),
+        "{}",
+        stderr(&out)
+    );
+}
