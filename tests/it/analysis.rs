@@ -215,12 +215,13 @@ fn rack_violations_after() {
         json!({
             "rack_violations_before": 2,
             "rack_violations_after": 2,
-            // A zero throttle gives no estimate (not a division by zero).
-            "estimated_seconds": null,
         }),
     );
     let fixed = [vec![1, 4], vec![2, 3]];
-    let sum = summarize(&c, &fixed, &[1, 2, 3, 4], true, None);
+    // A zero throttle gives no estimate, not a division by zero (which
+    // JSON would show as null too).
+    let sum = summarize(&c, &fixed, &[1, 2, 3, 4], true, Some(0));
+    assert_eq!(sum.totals.estimated_seconds, None);
     assert_totals(
         &sum,
         json!({"replicas_moved": 2, "rack_violations_after": 0}),
@@ -330,4 +331,32 @@ fn the_lower_bound_routes_replicas_through_racks() {
     let out = planner::plan(&c, &PlanRequest::default()).unwrap();
     let plan = summarize(&c, &out.assignment, &[1, 2, 3, 4], true, None);
     assert!(plan.totals.replicas_moved >= 25, "{:?}", plan.totals);
+}
+
+/// Counts even; rack a holds two RF 2 partitions whole (bound to it), rack
+/// b four RF 1 replicas. Nothing has to move for counts, and the replicas
+/// bound to rack a take no room in rack b.
+#[test]
+fn replicas_bound_to_a_rack_count_against_that_rack_only() {
+    let c = cluster(
+        r#"{"version":1,
+        "brokers":[{"id":1,"rack":"a"},{"id":2,"rack":"b"},{"id":3,"rack":"a"},{"id":4,"rack":"b"}],
+        "topics":[
+          {"name":"r1","partitions":[
+            {"partition":0,"replicas":[2]},{"partition":1,"replicas":[2]},
+            {"partition":2,"replicas":[4]},{"partition":3,"replicas":[4]}]},
+          {"name":"r2","partitions":[
+            {"partition":0,"replicas":[1,3]},{"partition":1,"replicas":[3,1]}]}]}"#,
+    );
+    let before: Vec<Vec<BrokerId>> = c.partitions().map(|(_, p)| p.replicas.clone()).collect();
+    let sum = summarize(&c, &before, &[1, 2, 3, 4], true, None);
+    assert_totals(
+        &sum,
+        json!({
+            "replica_moves_lower_bound": 0,
+            "replica_excess_before": 0,
+            "replica_deficit_before": 0,
+            "rack_violations_before": 2,
+        }),
+    );
 }
