@@ -668,3 +668,30 @@ fn invalid_topic_names_are_refused_with_the_rule() {
     );
     assert_eq!(snapshot::parse("s", ok.as_bytes()).unwrap().topics.len(), 2);
 }
+
+/// Every kind of JSON value is named as JSON names it, at the top level
+/// and inside (found by mutation: the kinds were unasserted), and text
+/// that is not JSON at all stays a syntax error, not a "wrong kind".
+#[test]
+fn json_kinds_are_named_in_json_words() {
+    const WANT: &str = "expected a snapshot object with version, brokers and topics, found";
+    for (json, kind) in [
+        (r#""x""#, "a string"),
+        ("true", "a boolean"),
+        ("false", "a boolean"),
+        ("null", "null"),
+        ("7", "a number"),
+        ("[]", "an array"),
+    ] {
+        let e = snap_err(json);
+        assert!(e.contains(&format!("{WANT} {kind}")), "{json}: {e}");
+    }
+    let e = snap_err("[1,");
+    assert!(e.contains("invalid JSON") && !e.contains(WANT), "{e}");
+    let e = snap_err(r#"{"version":1,"brokers":[{"id":[1]}],"topics":[]}"#);
+    assert!(e.contains("found an array, expected an integer"), "{e}");
+    let e = snap_err(
+        r#"{"version":1,"brokers":[{"id":1}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[null]}]}]}"#,
+    );
+    assert!(e.contains("found null, expected an integer"), "{e}");
+}
