@@ -360,3 +360,23 @@ fn replicas_bound_to_a_rack_count_against_that_rack_only() {
         }),
     );
 }
+
+/// A partition with no live replica counts on its brokers' rows but in
+/// none of the balance figures "before" (found by mutation: the offline
+/// share was never asserted).
+#[test]
+fn offline_partitions_stay_out_of_the_balance_before() {
+    let c = cluster(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2},{"id":3,"alive":false}],
+            "topics":[{"name":"t","partitions":[
+              {"partition":0,"replicas":[3],"size_bytes":1000},
+              {"partition":1,"replicas":[1],"size_bytes":10},
+              {"partition":2,"replicas":[2],"size_bytes":10}]}]}"#,
+    );
+    let after: Vec<Vec<BrokerId>> = c.partitions().map(|(_, p)| p.replicas.clone()).collect();
+    let sum = summarize(&c, &after, &[1, 2], false, None);
+    assert_eq!(sum.totals.replica_excess_before, 0);
+    assert_eq!(sum.totals.bytes_max_over_ideal_before, 1.0);
+    assert_eq!(sum.brokers[2].replicas_before, 1);
+    assert_eq!(sum.brokers[2].bytes_before, 1000);
+}
