@@ -8,6 +8,25 @@ use proptest::prelude::*;
 use super::batch::Job;
 use crate::model::{BrokerId, TopicPartition};
 
+/// Partition `p` of topic `t`.
+pub fn tp(p: i32) -> TopicPartition {
+    TopicPartition {
+        topic: "t".into(),
+        partition: p,
+    }
+}
+
+/// A move of `t-p` from `current` (led by its first replica) to `target`.
+pub fn job(p: i32, current: &[i32], target: &[i32], bytes: u64) -> Job {
+    Job::new(
+        tp(p),
+        current,
+        current.first().copied(),
+        target.to_vec(),
+        bytes,
+    )
+}
+
 /// A small deterministic generator, so one proptest seed spans a whole
 /// plan and the case is reproducible from its seed alone.
 struct SplitMix(u64);

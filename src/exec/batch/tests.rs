@@ -1,24 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::exec::testgen;
-
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition {
-        topic: "t".into(),
-        partition: p,
-    }
-}
-
-fn job(p: i32, current: &[i32], target: &[i32], bytes: u64) -> Job {
-    Job::new(
-        tp(p),
-        current,
-        current.first().copied(),
-        target.to_vec(),
-        bytes,
-    )
-}
+use crate::exec::testgen::{self, job, tp};
 
 fn tps(jobs: &[Job]) -> Vec<i32> {
     jobs.iter().map(|j| j.tp.partition).collect()

@@ -3,24 +3,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::exec::batch::Direction;
 use crate::exec::batch::Limits;
-use crate::exec::testgen;
-
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition {
-        topic: "t".into(),
-        partition: p,
-    }
-}
-
-fn job(p: i32, current: &[i32], target: &[i32], bytes: u64) -> Job {
-    Job::new(
-        tp(p),
-        current,
-        current.first().copied(),
-        target.to_vec(),
-        bytes,
-    )
-}
+use crate::exec::testgen::{self, job};
 
 fn bounded(max_in_flight: usize, max_per_broker: usize) -> Mode {
     Mode::Bounded(Limits {
