@@ -10,13 +10,16 @@
 //! - [`estimate`]: the physical bound and a simulated makespan of a
 //!   schedule under a throttle, for `--dry-run` and benchmarks.
 //!
+//! - [`clock`]: the driver's only source of time (wall or stepped).
+//!
 //! What this module must not do: no I/O (no sockets, files or terminal),
-//! no clock and no randomness. Everything here is a pure function of its
+//! no clock but [`clock::Clock`] and no randomness. Everything here is a pure function of its
 //! inputs over model types, with deterministic output (sorted maps, stable
 //! tie-breaks), so the driver loop that will call it can be tested with
 //! stepped time and replayed from a journal.
 
 pub mod batch;
+pub mod clock;
 pub mod estimate;
 pub mod throttle;
 

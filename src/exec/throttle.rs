@@ -54,6 +54,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::model::live::ConfigValues;
 use crate::model::live::{AlterOp, ConfigOp, ConfigResource, InFlight};
 use crate::model::reassignment::{ANY_LOG_DIR, Move};
 use crate::model::{BrokerId, TopicPartition};
@@ -222,13 +223,6 @@ impl Throttles {
         t
     }
 }
-
-/// Config values set on the resources themselves, keyed by resource and
-/// config name; a missing key is not set. Fill it from DescribeConfigs
-/// entries whose source is the resource's own dynamic config (a rate
-/// inherited from the cluster-wide broker default is not "set" here: we
-/// must not pin it on the broker when restoring).
-pub type ConfigValues = BTreeMap<(ConfigResource, String), String>;
 
 /// The rates to set; `None` leaves that kind of throttle alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

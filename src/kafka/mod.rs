@@ -7,32 +7,11 @@ pub mod admin;
 pub mod bootstrap;
 pub mod conn;
 
-use kafka_protocol::error::ResponseError;
+pub use crate::model::live::error_name;
 
 pub use admin::Admin;
 pub use bootstrap::{Bootstrap, parse_timeout};
 pub use conn::Connection;
-
-/// A Kafka error code as its name, e.g. `UNKNOWN_TOPIC_OR_PARTITION (3)`.
-pub fn error_name(code: i16) -> String {
-    match ResponseError::try_from_code(code) {
-        None => "NONE (0)".to_string(),
-        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE ({c})"),
-        Some(e) => format!("{} ({code})", screaming(&format!("{e:?}"))),
-    }
-}
-
-/// `UnknownTopicOrPartition` -> `UNKNOWN_TOPIC_OR_PARTITION`.
-fn screaming(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
@@ -91,14 +70,4 @@ pub enum KafkaError {
     UnknownBroker(i32),
     #[error("no usable bootstrap server: {0}")]
     NoBootstrap(String),
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn error_names_read_like_kafka() {
-        assert_eq!(super::error_name(3), "UNKNOWN_TOPIC_OR_PARTITION (3)");
-        assert_eq!(super::error_name(85), "NO_REASSIGNMENT_IN_PROGRESS (85)");
-        assert_eq!(super::error_name(0), "NONE (0)");
-    }
 }

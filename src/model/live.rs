@@ -3,10 +3,18 @@
 //!
 //! These are the executor's vocabulary. The wire client turns them into
 //! requests and responses; `exec` computes them without any I/O.
+//!
+//! [`ClusterAdmin`] is the one door between the executor and a cluster:
+//! the wire client implements it for a real cluster, and an in-process
+//! implementation drives the mini-broker's state with stepped time, so the
+//! executor's tests move gigabytes under a throttle in milliseconds.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{BrokerId, TopicPartition};
+use kafka_protocol::error::ResponseError;
+
+use super::{BrokerId, Cluster, TopicPartition};
 
 /// A move in flight, as ListPartitionReassignments reports it (KIP-455):
 /// `replicas` is the target followed by the replicas being removed, so the
@@ -99,6 +107,139 @@ impl AlterOp {
     }
 }
 
+/// Config values set on the resources themselves, keyed by resource and
+/// config name; a missing key is not set. Only a resource's own dynamic
+/// configs belong here (DescribeConfigs sources DYNAMIC_TOPIC_CONFIG and
+/// DYNAMIC_BROKER_CONFIG): a rate inherited from the cluster-wide broker
+/// default or a static file is not "set" on the broker, and restoring must
+/// not pin it there.
+pub type ConfigValues = BTreeMap<(ConfigResource, String), String>;
+
+/// Bytes of each replica on each broker (summed over the broker's log
+/// dirs), as DescribeLogDirs reports them: topic-partition -> broker ->
+/// bytes. A replica being added shows how far its copy has come.
+pub type ReplicaSizes = BTreeMap<TopicPartition, BTreeMap<BrokerId, u64>>;
+
+/// A Kafka error code for one partition or resource, with the broker's
+/// message if it sent one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: i16,
+    pub message: Option<String>,
+}
+
+impl ErrorCode {
+    /// REQUEST_TIMED_OUT: the request did not complete within its timeout.
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    /// NOT_CONTROLLER: sent to a broker that is not (or no longer) the
+    /// controller; retry after refreshing metadata.
+    pub const NOT_CONTROLLER: i16 = 41;
+    /// ELECTION_NOT_NEEDED: the preferred leader already leads; a success
+    /// for a preferred election.
+    pub const ELECTION_NOT_NEEDED: i16 = 84;
+    /// NO_REASSIGNMENT_IN_PROGRESS: a cancel of a partition not moving.
+    pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
+
+    pub fn new(code: i16, message: Option<String>) -> ErrorCode {
+        ErrorCode { code, message }
+    }
+
+    /// The code's name as Kafka spells it.
+    pub fn name(&self) -> String {
+        error_name(self.code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", error_name(self.code))?;
+        match &self.message {
+            Some(m) if !m.is_empty() => write!(f, ": {m}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A Kafka error code as its name, e.g. `UNKNOWN_TOPIC_OR_PARTITION (3)`.
+pub fn error_name(code: i16) -> String {
+    match ResponseError::try_from_code(code) {
+        None => "NONE (0)".to_string(),
+        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE ({c})"),
+        Some(e) => format!("{} ({code})", screaming(&format!("{e:?}"))),
+    }
+}
+
+/// `UnknownTopicOrPartition` -> `UNKNOWN_TOPIC_OR_PARTITION`.
+fn screaming(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// One partition's answer to a batched request (AlterPartitionReassignments,
+/// ElectLeaders): the request as a whole succeeded, this partition may not.
+pub type PartitionResult = (TopicPartition, Result<(), ErrorCode>);
+
+/// What the executor needs of a cluster, in model types.
+///
+/// Implementations retry what Kafka calls retriable (NOT_CONTROLLER,
+/// LEADER_NOT_AVAILABLE, REQUEST_TIMED_OUT, lost connections) and return
+/// an error only when they give up; the error names the API, the broker
+/// and the cause. Per-partition refusals are not errors of the call: they
+/// come back in [`PartitionResult`]s for the executor to judge.
+///
+/// The methods are `async` and used only through generics (never `dyn`),
+/// on the runtime the command starts, so no `Send` bound is promised.
+#[allow(async_fn_in_trait)]
+pub trait ClusterAdmin {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The whole cluster as `describe` sees it: live and dead brokers with
+    /// racks, every partition's replicas, ISR and leader, its size (the
+    /// leader's log), and the move in flight if any.
+    async fn cluster(&mut self) -> Result<Cluster, Self::Error>;
+
+    /// The moves in flight (ListPartitionReassignments), sorted.
+    async fn list_reassignments(&mut self) -> Result<Vec<InFlight>, Self::Error>;
+
+    /// Bytes of every replica on the given live brokers (DescribeLogDirs,
+    /// each sent to the broker it is about).
+    async fn replica_sizes(&mut self, brokers: &[BrokerId]) -> Result<ReplicaSizes, Self::Error>;
+
+    /// Starts moves (`Some(target)`) or cancels them (`None`) in one
+    /// AlterPartitionReassignments request.
+    async fn alter_reassignments(
+        &mut self,
+        moves: &[(TopicPartition, Option<Vec<BrokerId>>)],
+    ) -> Result<Vec<PartitionResult>, Self::Error>;
+
+    /// The values of `keys` set on each resource itself (see
+    /// [`ConfigValues`]); keys not set are absent.
+    async fn describe_configs(
+        &mut self,
+        resources: &[ConfigResource],
+        keys: &[&str],
+    ) -> Result<ConfigValues, Self::Error>;
+
+    /// Applies the operations with IncrementalAlterConfigs, one request per
+    /// broker resource (sent to that broker) and one for all topics. A
+    /// resource that refuses is an error naming it.
+    async fn alter_configs(&mut self, ops: &[ConfigOp]) -> Result<(), Self::Error>;
+
+    /// Preferred-leader election for the partitions (ElectLeaders, type 0).
+    /// ELECTION_NOT_NEEDED comes back as an `Err` code for the caller to
+    /// count as done.
+    async fn elect_preferred(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<PartitionResult>, Self::Error>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +259,16 @@ mod tests {
         };
         assert_eq!(m.original(), vec![3, 1, 2]);
         assert_eq!(m.target(), vec![4, 5, 3]);
+    }
+
+    #[test]
+    fn error_codes_read_like_kafka() {
+        assert_eq!(error_name(3), "UNKNOWN_TOPIC_OR_PARTITION (3)");
+        assert_eq!(error_name(85), "NO_REASSIGNMENT_IN_PROGRESS (85)");
+        assert_eq!(error_name(0), "NONE (0)");
+        let e = ErrorCode::new(ErrorCode::ELECTION_NOT_NEEDED, Some("leader is 1".into()));
+        assert_eq!(e.to_string(), "ELECTION_NOT_NEEDED (84): leader is 1");
+        assert_eq!(ErrorCode::new(41, None).name(), "NOT_CONTROLLER (41)");
     }
 
     #[test]
