@@ -484,7 +484,7 @@ pub fn summarize(
         .filter(|&r| r > 0)
         .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
     t.offline_partitions = offline_partitions.len() as u64;
-    let crowded_racks = crowded(&target_racks, &sizes, &ideal_rack, use_racks);
+    let crowded_racks = crowded(&target_racks, &sizes, &ideal_rack);
     Summary {
         brokers: rows,
         totals: t,
@@ -495,12 +495,11 @@ pub fn summarize(
 
 /// The racks whose brokers' ideal is above what an even spread over all
 /// target brokers gives, by more than rounding (its floor over the even
-/// ceiling): the summary says why those brokers hold more.
-fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64], use_racks: bool) -> Vec<CrowdedRack> {
+/// ceiling): the summary says why those brokers hold more. One rack (as
+/// when racks are ignored, all brokers then count as rack-less) has the
+/// even ideal, so it is never crowded, and neither is an empty one.
+fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64]) -> Vec<CrowdedRack> {
     let brokers: usize = sizes.iter().sum();
-    if !use_racks || names.len() < 2 || brokers == 0 {
-        return Vec::new();
-    }
     let total: f64 = sizes.iter().zip(ideal).map(|(&n, &x)| n as f64 * x).sum();
     let even = total / brokers as f64;
     names

@@ -379,4 +379,7 @@ fn offline_partitions_stay_out_of_the_balance_before() {
     assert_eq!(sum.totals.bytes_max_over_ideal_before, 1.0);
     assert_eq!(sum.brokers[2].replicas_before, 1);
     assert_eq!(sum.brokers[2].bytes_before, 1000);
+    // Nothing can move off the dead broker, so nothing must.
+    assert_eq!(sum.totals.replica_moves_lower_bound, 0);
+    assert_eq!(sum.totals.bytes_moves_lower_bound, 0);
 }
