@@ -55,4 +55,4 @@ exec cargo mutants \
   --output "target/mutants/$name" \
   --no-shuffle \
   "$@" \
-  -- --test it -- analysis:: formats:: units:: cli:: commands:: plans::
+  -- --test it -- analysis:: formats:: units:: cli:: commands:: plans:: inflight::
