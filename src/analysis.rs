@@ -497,7 +497,8 @@ pub fn summarize(
 /// target brokers gives, by more than rounding (its floor over the even
 /// ceiling): the summary says why those brokers hold more. One rack (as
 /// when racks are ignored, all brokers then count as rack-less) has the
-/// even ideal, so it is never crowded, and neither is an empty one.
+/// even ideal, so it is never crowded; every rack named has a target
+/// broker.
 fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64]) -> Vec<CrowdedRack> {
     let brokers: usize = sizes.iter().sum();
     let total: f64 = sizes.iter().zip(ideal).map(|(&n, &x)| n as f64 * x).sum();
@@ -505,7 +506,7 @@ fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64]) -> Vec<CrowdedRack> {
     names
         .iter()
         .enumerate()
-        .filter(|&(r, _)| sizes[r] > 0 && bounds(ideal[r]).0 > bounds(even).1)
+        .filter(|&(r, _)| bounds(ideal[r]).0 > bounds(even).1)
         .map(|(r, name)| CrowdedRack {
             rack: name.to_string(),
             target_brokers: sizes[r],
