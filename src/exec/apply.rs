@@ -572,7 +572,12 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             AlterOp::Set(v) => now.get(&(op.resource.clone(), op.key.clone())) != Some(v),
             _ => true,
         });
-        if change.ops.is_empty() && change.undo == previous {
+        let sorted = |u: &[Undo]| {
+            let mut v = u.to_vec();
+            v.sort();
+            v
+        };
+        if change.ops.is_empty() && sorted(&change.undo) == sorted(&previous) {
             return Ok(());
         }
         self.journal.throttle.set_undo(&change.undo);
@@ -718,11 +723,13 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             }
         }
         if self.parts.values().any(|t| t.state == State::Moving) {
+            // Progress only: a broker that cannot answer (down, say) leaves
+            // the last figures in place rather than stopping the run.
             let sizes = self
                 .admin
                 .replica_sizes(&self.brokers)
                 .await
-                .map_err(ExecError::admin("reading replica sizes"))?;
+                .unwrap_or_default();
             for (tp, t) in &mut self.parts {
                 if t.state != State::Moving {
                     continue;
@@ -1012,11 +1019,17 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         .flat_map(|j| j.adding.iter().copied().chain([j.source]))
         .filter(|b| alive.contains(b))
         .collect();
-    let bound = bound_of(&jobs, settings.rates);
-    let mut scheduler = Scheduler::new(jobs, settings.mode);
 
+    // A re-run without a rate keeps the journal's; with one, it changes
+    // the rate of the moves in flight too.
     let journal_rates: Rates = journal.throttle.rates.into();
-    let rate_changed = !journal.throttle.undo.is_empty() && journal_rates != settings.rates;
+    let rates = Rates {
+        replication: settings.rates.replication.or(journal_rates.replication),
+        log_dirs: settings.rates.log_dirs.or(journal_rates.log_dirs),
+    };
+    let rate_changed = !journal.throttle.undo.is_empty() && journal_rates != rates;
+    let bound = bound_of(&jobs, rates);
+    let mut scheduler = Scheduler::new(jobs, settings.mode);
     let mut run = Run {
         admin,
         clock,
@@ -1024,7 +1037,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         on_event,
         journal,
         start,
-        rates: settings.rates,
+        rates,
         parts,
         samples: VecDeque::new(),
         submitted: 0,
@@ -1053,8 +1066,8 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         reorders,
         bytes_total,
         bound_seconds: bound.as_ref().map(|b| b.seconds),
-        replication_rate: settings.rates.replication,
-        log_dirs_rate: settings.rates.log_dirs,
+        replication_rate: rates.replication,
+        log_dirs_rate: rates.log_dirs,
         resumed,
     });
     run.save()?;

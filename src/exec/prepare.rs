@@ -299,7 +299,7 @@ pub fn prepare(
                 partition: p.partition,
             };
             if let Some(f) = &p.in_flight
-                && !plan.moves().iter().any(|m| m.tp == tp)
+                && plan.moves().binary_search_by(|m| m.tp.cmp(&tp)).is_err()
             {
                 refusals.push((
                     RefusalKind::InFlight,
