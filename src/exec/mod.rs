@@ -43,3 +43,6 @@ pub use prepare::{PrepareSettings, Prepared, Refusal, prepare};
 
 #[cfg(test)]
 mod testgen;
+
+#[cfg(test)]
+mod sim_tests;
