@@ -331,6 +331,9 @@ pub struct ThrottleOutcome {
     /// Whether restoring ran (nothing of ours left in force but what is
     /// in `left_alone`).
     pub restored: bool,
+    /// Brokers that are down, whose values stay recorded in the journal
+    /// for a later `throttle clear`.
+    pub unreachable_brokers: Vec<BrokerId>,
     pub ops: Vec<ConfigOpView>,
     pub left_alone: Vec<LeftAloneView>,
 }
@@ -474,6 +477,7 @@ struct Run<'a, A, C, S> {
     submitted: usize,
     refused: Vec<PartitionError>,
     brokers: Vec<BrokerId>,
+    alive: BTreeSet<BrokerId>,
 }
 
 impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
@@ -543,6 +547,12 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         throttles: &Throttles,
         reason: ThrottleReason,
     ) -> Result<(), ExecError> {
+        // A broker that is down replicates nothing and answers nothing: a
+        // plan draining it must not wait on its configs.
+        let mut throttles = throttles.clone();
+        throttles.brokers.retain(|b| self.alive.contains(b));
+        throttles.log_dir_brokers.retain(|b| self.alive.contains(b));
+        let throttles = &throttles;
         let mut resources: BTreeSet<ConfigResource> = throttles
             .topics
             .keys()
@@ -893,12 +903,32 @@ pub(crate) async fn restore_journal<A: ClusterAdmin>(
     if undo.is_empty() {
         return Ok(out);
     }
-    let resources: BTreeSet<ConfigResource> = undo
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let reachable = |r: &ConfigResource| match r {
+        ConfigResource::Broker(b) => cluster.broker(*b).is_some_and(|x| x.alive),
+        ConfigResource::Topic(_) => true,
+    };
+    let target = |u: &Undo| match u {
+        Undo::Value { resource, .. } | Undo::Entries { resource, .. } => resource.clone(),
+    };
+    // What a broker that is down holds stays recorded for a later
+    // `throttle clear`.
+    let (undo, kept): (Vec<Undo>, Vec<Undo>) =
+        undo.into_iter().partition(|u| reachable(&target(u)));
+    out.unreachable_brokers = kept
         .iter()
-        .map(|u| match u {
-            Undo::Value { resource, .. } | Undo::Entries { resource, .. } => resource.clone(),
+        .filter_map(|u| match target(u) {
+            ConfigResource::Broker(b) => Some(b),
+            ConfigResource::Topic(_) => None,
         })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
+    out.restored = kept.is_empty();
+    let resources: BTreeSet<ConfigResource> = undo.iter().map(target).collect();
     let resources: Vec<ConfigResource> = resources.into_iter().collect();
     let now = admin
         .describe_configs(&resources, &THROTTLE_KEYS)
@@ -911,8 +941,10 @@ pub(crate) async fn restore_journal<A: ClusterAdmin>(
             .await
             .map_err(ExecError::admin("restoring throttles"))?;
     }
-    journal.throttle.undo.clear();
-    journal.throttle.rates = Default::default();
+    journal.throttle.set_undo(&kept);
+    if kept.is_empty() {
+        journal.throttle.rates = Default::default();
+    }
     journal.throttle.revision += 1;
     out.ops = r.ops.iter().map(ConfigOpView::from).collect();
     out.left_alone = r.left_alone.iter().map(LeftAloneView::from).collect();
@@ -1043,6 +1075,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         submitted: 0,
         refused,
         brokers: brokers.into_iter().collect(),
+        alive,
     };
     let already_done = run.count(&[State::AlreadyDone]);
     let adopted = run.count(&[State::Moving]);
@@ -1114,13 +1147,28 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
     let mut election_failed = Vec::new();
     let mut throttles = ThrottleOutcome::default();
     if matches!(outcome, Outcome::Completed | Outcome::Incomplete) {
-        let submitted = run.journal.submitted();
-        let moved: Vec<TopicPartition> = run
-            .parts
-            .iter()
-            .filter(|(tp, t)| t.state == State::Done && submitted.contains_key(tp))
-            .map(|(tp, _)| tp.clone())
-            .collect();
+        // Every planned partition at its target whose preferred leader
+        // does not lead: those this run moved, and those a killed run
+        // moved before it could record them.
+        let moved: Vec<TopicPartition> = if settings.no_elect {
+            Vec::new()
+        } else {
+            let cluster = run
+                .admin
+                .cluster()
+                .await
+                .map_err(ExecError::admin("reading the cluster"))?;
+            run.parts
+                .iter()
+                .filter(|(_, t)| matches!(t.state, State::Done | State::AlreadyDone))
+                .filter(|(tp, t)| {
+                    cluster.partition(tp).is_some_and(|p| {
+                        p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+                    })
+                })
+                .map(|(tp, _)| tp.clone())
+                .collect()
+        };
         if !settings.no_elect && !moved.is_empty() {
             let results = run
                 .admin
@@ -1137,7 +1185,11 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             elected.sort();
         }
         throttles = restore_journal(run.admin, &mut run.journal).await?;
-        run.journal.state = JournalState::Finished;
+        // An incomplete run stays open: its diverged partitions are never
+        // resubmitted by this journal.
+        if outcome == Outcome::Completed {
+            run.journal.state = JournalState::Finished;
+        }
         run.save()?;
         let elapsed_ms = ms(run.elapsed());
         if !throttles.ops.is_empty() || !throttles.left_alone.is_empty() {
