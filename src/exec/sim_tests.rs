@@ -1348,3 +1348,118 @@ fn the_digest_ignores_order_and_names_the_plan() {
     let j = Journal::new(plan_digest(&a));
     assert_eq!(Journal::from_json(&j.to_json()).unwrap(), j);
 }
+
+// --- throttle set / clear, status ----------------------------------------
+
+#[test]
+fn throttle_clear_restores_only_ours_and_clear_all_removes_everything() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("t", &[(&[1], 500 * MB)])
+        .broker_config(1, super::throttle::LEADER_RATE, "12345")
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2])]);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    assert_ne!(throttle_configs(&sim), before);
+    let out = block_on(super::apply::restore_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    assert!(out.restored && !out.ops.is_empty());
+    assert_eq!(throttle_configs(&sim), before);
+    assert!(store.journal.as_ref().unwrap().throttle.undo.is_empty());
+
+    let ops = block_on(super::apply::clear_all_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
+#[test]
+fn throttle_set_without_a_journal_needs_brokers_and_apply_adopts_its_journal() {
+    let sim = SimCluster::builder()
+        .brokers(2, 0)
+        .topic("t", &[(&[1], 10 * MB)])
+        .build()
+        .unwrap();
+    let rates = Rates {
+        replication: Some(4 * MB),
+        log_dirs: None,
+    };
+    let mut store = MemoryStore::new();
+    let e = block_on(change_rate(&mut sim.admin(), &mut store, rates, None)).unwrap_err();
+    assert!(matches!(e, ExecError::NoJournal(_)), "{e}");
+    let c = block_on(change_rate(
+        &mut sim.admin(),
+        &mut store,
+        rates,
+        Some(&[1, 2]),
+    ))
+    .unwrap();
+    assert_eq!(c.brokers, vec![1, 2]);
+    assert_eq!(c.ops.len(), 4);
+    assert_eq!(
+        throttle_configs(&sim).get(&(
+            "broker 2".to_string(),
+            super::throttle::FOLLOWER_RATE.to_string()
+        )),
+        Some(&"4000000".to_string())
+    );
+
+    let p = plan(&[("t", 0, &[2])]);
+    let prep = prepared(&sim, &p);
+    let report = run(&sim, &prep, &ApplySettings::default(), &mut store)
+        .0
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Completed);
+    // The journal's rate drove the move (10 MB at 4 MB/s), then went away.
+    assert!(sim.now() >= Duration::from_secs(2), "{:?}", sim.now());
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    assert_eq!(store.journal.unwrap().plan_digest, prep.digest);
+}
+
+#[test]
+fn status_shows_moves_other_tools_started_and_the_throttles_in_force() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("x", &[(&[1], 500 * MB), (&[2], MB)])
+        .moving("x", 0, &[3])
+        .broker_config(3, super::throttle::FOLLOWER_RATE, "5000000")
+        .topic_config("x", super::throttle::FOLLOWER_REPLICAS, "0:3")
+        .build()
+        .unwrap();
+    sim.advance(Duration::from_secs(1));
+    let s = block_on(super::verify::status(&mut sim.admin())).unwrap();
+    assert_eq!(s.moves.len(), 1);
+    let m = &s.moves[0];
+    assert_eq!((m.topic.as_str(), m.partition), ("x", 0));
+    assert_eq!(
+        (m.adding.clone(), m.removing.clone(), m.target.clone()),
+        (vec![3], vec![1], vec![3])
+    );
+    assert!(m.bytes_copied > 0 && m.bytes_copied < m.bytes_total && m.bytes_total == 500 * MB);
+    let keys: Vec<(&str, &str, &str)> = s
+        .throttles
+        .iter()
+        .map(|t| (t.resource_type, t.key.as_str(), t.value.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("broker", super::throttle::FOLLOWER_RATE, "5000000"),
+            ("topic", super::throttle::FOLLOWER_REPLICAS, "0:3"),
+        ]
+    );
+}
