@@ -1463,3 +1463,138 @@ fn status_shows_moves_other_tools_started_and_the_throttles_in_force() {
         ]
     );
 }
+
+// --- Kafka's own checklist, and the time against the bound ---------------
+
+// regression: cancel of a pure replication-factor increase
+#[test]
+fn cancel_of_a_pure_replication_factor_increase_drops_the_new_replica() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("t", &[(&[1], 500 * MB)])
+        .build()
+        .unwrap();
+    let p = plan(&[("t", 0, &[1, 2, 3])]);
+    let cluster = cluster_of(&sim);
+    let rf = PrepareSettings {
+        allow_rf_change: true,
+        ..PrepareSettings::default()
+    };
+    let prep = prepare(&cluster, &p, None, &rf).unwrap();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(10 * MB))
+    };
+    let mut store = MemoryStore::new();
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    sim.advance(Duration::from_secs(3));
+    let c = block_on(cancel(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        CancelScope::Plan(&p),
+        &mut store,
+        &CancelSettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(c.cancelled.len(), 1);
+    assert_eq!(c.cancelled[0].replicas, vec![1]);
+    assert_eq!(assignment(&sim, "t"), vec![vec![1]]);
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
+#[test]
+fn a_move_finishes_while_producers_write_below_the_throttle() {
+    let sim = SimCluster::builder()
+        .brokers(2, 0)
+        .topic("t", &[(&[1], 20 * MB)])
+        .build()
+        .unwrap();
+    let p = plan(&[("t", 0, &[2])]);
+    let prep = prepared(&sim, &p);
+    let stop = AtomicBool::new(false);
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(Mode::default(), Some(10 * MB)),
+        &mut MemoryStore::new(),
+        &mut |e| {
+            // 1 MB more every poll (every second).
+            if matches!(e, Event::Progress(_)) {
+                sim.append(&tp("t", 0), MB).unwrap();
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(at_targets(&sim, &p));
+    let size = sim.replica_bytes(&tp("t", 0), 2).unwrap();
+    assert!(
+        size > 20 * MB,
+        "the new replica holds what was written during the move: {size}"
+    );
+}
+
+/// Six brokers, the old three holding 1.2 GB, rebalanced onto all six at
+/// 20 MB/s: bounded concurrency (the default K) stays within 10 % of the
+/// physical bound and within 5 % of submitting everything at once, poll
+/// delays included.
+#[test]
+fn bounded_batches_finish_near_the_bound_and_no_slower_than_all_at_once() {
+    let build = || {
+        let homes: [&[BrokerId]; 3] = [&[1, 2], &[2, 3], &[3, 1]];
+        let parts: Vec<(&[BrokerId], u64)> = (0..30)
+            .map(|i| (homes[i % 3], ((i as u64 * 7) % 11 + 3) * 5 * MB))
+            .collect();
+        SimCluster::builder()
+            .brokers(6, 0)
+            .topic("t", &parts)
+            .build()
+            .unwrap()
+    };
+    let homes: [[BrokerId; 2]; 3] = [[1, 2], [2, 3], [3, 1]];
+    let targets: Vec<Vec<BrokerId>> = (0..30)
+        .map(|i| {
+            let h = homes[i % 3];
+            let new = 4 + (i as BrokerId / 3) % 3;
+            if i % 2 == 0 {
+                vec![h[0], new]
+            } else {
+                vec![new, h[1]]
+            }
+        })
+        .collect();
+    let moves: Vec<(&str, i32, &[BrokerId])> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("t", i as i32, t.as_slice()))
+        .collect();
+    let p = plan(&moves);
+    let rate = 20 * MB;
+    let time = |mode: Mode| {
+        let sim = build();
+        let prep = prepared(&sim, &p);
+        let report = run(
+            &sim,
+            &prep,
+            &settings(mode, Some(rate)),
+            &mut MemoryStore::new(),
+        )
+        .0
+        .unwrap();
+        assert_eq!(report.outcome, Outcome::Completed);
+        (sim.now().as_secs_f64(), report.bound_seconds.unwrap())
+    };
+    let (bounded, bound) = time(Mode::default());
+    let (all, _) = time(Mode::AllAtOnce);
+    assert!(bound > 20.0, "a bound of {bound} s");
+    assert!(
+        bounded <= 1.10 * bound,
+        "bounded {bounded} s against a bound of {bound} s"
+    );
+    assert!(
+        bounded <= 1.05 * all,
+        "bounded {bounded} s, all at once {all} s"
+    );
+}
