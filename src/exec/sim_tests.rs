@@ -608,6 +608,79 @@ fn a_run_killed_at_any_journal_write_resumes_without_submitting_twice() {
     }
 }
 
+/// The simulated clock, except that its `kill_at`-th sleep never ends:
+/// the test polls the run once and drops it there, as a process killed
+/// between two polls.
+struct Frozen {
+    clock: crate::minibroker::sim::SimClock,
+    sleeps: usize,
+    kill_at: usize,
+}
+
+impl super::clock::Clock for Frozen {
+    fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        self.sleeps += 1;
+        if self.sleeps == self.kill_at {
+            std::future::pending::<()>().await;
+        }
+        self.clock.sleep(d).await
+    }
+}
+
+#[test]
+fn a_run_dropped_between_polls_resumes_and_finishes() {
+    let s = settings(bounded(1), Some(MB));
+    for kill_at in [1, 2, 3, 5, 8, 13] {
+        let (sim, p) = resume_case();
+        let before = throttle_configs(&sim);
+        let prep = prepared(&sim, &p);
+        let mut store = MemoryStore::new();
+        let stop = AtomicBool::new(false);
+        let mut clock = Frozen {
+            clock: sim.clock(),
+            sleeps: 0,
+            kill_at,
+        };
+        {
+            let mut admin = sim.admin();
+            let mut ignore = |_: &Event| {};
+            let fut = apply(
+                &mut admin,
+                &mut clock,
+                &prep,
+                &s,
+                &mut store,
+                &mut ignore,
+                &stop,
+            );
+            let mut fut = pin!(fut);
+            let polled = fut.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            assert!(
+                polled.is_pending(),
+                "kill at sleep {kill_at}: the run ended first"
+            );
+        }
+        assert_eq!(store.journal.as_ref().unwrap().state, JournalState::Running);
+        sim.advance(Duration::from_secs(2));
+        let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+        assert_eq!(
+            report.outcome,
+            Outcome::Completed,
+            "kill at sleep {kill_at}"
+        );
+        assert!(at_targets(&sim, &p));
+        assert!(
+            submissions(&sim).values().all(|&n| n == 1),
+            "kill at sleep {kill_at}"
+        );
+        assert_eq!(throttle_configs(&sim), before, "kill at sleep {kill_at}");
+    }
+}
+
 #[test]
 fn a_plan_draining_a_dead_broker_runs_under_throttle_without_touching_it() {
     let sim = SimCluster::builder()
