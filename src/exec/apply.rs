@@ -21,9 +21,17 @@
 //! 4. Every poll interval: list the moves in flight and the replica sizes
 //!    (progress), pick up a rate changed by `throttle set` (the journal's
 //!    throttle revision), mark finished partitions, submit the next batch.
-//! 5. When nothing of the plan is moving: elect preferred leaders of the
-//!    moved partitions (ELECTION_NOT_NEEDED is success), restore the
-//!    throttles exactly, mark the journal finished.
+//! 5. When nothing of the plan is moving: elect the preferred leader of
+//!    every planned partition at its target that another replica leads
+//!    (ELECTION_NOT_NEEDED is success), restore the throttles exactly,
+//!    mark the journal finished (an incomplete run's stays open).
+//!
+//! With `--all-at-once` and nothing set before, the throttle values are
+//! the strings Kafka's tool sets for the same plan, except that a planned
+//! partition already at its target is not throttled (Kafka's tool lists
+//! its replicas in the leader list). Batched, each batch appends its own
+//! entries, so the lists hold the same entries in the order the batches
+//! were sent.
 //!
 //! `no_wait` returns after the first request; the stop flag (Ctrl-C)
 //! returns before the next one, leaving moves in flight and throttles in
@@ -34,7 +42,9 @@
 //! - The throttle undo record is in the journal before the operations it
 //!   undoes are sent; a submission is in the journal once the cluster
 //!   accepted it, and a partition the journal lists is never submitted
-//!   again by a run of this journal.
+//!   again while the journal is open (a finished or cancelled journal
+//!   starts afresh). A run killed between a request and its journal
+//!   write finds the move in flight or done, and adopts it.
 //! - No I/O but the [`ClusterAdmin`] and the [`JournalStore`]; no time but
 //!   the [`Clock`]; no printing (events go to the caller's callback).
 
