@@ -1671,3 +1671,117 @@ fn bounded_batches_finish_near_the_bound_and_no_slower_than_all_at_once() {
         "bounded {bounded} s, all at once {all} s"
     );
 }
+
+// --- random plans ----------------------------------------------------------
+
+/// A small deterministic generator, so a proptest seed is a whole case.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
+
+    fn pick(&mut self, from: &[BrokerId], k: usize) -> Vec<BrokerId> {
+        let mut pool = from.to_vec();
+        let mut out = Vec::new();
+        while out.len() < k && !pool.is_empty() {
+            out.push(pool.swap_remove(self.below(pool.len() as u64) as usize));
+        }
+        out
+    }
+}
+
+/// A random grown cluster (3-5 old brokers, 0-3 new), a plan of reorders,
+/// single-replica swaps and re-placements, maybe an operator's own
+/// throttles, a per-broker limit of 1-3 and a rate of 2-20 MB/s.
+fn random_case(seed: u64) -> (SimCluster, Reassignment, Mode, u64) {
+    let mut r = Rng(seed);
+    let old = 3 + r.below(3) as BrokerId;
+    let all = old + r.below(4) as BrokerId;
+    let old_ids: Vec<BrokerId> = (1..=old).collect();
+    let all_ids: Vec<BrokerId> = (1..=all).collect();
+    let n = 1 + r.below(12);
+    let mut current = Vec::new();
+    let mut targets = Vec::new();
+    for _ in 0..n {
+        let rf = 1 + r.below(3) as usize;
+        let c = r.pick(&old_ids, rf);
+        let t = match r.below(4) {
+            0 => {
+                let mut t = c.clone();
+                t.rotate_left(1);
+                t
+            }
+            1 => r.pick(&all_ids, rf),
+            _ => {
+                let mut t = c.clone();
+                let free: Vec<BrokerId> =
+                    all_ids.iter().copied().filter(|b| !c.contains(b)).collect();
+                if !free.is_empty() {
+                    let i = r.below(t.len() as u64) as usize;
+                    t[i] = free[r.below(free.len() as u64) as usize];
+                }
+                t
+            }
+        };
+        current.push((c, r.below(20) * MB));
+        targets.push(t);
+    }
+    let parts: Vec<(&[BrokerId], u64)> = current.iter().map(|(c, z)| (c.as_slice(), *z)).collect();
+    let mut b = SimCluster::builder()
+        .brokers(all as usize, 0)
+        .topic("t", &parts);
+    if r.below(2) == 0 {
+        b = b.broker_config(1, super::throttle::LEADER_RATE, "777");
+    }
+    if r.below(2) == 0 {
+        b = b.topic_config("t", super::throttle::LEADER_REPLICAS, "99:1");
+    }
+    let sim = b.build().unwrap();
+    let moves: Vec<(&str, i32, &[BrokerId])> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("t", i as i32, t.as_slice()))
+        .collect();
+    let k = 1 + r.below(3) as usize;
+    let rate = (2 + r.below(19)) * MB;
+    (sim, plan(&moves), bounded(k), rate)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Every random plan completes; at every event no broker has more than
+    /// K moves copying into it or out of it; nothing is submitted twice;
+    /// every throttle value is what it was before.
+    #[test]
+    fn random_plans_complete_within_limits_and_restore_throttles(seed in proptest::prelude::any::<u64>()) {
+        let (sim, p, mode, rate) = random_case(seed);
+        let Mode::Bounded(limits) = mode else { unreachable!() };
+        let before = throttle_configs(&sim);
+        let rf = PrepareSettings { allow_rf_change: true, ..PrepareSettings::default() };
+        let prep = prepare(&cluster_of(&sim), &p, None, &rf).unwrap();
+        let stop = AtomicBool::new(false);
+        let mut worst = 0;
+        let report = block_on(apply(
+            &mut sim.admin(),
+            &mut sim.clock(),
+            &prep,
+            &settings(mode, Some(rate)),
+            &mut MemoryStore::new(),
+            &mut |_| worst = worst.max(loads(&sim).1.values().copied().max().unwrap_or(0)),
+            &stop,
+        ))
+        .unwrap();
+        proptest::prop_assert_eq!(report.outcome, Outcome::Completed);
+        proptest::prop_assert!(worst <= limits.max_per_broker, "{} > {}", worst, limits.max_per_broker);
+        proptest::prop_assert!(at_targets(&sim, &p));
+        proptest::prop_assert!(submissions(&sim).values().all(|&n| n == 1));
+        proptest::prop_assert_eq!(throttle_configs(&sim), before);
+    }
+}
