@@ -80,6 +80,11 @@ pub const THROTTLE_KEYS: [&str; 5] = [
 /// The default time between two polls of the cluster.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a move that left ListPartitionReassignments may show other
+/// replicas than its target in the metadata (which lags the controller)
+/// before the driver calls it diverged; at least three polls.
+pub const SETTLE: Duration = Duration::from_secs(5);
+
 /// How `apply` runs (flags → settings, in the CLI).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplySettings {
@@ -445,6 +450,9 @@ struct Tracked {
     size: u64,
     /// Bytes copied into each adding broker, as last seen.
     copied: BTreeMap<BrokerId, u64>,
+    /// When the move was first seen no longer listed while its replicas
+    /// were not the target.
+    unlisted_since: Option<Duration>,
 }
 
 impl Tracked {
@@ -488,6 +496,9 @@ struct Run<'a, A, C, S> {
     refused: Vec<PartitionError>,
     brokers: Vec<BrokerId>,
     alive: BTreeSet<BrokerId>,
+    /// How long a move no longer listed may show other replicas than its
+    /// target before it counts as diverged.
+    settle: Duration,
 }
 
 impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
@@ -738,7 +749,14 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                         replicas,
                     });
                 } else {
-                    t.state = State::Diverged;
+                    // Metadata can lag the controller's list for a moment
+                    // on a real cluster: a move no longer listed counts as
+                    // diverged only once its replicas stay off the target.
+                    let now = self.clock.now();
+                    let since = *t.unlisted_since.get_or_insert(now);
+                    if now.saturating_sub(since) >= self.settle {
+                        t.state = State::Diverged;
+                    }
                 }
             }
         }
@@ -1010,6 +1028,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                     state: State::Refused,
                     size: 0,
                     copied: BTreeMap::new(),
+                    unlisted_since: None,
                 },
             );
             continue;
@@ -1047,6 +1066,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                 job: Some(job),
                 state,
                 copied: BTreeMap::new(),
+                unlisted_since: None,
             },
         );
     }
@@ -1086,6 +1106,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         refused,
         brokers: brokers.into_iter().collect(),
         alive,
+        settle: (settings.poll_interval * 3).max(SETTLE),
     };
     let already_done = run.count(&[State::AlreadyDone]);
     let adopted = run.count(&[State::Moving]);
