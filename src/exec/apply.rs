@@ -1144,22 +1144,24 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
 
     let mut first = true;
     let outcome = loop {
-        if stop.load(Ordering::SeqCst) {
-            break Outcome::Stopped;
-        }
-        let set: BTreeSet<TopicPartition> = in_flight
-            .iter()
-            .filter(|m| {
-                run.parts
-                    .get(&m.tp)
-                    .is_none_or(|t| t.state != State::Pending)
-            })
-            .map(|m| m.tp.clone())
-            .collect();
-        let batch = scheduler.next_batch(&set);
-        run.submit(batch, &in_flight).await?;
-        if first && settings.no_wait {
-            break Outcome::Submitted;
+        // Ctrl-C stops new submissions; a run whose moves all finished
+        // still ends as finished (leaders elected, throttles restored).
+        let stopped = stop.load(Ordering::SeqCst);
+        if !stopped {
+            let set: BTreeSet<TopicPartition> = in_flight
+                .iter()
+                .filter(|m| {
+                    run.parts
+                        .get(&m.tp)
+                        .is_none_or(|t| t.state != State::Pending)
+                })
+                .map(|m| m.tp.clone())
+                .collect();
+            let batch = scheduler.next_batch(&set);
+            run.submit(batch, &in_flight).await?;
+            if first && settings.no_wait {
+                break Outcome::Submitted;
+            }
         }
         first = false;
         if run.count(&[State::Pending, State::Moving]) == 0 {
@@ -1168,6 +1170,9 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             } else {
                 Outcome::Incomplete
             };
+        }
+        if stopped {
+            break Outcome::Stopped;
         }
         run.clock.sleep(settings.poll_interval).await;
         run.pick_up_rate_change()?;

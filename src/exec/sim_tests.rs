@@ -1785,3 +1785,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(throttle_configs(&sim), before);
     }
 }
+
+#[test]
+fn a_stop_after_the_last_move_finished_still_finishes() {
+    let sim = grown(1);
+    let p = onto_new(1);
+    let prep = prepared(&sim, &p);
+    let stop = AtomicBool::new(false);
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(Mode::default(), Some(10 * MB)),
+        &mut MemoryStore::new(),
+        &mut |e| {
+            if matches!(e, Event::PartitionDone { .. }) {
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(report.throttles.restored);
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
