@@ -1810,3 +1810,40 @@ fn a_stop_after_the_last_move_finished_still_finishes() {
     assert!(report.throttles.restored);
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
 }
+
+#[test]
+fn rollback_of_a_replication_factor_increase_restores_the_factor() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("t", &[(&[1], 2 * MB)])
+        .build()
+        .unwrap();
+    let p = plan(&[("t", 0, &[1, 2])]);
+    let rf = PrepareSettings {
+        allow_rf_change: true,
+        ..PrepareSettings::default()
+    };
+    let prep = prepare(&cluster_of(&sim), &p, None, &rf).unwrap();
+    let mut store = MemoryStore::new();
+    let done = run(&sim, &prep, &ApplySettings::default(), &mut store)
+        .0
+        .unwrap();
+    assert_eq!(done.outcome, Outcome::Completed);
+    let stop = AtomicBool::new(false);
+    let r = block_on(rollback(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep.rollback,
+        &PrepareSettings::default(),
+        &ApplySettings::default(),
+        &CancelSettings::default(),
+        &mut store,
+        &mut MemoryStore::new(),
+        &mut |_| {},
+        &stop,
+    ))
+    .unwrap();
+    assert!(r.cancel.cancelled.is_empty());
+    assert_eq!(r.apply.outcome, Outcome::Completed);
+    assert_eq!(assignment(&sim, "t"), vec![vec![1]]);
+}
