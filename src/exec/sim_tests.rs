@@ -22,7 +22,7 @@ use super::journal::{Journal, JournalState, JournalStore, MemoryStore, plan_dige
 use super::prepare::{PrepareSettings, Prepared, RefusalKind, prepare};
 use super::throttle::{Rates, Throttles};
 use super::verify::{PartitionStatus, Verdict, VerifySettings, verify};
-use crate::minibroker::sim::{SimCluster, SimError};
+use crate::minibroker::sim::SimCluster;
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::{Move, Reassignment};
 use crate::model::{BrokerId, TopicPartition};
@@ -1202,7 +1202,6 @@ fn an_admin_failure_names_the_step() {
         e.to_string().starts_with("reading the cluster: Metadata"),
         "{e}"
     );
-    let _: Option<SimError> = None;
 }
 
 #[test]
