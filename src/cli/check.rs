@@ -5,8 +5,9 @@ use clap::Args;
 
 use super::args::PlanFileArg;
 use super::exit::{Exit, invalid};
+use super::markdown;
 use super::plan::load_snapshot;
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use crate::analysis;
 use crate::fsutil::read_input;
@@ -34,13 +35,14 @@ pub struct CheckArgs {
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Summary format: text, json, or markdown (a table for a
+    /// pull-request comment).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
 }
 
 pub fn exec(args: CheckArgs) -> Result<Exit> {
-    let printer = Printer::new(args.output);
+    let printer = Printer::new(args.output.base());
     let plan_path = args.plan.path();
     if plan_path == "-" && args.state == "-" {
         return Err(invalid(anyhow::anyhow!(
@@ -158,8 +160,33 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             sum.offline_partitions.len()
         ));
     }
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
+    match args.output {
+        ReportFormat::Markdown => {
+            printer.data(&markdown::render(&markdown::Report {
+                title: format!("kafka-migrate check `{name}`"),
+                verdict: format!(
+                    "Valid: {} partitions change{}.",
+                    plan.len(),
+                    if args.strict {
+                        " (strict: rack violations are errors)"
+                    } else {
+                        ""
+                    }
+                ),
+                summary: &sum,
+                racks_known: use_racks,
+                throttle: args.throttle,
+                extra_rows: Vec::new(),
+                sections: Vec::new(),
+                notes: &[],
+                warnings: &warnings,
+            }));
+            for w in &warnings {
+                printer.warn(w);
+            }
+            printer.note(&format!("{name}: valid ({} partitions)", plan.len()));
+        }
+        ReportFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "check",
             "valid": true,
@@ -167,7 +194,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             "warnings": warnings,
             "summary": sum,
         })),
-        OutputFormat::Text => {
+        ReportFormat::Text => {
             printer.out(&summary::render(&sum, false, args.throttle));
             for w in &warnings {
                 printer.warn(w);

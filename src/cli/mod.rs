@@ -5,6 +5,7 @@ pub mod args;
 pub mod check;
 pub mod describe;
 pub mod exit;
+pub mod markdown;
 pub mod mini_broker;
 pub mod plan;
 pub mod printer;

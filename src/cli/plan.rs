@@ -8,7 +8,8 @@ use clap::Args;
 use regex::Regex;
 
 use super::exit::{CodedError, Exit, invalid};
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::markdown;
+use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use super::{Output, check_outputs, write_outputs};
 use crate::analysis;
@@ -97,9 +98,10 @@ pub struct PlanArgs {
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Summary format: text, json, or markdown (a table for a
+    /// pull-request comment).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -283,8 +285,30 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             .flatten()
             .map(|(_, p)| p.display().to_string())
     };
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
+    match args.output {
+        ReportFormat::Markdown => {
+            printer.data(&markdown::render(&markdown::Report {
+                title: "kafka-migrate plan".into(),
+                verdict: match (plan.len(), file_of("--out")) {
+                    (0, _) => {
+                        "Nothing to do: the cluster is already balanced for these targets.".into()
+                    }
+                    (n, Some(f)) => format!("Plan `{f}`: {n} partitions change."),
+                    (n, None) => format!("{n} partitions would change (dry run: no plan written)."),
+                },
+                summary: &sum,
+                racks_known: use_racks,
+                throttle: args.throttle,
+                extra_rows: Vec::new(),
+                sections: Vec::new(),
+                notes: &notes,
+                warnings: &warnings,
+            }));
+            for w in &warnings {
+                printer.warn(w);
+            }
+        }
+        ReportFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "plan",
             "objective": format!("{:?}", args.objective).to_lowercase(),
@@ -296,7 +320,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "warnings": warnings,
             "summary": sum,
         })),
-        OutputFormat::Text => {
+        ReportFormat::Text => {
             printer.out(&summary::render(
                 &sum,
                 args.objective == ObjectiveArg::Size,
