@@ -10,6 +10,7 @@ mod commands;
 mod files;
 mod formats;
 mod inflight;
+mod live;
 mod minibroker;
 mod plans;
 mod props;
