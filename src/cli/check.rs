@@ -12,7 +12,7 @@ use super::summary;
 use crate::analysis;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
-use crate::model::{BrokerId, Problem, Problems, RackCoverage};
+use crate::model::{BrokerId, Cluster, Problem, Problems, RackCoverage};
 use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
@@ -123,17 +123,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         after[offsets[ti] + pi] = m.replicas.clone();
     }
     let use_racks = cluster.rack_coverage() == RackCoverage::All;
-    // A live broker the plan empties is being drained: judging the plan
-    // as though it should hold a share would read a decommission as a
-    // worse balance (and hide why its rack's other brokers grow).
-    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
-    let targets: Vec<BrokerId> = cluster
-        .brokers
-        .iter()
-        .filter(|b| b.alive)
-        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
-        .map(|b| b.id)
-        .collect();
+    let targets = judged_targets(&cluster, &after);
     if use_racks {
         // Per partition of the plan (one it does not list is not the
         // plan's to fix), against the racks of the alive brokers.
@@ -207,4 +197,49 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// The brokers a plan is judged against: the alive ones it leaves with
+/// replicas, and those that held none before (new brokers). A live broker
+/// the plan empties is being drained: judging the plan as though it
+/// should hold a share would read a decommission as a worse balance (and
+/// hide why its rack's other brokers grow).
+fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerId> {
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
+    cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
+        .map(|b| b.id)
+        .collect()
+}
+
+/// The summary of a plan (already checked against `cluster`, which has no
+/// moves in flight) as `check` measures it, and whether racks count.
+pub fn summary_of(
+    cluster: &Cluster,
+    plan: &reassignment::Reassignment,
+    throttle: Option<u64>,
+) -> (analysis::Summary, bool) {
+    let mut after: Vec<Vec<BrokerId>> = cluster
+        .partitions()
+        .map(|(_, p)| p.replicas.clone())
+        .collect();
+    let index: std::collections::HashMap<(&str, i32), usize> = cluster
+        .partitions()
+        .enumerate()
+        .map(|(i, (t, p))| ((t.name.as_str(), p.partition), i))
+        .collect();
+    for m in plan.moves() {
+        if let Some(&i) = index.get(&(m.tp.topic.as_str(), m.tp.partition)) {
+            after[i] = m.replicas.clone();
+        }
+    }
+    let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let targets = judged_targets(cluster, &after);
+    (
+        analysis::summarize(cluster, &after, &targets, use_racks, throttle),
+        use_racks,
+    )
 }

@@ -177,6 +177,11 @@ impl Printer {
         self.data(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
     }
 
+    /// One JSON Lines record on stdout (events of `--output json`).
+    pub fn json_line(&self, value: &serde_json::Value) {
+        self.data(&serde_json::to_string(value).expect("JSON values serialize"));
+    }
+
     pub fn warn(&self, msg: &str) {
         self.message(&format!("warning: {msg}"));
     }
@@ -201,6 +206,19 @@ impl Printer {
         let _ = std::io::stdout().lock().flush();
         let _ = writeln!(std::io::stderr().lock(), "{}", glyphs(line));
     }
+}
+
+/// Whether stderr is a terminal: progress is drawn as bars there, and
+/// written as plain periodic lines anywhere else (a CI log, a file).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// Where progress bars draw: stderr, the stream of messages, so stdout
+/// stays data.
+pub fn progress_target() -> indicatif::ProgressDrawTarget {
+    indicatif::ProgressDrawTarget::stderr()
 }
 
 /// A table with right-aligned numeric columns after the first `left` ones.
