@@ -1,0 +1,132 @@
+//! `kafka-migrate rollback ROLLBACK_FILE`: cancels what is still moving
+//! among the file's partitions (restoring the throttles of the run being
+//! rolled back), then applies the file as `apply` does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+
+use super::apply::{RunArgs, beside_plan, finish, load_plan, stop_on_ctrl_c};
+use super::args::ClusterArgs;
+use super::cluster::{connect, exec_error, runtime};
+use super::exit::Exit;
+use super::journal::FileStore;
+use super::printer::{OutputFormat, Printer};
+use super::progress::{Renderer, Style};
+use crate::exec::cancel::{CancelSettings, rollback};
+use crate::exec::clock::WallClock;
+use crate::model::live::ClusterAdmin;
+use crate::model::reassignment::Reassignment;
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The rollback file `plan --rollback` or `apply` wrote.
+    #[arg(value_name = "ROLLBACK_FILE")]
+    pub file: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// This rollback's own journal (default: beside the file,
+    /// NAME.journal.json).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// The journal of the run being rolled back, whose throttles are
+    /// restored (default: PLAN.journal.json for PLAN.rollback.json).
+    #[arg(long, value_name = "FILE")]
+    pub plan_journal: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// The journal of the plan a rollback file belongs to: `NAME.journal.json`
+/// beside `NAME.rollback.json`.
+fn prior_journal(file: &Path) -> PathBuf {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".rollback.json")
+        .or_else(|| name.strip_suffix(".json"))
+        .unwrap_or(&name);
+    file.with_file_name(format!("{stem}.journal.json"))
+}
+
+pub fn exec(args: RollbackArgs) -> Result<Exit> {
+    let journal = beside_plan(&args.file, args.journal.as_deref(), "journal", "--journal")?;
+    let prior = match (&args.plan_journal, args.file.as_str()) {
+        (Some(p), _) => p.clone(),
+        (None, "-") => beside_plan("-", None, "plan's journal", "--plan-journal")?,
+        (None, f) => prior_journal(Path::new(f)),
+    };
+    super::check_outputs(
+        &[("ROLLBACK_FILE", &args.file)],
+        &[("--journal", &journal)],
+        false,
+    )?;
+    if prior == journal {
+        return Err(super::exit::invalid(anyhow::anyhow!(
+            "--journal and --plan-journal are one file ({}): the rollback keeps its own journal",
+            journal.display()
+        )));
+    }
+    let plan = load_plan(&args.file)?;
+    runtime()?.block_on(async {
+        let mut admin = connect(&args.cluster).await?;
+        run(&mut admin, &args, &plan, journal, prior).await
+    })
+}
+
+async fn run<A: ClusterAdmin>(
+    admin: &mut A,
+    args: &RollbackArgs,
+    plan: &Reassignment,
+    journal: PathBuf,
+    prior: PathBuf,
+) -> Result<Exit> {
+    let printer = Printer::new(args.output);
+    let style = Style::choose(args.output, args.run.no_progress);
+    let mut renderer = Renderer::new(&printer, style, args.run.verbose);
+    let mut store = FileStore::new(journal);
+    let mut prior_store = FileStore::new(prior);
+    let stop = stop_on_ctrl_c();
+    let mut clock = WallClock::new();
+    let result = rollback(
+        admin,
+        &mut clock,
+        plan,
+        &args.run.prepare_settings(),
+        &args.run.settings(),
+        &CancelSettings::default(),
+        &mut prior_store,
+        &mut store,
+        &mut |e| renderer.event(e),
+        &stop,
+    )
+    .await;
+    renderer.finish();
+    for s in [&prior_store, &store] {
+        if s.saved {
+            printer.note(&format!("journal: {}", s.path().display()));
+        }
+    }
+    let report = result.map_err(exec_error)?;
+    if !report.cancel.cancelled.is_empty() {
+        printer.note(&format!(
+            "cancelled {} moves in flight before rolling back",
+            report.cancel.cancelled.len()
+        ));
+    }
+    for w in &report.warnings {
+        printer.warn(w);
+    }
+    let cancel_exit = super::cancel::exit_of(&report.cancel);
+    let exit = finish(&printer, style, "rollback", &args.file, &report.apply);
+    Ok(if cancel_exit == Exit::Failure {
+        Exit::Failure
+    } else {
+        exit
+    })
+}
