@@ -10,11 +10,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::ClusterArgs;
-use super::exit::{CodedError, Exit};
+use super::args::{ClusterArgs, unreachable};
+use super::exit::Exit;
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
-use crate::kafka::Admin;
 use crate::model::health::name_some;
 use crate::model::live::{ClusterAdmin, ConfigResource};
 use crate::model::{BrokerId, Cluster, snapshot};
@@ -55,24 +54,12 @@ pub fn exec(args: DescribeArgs) -> Result<Exit> {
     rt.block_on(run(args))
 }
 
-fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
-    CodedError {
-        exit: Exit::Failure,
-        error: e.into(),
-        hint: Some("check --bootstrap-server and that the cluster is up".into()),
-    }
-    .into()
-}
-
 async fn run(args: DescribeArgs) -> Result<Exit> {
     let outputs: Vec<(&str, &std::path::Path)> =
         args.out.iter().map(|p| ("--out", p.as_path())).collect();
     check_outputs(&[], &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let bootstrap = args.cluster.bootstrap_server.to_string();
-    let mut admin = Admin::connect(&bootstrap, args.cluster.timeout)
-        .await
-        .map_err(unreachable)?;
+    let mut admin = args.cluster.connect(&printer).await?;
     let survey = admin.survey().await.map_err(unreachable)?;
     let cluster = &survey.cluster;
     let ongoing = &survey.moves;
