@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit};
+use super::printer::{OutputFormat, Printer};
 use crate::exec::error::ExecError;
 use crate::exec::prepare::{Refusal, RefusalKind};
 use crate::kafka::Admin;
@@ -16,63 +17,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Connects to the cluster the flags name; failing is exit 3.
-pub async fn connect(args: &ClusterArgs) -> Result<NoWire> {
-    let _ = Admin::connect(&args.bootstrap_server.to_string(), args.timeout)
-        .await
-        .map_err(super::describe::unreachable)?;
-    Err(super::exit::failure(anyhow::anyhow!(
-        "TEMP: the wire client's ClusterAdmin is not merged yet"
-    )))
-}
-
-// TEMP until branch `wire` is merged: a ClusterAdmin that cannot be built.
-pub enum NoWire {}
-
-impl crate::model::live::ClusterAdmin for NoWire {
-    type Error = std::convert::Infallible;
-    async fn cluster(&mut self) -> Result<crate::model::Cluster, Self::Error> {
-        match *self {}
-    }
-    async fn list_reassignments(
-        &mut self,
-    ) -> Result<Vec<crate::model::live::InFlight>, Self::Error> {
-        match *self {}
-    }
-    async fn replica_sizes(
-        &mut self,
-        _: &[crate::model::BrokerId],
-    ) -> Result<crate::model::live::ReplicaSizes, Self::Error> {
-        match *self {}
-    }
-    async fn alter_reassignments(
-        &mut self,
-        _: &[(
-            crate::model::TopicPartition,
-            Option<Vec<crate::model::BrokerId>>,
-        )],
-    ) -> Result<Vec<crate::model::live::PartitionResult>, Self::Error> {
-        match *self {}
-    }
-    async fn describe_configs(
-        &mut self,
-        _: &[crate::model::live::ConfigResource],
-        _: &[&str],
-    ) -> Result<crate::model::live::ConfigValues, Self::Error> {
-        match *self {}
-    }
-    async fn alter_configs(
-        &mut self,
-        _: &[crate::model::live::ConfigOp],
-    ) -> Result<(), Self::Error> {
-        match *self {}
-    }
-    async fn elect_preferred(
-        &mut self,
-        _: &[crate::model::TopicPartition],
-    ) -> Result<Vec<crate::model::live::PartitionResult>, Self::Error> {
-        match *self {}
-    }
+/// Connects to the cluster the flags name; failing is exit 3. Warnings
+/// about the properties file go to stderr whatever the output format.
+pub async fn connect(args: &ClusterArgs) -> Result<Admin> {
+    args.connect(&Printer::new(OutputFormat::Text)).await
 }
 
 /// A refusal's hint: what lets the plan run.

@@ -22,9 +22,9 @@ use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
 use crate::units::{parse_rate, parse_size};
 
 #[derive(Debug, Args)]
+#[command(mut_arg("command_config", |a| a.env(clap::builder::Resettable::Reset)))]
 #[command(mut_arg("bootstrap_server", |a| {
     a.env(clap::builder::Resettable::Reset)
-        .required(false)
         .help("Plan the live cluster instead (as `describe -o FILE` then `--state FILE`): HOST:PORT[,HOST:PORT...]")
 }))]
 pub struct PlanArgs {
@@ -33,7 +33,7 @@ pub struct PlanArgs {
         long,
         value_name = "FILE",
         conflicts_with = "bootstrap_server",
-        required_unless_present = "bootstrap_server"
+        required_unless_present_any = ["bootstrap_server", "command_config"]
     )]
     pub state: Option<String>,
     // Or the live cluster, snapshotted as `describe` does it: the same plan
@@ -41,7 +41,7 @@ pub struct PlanArgs {
     // KAFKA_MIGRATE_BOOTSTRAP left in the environment must not turn an
     // offline plan into a live one, nor clash with --state.
     #[command(flatten)]
-    pub live: Option<ClusterArgs>,
+    pub live: ClusterArgs,
 
     /// Target broker set: replicas end up only on these brokers.
     #[arg(
@@ -155,23 +155,23 @@ pub fn load_snapshot(path: &str) -> Result<Cluster> {
 /// The live cluster's snapshot, as `describe -o FILE` writes it and
 /// `--state FILE` reads it back: the same bytes through the same parser,
 /// so the two ways to plan cannot differ.
-fn snapshot_live(live: &ClusterArgs) -> Result<Cluster> {
+fn snapshot_live(live: &ClusterArgs, printer: &Printer) -> Result<(String, Cluster)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let (bootstrap, _) = live.resolve(printer)?;
     let cluster = rt.block_on(async {
-        let mut admin =
-            crate::kafka::Admin::connect(&live.bootstrap_server.to_string(), live.timeout)
-                .await
-                .map_err(super::describe::unreachable)?;
+        let mut admin = live.connect(printer).await?;
         admin
             .survey()
             .await
             .map(|s| s.cluster)
-            .map_err(super::describe::unreachable)
+            .map_err(super::args::unreachable)
     })?;
-    let name = format!("the cluster at {}", live.bootstrap_server);
-    snapshot::parse(&name, snapshot::to_json(&cluster).as_bytes()).map_err(super::exit::failure)
+    let name = format!("the cluster at {bootstrap}");
+    let cluster = snapshot::parse(&name, snapshot::to_json(&cluster).as_bytes())
+        .map_err(super::exit::failure)?;
+    Ok((name, cluster))
 }
 
 pub fn exec(args: PlanArgs) -> Result<Exit> {
@@ -188,8 +188,8 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let (source, current) = match (&args.state, &args.live) {
-        (Some(path), _) => (
+    let (source, current) = match &args.state {
+        Some(path) => (
             if path == "-" {
                 "<stdin>".to_string()
             } else {
@@ -197,15 +197,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             },
             load_snapshot(path)?,
         ),
-        (None, Some(live)) => (
-            format!("the cluster at {}", live.bootstrap_server),
-            snapshot_live(live)?,
-        ),
-        (None, None) => {
-            return Err(invalid(anyhow::anyhow!(
-                "plan needs a cluster: --state FILE (a snapshot) or --bootstrap-server HOST:PORT (the live cluster)"
-            )));
-        }
+        None => snapshot_live(&args.live, &printer)?,
     };
     let (cluster, settled) = settle_in_flight(current, &source, args.in_flight)?;
     if args.objective == ObjectiveArg::Size
