@@ -90,7 +90,7 @@ async fn run<A: ClusterAdmin>(
 
 /// What restoring the throttles did, on stderr.
 pub fn throttle_lines(printer: &Printer, t: &ThrottleOutcome) {
-    if t.restored {
+    if t.restored && !t.ops.is_empty() {
         printer.note(&format!(
             "throttles restored to what they were before ({} config changes)",
             t.ops.len()

@@ -165,3 +165,171 @@ fn plan_from_the_live_cluster_equals_describe_then_plan() {
     let env_only = mini.run(&["plan", "--state", p(&d("s.json"))]);
     assert_exit(&env_only, 0);
 }
+
+/// The JSON Lines of a run: every line an object with `version` 1.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_eq!(v["version"], 1, "{l}");
+            v
+        })
+        .collect()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)));
+    assert_eq!(v["version"], 1, "{v}");
+    v
+}
+
+/// A cluster of 4 brokers in 2 racks and a plan (with its rollback file)
+/// that drains broker 4, made by `plan --bootstrap-server`.
+fn cluster_and_plan(fill: u64) -> (Mini, TempDir) {
+    let mini = Mini::start(4, 2, &["orders:6:2", "payments:3:3"], fill);
+    let dir = TempDir::new().unwrap();
+    let d = |n: &str| dir.path().join(n);
+    let out = bin()
+        .args(["plan", "--bootstrap-server", &mini.bootstrap()])
+        .args(["--remove-brokers", "4", "-o", p(&d("p.json"))])
+        .args(["--rollback", p(&d("p.rollback.json"))])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    (mini, dir)
+}
+
+/// The snapshot `describe` takes, for comparing before and after.
+fn snapshot(mini: &Mini) -> serde_json::Value {
+    let v = json(&mini.run(&["describe", "--output", "json"]));
+    v["snapshot"].clone()
+}
+
+#[test]
+fn apply_moves_the_data_then_verify_and_rollback() {
+    let (mini, dir) = cluster_and_plan(4_000_000);
+    let d = |n: &str| dir.path().join(n);
+    let plan = p(&d("p.json")).to_string();
+
+    // Before anything ran: the plan's partitions sit elsewhere, not
+    // moving: diverged, exit 3.
+    let out = mini.run(&["verify", &plan, "--output", "json"]);
+    assert_exit(&out, 3);
+    assert_eq!(json(&out)["verdict"], "failed");
+
+    // A dry run says what it would do and changes nothing.
+    let before = snapshot(&mini);
+    let out = mini.run(&[
+        "apply",
+        &plan,
+        "--dry-run",
+        "--throttle",
+        "1MB/s",
+        "--output",
+        "json",
+    ]);
+    assert_exit(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["dry_run"], true);
+    assert!(
+        v["throttles"]["topics"]["orders"]["leader.replication.throttled.replicas"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{v}"
+    );
+    assert!(!v["batches"].as_array().unwrap().is_empty(), "{v}");
+    let out = mini.run(&[
+        "apply",
+        &plan,
+        "--dry-run",
+        "--throttle",
+        "1MB/s",
+        "--output",
+        "markdown",
+    ]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("**Throttles**"), "{}", stdout(&out));
+    assert_eq!(snapshot(&mini), before, "a dry run changed the cluster");
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert_eq!(st["moves"], serde_json::json!([]));
+    assert_eq!(st["throttles"], serde_json::json!([]));
+    assert!(!d("p.journal.json").exists(), "a dry run wrote a journal");
+
+    // The run: JSON Lines, each event with a version.
+    let out = mini.run(&["apply", &plan, "--throttle", "4MB/s", "--output", "json"]);
+    assert_exit(&out, 0);
+    let events = json_lines(&out);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for k in [
+        "started",
+        "throttle_changed",
+        "submitted",
+        "partition_done",
+        "finished",
+        "report",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert_eq!(kinds.last(), Some(&"report"));
+    assert_eq!(events.last().unwrap()["outcome"], "completed");
+    let err = stderr(&out);
+    assert!(
+        err.contains("rollback: ") && err.contains("p.rollback.json holds the assignment"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("journal: {}", p(&d("p.journal.json")))),
+        "{err}"
+    );
+    assert!(d("p.journal.json").exists());
+
+    // Done: verify says so, nothing moves, no throttle is left.
+    let out = mini.run(&["verify", &plan]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("6 partitions: 6 done")
+            || stdout(&out).contains("done, 0 in progress"),
+        "{}",
+        stdout(&out)
+    );
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert_eq!(st["moves"], serde_json::json!([]));
+    assert_eq!(st["throttles"], serde_json::json!([]));
+    let after = snapshot(&mini);
+    let holds_4 = after["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["partitions"].as_array().unwrap().iter())
+        .any(|p| p["replicas"].as_array().unwrap().contains(&4.into()));
+    assert!(!holds_4, "broker 4 still holds replicas: {after}");
+    // Leaders elected: every partition led by its first replica.
+    for t in after["topics"].as_array().unwrap() {
+        for p in t["partitions"].as_array().unwrap() {
+            assert_eq!(p["leader"], p["replicas"][0], "{p}");
+        }
+    }
+
+    // Rollback puts the partitions back where they were.
+    let out = mini.run(&["rollback", p(&d("p.rollback.json")), "--throttle", "4MB/s"]);
+    assert_exit(&out, 0);
+    let back = snapshot(&mini);
+    let replicas = |s: &serde_json::Value| -> Vec<serde_json::Value> {
+        s["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["partitions"].as_array().unwrap().iter())
+            .map(|p| p["replicas"].clone())
+            .collect()
+    };
+    assert_eq!(replicas(&back), replicas(&before));
+    let out = mini.run(&["verify", p(&d("p.rollback.json"))]);
+    assert_exit(&out, 0);
+}
