@@ -333,3 +333,126 @@ fn apply_moves_the_data_then_verify_and_rollback() {
     let out = mini.run(&["verify", p(&d("p.rollback.json"))]);
     assert_exit(&out, 0);
 }
+
+#[test]
+fn no_wait_then_verify_1_throttle_set_and_cancel() {
+    let (mini, dir) = cluster_and_plan(8_000_000);
+    let d = |n: &str| dir.path().join(n);
+    let plan = p(&d("p.json")).to_string();
+    // Slow enough to stay in flight for the whole test.
+    let out = mini.run(&["apply", &plan, "--throttle", "50KB/s", "--no-wait"]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("moves are in flight"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = mini.run(&["verify", &plan, "--output", "json"]);
+    assert_exit(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "in_progress");
+    assert!(v["in_progress"].as_u64().unwrap() > 0, "{v}");
+
+    // status sees the moves and this run's throttles.
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert!(!st["moves"].as_array().unwrap().is_empty(), "{st}");
+    let rate = |st: &serde_json::Value| -> Vec<String> {
+        st["throttles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["key"] == "leader.replication.throttled.rate")
+            .map(|t| t["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        !rate(&st).is_empty() && rate(&st).iter().all(|r| r == "50000"),
+        "{st}"
+    );
+
+    // The rate changes mid-move.
+    let out = mini.run(&["throttle", "set", "60KB/s", "--plan", &plan]);
+    assert_exit(&out, 0);
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert!(rate(&st).iter().all(|r| r == "60000"), "{st}");
+
+    // cancel reverts the moves and takes the throttles off.
+    let out = mini.run(&["cancel", &plan, "--output", "json"]);
+    assert_exit(&out, 0);
+    let v = json(&out);
+    assert!(!v["cancelled"].as_array().unwrap().is_empty(), "{v}");
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert_eq!(st["moves"], serde_json::json!([]));
+    assert_eq!(st["throttles"], serde_json::json!([]));
+    // Nothing moving and not at the plan's replicas: diverged, exit 3.
+    let out = mini.run(&["verify", &plan]);
+    assert_exit(&out, 3);
+    // Nothing left to cancel.
+    let out = mini.run(&["cancel", "--all"]);
+    assert_exit(&out, 0);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_submitting_and_a_rerun_resumes() {
+    use std::io::{BufRead, BufReader};
+    let (mini, dir) = cluster_and_plan(4_000_000);
+    let d = |n: &str| dir.path().join(n);
+    let plan = p(&d("p.json")).to_string();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .args([
+            "apply",
+            &plan,
+            "--throttle",
+            "50KB/s",
+            "--max-in-flight",
+            "1",
+        ])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", mini.bootstrap())
+        .env("LANG", "C.UTF-8")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early: {seen}");
+        seen.push_str(&line);
+        if line.starts_with("submitted") {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert!(
+        rest.contains(&format!("resume with `kafka-migrate apply {plan}`"))
+            && rest.contains("kafka-migrate cancel"),
+        "{rest}"
+    );
+    // Moves stay in flight after the stop.
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert!(!st["moves"].as_array().unwrap().is_empty(), "{st}");
+
+    // The same apply again resumes and finishes (faster).
+    let out = mini.run(&["apply", &plan, "--throttle", "8MB/s"]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("resuming from the journal"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mini.run(&["verify", &plan]);
+    assert_exit(&out, 0);
+    let st = json(&mini.run(&["status", "--output", "json"]));
+    assert_eq!(st["throttles"], serde_json::json!([]));
+}
