@@ -25,11 +25,7 @@ use crate::model::reassignment::Reassignment;
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// The plan whose moves to cancel (Kafka's reassignment JSON).
-    #[arg(
-        value_name = "PLAN",
-        required_unless_present = "all",
-        conflicts_with = "all"
-    )]
+    #[arg(value_name = "PLAN", conflicts_with = "all")]
     pub plan: Option<String>,
     /// Cancel every move in flight, whoever started it.
     #[arg(long)]
@@ -48,6 +44,11 @@ pub struct CancelArgs {
 }
 
 pub fn exec(args: CancelArgs) -> Result<Exit> {
+    if args.plan.is_none() && !args.all {
+        return Err(invalid(anyhow::anyhow!(
+            "cancel needs a PLAN (its moves), or --all (every move in flight)"
+        )));
+    }
     let plan = match &args.plan {
         Some(p) => Some((p.clone(), load_plan(p)?)),
         None => None,

@@ -16,6 +16,7 @@ use super::printer::{OutputFormat, Printer};
 use super::progress::{Renderer, Style};
 use crate::exec::cancel::{CancelSettings, rollback};
 use crate::exec::clock::WallClock;
+use crate::exec::journal::{Journal, JournalStore, MemoryStore};
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
 
@@ -41,24 +42,20 @@ pub struct RollbackArgs {
 }
 
 /// The journal of the plan a rollback file belongs to: `NAME.journal.json`
-/// beside `NAME.rollback.json`.
-fn prior_journal(file: &Path) -> PathBuf {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".rollback.json")
-        .or_else(|| name.strip_suffix(".json"))
-        .unwrap_or(&name);
-    file.with_file_name(format!("{stem}.journal.json"))
+/// beside `NAME.rollback.json` (the names `plan` and `apply` use); none
+/// for a file named otherwise.
+fn prior_journal(file: &Path) -> Option<PathBuf> {
+    let name = file.file_name()?.to_string_lossy().into_owned();
+    let stem = name.strip_suffix(".rollback.json")?;
+    Some(file.with_file_name(format!("{stem}.journal.json")))
 }
 
 pub fn exec(args: RollbackArgs) -> Result<Exit> {
+    let plan = load_plan(&args.file)?;
     let journal = beside_plan(&args.file, args.journal.as_deref(), "journal", "--journal")?;
     let prior = match (&args.plan_journal, args.file.as_str()) {
-        (Some(p), _) => p.clone(),
-        (None, "-") => beside_plan("-", None, "plan's journal", "--plan-journal")?,
+        (Some(p), _) => Some(p.clone()),
+        (None, "-") => None,
         (None, f) => prior_journal(Path::new(f)),
     };
     super::check_outputs(
@@ -66,13 +63,12 @@ pub fn exec(args: RollbackArgs) -> Result<Exit> {
         &[("--journal", &journal)],
         false,
     )?;
-    if prior == journal {
+    if prior.as_ref() == Some(&journal) {
         return Err(super::exit::invalid(anyhow::anyhow!(
             "--journal and --plan-journal are one file ({}): the rollback keeps its own journal",
             journal.display()
         )));
     }
-    let plan = load_plan(&args.file)?;
     runtime()?.block_on(async {
         let mut admin = connect(&args.cluster).await?;
         run(&mut admin, &args, &plan, journal, prior).await
@@ -84,13 +80,18 @@ async fn run<A: ClusterAdmin>(
     args: &RollbackArgs,
     plan: &Reassignment,
     journal: PathBuf,
-    prior: PathBuf,
+    prior: Option<PathBuf>,
 ) -> Result<Exit> {
     let printer = Printer::new(args.output);
     let style = Style::choose(args.output, args.run.no_progress);
     let mut renderer = Renderer::new(&printer, style, args.run.verbose);
     let mut store = FileStore::new(journal);
-    let mut prior_store = FileStore::new(prior);
+    // Without the rolled-back run's journal, its throttles stay as they
+    // are (`throttle clear` takes them off).
+    let mut prior_store = match prior {
+        Some(p) => PriorStore::File(FileStore::new(p)),
+        None => PriorStore::None(MemoryStore::new()),
+    };
     let stop = stop_on_ctrl_c();
     let mut clock = WallClock::new();
     let result = rollback(
@@ -107,10 +108,13 @@ async fn run<A: ClusterAdmin>(
     )
     .await;
     renderer.finish();
-    for s in [&prior_store, &store] {
-        if s.saved {
-            printer.note(&format!("journal: {}", s.path().display()));
-        }
+    if let PriorStore::File(s) = &prior_store
+        && s.saved
+    {
+        printer.note(&format!("journal: {}", s.path().display()));
+    }
+    if store.saved {
+        printer.note(&format!("journal: {}", store.path().display()));
     }
     let report = result.map_err(exec_error)?;
     if !report.cancel.cancelled.is_empty() {
@@ -129,4 +133,31 @@ async fn run<A: ClusterAdmin>(
     } else {
         exit
     })
+}
+
+/// The journal of the run being rolled back, if known.
+enum PriorStore {
+    File(FileStore),
+    None(MemoryStore),
+}
+
+impl JournalStore for PriorStore {
+    type Error = super::journal::StoreError;
+
+    fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
+        match self {
+            PriorStore::File(f) => f.load(),
+            PriorStore::None(_) => Ok(None),
+        }
+    }
+
+    fn save(&mut self, journal: &Journal) -> Result<(), Self::Error> {
+        match self {
+            PriorStore::File(f) => f.save(journal),
+            PriorStore::None(m) => {
+                m.journal = Some(journal.clone());
+                Ok(())
+            }
+        }
+    }
 }

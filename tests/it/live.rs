@@ -456,3 +456,145 @@ fn ctrl_c_stops_submitting_and_a_rerun_resumes() {
     let st = json(&mini.run(&["status", "--output", "json"]));
     assert_eq!(st["throttles"], serde_json::json!([]));
 }
+
+/// Each live command's bad inputs: exit 2, one `error:` line naming what
+/// is wrong, and nothing changed on the cluster.
+#[test]
+fn bad_inputs_exit_2_with_one_clear_error() {
+    let (mini, dir) = cluster_and_plan(1_000_000);
+    let d = |n: &str| dir.path().join(n);
+    let plan = p(&d("p.json")).to_string();
+    let before = snapshot(&mini);
+    let unknown = crate::support::write(
+        dir.path(),
+        "unknown.json",
+        r#"{"version":1,"partitions":[{"topic":"nope","partition":0,"replicas":[1,2]}]}"#,
+    );
+    let not_json = crate::support::write(dir.path(), "bad.json", "{");
+    let parts = crate::support::write(
+        dir.path(),
+        "parts.json",
+        r#"{"partitions":[{"topic":"orders"}]}"#,
+    );
+    // A rollback file that says the plan was made against other replicas.
+    let stale_dir = TempDir::new().unwrap();
+    let stale_plan = stale_dir.path().join("s.json");
+    std::fs::copy(d("p.json"), &stale_plan).unwrap();
+    let rb = std::fs::read_to_string(d("p.rollback.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&rb).unwrap();
+    let mut v2 = v.clone();
+    let first = &mut v2["partitions"][0]["replicas"];
+    let r: Vec<i64> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    *first = serde_json::json!(r);
+    crate::support::write(stale_dir.path(), "s.rollback.json", &v2.to_string());
+    let missing = p(&d("missing.json")).to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["apply", &missing], "missing.json"),
+        (vec!["apply", p(&unknown)], "nope"),
+        (vec!["apply", p(&not_json)], "bad.json"),
+        (vec!["apply", p(&stale_plan)], "stale plan"),
+        (
+            vec!["apply", &plan, "--output", "markdown"],
+            "needs --dry-run",
+        ),
+        (
+            vec!["apply", &plan, "--all-at-once", "--max-per-broker", "3"],
+            "--all-at-once",
+        ),
+        (vec!["apply", &plan, "--throttle", "fast"], "fast"),
+        (
+            vec!["apply", &plan, "--max-in-flight", "0"],
+            "--max-in-flight",
+        ),
+        (vec!["apply", "-"], "--journal"),
+        (vec!["verify", p(&not_json)], "bad.json"),
+        (vec!["verify", &missing], "missing.json"),
+        (vec!["cancel"], "--all"),
+        (vec!["cancel", &plan, "--all"], "--all"),
+        (vec!["rollback", &missing], "missing.json"),
+        (
+            vec!["throttle", "set", "10MB/s"],
+            "--plan PLAN or --journal FILE",
+        ),
+        (vec!["throttle", "set", "0", "--plan", &plan], "above zero"),
+        (vec!["throttle", "clear"], "--all"),
+        (vec!["elect-leaders", "--topics", "nope"], "nope"),
+        (
+            vec!["elect-leaders", "--partitions-file", p(&parts)],
+            "parts.json",
+        ),
+        (
+            vec!["elect-leaders", "--partitions-file", &missing],
+            "missing.json",
+        ),
+    ];
+    for (args, names) in cases {
+        let out = mini.run(&args);
+        assert_exit(&out, 2);
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{args:?}: {}", stderr(&out));
+        assert!(errs[0].contains(names), "{args:?}: {errs:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    // The stale plan runs with --force (dry run: the refusal is gone).
+    let out = mini.run(&["apply", p(&stale_plan), "--force", "--dry-run"]);
+    assert_exit(&out, 0);
+    assert!(stderr(&out).contains("warning: "), "{}", stderr(&out));
+    // No bootstrap at all.
+    let out = bin()
+        .args(["status"])
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert_eq!(
+        snapshot(&mini),
+        before,
+        "a refused command changed the cluster"
+    );
+    assert!(!d("p.journal.json").exists());
+    assert!(!stale_dir.path().join("s.journal.json").exists());
+}
+
+#[test]
+fn elect_leaders_makes_the_preferred_replica_lead() {
+    let (mini, dir) = cluster_and_plan(1_000_000);
+    let d = |n: &str| dir.path().join(n);
+    let out = mini.run(&[
+        "apply",
+        p(&d("p.json")),
+        "--no-elect",
+        "--throttle",
+        "8MB/s",
+    ]);
+    assert_exit(&out, 0);
+    let out = mini.run(&[
+        "elect-leaders",
+        "--topics",
+        "orders,payments",
+        "--output",
+        "json",
+    ]);
+    assert_exit(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["failed"], serde_json::json!([]));
+    for t in snapshot(&mini)["topics"].as_array().unwrap() {
+        for p in t["partitions"].as_array().unwrap() {
+            assert_eq!(p["leader"], p["replicas"][0], "{p}");
+        }
+    }
+    // Again: nothing to elect.
+    let out = mini.run(&["elect-leaders"]);
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).starts_with("0 preferred leaders elected"),
+        "{}",
+        stdout(&out)
+    );
+}
