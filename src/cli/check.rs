@@ -10,6 +10,7 @@ use super::plan::load_snapshot;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use crate::analysis;
+use crate::exec::prepare;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
 use crate::model::{BrokerId, Cluster, Problem, Problems, RackCoverage};
@@ -53,7 +54,6 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     // transient union of replicas Kafka lists while they run.
     let current = load_snapshot(&args.state)?;
     let cluster = current.settled();
-    let offline = cluster.offline_mask();
     let name = if plan_path == "-" {
         "<stdin>"
     } else {
@@ -67,6 +67,13 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     let plan = reassignment::Reassignment::new(name, moves).map_err(invalid)?;
     let mut warnings = Vec::new();
 
+    // The same rules `apply` refuses a plan by, against the settled cluster.
+    problems.extend(prepare::move_problems(
+        &cluster,
+        plan.moves(),
+        &|tp| cluster.partition(tp).map(|p| p.replicas.clone()),
+        args.allow_rf_change,
+    ));
     let mut after: Vec<Vec<BrokerId>> = cluster
         .partitions()
         .map(|(_, p)| p.replicas.clone())
@@ -86,39 +93,13 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             .partitions
             .binary_search_by_key(&m.tp.partition, |p| p.partition)
             .expect("references checked");
-        let before = &cluster.topics[ti].partitions[pi].replicas;
-        let loc = m.tp.to_string();
-        if offline[offsets[ti] + pi] && m.replicas.iter().any(|b| !before.contains(b)) {
-            problems.push(Problem::new(
-                &loc,
-                "has no replica on a live broker: a new replica would have nothing to copy, and the move would never finish",
-            ));
-        }
         if let Some(moving) = current.partition(&m.tp).and_then(|p| p.in_flight.as_ref())
             && moving.target != m.replicas
         {
             warnings.push(format!(
-                "{loc}: being reassigned to {:?}; this plan replaces that target",
-                moving.target
+                "{}: being reassigned to {:?}; this plan replaces that target",
+                m.tp, moving.target
             ));
-        }
-        if m.replicas.len() != before.len() && !args.allow_rf_change {
-            problems.push(Problem::new(
-                &loc,
-                format!(
-                    "changes the replication factor {} -> {} (pass --allow-rf-change if intended)",
-                    before.len(),
-                    m.replicas.len()
-                ),
-            ));
-        }
-        for b in &m.replicas {
-            if cluster.broker(*b).is_some_and(|x| !x.alive) {
-                problems.push(Problem::new(
-                    &loc,
-                    format!("target broker {b} is not alive"),
-                ));
-            }
         }
         after[offsets[ti] + pi] = m.replicas.clone();
     }

@@ -21,9 +21,17 @@
 //! 4. Every poll interval: list the moves in flight and the replica sizes
 //!    (progress), pick up a rate changed by `throttle set` (the journal's
 //!    throttle revision), mark finished partitions, submit the next batch.
-//! 5. When nothing of the plan is moving: elect preferred leaders of the
-//!    moved partitions (ELECTION_NOT_NEEDED is success), restore the
-//!    throttles exactly, mark the journal finished.
+//! 5. When nothing of the plan is moving: elect the preferred leader of
+//!    every planned partition at its target that another replica leads
+//!    (ELECTION_NOT_NEEDED is success), restore the throttles exactly,
+//!    mark the journal finished (an incomplete run's stays open).
+//!
+//! With `--all-at-once` and nothing set before, the throttle values are
+//! the strings Kafka's tool sets for the same plan, except that a planned
+//! partition already at its target is not throttled (Kafka's tool lists
+//! its replicas in the leader list). Batched, each batch appends its own
+//! entries, so the lists hold the same entries in the order the batches
+//! were sent.
 //!
 //! `no_wait` returns after the first request; the stop flag (Ctrl-C)
 //! returns before the next one, leaving moves in flight and throttles in
@@ -34,7 +42,9 @@
 //! - The throttle undo record is in the journal before the operations it
 //!   undoes are sent; a submission is in the journal once the cluster
 //!   accepted it, and a partition the journal lists is never submitted
-//!   again by a run of this journal.
+//!   again while the journal is open (a finished or cancelled journal
+//!   starts afresh). A run killed between a request and its journal
+//!   write finds the move in flight or done, and adopts it.
 //! - No I/O but the [`ClusterAdmin`] and the [`JournalStore`]; no time but
 //!   the [`Clock`]; no printing (events go to the caller's callback).
 
@@ -69,6 +79,11 @@ pub const THROTTLE_KEYS: [&str; 5] = [
 
 /// The default time between two polls of the cluster.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a move that left ListPartitionReassignments may show other
+/// replicas than its target in the metadata (which lags the controller)
+/// before the driver calls it diverged; at least three polls.
+pub const SETTLE: Duration = Duration::from_secs(5);
 
 /// How `apply` runs (flags → settings, in the CLI).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,6 +346,9 @@ pub struct ThrottleOutcome {
     /// Whether restoring ran (nothing of ours left in force but what is
     /// in `left_alone`).
     pub restored: bool,
+    /// Brokers that are down, whose values stay recorded in the journal
+    /// for a later `throttle clear`.
+    pub unreachable_brokers: Vec<BrokerId>,
     pub ops: Vec<ConfigOpView>,
     pub left_alone: Vec<LeftAloneView>,
 }
@@ -432,6 +450,9 @@ struct Tracked {
     size: u64,
     /// Bytes copied into each adding broker, as last seen.
     copied: BTreeMap<BrokerId, u64>,
+    /// When the move was first seen no longer listed while its replicas
+    /// were not the target.
+    unlisted_since: Option<Duration>,
 }
 
 impl Tracked {
@@ -474,6 +495,10 @@ struct Run<'a, A, C, S> {
     submitted: usize,
     refused: Vec<PartitionError>,
     brokers: Vec<BrokerId>,
+    alive: BTreeSet<BrokerId>,
+    /// How long a move no longer listed may show other replicas than its
+    /// target before it counts as diverged.
+    settle: Duration,
 }
 
 impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
@@ -543,6 +568,12 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         throttles: &Throttles,
         reason: ThrottleReason,
     ) -> Result<(), ExecError> {
+        // A broker that is down replicates nothing and answers nothing: a
+        // plan draining it must not wait on its configs.
+        let mut throttles = throttles.clone();
+        throttles.brokers.retain(|b| self.alive.contains(b));
+        throttles.log_dir_brokers.retain(|b| self.alive.contains(b));
+        let throttles = &throttles;
         let mut resources: BTreeSet<ConfigResource> = throttles
             .topics
             .keys()
@@ -718,7 +749,14 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                         replicas,
                     });
                 } else {
-                    t.state = State::Diverged;
+                    // Metadata can lag the controller's list for a moment
+                    // on a real cluster: a move no longer listed counts as
+                    // diverged only once its replicas stay off the target.
+                    let now = self.clock.now();
+                    let since = *t.unlisted_since.get_or_insert(now);
+                    if now.saturating_sub(since) >= self.settle {
+                        t.state = State::Diverged;
+                    }
                 }
             }
         }
@@ -893,12 +931,32 @@ pub(crate) async fn restore_journal<A: ClusterAdmin>(
     if undo.is_empty() {
         return Ok(out);
     }
-    let resources: BTreeSet<ConfigResource> = undo
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let reachable = |r: &ConfigResource| match r {
+        ConfigResource::Broker(b) => cluster.broker(*b).is_some_and(|x| x.alive),
+        ConfigResource::Topic(_) => true,
+    };
+    let target = |u: &Undo| match u {
+        Undo::Value { resource, .. } | Undo::Entries { resource, .. } => resource.clone(),
+    };
+    // What a broker that is down holds stays recorded for a later
+    // `throttle clear`.
+    let (undo, kept): (Vec<Undo>, Vec<Undo>) =
+        undo.into_iter().partition(|u| reachable(&target(u)));
+    out.unreachable_brokers = kept
         .iter()
-        .map(|u| match u {
-            Undo::Value { resource, .. } | Undo::Entries { resource, .. } => resource.clone(),
+        .filter_map(|u| match target(u) {
+            ConfigResource::Broker(b) => Some(b),
+            ConfigResource::Topic(_) => None,
         })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
+    out.restored = kept.is_empty();
+    let resources: BTreeSet<ConfigResource> = undo.iter().map(target).collect();
     let resources: Vec<ConfigResource> = resources.into_iter().collect();
     let now = admin
         .describe_configs(&resources, &THROTTLE_KEYS)
@@ -911,8 +969,10 @@ pub(crate) async fn restore_journal<A: ClusterAdmin>(
             .await
             .map_err(ExecError::admin("restoring throttles"))?;
     }
-    journal.throttle.undo.clear();
-    journal.throttle.rates = Default::default();
+    journal.throttle.set_undo(&kept);
+    if kept.is_empty() {
+        journal.throttle.rates = Default::default();
+    }
     journal.throttle.revision += 1;
     out.ops = r.ops.iter().map(ConfigOpView::from).collect();
     out.left_alone = r.left_alone.iter().map(LeftAloneView::from).collect();
@@ -968,6 +1028,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                     state: State::Refused,
                     size: 0,
                     copied: BTreeMap::new(),
+                    unlisted_since: None,
                 },
             );
             continue;
@@ -1005,6 +1066,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                 job: Some(job),
                 state,
                 copied: BTreeMap::new(),
+                unlisted_since: None,
             },
         );
     }
@@ -1043,6 +1105,8 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         submitted: 0,
         refused,
         brokers: brokers.into_iter().collect(),
+        alive,
+        settle: (settings.poll_interval * 3).max(SETTLE),
     };
     let already_done = run.count(&[State::AlreadyDone]);
     let adopted = run.count(&[State::Moving]);
@@ -1080,22 +1144,24 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
 
     let mut first = true;
     let outcome = loop {
-        if stop.load(Ordering::SeqCst) {
-            break Outcome::Stopped;
-        }
-        let set: BTreeSet<TopicPartition> = in_flight
-            .iter()
-            .filter(|m| {
-                run.parts
-                    .get(&m.tp)
-                    .is_none_or(|t| t.state != State::Pending)
-            })
-            .map(|m| m.tp.clone())
-            .collect();
-        let batch = scheduler.next_batch(&set);
-        run.submit(batch, &in_flight).await?;
-        if first && settings.no_wait {
-            break Outcome::Submitted;
+        // Ctrl-C stops new submissions; a run whose moves all finished
+        // still ends as finished (leaders elected, throttles restored).
+        let stopped = stop.load(Ordering::SeqCst);
+        if !stopped {
+            let set: BTreeSet<TopicPartition> = in_flight
+                .iter()
+                .filter(|m| {
+                    run.parts
+                        .get(&m.tp)
+                        .is_none_or(|t| t.state != State::Pending)
+                })
+                .map(|m| m.tp.clone())
+                .collect();
+            let batch = scheduler.next_batch(&set);
+            run.submit(batch, &in_flight).await?;
+            if first && settings.no_wait {
+                break Outcome::Submitted;
+            }
         }
         first = false;
         if run.count(&[State::Pending, State::Moving]) == 0 {
@@ -1104,6 +1170,9 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             } else {
                 Outcome::Incomplete
             };
+        }
+        if stopped {
+            break Outcome::Stopped;
         }
         run.clock.sleep(settings.poll_interval).await;
         run.pick_up_rate_change()?;
@@ -1114,13 +1183,28 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
     let mut election_failed = Vec::new();
     let mut throttles = ThrottleOutcome::default();
     if matches!(outcome, Outcome::Completed | Outcome::Incomplete) {
-        let submitted = run.journal.submitted();
-        let moved: Vec<TopicPartition> = run
-            .parts
-            .iter()
-            .filter(|(tp, t)| t.state == State::Done && submitted.contains_key(tp))
-            .map(|(tp, _)| tp.clone())
-            .collect();
+        // Every planned partition at its target whose preferred leader
+        // does not lead: those this run moved, and those a killed run
+        // moved before it could record them.
+        let moved: Vec<TopicPartition> = if settings.no_elect {
+            Vec::new()
+        } else {
+            let cluster = run
+                .admin
+                .cluster()
+                .await
+                .map_err(ExecError::admin("reading the cluster"))?;
+            run.parts
+                .iter()
+                .filter(|(_, t)| matches!(t.state, State::Done | State::AlreadyDone))
+                .filter(|(tp, t)| {
+                    cluster.partition(tp).is_some_and(|p| {
+                        p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+                    })
+                })
+                .map(|(tp, _)| tp.clone())
+                .collect()
+        };
         if !settings.no_elect && !moved.is_empty() {
             let results = run
                 .admin
@@ -1137,7 +1221,11 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             elected.sort();
         }
         throttles = restore_journal(run.admin, &mut run.journal).await?;
-        run.journal.state = JournalState::Finished;
+        // An incomplete run stays open: its diverged partitions are never
+        // resubmitted by this journal.
+        if outcome == Outcome::Completed {
+            run.journal.state = JournalState::Finished;
+        }
         run.save()?;
         let elapsed_ms = ms(run.elapsed());
         if !throttles.ops.is_empty() || !throttles.left_alone.is_empty() {

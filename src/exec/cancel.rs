@@ -211,8 +211,9 @@ pub struct RollbackReport {
 /// `rollback ROLLBACK_FILE`: cancels the moves still in flight among the
 /// rollback file's partitions (restoring the throttles recorded in
 /// `prior`, the journal of the run being rolled back, if any), then
-/// checks the rollback file against the cluster and applies it with
-/// `store` as its journal. A preflight refusal is [`ExecError::Refused`].
+/// checks the rollback file against the cluster (a replication-factor
+/// change back to the original is allowed) and applies it with `store`
+/// as its journal. A preflight refusal is [`ExecError::Refused`].
 #[allow(clippy::too_many_arguments)]
 pub async fn rollback<A: ClusterAdmin, C: Clock, P: JournalStore, S: JournalStore>(
     admin: &mut A,
@@ -242,7 +243,13 @@ pub async fn rollback<A: ClusterAdmin, C: Clock, P: JournalStore, S: JournalStor
         .cluster()
         .await
         .map_err(ExecError::admin("reading the cluster"))?;
-    let prepared = prepare(&cluster, rollback_plan, None, prepare_settings)?;
+    // The rollback file restores what was there, replication factor
+    // included.
+    let settings_rf = PrepareSettings {
+        allow_rf_change: true,
+        ..*prepare_settings
+    };
+    let prepared = prepare(&cluster, rollback_plan, None, &settings_rf)?;
     let warnings = prepared.warnings.iter().map(Problem::to_string).collect();
     let apply = apply(admin, clock, &prepared, settings, store, on_event, stop).await?;
     Ok(RollbackReport {

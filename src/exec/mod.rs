@@ -11,9 +11,9 @@
 //!   schedule under a throttle, for `--dry-run` and benchmarks.
 //!
 //! - [`clock`]: the driver's only source of time (wall or stepped).
-//! - [`prepare`]: the preflight of `apply` (what `check` refuses, a stale
+//! - [`mod@prepare`]: the preflight of `apply` (what `check` refuses, a stale
 //!   plan, moves in flight) and the rollback content.
-//! - [`apply`]: the driver loop (batches, throttles, progress events,
+//! - [`mod@apply`]: the driver loop (batches, throttles, progress events,
 //!   election, restore), generic over `ClusterAdmin` and `Clock`;
 //!   [`journal`]: what a re-run resumes from, saved through a trait.
 //! - [`verify`] (`verify`, `status`) and [`cancel`] (`cancel`,
@@ -43,3 +43,6 @@ pub use prepare::{PrepareSettings, Prepared, Refusal, prepare};
 
 #[cfg(test)]
 mod testgen;
+
+#[cfg(test)]
+mod sim_tests;

@@ -843,4 +843,486 @@ mod tests {
             wall.elapsed()
         );
     }
+
+    #[tokio::test]
+    async fn moves_into_one_broker_share_its_rate() {
+        // Two 1 GB moves into broker 3 take as long as 2 GB would; into
+        // brokers 3 and 4 they run side by side.
+        for (targets, expect) in [([3, 3], 100), ([3, 4], 50)] {
+            let sim = SimCluster::builder()
+                .brokers(4, 2)
+                .topic("t", &[(&[1], 1_000_000_000), (&[2], 1_000_000_000)])
+                .build()
+                .unwrap();
+            let (mut admin, mut clock) = (sim.admin(), sim.clock());
+            let followers = [format!("0:{}", targets[0]), format!("1:{}", targets[1])];
+            let followers: Vec<&str> = followers.iter().map(String::as_str).collect();
+            throttle(
+                &mut admin,
+                20_000_000,
+                &[1, 2, 3, 4],
+                "t",
+                &["0:1", "1:2"],
+                &followers,
+            )
+            .await;
+            admin
+                .alter_reassignments(&[
+                    (tp("t", 0), Some(vec![targets[0]])),
+                    (tp("t", 1), Some(vec![targets[1]])),
+                ])
+                .await
+                .unwrap();
+            clock.sleep(Duration::from_secs(20)).await;
+            let sizes = admin.replica_sizes(&[3, 4]).await.unwrap();
+            let copied: u64 = sizes.values().flat_map(|m| m.values()).sum();
+            let per_target = copied as f64 / if targets[0] == targets[1] { 1.0 } else { 2.0 };
+            assert!(
+                (per_target / 400e6 - 1.0).abs() < 0.01,
+                "{targets:?}: {copied} B in 20 s"
+            );
+            let took = until_done(&mut admin, &mut clock, Duration::from_millis(500)).await;
+            assert!(
+                took.as_secs_f64() >= expect as f64 && took.as_secs_f64() < expect as f64 * 1.02,
+                "{targets:?} took {took:?}, expected {expect} s"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn unthrottled_moves_copy_at_the_mini_broker_s_default_rate() {
+        let rate = default_rate();
+        assert_eq!(rate, (4 << 20) * 200, "4 MiB per 5 ms tick");
+        // A rate with no replica listed does not throttle, as in Kafka.
+        for rated in [false, true] {
+            let mut b = SimCluster::builder()
+                .brokers(2, 0)
+                .topic("t", &[(&[1], 4_000_000_000)]);
+            if rated {
+                b = b.broker_config(2, throttle::FOLLOWER_RATE, "1000");
+            }
+            let sim = b.build().unwrap();
+            let (mut admin, mut clock) = (sim.admin(), sim.clock());
+            admin
+                .alter_reassignments(&[(tp("t", 0), Some(vec![2]))])
+                .await
+                .unwrap();
+            let took = until_done(&mut admin, &mut clock, Duration::from_millis(100)).await;
+            let expect = 4e9 / rate as f64;
+            assert!(
+                (took.as_secs_f64() - expect).abs() <= 0.2,
+                "rated {rated}: took {took:?}, expected {expect:.2} s"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn incremental_configs_round_trip_through_describe() {
+        let sim = SimCluster::builder()
+            .brokers(3, 0)
+            .topic("t", &[(&[1, 2], 0), (&[2, 3], 0)])
+            .topic_config("t", throttle::LEADER_REPLICAS, "1:2")
+            .topic_config("t", "retention.ms", "1000")
+            .broker_config(1, throttle::LEADER_RATE, "500")
+            .build()
+            .unwrap();
+        let mut admin = sim.admin();
+        let t = ConfigResource::Topic("t".into());
+        let b1 = ConfigResource::Broker(1);
+        let b2 = ConfigResource::Broker(2);
+        let keys = [
+            throttle::LEADER_REPLICAS,
+            throttle::FOLLOWER_REPLICAS,
+            throttle::LEADER_RATE,
+            throttle::FOLLOWER_RATE,
+        ];
+        let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        admin
+            .alter_configs(&[
+                op(
+                    t.clone(),
+                    throttle::LEADER_REPLICAS,
+                    AlterOp::Append(items(&["0:1", "1:2", "0:2"])),
+                ),
+                op(
+                    t.clone(),
+                    throttle::LEADER_REPLICAS,
+                    AlterOp::Subtract(items(&["1:2"])),
+                ),
+                op(
+                    b2.clone(),
+                    throttle::FOLLOWER_RATE,
+                    AlterOp::Set("700".into()),
+                ),
+            ])
+            .await
+            .unwrap();
+        let all = [t.clone(), b1.clone(), b2.clone()];
+        let got = admin.describe_configs(&all, &keys).await.unwrap();
+        let want: ConfigValues = [
+            (
+                (t.clone(), throttle::LEADER_REPLICAS.into()),
+                "0:1,0:2".into(),
+            ),
+            ((b1.clone(), throttle::LEADER_RATE.into()), "500".into()),
+            ((b2.clone(), throttle::FOLLOWER_RATE.into()), "700".into()),
+        ]
+        .into();
+        // Only dynamic values: not the unset follower list (a default), not
+        // retention.ms (not asked for), no static broker configs.
+        assert_eq!(got, want);
+        // A bad list entry refuses its resource whole, names it, and leaves
+        // the other resources of the call applied.
+        let e = admin
+            .alter_configs(&[
+                op(
+                    t.clone(),
+                    throttle::FOLLOWER_REPLICAS,
+                    AlterOp::Append(items(&["0:3"])),
+                ),
+                op(
+                    t.clone(),
+                    throttle::LEADER_REPLICAS,
+                    AlterOp::Append(items(&["x"])),
+                ),
+                op(b1.clone(), throttle::LEADER_RATE, AlterOp::Delete),
+            ])
+            .await
+            .unwrap_err();
+        match &e {
+            SimError::Refused { resource, code, .. } => {
+                assert_eq!(resource, "topic t");
+                assert_eq!(code.code, super::super::state::code::INVALID_CONFIG);
+            }
+            other => panic!("{other}"),
+        }
+        assert!(
+            e.to_string().contains("IncrementalAlterConfigs: topic t"),
+            "{e}"
+        );
+        let got = admin.describe_configs(&all, &keys).await.unwrap();
+        let want: ConfigValues = [
+            (
+                (t.clone(), throttle::LEADER_REPLICAS.into()),
+                "0:1,0:2".into(),
+            ),
+            ((b2.clone(), throttle::FOLLOWER_RATE.into()), "700".into()),
+        ]
+        .into();
+        assert_eq!(got, want);
+        // A broker accepts only the throttle rates, as integers.
+        for bad in [
+            op(b1.clone(), "log.retention.ms", AlterOp::Set("1".into())),
+            op(
+                b1.clone(),
+                throttle::LEADER_RATE,
+                AlterOp::Set("fast".into()),
+            ),
+        ] {
+            assert!(matches!(
+                admin.alter_configs(&[bad]).await,
+                Err(SimError::Refused { .. })
+            ));
+        }
+        // Subtracting every item leaves the key set to an empty list.
+        admin
+            .alter_configs(&[op(
+                t.clone(),
+                throttle::LEADER_REPLICAS,
+                AlterOp::Subtract(items(&["0:1", "0:2"])),
+            )])
+            .await
+            .unwrap();
+        let got = admin
+            .describe_configs(std::slice::from_ref(&t), &keys)
+            .await
+            .unwrap();
+        assert_eq!(got[&(t.clone(), throttle::LEADER_REPLICAS.into())], "");
+        let unknown = ConfigResource::Topic("nope".into());
+        assert!(matches!(
+            admin.describe_configs(&[unknown], &keys).await,
+            Err(SimError::Refused { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_cancel_reverts_the_move() {
+        let sim = SimCluster::builder()
+            .brokers(3, 0)
+            .topic("t", &[(&[1, 2], 1_000_000_000)])
+            .build()
+            .unwrap();
+        let (mut admin, mut clock) = (sim.admin(), sim.clock());
+        throttle(
+            &mut admin,
+            10_000_000,
+            &[1, 3],
+            "t",
+            &["0:1", "0:2"],
+            &["0:3"],
+        )
+        .await;
+        admin
+            .alter_reassignments(&[(tp("t", 0), Some(vec![3, 2]))])
+            .await
+            .unwrap();
+        clock.sleep(Duration::from_secs(10)).await;
+        let moving = admin.list_reassignments().await.unwrap();
+        assert_eq!(moving.len(), 1);
+        assert_eq!(moving[0].replicas, vec![3, 2, 1]);
+        assert_eq!(moving[0].target(), vec![3, 2]);
+        assert_eq!(moving[0].original(), vec![2, 1]);
+        let copied = admin.replica_sizes(&[3]).await.unwrap()[&tp("t", 0)][&3];
+        assert!((copied as f64 / 100e6 - 1.0).abs() < 0.01, "{copied}");
+        let r = admin
+            .alter_reassignments(&[(tp("t", 0), None)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![(tp("t", 0), Ok(()))]);
+        assert!(admin.list_reassignments().await.unwrap().is_empty());
+        // Back to replicas - adding, in that order (as Kafka 4.x does: the
+        // original order is not restored), the leader unchanged.
+        let c = admin.cluster().await.unwrap();
+        let p = &c.topics[0].partitions[0];
+        assert_eq!((p.replicas.clone(), p.leader), (vec![2, 1], Some(1)));
+        assert!(p.in_flight.is_none());
+        assert!(admin.replica_sizes(&[3]).await.unwrap().is_empty());
+        // A second cancel finds nothing to cancel, without a message.
+        let r = admin
+            .alter_reassignments(&[(tp("t", 0), None), (tp("u", 0), None)])
+            .await
+            .unwrap();
+        assert_eq!(
+            r[0].1,
+            Err(ErrorCode::new(ErrorCode::NO_REASSIGNMENT_IN_PROGRESS, None))
+        );
+        assert_eq!(r[1].1.as_ref().unwrap_err().code, 3, "unknown topic");
+        assert_eq!(sim.alter_requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn preferred_elections() {
+        let sim = SimCluster::builder()
+            .brokers(3, 0)
+            .topic("t", &[(&[1, 2], 10_000_000)])
+            .build()
+            .unwrap();
+        let (mut admin, mut clock) = (sim.admin(), sim.clock());
+        let r = admin
+            .elect_preferred(&[tp("t", 0), tp("t", 7)])
+            .await
+            .unwrap();
+        assert_eq!(
+            r[0].1.as_ref().unwrap_err().code,
+            ErrorCode::ELECTION_NOT_NEEDED
+        );
+        assert_eq!(r[1].1.as_ref().unwrap_err().code, 3);
+        // Leadership fails over to 2 while 1 is down; once 1 is back in
+        // sync, the election gives it back.
+        sim.stop_broker(1).unwrap();
+        let leader = |c: &Cluster| c.topics[0].partitions[0].leader;
+        assert_eq!(leader(&admin.cluster().await.unwrap()), Some(2));
+        sim.start_broker(1).unwrap();
+        let r = admin.elect_preferred(&[tp("t", 0)]).await.unwrap();
+        assert_eq!(
+            r[0].1.as_ref().unwrap_err().code,
+            super::super::state::code::PREFERRED_LEADER_NOT_AVAILABLE,
+            "1 is not in sync yet"
+        );
+        clock.sleep(Duration::from_secs(1)).await;
+        let r = admin.elect_preferred(&[tp("t", 0)]).await.unwrap();
+        assert_eq!(r, vec![(tp("t", 0), Ok(()))]);
+        assert_eq!(leader(&admin.cluster().await.unwrap()), Some(1));
+    }
+
+    /// A run with several moves, throttles, a move in flight from the start
+    /// and a stopped broker, observed at every whole second up to 40 s,
+    /// sleeping in the given slices.
+    async fn observed_run(slices: &[Duration]) -> Vec<String> {
+        let sim = SimCluster::builder()
+            .brokers(5, 2)
+            .topic(
+                "a",
+                &[
+                    (&[1, 2], 300_000_000),
+                    (&[2, 3], 500_000_000),
+                    (&[3, 4], 700_000_000),
+                ],
+            )
+            .topic("b", &[(&[4, 1], 200_000_000), (&[5, 1], 1_000)])
+            .topic_config("b", throttle::FOLLOWER_REPLICAS, "0:2")
+            .broker_config(2, throttle::FOLLOWER_RATE, "15000000")
+            .moving("b", 0, &[2, 1])
+            .dead(5)
+            .build()
+            .unwrap();
+        let (mut admin, mut clock) = (sim.admin(), sim.clock());
+        throttle(
+            &mut admin,
+            20_000_000,
+            &[1, 2, 3, 4],
+            "a",
+            &["0:1", "0:2", "1:2", "1:3", "2:3", "2:4"],
+            &["0:4", "1:1", "2:1"],
+        )
+        .await;
+        admin
+            .alter_reassignments(&[
+                (tp("a", 0), Some(vec![4, 2])),
+                (tp("a", 1), Some(vec![1, 3])),
+                (tp("a", 2), Some(vec![3, 1])),
+            ])
+            .await
+            .unwrap();
+        let mut trace = Vec::new();
+        let mut slices = slices.iter().cycle();
+        for second in 1..=40u64 {
+            while clock.now() < Duration::from_secs(second) {
+                clock.sleep(*slices.next().unwrap()).await;
+            }
+            assert_eq!(clock.now(), Duration::from_secs(second), "slices add up");
+            let moving = admin.list_reassignments().await.unwrap();
+            trace.push(format!(
+                "{second}: {} moving {moving:?} {:?} {:?}",
+                moving.len(),
+                admin.replica_sizes(&[1, 2, 3, 4]).await.unwrap(),
+                admin.cluster().await.unwrap()
+            ));
+        }
+        trace
+    }
+
+    #[tokio::test]
+    async fn runs_are_deterministic_however_time_is_sliced() {
+        let whole = observed_run(&[Duration::from_secs(1)]).await;
+        assert_eq!(whole, observed_run(&[Duration::from_secs(1)]).await);
+        let ms = Duration::from_millis;
+        assert_eq!(whole, observed_run(&[ms(300), ms(700)]).await);
+        assert_eq!(
+            whole,
+            observed_run(&[ms(50), ms(150), ms(30), ms(770)]).await
+        );
+        // The run did move things: 200 MB into broker 2 at 15 MB/s and
+        // 300 MB into 4 at 20 MB/s finish; into broker 1 at 20 MB/s, 800 MB
+        // of 1.2 GB have come in 40 s: a-1 whole, a-2 not.
+        assert!(whole[0].starts_with("1: 4 moving"), "{}", whole[0]);
+        assert!(whole[39].starts_with("40: 1 moving"), "{}", whole[39]);
+        assert!(
+            whole[39].contains("partition: 2 }: {1: 299958272, 3: 7"),
+            "{}",
+            whole[39]
+        );
+    }
+
+    #[tokio::test]
+    async fn faults_staged_for_the_executor() {
+        let sim = SimCluster::builder()
+            .brokers(4, 2)
+            .topic("t", &[(&[1, 2], 100_000_000)])
+            .topic("u", &[(&[4, 1], 50_000_000)])
+            .moving("t", 0, &[3, 2])
+            .dead(4)
+            .build()
+            .unwrap();
+        let (mut admin, mut clock) = (sim.admin(), sim.clock());
+        // A stopped broker: named by replica lists only, without a rack,
+        // as metadata shows it; calls it must answer fail.
+        let c = admin.cluster().await.unwrap();
+        let ids: Vec<_> = c.brokers.iter().map(|b| (b.id, b.alive)).collect();
+        assert_eq!(ids, vec![(1, true), (2, true), (3, true), (4, false)]);
+        assert_eq!(c.brokers[3].rack, None);
+        assert_eq!(c.brokers[2].rack.as_deref(), Some("rack-a"));
+        assert_eq!(c.topics[1].partitions[0].leader, Some(1));
+        assert_eq!(
+            admin.replica_sizes(&[1, 4]).await.unwrap_err(),
+            SimError::BrokerDown {
+                api: "DescribeLogDirs",
+                broker: 4
+            }
+        );
+        assert!(matches!(
+            admin
+                .describe_configs(&[ConfigResource::Broker(4)], &[throttle::LEADER_RATE])
+                .await,
+            Err(SimError::BrokerDown { broker: 4, .. })
+        ));
+        // Lost connections, then recovery.
+        sim.fail_next_calls(2);
+        assert!(matches!(
+            admin.list_reassignments().await,
+            Err(SimError::Unreachable { .. })
+        ));
+        assert!(admin.cluster().await.is_err());
+        assert_eq!(admin.list_reassignments().await.unwrap().len(), 1);
+        // A slow follower: the move into 3 does not progress while paused.
+        sim.pause_replication(3, true).unwrap();
+        clock.sleep(Duration::from_secs(5)).await;
+        assert_eq!(sim.replica_bytes(&tp("t", 0), 3), Some(0));
+        assert_eq!(admin.list_reassignments().await.unwrap().len(), 1);
+        sim.pause_replication(3, false).unwrap();
+        clock.sleep(Duration::from_secs(1)).await;
+        assert!(admin.list_reassignments().await.unwrap().is_empty());
+        // A move into a stopped broker waits for it.
+        admin
+            .alter_reassignments(&[(tp("t", 0), Some(vec![4, 2]))])
+            .await
+            .unwrap();
+        clock.sleep(Duration::from_secs(30)).await;
+        assert_eq!(admin.list_reassignments().await.unwrap().len(), 1);
+        sim.start_broker(4).unwrap();
+        clock.sleep(Duration::from_secs(1)).await;
+        assert!(admin.list_reassignments().await.unwrap().is_empty());
+        assert_eq!(sim.replica_bytes(&tp("u", 0), 4), Some(50_000_000));
+        // The controller moves to live brokers only.
+        assert!(sim.set_controller(9).is_err());
+        sim.stop_broker(2).unwrap();
+        assert!(sim.stop_broker(2).is_err());
+        assert!(sim.set_controller(2).is_err());
+        sim.set_controller(3).unwrap();
+        assert_eq!(sim.inspect(|s| s.controller), 3);
+        // A producer at work: the followers copy what the leader gets.
+        sim.append(&tp("u", 0), 1_000_000).unwrap();
+        clock.sleep(Duration::from_millis(100)).await;
+        assert_eq!(sim.replica_bytes(&tp("u", 0), 1), Some(51_000_000));
+        assert_eq!(sim.replica_bytes(&tp("u", 0), 4), Some(51_000_000));
+    }
+
+    #[test]
+    fn the_builder_refuses_what_the_controller_refuses() {
+        let base = || SimCluster::builder().brokers(3, 0);
+        let e = base().topic("t", &[(&[1, 7], 0)]).build().unwrap_err();
+        assert!(e.contains("broker 7"), "{e}");
+        let e = base()
+            .topic("t", &[(&[1], 0)])
+            .topic_config("t", throttle::LEADER_REPLICAS, "0-1")
+            .build()
+            .unwrap_err();
+        assert!(e.contains("topic t config leader.replication"), "{e}");
+        let e = base()
+            .broker_config(1, "num.io.threads", "8")
+            .build()
+            .unwrap_err();
+        assert!(e.contains("unsupported dynamic broker config"), "{e}");
+        assert!(base().dead(4).build().is_err());
+        assert!(base().step(Duration::ZERO).build().is_err());
+        assert!(SimCluster::builder().build().is_err());
+        let e = base().moving("nope", 0, &[1]).build().unwrap_err();
+        assert!(e.contains("move of nope-0"), "{e}");
+    }
+
+    #[test]
+    fn gigabytes_cost_megabytes() {
+        // 100 GB in three replicas: the batch records, not the bytes.
+        let sim = SimCluster::builder()
+            .brokers(3, 0)
+            .topic("big", &[(&[1, 2, 3], 100_000_000_000)])
+            .build()
+            .unwrap();
+        let batches = sim.inspect(|s| s.partition("big", 0).unwrap().logs[&1].log.batch_count());
+        assert_eq!(
+            batches as u64,
+            100_000_000_000_u64.div_ceil(DEFAULT_BATCH_BYTES)
+        );
+        assert_eq!(sim.replica_bytes(&tp("big", 0), 3), Some(100_000_000_000));
+    }
 }
