@@ -14,13 +14,11 @@
 //! - `api`: one file per API family; the supported-version table.
 //! - `server`: listeners, connections, replication task, shutdown.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
-//! - `client`: a minimal kafka-protocol client for tests and benches.
 //!
 //! Not for: production use. Data is kept in memory while running; with a
 //! data dir it is saved at shutdown and loaded at start.
 
 pub mod api;
-pub mod client;
 pub mod codec;
 pub mod config;
 pub mod log;
