@@ -348,13 +348,15 @@ impl Admin {
                     tokio::time::sleep(after).await;
                     // A leader or the controller moved, or a broker went:
                     // learn where things are before trying again.
-                    self.refresh().await;
+                    let left = self.settings.api_timeout.saturating_sub(start.elapsed());
+                    self.refresh(left).await;
                 }
             }
         }
     }
 
-    /// One try, bounded by what is left of the API timeout.
+    /// One try, connecting included, bounded by what is left of the API
+    /// timeout.
     async fn attempt<R: Request>(
         &mut self,
         route: Route,
@@ -362,29 +364,39 @@ impl Admin {
         remaining: Duration,
     ) -> Result<(R::Response, String), KafkaError> {
         let api_timeout = self.settings.api_timeout;
-        let conn = self.conn(route).await?;
-        let addr = conn.addr().to_string();
-        match tokio::time::timeout(remaining, conn.send(req)).await {
-            Ok(r) => r.map(|resp| (resp, addr)),
-            Err(_) => Err(KafkaError::Timeout {
-                api: api_name(R::KEY),
-                addr,
-                after: api_timeout,
-            }),
+        let addr = match route {
+            Route::Broker(id) => self.brokers.get(&id).map(|b| b.addr.clone()),
+            Route::Any => self.any.as_ref().map(|c| c.addr().to_string()),
         }
+        .unwrap_or_else(|| "any broker".to_string());
+        let exchange = async {
+            let conn = self.conn(route).await?;
+            let addr = conn.addr().to_string();
+            conn.send(req).await.map(|resp| (resp, addr))
+        };
+        tokio::time::timeout(remaining, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(KafkaError::Timeout {
+                    api: api_name(R::KEY),
+                    addr,
+                    after: api_timeout,
+                })
+            })
     }
 
-    /// One metadata request on whatever connection works, without retries;
-    /// a failure only drops that connection.
-    async fn refresh(&mut self) {
+    /// One metadata request on whatever connection works, without retries
+    /// and within `within`; a failure only drops that connection.
+    async fn refresh(&mut self, within: Duration) {
         let req = MetadataRequest::default().with_topics(Some(Vec::new()));
-        let answer = match self.conn(Route::Any).await {
-            Ok(conn) => conn.send(&req).await,
-            Err(e) => Err(e),
-        };
+        let answer = tokio::time::timeout(within, async {
+            let conn = self.conn(Route::Any).await?;
+            conn.send(&req).await
+        })
+        .await;
         match answer {
-            Ok(md) => self.learn(&md),
-            Err(_) => self.forget(Route::Any),
+            Ok(Ok(md)) => self.learn(&md),
+            _ => self.forget(Route::Any),
         }
     }
 

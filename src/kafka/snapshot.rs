@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::MetadataResponse;
 
-use crate::model::live::{InFlight, ReplicaSizes};
+use crate::model::live::{ErrorCode, InFlight, ReplicaSizes};
 use crate::model::{self, Broker, BrokerId, Cluster, Partition, Topic, TopicPartition};
 
 /// The cluster as `describe` reports it.
@@ -59,7 +59,7 @@ pub fn build(md: &MetadataResponse, sizes: &ReplicaSizes, moves: Vec<InFlight>) 
     for t in md
         .topics
         .iter()
-        .filter(|t| t.error_code == 0 && !t.is_internal)
+        .filter(|t| t.error_code == ErrorCode::NONE && !t.is_internal)
     {
         let Some(name) = t.name.as_ref().map(|n| n.0.as_str().to_string()) else {
             continue;

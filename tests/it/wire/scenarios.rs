@@ -416,7 +416,12 @@ pub async fn cancel_and_override(b: &dyn Backend) {
         .alter_reassignments(&[(tp(&topic, 0), None)])
         .await
         .unwrap();
-    assert_eq!(code(res[0].1.as_ref().unwrap_err()), 85, "{}", b.name());
+    assert_eq!(
+        code(res[0].1.as_ref().unwrap_err()),
+        ErrorCode::NO_REASSIGNMENT_IN_PROGRESS,
+        "{}",
+        b.name()
+    );
     clear_throttle(&mut a, &ids, &topic).await;
 }
 
@@ -469,7 +474,12 @@ pub async fn throttle_configs_read_back(b: &dyn Backend) {
         ]))
         .await
         .unwrap();
-    assert_eq!(resp.results[0].error_code, 42, "{}", b.name());
+    assert_eq!(
+        resp.results[0].error_code,
+        ErrorCode::INVALID_REQUEST,
+        "{}",
+        b.name()
+    );
 }
 
 /// Reordering replicas completes at once and keeps the leader; a preferred
