@@ -130,6 +130,12 @@ impl Admin {
         &self.settings
     }
 
+    /// The address of the broker that answers calls any broker can serve,
+    /// while connected.
+    pub fn any_addr(&self) -> Option<&str> {
+        self.any.as_ref().map(Connection::addr)
+    }
+
     /// Full metadata (all topics); refreshes the broker list.
     pub async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
         let resp = self
@@ -172,7 +178,19 @@ impl Admin {
     pub async fn survey(&mut self) -> Result<Survey, KafkaError> {
         let md = self.metadata().await?;
         let ids: Vec<BrokerId> = self.brokers.keys().copied().collect();
-        let sizes = self.replica_sizes_of(&ids).await?;
+        let mut sizes = ReplicaSizes::new();
+        for id in ids {
+            // A broker that left the metadata since is not surveyed.
+            match self.replica_sizes_of(&[id]).await {
+                Ok(one) => {
+                    for (tp, by_broker) in one {
+                        sizes.entry(tp).or_default().extend(by_broker);
+                    }
+                }
+                Err(e) if e.is_gone_broker() => {}
+                Err(e) => return Err(e),
+            }
+        }
         let moves = self.list_reassignments_now().await?;
         Ok(snapshot::build(&md, &sizes, moves))
     }
@@ -329,9 +347,19 @@ impl Admin {
                     None => return Ok((resp, addr)),
                     Some(code) => (Failure::Retriable, refused(api_name(R::KEY), &addr, code)),
                 },
-                Err(e) if e.is_network() || matches!(e, KafkaError::UnknownBroker(_)) => {
+                Err(e) if e.is_network() => {
                     self.forget(route);
                     (Failure::Network, e)
+                }
+                // After a retry (a broker gone from metadata, say), or where
+                // the error alone would not name the call.
+                Err(e) if attempts > 1 || matches!(e, KafkaError::UnknownBroker(_)) => {
+                    return Err(KafkaError::GaveUp {
+                        api: api_name(R::KEY),
+                        attempts,
+                        elapsed: start.elapsed(),
+                        last: Box::new(e),
+                    });
                 }
                 Err(e) => return Err(e),
             };
