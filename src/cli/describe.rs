@@ -11,7 +11,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::{ClusterArgs, unreachable};
-use super::exit::Exit;
+use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
 use crate::model::health::name_some;
@@ -36,6 +36,10 @@ pub const TOPIC_THROTTLE_KEYS: [&str; 2] = [
 pub struct DescribeArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Only this topic (repeatable): the snapshot, the moves and the topic
+    /// throttles are limited to the topics named.
+    #[arg(long = "topic", value_name = "NAME")]
+    pub topics: Vec<String>,
     /// Write the cluster snapshot (version 1 JSON) to this file, or `-`
     /// for standard output (the description then goes to stderr).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
@@ -60,7 +64,15 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
     check_outputs(&[], &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
     let mut admin = args.cluster.connect(&printer).await?;
-    let survey = admin.survey().await.map_err(unreachable)?;
+    let mut survey = admin.survey().await.map_err(unreachable)?;
+    if !args.topics.is_empty() {
+        survey.retain_topics(&args.topics).map_err(|missing| {
+            invalid(anyhow::anyhow!(
+                "--topic: unknown topics: {}",
+                missing.join(", ")
+            ))
+        })?;
+    }
     let cluster = &survey.cluster;
     let ongoing = &survey.moves;
     // Set on the broker or topic itself: a rate inherited from defaults is

@@ -34,8 +34,8 @@ Exit codes:
 pub const DESCRIBE_EXIT_CODES: &str = "\
 Exit codes:
   0  described (and with -o, the snapshot written)
-  2  usage: a malformed or missing bootstrap, --timeout 0, an existing
-     output with --no-clobber, a --command-config that cannot be read, has
+  2  usage: a malformed or missing bootstrap, --timeout 0, an unknown
+     --topic, an existing output with --no-clobber, a --command-config that cannot be read, has
      a bad value or security settings (SSL, SASL)
   3  the cluster cannot be reached, is not Kafka, times out or answers
      with an error; an output cannot be written";

@@ -130,6 +130,12 @@ impl Admin {
         &self.settings
     }
 
+    /// The address of the broker that answers calls any broker can serve,
+    /// while connected.
+    pub fn any_addr(&self) -> Option<&str> {
+        self.any.as_ref().map(Connection::addr)
+    }
+
     /// Full metadata (all topics); refreshes the broker list.
     pub async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
         let resp = self
@@ -172,7 +178,19 @@ impl Admin {
     pub async fn survey(&mut self) -> Result<Survey, KafkaError> {
         let md = self.metadata().await?;
         let ids: Vec<BrokerId> = self.brokers.keys().copied().collect();
-        let sizes = self.replica_sizes_of(&ids).await?;
+        let mut sizes = ReplicaSizes::new();
+        for id in ids {
+            // A broker that left the metadata since is not surveyed.
+            match self.replica_sizes_of(&[id]).await {
+                Ok(one) => {
+                    for (tp, by_broker) in one {
+                        sizes.entry(tp).or_default().extend(by_broker);
+                    }
+                }
+                Err(e) if e.is_gone_broker() => {}
+                Err(e) => return Err(e),
+            }
+        }
         let moves = self.list_reassignments_now().await?;
         Ok(snapshot::build(&md, &sizes, moves))
     }
@@ -329,9 +347,19 @@ impl Admin {
                     None => return Ok((resp, addr)),
                     Some(code) => (Failure::Retriable, refused(api_name(R::KEY), &addr, code)),
                 },
-                Err(e) if e.is_network() || matches!(e, KafkaError::UnknownBroker(_)) => {
+                Err(e) if e.is_network() => {
                     self.forget(route);
                     (Failure::Network, e)
+                }
+                // After a retry (a broker gone from metadata, say), or where
+                // the error alone would not name the call.
+                Err(e) if attempts > 1 || matches!(e, KafkaError::UnknownBroker(_)) => {
+                    return Err(KafkaError::GaveUp {
+                        api: api_name(R::KEY),
+                        attempts,
+                        elapsed: start.elapsed(),
+                        last: Box::new(e),
+                    });
                 }
                 Err(e) => return Err(e),
             };
@@ -348,13 +376,15 @@ impl Admin {
                     tokio::time::sleep(after).await;
                     // A leader or the controller moved, or a broker went:
                     // learn where things are before trying again.
-                    self.refresh().await;
+                    let left = self.settings.api_timeout.saturating_sub(start.elapsed());
+                    self.refresh(left).await;
                 }
             }
         }
     }
 
-    /// One try, bounded by what is left of the API timeout.
+    /// One try, connecting included, bounded by what is left of the API
+    /// timeout.
     async fn attempt<R: Request>(
         &mut self,
         route: Route,
@@ -362,29 +392,39 @@ impl Admin {
         remaining: Duration,
     ) -> Result<(R::Response, String), KafkaError> {
         let api_timeout = self.settings.api_timeout;
-        let conn = self.conn(route).await?;
-        let addr = conn.addr().to_string();
-        match tokio::time::timeout(remaining, conn.send(req)).await {
-            Ok(r) => r.map(|resp| (resp, addr)),
-            Err(_) => Err(KafkaError::Timeout {
-                api: api_name(R::KEY),
-                addr,
-                after: api_timeout,
-            }),
+        let addr = match route {
+            Route::Broker(id) => self.brokers.get(&id).map(|b| b.addr.clone()),
+            Route::Any => self.any.as_ref().map(|c| c.addr().to_string()),
         }
+        .unwrap_or_else(|| "any broker".to_string());
+        let exchange = async {
+            let conn = self.conn(route).await?;
+            let addr = conn.addr().to_string();
+            conn.send(req).await.map(|resp| (resp, addr))
+        };
+        tokio::time::timeout(remaining, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(KafkaError::Timeout {
+                    api: api_name(R::KEY),
+                    addr,
+                    after: api_timeout,
+                })
+            })
     }
 
-    /// One metadata request on whatever connection works, without retries;
-    /// a failure only drops that connection.
-    async fn refresh(&mut self) {
+    /// One metadata request on whatever connection works, without retries
+    /// and within `within`; a failure only drops that connection.
+    async fn refresh(&mut self, within: Duration) {
         let req = MetadataRequest::default().with_topics(Some(Vec::new()));
-        let answer = match self.conn(Route::Any).await {
-            Ok(conn) => conn.send(&req).await,
-            Err(e) => Err(e),
-        };
+        let answer = tokio::time::timeout(within, async {
+            let conn = self.conn(Route::Any).await?;
+            conn.send(&req).await
+        })
+        .await;
         match answer {
-            Ok(md) => self.learn(&md),
-            Err(_) => self.forget(Route::Any),
+            Ok(Ok(md)) => self.learn(&md),
+            _ => self.forget(Route::Any),
         }
     }
 

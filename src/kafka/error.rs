@@ -95,6 +95,15 @@ impl KafkaError {
         }
     }
 
+    /// A broker that is not (or no longer) in the cluster's metadata.
+    pub fn is_gone_broker(&self) -> bool {
+        match self {
+            KafkaError::UnknownBroker(_) => true,
+            KafkaError::GaveUp { last, .. } => last.is_gone_broker(),
+            _ => false,
+        }
+    }
+
     /// A lost or unusable connection: the broker may be back, or another
     /// may answer, so the call is worth retrying elsewhere.
     pub fn is_network(&self) -> bool {

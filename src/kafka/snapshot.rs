@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::MetadataResponse;
 
-use crate::model::live::{InFlight, ReplicaSizes};
+use crate::model::live::{ErrorCode, InFlight, ReplicaSizes};
 use crate::model::{self, Broker, BrokerId, Cluster, Partition, Topic, TopicPartition};
 
 /// The cluster as `describe` reports it.
@@ -59,7 +59,7 @@ pub fn build(md: &MetadataResponse, sizes: &ReplicaSizes, moves: Vec<InFlight>) 
     for t in md
         .topics
         .iter()
-        .filter(|t| t.error_code == 0 && !t.is_internal)
+        .filter(|t| t.error_code == ErrorCode::NONE && !t.is_internal)
     {
         let Some(name) = t.name.as_ref().map(|n| n.0.as_str().to_string()) else {
             continue;
@@ -149,4 +149,137 @@ fn mark_in_flight(cluster: &mut Cluster, m: &InFlight) {
         adding: m.adding.clone(),
         removing: m.removing.clone(),
     });
+}
+
+impl Survey {
+    /// Keeps only the named topics (and their moves), and of the brokers
+    /// not alive only those their replica lists still name. Returns the
+    /// names that are not in the cluster, sorted, and changes nothing then.
+    pub fn retain_topics(&mut self, names: &[String]) -> Result<(), Vec<String>> {
+        let mut missing: Vec<String> = names
+            .iter()
+            .filter(|n| !self.cluster.topics.iter().any(|t| &t.name == *n))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            missing.sort();
+            missing.dedup();
+            return Err(missing);
+        }
+        self.cluster.topics.retain(|t| names.contains(&t.name));
+        self.moves.retain(|m| names.contains(&m.tp.topic));
+        let named: std::collections::BTreeSet<BrokerId> = self
+            .cluster
+            .partitions()
+            .flat_map(|(_, p)| p.replicas.iter().copied())
+            .collect();
+        self.cluster
+            .brokers
+            .retain(|b| b.alive || named.contains(&b.id));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use kafka_protocol::messages::{BrokerId as W, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    fn md() -> MetadataResponse {
+        let broker = |id: i32| {
+            MetadataResponseBroker::default()
+                .with_node_id(W(id))
+                .with_host(StrBytes::from_static_str("h"))
+                .with_port(9000 + id)
+                .with_rack(Some(StrBytes::from_string(format!("r{}", id % 2))))
+        };
+        let part = |i: i32, replicas: &[i32], leader: i32| {
+            MetadataResponsePartition::default()
+                .with_partition_index(i)
+                .with_replica_nodes(replicas.iter().map(|&b| W(b)).collect())
+                .with_isr_nodes(replicas.iter().map(|&b| W(b)).collect())
+                .with_leader_id(W(leader))
+        };
+        let topic = |name: &str, parts: Vec<MetadataResponsePartition>| {
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(name.into()))))
+                .with_partitions(parts)
+        };
+        MetadataResponse::default()
+            .with_brokers(vec![broker(1), broker(2), broker(3)])
+            .with_controller_id(W(2))
+            .with_topics(vec![
+                topic("b", vec![part(1, &[2, 3], 2), part(0, &[1, 2], 1)]),
+                topic("a", vec![part(0, &[1, 9], 1)]),
+                topic("__consumer_offsets", vec![part(0, &[1], 1)]).with_is_internal(true),
+            ])
+    }
+
+    fn tp(t: &str, p: i32) -> TopicPartition {
+        TopicPartition {
+            topic: t.into(),
+            partition: p,
+        }
+    }
+
+    #[test]
+    fn builds_the_snapshot_from_the_answers() {
+        let mut sizes = ReplicaSizes::new();
+        sizes.insert(tp("b", 0), [(1, 100), (2, 90)].into());
+        // No leader's size: the largest replica's.
+        sizes.insert(tp("b", 1), [(3, 70)].into());
+        sizes.insert(tp("gone", 0), [(3, 5)].into());
+        let moves = vec![InFlight {
+            tp: tp("b", 1),
+            replicas: vec![3, 1, 2],
+            adding: vec![1],
+            removing: vec![2],
+        }];
+        let s = build(&md(), &sizes, moves);
+        let names: Vec<&str> = s.cluster.topics.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "sorted, internal topics left out");
+        let ids: Vec<(i32, bool)> = s.cluster.brokers.iter().map(|b| (b.id, b.alive)).collect();
+        assert_eq!(ids, [(1, true), (2, true), (3, true), (9, false)]);
+        let b0 = s.cluster.partition(&tp("b", 0)).unwrap();
+        assert_eq!(b0.size_bytes, 100, "the leader's size");
+        let b1 = s.cluster.partition(&tp("b", 1)).unwrap();
+        assert_eq!(b1.size_bytes, 70);
+        assert_eq!(b1.replicas, vec![3, 1, 2], "the controller's list");
+        let f = b1.in_flight.as_ref().unwrap();
+        assert_eq!((f.target.clone(), f.adding.clone()), (vec![3, 1], vec![1]));
+        assert_eq!(
+            s.broker_bytes.into_iter().collect::<Vec<_>>(),
+            [(1, 100), (2, 90), (3, 70)],
+            "topics outside the snapshot are not counted"
+        );
+        assert_eq!(s.controller, 2);
+    }
+
+    #[test]
+    fn keeps_only_the_topics_asked_for() {
+        let moves = vec![InFlight {
+            tp: tp("b", 1),
+            replicas: vec![2, 3],
+            adding: vec![],
+            removing: vec![],
+        }];
+        let mut s = build(&md(), &ReplicaSizes::new(), moves);
+        assert_eq!(
+            s.retain_topics(&["b".into(), "x".into(), "c".into(), "x".into()]),
+            Err(vec!["c".to_string(), "x".to_string()])
+        );
+        assert_eq!(s.cluster.topics.len(), 2, "nothing changed");
+        let mut a = s.clone();
+        a.retain_topics(&["a".into()]).unwrap();
+        assert!(a.moves.is_empty());
+        assert_eq!(a.cluster.brokers.len(), 4, "dead broker 9 still named");
+        s.retain_topics(&["b".into()]).unwrap();
+        assert_eq!(s.moves.len(), 1);
+        let ids: Vec<i32> = s.cluster.brokers.iter().map(|b| b.id).collect();
+        assert_eq!(ids, [1, 2, 3], "dead broker 9 no longer named");
+    }
 }

@@ -225,20 +225,27 @@ async fn moves_show_in_the_cluster_and_come_back_per_partition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_moves_to_another_broker_when_its_broker_stops() {
+async fn a_call_moves_to_another_broker_when_the_controller_stops() {
     let c = start(3, 0, &["f:3:2"]).await;
-    // Bootstrap through broker 1 only; metadata names the others.
-    let mut a = admin_via(&c, 1).await;
-    c.stop_broker(1).await.unwrap();
-    let moving = a
-        .list_reassignments()
+    // Bootstrap through the controller only; metadata names the others.
+    let old = c.controller();
+    let mut a = admin_via(&c, old).await;
+    assert_eq!(a.controller, old);
+    c.stop_broker(old).await.unwrap();
+    let survivors: Vec<i32> = c.inspect(|s| s.alive_brokers());
+    let res = a
+        .alter_reassignments(&[(tp("f", 0), Some(survivors.clone()))])
         .await
-        .expect("retried on broker 2 or 3");
-    assert!(moving.is_empty());
+        .expect("retried on a live broker");
+    assert!(res[0].1.is_ok(), "{res:?}");
+    // Metadata was refreshed after the controller change.
+    assert_ne!(a.controller, old);
+    assert_eq!(a.controller, c.controller());
+    assert!(!a.brokers.contains_key(&old), "{:?}", a.brokers);
+    let moving = a.list_reassignments().await.unwrap();
     assert!(
-        !a.brokers.contains_key(&1),
-        "metadata refreshed: {:?}",
-        a.brokers
+        moving.is_empty() || moving[0].target() == survivors,
+        "{moving:?}"
     );
     c.shutdown().await;
 }

@@ -675,3 +675,77 @@ fn command_config_gives_the_bootstrap_and_warns_once_of_unknown_properties() {
         .unwrap();
     assert_exit(&out, 3);
 }
+
+#[test]
+fn describe_topic_limits_the_snapshot_and_names_unknown_topics() {
+    let mini = Mini::start();
+    let rt = &mini.rt;
+    rt.block_on(crate::minibroker::create_topic(
+        mini.handle(),
+        "extra",
+        &[&[1, 2]],
+    ));
+    rt.block_on(crate::minibroker::create_topic(
+        mini.handle(),
+        "third",
+        &[&[3]],
+    ));
+    let bootstrap = mini.handle().bootstrap();
+    let topics = |args: &[&str]| -> Vec<String> {
+        let out = bin()
+            .args([
+                "describe",
+                "--output",
+                "json",
+                "--bootstrap-server",
+                &bootstrap,
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["snapshot"]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(topics(&[]), ["extra", "orders", "third"]);
+    assert_eq!(
+        topics(&["--topic", "third", "--topic", "extra"]),
+        ["extra", "third"]
+    );
+    let dir = TempDir::new().unwrap();
+    let snap = dir.path().join("s.json");
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        "orders",
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let c = snapshot::parse("s", &std::fs::read(&snap).unwrap()).unwrap();
+    assert_eq!(c.topics.len(), 1);
+    assert_eq!(c.partition_count(), 4);
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        "orders",
+        "--topic",
+        "nope",
+        "--topic",
+        "gone",
+        "-o",
+        dir.path().join("t.json").to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert_eq!(errors(&out), ["error: --topic: unknown topics: gone, nope"]);
+    assert!(!dir.path().join("t.json").exists());
+}
