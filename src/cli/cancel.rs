@@ -39,6 +39,7 @@ pub struct CancelArgs {
     /// How long to wait for the cancelled moves to revert.
     #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
     pub wait: Duration,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -28,6 +28,7 @@ pub struct ElectArgs {
     pub partitions_file: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

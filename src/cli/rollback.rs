@@ -37,6 +37,8 @@ pub struct RollbackArgs {
     /// restored (default: PLAN.journal.json for PLAN.rollback.json).
     #[arg(long, value_name = "FILE")]
     pub plan_journal: Option<PathBuf>,
+    /// Output format: text, or json (JSON Lines events, then the report,
+    /// each with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -16,6 +16,7 @@ use crate::units::human_bytes;
 pub struct StatusArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

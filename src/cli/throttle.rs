@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::apply::beside_plan;
 use super::args::ClusterArgs;
 use super::cluster::{connect, exec_error, runtime};
-use super::exit::{Exit, invalid};
+use super::exit::{Exit, THROTTLE_EXIT_CODES, invalid};
 use super::journal::FileStore;
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use super::verify::throttle_lines;
@@ -31,9 +31,11 @@ pub struct ThrottleArgs {
 pub enum ThrottleAction {
     /// Set the replication rate of a run's throttles (a running `apply`
     /// picks it up at its next poll).
+    #[command(after_help = THROTTLE_EXIT_CODES)]
     Set(SetArgs),
     /// Remove throttles: what this tool set (its earlier values come back),
     /// or with --all every throttle on the cluster.
+    #[command(after_help = THROTTLE_EXIT_CODES)]
     Clear(ClearArgs),
 }
 
@@ -73,6 +75,7 @@ pub struct SetArgs {
     pub run: RunRef,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }
@@ -87,6 +90,7 @@ pub struct ClearArgs {
     pub run: RunRef,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

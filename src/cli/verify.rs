@@ -34,6 +34,7 @@ pub struct VerifyArgs {
     /// List every partition, done ones too.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Output format: text, or json (one document with `version`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

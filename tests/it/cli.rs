@@ -500,6 +500,34 @@ fn help_lists_commands_and_exit_codes() {
     insta::assert_snapshot!("help_gen_snapshot", stdout_of(&out));
 }
 
+/// The live commands' help, each with its exit codes (scripts rely on
+/// them: verify's 0/1/2/3 drive a pipeline).
+#[test]
+fn help_of_live_commands_lists_their_exit_codes() {
+    let cases: [(&[&str], &str); 9] = [
+        (&["apply"], "help_apply"),
+        (&["verify"], "help_verify"),
+        (&["cancel"], "help_cancel"),
+        (&["rollback"], "help_rollback"),
+        (&["status"], "help_status"),
+        (&["throttle", "set"], "help_throttle_set"),
+        (&["throttle", "clear"], "help_throttle_clear"),
+        (&["elect-leaders"], "help_elect_leaders"),
+        (&["throttle"], "help_throttle"),
+    ];
+    for (cmd, name) in cases {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = run(&args);
+        assert_exit(&out, 0);
+        let text = stdout_of(&out);
+        if cmd != ["throttle"] {
+            assert!(text.contains("Exit codes:\n  0  "), "{cmd:?}: {text}");
+        }
+        insta::assert_snapshot!(name, text);
+    }
+}
+
 /// Runs the binary with standard input closed and gives up after `secs`
 /// (killing it): `None` when it was still running. For commands that, on a
 /// broken build, would run until stopped.
