@@ -202,6 +202,16 @@ fn cluster_and_plan(fill: u64) -> (Mini, TempDir) {
     (mini, dir)
 }
 
+/// Whether a broker holds a replica in a snapshot (`describe`'s JSON).
+pub fn holds(snapshot: &serde_json::Value, broker: i64) -> bool {
+    snapshot["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["partitions"].as_array().unwrap().iter())
+        .any(|p| p["replicas"].as_array().unwrap().contains(&broker.into()))
+}
+
 /// The snapshot `describe` takes, for comparing before and after.
 fn snapshot(mini: &Mini) -> serde_json::Value {
     let v = json(&mini.run(&["describe", "--output", "json"]));
@@ -302,13 +312,7 @@ fn apply_moves_the_data_then_verify_and_rollback() {
     assert_eq!(st["moves"], serde_json::json!([]));
     assert_eq!(st["throttles"], serde_json::json!([]));
     let after = snapshot(&mini);
-    let holds_4 = after["topics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|t| t["partitions"].as_array().unwrap().iter())
-        .any(|p| p["replicas"].as_array().unwrap().contains(&4.into()));
-    assert!(!holds_4, "broker 4 still holds replicas: {after}");
+    assert!(!holds(&after, 4), "broker 4 still holds replicas: {after}");
     // Leaders elected: every partition led by its first replica.
     for t in after["topics"].as_array().unwrap() {
         for p in t["partitions"].as_array().unwrap() {
