@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use kafka_migrate::minibroker::client::MiniClient;
+use kafka_migrate::kafka::Connection;
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, TopicSpec};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
@@ -40,10 +40,10 @@ async fn ready_time() {
         .await
         .unwrap();
         for id in c.broker_ids() {
-            let mut cl = MiniClient::connect(c.broker_addr(id).unwrap())
+            let mut cl = connect(c.broker_addr(id).unwrap()).await.unwrap();
+            cl.send_version(&ApiVersionsRequest::default(), 3)
                 .await
                 .unwrap();
-            cl.send(&ApiVersionsRequest::default(), 3).await.unwrap();
         }
         times.push(t0.elapsed());
         c.shutdown().await;
@@ -123,7 +123,7 @@ async fn throttled_copy_rate(rate: u64) {
         (p.leader, p.logs[&p.leader].log.size())
     });
     let target = c.broker_ids().into_iter().find(|b| *b != leader).unwrap();
-    let via = |id| MiniClient::connect(c.broker_addr(id).unwrap());
+    let via = |id| connect(c.broker_addr(id).unwrap());
     let set = |name: &str, kind: i8, configs: Vec<(&str, String)>| {
         IncrementalAlterConfigsRequest::default().with_resources(vec![
             AlterConfigsResource::default()
@@ -145,7 +145,7 @@ async fn throttled_copy_rate(rate: u64) {
     via(leader)
         .await
         .unwrap()
-        .send(
+        .send_version(
             &set(
                 "moving",
                 2,
@@ -161,7 +161,7 @@ async fn throttled_copy_rate(rate: u64) {
     via(target)
         .await
         .unwrap()
-        .send(
+        .send_version(
             &set(
                 &target.to_string(),
                 4,
@@ -180,7 +180,12 @@ async fn throttled_copy_rate(rate: u64) {
                     .with_replicas(Some(vec![BrokerId(leader), BrokerId(target)])),
             ]),
     ]);
-    via(leader).await.unwrap().send(&req, 0).await.unwrap();
+    via(leader)
+        .await
+        .unwrap()
+        .send_version(&req, 0)
+        .await
+        .unwrap();
     let size = || {
         c.inspect(|s| {
             s.partition("moving", 0)
@@ -216,4 +221,11 @@ fn main() {
         throttled_copy_rate(1_000_000).await;
         throttled_copy_rate(10_000_000).await;
     });
+}
+
+/// The wire client's connection to one broker.
+async fn connect(
+    addr: std::net::SocketAddr,
+) -> Result<Connection, kafka_migrate::kafka::KafkaError> {
+    Connection::connect(&addr.to_string(), Duration::from_secs(30)).await
 }

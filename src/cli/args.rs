@@ -5,25 +5,104 @@
 
 use std::time::Duration;
 
+use anyhow::Result;
 use clap::Args;
 
-use crate::kafka::{Bootstrap, parse_timeout};
+use super::exit::{CodedError, Exit, invalid};
+use super::printer::Printer;
+use crate::fsutil::read_input;
+use crate::kafka::config::{ClientSettings, ConfigError, parse_command_config};
+use crate::kafka::{Admin, Bootstrap, parse_timeout};
 
 /// How a live command reaches the cluster.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// Bootstrap servers, HOST:PORT[,HOST:PORT...].
+    /// Bootstrap servers, HOST:PORT[,HOST:PORT...] (else bootstrap.servers
+    /// from --command-config).
     #[arg(
         long,
         value_name = "HOST:PORT",
         env = "KAFKA_MIGRATE_BOOTSTRAP",
         hide_env_values = true
     )]
-    pub bootstrap_server: Bootstrap,
-    /// How long to wait for each answer: seconds, or with a unit (500ms,
-    /// 30s, 2m).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
-    pub timeout: Duration,
+    pub bootstrap_server: Option<Bootstrap>,
+    /// Kafka client properties, as Kafka's tools take them: client.id,
+    /// request.timeout.ms, default.api.timeout.ms, retries,
+    /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers. Security
+    /// settings (SSL, SASL) are refused: they come with a later release.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "KAFKA_MIGRATE_COMMAND_CONFIG",
+        hide_env_values = true
+    )]
+    pub command_config: Option<String>,
+    /// How long one call may take, retries included: seconds, or with a
+    /// unit (500ms, 30s, 2m) [default: default.api.timeout.ms, else 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+impl ClusterArgs {
+    /// The bootstrap servers and client settings: flags first, then the
+    /// properties file, then Kafka's defaults. Properties this client does
+    /// not use get one warning, by name only.
+    pub fn resolve(&self, printer: &Printer) -> Result<(Bootstrap, ClientSettings)> {
+        let props = match &self.command_config {
+            Some(path) => {
+                let text = read_input(path).map_err(invalid)?;
+                let text = String::from_utf8_lossy(&text);
+                let props = parse_command_config(&text).map_err(|e| {
+                    let error = anyhow::anyhow!("--command-config {path}: {e}");
+                    let hint = matches!(e, ConfigError::Secured { .. }).then(|| {
+                        "remove the security settings to reach a PLAINTEXT listener".to_string()
+                    });
+                    anyhow::Error::from(CodedError {
+                        exit: Exit::Invalid,
+                        error,
+                        hint,
+                    })
+                })?;
+                if !props.unknown.is_empty() {
+                    printer.warn(&format!(
+                        "--command-config {path}: ignoring properties kafka-migrate does not use: {}",
+                        props.unknown.join(", ")
+                    ));
+                }
+                props
+            }
+            None => Default::default(),
+        };
+        let bootstrap = self
+            .bootstrap_server
+            .clone()
+            .or_else(|| props.bootstrap.clone())
+            .ok_or_else(|| {
+                invalid(anyhow::anyhow!(
+                    "no bootstrap server: give --bootstrap-server (or KAFKA_MIGRATE_BOOTSTRAP), or bootstrap.servers in --command-config"
+                ))
+            })?;
+        Ok((bootstrap, ClientSettings::resolve(self.timeout, &props)))
+    }
+
+    /// Connects as [`ClusterArgs::resolve`] says; an unreachable cluster
+    /// is exit 3 with a hint.
+    pub async fn connect(&self, printer: &Printer) -> Result<Admin> {
+        let (bootstrap, settings) = self.resolve(printer)?;
+        Admin::connect_with(&bootstrap.to_string(), settings)
+            .await
+            .map_err(unreachable)
+    }
+}
+
+/// A cluster that cannot be reached or answers with an error: exit 3.
+pub fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    CodedError {
+        exit: Exit::Failure,
+        error: e.into(),
+        hint: Some("check --bootstrap-server and that the cluster is up".into()),
+    }
+    .into()
 }
 
 /// The plan a command reads: a positional argument, or

@@ -34,8 +34,9 @@ Exit codes:
 pub const DESCRIBE_EXIT_CODES: &str = "\
 Exit codes:
   0  described (and with -o, the snapshot written)
-  2  usage: a malformed bootstrap, --timeout 0, an existing output with
-     --no-clobber
+  2  usage: a malformed or missing bootstrap, --timeout 0, an unknown
+     --topic, an existing output with --no-clobber, a --command-config that cannot be read, has
+     a bad value or security settings (SSL, SASL)
   3  the cluster cannot be reached, is not Kafka, times out or answers
      with an error; an output cannot be written";
 
@@ -50,6 +51,67 @@ Exit codes:
   0  stopped cleanly (Ctrl-C, SIGTERM or quit), --data-dir saved
   2  bad flags, topics, limits or saved data
   3  a port in use, an unusable --data-dir, a failed save";
+
+pub const APPLY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every partition at its target, preferred leaders elected, throttles
+     restored; with --no-wait: the first batch submitted; with --dry-run:
+     nothing changed
+  1  stopped (Ctrl-C): moves stay in flight and throttles in force; run
+     the same apply again to resume, or cancel
+  2  invalid input or usage: a bad plan, or one the live cluster refuses
+     (unknown or dead targets, a replication-factor change, a vanished
+     topic), a stale plan (unless --force), other moves in flight (unless
+     --additional), a journal of another plan, an output naming an input
+  3  the cluster cannot be reached or fails; partitions refused or moved
+     elsewhere by someone else; a file cannot be written";
+
+pub const ROLLBACK_EXIT_CODES: &str = "\
+Exit codes:
+  0  every partition back at the rollback file's replicas, throttles
+     restored
+  1  stopped (Ctrl-C): run the same rollback again to resume
+  2  invalid input or usage: a bad rollback file, or one the live cluster
+     refuses, a journal of another plan
+  3  the cluster cannot be reached or fails; a move that would not
+     revert or a partition refused; a file cannot be written";
+
+pub const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  every partition of the plan is done (throttles restored, unless
+     --preserve-throttles)
+  1  still in progress
+  2  invalid input or usage: a bad plan, a journal of another plan
+  3  some partition diverged (at other replicas, not moving to the plan's)
+     or failed (vanished, or adding a replica on a broker that is down);
+     the cluster cannot be reached or fails";
+
+pub const CANCEL_EXIT_CODES: &str = "\
+Exit codes:
+  0  every move cancelled and reverted (or nothing was moving), throttles
+     restored
+  1  some moves still listed when --wait ended
+  2  invalid input or usage: a bad plan, a journal of another plan
+  3  a cancel the cluster refused; the cluster cannot be reached or fails";
+
+pub const STATUS_EXIT_CODES: &str = "\
+Exit codes:
+  0  reported
+  2  usage
+  3  the cluster cannot be reached or fails";
+
+pub const THROTTLE_EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  2  usage: no run named (--plan or --journal), a bad rate, no throttle of
+     this tool recorded, a journal that is not one
+  3  the cluster cannot be reached or fails; the journal cannot be written";
+
+pub const ELECT_EXIT_CODES: &str = "\
+Exit codes:
+  0  every partition led by its preferred replica
+  2  usage: unknown topics or partitions, a bad partitions file
+  3  an election failed; the cluster cannot be reached or fails";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

@@ -1,21 +1,34 @@
 //! The command line: thin. Each command parses its flags, calls the library
 //! and hands results to the printer. Exit codes live in [`exit`].
 
+pub mod apply;
 pub mod args;
+pub mod cancel;
 pub mod check;
+pub mod cluster;
 pub mod describe;
+pub mod elect;
 pub mod exit;
+pub mod journal;
+pub mod markdown;
 pub mod mini_broker;
 pub mod plan;
 pub mod printer;
+pub mod progress;
+pub mod rollback;
+pub mod status;
 pub mod summary;
 pub mod synth;
+pub mod throttle;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
 use exit::{
-    CHECK_EXIT_CODES, CodedError, DESCRIBE_EXIT_CODES, EXIT_CODES_HELP, Exit,
-    GEN_SNAPSHOT_EXIT_CODES, MINI_BROKER_EXIT_CODES, PLAN_EXIT_CODES,
+    APPLY_EXIT_CODES, CANCEL_EXIT_CODES, CHECK_EXIT_CODES, CodedError, DESCRIBE_EXIT_CODES,
+    ELECT_EXIT_CODES, EXIT_CODES_HELP, Exit, GEN_SNAPSHOT_EXIT_CODES, MINI_BROKER_EXIT_CODES,
+    PLAN_EXIT_CODES, ROLLBACK_EXIT_CODES, STATUS_EXIT_CODES, THROTTLE_EXIT_CODES,
+    VERIFY_EXIT_CODES,
 };
 use printer::Printer;
 
@@ -33,7 +46,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Plan a balanced reassignment offline from a cluster snapshot.
+    /// Plan a balanced reassignment from a cluster snapshot or the live
+    /// cluster.
     #[command(after_help = PLAN_EXIT_CODES)]
     Plan(Box<plan::PlanArgs>),
     /// Read a live cluster's state; `-o FILE` writes a snapshot for `plan`.
@@ -42,6 +56,32 @@ pub enum Command {
     /// Validate a reassignment plan against a snapshot, for CI.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(check::CheckArgs),
+    /// Run a plan on the live cluster: batches under throttles, progress,
+    /// preferred leaders elected, throttles restored; resumable.
+    #[command(after_help = APPLY_EXIT_CODES)]
+    Apply(Box<apply::ApplyArgs>),
+    /// Where each partition of a plan stands; restores throttles when all
+    /// are done.
+    #[command(after_help = VERIFY_EXIT_CODES)]
+    Verify(verify::VerifyArgs),
+    /// Cancel the moves in flight of a plan (or all), wait until they
+    /// revert, restore throttles.
+    #[command(after_help = CANCEL_EXIT_CODES)]
+    Cancel(cancel::CancelArgs),
+    /// Put partitions back as a rollback file records them (cancelling
+    /// what still moves first).
+    #[command(after_help = ROLLBACK_EXIT_CODES)]
+    Rollback(Box<rollback::RollbackArgs>),
+    /// Moves in flight with progress, and throttles in force, whoever set
+    /// them.
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Status(status::StatusArgs),
+    /// Change a run's replication throttle, or remove throttles.
+    #[command(after_help = THROTTLE_EXIT_CODES)]
+    Throttle(throttle::ThrottleArgs),
+    /// Preferred-leader election.
+    #[command(name = "elect-leaders", after_help = ELECT_EXIT_CODES)]
+    ElectLeaders(elect::ElectArgs),
     /// Run an in-process Kafka cluster (real protocol) until Ctrl-C, SIGTERM or `quit`.
     #[command(name = "mini-broker", after_help = MINI_BROKER_EXIT_CODES)]
     MiniBroker(mini_broker::MiniBrokerArgs),
@@ -81,6 +121,13 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Plan(a) => plan::exec(*a),
         Command::Check(a) => check::exec(a),
+        Command::Apply(a) => apply::exec(*a),
+        Command::Verify(a) => verify::exec(a),
+        Command::Cancel(a) => cancel::exec(a),
+        Command::Rollback(a) => rollback::exec(*a),
+        Command::Status(a) => status::exec(a),
+        Command::Throttle(a) => throttle::exec(a),
+        Command::ElectLeaders(a) => elect::exec(a),
         Command::Describe(a) => describe::exec(a),
         Command::GenSnapshot(a) => synth::exec(a),
         Command::MiniBroker(a) => mini_broker::exec(a),

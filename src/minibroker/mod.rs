@@ -17,7 +17,6 @@
 //! - `api`: one file per API family; the supported-version table.
 //! - `server`: listeners, connections, replication task, shutdown.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
-//! - `client`: a minimal kafka-protocol client for tests and benches.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
@@ -25,7 +24,6 @@
 //! data dir it is saved at shutdown and loaded at start.
 
 pub mod api;
-pub mod client;
 pub mod codec;
 pub mod config;
 pub mod configs;

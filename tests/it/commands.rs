@@ -526,3 +526,226 @@ fn describe_needs_a_bootstrap() {
         stderr(&out)
     );
 }
+
+/// A port nothing listens on (free a moment ago).
+fn closed_port() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn command_config_refuses_security_settings_before_connecting() {
+    let dir = TempDir::new().unwrap();
+    let addr = closed_port();
+    for (text, named) in [
+        ("security.protocol=SASL_SSL\n", "security.protocol=SASL_SSL"),
+        (
+            "sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"hunter2\";\n",
+            "sasl.jaas.config, sasl.mechanism",
+        ),
+        ("ssl.keystore.password=hunter2\n", "ssl.keystore.password"),
+    ] {
+        let f = write(dir.path(), "client.properties", text);
+        let out = run(&[
+            "describe",
+            "--bootstrap-server",
+            &addr,
+            "--command-config",
+            f.to_str().unwrap(),
+        ]);
+        assert_exit(&out, 2);
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{}", stderr(&out));
+        assert!(errs[0].contains(named), "{errs:?}");
+        assert!(errs[0].contains("later release"), "{errs:?}");
+        assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains(&addr), "refused before connecting");
+    }
+    // The same file from the environment.
+    let f = write(dir.path(), "env.properties", "ssl.truststore.location=/x\n");
+    let out = bin()
+        .args(["describe", "--bootstrap-server", &addr])
+        .env("KAFKA_MIGRATE_COMMAND_CONFIG", &f)
+        .output()
+        .unwrap();
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("ssl.truststore.location"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn command_config_values_are_checked_and_a_missing_file_is_named() {
+    let dir = TempDir::new().unwrap();
+    let addr = closed_port();
+    let f = write(
+        dir.path(),
+        "c.properties",
+        "# ours\nretries = 3\nrequest.timeout.ms: soon\n",
+    );
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &addr,
+        "--command-config",
+        f.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{}", stderr(&out));
+    assert!(
+        errs[0].contains("line 3: request.timeout.ms: \"soon\" is not a number of milliseconds"),
+        "{errs:?}"
+    );
+    let missing = dir.path().join("none.properties");
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &addr,
+        "--command-config",
+        missing.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("none.properties"), "{}", stderr(&out));
+}
+
+#[test]
+fn command_config_timeouts_apply_and_the_flag_wins() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let dir = TempDir::new().unwrap();
+    let f = write(
+        dir.path(),
+        "c.properties",
+        &format!("bootstrap.servers={addr}\nrequest.timeout.ms=300\n"),
+    );
+    let t0 = std::time::Instant::now();
+    let out = run(&["describe", "--command-config", f.to_str().unwrap()]);
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains(&format!("ApiVersions to {addr} timed out after 300 ms")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    drop(silent);
+}
+
+#[test]
+fn command_config_gives_the_bootstrap_and_warns_once_of_unknown_properties() {
+    let mini = Mini::start();
+    let dir = TempDir::new().unwrap();
+    let f = write(
+        dir.path(),
+        "c.properties",
+        &format!(
+            "bootstrap.servers={}\nclient.id=ops\nretry.backoff.ms=50\nacks=all\nmy.secret=hunter2\nlinger.ms=5\n",
+            mini.handle().bootstrap()
+        ),
+    );
+    let out = bin()
+        .args(["describe", "--command-config", f.to_str().unwrap()])
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("acks, linger.ms, my.secret"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 topics, 4 partitions"));
+    // The flag wins over the file.
+    let out = bin()
+        .args([
+            "describe",
+            "--bootstrap-server",
+            &closed_port(),
+            "--command-config",
+            f.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+}
+
+#[test]
+fn describe_topic_limits_the_snapshot_and_names_unknown_topics() {
+    let mini = Mini::start();
+    let rt = &mini.rt;
+    rt.block_on(crate::minibroker::create_topic(
+        mini.handle(),
+        "extra",
+        &[&[1, 2]],
+    ));
+    rt.block_on(crate::minibroker::create_topic(
+        mini.handle(),
+        "third",
+        &[&[3]],
+    ));
+    let bootstrap = mini.handle().bootstrap();
+    let topics = |args: &[&str]| -> Vec<String> {
+        let out = bin()
+            .args([
+                "describe",
+                "--output",
+                "json",
+                "--bootstrap-server",
+                &bootstrap,
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["snapshot"]["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(topics(&[]), ["extra", "orders", "third"]);
+    assert_eq!(
+        topics(&["--topic", "third", "--topic", "extra"]),
+        ["extra", "third"]
+    );
+    let dir = TempDir::new().unwrap();
+    let snap = dir.path().join("s.json");
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        "orders",
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 0);
+    let c = snapshot::parse("s", &std::fs::read(&snap).unwrap()).unwrap();
+    assert_eq!(c.topics.len(), 1);
+    assert_eq!(c.partition_count(), 4);
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        "orders",
+        "--topic",
+        "nope",
+        "--topic",
+        "gone",
+        "-o",
+        dir.path().join("t.json").to_str().unwrap(),
+    ]);
+    assert_exit(&out, 2);
+    assert_eq!(errors(&out), ["error: --topic: unknown topics: gone, nope"]);
+    assert!(!dir.path().join("t.json").exists());
+}

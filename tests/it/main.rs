@@ -4,12 +4,14 @@
 // fences of clippy.toml are for the product.
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
+mod admin;
 mod analysis;
 mod cli;
 mod commands;
 mod files;
 mod formats;
 mod inflight;
+mod live;
 mod minibroker;
 mod plans;
 mod props;

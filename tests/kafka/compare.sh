@@ -11,7 +11,7 @@
 #        KAFKA_MIGRATE_PLAN_ARGS    extra arguments for `kafka-migrate plan`
 #        PLAN_CHECK                 referee (default /work/shared/tools/plan-check, then ../shared/tools/plan-check)
 #        COMPARE_EXECUTE (1)        then execute ours.json with the official tool and --verify it
-# writes target/kafka/compare/: snapshot.json, topics-to-move.json, generate-N.out,
+# writes target/kafka/compare/: snapshot.json (kafka-migrate describe), topics-to-move.json, generate-N.out,
 #        official-current.json, official-plan.json (run 1), official-plan-N.json,
 #        official-figures.json, official-plan-check.json, ours.json, ours-figures.json,
 #        ours-plan-check.json, summary.json
@@ -72,8 +72,24 @@ TOPIC_LIST=$(IFS=,; echo "${NAMES[*]}")
 # let followers fetch the last batches so log-dir sizes agree across replicas
 sleep 2
 
+# ------------------------------------------------------------ kafka-migrate binary
+BIN=${KAFKA_MIGRATE_BIN:-}
+if [[ -z $BIN ]]; then
+  for c in "$REPO/target/release/kafka-migrate" "$REPO/target/debug/kafka-migrate"; do
+    [[ -x $c ]] && { BIN=$c; break; }
+  done
+fi
+[[ -n $BIN ]] || { log "no kafka-migrate binary: cargo build --release, or set KAFKA_MIGRATE_BIN"; exit 1; }
+
 # ------------------------------------------------------------ snapshot
-"$PY" "$HERE/snapshot.py" --bootstrap "$B" --topics "$TOPIC_LIST" -o "$OUT/snapshot.json"
+# `kafka-migrate describe` over the wire, limited to this script's topics
+# (a partition's size is its leader's log).
+TOPIC_ARGS=()
+for name in "${NAMES[@]}"; do TOPIC_ARGS+=(--topic "$name"); done
+snapshot() { # out
+  "$BIN" describe --bootstrap-server "$B" "${TOPIC_ARGS[@]}" -o "$1" >"$1.describe.out"
+}
+snapshot "$OUT/snapshot.json"
 log "snapshot: $OUT/snapshot.json"
 
 # ------------------------------------------------------------ official --generate
@@ -108,14 +124,8 @@ plan_check "$OUT/official-plan.json" "$OUT/official-plan-check.json"
 
 # ------------------------------------------------------------ ours (hook)
 # The same snapshot, planned by kafka-migrate: `kafka-migrate plan --state snapshot.json -o ours.json`
-BIN=${KAFKA_MIGRATE_BIN:-}
-if [[ -z $BIN ]]; then
-  for c in "$REPO/target/release/kafka-migrate" "$REPO/target/debug/kafka-migrate"; do
-    [[ -x $c ]] && { BIN=$c; break; }
-  done
-fi
 OURS=skipped
-if [[ -n $BIN ]] && "$BIN" plan --help >/dev/null 2>&1; then
+if "$BIN" plan --help >/dev/null 2>&1; then
   log "running $BIN plan"
   # shellcheck disable=SC2086
   if "$BIN" plan --state "$OUT/snapshot.json" -o "$OUT/ours.json" ${KAFKA_MIGRATE_PLAN_ARGS:-} >"$OUT/ours-plan.out" 2>&1; then
@@ -152,7 +162,7 @@ if [[ ${COMPARE_EXECUTE:-1} == 1 && -s $OUT/ours.json ]]; then
     done
     EXEC_SECONDS=$("$PY" -c 'import sys,time; print(round(time.time()-float(sys.argv[1]),1))' "$t0")
     # what the cluster now holds must be exactly the plan
-    "$PY" "$HERE/snapshot.py" --bootstrap "$B" --topics "$TOPIC_LIST" -o "$OUT/snapshot-after-ours.json"
+    snapshot "$OUT/snapshot-after-ours.json"
     "$PY" - "$OUT/ours.json" "$OUT/snapshot-after-ours.json" <<'PYCHECK' >"$OUT/ours-after-check.txt" || EXEC=$EXEC-but-replicas-differ
 import json, sys
 plan = json.load(open(sys.argv[1]))

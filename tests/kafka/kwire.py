@@ -3,7 +3,7 @@
 
 Starting a JVM to ask "is the cluster up?" costs seconds on a 2-core machine;
 one Metadata request over a socket costs milliseconds.  Used by cluster.sh
-(readiness) and snapshot.py (broker racks, live brokers).
+(readiness) and compare.sh.
 
 usage: kwire.py metadata HOST:PORT[,HOST:PORT...] [--timeout S]
        kwire.py brokers  HOST:PORT[,HOST:PORT...] [--timeout S]

@@ -32,7 +32,7 @@ async fn topics_by_count_describe_cluster_offsets_and_delete() {
                 .with_num_partitions(1)
                 .with_replication_factor(5),
         ]);
-    let resp = cl.send(&req, 7).await.unwrap();
+    let resp = cl.send_version(&req, 7).await.unwrap();
     assert_eq!(resp.topics[0].error_code, 0);
     assert_eq!(
         (
@@ -43,7 +43,7 @@ async fn topics_by_count_describe_cluster_offsets_and_delete() {
     );
     assert_eq!(resp.topics[1].error_code, 38, "INVALID_REPLICATION_FACTOR");
     assert_eq!(
-        cl.send(&req, 7).await.unwrap().topics[0].error_code,
+        cl.send_version(&req, 7).await.unwrap().topics[0].error_code,
         36,
         "TOPIC_ALREADY_EXISTS"
     );
@@ -58,7 +58,7 @@ async fn topics_by_count_describe_cluster_offsets_and_delete() {
     }
 
     let dc = cl
-        .send(&DescribeClusterRequest::default(), 1)
+        .send_version(&DescribeClusterRequest::default(), 1)
         .await
         .unwrap();
     assert_eq!(dc.brokers.len(), 4);
@@ -80,24 +80,7 @@ async fn topics_by_count_describe_cluster_offsets_and_delete() {
                         .with_records(Some(batch(0, 5, 10))),
                 ]),
         ]);
-    lc.send_raw(&{
-        let mut b = bytes::BytesMut::new();
-        use bytes::BufMut;
-        use kafka_protocol::protocol::Encodable;
-        b.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(0)
-            .with_request_api_version(9)
-            .with_correlation_id(1000)
-            .encode(&mut b, 2)
-            .unwrap();
-        req0.encode(&mut b, 9).unwrap();
-        let len = (b.len() - 4) as i32;
-        b[0..4].copy_from_slice(&len.to_be_bytes());
-        b
-    })
-    .await
-    .unwrap();
+    lc.send_without_response(&req0, 9).await.unwrap();
     assert_eq!(
         produce(&mut lc, "counted", 0, batch(5, 5, 10), 1).await,
         (0, 5),
@@ -121,22 +104,25 @@ async fn topics_by_count_describe_cluster_offsets_and_delete() {
         latest_offset(&c, "counted", 0).await == 10
     })
     .await;
-    let earliest = lc.send(&list(-2), 7).await.unwrap();
+    let earliest = lc.send_version(&list(-2), 7).await.unwrap();
     assert_eq!(earliest.topics[0].partitions[0].offset, 0);
-    let by_time = lc.send(&list(1_700_000_000_000 + 7), 7).await.unwrap();
+    let by_time = lc
+        .send_version(&list(1_700_000_000_000 + 7), 7)
+        .await
+        .unwrap();
     assert_eq!(
         by_time.topics[0].partitions[0].offset, 5,
         "first batch whose max timestamp reaches it"
     );
     let not_leader = client(&c, if leader == 1 { 2 } else { 1 })
         .await
-        .send(&list(-1), 7)
+        .send_version(&list(-1), 7)
         .await
         .unwrap();
     assert_eq!(not_leader.topics[0].partitions[0].error_code, 6);
 
     let del = cl
-        .send(
+        .send_version(
             &DeleteTopicsRequest::default()
                 .with_topics(vec![
                     DeleteTopicState::default().with_name(Some(tn("counted"))),
@@ -205,10 +191,15 @@ async fn disk_move_goes_through_a_future_log_under_its_throttle() {
                 ]),
         ])
     };
-    let resp = cl.send(&alter(&other), 2).await.unwrap();
+    let resp = cl.send_version(&alter(&other), 2).await.unwrap();
     assert_eq!(resp.results[0].partitions[0].error_code, 0);
     assert_eq!(
-        cl.send(&alter("/no/such/dir"), 2).await.unwrap().results[0].partitions[0].error_code,
+        cl.send_version(&alter("/no/such/dir"), 2)
+            .await
+            .unwrap()
+            .results[0]
+            .partitions[0]
+            .error_code,
         57
     );
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -33,7 +33,7 @@ async fn ask(c: &ClusterHandle, names: &[&str], allow: bool) -> Vec<(String, i16
                 .map(|n| MetadataRequestTopic::default().with_name(Some(tn(n))))
                 .collect(),
         ));
-    let resp = client(c, 2).await.send(&req, 12).await.unwrap();
+    let resp = client(c, 2).await.send_version(&req, 12).await.unwrap();
     resp.topics
         .iter()
         .map(|t| {
@@ -71,7 +71,7 @@ async fn metadata_creates_an_unknown_topic_with_the_defaults() {
             .with_name(None)
             .with_topic_id(uuid::Uuid::from_u128(7)),
     ]));
-    let resp = client(&c, 1).await.send(&by_id, 12).await.unwrap();
+    let resp = client(&c, 1).await.send_version(&by_id, 12).await.unwrap();
     assert_eq!(resp.topics[0].error_code, 100);
     // Produce alone never creates: UNKNOWN_TOPIC_OR_PARTITION.
     let mut cl = client(&c, 1).await;
@@ -97,7 +97,7 @@ async fn the_defaults_shape_auto_created_and_default_sized_topics() {
             .with_num_partitions(-1)
             .with_replication_factor(-1),
     ]);
-    let resp = client(&c, 1).await.send(&req, 7).await.unwrap();
+    let resp = client(&c, 1).await.send_version(&req, 7).await.unwrap();
     assert_eq!(resp.topics[0].error_code, 0);
     assert_eq!(
         (

@@ -48,7 +48,7 @@ fn frame(api_key: i16, version: i16, header_version: i16, body: &[u8]) -> Vec<u8
 async fn still_serving(c: &ClusterHandle) {
     let resp = client(c, 1)
         .await
-        .send(&ApiVersionsRequest::default(), 3)
+        .send_version(&ApiVersionsRequest::default(), 3)
         .await
         .unwrap();
     assert_eq!(resp.error_code, 0);

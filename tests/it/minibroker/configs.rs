@@ -19,7 +19,7 @@ async fn describe(
             .with_resource_name(sb(name))
             .with_configuration_keys(None),
     ]);
-    let resp = client(c, via).await.send(&req, 4).await.unwrap();
+    let resp = client(c, via).await.send_version(&req, 4).await.unwrap();
     let r = &resp.results[0];
     (
         r.error_code,

@@ -118,7 +118,7 @@ async fn unclean_election_brings_back_a_partition_whose_isr_is_gone() {
                 ]));
             client(c, 3)
                 .await
-                .send(&req, 2)
+                .send_version(&req, 2)
                 .await
                 .unwrap()
                 .replica_election_results[0]

@@ -1,6 +1,6 @@
 //! End-to-end tests of the embedded mini-broker over real sockets on
 //! 127.0.0.1:0: librdkafka (rdkafka) and kcat as reference clients, and a
-//! kafka-protocol client for the admin APIs librdkafka lacks; `process`
+//! the wire client (`kafka::Connection`) for the admin APIs librdkafka lacks; `process`
 //! runs the `mini-broker` command itself.
 
 mod admin;
@@ -15,8 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_migrate::kafka::Admin;
-use kafka_migrate::minibroker::client::MiniClient;
+use kafka_migrate::kafka::{Admin, Connection};
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -52,10 +51,15 @@ pub async fn start(brokers: usize, racks: usize, topics: &[&str]) -> ClusterHand
     .expect("cluster starts")
 }
 
-pub async fn client(c: &ClusterHandle, broker: i32) -> MiniClient {
-    MiniClient::connect(c.broker_addr(broker).unwrap())
-        .await
-        .unwrap()
+/// The wire client's connection to one broker; requests at explicit
+/// versions (`send_version`), as these tests pin them.
+pub async fn client(c: &ClusterHandle, broker: i32) -> Connection {
+    Connection::connect(
+        &c.broker_addr(broker).unwrap().to_string(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap()
 }
 
 /// Creates a topic with an explicit assignment over the wire, through
@@ -109,7 +113,7 @@ pub fn value_of(i: usize, len: usize) -> Vec<u8> {
 
 /// Produces one batch with the given acks; returns (error code, base offset).
 pub async fn produce(
-    client: &mut MiniClient,
+    client: &mut Connection,
     topic: &str,
     partition: i32,
     records: Bytes,
@@ -127,7 +131,7 @@ pub async fn produce(
                         .with_records(Some(records)),
                 ]),
         ]);
-    let resp = client.send(&req, 9).await.unwrap();
+    let resp = client.send_version(&req, 9).await.unwrap();
     let p = &resp.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
 }
@@ -135,7 +139,7 @@ pub async fn produce(
 pub async fn metadata(c: &ClusterHandle, via: i32) -> MetadataResponse {
     client(c, via)
         .await
-        .send(&MetadataRequest::default().with_topics(None), 12)
+        .send_version(&MetadataRequest::default().with_topics(None), 12)
         .await
         .unwrap()
 }
@@ -174,7 +178,7 @@ pub async fn latest_offset(c: &ClusterHandle, topic: &str, partition: i32) -> i6
                         .with_timestamp(-1),
                 ]),
         ]);
-    let resp = client(c, leader).await.send(&req, 7).await.unwrap();
+    let resp = client(c, leader).await.send_version(&req, 7).await.unwrap();
     let p = &resp.topics[0].partitions[0];
     assert_eq!(p.error_code, 0);
     p.offset
@@ -203,7 +207,7 @@ pub async fn fetch_all(c: &ClusterHandle, topic: &str, partition: i32) -> Vec<(i
                             .with_partition_max_bytes(1 << 20),
                     ]),
             ]);
-        let resp = cl.send(&req, 11).await.unwrap();
+        let resp = cl.send_version(&req, 11).await.unwrap();
         let p = &resp.responses[0].partitions[0];
         assert_eq!(p.error_code, 0);
         let mut records = p.records.clone().unwrap_or_default();
@@ -230,7 +234,7 @@ pub async fn log_dirs(
 ) -> BTreeMap<String, Vec<(String, i64, bool)>> {
     let resp = client(c, broker)
         .await
-        .send(&DescribeLogDirsRequest::default().with_topics(None), 4)
+        .send_version(&DescribeLogDirsRequest::default().with_topics(None), 4)
         .await
         .unwrap();
     resp.results

@@ -41,7 +41,13 @@ pub async fn set_configs(
                     .collect(),
             ),
     ]);
-    client(c, via).await.send(&req, 1).await.unwrap().responses[0].error_code
+    client(c, via)
+        .await
+        .send_version(&req, 1)
+        .await
+        .unwrap()
+        .responses[0]
+        .error_code
 }
 
 /// Throttles the move of `topic` partition 0 like the official tool:
@@ -120,7 +126,7 @@ pub async fn reassign(
                         .with_replicas(target.map(|t| t.iter().copied().map(BrokerId).collect())),
                 ]),
         ]);
-    let resp = client(c, via).await.send(&req, 0).await.unwrap();
+    let resp = client(c, via).await.send_version(&req, 0).await.unwrap();
     assert_eq!(resp.error_code, 0);
     resp.responses[0].partitions[0].error_code
 }
@@ -132,7 +138,7 @@ pub async fn ongoing(
 ) -> Vec<(String, i32, Vec<i32>, Vec<i32>, Vec<i32>)> {
     let resp = client(c, via)
         .await
-        .send(
+        .send_version(
             &ListPartitionReassignmentsRequest::default().with_topics(None),
             0,
         )
@@ -381,7 +387,7 @@ async fn new_target_overrides_a_running_move_like_kafka() {
                         .with_topic(tn("ov"))
                         .with_partitions(vec![0]),
                 ]));
-            let resp = client(c, via).await.send(&req, 2).await.unwrap();
+            let resp = client(c, via).await.send_version(&req, 2).await.unwrap();
             resp.replica_election_results[0].partition_result[0].error_code
         }
     };

@@ -87,6 +87,7 @@ macro_rules! suite {
             leader_stopped_during_production,
             describe_writes_the_clusters_snapshot,
             describe_mid_move,
+            admin_outlives_a_stopped_broker,
         );
         $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,

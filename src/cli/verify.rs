@@ -1,0 +1,164 @@
+//! `kafka-migrate verify PLAN`: where each planned partition stands (done,
+//! in progress with bytes copied, diverged, failed); when all are done,
+//! the throttles this tool set are restored from the journal.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::apply::{beside_plan, load_plan};
+use super::args::{ClusterArgs, PlanFileArg};
+use super::cluster::{connect, exec_error, runtime};
+use super::exit::Exit;
+use super::journal::FileStore;
+use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
+use crate::exec::apply::ThrottleOutcome;
+use crate::exec::verify::{PartitionStatus, Verdict, VerifyReport, VerifySettings, verify};
+use crate::model::live::ClusterAdmin;
+use crate::model::reassignment::Reassignment;
+use crate::units::human_bytes;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub plan: PlanFileArg,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Leave the throttles in force even when every partition is done.
+    #[arg(long)]
+    pub preserve_throttles: bool,
+    /// The journal of the run (default: beside the plan).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// List every partition, done ones too.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Output format: text, or json (one document with `version`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+pub fn exec(args: VerifyArgs) -> Result<Exit> {
+    let plan_path = args.plan.path().to_string();
+    let journal = beside_plan(&plan_path, args.journal.as_deref(), "journal", "--journal")?;
+    let plan = load_plan(&plan_path)?;
+    runtime()?.block_on(async {
+        let mut admin = connect(&args.cluster).await?;
+        run(&mut admin, &args, &plan, journal).await
+    })
+}
+
+async fn run<A: ClusterAdmin>(
+    admin: &mut A,
+    args: &VerifyArgs,
+    plan: &Reassignment,
+    journal: PathBuf,
+) -> Result<Exit> {
+    let printer = Printer::new(args.output);
+    let mut store = FileStore::new(journal);
+    let settings = VerifySettings {
+        preserve_throttles: args.preserve_throttles,
+    };
+    let report = verify(admin, plan, &mut store, &settings)
+        .await
+        .map_err(exec_error)?;
+    match args.output {
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&report).expect("reports serialize");
+            if let Some(o) = v.as_object_mut() {
+                o.insert("version".into(), JSON_VERSION.into());
+                o.insert("command".into(), "verify".into());
+            }
+            printer.json(&v);
+        }
+        OutputFormat::Text => render(&printer, &report, args.verbose),
+    }
+    if let Some(t) = &report.throttles {
+        throttle_lines(&printer, t);
+    } else if report.verdict == Verdict::AllDone && args.preserve_throttles {
+        printer.note("throttles left in force (--preserve-throttles)");
+    }
+    if store.saved {
+        printer.note(&format!("journal: {}", store.path().display()));
+    }
+    Ok(match report.verdict {
+        Verdict::AllDone => Exit::Ok,
+        Verdict::InProgress => Exit::Incomplete,
+        Verdict::Failed => Exit::Failure,
+    })
+}
+
+/// What restoring the throttles did, on stderr.
+pub fn throttle_lines(printer: &Printer, t: &ThrottleOutcome) {
+    if t.restored && !t.ops.is_empty() {
+        printer.note(&format!(
+            "throttles restored to what they were before ({} config changes)",
+            t.ops.len()
+        ));
+    }
+    for l in &t.left_alone {
+        printer.warn(&format!(
+            "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
+            l.resource_type,
+            l.resource,
+            l.key,
+            l.ours,
+            l.now
+                .as_ref()
+                .map_or("deleted".to_string(), |v| format!("{v:?}"))
+        ));
+    }
+}
+
+fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
+    let rows: Vec<Vec<String>> = r
+        .partitions
+        .iter()
+        .filter(|p| verbose || !matches!(p.status, PartitionStatus::Done))
+        .map(|p| {
+            let (state, detail) = match &p.status {
+                PartitionStatus::Done => ("done".to_string(), String::new()),
+                PartitionStatus::InProgress {
+                    bytes_copied,
+                    bytes_total,
+                } => (
+                    "in progress".into(),
+                    format!(
+                        "{} of {} copied",
+                        human_bytes(*bytes_copied),
+                        human_bytes(*bytes_total)
+                    ),
+                ),
+                PartitionStatus::Diverged {
+                    replicas,
+                    moving_to,
+                } => (
+                    "diverged".into(),
+                    match moving_to {
+                        Some(t) => format!("at {replicas:?}, moving to {t:?}"),
+                        None => format!("at {replicas:?}, not moving"),
+                    },
+                ),
+                PartitionStatus::Failed { reason } => ("failed".into(), reason.clone()),
+            };
+            vec![
+                format!("{}-{}", p.topic, p.partition),
+                format!("{:?}", p.target),
+                state,
+                detail,
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        printer.out(&table(&["partition", "target", "state", ""], 4, rows));
+    }
+    printer.out(&format!(
+        "{} partitions: {} done, {} in progress, {} diverged, {} failed",
+        r.partitions.len(),
+        r.done,
+        r.in_progress,
+        r.diverged,
+        r.failed
+    ));
+}
