@@ -482,7 +482,8 @@ impl Admin {
         }
     }
 
-    /// Groups configs per resource in `resources`' order.
+    /// One DescribeConfigs request for `resources`, sent where `route`
+    /// says; their own dynamic values go into `out`.
     async fn describe_configs_of(
         &mut self,
         route: Route,
@@ -507,7 +508,12 @@ impl Admin {
                 .collect(),
         );
         let (resp, addr) = self.call_at(route, &req).await?;
-        for (res, r) in resources.iter().zip(&resp.results) {
+        let asked: HashMap<(i8, StrBytes), &ConfigResource> =
+            resources.iter().map(|res| (wire(res), res)).collect();
+        for r in &resp.results {
+            let Some(&res) = asked.get(&(r.resource_type, r.resource_name.clone())) else {
+                continue;
+            };
             check(r.error_code, r.error_message.as_ref())
                 .map_err(|e| resource_refused("DescribeConfigs", &addr, res, e))?;
             let own = match res {
@@ -553,7 +559,12 @@ impl Admin {
                 .collect(),
         );
         let (resp, addr) = self.call_at(route, &req).await?;
-        for ((res, _), r) in ops.iter().zip(&resp.responses) {
+        let asked: HashMap<(i8, StrBytes), &ConfigResource> =
+            ops.iter().map(|(res, _)| (wire(res), *res)).collect();
+        for r in &resp.responses {
+            let Some(&res) = asked.get(&(r.resource_type, r.resource_name.clone())) else {
+                continue;
+            };
             check(r.error_code, r.error_message.as_ref())
                 .map_err(|e| resource_refused("IncrementalAlterConfigs", &addr, res, e))?;
         }

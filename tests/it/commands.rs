@@ -749,3 +749,37 @@ fn describe_topic_limits_the_snapshot_and_names_unknown_topics() {
     assert_eq!(errors(&out), ["error: --topic: unknown topics: gone, nope"]);
     assert!(!dir.path().join("t.json").exists());
 }
+
+#[test]
+fn command_config_client_id_goes_in_the_request_header() {
+    use kafka_protocol::messages::RequestHeader;
+    use kafka_protocol::protocol::Decodable;
+    use std::io::Read;
+    // A listener that reads the first request and closes: what a broker
+    // would see of this client.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
+        s.read_exact(&mut frame).unwrap();
+        // ApiVersions v3 has request header v2.
+        let h = RequestHeader::decode(&mut bytes::Bytes::from(frame), 2).unwrap();
+        (h.request_api_key, h.client_id.map(|c| c.to_string()))
+    });
+    let dir = TempDir::new().unwrap();
+    let f = write(dir.path(), "c.properties", "client.id = ops-team\n");
+    let out = run(&[
+        "describe",
+        "--bootstrap-server",
+        &addr,
+        "--command-config",
+        f.to_str().unwrap(),
+        "--timeout",
+        "5",
+    ]);
+    assert_exit(&out, 3);
+    assert_eq!(seen.join().unwrap(), (18, Some("ops-team".to_string())));
+}
