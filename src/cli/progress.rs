@@ -270,6 +270,12 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
     (lines, warnings)
 }
 
+/// Whether a plain progress line is due: the first one, then one per
+/// [`LINE_EVERY_MS`] of the run's time.
+fn line_due(last_ms: Option<u64>, now_ms: u64) -> bool {
+    last_ms.is_none_or(|t| now_ms >= t.saturating_add(LINE_EVERY_MS))
+}
+
 /// An event as one JSON Lines record: its fields, its `event` tag and
 /// `version`.
 pub fn json_record(e: &Event) -> serde_json::Value {
@@ -321,10 +327,7 @@ impl<'p> Renderer<'p> {
 
     fn line(&mut self, e: &Event) {
         if let Event::Progress(p) = e {
-            let due = self
-                .last_line_ms
-                .is_none_or(|t| p.elapsed_ms >= t + LINE_EVERY_MS);
-            if due {
+            if line_due(self.last_line_ms, p.elapsed_ms) {
                 self.last_line_ms = Some(p.elapsed_ms);
                 self.printer.note(&progress_line(p));
             }
@@ -413,5 +416,75 @@ impl<'p> Renderer<'p> {
 impl Drop for Renderer<'_> {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(elapsed_ms: u64) -> Progress {
+        Progress {
+            elapsed_ms,
+            bytes_copied: 512 << 20,
+            bytes_total: 1 << 30,
+            partitions_done: 3,
+            partitions_total: 12,
+            in_flight: 4,
+            rate_bytes_per_sec: Some(50.0 * 1024.0 * 1024.0),
+            eta_seconds: Some(10.24),
+            brokers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn json_records_carry_the_event_and_the_version() {
+        let v = json_record(&Event::Progress(progress(1500)));
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["event"], "progress");
+        assert_eq!(v["bytes_copied"], 512u64 << 20);
+        let v = json_record(&Event::PartitionDone {
+            elapsed_ms: 7,
+            topic: "orders".into(),
+            partition: 3,
+            replicas: vec![1, 2],
+        });
+        assert_eq!(v["event"], "partition_done");
+        assert_eq!(v["version"], 1);
+    }
+
+    #[test]
+    fn plain_lines_are_paced_by_the_runs_own_time() {
+        assert!(line_due(None, 0));
+        assert!(!line_due(Some(0), LINE_EVERY_MS - 1));
+        assert!(line_due(Some(0), LINE_EVERY_MS));
+        assert!(line_due(Some(u64::MAX), u64::MAX));
+        assert_eq!(
+            progress_line(&progress(0)),
+            "progress: 512 MiB of 1.00 GiB copied (50%), 3 of 12 partitions done, 4 moving, 50.0 MiB/s, ETA 11s"
+        );
+    }
+
+    #[test]
+    fn a_stop_says_that_moves_and_throttles_stay() {
+        let (lines, warnings) = step_lines(
+            &Event::Finished {
+                elapsed_ms: 61_000,
+                outcome: Outcome::Stopped,
+                partitions_done: 2,
+                partitions_total: 5,
+                in_flight: 3,
+                elected: 0,
+                bytes_copied: 0,
+            },
+            false,
+        );
+        assert!(warnings.is_empty());
+        assert_eq!(
+            lines,
+            [
+                "stopped after 1m 01s: 3 moves still in flight, 2 of 5 partitions at their target; throttles stay in force"
+            ]
+        );
     }
 }

@@ -375,6 +375,26 @@ fn no_wait_then_verify_1_throttle_set_and_cancel() {
         "{st}"
     );
 
+    // Partitions in motion: `plan` from the live cluster follows the
+    // --in-flight rule, as with a snapshot.
+    let out = mini.run(&["plan", "--bootstrap-server", &mini.bootstrap()]);
+    assert_exit(&out, 2);
+    let errs = errors(&out);
+    assert_eq!(errs.len(), 1, "{}", stderr(&out));
+    assert!(
+        errs[0].contains(&format!("the cluster at {}", mini.bootstrap()))
+            && errs[0].contains("partitions are being reassigned"),
+        "{errs:?}"
+    );
+    let out = mini.run(&[
+        "plan",
+        "--bootstrap-server",
+        &mini.bootstrap(),
+        "--in-flight",
+        "target",
+    ]);
+    assert_exit(&out, 0);
+
     // The rate changes mid-move.
     let out = mini.run(&["throttle", "set", "60KB/s", "--plan", &plan]);
     assert_exit(&out, 0);
