@@ -808,3 +808,51 @@ impl Answer for IncrementalAlterConfigsResponse {
             .find_map(|r| retriable(r.error_code, r.error_message.as_ref()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
+
+    #[test]
+    fn only_retriable_request_level_codes_are_retried() {
+        let list = |code| ListPartitionReassignmentsResponse::default().with_error_code(code);
+        for code in [
+            ErrorCode::NOT_CONTROLLER,
+            ErrorCode::LEADER_NOT_AVAILABLE,
+            ErrorCode::REQUEST_TIMED_OUT,
+        ] {
+            assert_eq!(list(code).retriable_error().map(|e| e.code), Some(code));
+        }
+        for code in [
+            ErrorCode::NONE,
+            ErrorCode::INVALID_REQUEST,
+            29, /* CLUSTER_AUTHORIZATION_FAILED */
+        ] {
+            assert_eq!(list(code).retriable_error(), None, "{code}");
+        }
+        // Config answers are per resource: any retriable one retries all.
+        let configs = DescribeConfigsResponse::default().with_results(vec![
+            DescribeConfigsResult::default(),
+            DescribeConfigsResult::default().with_error_code(ErrorCode::NOT_CONTROLLER),
+        ]);
+        assert_eq!(
+            configs.retriable_error().map(|e| e.code),
+            Some(ErrorCode::NOT_CONTROLLER)
+        );
+        // A create that may have happened is not sent again on a code.
+        assert_eq!(CreateTopicsResponse::default().retriable_error(), None);
+    }
+
+    #[test]
+    fn config_resources_go_on_the_wire_by_type_and_name() {
+        assert_eq!(
+            wire(&ConfigResource::Broker(3)),
+            (BROKER, StrBytes::from_static_str("3"))
+        );
+        assert_eq!(
+            wire(&ConfigResource::Topic("t".into())),
+            (TOPIC, StrBytes::from_static_str("t"))
+        );
+    }
+}
