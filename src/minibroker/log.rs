@@ -222,6 +222,14 @@ impl PartitionLog {
         out
     }
 
+    /// The batch containing `from`, if it ends before `upto` (what
+    /// `read(from, upto, 1)` returns first, without copying).
+    pub fn batch_at(&self, from: i64, upto: i64) -> Option<&Batch> {
+        self.batches
+            .get(self.index_of(from))
+            .filter(|b| b.next_offset() <= upto)
+    }
+
     /// Drops every batch that ends at or after `offset`, so the log end
     /// becomes at most `offset` (batches are never split).
     pub fn truncate_to(&mut self, offset: i64) {

@@ -21,6 +21,12 @@
 //!   are never split, so a throttle below about `batch_bytes / step`
 //!   (640 KiB/s by default) rounds each batch up to whole steps.
 //!
+//!
+//! A step costs a visit to every replica, so a run costs about steps ×
+//! replicas (a few microseconds each in a debug build): tens of partitions
+//! over minutes of simulated time take milliseconds; hundreds of moving
+//! partitions over half an hour are better run with `step(1 s)`.
+//!
 //! Failures the executor must survive are staged on the [`SimCluster`]:
 //! stopping and starting brokers, moving the controller, pausing a
 //! broker's followers, and admin calls that fail as a lost connection
@@ -71,6 +77,9 @@ pub enum SimError {
     /// The call needs a broker that is stopped.
     #[error("{api}: broker {broker} is not reachable (stopped)")]
     BrokerDown { api: &'static str, broker: BrokerId },
+    /// The call names a broker the cluster does not have.
+    #[error("{api}: no broker {broker} in the cluster")]
+    UnknownBroker { api: &'static str, broker: BrokerId },
     /// A staged failure ([`SimCluster::fail_next_calls`]).
     #[error("{api}: the cluster is not reachable (staged failure)")]
     Unreachable { api: &'static str },
@@ -126,10 +135,10 @@ impl Inner {
     }
 
     fn live_broker(&self, api: &'static str, id: BrokerId) -> Result<(), SimError> {
-        if self.state.is_alive(id) {
-            Ok(())
-        } else {
-            Err(SimError::BrokerDown { api, broker: id })
+        match self.state.brokers.get(&id) {
+            None => Err(SimError::UnknownBroker { api, broker: id }),
+            Some(b) if !b.alive => Err(SimError::BrokerDown { api, broker: id }),
+            Some(_) => Ok(()),
         }
     }
 }
@@ -811,10 +820,17 @@ mod tests {
 
     #[tokio::test]
     async fn two_gigabytes_under_20_mb_s_take_100_s_of_simulated_time() {
+        for step in [DEFAULT_STEP, Duration::from_secs(1)] {
+            two_gigabytes_under_20_mb_s(step).await;
+        }
+    }
+
+    async fn two_gigabytes_under_20_mb_s(step: Duration) {
         let wall = Instant::now();
         let sim = SimCluster::builder()
             .brokers(2, 2)
             .topic("t", &[(&[1], 2_000_000_000)])
+            .step(step)
             .build()
             .unwrap();
         let (mut admin, mut clock) = (sim.admin(), sim.clock());
@@ -826,11 +842,14 @@ mod tests {
         assert_eq!(r, vec![(tp("t", 0), Ok(()))]);
         clock.sleep(Duration::from_secs(50)).await;
         let half = admin.replica_sizes(&[2]).await.unwrap()[&tp("t", 0)][&2] as f64;
-        assert!((half / 1e9 - 1.0).abs() < 0.01, "{half} B after 50 s");
+        assert!(
+            (half / 1e9 - 1.0).abs() < 0.01,
+            "{step:?}: {half} B after 50 s"
+        );
         let took = until_done(&mut admin, &mut clock, Duration::from_secs(1)).await;
         assert!(
             (100..=102).contains(&took.as_secs()),
-            "2 GB at 20 MB/s took {took:?}"
+            "{step:?}: 2 GB at 20 MB/s took {took:?}"
         );
         let c = admin.cluster().await.unwrap();
         let p = &c.topics[0].partitions[0];
@@ -1246,6 +1265,10 @@ mod tests {
                 .await,
             Err(SimError::BrokerDown { broker: 4, .. })
         ));
+        assert_eq!(
+            admin.replica_sizes(&[9]).await.unwrap_err().to_string(),
+            "DescribeLogDirs: no broker 9 in the cluster"
+        );
         // Lost connections, then recovery.
         sim.fail_next_calls(2);
         assert!(matches!(

@@ -219,6 +219,13 @@ impl Refusal {
     }
 }
 
+/// A broker's throttle rates during one replication step.
+struct Rates {
+    leader: Option<u64>,
+    follower: Option<u64>,
+    dirs: Option<u64>,
+}
+
 /// What a replication step did, for the server to wake waiters.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StepOutcome {
@@ -589,15 +596,18 @@ impl State {
     pub fn replicate(&mut self, now: Instant, dt: Duration) -> StepOutcome {
         let mut out = StepOutcome::default();
         let burst = self.timing.throttle_burst;
+        // Configs do not change within a step: each rate is parsed once.
+        let mut rates: BTreeMap<BrokerId, Rates> = BTreeMap::new();
         for b in self.brokers.values_mut() {
-            let (l, f, d) = (
-                b.rate(throttle::LEADER_RATE),
-                b.rate(throttle::FOLLOWER_RATE),
-                b.rate(throttle::ALTER_DIRS_RATE),
-            );
-            b.leader_bucket.refill(l, dt, burst);
-            b.follower_bucket.refill(f, dt, burst);
-            b.dirs_bucket.refill(d, dt, burst);
+            let r = Rates {
+                leader: b.rate(throttle::LEADER_RATE),
+                follower: b.rate(throttle::FOLLOWER_RATE),
+                dirs: b.rate(throttle::ALTER_DIRS_RATE),
+            };
+            b.leader_bucket.refill(r.leader, dt, burst);
+            b.follower_bucket.refill(r.follower, dt, burst);
+            b.dirs_bucket.refill(r.dirs, dt, burst);
+            rates.insert(b.id, r);
         }
         let lag_max = self.timing.replica_lag_max;
         let max_copy = self.timing.max_copy_per_step;
@@ -605,8 +615,14 @@ impl State {
         let is_alive = |b: BrokerId| alive.contains(&b);
         let brokers = &mut self.brokers;
         for t in self.topics.values_mut() {
-            let leader_list = t.configs.get(throttle::LEADER_REPLICAS).cloned();
-            let follower_list = t.configs.get(throttle::FOLLOWER_REPLICAS).cloned();
+            let leader_list = throttle::ReplicaList::parse(
+                t.configs.get(throttle::LEADER_REPLICAS).map(String::as_str),
+            );
+            let follower_list = throttle::ReplicaList::parse(
+                t.configs
+                    .get(throttle::FOLLOWER_REPLICAS)
+                    .map(String::as_str),
+            );
             for p in t.partitions.iter_mut() {
                 let leader = p.leader;
                 if leader < 0 || !is_alive(leader) {
@@ -624,52 +640,56 @@ impl State {
                         continue;
                     }
                     let in_isr = p.isr.contains(&f);
-                    let l_listed = brokers[&leader].rate(throttle::LEADER_RATE).is_some()
-                        && throttle::lists_replica(leader_list.as_deref(), p.index, leader);
-                    let f_listed = brokers[&f].rate(throttle::FOLLOWER_RATE).is_some()
-                        && throttle::lists_replica(follower_list.as_deref(), p.index, f);
-                    // Taken out of the map so the leader's log can be read meanwhile.
-                    let mut r = p
-                        .logs
-                        .remove(&f)
-                        .expect("replica log exists for every replica");
-                    let leader_log = &p.logs[&leader].log;
                     let paused = brokers[&f].replication_paused;
+                    let behind = p.logs[&f].log.leo() < leader_leo;
                     let mut copied = 0usize;
-                    loop {
-                        let from = r.log.leo();
-                        if from >= leader_leo || copied >= max_copy || paused {
-                            break;
-                        }
-                        let Some(batch) = leader_log.read(from, leader_leo, 1).into_iter().next()
-                        else {
-                            break;
-                        };
-                        let n = batch.size();
-                        // Out-of-sync listed replicas pay before they copy;
-                        // both checks run so each bucket records its need.
-                        if !in_isr {
-                            let leader_ok = !l_listed
-                                || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
-                            let follower_ok = !f_listed
-                                || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
-                            if !(leader_ok && follower_ok) {
+                    if behind && !paused && max_copy > 0 {
+                        let l_listed = rates[&leader].leader.is_some()
+                            && leader_list.contains(p.index, leader);
+                        let f_listed =
+                            rates[&f].follower.is_some() && follower_list.contains(p.index, f);
+                        // Taken out of the map so the leader's log can be read meanwhile.
+                        let mut r = p
+                            .logs
+                            .remove(&f)
+                            .expect("replica log exists for every replica");
+                        let leader_log = &p.logs[&leader].log;
+                        loop {
+                            let from = r.log.leo();
+                            if from >= leader_leo || copied >= max_copy {
                                 break;
                             }
+                            let Some(batch) = leader_log.batch_at(from, leader_leo) else {
+                                break;
+                            };
+                            let n = batch.size();
+                            // Out-of-sync listed replicas pay before they copy;
+                            // both checks run so each bucket records its need.
+                            if !in_isr {
+                                let leader_ok = !l_listed
+                                    || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
+                                let follower_ok = !f_listed
+                                    || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
+                                if !(leader_ok && follower_ok) {
+                                    break;
+                                }
+                            }
+                            r.log.push(batch.clone());
+                            copied += n as usize;
+                            if l_listed {
+                                brokers.get_mut(&leader).unwrap().leader_bucket.charge(n);
+                            }
+                            if f_listed {
+                                brokers.get_mut(&f).unwrap().follower_bucket.charge(n);
+                            }
                         }
-                        r.log.push(batch);
-                        copied += n as usize;
-                        if l_listed {
-                            brokers.get_mut(&leader).unwrap().leader_bucket.charge(n);
-                        }
-                        if f_listed {
-                            brokers.get_mut(&f).unwrap().follower_bucket.charge(n);
-                        }
+                        p.logs.insert(f, r);
                     }
                     out.copied_bytes += copied as u64;
                     if copied > 0 {
                         out.changed = true;
                     }
+                    let r = p.logs.get_mut(&f).expect("replica log exists");
                     if r.log.leo() >= leader_leo {
                         r.last_caught_up = now;
                     }
@@ -680,7 +700,6 @@ impl State {
                         p.isr.push(f);
                         out.changed = true;
                     }
-                    p.logs.insert(f, r);
                 }
                 // Disk-to-disk moves: copy from the current log into the future log.
                 for (b, r) in p.logs.iter_mut() {
@@ -690,11 +709,10 @@ impl State {
                     if !is_alive(*b) {
                         continue;
                     }
-                    let rate_set = brokers[b].rate(throttle::ALTER_DIRS_RATE).is_some();
+                    let rate_set = rates[b].dirs.is_some();
                     let mut copied = 0usize;
                     while fut.log.leo() < r.log.leo() && copied < max_copy {
-                        let Some(batch) =
-                            r.log.read(fut.log.leo(), r.log.leo(), 1).into_iter().next()
+                        let Some(batch) = r.log.batch_at(fut.log.leo(), r.log.leo()).cloned()
                         else {
                             break;
                         };

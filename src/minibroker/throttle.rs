@@ -72,18 +72,52 @@ impl TokenBucket {
 /// Parses a throttled-replicas list (`p:b,p:b` or `*`) and tells whether
 /// it names partition `p` on broker `b`.
 pub fn lists_replica(value: Option<&str>, partition: i32, broker: i32) -> bool {
-    let Some(v) = value else { return false };
-    let v = v.trim();
-    if v == "*" {
-        return true;
+    ReplicaList::parse(value).contains(partition, broker)
+}
+
+/// A throttled-replicas list parsed once (the replication step asks it
+/// about every replica of the topic). Entries that are not
+/// `partition:broker` name nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaList {
+    All,
+    /// Sorted (partition, broker) pairs; empty when unset.
+    Replicas(Vec<(i32, i32)>),
+}
+
+impl ReplicaList {
+    pub fn parse(value: Option<&str>) -> Self {
+        let Some(v) = value else {
+            return Self::Replicas(Vec::new());
+        };
+        let v = v.trim();
+        if v == "*" {
+            return Self::All;
+        }
+        let mut pairs: Vec<(i32, i32)> = v
+            .split(',')
+            .filter_map(|entry| {
+                let mut it = entry.trim().splitn(2, ':');
+                match (
+                    it.next().map(str::parse::<i32>),
+                    it.next().map(str::parse::<i32>),
+                ) {
+                    (Some(Ok(p)), Some(Ok(b))) => Some((p, b)),
+                    _ => None,
+                }
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        Self::Replicas(pairs)
     }
-    v.split(',').any(|entry| {
-        let mut it = entry.trim().splitn(2, ':');
-        matches!(
-            (it.next().map(str::parse::<i32>), it.next().map(str::parse::<i32>)),
-            (Some(Ok(p)), Some(Ok(b))) if p == partition && b == broker
-        )
-    })
+
+    pub fn contains(&self, partition: i32, broker: i32) -> bool {
+        match self {
+            Self::All => true,
+            Self::Replicas(pairs) => pairs.binary_search(&(partition, broker)).is_ok(),
+        }
+    }
 }
 
 /// Checks a throttled-replicas list value; `Err` carries the reason.
@@ -120,6 +154,13 @@ mod tests {
         assert!(lists_replica(Some("0:1, 3:9"), 3, 9));
         assert!(!lists_replica(Some("0:1,3:8"), 3, 9));
         assert!(!lists_replica(None, 0, 1));
+        assert!(
+            !lists_replica(Some("3:9,*"), 0, 1),
+            "* only as the whole value"
+        );
+        assert!(lists_replica(Some(" * "), 0, 1));
+        assert!(lists_replica(Some("x,2:5, 1:4 ,bad:1"), 1, 4));
+        assert!(!lists_replica(Some("1:4:2"), 1, 4), "not partition:broker");
         assert!(validate_list("0:1,2:3").is_ok());
         assert!(validate_list("0-1").is_err());
     }
