@@ -51,6 +51,16 @@ Exit codes:
   2  bad flags, topics, limits or saved data
   3  a port in use, an unusable --data-dir, a failed save";
 
+pub const DEMO_EXIT_CODES: &str = "\
+Exit codes:
+  0  every step done: brokers added, the plan applied and verified,
+     leaders elected, and every acknowledged message read back exactly
+     once with a valid checksum
+  2  bad flags (a zero --throttle, --messages-per-second out of range,
+     a --fill larger than memory)
+  3  a step failed: the mini-broker, the producer or the consumer, a move
+     that did not finish, or a message missing, duplicated or corrupt";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok = 0,

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod check;
+pub mod demo;
 pub mod describe;
 pub mod exit;
 pub mod mini_broker;
@@ -14,7 +15,7 @@ pub mod synth;
 use clap::{Parser, Subcommand};
 
 use exit::{
-    CHECK_EXIT_CODES, CodedError, DESCRIBE_EXIT_CODES, EXIT_CODES_HELP, Exit,
+    CHECK_EXIT_CODES, CodedError, DEMO_EXIT_CODES, DESCRIBE_EXIT_CODES, EXIT_CODES_HELP, Exit,
     GEN_SNAPSHOT_EXIT_CODES, MINI_BROKER_EXIT_CODES, PLAN_EXIT_CODES,
 };
 use printer::Printer;
@@ -33,6 +34,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try it: a mini-broker on loopback, a producer, 2 brokers joining,
+    /// the plan applied under a throttle, every message audited.
+    #[command(after_help = DEMO_EXIT_CODES)]
+    Demo(demo::DemoArgs),
     /// Plan a balanced reassignment offline from a cluster snapshot.
     #[command(after_help = PLAN_EXIT_CODES)]
     Plan(Box<plan::PlanArgs>),
@@ -79,6 +84,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Demo(a) => demo::exec(a),
         Command::Plan(a) => plan::exec(*a),
         Command::Check(a) => check::exec(a),
         Command::Describe(a) => describe::exec(a),
