@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::exit::{Exit, failure, invalid};
-use super::mini_broker::broker_table;
+use super::mini_broker::{StopSignals, broker_table};
 use super::printer::{OutputFormat, Printer};
 use super::summary;
 use crate::analysis;
@@ -54,11 +54,6 @@ pub struct DemoArgs {
 }
 
 pub fn exec(args: DemoArgs) -> anyhow::Result<Exit> {
-    if args.throttle == 0 {
-        return Err(invalid(anyhow::anyhow!(
-            "--throttle 0 would never move a byte: give a rate such as 50MB/s"
-        )));
-    }
     if !(1..=20_000).contains(&args.messages_per_second) {
         return Err(invalid(anyhow::anyhow!(
             "--messages-per-second {} is out of range: 1 to 20000",
@@ -114,10 +109,10 @@ async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
     };
     // Whatever happens next, the cluster stops before the run ends.
     let outcome = scenario_steps(&mut steps, &cluster, &args).await;
-    let keep = args.keep && outcome.is_ok();
-    if keep {
-        keep_running(&steps.printer, &cluster).await;
-    }
+    let outcome = match outcome {
+        Ok(exit) if args.keep => keep_running(&steps.printer, &cluster).await.map(|()| exit),
+        other => other,
+    };
     cluster.shutdown().await;
     outcome
 }
@@ -495,8 +490,11 @@ fn audit_failure(c: &Counts) -> String {
     why.join(", ")
 }
 
-/// `--keep`: the bootstrap and commands to try, then wait for Ctrl-C.
-async fn keep_running(printer: &Printer, cluster: &ClusterHandle) {
+/// `--keep`: the bootstrap and commands to try, then wait for Ctrl-C (or
+/// SIGTERM). The handlers are in place before the bootstrap is printed, so
+/// a Ctrl-C as soon as it shows stops the cluster cleanly.
+async fn keep_running(printer: &Printer, cluster: &ClusterHandle) -> anyhow::Result<()> {
+    let mut signals = StopSignals::register().map_err(failure)?;
     let bootstrap = cluster.bootstrap();
     printer.out(&format!(
         "\nthe cluster keeps running (Ctrl-C stops it). bootstrap: {bootstrap}\ntry:\n  \
@@ -506,8 +504,9 @@ async fn keep_running(printer: &Printer, cluster: &ClusterHandle) {
          kcat -b {bootstrap} -C -t {} -c 5 -f '%k %p %o\\n'",
         scenario::LEDGER_TOPIC
     ));
-    let _ = tokio::signal::ctrl_c().await;
-    printer.note("stopping (Ctrl-C)");
+    let why = signals.next().await;
+    printer.note(&format!("stopping ({why})"));
+    Ok(())
 }
 
 fn join(ids: &[BrokerId]) -> String {

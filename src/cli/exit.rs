@@ -56,8 +56,8 @@ Exit codes:
   0  every step done: brokers added, the plan applied and verified,
      leaders elected, and every acknowledged message read back exactly
      once with a valid checksum
-  2  bad flags (a zero --throttle, --messages-per-second out of range,
-     a --fill larger than memory)
+  2  bad flags (a zero --throttle, --messages-per-second out of range, a
+     --fill larger than memory)
   3  a step failed: the mini-broker, the producer or the consumer, a move
      that did not finish, or a message missing, duplicated or corrupt";
 

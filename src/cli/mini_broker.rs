@@ -234,7 +234,7 @@ fn stdin_lines() -> mpsc::Receiver<String> {
 /// The signals that stop the cluster: SIGINT (Ctrl-C) and SIGTERM.
 /// Registered only once the cluster runs, so a signal during start-up (a
 /// long `--fill`) still ends the process at once, with nothing to save.
-struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -242,7 +242,7 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn register() -> std::io::Result<Self> {
+    pub(crate) fn register() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -256,7 +256,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal; returns its name.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -87,7 +87,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// The next sequence number, now counted as sent.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_seq(&mut self) -> u64 {
         self.sent += 1;
         self.sent - 1
     }
@@ -334,7 +334,7 @@ fn produce(
     while !stop.load(Ordering::SeqCst) {
         let due = (start.elapsed().as_secs_f64() * f64::from(per_second)) as u64;
         while sent < due && !stop.load(Ordering::SeqCst) {
-            let seq = ledger.lock().next();
+            let seq = ledger.lock().next_seq();
             let (key, value) = encode(seq);
             let mut record = BaseRecord::to(topic).key(&key).payload(&value);
             loop {
@@ -435,7 +435,7 @@ mod tests {
     fn ledger(sent: u64, acked: &[u64], failed: &[u64]) -> Ledger {
         let mut l = Ledger::default();
         for _ in 0..sent {
-            l.next();
+            l.next_seq();
         }
         for &s in acked {
             l.report(s, true);

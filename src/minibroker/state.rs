@@ -1027,7 +1027,7 @@ mod tests {
         );
         assert!(s.is_alive(4));
         assert_eq!(s.brokers[&4].rack.as_deref(), Some("r9"));
-        assert!(s.partition("t", 0).unwrap().logs.get(&4).is_none());
+        assert!(!s.partition("t", 0).unwrap().logs.contains_key(&4));
         assert_eq!(
             s.add_broker(b.clone()).unwrap_err(),
             "broker 4 already exists"

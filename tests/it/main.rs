@@ -7,6 +7,7 @@
 mod analysis;
 mod cli;
 mod commands;
+mod demo;
 mod files;
 mod formats;
 mod inflight;
