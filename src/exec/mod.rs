@@ -11,6 +11,13 @@
 //!   schedule under a throttle, for `--dry-run` and benchmarks.
 //!
 //! - [`clock`]: the driver's only source of time (wall or stepped).
+//! - [`prepare`]: the preflight of `apply` (what `check` refuses, a stale
+//!   plan, moves in flight) and the rollback content.
+//! - [`apply`]: the driver loop (batches, throttles, progress events,
+//!   election, restore), generic over `ClusterAdmin` and `Clock`;
+//!   [`journal`]: what a re-run resumes from, saved through a trait.
+//! - [`verify`] (`verify`, `status`) and [`cancel`] (`cancel`,
+//!   `rollback`).
 //!
 //! What this module must not do: no I/O (no sockets, files or terminal),
 //! no clock but [`clock::Clock`] and no randomness. Everything here is a pure function of its
@@ -18,10 +25,21 @@
 //! tie-breaks), so the driver loop that will call it can be tested with
 //! stepped time and replayed from a journal.
 
+pub mod apply;
 pub mod batch;
+pub mod cancel;
 pub mod clock;
+pub mod error;
 pub mod estimate;
+pub mod journal;
+pub mod prepare;
 pub mod throttle;
+pub mod verify;
+
+pub use apply::{ApplyReport, ApplySettings, Event, Outcome, apply};
+pub use error::ExecError;
+pub use journal::{Journal, JournalStore, MemoryStore};
+pub use prepare::{PrepareSettings, Prepared, Refusal, prepare};
 
 #[cfg(test)]
 mod testgen;

@@ -2,6 +2,11 @@
 //! offsets the leader assigned. Exact size accounting (the sum of the stored
 //! batch sizes) is what DescribeLogDirs reports.
 //!
+//! A log may also hold sized batches (`append_sized`): bytes counted but
+//! not held, so the in-process simulator (`sim`) copies gigabytes under a
+//! throttle without allocating them. Only the simulator makes them; a
+//! broker serving the wire never does.
+//!
 //! Not for: decoding records. A batch is opaque bytes here except for the
 //! fixed v2 batch header fields the broker must read or assign (base offset,
 //! partition leader epoch, last offset delta, max timestamp); neither is
@@ -29,6 +34,9 @@ pub struct Batch {
     pub last_offset: i64,
     pub max_timestamp: i64,
     pub data: Bytes,
+    /// Bytes counted beyond `data`: 0 for every batch a client produced;
+    /// the whole size of a sized batch, whose `data` is empty.
+    pub phantom_len: u64,
 }
 
 impl Batch {
@@ -36,7 +44,7 @@ impl Batch {
         self.last_offset + 1
     }
     pub fn size(&self) -> u64 {
-        self.data.len() as u64
+        self.data.len() as u64 + self.phantom_len
     }
 }
 
@@ -140,8 +148,39 @@ impl PartitionLog {
             last_offset: base + i64::from(delta),
             max_timestamp: max_ts,
             data: buf.freeze(),
+            phantom_len: 0,
         });
         base
+    }
+
+    /// Appends, as the leader, a sized batch of `records` offsets standing
+    /// for `bytes` bytes that are not held (see the module docs). Returns
+    /// the assigned base offset.
+    pub fn append_sized(&mut self, bytes: u64, records: i64, timestamp: i64) -> i64 {
+        let base = self.end;
+        self.push(Batch {
+            base_offset: base,
+            last_offset: base + records.max(1) - 1,
+            max_timestamp: timestamp,
+            data: Bytes::new(),
+            phantom_len: bytes,
+        });
+        base
+    }
+
+    /// A log of exactly `total` bytes in sized batches of `batch_bytes`
+    /// (the last one shorter), one offset per kilobyte as a producer of
+    /// 1 kB records would leave it.
+    pub fn sized(total: u64, batch_bytes: u64) -> Self {
+        let batch_bytes = batch_bytes.max(1);
+        let mut log = Self::new();
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(batch_bytes);
+            log.append_sized(n, (n / 1000).max(1) as i64, 0);
+            left -= n;
+        }
+        log
     }
 
     /// Appends a batch copied from another replica (offsets already assigned).
@@ -170,10 +209,11 @@ impl PartitionLog {
             if b.next_offset() > upto {
                 break;
             }
-            if !out.is_empty() && total + b.data.len() > max_bytes {
+            let n = b.size() as usize;
+            if !out.is_empty() && total + n > max_bytes {
                 break;
             }
-            total += b.data.len();
+            total += n;
             out.push(b.clone());
             if total >= max_bytes {
                 break;
@@ -293,6 +333,22 @@ mod tests {
         log.truncate_to(4);
         assert_eq!(log.leo(), 3);
         assert_eq!(log.size(), b.len() as u64);
+    }
+
+    #[test]
+    fn sized_logs_count_bytes_they_do_not_hold() {
+        let log = PartitionLog::sized(10 << 30, 1 << 20);
+        assert_eq!(log.size(), 10 << 30);
+        assert_eq!(log.batch_count(), 10 << 10);
+        let read = log.read(0, log.leo(), 1);
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].size(), 1 << 20);
+        assert!(read[0].data.is_empty());
+        let odd = PartitionLog::sized(2_500, 1_000);
+        assert_eq!((odd.size(), odd.batch_count(), odd.leo()), (2_500, 3, 3));
+        assert_eq!(PartitionLog::sized(0, 1_000).leo(), 0);
+        // Bytes read are counted by size, not by what is held.
+        assert_eq!(log.read(0, log.leo(), 3 << 20).len(), 3);
     }
 
     #[test]

@@ -8,13 +8,18 @@
 //!   topics, partitions with replica logs) and every controller decision:
 //!   placement, failover, reassignment, elections, the replication step.
 //!   No I/O, no waiting.
-//! - `log`: partition logs of record batches with exact sizes.
+//! - `configs`: dynamic configs (validation, IncrementalAlterConfigs
+//!   semantics, what DescribeConfigs lists), for the handlers and `sim`.
+//! - `log`: partition logs of record batches with exact sizes (and sized
+//!   batches that count bytes without holding them, for `sim`).
 //! - `throttle`: token buckets and throttled-replica lists.
 //! - `codec`: size-prefixed frames and header versions around the crate's codecs.
 //! - `api`: one file per API family; the supported-version table.
 //! - `server`: listeners, connections, replication task, shutdown.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
 //! - `client`: a minimal kafka-protocol client for tests and benches.
+//! - `sim`: the same state driven in-process with stepped time, as a
+//!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
 //! Not for: production use. Data is kept in memory while running; with a
 //! data dir it is saved at shutdown and loaded at start.
@@ -23,9 +28,11 @@ pub mod api;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod configs;
 pub mod log;
 pub mod persist;
 pub mod server;
+pub mod sim;
 pub mod state;
 pub mod throttle;
 

@@ -171,6 +171,7 @@ fn load_log(path: &Path) -> anyhow::Result<PartitionLog> {
             last_offset: base + i64::from(delta),
             max_timestamp: max_ts,
             data: raw,
+            phantom_len: 0,
         });
     }
     Ok(log)

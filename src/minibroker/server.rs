@@ -23,7 +23,7 @@ use super::codec::MAX_FRAME;
 use super::config::{self, ClusterConfig};
 use super::log::{self, PartitionLog};
 use super::persist;
-use super::state::{Broker, BrokerId, State, Timing, TopicDefaults};
+use super::state::{Broker, BrokerId, MAX_COPY_PER_STEP, State, Timing, TopicDefaults};
 
 /// State shared by every task of the cluster.
 #[derive(Debug)]
@@ -175,7 +175,8 @@ impl Cluster {
         };
         let timing = Timing {
             replica_lag_max: config.replica_lag_max,
-            max_copy_per_step: 4 << 20,
+            max_copy_per_step: MAX_COPY_PER_STEP,
+            throttle_burst: super::throttle::BURST,
         };
         let mut state = State::new(config.cluster_id.clone(), brokers, timing);
         state.topic_defaults = TopicDefaults {

@@ -146,7 +146,14 @@ pub struct Timing {
     pub replica_lag_max: Duration,
     /// Most bytes a follower copies per step when not throttled.
     pub max_copy_per_step: usize,
+    /// Idle throttle credit kept (see `throttle`): [`throttle::BURST`] on
+    /// the server.
+    pub throttle_burst: Duration,
 }
+
+/// The server's [`Timing::max_copy_per_step`]: with its 5 ms replication
+/// tick, unthrottled copies run at about 800 MiB/s per replica.
+pub const MAX_COPY_PER_STEP: usize = 4 << 20;
 
 /// What a topic gets when nobody says: Kafka's `num.partitions` and
 /// `default.replication.factor`, and whether a Metadata request may create
@@ -457,6 +464,19 @@ impl State {
         Ok(t.id)
     }
 
+    /// Gives every replica of a partition a copy of `log` (data written
+    /// before the cluster started) and commits all of it.
+    pub fn load_partition(&mut self, topic: &str, partition: i32, log: &PartitionLog) {
+        let Some(p) = self.partition_mut(topic, partition) else {
+            return;
+        };
+        for r in p.logs.values_mut() {
+            r.log = log.clone();
+        }
+        p.hw = log.leo();
+        self.metadata_epoch += 1;
+    }
+
     /// Makes `leader` the partition leader (-1 for none): bumps the leader
     /// epoch and truncates live followers that are ahead of the new leader,
     /// so every log stays a prefix-consistent copy.
@@ -593,15 +613,16 @@ impl State {
     /// targets are all in sync, and advance disk-to-disk moves.
     pub fn replicate(&mut self, now: Instant, dt: Duration) -> StepOutcome {
         let mut out = StepOutcome::default();
+        let burst = self.timing.throttle_burst;
         for b in self.brokers.values_mut() {
             let (l, f, d) = (
                 b.rate(throttle::LEADER_RATE),
                 b.rate(throttle::FOLLOWER_RATE),
                 b.rate(throttle::ALTER_DIRS_RATE),
             );
-            b.leader_bucket.refill(l, dt);
-            b.follower_bucket.refill(f, dt);
-            b.dirs_bucket.refill(d, dt);
+            b.leader_bucket.refill(l, dt, burst);
+            b.follower_bucket.refill(f, dt, burst);
+            b.dirs_bucket.refill(d, dt, burst);
         }
         let lag_max = self.timing.replica_lag_max;
         let max_copy = self.timing.max_copy_per_step;
@@ -984,6 +1005,7 @@ mod tests {
             Timing {
                 replica_lag_max: Duration::from_secs(1),
                 max_copy_per_step: 1 << 20,
+                throttle_burst: throttle::BURST,
             },
         )
     }

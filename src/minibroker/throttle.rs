@@ -6,8 +6,10 @@
 //! bytes is copied once n bytes of credit have accrued (batches are never
 //! split), so a throttled move takes at least size/rate seconds however
 //! large its batches, and over time the copied bytes match the rate. Idle
-//! credit is capped at `BURST` seconds (or the batch being waited for), so
-//! an idle period does not bank a burst. In-sync traffic of listed replicas
+//! credit is capped at a burst (`BURST` seconds on the server, whose steps
+//! are a few milliseconds; two steps in the simulator, whose steps are
+//! longer) or the batch being waited for, so an idle period does not bank
+//! a burst. In-sync traffic of listed replicas
 //! is charged without waiting and may push the balance into debt.
 
 use std::time::Duration;
@@ -23,7 +25,8 @@ pub const LEADER_REPLICAS: &str = "leader.replication.throttled.replicas";
 /// Topic config: replicas throttled on the follower side.
 pub const FOLLOWER_REPLICAS: &str = "follower.replication.throttled.replicas";
 
-const BURST: f64 = 0.05;
+/// The server's cap on idle credit.
+pub const BURST: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone, Default)]
 pub struct TokenBucket {
@@ -33,13 +36,13 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// Adds `rate * dt` of credit, capped at a short burst or the batch
-    /// being waited for, whichever is larger.
-    pub fn refill(&mut self, rate: Option<u64>, dt: Duration) {
+    /// Adds `rate * dt` of credit, capped at `burst` seconds of it or the
+    /// batch being waited for, whichever is larger.
+    pub fn refill(&mut self, rate: Option<u64>, dt: Duration, burst: Duration) {
         match rate {
             Some(rate) => {
                 let rate = rate as f64;
-                let cap = (rate * BURST).max(self.wanted);
+                let cap = (rate * burst.as_secs_f64()).max(self.wanted);
                 self.balance = (self.balance + rate * dt.as_secs_f64()).min(cap);
             }
             None => {
@@ -127,7 +130,7 @@ mod tests {
         let mut copied = 0u64;
         let tick = Duration::from_millis(10);
         for _ in 0..500 {
-            b.refill(Some(1_000_000), tick);
+            b.refill(Some(1_000_000), tick, BURST);
             while b.can_pay(16_384) {
                 b.charge(16_384);
                 copied += 16_384;
@@ -142,7 +145,7 @@ mod tests {
         let mut b = TokenBucket::default();
         let mut ticks = 0;
         loop {
-            b.refill(Some(1_000), Duration::from_millis(100));
+            b.refill(Some(1_000), Duration::from_millis(100), BURST);
             ticks += 1;
             if b.can_pay(5_000) {
                 break;

@@ -1,0 +1,1317 @@
+//! The driver of `apply`: submits a prepared plan in batches under
+//! throttles, watches the moves, elects preferred leaders and restores the
+//! throttles, emitting [`Event`]s that the CLI renders.
+//!
+//! # The loop
+//!
+//! 1. Load the journal (refuse one written for another plan), read the
+//!    cluster and the moves in flight, and sort every planned partition
+//!    into done, moving to its target (adopted, never resubmitted),
+//!    submitted by an earlier run but no longer heading to its target
+//!    (diverged: someone cancelled or replaced it; never resubmitted), or
+//!    to submit.
+//! 2. Hand the partitions to the [`Scheduler`]: moves that copy nothing
+//!    (reorders) all go in the first request; copying moves start as slots
+//!    free, largest first, within `--max-per-broker` per direction and
+//!    `--max-in-flight`.
+//! 3. Before each request: extend the throttles to the batch's partitions
+//!    and brokers (`throttle::set_ops` with the undo record so far), save
+//!    the undo record to the journal, then send the config operations,
+//!    then the reassignments; save the accepted submissions.
+//! 4. Every poll interval: list the moves in flight and the replica sizes
+//!    (progress), pick up a rate changed by `throttle set` (the journal's
+//!    throttle revision), mark finished partitions, submit the next batch.
+//! 5. When nothing of the plan is moving: elect preferred leaders of the
+//!    moved partitions (ELECTION_NOT_NEEDED is success), restore the
+//!    throttles exactly, mark the journal finished.
+//!
+//! `no_wait` returns after the first request; the stop flag (Ctrl-C)
+//! returns before the next one, leaving moves in flight and throttles in
+//! force; a re-run of the same plan with the same journal resumes.
+//!
+//! # Invariants
+//!
+//! - The throttle undo record is in the journal before the operations it
+//!   undoes are sent; a submission is in the journal once the cluster
+//!   accepted it, and a partition the journal lists is never submitted
+//!   again by a run of this journal.
+//! - No I/O but the [`ClusterAdmin`] and the [`JournalStore`]; no time but
+//!   the [`Clock`]; no printing (events go to the caller's callback).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::batch::{Job, Mode, Scheduler};
+use super::clock::Clock;
+use super::error::ExecError;
+use super::estimate::{self, Bound};
+use super::journal::{Journal, JournalState, JournalStore, Submission, SubmittedMove};
+use super::prepare::{Prepared, original_replicas};
+use super::throttle::{
+    self, FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS, LOG_DIRS_RATE, LeftAlone,
+    Rates, Throttles, Undo,
+};
+use crate::model::live::{AlterOp, ClusterAdmin, ConfigOp, ConfigResource, ErrorCode, InFlight};
+use crate::model::reassignment::Move;
+use crate::model::{BrokerId, Cluster, TopicPartition};
+
+/// Every throttle config key this tool sets.
+pub const THROTTLE_KEYS: [&str; 5] = [
+    LEADER_REPLICAS,
+    FOLLOWER_REPLICAS,
+    LEADER_RATE,
+    FOLLOWER_RATE,
+    LOG_DIRS_RATE,
+];
+
+/// The default time between two polls of the cluster.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How `apply` runs (flags → settings, in the CLI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySettings {
+    /// `--throttle` and `--replica-alter-log-dirs-throttle`; `None` sets no
+    /// throttle of that kind.
+    pub rates: Rates,
+    /// `--max-in-flight`/`--max-per-broker`, or `--all-at-once`.
+    pub mode: Mode,
+    /// Time between polls of the cluster (1 s by default).
+    pub poll_interval: Duration,
+    /// `--no-wait`: submit the first batch and return.
+    pub no_wait: bool,
+    /// `--no-elect`: skip the preferred-leader election at the end.
+    pub no_elect: bool,
+}
+
+impl Default for ApplySettings {
+    fn default() -> Self {
+        ApplySettings {
+            rates: Rates::default(),
+            mode: Mode::default(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            no_wait: false,
+            no_elect: false,
+        }
+    }
+}
+
+/// A partition's target, as events and reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveView {
+    pub topic: String,
+    pub partition: i32,
+    pub target: Vec<BrokerId>,
+    /// Bytes this move copies (partition size × replicas added; 0 for a
+    /// reorder).
+    pub bytes: u64,
+}
+
+/// A partition the cluster refused, with Kafka's error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionError {
+    pub topic: String,
+    pub partition: i32,
+    /// Kafka's error code (0 when the refusal is this tool's own).
+    pub code: i16,
+    /// The error's name and the broker's message, e.g.
+    /// `INVALID_REPLICA_ASSIGNMENT (39): ...`.
+    pub error: String,
+}
+
+impl PartitionError {
+    pub fn new(tp: &TopicPartition, e: &ErrorCode) -> PartitionError {
+        PartitionError {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            code: e.code,
+            error: e.to_string(),
+        }
+    }
+
+    pub fn tp(&self) -> TopicPartition {
+        TopicPartition {
+            topic: self.topic.clone(),
+            partition: self.partition,
+        }
+    }
+}
+
+/// One config operation, as events show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigOpView {
+    /// `broker` or `topic`.
+    pub resource_type: &'static str,
+    /// The broker id or topic name.
+    pub resource: String,
+    pub key: String,
+    /// `set`, `delete`, `append` or `subtract`.
+    pub op: &'static str,
+    /// The value sent (comma-joined for lists; none for a delete).
+    pub value: Option<String>,
+}
+
+impl From<&ConfigOp> for ConfigOpView {
+    fn from(c: &ConfigOp) -> Self {
+        let (resource_type, resource) = resource_view(&c.resource);
+        ConfigOpView {
+            resource_type,
+            resource,
+            key: c.key.clone(),
+            op: match c.op {
+                AlterOp::Set(_) => "set",
+                AlterOp::Delete => "delete",
+                AlterOp::Append(_) => "append",
+                AlterOp::Subtract(_) => "subtract",
+            },
+            value: c.op.wire_value(),
+        }
+    }
+}
+
+fn resource_view(r: &ConfigResource) -> (&'static str, String) {
+    match r {
+        ConfigResource::Broker(b) => ("broker", b.to_string()),
+        ConfigResource::Topic(t) => ("topic", t.clone()),
+    }
+}
+
+/// A throttle value restoring left alone because someone changed it after
+/// this tool set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftAloneView {
+    pub resource_type: &'static str,
+    pub resource: String,
+    pub key: String,
+    /// What this tool set.
+    pub ours: String,
+    /// What is there now (none: deleted).
+    pub now: Option<String>,
+}
+
+impl From<&LeftAlone> for LeftAloneView {
+    fn from(l: &LeftAlone) -> Self {
+        let (resource_type, resource) = resource_view(&l.resource);
+        LeftAloneView {
+            resource_type,
+            resource,
+            key: l.key.clone(),
+            ours: l.ours.clone(),
+            now: l.now.clone(),
+        }
+    }
+}
+
+/// Why the throttles changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleReason {
+    /// Set or extended for a batch about to be submitted.
+    Batch,
+    /// The rate changed (a re-run with another `--throttle`, or
+    /// `throttle set` from another process, seen in the journal).
+    RateChanged,
+    /// Put back as they were before this tool changed them.
+    Restored,
+}
+
+/// Bytes copied into one destination broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokerProgress {
+    pub broker: BrokerId,
+    pub bytes_copied: u64,
+    pub bytes_total: u64,
+}
+
+/// How far the run has come (one per poll).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub elapsed_ms: u64,
+    /// Bytes copied by this plan's moves (done and in flight) of all they
+    /// copy; partitions done before this run are not counted.
+    pub bytes_copied: u64,
+    pub bytes_total: u64,
+    /// Planned partitions at their target, of all planned partitions.
+    pub partitions_done: usize,
+    pub partitions_total: usize,
+    /// This plan's moves in flight now.
+    pub in_flight: usize,
+    /// Copy rate over the last few polls, bytes per second.
+    pub rate_bytes_per_sec: Option<f64>,
+    /// Seconds left at that rate.
+    pub eta_seconds: Option<f64>,
+    /// Per destination broker, sorted by id.
+    pub brokers: Vec<BrokerProgress>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every planned partition is at its target; leaders elected (unless
+    /// `no_elect`) and throttles restored.
+    Completed,
+    /// `no_wait`: the first batch is submitted; moves are in flight.
+    Submitted,
+    /// The stop flag was raised: no new submissions, moves in flight,
+    /// throttles in force. Re-run to resume, or cancel.
+    Stopped,
+    /// Nothing of the plan is moving any more but some partitions did not
+    /// reach their target (refused, diverged or vanished); throttles
+    /// restored.
+    Incomplete,
+}
+
+/// What the driver tells its caller as it goes. Serialized with the tag
+/// `event` (`started`, `submitted`, `progress`, `partition_done`,
+/// `throttle_changed`, `finished`); the CLI adds `version`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        /// Partitions in the plan.
+        partitions: usize,
+        /// At their target before this run.
+        already_done: usize,
+        /// Already moving to their target (adopted from an earlier run).
+        adopted: usize,
+        /// Still to submit (reorders included).
+        to_submit: usize,
+        /// Moves that copy nothing, sent in the first request.
+        reorders: usize,
+        /// Bytes the remaining moves copy.
+        bytes_total: u64,
+        /// The physical bound of the remaining moves at the replication
+        /// rate (none without a rate).
+        bound_seconds: Option<f64>,
+        replication_rate: Option<u64>,
+        log_dirs_rate: Option<u64>,
+        /// Whether a journal of an earlier run was found.
+        resumed: bool,
+    },
+    Submitted {
+        elapsed_ms: u64,
+        moves: Vec<MoveView>,
+        /// How many of `moves` copy nothing.
+        reorders: usize,
+        refused: Vec<PartitionError>,
+    },
+    Progress(Progress),
+    PartitionDone {
+        elapsed_ms: u64,
+        topic: String,
+        partition: i32,
+        replicas: Vec<BrokerId>,
+    },
+    ThrottleChanged {
+        elapsed_ms: u64,
+        reason: ThrottleReason,
+        replication_rate: Option<u64>,
+        log_dirs_rate: Option<u64>,
+        ops: Vec<ConfigOpView>,
+        left_alone: Vec<LeftAloneView>,
+    },
+    Finished {
+        elapsed_ms: u64,
+        outcome: Outcome,
+        partitions_done: usize,
+        partitions_total: usize,
+        /// This plan's moves still in flight.
+        in_flight: usize,
+        elected: usize,
+        bytes_copied: u64,
+    },
+}
+
+/// What happened to the throttles at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ThrottleOutcome {
+    /// Whether restoring ran (nothing of ours left in force but what is
+    /// in `left_alone`).
+    pub restored: bool,
+    pub ops: Vec<ConfigOpView>,
+    pub left_alone: Vec<LeftAloneView>,
+}
+
+/// The result of [`apply`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplyReport {
+    pub outcome: Outcome,
+    pub elapsed_ms: u64,
+    pub partitions_total: usize,
+    /// At their target now (including `already_done`).
+    pub done: Vec<TopicPartition>,
+    /// At their target before this run started.
+    pub already_done: Vec<TopicPartition>,
+    /// Still moving to their target.
+    pub in_flight: Vec<TopicPartition>,
+    /// Never submitted (stopped, or `no_wait`).
+    pub not_submitted: Vec<TopicPartition>,
+    /// Submissions the cluster refused, and partitions that vanished.
+    pub refused: Vec<PartitionError>,
+    /// Submitted (by this journal) but neither moving nor at the target:
+    /// cancelled or replaced by someone else. Never resubmitted.
+    pub diverged: Vec<TopicPartition>,
+    /// Partitions submitted by this run.
+    pub submitted: usize,
+    /// Preferred leaders elected (or already leading).
+    pub elected: Vec<TopicPartition>,
+    pub election_failed: Vec<PartitionError>,
+    pub throttles: ThrottleOutcome,
+    pub bytes_copied: u64,
+    pub bytes_total: u64,
+    /// The physical bound of this run's moves at the replication rate.
+    pub bound_seconds: Option<f64>,
+}
+
+/// The jobs of `plan` on `cluster`: one per planned partition not at its
+/// target, from its live original replicas, sized by its leader's log.
+/// What the scheduler, `--dry-run` and the estimate take.
+pub fn jobs_for(cluster: &Cluster, plan: &[Move]) -> Vec<Job> {
+    plan.iter()
+        .filter_map(|m| {
+            let p = cluster.partition(&m.tp)?;
+            if p.in_flight.is_none() && p.replicas == m.replicas {
+                return None;
+            }
+            let original = original_replicas(p);
+            Some(Job::new(
+                m.tp.clone(),
+                &original,
+                p.leader.filter(|l| original.contains(l)),
+                m.replicas.clone(),
+                p.size_bytes,
+            ))
+        })
+        .collect()
+}
+
+/// The throttles Kafka's tool would set for `plan` on `cluster` with the
+/// moves `in_flight` (what `--dry-run` prints).
+pub fn throttles_for(
+    cluster: &Cluster,
+    plan: &[Move],
+    in_flight: &[InFlight],
+) -> Result<Throttles, throttle::UnknownPartitions> {
+    let current: BTreeMap<TopicPartition, Vec<BrokerId>> = plan
+        .iter()
+        .filter_map(|m| Some((m.tp.clone(), original_replicas(cluster.partition(&m.tp)?))))
+        .collect();
+    Throttles::compute(plan, &current, in_flight)
+}
+
+/// The physical bound of `jobs` at the replication rate, if there is one.
+fn bound_of(jobs: &[Job], rates: Rates) -> Option<Bound> {
+    rates.replication.map(|r| estimate::physical_bound(jobs, r))
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Where a planned partition stands in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AlreadyDone,
+    Pending,
+    Moving,
+    Done,
+    Refused,
+    Diverged,
+}
+
+struct Tracked {
+    mv: Move,
+    /// The replicas before any move of it (`replicas - adding`).
+    original: Vec<BrokerId>,
+    job: Option<Job>,
+    state: State,
+    /// Bytes of the partition's log on its source, as last seen.
+    size: u64,
+    /// Bytes copied into each adding broker, as last seen.
+    copied: BTreeMap<BrokerId, u64>,
+}
+
+impl Tracked {
+    fn adding(&self) -> &[BrokerId] {
+        self.job
+            .as_ref()
+            .map(|j| j.adding.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn total(&self) -> u64 {
+        self.size.saturating_mul(self.adding().len() as u64)
+    }
+
+    fn copied_total(&self) -> u64 {
+        match self.state {
+            State::Done => self.total(),
+            State::Moving => self.copied.values().map(|&c| c.min(self.size)).sum(),
+            _ => 0,
+        }
+    }
+
+    /// Counted in the progress totals.
+    fn counted(&self) -> bool {
+        matches!(self.state, State::Pending | State::Moving | State::Done)
+    }
+}
+
+/// One run of the driver: the state `apply`'s steps share.
+struct Run<'a, A, C, S> {
+    admin: &'a mut A,
+    clock: &'a mut C,
+    store: &'a mut S,
+    on_event: &'a mut dyn FnMut(&Event),
+    journal: Journal,
+    start: Duration,
+    rates: Rates,
+    parts: BTreeMap<TopicPartition, Tracked>,
+    samples: VecDeque<(Duration, u64)>,
+    submitted: usize,
+    refused: Vec<PartitionError>,
+    brokers: Vec<BrokerId>,
+}
+
+impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
+    fn elapsed(&self) -> Duration {
+        self.clock.now().saturating_sub(self.start)
+    }
+
+    fn emit(&mut self, e: Event) {
+        (self.on_event)(&e);
+    }
+
+    fn save(&mut self) -> Result<(), ExecError> {
+        self.store
+            .save(&self.journal)
+            .map_err(ExecError::journal("saving"))
+    }
+
+    /// Adopts a throttle record changed by another process (`throttle
+    /// set`) since this run last saw it.
+    fn pick_up_rate_change(&mut self) -> Result<(), ExecError> {
+        let Some(j) = self.store.load().map_err(ExecError::journal("loading"))? else {
+            return Ok(());
+        };
+        if j.plan_digest == self.journal.plan_digest
+            && j.throttle.revision > self.journal.throttle.revision
+        {
+            self.journal.throttle = j.throttle;
+            self.rates = self.journal.throttle.rates.into();
+            let elapsed_ms = ms(self.elapsed());
+            self.emit(Event::ThrottleChanged {
+                elapsed_ms,
+                reason: ThrottleReason::RateChanged,
+                replication_rate: self.rates.replication,
+                log_dirs_rate: self.rates.log_dirs,
+                ops: Vec::new(),
+                left_alone: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Extends the throttles to `moves` (merged with the moves in flight)
+    /// and records the undo before sending anything.
+    async fn throttle(
+        &mut self,
+        moves: &[Move],
+        in_flight: &[InFlight],
+        reason: ThrottleReason,
+    ) -> Result<(), ExecError> {
+        if self.rates.replication.is_none() && self.rates.log_dirs.is_none() {
+            return Ok(());
+        }
+        let current: BTreeMap<TopicPartition, Vec<BrokerId>> = moves
+            .iter()
+            .filter_map(|m| {
+                let t = self.parts.get(&m.tp)?;
+                let original = t.original.clone();
+                Some((m.tp.clone(), original))
+            })
+            .collect();
+        let throttles = Throttles::compute(moves, &current, in_flight)?;
+        self.set_throttles(&throttles, reason).await
+    }
+
+    async fn set_throttles(
+        &mut self,
+        throttles: &Throttles,
+        reason: ThrottleReason,
+    ) -> Result<(), ExecError> {
+        let mut resources: BTreeSet<ConfigResource> = throttles
+            .topics
+            .keys()
+            .map(|t| ConfigResource::Topic(t.clone()))
+            .collect();
+        resources.extend(
+            throttles
+                .brokers
+                .iter()
+                .chain(&throttles.log_dir_brokers)
+                .map(|&b| ConfigResource::Broker(b)),
+        );
+        if resources.is_empty() {
+            return Ok(());
+        }
+        let resources: Vec<ConfigResource> = resources.into_iter().collect();
+        let now = self
+            .admin
+            .describe_configs(&resources, &THROTTLE_KEYS)
+            .await
+            .map_err(ExecError::admin("reading throttle configs"))?;
+        let previous = self.journal.throttle.undo();
+        let mut change = throttle::set_ops(throttles, self.rates, &now, &previous);
+        // A rate already at its value needs no request; the undo record
+        // keeps it all the same.
+        change.ops.retain(|op| match &op.op {
+            AlterOp::Set(v) => now.get(&(op.resource.clone(), op.key.clone())) != Some(v),
+            _ => true,
+        });
+        let sorted = |u: &[Undo]| {
+            let mut v = u.to_vec();
+            v.sort();
+            v
+        };
+        if change.ops.is_empty() && sorted(&change.undo) == sorted(&previous) {
+            return Ok(());
+        }
+        self.journal.throttle.set_undo(&change.undo);
+        self.journal.throttle.rates = self.rates.into();
+        self.journal.throttle.revision += 1;
+        self.save()?;
+        if !change.ops.is_empty() {
+            self.admin
+                .alter_configs(&change.ops)
+                .await
+                .map_err(ExecError::admin("setting throttles"))?;
+        }
+        let elapsed_ms = ms(self.elapsed());
+        self.emit(Event::ThrottleChanged {
+            elapsed_ms,
+            reason,
+            replication_rate: self.rates.replication,
+            log_dirs_rate: self.rates.log_dirs,
+            ops: change.ops.iter().map(ConfigOpView::from).collect(),
+            left_alone: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Throttles, then submits `batch`; records what the cluster accepted.
+    async fn submit(&mut self, batch: Vec<Job>, in_flight: &[InFlight]) -> Result<(), ExecError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let moves: Vec<Move> = batch.iter().map(|j| self.parts[&j.tp].mv.clone()).collect();
+        self.throttle(&moves, in_flight, ThrottleReason::Batch)
+            .await?;
+        let request: Vec<(TopicPartition, Option<Vec<BrokerId>>)> = batch
+            .iter()
+            .map(|j| (j.tp.clone(), Some(j.target.clone())))
+            .collect();
+        let results = self
+            .admin
+            .alter_reassignments(&request)
+            .await
+            .map_err(ExecError::admin("submitting moves"))?;
+        let errors: BTreeMap<TopicPartition, ErrorCode> = results
+            .into_iter()
+            .filter_map(|(tp, r)| r.err().map(|e| (tp, e)))
+            .collect();
+        let mut accepted = Vec::new();
+        let mut views = Vec::new();
+        let mut refused = Vec::new();
+        let mut reorders = 0;
+        for j in &batch {
+            let t = self.parts.get_mut(&j.tp).expect("a job of the plan");
+            if let Some(e) = errors.get(&j.tp) {
+                t.state = State::Refused;
+                refused.push(PartitionError::new(&j.tp, e));
+                continue;
+            }
+            t.state = State::Moving;
+            accepted.push(SubmittedMove {
+                topic: j.tp.topic.clone(),
+                partition: j.tp.partition,
+                target: j.target.clone(),
+            });
+            if j.copies_nothing() {
+                reorders += 1;
+            }
+            views.push(MoveView {
+                topic: j.tp.topic.clone(),
+                partition: j.tp.partition,
+                target: j.target.clone(),
+                bytes: j.bytes_to_copy(),
+            });
+        }
+        let elapsed_ms = ms(self.elapsed());
+        if !accepted.is_empty() {
+            self.submitted += accepted.len();
+            self.journal.submissions.push(Submission {
+                at_ms: elapsed_ms,
+                partitions: accepted,
+            });
+            self.save()?;
+        }
+        self.refused.extend(refused.iter().cloned());
+        self.emit(Event::Submitted {
+            elapsed_ms,
+            moves: views,
+            reorders,
+            refused,
+        });
+        Ok(())
+    }
+
+    /// Lists the moves in flight, marks finished partitions and measures
+    /// progress.
+    async fn poll(&mut self) -> Result<Vec<InFlight>, ExecError> {
+        let in_flight = self
+            .admin
+            .list_reassignments()
+            .await
+            .map_err(ExecError::admin("listing moves in flight"))?;
+        let moving: BTreeMap<&TopicPartition, &InFlight> =
+            in_flight.iter().map(|m| (&m.tp, m)).collect();
+        let finished: Vec<TopicPartition> = self
+            .parts
+            .iter()
+            .filter(|(tp, t)| t.state == State::Moving && !moving.contains_key(tp))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        // A move another run replaced is no longer ours to wait for.
+        let replaced: Vec<TopicPartition> = self
+            .parts
+            .iter()
+            .filter(|(tp, t)| {
+                t.state == State::Moving
+                    && moving.get(tp).is_some_and(|m| m.target() != t.mv.replicas)
+            })
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in replaced {
+            self.parts.get_mut(&tp).expect("tracked").state = State::Diverged;
+        }
+        if !finished.is_empty() {
+            let cluster = self
+                .admin
+                .cluster()
+                .await
+                .map_err(ExecError::admin("reading the cluster"))?;
+            for tp in finished {
+                let now = cluster.partition(&tp).map(|p| p.replicas.clone());
+                let t = self.parts.get_mut(&tp).expect("tracked");
+                if now.as_ref() == Some(&t.mv.replicas) {
+                    t.state = State::Done;
+                    let elapsed_ms = ms(self.elapsed());
+                    let replicas = now.unwrap_or_default();
+                    self.emit(Event::PartitionDone {
+                        elapsed_ms,
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        replicas,
+                    });
+                } else {
+                    t.state = State::Diverged;
+                }
+            }
+        }
+        if self.parts.values().any(|t| t.state == State::Moving) {
+            // Progress only: a broker that cannot answer (down, say) leaves
+            // the last figures in place rather than stopping the run.
+            let sizes = self
+                .admin
+                .replica_sizes(&self.brokers)
+                .await
+                .unwrap_or_default();
+            for (tp, t) in &mut self.parts {
+                if t.state != State::Moving {
+                    continue;
+                }
+                let Some(per_broker) = sizes.get(tp) else {
+                    continue;
+                };
+                if let Some(job) = &t.job {
+                    if let Some(&s) = per_broker.get(&job.source) {
+                        t.size = t.size.max(s);
+                    }
+                    for &b in &job.adding {
+                        if let Some(&c) = per_broker.get(&b) {
+                            t.copied.insert(b, c);
+                        }
+                    }
+                }
+            }
+        }
+        let p = self.progress();
+        self.emit(Event::Progress(p));
+        Ok(in_flight)
+    }
+
+    fn progress(&mut self) -> Progress {
+        let now = self.elapsed();
+        let mut brokers: BTreeMap<BrokerId, (u64, u64)> = BTreeMap::new();
+        let (mut copied, mut total) = (0u64, 0u64);
+        for t in self.parts.values().filter(|t| t.counted()) {
+            copied += t.copied_total();
+            total += t.total();
+            for &b in t.adding() {
+                let e = brokers.entry(b).or_default();
+                e.1 += t.size;
+                e.0 += match t.state {
+                    State::Done => t.size,
+                    State::Moving => t.copied.get(&b).copied().unwrap_or(0).min(t.size),
+                    _ => 0,
+                };
+            }
+        }
+        self.samples.push_back((now, copied));
+        while self.samples.len() > 10 {
+            self.samples.pop_front();
+        }
+        let rate = match (self.samples.front(), self.samples.back()) {
+            (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => {
+                Some(c1.saturating_sub(c0) as f64 / (t1 - t0).as_secs_f64())
+            }
+            _ => None,
+        };
+        let eta = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| total.saturating_sub(copied) as f64 / r);
+        Progress {
+            elapsed_ms: ms(now),
+            bytes_copied: copied,
+            bytes_total: total,
+            partitions_done: self.count(&[State::Done, State::AlreadyDone]),
+            partitions_total: self.parts.len(),
+            in_flight: self.count(&[State::Moving]),
+            rate_bytes_per_sec: rate,
+            eta_seconds: eta,
+            brokers: brokers
+                .into_iter()
+                .map(|(broker, (bytes_copied, bytes_total))| BrokerProgress {
+                    broker,
+                    bytes_copied,
+                    bytes_total,
+                })
+                .collect(),
+        }
+    }
+
+    fn count(&self, states: &[State]) -> usize {
+        self.parts
+            .values()
+            .filter(|t| states.contains(&t.state))
+            .count()
+    }
+
+    fn with_state(&self, states: &[State]) -> Vec<TopicPartition> {
+        self.parts
+            .iter()
+            .filter(|(_, t)| states.contains(&t.state))
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+}
+
+/// The journal in `store` for the plan with `digest`, or a fresh one. A
+/// journal of a finished or cancelled run starts afresh (its throttles
+/// were restored); one left by `throttle set` alone (no digest, nothing
+/// submitted) is adopted; one of another plan is refused.
+pub fn open_journal<S: JournalStore>(store: &mut S, digest: &str) -> Result<Journal, ExecError> {
+    let Some(mut j) = store.load().map_err(ExecError::journal("loading"))? else {
+        return Ok(Journal::new(digest));
+    };
+    if j.plan_digest.is_empty() && j.submissions.is_empty() {
+        j.plan_digest = digest.to_string();
+    }
+    if j.plan_digest != digest {
+        return Err(ExecError::DigestMismatch {
+            journal: j.plan_digest,
+            plan: digest.to_string(),
+        });
+    }
+    if j.state != JournalState::Running {
+        j.submissions.clear();
+        j.state = JournalState::Running;
+    }
+    Ok(j)
+}
+
+/// The rate part of the throttles in force per `undo`: the brokers where
+/// this tool set a replication (or log-dir) rate, or `brokers` if given.
+fn rate_throttles(undo: &[Undo], rates: Rates, brokers: Option<&[BrokerId]>) -> Throttles {
+    let with_key = |key: &str| -> BTreeSet<BrokerId> {
+        match brokers {
+            Some(list) => list.iter().copied().collect(),
+            None => undo
+                .iter()
+                .filter_map(|u| match u {
+                    Undo::Value {
+                        resource: ConfigResource::Broker(b),
+                        key: k,
+                        ..
+                    } if k == key => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        }
+    };
+    Throttles {
+        topics: BTreeMap::new(),
+        brokers: if rates.replication.is_some() {
+            with_key(LEADER_RATE)
+        } else {
+            BTreeSet::new()
+        },
+        log_dir_brokers: if rates.log_dirs.is_some() {
+            with_key(LOG_DIRS_RATE)
+        } else {
+            BTreeSet::new()
+        },
+    }
+}
+
+/// Restores what the journal's undo record says this tool changed and
+/// empties the record (the caller saves the journal). Idempotent: a value
+/// already back, or an entry already gone, needs nothing.
+pub(crate) async fn restore_journal<A: ClusterAdmin>(
+    admin: &mut A,
+    journal: &mut Journal,
+) -> Result<ThrottleOutcome, ExecError> {
+    let undo = journal.throttle.undo();
+    let mut out = ThrottleOutcome {
+        restored: true,
+        ..ThrottleOutcome::default()
+    };
+    if undo.is_empty() {
+        return Ok(out);
+    }
+    let resources: BTreeSet<ConfigResource> = undo
+        .iter()
+        .map(|u| match u {
+            Undo::Value { resource, .. } | Undo::Entries { resource, .. } => resource.clone(),
+        })
+        .collect();
+    let resources: Vec<ConfigResource> = resources.into_iter().collect();
+    let now = admin
+        .describe_configs(&resources, &THROTTLE_KEYS)
+        .await
+        .map_err(ExecError::admin("reading throttle configs"))?;
+    let r = throttle::restore_ops(&undo, &now);
+    if !r.ops.is_empty() {
+        admin
+            .alter_configs(&r.ops)
+            .await
+            .map_err(ExecError::admin("restoring throttles"))?;
+    }
+    journal.throttle.undo.clear();
+    journal.throttle.rates = Default::default();
+    journal.throttle.revision += 1;
+    out.ops = r.ops.iter().map(ConfigOpView::from).collect();
+    out.left_alone = r.left_alone.iter().map(LeftAloneView::from).collect();
+    Ok(out)
+}
+
+/// Runs a prepared plan to the end (or to the first batch with `no_wait`,
+/// or until `stop` is raised), resuming from the journal in `store` when
+/// there is one for this plan. See the module doc.
+pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
+    admin: &mut A,
+    clock: &mut C,
+    prepared: &Prepared,
+    settings: &ApplySettings,
+    store: &mut S,
+    on_event: &mut dyn FnMut(&Event),
+    stop: &AtomicBool,
+) -> Result<ApplyReport, ExecError> {
+    let start = clock.now();
+    let journal = open_journal(store, &prepared.digest)?;
+    let resumed = !journal.submissions.is_empty();
+    let submitted_before = journal.submitted();
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let mut in_flight = admin
+        .list_reassignments()
+        .await
+        .map_err(ExecError::admin("listing moves in flight"))?;
+    let moving: BTreeMap<TopicPartition, InFlight> = in_flight
+        .iter()
+        .map(|m| (m.tp.clone(), m.clone()))
+        .collect();
+
+    let mut parts = BTreeMap::new();
+    let mut refused = Vec::new();
+    let mut jobs = Vec::new();
+    for m in prepared.plan.moves() {
+        let Some(p) = cluster.partition(&m.tp) else {
+            refused.push(PartitionError {
+                topic: m.tp.topic.clone(),
+                partition: m.tp.partition,
+                code: 3,
+                error: "UNKNOWN_TOPIC_OR_PARTITION (3): the partition no longer exists".into(),
+            });
+            parts.insert(
+                m.tp.clone(),
+                Tracked {
+                    mv: m.clone(),
+                    original: Vec::new(),
+                    job: None,
+                    state: State::Refused,
+                    size: 0,
+                    copied: BTreeMap::new(),
+                },
+            );
+            continue;
+        };
+        let ours_before = submitted_before.contains_key(&m.tp);
+        let original = match moving.get(&m.tp) {
+            Some(f) => f.original(),
+            None => original_replicas(p),
+        };
+        let state = match moving.get(&m.tp) {
+            Some(f) if f.target() == m.replicas => State::Moving,
+            Some(_) if submitted_before.get(&m.tp) == Some(&m.replicas) => State::Diverged,
+            Some(_) => State::Pending,
+            None if p.replicas == m.replicas && ours_before => State::Done,
+            None if p.replicas == m.replicas => State::AlreadyDone,
+            None if ours_before => State::Diverged,
+            None => State::Pending,
+        };
+        let job = Job::new(
+            m.tp.clone(),
+            &original,
+            p.leader.filter(|l| original.contains(l)),
+            m.replicas.clone(),
+            p.size_bytes,
+        );
+        if matches!(state, State::Pending | State::Moving) {
+            jobs.push(job.clone());
+        }
+        parts.insert(
+            m.tp.clone(),
+            Tracked {
+                mv: m.clone(),
+                original,
+                size: p.size_bytes,
+                job: Some(job),
+                state,
+                copied: BTreeMap::new(),
+            },
+        );
+    }
+    let alive: BTreeSet<BrokerId> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| b.id)
+        .collect();
+    let brokers: BTreeSet<BrokerId> = jobs
+        .iter()
+        .flat_map(|j| j.adding.iter().copied().chain([j.source]))
+        .filter(|b| alive.contains(b))
+        .collect();
+
+    // A re-run without a rate keeps the journal's; with one, it changes
+    // the rate of the moves in flight too.
+    let journal_rates: Rates = journal.throttle.rates.into();
+    let rates = Rates {
+        replication: settings.rates.replication.or(journal_rates.replication),
+        log_dirs: settings.rates.log_dirs.or(journal_rates.log_dirs),
+    };
+    let rate_changed = !journal.throttle.undo.is_empty() && journal_rates != rates;
+    let bound = bound_of(&jobs, rates);
+    let mut scheduler = Scheduler::new(jobs, settings.mode);
+    let mut run = Run {
+        admin,
+        clock,
+        store,
+        on_event,
+        journal,
+        start,
+        rates,
+        parts,
+        samples: VecDeque::new(),
+        submitted: 0,
+        refused,
+        brokers: brokers.into_iter().collect(),
+    };
+    let already_done = run.count(&[State::AlreadyDone]);
+    let adopted = run.count(&[State::Moving]);
+    let to_submit = run.count(&[State::Pending]);
+    let reorders = run
+        .parts
+        .values()
+        .filter(|t| t.state == State::Pending && t.job.as_ref().is_some_and(Job::copies_nothing))
+        .count();
+    let bytes_total = run
+        .parts
+        .values()
+        .filter(|t| matches!(t.state, State::Pending | State::Moving))
+        .map(Tracked::total)
+        .sum();
+    run.emit(Event::Started {
+        partitions: run.parts.len(),
+        already_done,
+        adopted,
+        to_submit,
+        reorders,
+        bytes_total,
+        bound_seconds: bound.as_ref().map(|b| b.seconds),
+        replication_rate: rates.replication,
+        log_dirs_rate: rates.log_dirs,
+        resumed,
+    });
+    run.save()?;
+    if rate_changed {
+        // `apply` again with another `--throttle`: the new rate goes to
+        // every broker that has ours, before anything else is sent.
+        let t = rate_throttles(&run.journal.throttle.undo(), run.rates, None);
+        run.set_throttles(&t, ThrottleReason::RateChanged).await?;
+    }
+
+    let mut first = true;
+    let outcome = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Outcome::Stopped;
+        }
+        let set: BTreeSet<TopicPartition> = in_flight
+            .iter()
+            .filter(|m| {
+                run.parts
+                    .get(&m.tp)
+                    .is_none_or(|t| t.state != State::Pending)
+            })
+            .map(|m| m.tp.clone())
+            .collect();
+        let batch = scheduler.next_batch(&set);
+        run.submit(batch, &in_flight).await?;
+        if first && settings.no_wait {
+            break Outcome::Submitted;
+        }
+        first = false;
+        if run.count(&[State::Pending, State::Moving]) == 0 {
+            break if run.count(&[State::Refused, State::Diverged]) == 0 {
+                Outcome::Completed
+            } else {
+                Outcome::Incomplete
+            };
+        }
+        run.clock.sleep(settings.poll_interval).await;
+        run.pick_up_rate_change()?;
+        in_flight = run.poll().await?;
+    };
+
+    let mut elected = Vec::new();
+    let mut election_failed = Vec::new();
+    let mut throttles = ThrottleOutcome::default();
+    if matches!(outcome, Outcome::Completed | Outcome::Incomplete) {
+        let submitted = run.journal.submitted();
+        let moved: Vec<TopicPartition> = run
+            .parts
+            .iter()
+            .filter(|(tp, t)| t.state == State::Done && submitted.contains_key(tp))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if !settings.no_elect && !moved.is_empty() {
+            let results = run
+                .admin
+                .elect_preferred(&moved)
+                .await
+                .map_err(ExecError::admin("electing preferred leaders"))?;
+            for (tp, r) in results {
+                match r {
+                    Ok(()) => elected.push(tp),
+                    Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => elected.push(tp),
+                    Err(e) => election_failed.push(PartitionError::new(&tp, &e)),
+                }
+            }
+            elected.sort();
+        }
+        throttles = restore_journal(run.admin, &mut run.journal).await?;
+        run.journal.state = JournalState::Finished;
+        run.save()?;
+        let elapsed_ms = ms(run.elapsed());
+        if !throttles.ops.is_empty() || !throttles.left_alone.is_empty() {
+            run.emit(Event::ThrottleChanged {
+                elapsed_ms,
+                reason: ThrottleReason::Restored,
+                replication_rate: None,
+                log_dirs_rate: None,
+                ops: throttles.ops.clone(),
+                left_alone: throttles.left_alone.clone(),
+            });
+        }
+    }
+
+    let progress = run.progress();
+    let report = ApplyReport {
+        outcome,
+        elapsed_ms: ms(run.elapsed()),
+        partitions_total: run.parts.len(),
+        done: run.with_state(&[State::Done, State::AlreadyDone]),
+        already_done: run.with_state(&[State::AlreadyDone]),
+        in_flight: run.with_state(&[State::Moving]),
+        not_submitted: run.with_state(&[State::Pending]),
+        refused: run.refused.clone(),
+        diverged: run.with_state(&[State::Diverged]),
+        submitted: run.submitted,
+        elected,
+        election_failed,
+        throttles,
+        bytes_copied: progress.bytes_copied,
+        bytes_total: progress.bytes_total,
+        bound_seconds: bound.map(|b| b.seconds),
+    };
+    run.emit(Event::Finished {
+        elapsed_ms: report.elapsed_ms,
+        outcome,
+        partitions_done: report.done.len(),
+        partitions_total: report.partitions_total,
+        in_flight: report.in_flight.len(),
+        elected: report.elected.len(),
+        bytes_copied: report.bytes_copied,
+    });
+    Ok(report)
+}
+
+/// What [`change_rate`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateChange {
+    pub replication_rate: Option<u64>,
+    pub log_dirs_rate: Option<u64>,
+    /// Brokers whose rates were set.
+    pub brokers: Vec<BrokerId>,
+    pub ops: Vec<ConfigOpView>,
+}
+
+/// `throttle set RATE [--brokers LIST]`: sets new rates on the brokers
+/// where this tool's throttles are in force (per the journal), or on
+/// `brokers`, recording the undo in the journal first. A running `apply`
+/// of the same journal picks the change up at its next poll. Without a
+/// journal, `brokers` is required and a journal is started (a later
+/// `apply` adopts it).
+pub async fn change_rate<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    store: &mut S,
+    rates: Rates,
+    brokers: Option<&[BrokerId]>,
+) -> Result<RateChange, ExecError> {
+    let mut journal = match store.load().map_err(ExecError::journal("loading"))? {
+        Some(j) => j,
+        None if brokers.is_some() => Journal::new(""),
+        None => {
+            return Err(ExecError::NoJournal(
+                "no throttles of this tool are recorded; name the brokers to throttle",
+            ));
+        }
+    };
+    let undo = journal.throttle.undo();
+    let t = rate_throttles(&undo, rates, brokers);
+    let resources: Vec<ConfigResource> = t
+        .brokers
+        .iter()
+        .chain(&t.log_dir_brokers)
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(ConfigResource::Broker)
+        .collect();
+    let now = admin
+        .describe_configs(&resources, &THROTTLE_KEYS)
+        .await
+        .map_err(ExecError::admin("reading throttle configs"))?;
+    let change = throttle::set_ops(&t, rates, &now, &undo);
+    let old = journal.throttle.rates;
+    journal.throttle.set_undo(&change.undo);
+    journal.throttle.rates.replication = rates.replication.or(old.replication);
+    journal.throttle.rates.log_dirs = rates.log_dirs.or(old.log_dirs);
+    journal.throttle.revision += 1;
+    store.save(&journal).map_err(ExecError::journal("saving"))?;
+    if !change.ops.is_empty() {
+        admin
+            .alter_configs(&change.ops)
+            .await
+            .map_err(ExecError::admin("setting throttle rates"))?;
+    }
+    Ok(RateChange {
+        replication_rate: rates.replication,
+        log_dirs_rate: rates.log_dirs,
+        brokers: t.brokers.union(&t.log_dir_brokers).copied().collect(),
+        ops: change.ops.iter().map(ConfigOpView::from).collect(),
+    })
+}
+
+/// `throttle clear`: restores exactly what the journal says this tool
+/// changed (an operator's own values come back), and empties its record.
+pub async fn restore_throttles<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    store: &mut S,
+) -> Result<ThrottleOutcome, ExecError> {
+    let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? else {
+        return Err(ExecError::NoJournal(
+            "nothing recorded to restore (`throttle clear --all` removes every throttle)",
+        ));
+    };
+    let out = restore_journal(admin, &mut journal).await?;
+    store.save(&journal).map_err(ExecError::journal("saving"))?;
+    Ok(out)
+}
+
+/// `throttle clear --all`: deletes every throttle key set on any alive
+/// broker or any topic, whoever set it (as Kafka's tool does at the end of
+/// a move), and empties the journal's record if there is one.
+pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    store: &mut S,
+) -> Result<Vec<ConfigOpView>, ExecError> {
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let resources: Vec<ConfigResource> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| ConfigResource::Broker(b.id))
+        .chain(
+            cluster
+                .topics
+                .iter()
+                .map(|t| ConfigResource::Topic(t.name.clone())),
+        )
+        .collect();
+    let now = admin
+        .describe_configs(&resources, &THROTTLE_KEYS)
+        .await
+        .map_err(ExecError::admin("reading throttle configs"))?;
+    let ops: Vec<ConfigOp> = now
+        .keys()
+        .map(|(resource, key)| ConfigOp {
+            resource: resource.clone(),
+            key: key.clone(),
+            op: AlterOp::Delete,
+        })
+        .collect();
+    if let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? {
+        journal.throttle.undo.clear();
+        journal.throttle.rates = Default::default();
+        journal.throttle.revision += 1;
+        store.save(&journal).map_err(ExecError::journal("saving"))?;
+    }
+    if !ops.is_empty() {
+        admin
+            .alter_configs(&ops)
+            .await
+            .map_err(ExecError::admin("deleting throttles"))?;
+    }
+    Ok(ops.iter().map(ConfigOpView::from).collect())
+}

@@ -1,0 +1,347 @@
+//! `verify PLAN` and `status`: where each planned partition stands, and
+//! what is moving and throttled on the cluster, whoever started it.
+//!
+//! `verify` restores this tool's throttles (from the journal) once every
+//! planned partition is done, unless the operator preserves them; it
+//! never submits or cancels anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_journal};
+use super::error::ExecError;
+use super::journal::{JournalState, JournalStore, plan_digest};
+use crate::model::live::{ClusterAdmin, ConfigResource, InFlight, ReplicaSizes};
+use crate::model::reassignment::Reassignment;
+use crate::model::{BrokerId, Cluster, TopicPartition};
+
+/// What `verify` may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VerifySettings {
+    /// `--preserve-throttles`: leave the throttles in force even when all
+    /// is done.
+    pub preserve_throttles: bool,
+}
+
+/// One planned partition's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PartitionStatus {
+    /// At its target, not moving.
+    Done,
+    /// Moving to its target.
+    InProgress { bytes_copied: u64, bytes_total: u64 },
+    /// Not heading to the plan's target: at other replicas with no move in
+    /// flight, or moving elsewhere (`moving_to`).
+    Diverged {
+        replicas: Vec<BrokerId>,
+        moving_to: Option<Vec<BrokerId>>,
+    },
+    /// Cannot finish: the partition vanished, or a replica it adds is on a
+    /// broker that is down (the controller waits for it forever).
+    Failed { reason: String },
+}
+
+/// A planned partition and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionVerdict {
+    pub topic: String,
+    pub partition: i32,
+    pub target: Vec<BrokerId>,
+    #[serde(flatten)]
+    pub status: PartitionStatus,
+}
+
+/// The overall verdict, worst first (what the exit code follows: 3, 1, 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Some partition diverged or failed.
+    Failed,
+    /// Some partition is still moving.
+    InProgress,
+    AllDone,
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub verdict: Verdict,
+    pub done: usize,
+    pub in_progress: usize,
+    pub diverged: usize,
+    pub failed: usize,
+    /// Sorted by topic-partition.
+    pub partitions: Vec<PartitionVerdict>,
+    /// What restoring did, when it ran (all done, a journal, not
+    /// preserved).
+    pub throttles: Option<ThrottleOutcome>,
+}
+
+/// Bytes a move in flight has copied and copies in all: each adding
+/// replica against the size of the log it copies from (the leader if it
+/// is an original replica, else the largest original replica).
+pub fn move_bytes(
+    m: &InFlight,
+    leader: Option<BrokerId>,
+    sizes: &ReplicaSizes,
+    fallback_size: u64,
+) -> (u64, u64) {
+    let per_broker = sizes.get(&m.tp);
+    let original = m.original();
+    let size = per_broker
+        .and_then(|s| {
+            leader
+                .filter(|l| original.contains(l))
+                .and_then(|l| s.get(&l).copied())
+                .or_else(|| original.iter().filter_map(|b| s.get(b).copied()).max())
+        })
+        .unwrap_or(fallback_size);
+    let copied = m
+        .adding
+        .iter()
+        .map(|b| {
+            per_broker
+                .and_then(|s| s.get(b).copied())
+                .unwrap_or(0)
+                .min(size)
+        })
+        .sum();
+    (copied, size.saturating_mul(m.adding.len() as u64))
+}
+
+/// The alive brokers a set of moves copies from or to (DescribeLogDirs
+/// goes to each).
+fn brokers_of<'a>(cluster: &Cluster, moves: impl Iterator<Item = &'a InFlight>) -> Vec<BrokerId> {
+    let set: BTreeSet<BrokerId> = moves.flat_map(|m| m.replicas.iter().copied()).collect();
+    set.into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect()
+}
+
+/// Checks every partition of `plan` on the cluster; when all are done,
+/// restores the throttles recorded in the journal in `store` (if any, and
+/// unless `preserve_throttles`) and marks it finished. A journal of
+/// another plan is refused.
+pub async fn verify<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    plan: &Reassignment,
+    store: &mut S,
+    settings: &VerifySettings,
+) -> Result<VerifyReport, ExecError> {
+    let digest = plan_digest(plan);
+    let journal = match store.load().map_err(ExecError::journal("loading"))? {
+        Some(_) => Some(open_journal(store, &digest)?),
+        None => None,
+    };
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let in_flight = admin
+        .list_reassignments()
+        .await
+        .map_err(ExecError::admin("listing moves in flight"))?;
+    let moving: BTreeMap<&TopicPartition, &InFlight> =
+        in_flight.iter().map(|m| (&m.tp, m)).collect();
+    let ours: Vec<&InFlight> = plan
+        .moves()
+        .iter()
+        .filter_map(|m| moving.get(&m.tp).copied())
+        .collect();
+    let sizes = if ours.is_empty() {
+        ReplicaSizes::new()
+    } else {
+        admin
+            .replica_sizes(&brokers_of(&cluster, ours.iter().copied()))
+            .await
+            .map_err(ExecError::admin("reading replica sizes"))?
+    };
+
+    let mut partitions = Vec::new();
+    for m in plan.moves() {
+        let status = match (cluster.partition(&m.tp), moving.get(&m.tp)) {
+            (None, _) => PartitionStatus::Failed {
+                reason: "the partition no longer exists".into(),
+            },
+            (Some(p), Some(f)) if f.target() == m.replicas => {
+                let dead: Vec<String> = f
+                    .adding
+                    .iter()
+                    .filter(|&&b| !cluster.broker(b).is_some_and(|x| x.alive))
+                    .map(|b| b.to_string())
+                    .collect();
+                if dead.is_empty() {
+                    let (bytes_copied, bytes_total) = move_bytes(f, p.leader, &sizes, p.size_bytes);
+                    PartitionStatus::InProgress {
+                        bytes_copied,
+                        bytes_total,
+                    }
+                } else {
+                    PartitionStatus::Failed {
+                        reason: format!(
+                            "adds a replica on broker {} which is not alive: the move waits for it",
+                            dead.join(", ")
+                        ),
+                    }
+                }
+            }
+            (Some(_), Some(f)) => PartitionStatus::Diverged {
+                replicas: f.original(),
+                moving_to: Some(f.target()),
+            },
+            (Some(p), None) if p.replicas == m.replicas => PartitionStatus::Done,
+            (Some(p), None) => PartitionStatus::Diverged {
+                replicas: p.replicas.clone(),
+                moving_to: None,
+            },
+        };
+        partitions.push(PartitionVerdict {
+            topic: m.tp.topic.clone(),
+            partition: m.tp.partition,
+            target: m.replicas.clone(),
+            status,
+        });
+    }
+    let count =
+        |f: fn(&PartitionStatus) -> bool| partitions.iter().filter(|v| f(&v.status)).count();
+    let done = count(|s| matches!(s, PartitionStatus::Done));
+    let in_progress = count(|s| matches!(s, PartitionStatus::InProgress { .. }));
+    let diverged = count(|s| matches!(s, PartitionStatus::Diverged { .. }));
+    let failed = count(|s| matches!(s, PartitionStatus::Failed { .. }));
+    let verdict = if diverged + failed > 0 {
+        Verdict::Failed
+    } else if in_progress > 0 {
+        Verdict::InProgress
+    } else {
+        Verdict::AllDone
+    };
+
+    let mut throttles = None;
+    if let Some(mut j) = journal
+        && verdict == Verdict::AllDone
+        && !settings.preserve_throttles
+    {
+        throttles = Some(restore_journal(admin, &mut j).await?);
+        j.state = JournalState::Finished;
+        store.save(&j).map_err(ExecError::journal("saving"))?;
+    }
+    Ok(VerifyReport {
+        verdict,
+        done,
+        in_progress,
+        diverged,
+        failed,
+        partitions,
+        throttles,
+    })
+}
+
+/// A move in flight, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveStatus {
+    pub topic: String,
+    pub partition: i32,
+    pub replicas: Vec<BrokerId>,
+    pub adding: Vec<BrokerId>,
+    pub removing: Vec<BrokerId>,
+    pub target: Vec<BrokerId>,
+    pub bytes_copied: u64,
+    pub bytes_total: u64,
+}
+
+/// A throttle config set on a broker or topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThrottleInForce {
+    /// `broker` or `topic`.
+    pub resource_type: &'static str,
+    pub resource: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// The result of [`status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    /// Every move in flight, whoever started it, sorted.
+    pub moves: Vec<MoveStatus>,
+    /// Every throttle key set on an alive broker or a topic, sorted
+    /// (brokers first).
+    pub throttles: Vec<ThrottleInForce>,
+}
+
+/// `status`: the moves in flight with their progress, and the throttles
+/// in force.
+pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, ExecError> {
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let in_flight = admin
+        .list_reassignments()
+        .await
+        .map_err(ExecError::admin("listing moves in flight"))?;
+    let sizes = if in_flight.is_empty() {
+        ReplicaSizes::new()
+    } else {
+        admin
+            .replica_sizes(&brokers_of(&cluster, in_flight.iter()))
+            .await
+            .map_err(ExecError::admin("reading replica sizes"))?
+    };
+    let moves = in_flight
+        .iter()
+        .map(|m| {
+            let p = cluster.partition(&m.tp);
+            let (bytes_copied, bytes_total) = move_bytes(
+                m,
+                p.and_then(|p| p.leader),
+                &sizes,
+                p.map_or(0, |p| p.size_bytes),
+            );
+            MoveStatus {
+                topic: m.tp.topic.clone(),
+                partition: m.tp.partition,
+                replicas: m.replicas.clone(),
+                adding: m.adding.clone(),
+                removing: m.removing.clone(),
+                target: m.target(),
+                bytes_copied,
+                bytes_total,
+            }
+        })
+        .collect();
+    let resources: Vec<ConfigResource> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| ConfigResource::Broker(b.id))
+        .chain(
+            cluster
+                .topics
+                .iter()
+                .map(|t| ConfigResource::Topic(t.name.clone())),
+        )
+        .collect();
+    let values = admin
+        .describe_configs(&resources, &THROTTLE_KEYS)
+        .await
+        .map_err(ExecError::admin("reading throttle configs"))?;
+    let throttles = values
+        .into_iter()
+        .map(|((r, key), value)| {
+            let (resource_type, resource) = match r {
+                ConfigResource::Broker(b) => ("broker", b.to_string()),
+                ConfigResource::Topic(t) => ("topic", t),
+            };
+            ThrottleInForce {
+                resource_type,
+                resource,
+                key,
+                value,
+            }
+        })
+        .collect();
+    Ok(StatusReport { moves, throttles })
+}
