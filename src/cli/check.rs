@@ -5,13 +5,14 @@ use clap::Args;
 
 use super::args::PlanFileArg;
 use super::exit::{Exit, invalid};
+use super::markdown;
 use super::plan::load_snapshot;
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use crate::analysis;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
-use crate::model::{BrokerId, Problem, Problems, RackCoverage};
+use crate::model::{BrokerId, Cluster, Problem, Problems, RackCoverage};
 use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
@@ -34,13 +35,14 @@ pub struct CheckArgs {
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Summary format: text, json, or markdown (a table for a
+    /// pull-request comment).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
 }
 
 pub fn exec(args: CheckArgs) -> Result<Exit> {
-    let printer = Printer::new(args.output);
+    let printer = Printer::new(args.output.base());
     let plan_path = args.plan.path();
     if plan_path == "-" && args.state == "-" {
         return Err(invalid(anyhow::anyhow!(
@@ -121,17 +123,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         after[offsets[ti] + pi] = m.replicas.clone();
     }
     let use_racks = cluster.rack_coverage() == RackCoverage::All;
-    // A live broker the plan empties is being drained: judging the plan
-    // as though it should hold a share would read a decommission as a
-    // worse balance (and hide why its rack's other brokers grow).
-    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
-    let targets: Vec<BrokerId> = cluster
-        .brokers
-        .iter()
-        .filter(|b| b.alive)
-        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
-        .map(|b| b.id)
-        .collect();
+    let targets = judged_targets(&cluster, &after);
     if use_racks {
         // Per partition of the plan (one it does not list is not the
         // plan's to fix), against the racks of the alive brokers.
@@ -158,8 +150,33 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             sum.offline_partitions.len()
         ));
     }
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
+    match args.output {
+        ReportFormat::Markdown => {
+            printer.data(&markdown::render(&markdown::Report {
+                title: format!("kafka-migrate check `{name}`"),
+                verdict: format!(
+                    "Valid: {} partitions change{}.",
+                    plan.len(),
+                    if args.strict {
+                        " (strict: rack violations are errors)"
+                    } else {
+                        ""
+                    }
+                ),
+                summary: &sum,
+                racks_known: use_racks,
+                throttle: args.throttle,
+                extra_rows: Vec::new(),
+                sections: Vec::new(),
+                notes: &[],
+                warnings: &warnings,
+            }));
+            for w in &warnings {
+                printer.warn(w);
+            }
+            printer.note(&format!("{name}: valid ({} partitions)", plan.len()));
+        }
+        ReportFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "check",
             "valid": true,
@@ -167,7 +184,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
             "warnings": warnings,
             "summary": sum,
         })),
-        OutputFormat::Text => {
+        ReportFormat::Text => {
             printer.out(&summary::render(&sum, false, args.throttle));
             for w in &warnings {
                 printer.warn(w);
@@ -180,4 +197,49 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     } else {
         Exit::Ok
     })
+}
+
+/// The brokers a plan is judged against: the alive ones it leaves with
+/// replicas, and those that held none before (new brokers). A live broker
+/// the plan empties is being drained: judging the plan as though it
+/// should hold a share would read a decommission as a worse balance (and
+/// hide why its rack's other brokers grow).
+fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerId> {
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
+    cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
+        .map(|b| b.id)
+        .collect()
+}
+
+/// The summary of a plan (already checked against `cluster`, which has no
+/// moves in flight) as `check` measures it, and whether racks count.
+pub fn summary_of(
+    cluster: &Cluster,
+    plan: &reassignment::Reassignment,
+    throttle: Option<u64>,
+) -> (analysis::Summary, bool) {
+    let mut after: Vec<Vec<BrokerId>> = cluster
+        .partitions()
+        .map(|(_, p)| p.replicas.clone())
+        .collect();
+    let index: std::collections::HashMap<(&str, i32), usize> = cluster
+        .partitions()
+        .enumerate()
+        .map(|(i, (t, p))| ((t.name.as_str(), p.partition), i))
+        .collect();
+    for m in plan.moves() {
+        if let Some(&i) = index.get(&(m.tp.topic.as_str(), m.tp.partition)) {
+            after[i] = m.replicas.clone();
+        }
+    }
+    let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let targets = judged_targets(cluster, &after);
+    (
+        analysis::summarize(cluster, &after, &targets, use_racks, throttle),
+        use_racks,
+    )
 }

@@ -55,7 +55,7 @@ pub fn exec(args: DescribeArgs) -> Result<Exit> {
     rt.block_on(run(args))
 }
 
-fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
+pub(super) fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
     CodedError {
         exit: Exit::Failure,
         error: e.into(),

@@ -6,6 +6,7 @@ pub mod check;
 pub mod demo;
 pub mod describe;
 pub mod exit;
+pub mod markdown;
 pub mod mini_broker;
 pub mod plan;
 pub mod printer;

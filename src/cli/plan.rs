@@ -7,8 +7,10 @@ use anyhow::Result;
 use clap::Args;
 use regex::Regex;
 
+use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit, invalid};
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::markdown;
+use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use super::{Output, check_outputs, write_outputs};
 use crate::analysis;
@@ -20,10 +22,26 @@ use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
 use crate::units::{parse_rate, parse_size};
 
 #[derive(Debug, Args)]
+#[command(mut_arg("bootstrap_server", |a| {
+    a.env(clap::builder::Resettable::Reset)
+        .required(false)
+        .help("Plan the live cluster instead (as `describe -o FILE` then `--state FILE`): HOST:PORT[,HOST:PORT...]")
+}))]
 pub struct PlanArgs {
     /// Cluster snapshot (version 1 JSON), or `-` for standard input.
-    #[arg(long, value_name = "FILE")]
-    pub state: String,
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "bootstrap_server",
+        required_unless_present = "bootstrap_server"
+    )]
+    pub state: Option<String>,
+    // Or the live cluster, snapshotted as `describe` does it: the same plan
+    // as `describe -o FILE` then `--state FILE`. Only from the flag: a
+    // KAFKA_MIGRATE_BOOTSTRAP left in the environment must not turn an
+    // offline plan into a live one, nor clash with --state.
+    #[command(flatten)]
+    pub live: Option<ClusterArgs>,
 
     /// Target broker set: replicas end up only on these brokers.
     #[arg(
@@ -97,9 +115,10 @@ pub struct PlanArgs {
     /// Replication throttle for the duration estimate, e.g. 50MB/s.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub throttle: Option<u64>,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    /// Summary format: text, json, or markdown (a table for a
+    /// pull-request comment).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub output: ReportFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,13 +152,35 @@ pub fn load_snapshot(path: &str) -> Result<Cluster> {
     snapshot::parse(name, &bytes).map_err(invalid)
 }
 
+/// The live cluster's snapshot, as `describe -o FILE` writes it and
+/// `--state FILE` reads it back: the same bytes through the same parser,
+/// so the two ways to plan cannot differ.
+fn snapshot_live(live: &ClusterArgs) -> Result<Cluster> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let cluster = rt.block_on(async {
+        let mut admin =
+            crate::kafka::Admin::connect(&live.bootstrap_server.to_string(), live.timeout)
+                .await
+                .map_err(super::describe::unreachable)?;
+        admin
+            .survey()
+            .await
+            .map(|s| s.cluster)
+            .map_err(super::describe::unreachable)
+    })?;
+    let name = format!("the cluster at {}", live.bootstrap_server);
+    snapshot::parse(&name, snapshot::to_json(&cluster).as_bytes()).map_err(super::exit::failure)
+}
+
 pub fn exec(args: PlanArgs) -> Result<Exit> {
     let outputs: Vec<(&str, &Path)> = [("--out", &args.out), ("--rollback", &args.rollback)]
         .into_iter()
         .filter_map(|(flag, p)| Some((flag, p.as_deref()?)))
         .collect();
     let inputs: Vec<(&str, &str)> = [
-        ("--state", Some(&args.state)),
+        ("--state", args.state.as_ref()),
         ("--topics-file", args.topics_file.as_ref()),
     ]
     .into_iter()
@@ -147,18 +188,32 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let (cluster, settled) = settle_in_flight(load_snapshot(&args.state)?, &args)?;
+    let (source, current) = match (&args.state, &args.live) {
+        (Some(path), _) => (
+            if path == "-" {
+                "<stdin>".to_string()
+            } else {
+                path.clone()
+            },
+            load_snapshot(path)?,
+        ),
+        (None, Some(live)) => (
+            format!("the cluster at {}", live.bootstrap_server),
+            snapshot_live(live)?,
+        ),
+        (None, None) => {
+            return Err(invalid(anyhow::anyhow!(
+                "plan needs a cluster: --state FILE (a snapshot) or --bootstrap-server HOST:PORT (the live cluster)"
+            )));
+        }
+    };
+    let (cluster, settled) = settle_in_flight(current, &source, args.in_flight)?;
     if args.objective == ObjectiveArg::Size
         && cluster.partition_count() > 0
         && cluster.partitions().all(|(_, p)| p.size_bytes == 0)
     {
         return Err(invalid(anyhow::anyhow!(
-            "--objective size needs partition sizes, and no partition in {} has a size_bytes above 0 (describe records them; or plan with --objective count)",
-            if args.state == "-" {
-                "<stdin>"
-            } else {
-                &args.state
-            }
+            "--objective size needs partition sizes, and no partition in {source} has a size_bytes above 0 (describe records them; or plan with --objective count)",
         )));
     }
     let topics = select_topics(&cluster, &args)?;
@@ -283,8 +338,30 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             .flatten()
             .map(|(_, p)| p.display().to_string())
     };
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
+    match args.output {
+        ReportFormat::Markdown => {
+            printer.data(&markdown::render(&markdown::Report {
+                title: "kafka-migrate plan".into(),
+                verdict: match (plan.len(), file_of("--out")) {
+                    (0, _) => {
+                        "Nothing to do: the cluster is already balanced for these targets.".into()
+                    }
+                    (n, Some(f)) => format!("Plan `{f}`: {n} partitions change."),
+                    (n, None) => format!("{n} partitions would change (dry run: no plan written)."),
+                },
+                summary: &sum,
+                racks_known: use_racks,
+                throttle: args.throttle,
+                extra_rows: Vec::new(),
+                sections: Vec::new(),
+                notes: &notes,
+                warnings: &warnings,
+            }));
+            for w in &warnings {
+                printer.warn(w);
+            }
+        }
+        ReportFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "plan",
             "objective": format!("{:?}", args.objective).to_lowercase(),
@@ -296,7 +373,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "warnings": warnings,
             "summary": sum,
         })),
-        OutputFormat::Text => {
+        ReportFormat::Text => {
             printer.out(&summary::render(
                 &sum,
                 args.objective == ObjectiveArg::Size,
@@ -328,18 +405,21 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
 /// Partitions in motion (a reassignment in flight): an error naming them,
 /// or with `--in-flight target` the cluster as though their moves had
 /// finished, and how many there were.
-fn settle_in_flight(cluster: Cluster, args: &PlanArgs) -> Result<(Cluster, usize)> {
+fn settle_in_flight(
+    cluster: Cluster,
+    source: &str,
+    in_flight: InFlightArg,
+) -> Result<(Cluster, usize)> {
     let moving = cluster.in_flight_partitions();
     if moving.is_empty() {
         return Ok((cluster, 0));
     }
-    match args.in_flight {
+    match in_flight {
         InFlightArg::Target => Ok((cluster.settled(), moving.len())),
         InFlightArg::Error => Err(CodedError {
             exit: Exit::Invalid,
             error: anyhow::anyhow!(
-                "{}: {} partitions are being reassigned: {}",
-                if args.state == "-" { "<stdin>" } else { &args.state },
+                "{source}: {} partitions are being reassigned: {}",
                 moving.len(),
                 name_some(&moving, summary::NAMED)
             ),

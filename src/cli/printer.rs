@@ -26,6 +26,37 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The formats of a command that reports on a plan (`plan`, `check`,
+/// `apply --dry-run`): the text and JSON of [`OutputFormat`], or Markdown
+/// for a pull-request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReportFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+impl ReportFormat {
+    /// How the printer writes everything but the report itself: Markdown
+    /// is a document on stdout, messages stay text on stderr.
+    pub fn base(self) -> OutputFormat {
+        match self {
+            ReportFormat::Json => OutputFormat::Json,
+            ReportFormat::Text | ReportFormat::Markdown => OutputFormat::Text,
+        }
+    }
+}
+
+impl From<OutputFormat> for ReportFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Text => ReportFormat::Text,
+            OutputFormat::Json => ReportFormat::Json,
+        }
+    }
+}
+
 /// The version of every `--output json` document; bumped on breaking change.
 pub const JSON_VERSION: u32 = 1;
 
@@ -103,15 +134,26 @@ impl Printer {
 
     /// A printer for a command whose output file may be `-`. Its JSON
     /// summary would mix with that data on one stream: a usage error.
-    pub fn for_outputs(format: OutputFormat, outputs: &[(&str, &Path)]) -> anyhow::Result<Self> {
+    pub fn for_outputs(
+        format: impl Into<ReportFormat>,
+        outputs: &[(&str, &Path)],
+    ) -> anyhow::Result<Self> {
+        let format = format.into();
         let on_stdout = outputs.iter().find(|(_, p)| crate::fsutil::is_stdout(p));
-        if let (Some((flag, _)), OutputFormat::Json) = (on_stdout, format) {
+        if let Some((flag, _)) = on_stdout
+            && format != ReportFormat::Text
+        {
+            let name = if format == ReportFormat::Json {
+                "json"
+            } else {
+                "markdown"
+            };
             return Err(super::exit::invalid(anyhow::anyhow!(
-                "--output json and {flag} - would mix on standard output; write {flag} to a file"
+                "--output {name} and {flag} - would mix on standard output; write {flag} to a file"
             )));
         }
         Ok(Printer {
-            format,
+            format: format.base(),
             data_on_stdout: on_stdout.is_some(),
         })
     }
@@ -133,6 +175,11 @@ impl Printer {
 
     pub fn json(&self, value: &serde_json::Value) {
         self.data(&serde_json::to_string_pretty(value).expect("JSON values serialize"));
+    }
+
+    /// One JSON Lines record on stdout (events of `--output json`).
+    pub fn json_line(&self, value: &serde_json::Value) {
+        self.data(&serde_json::to_string(value).expect("JSON values serialize"));
     }
 
     pub fn warn(&self, msg: &str) {
@@ -159,6 +206,19 @@ impl Printer {
         let _ = std::io::stdout().lock().flush();
         let _ = writeln!(std::io::stderr().lock(), "{}", glyphs(line));
     }
+}
+
+/// Whether stderr is a terminal: progress is drawn as bars there, and
+/// written as plain periodic lines anywhere else (a CI log, a file).
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// Where progress bars draw: stderr, the stream of messages, so stdout
+/// stays data.
+pub fn progress_target() -> indicatif::ProgressDrawTarget {
+    indicatif::ProgressDrawTarget::stderr()
 }
 
 /// A table with right-aligned numeric columns after the first `left` ones.

@@ -1000,3 +1000,54 @@ fn describe_names_tls_listeners_and_servers_that_hang_up() {
         assert!(err.contains(&expect), "{err}");
     }
 }
+
+/// `--output markdown`: the summary as a pull-request comment, the same
+/// bytes in every locale (it is data, not terminal text).
+#[test]
+fn plan_and_check_report_in_markdown() {
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    let plan = dir.path().join("plan.json");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["plan", "--state", state.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        a.extend(["--throttle", "1KB/s", "--output", "markdown"]);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let out = run(&args(&["-o", plan.to_str().unwrap()])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_exit(&out, 0);
+    let md = stdout_of(&out).replace(plan.to_str().unwrap(), "PLAN");
+    insta::assert_snapshot!("plan_small_markdown", md);
+    // In the C locale the report keeps its bytes.
+    let c = bin().args(args(&[])).env("LANG", "C").output().unwrap();
+    assert_exit(&c, 0);
+    assert!(stdout_of(&c).contains("6 → 3"), "{}", stdout_of(&c));
+
+    let out = run(&[
+        "check",
+        plan.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--strict",
+        "--output",
+        "markdown",
+    ]);
+    assert_exit(&out, 0);
+    let md = stdout_of(&out).replace(plan.to_str().unwrap(), "PLAN");
+    insta::assert_snapshot!("check_small_markdown", md);
+
+    // The report and a plan on standard output would mix.
+    let out = run(&args(&["-o", "-"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_exit(&out, 2);
+    assert!(
+        stderr_of(&out).contains("error: --output markdown and --out - would mix"),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -11,6 +11,7 @@ mod demo;
 mod files;
 mod formats;
 mod inflight;
+mod live;
 mod minibroker;
 mod plans;
 mod props;

@@ -1,0 +1,67 @@
+//! What every live command shares: the runtime, the connection, and how
+//! the executor's errors become exit codes.
+
+use anyhow::Result;
+
+use super::args::ClusterArgs;
+use super::exit::{CodedError, Exit};
+use crate::exec::error::ExecError;
+use crate::exec::prepare::{Refusal, RefusalKind};
+use crate::kafka::Admin;
+
+/// A runtime on this thread: the commands make one request at a time.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Connects to the cluster the flags name; failing is exit 3.
+pub async fn connect(args: &ClusterArgs) -> Result<Admin> {
+    Admin::connect(&args.bootstrap_server.to_string(), args.timeout)
+        .await
+        .map_err(super::describe::unreachable)
+}
+
+/// A refusal's hint: what lets the plan run.
+fn refusal_hint(r: &Refusal) -> Option<String> {
+    let mut hints = Vec::new();
+    if r.has(RefusalKind::Stale) {
+        hints.push("the cluster changed since the plan was made: plan again, or pass --force to run it anyway");
+    }
+    if r.has(RefusalKind::InFlight) {
+        hints.push("other moves are in flight: let them finish (`kafka-migrate status`), cancel them, or pass --additional");
+    }
+    (!hints.is_empty()).then(|| hints.join("; "))
+}
+
+/// The executor's error with its exit code: the cluster or a file failing
+/// is 3; a plan the cluster refuses, a journal of another plan or none
+/// where one is needed is the input's fault, 2.
+pub fn exec_error(e: ExecError) -> anyhow::Error {
+    let (exit, hint) = match &e {
+        ExecError::Admin { .. } => (
+            Exit::Failure,
+            Some("check --bootstrap-server and that the cluster is up".to_string()),
+        ),
+        ExecError::Journal { source, .. } => {
+            let bad_content = source
+                .downcast_ref::<super::journal::StoreError>()
+                .is_some_and(|s| s.invalid);
+            if bad_content {
+                (Exit::Invalid, None)
+            } else {
+                (Exit::Failure, None)
+            }
+        }
+        ExecError::DigestMismatch { .. } | ExecError::NoJournal(_) => (Exit::Invalid, None),
+        ExecError::Refused(r) => (Exit::Invalid, refusal_hint(r)),
+        ExecError::StillMoving(_) | ExecError::Throttle(_) => (Exit::Failure, None),
+    };
+    CodedError {
+        exit,
+        error: e.into(),
+        hint,
+    }
+    .into()
+}

@@ -1,0 +1,417 @@
+//! The executor's events as people and scripts read them: progress bars on
+//! a terminal, plain lines in a log, JSON Lines for `--output json`.
+//!
+//! The driver decides and measures (bytes copied, rate, ETA come in its
+//! events, from its clock); this module only draws. Plain lines are paced
+//! by the events' own elapsed time, so a log reads the same at any speed.
+
+use std::collections::BTreeMap;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::printer::{
+    JSON_VERSION, OutputFormat, Printer, progress_target, stderr_is_terminal, utf8_locale,
+};
+use crate::exec::apply::{Event, Outcome, Progress, ThrottleReason};
+use crate::model::BrokerId;
+use crate::units::{human_bytes, human_duration};
+
+/// How often a plain progress line is written (of the run's elapsed time).
+const LINE_EVERY_MS: u64 = 10_000;
+
+/// How events are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// indicatif bars on stderr (a terminal).
+    Bars,
+    /// A line per step and a progress line every few seconds on stderr.
+    Lines,
+    /// Each event one JSON object on stdout, with `version`.
+    Json,
+}
+
+impl Style {
+    /// JSON for `--output json`; bars when stderr is a terminal and
+    /// progress is wanted; plain lines otherwise.
+    pub fn choose(format: OutputFormat, no_progress: bool) -> Style {
+        match format {
+            OutputFormat::Json => Style::Json,
+            OutputFormat::Text if !no_progress && stderr_is_terminal() => Style::Bars,
+            OutputFormat::Text => Style::Lines,
+        }
+    }
+}
+
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    /// Per destination broker, with `-v`.
+    brokers: BTreeMap<BrokerId, ProgressBar>,
+}
+
+/// Draws one run's events.
+pub struct Renderer<'p> {
+    printer: &'p Printer,
+    style: Style,
+    verbose: bool,
+    bars: Option<Bars>,
+    /// The elapsed time of the last plain progress line.
+    last_line_ms: Option<u64>,
+    /// The latest progress, for the line after a step.
+    last: Option<Progress>,
+}
+
+fn bar_style(template: &str) -> ProgressStyle {
+    let chars = if utf8_locale() {
+        "█▉▊▋▌▍▎▏ "
+    } else {
+        "#>-"
+    };
+    ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .progress_chars(chars)
+}
+
+fn pct(done: u64, total: u64) -> String {
+    if total == 0 {
+        "100%".into()
+    } else {
+        format!("{:.0}%", done as f64 * 100.0 / total as f64)
+    }
+}
+
+fn rate_eta(p: &Progress) -> String {
+    match (p.rate_bytes_per_sec, p.eta_seconds) {
+        (Some(r), Some(eta)) => format!(
+            "{}/s, ETA {}",
+            human_bytes(r.max(0.0) as u64),
+            human_duration(eta)
+        ),
+        (Some(r), None) => format!("{}/s", human_bytes(r.max(0.0) as u64)),
+        _ => "rate not known yet".into(),
+    }
+}
+
+/// One plain line of progress.
+pub fn progress_line(p: &Progress) -> String {
+    format!(
+        "progress: {} of {} copied ({}), {} of {} partitions done, {} moving, {}",
+        human_bytes(p.bytes_copied),
+        human_bytes(p.bytes_total),
+        pct(p.bytes_copied, p.bytes_total),
+        p.partitions_done,
+        p.partitions_total,
+        p.in_flight,
+        rate_eta(p)
+    )
+}
+
+fn rates(replication: Option<u64>, log_dirs: Option<u64>) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = replication {
+        parts.push(format!("replication {}/s", human_bytes(r)));
+    }
+    if let Some(r) = log_dirs {
+        parts.push(format!("log dirs {}/s", human_bytes(r)));
+    }
+    if parts.is_empty() {
+        "no throttle".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The lines a step (any event but progress) reads as, and the warnings
+/// it carries. `verbose` adds the detail: each move, op and partition.
+pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut warnings = Vec::new();
+    match e {
+        Event::Started {
+            partitions,
+            already_done,
+            adopted,
+            to_submit,
+            reorders,
+            bytes_total,
+            bound_seconds,
+            replication_rate,
+            log_dirs_rate,
+            resumed,
+        } => {
+            if *resumed {
+                lines.push("resuming from the journal of an earlier run".into());
+            }
+            let bound = match bound_seconds {
+                Some(s) => format!(
+                    ", at least {} at the throttle",
+                    human_duration(*s)
+                ),
+                None => String::new(),
+            };
+            lines.push(format!(
+                "{partitions} partitions in the plan: {already_done} already at their target, {adopted} moving from an earlier run, {to_submit} to submit ({reorders} leader-only reorders); {} to copy{bound} ({})",
+                human_bytes(*bytes_total),
+                rates(*replication_rate, *log_dirs_rate)
+            ));
+        }
+        Event::Submitted {
+            moves,
+            reorders,
+            refused,
+            ..
+        } => {
+            let bytes: u64 = moves.iter().map(|m| m.bytes).sum();
+            lines.push(format!(
+                "submitted {} moves ({reorders} leader-only reorders), {} to copy",
+                moves.len(),
+                human_bytes(bytes)
+            ));
+            if verbose {
+                for m in moves {
+                    lines.push(format!(
+                        "  {}-{} -> {:?} ({})",
+                        m.topic,
+                        m.partition,
+                        m.target,
+                        human_bytes(m.bytes)
+                    ));
+                }
+            }
+            for r in refused {
+                warnings.push(format!(
+                    "{}-{} refused by the cluster: {}",
+                    r.topic, r.partition, r.error
+                ));
+            }
+        }
+        Event::Progress(p) => lines.push(progress_line(p)),
+        Event::PartitionDone {
+            topic,
+            partition,
+            replicas,
+            ..
+        } => {
+            if verbose {
+                lines.push(format!("done {topic}-{partition}: {replicas:?}"));
+            }
+        }
+        Event::ThrottleChanged {
+            reason,
+            replication_rate,
+            log_dirs_rate,
+            ops,
+            left_alone,
+            ..
+        } => {
+            let what = match reason {
+                ThrottleReason::Batch => {
+                    format!("throttles set ({})", rates(*replication_rate, *log_dirs_rate))
+                }
+                ThrottleReason::RateChanged => format!(
+                    "throttle rate changed ({})",
+                    rates(*replication_rate, *log_dirs_rate)
+                ),
+                ThrottleReason::Restored => "throttles restored to what they were before".into(),
+            };
+            lines.push(format!("{what}: {} config changes", ops.len()));
+            if verbose {
+                for o in ops {
+                    lines.push(format!(
+                        "  {} {}: {} {}{}",
+                        o.resource_type,
+                        o.resource,
+                        o.op,
+                        o.key,
+                        o.value.as_ref().map_or(String::new(), |v| format!("={v}"))
+                    ));
+                }
+            }
+            for l in left_alone {
+                warnings.push(format!(
+                    "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
+                    l.resource_type,
+                    l.resource,
+                    l.key,
+                    l.ours,
+                    l.now
+                        .as_ref()
+                        .map_or("deleted".to_string(), |v| format!("{v:?}"))
+                ));
+            }
+        }
+        Event::Finished {
+            elapsed_ms,
+            outcome,
+            partitions_done,
+            partitions_total,
+            in_flight,
+            elected,
+            bytes_copied,
+        } => {
+            let took = human_duration(*elapsed_ms as f64 / 1000.0);
+            lines.push(match outcome {
+                Outcome::Completed => format!(
+                    "completed in {took}: {partitions_done} of {partitions_total} partitions at their target, {} copied, {elected} preferred leaders elected",
+                    human_bytes(*bytes_copied)
+                ),
+                Outcome::Submitted => format!(
+                    "submitted (--no-wait) in {took}: {in_flight} moves in flight, {partitions_done} of {partitions_total} partitions at their target"
+                ),
+                Outcome::Stopped => format!(
+                    "stopped after {took}: {in_flight} moves still in flight, {partitions_done} of {partitions_total} partitions at their target; throttles stay in force"
+                ),
+                Outcome::Incomplete => format!(
+                    "ended after {took} with {partitions_done} of {partitions_total} partitions at their target: the others were refused or diverged"
+                ),
+            });
+        }
+    }
+    (lines, warnings)
+}
+
+/// An event as one JSON Lines record: its fields, its `event` tag and
+/// `version`.
+pub fn json_record(e: &Event) -> serde_json::Value {
+    let mut v = serde_json::to_value(e).expect("events serialize");
+    if let Some(o) = v.as_object_mut() {
+        o.insert("version".into(), JSON_VERSION.into());
+    }
+    v
+}
+
+impl<'p> Renderer<'p> {
+    pub fn new(printer: &'p Printer, style: Style, verbose: bool) -> Renderer<'p> {
+        Renderer {
+            printer,
+            style,
+            verbose,
+            bars: None,
+            last_line_ms: None,
+            last: None,
+        }
+    }
+
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// A message for stderr that does not tear the bars.
+    pub fn note(&self, msg: &str) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| self.printer.note(msg)),
+            None => self.printer.note(msg),
+        }
+    }
+
+    pub fn warn(&self, msg: &str) {
+        match &self.bars {
+            Some(b) => b.multi.suspend(|| self.printer.warn(msg)),
+            None => self.printer.warn(msg),
+        }
+    }
+
+    pub fn event(&mut self, e: &Event) {
+        match self.style {
+            Style::Json => self.printer.json_line(&json_record(e)),
+            Style::Lines => self.line(e),
+            Style::Bars => self.bar(e),
+        }
+    }
+
+    fn line(&mut self, e: &Event) {
+        if let Event::Progress(p) = e {
+            let due = self
+                .last_line_ms
+                .is_none_or(|t| p.elapsed_ms >= t + LINE_EVERY_MS);
+            if due {
+                self.last_line_ms = Some(p.elapsed_ms);
+                self.printer.note(&progress_line(p));
+            }
+            self.last = Some(p.clone());
+            return;
+        }
+        let (lines, warnings) = step_lines(e, self.verbose);
+        for l in &lines {
+            self.printer.note(l);
+        }
+        for w in &warnings {
+            self.printer.warn(w);
+        }
+    }
+
+    fn bar(&mut self, e: &Event) {
+        match e {
+            Event::Started { bytes_total, .. } => {
+                let multi = MultiProgress::with_draw_target(progress_target());
+                let overall = multi.add(ProgressBar::new(*bytes_total));
+                overall.set_style(bar_style(
+                    "{spinner} {elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}",
+                ));
+                overall.enable_steady_tick(std::time::Duration::from_millis(200));
+                self.bars = Some(Bars {
+                    multi,
+                    overall,
+                    brokers: BTreeMap::new(),
+                });
+            }
+            Event::Progress(p) => {
+                if let Some(b) = &mut self.bars {
+                    b.overall.set_length(p.bytes_total);
+                    b.overall.set_position(p.bytes_copied.min(p.bytes_total));
+                    b.overall.set_message(format!(
+                        "{} of {} partitions, {} moving, {}",
+                        p.partitions_done,
+                        p.partitions_total,
+                        p.in_flight,
+                        rate_eta(p)
+                    ));
+                    if self.verbose {
+                        for bp in &p.brokers {
+                            let bar = b.brokers.entry(bp.broker).or_insert_with(|| {
+                                let bar = b.multi.add(ProgressBar::new(bp.bytes_total));
+                                bar.set_style(bar_style(
+                                    "  broker {msg:>6} [{bar:30}] {binary_bytes}/{binary_total_bytes}",
+                                ));
+                                bar.set_message(bp.broker.to_string());
+                                bar
+                            });
+                            bar.set_length(bp.bytes_total);
+                            bar.set_position(bp.bytes_copied.min(bp.bytes_total));
+                        }
+                    }
+                }
+                self.last = Some(p.clone());
+                return;
+            }
+            _ => {}
+        }
+        let (lines, warnings) = step_lines(e, self.verbose);
+        for l in &lines {
+            self.note(l);
+        }
+        for w in &warnings {
+            self.warn(w);
+        }
+        if matches!(e, Event::Finished { .. }) {
+            self.finish();
+        }
+    }
+
+    /// Takes the bars off the terminal (the lines above them stay).
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bars.take() {
+            for bar in b.brokers.values() {
+                bar.finish_and_clear();
+            }
+            b.overall.finish_and_clear();
+            let _ = b.multi.clear();
+        }
+    }
+}
+
+impl Drop for Renderer<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

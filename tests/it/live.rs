@@ -1,0 +1,167 @@
+//! The live commands through the binary against a mini-broker started in
+//! the test: `plan --bootstrap-server`, `status`, `elect-leaders`,
+//! `throttle`, `apply`, `verify`, `cancel`, `rollback`.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
+use tempfile::TempDir;
+
+use crate::support::bin;
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// The `error:` lines of a run.
+pub fn errors(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(String::from)
+        .collect()
+}
+
+/// A mini-broker on this test's own runtime, with data in its topics.
+pub struct Mini {
+    pub rt: tokio::runtime::Runtime,
+    cluster: Option<ClusterHandle>,
+}
+
+impl Mini {
+    /// `brokers` in `racks`, the `name:partitions:rf` topics, each filled
+    /// with `fill` bytes spread unevenly over its partitions.
+    pub fn start(brokers: usize, racks: usize, topics: &[&str], fill: u64) -> Mini {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cluster = rt
+            .block_on(Cluster::start(ClusterConfig {
+                brokers,
+                racks,
+                topics: topics
+                    .iter()
+                    .map(|t| t.parse::<TopicSpec>().unwrap())
+                    .collect(),
+                fill_bytes: fill,
+                replica_lag_max: Duration::from_millis(1500),
+                ..ClusterConfig::default()
+            }))
+            .expect("cluster starts");
+        Mini {
+            rt,
+            cluster: Some(cluster),
+        }
+    }
+
+    pub fn handle(&self) -> &ClusterHandle {
+        self.cluster.as_ref().unwrap()
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.handle().bootstrap()
+    }
+
+    /// The binary with this cluster's bootstrap in the environment.
+    pub fn run(&self, args: &[&str]) -> Output {
+        bin()
+            .args(args)
+            .env("KAFKA_MIGRATE_BOOTSTRAP", self.bootstrap())
+            .env("COLUMNS", "100")
+            .output()
+            .expect("runs")
+    }
+}
+
+impl Drop for Mini {
+    fn drop(&mut self) {
+        if let Some(c) = self.cluster.take() {
+            self.rt.block_on(c.shutdown());
+        }
+    }
+}
+
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `plan --bootstrap-server` is `describe -o s.json` then `plan --state
+/// s.json`, byte for byte (plan, rollback and summary), with the same seed.
+#[test]
+fn plan_from_the_live_cluster_equals_describe_then_plan() {
+    let mini = Mini::start(4, 2, &["orders:6:2", "payments:3:3"], 2_000_000);
+    let dir = TempDir::new().unwrap();
+    let d = |n: &str| dir.path().join(n);
+    let out = mini.run(&["describe", "-o", p(&d("s.json"))]);
+    assert_exit(&out, 0);
+    let plan_args = ["--remove-brokers", "4", "--seed", "7", "--output", "json"];
+    let offline = mini.run(
+        &[
+            &["plan", "--state", p(&d("s.json")), "-o", p(&d("p1.json"))][..],
+            &["--rollback", p(&d("r1.json"))],
+            &plan_args,
+        ]
+        .concat(),
+    );
+    assert_exit(&offline, 0);
+    let bootstrap = mini.bootstrap();
+    let live = bin()
+        .args(["plan", "--bootstrap-server", &bootstrap])
+        .args(["-o", p(&d("p2.json")), "--rollback", p(&d("r2.json"))])
+        .args(plan_args)
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .output()
+        .unwrap();
+    assert_exit(&live, 0);
+    let read = |n: &str| std::fs::read(d(n)).unwrap();
+    assert!(!read("p1.json").is_empty());
+    assert!(read("p1.json") == read("p2.json"), "the plans differ");
+    assert!(read("r1.json") == read("r2.json"), "the rollbacks differ");
+    // The summaries too, but for the file names.
+    let summary = |o: &Output, n: &str| {
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["plan_file"] = serde_json::Value::Null;
+        v["rollback_file"] = serde_json::Value::Null;
+        assert_eq!(v["version"], 1, "{n}");
+        v
+    };
+    assert_eq!(summary(&offline, "offline"), summary(&live, "live"));
+    // Broker 4 is drained.
+    let plan = String::from_utf8(read("p2.json")).unwrap();
+    assert!(!plan.contains(",4") && !plan.contains("[4"), "{plan}");
+
+    // --state and --bootstrap-server together are a usage error; the
+    // bootstrap in the environment does not make an offline plan live.
+    let both = bin()
+        .args([
+            "plan",
+            "--state",
+            p(&d("s.json")),
+            "--bootstrap-server",
+            &bootstrap,
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&both, 2);
+    assert_eq!(errors(&both).len(), 1, "{}", stderr(&both));
+    let env_only = mini.run(&["plan", "--state", p(&d("s.json"))]);
+    assert_exit(&env_only, 0);
+}
