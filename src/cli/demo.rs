@@ -11,21 +11,33 @@
 //! until Ctrl-C, with the commands to try on it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
+use super::cluster::exec_error;
 use super::exit::{Exit, failure, invalid};
 use super::mini_broker::{StopSignals, broker_table};
 use super::printer::{OutputFormat, Printer};
+use super::progress::{Renderer, Style};
 use super::summary;
 use crate::analysis;
 use crate::demo::scenario;
 use crate::demo::workload::{self, Counts, Ledger, Workload};
+use crate::exec;
+use crate::exec::apply::{ApplyReport, ApplySettings, Outcome as ApplyOutcome};
 use crate::exec::batch::Job;
+use crate::exec::clock::WallClock;
+use crate::exec::error::ExecError;
 use crate::exec::estimate::{Bound, physical_bound};
+use crate::exec::journal::MemoryStore;
+use crate::exec::prepare::{PrepareSettings, prepare};
+use crate::exec::throttle::Rates;
+use crate::exec::verify::{Verdict, VerifySettings, verify};
 use crate::kafka::Admin;
 use crate::minibroker::{Cluster, ClusterHandle};
+use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
 use crate::model::{BrokerId, RackCoverage, TopicPartition};
 use crate::planner::{self, PlanRequest};
@@ -460,6 +472,97 @@ async fn apply_plan(
     }
     printer.note("  verified: every partition on its target replicas; preferred leaders elected; throttles removed");
     Ok(())
+}
+
+/// Applies `plan` with the executor of `apply` (batches under the
+/// throttle, progress drawn as `apply` draws it, preferred leaders elected,
+/// throttles restored), then verifies it as `verify` does. The journal is
+/// kept in memory: the demo writes no file. Any partition not at its
+/// target at the end is a failure.
+pub async fn apply_with_executor<A: ClusterAdmin>(
+    printer: &Printer,
+    admin: &mut A,
+    plan: &Reassignment,
+    throttle: u64,
+) -> anyhow::Result<ApplyReport> {
+    let live = admin
+        .cluster()
+        .await
+        .map_err(|e| failure(anyhow::anyhow!("reading the cluster: {e}")))?;
+    let prepared = prepare(&live, plan, None, &PrepareSettings::default())
+        .map_err(|r| exec_error(ExecError::Refused(r)))?;
+    let settings = ApplySettings {
+        rates: Rates {
+            replication: Some(throttle),
+            log_dirs: None,
+        },
+        // Polled often: the moves take seconds, and each poll's wait is
+        // time added to the bound.
+        poll_interval: Duration::from_millis(250),
+        ..ApplySettings::default()
+    };
+    let mut store = MemoryStore::new();
+    let mut clock = WallClock::new();
+    let stop = AtomicBool::new(false);
+    let mut renderer = Renderer::new(printer, Style::choose(OutputFormat::Text, false), true);
+    let report = exec::apply::apply(
+        admin,
+        &mut clock,
+        &prepared,
+        &settings,
+        &mut store,
+        &mut |e| renderer.event(e),
+        &stop,
+    )
+    .await
+    .map_err(exec_error)?;
+    renderer.finish();
+    drop(renderer);
+    if report.outcome != ApplyOutcome::Completed {
+        return Err(failure(anyhow::anyhow!(
+            "the plan did not complete ({:?}): {} refused, {} diverged, {} still moving, {} not submitted",
+            report.outcome,
+            report.refused.len(),
+            report.diverged.len(),
+            report.in_flight.len(),
+            report.not_submitted.len()
+        )));
+    }
+    if !report.election_failed.is_empty() {
+        return Err(failure(anyhow::anyhow!(
+            "preferred leader election failed on {} partitions: {}",
+            report.election_failed.len(),
+            report
+                .election_failed
+                .iter()
+                .map(|e| format!("{}-{}: {}", e.topic, e.partition, e.error))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let verified = verify(
+        admin,
+        &prepared.plan,
+        &mut store,
+        &VerifySettings::default(),
+    )
+    .await
+    .map_err(exec_error)?;
+    if verified.verdict != Verdict::AllDone {
+        return Err(failure(anyhow::anyhow!(
+            "verify: {} done, {} in progress, {} diverged, {} failed",
+            verified.done,
+            verified.in_progress,
+            verified.diverged,
+            verified.failed
+        )));
+    }
+    printer.note(&format!(
+        "  verified: all {} partitions at their targets; {} preferred leaders elected; throttles restored",
+        verified.done,
+        report.elected.len()
+    ));
+    Ok(report)
 }
 
 /// Reads the ledger topic back and audits it against the ledger.

@@ -3,13 +3,16 @@
 
 pub mod args;
 pub mod check;
+pub mod cluster;
 pub mod demo;
 pub mod describe;
 pub mod exit;
+pub mod journal;
 pub mod markdown;
 pub mod mini_broker;
 pub mod plan;
 pub mod printer;
+pub mod progress;
 pub mod summary;
 pub mod synth;
 
