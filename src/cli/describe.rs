@@ -15,8 +15,8 @@ use super::exit::{CodedError, Exit};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
 use crate::kafka::Admin;
-use crate::kafka::admin::ConfigResource;
 use crate::model::health::name_some;
+use crate::model::live::{ClusterAdmin, ConfigResource};
 use crate::model::{BrokerId, Cluster, snapshot};
 use crate::units::human_bytes;
 
@@ -76,28 +76,34 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
     let survey = admin.survey().await.map_err(unreachable)?;
     let cluster = &survey.cluster;
     let ongoing = &survey.moves;
-    let mut throttles = Vec::new();
-    for b in cluster.brokers.iter().filter(|b| b.alive) {
-        let cfg = admin
-            .describe_configs(&ConfigResource::Broker(b.id), Some(&BROKER_THROTTLE_KEYS))
-            .await
-            .map_err(unreachable)?;
-        for (k, v) in cfg {
-            if let Some(v) = v.filter(|_| BROKER_THROTTLE_KEYS.contains(&k.as_str())) {
-                throttles.push((format!("broker {}", b.id), k, v));
-            }
-        }
-    }
-    let names: Vec<&str> = cluster.topics.iter().map(|t| t.name.as_str()).collect();
-    let topic_cfg = admin
-        .describe_topic_configs(&names, &TOPIC_THROTTLE_KEYS)
+    // Set on the broker or topic itself: a rate inherited from defaults is
+    // not a throttle this cluster's operators set.
+    let brokers: Vec<ConfigResource> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| ConfigResource::Broker(b.id))
+        .collect();
+    let topics: Vec<ConfigResource> = cluster
+        .topics
+        .iter()
+        .map(|t| ConfigResource::Topic(t.name.clone()))
+        .collect();
+    let mut set = admin
+        .describe_configs(&brokers, &BROKER_THROTTLE_KEYS)
         .await
         .map_err(unreachable)?;
-    for (topic, cfg) in topic_cfg {
-        for (k, v) in cfg {
-            throttles.push((format!("topic {topic}"), k, v));
-        }
-    }
+    set.extend(
+        admin
+            .describe_configs(&topics, &TOPIC_THROTTLE_KEYS)
+            .await
+            .map_err(unreachable)?,
+    );
+    let throttles: Vec<(String, String, String)> = set
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|((r, k), v)| (r.to_string(), k, v))
+        .collect();
     let moving = cluster.in_flight_partitions();
     if !moving.is_empty() {
         printer.warn(&format!(
@@ -122,7 +128,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
             "command": "describe",
-            "controller": admin.controller,
+            "controller": survey.controller,
             "snapshot": serde_json::from_str::<serde_json::Value>(&snapshot::to_json(cluster))?,
             "brokers": rows.iter().map(|r| serde_json::json!({
                 "id": r.id, "replicas": r.replicas, "preferred_leaders": r.preferred,
@@ -178,7 +184,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
                 .count();
             printer.out(&format!(
                 "controller {}; {} topics, {} partitions, {} under-replicated; {} moves in flight; {} throttle configs set",
-                admin.controller,
+                survey.controller,
                 cluster.topics.len(),
                 cluster.partition_count(),
                 under,

@@ -1,9 +1,15 @@
-//! The admin operations kafka-migrate needs, routed as Kafka requires:
-//! metadata, reassignments and elections to any broker; BROKER config
-//! resources and log-dir queries to the broker they are about.
+//! The admin calls kafka-migrate needs, routed as Kafka requires:
+//! metadata, reassignments, elections and topic configs to any broker;
+//! BROKER config resources and log-dir queries to the broker they are
+//! about. Every call retries what Kafka calls retriable (see [`retry`]),
+//! refreshing metadata between attempts, and gives up with an error that
+//! names the API, the broker and the last failure.
+//!
+//! [`ClusterAdmin`] is implemented here for the executor; the snapshot is
+//! built in [`super::snapshot`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
@@ -17,82 +23,96 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId as WireBrokerId, CreateTopicsRequest,
-    DescribeConfigsRequest, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
-    IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest, MetadataRequest,
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
+    BrokerId as WireBrokerId, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
+    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     MetadataResponse, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::protocol::{Request, StrBytes};
 
-use super::{Connection, KafkaError};
-use crate::model::{Broker, BrokerId, Cluster, InFlight, Partition, Topic, TopicPartition};
+use super::config::ClientSettings;
+use super::conn::{Connection, api_name};
+use super::error::{KafkaError, check, refused, resource_refused};
+use super::retry::{self, Decision, Failure};
+use super::snapshot::{self, Survey};
+use crate::model::live::{
+    ClusterAdmin, ConfigOp, ConfigResource, ConfigValues, ErrorCode, InFlight, PartitionResult,
+    ReplicaSizes,
+};
+use crate::model::{BrokerId, Cluster, TopicPartition};
 
-/// A config resource: a broker's dynamic configs or a topic's.
+/// DescribeConfigs' config sources that are a resource's own dynamic
+/// config (KIP-226): set on that topic, or on that broker.
+const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+const DYNAMIC_BROKER_CONFIG: i8 = 2;
+/// Wire resource types.
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+/// Topics per DescribeConfigs request, so a large cluster's answer stays
+/// a modest frame.
+const TOPICS_PER_REQUEST: usize = 500;
+
+/// A live broker as the last metadata listed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigResource {
+pub struct BrokerInfo {
+    /// `host:port` of its listener.
+    pub addr: String,
+    pub rack: Option<String>,
+}
+
+/// Where a request must go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// Any broker (Kafka forwards controller requests itself).
+    Any,
+    /// This broker: BROKER config resources, log dirs.
     Broker(BrokerId),
-    Topic(String),
 }
-
-impl ConfigResource {
-    fn wire(&self) -> (i8, StrBytes) {
-        match self {
-            ConfigResource::Broker(id) => (4, StrBytes::from_string(id.to_string())),
-            ConfigResource::Topic(t) => (2, StrBytes::from_string(t.clone())),
-        }
-    }
-}
-
-/// A move in flight, as ListPartitionReassignments reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ongoing {
-    pub tp: TopicPartition,
-    pub replicas: Vec<BrokerId>,
-    pub adding: Vec<BrokerId>,
-    pub removing: Vec<BrokerId>,
-}
-
-/// The cluster as `describe` reports it.
-#[derive(Debug, Clone)]
-pub struct Survey {
-    /// The snapshot, partitions in motion with their target, adding and
-    /// removing replicas.
-    pub cluster: Cluster,
-    /// Bytes on each live broker's log dirs: the sum of its own replicas'
-    /// sizes (of the snapshot's topics), which mid-move is not the leader's
-    /// size over every replica list.
-    pub broker_bytes: BTreeMap<BrokerId, u64>,
-    /// The moves in flight, sorted.
-    pub moves: Vec<Ongoing>,
-}
-
-/// A per-partition outcome: `Ok` or the broker's error.
-pub type PartitionResult = (TopicPartition, Result<(), KafkaError>);
 
 pub struct Admin {
-    timeout: Duration,
-    any: Connection,
+    settings: ClientSettings,
+    /// The bootstrap servers, tried after the brokers metadata named when
+    /// the connection to "any broker" has to be opened again.
+    bootstrap: Vec<String>,
+    any: Option<Connection>,
     per_broker: HashMap<BrokerId, Connection>,
-    /// Live brokers from the last metadata: id -> (host:port, rack).
-    pub brokers: BTreeMap<BrokerId, (String, Option<String>)>,
+    /// Live brokers from the last metadata.
+    pub brokers: BTreeMap<BrokerId, BrokerInfo>,
+    /// The controller from the last metadata (-1 if none).
     pub controller: BrokerId,
 }
 
 impl Admin {
-    /// Connects to the first bootstrap server that answers and reads the
-    /// cluster's brokers.
+    /// [`Admin::connect_with`] Kafka's default settings and `timeout` for a
+    /// request and a call.
     pub async fn connect(bootstrap: &str, timeout: Duration) -> Result<Admin, KafkaError> {
-        let mut errors = Vec::new();
-        for addr in bootstrap
+        Self::connect_with(bootstrap, ClientSettings::with_timeout(timeout)).await
+    }
+
+    /// Connects to the first bootstrap server that answers and reads the
+    /// cluster's brokers. Unreachable servers are not retried: a wrong
+    /// address should fail at once.
+    pub async fn connect_with(
+        bootstrap: &str,
+        settings: ClientSettings,
+    ) -> Result<Admin, KafkaError> {
+        let bootstrap: Vec<String> = bootstrap
             .split(',')
             .map(str::trim)
             .filter(|a| !a.is_empty())
-        {
-            match Connection::connect(addr, timeout).await {
+            .map(String::from)
+            .collect();
+        let mut errors = Vec::new();
+        for addr in &bootstrap {
+            match Connection::connect_as(addr, settings.request_timeout, &settings.client_id).await
+            {
                 Ok(any) => {
                     let mut admin = Admin {
-                        timeout,
-                        any,
+                        settings,
+                        bootstrap,
+                        any: Some(any),
                         per_broker: HashMap::new(),
                         brokers: BTreeMap::new(),
                         controller: -1,
@@ -106,52 +126,43 @@ impl Admin {
         Err(KafkaError::NoBootstrap(errors.join("; ")))
     }
 
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
     /// Full metadata (all topics); refreshes the broker list.
     pub async fn metadata(&mut self) -> Result<MetadataResponse, KafkaError> {
         let resp = self
-            .any
-            .send(&MetadataRequest::default().with_topics(None))
+            .call(Route::Any, &MetadataRequest::default().with_topics(None))
             .await?;
-        self.brokers = resp
+        self.learn(&resp);
+        Ok(resp)
+    }
+
+    fn learn(&mut self, md: &MetadataResponse) {
+        self.brokers = md
             .brokers
             .iter()
             .map(|b| {
                 (
                     b.node_id.0,
-                    (
-                        format!("{}:{}", b.host.as_str(), b.port),
-                        b.rack.as_ref().map(|r| r.as_str().to_string()),
-                    ),
+                    BrokerInfo {
+                        addr: format!("{}:{}", b.host.as_str(), b.port),
+                        rack: b.rack.as_ref().map(|r| r.as_str().to_string()),
+                    },
                 )
             })
             .collect();
-        self.controller = resp.controller_id.0;
-        Ok(resp)
-    }
-
-    /// A connection to one broker, opened on first use.
-    pub async fn broker(&mut self, id: BrokerId) -> Result<&mut Connection, KafkaError> {
-        if !self.per_broker.contains_key(&id) {
-            let addr = self
-                .brokers
-                .get(&id)
-                .map(|(a, _)| a.clone())
-                .ok_or(KafkaError::UnknownBroker(id))?;
-            let conn = Connection::connect(&addr, self.timeout).await?;
-            self.per_broker.insert(id, conn);
-        }
-        Ok(self.per_broker.get_mut(&id).expect("inserted above"))
-    }
-
-    /// Forgets a broker's connection (after an I/O error, say).
-    pub fn drop_broker(&mut self, id: BrokerId) {
-        self.per_broker.remove(&id);
+        self.controller = md.controller_id.0;
+        // A broker no longer listed may have come back elsewhere.
+        let brokers = &self.brokers;
+        self.per_broker
+            .retain(|id, c| brokers.get(id).is_some_and(|b| b.addr.as_str() == c.addr()));
     }
 
     /// The cluster as a snapshot: brokers with racks, partitions with
-    /// replicas, ISR and leader, and sizes from each broker's log dirs (the
-    /// leader's size, else the largest replica's). Brokers named in replica
-    /// lists but absent from metadata are reported as not alive.
+    /// replicas, ISR and leader, sizes from each live broker's log dirs,
+    /// and the moves in flight.
     pub async fn snapshot(&mut self) -> Result<Cluster, KafkaError> {
         Ok(self.survey().await?.cluster)
     }
@@ -160,429 +171,26 @@ impl Admin {
     /// in flight, which the snapshot records per partition.
     pub async fn survey(&mut self) -> Result<Survey, KafkaError> {
         let md = self.metadata().await?;
-        let mut sizes: HashMap<(String, i32), HashMap<BrokerId, u64>> = HashMap::new();
         let ids: Vec<BrokerId> = self.brokers.keys().copied().collect();
-        for id in ids {
-            let resp = self.log_dirs(id).await?;
-            for dir in resp.results.iter().filter(|d| d.error_code == 0) {
-                for t in &dir.topics {
-                    for p in t.partitions.iter().filter(|p| !p.is_future_key) {
-                        sizes
-                            .entry((t.name.0.as_str().to_string(), p.partition_index))
-                            .or_default()
-                            .insert(id, p.partition_size.max(0) as u64);
-                    }
-                }
-            }
-        }
-        let mut brokers: BTreeMap<BrokerId, Broker> = md
-            .brokers
-            .iter()
-            .map(|b| {
-                (
-                    b.node_id.0,
-                    Broker {
-                        id: b.node_id.0,
-                        rack: b.rack.as_ref().map(|r| r.as_str().to_string()),
-                        host: Some(b.host.as_str().to_string()),
-                        port: u16::try_from(b.port).ok(),
-                        alive: true,
-                    },
-                )
-            })
-            .collect();
-        let mut topics = Vec::new();
-        for t in md
-            .topics
-            .iter()
-            .filter(|t| t.error_code == 0 && !t.is_internal)
-        {
-            let Some(name) = t.name.as_ref().map(|n| n.0.as_str().to_string()) else {
-                continue;
-            };
-            let mut partitions: Vec<Partition> = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let replicas: Vec<BrokerId> = p.replica_nodes.iter().map(|b| b.0).collect();
-                    for &b in &replicas {
-                        brokers.entry(b).or_insert(Broker {
-                            id: b,
-                            rack: None,
-                            host: None,
-                            port: None,
-                            alive: false,
-                        });
-                    }
-                    let leader = (p.leader_id.0 >= 0).then_some(p.leader_id.0);
-                    let by_broker = sizes.get(&(name.clone(), p.partition_index));
-                    let size = by_broker
-                        .and_then(|m| leader.and_then(|l| m.get(&l)).copied())
-                        .or_else(|| by_broker.and_then(|m| m.values().max().copied()))
-                        .unwrap_or(0);
-                    Partition {
-                        partition: p.partition_index,
-                        isr: p.isr_nodes.iter().map(|b| b.0).collect(),
-                        leader,
-                        replicas,
-                        size_bytes: size,
-                        in_flight: None,
-                    }
-                })
-                .collect();
-            partitions.sort_by_key(|p| p.partition);
-            topics.push(Topic { name, partitions });
-        }
-        topics.sort_by(|a, b| a.name.cmp(&b.name));
-        let moves = self.list_reassignments().await?;
-        let mut cluster = Cluster {
-            brokers: Vec::new(),
-            topics,
-        };
-        for m in &moves {
-            for &b in &m.replicas {
-                brokers.entry(b).or_insert(Broker {
-                    id: b,
-                    rack: None,
-                    host: None,
-                    port: None,
-                    alive: false,
-                });
-            }
-            mark_in_flight(&mut cluster, m);
-        }
-        cluster.brokers = brokers.into_values().collect();
-        // Per broker, its own replicas of the snapshot's topics (a moving
-        // partition's adding replica holds only what it has copied so far).
-        let mut broker_bytes: BTreeMap<BrokerId, u64> =
-            self.brokers.keys().map(|&id| (id, 0)).collect();
-        for t in &cluster.topics {
-            for p in &t.partitions {
-                if let Some(by_broker) = sizes.get(&(t.name.clone(), p.partition)) {
-                    for (b, z) in by_broker {
-                        *broker_bytes.entry(*b).or_default() += z;
-                    }
-                }
-            }
-        }
-        Ok(Survey {
-            cluster,
-            broker_bytes,
-            moves,
-        })
+        let sizes = self.replica_sizes_of(&ids).await?;
+        let moves = self.list_reassignments_now().await?;
+        Ok(snapshot::build(&md, &sizes, moves))
     }
 
-    /// The topics' configs among `keys` that are set to a non-empty value
-    /// (topic -> name -> value), in one request per few hundred topics.
-    pub async fn describe_topic_configs(
-        &mut self,
-        topics: &[&str],
-        keys: &[&str],
-    ) -> Result<BTreeMap<String, BTreeMap<String, String>>, KafkaError> {
-        let mut out = BTreeMap::new();
-        for chunk in topics.chunks(500) {
-            let req = DescribeConfigsRequest::default().with_resources(
-                chunk
-                    .iter()
-                    .map(|t| {
-                        let (kind, name) = ConfigResource::Topic(t.to_string()).wire();
-                        DescribeConfigsResource::default()
-                            .with_resource_type(kind)
-                            .with_resource_name(name)
-                            .with_configuration_keys(Some(
-                                keys.iter()
-                                    .map(|k| StrBytes::from_string(k.to_string()))
-                                    .collect(),
-                            ))
-                    })
-                    .collect(),
-            );
-            let addr = self.any.addr().to_string();
-            let resp = self.any.send(&req).await?;
-            for r in &resp.results {
-                if r.error_code != 0 {
-                    return Err(refused(
-                        "DescribeConfigs",
-                        &addr,
-                        r.error_code,
-                        r.error_message.as_ref(),
-                    ));
-                }
-                let set: BTreeMap<String, String> = r
-                    .configs
-                    .iter()
-                    .filter(|c| keys.contains(&c.name.as_str()))
-                    .filter_map(|c| {
-                        let v = c.value.as_ref()?.as_str();
-                        (!v.is_empty()).then(|| (c.name.as_str().to_string(), v.to_string()))
-                    })
-                    .collect();
-                if !set.is_empty() {
-                    out.insert(r.resource_name.as_str().to_string(), set);
-                }
-            }
-        }
-        Ok(out)
-    }
-
+    /// Log dirs of one broker as it reports them (every dir, future
+    /// replicas included).
     pub async fn log_dirs(
         &mut self,
         broker: BrokerId,
     ) -> Result<DescribeLogDirsResponse, KafkaError> {
-        let conn = self.broker(broker).await?;
-        let resp = conn
-            .send(&DescribeLogDirsRequest::default().with_topics(None))
-            .await?;
-        if resp.error_code != 0 {
-            return Err(refused(
-                "DescribeLogDirs",
-                conn.addr(),
-                resp.error_code,
-                None,
-            ));
-        }
-        Ok(resp)
-    }
-
-    /// Moves in flight, sorted by topic-partition.
-    pub async fn list_reassignments(&mut self) -> Result<Vec<Ongoing>, KafkaError> {
-        let resp = self
-            .any
-            .send(
-                &ListPartitionReassignmentsRequest::default()
-                    .with_timeout_ms(self.timeout.as_millis() as i32)
-                    .with_topics(None),
+        let (resp, addr) = self
+            .call_at(
+                Route::Broker(broker),
+                &DescribeLogDirsRequest::default().with_topics(None),
             )
             .await?;
-        if resp.error_code != 0 {
-            return Err(refused(
-                "ListPartitionReassignments",
-                self.any.addr(),
-                resp.error_code,
-                resp.error_message.as_ref(),
-            ));
-        }
-        let ids = |v: &[WireBrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
-        let mut out: Vec<Ongoing> = resp
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.partitions.iter().map(move |p| Ongoing {
-                    tp: TopicPartition {
-                        topic: t.name.0.as_str().to_string(),
-                        partition: p.partition_index,
-                    },
-                    replicas: ids(&p.replicas),
-                    adding: ids(&p.adding_replicas),
-                    removing: ids(&p.removing_replicas),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.tp.cmp(&b.tp));
-        Ok(out)
-    }
-
-    /// Starts (Some) or cancels (None) moves. Kafka answers per partition
-    /// and is not atomic, so the result is per partition too.
-    pub async fn alter_reassignments(
-        &mut self,
-        moves: &[(TopicPartition, Option<Vec<BrokerId>>)],
-    ) -> Result<Vec<PartitionResult>, KafkaError> {
-        let mut by_topic: BTreeMap<&str, Vec<ReassignablePartition>> = BTreeMap::new();
-        for (tp, replicas) in moves {
-            by_topic.entry(&tp.topic).or_default().push(
-                ReassignablePartition::default()
-                    .with_partition_index(tp.partition)
-                    .with_replicas(
-                        replicas
-                            .as_ref()
-                            .map(|r| r.iter().map(|&b| WireBrokerId(b)).collect()),
-                    ),
-            );
-        }
-        let topics = by_topic
-            .into_iter()
-            .map(|(t, parts)| {
-                ReassignableTopic::default()
-                    .with_name(TopicName(StrBytes::from_string(t.to_string())))
-                    .with_partitions(parts)
-            })
-            .collect();
-        let req = AlterPartitionReassignmentsRequest::default()
-            .with_timeout_ms(self.timeout.as_millis() as i32)
-            .with_topics(topics);
-        let resp = self.any.send(&req).await?;
-        let addr = self.any.addr().to_string();
-        if resp.error_code != 0 {
-            return Err(refused(
-                "AlterPartitionReassignments",
-                &addr,
-                resp.error_code,
-                resp.error_message.as_ref(),
-            ));
-        }
-        let mut out = Vec::new();
-        for t in &resp.responses {
-            for p in &t.partitions {
-                let tp = TopicPartition {
-                    topic: t.name.0.as_str().to_string(),
-                    partition: p.partition_index,
-                };
-                let r = if p.error_code == 0 {
-                    Ok(())
-                } else {
-                    Err(refused(
-                        "AlterPartitionReassignments",
-                        &addr,
-                        p.error_code,
-                        p.error_message.as_ref(),
-                    ))
-                };
-                out.push((tp, r));
-            }
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    }
-
-    /// Preferred leader election. ELECTION_NOT_NEEDED counts as success.
-    pub async fn elect_preferred(
-        &mut self,
-        partitions: &[TopicPartition],
-    ) -> Result<Vec<PartitionResult>, KafkaError> {
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for tp in partitions {
-            by_topic.entry(&tp.topic).or_default().push(tp.partition);
-        }
-        let req = ElectLeadersRequest::default()
-            .with_election_type(0)
-            .with_timeout_ms(self.timeout.as_millis() as i32)
-            .with_topic_partitions(Some(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        TopicPartitions::default()
-                            .with_topic(TopicName(StrBytes::from_string(t.to_string())))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            ));
-        let resp = self.any.send(&req).await?;
-        let addr = self.any.addr().to_string();
-        if resp.error_code != 0 {
-            return Err(refused("ElectLeaders", &addr, resp.error_code, None));
-        }
-        let mut out = Vec::new();
-        for t in &resp.replica_election_results {
-            for p in &t.partition_result {
-                let tp = TopicPartition {
-                    topic: t.topic.0.as_str().to_string(),
-                    partition: p.partition_id,
-                };
-                let r = match p.error_code {
-                    0 | 84 => Ok(()),
-                    code => Err(refused(
-                        "ElectLeaders",
-                        &addr,
-                        code,
-                        p.error_message.as_ref(),
-                    )),
-                };
-                out.push((tp, r));
-            }
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    }
-
-    /// The connection a config resource must go to: a broker resource to
-    /// that broker (Kafka answers INVALID_REQUEST otherwise), a topic to any.
-    async fn config_conn(&mut self, res: &ConfigResource) -> Result<&mut Connection, KafkaError> {
-        match res {
-            ConfigResource::Broker(id) => self.broker(*id).await,
-            ConfigResource::Topic(_) => Ok(&mut self.any),
-        }
-    }
-
-    /// The resource's configs that are set (name -> value; sensitive values
-    /// come back as `None`).
-    pub async fn describe_configs(
-        &mut self,
-        res: &ConfigResource,
-        keys: Option<&[&str]>,
-    ) -> Result<BTreeMap<String, Option<String>>, KafkaError> {
-        let (kind, name) = res.wire();
-        let req = DescribeConfigsRequest::default().with_resources(vec![
-            DescribeConfigsResource::default()
-                .with_resource_type(kind)
-                .with_resource_name(name)
-                .with_configuration_keys(keys.map(|ks| {
-                    ks.iter()
-                        .map(|k| StrBytes::from_string(k.to_string()))
-                        .collect()
-                })),
-        ]);
-        let conn = self.config_conn(res).await?;
-        let addr = conn.addr().to_string();
-        let resp = conn.send(&req).await?;
-        let mut out = BTreeMap::new();
-        for r in &resp.results {
-            if r.error_code != 0 {
-                return Err(refused(
-                    "DescribeConfigs",
-                    &addr,
-                    r.error_code,
-                    r.error_message.as_ref(),
-                ));
-            }
-            for c in &r.configs {
-                let value = if c.is_sensitive {
-                    None
-                } else {
-                    c.value.as_ref().map(|v| v.as_str().to_string())
-                };
-                out.insert(c.name.as_str().to_string(), value);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Sets (`Some`) or deletes (`None`) configs of one resource.
-    pub async fn alter_configs(
-        &mut self,
-        res: &ConfigResource,
-        ops: &[(&str, Option<&str>)],
-    ) -> Result<(), KafkaError> {
-        let (kind, name) = res.wire();
-        let req = IncrementalAlterConfigsRequest::default().with_resources(vec![
-            AlterConfigsResource::default()
-                .with_resource_type(kind)
-                .with_resource_name(name)
-                .with_configs(
-                    ops.iter()
-                        .map(|(k, v)| {
-                            AlterableConfig::default()
-                                .with_name(StrBytes::from_string(k.to_string()))
-                                .with_config_operation(if v.is_some() { 0 } else { 1 })
-                                .with_value(v.map(|v| StrBytes::from_string(v.to_string())))
-                        })
-                        .collect(),
-                ),
-        ]);
-        let conn = self.config_conn(res).await?;
-        let addr = conn.addr().to_string();
-        let resp = conn.send(&req).await?;
-        for r in &resp.responses {
-            if r.error_code != 0 {
-                return Err(refused(
-                    "IncrementalAlterConfigs",
-                    &addr,
-                    r.error_code,
-                    r.error_message.as_ref(),
-                ));
-            }
-        }
-        Ok(())
+        check(resp.error_code, None).map_err(|e| refused("DescribeLogDirs", &addr, e))?;
+        Ok(resp)
     }
 
     /// Creates a topic with explicit replica lists (one per partition).
@@ -618,61 +226,534 @@ impl Admin {
                     .collect(),
             );
         let req = CreateTopicsRequest::default()
-            .with_timeout_ms(self.timeout.as_millis() as i32)
+            .with_timeout_ms(self.request_timeout_ms())
             .with_topics(vec![topic]);
-        let resp = self.any.send(&req).await?;
+        let (resp, addr) = self.call_at(Route::Any, &req).await?;
         for t in &resp.topics {
-            if t.error_code != 0 {
-                return Err(refused(
-                    "CreateTopics",
-                    self.any.addr(),
-                    t.error_code,
-                    t.error_message.as_ref(),
-                ));
+            check(t.error_code, t.error_message.as_ref()).map_err(|e| KafkaError::Resource {
+                api: "CreateTopics",
+                addr: addr.clone(),
+                resource: format!("topic {}", t.name.0.as_str()),
+                error: e,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn request_timeout_ms(&self) -> i32 {
+        i32::try_from(self.settings.request_timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+
+    async fn list_reassignments_now(&mut self) -> Result<Vec<InFlight>, KafkaError> {
+        let req = ListPartitionReassignmentsRequest::default()
+            .with_timeout_ms(self.request_timeout_ms())
+            .with_topics(None);
+        let (resp, addr) = self.call_at(Route::Any, &req).await?;
+        check(resp.error_code, resp.error_message.as_ref())
+            .map_err(|e| refused("ListPartitionReassignments", &addr, e))?;
+        let ids = |v: &[WireBrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
+        let mut out: Vec<InFlight> = resp
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(move |p| InFlight {
+                    tp: TopicPartition {
+                        topic: t.name.0.as_str().to_string(),
+                        partition: p.partition_index,
+                    },
+                    replicas: ids(&p.replicas),
+                    adding: ids(&p.adding_replicas),
+                    removing: ids(&p.removing_replicas),
+                })
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    async fn replica_sizes_of(&mut self, brokers: &[BrokerId]) -> Result<ReplicaSizes, KafkaError> {
+        let mut out = ReplicaSizes::new();
+        for &id in brokers {
+            let resp = self.log_dirs(id).await?;
+            // An offline dir reports an error and no replicas.
+            for dir in resp
+                .results
+                .iter()
+                .filter(|d| d.error_code == ErrorCode::NONE)
+            {
+                for t in &dir.topics {
+                    for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                        let tp = TopicPartition {
+                            topic: t.name.0.as_str().to_string(),
+                            partition: p.partition_index,
+                        };
+                        *out.entry(tp).or_default().entry(id).or_default() +=
+                            p.partition_size.max(0) as u64;
+                    }
+                }
             }
+        }
+        Ok(out)
+    }
+
+    /// [`Admin::call_at`] without the broker's address.
+    async fn call<R>(&mut self, route: Route, req: &R) -> Result<R::Response, KafkaError>
+    where
+        R: Request,
+        R::Response: Answer,
+    {
+        Ok(self.call_at(route, req).await?.0)
+    }
+
+    /// Sends `req` where `route` says, retrying network failures and
+    /// retriable error codes with backoff within the API timeout, metadata
+    /// refreshed between attempts. Returns the response and the address of
+    /// the broker that gave it; request-level codes that are not retriable
+    /// are for the caller to judge.
+    async fn call_at<R>(
+        &mut self,
+        route: Route,
+        req: &R,
+    ) -> Result<(R::Response, String), KafkaError>
+    where
+        R: Request,
+        R::Response: Answer,
+    {
+        let start = Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let remaining = self.settings.api_timeout.saturating_sub(start.elapsed());
+            let (failure, error) = match self.attempt(route, req, remaining).await {
+                Ok((resp, addr)) => match resp.retriable_error() {
+                    None => return Ok((resp, addr)),
+                    Some(code) => (Failure::Retriable, refused(api_name(R::KEY), &addr, code)),
+                },
+                Err(e) if e.is_network() || matches!(e, KafkaError::UnknownBroker(_)) => {
+                    self.forget(route);
+                    (Failure::Network, e)
+                }
+                Err(e) => return Err(e),
+            };
+            match retry::decide(&self.settings, failure, attempts, start.elapsed()) {
+                Decision::GiveUp => {
+                    return Err(KafkaError::GaveUp {
+                        api: api_name(R::KEY),
+                        attempts,
+                        elapsed: start.elapsed(),
+                        last: Box::new(error),
+                    });
+                }
+                Decision::Retry { after } => {
+                    tokio::time::sleep(after).await;
+                    // A leader or the controller moved, or a broker went:
+                    // learn where things are before trying again.
+                    self.refresh().await;
+                }
+            }
+        }
+    }
+
+    /// One try, bounded by what is left of the API timeout.
+    async fn attempt<R: Request>(
+        &mut self,
+        route: Route,
+        req: &R,
+        remaining: Duration,
+    ) -> Result<(R::Response, String), KafkaError> {
+        let api_timeout = self.settings.api_timeout;
+        let conn = self.conn(route).await?;
+        let addr = conn.addr().to_string();
+        match tokio::time::timeout(remaining, conn.send(req)).await {
+            Ok(r) => r.map(|resp| (resp, addr)),
+            Err(_) => Err(KafkaError::Timeout {
+                api: api_name(R::KEY),
+                addr,
+                after: api_timeout,
+            }),
+        }
+    }
+
+    /// One metadata request on whatever connection works, without retries;
+    /// a failure only drops that connection.
+    async fn refresh(&mut self) {
+        let req = MetadataRequest::default().with_topics(Some(Vec::new()));
+        let answer = match self.conn(Route::Any).await {
+            Ok(conn) => conn.send(&req).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(md) => self.learn(&md),
+            Err(_) => self.forget(Route::Any),
+        }
+    }
+
+    /// Drops a connection after it failed: the next attempt reconnects.
+    fn forget(&mut self, route: Route) {
+        match route {
+            Route::Any => self.any = None,
+            Route::Broker(id) => {
+                self.per_broker.remove(&id);
+            }
+        }
+    }
+
+    /// The connection for `route`, opened if needed: a broker by the
+    /// address metadata gave it; "any broker" tries the known brokers, then
+    /// the bootstrap servers.
+    async fn conn(&mut self, route: Route) -> Result<&mut Connection, KafkaError> {
+        let (timeout, client_id) = (self.settings.request_timeout, &self.settings.client_id);
+        match route {
+            Route::Broker(id) => {
+                if !self.per_broker.contains_key(&id) {
+                    let addr = self
+                        .brokers
+                        .get(&id)
+                        .map(|b| b.addr.clone())
+                        .ok_or(KafkaError::UnknownBroker(id))?;
+                    let conn = Connection::connect_as(&addr, timeout, client_id).await?;
+                    self.per_broker.insert(id, conn);
+                }
+                Ok(self.per_broker.get_mut(&id).expect("inserted above"))
+            }
+            Route::Any => {
+                if self.any.is_none() {
+                    let mut candidates: Vec<String> =
+                        self.brokers.values().map(|b| b.addr.clone()).collect();
+                    candidates.extend(self.bootstrap.iter().cloned());
+                    let mut last = None;
+                    for addr in candidates {
+                        match Connection::connect_as(&addr, timeout, client_id).await {
+                            Ok(c) => {
+                                self.any = Some(c);
+                                break;
+                            }
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                    if self.any.is_none() {
+                        return Err(last.unwrap_or_else(|| {
+                            KafkaError::NoBootstrap("no broker address known".into())
+                        }));
+                    }
+                }
+                Ok(self.any.as_mut().expect("connected above"))
+            }
+        }
+    }
+
+    /// Groups configs per resource in `resources`' order.
+    async fn describe_configs_of(
+        &mut self,
+        route: Route,
+        resources: &[ConfigResource],
+        keys: &[&str],
+        out: &mut ConfigValues,
+    ) -> Result<(), KafkaError> {
+        let req = DescribeConfigsRequest::default().with_resources(
+            resources
+                .iter()
+                .map(|r| {
+                    let (kind, name) = wire(r);
+                    DescribeConfigsResource::default()
+                        .with_resource_type(kind)
+                        .with_resource_name(name)
+                        .with_configuration_keys((!keys.is_empty()).then(|| {
+                            keys.iter()
+                                .map(|k| StrBytes::from_string(k.to_string()))
+                                .collect()
+                        }))
+                })
+                .collect(),
+        );
+        let (resp, addr) = self.call_at(route, &req).await?;
+        for (res, r) in resources.iter().zip(&resp.results) {
+            check(r.error_code, r.error_message.as_ref())
+                .map_err(|e| resource_refused("DescribeConfigs", &addr, res, e))?;
+            let own = match res {
+                ConfigResource::Broker(_) => DYNAMIC_BROKER_CONFIG,
+                ConfigResource::Topic(_) => DYNAMIC_TOPIC_CONFIG,
+            };
+            for c in r.configs.iter().filter(|c| c.config_source == own) {
+                // A sensitive value comes back null: nothing to restore.
+                if let Some(v) = &c.value {
+                    out.insert(
+                        (res.clone(), c.name.as_str().to_string()),
+                        v.as_str().to_string(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn alter_configs_of(
+        &mut self,
+        route: Route,
+        ops: &[(&ConfigResource, Vec<&ConfigOp>)],
+    ) -> Result<(), KafkaError> {
+        let req = IncrementalAlterConfigsRequest::default().with_resources(
+            ops.iter()
+                .map(|(res, ops)| {
+                    let (kind, name) = wire(res);
+                    AlterConfigsResource::default()
+                        .with_resource_type(kind)
+                        .with_resource_name(name)
+                        .with_configs(
+                            ops.iter()
+                                .map(|op| {
+                                    AlterableConfig::default()
+                                        .with_name(StrBytes::from_string(op.key.clone()))
+                                        .with_config_operation(op.op.code())
+                                        .with_value(op.op.wire_value().map(StrBytes::from_string))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        );
+        let (resp, addr) = self.call_at(route, &req).await?;
+        for ((res, _), r) in ops.iter().zip(&resp.responses) {
+            check(r.error_code, r.error_message.as_ref())
+                .map_err(|e| resource_refused("IncrementalAlterConfigs", &addr, res, e))?;
         }
         Ok(())
     }
 }
 
-/// Records a move in flight on its partition: the replicas as the
-/// controller lists them (the target, then the replicas being removed;
-/// metadata may not have caught up yet), and the target, adding and
-/// removing replicas. ISR and leader are kept within that list.
-fn mark_in_flight(cluster: &mut Cluster, m: &Ongoing) {
-    let Some(p) = cluster
-        .topics
-        .iter_mut()
-        .find(|t| t.name == m.tp.topic)
-        .and_then(|t| {
-            t.partitions
-                .iter_mut()
-                .find(|p| p.partition == m.tp.partition)
-        })
-    else {
-        return;
-    };
-    p.replicas = m.replicas.clone();
-    p.isr.retain(|b| m.replicas.contains(b));
-    p.leader = p.leader.filter(|l| m.replicas.contains(l));
-    p.in_flight = Some(InFlight {
-        target: m
-            .replicas
+impl ClusterAdmin for Admin {
+    type Error = KafkaError;
+
+    async fn cluster(&mut self) -> Result<Cluster, KafkaError> {
+        self.snapshot().await
+    }
+
+    async fn list_reassignments(&mut self) -> Result<Vec<InFlight>, KafkaError> {
+        self.list_reassignments_now().await
+    }
+
+    async fn replica_sizes(&mut self, brokers: &[BrokerId]) -> Result<ReplicaSizes, KafkaError> {
+        self.replica_sizes_of(brokers).await
+    }
+
+    async fn alter_reassignments(
+        &mut self,
+        moves: &[(TopicPartition, Option<Vec<BrokerId>>)],
+    ) -> Result<Vec<PartitionResult>, KafkaError> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_topic: BTreeMap<&str, Vec<ReassignablePartition>> = BTreeMap::new();
+        for (tp, replicas) in moves {
+            by_topic.entry(&tp.topic).or_default().push(
+                ReassignablePartition::default()
+                    .with_partition_index(tp.partition)
+                    .with_replicas(
+                        replicas
+                            .as_ref()
+                            .map(|r| r.iter().map(|&b| WireBrokerId(b)).collect()),
+                    ),
+            );
+        }
+        let topics = by_topic
+            .into_iter()
+            .map(|(t, parts)| {
+                ReassignableTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                    .with_partitions(parts)
+            })
+            .collect();
+        let req = AlterPartitionReassignmentsRequest::default()
+            .with_timeout_ms(self.request_timeout_ms())
+            .with_topics(topics);
+        let (resp, addr) = self.call_at(Route::Any, &req).await?;
+        check(resp.error_code, resp.error_message.as_ref())
+            .map_err(|e| refused("AlterPartitionReassignments", &addr, e))?;
+        let mut out: Vec<PartitionResult> = resp
+            .responses
             .iter()
-            .copied()
-            .filter(|b| !m.removing.contains(b))
-            .collect(),
-        adding: m.adding.clone(),
-        removing: m.removing.clone(),
-    });
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| {
+                    let tp = TopicPartition {
+                        topic: t.name.0.as_str().to_string(),
+                        partition: p.partition_index,
+                    };
+                    (tp, check(p.error_code, p.error_message.as_ref()))
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Only values whose source is the resource's own dynamic config: a
+    /// topic's DYNAMIC_TOPIC_CONFIG, a broker's DYNAMIC_BROKER_CONFIG. No
+    /// keys means every such value.
+    async fn describe_configs(
+        &mut self,
+        resources: &[ConfigResource],
+        keys: &[&str],
+    ) -> Result<ConfigValues, KafkaError> {
+        let mut out = ConfigValues::new();
+        let topics: Vec<ConfigResource> = resources
+            .iter()
+            .filter(|r| matches!(r, ConfigResource::Topic(_)))
+            .cloned()
+            .collect();
+        for r in resources {
+            if let ConfigResource::Broker(id) = r {
+                self.describe_configs_of(
+                    Route::Broker(*id),
+                    std::slice::from_ref(r),
+                    keys,
+                    &mut out,
+                )
+                .await?;
+            }
+        }
+        for chunk in topics.chunks(TOPICS_PER_REQUEST) {
+            self.describe_configs_of(Route::Any, chunk, keys, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    async fn alter_configs(&mut self, ops: &[ConfigOp]) -> Result<(), KafkaError> {
+        // Per resource, its operations in the order given.
+        let mut grouped: BTreeMap<&ConfigResource, Vec<&ConfigOp>> = BTreeMap::new();
+        for op in ops {
+            grouped.entry(&op.resource).or_default().push(op);
+        }
+        let mut topics = Vec::new();
+        for (res, ops) in grouped {
+            match res {
+                ConfigResource::Broker(id) => {
+                    self.alter_configs_of(Route::Broker(*id), &[(res, ops)])
+                        .await?;
+                }
+                ConfigResource::Topic(_) => topics.push((res, ops)),
+            }
+        }
+        if !topics.is_empty() {
+            self.alter_configs_of(Route::Any, &topics).await?;
+        }
+        Ok(())
+    }
+
+    async fn elect_preferred(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<PartitionResult>, KafkaError> {
+        // An empty list must not go out: null would mean every partition.
+        if partitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for tp in partitions {
+            by_topic.entry(&tp.topic).or_default().push(tp.partition);
+        }
+        let req = ElectLeadersRequest::default()
+            .with_election_type(0)
+            .with_timeout_ms(self.request_timeout_ms())
+            .with_topic_partitions(Some(
+                by_topic
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        TopicPartitions::default()
+                            .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                            .with_partitions(ps)
+                    })
+                    .collect(),
+            ));
+        let (resp, addr) = self.call_at(Route::Any, &req).await?;
+        check(resp.error_code, None).map_err(|e| refused("ElectLeaders", &addr, e))?;
+        let mut out: Vec<PartitionResult> = resp
+            .replica_election_results
+            .iter()
+            .flat_map(|t| {
+                t.partition_result.iter().map(|p| {
+                    let tp = TopicPartition {
+                        topic: t.topic.0.as_str().to_string(),
+                        partition: p.partition_id,
+                    };
+                    (tp, check(p.error_code, p.error_message.as_ref()))
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
 }
 
-/// A Kafka error code as this module's error, naming the API and broker.
-fn refused(api: &'static str, addr: &str, code: i16, message: Option<&StrBytes>) -> KafkaError {
-    KafkaError::Response {
-        api,
-        addr: addr.to_string(),
-        code,
-        message: message.map(|m| m.as_str().to_string()),
+/// A config resource as the wire names it.
+fn wire(res: &ConfigResource) -> (i8, StrBytes) {
+    match res {
+        ConfigResource::Broker(id) => (BROKER, StrBytes::from_string(id.to_string())),
+        ConfigResource::Topic(t) => (TOPIC, StrBytes::from_string(t.clone())),
+    }
+}
+
+/// The retriable error a response carries for the request as a whole (or
+/// for a config resource: Kafka answers those per resource), if any.
+/// Per-partition codes are the caller's.
+trait Answer {
+    fn retriable_error(&self) -> Option<ErrorCode>;
+}
+
+fn retriable(code: i16, message: Option<&StrBytes>) -> Option<ErrorCode> {
+    check(code, message).err().filter(ErrorCode::is_retriable)
+}
+
+impl Answer for MetadataResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        None
+    }
+}
+
+impl Answer for CreateTopicsResponse {
+    // A create that timed out may have happened; another would be refused
+    // as existing, so only a lost connection is retried.
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        None
+    }
+}
+
+impl Answer for DescribeLogDirsResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        retriable(self.error_code, None)
+    }
+}
+
+impl Answer for ElectLeadersResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        retriable(self.error_code, None)
+    }
+}
+
+impl Answer for ListPartitionReassignmentsResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        retriable(self.error_code, self.error_message.as_ref())
+    }
+}
+
+impl Answer for AlterPartitionReassignmentsResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        retriable(self.error_code, self.error_message.as_ref())
+    }
+}
+
+impl Answer for DescribeConfigsResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        self.results
+            .iter()
+            .find_map(|r| retriable(r.error_code, r.error_message.as_ref()))
+    }
+}
+
+impl Answer for IncrementalAlterConfigsResponse {
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        self.responses
+            .iter()
+            .find_map(|r| retriable(r.error_code, r.error_message.as_ref()))
     }
 }

@@ -11,7 +11,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::KafkaError;
+use super::error::{KafkaError, refused};
+use crate::model::live::ErrorCode;
 
 /// Frames above this are refused. A Metadata response for a million
 /// partitions is about 60 MB; a length past this is another protocol's
@@ -27,14 +28,25 @@ pub struct Connection {
     stream: TcpStream,
     correlation: i32,
     timeout: Duration,
+    client_id: StrBytes,
     /// api key -> (min, max) the broker supports.
     versions: HashMap<i16, (i16, i16)>,
 }
 
 impl Connection {
-    /// Connects and negotiates versions.
-    #[allow(clippy::disallowed_methods)] // the client's one socket
+    /// Connects as `kafka-migrate` and negotiates versions.
     pub async fn connect(addr: &str, timeout: Duration) -> Result<Connection, KafkaError> {
+        Self::connect_as(addr, timeout, super::config::DEFAULT_CLIENT_ID).await
+    }
+
+    /// Connects with `client_id` in every request header and negotiates
+    /// versions; `timeout` bounds the connect and each request.
+    #[allow(clippy::disallowed_methods)] // the client's one socket
+    pub async fn connect_as(
+        addr: &str,
+        timeout: Duration,
+        client_id: &str,
+    ) -> Result<Connection, KafkaError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| KafkaError::Timeout {
@@ -52,6 +64,7 @@ impl Connection {
             stream,
             correlation: 0,
             timeout,
+            client_id: StrBytes::from_string(client_id.to_string()),
             versions: HashMap::new(),
         };
         // v3 carries the client software name; every Kafka 2.4+ broker
@@ -60,13 +73,12 @@ impl Connection {
             .with_client_software_name(StrBytes::from_static_str("kafka-migrate"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let resp = conn.send_version(&req, 3).await?;
-        if resp.error_code != 0 {
-            return Err(KafkaError::Response {
-                api: "ApiVersions",
-                addr: addr.to_string(),
-                code: resp.error_code,
-                message: None,
-            });
+        if resp.error_code != ErrorCode::NONE {
+            return Err(refused(
+                "ApiVersions",
+                addr,
+                ErrorCode::new(resp.error_code, None),
+            ));
         }
         conn.versions = resp
             .api_keys
@@ -115,83 +127,11 @@ impl Connection {
         version: i16,
     ) -> Result<R::Response, KafkaError> {
         let api = api_name(R::KEY);
-        let codec = |e: anyhow::Error, addr: &str| KafkaError::Codec {
-            api,
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        };
-        self.correlation = self.correlation.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("kafka-migrate")));
-        let mut buf = BytesMut::with_capacity(256);
-        buf.put_i32(0);
-        header
-            .encode(&mut buf, R::header_version(version))
-            .map_err(|e| codec(e, &self.addr))?;
-        req.encode(&mut buf, version)
-            .map_err(|e| codec(e, &self.addr))?;
-        let len = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-
-        let io = |source: std::io::Error, addr: &str| {
-            if source.kind() == std::io::ErrorKind::UnexpectedEof {
-                KafkaError::Closed {
-                    api,
-                    addr: addr.to_string(),
-                }
-            } else {
-                KafkaError::Io {
-                    api,
-                    addr: addr.to_string(),
-                    source,
-                }
-            }
-        };
+        let buf = self.frame(req, version)?;
         let timeout = self.timeout;
-        let addr = self.addr.clone();
         let exchange = async {
-            self.stream
-                .write_all(&buf)
-                .await
-                .map_err(|e| io(e, &addr))?;
-            let mut len = [0u8; 4];
-            self.stream
-                .read_exact(&mut len)
-                .await
-                .map_err(|e| io(e, &addr))?;
-            let n = i32::from_be_bytes(len);
-            if n < 0 || n as usize > MAX_FRAME {
-                // Whatever else arrived at once says what answered.
-                let mut more = [0u8; 80];
-                let got =
-                    tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut more))
-                        .await
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or(0);
-                return Err(KafkaError::NotKafka {
-                    api,
-                    addr: addr.clone(),
-                    detail: what_answered(len, &more[..got]),
-                });
-            }
-            let n = n as usize;
-            let mut frame = Vec::with_capacity(n.min(FIRST_ALLOCATION));
-            (&mut self.stream)
-                .take(n as u64)
-                .read_to_end(&mut frame)
-                .await
-                .map_err(|e| io(e, &addr))?;
-            if frame.len() < n {
-                return Err(KafkaError::Closed {
-                    api,
-                    addr: addr.clone(),
-                });
-            }
-            Ok(Bytes::from(frame))
+            self.write(api, &buf).await?;
+            self.read_frame(api).await
         };
         let mut frame = tokio::time::timeout(timeout, exchange)
             .await
@@ -204,7 +144,7 @@ impl Connection {
             &mut frame,
             <R::Response as HeaderVersion>::header_version(version),
         )
-        .map_err(|e| codec(e, &self.addr))?;
+        .map_err(|e| self.codec(api, e))?;
         if rh.correlation_id != self.correlation {
             return Err(KafkaError::Codec {
                 api,
@@ -215,7 +155,7 @@ impl Connection {
                 ),
             });
         }
-        let resp = R::Response::decode(&mut frame, version).map_err(|e| codec(e, &self.addr))?;
+        let resp = R::Response::decode(&mut frame, version).map_err(|e| self.codec(api, e))?;
         if frame.has_remaining() {
             return Err(KafkaError::Codec {
                 api,
@@ -224,6 +164,115 @@ impl Connection {
             });
         }
         Ok(resp)
+    }
+
+    /// Sends a request Kafka does not answer (a Produce with acks=0).
+    pub async fn send_without_response<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<(), KafkaError> {
+        let api = api_name(R::KEY);
+        let buf = self.frame(req, version)?;
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.write(api, &buf))
+            .await
+            .map_err(|_| KafkaError::Timeout {
+                api,
+                addr: self.addr.clone(),
+                after: timeout,
+            })?
+    }
+
+    /// The request as a length-prefixed frame with the next correlation id.
+    fn frame<R: Request>(&mut self, req: &R, version: i16) -> Result<BytesMut, KafkaError> {
+        let api = api_name(R::KEY);
+        self.correlation = self.correlation.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(self.client_id.clone()));
+        let mut buf = BytesMut::with_capacity(256);
+        buf.put_i32(0);
+        header
+            .encode(&mut buf, R::header_version(version))
+            .map_err(|e| self.codec(api, e))?;
+        req.encode(&mut buf, version)
+            .map_err(|e| self.codec(api, e))?;
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        Ok(buf)
+    }
+
+    fn codec(&self, api: &'static str, e: anyhow::Error) -> KafkaError {
+        KafkaError::Codec {
+            api,
+            addr: self.addr.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    fn io(&self, api: &'static str, source: std::io::Error) -> KafkaError {
+        if source.kind() == std::io::ErrorKind::UnexpectedEof {
+            KafkaError::Closed {
+                api,
+                addr: self.addr.clone(),
+            }
+        } else {
+            KafkaError::Io {
+                api,
+                addr: self.addr.clone(),
+                source,
+            }
+        }
+    }
+
+    async fn write(&mut self, api: &'static str, buf: &[u8]) -> Result<(), KafkaError> {
+        match self.stream.write_all(buf).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.io(api, e)),
+        }
+    }
+
+    /// Reads one response frame (its length prefix checked, its buffer
+    /// grown as bytes arrive).
+    async fn read_frame(&mut self, api: &'static str) -> Result<Bytes, KafkaError> {
+        let mut len = [0u8; 4];
+        if let Err(e) = self.stream.read_exact(&mut len).await {
+            return Err(self.io(api, e));
+        }
+        let n = i32::from_be_bytes(len);
+        if n < 0 || n as usize > MAX_FRAME {
+            // Whatever else arrived at once says what answered.
+            let mut more = [0u8; 80];
+            let got = tokio::time::timeout(Duration::from_millis(100), self.stream.read(&mut more))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
+            return Err(KafkaError::NotKafka {
+                api,
+                addr: self.addr.clone(),
+                detail: what_answered(len, &more[..got]),
+            });
+        }
+        let n = n as usize;
+        let mut frame = Vec::with_capacity(n.min(FIRST_ALLOCATION));
+        if let Err(e) = (&mut self.stream)
+            .take(n as u64)
+            .read_to_end(&mut frame)
+            .await
+        {
+            return Err(self.io(api, e));
+        }
+        if frame.len() < n {
+            return Err(KafkaError::Closed {
+                api,
+                addr: self.addr.clone(),
+            });
+        }
+        Ok(Bytes::from(frame))
     }
 }
 
@@ -263,6 +312,7 @@ pub fn api_name(key: i16) -> &'static str {
         1 => "Fetch",
         2 => "ListOffsets",
         3 => "Metadata",
+        22 => "InitProducerId",
         18 => "ApiVersions",
         19 => "CreateTopics",
         20 => "DeleteTopics",

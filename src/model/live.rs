@@ -129,11 +129,17 @@ pub struct ErrorCode {
 }
 
 impl ErrorCode {
+    /// NONE: success.
+    pub const NONE: i16 = 0;
+    /// LEADER_NOT_AVAILABLE: mid-election; retry after refreshing metadata.
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
     /// REQUEST_TIMED_OUT: the request did not complete within its timeout.
     pub const REQUEST_TIMED_OUT: i16 = 7;
     /// NOT_CONTROLLER: sent to a broker that is not (or no longer) the
     /// controller; retry after refreshing metadata.
     pub const NOT_CONTROLLER: i16 = 41;
+    /// INVALID_REQUEST: e.g. a BROKER config resource sent to another broker.
+    pub const INVALID_REQUEST: i16 = 42;
     /// ELECTION_NOT_NEEDED: the preferred leader already leads; a success
     /// for a preferred election.
     pub const ELECTION_NOT_NEEDED: i16 = 84;
@@ -142,6 +148,15 @@ impl ErrorCode {
 
     pub fn new(code: i16, message: Option<String>) -> ErrorCode {
         ErrorCode { code, message }
+    }
+
+    /// Whether Kafka calls the code retriable for an admin call: the same
+    /// request may succeed once metadata has caught up.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self.code,
+            Self::LEADER_NOT_AVAILABLE | Self::REQUEST_TIMED_OUT | Self::NOT_CONTROLLER
+        )
     }
 
     /// The code's name as Kafka spells it.

@@ -4,6 +4,7 @@
 // fences of clippy.toml are for the product.
 #![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
+mod admin;
 mod analysis;
 mod cli;
 mod commands;

@@ -1,0 +1,145 @@
+//! The wire client's errors. Each names the API and the broker it was
+//! talking to, and a Kafka error code by its name (`NOT_CONTROLLER (41)`).
+
+use std::time::Duration;
+
+use kafka_protocol::protocol::StrBytes;
+
+use crate::model::live::{ConfigResource, ErrorCode};
+
+use super::bootstrap::human;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{api} to {addr} timed out after {}", human(*after))]
+    Timeout {
+        api: &'static str,
+        addr: String,
+        after: Duration,
+    },
+    /// The server answered with something that is not a Kafka response
+    /// frame: an HTTP server, a TLS listener, another protocol.
+    #[error("{addr} is not a Kafka listener: it answered {api} {detail}")]
+    NotKafka {
+        api: &'static str,
+        addr: String,
+        detail: String,
+    },
+    #[error("{addr} closed the connection without answering {api}")]
+    Closed { api: &'static str, addr: String },
+    #[error("{api} to {addr}: {source}")]
+    Io {
+        api: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{api} to {addr}: cannot encode or decode: {detail}")]
+    Codec {
+        api: &'static str,
+        addr: String,
+        detail: String,
+    },
+    #[error(
+        "{api}: the broker at {addr} supports versions {broker_min}..={broker_max}, this client {client_min}..={client_max}"
+    )]
+    UnsupportedVersion {
+        api: &'static str,
+        addr: String,
+        broker_min: i16,
+        broker_max: i16,
+        client_min: i16,
+        client_max: i16,
+    },
+    /// The request as a whole was refused.
+    #[error("{api} to {addr}: {error}")]
+    Response {
+        api: &'static str,
+        addr: String,
+        error: ErrorCode,
+    },
+    /// One config resource (or topic to create) was refused.
+    #[error("{api} to {addr}: {resource}: {error}")]
+    Resource {
+        api: &'static str,
+        addr: String,
+        resource: String,
+        error: ErrorCode,
+    },
+    #[error("broker {0} is not in the cluster metadata")]
+    UnknownBroker(i32),
+    #[error("no usable bootstrap server: {0}")]
+    NoBootstrap(String),
+    /// Retriable failures until the retries or the time ran out; `last` is
+    /// the last one, which names the broker.
+    #[error("{api}: gave up after {attempts} {} in {}: {last}", if *attempts == 1 { "attempt" } else { "attempts" }, human(*elapsed))]
+    GaveUp {
+        api: &'static str,
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<KafkaError>,
+    },
+}
+
+impl KafkaError {
+    /// The Kafka error code behind this error, if a broker sent one.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        match self {
+            KafkaError::Response { error, .. } | KafkaError::Resource { error, .. } => Some(error),
+            KafkaError::GaveUp { last, .. } => last.code(),
+            _ => None,
+        }
+    }
+
+    /// A lost or unusable connection: the broker may be back, or another
+    /// may answer, so the call is worth retrying elsewhere.
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            KafkaError::Connect { .. }
+                | KafkaError::Timeout { .. }
+                | KafkaError::Closed { .. }
+                | KafkaError::Io { .. }
+        )
+    }
+}
+
+/// A wire error code as a result: `NONE` is `Ok`.
+pub fn check(code: i16, message: Option<&StrBytes>) -> Result<(), ErrorCode> {
+    if code == ErrorCode::NONE {
+        Ok(())
+    } else {
+        Err(ErrorCode::new(
+            code,
+            message.map(|m| m.as_str().to_string()),
+        ))
+    }
+}
+
+/// The request-level refusal of `api` by the broker at `addr`.
+pub fn refused(api: &'static str, addr: &str, error: ErrorCode) -> KafkaError {
+    KafkaError::Response {
+        api,
+        addr: addr.to_string(),
+        error,
+    }
+}
+
+/// The refusal of one config resource.
+pub fn resource_refused(
+    api: &'static str,
+    addr: &str,
+    resource: &ConfigResource,
+    error: ErrorCode,
+) -> KafkaError {
+    KafkaError::Resource {
+        api,
+        addr: addr.to_string(),
+        resource: resource.to_string(),
+        error,
+    }
+}
