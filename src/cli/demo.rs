@@ -10,7 +10,6 @@
 //! stopping the cluster); `--keep` leaves the cluster running at the end
 //! until Ctrl-C, with the commands to try on it.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -39,7 +38,7 @@ use crate::kafka::Admin;
 use crate::minibroker::{Cluster, ClusterHandle};
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
-use crate::model::{BrokerId, RackCoverage, TopicPartition};
+use crate::model::{BrokerId, RackCoverage};
 use crate::planner::{self, PlanRequest};
 use crate::units::{human_bytes, human_duration, parse_rate, parse_size};
 
@@ -275,7 +274,7 @@ async fn moves_under_load(
         human_bytes(args.throttle)
     ));
     let started = Instant::now();
-    apply_plan(&printer, admin, &live, &plan, args.throttle, &bound).await?;
+    apply_with_executor(&printer, admin, &plan, args.throttle).await?;
     let took = started.elapsed().as_secs_f64();
 
     printer.out("brokers after:");
@@ -331,149 +330,6 @@ fn time_line(took: f64, bound: &Bound, rate: u64) -> String {
     )
 }
 
-/// Applies `plan` to the cluster under `throttle`, waits until every move
-/// is done, elects the preferred leaders and removes the throttles.
-///
-/// INTERIM, for the lead to connect: this is where `exec::apply` (the
-/// executor of `apply`, with its batching, journal and throttle restore,
-/// rendered by `cli::progress`) belongs once it lands. Until then it
-/// submits every move at once with Kafka's throttle strings
-/// (`exec::throttle`), polls ListPartitionReassignments, elects and
-/// deletes the throttles, as Kafka's own tool does.
-async fn apply_plan(
-    printer: &Printer,
-    admin: &mut Admin,
-    live: &crate::model::Cluster,
-    plan: &Reassignment,
-    throttle: u64,
-    bound: &Bound,
-) -> anyhow::Result<()> {
-    use crate::exec::throttle as keys;
-    use crate::exec::throttle::Throttles;
-    use crate::kafka::admin::ConfigResource;
-
-    let fail = |what: &str, e: &dyn std::fmt::Display| failure(anyhow::anyhow!("{what}: {e}"));
-    let current: BTreeMap<TopicPartition, Vec<BrokerId>> = live
-        .partitions()
-        .map(|(t, p)| {
-            (
-                TopicPartition {
-                    topic: t.name.clone(),
-                    partition: p.partition,
-                },
-                p.replicas.clone(),
-            )
-        })
-        .collect();
-    let throttles = Throttles::compute(plan.moves(), &current, &[])
-        .map_err(|e| fail("throttles", &format!("{:?}", e.0)))?;
-    let rate = throttle.to_string();
-    for b in &throttles.brokers {
-        admin
-            .alter_configs(
-                &ConfigResource::Broker(*b),
-                &[
-                    (keys::LEADER_RATE, Some(&rate)),
-                    (keys::FOLLOWER_RATE, Some(&rate)),
-                ],
-            )
-            .await
-            .map_err(|e| fail("setting the throttle rate", &e))?;
-    }
-    for (topic, t) in &throttles.topics {
-        let (leader, follower) = (t.leader_value(), t.follower_value());
-        admin
-            .alter_configs(
-                &ConfigResource::Topic(topic.clone()),
-                &[
-                    (keys::LEADER_REPLICAS, Some(&leader)),
-                    (keys::FOLLOWER_REPLICAS, Some(&follower)),
-                ],
-            )
-            .await
-            .map_err(|e| fail("setting the throttled replicas", &e))?;
-    }
-    let moves: Vec<(TopicPartition, Option<Vec<BrokerId>>)> = plan
-        .moves()
-        .iter()
-        .map(|m| (m.tp.clone(), Some(m.replicas.clone())))
-        .collect();
-    for (tp, r) in admin
-        .alter_reassignments(&moves)
-        .await
-        .map_err(|e| fail("submitting the moves", &e))?
-    {
-        r.map_err(|e| fail(&format!("moving {tp}"), &e))?;
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(bound.seconds * 4.0) + TIMEOUT;
-    let mut last_note = Instant::now();
-    loop {
-        let ongoing = admin
-            .list_reassignments()
-            .await
-            .map_err(|e| fail("listing the moves", &e))?;
-        let left = ongoing
-            .iter()
-            .filter(|o| moves.iter().any(|(tp, _)| *tp == o.tp))
-            .count();
-        if left == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(failure(anyhow::anyhow!(
-                "{left} of {} moves still running after {}",
-                moves.len(),
-                human_duration(bound.seconds * 4.0 + TIMEOUT.as_secs_f64())
-            )));
-        }
-        if last_note.elapsed() >= Duration::from_secs(2) {
-            printer.note(&format!(
-                "  moving: {} of {} partitions done",
-                moves.len() - left,
-                moves.len()
-            ));
-            last_note = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    printer.note(&format!("  moving: all {} partitions done", moves.len()));
-    let tps: Vec<TopicPartition> = moves.iter().map(|(tp, _)| tp.clone()).collect();
-    for (tp, r) in admin
-        .elect_preferred(&tps)
-        .await
-        .map_err(|e| fail("electing leaders", &e))?
-    {
-        if let Err(e) = r
-            && !e.to_string().contains("ELECTION_NOT_NEEDED")
-        {
-            return Err(fail(&format!("electing the leader of {tp}"), &e));
-        }
-    }
-    for b in &throttles.brokers {
-        admin
-            .alter_configs(
-                &ConfigResource::Broker(*b),
-                &[(keys::LEADER_RATE, None), (keys::FOLLOWER_RATE, None)],
-            )
-            .await
-            .map_err(|e| fail("removing the throttle rate", &e))?;
-    }
-    for topic in throttles.topics.keys() {
-        admin
-            .alter_configs(
-                &ConfigResource::Topic(topic.clone()),
-                &[
-                    (keys::LEADER_REPLICAS, None),
-                    (keys::FOLLOWER_REPLICAS, None),
-                ],
-            )
-            .await
-            .map_err(|e| fail("removing the throttled replicas", &e))?;
-    }
-    printer.note("  verified: every partition on its target replicas; preferred leaders elected; throttles removed");
-    Ok(())
-}
-
 /// Applies `plan` with the executor of `apply` (batches under the
 /// throttle, progress drawn as `apply` draws it, preferred leaders elected,
 /// throttles restored), then verifies it as `verify` does. The journal is
@@ -504,7 +360,10 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
     let mut store = MemoryStore::new();
     let mut clock = WallClock::new();
     let stop = AtomicBool::new(false);
-    let mut renderer = Renderer::new(printer, Style::choose(OutputFormat::Text, false), true);
+    // On a terminal, a bar per destination broker as well; in a log, the
+    // steps without every config change and move.
+    let style = Style::choose(OutputFormat::Text, false);
+    let mut renderer = Renderer::new(printer, style, style == Style::Bars);
     let report = exec::apply::apply(
         admin,
         &mut clock,

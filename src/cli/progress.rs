@@ -143,10 +143,7 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                 lines.push("resuming from the journal of an earlier run".into());
             }
             let bound = match bound_seconds {
-                Some(s) => format!(
-                    ", at least {} at the throttle",
-                    human_duration(*s)
-                ),
+                Some(s) => format!(", at least {} at the throttle", human_duration(*s)),
                 None => String::new(),
             };
             lines.push(format!(
@@ -206,7 +203,10 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
         } => {
             let what = match reason {
                 ThrottleReason::Batch => {
-                    format!("throttles set ({})", rates(*replication_rate, *log_dirs_rate))
+                    format!(
+                        "throttles set ({})",
+                        rates(*replication_rate, *log_dirs_rate)
+                    )
                 }
                 ThrottleReason::RateChanged => format!(
                     "throttle rate changed ({})",
