@@ -322,6 +322,11 @@ fn stops_on_signal_and_saves(signal: i32, name: &str) {
     assert_eq!(replicas, 4, "{rows:?}");
     let bytes_after: Vec<String> = rows.iter().map(|r| r[col("bytes")].clone()).collect();
     assert_eq!(bytes_after, bytes_before);
+    // A broker added now would not come back at the next start.
+    p.send("add 4");
+    p.err_line("error: brokers cannot be added to a cluster with a data dir");
+    p.send("status");
+    assert_eq!(p.table(3).len(), 3);
     p.signal(libc::SIGTERM);
     assert_eq!(p.exit_status(Duration::from_secs(10)).code(), Some(0));
 }
