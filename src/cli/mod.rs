@@ -38,8 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Try it: a mini-broker on loopback, a producer, 2 brokers joining,
-    /// the plan applied under a throttle, every message audited.
+    /// Try it: 2 brokers join a loopback cluster and take data under load, nothing lost.
     #[command(after_help = DEMO_EXIT_CODES)]
     Demo(demo::DemoArgs),
     /// Plan a balanced reassignment offline from a cluster snapshot.
