@@ -10,7 +10,8 @@
 //! stopping the cluster); `--keep` leaves the cluster running at the end
 //! until Ctrl-C, with the commands to try on it.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -274,7 +275,9 @@ async fn moves_under_load(
         human_bytes(args.throttle)
     ));
     let started = Instant::now();
-    apply_with_executor(&printer, admin, &plan, args.throttle).await?;
+    // Generous: only a stalled move comes near it.
+    let deadline = Duration::from_secs_f64(bound.seconds * 3.0) + Duration::from_secs(60);
+    apply_with_executor(&printer, admin, &plan, args.throttle, deadline).await?;
     let took = started.elapsed().as_secs_f64();
 
     printer.out("brokers after:");
@@ -334,12 +337,14 @@ fn time_line(took: f64, bound: &Bound, rate: u64) -> String {
 /// throttle, progress drawn as `apply` draws it, preferred leaders elected,
 /// throttles restored), then verifies it as `verify` does. The journal is
 /// kept in memory: the demo writes no file. Any partition not at its
-/// target at the end is a failure.
+/// target at the end is a failure, and so is a run still moving after
+/// `deadline` (the executor is stopped then, as Ctrl-C stops `apply`).
 pub async fn apply_with_executor<A: ClusterAdmin>(
     printer: &Printer,
     admin: &mut A,
     plan: &Reassignment,
     throttle: u64,
+    deadline: Duration,
 ) -> anyhow::Result<ApplyReport> {
     let live = admin
         .cluster()
@@ -359,7 +364,14 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
     };
     let mut store = MemoryStore::new();
     let mut clock = WallClock::new();
-    let stop = AtomicBool::new(false);
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(deadline).await;
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
     // On a terminal, a bar per destination broker as well; in a log, the
     // steps without every config change and move.
     let style = Style::choose(OutputFormat::Text, false);
@@ -375,8 +387,17 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
     )
     .await
     .map_err(exec_error)?;
+    timer.abort();
     renderer.finish();
     drop(renderer);
+    if report.outcome == ApplyOutcome::Stopped {
+        return Err(failure(anyhow::anyhow!(
+            "the moves did not finish within {} (three times the physical bound and a minute): {} of {} partitions still moving",
+            human_duration(deadline.as_secs_f64()),
+            report.in_flight.len(),
+            report.partitions_total
+        )));
+    }
     if report.outcome != ApplyOutcome::Completed {
         return Err(failure(anyhow::anyhow!(
             "the plan did not complete ({:?}): {} refused, {} diverged, {} still moving, {} not submitted",
