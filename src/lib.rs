@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod demo;
 pub mod exec;
 pub mod fsutil;
 pub mod kafka;

@@ -113,6 +113,16 @@ Exit codes:
   2  usage: unknown topics or partitions, a bad partitions file
   3  an election failed; the cluster cannot be reached or fails";
 
+pub const DEMO_EXIT_CODES: &str = "\
+Exit codes:
+  0  every step done: brokers added, the plan applied and verified,
+     leaders elected, and every acknowledged message read back exactly
+     once with a valid checksum
+  2  bad flags (a zero --throttle, --messages-per-second out of range, a
+     --fill larger than memory)
+  3  a step failed: the mini-broker, the producer or the consumer, a move
+     that did not finish, or a message missing, duplicated or corrupt";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Ok = 0,

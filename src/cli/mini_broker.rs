@@ -12,6 +12,9 @@
 //! - `pause N` / `resume N`: broker N stays up but its follower replicas
 //!   stop copying (a slow follower), so they leave ISRs after
 //!   `--replica-lag-max-ms`; `resume` lets them catch up and rejoin.
+//! - `add N [RACK]`: a new, empty broker N joins (on RACK, if given), as a
+//!   Kafka broker does when it first registers; reassignments can then
+//!   move replicas onto it. Not with `--data-dir`.
 //! - `status`: print the broker table again.
 //! - `help`: list the commands.
 //! - `quit`: stop the cluster and exit (as Ctrl-C does).
@@ -35,7 +38,8 @@ use crate::minibroker::state::BrokerId;
 use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use crate::units::{human_bytes, parse_size};
 
-const COMMANDS: &str = "stop N | start N | pause N | resume N | status | help | quit";
+const COMMANDS: &str =
+    "stop N | start N | pause N | resume N | add N [RACK] | status | help | quit";
 
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
@@ -97,7 +101,9 @@ pub struct MiniBrokerArgs {
     pub default_replication_factor: i16,
 }
 
-fn broker_table(cluster: &ClusterHandle) -> String {
+/// The brokers as the cluster holds them now: address, rack, state,
+/// leaders, replicas and bytes.
+pub fn broker_table(cluster: &ClusterHandle) -> String {
     let mut rows = Vec::new();
     cluster.inspect(|s| {
         for b in s.brokers.values() {
@@ -182,6 +188,16 @@ async fn command(printer: &Printer, cluster: &ClusterHandle, line: &str) -> Step
                 .map(|()| printer.note(&format!("broker {id} started"))),
             Err(e) => Err(e),
         },
+        ["add", w, rack @ ..] if rack.len() <= 1 => match id(w) {
+            Ok(id) => cluster
+                .add_broker(Some(id), rack.first().map(|r| r.to_string()))
+                .await
+                .map(|id| {
+                    printer.note(&format!("broker {id} added"));
+                    printer.out(&broker_table(cluster));
+                }),
+            Err(e) => Err(e),
+        },
         [verb @ ("pause" | "resume"), w] => id(w).and_then(|id| {
             cluster
                 .pause_replication(id, *verb == "pause")
@@ -218,7 +234,7 @@ fn stdin_lines() -> mpsc::Receiver<String> {
 /// The signals that stop the cluster: SIGINT (Ctrl-C) and SIGTERM.
 /// Registered only once the cluster runs, so a signal during start-up (a
 /// long `--fill`) still ends the process at once, with nothing to save.
-struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -226,7 +242,7 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn register() -> std::io::Result<Self> {
+    pub(crate) fn register() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -240,7 +256,7 @@ impl StopSignals {
     }
 
     /// Waits for the next stop signal; returns its name.
-    async fn next(&mut self) -> &'static str {
+    pub(crate) async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
             tokio::select! {

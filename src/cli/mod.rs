@@ -6,6 +6,7 @@ pub mod args;
 pub mod cancel;
 pub mod check;
 pub mod cluster;
+pub mod demo;
 pub mod describe;
 pub mod elect;
 pub mod exit;
@@ -25,10 +26,10 @@ pub mod verify;
 use clap::{Parser, Subcommand};
 
 use exit::{
-    APPLY_EXIT_CODES, CANCEL_EXIT_CODES, CHECK_EXIT_CODES, CodedError, DESCRIBE_EXIT_CODES,
-    ELECT_EXIT_CODES, EXIT_CODES_HELP, Exit, GEN_SNAPSHOT_EXIT_CODES, MINI_BROKER_EXIT_CODES,
-    PLAN_EXIT_CODES, ROLLBACK_EXIT_CODES, STATUS_EXIT_CODES, THROTTLE_EXIT_CODES,
-    VERIFY_EXIT_CODES,
+    APPLY_EXIT_CODES, CANCEL_EXIT_CODES, CHECK_EXIT_CODES, CodedError, DEMO_EXIT_CODES,
+    DESCRIBE_EXIT_CODES, ELECT_EXIT_CODES, EXIT_CODES_HELP, Exit, GEN_SNAPSHOT_EXIT_CODES,
+    MINI_BROKER_EXIT_CODES, PLAN_EXIT_CODES, ROLLBACK_EXIT_CODES, STATUS_EXIT_CODES,
+    THROTTLE_EXIT_CODES, VERIFY_EXIT_CODES,
 };
 use printer::Printer;
 
@@ -46,6 +47,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try it: 2 brokers join a loopback cluster and take data under load, nothing lost.
+    #[command(after_help = DEMO_EXIT_CODES)]
+    Demo(demo::DemoArgs),
     /// Plan a balanced reassignment from a cluster snapshot or the live
     /// cluster.
     #[command(after_help = PLAN_EXIT_CODES)]
@@ -119,6 +123,7 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Demo(a) => demo::exec(a),
         Command::Plan(a) => plan::exec(*a),
         Command::Check(a) => check::exec(a),
         Command::Apply(a) => apply::exec(*a),

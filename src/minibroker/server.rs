@@ -108,6 +108,8 @@ pub struct ClusterHandle {
     shared: Arc<Shared>,
     data_dir: Option<PathBuf>,
     host: IpAddr,
+    /// Log dirs per broker, for brokers added while running.
+    log_dirs_per_broker: usize,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
     /// Held until the handle is dropped, after the last save.
@@ -250,6 +252,7 @@ impl Cluster {
             shared,
             data_dir: config.data_dir.clone(),
             host,
+            log_dirs_per_broker: config.log_dirs_per_broker,
             brokers: tokio::sync::Mutex::new(tasks),
             replication: Some((stop_tx, join)),
             _data_dir_lock: data_dir_lock,
@@ -497,6 +500,66 @@ impl ClusterHandle {
         brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
         self.shared.changed.notify_waiters();
         Ok(())
+    }
+
+    /// A new, empty broker joins the running cluster, as a Kafka broker
+    /// does when it first registers: it listens on a free port of the
+    /// cluster's host, appears in metadata, holds no replica until a
+    /// reassignment puts one there. `id` defaults to one past the highest;
+    /// `rack` may be any name (None: no rack). Returns its id.
+    ///
+    /// Refused with a data dir: the next start takes its brokers from
+    /// `--broker-count` and racks round-robin, so a saved replica on an
+    /// added broker (or its rack) would not come back as it was.
+    pub async fn add_broker(
+        &self,
+        id: Option<BrokerId>,
+        rack: Option<String>,
+    ) -> anyhow::Result<BrokerId> {
+        anyhow::ensure!(
+            self.data_dir.is_none(),
+            "brokers cannot be added to a cluster with a data dir (the next start would not know them): restart with a larger --broker-count instead"
+        );
+        let mut brokers = self.brokers.lock().await;
+        let id = match id {
+            Some(id) => id,
+            None => self.inspect(|s| s.brokers.keys().last().copied().unwrap_or(0)) + 1,
+        };
+        if self.inspect(|s| s.brokers.contains_key(&id)) {
+            anyhow::bail!("broker {id} already exists");
+        }
+        let addr = SocketAddr::new(self.host, 0);
+        let listener = bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("broker {id} cannot listen on {addr}: {e}"))?;
+        let port = listener.local_addr()?.port();
+        let layout = ClusterConfig {
+            log_dirs_per_broker: self.log_dirs_per_broker,
+            ..ClusterConfig::default()
+        };
+        let broker = Broker {
+            id,
+            rack,
+            host: self.host.to_string(),
+            port,
+            alive: true,
+            replication_paused: false,
+            log_dirs: layout.log_dirs_of(id),
+            configs: BTreeMap::new(),
+            leader_bucket: Default::default(),
+            follower_bucket: Default::default(),
+            dirs_bucket: Default::default(),
+        };
+        // Into the state before the listener serves: its first request
+        // may be a Metadata that must list it.
+        self.shared
+            .state
+            .lock()
+            .add_broker(broker)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
+        self.shared.changed.notify_waiters();
+        Ok(id)
     }
 
     /// Stops the cluster like `shutdown`, then saves it to the data dir

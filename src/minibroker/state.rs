@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::config::MAX_PARTITIONS;
+use super::config::{MAX_BROKERS, MAX_PARTITIONS};
 use super::log::{Batch, PartitionLog};
 use super::throttle::{self, TokenBucket};
 
@@ -565,6 +565,31 @@ impl State {
         self.metadata_epoch += 1;
     }
 
+    /// A new, empty broker joins, as a Kafka broker does when it first
+    /// registers: alive, no replicas, no configs. Placement counts it from
+    /// now on; existing partitions reach it only by reassignment. Refused
+    /// when the id is taken or not positive, or the cluster is full.
+    pub fn add_broker(&mut self, broker: Broker) -> Result<(), String> {
+        let id = broker.id;
+        if id <= 0 {
+            return Err(format!("broker id {id}: ids are positive"));
+        }
+        if self.brokers.contains_key(&id) {
+            return Err(format!("broker {id} already exists"));
+        }
+        if self.brokers.len() >= MAX_BROKERS {
+            return Err(format!(
+                "the mini-broker runs at most {MAX_BROKERS} brokers"
+            ));
+        }
+        self.brokers.insert(id, broker);
+        if self.controller == -1 {
+            self.controller = id;
+        }
+        self.metadata_epoch += 1;
+        Ok(())
+    }
+
     /// HW = max(old HW, min LEO over the ISR), for partitions with a leader.
     pub fn recompute_hw(&mut self) -> bool {
         let mut changed = false;
@@ -1021,6 +1046,41 @@ mod tests {
         // More replicas than racks: racks repeat only once all are used.
         let a = state(4, 2).place(4, 3).unwrap();
         assert!(a.iter().all(|r| r.len() == 3));
+    }
+
+    #[test]
+    fn an_added_broker_joins_empty_and_takes_a_reassigned_replica() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1, 2]], BTreeMap::new(), now)
+            .unwrap();
+        load(&mut s, "t", 0, 50);
+        run(&mut s, 5);
+        let mut b = s.brokers[&1].clone();
+        b.id = 4;
+        b.rack = Some("r9".into());
+        let epoch = s.metadata_epoch;
+        s.add_broker(b.clone()).unwrap();
+        assert!(
+            s.metadata_epoch > epoch,
+            "metadata changes with a new broker"
+        );
+        assert!(s.is_alive(4));
+        assert_eq!(s.brokers[&4].rack.as_deref(), Some("r9"));
+        assert!(!s.partition("t", 0).unwrap().logs.contains_key(&4));
+        assert_eq!(
+            s.add_broker(b.clone()).unwrap_err(),
+            "broker 4 already exists"
+        );
+        b.id = 0;
+        assert!(s.add_broker(b).unwrap_err().contains("positive"));
+        // Placement now counts it.
+        assert!(s.place(4, 1).unwrap().iter().any(|r| r == &vec![4]));
+        s.reassign("t", 0, Some(vec![4, 2]), now).unwrap();
+        run(&mut s, 20);
+        let p = s.partition("t", 0).unwrap();
+        assert_eq!(p.replicas, vec![4, 2]);
+        assert_eq!(p.logs[&4].log.leo(), p.logs[&2].log.leo());
     }
 
     /// Steps replication `n` times with a 10 ms clock.

@@ -8,6 +8,7 @@ mod admin;
 mod analysis;
 mod cli;
 mod commands;
+mod demo;
 mod files;
 mod formats;
 mod inflight;

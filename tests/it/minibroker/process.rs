@@ -264,6 +264,20 @@ fn bootstrap_line_table_and_stdin_commands() {
             && line.contains("quit"),
         "{line}"
     );
+    // A new broker joins, empty, on its own port of the same host.
+    p.send("add 4 rack-x");
+    p.err_line("broker 4 added");
+    let rows = p.table(4);
+    let added = row(&rows, "4");
+    assert_eq!(added[col("rack")], "rack-x");
+    assert_eq!(added[col("state")], "up");
+    assert_eq!(added[col("replicas")], "0");
+    assert!(added[col("address")].starts_with("127.0.0.1:"), "{rows:?}");
+    assert!(!addrs.contains(&added[col("address")].as_str()), "{rows:?}");
+    p.send("add 4");
+    p.err_line("error: broker 4 already exists");
+    p.send("add 5 a b");
+    p.err_line("unknown command");
     p.send("help");
     p.err_line("commands: stop N");
 
@@ -308,6 +322,11 @@ fn stops_on_signal_and_saves(signal: i32, name: &str) {
     assert_eq!(replicas, 4, "{rows:?}");
     let bytes_after: Vec<String> = rows.iter().map(|r| r[col("bytes")].clone()).collect();
     assert_eq!(bytes_after, bytes_before);
+    // A broker added now would not come back at the next start.
+    p.send("add 4");
+    p.err_line("error: brokers cannot be added to a cluster with a data dir");
+    p.send("status");
+    assert_eq!(p.table(3).len(), 3);
     p.signal(libc::SIGTERM);
     assert_eq!(p.exit_status(Duration::from_secs(10)).code(), Some(0));
 }
