@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::printer::{
     JSON_VERSION, OutputFormat, Printer, progress_target, stderr_is_terminal, utf8_locale,
 };
-use crate::exec::apply::{Event, Outcome, Progress, ThrottleReason};
+use crate::exec::apply::{Event, LeftAloneView, Outcome, Progress, ThrottleReason};
 use crate::model::BrokerId;
 use crate::units::{human_bytes, human_duration};
 
@@ -227,18 +227,7 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                     ));
                 }
             }
-            for l in left_alone {
-                warnings.push(format!(
-                    "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
-                    l.resource_type,
-                    l.resource,
-                    l.key,
-                    l.ours,
-                    l.now
-                        .as_ref()
-                        .map_or("deleted".to_string(), |v| format!("{v:?}"))
-                ));
-            }
+            warnings.extend(left_alone.iter().map(left_alone_line));
         }
         Event::Finished {
             elapsed_ms,
@@ -274,6 +263,21 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
 /// [`LINE_EVERY_MS`] of the run's time.
 fn line_due(last_ms: Option<u64>, now_ms: u64) -> bool {
     last_ms.is_none_or(|t| now_ms >= t.saturating_add(LINE_EVERY_MS))
+}
+
+/// A throttle value the restore did not touch, and why: someone changed
+/// it after this tool set it.
+pub fn left_alone_line(l: &LeftAloneView) -> String {
+    format!(
+        "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
+        l.resource_type,
+        l.resource,
+        l.key,
+        l.ours,
+        l.now
+            .as_ref()
+            .map_or("deleted".to_string(), |v| format!("{v:?}"))
+    )
 }
 
 /// An event as one JSON Lines record: its fields, its `event` tag and

@@ -13,6 +13,7 @@ use super::cluster::{connect, exec_error, runtime};
 use super::exit::Exit;
 use super::journal::FileStore;
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
+use super::progress;
 use crate::exec::apply::ThrottleOutcome;
 use crate::exec::verify::{PartitionStatus, Verdict, VerifyReport, VerifySettings, verify};
 use crate::model::live::ClusterAdmin;
@@ -98,16 +99,7 @@ pub fn throttle_lines(printer: &Printer, t: &ThrottleOutcome) {
         ));
     }
     for l in &t.left_alone {
-        printer.warn(&format!(
-            "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
-            l.resource_type,
-            l.resource,
-            l.key,
-            l.ours,
-            l.now
-                .as_ref()
-                .map_or("deleted".to_string(), |v| format!("{v:?}"))
-        ));
+        printer.warn(&progress::left_alone_line(l));
     }
 }
 
