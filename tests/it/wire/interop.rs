@@ -292,13 +292,35 @@ fn held_layout(
 /// the same brokers. Cancelled, Kafka's tool deletes every broker's
 /// throttles, an operator's own included; `kafka-migrate cancel` puts the
 /// operator's values back and removes only its own.
+///
+/// Two differences are deliberate (see `exec::apply`, `exec::throttle`) and
+/// pinned here on a third topic: a planned partition already at its target
+/// is in Kafka's leader list and not in ours, and a topic whose partitions
+/// only reorder gets an empty follower list from Kafka and none from us.
+/// Neither throttles a replica that copies anything.
 pub fn throttles_match_kafkas(b: &dyn Backend) {
     let bs = b.bootstrap();
     let ids = b.brokers();
     let (x, y, z, w) = (ids[0], ids[1], ids[2], ids[3]);
     clear_broker_throttles(&bs, &ids);
-    let (topics, plan, before) = held_layout(&bs, &ids, "km-interop-thr");
-    let topics = [topics[0].as_str(), topics[1].as_str()];
+    let (held, mut plan, _) = held_layout(&bs, &ids, "km-interop-thr");
+    let copying = plan.len();
+    // c-0 only reorders, c-1 is already where the plan puts it.
+    let c = unique("km-interop-thr");
+    create(&bs, &c, &[vec![y, x], vec![x, y]]);
+    let reorder = TopicPartition {
+        topic: c.clone(),
+        partition: 0,
+    };
+    for partition in [0, 1] {
+        plan.push(Planned {
+            topic: c.clone(),
+            partition,
+            target: vec![x, y],
+        });
+    }
+    let topics = [held[0].as_str(), held[1].as_str(), c.as_str()];
+    let before = replicas(&bs, &topics);
     let dir = TempDir::new().unwrap();
     let p = write_plan(dir.path(), "plan.json", &plan);
 
@@ -308,12 +330,6 @@ pub fn throttles_match_kafkas(b: &dyn Backend) {
         broker_op(x, FOLLOWER_RATE, AlterOp::Set("7777777".into())),
         broker_op(w, LEADER_RATE, AlterOp::Set("6666666".into())),
     ];
-    let operator_values = |c: &ConfigValues| {
-        (
-            value(c, ConfigResource::Broker(x), FOLLOWER_RATE).map(str::to_string),
-            value(c, ConfigResource::Broker(w), LEADER_RATE).map(str::to_string),
-        )
-    };
     alter(&bs, &operator);
 
     // Kafka's tool.
@@ -326,12 +342,13 @@ pub fn throttles_match_kafkas(b: &dyn Backend) {
     let kafkas = throttles(&bs, &topics, &ids);
     assert_eq!(
         moving(&bs, &topics).len(),
-        plan.len(),
+        copying,
         "{}: Kafka's moves must still be running",
         b.name()
     );
-    // Not vacuous: both topics' lists and the rate on exactly the three
-    // brokers the plan moves through, the operator's rate on the fourth.
+    // Not vacuous: the lists of both copying topics, the rate on exactly
+    // the three brokers the plan moves through, the operator's on the
+    // fourth.
     assert_eq!(rate_brokers(&kafkas), BTreeSet::from([x, y, z, w]));
     for br in [x, y, z] {
         for key in [LEADER_RATE, FOLLOWER_RATE] {
@@ -343,10 +360,15 @@ pub fn throttles_match_kafkas(b: &dyn Backend) {
             );
         }
     }
-    for t in topics {
+    assert_eq!(
+        value(&kafkas, ConfigResource::Broker(w), LEADER_RATE),
+        Some("6666666")
+    );
+    for t in &held {
         for key in [LEADER_REPLICAS, FOLLOWER_REPLICAS] {
             assert!(
-                value(&kafkas, ConfigResource::Topic(t.into()), key).is_some_and(|v| !v.is_empty()),
+                value(&kafkas, ConfigResource::Topic(t.clone()), key)
+                    .is_some_and(|v| !v.is_empty()),
                 "{}: {key} of {t} in {kafkas:?}",
                 b.name()
             );
@@ -359,12 +381,23 @@ pub fn throttles_match_kafkas(b: &dyn Backend) {
         "{}: {out}",
         b.name()
     );
+    // The reorder finished at once; put it back for the second run.
+    block_on(async {
+        let r = connect(&bs)
+            .await
+            .alter_reassignments(&[(reorder.clone(), Some(vec![y, x]))])
+            .await
+            .unwrap();
+        assert!(r.iter().all(|(_, r)| r.is_ok()), "{r:?}");
+    });
     wait_settled(&bs, &topics, &before);
-    let after_kafka = throttles(&bs, &topics, &ids);
+    wait_for("the reorder to be undone", 30, || {
+        (replicas(&bs, &topics).get(&reorder) == Some(&vec![y, x])).then_some(())
+    });
     // Kafka's cancel deletes every throttle on every broker, the
     // operator's too.
     assert_eq!(
-        after_kafka,
+        throttles(&bs, &topics, &ids),
         ConfigValues::new(),
         "{}: after Kafka's --cancel",
         b.name()
@@ -377,26 +410,58 @@ pub fn throttles_match_kafkas(b: &dyn Backend) {
     let ours = throttles(&bs, &topics, &ids);
     assert_eq!(
         moving(&bs, &topics).len(),
-        plan.len(),
+        copying,
         "{}: our moves must still be running",
         b.name()
     );
     assert_eq!(rate_brokers(&ours), rate_brokers(&kafkas), "{}", b.name());
-    // Every string exactly: the lists in Kafka's order, the rates.
-    assert_eq!(ours, kafkas, "{}: ours, then Kafka's", b.name());
+    // Every string exactly, the lists in Kafka's order, but for the two
+    // deliberate differences on topic c.
+    let leader_c = (
+        ConfigResource::Topic(c.clone()),
+        LEADER_REPLICAS.to_string(),
+    );
+    let follower_c = (
+        ConfigResource::Topic(c.clone()),
+        FOLLOWER_REPLICAS.to_string(),
+    );
+    assert_eq!(
+        kafkas.get(&leader_c).map(String::as_str),
+        Some(format!("0:{x},0:{y},1:{x},1:{y}").as_str()),
+        "{}: Kafka lists c-1, already at its target",
+        b.name()
+    );
+    assert_eq!(
+        kafkas.get(&follower_c).map(String::as_str),
+        Some(""),
+        "{}: Kafka sets an empty follower list for a topic that only reorders",
+        b.name()
+    );
+    let mut expected = kafkas.clone();
+    expected.insert(leader_c, format!("0:{x},0:{y}"));
+    expected.remove(&follower_c);
+    assert_eq!(ours, expected, "{}: ours, then Kafka's adjusted", b.name());
 
     let out = km(&bs, &["cancel", &p]);
     assert_exit(&out, 0);
     wait_settled(&bs, &topics, &before);
-    let after_ours = throttles(&bs, &topics, &ids);
     // Only the operator's own values are left, as they were.
+    let operator_only = ConfigValues::from([
+        (
+            (ConfigResource::Broker(x), FOLLOWER_RATE.to_string()),
+            "7777777".to_string(),
+        ),
+        (
+            (ConfigResource::Broker(w), LEADER_RATE.to_string()),
+            "6666666".to_string(),
+        ),
+    ]);
     assert_eq!(
-        operator_values(&after_ours),
-        (Some("7777777".into()), Some("6666666".into())),
-        "{}: {after_ours:?}",
+        throttles(&bs, &topics, &ids),
+        operator_only,
+        "{}: after kafka-migrate cancel",
         b.name()
     );
-    assert_eq!(after_ours.len(), 2, "{}: {after_ours:?}", b.name());
     clear_broker_throttles(&bs, &ids);
 }
 
@@ -426,8 +491,6 @@ pub fn our_plan_runs_under_kafkas_execute(b: &dyn Backend) {
             &bs,
             "--topics",
             &topic,
-            "--remove-brokers",
-            &x.to_string(),
             "-o",
             p,
         ],
@@ -454,8 +517,8 @@ pub fn our_plan_runs_under_kafkas_execute(b: &dyn Backend) {
             )
         })
         .collect();
-    // Draining broker 0 moves every partition of the topic.
-    assert_eq!(planned.len(), 4, "{}: {doc}", b.name());
+    // The topic sits on two of four brokers: spreading it moves some.
+    assert!(!planned.is_empty(), "{}: {doc}", b.name());
 
     let out = reassign(&bs, "--execute", p, &["--throttle", FAST_RATE]);
     assert!(
@@ -469,12 +532,16 @@ pub fn our_plan_runs_under_kafkas_execute(b: &dyn Backend) {
     });
     assert_eq!(
         out.matches("is completed").count(),
-        4,
+        planned.len(),
         "{}: {out}",
         b.name()
     );
     wait_for("the metadata to show the planned replicas", 30, || {
-        (replicas(&bs, &[&topic]) == planned).then_some(())
+        let now = replicas(&bs, &[&topic]);
+        planned
+            .iter()
+            .all(|(tp, r)| now.get(tp) == Some(r))
+            .then_some(())
     });
     let out = km(&bs, &["verify", p]);
     assert_exit(&out, 0);
