@@ -685,12 +685,18 @@ pub fn each_sees_the_others_moves(b: &dyn Backend) {
     assert_eq!(listed, targets, "{}: {st}", b.name());
     let out = km(&bs, &["status"]);
     assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains(&format!("{} moves in flight", plan.len())),
-        "{}: {}",
-        b.name(),
-        stdout(&out)
-    );
+    let text = stdout(&out);
+    for m in &plan {
+        let row = text
+            .lines()
+            .find(|l| l.contains(&format!("{}-{} ", m.topic, m.partition)))
+            .unwrap_or_else(|| panic!("{}: {}-{} not in {text}", b.name(), m.topic, m.partition));
+        assert!(
+            row.contains(" of ") && row.contains('%'),
+            "{}: {row}",
+            b.name()
+        );
+    }
     reassign(&bs, "--cancel", &p, &[]);
     wait_settled(&bs, &topics, &before);
 
