@@ -3,6 +3,7 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod interop;
 mod mini;
 mod rdk;
 mod real;
@@ -94,6 +95,10 @@ macro_rules! suite {
             kafka_configs,
             kafka_log_dirs,
             kafka_reassign_partitions,
+            throttles_match_kafkas,
+            our_plan_runs_under_kafkas_execute,
+            kafkas_generated_plan_runs_under_apply,
+            each_sees_the_others_moves,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
