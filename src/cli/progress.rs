@@ -159,9 +159,13 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
             ..
         } => {
             let bytes: u64 = moves.iter().map(|m| m.bytes).sum();
+            let reorders = match reorders {
+                0 => String::new(),
+                n => format!(" ({})", counted(*n, "leader-only reorder")),
+            };
             lines.push(format!(
-                "submitted {} moves ({reorders} leader-only reorders), {} to copy",
-                moves.len(),
+                "submitted {}{reorders}, {} to copy",
+                counted(moves.len(), "move"),
                 human_bytes(bytes)
             ));
             if verbose {
@@ -263,6 +267,15 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
 /// [`LINE_EVERY_MS`] of the run's time.
 fn line_due(last_ms: Option<u64>, now_ms: u64) -> bool {
     last_ms.is_none_or(|t| now_ms >= t.saturating_add(LINE_EVERY_MS))
+}
+
+/// "1 move", "2 moves".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// A throttle value the restore did not touch, and why: someone changed
@@ -463,6 +476,8 @@ mod tests {
         assert!(!line_due(Some(0), LINE_EVERY_MS - 1));
         assert!(line_due(Some(0), LINE_EVERY_MS));
         assert!(line_due(Some(u64::MAX), u64::MAX));
+        assert_eq!(counted(1, "move"), "1 move");
+        assert_eq!(counted(0, "move"), "0 moves");
         assert_eq!(
             progress_line(&progress(0)),
             "progress: 512 MiB of 1.00 GiB copied (50%), 3 of 12 partitions done, 4 moving, 50.0 MiB/s, ETA 11s"

@@ -697,8 +697,21 @@ pub fn each_sees_the_others_moves(b: &dyn Backend) {
             b.name()
         );
     }
-    reassign(&bs, "--cancel", &p, &[]);
+    // Our cancel stops Kafka's moves, and names the throttles it leaves:
+    // no journal of ours records them.
+    let out = km(&bs, &["cancel", &p]);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("throttles not restored")
+            && stderr(&out).contains("throttle clear --all"),
+        "{}: {}",
+        b.name(),
+        stderr(&out)
+    );
     wait_settled(&bs, &topics, &before);
+    assert_ne!(throttles(&bs, &topics, &ids), ConfigValues::new());
+    assert_exit(&km(&bs, &["throttle", "clear", "--all"]), 0);
+    assert_eq!(throttles(&bs, &topics, &ids), ConfigValues::new());
 
     // kafka-migrate's moves, seen by Kafka's tool.
     let out = km(&bs, &["apply", &p, "--throttle", HOLD_RATE, "--no-wait"]);
