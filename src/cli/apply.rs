@@ -352,6 +352,9 @@ pub fn finish(
             f.topic, f.partition, f.error
         ));
     }
+    if let Some(w) = super::verify::unreachable_warning(&report.throttles) {
+        printer.warn(&w);
+    }
     for l in &report.throttles.left_alone {
         printer.warn(&format!(
             "{} {}: {} left as it is (changed by someone else after this tool set it)",

@@ -4,6 +4,7 @@
 //! two differ, the mini-broker is wrong.
 
 mod mini;
+mod ops;
 mod rdk;
 mod real;
 mod scenarios;
@@ -89,6 +90,17 @@ macro_rules! suite {
             describe_mid_move,
             admin_outlives_a_stopped_broker,
         );
+        $crate::wire::suite!(@ops $with, $scenarios;
+            apply_throttled_move,
+            throttled_move_takes_its_time,
+            batching_limits_hold,
+            throttle_set_mid_move_and_restore,
+            verify_exit_codes,
+            cancel_twice,
+            killed_apply_resumes,
+            dry_run_stale_and_down_target,
+            stuck_move_keeps_the_data_plane,
+        );
         $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,
             kafka_configs,
@@ -99,6 +111,11 @@ macro_rules! suite {
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
             $with(|b| $crate::wire::block_on($crate::wire::scenarios::$name(b)));
+        });
+    )*};
+    (@ops $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
+            $with(|b| $crate::wire::block_on($crate::wire::ops::$name(b)));
         });
     )*};
     (@tools $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
