@@ -125,12 +125,44 @@ fn write_plan(dir: &Path, name: &str, moves: &[(&str, i32, Vec<BrokerId>)]) -> S
 async fn create(b: &dyn Backend, prefix: &str, assignment: &[Vec<BrokerId>]) -> (String, Admin) {
     let topic = unique(prefix);
     let mut a = admin(b).await;
+    fresh(b, &mut a).await;
     a.create_topic(&topic, assignment, &[]).await.unwrap();
     eventually!(format!("leaders of {topic}"), 30, {
         let s = state(&mut a, &topic).await;
         (s.len() == assignment.len() && s.values().all(|(_, l, _)| *l >= 0)).then_some(())
     });
     (topic, a)
+}
+
+/// Puts back what an earlier scenario that failed left on a shared
+/// cluster (a stopped broker, moves in flight, broker throttles), so that
+/// its failure is not reported again by every scenario after it. Topics'
+/// throttles are their own topic's business.
+async fn fresh(b: &dyn Backend, a: &mut Admin) {
+    let ids = b.brokers();
+    let md = a.metadata().await.unwrap();
+    for &id in &ids {
+        if !md.brokers.iter().any(|br| br.node_id.0 == id) {
+            eprintln!("{}: broker {id} was down; starting it", b.name());
+            b.start_broker(id).await;
+        }
+    }
+    eventually!(format!("{}: every broker up", b.name()), 60, {
+        let md = a.metadata().await.unwrap();
+        (md.brokers.len() >= ids.len()).then_some(())
+    });
+    let moves = a.list_reassignments().await.unwrap();
+    if !moves.is_empty() {
+        eprintln!("{}: cancelling moves left in flight: {moves:?}", b.name());
+        let cancel: Vec<_> = moves.iter().map(|m| (m.tp.clone(), None)).collect();
+        a.alter_reassignments(&cancel).await.unwrap();
+    }
+    let left = throttles(a, &ids, &[]).await;
+    if !left.is_empty() {
+        eprintln!("{}: removing broker throttles left: {left:?}", b.name());
+        let ops: Vec<ConfigOp> = left.into_keys().map(|(r, k)| set(r, &k, None)).collect();
+        a.alter_configs(&ops).await.unwrap();
+    }
 }
 
 /// Produces `n` records of `size` bytes to one partition with kcat (acks=all);
@@ -271,6 +303,26 @@ async fn throttles(a: &mut Admin, brokers: &[BrokerId], topics: &[&str]) -> Conf
         .unwrap()
 }
 
+/// The throttles once `ok` holds of them, or the last read after 10 s
+/// for the caller's assertion to show. A real broker answers
+/// DescribeConfigs from its own copy of the metadata, which follows an
+/// IncrementalAlterConfigs by a moment.
+async fn throttles_when(
+    a: &mut Admin,
+    brokers: &[BrokerId],
+    topics: &[&str],
+    ok: impl Fn(&ConfigValues) -> bool,
+) -> ConfigValues {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = throttles(a, brokers, topics).await;
+        if ok(&c) || Instant::now() > deadline {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn value<'a>(c: &'a ConfigValues, r: ConfigResource, key: &str) -> Option<&'a str> {
     c.get(&(r, key.to_string())).map(String::as_str)
 }
@@ -279,7 +331,7 @@ fn value<'a>(c: &'a ConfigValues, r: ConfigResource, key: &str) -> Option<&'a st
 async fn assert_clean(b: &dyn Backend, a: &mut Admin, topic: &str) {
     assert_eq!(moving(a, topic).await, vec![], "{}: still moving", b.name());
     let ids = b.brokers();
-    let left = throttles(a, &ids, &[topic]).await;
+    let left = throttles_when(a, &ids, &[topic], ConfigValues::is_empty).await;
     assert!(left.is_empty(), "{}: throttles left: {left:?}", b.name());
 }
 
@@ -607,7 +659,14 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
     });
     let out = km(b, &["throttle", "set", "30KB/s", "--plan", &plan]).await;
     expect_exit(b, &out, 0, "throttle set 30KB/s");
-    let c = throttles(&mut a, &ids, &[&topic]).await;
+    let c = throttles_when(&mut a, &ids, &[&topic], |c| {
+        [w, x, y].iter().all(|&id| {
+            [LEADER_RATE, FOLLOWER_RATE]
+                .iter()
+                .all(|k| value(c, ConfigResource::Broker(id), k) == Some("30000"))
+        })
+    })
+    .await;
     for id in [w, x, y] {
         for key in [LEADER_RATE, FOLLOWER_RATE] {
             assert_eq!(
@@ -630,7 +689,6 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
     let out = finish(child).await;
     expect_exit(b, &out, 0, "apply");
     wait_replicas(b, &mut a, &topic, &[vec![x, y], vec![w, x]]).await;
-    let c = throttles(&mut a, &ids, &[&topic]).await;
     let want: ConfigValues = [
         (
             (ConfigResource::Broker(x), LEADER_RATE.to_string()),
@@ -646,6 +704,7 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
     ]
     .into_iter()
     .collect();
+    let c = throttles_when(&mut a, &ids, &[&topic], |c| *c == want).await;
     assert_eq!(c, want, "{}: throttles after the run", b.name());
     // The operator's own go away only when the operator says so.
     a.alter_configs(&[
@@ -698,7 +757,10 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         (Some("in_progress"), Some(1), Some(1)),
         "{v}"
     );
-    let c = throttles(&mut a, &ids, &[&topic]).await;
+    let c = throttles_when(&mut a, &ids, &[&topic], |c| {
+        value(c, ConfigResource::Broker(y), FOLLOWER_RATE) == Some("10000")
+    })
+    .await;
     assert_eq!(
         value(&c, ConfigResource::Broker(y), FOLLOWER_RATE),
         Some("10000"),
@@ -807,7 +869,10 @@ pub async fn cancel_twice(b: &dyn Backend) {
     )
     .await;
     expect_exit(b, &out, 0, "throttle set --brokers");
-    let c = throttles(&mut a, &ids, &[&topic]).await;
+    let c = throttles_when(&mut a, &ids, &[&topic], |c| {
+        value(c, ConfigResource::Broker(y), FOLLOWER_RATE) == Some("100000000")
+    })
+    .await;
     assert_eq!(
         (
             value(&c, ConfigResource::Broker(y), FOLLOWER_RATE),
@@ -1146,7 +1211,7 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
     assert_eq!(got, BTreeSet::from([w, x]), "{}: after cancel", b.name());
     let live: Vec<BrokerId> = ids.iter().copied().filter(|&id| id != z).collect();
     assert_eq!(moving(&mut a, &topic).await, vec![]);
-    let left = throttles(&mut a, &live, &[&topic]).await;
+    let left = throttles_when(&mut a, &live, &[&topic], ConfigValues::is_empty).await;
     assert!(left.is_empty(), "{}: throttles left: {left:?}", b.name());
     b.start_broker(z).await;
     let mut a = admin(b).await;
