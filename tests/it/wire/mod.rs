@@ -100,6 +100,8 @@ macro_rules! suite {
             killed_apply_resumes,
             dry_run_stale_and_down_target,
             stuck_move_keeps_the_data_plane,
+            bad_inputs_exit_2,
+            elect_leaders_after_no_elect,
         );
         $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,

@@ -504,10 +504,24 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
     let out = km(b, &["status", "--output", "json"]).await;
     expect_exit(b, &out, 0, "status");
     let st = json(&out);
+    // Of this topic or any broker (a shared cluster's other topics are
+    // their scenarios' business).
+    let ours = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["topic"] == topic.as_str()
+                    || e["resource"] == topic.as_str()
+                    || e["resource_type"] == "broker"
+            })
+            .cloned()
+            .collect()
+    };
     assert_eq!(
-        (&st["moves"], &st["throttles"]),
-        (&serde_json::json!([]), &serde_json::json!([])),
-        "{}",
+        (ours(&st["moves"]), ours(&st["throttles"])),
+        (vec![], vec![]),
+        "{}: {st}",
         b.name()
     );
 }
@@ -1433,4 +1447,166 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
         "{}: data after the cancel",
         b.name()
     );
+}
+
+/// The `error:` lines of a run.
+fn errors(out: &Output) -> Vec<String> {
+    text(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(String::from)
+        .collect()
+}
+
+/// 10. Each live command's bad inputs: exit 2, one `error:` line naming
+/// what is wrong, nothing on stdout, and nothing changed on the cluster.
+pub async fn bad_inputs_exit_2(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (w, x, y, z) = (ids[0], ids[1], ids[2], ids[3]);
+    let (topic, mut a) = create(b, "ops-bad", &[vec![w, x], vec![x, y]]).await;
+    let dir = TempDir::new().unwrap();
+    let d = |n: &str| dir.path().join(n).display().to_string();
+    let plan = write_plan(
+        dir.path(),
+        "p.json",
+        &[(&topic, 0, vec![w, z]), (&topic, 1, vec![x, z])],
+    );
+    let unknown = write_plan(
+        dir.path(),
+        "unknown.json",
+        &[("km-no-such-topic", 0, vec![w, x])],
+    );
+    std::fs::write(d("bad.json"), "{").unwrap();
+    std::fs::write(
+        d("parts.json"),
+        serde_json::json!({"partitions": [{"topic": topic}]}).to_string(),
+    )
+    .unwrap();
+    let (not_json, parts, missing) = (d("bad.json"), d("parts.json"), d("missing.json"));
+    let before = look(&mut a, &ids, &topic).await;
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["apply", &missing], "missing.json"),
+        (vec!["apply", &unknown], "km-no-such-topic"),
+        (vec!["apply", &not_json], "bad.json"),
+        (
+            vec!["apply", &plan, "--output", "markdown"],
+            "needs --dry-run",
+        ),
+        (
+            vec!["apply", &plan, "--all-at-once", "--max-per-broker", "3"],
+            "--all-at-once",
+        ),
+        (vec!["apply", &plan, "--throttle", "fast"], "fast"),
+        (
+            vec!["apply", &plan, "--max-in-flight", "0"],
+            "--max-in-flight",
+        ),
+        (vec!["apply", "-"], "--journal"),
+        (vec!["verify", &not_json], "bad.json"),
+        (vec!["verify", &missing], "missing.json"),
+        (vec!["cancel"], "--all"),
+        (vec!["cancel", &plan, "--all"], "--all"),
+        (vec!["rollback", &missing], "missing.json"),
+        (
+            vec!["throttle", "set", "10MB/s"],
+            "--plan PLAN or --journal FILE",
+        ),
+        (vec!["throttle", "set", "0", "--plan", &plan], "above zero"),
+        (vec!["throttle", "clear"], "--all"),
+        (
+            vec!["elect-leaders", "--topics", "km-no-such-topic"],
+            "km-no-such-topic",
+        ),
+        (
+            vec!["elect-leaders", "--partitions-file", &parts],
+            "parts.json",
+        ),
+        (
+            vec!["elect-leaders", "--partitions-file", &missing],
+            "missing.json",
+        ),
+    ];
+    for (args, names) in cases {
+        let out = km(b, &args).await;
+        expect_exit(b, &out, 2, &format!("{args:?}"));
+        let errs = errors(&out);
+        assert_eq!(
+            errs.len(),
+            1,
+            "{}: {args:?}: {}",
+            b.name(),
+            text(&out.stderr)
+        );
+        assert!(errs[0].contains(names), "{}: {args:?}: {errs:?}", b.name());
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+    }
+    // No bootstrap at all.
+    let out = crate::support::bin()
+        .args(["status"])
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .output()
+        .unwrap();
+    expect_exit(b, &out, 2, "status without a bootstrap");
+    assert_eq!(
+        look(&mut a, &ids, &topic).await,
+        before,
+        "{}: a refused command changed the cluster",
+        b.name()
+    );
+    assert_eq!(moving(&mut a, &topic).await, vec![]);
+    assert!(!dir.path().join("p.journal.json").exists());
+}
+
+/// 11. `apply --no-elect` leaves the old leader where it still is a
+/// replica; `elect-leaders` then makes each preferred replica lead, and a
+/// second run has nothing to elect.
+pub async fn elect_leaders_after_no_elect(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (w, x, y, z) = (ids[0], ids[1], ids[2], ids[3]);
+    let (topic, mut a) = create(b, "ops-elect", &[vec![w, x], vec![x, y]]).await;
+    fill(b, &topic, 0, (100, 100));
+    let dir = TempDir::new().unwrap();
+    let targets = [vec![x, w], vec![z, x]];
+    let plan = write_plan(
+        dir.path(),
+        "p.json",
+        &[
+            (&topic, 0, targets[0].clone()),
+            (&topic, 1, targets[1].clone()),
+        ],
+    );
+    let out = km(b, &["apply", &plan, "--no-elect", "--throttle", "8MB/s"]).await;
+    expect_exit(b, &out, 0, "apply --no-elect");
+    wait_replicas(b, &mut a, &topic, &targets).await;
+    let leaders: Vec<BrokerId> = state(&mut a, &topic)
+        .await
+        .values()
+        .map(|(_, l, _)| *l)
+        .collect();
+    assert_eq!(
+        leaders,
+        vec![w, x],
+        "{}: leaders stay without an election",
+        b.name()
+    );
+    let out = km(
+        b,
+        &["elect-leaders", "--topics", &topic, "--output", "json"],
+    )
+    .await;
+    expect_exit(b, &out, 0, "elect-leaders");
+    assert_eq!(json(&out)["failed"], serde_json::json!([]), "{}", b.name());
+    eventually!(format!("{}: preferred leaders", b.name()), 30, {
+        let s = state(&mut a, &topic).await;
+        s.values().all(|(r, l, _)| *l == r[0]).then_some(())
+    });
+    let out = km(b, &["elect-leaders", "--topics", &topic]).await;
+    expect_exit(b, &out, 0, "elect-leaders again");
+    assert!(
+        text(&out.stdout).starts_with("0 preferred leaders elected"),
+        "{}: {}",
+        b.name(),
+        text(&out.stdout)
+    );
+    assert_clean(b, &mut a, &topic).await;
 }
