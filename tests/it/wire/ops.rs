@@ -380,7 +380,7 @@ fn journal_submitted(path: &str) -> Vec<(String, i32)> {
         .collect()
 }
 
-/// 1. A throttled move of two partitions (one loses its leader, one gains
+/// A throttled move of two partitions (one loses its leader, one gains
 /// a preferred leader elsewhere): afterwards the removed replicas' data is
 /// gone, the copies are whole, every message is at its offset, the
 /// preferred leaders lead and no throttle is left.
@@ -526,7 +526,7 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
     );
 }
 
-/// 2. A throttled move takes at least 0.9x the time the throttle implies
+/// A throttled move takes at least 0.9x the time the throttle implies
 /// for the bytes it copies.
 pub async fn throttled_move_takes_its_time(b: &dyn Backend) {
     let ids = b.brokers();
@@ -639,7 +639,7 @@ async fn watch_run(
     (finish(child).await, most)
 }
 
-/// 3. Batching limits hold on the cluster: with `--max-per-broker 1` no
+/// Batching limits hold on the cluster: with `--max-per-broker 1` no
 /// broker ever has more than one move copying into it or out of it, and
 /// with `--max-in-flight 2` (the rollback) never more than two partitions
 /// move; both runs complete.
@@ -706,7 +706,7 @@ pub async fn batching_limits_hold(b: &dyn Backend) {
     assert_clean(b, &mut a, &topic).await;
 }
 
-/// 4. `throttle set` mid-move changes the rate on every broker of the run;
+/// `throttle set` mid-move changes the rate on every broker of the run;
 /// at the end an operator's own broker rate and the topic's own throttled
 /// replicas come back as they were, and nothing the run added is left.
 pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
@@ -795,7 +795,7 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
     assert_clean(b, &mut a, &topic).await;
 }
 
-/// 5. `verify`'s exit codes: 1 while moving (throttles kept), 0 when done
+/// `verify`'s exit codes: 1 while moving (throttles kept), 0 when done
 /// (throttles kept with --preserve-throttles, else restored), 3 once
 /// someone else moved a partition elsewhere, 2 on bad input.
 pub async fn verify_exit_codes(b: &dyn Backend) {
@@ -969,7 +969,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
     }
 }
 
-/// 6. `cancel` of a pure replication-factor increase and of a move whose
+/// `cancel` of a pure replication-factor increase and of a move whose
 /// first adding replica is already in the ISR: both revert to their
 /// replicas less the adding ones, as Kafka does, data intact, throttles
 /// restored; a second cancel has nothing to do.
@@ -1082,7 +1082,7 @@ pub async fn cancel_twice(b: &dyn Backend) {
     expect_exit(b, &out, 0, "cancel --all with nothing moving");
 }
 
-/// 7. An apply stopped by Ctrl-C (exit 1, moves left in flight), run again
+/// An apply stopped by Ctrl-C (exit 1, moves left in flight), run again
 /// and killed (SIGKILL) mid-run, then run a third time: each run resumes
 /// from the journal and submits only what the runs before it had not; the
 /// last ends with every partition at its target and the throttles
@@ -1234,7 +1234,7 @@ async fn look(
     )
 }
 
-/// 8. `--dry-run` changes nothing; a stale plan is refused naming its
+/// `--dry-run` changes nothing; a stale plan is refused naming its
 /// partitions, and runs with `--force`; a plan onto a broker that is down
 /// is refused.
 pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
@@ -1366,7 +1366,7 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
     });
 }
 
-/// 9. A move stuck on a target broker that stopped: producing and
+/// A move stuck on a target broker that stopped: producing and
 /// consuming go on, `verify` reports the move as failed (its new replica
 /// is on a broker that is down), and `cancel` brings the partition back.
 pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
@@ -1458,7 +1458,7 @@ fn errors(out: &Output) -> Vec<String> {
         .collect()
 }
 
-/// 10. Each live command's bad inputs: exit 2, one `error:` line naming
+/// Each live command's bad inputs: exit 2, one `error:` line naming
 /// what is wrong, nothing on stdout, and nothing changed on the cluster.
 pub async fn bad_inputs_exit_2(b: &dyn Backend) {
     let ids = b.brokers();
@@ -1557,7 +1557,7 @@ pub async fn bad_inputs_exit_2(b: &dyn Backend) {
     assert!(!dir.path().join("p.journal.json").exists());
 }
 
-/// 11. `apply --no-elect` leaves the old leader where it still is a
+/// `apply --no-elect` leaves the old leader where it still is a
 /// replica; `elect-leaders` then makes each preferred replica lead, and a
 /// second run has nothing to elect.
 pub async fn elect_leaders_after_no_elect(b: &dyn Backend) {
