@@ -28,6 +28,9 @@ pub trait Backend: Send + Sync {
     fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
+    /// Bytes a replication throttle of `rate` bytes/s can let through at
+    /// once before it binds, after a quiet spell.
+    fn quota_burst(&self, rate: u64) -> u64;
 }
 
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
