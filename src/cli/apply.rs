@@ -353,6 +353,9 @@ pub fn finish(
             f.topic, f.partition, f.error
         ));
     }
+    if let Some(w) = super::verify::unreachable_warning(&report.throttles) {
+        printer.warn(&w);
+    }
     for l in &report.throttles.left_alone {
         printer.warn(&progress::left_alone_line(l));
     }
