@@ -79,7 +79,8 @@ Exit codes:
 pub const VERIFY_EXIT_CODES: &str = "\
 Exit codes:
   0  every partition of the plan is done (throttles restored, unless
-     --preserve-throttles)
+     --preserve-throttles; those on a broker that is down are named in a
+     warning and kept in the journal, for `throttle clear`)
   1  still in progress
   2  invalid input or usage: a bad plan, a journal of another plan
   3  some partition diverged (at other replicas, not moving to the plan's)
@@ -89,7 +90,8 @@ Exit codes:
 pub const CANCEL_EXIT_CODES: &str = "\
 Exit codes:
   0  every move cancelled and reverted (or nothing was moving), throttles
-     restored
+     restored (those on a broker that is down are named in a warning and
+     kept in the journal, for `throttle clear` once it is back)
   1  some moves still listed when --wait ended
   2  invalid input or usage: a bad plan, a journal of another plan
   3  a cancel the cluster refused; the cluster cannot be reached or fails";
