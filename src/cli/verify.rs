@@ -1,6 +1,7 @@
 //! `kafka-migrate verify PLAN`: where each planned partition stands (done,
-//! in progress with bytes copied, diverged, failed); when all are done,
-//! the throttles this tool set are restored from the journal.
+//! in progress with bytes copied, diverged, failed); once nothing of the
+//! plan is moving, the throttles this tool set are restored from the
+//! journal.
 
 use std::path::PathBuf;
 
