@@ -554,15 +554,17 @@ async fn dry_run<A: ClusterAdmin>(
                 "log_dirs_rate": args.run.replica_alter_log_dirs_throttle,
             },
             "log_dir_moves": dir_moves.iter().map(|(d, state)| {
-                let (_, bytes) = state.bytes();
-                json!({
-                    "topic": d.tp.topic,
-                    "partition": d.tp.partition,
-                    "broker": d.broker,
-                    "log_dir": d.dir,
-                    "state": state,
-                    "bytes": bytes,
-                })
+                // The state's own fields (`state`, `current`, ...) beside
+                // the replica's.
+                let mut v = serde_json::to_value(state).expect("states serialize");
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("topic".into(), d.tp.topic.clone().into());
+                    o.insert("partition".into(), d.tp.partition.into());
+                    o.insert("broker".into(), d.broker.into());
+                    o.insert("log_dir".into(), d.dir.clone().into());
+                    o.insert("bytes".into(), state.bytes().1.into());
+                }
+                v
             }).collect::<Vec<_>>(),
             "batches": sim.batches.iter().map(|b| json!({
                 "at_seconds": rate.map(|_| b.at),
