@@ -172,7 +172,12 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                 let named: Vec<String> = log_dirs
                     .iter()
                     .take(10)
-                    .map(|d| format!("{}-{} on {} to {}", d.topic, d.partition, d.broker, d.log_dir))
+                    .map(|d| {
+                        format!(
+                            "{}-{} on {} to {}",
+                            d.topic, d.partition, d.broker, d.log_dir
+                        )
+                    })
                     .collect();
                 let more = log_dirs.len().saturating_sub(named.len());
                 lines.push(format!(

@@ -877,15 +877,17 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 }
                 Err(e) => e,
             };
-            refused.entry(m.tp.clone()).or_insert_with(|| PartitionError {
-                topic: m.tp.topic.clone(),
-                partition: m.tp.partition,
-                code: error.code,
-                error: format!(
-                    "{error} (moving broker {}'s replica to log dir {})",
-                    m.broker, m.dir
-                ),
-            });
+            refused
+                .entry(m.tp.clone())
+                .or_insert_with(|| PartitionError {
+                    topic: m.tp.topic.clone(),
+                    partition: m.tp.partition,
+                    code: error.code,
+                    error: format!(
+                        "{error} (moving broker {}'s replica to log dir {})",
+                        m.broker, m.dir
+                    ),
+                });
         }
         Ok((views, refused))
     }
@@ -948,7 +950,11 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             return Ok(());
         };
         for t in self.parts.values_mut().filter(|t| waiting(t)) {
-            for d in t.dirs.iter_mut().filter(|d| log_dirs.contains_key(&d.mv.broker)) {
+            for d in t
+                .dirs
+                .iter_mut()
+                .filter(|d| log_dirs.contains_key(&d.mv.broker))
+            {
                 d.observe(&log_dirs);
             }
         }
@@ -968,9 +974,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         let finished: Vec<TopicPartition> = self
             .parts
             .iter()
-            .filter(|(tp, t)| {
-                t.state == State::Moving && !t.reassigned && !moving.contains_key(tp)
-            })
+            .filter(|(tp, t)| t.state == State::Moving && !t.reassigned && !moving.contains_key(tp))
             .map(|(tp, _)| tp.clone())
             .collect();
         // A move another run replaced is no longer ours to wait for.
@@ -1368,7 +1372,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                 state,
                 copied: BTreeMap::new(),
                 unlisted_since: None,
-                reassigned: moving.get(&m.tp).is_none() && p.replicas == m.replicas,
+                reassigned: !moving.contains_key(&m.tp) && p.replicas == m.replicas,
                 dirs,
             },
         );

@@ -1965,7 +1965,12 @@ fn a_new_replica_is_placed_in_its_named_dir() {
     let p = plan_with_dirs(&[("t", 0, &[1, 3], &["any", "/sim/broker-3/d1"])]);
     let prep = prepared_with_dirs(&sim, &p);
     let mut store = MemoryStore::new();
-    let (report, events) = run(&sim, &prep, &settings(Mode::default(), Some(20 * MB)), &mut store);
+    let (report, events) = run(
+        &sim,
+        &prep,
+        &settings(Mode::default(), Some(20 * MB)),
+        &mut store,
+    );
     let report = report.unwrap();
     assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
     assert_eq!(
@@ -2062,8 +2067,8 @@ fn a_log_dir_the_broker_lacks_is_refused_before_anything_is_sent() {
     let mut admin = sim.admin();
     let cluster = block_on(admin.cluster()).unwrap();
     let dirs = block_on(admin.describe_log_dirs(&[1, 3])).unwrap();
-    let e = prepare_with_log_dirs(&cluster, &dirs, &p, None, &PrepareSettings::default())
-        .unwrap_err();
+    let e =
+        prepare_with_log_dirs(&cluster, &dirs, &p, None, &PrepareSettings::default()).unwrap_err();
     assert_eq!(
         e.to_string(),
         "t-0: broker 1 has no log dir /data/nope (its log dirs: /sim/broker-1/d0, /sim/broker-1/d1)"

@@ -408,7 +408,8 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
             })
         })
         .collect();
-    log_dir_moves.sort_by(|a, b| (&a.topic, a.partition, a.broker).cmp(&(&b.topic, b.partition, b.broker)));
+    log_dir_moves
+        .sort_by(|a, b| (&a.topic, a.partition, a.broker).cmp(&(&b.topic, b.partition, b.broker)));
     let resources: Vec<ConfigResource> = alive
         .iter()
         .map(|&b| ConfigResource::Broker(b))

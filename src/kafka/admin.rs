@@ -27,9 +27,10 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
-    AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, BrokerId as WireBrokerId, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
-    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, BrokerId as WireBrokerId,
+    CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     MetadataResponse, TopicName,
 };
@@ -336,16 +337,22 @@ impl Admin {
                     };
                     let size = p.partition_size.max(0) as u64;
                     if p.is_future_key {
-                        futures.push((tp, FutureDir {
-                            dir: dir.clone(),
-                            size,
-                        }));
+                        futures.push((
+                            tp,
+                            FutureDir {
+                                dir: dir.clone(),
+                                size,
+                            },
+                        ));
                     } else {
-                        out.replicas.insert(tp, ReplicaDir {
-                            dir: dir.clone(),
-                            size,
-                            future: None,
-                        });
+                        out.replicas.insert(
+                            tp,
+                            ReplicaDir {
+                                dir: dir.clone(),
+                                size,
+                                future: None,
+                            },
+                        );
                     }
                 }
             }

@@ -97,7 +97,13 @@ pub async fn apply_moves_replicas_between_disks(b: &dyn Backend) {
     )
     .unwrap();
     let out = cli(live_args("apply", &bad, &b.bootstrap())).await;
-    assert_eq!(out.status.code(), Some(2), "{}: {}", b.name(), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}: {}",
+        b.name(),
+        text(&out.stderr)
+    );
     let expected = format!("{topic}-0: broker {} has no log dir /no/such/dir", ids[0]);
     assert!(
         text(&out.stderr).contains(&expected),
@@ -117,7 +123,13 @@ pub async fn apply_moves_replicas_between_disks(b: &dyn Backend) {
     let mut args = live_args("apply", &plan, &b.bootstrap());
     args.extend(["--dry-run".into(), "--output".into(), "json".into()]);
     let out = cli(args).await;
-    assert_eq!(out.status.code(), Some(0), "{}: {}", b.name(), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: {}",
+        b.name(),
+        text(&out.stderr)
+    );
     let dry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let listed: Vec<(i64, String, String)> = dry["log_dir_moves"]
         .as_array()
@@ -154,7 +166,13 @@ pub async fn apply_moves_replicas_between_disks(b: &dyn Backend) {
         .map(String::from),
     );
     let out = cli(args).await;
-    assert_eq!(out.status.code(), Some(0), "{}: {}", b.name(), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: {}",
+        b.name(),
+        text(&out.stderr)
+    );
     let events: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -166,11 +184,12 @@ pub async fn apply_moves_replicas_between_disks(b: &dyn Backend) {
         .map(|d| d["broker"].as_i64().unwrap())
         .collect();
     assert_eq!(accepted.len(), 2, "{}: {events:?}", b.name());
+    let first = ids[0].to_string();
     let rate_set = events.iter().any(|e| {
         e["event"] == "throttle_changed"
             && e["ops"].as_array().unwrap().iter().any(|o| {
                 o["key"] == "replica.alter.log.dirs.io.max.bytes.per.second"
-                    && o["resource"] == ids[0].to_string()
+                    && o["resource"] == first.as_str()
                     && o["value"] == "1000000"
             })
     });
