@@ -2076,3 +2076,44 @@ fn a_log_dir_the_broker_lacks_is_refused_before_anything_is_sent() {
     assert!(e.has(RefusalKind::Invalid));
     assert!(sim.dir_requests().is_empty() && sim.alter_requests().is_empty());
 }
+
+#[test]
+fn cancel_stops_the_plans_disk_moves() {
+    let sim = two_disks();
+    let t0 = tp("t", 0);
+    let p = plan_with_dirs(&[("t", 0, &[1, 2], &["/sim/broker-1/d1", "any"])]);
+    let prep = prepared_with_dirs(&sim, &p);
+    let mut store = MemoryStore::new();
+    let no_wait = ApplySettings {
+        no_wait: true,
+        ..dir_settings(Some(10 * MB))
+    };
+    let (report, _) = run(&sim, &prep, &no_wait, &mut store);
+    assert_eq!(report.unwrap().outcome, Outcome::Submitted);
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), Some("/sim/broker-1/d1".into())))
+    );
+    let r = block_on(cancel(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        CancelScope::Plan(&p),
+        &mut store,
+        &CancelSettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(r.log_dirs_stopped.len(), 1, "{r:?}");
+    assert_eq!(r.log_dirs_stopped[0].log_dir, "/sim/broker-1/d0");
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), None))
+    );
+    // The log-dirs rate this run set is gone with the cancel.
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    sim.advance(Duration::from_secs(10));
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), None))
+    );
+}
