@@ -18,7 +18,7 @@ use super::exit::{Exit, invalid};
 use super::journal::{FileStore, beside};
 use super::markdown;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
-use super::progress::{Renderer, Style};
+use super::progress::{self, Renderer, Style};
 use crate::exec::apply::{ApplyReport, ApplySettings, Outcome, jobs_for, throttles_for};
 use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER, Limits, Mode};
 use crate::exec::clock::WallClock;
@@ -71,10 +71,11 @@ pub struct RunArgs {
     /// Throttle for moves between log dirs of one broker.
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub replica_alter_log_dirs_throttle: Option<u64>,
-    /// Most partition moves in flight at once.
+    /// Most partition moves in flight at once [default: 1000].
     #[arg(long, value_name = "N", value_parser = positive, conflicts_with = "all_at_once")]
     pub max_in_flight: Option<usize>,
-    /// Most moves copying into, or out of, one broker at once.
+    /// Most moves copying into, or out of, one broker at once
+    /// [default: 6 each way].
     #[arg(long, value_name = "K", value_parser = positive, conflicts_with = "all_at_once")]
     pub max_per_broker: Option<usize>,
     /// Submit every move in one request, as kafka-reassign-partitions.sh
@@ -375,11 +376,11 @@ pub fn finish(
             f.topic, f.partition, f.error
         ));
     }
+    if let Some(w) = super::verify::unreachable_warning(&report.throttles) {
+        printer.warn(&w);
+    }
     for l in &report.throttles.left_alone {
-        printer.warn(&format!(
-            "{} {}: {} left as it is (changed by someone else after this tool set it)",
-            l.resource_type, l.resource, l.key
-        ));
+        printer.warn(&progress::left_alone_line(l));
     }
     let quoted = shell_word(plan_path);
     match report.outcome {
@@ -640,4 +641,31 @@ async fn dry_run<A: ClusterAdmin>(
         printer.warn(w);
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER};
+
+    /// The defaults are written into the flags' help by hand (they are
+    /// `Option`s, so a re-run can tell "not given" apart): keep them true.
+    #[test]
+    fn help_states_the_batching_defaults() {
+        let mut cmd = crate::cli::Cli::command();
+        let help = cmd
+            .find_subcommand_mut("apply")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains(&format!("[default: {DEFAULT_MAX_IN_FLIGHT}]")),
+            "{help}"
+        );
+        assert!(
+            help.contains(&format!("[default: {DEFAULT_MAX_PER_BROKER} each way]")),
+            "{help}"
+        );
+    }
 }

@@ -123,9 +123,13 @@ async fn run<A: ClusterAdmin>(
     }
     match &report.throttles {
         Some(t) => throttle_lines(&printer, t),
-        None if plan.is_none() && args.journal.is_none() => printer.note(
-            "throttles not restored: no journal given (`kafka-migrate throttle clear --all` removes every throttle)",
-        ),
+        // Moves another tool started have throttles no journal of ours
+        // records: say how to find and remove them.
+        None if (plan.is_none() && args.journal.is_none()) || !report.cancelled.is_empty() => {
+            printer.note(
+                "throttles not restored: no journal of this tool records them (`kafka-migrate status` lists the throttles in force, `kafka-migrate throttle clear --all` removes every one)",
+            )
+        }
         None => {}
     }
     if let Some(j) = saved {

@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use super::printer::{
     JSON_VERSION, OutputFormat, Printer, progress_target, stderr_is_terminal, utf8_locale,
 };
-use crate::exec::apply::{Event, Outcome, Progress, ThrottleReason};
+use crate::exec::apply::{Event, LeftAloneView, Outcome, Progress, ThrottleReason};
 use crate::model::BrokerId;
 use crate::units::{human_bytes, human_duration};
 
@@ -160,11 +160,15 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
             ..
         } => {
             let bytes: u64 = moves.iter().map(|m| m.bytes).sum();
+            let reorders = match reorders {
+                0 => String::new(),
+                n => format!(" ({})", counted(*n, "leader-only reorder")),
+            };
             // A poll that only had disk moves accepted says just that.
             if !moves.is_empty() || log_dirs.is_empty() {
                 lines.push(format!(
-                    "submitted {} moves ({reorders} leader-only reorders), {} to copy",
-                    moves.len(),
+                    "submitted {}{reorders}, {} to copy",
+                    counted(moves.len(), "move"),
                     human_bytes(bytes)
                 ));
             }
@@ -181,8 +185,8 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                     .collect();
                 let more = log_dirs.len().saturating_sub(named.len());
                 lines.push(format!(
-                    "{} replicas accepted into their log dir: {}{}",
-                    log_dirs.len(),
+                    "{} accepted into their log dir: {}{}",
+                    counted(log_dirs.len(), "replica"),
                     named.join(", "),
                     if more > 0 {
                         format!(" and {more} more")
@@ -254,18 +258,7 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                     ));
                 }
             }
-            for l in left_alone {
-                warnings.push(format!(
-                    "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
-                    l.resource_type,
-                    l.resource,
-                    l.key,
-                    l.ours,
-                    l.now
-                        .as_ref()
-                        .map_or("deleted".to_string(), |v| format!("{v:?}"))
-                ));
-            }
+            warnings.extend(left_alone.iter().map(left_alone_line));
         }
         Event::Finished {
             elapsed_ms,
@@ -301,6 +294,30 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
 /// [`LINE_EVERY_MS`] of the run's time.
 fn line_due(last_ms: Option<u64>, now_ms: u64) -> bool {
     last_ms.is_none_or(|t| now_ms >= t.saturating_add(LINE_EVERY_MS))
+}
+
+/// "1 move", "2 moves".
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A throttle value the restore did not touch, and why: someone changed
+/// it after this tool set it.
+pub fn left_alone_line(l: &LeftAloneView) -> String {
+    format!(
+        "{} {}: {} left as it is: this tool set {:?}, and it is now {}",
+        l.resource_type,
+        l.resource,
+        l.key,
+        l.ours,
+        l.now
+            .as_ref()
+            .map_or("deleted".to_string(), |v| format!("{v:?}"))
+    )
 }
 
 /// An event as one JSON Lines record: its fields, its `event` tag and
@@ -486,6 +503,8 @@ mod tests {
         assert!(!line_due(Some(0), LINE_EVERY_MS - 1));
         assert!(line_due(Some(0), LINE_EVERY_MS));
         assert!(line_due(Some(u64::MAX), u64::MAX));
+        assert_eq!(counted(1, "move"), "1 move");
+        assert_eq!(counted(0, "move"), "0 moves");
         assert_eq!(
             progress_line(&progress(0)),
             "progress: 512 MiB of 1.00 GiB copied (50%), 3 of 12 partitions done, 4 moving, 50.0 MiB/s, ETA 11s"

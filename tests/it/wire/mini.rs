@@ -80,6 +80,10 @@ impl Backend for Mini {
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
         self.on_cluster_runtime(move |c| async move { c.start_broker(id).await.unwrap() })
     }
+    fn quota_burst(&self, rate: u64) -> u64 {
+        // The token bucket holds at most BURST of credit.
+        (rate as f64 * kafka_migrate::minibroker::throttle::BURST.as_secs_f64()) as u64
+    }
 }
 
 /// A fresh cluster per test, shut down cleanly afterwards.

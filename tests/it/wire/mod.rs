@@ -4,7 +4,9 @@
 //! two differ, the mini-broker is wrong.
 
 mod disks;
+mod interop;
 mod mini;
+mod ops;
 mod rdk;
 mod real;
 mod scenarios;
@@ -28,6 +30,9 @@ pub trait Backend: Send + Sync {
     fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
+    /// Bytes a replication throttle of `rate` bytes/s can let through at
+    /// once before it binds, after a quiet spell.
+    fn quota_burst(&self, rate: u64) -> u64;
 }
 
 pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -91,16 +96,38 @@ macro_rules! suite {
             admin_outlives_a_stopped_broker,
             apply_moves_replicas_between_disks,
         );
+        $crate::wire::suite!(@ops $with, $scenarios;
+            apply_throttled_move,
+            throttled_move_takes_its_time,
+            batching_limits_hold,
+            throttle_set_mid_move_and_restore,
+            verify_exit_codes,
+            cancel_twice,
+            killed_apply_resumes,
+            dry_run_stale_and_down_target,
+            stuck_move_keeps_the_data_plane,
+            bad_inputs_exit_2,
+            elect_leaders_after_no_elect,
+        );
         $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,
             kafka_configs,
             kafka_log_dirs,
             kafka_reassign_partitions,
+            throttles_match_kafkas,
+            our_plan_runs_under_kafkas_execute,
+            kafkas_generated_plan_runs_under_apply,
+            each_sees_the_others_moves,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
             $with(|b| $crate::wire::block_on($crate::wire::scenarios::$name(b)));
+        });
+    )*};
+    (@ops $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
+            $with(|b| $crate::wire::block_on($crate::wire::ops::$name(b)));
         });
     )*};
     (@tools $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

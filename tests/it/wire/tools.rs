@@ -9,6 +9,13 @@ use kafka_migrate::model::BrokerId;
 
 use super::{Backend, kcat_produce, unique};
 
+// The checks of Kafka's reassignment tool beside kafka-migrate, listed in
+// `suite!`'s tools group with the others.
+pub use super::interop::{
+    each_sees_the_others_moves, kafkas_generated_plan_runs_under_apply,
+    our_plan_runs_under_kafkas_execute, throttles_match_kafkas,
+};
+
 /// Runs `tests/kafka/cluster.sh tool NAME args...`; returns stdout, or
 /// panics with stderr.
 fn tool(name: &str, args: &[&str]) -> String {
@@ -31,7 +38,7 @@ fn tool(name: &str, args: &[&str]) -> String {
 
 /// Runs tool `name` against the cluster at `bs` with `args` after
 /// `--bootstrap-server`.
-fn tool_at(name: &str, bs: &str, args: &[&str]) -> String {
+pub(super) fn tool_at(name: &str, bs: &str, args: &[&str]) -> String {
     let mut all = vec!["--bootstrap-server", bs];
     all.extend_from_slice(args);
     tool(name, &all)
@@ -57,7 +64,7 @@ fn describe_configs(bs: &str, entity_type: &str, name: &str) -> String {
 }
 
 /// kafka-reassign-partitions `action` on the plan file `plan`, then `more`.
-fn reassign(bs: &str, action: &str, plan: &str, more: &[&str]) -> String {
+pub(super) fn reassign(bs: &str, action: &str, plan: &str, more: &[&str]) -> String {
     let mut args = vec![action, "--reassignment-json-file", plan];
     args.extend_from_slice(more);
     tool_at("kafka-reassign-partitions", bs, &args)
