@@ -22,12 +22,13 @@ use super::progress::{self, Renderer, Style};
 use crate::exec::apply::{ApplyReport, ApplySettings, Outcome, jobs_for, throttles_for};
 use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER, Limits, Mode};
 use crate::exec::clock::WallClock;
+use crate::exec::disks::{self, DirState};
 use crate::exec::estimate;
-use crate::exec::prepare::{PrepareSettings, Prepared, prepare};
+use crate::exec::prepare::{PrepareSettings, Prepared, log_dir_brokers, prepare_with_log_dirs};
 use crate::exec::throttle::Rates;
 use crate::fsutil::read_input;
 use crate::model::health::name_some;
-use crate::model::live::ClusterAdmin;
+use crate::model::live::{ClusterAdmin, LogDirs};
 use crate::model::reassignment::{self, Reassignment};
 use crate::units::{human_bytes, human_duration, parse_rate};
 
@@ -284,11 +285,33 @@ async fn run<A: ClusterAdmin>(
             source: Box::new(e),
         })
     })?;
-    let prepared = prepare(&cluster, plan, existing, &args.run.prepare_settings())
-        .map_err(|r| exec_error(r.into()))?;
+    // The dirs of the brokers the plan names a log dir on: a dir a broker
+    // lacks is refused here, before anything is sent.
+    let dir_brokers = log_dir_brokers(&cluster, plan);
+    let log_dirs = if dir_brokers.is_empty() {
+        LogDirs::new()
+    } else {
+        admin.describe_log_dirs(&dir_brokers).await.map_err(|e| {
+            exec_error(crate::exec::ExecError::Admin {
+                what: "reading log dirs",
+                source: Box::new(e),
+            })
+        })?
+    };
+    let prepared = prepare_with_log_dirs(
+        &cluster,
+        &log_dirs,
+        plan,
+        existing,
+        &args.run.prepare_settings(),
+    )
+    .map_err(|r| exec_error(r.into()))?;
     let warnings: Vec<String> = prepared.warnings.iter().map(|p| p.to_string()).collect();
     if args.dry_run {
-        return dry_run(admin, args, &cluster, &prepared, &warnings, &printer).await;
+        return dry_run(
+            admin, args, &cluster, &log_dirs, &prepared, &warnings, &printer,
+        )
+        .await;
     }
     let style = Style::choose(args.output.base(), args.run.no_progress);
     let mut renderer = Renderer::new(&printer, style, args.run.verbose);
@@ -395,6 +418,7 @@ async fn dry_run<A: ClusterAdmin>(
     admin: &mut A,
     args: &ApplyArgs,
     cluster: &crate::model::Cluster,
+    log_dirs: &LogDirs,
     prepared: &Prepared,
     warnings: &[String],
     printer: &Printer,
@@ -447,6 +471,38 @@ async fn dry_run<A: ClusterAdmin>(
             ));
         }
     }
+    // Replicas to put in a named log dir, and what each costs.
+    let dir_moves: Vec<(crate::model::live::DirMove, DirState)> = disks::dir_moves(moves)
+        .into_iter()
+        .map(|d| {
+            let state = DirState::of(&d, log_dirs);
+            (d, state)
+        })
+        .filter(|(_, s)| *s != DirState::InPlace)
+        .collect();
+    let dir_lines: Vec<String> = dir_moves
+        .iter()
+        .map(|(d, state)| {
+            let how = match state {
+                DirState::Elsewhere { current, size } => {
+                    format!("from {current}, {} between its disks", human_bytes(*size))
+                }
+                DirState::Moving {
+                    current,
+                    future,
+                    copied,
+                    size,
+                } => format!(
+                    "already moving from {current} to {future}, {} of {} copied",
+                    human_bytes(*copied),
+                    human_bytes(*size)
+                ),
+                DirState::Absent => "new replica, created there".to_string(),
+                DirState::InPlace => String::new(),
+            };
+            format!("{} on broker {}: to {} ({how})", d.tp, d.broker, d.dir)
+        })
+        .collect();
     let batch_lines: Vec<String> = sim
         .batches
         .iter()
@@ -498,6 +554,19 @@ async fn dry_run<A: ClusterAdmin>(
                 "replication_rate": rate,
                 "log_dirs_rate": args.run.replica_alter_log_dirs_throttle,
             },
+            "log_dir_moves": dir_moves.iter().map(|(d, state)| {
+                // The state's own fields (`state`, `current`, ...) beside
+                // the replica's.
+                let mut v = serde_json::to_value(state).expect("states serialize");
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("topic".into(), d.tp.topic.clone().into());
+                    o.insert("partition".into(), d.tp.partition.into());
+                    o.insert("broker".into(), d.broker.into());
+                    o.insert("log_dir".into(), d.dir.clone().into());
+                    o.insert("bytes".into(), state.bytes().1.into());
+                }
+                v
+            }).collect::<Vec<_>>(),
             "batches": sim.batches.iter().map(|b| json!({
                 "at_seconds": rate.map(|_| b.at),
                 "partitions": b.started,
@@ -523,7 +592,14 @@ async fn dry_run<A: ClusterAdmin>(
                 ("batches".into(), format!("{}", sim.batches.len())),
                 ("schedule estimate".into(), estimate_line.clone()),
             ],
-            sections: vec![("Throttles".into(), config_lines.clone())],
+            sections: if dir_lines.is_empty() {
+                vec![("Throttles".into(), config_lines.clone())]
+            } else {
+                vec![
+                    ("Throttles".into(), config_lines.clone()),
+                    ("Moves between log dirs".into(), dir_lines.clone()),
+                ]
+            },
             notes: &[],
             warnings,
         })),
@@ -548,6 +624,15 @@ async fn dry_run<A: ClusterAdmin>(
             ));
             for l in &batch_lines {
                 printer.out(&format!("  {l}"));
+            }
+            if !dir_lines.is_empty() {
+                printer.out(&format!(
+                    "moves between log dirs ({}, AlterReplicaLogDirs):",
+                    dir_lines.len()
+                ));
+                for l in &dir_lines {
+                    printer.out(&format!("  {l}"));
+                }
             }
             printer.out(&format!("estimated time: {estimate_line}"));
         }

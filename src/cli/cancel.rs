@@ -157,6 +157,12 @@ fn render(printer: &Printer, r: &CancelReport) {
             c.topic, c.partition, c.replicas
         ));
     }
+    for d in &r.log_dirs_stopped {
+        printer.out(&format!(
+            "stopped the disk move of {}-{} on broker {}: stays in {}",
+            d.topic, d.partition, d.broker, d.log_dir
+        ));
+    }
     printer.out(&format!(
         "{} moves cancelled; {} partitions of the plan were not moving{}",
         r.cancelled.len(),

@@ -156,6 +156,7 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
             moves,
             reorders,
             refused,
+            log_dirs,
             ..
         } => {
             let bytes: u64 = moves.iter().map(|m| m.bytes).sum();
@@ -163,11 +164,37 @@ pub fn step_lines(e: &Event, verbose: bool) -> (Vec<String>, Vec<String>) {
                 0 => String::new(),
                 n => format!(" ({})", counted(*n, "leader-only reorder")),
             };
-            lines.push(format!(
-                "submitted {}{reorders}, {} to copy",
-                counted(moves.len(), "move"),
-                human_bytes(bytes)
-            ));
+            // A poll that only had disk moves accepted says just that.
+            if !moves.is_empty() || log_dirs.is_empty() {
+                lines.push(format!(
+                    "submitted {}{reorders}, {} to copy",
+                    counted(moves.len(), "move"),
+                    human_bytes(bytes)
+                ));
+            }
+            if !log_dirs.is_empty() {
+                let named: Vec<String> = log_dirs
+                    .iter()
+                    .take(10)
+                    .map(|d| {
+                        format!(
+                            "{}-{} on {} to {}",
+                            d.topic, d.partition, d.broker, d.log_dir
+                        )
+                    })
+                    .collect();
+                let more = log_dirs.len().saturating_sub(named.len());
+                lines.push(format!(
+                    "{} accepted into their log dir: {}{}",
+                    counted(log_dirs.len(), "replica"),
+                    named.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
             if verbose {
                 for m in moves {
                     lines.push(format!(

@@ -77,6 +77,18 @@ async fn run<A: ClusterAdmin>(admin: &mut A, args: &StatusArgs) -> Result<Exit> 
                 ));
                 printer.out(&format!("{} moves in flight", report.moves.len()));
             }
+            for m in &report.log_dir_moves {
+                printer.out(&format!(
+                    "disk move {}-{} on broker {}: {} -> {}, {} of {} copied",
+                    m.topic,
+                    m.partition,
+                    m.broker,
+                    m.log_dir,
+                    m.future_log_dir,
+                    human_bytes(m.bytes_copied),
+                    human_bytes(m.bytes_total)
+                ));
+            }
             if report.throttles.is_empty() {
                 printer.out("no throttles in force");
             } else {

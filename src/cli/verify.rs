@@ -16,6 +16,7 @@ use super::journal::FileStore;
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::progress;
 use crate::exec::apply::ThrottleOutcome;
+use crate::exec::disks::{DirState, DirView};
 use crate::exec::verify::{PartitionStatus, Verdict, VerifyReport, VerifySettings, verify};
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
@@ -125,6 +126,22 @@ pub fn throttle_lines(printer: &Printer, t: &ThrottleOutcome) {
     }
 }
 
+/// The replicas not yet in their named log dir, as `; broker 2 to /d1
+/// (moving)`.
+fn dirs_pending(dirs: &[DirView]) -> String {
+    dirs.iter()
+        .filter_map(|d| {
+            let how = match &d.state {
+                DirState::InPlace => return None,
+                DirState::Moving { .. } => "moving",
+                DirState::Elsewhere { .. } => "not started",
+                DirState::Absent => "replica not there yet",
+            };
+            Some(format!("; broker {} to {} ({how})", d.broker, d.log_dir))
+        })
+        .collect()
+}
+
 fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
     let rows: Vec<Vec<String>> = r
         .partitions
@@ -139,9 +156,10 @@ fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
                 } => (
                     "in progress".into(),
                     format!(
-                        "{} of {} copied",
+                        "{} of {} copied{}",
                         human_bytes(*bytes_copied),
-                        human_bytes(*bytes_total)
+                        human_bytes(*bytes_total),
+                        dirs_pending(&p.log_dirs)
                     ),
                 ),
                 PartitionStatus::Diverged {

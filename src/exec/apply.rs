@@ -56,6 +56,7 @@ use serde::Serialize;
 
 use super::batch::{Job, Mode, Scheduler};
 use super::clock::Clock;
+use super::disks::{self, DirState};
 use super::error::ExecError;
 use super::estimate::{self, Bound};
 use super::journal::{Journal, JournalState, JournalStore, Submission, SubmittedMove};
@@ -64,7 +65,9 @@ use super::throttle::{
     self, FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS, LOG_DIRS_RATE, LeftAlone,
     Rates, Throttles, Undo,
 };
-use crate::model::live::{AlterOp, ClusterAdmin, ConfigOp, ConfigResource, ErrorCode, InFlight};
+use crate::model::live::{
+    AlterOp, ClusterAdmin, ConfigOp, ConfigResource, DirMove, ErrorCode, InFlight, LogDirs,
+};
 use crate::model::reassignment::Move;
 use crate::model::{BrokerId, Cluster, TopicPartition};
 
@@ -122,6 +125,26 @@ pub struct MoveView {
     /// Bytes this move copies (partition size × replicas added; 0 for a
     /// reorder).
     pub bytes: u64,
+}
+
+/// A replica put in a named log dir, as events show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirMoveView {
+    pub topic: String,
+    pub partition: i32,
+    pub broker: BrokerId,
+    pub log_dir: String,
+}
+
+impl From<&DirMove> for DirMoveView {
+    fn from(m: &DirMove) -> Self {
+        DirMoveView {
+            topic: m.tp.topic.clone(),
+            partition: m.tp.partition,
+            broker: m.broker,
+            log_dir: m.dir.clone(),
+        }
+    }
 }
 
 /// A partition the cluster refused, with Kafka's error.
@@ -312,6 +335,10 @@ pub enum Event {
         /// How many of `moves` copy nothing.
         reorders: usize,
         refused: Vec<PartitionError>,
+        /// Replicas the brokers accepted to put in a named log dir
+        /// (AlterReplicaLogDirs) with this batch or since the last one.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        log_dirs: Vec<DirMoveView>,
     },
     Progress(Progress),
     PartitionDone {
@@ -453,9 +480,64 @@ struct Tracked {
     /// When the move was first seen no longer listed while its replicas
     /// were not the target.
     unlisted_since: Option<Duration>,
+    /// The replica set is at the target (the reassignment part is over, or
+    /// there was none); the partition is done once its dirs are too.
+    reassigned: bool,
+    /// Replicas the plan puts in a named log dir.
+    dirs: Vec<DirTrack>,
+}
+
+/// One replica with a named log dir.
+struct DirTrack {
+    mv: DirMove,
+    /// The broker accepted AlterReplicaLogDirs (until then it is sent
+    /// again at every poll).
+    accepted: bool,
+    /// In its dir with no future log.
+    done: bool,
+    /// The broker held the replica when this run looked first: it must be
+    /// moved between disks (a new replica is created in the dir).
+    present: bool,
+    copied: u64,
+    total: u64,
+    /// When the broker first answered REPLICA_NOT_AVAILABLE although the
+    /// replica set had reached the target.
+    absent_since: Option<Duration>,
+}
+
+impl DirTrack {
+    fn new(mv: DirMove, log_dirs: &LogDirs) -> DirTrack {
+        let state = DirState::of(&mv, log_dirs);
+        let (copied, total) = state.bytes();
+        DirTrack {
+            accepted: matches!(&state, DirState::Moving { future, .. } if *future == mv.dir),
+            done: state == DirState::InPlace,
+            present: state != DirState::Absent,
+            mv,
+            copied,
+            total,
+            absent_since: None,
+        }
+    }
+
+    fn observe(&mut self, log_dirs: &LogDirs) {
+        let state = DirState::of(&self.mv, log_dirs);
+        let (copied, total) = state.bytes();
+        self.total = self.total.max(total);
+        self.done = state == DirState::InPlace;
+        self.copied = if self.done { self.total } else { copied };
+    }
 }
 
 impl Tracked {
+    fn dirs_done(&self) -> bool {
+        self.dirs.iter().all(|d| d.done)
+    }
+
+    fn dir_total(&self) -> u64 {
+        self.dirs.iter().map(|d| d.total).sum()
+    }
+
     fn adding(&self) -> &[BrokerId] {
         self.job
             .as_ref()
@@ -463,14 +545,24 @@ impl Tracked {
             .unwrap_or(&[])
     }
 
+    /// Bytes copied between brokers, then between disks.
     fn total(&self) -> u64 {
-        self.size.saturating_mul(self.adding().len() as u64)
+        self.size
+            .saturating_mul(self.adding().len() as u64)
+            .saturating_add(self.dir_total())
     }
 
     fn copied_total(&self) -> u64 {
         match self.state {
             State::Done => self.total(),
-            State::Moving => self.copied.values().map(|&c| c.min(self.size)).sum(),
+            State::Moving => {
+                let network: u64 = if self.reassigned {
+                    self.size.saturating_mul(self.adding().len() as u64)
+                } else {
+                    self.copied.values().map(|&c| c.min(self.size)).sum()
+                };
+                network + self.dirs.iter().map(|d| d.copied.min(d.total)).sum::<u64>()
+            }
             _ => 0,
         }
     }
@@ -634,6 +726,11 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
     }
 
     /// Throttles, then submits `batch`; records what the cluster accepted.
+    /// Named log dirs go as Kafka's tool sends them: those of new replicas
+    /// before the reassignment too (the broker answers REPLICA_NOT_AVAILABLE
+    /// and creates the replica in that dir), the others once the
+    /// reassignment is accepted; whatever is not accepted yet is sent again
+    /// at every poll.
     async fn submit(&mut self, batch: Vec<Job>, in_flight: &[InFlight]) -> Result<(), ExecError> {
         if batch.is_empty() {
             return Ok(());
@@ -641,15 +738,28 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         let moves: Vec<Move> = batch.iter().map(|j| self.parts[&j.tp].mv.clone()).collect();
         self.throttle(&moves, in_flight, ThrottleReason::Batch)
             .await?;
+        let early: Vec<DirMove> = batch
+            .iter()
+            .flat_map(|j| self.parts[&j.tp].dirs.iter())
+            .filter(|d| !d.done && !d.accepted && !d.present)
+            .map(|d| d.mv.clone())
+            .collect();
+        let (mut dir_views, dir_refused) = self.send_dirs(&early).await?;
+        // A partition whose replica set is already the target moves only
+        // between disks: no reassignment to send.
         let request: Vec<(TopicPartition, Option<Vec<BrokerId>>)> = batch
             .iter()
+            .filter(|j| !dir_refused.contains_key(&j.tp) && !self.parts[&j.tp].reassigned)
             .map(|j| (j.tp.clone(), Some(j.target.clone())))
             .collect();
-        let results = self
-            .admin
-            .alter_reassignments(&request)
-            .await
-            .map_err(ExecError::admin("submitting moves"))?;
+        let results = if request.is_empty() {
+            Vec::new()
+        } else {
+            self.admin
+                .alter_reassignments(&request)
+                .await
+                .map_err(ExecError::admin("submitting moves"))?
+        };
         let errors: BTreeMap<TopicPartition, ErrorCode> = results
             .into_iter()
             .filter_map(|(tp, r)| r.err().map(|e| (tp, e)))
@@ -660,6 +770,11 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         let mut reorders = 0;
         for j in &batch {
             let t = self.parts.get_mut(&j.tp).expect("a job of the plan");
+            if let Some(e) = dir_refused.get(&j.tp) {
+                t.state = State::Refused;
+                refused.push(e.clone());
+                continue;
+            }
             if let Some(e) = errors.get(&j.tp) {
                 t.state = State::Refused;
                 refused.push(PartitionError::new(&j.tp, e));
@@ -681,6 +796,20 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 bytes: j.bytes_to_copy(),
             });
         }
+        let late: Vec<DirMove> = batch
+            .iter()
+            .filter(|j| self.parts[&j.tp].state == State::Moving)
+            .flat_map(|j| self.parts[&j.tp].dirs.iter())
+            .filter(|d| !d.done && !d.accepted)
+            .map(|d| d.mv.clone())
+            .collect();
+        let (late_views, late_refused) = self.send_dirs(&late).await?;
+        dir_views.extend(late_views);
+        for (tp, e) in late_refused {
+            // The reassignment runs on; this run no longer waits for it.
+            self.parts.get_mut(&tp).expect("tracked").state = State::Refused;
+            refused.push(e);
+        }
         let elapsed_ms = ms(self.elapsed());
         if !accepted.is_empty() {
             self.submitted += accepted.len();
@@ -696,7 +825,139 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             moves: views,
             reorders,
             refused,
+            log_dirs: dir_views,
         });
+        Ok(())
+    }
+
+    /// Sends AlterReplicaLogDirs for `moves` and marks what the brokers
+    /// accepted. REPLICA_NOT_AVAILABLE leaves a move to send again, unless
+    /// the replica set has been at its target for the settle time (the
+    /// replica should exist by then); any other code refuses the
+    /// partition (the first refusal of each is returned).
+    async fn send_dirs(
+        &mut self,
+        moves: &[DirMove],
+    ) -> Result<(Vec<DirMoveView>, BTreeMap<TopicPartition, PartitionError>), ExecError> {
+        let mut views = Vec::new();
+        let mut refused: BTreeMap<TopicPartition, PartitionError> = BTreeMap::new();
+        if moves.is_empty() {
+            return Ok((views, refused));
+        }
+        let results = self
+            .admin
+            .alter_replica_log_dirs(moves)
+            .await
+            .map_err(ExecError::admin("moving replicas between log dirs"))?;
+        let now = self.clock.now();
+        for (m, r) in results {
+            let Some(t) = self.parts.get_mut(&m.tp) else {
+                continue;
+            };
+            let reassigned = t.reassigned;
+            let Some(d) = t.dirs.iter_mut().find(|d| d.mv == m) else {
+                continue;
+            };
+            let error = match r {
+                Ok(()) => {
+                    d.accepted = true;
+                    views.push(DirMoveView::from(&m));
+                    continue;
+                }
+                Err(e) if e.code == ErrorCode::REPLICA_NOT_AVAILABLE => {
+                    let since = if reassigned {
+                        *d.absent_since.get_or_insert(now)
+                    } else {
+                        now
+                    };
+                    if now.saturating_sub(since) < self.settle {
+                        continue;
+                    }
+                    e
+                }
+                Err(e) => e,
+            };
+            refused
+                .entry(m.tp.clone())
+                .or_insert_with(|| PartitionError {
+                    topic: m.tp.topic.clone(),
+                    partition: m.tp.partition,
+                    code: error.code,
+                    error: format!(
+                        "{error} (moving broker {}'s replica to log dir {})",
+                        m.broker, m.dir
+                    ),
+                });
+        }
+        Ok((views, refused))
+    }
+
+    /// Marks a partition whose replicas and dirs are all in place done.
+    fn mark_done(&mut self, tp: &TopicPartition) {
+        let t = self.parts.get_mut(tp).expect("tracked");
+        t.state = State::Done;
+        let replicas = t.mv.replicas.clone();
+        let elapsed_ms = ms(self.elapsed());
+        self.emit(Event::PartitionDone {
+            elapsed_ms,
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            replicas,
+        });
+    }
+
+    /// Sends the disk moves not accepted yet again and reads where the
+    /// replicas of the moving partitions' named dirs are.
+    async fn poll_dirs(&mut self) -> Result<(), ExecError> {
+        let waiting = |t: &Tracked| t.state == State::Moving && !t.dirs_done();
+        let resend: Vec<DirMove> = self
+            .parts
+            .values()
+            .filter(|t| waiting(t))
+            .flat_map(|t| t.dirs.iter())
+            .filter(|d| !d.done && !d.accepted)
+            .map(|d| d.mv.clone())
+            .collect();
+        let (views, refused) = self.send_dirs(&resend).await?;
+        for (tp, e) in &refused {
+            self.parts.get_mut(tp).expect("tracked").state = State::Refused;
+            self.refused.push(e.clone());
+        }
+        if !views.is_empty() || !refused.is_empty() {
+            let elapsed_ms = ms(self.elapsed());
+            self.emit(Event::Submitted {
+                elapsed_ms,
+                moves: Vec::new(),
+                reorders: 0,
+                refused: refused.into_values().collect(),
+                log_dirs: views,
+            });
+        }
+        let brokers: BTreeSet<BrokerId> = self
+            .parts
+            .values()
+            .filter(|t| waiting(t))
+            .flat_map(|t| t.dirs.iter().filter(|d| !d.done).map(|d| d.mv.broker))
+            .filter(|b| self.alive.contains(b))
+            .collect();
+        if brokers.is_empty() {
+            return Ok(());
+        }
+        let brokers: Vec<BrokerId> = brokers.into_iter().collect();
+        // Progress only, as the replica sizes: a broker that cannot answer
+        // leaves the last state in place.
+        let Ok(log_dirs) = self.admin.describe_log_dirs(&brokers).await else {
+            return Ok(());
+        };
+        for t in self.parts.values_mut().filter(|t| waiting(t)) {
+            for d in t
+                .dirs
+                .iter_mut()
+                .filter(|d| log_dirs.contains_key(&d.mv.broker))
+            {
+                d.observe(&log_dirs);
+            }
+        }
         Ok(())
     }
 
@@ -713,7 +974,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         let finished: Vec<TopicPartition> = self
             .parts
             .iter()
-            .filter(|(tp, t)| t.state == State::Moving && !moving.contains_key(tp))
+            .filter(|(tp, t)| t.state == State::Moving && !t.reassigned && !moving.contains_key(tp))
             .map(|(tp, _)| tp.clone())
             .collect();
         // A move another run replaced is no longer ours to wait for.
@@ -739,15 +1000,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 let now = cluster.partition(&tp).map(|p| p.replicas.clone());
                 let t = self.parts.get_mut(&tp).expect("tracked");
                 if now.as_ref() == Some(&t.mv.replicas) {
-                    t.state = State::Done;
-                    let elapsed_ms = ms(self.elapsed());
-                    let replicas = now.unwrap_or_default();
-                    self.emit(Event::PartitionDone {
-                        elapsed_ms,
-                        topic: tp.topic.clone(),
-                        partition: tp.partition,
-                        replicas,
-                    });
+                    t.reassigned = true;
                 } else {
                     // Metadata can lag the controller's list for a moment
                     // on a real cluster: a move no longer listed counts as
@@ -760,7 +1013,21 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 }
             }
         }
-        if self.parts.values().any(|t| t.state == State::Moving) {
+        self.poll_dirs().await?;
+        let in_place: Vec<TopicPartition> = self
+            .parts
+            .iter()
+            .filter(|(_, t)| t.state == State::Moving && t.reassigned && t.dirs_done())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in &in_place {
+            self.mark_done(tp);
+        }
+        if self
+            .parts
+            .values()
+            .any(|t| t.state == State::Moving && !t.reassigned)
+        {
             // Progress only: a broker that cannot answer (down, say) leaves
             // the last figures in place rather than stopping the run.
             let sizes = self
@@ -769,7 +1036,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 .await
                 .unwrap_or_default();
             for (tp, t) in &mut self.parts {
-                if t.state != State::Moving {
+                if t.state != State::Moving || t.reassigned {
                     continue;
                 }
                 let Some(per_broker) = sizes.get(tp) else {
@@ -804,7 +1071,17 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 e.1 += t.size;
                 e.0 += match t.state {
                     State::Done => t.size,
+                    State::Moving if t.reassigned => t.size,
                     State::Moving => t.copied.get(&b).copied().unwrap_or(0).min(t.size),
+                    _ => 0,
+                };
+            }
+            for d in t.dirs.iter().filter(|d| d.total > 0) {
+                let e = brokers.entry(d.mv.broker).or_default();
+                e.1 += d.total;
+                e.0 += match t.state {
+                    State::Done => d.total,
+                    State::Moving => d.copied.min(d.total),
                     _ => 0,
                 };
             }
@@ -1007,6 +1284,27 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         .iter()
         .map(|m| (m.tp.clone(), m.clone()))
         .collect();
+    // Where the replicas with a named log dir are now.
+    let dir_moves = disks::dir_moves(prepared.plan.moves());
+    let dir_brokers: Vec<BrokerId> = disks::brokers_of(&dir_moves)
+        .into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect();
+    let log_dirs = if dir_brokers.is_empty() {
+        LogDirs::new()
+    } else {
+        admin
+            .describe_log_dirs(&dir_brokers)
+            .await
+            .map_err(ExecError::admin("reading log dirs"))?
+    };
+    let mut dir_tracks: BTreeMap<TopicPartition, Vec<DirTrack>> = BTreeMap::new();
+    for d in dir_moves {
+        dir_tracks
+            .entry(d.tp.clone())
+            .or_default()
+            .push(DirTrack::new(d, &log_dirs));
+    }
 
     let mut parts = BTreeMap::new();
     let mut refused = Vec::new();
@@ -1029,10 +1327,14 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                     size: 0,
                     copied: BTreeMap::new(),
                     unlisted_since: None,
+                    reassigned: false,
+                    dirs: Vec::new(),
                 },
             );
             continue;
         };
+        let dirs = dir_tracks.remove(&m.tp).unwrap_or_default();
+        let dirs_done = dirs.iter().all(|d| d.done);
         let ours_before = submitted_before.contains_key(&m.tp);
         let original = match moving.get(&m.tp) {
             Some(f) => f.original(),
@@ -1042,6 +1344,9 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             Some(f) if f.target() == m.replicas => State::Moving,
             Some(_) if submitted_before.get(&m.tp) == Some(&m.replicas) => State::Diverged,
             Some(_) => State::Pending,
+            // Replicas in place but not all in their dirs: the disk moves
+            // are still to send (again: the broker takes a repeat as is).
+            None if p.replicas == m.replicas && !dirs_done => State::Pending,
             None if p.replicas == m.replicas && ours_before => State::Done,
             None if p.replicas == m.replicas => State::AlreadyDone,
             None if ours_before => State::Diverged,
@@ -1067,6 +1372,8 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                 state,
                 copied: BTreeMap::new(),
                 unlisted_since: None,
+                reassigned: !moving.contains_key(&m.tp) && p.replicas == m.replicas,
+                dirs,
             },
         );
     }

@@ -15,13 +15,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::apply::{
-    ApplyReport, ApplySettings, Event, PartitionError, ThrottleOutcome, apply, restore_journal,
+    ApplyReport, ApplySettings, DirMoveView, Event, PartitionError, ThrottleOutcome, apply,
+    restore_journal,
 };
 use super::clock::Clock;
+use super::disks::{self, DirState};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
 use super::prepare::{PrepareSettings, prepare};
-use crate::model::live::{ClusterAdmin, ErrorCode};
+use crate::model::live::{ClusterAdmin, DirMove, ErrorCode};
 use crate::model::reassignment::Reassignment;
 use crate::model::{BrokerId, Problem, TopicPartition};
 
@@ -72,6 +74,10 @@ pub struct CancelReport {
     pub refused: Vec<PartitionError>,
     /// Still listed when the wait timed out.
     pub still_moving: Vec<TopicPartition>,
+    /// Replicas of the plan whose move to a named log dir was stopped (put
+    /// back in the dir they are in, as Kafka's `--cancel` does).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_dirs_stopped: Vec<DirMoveView>,
     /// What restoring did (none without a journal, or while moves remain).
     pub throttles: Option<ThrottleOutcome>,
 }
@@ -146,6 +152,11 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
         }
     }
 
+    let log_dirs_stopped = match scope {
+        CancelScope::Plan(plan) => stop_dir_moves(admin, plan, &mut refused).await?,
+        CancelScope::All => Vec::new(),
+    };
+
     let started = clock.now();
     let mut still: Vec<TopicPartition> = sent.iter().cloned().collect();
     while !still.is_empty() {
@@ -195,8 +206,67 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
         not_moving,
         refused,
         still_moving: still,
+        log_dirs_stopped,
         throttles,
     })
+}
+
+/// Stops the plan's disk moves still running: each replica with a future
+/// log in the dir the plan names is put back in the dir it is in (the
+/// broker drops the future log), as Kafka's `--cancel` does.
+async fn stop_dir_moves<A: ClusterAdmin>(
+    admin: &mut A,
+    plan: &Reassignment,
+    refused: &mut Vec<PartitionError>,
+) -> Result<Vec<DirMoveView>, ExecError> {
+    let planned = disks::dir_moves(plan.moves());
+    if planned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(ExecError::admin("reading the cluster"))?;
+    let brokers: Vec<BrokerId> = disks::brokers_of(&planned)
+        .into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect();
+    let log_dirs = admin
+        .describe_log_dirs(&brokers)
+        .await
+        .map_err(ExecError::admin("reading log dirs"))?;
+    let back: Vec<DirMove> = planned
+        .iter()
+        .filter_map(|d| match DirState::of(d, &log_dirs) {
+            DirState::Moving {
+                current, future, ..
+            } if future == d.dir => Some(DirMove {
+                dir: current,
+                ..d.clone()
+            }),
+            _ => None,
+        })
+        .collect();
+    if back.is_empty() {
+        return Ok(Vec::new());
+    }
+    let results = admin
+        .alter_replica_log_dirs(&back)
+        .await
+        .map_err(ExecError::admin("stopping moves between log dirs"))?;
+    let mut stopped = Vec::new();
+    for (m, r) in results {
+        match r {
+            Ok(()) => stopped.push(DirMoveView::from(&m)),
+            Err(e) => refused.push(PartitionError {
+                topic: m.tp.topic.clone(),
+                partition: m.tp.partition,
+                code: e.code,
+                error: format!("{e} (stopping broker {}'s move between log dirs)", m.broker),
+            }),
+        }
+    }
+    Ok(stopped)
 }
 
 /// The result of [`rollback`].

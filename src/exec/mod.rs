@@ -11,6 +11,8 @@
 //!   schedule under a throttle, for `--dry-run` and benchmarks.
 //!
 //! - [`clock`]: the driver's only source of time (wall or stepped).
+//! - [`disks`]: the plan's named log dirs, checked against the brokers'
+//!   dirs, and where each replica stands (in place, moving, elsewhere).
 //! - [`mod@prepare`]: the preflight of `apply` (what `check` refuses, a stale
 //!   plan, moves in flight) and the rollback content.
 //! - [`mod@apply`]: the driver loop (batches, throttles, progress events,
@@ -29,6 +31,7 @@ pub mod apply;
 pub mod batch;
 pub mod cancel;
 pub mod clock;
+pub mod disks;
 pub mod error;
 pub mod estimate;
 pub mod journal;
@@ -39,7 +42,7 @@ pub mod verify;
 pub use apply::{ApplyReport, ApplySettings, Event, Outcome, apply};
 pub use error::ExecError;
 pub use journal::{Journal, JournalStore, MemoryStore};
-pub use prepare::{PrepareSettings, Prepared, Refusal, prepare};
+pub use prepare::{PrepareSettings, Prepared, Refusal, prepare, prepare_with_log_dirs};
 
 #[cfg(test)]
 mod testgen;

@@ -19,8 +19,10 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::disks;
 use super::journal::plan_digest;
 use crate::analysis;
+use crate::model::live::LogDirs;
 use crate::model::reassignment::{Move, Reassignment, check_references};
 use crate::model::{BrokerId, Cluster, Partition, Problem, RackCoverage, TopicPartition};
 
@@ -338,4 +340,47 @@ pub fn prepare(
         moving,
         replacing,
     })
+}
+
+/// [`prepare`] with the plan's named log dirs checked against the dirs the
+/// brokers report (`log_dirs`, DescribeLogDirs of the alive brokers the
+/// plan names a dir on): a dir a broker does not have, or has offline,
+/// refuses the plan with the partition, the broker and the dir, together
+/// with every other refusal.
+pub fn prepare_with_log_dirs(
+    cluster: &Cluster,
+    log_dirs: &LogDirs,
+    plan: &Reassignment,
+    expected_before: Option<&Reassignment>,
+    settings: &PrepareSettings,
+) -> Result<Prepared, Refusal> {
+    let dir_moves = disks::dir_moves(plan.moves());
+    let dir_problems = disks::dir_problems(&dir_moves, log_dirs);
+    let result = prepare(cluster, plan, expected_before, settings);
+    if dir_problems.is_empty() {
+        // A partition at its replicas is done only with its disks too.
+        return result.map(|mut p| {
+            p.done.retain(|tp| {
+                dir_moves
+                    .iter()
+                    .filter(|d| d.tp == *tp)
+                    .all(|d| disks::DirState::of(d, log_dirs) == disks::DirState::InPlace)
+            });
+            p
+        });
+    }
+    let mut problems = result.err().map(|r| r.problems).unwrap_or_default();
+    problems.extend(dir_problems.into_iter().map(|p| (RefusalKind::Invalid, p)));
+    problems.sort();
+    problems.dedup();
+    Err(Refusal { problems })
+}
+
+/// The alive brokers `plan` names a log dir on: where [`prepare_with_log_dirs`]
+/// needs DescribeLogDirs.
+pub fn log_dir_brokers(cluster: &Cluster, plan: &Reassignment) -> Vec<BrokerId> {
+    disks::brokers_of(&disks::dir_moves(plan.moves()))
+        .into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect()
 }

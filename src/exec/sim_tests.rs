@@ -19,7 +19,7 @@ use super::batch::{Direction, Limits, Mode};
 use super::cancel::{CancelScope, CancelSettings, cancel, rollback};
 use super::error::ExecError;
 use super::journal::{Journal, JournalState, JournalStore, MemoryStore, plan_digest};
-use super::prepare::{PrepareSettings, Prepared, RefusalKind, prepare};
+use super::prepare::{PrepareSettings, Prepared, RefusalKind, prepare, prepare_with_log_dirs};
 use super::throttle::{Rates, Throttles};
 use super::verify::{PartitionStatus, Verdict, VerifySettings, verify};
 use crate::minibroker::sim::SimCluster;
@@ -1930,4 +1930,275 @@ fn verify_of_an_overridden_plan_waits_for_the_override_then_restores() {
     let again = again.0.unwrap();
     assert_eq!((again.outcome, again.submitted), (Outcome::Incomplete, 0));
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
+// Moves between the log dirs of a broker (AlterReplicaLogDirs).
+
+fn plan_with_dirs(moves: &[(&str, i32, &[BrokerId], &[&str])]) -> Reassignment {
+    Reassignment::new(
+        "plan",
+        moves
+            .iter()
+            .map(|(t, p, r, dirs)| {
+                let mut m = Move::new(tp(t, *p), r.to_vec());
+                m.log_dirs = dirs.iter().map(|d| d.to_string()).collect();
+                m
+            })
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// Three brokers with two log dirs each; `t-0` (40 MB) on brokers 1 and 2,
+/// in dir d0 of each (partition 0 starts in dir 0).
+fn two_disks() -> SimCluster {
+    SimCluster::builder()
+        .brokers(3, 0)
+        .log_dirs(2)
+        .topic("t", &[(&[1, 2], 40 * MB)])
+        .build()
+        .unwrap()
+}
+
+fn prepared_with_dirs(sim: &SimCluster, plan: &Reassignment) -> Prepared {
+    let mut admin = sim.admin();
+    let cluster = block_on(admin.cluster()).unwrap();
+    let dirs = block_on(admin.describe_log_dirs(&[1, 2, 3])).unwrap();
+    prepare_with_log_dirs(&cluster, &dirs, plan, None, &PrepareSettings::default()).unwrap()
+}
+
+fn dir_settings(log_dirs: Option<u64>) -> ApplySettings {
+    ApplySettings {
+        rates: Rates {
+            replication: None,
+            log_dirs,
+        },
+        ..ApplySettings::default()
+    }
+}
+
+#[test]
+fn a_disk_move_runs_under_the_log_dirs_throttle() {
+    let sim = two_disks();
+    let t0 = tp("t", 0);
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), None))
+    );
+    let p = plan_with_dirs(&[("t", 0, &[1, 2], &["/sim/broker-1/d1", "any"])]);
+    let prep = prepared_with_dirs(&sim, &p);
+    // The replica set is in place, the disk is not: not "already done".
+    assert!(prep.done.is_empty(), "{:?}", prep.done);
+    let mut store = MemoryStore::new();
+    let mut seen_moving = Vec::new();
+    let mut rate_in_force = false;
+    let stop = AtomicBool::new(false);
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &dir_settings(Some(10 * MB)),
+        &mut store,
+        &mut |e| {
+            if let Event::Progress(p) = e {
+                assert_eq!(p.bytes_total, 40 * MB, "{p:?}");
+                if let Some((_, Some(future))) = sim.replica_dir(&tp("t", 0), 1) {
+                    assert_eq!(future, "/sim/broker-1/d1");
+                    seen_moving.push(p.bytes_copied);
+                }
+                rate_in_force |= throttle_configs(&sim)
+                    .get(&(
+                        "broker 1".to_string(),
+                        super::throttle::LOG_DIRS_RATE.to_string(),
+                    ))
+                    .is_some_and(|v| *v == (10 * MB).to_string());
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(report.done, vec![t0.clone()]);
+    assert_eq!(report.bytes_copied, 40 * MB);
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d1".into(), None))
+    );
+    assert_eq!(
+        sim.replica_dir(&t0, 2),
+        Some(("/sim/broker-2/d0".into(), None))
+    );
+    // 40 MB at 10 MB/s: about four seconds, never faster than the throttle.
+    let secs = report.elapsed_ms as f64 / 1000.0;
+    assert!((3.6..6.0).contains(&secs), "{secs} s");
+    assert!(rate_in_force, "the log-dirs rate was set on broker 1");
+    assert!(
+        seen_moving.len() >= 3 && seen_moving.windows(2).all(|w| w[0] <= w[1]),
+        "{seen_moving:?}"
+    );
+    assert!(seen_moving.iter().any(|&c| c > 0 && c < 40 * MB));
+    // Only a disk move: no reassignment was sent, and the throttle is gone.
+    assert!(sim.alter_requests().is_empty());
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
+#[test]
+fn a_new_replica_is_placed_in_its_named_dir() {
+    let sim = two_disks();
+    let t0 = tp("t", 0);
+    // Broker 3 would put partition 0 in d0; the plan names d1.
+    let p = plan_with_dirs(&[("t", 0, &[1, 3], &["any", "/sim/broker-3/d1"])]);
+    let prep = prepared_with_dirs(&sim, &p);
+    let mut store = MemoryStore::new();
+    let (report, events) = run(
+        &sim,
+        &prep,
+        &settings(Mode::default(), Some(20 * MB)),
+        &mut store,
+    );
+    let report = report.unwrap();
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(
+        sim.replica_dir(&t0, 3),
+        Some(("/sim/broker-3/d1".into(), None))
+    );
+    // Asked before the reassignment (the broker remembers the dir and
+    // answers REPLICA_NOT_AVAILABLE), then again until accepted.
+    let dirs = sim.dir_requests();
+    let alters = sim.alter_requests();
+    assert_eq!(alters.len(), 1);
+    assert!(dirs.len() >= 2, "{dirs:?}");
+    assert!(dirs[0].at <= alters[0].at);
+    let accepted: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Submitted { log_dirs, .. } => Some(log_dirs.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(accepted.len(), 1, "{events:?}");
+    assert_eq!(accepted[0].broker, 3);
+    // Created in its dir: nothing copied between disks, only the 40 MB
+    // into broker 3.
+    assert_eq!(report.bytes_total, 40 * MB);
+}
+
+#[test]
+fn verify_shows_a_replica_off_its_dir_in_progress_until_it_lands() {
+    let sim = two_disks();
+    let p = plan_with_dirs(&[("t", 0, &[1, 2], &["any", "/sim/broker-2/d1"])]);
+    let mut store = MemoryStore::new();
+    let verdict = |store: &mut MemoryStore| {
+        block_on(verify(
+            &mut sim.admin(),
+            &p,
+            store,
+            &VerifySettings::default(),
+        ))
+        .unwrap()
+    };
+    // Not started: the replica is in the wrong dir.
+    let v = verdict(&mut store);
+    assert_eq!(v.verdict, Verdict::InProgress);
+    assert_eq!(
+        v.partitions[0].status,
+        PartitionStatus::InProgress {
+            bytes_copied: 0,
+            bytes_total: 40 * MB
+        }
+    );
+    let prep = prepared_with_dirs(&sim, &p);
+    let no_wait = ApplySettings {
+        no_wait: true,
+        ..dir_settings(Some(10 * MB))
+    };
+    let (report, _) = run(&sim, &prep, &no_wait, &mut store);
+    assert_eq!(report.unwrap().outcome, Outcome::Submitted);
+    sim.advance(Duration::from_secs(2));
+    let v = verdict(&mut store);
+    assert_eq!(v.verdict, Verdict::InProgress);
+    match &v.partitions[0].status {
+        PartitionStatus::InProgress {
+            bytes_copied,
+            bytes_total,
+        } => {
+            assert_eq!(*bytes_total, 40 * MB);
+            assert!(*bytes_copied > 0 && *bytes_copied < 40 * MB, "{v:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        &v.partitions[0].log_dirs[0].state,
+        super::disks::DirState::Moving { future, .. } if future == "/sim/broker-2/d1"
+    ));
+    let status = block_on(super::verify::status(&mut sim.admin())).unwrap();
+    assert_eq!(status.log_dir_moves.len(), 1, "{status:?}");
+    assert_eq!(status.log_dir_moves[0].future_log_dir, "/sim/broker-2/d1");
+    sim.advance(Duration::from_secs(5));
+    let v = verdict(&mut store);
+    assert_eq!(v.verdict, Verdict::AllDone, "{v:?}");
+    assert_eq!(v.partitions[0].status, PartitionStatus::Done);
+    // Done restores the log-dirs rate this run set.
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    let status = block_on(super::verify::status(&mut sim.admin())).unwrap();
+    assert!(status.log_dir_moves.is_empty());
+}
+
+#[test]
+fn a_log_dir_the_broker_lacks_is_refused_before_anything_is_sent() {
+    let sim = two_disks();
+    let p = plan_with_dirs(&[("t", 0, &[1, 3], &["/data/nope", "/sim/broker-3/d1"])]);
+    let mut admin = sim.admin();
+    let cluster = block_on(admin.cluster()).unwrap();
+    let dirs = block_on(admin.describe_log_dirs(&[1, 3])).unwrap();
+    let e =
+        prepare_with_log_dirs(&cluster, &dirs, &p, None, &PrepareSettings::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t-0: broker 1 has no log dir /data/nope (its log dirs: /sim/broker-1/d0, /sim/broker-1/d1)"
+    );
+    assert!(e.has(RefusalKind::Invalid));
+    assert!(sim.dir_requests().is_empty() && sim.alter_requests().is_empty());
+}
+
+#[test]
+fn cancel_stops_the_plans_disk_moves() {
+    let sim = two_disks();
+    let t0 = tp("t", 0);
+    let p = plan_with_dirs(&[("t", 0, &[1, 2], &["/sim/broker-1/d1", "any"])]);
+    let prep = prepared_with_dirs(&sim, &p);
+    let mut store = MemoryStore::new();
+    let no_wait = ApplySettings {
+        no_wait: true,
+        ..dir_settings(Some(10 * MB))
+    };
+    let (report, _) = run(&sim, &prep, &no_wait, &mut store);
+    assert_eq!(report.unwrap().outcome, Outcome::Submitted);
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), Some("/sim/broker-1/d1".into())))
+    );
+    let r = block_on(cancel(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        CancelScope::Plan(&p),
+        &mut store,
+        &CancelSettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(r.log_dirs_stopped.len(), 1, "{r:?}");
+    assert_eq!(r.log_dirs_stopped[0].log_dir, "/sim/broker-1/d0");
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), None))
+    );
+    // The log-dirs rate this run set is gone with the cancel.
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    sim.advance(Duration::from_secs(10));
+    assert_eq!(
+        sim.replica_dir(&t0, 1),
+        Some(("/sim/broker-1/d0".into(), None))
+    );
 }

@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_journal};
+use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
-use crate::model::live::{ClusterAdmin, ConfigResource, InFlight, ReplicaSizes};
+use crate::model::live::{ClusterAdmin, ConfigResource, InFlight, LogDirs, ReplicaSizes};
 use crate::model::reassignment::Reassignment;
 use crate::model::{BrokerId, Cluster, TopicPartition};
 
@@ -33,7 +34,9 @@ pub struct VerifySettings {
 pub enum PartitionStatus {
     /// At its target, not moving.
     Done,
-    /// Moving to its target.
+    /// Moving to its target: replicas still copied between brokers, or a
+    /// named log dir not reached yet (the replica in another dir, or with
+    /// a future log); the bytes count both kinds of copy.
     InProgress { bytes_copied: u64, bytes_total: u64 },
     /// Not heading to the plan's target: at other replicas with no move in
     /// flight, or moving elsewhere (`moving_to`).
@@ -54,6 +57,9 @@ pub struct PartitionVerdict {
     pub target: Vec<BrokerId>,
     #[serde(flatten)]
     pub status: PartitionStatus,
+    /// The replicas the plan puts in a named log dir, and where each is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_dirs: Vec<DirView>,
 }
 
 /// The overall verdict, worst first (what the exit code follows: 3, 1, 0).
@@ -162,6 +168,28 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
             .map_err(ExecError::admin("reading replica sizes"))?
     };
 
+    let dir_moves = disks::dir_moves(plan.moves());
+    let dir_brokers: Vec<BrokerId> = disks::brokers_of(&dir_moves)
+        .into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect();
+    let log_dirs = if dir_brokers.is_empty() {
+        LogDirs::new()
+    } else {
+        admin
+            .describe_log_dirs(&dir_brokers)
+            .await
+            .map_err(ExecError::admin("reading log dirs"))?
+    };
+    let mut dir_views: BTreeMap<&TopicPartition, Vec<DirView>> = BTreeMap::new();
+    for d in &dir_moves {
+        dir_views.entry(&d.tp).or_default().push(DirView {
+            broker: d.broker,
+            log_dir: d.dir.clone(),
+            state: DirState::of(d, &log_dirs),
+        });
+    }
+
     let mut partitions = Vec::new();
     for m in plan.moves() {
         let status = match (cluster.partition(&m.tp), moving.get(&m.tp)) {
@@ -200,11 +228,34 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
                 moving_to: None,
             },
         };
+        let dirs = dir_views.remove(&m.tp).unwrap_or_default();
+        let (dir_copied, dir_total) = dirs.iter().fold((0, 0), |(c, t), d| {
+            let (dc, dt) = d.state.bytes();
+            (c + dc, t + dt)
+        });
+        let status = match status {
+            // The replica set is in place; the disks may not be.
+            PartitionStatus::Done if dirs.iter().any(|d| d.state != DirState::InPlace) => {
+                PartitionStatus::InProgress {
+                    bytes_copied: dir_copied,
+                    bytes_total: dir_total,
+                }
+            }
+            PartitionStatus::InProgress {
+                bytes_copied,
+                bytes_total,
+            } => PartitionStatus::InProgress {
+                bytes_copied: bytes_copied + dir_copied,
+                bytes_total: bytes_total + dir_total,
+            },
+            other => other,
+        };
         partitions.push(PartitionVerdict {
             topic: m.tp.topic.clone(),
             partition: m.tp.partition,
             target: m.replicas.clone(),
             status,
+            log_dirs: dirs,
         });
     }
     let count =
@@ -223,13 +274,14 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
 
     // A planned partition still in flight, even towards another run's
     // target, may rely on entries this journal added (that run found them
-    // there and did not add them again), so restoring waits for it. With
-    // nothing in flight the throttles serve nothing of this plan; a
-    // diverged plan's journal stays open, as `apply` leaves it, so that
-    // its partitions are never resubmitted.
+    // there and did not add them again), so restoring waits for it, as it
+    // waits for disk moves. With nothing moving the throttles serve
+    // nothing of this plan; a diverged plan's journal stays open, as
+    // `apply` leaves it, so that its partitions are never resubmitted.
     let mut throttles = None;
     if let Some(mut j) = journal
         && ours.is_empty()
+        && in_progress == 0
         && !settings.preserve_throttles
     {
         throttles = Some(restore_journal(admin, &mut j).await?);
@@ -262,6 +314,21 @@ pub struct MoveStatus {
     pub bytes_total: u64,
 }
 
+/// A replica moving between the log dirs of its broker (it has a future
+/// log), whoever started it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DirMoveStatus {
+    pub topic: String,
+    pub partition: i32,
+    pub broker: BrokerId,
+    /// Where the replica's log is now.
+    pub log_dir: String,
+    /// Where its future log is.
+    pub future_log_dir: String,
+    pub bytes_copied: u64,
+    pub bytes_total: u64,
+}
+
 /// A throttle config set on a broker or topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ThrottleInForce {
@@ -277,6 +344,9 @@ pub struct ThrottleInForce {
 pub struct StatusReport {
     /// Every move in flight, whoever started it, sorted.
     pub moves: Vec<MoveStatus>,
+    /// Every replica moving between disks on an alive broker, sorted by
+    /// topic-partition then broker.
+    pub log_dir_moves: Vec<DirMoveStatus>,
     /// Every throttle key set on an alive broker or a topic, sorted
     /// (brokers first).
     pub throttles: Vec<ThrottleInForce>,
@@ -323,11 +393,38 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
             }
         })
         .collect();
-    let resources: Vec<ConfigResource> = cluster
+    let alive: Vec<BrokerId> = cluster
         .brokers
         .iter()
         .filter(|b| b.alive)
-        .map(|b| ConfigResource::Broker(b.id))
+        .map(|b| b.id)
+        .collect();
+    let log_dirs = admin
+        .describe_log_dirs(&alive)
+        .await
+        .map_err(ExecError::admin("reading log dirs"))?;
+    let mut log_dir_moves: Vec<DirMoveStatus> = log_dirs
+        .iter()
+        .flat_map(|(&broker, b)| {
+            b.replicas.iter().filter_map(move |(tp, r)| {
+                let f = r.future.as_ref()?;
+                Some(DirMoveStatus {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    broker,
+                    log_dir: r.dir.clone(),
+                    future_log_dir: f.dir.clone(),
+                    bytes_copied: f.size.min(r.size),
+                    bytes_total: r.size,
+                })
+            })
+        })
+        .collect();
+    log_dir_moves
+        .sort_by(|a, b| (&a.topic, a.partition, a.broker).cmp(&(&b.topic, b.partition, b.broker)));
+    let resources: Vec<ConfigResource> = alive
+        .iter()
+        .map(|&b| ConfigResource::Broker(b))
         .chain(
             cluster
                 .topics
@@ -354,5 +451,9 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
             }
         })
         .collect();
-    Ok(StatusReport { moves, throttles })
+    Ok(StatusReport {
+        moves,
+        log_dir_moves,
+        throttles,
+    })
 }

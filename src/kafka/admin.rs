@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
 };
+use kafka_protocol::messages::alter_replica_log_dirs_request::{
+    AlterReplicaLogDir, AlterReplicaLogDirTopic,
+};
 use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
@@ -24,9 +27,10 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 };
 use kafka_protocol::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
-    BrokerId as WireBrokerId, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
-    DescribeConfigsResponse, DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest,
-    ElectLeadersResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    AlterReplicaLogDirsRequest, AlterReplicaLogDirsResponse, BrokerId as WireBrokerId,
+    CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    DescribeLogDirsRequest, DescribeLogDirsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     MetadataResponse, TopicName,
 };
@@ -38,8 +42,8 @@ use super::error::{KafkaError, check, refused, resource_refused};
 use super::retry::{self, Decision, Failure};
 use super::snapshot::{self, Survey};
 use crate::model::live::{
-    ClusterAdmin, ConfigOp, ConfigResource, ConfigValues, ErrorCode, InFlight, PartitionResult,
-    ReplicaSizes,
+    BrokerDirs, ClusterAdmin, ConfigOp, ConfigResource, ConfigValues, DirMove, DirResult,
+    ErrorCode, FutureDir, InFlight, LogDirs, PartitionResult, ReplicaDir, ReplicaSizes,
 };
 use crate::model::{BrokerId, Cluster, TopicPartition};
 
@@ -312,6 +316,112 @@ impl Admin {
             }
         }
         Ok(out)
+    }
+
+    /// One broker's dirs and replicas from its DescribeLogDirs answer.
+    async fn broker_dirs(&mut self, id: BrokerId) -> Result<BrokerDirs, KafkaError> {
+        let resp = self.log_dirs(id).await?;
+        let mut out = BrokerDirs::default();
+        let mut futures = Vec::new();
+        for d in &resp.results {
+            let dir = d.log_dir.as_str().to_string();
+            if d.error_code != ErrorCode::NONE {
+                out.offline.push(dir);
+                continue;
+            }
+            for t in &d.topics {
+                for p in &t.partitions {
+                    let tp = TopicPartition {
+                        topic: t.name.0.as_str().to_string(),
+                        partition: p.partition_index,
+                    };
+                    let size = p.partition_size.max(0) as u64;
+                    if p.is_future_key {
+                        futures.push((
+                            tp,
+                            FutureDir {
+                                dir: dir.clone(),
+                                size,
+                            },
+                        ));
+                    } else {
+                        out.replicas.insert(
+                            tp,
+                            ReplicaDir {
+                                dir: dir.clone(),
+                                size,
+                                future: None,
+                            },
+                        );
+                    }
+                }
+            }
+            out.dirs.push(dir);
+        }
+        // The current log and its future may be listed in either order.
+        for (tp, f) in futures {
+            if let Some(r) = out.replicas.get_mut(&tp) {
+                r.future = Some(f);
+            }
+        }
+        out.dirs.sort();
+        out.offline.sort();
+        Ok(out)
+    }
+
+    /// One AlterReplicaLogDirs request to `broker` for its `moves`.
+    async fn alter_dirs_of(
+        &mut self,
+        broker: BrokerId,
+        moves: &[&DirMove],
+    ) -> Result<Vec<DirResult>, KafkaError> {
+        // path -> topic -> partitions, as the request groups them.
+        let mut by_dir: BTreeMap<&str, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+        for m in moves {
+            by_dir
+                .entry(&m.dir)
+                .or_default()
+                .entry(&m.tp.topic)
+                .or_default()
+                .push(m.tp.partition);
+        }
+        let req = AlterReplicaLogDirsRequest::default().with_dirs(
+            by_dir
+                .into_iter()
+                .map(|(path, topics)| {
+                    AlterReplicaLogDir::default()
+                        .with_path(StrBytes::from_string(path.to_string()))
+                        .with_topics(
+                            topics
+                                .into_iter()
+                                .map(|(t, ps)| {
+                                    AlterReplicaLogDirTopic::default()
+                                        .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                                        .with_partitions(ps)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        );
+        let resp = self.call(Route::Broker(broker), &req).await?;
+        let mut codes: HashMap<(&str, i32), i16> = HashMap::new();
+        for t in &resp.results {
+            for p in &t.partitions {
+                codes.insert((t.topic_name.0.as_str(), p.partition_index), p.error_code);
+            }
+        }
+        Ok(moves
+            .iter()
+            .map(|m| {
+                // A partition missing from the answer was not handled.
+                let code = codes
+                    .get(&(m.tp.topic.as_str(), m.tp.partition))
+                    .copied()
+                    .unwrap_or(-1);
+                ((*m).clone(), check(code, None))
+            })
+            .collect())
     }
 
     /// [`Admin::call_at`] without the broker's address.
@@ -587,6 +697,31 @@ impl ClusterAdmin for Admin {
         self.replica_sizes_of(brokers).await
     }
 
+    async fn describe_log_dirs(&mut self, brokers: &[BrokerId]) -> Result<LogDirs, KafkaError> {
+        let mut out = LogDirs::new();
+        for &id in brokers {
+            let dirs = self.broker_dirs(id).await?;
+            out.insert(id, dirs);
+        }
+        Ok(out)
+    }
+
+    async fn alter_replica_log_dirs(
+        &mut self,
+        moves: &[DirMove],
+    ) -> Result<Vec<DirResult>, KafkaError> {
+        let mut by_broker: BTreeMap<BrokerId, Vec<&DirMove>> = BTreeMap::new();
+        for m in moves {
+            by_broker.entry(m.broker).or_default().push(m);
+        }
+        let mut out = Vec::new();
+        for (broker, moves) in by_broker {
+            out.extend(self.alter_dirs_of(broker, &moves).await?);
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     async fn alter_reassignments(
         &mut self,
         moves: &[(TopicPartition, Option<Vec<BrokerId>>)],
@@ -772,6 +907,14 @@ impl Answer for CreateTopicsResponse {
 impl Answer for DescribeLogDirsResponse {
     fn retriable_error(&self) -> Option<ErrorCode> {
         retriable(self.error_code, None)
+    }
+}
+
+impl Answer for AlterReplicaLogDirsResponse {
+    // Only per-replica codes: REPLICA_NOT_AVAILABLE is the executor's to
+    // judge (a new replica not created yet), not a reason to resend here.
+    fn retriable_error(&self) -> Option<ErrorCode> {
+        None
     }
 }
 

@@ -45,8 +45,8 @@ use super::throttle;
 use crate::exec::clock::Clock;
 use crate::model::health::InFlight as ModelInFlight;
 use crate::model::live::{
-    ClusterAdmin, ConfigOp, ConfigResource, ConfigValues, ErrorCode, InFlight, PartitionResult,
-    ReplicaSizes,
+    BrokerDirs, ClusterAdmin, ConfigOp, ConfigResource, ConfigValues, DirMove, DirResult,
+    ErrorCode, FutureDir, InFlight, LogDirs, PartitionResult, ReplicaDir, ReplicaSizes,
 };
 use crate::model::{self, BrokerId, Cluster, TopicPartition};
 
@@ -92,6 +92,13 @@ pub struct AlterRequest {
     pub moves: Vec<(TopicPartition, Option<Vec<BrokerId>>)>,
 }
 
+/// One AlterReplicaLogDirs call as the cluster received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirRequest {
+    pub at: Duration,
+    pub moves: Vec<DirMove>,
+}
+
 #[derive(Debug)]
 struct Inner {
     state: State,
@@ -104,6 +111,7 @@ struct Inner {
     /// Admin calls still to fail before reaching the cluster.
     failing_calls: u32,
     alter_requests: Vec<AlterRequest>,
+    dir_requests: Vec<DirRequest>,
 }
 
 impl Inner {
@@ -216,6 +224,26 @@ impl SimCluster {
     /// admin handle, in order (the builder's moves are not among them).
     pub fn alter_requests(&self) -> Vec<AlterRequest> {
         self.inner.borrow().alter_requests.clone()
+    }
+
+    /// Every AlterReplicaLogDirs call received through the admin handle,
+    /// in order.
+    pub fn dir_requests(&self) -> Vec<DirRequest> {
+        self.inner.borrow().dir_requests.clone()
+    }
+
+    /// The log dir of `broker`'s replica of `tp` and that of its future
+    /// log if it is moving between disks.
+    pub fn replica_dir(
+        &self,
+        tp: &TopicPartition,
+        broker: BrokerId,
+    ) -> Option<(String, Option<String>)> {
+        self.inspect(|s| {
+            s.partition(&tp.topic, tp.partition)
+                .and_then(|p| p.logs.get(&broker))
+                .map(|r| (r.dir.clone(), r.future.as_ref().map(|f| f.dir.clone())))
+        })
     }
 
     /// Bytes of `broker`'s replica of `tp` (its copy so far), if it has one.
@@ -437,6 +465,89 @@ impl ClusterAdmin for SimAdmin {
         Ok(out)
     }
 
+    /// As DescribeLogDirs lists them: every dir of each broker, and each
+    /// replica's current log and future log.
+    async fn describe_log_dirs(&mut self, brokers: &[BrokerId]) -> Result<LogDirs, SimError> {
+        let mut inner = self.inner.borrow_mut();
+        inner.call("DescribeLogDirs")?;
+        for &b in brokers {
+            inner.live_broker("DescribeLogDirs", b)?;
+        }
+        let s = &inner.state;
+        let mut out: LogDirs = brokers
+            .iter()
+            .map(|b| {
+                let mut dirs = s.brokers[b].log_dirs.clone();
+                dirs.sort();
+                (
+                    *b,
+                    BrokerDirs {
+                        dirs,
+                        ..BrokerDirs::default()
+                    },
+                )
+            })
+            .collect();
+        for t in s.topics.values() {
+            for p in &t.partitions {
+                for (b, r) in &p.logs {
+                    let Some(on) = out.get_mut(b) else {
+                        continue;
+                    };
+                    let tp = TopicPartition {
+                        topic: t.name.clone(),
+                        partition: p.index,
+                    };
+                    on.replicas.insert(
+                        tp,
+                        ReplicaDir {
+                            dir: r.dir.clone(),
+                            size: r.log.size(),
+                            future: r.future.as_ref().map(|f| FutureDir {
+                                dir: f.dir.clone(),
+                                size: f.log.size(),
+                            }),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each move through `State::alter_replica_log_dir`, as the broker's
+    /// handler does.
+    async fn alter_replica_log_dirs(
+        &mut self,
+        moves: &[DirMove],
+    ) -> Result<Vec<DirResult>, SimError> {
+        const API: &str = "AlterReplicaLogDirs";
+        let mut inner = self.inner.borrow_mut();
+        inner.call(API)?;
+        for m in moves {
+            inner.live_broker(API, m.broker)?;
+        }
+        let mut out: Vec<DirResult> = moves
+            .iter()
+            .map(|m| {
+                let r = inner.state.alter_replica_log_dir(
+                    m.broker,
+                    &m.tp.topic,
+                    m.tp.partition,
+                    &m.dir,
+                );
+                (m.clone(), r.map_err(error_code))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let at = inner.elapsed;
+        inner.dir_requests.push(DirRequest {
+            at,
+            moves: moves.to_vec(),
+        });
+        Ok(out)
+    }
+
     async fn alter_reassignments(
         &mut self,
         moves: &[(TopicPartition, Option<Vec<BrokerId>>)],
@@ -574,6 +685,7 @@ pub struct SimBuilder {
     step: Duration,
     batch_bytes: u64,
     replica_lag_max: Duration,
+    log_dirs: usize,
 }
 
 impl Default for SimBuilder {
@@ -588,6 +700,7 @@ impl Default for SimBuilder {
             step: DEFAULT_STEP,
             batch_bytes: DEFAULT_BATCH_BYTES,
             replica_lag_max: ClusterConfig::default().replica_lag_max,
+            log_dirs: 1,
         }
     }
 }
@@ -668,6 +781,14 @@ impl SimBuilder {
         self
     }
 
+    /// Log dirs per broker (one by default): `/sim/broker-ID/dN`; a
+    /// replica starts in dir `partition mod N`, as the mini-broker places
+    /// it.
+    pub fn log_dirs(mut self, n: usize) -> Self {
+        self.log_dirs = n;
+        self
+    }
+
     /// The cluster, or what in the description the controller refused.
     pub fn build(self) -> Result<SimCluster, String> {
         if self.step.is_zero() {
@@ -675,6 +796,9 @@ impl SimBuilder {
         }
         if self.brokers.is_empty() {
             return Err("a cluster needs at least one broker".into());
+        }
+        if self.log_dirs == 0 {
+            return Err("a broker needs at least one log dir".into());
         }
         // A step copies what the server copies in the same time unthrottled,
         // and keeps two steps of idle throttle credit so a step's own
@@ -696,7 +820,9 @@ impl SimBuilder {
                 port: 9092,
                 alive: true,
                 replication_paused: false,
-                log_dirs: vec![format!("/sim/broker-{id}")],
+                log_dirs: (0..self.log_dirs)
+                    .map(|d| format!("/sim/broker-{id}/d{d}"))
+                    .collect(),
                 configs: BTreeMap::new(),
                 leader_bucket: Default::default(),
                 follower_bucket: Default::default(),
@@ -757,6 +883,7 @@ impl SimBuilder {
                 steps: 0,
                 failing_calls: 0,
                 alter_requests: Vec::new(),
+                dir_requests: Vec::new(),
             })),
         })
     }

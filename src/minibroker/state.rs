@@ -201,6 +201,10 @@ pub struct State {
     /// Last producer id handed out by InitProducerId.
     pub next_producer_id: i64,
     next_topic_id: u64,
+    /// Dirs asked for replicas a broker does not hold yet (topic,
+    /// partition, broker): the replica is created there when a move adds
+    /// it, as Kafka's LogManager does with its preferred log dirs.
+    preferred_dirs: BTreeMap<(String, i32, BrokerId), String>,
 }
 
 /// A controller-level failure for one partition or resource.
@@ -246,6 +250,7 @@ impl State {
             topic_defaults: TopicDefaults::default(),
             next_producer_id: 1000,
             next_topic_id: 1,
+            preferred_dirs: BTreeMap::new(),
         }
     }
 
@@ -777,6 +782,50 @@ impl State {
         out
     }
 
+    /// AlterReplicaLogDirs for one replica, as Kafka's ReplicaManager
+    /// answers it: a dir the broker lacks is LOG_DIR_NOT_FOUND; a replica
+    /// the broker does not hold yet gets the dir remembered (a move that
+    /// adds it creates it there) and REPLICA_NOT_AVAILABLE; a replica in
+    /// another dir starts (or redirects) a future log there, which the
+    /// replication step fills and swaps in; a replica already there drops
+    /// any future log (the move is cancelled).
+    pub fn alter_replica_log_dir(
+        &mut self,
+        broker: BrokerId,
+        topic: &str,
+        partition: i32,
+        dir: &str,
+    ) -> Result<(), Refusal> {
+        let known = self
+            .brokers
+            .get(&broker)
+            .is_some_and(|b| b.log_dirs.iter().any(|d| d == dir));
+        if !known {
+            return Err(Refusal::new(
+                code::LOG_DIR_NOT_FOUND,
+                format!("Log dir {dir} does not exist on broker {broker}."),
+            ));
+        }
+        let Some(p) = self.partition_mut(topic, partition) else {
+            return Err(Refusal::new(code::UNKNOWN_TOPIC_OR_PARTITION, ""));
+        };
+        let Some(r) = p.logs.get_mut(&broker) else {
+            self.preferred_dirs
+                .insert((topic.to_string(), partition, broker), dir.to_string());
+            return Err(Refusal::new(code::REPLICA_NOT_AVAILABLE, ""));
+        };
+        if r.dir == dir {
+            r.future = None;
+        } else if r.future.as_ref().is_none_or(|f| f.dir != dir) {
+            r.future = Some(FutureLog {
+                dir: dir.to_string(),
+                log: PartitionLog::new(),
+            });
+        }
+        self.metadata_epoch += 1;
+        Ok(())
+    }
+
     /// Starts, overrides or cancels (target `None`) a reassignment.
     pub fn reassign(
         &mut self,
@@ -804,8 +853,11 @@ impl State {
         } else {
             format!("Unable to find a topic named {topic}.")
         };
+        let preferred = &mut self.preferred_dirs;
         let p = self
-            .partition_mut(topic, partition)
+            .topics
+            .get_mut(topic)
+            .and_then(|t| t.partitions.get_mut(usize::try_from(partition).ok()?))
             .ok_or_else(|| Refusal::new(code::UNKNOWN_TOPIC_OR_PARTITION, unknown))?;
         match target {
             None => {
@@ -862,8 +914,9 @@ impl State {
                 p.adding = adding.clone();
                 p.removing = removing;
                 for b in adding {
+                    let dir = preferred.remove(&(topic.to_string(), partition, b));
                     p.logs.entry(b).or_insert_with(|| Replica {
-                        dir: dirs[&b].clone(),
+                        dir: dir.unwrap_or_else(|| dirs[&b].clone()),
                         log: PartitionLog::new(),
                         future: None,
                         last_caught_up: now,

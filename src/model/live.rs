@@ -120,6 +120,55 @@ pub type ConfigValues = BTreeMap<(ConfigResource, String), String>;
 /// bytes. A replica being added shows how far its copy has come.
 pub type ReplicaSizes = BTreeMap<TopicPartition, BTreeMap<BrokerId, u64>>;
 
+/// Where one broker keeps its replica of a partition, as DescribeLogDirs
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaDir {
+    /// The log dir (absolute path) of the replica's current log.
+    pub dir: String,
+    /// Bytes of the current log.
+    pub size: u64,
+    /// A disk-to-disk move in progress (AlterReplicaLogDirs): Kafka lists
+    /// the future log in the dir it goes to, with what it holds so far.
+    pub future: Option<FutureDir>,
+}
+
+/// The future log of a replica moving between disks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FutureDir {
+    pub dir: String,
+    pub size: u64,
+}
+
+/// One broker's log dirs: the dirs it has (online and offline, each
+/// sorted) and where each of its replicas is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BrokerDirs {
+    pub dirs: Vec<String>,
+    /// Dirs that answered with an error (KAFKA_STORAGE_ERROR): no replica
+    /// can go there.
+    pub offline: Vec<String>,
+    pub replicas: BTreeMap<TopicPartition, ReplicaDir>,
+}
+
+/// Log dirs per broker (DescribeLogDirs, each sent to its broker).
+pub type LogDirs = BTreeMap<BrokerId, BrokerDirs>;
+
+/// Put `broker`'s replica of `tp` in log dir `dir` (AlterReplicaLogDirs,
+/// sent to that broker).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirMove {
+    pub tp: TopicPartition,
+    pub broker: BrokerId,
+    pub dir: String,
+}
+
+/// One replica's answer to AlterReplicaLogDirs. REPLICA_NOT_AVAILABLE
+/// means the broker does not hold the replica yet (Kafka then remembers
+/// the dir and creates the replica there); the request is sent again until
+/// it is accepted, as Kafka's tool does.
+pub type DirResult = (DirMove, Result<(), ErrorCode>);
+
 /// A Kafka error code for one partition or resource, with the broker's
 /// message if it sent one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +184,11 @@ impl ErrorCode {
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
     /// REQUEST_TIMED_OUT: the request did not complete within its timeout.
     pub const REQUEST_TIMED_OUT: i16 = 7;
+    /// REPLICA_NOT_AVAILABLE: AlterReplicaLogDirs for a replica the broker
+    /// does not hold yet (a new replica of a move).
+    pub const REPLICA_NOT_AVAILABLE: i16 = 9;
+    /// LOG_DIR_NOT_FOUND: AlterReplicaLogDirs to a dir the broker lacks.
+    pub const LOG_DIR_NOT_FOUND: i16 = 57;
     /// NOT_CONTROLLER: sent to a broker that is not (or no longer) the
     /// controller; retry after refreshing metadata.
     pub const NOT_CONTROLLER: i16 = 41;
@@ -225,6 +279,20 @@ pub trait ClusterAdmin {
     /// Bytes of every replica on the given live brokers (DescribeLogDirs,
     /// each sent to the broker it is about).
     async fn replica_sizes(&mut self, brokers: &[BrokerId]) -> Result<ReplicaSizes, Self::Error>;
+
+    /// Every log dir of the given live brokers and where each replica on
+    /// them is, future logs of disk moves included (DescribeLogDirs, each
+    /// sent to the broker it is about).
+    async fn describe_log_dirs(&mut self, brokers: &[BrokerId]) -> Result<LogDirs, Self::Error>;
+
+    /// Puts replicas in log dirs (AlterReplicaLogDirs, one request per
+    /// broker, sent to it): a replica in another dir starts a disk move; a
+    /// replica not there yet answers REPLICA_NOT_AVAILABLE. One result per
+    /// move, sorted.
+    async fn alter_replica_log_dirs(
+        &mut self,
+        moves: &[DirMove],
+    ) -> Result<Vec<DirResult>, Self::Error>;
 
     /// Starts moves (`Some(target)`) or cancels them (`None`) in one
     /// AlterPartitionReassignments request.

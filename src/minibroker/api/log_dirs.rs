@@ -14,7 +14,7 @@ use kafka_protocol::messages::{AlterReplicaLogDirsRequest, DescribeLogDirsReques
 
 use crate::minibroker::log::{PartitionLog, sb};
 use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::{FutureLog, code};
+use crate::minibroker::state::code;
 
 /// Capacity reported for every log dir (DescribeLogDirs v4).
 const DIR_CAPACITY: i64 = 1 << 40;
@@ -108,41 +108,20 @@ pub async fn alter(
     let mut results: Vec<AlterReplicaLogDirTopicResult> = Vec::new();
     {
         let mut s = ctx.shared.state.lock();
-        let dirs = s.brokers[&ctx.id].log_dirs.clone();
         for d in &req.dirs {
-            let path = d.path.to_string();
             for t in &d.topics {
-                let mut parts = Vec::new();
-                for &p in &t.partitions {
-                    let c = if !dirs.contains(&path) {
-                        code::LOG_DIR_NOT_FOUND
-                    } else {
-                        match s.partition_mut(t.name.0.as_str(), p) {
-                            None => code::UNKNOWN_TOPIC_OR_PARTITION,
-                            Some(part) => match part.logs.get_mut(&ctx.id) {
-                                None => code::REPLICA_NOT_AVAILABLE,
-                                Some(r) if r.dir == path => {
-                                    r.future = None;
-                                    code::NONE
-                                }
-                                Some(r) => {
-                                    if r.future.as_ref().is_none_or(|f| f.dir != path) {
-                                        r.future = Some(FutureLog {
-                                            dir: path.clone(),
-                                            log: PartitionLog::new(),
-                                        });
-                                    }
-                                    code::NONE
-                                }
-                            },
-                        }
-                    };
-                    parts.push(
+                let parts = t
+                    .partitions
+                    .iter()
+                    .map(|&p| {
+                        let c = s
+                            .alter_replica_log_dir(ctx.id, t.name.0.as_str(), p, d.path.as_str())
+                            .map_or_else(|r| r.code, |()| code::NONE);
                         AlterReplicaLogDirPartitionResult::default()
                             .with_partition_index(p)
-                            .with_error_code(c),
-                    );
-                }
+                            .with_error_code(c)
+                    })
+                    .collect();
                 results.push(
                     AlterReplicaLogDirTopicResult::default()
                         .with_topic_name(t.name.clone())
@@ -150,7 +129,6 @@ pub async fn alter(
                 );
             }
         }
-        s.metadata_epoch += 1;
     }
     ctx.shared.appended.notify_one();
     AlterReplicaLogDirsResponse::default().with_results(results)

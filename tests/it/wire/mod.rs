@@ -3,6 +3,7 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod disks;
 mod interop;
 mod mini;
 mod ops;
@@ -93,6 +94,7 @@ macro_rules! suite {
             describe_writes_the_clusters_snapshot,
             describe_mid_move,
             admin_outlives_a_stopped_broker,
+            apply_moves_replicas_between_disks,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

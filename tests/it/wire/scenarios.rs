@@ -18,6 +18,8 @@ use super::rdk::{
 };
 use super::{Backend, admin, eventually, kcat, kcat_produce, unique};
 
+pub use super::disks::apply_moves_replicas_between_disks;
+
 fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition {
         topic: topic.to_string(),
