@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 
 use tempfile::TempDir;
 
-use crate::support::{SMALL, bin, write};
+use crate::support::{SMALL, assert_exit, bin, stderr, write};
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("runs")
@@ -24,14 +24,6 @@ fn raw() -> std::process::Command {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
 }
 
 /// The directory's entries, sorted: what a run left behind.
