@@ -249,7 +249,15 @@ pub fn exec(args: ApplyArgs) -> Result<Exit> {
         "rollback",
         "--rollback-file",
     )?;
-    super::check_outputs(&[("PLAN", &plan_path)], &[("--journal", &journal)], false)?;
+    let rollback_name = rollback.to_string_lossy();
+    let inputs: Vec<(&str, &str)> = [
+        ("PLAN", plan_path.as_str()),
+        ("--rollback-file", &rollback_name),
+    ]
+    .into_iter()
+    .chain(args.cluster.input())
+    .collect();
+    super::check_outputs(&inputs, &[("--journal", &journal)], false)?;
     let plan = load_plan(&plan_path)?;
     let existing = read_rollback(&rollback)?;
     runtime()?.block_on(async {

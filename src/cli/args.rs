@@ -44,6 +44,14 @@ pub struct ClusterArgs {
 }
 
 impl ClusterArgs {
+    /// The properties file as an input of the run, for the output rule: an
+    /// `-o` naming it would replace the operator's client settings.
+    pub fn input(&self) -> Option<(&'static str, &str)> {
+        self.command_config
+            .as_deref()
+            .map(|p| ("--command-config", p))
+    }
+
     /// The bootstrap servers and client settings: flags first, then the
     /// properties file, then Kafka's defaults. Properties this client does
     /// not use get one warning, by name only.

@@ -60,11 +60,11 @@ pub fn exec(args: RollbackArgs) -> Result<Exit> {
         (None, "-") => None,
         (None, f) => prior_journal(Path::new(f)),
     };
-    super::check_outputs(
-        &[("ROLLBACK_FILE", &args.file)],
-        &[("--journal", &journal)],
-        false,
-    )?;
+    let inputs: Vec<(&str, &str)> = [("ROLLBACK_FILE", args.file.as_str())]
+        .into_iter()
+        .chain(args.cluster.input())
+        .collect();
+    super::check_outputs(&inputs, &[("--journal", &journal)], false)?;
     if prior.as_ref() == Some(&journal) {
         return Err(super::exit::invalid(anyhow::anyhow!(
             "--journal and --plan-journal are one file ({}): the rollback keeps its own journal",
