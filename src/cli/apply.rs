@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{ClusterArgs, PlanFileArg};
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{admin_error, connect, exec_error, runtime};
 use super::exit::{Exit, invalid};
 use super::journal::{FileStore, beside};
 use super::markdown;
@@ -286,12 +286,10 @@ async fn run<A: ClusterAdmin>(
     existing: Option<&Reassignment>,
 ) -> Result<Exit> {
     let printer = Printer::new(args.output.base());
-    let cluster = admin.cluster().await.map_err(|e| {
-        exec_error(crate::exec::ExecError::Admin {
-            what: "reading the cluster",
-            source: Box::new(e),
-        })
-    })?;
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(admin_error("reading the cluster"))?;
     let prepared = prepare(&cluster, plan, existing, &args.run.prepare_settings())
         .map_err(|r| exec_error(r.into()))?;
     let warnings: Vec<String> = prepared.warnings.iter().map(|p| p.to_string()).collect();
@@ -407,12 +405,10 @@ async fn dry_run<A: ClusterAdmin>(
     warnings: &[String],
     printer: &Printer,
 ) -> Result<Exit> {
-    let in_flight = admin.list_reassignments().await.map_err(|e| {
-        exec_error(crate::exec::ExecError::Admin {
-            what: "listing moves in flight",
-            source: Box::new(e),
-        })
-    })?;
+    let in_flight = admin
+        .list_reassignments()
+        .await
+        .map_err(admin_error("listing moves in flight"))?;
     let moves = prepared.plan.moves();
     let throttles = throttles_for(cluster, moves, &in_flight).map_err(|e| exec_error(e.into()))?;
     let jobs = jobs_for(cluster, moves);

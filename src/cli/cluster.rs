@@ -8,7 +8,7 @@ use super::exit::{CodedError, Exit};
 use super::printer::{OutputFormat, Printer};
 use crate::exec::error::ExecError;
 use crate::exec::prepare::{Refusal, RefusalKind};
-use crate::kafka::Admin;
+use crate::kafka::{Admin, KafkaError};
 
 /// A runtime on this thread: the commands make one request at a time.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -35,14 +35,26 @@ fn refusal_hint(r: &Refusal) -> Option<String> {
     (!hints.is_empty()).then(|| hints.join("; "))
 }
 
+/// A cluster call the CLI makes itself, failing as the executor's own do.
+pub fn admin_error<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| {
+        exec_error(ExecError::Admin {
+            what,
+            source: Box::new(e),
+        })
+    }
+}
+
 /// The executor's error with its exit code: the cluster or a file failing
 /// is 3; a plan the cluster refuses, a journal of another plan or none
 /// where one is needed is the input's fault, 2.
 pub fn exec_error(e: ExecError) -> anyhow::Error {
     let (exit, hint) = match &e {
-        ExecError::Admin { .. } => (
+        ExecError::Admin { source, .. } => (
             Exit::Failure,
-            Some("check --bootstrap-server and that the cluster is up".to_string()),
+            super::args::reach_hint(source.downcast_ref::<KafkaError>()),
         ),
         ExecError::Journal { source, .. } => {
             let bad_content = source

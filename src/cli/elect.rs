@@ -8,10 +8,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{admin_error, connect, runtime};
 use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
-use crate::exec::ExecError;
 use crate::fsutil::read_input;
 use crate::model::TopicPartition;
 use crate::model::health::name_some;
@@ -80,17 +79,6 @@ pub fn exec(args: ElectArgs) -> Result<Exit> {
         let mut admin = connect(&args.cluster).await?;
         run(&mut admin, &args, named).await
     })
-}
-
-fn admin_error<E: std::error::Error + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> anyhow::Error {
-    move |e| {
-        exec_error(ExecError::Admin {
-            what,
-            source: Box::new(e),
-        })
-    }
 }
 
 async fn run<A: ClusterAdmin>(
