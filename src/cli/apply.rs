@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::{ClusterArgs, PlanFileArg};
-use super::cluster::{admin_error, connect, exec_error, runtime};
+use super::cluster::{admin_error, connect, exec_error, note_journal, report_json, runtime};
 use super::exit::{Exit, invalid};
 use super::journal::{FileStore, beside};
 use super::markdown;
@@ -318,9 +318,7 @@ async fn run<A: ClusterAdmin>(
     )
     .await;
     renderer.finish();
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
+    note_journal(&printer, &store);
     let report = result.map_err(exec_error)?;
     Ok(finish(&printer, style, "apply", plan_path, &report))
 }
@@ -335,11 +333,9 @@ pub fn finish(
     report: &ApplyReport,
 ) -> Exit {
     if style == Style::Json {
-        let mut v = serde_json::to_value(report).expect("reports serialize");
+        let mut v = report_json(command, report);
         if let Some(o) = v.as_object_mut() {
-            o.insert("version".into(), JSON_VERSION.into());
             o.insert("event".into(), "report".into());
-            o.insert("command".into(), command.into());
         }
         printer.json_line(&v);
     }

@@ -5,7 +5,8 @@ use anyhow::Result;
 
 use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit};
-use super::printer::{OutputFormat, Printer};
+use super::journal::FileStore;
+use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use crate::exec::error::ExecError;
 use crate::exec::prepare::{Refusal, RefusalKind};
 use crate::kafka::{Admin, KafkaError};
@@ -33,6 +34,24 @@ fn refusal_hint(r: &Refusal) -> Option<String> {
         hints.push("other moves are in flight: let them finish (`kafka-migrate status`), cancel them, or pass --additional");
     }
     (!hints.is_empty()).then(|| hints.join("; "))
+}
+
+/// A command's report as its `--output json` document: the report's own
+/// fields with `version` and `command` added.
+pub fn report_json(command: &str, report: impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("reports serialize");
+    if let Some(o) = v.as_object_mut() {
+        o.insert("version".into(), JSON_VERSION.into());
+        o.insert("command".into(), command.into());
+    }
+    v
+}
+
+/// Says where the journal is when this run wrote it.
+pub fn note_journal(printer: &Printer, store: &FileStore) {
+    if store.saved {
+        printer.note(&format!("journal: {}", store.path().display()));
+    }
 }
 
 /// A cluster call the CLI makes itself, failing as the executor's own do.

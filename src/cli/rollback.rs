@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::apply::{RunArgs, beside_plan, finish, load_plan, stop_on_ctrl_c};
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, note_journal, runtime};
 use super::exit::Exit;
 use super::journal::FileStore;
 use super::printer::{OutputFormat, Printer};
@@ -110,14 +110,10 @@ async fn run<A: ClusterAdmin>(
     )
     .await;
     renderer.finish();
-    if let PriorStore::File(s) = &prior_store
-        && s.saved
-    {
-        printer.note(&format!("journal: {}", s.path().display()));
+    if let PriorStore::File(s) = &prior_store {
+        note_journal(&printer, s);
     }
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
+    note_journal(&printer, &store);
     let report = result.map_err(exec_error)?;
     if !report.cancel.cancelled.is_empty() {
         printer.note(&format!(
