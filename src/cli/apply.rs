@@ -12,7 +12,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{ClusterArgs, PlanFileArg};
+use super::args::{ClusterArgs, PlanFileArg, input_name};
 use super::cluster::{admin_error, connect, exec_error, note_journal, report_json, runtime};
 use super::exit::{Exit, invalid};
 use super::journal::{FileStore, beside};
@@ -154,8 +154,7 @@ impl RunArgs {
 /// Reads a plan (Kafka's reassignment JSON), naming the file in every
 /// problem; a bad one is exit 2.
 pub fn load_plan(path: &str) -> Result<Reassignment> {
-    let name = if path == "-" { "<stdin>" } else { path };
-    reassignment::parse(name, &read_input(path)?).map_err(invalid)
+    reassignment::parse(input_name(path), &read_input(path)?).map_err(invalid)
 }
 
 /// A file beside the plan, or the flag's; a plan on standard input has
@@ -320,26 +319,32 @@ async fn run<A: ClusterAdmin>(
     renderer.finish();
     note_journal(&printer, &store);
     let report = result.map_err(exec_error)?;
-    Ok(finish(&printer, style, "apply", plan_path, &report))
+    Ok(finish(&printer, &renderer, "apply", plan_path, &report))
 }
 
 /// The end of a run: the report (a last JSON record, or lines), what to
 /// do next, and the exit code.
 pub fn finish(
     printer: &Printer,
-    style: Style,
+    renderer: &Renderer,
     command: &str,
     plan_path: &str,
     report: &ApplyReport,
 ) -> Exit {
-    if style == Style::Json {
+    if renderer.style() == Style::Json {
         let mut v = report_json(command, report);
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "report".into());
         }
         printer.json_line(&v);
     }
-    for r in &report.refused {
+    // Those refused on submission were warned about then; a partition
+    // gone before the first request was not.
+    for r in report
+        .refused
+        .iter()
+        .filter(|r| !renderer.refusal_shown(&r.tp()))
+    {
         printer.warn(&format!("{}-{} refused: {}", r.topic, r.partition, r.error));
     }
     if !report.diverged.is_empty() {

@@ -139,6 +139,11 @@ pub fn reach_hint(e: Option<&KafkaError>) -> Option<String> {
     (!e.is_some_and(answered)).then(|| "check --bootstrap-server and that the cluster is up".into())
 }
 
+/// An input as messages name it: `<stdin>` for `-`.
+pub fn input_name(path: &str) -> &str {
+    if path == "-" { "<stdin>" } else { path }
+}
+
 /// The plan a command reads: a positional argument, or
 /// `--reassignment-json-file` as `kafka-reassign-partitions.sh` users type
 /// it (one of the two).

@@ -143,6 +143,16 @@ pub fn exit_of(r: &CancelReport) -> Exit {
     }
 }
 
+/// The cancels the cluster refused (the moves go on), one warning each.
+pub fn refused_lines(printer: &Printer, r: &CancelReport) {
+    for f in &r.refused {
+        printer.warn(&format!(
+            "{}-{}: cancel refused: {}",
+            f.topic, f.partition, f.error
+        ));
+    }
+}
+
 fn render(printer: &Printer, r: &CancelReport) {
     for c in &r.cancelled {
         printer.out(&format!(
@@ -160,12 +170,7 @@ fn render(printer: &Printer, r: &CancelReport) {
             format!(": {}", name_some(&r.not_moving, 10))
         }
     ));
-    for f in &r.refused {
-        printer.warn(&format!(
-            "{}-{}: cancel refused: {}",
-            f.topic, f.partition, f.error
-        ));
-    }
+    refused_lines(printer, r);
     if !r.still_moving.is_empty() {
         printer.warn(&format!(
             "still moving when the wait ended: {} (run cancel again, or check `kafka-migrate status`)",

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::ClusterArgs;
+use super::args::{ClusterArgs, input_name};
 use super::cluster::{admin_error, connect, runtime};
 use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
@@ -34,7 +34,7 @@ pub struct ElectArgs {
 
 /// Reads kafka-leader-election.sh's partitions file.
 fn parse_partitions(path: &str) -> Result<Vec<TopicPartition>> {
-    let name = if path == "-" { "<stdin>" } else { path };
+    let name = input_name(path);
     let bytes = read_input(path)?;
     let bad = |what: String| invalid(anyhow::anyhow!("{name}: {what}"));
     let v: serde_json::Value =
@@ -123,7 +123,7 @@ async fn run<A: ClusterAdmin>(
             if !unknown.is_empty() {
                 return Err(invalid(anyhow::anyhow!(
                     "{}: unknown partitions: {}",
-                    args.partitions_file.as_deref().unwrap_or("-"),
+                    input_name(args.partitions_file.as_deref().unwrap_or("-")),
                     name_some(&unknown, 10)
                 )));
             }

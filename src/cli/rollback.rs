@@ -121,11 +121,13 @@ async fn run<A: ClusterAdmin>(
             report.cancel.cancelled.len()
         ));
     }
+    // Exit 3 below when a cancel was refused: say which.
+    super::cancel::refused_lines(&printer, &report.cancel);
     for w in &report.warnings {
         printer.warn(w);
     }
     let cancel_exit = super::cancel::exit_of(&report.cancel);
-    let exit = finish(&printer, style, "rollback", &args.file, &report.apply);
+    let exit = finish(&printer, &renderer, "rollback", &args.file, &report.apply);
     Ok(if cancel_exit == Exit::Failure {
         Exit::Failure
     } else {

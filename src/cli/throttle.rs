@@ -135,6 +135,12 @@ async fn set<A: ClusterAdmin>(admin: &mut A, args: &SetArgs, journal: PathBuf) -
         .map_err(exec_error)?;
     match args.output {
         OutputFormat::Json => printer.json(&report_json("throttle set", &change)),
+        // A run with no rate throttle in force yet (no --throttle, or none
+        // left) changes no broker; its next batches take the recorded rate.
+        OutputFormat::Text if change.brokers.is_empty() => printer.out(&format!(
+            "replication throttle {}/s recorded in the journal for the run's next batches: no broker has this run's throttles now",
+            human_bytes(args.rate)
+        )),
         OutputFormat::Text => printer.out(&format!(
             "replication throttle {}/s on brokers {} ({} config changes)",
             human_bytes(args.rate),
