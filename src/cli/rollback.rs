@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
-use super::apply::{RunArgs, beside_plan, finish, load_plan, stop_on_ctrl_c};
+use super::apply::{
+    RunArgs, beside_plan, finish, left_in_force, load_plan, run_ref, stop_on_ctrl_c,
+};
 use super::args::ClusterArgs;
 use super::cluster::{connect, exec_error, note_journal, runtime};
 use super::exit::Exit;
@@ -114,7 +116,9 @@ async fn run<A: ClusterAdmin>(
         note_journal(&printer, s);
     }
     note_journal(&printer, &store);
-    let report = result.map_err(exec_error)?;
+    let rerun = run_ref(&args.file, args.journal.as_deref());
+    let report =
+        result.map_err(|e| left_in_force(exec_error(e), store.saved, "rollback", &rerun))?;
     if !report.cancel.cancelled.is_empty() {
         printer.note(&format!(
             "cancelled {} moves in flight before rolling back",
@@ -127,7 +131,7 @@ async fn run<A: ClusterAdmin>(
         printer.warn(w);
     }
     let cancel_exit = super::cancel::exit_of(&report.cancel);
-    let exit = finish(&printer, &renderer, "rollback", &args.file, &report.apply);
+    let exit = finish(&printer, &renderer, "rollback", &rerun, &report.apply);
     Ok(if cancel_exit == Exit::Failure {
         Exit::Failure
     } else {
