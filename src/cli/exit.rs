@@ -84,7 +84,7 @@ Exit codes:
   2  invalid input or usage: a bad plan, a journal of another plan
   3  some partition diverged (at other replicas, not moving to the plan's)
      or failed (vanished, or adding a replica on a broker that is down);
-     the cluster cannot be reached or fails";
+     the cluster cannot be reached or fails; the journal cannot be written";
 
 pub const CANCEL_EXIT_CODES: &str = "\
 Exit codes:
@@ -92,7 +92,8 @@ Exit codes:
      restored
   1  some moves still listed when --wait ended
   2  invalid input or usage: a bad plan, a journal of another plan
-  3  a cancel the cluster refused; the cluster cannot be reached or fails";
+  3  a cancel the cluster refused; the cluster cannot be reached or fails;
+     the journal cannot be written";
 
 pub const STATUS_EXIT_CODES: &str = "\
 Exit codes:
