@@ -436,9 +436,11 @@ fn order(jobs: &mut [Job]) {
 /// proportion to their bytes, each one's moves largest first. A job's
 /// latest start is the earliest over its links.
 fn latest_starts(jobs: &[Job]) -> Vec<u64> {
+    // (bytes on the link, job index)
+    type Bytes = Vec<(u64, usize)>;
     // Per link, per peer (the source of an inbound move, the new replicas
     // of an outbound one): the jobs' bytes on that link.
-    let mut per_link: BTreeMap<Link, BTreeMap<Vec<BrokerId>, Vec<(u64, usize)>>> = BTreeMap::new();
+    let mut per_link: BTreeMap<Link, BTreeMap<Vec<BrokerId>, Bytes>> = BTreeMap::new();
     for (i, j) in jobs.iter().enumerate().filter(|(_, j)| !j.copies_nothing()) {
         per_link
             .entry((j.source, Direction::Out))
