@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::apply::{
     ApplyReport, ApplySettings, DirMoveView, Event, PartitionError, ThrottleOutcome, apply,
-    restore_journal,
+    restore_and_save,
 };
 use super::clock::Clock;
 use super::disks::{self, DirState};
@@ -196,9 +196,9 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
     if let Some(mut j) = journal
         && still.is_empty()
     {
-        throttles = Some(restore_journal(admin, &mut j).await?);
         j.state = JournalState::Cancelled;
-        store.save(&j).map_err(ExecError::journal("saving"))?;
+        let base = j.throttle.revision;
+        throttles = Some(restore_and_save(admin, store, &mut j, base).await?);
     }
     refused.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     Ok(CancelReport {

@@ -1071,6 +1071,91 @@ fn rollback_cancels_then_applies_the_rollback_file() {
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
 }
 
+/// The journal as two processes see one file.
+#[derive(Clone)]
+struct Shared(Rc<RefCell<MemoryStore>>);
+
+impl JournalStore for Shared {
+    type Error = std::convert::Infallible;
+    fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
+        self.0.borrow_mut().load()
+    }
+    fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
+        self.0.borrow_mut().save(j)
+    }
+}
+
+// regression: `throttle set` saving between apply's pick-up and its next
+// save was overwritten (apply bumped the revision from a stale copy): the
+// new rate stayed on brokers 1 and 2 for good, and batch two ran at the
+// old rate.
+#[test]
+fn throttle_set_between_two_batches_is_kept_and_everything_restored() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1], 4 * MB), (&[3], 4 * MB)])
+        .broker_config(2, super::throttle::FOLLOWER_RATE, "999999")
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2]), ("t", 1, &[4])]);
+    let prep = prepared(&sim, &p);
+    let one_at_a_time = Mode::Bounded(Limits {
+        max_in_flight: 1,
+        max_per_broker: 1,
+    });
+    let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
+    let stop = AtomicBool::new(false);
+    let mut changed = false;
+    let mut batch_two_rate = None;
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(one_at_a_time, Some(MB)),
+        &mut shared.clone(),
+        &mut |e| {
+            // After the poll that saw partition 0 done, before the next
+            // batch is throttled and saved.
+            if matches!(e, Event::PartitionDone { .. }) && !changed {
+                changed = true;
+                let rates = Rates {
+                    replication: Some(20 * MB),
+                    log_dirs: None,
+                };
+                block_on(change_rate(
+                    &mut sim.admin(),
+                    &mut shared.clone(),
+                    rates,
+                    None,
+                ))
+                .unwrap();
+            }
+            if let Event::Submitted { moves, .. } = e
+                && moves.iter().any(|m| m.partition == 1)
+            {
+                batch_two_rate = sim.inspect(|s| {
+                    s.brokers[&4]
+                        .configs
+                        .get(super::throttle::FOLLOWER_RATE)
+                        .cloned()
+                });
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    assert!(changed);
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(batch_two_rate.as_deref(), Some("20000000"));
+    assert!(
+        report.throttles.left_alone.is_empty(),
+        "{:?}",
+        report.throttles
+    );
+    assert_eq!(throttle_configs(&sim), before);
+}
+
 #[test]
 fn a_rate_changed_by_throttle_set_mid_move_is_picked_up_and_the_original_restored() {
     let sim = SimCluster::builder()
@@ -1083,18 +1168,6 @@ fn a_rate_changed_by_throttle_set_mid_move_is_picked_up_and_the_original_restore
     let p = plan(&[("t", 0, &[2])]);
     let prep = prepared(&sim, &p);
 
-    /// The journal as two processes see one file.
-    #[derive(Clone)]
-    struct Shared(Rc<RefCell<MemoryStore>>);
-    impl JournalStore for Shared {
-        type Error = std::convert::Infallible;
-        fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
-            self.0.borrow_mut().load()
-        }
-        fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
-            self.0.borrow_mut().save(j)
-        }
-    }
     let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
     let stop = AtomicBool::new(false);
     let mut polls = 0;

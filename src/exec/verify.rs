@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_journal};
+use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_save};
 use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
@@ -284,11 +284,11 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         && in_progress == 0
         && !settings.preserve_throttles
     {
-        throttles = Some(restore_journal(admin, &mut j).await?);
         if verdict == Verdict::AllDone {
             j.state = JournalState::Finished;
         }
-        store.save(&j).map_err(ExecError::journal("saving"))?;
+        let base = j.throttle.revision;
+        throttles = Some(restore_and_save(admin, store, &mut j, base).await?);
     }
     Ok(VerifyReport {
         verdict,
