@@ -1568,37 +1568,60 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
     if matches!(outcome, Outcome::Completed | Outcome::Incomplete) {
         // Every planned partition at its target whose preferred leader
         // does not lead: those this run moved, and those a killed run
-        // moved before it could record them.
+        // moved before it could record them. A failed election never
+        // keeps the throttles in force: its partitions are reported as
+        // election failed (`kafka-migrate elect` retries) and restoring
+        // goes on.
+        let done = |t: &Tracked| matches!(t.state, State::Done | State::AlreadyDone);
+        let failed_all = |tps: Vec<TopicPartition>, e: &dyn std::fmt::Display| {
+            tps.into_iter()
+                .map(|tp| PartitionError {
+                    topic: tp.topic,
+                    partition: tp.partition,
+                    code: 0,
+                    error: e.to_string(),
+                })
+                .collect::<Vec<_>>()
+        };
         let moved: Vec<TopicPartition> = if settings.no_elect {
             Vec::new()
         } else {
-            let cluster = run
-                .admin
-                .cluster()
-                .await
-                .map_err(ExecError::admin("reading the cluster"))?;
-            run.parts
-                .iter()
-                .filter(|(_, t)| matches!(t.state, State::Done | State::AlreadyDone))
-                .filter(|(tp, t)| {
-                    cluster.partition(tp).is_some_and(|p| {
-                        p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+            match run.admin.cluster().await {
+                Ok(cluster) => run
+                    .parts
+                    .iter()
+                    .filter(|(_, t)| done(t))
+                    .filter(|(tp, t)| {
+                        cluster.partition(tp).is_some_and(|p| {
+                            p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+                        })
                     })
-                })
-                .map(|(tp, _)| tp.clone())
-                .collect()
+                    .map(|(tp, _)| tp.clone())
+                    .collect(),
+                Err(e) => {
+                    // Which leaders are off is unknown: every partition
+                    // at its target may need the election.
+                    let all = run.with_state(&[State::Done, State::AlreadyDone]);
+                    let e = ExecError::admin("reading the cluster before the election")(e);
+                    election_failed = failed_all(all, &e);
+                    Vec::new()
+                }
+            }
         };
-        if !settings.no_elect && !moved.is_empty() {
-            let results = run
-                .admin
-                .elect_preferred(&moved)
-                .await
-                .map_err(ExecError::admin("electing preferred leaders"))?;
-            for (tp, r) in results {
-                match r {
-                    Ok(()) => elected.push(tp),
-                    Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => elected.push(tp),
-                    Err(e) => election_failed.push(PartitionError::new(&tp, &e)),
+        if !moved.is_empty() {
+            match run.admin.elect_preferred(&moved).await {
+                Ok(results) => {
+                    for (tp, r) in results {
+                        match r {
+                            Ok(()) => elected.push(tp),
+                            Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => elected.push(tp),
+                            Err(e) => election_failed.push(PartitionError::new(&tp, &e)),
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = ExecError::admin("electing preferred leaders")(e);
+                    election_failed = failed_all(moved, &e);
                 }
             }
             elected.sort();

@@ -375,6 +375,61 @@ fn no_elect_leaves_leaders_where_they_are() {
     assert_eq!(sim.inspect(|s| s.partition("r", 0).unwrap().leader), 1);
 }
 
+/// A reorder (leader election needed) and a throttled copy, run to the
+/// end with `fail` armed once both partitions are at their targets.
+fn election_failure_case(fail: impl Fn(&SimCluster)) -> (ApplyReport, SimCluster) {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("r", &[(&[1, 2], MB)])
+        .topic("t", &[(&[1], 4 * MB)])
+        .broker_config(3, super::throttle::FOLLOWER_RATE, "999999")
+        .build()
+        .unwrap();
+    let p = plan(&[("r", 0, &[2, 1]), ("t", 0, &[3])]);
+    let prep = prepared(&sim, &p);
+    let stop = AtomicBool::new(false);
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(Mode::default(), Some(MB)),
+        &mut MemoryStore::new(),
+        &mut |e| {
+            if let Event::Progress(p) = e
+                && p.partitions_done == p.partitions_total
+            {
+                fail(&sim);
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    (report, sim)
+}
+
+// regression: a failed ElectLeaders (or the Metadata call before it)
+// returned before restoring: the throttles stayed in force.
+#[test]
+fn a_failed_election_is_reported_and_the_throttles_restored_all_the_same() {
+    for api in ["ElectLeaders", "Metadata"] {
+        let (report, sim) = election_failure_case(|sim| sim.fail_next_call_of(api));
+        assert_eq!(report.outcome, Outcome::Completed, "{api}");
+        let failed: Vec<TopicPartition> = report.election_failed.iter().map(|f| f.tp()).collect();
+        assert!(failed.contains(&tp("r", 0)), "{api}: {failed:?}");
+        assert!(report.elected.is_empty(), "{api}");
+        assert!(report.throttles.restored, "{api}");
+        // Nothing but the operator's own rate.
+        let expected = BTreeMap::from([(
+            (
+                "broker 3".to_string(),
+                super::throttle::FOLLOWER_RATE.to_string(),
+            ),
+            "999999".to_string(),
+        )]);
+        assert_eq!(throttle_configs(&sim), expected, "{api}");
+    }
+}
+
 /// The throttles are Kafka's strings while the moves run (all at once,
 /// nothing set before on topic `t` and broker 2..6), and afterwards every
 /// value is what it was: an operator's rate on broker 1 and an
