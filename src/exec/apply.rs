@@ -60,7 +60,8 @@ use super::disks::{self, DirState};
 use super::error::ExecError;
 use super::estimate::{self, Bound};
 use super::journal::{
-    Journal, JournalState, JournalStore, Merged, Submission, SubmittedMove, save_merged,
+    Journal, JournalResource, JournalState, JournalStore, Merged, Submission, SubmittedMove,
+    UndoEntry, save_merged,
 };
 use super::prepare::{Prepared, original_replicas};
 use super::throttle::{
@@ -1782,7 +1783,10 @@ pub async fn restore_throttles<A: ClusterAdmin, S: JournalStore>(
 
 /// `throttle clear --all`: deletes every throttle key set on any alive
 /// broker or any topic, whoever set it (as Kafka's tool does at the end of
-/// a move), and empties the journal's record if there is one.
+/// a move), then empties the journal's record if there is one, except the
+/// entries of brokers that are down (nothing was deleted there: a later
+/// `throttle clear` restores them, as after `apply`). The journal is
+/// saved after the deletes, so a failed request leaves the record whole.
 pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
     admin: &mut A,
     store: &mut S,
@@ -1815,17 +1819,32 @@ pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
             op: AlterOp::Delete,
         })
         .collect();
-    if let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? {
-        journal.throttle.undo.clear();
-        journal.throttle.rates = Default::default();
-        journal.throttle.revision += 1;
-        store.save(&journal).map_err(ExecError::journal("saving"))?;
-    }
     if !ops.is_empty() {
         admin
             .alter_configs(&ops)
             .await
             .map_err(ExecError::admin("deleting throttles"))?;
+    }
+    let down = |u: &UndoEntry| match u {
+        UndoEntry::Value { resource, .. } | UndoEntry::Entries { resource, .. } => {
+            matches!(resource, JournalResource::Broker(b) if !cluster.broker(*b).is_some_and(|x| x.alive))
+        }
+    };
+    // Whatever another process records meanwhile was deleted as well,
+    // unless it is on a broker that is down: clearing again from the
+    // stored record is always right.
+    while let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? {
+        let base = journal.throttle.revision;
+        journal.throttle.undo.retain(down);
+        if journal.throttle.undo.is_empty() {
+            journal.throttle.rates = Default::default();
+        }
+        journal.throttle.revision += 1;
+        if save_merged(store, &mut journal, base).map_err(ExecError::journal("saving"))?
+            != Merged::Conflict
+        {
+            break;
+        }
     }
     Ok(ops.iter().map(ConfigOpView::from).collect())
 }

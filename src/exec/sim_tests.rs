@@ -1587,6 +1587,64 @@ fn throttle_clear_restores_only_ours_and_clear_all_removes_everything() {
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
 }
 
+// regression: `throttle clear --all` emptied the whole record, though it
+// deletes keys on alive brokers only, and saved it before the deletes: a
+// down broker's throttle was then no journal's, and a failed delete left
+// every throttle in force with no record of it.
+#[test]
+fn clear_all_keeps_a_down_brokers_record_and_saves_only_after_the_deletes() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("t", &[(&[1], 500 * MB)])
+        .broker_config(2, super::throttle::FOLLOWER_RATE, "777")
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2])]);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    let recorded = store.journal.clone().unwrap().throttle.undo;
+
+    sim.fail_next_call_of("IncrementalAlterConfigs");
+    block_on(super::apply::clear_all_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap_err();
+    assert_eq!(store.journal.as_ref().unwrap().throttle.undo, recorded);
+
+    sim.stop_broker(2).unwrap();
+    block_on(super::apply::clear_all_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    let kept = &store.journal.as_ref().unwrap().throttle.undo;
+    assert!(!kept.is_empty());
+    assert!(kept.iter().all(|u| matches!(
+        u,
+        super::journal::UndoEntry::Value {
+            resource: super::journal::JournalResource::Broker(2),
+            ..
+        }
+    )));
+    sim.start_broker(2).unwrap();
+    let out = block_on(super::apply::restore_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    assert!(out.restored);
+    // Broker 1 and the topic were cleared; broker 2 has the operator's
+    // value back.
+    assert_eq!(throttle_configs(&sim), before);
+}
+
 #[test]
 fn throttle_set_without_a_journal_needs_brokers_and_apply_adopts_its_journal() {
     let sim = SimCluster::builder()
