@@ -1071,6 +1071,54 @@ fn cancel_reverts_restores_throttles_and_a_second_cancel_is_a_no_op() {
     assert!(at_targets(&sim, &p));
 }
 
+// regression: cancel restored the throttles although a refused cancel's
+// move went on copying, then unthrottled.
+#[test]
+fn cancel_keeps_the_throttles_while_a_refused_cancel_still_copies() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1, 4], 8 * MB)])
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2, 3])]);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    // Broker 2 catches up and leads once brokers 1 and 4, the original
+    // replicas, die: cancelling would need an unclean election, and
+    // broker 3 copies on from broker 2.
+    sim.pause_replication(3, true).unwrap();
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    sim.advance(Duration::from_secs(30));
+    sim.stop_broker(1).unwrap();
+    sim.stop_broker(4).unwrap();
+    sim.pause_replication(3, false).unwrap();
+    let throttled = throttle_configs(&sim);
+    assert_ne!(throttled, before);
+
+    let report = block_on(cancel(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        CancelScope::Plan(&p),
+        &mut store,
+        &CancelSettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        report.refused.iter().map(|r| r.tp()).collect::<Vec<_>>(),
+        vec![tp("t", 0)]
+    );
+    assert_eq!(report.throttles_kept_for, vec![tp("t", 0)]);
+    assert!(report.throttles.is_none());
+    assert_eq!(throttle_configs(&sim), throttled);
+    assert!(!store.journal.as_ref().unwrap().throttle.undo.is_empty());
+    assert!(sim.inspect(|s| s.partition("t", 0).unwrap().reassigning()));
+}
+
 #[test]
 fn cancel_all_reverts_moves_other_tools_started() {
     let sim = SimCluster::builder()
