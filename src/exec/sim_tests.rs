@@ -927,6 +927,51 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert_eq!(store.journal.unwrap().state, JournalState::Finished);
 }
 
+// regression: verify and status failed (exit 3) when the replica sizes
+// could not be read, which apply takes as "progress unknown".
+#[test]
+fn verify_and_status_degrade_the_byte_figures_when_sizes_cannot_be_read() {
+    let sim = grown(1);
+    let p = onto_new(1);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+
+    sim.fail_next_call_of("DescribeLogDirs");
+    let report = block_on(verify(
+        &mut sim.admin(),
+        &p,
+        &mut store,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::InProgress);
+    assert!(
+        report
+            .sizes_unknown
+            .as_deref()
+            .is_some_and(|e| e.starts_with("reading replica sizes")),
+        "{report:?}"
+    );
+    assert!(matches!(
+        report.partitions[0].status,
+        PartitionStatus::InProgress {
+            bytes_copied: 0,
+            ..
+        }
+    ));
+
+    sim.fail_next_call_of("DescribeLogDirs");
+    let status = block_on(super::verify::status(&mut sim.admin())).unwrap();
+    assert_eq!(status.moves.len(), 1);
+    assert!(status.sizes_unknown.is_some());
+    assert!(!status.throttles.is_empty());
+}
+
 #[test]
 fn verify_preserves_throttles_when_asked() {
     let sim = grown(1);
