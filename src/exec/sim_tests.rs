@@ -1304,6 +1304,87 @@ fn throttle_set_between_two_batches_is_kept_and_everything_restored() {
     assert_eq!(throttle_configs(&sim), before);
 }
 
+/// The shared journal, running `hook` once after the first save `when`
+/// holds for (another process acting between a save and what follows it).
+struct Hooked<W: Fn(&Journal) -> bool, H: FnMut()> {
+    shared: Shared,
+    when: W,
+    hook: Option<H>,
+}
+
+impl<W: Fn(&Journal) -> bool, H: FnMut()> JournalStore for Hooked<W, H> {
+    type Error = std::convert::Infallible;
+    fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
+        self.shared.load()
+    }
+    fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
+        self.shared.save(j)?;
+        if (self.when)(j)
+            && let Some(mut h) = self.hook.take()
+        {
+            h();
+        }
+        Ok(())
+    }
+}
+
+// regression: `throttle set` between apply's saving a batch's undo record
+// and sending its operations: apply then wrote its old rate over the new
+// one on the batch's brokers, which restore left alone for good.
+#[test]
+fn throttle_set_between_a_batchs_save_and_its_operations_is_put_back() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1], 4 * MB), (&[3], 4 * MB)])
+        .build()
+        .unwrap();
+    let p = plan(&[("t", 0, &[2]), ("t", 1, &[4])]);
+    let prep = prepared(&sim, &p);
+    let one_at_a_time = Mode::Bounded(Limits {
+        max_in_flight: 1,
+        max_per_broker: 1,
+    });
+    let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
+    let on_broker_4 = |j: &Journal| {
+        j.throttle.undo().iter().any(|u| {
+            matches!(
+                u,
+                super::throttle::Undo::Value {
+                    resource: crate::model::live::ConfigResource::Broker(4),
+                    ..
+                }
+            )
+        })
+    };
+    let mut store = Hooked {
+        shared: shared.clone(),
+        when: on_broker_4,
+        hook: Some(|| {
+            let rates = Rates {
+                replication: Some(20 * MB),
+                log_dirs: None,
+            };
+            let c = block_on(change_rate(
+                &mut sim.admin(),
+                &mut shared.clone(),
+                rates,
+                None,
+            ));
+            assert_eq!(c.unwrap().brokers, vec![1, 2, 3, 4]);
+        }),
+    };
+    let (report, _) = run(&sim, &prep, &settings(one_at_a_time, Some(MB)), &mut store);
+    let report = report.unwrap();
+    assert!(store.hook.is_none(), "the hook never ran");
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(
+        report.throttles.left_alone.is_empty(),
+        "{:?}",
+        report.throttles
+    );
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
 #[test]
 fn a_rate_changed_by_throttle_set_mid_move_is_picked_up_and_the_original_restored() {
     let sim = SimCluster::builder()
