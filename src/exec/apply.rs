@@ -628,8 +628,12 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
     /// Takes the rates of a throttle record another process (`throttle
     /// set`) saved, now in `self.journal`.
     fn adopted(&mut self) {
-        self.rates = self.journal.throttle.rates.into();
+        let rates: Rates = self.journal.throttle.rates.into();
         self.reassert = true;
+        if rates == self.rates {
+            return;
+        }
+        self.rates = rates;
         let elapsed_ms = ms(self.elapsed());
         self.emit(Event::ThrottleChanged {
             elapsed_ms,
