@@ -114,10 +114,17 @@ async fn run<A: ClusterAdmin>(
         OutputFormat::Json => printer.json(&report_json("cancel", &report)),
         OutputFormat::Text => render(&printer, &report),
     }
+    if !report.throttles_kept_for.is_empty() {
+        printer.warn(&format!(
+            "throttles kept in force: still moving: {} (`kafka-migrate verify` or `throttle clear` restores them once these end)",
+            name_some(&report.throttles_kept_for, 10)
+        ));
+    }
     match &report.throttles {
         Some(t) => throttle_lines(&printer, t),
         // Moves another tool started have throttles no journal of ours
         // records: say how to find and remove them.
+        None if !report.throttles_kept_for.is_empty() => {}
         None if (plan.is_none() && args.journal.is_none()) || !report.cancelled.is_empty() => {
             printer.note(
                 "throttles not restored: no journal of this tool records them (`kafka-migrate status` lists the throttles in force, `kafka-migrate throttle clear --all` removes every one)",

@@ -31,6 +31,9 @@ pub fn exec(args: StatusArgs) -> Result<Exit> {
 async fn run<A: ClusterAdmin>(admin: &mut A, args: &StatusArgs) -> Result<Exit> {
     let printer = Printer::new(args.output);
     let report = status(admin).await.map_err(exec_error)?;
+    if let Some(e) = &report.sizes_unknown {
+        printer.warn(&format!("bytes copied unknown: {e}"));
+    }
     match args.output {
         OutputFormat::Json => printer.json(&report_json("status", &report)),
         OutputFormat::Text => {

@@ -70,6 +70,9 @@ async fn run<A: ClusterAdmin>(
         OutputFormat::Json => printer.json(&report_json("verify", &report)),
         OutputFormat::Text => render(&printer, &report, args.verbose),
     }
+    if let Some(e) = &report.sizes_unknown {
+        printer.warn(&format!("bytes copied unknown: {e}"));
+    }
     if let Some(t) = &report.throttles {
         throttle_lines(&printer, t);
     } else if report.verdict == Verdict::AllDone && args.preserve_throttles {

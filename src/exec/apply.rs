@@ -59,7 +59,10 @@ use super::clock::Clock;
 use super::disks::{self, DirState};
 use super::error::ExecError;
 use super::estimate::{self, Bound};
-use super::journal::{Journal, JournalState, JournalStore, Submission, SubmittedMove};
+use super::journal::{
+    Journal, JournalResource, JournalState, JournalStore, Merged, Submission, SubmittedMove,
+    UndoEntry, save_merged,
+};
 use super::prepare::{Prepared, original_replicas};
 use super::throttle::{
     self, FOLLOWER_RATE, FOLLOWER_REPLICAS, LEADER_RATE, LEADER_REPLICAS, LOG_DIRS_RATE, LeftAlone,
@@ -591,6 +594,12 @@ struct Run<'a, A, C, S> {
     /// How long a move no longer listed may show other replicas than its
     /// target before it counts as diverged.
     settle: Duration,
+    /// The throttle revision this run last read or saved (see
+    /// [`save_merged`]).
+    base: u64,
+    /// A throttle record another process saved was adopted since the
+    /// rates were last put on the brokers it names.
+    reassert: bool,
 }
 
 impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
@@ -602,32 +611,58 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         (self.on_event)(&e);
     }
 
-    fn save(&mut self) -> Result<(), ExecError> {
-        self.store
-            .save(&self.journal)
-            .map_err(ExecError::journal("saving"))
+    /// Saves the journal by the rule of [`save_merged`], adopting a
+    /// throttle record another process saved meanwhile. `Conflict` means
+    /// this run's own throttle change was not saved: the caller makes it
+    /// again from the adopted record.
+    fn save(&mut self) -> Result<Merged, ExecError> {
+        let merged = save_merged(self.store, &mut self.journal, self.base)
+            .map_err(ExecError::journal("saving"))?;
+        if merged != Merged::Saved {
+            self.adopted();
+        }
+        self.base = self.journal.throttle.revision;
+        Ok(merged)
+    }
+
+    /// Takes the rates of a throttle record another process (`throttle
+    /// set`) saved, now in `self.journal`.
+    fn adopted(&mut self) {
+        let rates: Rates = self.journal.throttle.rates.into();
+        self.reassert = true;
+        if rates == self.rates {
+            return;
+        }
+        self.rates = rates;
+        let elapsed_ms = ms(self.elapsed());
+        self.emit(Event::ThrottleChanged {
+            elapsed_ms,
+            reason: ThrottleReason::RateChanged,
+            replication_rate: self.rates.replication,
+            log_dirs_rate: self.rates.log_dirs,
+            ops: Vec::new(),
+            left_alone: Vec::new(),
+        });
     }
 
     /// Adopts a throttle record changed by another process (`throttle
-    /// set`) since this run last saw it.
-    fn pick_up_rate_change(&mut self) -> Result<(), ExecError> {
+    /// set`) since this run last saw it, and puts its rates on every
+    /// broker it names: an extension this run sent just after the other
+    /// process read the brokers may have overwritten the new rate on
+    /// some, and a value not the record's would be left in force at the
+    /// end.
+    async fn pick_up_rate_change(&mut self) -> Result<(), ExecError> {
         let Some(j) = self.store.load().map_err(ExecError::journal("loading"))? else {
             return Ok(());
         };
-        if j.plan_digest == self.journal.plan_digest
-            && j.throttle.revision > self.journal.throttle.revision
-        {
+        if j.plan_digest == self.journal.plan_digest && j.throttle.revision != self.base {
             self.journal.throttle = j.throttle;
-            self.rates = self.journal.throttle.rates.into();
-            let elapsed_ms = ms(self.elapsed());
-            self.emit(Event::ThrottleChanged {
-                elapsed_ms,
-                reason: ThrottleReason::RateChanged,
-                replication_rate: self.rates.replication,
-                log_dirs_rate: self.rates.log_dirs,
-                ops: Vec::new(),
-                left_alone: Vec::new(),
-            });
+            self.base = self.journal.throttle.revision;
+            self.adopted();
+        }
+        if std::mem::take(&mut self.reassert) {
+            let t = rate_throttles(&self.journal.throttle.undo(), self.rates, None);
+            self.set_throttles(&t, ThrottleReason::RateChanged).await?;
         }
         Ok(())
     }
@@ -666,6 +701,21 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
         throttles.brokers.retain(|b| self.alive.contains(b));
         throttles.log_dir_brokers.retain(|b| self.alive.contains(b));
         let throttles = &throttles;
+        loop {
+            match self.throttle_once(throttles, reason).await? {
+                Some(Merged::Conflict) => continue,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// One attempt of [`Run::set_throttles`]: `Conflict` when another
+    /// process saved a throttle record meanwhile (adopted; nothing sent).
+    async fn throttle_once(
+        &mut self,
+        throttles: &Throttles,
+        reason: ThrottleReason,
+    ) -> Result<Option<Merged>, ExecError> {
         let mut resources: BTreeSet<ConfigResource> = throttles
             .topics
             .keys()
@@ -679,7 +729,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
                 .map(|&b| ConfigResource::Broker(b)),
         );
         if resources.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let resources: Vec<ConfigResource> = resources.into_iter().collect();
         let now = self
@@ -701,12 +751,15 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             v
         };
         if change.ops.is_empty() && sorted(&change.undo) == sorted(&previous) {
-            return Ok(());
+            return Ok(None);
         }
         self.journal.throttle.set_undo(&change.undo);
         self.journal.throttle.rates = self.rates.into();
         self.journal.throttle.revision += 1;
-        self.save()?;
+        let merged = self.save()?;
+        if merged == Merged::Conflict {
+            return Ok(Some(merged));
+        }
         if !change.ops.is_empty() {
             self.admin
                 .alter_configs(&change.ops)
@@ -722,7 +775,7 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
             ops: change.ops.iter().map(ConfigOpView::from).collect(),
             left_alone: Vec::new(),
         });
-        Ok(())
+        Ok(Some(merged))
     }
 
     /// Throttles, then submits `batch`; records what the cluster accepted.
@@ -1256,6 +1309,31 @@ pub(crate) async fn restore_journal<A: ClusterAdmin>(
     Ok(out)
 }
 
+/// Restores the journal's throttles and saves it by the rule of
+/// [`save_merged`] (`base`: the throttle revision the caller read). A
+/// record another process saved meanwhile is restored in turn: a value it
+/// set, which the first pass left alone as not ours, is then ours. The
+/// caller sets the journal's state before.
+pub(crate) async fn restore_and_save<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    store: &mut S,
+    journal: &mut Journal,
+    mut base: u64,
+) -> Result<ThrottleOutcome, ExecError> {
+    let mut ops = Vec::new();
+    loop {
+        let mut out = restore_journal(admin, journal).await?;
+        ops.append(&mut out.ops);
+        match save_merged(store, journal, base).map_err(ExecError::journal("saving"))? {
+            Merged::Saved => {
+                out.ops = ops;
+                return Ok(out);
+            }
+            Merged::Adopted | Merged::Conflict => base = journal.throttle.revision,
+        }
+    }
+}
+
 /// Runs a prepared plan to the end (or to the first batch with `no_wait`,
 /// or until `stop` is raised), resuming from the journal in `store` when
 /// there is one for this plan. See the module doc.
@@ -1399,6 +1477,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
     let rate_changed = !journal.throttle.undo.is_empty() && journal_rates != rates;
     let bound = bound_of(&jobs, rates);
     let mut scheduler = Scheduler::new(jobs, settings.mode);
+    let base = journal.throttle.revision;
     let mut run = Run {
         admin,
         clock,
@@ -1414,6 +1493,8 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         brokers: brokers.into_iter().collect(),
         alive,
         settle: (settings.poll_interval * 3).max(SETTLE),
+        base,
+        reassert: false,
     };
     let already_done = run.count(&[State::AlreadyDone]);
     let adopted = run.count(&[State::Moving]);
@@ -1482,7 +1563,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
             break Outcome::Stopped;
         }
         run.clock.sleep(settings.poll_interval).await;
-        run.pick_up_rate_change()?;
+        run.pick_up_rate_change().await?;
         in_flight = run.poll().await?;
     };
 
@@ -1492,48 +1573,70 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
     if matches!(outcome, Outcome::Completed | Outcome::Incomplete) {
         // Every planned partition at its target whose preferred leader
         // does not lead: those this run moved, and those a killed run
-        // moved before it could record them.
+        // moved before it could record them. A failed election never
+        // keeps the throttles in force: its partitions are reported as
+        // election failed (`kafka-migrate elect` retries) and restoring
+        // goes on.
+        let done = |t: &Tracked| matches!(t.state, State::Done | State::AlreadyDone);
+        let failed_all = |tps: Vec<TopicPartition>, e: &dyn std::fmt::Display| {
+            tps.into_iter()
+                .map(|tp| PartitionError {
+                    topic: tp.topic,
+                    partition: tp.partition,
+                    code: 0,
+                    error: e.to_string(),
+                })
+                .collect::<Vec<_>>()
+        };
         let moved: Vec<TopicPartition> = if settings.no_elect {
             Vec::new()
         } else {
-            let cluster = run
-                .admin
-                .cluster()
-                .await
-                .map_err(ExecError::admin("reading the cluster"))?;
-            run.parts
-                .iter()
-                .filter(|(_, t)| matches!(t.state, State::Done | State::AlreadyDone))
-                .filter(|(tp, t)| {
-                    cluster.partition(tp).is_some_and(|p| {
-                        p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+            match run.admin.cluster().await {
+                Ok(cluster) => run
+                    .parts
+                    .iter()
+                    .filter(|(_, t)| done(t))
+                    .filter(|(tp, t)| {
+                        cluster.partition(tp).is_some_and(|p| {
+                            p.replicas == t.mv.replicas && p.leader != p.replicas.first().copied()
+                        })
                     })
-                })
-                .map(|(tp, _)| tp.clone())
-                .collect()
+                    .map(|(tp, _)| tp.clone())
+                    .collect(),
+                Err(e) => {
+                    // Which leaders are off is unknown: every partition
+                    // at its target may need the election.
+                    let all = run.with_state(&[State::Done, State::AlreadyDone]);
+                    let e = ExecError::admin("reading the cluster before the election")(e);
+                    election_failed = failed_all(all, &e);
+                    Vec::new()
+                }
+            }
         };
-        if !settings.no_elect && !moved.is_empty() {
-            let results = run
-                .admin
-                .elect_preferred(&moved)
-                .await
-                .map_err(ExecError::admin("electing preferred leaders"))?;
-            for (tp, r) in results {
-                match r {
-                    Ok(()) => elected.push(tp),
-                    Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => elected.push(tp),
-                    Err(e) => election_failed.push(PartitionError::new(&tp, &e)),
+        if !moved.is_empty() {
+            match run.admin.elect_preferred(&moved).await {
+                Ok(results) => {
+                    for (tp, r) in results {
+                        match r {
+                            Ok(()) => elected.push(tp),
+                            Err(e) if e.code == ErrorCode::ELECTION_NOT_NEEDED => elected.push(tp),
+                            Err(e) => election_failed.push(PartitionError::new(&tp, &e)),
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = ExecError::admin("electing preferred leaders")(e);
+                    election_failed = failed_all(moved, &e);
                 }
             }
             elected.sort();
         }
-        throttles = restore_journal(run.admin, &mut run.journal).await?;
         // An incomplete run stays open: its diverged partitions are never
         // resubmitted by this journal.
         if outcome == Outcome::Completed {
             run.journal.state = JournalState::Finished;
         }
-        run.save()?;
+        throttles = restore_and_save(run.admin, run.store, &mut run.journal, run.base).await?;
         let elapsed_ms = ms(run.elapsed());
         if !throttles.ops.is_empty() || !throttles.left_alone.is_empty() {
             run.emit(Event::ThrottleChanged {
@@ -1593,13 +1696,30 @@ pub struct RateChange {
 /// `brokers`, recording the undo in the journal first. A running `apply`
 /// of the same journal picks the change up at its next poll. Without a
 /// journal, `brokers` is required and a journal is started (a later
-/// `apply` adopts it).
+/// `apply` adopts it). Saved by the rule of [`save_merged`]: a record a
+/// running `apply` saved meanwhile is read again and the change made
+/// from it.
 pub async fn change_rate<A: ClusterAdmin, S: JournalStore>(
     admin: &mut A,
     store: &mut S,
     rates: Rates,
     brokers: Option<&[BrokerId]>,
 ) -> Result<RateChange, ExecError> {
+    loop {
+        if let Some(c) = change_rate_once(admin, store, rates, brokers).await? {
+            return Ok(c);
+        }
+    }
+}
+
+/// One attempt of [`change_rate`]; `None` when another process saved a
+/// throttle record meanwhile (nothing sent).
+async fn change_rate_once<A: ClusterAdmin, S: JournalStore>(
+    admin: &mut A,
+    store: &mut S,
+    rates: Rates,
+    brokers: Option<&[BrokerId]>,
+) -> Result<Option<RateChange>, ExecError> {
     let mut journal = match store.load().map_err(ExecError::journal("loading"))? {
         Some(j) => j,
         None if brokers.is_some() => Journal::new(""),
@@ -1626,23 +1746,28 @@ pub async fn change_rate<A: ClusterAdmin, S: JournalStore>(
         .map_err(ExecError::admin("reading throttle configs"))?;
     let change = throttle::set_ops(&t, rates, &now, &undo);
     let old = journal.throttle.rates;
+    let base = journal.throttle.revision;
     journal.throttle.set_undo(&change.undo);
     journal.throttle.rates.replication = rates.replication.or(old.replication);
     journal.throttle.rates.log_dirs = rates.log_dirs.or(old.log_dirs);
     journal.throttle.revision += 1;
-    store.save(&journal).map_err(ExecError::journal("saving"))?;
+    if save_merged(store, &mut journal, base).map_err(ExecError::journal("saving"))?
+        == Merged::Conflict
+    {
+        return Ok(None);
+    }
     if !change.ops.is_empty() {
         admin
             .alter_configs(&change.ops)
             .await
             .map_err(ExecError::admin("setting throttle rates"))?;
     }
-    Ok(RateChange {
+    Ok(Some(RateChange {
         replication_rate: rates.replication,
         log_dirs_rate: rates.log_dirs,
         brokers: t.brokers.union(&t.log_dir_brokers).copied().collect(),
         ops: change.ops.iter().map(ConfigOpView::from).collect(),
-    })
+    }))
 }
 
 /// `throttle clear`: restores exactly what the journal says this tool
@@ -1656,14 +1781,16 @@ pub async fn restore_throttles<A: ClusterAdmin, S: JournalStore>(
             "nothing recorded to restore (`throttle clear --all` removes every throttle)",
         ));
     };
-    let out = restore_journal(admin, &mut journal).await?;
-    store.save(&journal).map_err(ExecError::journal("saving"))?;
-    Ok(out)
+    let base = journal.throttle.revision;
+    restore_and_save(admin, store, &mut journal, base).await
 }
 
 /// `throttle clear --all`: deletes every throttle key set on any alive
 /// broker or any topic, whoever set it (as Kafka's tool does at the end of
-/// a move), and empties the journal's record if there is one.
+/// a move), then empties the journal's record if there is one, except the
+/// entries of brokers that are down (nothing was deleted there: a later
+/// `throttle clear` restores them, as after `apply`). The journal is
+/// saved after the deletes, so a failed request leaves the record whole.
 pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
     admin: &mut A,
     store: &mut S,
@@ -1696,17 +1823,32 @@ pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
             op: AlterOp::Delete,
         })
         .collect();
-    if let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? {
-        journal.throttle.undo.clear();
-        journal.throttle.rates = Default::default();
-        journal.throttle.revision += 1;
-        store.save(&journal).map_err(ExecError::journal("saving"))?;
-    }
     if !ops.is_empty() {
         admin
             .alter_configs(&ops)
             .await
             .map_err(ExecError::admin("deleting throttles"))?;
+    }
+    let down = |u: &UndoEntry| match u {
+        UndoEntry::Value { resource, .. } | UndoEntry::Entries { resource, .. } => {
+            matches!(resource, JournalResource::Broker(b) if !cluster.broker(*b).is_some_and(|x| x.alive))
+        }
+    };
+    // Whatever another process records meanwhile was deleted as well,
+    // unless it is on a broker that is down: clearing again from the
+    // stored record is always right.
+    while let Some(mut journal) = store.load().map_err(ExecError::journal("loading"))? {
+        let base = journal.throttle.revision;
+        journal.throttle.undo.retain(down);
+        if journal.throttle.undo.is_empty() {
+            journal.throttle.rates = Default::default();
+        }
+        journal.throttle.revision += 1;
+        if save_merged(store, &mut journal, base).map_err(ExecError::journal("saving"))?
+            != Merged::Conflict
+        {
+            break;
+        }
     }
     Ok(ops.iter().map(ConfigOpView::from).collect())
 }

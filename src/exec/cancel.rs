@@ -2,7 +2,8 @@
 //!
 //! Cancel submits a null target for each move in flight in scope, waits
 //! until the cluster lists none of them, then restores this tool's
-//! throttles from the journal. The cluster's revert keeps `replicas -
+//! throttles from the journal, unless something in scope still moves (a
+//! refused cancel, a disk move that could not be stopped). The cluster's revert keeps `replicas -
 //! adding` of the moment (FIELD-GUIDE §3), which after an overridden move
 //! is not always the assignment before the first submission: that is what
 //! the rollback file is for. Rollback cancels what is still moving among
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use super::apply::{
     ApplyReport, ApplySettings, DirMoveView, Event, PartitionError, ThrottleOutcome, apply,
-    restore_journal,
+    restore_and_save,
 };
 use super::clock::Clock;
 use super::disks::{self, DirState};
@@ -78,6 +79,12 @@ pub struct CancelReport {
     /// back in the dir they are in, as Kafka's `--cancel` does).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_dirs_stopped: Vec<DirMoveView>,
+    /// Partitions in scope still moving after the wait: cancels refused
+    /// or not reverted yet, disk moves that could not be stopped. While
+    /// any is listed the throttles stay in force (they pace those copies);
+    /// `verify` or `throttle clear` restores them once they end.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub throttles_kept_for: Vec<TopicPartition>,
     /// What restoring did (none without a journal, or while moves remain).
     pub throttles: Option<ThrottleOutcome>,
 }
@@ -152,10 +159,15 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
         }
     }
 
+    let reassignments_refused = refused.len();
     let log_dirs_stopped = match scope {
         CancelScope::Plan(plan) => stop_dir_moves(admin, plan, &mut refused).await?,
         CancelScope::All => Vec::new(),
     };
+    let dirs_still_moving: BTreeSet<TopicPartition> = refused[reassignments_refused..]
+        .iter()
+        .map(PartitionError::tp)
+        .collect();
 
     let started = clock.now();
     let mut still: Vec<TopicPartition> = sent.iter().cloned().collect();
@@ -192,13 +204,34 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
         }
     }
 
+    // Nothing of the scope may still copy when the throttles go: a
+    // refused cancel's move runs on, unthrottled otherwise.
+    let listed: BTreeSet<TopicPartition> = admin
+        .list_reassignments()
+        .await
+        .map_err(ExecError::admin("listing moves in flight"))?
+        .into_iter()
+        .map(|m| m.tp)
+        .collect();
+    let in_scope: BTreeSet<TopicPartition> = match scope {
+        CancelScope::All => listed,
+        CancelScope::Plan(plan) => plan
+            .moves()
+            .iter()
+            .map(|m| m.tp.clone())
+            .filter(|tp| listed.contains(tp))
+            .collect(),
+    };
+    let throttles_kept_for: Vec<TopicPartition> =
+        in_scope.union(&dirs_still_moving).cloned().collect();
     let mut throttles = None;
     if let Some(mut j) = journal
         && still.is_empty()
+        && throttles_kept_for.is_empty()
     {
-        throttles = Some(restore_journal(admin, &mut j).await?);
         j.state = JournalState::Cancelled;
-        store.save(&j).map_err(ExecError::journal("saving"))?;
+        let base = j.throttle.revision;
+        throttles = Some(restore_and_save(admin, store, &mut j, base).await?);
     }
     refused.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     Ok(CancelReport {
@@ -207,6 +240,7 @@ async fn cancel_inner<A: ClusterAdmin, C: Clock, S: JournalStore>(
         refused,
         still_moving: still,
         log_dirs_stopped,
+        throttles_kept_for,
         throttles,
     })
 }

@@ -290,6 +290,59 @@ pub trait JournalStore {
     fn save(&mut self, journal: &Journal) -> Result<(), Self::Error>;
 }
 
+/// What [`save_merged`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merged {
+    /// Saved; the throttle record was nobody else's since this writer
+    /// read it.
+    Saved,
+    /// Saved, with the throttle record another process saved meanwhile
+    /// (this writer had not changed its own): the writer's copy now holds
+    /// it.
+    Adopted,
+    /// Nothing saved: both changed the throttle record. The writer's copy
+    /// now holds the stored record; the writer makes its change again
+    /// from it and saves again.
+    Conflict,
+}
+
+/// Saves `journal`, a copy whose throttle record was at revision `base`
+/// when this writer last read or saved it, without losing a throttle
+/// record another process (`throttle set` beside a running `apply`, say)
+/// saved in between.
+///
+/// The rule: every change of the throttle record bumps its revision, and
+/// a writer reloads the file just before each save. If the stored
+/// revision is still `base`, nobody else wrote: save. If it moved and
+/// this writer did not touch the record, take the stored record and save
+/// (the rest of the journal, submissions and state, is the writer's
+/// own). If both changed it, save nothing and hand the stored record back
+/// ([`Merged::Conflict`]): the writer computes its change again from it
+/// (the undo record is saved before its operations are sent, and a
+/// restore is idempotent, so doing it again is harmless). Neither record
+/// is merged entry by entry: the second writer always builds on the
+/// first's. Reload and save are not one atomic step, so two writers
+/// within that instant can still collide; nothing here takes a lock.
+pub fn save_merged<S: JournalStore>(
+    store: &mut S,
+    journal: &mut Journal,
+    base: u64,
+) -> Result<Merged, S::Error> {
+    let mut merged = Merged::Saved;
+    if let Some(stored) = store.load()?
+        && stored.throttle.revision != base
+    {
+        let ours_changed = journal.throttle.revision != base;
+        journal.throttle = stored.throttle;
+        if ours_changed {
+            return Ok(Merged::Conflict);
+        }
+        merged = Merged::Adopted;
+    }
+    store.save(journal)?;
+    Ok(merged)
+}
+
 /// A journal kept in memory (tests, the demo). Cloning shares nothing:
 /// take [`MemoryStore::journal`] to carry a journal into a re-run.
 #[derive(Debug, Clone, Default)]

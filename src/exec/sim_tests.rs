@@ -375,6 +375,61 @@ fn no_elect_leaves_leaders_where_they_are() {
     assert_eq!(sim.inspect(|s| s.partition("r", 0).unwrap().leader), 1);
 }
 
+/// A reorder (leader election needed) and a throttled copy, run to the
+/// end with `fail` armed once both partitions are at their targets.
+fn election_failure_case(fail: impl Fn(&SimCluster)) -> (ApplyReport, SimCluster) {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("r", &[(&[1, 2], MB)])
+        .topic("t", &[(&[1], 4 * MB)])
+        .broker_config(3, super::throttle::FOLLOWER_RATE, "999999")
+        .build()
+        .unwrap();
+    let p = plan(&[("r", 0, &[2, 1]), ("t", 0, &[3])]);
+    let prep = prepared(&sim, &p);
+    let stop = AtomicBool::new(false);
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(Mode::default(), Some(MB)),
+        &mut MemoryStore::new(),
+        &mut |e| {
+            if let Event::Progress(p) = e
+                && p.partitions_done == p.partitions_total
+            {
+                fail(&sim);
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    (report, sim)
+}
+
+// regression: a failed ElectLeaders (or the Metadata call before it)
+// returned before restoring: the throttles stayed in force.
+#[test]
+fn a_failed_election_is_reported_and_the_throttles_restored_all_the_same() {
+    for api in ["ElectLeaders", "Metadata"] {
+        let (report, sim) = election_failure_case(|sim| sim.fail_next_call_of(api));
+        assert_eq!(report.outcome, Outcome::Completed, "{api}");
+        let failed: Vec<TopicPartition> = report.election_failed.iter().map(|f| f.tp()).collect();
+        assert!(failed.contains(&tp("r", 0)), "{api}: {failed:?}");
+        assert!(report.elected.is_empty(), "{api}");
+        assert!(report.throttles.restored, "{api}");
+        // Nothing but the operator's own rate.
+        let expected = BTreeMap::from([(
+            (
+                "broker 3".to_string(),
+                super::throttle::FOLLOWER_RATE.to_string(),
+            ),
+            "999999".to_string(),
+        )]);
+        assert_eq!(throttle_configs(&sim), expected, "{api}");
+    }
+}
+
 /// The throttles are Kafka's strings while the moves run (all at once,
 /// nothing set before on topic `t` and broker 2..6), and afterwards every
 /// value is what it was: an operator's rate on broker 1 and an
@@ -872,6 +927,51 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert_eq!(store.journal.unwrap().state, JournalState::Finished);
 }
 
+// regression: verify and status failed (exit 3) when the replica sizes
+// could not be read, which apply takes as "progress unknown".
+#[test]
+fn verify_and_status_degrade_the_byte_figures_when_sizes_cannot_be_read() {
+    let sim = grown(1);
+    let p = onto_new(1);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+
+    sim.fail_next_call_of("DescribeLogDirs");
+    let report = block_on(verify(
+        &mut sim.admin(),
+        &p,
+        &mut store,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(report.verdict, Verdict::InProgress);
+    assert!(
+        report
+            .sizes_unknown
+            .as_deref()
+            .is_some_and(|e| e.starts_with("reading replica sizes")),
+        "{report:?}"
+    );
+    assert!(matches!(
+        report.partitions[0].status,
+        PartitionStatus::InProgress {
+            bytes_copied: 0,
+            ..
+        }
+    ));
+
+    sim.fail_next_call_of("DescribeLogDirs");
+    let status = block_on(super::verify::status(&mut sim.admin())).unwrap();
+    assert_eq!(status.moves.len(), 1);
+    assert!(status.sizes_unknown.is_some());
+    assert!(!status.throttles.is_empty());
+}
+
 #[test]
 fn verify_preserves_throttles_when_asked() {
     let sim = grown(1);
@@ -1016,6 +1116,54 @@ fn cancel_reverts_restores_throttles_and_a_second_cancel_is_a_no_op() {
     assert!(at_targets(&sim, &p));
 }
 
+// regression: cancel restored the throttles although a refused cancel's
+// move went on copying, then unthrottled.
+#[test]
+fn cancel_keeps_the_throttles_while_a_refused_cancel_still_copies() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1, 4], 8 * MB)])
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2, 3])]);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    // Broker 2 catches up and leads once brokers 1 and 4, the original
+    // replicas, die: cancelling would need an unclean election, and
+    // broker 3 copies on from broker 2.
+    sim.pause_replication(3, true).unwrap();
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    sim.advance(Duration::from_secs(30));
+    sim.stop_broker(1).unwrap();
+    sim.stop_broker(4).unwrap();
+    sim.pause_replication(3, false).unwrap();
+    let throttled = throttle_configs(&sim);
+    assert_ne!(throttled, before);
+
+    let report = block_on(cancel(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        CancelScope::Plan(&p),
+        &mut store,
+        &CancelSettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        report.refused.iter().map(|r| r.tp()).collect::<Vec<_>>(),
+        vec![tp("t", 0)]
+    );
+    assert_eq!(report.throttles_kept_for, vec![tp("t", 0)]);
+    assert!(report.throttles.is_none());
+    assert_eq!(throttle_configs(&sim), throttled);
+    assert!(!store.journal.as_ref().unwrap().throttle.undo.is_empty());
+    assert!(sim.inspect(|s| s.partition("t", 0).unwrap().reassigning()));
+}
+
 #[test]
 fn cancel_all_reverts_moves_other_tools_started() {
     let sim = SimCluster::builder()
@@ -1071,6 +1219,172 @@ fn rollback_cancels_then_applies_the_rollback_file() {
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
 }
 
+/// The journal as two processes see one file.
+#[derive(Clone)]
+struct Shared(Rc<RefCell<MemoryStore>>);
+
+impl JournalStore for Shared {
+    type Error = std::convert::Infallible;
+    fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
+        self.0.borrow_mut().load()
+    }
+    fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
+        self.0.borrow_mut().save(j)
+    }
+}
+
+// regression: `throttle set` saving between apply's pick-up and its next
+// save was overwritten (apply bumped the revision from a stale copy): the
+// new rate stayed on brokers 1 and 2 for good, and batch two ran at the
+// old rate.
+#[test]
+fn throttle_set_between_two_batches_is_kept_and_everything_restored() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1], 4 * MB), (&[3], 4 * MB)])
+        .broker_config(2, super::throttle::FOLLOWER_RATE, "999999")
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2]), ("t", 1, &[4])]);
+    let prep = prepared(&sim, &p);
+    let one_at_a_time = Mode::Bounded(Limits {
+        max_in_flight: 1,
+        max_per_broker: 1,
+    });
+    let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
+    let stop = AtomicBool::new(false);
+    let mut changed = false;
+    let mut batch_two_rate = None;
+    let report = block_on(apply(
+        &mut sim.admin(),
+        &mut sim.clock(),
+        &prep,
+        &settings(one_at_a_time, Some(MB)),
+        &mut shared.clone(),
+        &mut |e| {
+            // After the poll that saw partition 0 done, before the next
+            // batch is throttled and saved.
+            if matches!(e, Event::PartitionDone { .. }) && !changed {
+                changed = true;
+                let rates = Rates {
+                    replication: Some(20 * MB),
+                    log_dirs: None,
+                };
+                block_on(change_rate(
+                    &mut sim.admin(),
+                    &mut shared.clone(),
+                    rates,
+                    None,
+                ))
+                .unwrap();
+            }
+            if let Event::Submitted { moves, .. } = e
+                && moves.iter().any(|m| m.partition == 1)
+            {
+                batch_two_rate = sim.inspect(|s| {
+                    s.brokers[&4]
+                        .configs
+                        .get(super::throttle::FOLLOWER_RATE)
+                        .cloned()
+                });
+            }
+        },
+        &stop,
+    ))
+    .unwrap();
+    assert!(changed);
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(batch_two_rate.as_deref(), Some("20000000"));
+    assert!(
+        report.throttles.left_alone.is_empty(),
+        "{:?}",
+        report.throttles
+    );
+    assert_eq!(throttle_configs(&sim), before);
+}
+
+/// The shared journal, running `hook` once after the first save `when`
+/// holds for (another process acting between a save and what follows it).
+struct Hooked<W: Fn(&Journal) -> bool, H: FnMut()> {
+    shared: Shared,
+    when: W,
+    hook: Option<H>,
+}
+
+impl<W: Fn(&Journal) -> bool, H: FnMut()> JournalStore for Hooked<W, H> {
+    type Error = std::convert::Infallible;
+    fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
+        self.shared.load()
+    }
+    fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
+        self.shared.save(j)?;
+        if (self.when)(j)
+            && let Some(mut h) = self.hook.take()
+        {
+            h();
+        }
+        Ok(())
+    }
+}
+
+// regression: `throttle set` between apply's saving a batch's undo record
+// and sending its operations: apply then wrote its old rate over the new
+// one on the batch's brokers, which restore left alone for good.
+#[test]
+fn throttle_set_between_a_batchs_save_and_its_operations_is_put_back() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("t", &[(&[1], 4 * MB), (&[3], 4 * MB)])
+        .build()
+        .unwrap();
+    let p = plan(&[("t", 0, &[2]), ("t", 1, &[4])]);
+    let prep = prepared(&sim, &p);
+    let one_at_a_time = Mode::Bounded(Limits {
+        max_in_flight: 1,
+        max_per_broker: 1,
+    });
+    let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
+    let on_broker_4 = |j: &Journal| {
+        j.throttle.undo().iter().any(|u| {
+            matches!(
+                u,
+                super::throttle::Undo::Value {
+                    resource: crate::model::live::ConfigResource::Broker(4),
+                    ..
+                }
+            )
+        })
+    };
+    let mut store = Hooked {
+        shared: shared.clone(),
+        when: on_broker_4,
+        hook: Some(|| {
+            let rates = Rates {
+                replication: Some(20 * MB),
+                log_dirs: None,
+            };
+            let c = block_on(change_rate(
+                &mut sim.admin(),
+                &mut shared.clone(),
+                rates,
+                None,
+            ));
+            assert_eq!(c.unwrap().brokers, vec![1, 2, 3, 4]);
+        }),
+    };
+    let (report, _) = run(&sim, &prep, &settings(one_at_a_time, Some(MB)), &mut store);
+    let report = report.unwrap();
+    assert!(store.hook.is_none(), "the hook never ran");
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert!(
+        report.throttles.left_alone.is_empty(),
+        "{:?}",
+        report.throttles
+    );
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
 #[test]
 fn a_rate_changed_by_throttle_set_mid_move_is_picked_up_and_the_original_restored() {
     let sim = SimCluster::builder()
@@ -1083,18 +1397,6 @@ fn a_rate_changed_by_throttle_set_mid_move_is_picked_up_and_the_original_restore
     let p = plan(&[("t", 0, &[2])]);
     let prep = prepared(&sim, &p);
 
-    /// The journal as two processes see one file.
-    #[derive(Clone)]
-    struct Shared(Rc<RefCell<MemoryStore>>);
-    impl JournalStore for Shared {
-        type Error = std::convert::Infallible;
-        fn load(&mut self) -> Result<Option<Journal>, Self::Error> {
-            self.0.borrow_mut().load()
-        }
-        fn save(&mut self, j: &Journal) -> Result<(), Self::Error> {
-            self.0.borrow_mut().save(j)
-        }
-    }
     let shared = Shared(Rc::new(RefCell::new(MemoryStore::new())));
     let stop = AtomicBool::new(false);
     let mut polls = 0;
@@ -1457,6 +1759,64 @@ fn throttle_clear_restores_only_ours_and_clear_all_removes_everything() {
     .unwrap();
     assert_eq!(ops.len(), 1, "{ops:?}");
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
+// regression: `throttle clear --all` emptied the whole record, though it
+// deletes keys on alive brokers only, and saved it before the deletes: a
+// down broker's throttle was then no journal's, and a failed delete left
+// every throttle in force with no record of it.
+#[test]
+fn clear_all_keeps_a_down_brokers_record_and_saves_only_after_the_deletes() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("t", &[(&[1], 500 * MB)])
+        .broker_config(2, super::throttle::FOLLOWER_RATE, "777")
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let p = plan(&[("t", 0, &[2])]);
+    let prep = prepared(&sim, &p);
+    let mut store = MemoryStore::new();
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::default(), Some(MB))
+    };
+    run(&sim, &prep, &s, &mut store).0.unwrap();
+    let recorded = store.journal.clone().unwrap().throttle.undo;
+
+    sim.fail_next_call_of("IncrementalAlterConfigs");
+    block_on(super::apply::clear_all_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap_err();
+    assert_eq!(store.journal.as_ref().unwrap().throttle.undo, recorded);
+
+    sim.stop_broker(2).unwrap();
+    block_on(super::apply::clear_all_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    let kept = &store.journal.as_ref().unwrap().throttle.undo;
+    assert!(!kept.is_empty());
+    assert!(kept.iter().all(|u| matches!(
+        u,
+        super::journal::UndoEntry::Value {
+            resource: super::journal::JournalResource::Broker(2),
+            ..
+        }
+    )));
+    sim.start_broker(2).unwrap();
+    let out = block_on(super::apply::restore_throttles(
+        &mut sim.admin(),
+        &mut store,
+    ))
+    .unwrap();
+    assert!(out.restored);
+    // Broker 1 and the topic were cleared; broker 2 has the operator's
+    // value back.
+    assert_eq!(throttle_configs(&sim), before);
 }
 
 #[test]
@@ -1849,6 +2209,68 @@ fn rollback_of_a_replication_factor_increase_restores_the_factor() {
 
 // regression: `verify` of a plan another run overrode (KIP-455) left that
 // plan's throttles in force for good once nothing of it moved any more.
+/// Two overlapping runs, the first ending first: A throttles brokers 1-4
+/// at 1 MB/s; B (`--additional`, its own journal) moves a large partition
+/// from broker 4 to 1 at 50 MB/s and extends its throttles to the moves
+/// in flight, recording A's 1 MB/s as the value "before" it on every
+/// broker. A ends first and leaves the rates alone (they hold B's value);
+/// B ends and puts back "what was there before B", A's rate, which no
+/// journal owns any more: it stays for good.
+///
+/// Not fixed: a run cannot tell another run's value from an operator's
+/// (journals are separate files neither knows of). A rule needs either a
+/// registry of live journals (B records as "before" only what no live
+/// journal set; A hands its left-alone entries over to the journal that
+/// took them) or A keeping its left-alone entries recorded (journal open)
+/// so that a later `throttle clear` of A's journal, after B ends,
+/// restores them.
+#[test]
+#[ignore = "known: overlapping runs, the first ending first, leave the first's rate behind; see the doc comment"]
+fn overlapping_runs_leave_no_rate_behind_whichever_ends_first() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("o", &[(&[1, 2], 8 * MB), (&[2, 3], 8 * MB)])
+        .topic("big", &[(&[4], 2000 * MB)])
+        .build()
+        .unwrap();
+    let before = throttle_configs(&sim);
+    let plan_a = plan(&[("o", 0, &[1, 3]), ("o", 1, &[2, 4])]);
+    let plan_b = plan(&[("big", 0, &[1])]);
+    let no_wait = |rate| ApplySettings {
+        no_wait: true,
+        ..settings(Mode::AllAtOnce, Some(rate))
+    };
+    let mut store_a = MemoryStore::new();
+    let prep_a = prepared(&sim, &plan_a);
+    run(&sim, &prep_a, &no_wait(MB), &mut store_a).0.unwrap();
+    let additional = PrepareSettings {
+        additional: true,
+        ..PrepareSettings::default()
+    };
+    let prep_b = prepare(&cluster_of(&sim), &plan_b, None, &additional).unwrap();
+    let mut store_b = MemoryStore::new();
+    run(&sim, &prep_b, &no_wait(50 * MB), &mut store_b)
+        .0
+        .unwrap();
+
+    let a = run(
+        &sim,
+        &prep_a,
+        &settings(Mode::AllAtOnce, None),
+        &mut store_a,
+    );
+    assert_eq!(a.0.unwrap().outcome, Outcome::Completed);
+    assert!(!at_targets(&sim, &plan_b), "B must still be moving");
+    let b = run(
+        &sim,
+        &prep_b,
+        &settings(Mode::AllAtOnce, None),
+        &mut store_b,
+    );
+    assert_eq!(b.0.unwrap().outcome, Outcome::Completed);
+    assert_eq!(throttle_configs(&sim), before);
+}
+
 #[test]
 fn verify_of_an_overridden_plan_waits_for_the_override_then_restores() {
     let sim = SimCluster::builder()

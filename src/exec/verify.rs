@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_journal};
+use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_save};
 use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
@@ -86,6 +86,11 @@ pub struct VerifyReport {
     /// What restoring did, when it ran (all done, a journal, not
     /// preserved).
     pub throttles: Option<ThrottleOutcome>,
+    /// Why the replica sizes could not be read, if they could not: the
+    /// byte figures then count nothing copied (progress unknown, as
+    /// `apply` takes it) rather than failing the whole command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sizes_unknown: Option<String>,
 }
 
 /// Bytes a move in flight has copied and copies in all: each adding
@@ -118,6 +123,22 @@ pub fn move_bytes(
         })
         .sum();
     (copied, size.saturating_mul(m.adding.len() as u64))
+}
+
+/// The replica sizes on `brokers`, or none and why: they serve the byte
+/// figures only, so a broker that cannot answer (down, say) degrades them
+/// and stops nothing.
+async fn sizes_or_unknown<A: ClusterAdmin>(
+    admin: &mut A,
+    brokers: &[BrokerId],
+) -> (ReplicaSizes, Option<String>) {
+    match admin.replica_sizes(brokers).await {
+        Ok(s) => (s, None),
+        Err(e) => (
+            ReplicaSizes::new(),
+            Some(ExecError::admin("reading replica sizes")(e).to_string()),
+        ),
+    }
 }
 
 /// The alive brokers a set of moves copies from or to (DescribeLogDirs
@@ -159,13 +180,10 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         .iter()
         .filter_map(|m| moving.get(&m.tp).copied())
         .collect();
-    let sizes = if ours.is_empty() {
-        ReplicaSizes::new()
+    let (sizes, sizes_unknown) = if ours.is_empty() {
+        (ReplicaSizes::new(), None)
     } else {
-        admin
-            .replica_sizes(&brokers_of(&cluster, ours.iter().copied()))
-            .await
-            .map_err(ExecError::admin("reading replica sizes"))?
+        sizes_or_unknown(admin, &brokers_of(&cluster, ours.iter().copied())).await
     };
 
     let dir_moves = disks::dir_moves(plan.moves());
@@ -284,11 +302,11 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         && in_progress == 0
         && !settings.preserve_throttles
     {
-        throttles = Some(restore_journal(admin, &mut j).await?);
         if verdict == Verdict::AllDone {
             j.state = JournalState::Finished;
         }
-        store.save(&j).map_err(ExecError::journal("saving"))?;
+        let base = j.throttle.revision;
+        throttles = Some(restore_and_save(admin, store, &mut j, base).await?);
     }
     Ok(VerifyReport {
         verdict,
@@ -298,6 +316,7 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         failed,
         partitions,
         throttles,
+        sizes_unknown,
     })
 }
 
@@ -350,6 +369,11 @@ pub struct StatusReport {
     /// Every throttle key set on an alive broker or a topic, sorted
     /// (brokers first).
     pub throttles: Vec<ThrottleInForce>,
+    /// Why the replica sizes could not be read, if they could not: the
+    /// byte figures then count nothing copied (progress unknown, as
+    /// `apply` takes it) rather than failing the whole command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sizes_unknown: Option<String>,
 }
 
 /// `status`: the moves in flight with their progress, and the throttles
@@ -363,13 +387,10 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
         .list_reassignments()
         .await
         .map_err(ExecError::admin("listing moves in flight"))?;
-    let sizes = if in_flight.is_empty() {
-        ReplicaSizes::new()
+    let (sizes, sizes_unknown) = if in_flight.is_empty() {
+        (ReplicaSizes::new(), None)
     } else {
-        admin
-            .replica_sizes(&brokers_of(&cluster, in_flight.iter()))
-            .await
-            .map_err(ExecError::admin("reading replica sizes"))?
+        sizes_or_unknown(admin, &brokers_of(&cluster, in_flight.iter())).await
     };
     let moves = in_flight
         .iter()
@@ -455,5 +476,6 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
         moves,
         log_dir_moves,
         throttles,
+        sizes_unknown,
     })
 }

@@ -110,6 +110,8 @@ struct Inner {
     steps: u64,
     /// Admin calls still to fail before reaching the cluster.
     failing_calls: u32,
+    /// APIs whose next call fails (each once).
+    failing_apis: Vec<&'static str>,
     alter_requests: Vec<AlterRequest>,
     dir_requests: Vec<DirRequest>,
 }
@@ -137,6 +139,10 @@ impl Inner {
     fn call(&mut self, api: &'static str) -> Result<(), SimError> {
         if self.failing_calls > 0 {
             self.failing_calls -= 1;
+            return Err(SimError::Unreachable { api });
+        }
+        if let Some(i) = self.failing_apis.iter().position(|a| *a == api) {
+            self.failing_apis.remove(i);
             return Err(SimError::Unreachable { api });
         }
         Ok(())
@@ -312,6 +318,12 @@ impl SimCluster {
     /// a lost connection the wire client gave up on.
     pub fn fail_next_calls(&self, n: u32) {
         self.inner.borrow_mut().failing_calls = n;
+    }
+
+    /// The next call of `api` (its Kafka name, e.g. `ElectLeaders`) fails
+    /// before reaching the cluster; other calls go through.
+    pub fn fail_next_call_of(&self, api: &'static str) {
+        self.inner.borrow_mut().failing_apis.push(api);
     }
 
     /// Writes `bytes` more to a partition's leader (a producer at work);
@@ -882,6 +894,7 @@ impl SimBuilder {
                 step: self.step,
                 steps: 0,
                 failing_calls: 0,
+                failing_apis: Vec::new(),
                 alter_requests: Vec::new(),
                 dir_requests: Vec::new(),
             })),

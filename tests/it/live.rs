@@ -11,9 +11,7 @@ use std::time::Duration;
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use tempfile::TempDir;
 
-use crate::support::{bin, errors};
-// wire/interop.rs (another helper's file) still imports these from here.
-pub use crate::support::{assert_exit, stderr, stdout};
+use crate::support::{assert_exit, bin, errors, stderr, stdout};
 
 /// A mini-broker on this test's own runtime, with data in its topics.
 pub struct Mini {

@@ -49,6 +49,7 @@ pub fn stderr(out: &Output) -> String {
 
 /// Checks the exit code, showing both streams when it differs: a wrong code
 /// is explained by an error line as often as by a summary.
+#[track_caller]
 pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),

@@ -19,7 +19,7 @@ use tempfile::TempDir;
 
 use super::tools::{reassign, tool_at};
 use super::{Backend, block_on, kcat, unique};
-use crate::live::{assert_exit, stderr, stdout};
+use crate::support::{assert_exit, stderr, stdout};
 
 const LEADER_RATE: &str = "leader.replication.throttled.rate";
 const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";

@@ -19,6 +19,7 @@ use kafka_migrate::model::{BrokerId, TopicPartition};
 use tempfile::TempDir;
 
 use super::{Backend, admin, eventually, kcat, unique};
+use crate::support::{assert_exit, stderr, stdout};
 
 const LEADER_RATE: &str = "leader.replication.throttled.rate";
 const FOLLOWER_RATE: &str = "follower.replication.throttled.rate";
@@ -36,10 +37,6 @@ fn tp(topic: &str, partition: i32) -> TopicPartition {
         topic: topic.to_string(),
         partition,
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The binary with the backend's bootstrap in the environment.
@@ -80,26 +77,14 @@ async fn finish(child: Child) -> Output {
         .unwrap()
 }
 
-#[track_caller]
-fn expect_exit(b: &dyn Backend, out: &Output, code: i32, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{}: {what}\nstdout:\n{}\nstderr:\n{}",
-        b.name(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
 
 /// The JSON Lines events of a run.
 fn events(out: &Output) -> Vec<serde_json::Value> {
-    text(&out.stdout)
+    stdout(out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
@@ -404,7 +389,7 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
     );
     // Before the run the partitions sit elsewhere, not moving: diverged.
     let out = km(b, &["verify", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 3, "verify before apply");
+    assert_exit(&out, 3);
     assert_eq!(json(&out)["verdict"], "failed", "{}", b.name());
 
     let out = km(
@@ -412,7 +397,7 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
         &["apply", &plan, "--throttle", "4MB/s", "--output", "json"],
     )
     .await;
-    expect_exit(b, &out, 0, "apply");
+    assert_exit(&out, 0);
     // JSON Lines, each event with a version, the report last.
     let events = events(&out);
     let kinds: Vec<&str> = events
@@ -436,7 +421,7 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
     assert!(events.iter().all(|e| e["version"] == 1), "{events:?}");
     assert_eq!(kinds.last(), Some(&"report"));
     assert_eq!(events.last().unwrap()["outcome"], "completed");
-    let err = text(&out.stderr);
+    let err = stderr(&out);
     let journal = dir.path().join("p.journal.json");
     assert!(
         err.contains(&format!(
@@ -494,15 +479,15 @@ pub async fn apply_throttled_move(b: &dyn Backend) {
         );
     }
     let out = km(b, &["verify", &plan]).await;
-    expect_exit(b, &out, 0, "verify after apply");
+    assert_exit(&out, 0);
     assert!(
-        text(&out.stdout).contains("2 done, 0 in progress"),
+        stdout(&out).contains("2 done, 0 in progress"),
         "{}: {}",
         b.name(),
-        text(&out.stdout)
+        stdout(&out)
     );
     let out = km(b, &["status", "--output", "json"]).await;
-    expect_exit(b, &out, 0, "status");
+    assert_exit(&out, 0);
     let st = json(&out);
     // Of this topic or any broker (a shared cluster's other topics are
     // their scenarios' business).
@@ -560,7 +545,7 @@ pub async fn throttled_move_takes_its_time(b: &dyn Backend) {
     )
     .await;
     let took = started.elapsed();
-    expect_exit(b, &out, 0, "apply");
+    assert_exit(&out, 0);
     let implied = Duration::from_secs_f64((size - burst) as f64 / rate as f64);
     eprintln!(
         "{}: {size} bytes at {rate} B/s, {burst} let through at once: took {took:?}, the throttle implies {implied:?}",
@@ -631,7 +616,7 @@ async fn watch_run(
             // Hold the full load for a few more polls, then let it finish.
             tokio::time::sleep(Duration::from_secs(1)).await;
             let out = km(b, &["throttle", "set", "50MB/s", "--plan", plan]).await;
-            expect_exit(b, &out, 0, "throttle set");
+            assert_exit(&out, 0);
             raised = true;
         }
         assert!(
@@ -683,7 +668,7 @@ pub async fn batching_limits_hold(b: &dyn Backend) {
         "--no-progress",
     ];
     let (out, most) = watch_run(b, &mut a, &args, &plan, &topic, &leaders, n).await;
-    expect_exit(b, &out, 0, "apply --max-per-broker 1");
+    assert_exit(&out, 0);
     eprintln!("{}: --max-per-broker 1: most seen {most:?}", b.name());
     assert!(most.into <= 1 && most.out_of <= 1, "{}: {most:?}", b.name());
     // Each broker can take one move in and one out: the polls saw several
@@ -704,7 +689,7 @@ pub async fn batching_limits_hold(b: &dyn Backend) {
         "--no-progress",
     ];
     let (out, most) = watch_run(b, &mut a, &args, &rollback, &topic, &leaders, 2).await;
-    expect_exit(b, &out, 0, "rollback --max-in-flight 2");
+    assert_exit(&out, 0);
     eprintln!("{}: --max-in-flight 2: most seen {most:?}", b.name());
     assert_eq!(most.in_flight, 2, "{}: {most:?}", b.name());
     wait_replicas(b, &mut a, &topic, &from).await;
@@ -742,7 +727,7 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
         (!moving(&mut a, &topic).await.is_empty()).then_some(())
     });
     let out = km(b, &["throttle", "set", "30KB/s", "--plan", &plan]).await;
-    expect_exit(b, &out, 0, "throttle set 30KB/s");
+    assert_exit(&out, 0);
     let c = throttles_when(&mut a, &ids, &[&topic], |c| {
         [w, x, y].iter().all(|&id| {
             [LEADER_RATE, FOLLOWER_RATE]
@@ -769,9 +754,9 @@ pub async fn throttle_set_mid_move_and_restore(b: &dyn Backend) {
     );
     // Faster, so that the run ends.
     let out = km(b, &["throttle", "set", "50MB/s", "--plan", &plan]).await;
-    expect_exit(b, &out, 0, "throttle set 50MB/s");
+    assert_exit(&out, 0);
     let out = finish(child).await;
-    expect_exit(b, &out, 0, "apply");
+    assert_exit(&out, 0);
     wait_replicas(b, &mut a, &topic, &[vec![x, y], vec![w, x]]).await;
     let want: ConfigValues = [
         (
@@ -820,11 +805,11 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         ],
     );
     let out = km(b, &["apply", &plan, "--throttle", "10KB/s", "--no-wait"]).await;
-    expect_exit(b, &out, 0, "apply --no-wait");
+    assert_exit(&out, 0);
     assert!(
-        text(&out.stderr).contains("moves are in flight"),
+        stderr(&out).contains("moves are in flight"),
         "{}",
-        text(&out.stderr)
+        stderr(&out)
     );
     eventually!(
         format!("{}: {topic}-1 done, {topic}-0 moving", b.name()),
@@ -835,7 +820,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         }
     );
     let out = km(b, &["verify", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 1, "verify while moving");
+    assert_exit(&out, 1);
     let v = json(&out);
     assert_eq!(
         (
@@ -859,7 +844,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
 
     // status sees the move and the run's rate.
     let out = km(b, &["status", "--output", "json"]).await;
-    expect_exit(b, &out, 0, "status");
+    assert_exit(&out, 0);
     let st = json(&out);
     assert!(
         st["moves"]
@@ -890,8 +875,8 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         &["plan", "--bootstrap-server", &bootstrap, "--topics", &topic],
     )
     .await;
-    expect_exit(b, &out, 2, "plan during a move");
-    let err = text(&out.stderr);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!("the cluster at {bootstrap}"))
             && err.contains("partitions are being reassigned")
@@ -916,17 +901,17 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         matches!(out.status.code(), Some(0 | 1)),
         "{}: {}",
         b.name(),
-        text(&out.stderr)
+        stderr(&out)
     );
 
     let out = km(b, &["throttle", "set", "50MB/s", "--plan", &plan]).await;
-    expect_exit(b, &out, 0, "throttle set");
+    assert_exit(&out, 0);
     eventually!(format!("{}: the move done", b.name()), 60, {
         moving(&mut a, &topic).await.is_empty().then_some(())
     });
     wait_replicas(b, &mut a, &topic, &targets).await;
     let out = km(b, &["verify", &plan, "--preserve-throttles"]).await;
-    expect_exit(b, &out, 0, "verify --preserve-throttles");
+    assert_exit(&out, 0);
     let c = throttles(&mut a, &ids, &[&topic]).await;
     assert!(
         value(&c, ConfigResource::Topic(topic.clone()), FOLLOWER_REPLICAS).is_some()
@@ -935,7 +920,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         b.name()
     );
     let out = km(b, &["verify", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 0, "verify when done");
+    assert_exit(&out, 0);
     assert_eq!(json(&out)["verdict"], "all_done");
     assert_clean(b, &mut a, &topic).await;
 
@@ -947,7 +932,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
     assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
     wait_replicas(b, &mut a, &topic, &[targets[0].clone(), vec![x, y]]).await;
     let out = km(b, &["verify", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 3, "verify after someone else's move");
+    assert_exit(&out, 3);
     let v = json(&out);
     let p1 = v["partitions"]
         .as_array()
@@ -970,7 +955,7 @@ pub async fn verify_exit_codes(b: &dyn Backend) {
         vec!["verify", &other, "--journal", &journal],
     ] {
         let out = km(b, &args).await;
-        expect_exit(b, &out, 2, &format!("{args:?}"));
+        assert_exit(&out, 2);
     }
 }
 
@@ -1001,7 +986,7 @@ pub async fn cancel_twice(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "apply --no-wait");
+    assert_exit(&out, 0);
     // Let broker y copy at full speed (the leader w serves it, y fetches),
     // while z stays throttled: y joins the ISR of partition 1, whose move
     // still waits for z.
@@ -1019,7 +1004,7 @@ pub async fn cancel_twice(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "throttle set --brokers");
+    assert_exit(&out, 0);
     let c = throttles_when(&mut a, &ids, &[&topic], |c| {
         value(c, ConfigResource::Broker(y), FOLLOWER_RATE) == Some("100000000")
     })
@@ -1047,7 +1032,7 @@ pub async fn cancel_twice(b: &dyn Backend) {
     );
 
     let out = km(b, &["cancel", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 0, "cancel");
+    assert_exit(&out, 0);
     let v = json(&out);
     assert_eq!(v["cancelled"].as_array().map(Vec::len), Some(2), "{v}");
     // Replicas less the adding ones, in an order Kafka does not promise.
@@ -1072,7 +1057,7 @@ pub async fn cancel_twice(b: &dyn Backend) {
     }
     // Again: nothing to cancel.
     let out = km(b, &["cancel", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 0, "second cancel");
+    assert_exit(&out, 0);
     assert_eq!(
         json(&out)["cancelled"],
         serde_json::json!([]),
@@ -1082,9 +1067,9 @@ pub async fn cancel_twice(b: &dyn Backend) {
     assert_clean(b, &mut a, &topic).await;
     // Nothing moving and not at the plan's replicas: diverged.
     let out = km(b, &["verify", &plan]).await;
-    expect_exit(b, &out, 3, "verify after cancel");
+    assert_exit(&out, 3);
     let out = km(b, &["cancel", "--all"]).await;
-    expect_exit(b, &out, 0, "cancel --all with nothing moving");
+    assert_exit(&out, 0);
 }
 
 /// An apply stopped by Ctrl-C (exit 1, moves left in flight), run again
@@ -1131,8 +1116,8 @@ pub async fn killed_apply_resumes(b: &dyn Backend) {
         .unwrap();
     assert!(kill.success());
     let out = finish(child).await;
-    expect_exit(b, &out, 1, "apply stopped by SIGINT");
-    let err = text(&out.stderr);
+    assert_exit(&out, 1);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!("resume with `kafka-migrate apply {plan}`"))
             && err.contains("kafka-migrate cancel"),
@@ -1180,7 +1165,7 @@ pub async fn killed_apply_resumes(b: &dyn Backend) {
         &["apply", &plan, "--throttle", "50MB/s", "--output", "json"],
     )
     .await;
-    expect_exit(b, &out, 0, "apply again");
+    assert_exit(&out, 0);
     let events = events(&out);
     let started = events.iter().find(|e| e["event"] == "started").unwrap();
     assert_eq!(
@@ -1268,7 +1253,7 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "apply --dry-run");
+    assert_exit(&out, 0);
     let v = json(&out);
     assert_eq!(v["dry_run"], true);
     assert_eq!(
@@ -1291,12 +1276,8 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "apply --dry-run --output markdown");
-    assert!(
-        text(&out.stdout).contains("**Throttles**"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("**Throttles**"), "{}", stdout(&out));
     assert_eq!(
         look(&mut a, &ids, &topic).await,
         before,
@@ -1316,8 +1297,8 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
         &[(&topic, 0, vec![w, x]), (&topic, 1, vec![y, x])],
     );
     let out = km(b, &["apply", &plan, "--throttle", "5MB/s"]).await;
-    expect_exit(b, &out, 2, "a stale plan");
-    let err = text(&out.stderr);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!("{topic}-1")) && !err.contains(&format!("{topic}-0")),
         "{}: {err}",
@@ -1342,7 +1323,7 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "a stale plan with --force");
+    assert_exit(&out, 0);
     wait_replicas(b, &mut a, &topic, &[vec![w, z], vec![x, z]]).await;
     assert_clean(b, &mut a, &topic).await;
 
@@ -1358,9 +1339,9 @@ pub async fn dry_run_stale_and_down_target(b: &dyn Backend) {
     );
     let onto_down = write_plan(dir.path(), "down.json", &[(&topic, 0, vec![w, y])]);
     let out = km(b, &["apply", &onto_down, "--throttle", "5MB/s"]).await;
-    let err = text(&out.stderr);
+    let err = stderr(&out);
     b.start_broker(y).await;
-    expect_exit(b, &out, 2, "a target broker down");
+    assert_exit(&out, 2);
     assert!(err.contains(&format!("broker {y}")), "{}: {err}", b.name());
     assert_eq!(moving(&mut a, &topic).await, vec![]);
     wait_replicas(b, &mut a, &topic, &[vec![w, z], vec![x, z]]).await;
@@ -1382,7 +1363,7 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
     let dir = TempDir::new().unwrap();
     let plan = write_plan(dir.path(), "p.json", &[(&topic, 0, vec![w, z])]);
     let out = km(b, &["apply", &plan, "--throttle", "10KB/s", "--no-wait"]).await;
-    expect_exit(b, &out, 0, "apply --no-wait");
+    assert_exit(&out, 0);
     b.stop_broker(z).await;
     eventually!(
         format!("{}: broker {z} gone from the metadata", b.name()),
@@ -1403,7 +1384,7 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
     let m = moving(&mut a, &topic).await;
     assert_eq!(m.len(), 1, "{}: stuck: {m:?}", b.name());
     let out = km(b, &["verify", &plan, "--output", "json"]).await;
-    expect_exit(b, &out, 3, "verify of a move onto a stopped broker");
+    assert_exit(&out, 3);
     let v = json(&out);
     assert_eq!(v["partitions"][0]["status"], "failed", "{v}");
     assert!(
@@ -1413,10 +1394,10 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
         "{v}"
     );
     let out = km(b, &["cancel", &plan]).await;
-    expect_exit(b, &out, 0, "cancel of a move onto a stopped broker");
+    assert_exit(&out, 0);
     // Broker z's throttles cannot be restored while it is down: named,
     // kept in the journal, and removed by `throttle clear` once it is back.
-    let err = text(&out.stderr);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!(
             "warning: throttles on broker {z} not restored: it is down"
@@ -1444,7 +1425,7 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
         b.name()
     );
     let out = km(b, &["throttle", "clear", "--plan", &plan]).await;
-    expect_exit(b, &out, 0, "throttle clear once the broker is back");
+    assert_exit(&out, 0);
     assert_clean(b, &mut a, &topic).await;
     assert_eq!(
         consume(b, &topic, 0),
@@ -1456,7 +1437,7 @@ pub async fn stuck_move_keeps_the_data_plane(b: &dyn Backend) {
 
 /// The `error:` lines of a run.
 fn errors(out: &Output) -> Vec<String> {
-    text(&out.stderr)
+    stderr(out)
         .lines()
         .filter(|l| l.starts_with("error: "))
         .map(String::from)
@@ -1533,17 +1514,11 @@ pub async fn bad_inputs_exit_2(b: &dyn Backend) {
     ];
     for (args, names) in cases {
         let out = km(b, &args).await;
-        expect_exit(b, &out, 2, &format!("{args:?}"));
+        assert_exit(&out, 2);
         let errs = errors(&out);
-        assert_eq!(
-            errs.len(),
-            1,
-            "{}: {args:?}: {}",
-            b.name(),
-            text(&out.stderr)
-        );
+        assert_eq!(errs.len(), 1, "{}: {args:?}: {}", b.name(), stderr(&out));
         assert!(errs[0].contains(names), "{}: {args:?}: {errs:?}", b.name());
-        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(out.stdout.is_empty(), "{args:?}: {}", stdout(&out));
     }
     // No bootstrap at all.
     let out = crate::support::bin()
@@ -1551,7 +1526,7 @@ pub async fn bad_inputs_exit_2(b: &dyn Backend) {
         .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
         .output()
         .unwrap();
-    expect_exit(b, &out, 2, "status without a bootstrap");
+    assert_exit(&out, 2);
     assert_eq!(
         look(&mut a, &ids, &topic).await,
         before,
@@ -1581,7 +1556,7 @@ pub async fn elect_leaders_after_no_elect(b: &dyn Backend) {
         ],
     );
     let out = km(b, &["apply", &plan, "--no-elect", "--throttle", "8MB/s"]).await;
-    expect_exit(b, &out, 0, "apply --no-elect");
+    assert_exit(&out, 0);
     wait_replicas(b, &mut a, &topic, &targets).await;
     let leaders: Vec<BrokerId> = state(&mut a, &topic)
         .await
@@ -1599,19 +1574,19 @@ pub async fn elect_leaders_after_no_elect(b: &dyn Backend) {
         &["elect-leaders", "--topics", &topic, "--output", "json"],
     )
     .await;
-    expect_exit(b, &out, 0, "elect-leaders");
+    assert_exit(&out, 0);
     assert_eq!(json(&out)["failed"], serde_json::json!([]), "{}", b.name());
     eventually!(format!("{}: preferred leaders", b.name()), 30, {
         let s = state(&mut a, &topic).await;
         s.values().all(|(r, l, _)| *l == r[0]).then_some(())
     });
     let out = km(b, &["elect-leaders", "--topics", &topic]).await;
-    expect_exit(b, &out, 0, "elect-leaders again");
+    assert_exit(&out, 0);
     assert!(
-        text(&out.stdout).starts_with("0 preferred leaders elected"),
+        stdout(&out).starts_with("0 preferred leaders elected"),
         "{}: {}",
         b.name(),
-        text(&out.stdout)
+        stdout(&out)
     );
     assert_clean(b, &mut a, &topic).await;
 }
@@ -1652,7 +1627,7 @@ pub async fn override_a_running_move(b: &dyn Backend) {
     );
     let plan_b = write_plan(dir.path(), "b.json", &[(&topic, 0, vec![w, z])]);
     let out = km(b, &["apply", &plan_a, "--throttle", "10KB/s", "--no-wait"]).await;
-    expect_exit(b, &out, 0, "apply A --no-wait");
+    assert_exit(&out, 0);
     let m = moving(&mut a, &topic).await;
     assert_eq!(m.len(), 2, "{}: A in flight: {m:?}", b.name());
     let a_throttles = throttles_when(&mut a, &ids, &[&topic], |c| {
@@ -1671,8 +1646,8 @@ pub async fn override_a_running_move(b: &dyn Backend) {
 
     // Without --additional: refused, naming both of A's moves, nothing sent.
     let out = km(b, &["apply", &plan_b, "--throttle", "50MB/s"]).await;
-    expect_exit(b, &out, 2, "apply B while A moves");
-    let err = text(&out.stderr);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
     assert!(
         err.contains(&format!("{topic}-0: being reassigned to [{w},{y}]"))
             && err.contains(&format!("{topic}-1: is being reassigned to [{x},{z}]"))
@@ -1704,14 +1679,14 @@ pub async fn override_a_running_move(b: &dyn Backend) {
         ],
     )
     .await;
-    expect_exit(b, &out, 0, "apply B --additional");
+    assert_exit(&out, 0);
     assert!(
-        text(&out.stderr).contains(&format!(
+        stderr(&out).contains(&format!(
             "{topic}-0: being reassigned to [{w},{y}]; this plan replaces that target"
         )),
         "{}: {}",
         b.name(),
-        text(&out.stderr)
+        stderr(&out)
     );
     let ev = events(&out);
     assert_eq!(ev.last().unwrap()["outcome"], "completed", "{ev:?}");
@@ -1757,13 +1732,13 @@ pub async fn override_a_running_move(b: &dyn Backend) {
 
     // A's other move finishes; A's plan is now diverged, not done.
     let out = km(b, &["throttle", "set", "50MB/s", "--plan", &plan_a]).await;
-    expect_exit(b, &out, 0, "throttle set A");
+    assert_exit(&out, 0);
     eventually!(format!("{}: nothing moving", b.name()), 60, {
         moving(&mut a, &topic).await.is_empty().then_some(())
     });
     wait_replicas(b, &mut a, &topic, &[vec![w, z], vec![x, z]]).await;
     let out = km(b, &["verify", &plan_a, "--output", "json"]).await;
-    expect_exit(b, &out, 3, "verify A after B overrode it");
+    assert_exit(&out, 3);
     let v = json(&out);
     let statuses: Vec<(&serde_json::Value, &serde_json::Value)> = v["partitions"]
         .as_array()
@@ -1786,7 +1761,7 @@ pub async fn override_a_running_move(b: &dyn Backend) {
         "{v}"
     );
     let out = km(b, &["verify", &plan_b]).await;
-    expect_exit(b, &out, 0, "verify B");
+    assert_exit(&out, 0);
     assert_preferred_leaders(b, &mut a, &topic).await;
     assert_clean(b, &mut a, &topic).await;
     for (p, sent) in sent.iter().enumerate() {
@@ -1871,7 +1846,7 @@ pub async fn no_acknowledged_message_lost_while_brokers_bounce(b: &dyn Backend) 
     });
     // Faster than the producer, so that the moves end.
     let out = km(b, &["throttle", "set", "50MB/s", "--plan", &plan]).await;
-    expect_exit(b, &out, 0, "throttle set");
+    assert_exit(&out, 0);
     let out = finish(child).await;
     if out.status.code() != Some(0) {
         // A run that lost the broker may stop and say so; a re-run
@@ -1880,17 +1855,17 @@ pub async fn no_acknowledged_message_lost_while_brokers_bounce(b: &dyn Backend) 
             "{}: apply ended {:?} across the bounce:\n{}",
             b.name(),
             out.status,
-            text(&out.stderr)
+            stderr(&out)
         );
         let again = km(b, &["apply", &plan, "--throttle", "50MB/s"]).await;
-        expect_exit(b, &again, 0, "apply again after the bounce");
+        assert_exit(&again, 0);
     } else {
         let ev = events(&out);
         assert_eq!(ev.last().unwrap()["outcome"], "completed", "{ev:?}");
     }
     wait_replicas(b, &mut a, &topic, &targets).await;
     let out = km(b, &["verify", &plan]).await;
-    expect_exit(b, &out, 0, "verify");
+    assert_exit(&out, 0);
     // A little more production on the final replicas, then the audit.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (ledger, stopped) =
