@@ -11,7 +11,7 @@ use clap::Args;
 use super::exit::{CodedError, Exit, invalid};
 use super::printer::Printer;
 use crate::fsutil::read_input;
-use crate::kafka::config::{ClientSettings, ConfigError, parse_command_config};
+use crate::kafka::config::{ClientSettings, ConfigError, Sources, parse_command_config};
 use crate::kafka::{Admin, Bootstrap, parse_timeout};
 
 /// How a live command reaches the cluster.
@@ -28,8 +28,12 @@ pub struct ClusterArgs {
     pub bootstrap_server: Option<Bootstrap>,
     /// Kafka client properties, as Kafka's tools take them: client.id,
     /// request.timeout.ms, default.api.timeout.ms, retries,
-    /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers. Security
-    /// settings (SSL, SASL) are refused: they come with a later release.
+    /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers;
+    /// security.protocol PLAINTEXT or SSL with ssl.truststore.type=PEM,
+    /// ssl.truststore.location or ssl.truststore.certificates,
+    /// ssl.endpoint.identification.algorithm; ${env:NAME} and
+    /// ${file:PATH:KEY} values. SASL and client certificates are refused:
+    /// they come with a later release.
     #[arg(
         long,
         value_name = "FILE",
@@ -52,10 +56,10 @@ impl ClusterArgs {
             Some(path) => {
                 let text = read_input(path).map_err(invalid)?;
                 let text = String::from_utf8_lossy(&text);
-                let props = parse_command_config(&text).map_err(|e| {
+                let props = parse_command_config(&text, &RealSources).map_err(|e| {
                     let error = anyhow::anyhow!("--command-config {path}: {e}");
-                    let hint = matches!(e, ConfigError::Secured { .. }).then(|| {
-                        "remove the security settings to reach a PLAINTEXT listener".to_string()
+                    let hint = matches!(e, ConfigError::NotYet { .. }).then(|| {
+                        "this release speaks PLAINTEXT and SSL (server certificates verified against a PEM truststore)".to_string()
                     });
                     anyhow::Error::from(CodedError {
                         exit: Exit::Invalid,
@@ -67,6 +71,13 @@ impl ClusterArgs {
                     printer.warn(&format!(
                         "--command-config {path}: ignoring properties kafka-migrate does not use: {}",
                         props.unknown.join(", ")
+                    ));
+                }
+                if !props.unused_security.is_empty() {
+                    printer.warn(&format!(
+                        "--command-config {path}: security.protocol={} does not use: {}",
+                        props.protocol.name(),
+                        props.unused_security.join(", ")
                     ));
                 }
                 props
@@ -92,6 +103,18 @@ impl ClusterArgs {
         Admin::connect_with(&bootstrap.to_string(), settings)
             .await
             .map_err(unreachable)
+    }
+}
+
+/// The environment and the files a properties file points to.
+struct RealSources;
+
+impl Sources for RealSources {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
     }
 }
 

@@ -1,12 +1,26 @@
 //! The client's settings, and the Kafka client properties file that
 //! `--command-config` names (the file Kafka's own tools take).
 //!
-//! Parsing is pure: text in, settings or one error out. Reading the file
-//! and printing warnings belong to the CLI. A value is never put in a
-//! message when its key looks like a secret (`password`, `secret`, `jaas`).
+//! Parsing is pure: text in, settings or one error out. Reading files
+//! (the truststore, `${file:...}` values) and the environment goes
+//! through the [`Sources`] the CLI hands in, and printing warnings belongs
+//! to the CLI. A value is never put in a message when its key looks like a
+//! secret (`password`, `secret`, `jaas`), and secrets are held in
+//! [`Secret`], whose `Debug` shows nothing of them.
+//!
+//! Security, as Kafka's clients take it: `security.protocol` PLAINTEXT or
+//! SSL (server certificates verified against a PEM truststore, or the
+//! system's roots when none is given; hostname verification unless
+//! `ssl.endpoint.identification.algorithm` is empty). SASL settings are
+//! parsed and checked (mechanism, JAAS syntax) but SASL_PLAINTEXT and
+//! SASL_SSL are refused: authentication comes with a later release, as do
+//! client certificates (`ssl.keystore.*`) and PKCS12 stores.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use super::bootstrap::Bootstrap;
 
@@ -27,6 +41,133 @@ pub struct ClientSettings {
     /// retry up to `retry_backoff_max` (`retry.backoff.max.ms`).
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
+    /// TLS on every connection (`security.protocol=SSL`), else plaintext.
+    pub tls: Option<TlsSettings>,
+}
+
+/// How the client checks the brokers' certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub roots: TrustRoots,
+    /// Whether the certificate must name the host connected to
+    /// (`ssl.endpoint.identification.algorithm=https`, Kafka's default).
+    pub verify_hostname: bool,
+}
+
+/// The certificate authorities a broker's certificate must chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// The operating system's store, as Java's default truststore is used
+    /// when Kafka's client names none.
+    System,
+    /// PEM certificates, and where they came from (for messages).
+    Pem {
+        certs: Vec<CertificateDer<'static>>,
+        from: String,
+    },
+}
+
+/// A value that must never be shown: `Debug` and `Display` redact it, and
+/// only [`Secret::expose`] gives it, to the code that sends it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+    fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+    fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
+/// `sasl.mechanism`s the client will speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslMechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// SASL credentials, from `sasl.jaas.config` or `sasl.username` and
+/// `sasl.password`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslSettings {
+    pub mechanism: SaslMechanism,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// Where the parser reads what the properties point to: environment
+/// variables and files. The CLI gives the real ones; tests give maps.
+pub trait Sources {
+    fn env(&self, name: &str) -> Option<String>;
+    /// The bytes of the file at `path`, or why not (one line).
+    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+}
+
+/// Sources that have nothing: every `${...}` and file is an error.
+pub struct NoSources;
+
+impl Sources for NoSources {
+    fn env(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("{path}: files are not read here"))
+    }
 }
 
 /// The client id unless the properties name another.
@@ -46,6 +187,7 @@ impl ClientSettings {
             retries: u32::MAX,
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
+            tls: None,
         }
     }
 
@@ -73,6 +215,7 @@ impl ClientSettings {
             s.retry_backoff_max = b;
         }
         s.retry_backoff_max = s.retry_backoff_max.max(s.retry_backoff);
+        s.tls = props.tls.clone();
         s
     }
 }
@@ -87,18 +230,26 @@ pub struct CommandConfig {
     pub retries: Option<u32>,
     pub retry_backoff: Option<Duration>,
     pub retry_backoff_max: Option<Duration>,
+    pub protocol: SecurityProtocol,
+    /// Set when `protocol` is SSL.
+    pub tls: Option<TlsSettings>,
     /// Keys this client does not use, sorted, for one warning.
     pub unknown: Vec<String>,
+    /// `ssl.*` or `sasl.*` keys the protocol does not use (as Kafka, they
+    /// are ignored; a forgotten `security.protocol=SSL` is worth a word).
+    pub unused_security: Vec<String>,
 }
 
 /// Why a properties file is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// A security setting: TLS and SASL arrive with a later release.
-    #[error(
-        "{what}: secured clusters (SSL, SASL) come with a later release of kafka-migrate; this one connects in plaintext only"
-    )]
-    Secured { what: String },
+    /// A security feature this release does not have yet (SASL, client
+    /// certificates, PKCS12 stores).
+    #[error("{what}: {why}")]
+    NotYet { what: String, why: String },
+    /// A setting that is wrong whatever the release.
+    #[error("{key}: {why}")]
+    Security { key: String, why: String },
     #[error("line {line}: {key}: {why}")]
     Invalid {
         line: usize,
@@ -113,27 +264,49 @@ pub fn is_secret_key(key: &str) -> bool {
     ["password", "secret", "jaas"].iter().any(|s| k.contains(s))
 }
 
-/// Reads a Kafka client properties file.
-pub fn parse_command_config(text: &str) -> Result<CommandConfig, ConfigError> {
-    let props = parse_properties(text);
-    // Security first: whatever else is wrong, a secured cluster is the
-    // thing to say.
-    let mut secured: Vec<String> = Vec::new();
-    for (key, (_, value)) in &props {
-        if key == "security.protocol" {
-            if !value.eq_ignore_ascii_case("PLAINTEXT") {
-                secured.push(format!("security.protocol={value}"));
+/// Reads a Kafka client properties file; `sources` gives what its values
+/// point to (`${env:NAME}`, `${file:PATH:key}`, the truststore file).
+pub fn parse_command_config(
+    text: &str,
+    sources: &dyn Sources,
+) -> Result<CommandConfig, ConfigError> {
+    let mut props = parse_properties(text);
+    resolve_providers(&mut props, sources)?;
+    let mut out = CommandConfig::default();
+    if let Some((line, value)) = props.get("security.protocol") {
+        out.protocol = match value.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => SecurityProtocol::Plaintext,
+            "SSL" => SecurityProtocol::Ssl,
+            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+            "SASL_SSL" => SecurityProtocol::SaslSsl,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    line: *line,
+                    key: "security.protocol".into(),
+                    why: format!(
+                        "{value:?} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+                    ),
+                });
             }
-        } else if key.starts_with("sasl.") || key.starts_with("ssl.") {
-            secured.push(key.clone());
-        }
+        };
     }
-    if !secured.is_empty() {
-        return Err(ConfigError::Secured {
-            what: secured.join(", "),
+    let get = |k: &str| props.get(k).map(|(_, v)| v.as_str());
+    if out.protocol.uses_tls() {
+        out.tls = Some(tls_settings(&get, sources)?);
+    }
+    if out.protocol.uses_sasl() {
+        // Checked now so that a wrong mechanism or a JAAS typo is said
+        // before the refusal below, which the next release lifts.
+        let sasl = sasl_settings(&get)?;
+        return Err(ConfigError::NotYet {
+            what: format!(
+                "security.protocol={} (sasl.mechanism={})",
+                out.protocol.name(),
+                sasl.mechanism.name()
+            ),
+            why: "SASL authentication comes with the next release of kafka-migrate; this one connects with PLAINTEXT and SSL".into(),
         });
     }
-    let mut out = CommandConfig::default();
     for (key, (line, value)) in &props {
         let invalid = |why: String| ConfigError::Invalid {
             line: *line,
@@ -154,6 +327,17 @@ pub fn parse_command_config(text: &str) -> Result<CommandConfig, ConfigError> {
         };
         match key.as_str() {
             "security.protocol" => {}
+            k if k == "config.providers" || k.starts_with("config.providers.") => {}
+            k if SSL_KEYS.contains(&k) || SASL_KEYS.contains(&k) => {
+                let used = if SSL_KEYS.contains(&k) {
+                    out.protocol.uses_tls()
+                } else {
+                    out.protocol.uses_sasl()
+                };
+                if !used {
+                    out.unused_security.push(key.clone());
+                }
+            }
             "bootstrap.servers" => {
                 out.bootstrap = Some(value.parse::<Bootstrap>().map_err(invalid)?);
             }
@@ -176,6 +360,417 @@ pub fn parse_command_config(text: &str) -> Result<CommandConfig, ConfigError> {
         }
     }
     Ok(out)
+}
+
+/// The TLS keys this client reads (the others are unknown: warned about).
+const SSL_KEYS: &[&str] = &[
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.password",
+    "ssl.truststore.certificates",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.key.password",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+];
+
+/// The SASL keys this client reads.
+const SASL_KEYS: &[&str] = &[
+    "sasl.mechanism",
+    "sasl.jaas.config",
+    "sasl.username",
+    "sasl.password",
+];
+
+/// `${provider:[path:]key}` in every value, as Kafka's config providers
+/// do: `env` (EnvVarConfigProvider) and `file` (FileConfigProvider, the
+/// key looked up in the properties file at path) unless
+/// `config.providers` names others with their classes.
+fn resolve_providers(
+    props: &mut BTreeMap<String, (usize, String)>,
+    sources: &dyn Sources,
+) -> Result<(), ConfigError> {
+    let mut kinds: BTreeMap<String, String> = [("env", "env"), ("file", "file")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    if let Some((_, names)) = props.get("config.providers") {
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let class = props
+                .get(&format!("config.providers.{name}.class"))
+                .map(|(_, c)| c.as_str())
+                .unwrap_or("");
+            let kind = if class.ends_with("EnvVarConfigProvider") {
+                "env"
+            } else if class.ends_with("FileConfigProvider") {
+                "file"
+            } else {
+                "unsupported"
+            };
+            kinds.insert(name.to_string(), kind.to_string());
+        }
+    }
+    let pattern = regex::Regex::new(r"\$\{([^}:]*?):(?:([^}]*?):)?([^}]*?)\}").expect("valid");
+    for (key, (line, value)) in props.iter_mut() {
+        if key.starts_with("config.providers") || !value.contains("${") {
+            continue;
+        }
+        let mut failure = None;
+        let resolved = pattern.replace_all(value, |c: &regex::Captures<'_>| {
+            let (provider, path, name) = (&c[1], c.get(2).map(|m| m.as_str()), &c[3]);
+            let got = match kinds.get(provider).map(String::as_str) {
+                Some("env") => sources
+                    .env(name)
+                    .ok_or_else(|| format!("${{{provider}:{name}}}: environment variable {name} is not set")),
+                Some("file") => match path {
+                    None => Err(format!(
+                        "${{{provider}:{name}}}: a file reference is ${{{provider}:PATH:KEY}}"
+                    )),
+                    Some(path) => sources.read(path).and_then(|bytes| {
+                        parse_properties(&String::from_utf8_lossy(&bytes))
+                            .remove(name)
+                            .map(|(_, v)| v)
+                            .ok_or_else(|| format!("{path} has no key {name}"))
+                    }),
+                },
+                Some(_) => Err(format!(
+                    "config provider {provider}: only EnvVarConfigProvider and FileConfigProvider are supported"
+                )),
+                None => Err(format!(
+                    "no config provider named {provider} (env and file are known; others go in config.providers)"
+                )),
+            };
+            got.unwrap_or_else(|why| {
+                failure.get_or_insert(why);
+                String::new()
+            })
+        });
+        if let Some(why) = failure {
+            return Err(ConfigError::Invalid {
+                line: *line,
+                key: key.clone(),
+                why,
+            });
+        }
+        *value = resolved.into_owned();
+    }
+    Ok(())
+}
+
+/// The TLS settings of `security.protocol=SSL` (or SASL_SSL).
+fn tls_settings<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    sources: &dyn Sources,
+) -> Result<TlsSettings, ConfigError> {
+    let security = |key: &str, why: String| ConfigError::Security {
+        key: key.into(),
+        why,
+    };
+    let verify_hostname = match get("ssl.endpoint.identification.algorithm").map(str::trim) {
+        None => true,
+        Some(a) if a.eq_ignore_ascii_case("https") => true,
+        Some("") => false,
+        Some(other) => {
+            return Err(security(
+                "ssl.endpoint.identification.algorithm",
+                format!("{other:?} is not https or empty (no hostname verification)"),
+            ));
+        }
+    };
+    let keystore: Vec<&str> = [
+        "ssl.keystore.location",
+        "ssl.keystore.certificate.chain",
+        "ssl.keystore.key",
+    ]
+    .into_iter()
+    .filter(|k| get(k).is_some_and(|v| !v.trim().is_empty()))
+    .collect();
+    if !keystore.is_empty() {
+        return Err(ConfigError::NotYet {
+            what: keystore.join(", "),
+            why: "client certificates (mutual TLS) come with a later release of kafka-migrate; this one verifies the broker only".into(),
+        });
+    }
+    let declared = get("ssl.truststore.type").map(|t| t.trim().to_ascii_uppercase());
+    let location = get("ssl.truststore.location").filter(|l| !l.trim().is_empty());
+    let inline = get("ssl.truststore.certificates").filter(|c| !c.trim().is_empty());
+    let (bytes, from) = match (location, inline) {
+        (Some(_), Some(_)) => {
+            return Err(security(
+                "ssl.truststore.certificates",
+                "give either it or ssl.truststore.location, not both".into(),
+            ));
+        }
+        (Some(path), None) => (
+            sources
+                .read(path)
+                .map_err(|e| security("ssl.truststore.location", e))?,
+            path.to_string(),
+        ),
+        (None, Some(pem)) => {
+            if declared.as_deref().is_some_and(|t| t != "PEM") {
+                return Err(security(
+                    "ssl.truststore.certificates",
+                    "inline certificates need ssl.truststore.type=PEM".into(),
+                ));
+            }
+            (pem.as_bytes().to_vec(), "ssl.truststore.certificates".into())
+        }
+        (None, None) => {
+            return Ok(TlsSettings {
+                roots: TrustRoots::System,
+                verify_hostname,
+            });
+        }
+    };
+    // Kafka's default type is JKS; a file's first bytes say what it is
+    // when no type is declared, so a PEM file works without one.
+    let sniffed = if bytes.starts_with(&[0xfe, 0xed, 0xfe, 0xed]) {
+        "JKS"
+    } else if bytes.first() == Some(&0x30) {
+        "PKCS12"
+    } else {
+        "PEM"
+    };
+    let kind = declared.unwrap_or_else(|| sniffed.to_string());
+    match kind.as_str() {
+        "PEM" => {}
+        "JKS" => {
+            return Err(security(
+                "ssl.truststore.type",
+                format!(
+                    "{from} is a JKS store, which kafka-migrate does not read; convert it: \
+                     `keytool -importkeystore -srckeystore {from} -srcstoretype JKS -destkeystore truststore.p12 -deststoretype PKCS12` \
+                     then `openssl pkcs12 -in truststore.p12 -nokeys -out truststore.pem`, and set ssl.truststore.type=PEM, ssl.truststore.location=truststore.pem"
+                ),
+            ));
+        }
+        "PKCS12" => {
+            return Err(ConfigError::NotYet {
+                what: format!("ssl.truststore.type=PKCS12 ({from})"),
+                why: format!(
+                    "PKCS12 stores come with a later release of kafka-migrate; convert it: \
+                     `openssl pkcs12 -in {from} -nokeys -out truststore.pem`, and set ssl.truststore.type=PEM, ssl.truststore.location=truststore.pem"
+                ),
+            });
+        }
+        other => {
+            return Err(security(
+                "ssl.truststore.type",
+                format!("{other:?} is not PEM, PKCS12 or JKS"),
+            ));
+        }
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| security("ssl.truststore", format!("{from}: not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(security(
+            "ssl.truststore",
+            format!("{from}: no certificate (-----BEGIN CERTIFICATE-----) in it"),
+        ));
+    }
+    Ok(TlsSettings {
+        roots: TrustRoots::Pem { certs, from },
+        verify_hostname,
+    })
+}
+
+/// The SASL mechanism and credentials.
+fn sasl_settings<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<SaslSettings, ConfigError> {
+    let security = |key: &str, why: String| ConfigError::Security {
+        key: key.into(),
+        why,
+    };
+    const SUPPORTED: &str = "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512";
+    // Kafka's default mechanism is GSSAPI.
+    let mechanism = match get("sasl.mechanism")
+        .map(|m| m.trim().to_ascii_uppercase())
+        .as_deref()
+        .unwrap_or("GSSAPI")
+    {
+        "PLAIN" => SaslMechanism::Plain,
+        "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
+        "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
+        "GSSAPI" => {
+            return Err(security(
+                "sasl.mechanism",
+                format!("GSSAPI (Kerberos, Kafka's default) is not supported: set sasl.mechanism to {SUPPORTED}"),
+            ));
+        }
+        "OAUTHBEARER" => {
+            return Err(security(
+                "sasl.mechanism",
+                format!("OAUTHBEARER is not supported: set sasl.mechanism to {SUPPORTED}"),
+            ));
+        }
+        other => {
+            return Err(security(
+                "sasl.mechanism",
+                format!("{other:?} is not supported: set sasl.mechanism to {SUPPORTED}"),
+            ));
+        }
+    };
+    if let Some(jaas) = get("sasl.jaas.config").filter(|j| !j.trim().is_empty()) {
+        let module = parse_jaas(jaas).map_err(|why| security("sasl.jaas.config", why))?;
+        let wanted = match mechanism {
+            SaslMechanism::Plain => "PlainLoginModule",
+            _ => "ScramLoginModule",
+        };
+        if !module.class.ends_with(wanted) {
+            return Err(security(
+                "sasl.jaas.config",
+                format!(
+                    "sasl.mechanism={} needs org.apache.kafka.common.security.{}.{wanted}, not {}",
+                    mechanism.name(),
+                    if wanted == "PlainLoginModule" { "plain" } else { "scram" },
+                    module.class
+                ),
+            ));
+        }
+        let mut options = module.options;
+        let username = options
+            .remove("username")
+            .ok_or_else(|| security("sasl.jaas.config", "no username=\"...\"".into()))?;
+        let password = options
+            .remove("password")
+            .ok_or_else(|| security("sasl.jaas.config", "no password=\"...\"".into()))?;
+        return Ok(SaslSettings {
+            mechanism,
+            username,
+            password: Secret(password),
+        });
+    }
+    match (get("sasl.username"), get("sasl.password")) {
+        (Some(u), Some(p)) => Ok(SaslSettings {
+            mechanism,
+            username: u.to_string(),
+            password: Secret(p.to_string()),
+        }),
+        _ => Err(security(
+            "sasl.jaas.config",
+            format!(
+                "{} needs credentials: sasl.jaas.config, or sasl.username and sasl.password",
+                mechanism.name()
+            ),
+        )),
+    }
+}
+
+/// One login module of a `sasl.jaas.config`.
+#[derive(Debug, PartialEq, Eq)]
+struct JaasModule {
+    class: String,
+    /// Option values are never shown: they hold the password.
+    options: BTreeMap<String, String>,
+}
+
+/// Kafka's `sasl.jaas.config`: `Class flag key=value ... ;`, exactly one
+/// module, values as words or `"quoted"` with backslash escapes (`\"`,
+/// `\\`, `\n`, `\t`, `\r`), as Java's StreamTokenizer reads them. Messages
+/// name positions and keys, never values.
+fn parse_jaas(text: &str) -> Result<JaasModule, String> {
+    #[derive(Debug, PartialEq)]
+    enum Tok {
+        Word(String),
+        Quoted(String),
+        Eq,
+        Semi,
+    }
+    let mut toks = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '=' => {
+                chars.next();
+                toks.push(Tok::Eq);
+            }
+            ';' => {
+                chars.next();
+                toks.push(Tok::Semi);
+            }
+            '"' => {
+                chars.next();
+                let mut v = String::new();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        '\\' => match chars.next() {
+                            Some('n') => v.push('\n'),
+                            Some('t') => v.push('\t'),
+                            Some('r') => v.push('\r'),
+                            Some(o) => v.push(o),
+                            None => break,
+                        },
+                        o => v.push(o),
+                    }
+                }
+                if !closed {
+                    return Err("a quoted value is not closed (missing \")".into());
+                }
+                toks.push(Tok::Quoted(v));
+            }
+            _ => {
+                let mut w = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c.is_whitespace() || c == '=' || c == ';' || c == '"' {
+                        break;
+                    }
+                    w.push(c);
+                    chars.next();
+                }
+                toks.push(Tok::Word(w));
+            }
+        }
+    }
+    let mut it = toks.into_iter();
+    let class = match it.next() {
+        Some(Tok::Word(w)) => w,
+        _ => return Err("expected a login module class first".into()),
+    };
+    match it.next() {
+        Some(Tok::Word(f))
+            if ["required", "requisite", "sufficient", "optional"]
+                .contains(&f.to_ascii_lowercase().as_str()) => {}
+        _ => {
+            return Err(format!(
+                "{class}: expected a control flag (required) after the class"
+            ));
+        }
+    }
+    let mut options = BTreeMap::new();
+    loop {
+        match it.next() {
+            Some(Tok::Semi) => break,
+            Some(Tok::Word(key)) => {
+                if it.next() != Some(Tok::Eq) {
+                    return Err(format!("{class}: option {key}: expected ="));
+                }
+                match it.next() {
+                    Some(Tok::Word(v) | Tok::Quoted(v)) => {
+                        options.insert(key, v);
+                    }
+                    _ => return Err(format!("{class}: option {key}: expected a value")),
+                }
+            }
+            None => return Err(format!("{class}: the module does not end with ;")),
+            Some(_) => return Err(format!("{class}: expected an option name or ;")),
+        }
+    }
+    if it.next().is_some() {
+        return Err("more than one login module: Kafka's clients take exactly one".into());
+    }
+    Ok(JaasModule { class, options })
 }
 
 /// Java's `.properties` syntax (`java.util.Properties.load`): `#` and `!`

@@ -3,14 +3,17 @@
 //! request; its response header is always v0).
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::config::{ClientSettings, TlsSettings};
 use super::error::{KafkaError, refused};
 use crate::model::live::ErrorCode;
 
@@ -23,9 +26,53 @@ const MAX_FRAME: usize = 256 << 20;
 /// a length that lies costs no memory.
 const FIRST_ALLOCATION: usize = 64 << 10;
 
+/// A socket, in plaintext or TLS (`security.protocol`).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Stream,
     correlation: i32,
     timeout: Duration,
     client_id: StrBytes,
@@ -39,26 +86,63 @@ impl Connection {
         Self::connect_as(addr, timeout, super::config::DEFAULT_CLIENT_ID).await
     }
 
-    /// Connects with `client_id` in every request header and negotiates
-    /// versions; `timeout` bounds the connect and each request.
-    #[allow(clippy::disallowed_methods)] // the client's one socket
+    /// Connects in plaintext with `client_id` in every request header and
+    /// negotiates versions; `timeout` bounds the connect and each request.
     pub async fn connect_as(
         addr: &str,
         timeout: Duration,
         client_id: &str,
     ) -> Result<Connection, KafkaError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        Self::connect_secured(addr, timeout, client_id, None).await
+    }
+
+    /// Connects as `settings` say: their client id, request timeout and
+    /// TLS.
+    pub async fn open(addr: &str, settings: &ClientSettings) -> Result<Connection, KafkaError> {
+        Self::connect_secured(
+            addr,
+            settings.request_timeout,
+            &settings.client_id,
+            settings.tls.as_ref(),
+        )
+        .await
+    }
+
+    /// Connects, over TLS when `tls` is given, and negotiates versions;
+    /// `timeout` bounds the connect with its handshake, and each request.
+    #[allow(clippy::disallowed_methods)] // the client's one socket
+    pub async fn connect_secured(
+        addr: &str,
+        timeout: Duration,
+        client_id: &str,
+        tls: Option<&TlsSettings>,
+    ) -> Result<Connection, KafkaError> {
+        let connect = async {
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|source| KafkaError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                None => Ok(Stream::Plain(tcp)),
+                Some(tls) => Ok(Stream::Tls(Box::new(
+                    super::tls::handshake(addr, tcp, tls).await?,
+                ))),
+            }
+        };
+        let stream = tokio::time::timeout(timeout, connect)
             .await
             .map_err(|_| KafkaError::Timeout {
-                api: "connect",
+                api: if tls.is_some() {
+                    "connect (TCP and TLS handshake)"
+                } else {
+                    "connect"
+                },
                 addr: addr.to_string(),
                 after: timeout,
-            })?
-            .map_err(|source| KafkaError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
+            })??;
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
@@ -229,10 +313,12 @@ impl Connection {
     }
 
     async fn write(&mut self, api: &'static str, buf: &[u8]) -> Result<(), KafkaError> {
-        match self.stream.write_all(buf).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.io(api, e)),
-        }
+        // TLS holds records until flushed; a plain socket's flush is free.
+        let written = match self.stream.write_all(buf).await {
+            Ok(()) => self.stream.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| self.io(api, e))
     }
 
     /// Reads one response frame (its length prefix checked, its buffer
@@ -292,7 +378,7 @@ fn what_answered(head: [u8; 4], more: &[u8]) -> String {
         format!("like an HTTP server ({:?})", first_line())
     } else if matches!(head[0], 0x15 | 0x16) && head[1] == 0x03 {
         // A TLS record: an alert (0x15) or a handshake (0x16), version 3.x.
-        "with TLS: is it an SSL listener? kafka-migrate connects in plaintext".into()
+        "with TLS: is it an SSL listener? set security.protocol=SSL in --command-config".into()
     } else if head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("with text ({:?})", first_line())
     } else {

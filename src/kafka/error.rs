@@ -30,6 +30,10 @@ pub enum KafkaError {
         addr: String,
         detail: String,
     },
+    /// The TLS handshake failed: the certificate, the name, or a listener
+    /// that does not speak TLS. Not retried: the next try fails the same.
+    #[error("TLS handshake with {addr} failed: {detail}")]
+    Tls { addr: String, detail: String },
     #[error("{addr} closed the connection without answering {api}")]
     Closed { api: &'static str, addr: String },
     #[error("{api} to {addr}: {source}")]

@@ -83,6 +83,9 @@ pub struct ClusterConfig {
     pub default_partitions: i32,
     /// `default.replication.factor`, used the same way.
     pub default_replication_factor: i16,
+    /// TLS on every listener, with a certificate for these names (empty:
+    /// the host and `localhost`); None: plaintext.
+    pub tls: Option<Vec<String>>,
 }
 
 impl Default for ClusterConfig {
@@ -103,6 +106,7 @@ impl Default for ClusterConfig {
             auto_create_topics: true,
             default_partitions: 1,
             default_replication_factor: 1,
+            tls: None,
         }
     }
 }
