@@ -136,7 +136,10 @@ fn write_tls_files(
          ssl.truststore.location={location}\n"
     );
     crate::fsutil::write_all_atomic(
-        &[(&ca, ca_pem.as_bytes().to_vec()), (&props, text.into_bytes())],
+        &[
+            (&ca, ca_pem.as_bytes().to_vec()),
+            (&props, text.into_bytes()),
+        ],
         false,
     )?;
     Ok((ca, props))

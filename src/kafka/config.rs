@@ -517,7 +517,10 @@ fn tls_settings<'a>(
                     "inline certificates need ssl.truststore.type=PEM".into(),
                 ));
             }
-            (pem.as_bytes().to_vec(), "ssl.truststore.certificates".into())
+            (
+                pem.as_bytes().to_vec(),
+                "ssl.truststore.certificates".into(),
+            )
         }
         (None, None) => {
             return Ok(TlsSettings {
@@ -566,7 +569,12 @@ fn tls_settings<'a>(
     }
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
-        .map_err(|e| security("ssl.truststore", format!("{from}: not PEM certificates: {e}")))?;
+        .map_err(|e| {
+            security(
+                "ssl.truststore",
+                format!("{from}: not PEM certificates: {e}"),
+            )
+        })?;
     if certs.is_empty() {
         return Err(security(
             "ssl.truststore",
@@ -598,7 +606,9 @@ fn sasl_settings<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<SaslSettin
         "GSSAPI" => {
             return Err(security(
                 "sasl.mechanism",
-                format!("GSSAPI (Kerberos, Kafka's default) is not supported: set sasl.mechanism to {SUPPORTED}"),
+                format!(
+                    "GSSAPI (Kerberos, Kafka's default) is not supported: set sasl.mechanism to {SUPPORTED}"
+                ),
             ));
         }
         "OAUTHBEARER" => {
@@ -626,7 +636,11 @@ fn sasl_settings<'a>(get: &dyn Fn(&str) -> Option<&'a str>) -> Result<SaslSettin
                 format!(
                     "sasl.mechanism={} needs org.apache.kafka.common.security.{}.{wanted}, not {}",
                     mechanism.name(),
-                    if wanted == "PlainLoginModule" { "plain" } else { "scram" },
+                    if wanted == "PlainLoginModule" {
+                        "plain"
+                    } else {
+                        "scram"
+                    },
                     module.class
                 ),
             ));
@@ -924,7 +938,10 @@ mod tests {
         assert_eq!(c.retry_backoff, Some(Duration::from_millis(50)));
         assert_eq!(c.retry_backoff_max, Some(Duration::from_millis(400)));
         assert_eq!(c.unknown, vec!["acks".to_string(), "linger.ms".to_string()]);
-        assert_eq!(parse_command_config_plain("").unwrap(), CommandConfig::default());
+        assert_eq!(
+            parse_command_config_plain("").unwrap(),
+            CommandConfig::default()
+        );
     }
 
     #[test]
@@ -980,7 +997,8 @@ mod tests {
     fn sources_with_ca() -> (MapSources, String) {
         let pem = ca_pem();
         let mut src = MapSources::default();
-        src.files.insert("/etc/ca.pem".into(), pem.clone().into_bytes());
+        src.files
+            .insert("/etc/ca.pem".into(), pem.clone().into_bytes());
         (src, pem)
     }
 
@@ -1003,7 +1021,11 @@ mod tests {
         assert_eq!((certs.len(), from.as_str()), (1, "/etc/ca.pem"));
         // No type declared: the file's first bytes say PEM.
         assert_eq!(
-            tls_of("security.protocol=SSL\nssl.truststore.location=/etc/ca.pem", &src).unwrap(),
+            tls_of(
+                "security.protocol=SSL\nssl.truststore.location=/etc/ca.pem",
+                &src
+            )
+            .unwrap(),
             by_file
         );
         // Inline, as Kafka's properties continue lines.
@@ -1012,7 +1034,11 @@ mod tests {
             pem.trim_end().replace('\n', "\\n\\\n")
         );
         let t = tls_of(&inline, &src).unwrap();
-        let TrustRoots::Pem { certs: inline_certs, .. } = &t.roots else {
+        let TrustRoots::Pem {
+            certs: inline_certs,
+            ..
+        } = &t.roots
+        else {
             panic!("{t:?}")
         };
         assert_eq!(inline_certs, certs);
@@ -1022,7 +1048,10 @@ mod tests {
         // SSL settings flow into the client's.
         let c = parse_command_config("security.protocol=SSL", &src).unwrap();
         assert_eq!(ClientSettings::resolve(None, &c).tls, Some(sys));
-        assert_eq!(ClientSettings::resolve(None, &CommandConfig::default()).tls, None);
+        assert_eq!(
+            ClientSettings::resolve(None, &CommandConfig::default()).tls,
+            None
+        );
     }
 
     #[test]
@@ -1039,18 +1068,26 @@ mod tests {
             let t = tls_of(&format!("{base}{line}"), &src).unwrap();
             assert_eq!(t.verify_hostname, verify, "{line}");
         }
-        let e = tls_of(&format!("{base}ssl.endpoint.identification.algorithm=ldap"), &src)
-            .unwrap_err()
-            .to_string();
+        let e = tls_of(
+            &format!("{base}ssl.endpoint.identification.algorithm=ldap"),
+            &src,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("\"ldap\" is not https or empty"), "{e}");
     }
 
     #[test]
     fn stores_this_release_cannot_read_are_refused_with_the_way_out() {
         let (mut src, _) = sources_with_ca();
-        src.files.insert("/s/trust.jks".into(), vec![0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]);
-        src.files.insert("/s/trust.p12".into(), vec![0x30, 0x82, 0x0a, 0x1b]);
-        src.files.insert("/s/empty.pem".into(), b"# nothing\n".to_vec());
+        src.files.insert(
+            "/s/trust.jks".into(),
+            vec![0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2],
+        );
+        src.files
+            .insert("/s/trust.p12".into(), vec![0x30, 0x82, 0x0a, 0x1b]);
+        src.files
+            .insert("/s/empty.pem".into(), b"# nothing\n".to_vec());
         for (text, want) in [
             (
                 "ssl.truststore.location=/s/trust.jks",
@@ -1065,9 +1102,18 @@ mod tests {
                 "ssl.truststore.location=/s/trust.p12",
                 "ssl.truststore.type=PKCS12 (/s/trust.p12): PKCS12 stores come with a later release of kafka-migrate; convert it: `openssl pkcs12 -in /s/trust.p12 -nokeys -out truststore.pem`",
             ),
-            ("ssl.truststore.type=BKS\nssl.truststore.location=/etc/ca.pem", "\"BKS\" is not PEM, PKCS12 or JKS"),
-            ("ssl.truststore.location=/s/empty.pem", "/s/empty.pem: no certificate"),
-            ("ssl.truststore.location=/s/none.pem", "ssl.truststore.location: cannot read /s/none.pem"),
+            (
+                "ssl.truststore.type=BKS\nssl.truststore.location=/etc/ca.pem",
+                "\"BKS\" is not PEM, PKCS12 or JKS",
+            ),
+            (
+                "ssl.truststore.location=/s/empty.pem",
+                "/s/empty.pem: no certificate",
+            ),
+            (
+                "ssl.truststore.location=/s/none.pem",
+                "ssl.truststore.location: cannot read /s/none.pem",
+            ),
             (
                 "ssl.truststore.location=/etc/ca.pem\nssl.truststore.certificates=x",
                 "give either it or ssl.truststore.location",
@@ -1116,10 +1162,19 @@ mod tests {
         assert_eq!(c.client_id.as_deref(), Some("from-env/from-file"));
         assert!(c.unknown.is_empty(), "{:?}", c.unknown);
         for (text, want) in [
-            ("client.id=${env:NOPE}", "line 1: client.id: ${env:NOPE}: environment variable NOPE is not set"),
-            ("client.id=${file:/run/secrets.properties:nokey}", "/run/secrets.properties has no key nokey"),
+            (
+                "client.id=${env:NOPE}",
+                "line 1: client.id: ${env:NOPE}: environment variable NOPE is not set",
+            ),
+            (
+                "client.id=${file:/run/secrets.properties:nokey}",
+                "/run/secrets.properties has no key nokey",
+            ),
             ("client.id=${file:/none:id}", "cannot read /none"),
-            ("client.id=${file:id}", "a file reference is ${file:PATH:KEY}"),
+            (
+                "client.id=${file:id}",
+                "a file reference is ${file:PATH:KEY}",
+            ),
             ("client.id=${vault:/x:y}", "no config provider named vault"),
             (
                 "config.providers=v\nconfig.providers.v.class=com.example.Vault\nclient.id=${v:/x:y}",
@@ -1149,13 +1204,20 @@ mod tests {
         assert_eq!(s.username, "ad min");
         assert_eq!(s.password.expose(), "p\"w;=\\d");
         // Unquoted words, other flags, blanks anywhere.
-        let m = parse_jaas("a.b.PlainLoginModule  optional username=alice\tpassword = s3cr3t ;").unwrap();
+        let m = parse_jaas("a.b.PlainLoginModule  optional username=alice\tpassword = s3cr3t ;")
+            .unwrap();
         assert_eq!(m.class, "a.b.PlainLoginModule");
         assert_eq!(m.options.get("username").map(String::as_str), Some("alice"));
-        assert_eq!(m.options.get("password").map(String::as_str), Some("s3cr3t"));
+        assert_eq!(
+            m.options.get("password").map(String::as_str),
+            Some("s3cr3t")
+        );
         // sasl.username and sasl.password when there is no JAAS config.
         let s = sasl_of("sasl.mechanism=PLAIN\nsasl.username=bob\nsasl.password=hunter2").unwrap();
-        assert_eq!((s.username.as_str(), s.password.expose()), ("bob", "hunter2"));
+        assert_eq!(
+            (s.username.as_str(), s.password.expose()),
+            ("bob", "hunter2")
+        );
         assert_eq!(
             sasl_of("sasl.mechanism=scram-sha-256\nsasl.username=b\nsasl.password=p")
                 .unwrap()
@@ -1168,16 +1230,52 @@ mod tests {
     fn jaas_and_mechanism_mistakes_are_named_without_the_password() {
         let plain = "org.apache.kafka.common.security.plain.PlainLoginModule";
         for (text, want) in [
-            ("sasl.jaas.config=x required username=\"u\" password=\"hunter2\";", "GSSAPI (Kerberos, Kafka's default) is not supported: set sasl.mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
-            ("sasl.mechanism=OAUTHBEARER", "OAUTHBEARER is not supported: set sasl.mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config=x required username=\"u\" password=\"hunter2\";",
+                "GSSAPI (Kerberos, Kafka's default) is not supported: set sasl.mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ),
+            (
+                "sasl.mechanism=OAUTHBEARER",
+                "OAUTHBEARER is not supported: set sasl.mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            ),
             ("sasl.mechanism=GSSAPI", "GSSAPI"),
             ("sasl.mechanism=PLAIN", "PLAIN needs credentials"),
-            (&format!("sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=\"u\" password=\"hunter2\""), "does not end with ;"),
-            (&format!("sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=\"u\" password=\"hunter2;"), "a quoted value is not closed"),
-            (&format!("sasl.mechanism=PLAIN\nsasl.jaas.config={plain} username=\"u\" password=\"hunter2\";"), "expected a control flag"),
-            (&format!("sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required password=\"hunter2\";"), "no username"),
-            (&format!("sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=u password=\"hunter2\"; {plain} required;"), "more than one login module"),
-            (&format!("sasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config={plain} required username=u password=\"hunter2\";"), "needs org.apache.kafka.common.security.scram.ScramLoginModule, not org.apache.kafka.common.security.plain.PlainLoginModule"),
+            (
+                &format!(
+                    "sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=\"u\" password=\"hunter2\""
+                ),
+                "does not end with ;",
+            ),
+            (
+                &format!(
+                    "sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=\"u\" password=\"hunter2;"
+                ),
+                "a quoted value is not closed",
+            ),
+            (
+                &format!(
+                    "sasl.mechanism=PLAIN\nsasl.jaas.config={plain} username=\"u\" password=\"hunter2\";"
+                ),
+                "expected a control flag",
+            ),
+            (
+                &format!(
+                    "sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required password=\"hunter2\";"
+                ),
+                "no username",
+            ),
+            (
+                &format!(
+                    "sasl.mechanism=PLAIN\nsasl.jaas.config={plain} required username=u password=\"hunter2\"; {plain} required;"
+                ),
+                "more than one login module",
+            ),
+            (
+                &format!(
+                    "sasl.mechanism=SCRAM-SHA-256\nsasl.jaas.config={plain} required username=u password=\"hunter2\";"
+                ),
+                "needs org.apache.kafka.common.security.scram.ScramLoginModule, not org.apache.kafka.common.security.plain.PlainLoginModule",
+            ),
         ] {
             let e = sasl_of(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}:\n{e}");
@@ -1199,12 +1297,19 @@ mod tests {
             "security.protocol=SASL_SSL (sasl.mechanism=SCRAM-SHA-512): SASL authentication comes with the next release of kafka-migrate; this one connects with PLAINTEXT and SSL"
         );
         // A wrong mechanism is said first.
-        let e = parse_command_config_plain("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=OAUTHBEARER")
+        let e = parse_command_config_plain(
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=OAUTHBEARER",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("OAUTHBEARER is not supported"), "{e}");
+        let e = parse_command_config_plain("security.protocol=TLS")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("OAUTHBEARER is not supported"), "{e}");
-        let e = parse_command_config_plain("security.protocol=TLS").unwrap_err().to_string();
-        assert!(e.contains("\"TLS\" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"), "{e}");
+        assert!(
+            e.contains("\"TLS\" is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1214,7 +1319,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.protocol, SecurityProtocol::Plaintext);
-        assert_eq!(c.unused_security, vec!["sasl.mechanism", "ssl.truststore.location"]);
+        assert_eq!(
+            c.unused_security,
+            vec!["sasl.mechanism", "ssl.truststore.location"]
+        );
         assert_eq!(c.unknown, vec!["acks", "ssl.cipher.suites"]);
         assert_eq!(c.tls, None);
     }
@@ -1257,7 +1365,12 @@ mod tests {
             let e = parse_command_config_plain(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
         }
-        assert!(parse_command_config_plain("retries=99999999999").unwrap().retries == Some(u32::MAX));
+        assert!(
+            parse_command_config_plain("retries=99999999999")
+                .unwrap()
+                .retries
+                == Some(u32::MAX)
+        );
         assert!(is_secret_key("sasl.jaas.config"));
         assert!(is_secret_key("ssl.keystore.PASSWORD"));
         assert!(is_secret_key("my.client.secret"));

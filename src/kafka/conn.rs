@@ -132,17 +132,18 @@ impl Connection {
                 ))),
             }
         };
-        let stream = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| KafkaError::Timeout {
-                api: if tls.is_some() {
-                    "connect (TCP and TLS handshake)"
-                } else {
-                    "connect"
-                },
-                addr: addr.to_string(),
-                after: timeout,
-            })??;
+        let stream =
+            tokio::time::timeout(timeout, connect)
+                .await
+                .map_err(|_| KafkaError::Timeout {
+                    api: if tls.is_some() {
+                        "connect (TCP and TLS handshake)"
+                    } else {
+                        "connect"
+                    },
+                    addr: addr.to_string(),
+                    after: timeout,
+                })??;
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,

@@ -136,8 +136,11 @@ pub async fn handshake(
     };
     let config = client_config(settings).map_err(fail)?;
     let host = host_of(addr);
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| fail(format!("{host:?} is not a host name or IP address TLS can verify")))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|_| {
+        fail(format!(
+            "{host:?} is not a host name or IP address TLS can verify"
+        ))
+    })?;
     TlsConnector::from(config)
         .connect(name, tcp)
         .await
@@ -154,7 +157,9 @@ fn explain(e: &std::io::Error, host: &str, settings: &TlsSettings) -> String {
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return match tls {
             rustls::Error::InvalidCertificate(c) => match c {
-                CertificateError::UnknownIssuer => format!(
+                // A CA of the same name but another key fails on the
+                // signature: to the operator, the same wrong CA.
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
                     "the broker's certificate is not signed by a CA in {trust}"
                 ),
                 CertificateError::NotValidForName

@@ -15,9 +15,9 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio_rustls::TlsAcceptor;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 use super::api;
 use super::codec::MAX_FRAME;
@@ -472,7 +472,9 @@ impl ClusterHandle {
     }
 
     fn acceptor(&self) -> Option<TlsAcceptor> {
-        self.tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()))
+        self.tls
+            .as_ref()
+            .map(|t| TlsAcceptor::from(t.server.clone()))
     }
 
     /// Address of one broker's listener.
@@ -575,7 +577,10 @@ impl ClusterHandle {
             .state
             .lock()
             .broker_started(id, port, Instant::now());
-        brokers.insert(id, spawn_broker(id, listener, self.shared.clone(), self.acceptor()));
+        brokers.insert(
+            id,
+            spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
+        );
         self.shared.changed.notify_waiters();
         Ok(())
     }
@@ -635,7 +640,10 @@ impl ClusterHandle {
             .lock()
             .add_broker(broker)
             .map_err(|e| anyhow::anyhow!(e))?;
-        brokers.insert(id, spawn_broker(id, listener, self.shared.clone(), self.acceptor()));
+        brokers.insert(
+            id,
+            spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
+        );
         self.shared.changed.notify_waiters();
         Ok(id)
     }
