@@ -31,9 +31,11 @@ pub struct ClusterArgs {
     /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers;
     /// security.protocol PLAINTEXT or SSL with ssl.truststore.type=PEM,
     /// ssl.truststore.location or ssl.truststore.certificates,
-    /// ssl.endpoint.identification.algorithm; ${env:NAME} and
-    /// ${file:PATH:KEY} values. SASL and client certificates are refused:
-    /// they come with a later release.
+    /// ssl.endpoint.identification.algorithm; SASL_PLAINTEXT and SASL_SSL
+    /// with sasl.mechanism=PLAIN and sasl.jaas.config (or sasl.username
+    /// and sasl.password); ${env:NAME} and ${file:PATH:KEY} values. SCRAM
+    /// and client certificates are refused: they come with a later
+    /// release.
     #[arg(
         long,
         value_name = "FILE",
@@ -59,7 +61,7 @@ impl ClusterArgs {
                 let props = parse_command_config(&text, &RealSources).map_err(|e| {
                     let error = anyhow::anyhow!("--command-config {path}: {e}");
                     let hint = matches!(e, ConfigError::NotYet { .. }).then(|| {
-                        "this release speaks PLAINTEXT and SSL (server certificates verified against a PEM truststore)".to_string()
+                        "this release speaks PLAINTEXT, SSL (server certificates verified against a PEM truststore) and SASL/PLAIN".to_string()
                     });
                     anyhow::Error::from(CodedError {
                         exit: Exit::Invalid,

@@ -113,6 +113,12 @@ pub struct MiniBrokerArgs {
     /// localhost (repeatable; for testing hostname verification).
     #[arg(long, value_name = "NAME", requires = "tls", hide = true)]
     pub tls_name: Vec<String>,
+    /// Require SASL/PLAIN authentication on every listener for this user
+    /// (repeatable): plain:USER:PASSWORD. Clients then use
+    /// security.protocol=SASL_PLAINTEXT (SASL_SSL with --tls) and
+    /// sasl.mechanism=PLAIN. SCRAM comes with a later release.
+    #[arg(long, value_name = "plain:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
+    pub sasl: Vec<(String, String)>,
 }
 
 /// Writes the CA and the client properties that trust it into `dir`
@@ -331,8 +337,16 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
             std::process::id()
         ))),
     };
+    let sasl = (!args.sasl.is_empty()).then(|| {
+        let mut users = crate::minibroker::config::SaslUsers::default();
+        for (user, password) in &args.sasl {
+            users.add(user, password);
+        }
+        users
+    });
     let config = ClusterConfig {
         tls: args.tls.then(|| args.tls_name.clone()),
+        sasl,
         brokers: args.brokers,
         racks: args.racks,
         host: args.host,

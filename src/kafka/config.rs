@@ -11,10 +11,11 @@
 //! Security, as Kafka's clients take it: `security.protocol` PLAINTEXT or
 //! SSL (server certificates verified against a PEM truststore, or the
 //! system's roots when none is given; hostname verification unless
-//! `ssl.endpoint.identification.algorithm` is empty). SASL settings are
-//! parsed and checked (mechanism, JAAS syntax) but SASL_PLAINTEXT and
-//! SASL_SSL are refused: authentication comes with a later release, as do
-//! client certificates (`ssl.keystore.*`) and PKCS12 stores.
+//! `ssl.endpoint.identification.algorithm` is empty); SASL_PLAINTEXT and
+//! SASL_SSL with `sasl.mechanism=PLAIN`, credentials from
+//! `sasl.jaas.config` or `sasl.username`/`sasl.password`. SCRAM is parsed
+//! and checked but refused for now, as are client certificates
+//! (`ssl.keystore.*`) and PKCS12 stores.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub struct ClientSettings {
     pub retry_backoff_max: Duration,
     /// TLS on every connection (`security.protocol=SSL`), else plaintext.
     pub tls: Option<TlsSettings>,
+    /// SASL authentication on every connection (`SASL_*`), else none.
+    pub sasl: Option<SaslSettings>,
 }
 
 /// How the client checks the brokers' certificates.
@@ -188,6 +191,7 @@ impl ClientSettings {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             tls: None,
+            sasl: None,
         }
     }
 
@@ -216,6 +220,7 @@ impl ClientSettings {
         }
         s.retry_backoff_max = s.retry_backoff_max.max(s.retry_backoff);
         s.tls = props.tls.clone();
+        s.sasl = props.sasl.clone();
         s
     }
 }
@@ -231,8 +236,10 @@ pub struct CommandConfig {
     pub retry_backoff: Option<Duration>,
     pub retry_backoff_max: Option<Duration>,
     pub protocol: SecurityProtocol,
-    /// Set when `protocol` is SSL.
+    /// Set when `protocol` is SSL or SASL_SSL.
     pub tls: Option<TlsSettings>,
+    /// Set when `protocol` is SASL_PLAINTEXT or SASL_SSL.
+    pub sasl: Option<SaslSettings>,
     /// Keys this client does not use, sorted, for one warning.
     pub unknown: Vec<String>,
     /// `ssl.*` or `sasl.*` keys the protocol does not use (as Kafka, they
@@ -295,17 +302,20 @@ pub fn parse_command_config(
         out.tls = Some(tls_settings(&get, sources)?);
     }
     if out.protocol.uses_sasl() {
-        // Checked now so that a wrong mechanism or a JAAS typo is said
-        // before the refusal below, which the next release lifts.
         let sasl = sasl_settings(&get)?;
-        return Err(ConfigError::NotYet {
-            what: format!(
-                "security.protocol={} (sasl.mechanism={})",
-                out.protocol.name(),
-                sasl.mechanism.name()
-            ),
-            why: "SASL authentication comes with the next release of kafka-migrate; this one connects with PLAINTEXT and SSL".into(),
-        });
+        if sasl.mechanism != SaslMechanism::Plain {
+            // Checked first, so that a JAAS typo is said before this
+            // refusal, which the next release lifts.
+            return Err(ConfigError::NotYet {
+                what: format!(
+                    "security.protocol={} (sasl.mechanism={})",
+                    out.protocol.name(),
+                    sasl.mechanism.name()
+                ),
+                why: "SCRAM comes with the next release of kafka-migrate; this one authenticates with SASL/PLAIN".into(),
+            });
+        }
+        out.sasl = Some(sasl);
     }
     for (key, (line, value)) in &props {
         let invalid = |why: String| ConfigError::Invalid {
@@ -1284,7 +1294,7 @@ mod tests {
     }
 
     #[test]
-    fn sasl_protocols_are_refused_after_their_settings_are_checked() {
+    fn scram_is_refused_after_its_settings_are_checked_and_plain_is_taken() {
         let e = parse_command_config_plain(
             "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n\
              sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";",
@@ -1294,8 +1304,17 @@ mod tests {
         let msg = e.to_string();
         assert_eq!(
             msg,
-            "security.protocol=SASL_SSL (sasl.mechanism=SCRAM-SHA-512): SASL authentication comes with the next release of kafka-migrate; this one connects with PLAINTEXT and SSL"
+            "security.protocol=SASL_SSL (sasl.mechanism=SCRAM-SHA-512): SCRAM comes with the next release of kafka-migrate; this one authenticates with SASL/PLAIN"
         );
+        // PLAIN is taken, over plaintext or TLS.
+        let c = parse_command_config_plain(
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=u\nsasl.password=hunter2",
+        )
+        .unwrap();
+        let s = ClientSettings::resolve(None, &c);
+        assert_eq!(s.sasl.as_ref().map(|s| s.username.as_str()), Some("u"));
+        assert_eq!(s.tls, None);
+        assert!(c.unused_security.is_empty(), "{:?}", c.unused_security);
         // A wrong mechanism is said first.
         let e = parse_command_config_plain(
             "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=OAUTHBEARER",

@@ -8,12 +8,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiVersionsRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::config::{ClientSettings, TlsSettings};
+use super::config::{ClientSettings, SaslSettings, TlsSettings};
 use super::error::{KafkaError, refused};
 use crate::model::live::ErrorCode;
 
@@ -99,13 +102,86 @@ impl Connection {
     /// Connects as `settings` say: their client id, request timeout and
     /// TLS.
     pub async fn open(addr: &str, settings: &ClientSettings) -> Result<Connection, KafkaError> {
-        Self::connect_secured(
+        let mut conn = Self::connect_secured(
             addr,
             settings.request_timeout,
             &settings.client_id,
             settings.tls.as_ref(),
         )
-        .await
+        .await?;
+        if let Some(sasl) = &settings.sasl {
+            conn.authenticate(sasl).await?;
+        }
+        Ok(conn)
+    }
+
+    /// SASL/PLAIN after ApiVersions, as Kafka's clients do (KIP-152):
+    /// SaslHandshake v1 names the mechanism, SaslAuthenticate carries the
+    /// credentials in Kafka frames.
+    async fn authenticate(&mut self, sasl: &SaslSettings) -> Result<(), KafkaError> {
+        let addr = self.addr.clone();
+        let fail = |detail: String| KafkaError::Sasl {
+            addr: addr.clone(),
+            detail,
+        };
+        let mechanism = sasl.mechanism.name();
+        let v = self.version_for::<SaslHandshakeRequest>().map_err(|_| {
+            fail("the broker does not offer SaslHandshake v1: is it a SASL listener? (security.protocol in --command-config)".into())
+        })?;
+        let resp = self
+            .send_version(
+                &SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism)),
+                v,
+            )
+            .await?;
+        match resp.error_code {
+            ErrorCode::NONE => {}
+            // ILLEGAL_SASL_STATE: a listener that does not authenticate.
+            34 => {
+                return Err(fail(
+                    "the listener does not authenticate: is it a PLAINTEXT or SSL listener? (security.protocol in --command-config)".into(),
+                ));
+            }
+            code => {
+                let offered: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+                return Err(fail(format!(
+                    "{mechanism} refused ({}): the broker offers {}",
+                    ErrorCode::new(code, None),
+                    if offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                )));
+            }
+        }
+        // PLAIN (RFC 4616): no authorization id, NUL, user, NUL, password.
+        let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.expose().len() + 2);
+        token.push(0);
+        token.extend_from_slice(sasl.username.as_bytes());
+        token.push(0);
+        token.extend_from_slice(sasl.password.expose().as_bytes());
+        let v = self.version_for::<SaslAuthenticateRequest>()?;
+        let resp = self
+            .send_version(
+                &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                v,
+            )
+            .await?;
+        if resp.error_code != ErrorCode::NONE {
+            let said = resp
+                .error_message
+                .as_ref()
+                .map(|m| format!(": {}", m.as_str()))
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "user {:?}, {mechanism}: {}{said}",
+                sasl.username,
+                ErrorCode::new(resp.error_code, None)
+            )));
+        }
+        Ok(())
     }
 
     /// Connects, over TLS when `tls` is given, and negotiates versions;
@@ -412,6 +488,8 @@ pub fn api_name(key: i16) -> &'static str {
         45 => "AlterPartitionReassignments",
         46 => "ListPartitionReassignments",
         60 => "DescribeCluster",
+        17 => "SaslHandshake",
+        36 => "SaslAuthenticate",
         _ => "request",
     }
 }

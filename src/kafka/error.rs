@@ -34,6 +34,9 @@ pub enum KafkaError {
     /// that does not speak TLS. Not retried: the next try fails the same.
     #[error("TLS handshake with {addr} failed: {detail}")]
     Tls { addr: String, detail: String },
+    /// SASL authentication failed or could not start. Not retried.
+    #[error("SASL authentication with {addr} failed: {detail}")]
+    Sasl { addr: String, detail: String },
     #[error("{addr} closed the connection without answering {api}")]
     Closed { api: &'static str, addr: String },
     #[error("{api} to {addr}: {source}")]

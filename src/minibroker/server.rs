@@ -38,6 +38,8 @@ pub struct Shared {
     pub changed: Notify,
     /// Woken (notify_one) when a leader appended, to run replication early.
     pub appended: Notify,
+    /// SASL/PLAIN users when every listener requires authentication.
+    pub sasl: Option<super::config::SaslUsers>,
 }
 
 impl Shared {
@@ -66,6 +68,17 @@ impl Shared {
 pub struct BrokerCtx {
     pub id: BrokerId,
     pub shared: Arc<Shared>,
+    /// This connection's SASL state.
+    pub session: Arc<Mutex<Session>>,
+}
+
+/// Where a connection stands in SASL authentication.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub handshaken: bool,
+    pub authenticated: bool,
+    /// Authentication failed: the connection closes after the answer.
+    pub failed: bool,
 }
 
 struct BrokerTask {
@@ -260,6 +273,7 @@ impl Cluster {
             state: Mutex::new(state),
             changed: Notify::new(),
             appended: Notify::new(),
+            sasl: config.sasl.clone(),
         });
         let mut tasks = BTreeMap::new();
         for (id, listener) in listeners {
@@ -336,7 +350,11 @@ fn spawn_broker(
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    let ctx = BrokerCtx { id, shared: shared.clone() };
+                    let ctx = BrokerCtx {
+                        id,
+                        shared: shared.clone(),
+                        session: Default::default(),
+                    };
                     let conn_stop = stop_for_task.subscribe();
                     match &tls {
                         None => {
@@ -414,6 +432,23 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Some(f)) => f,
             Ok(None) | Err(_) => return,
         };
+        // With SASL required, only ApiVersions and the SASL requests come
+        // before authentication; anything else closes the connection, as
+        // Kafka does.
+        if ctx.shared.sasl.is_some() && !ctx.session.lock().authenticated {
+            let key = frame
+                .get(..2)
+                .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+            if ![18, 17, 36].contains(&key) {
+                if std::env::var_os("MINIBROKER_DEBUG").is_some() {
+                    super::log(format_args!(
+                        "mini-broker {}: api key {key} before SASL authentication: closing",
+                        ctx.id
+                    ));
+                }
+                return;
+            }
+        }
         let response = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             r = api::handle_frame(&ctx, frame) => r,
@@ -425,7 +460,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
                     // TLS holds records until flushed.
                     w = async { stream.write_all(&bytes).await?; stream.flush().await } => w,
                 };
-                if written.is_err() {
+                if written.is_err() || ctx.session.lock().failed {
                     return;
                 }
             }

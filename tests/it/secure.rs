@@ -14,7 +14,8 @@ use tempfile::TempDir;
 use crate::support::{bin, write};
 
 /// A value that must never be printed: the truststore password of every
-/// properties file here (PEM does not use it; Kafka's tools accept it).
+/// properties file here (PEM does not use it; Kafka's tools accept it),
+/// and the SASL user's password.
 const SECRET: &str = "Tru5t-ST0RE-pa55";
 
 /// An in-process cluster whose listeners serve TLS (or plaintext), the
@@ -29,6 +30,12 @@ impl Secured {
     /// `tls`: the names the broker certificate holds (empty: 127.0.0.1
     /// and localhost); None: plaintext listeners.
     fn start(tls: Option<&[&str]>) -> Secured {
+        Self::start_with(tls, false)
+    }
+
+    /// As `start`, and with `sasl` SASL/PLAIN required for user `admin`
+    /// whose password is the secret.
+    fn start_with(tls: Option<&[&str]>, sasl: bool) -> Secured {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -40,6 +47,11 @@ impl Secured {
                 topics: vec!["orders:4:2".parse::<TopicSpec>().unwrap()],
                 fill_bytes: 2_000_000,
                 tls: tls.map(|names| names.iter().map(|n| n.to_string()).collect()),
+                sasl: sasl.then(|| {
+                    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+                    users.add("admin", SECRET);
+                    users
+                }),
                 ..ClusterConfig::default()
             }))
             .expect("cluster starts");
@@ -395,4 +407,128 @@ fn mini_broker_tls_writes_its_ca_and_client_properties_that_work() {
         .unwrap();
     let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// SASL/PLAIN lines for user `admin`, the password given by `password`
+/// (a literal or a `${env:...}` reference).
+fn plain_jaas(password: &str) -> String {
+    format!(
+        "sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"{password}\";\n"
+    )
+}
+
+/// Runs the binary with `KM_TEST_PW` holding the secret.
+fn km_env(args: &[&str]) -> Output {
+    let out = bin()
+        .args(args)
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .env_remove("KAFKA_MIGRATE_COMMAND_CONFIG")
+        .env("KM_TEST_PW", SECRET)
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET), "the secret was printed: {all}");
+    out
+}
+
+#[test]
+fn sasl_plain_over_tls_runs_describe_plan_apply_and_verify() {
+    let c = Secured::start_with(Some(&[]), true);
+    // The password from the environment, as Kafka's EnvVarConfigProvider.
+    let props = write(
+        c.dir.path(),
+        "sasl-ssl.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            plain_jaas("${env:KM_TEST_PW}")
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain1.json");
+    let plan = plan.to_str().unwrap();
+    for (args, what) in [
+        (vec!["describe", "--output", "json"], "describe"),
+        (vec!["plan", "--remove-brokers", "1", "-o", plan], "plan"),
+        (
+            vec!["apply", plan, "--throttle", "4MB/s", "--no-progress"],
+            "apply",
+        ),
+        (vec!["verify", plan], "verify"),
+    ] {
+        let mut args = args;
+        args.extend(["--bootstrap-server", &bs, "--command-config", props]);
+        let out = km_env(&args);
+        expect_exit(&out, 0, what);
+    }
+    let on_1 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&1))
+            .count()
+    });
+    assert_eq!(on_1, 0);
+}
+
+#[test]
+fn sasl_failures_name_the_broker_and_the_cause_without_the_password() {
+    let c = Secured::start_with(None, true);
+    let first = c.bootstrap().split(',').next().unwrap().to_string();
+    let ok = write(
+        c.dir.path(),
+        "ok.properties",
+        &format!("security.protocol=SASL_PLAINTEXT\n{}", plain_jaas(SECRET)),
+    );
+    let out = km_env(&[
+        "describe",
+        "--bootstrap-server",
+        &first,
+        "--command-config",
+        ok.to_str().unwrap(),
+    ]);
+    expect_exit(&out, 0, "SASL_PLAINTEXT describe");
+    let wrong = write(
+        c.dir.path(),
+        "wrong.properties",
+        &format!(
+            "security.protocol=SASL_PLAINTEXT\n{}",
+            plain_jaas(&format!("{SECRET}-not"))
+        ),
+    );
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            wrong.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("SASL authentication with {first} failed"),
+            "user \"admin\"",
+            "SASL_AUTHENTICATION_FAILED",
+        ],
+    );
+    // A SASL client on a listener that does not authenticate.
+    let plain = Secured::start(None);
+    let first = plain.bootstrap().split(',').next().unwrap().to_string();
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            ok.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("SASL authentication with {first} failed"),
+            "the listener does not authenticate",
+        ],
+    );
 }
