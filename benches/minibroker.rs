@@ -213,21 +213,36 @@ async fn throttled_copy_rate(rate: u64) {
 }
 
 /// One connection's setup (TCP connect, TLS handshake if any, the
-/// ApiVersions exchange every connection starts with), plaintext against
-/// TLS, on loopback: the handshake's cost per broker connection.
+/// ApiVersions exchange every connection starts with, SASL/PLAIN if any),
+/// plaintext against TLS against SASL_SSL, on loopback: the handshakes'
+/// cost per broker connection.
 async fn connection_setup() {
-    use kafka_migrate::kafka::config::{TlsSettings, TrustRoots};
+    use kafka_migrate::kafka::ClientSettings;
+    use kafka_migrate::kafka::config::{
+        SaslMechanism, SaslSettings, Secret, TlsSettings, TrustRoots,
+    };
+    use kafka_migrate::minibroker::config::SaslUsers;
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    for tls in [false, true] {
+    for (name, tls, sasl) in [
+        ("plaintext", false, false),
+        ("tls", true, false),
+        ("sasl_ssl_plain", true, true),
+    ] {
         let c = Cluster::start(ClusterConfig {
             brokers: 1,
             tls: tls.then(Vec::new),
+            sasl: sasl.then(|| {
+                let mut u = SaslUsers::default();
+                u.add("bench", "bench-pw");
+                u
+            }),
             ..ClusterConfig::default()
         })
         .await
         .unwrap();
-        let settings = c.tls().map(|t| TlsSettings {
+        let mut settings = ClientSettings::with_timeout(Duration::from_secs(10));
+        settings.tls = c.tls().map(|t| TlsSettings {
             roots: TrustRoots::Pem {
                 certs: CertificateDer::pem_slice_iter(t.ca_pem.as_bytes())
                     .collect::<Result<_, _>>()
@@ -236,23 +251,20 @@ async fn connection_setup() {
             },
             verify_hostname: true,
         });
+        settings.sasl = sasl.then(|| SaslSettings {
+            mechanism: SaslMechanism::Plain,
+            username: "bench".into(),
+            password: Secret::new("bench-pw"),
+        });
         let addr = c.broker_addr(1).unwrap().to_string();
         let mut times = Vec::new();
         for _ in 0..300 {
             let t0 = Instant::now();
-            let conn = Connection::connect_secured(
-                &addr,
-                Duration::from_secs(10),
-                "bench",
-                settings.as_ref(),
-            )
-            .await
-            .unwrap();
+            let conn = Connection::open(&addr, &settings).await.unwrap();
             times.push(t0.elapsed());
             drop(conn);
         }
         times.sort();
-        let name = if tls { "tls" } else { "plaintext" };
         println!(
             "connection_setup_{name}_median_ms: {:.3}",
             times[times.len() / 2].as_secs_f64() * 1e3

@@ -374,12 +374,19 @@ impl Connection {
         }
     }
 
+    fn closed(&self, api: &'static str) -> KafkaError {
+        KafkaError::Closed {
+            api,
+            addr: self.addr.clone(),
+            // ApiVersions is request 1; a SASL client's next ones are the
+            // SASL requests, so only a client without SASL sees this.
+            early: self.correlation == 2 && !api.starts_with("Sasl"),
+        }
+    }
+
     fn io(&self, api: &'static str, source: std::io::Error) -> KafkaError {
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
-            KafkaError::Closed {
-                api,
-                addr: self.addr.clone(),
-            }
+            self.closed(api)
         } else {
             KafkaError::Io {
                 api,
@@ -430,10 +437,7 @@ impl Connection {
             return Err(self.io(api, e));
         }
         if frame.len() < n {
-            return Err(KafkaError::Closed {
-                api,
-                addr: self.addr.clone(),
-            });
+            return Err(self.closed(api));
         }
         Ok(Bytes::from(frame))
     }

@@ -37,8 +37,14 @@ pub enum KafkaError {
     /// SASL authentication failed or could not start. Not retried.
     #[error("SASL authentication with {addr} failed: {detail}")]
     Sasl { addr: String, detail: String },
-    #[error("{addr} closed the connection without answering {api}")]
-    Closed { api: &'static str, addr: String },
+    /// `early`: the first request after ApiVersions, which is where a
+    /// listener requiring SASL closes an unauthenticated connection.
+    #[error("{addr} closed the connection without answering {api}{}", if *early { " (the first request after connecting: does the listener require SASL? security.protocol in --command-config)" } else { "" })]
+    Closed {
+        api: &'static str,
+        addr: String,
+        early: bool,
+    },
     #[error("{api} to {addr}: {source}")]
     Io {
         api: &'static str,

@@ -513,6 +513,19 @@ fn sasl_failures_name_the_broker_and_the_cause_without_the_password() {
             "SASL_AUTHENTICATION_FAILED",
         ],
     );
+    // A client without SASL on a SASL listener: closed after ApiVersions,
+    // as Kafka does, retried within the timeout, and the likely cause said.
+    let t0 = Instant::now();
+    let out = km_env(&["describe", "--bootstrap-server", &first, "--timeout", "2s"]);
+    expect_exit(&out, 3, "no SASL on a SASL listener");
+    assert!(t0.elapsed() < Duration::from_secs(8));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{first} closed the connection without answering Metadata (the first request after connecting: does the listener require SASL?"
+        )),
+        "{err}"
+    );
     // A SASL client on a listener that does not authenticate.
     let plain = Secured::start(None);
     let first = plain.bootstrap().split(',').next().unwrap().to_string();
