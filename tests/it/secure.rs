@@ -545,3 +545,102 @@ fn sasl_failures_name_the_broker_and_the_cause_without_the_password() {
         ],
     );
 }
+
+/// Runs one of Kafka's tools through the harness; returns its output.
+fn kafka_tool(name: &str, args: &[&str]) -> Output {
+    let harness = crate::support::repo().join("tests/kafka/cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(harness)
+        .arg("tool")
+        .arg(name)
+        .args(args)
+        .output()
+        .expect("bash runs the harness");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET), "{name} printed the secret: {all}");
+    out
+}
+
+#[test]
+#[ignore = "needs Java for Kafka's tools; .ci/run runs it"]
+fn kafkas_reassign_tool_runs_over_sasl_ssl_against_the_mini_broker() {
+    let c = Secured::start_with(Some(&[]), true);
+    let props = write(
+        c.dir.path(),
+        "java.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            plain_jaas(SECRET)
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain2.json");
+    let plan = plan.to_str().unwrap();
+    let out = km_env(&[
+        "plan",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--remove-brokers",
+        "2",
+        "-o",
+        plan,
+    ]);
+    expect_exit(&out, 0, "plan");
+    let common = [
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--reassignment-json-file",
+        plan,
+    ];
+    let mut execute = common.to_vec();
+    execute.extend(["--execute", "--throttle", "4000000"]);
+    let out = kafka_tool("kafka-reassign-partitions", &execute);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Successfully started partition reassignment"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut verify = common.to_vec();
+    verify.push("--verify");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = kafka_tool("kafka-reassign-partitions", &verify);
+        let said = text(&out.stdout);
+        if out.status.success() && !said.contains("still in progress") {
+            assert!(said.contains("is completed"), "{said}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not done in 60 s: {said}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let on_2 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&2))
+            .count()
+    });
+    assert_eq!(on_2, 0);
+    // kafka-migrate sees the same over the same listener.
+    let out = km_env(&[
+        "verify",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "kafka-migrate verify of Kafka's run");
+}
