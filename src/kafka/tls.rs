@@ -193,10 +193,70 @@ fn explain(e: &std::io::Error, host: &str, settings: &TlsSettings) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::host_of;
+    use super::*;
+
+    fn explained(e: rustls::Error) -> String {
+        let settings = TlsSettings {
+            roots: TrustRoots::Pem {
+                certs: vec![],
+                from: "/etc/kafka/ca.pem".into(),
+            },
+            verify_hostname: true,
+        };
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        explain(&io, "kafka-1", &settings)
+    }
+
+    #[test]
+    fn handshake_failures_say_the_cause_in_an_operators_words() {
+        use rustls::Error::{AlertReceived, InvalidCertificate, InvalidMessage};
+        for (e, want) in [
+            (
+                InvalidCertificate(CertificateError::UnknownIssuer),
+                "not signed by a CA in the truststore (/etc/kafka/ca.pem)",
+            ),
+            (
+                InvalidCertificate(CertificateError::BadSignature),
+                "not signed by a CA in the truststore",
+            ),
+            (
+                InvalidCertificate(CertificateError::NotValidForName),
+                "not valid for kafka-1: connect by a name it holds, or set ssl.endpoint.identification.algorithm= (empty)",
+            ),
+            (
+                InvalidCertificate(CertificateError::Expired),
+                "the broker's certificate has expired",
+            ),
+            (
+                InvalidCertificate(CertificateError::NotValidYet),
+                "not valid yet (check the clocks)",
+            ),
+            (
+                InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                "is it a PLAINTEXT listener?",
+            ),
+            (
+                AlertReceived(rustls::AlertDescription::HandshakeFailure),
+                "the broker refused the handshake (HandshakeFailure)",
+            ),
+        ] {
+            let said = explained(e);
+            assert!(said.contains(want), "{said}");
+        }
+        let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        let settings = TlsSettings {
+            roots: TrustRoots::System,
+            verify_hostname: true,
+        };
+        assert!(
+            explain(&eof, "h", &settings)
+                .contains("closed the connection during the TLS handshake")
+        );
+    }
 
     #[test]
     fn the_host_is_what_the_certificate_must_name() {
+        // The name rustls verifies is the address's host, not the port.
         assert_eq!(host_of("127.0.0.1:9093"), "127.0.0.1");
         assert_eq!(host_of("kafka-1.example:9093"), "kafka-1.example");
         assert_eq!(host_of("[::1]:9093"), "::1");
