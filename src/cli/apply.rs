@@ -12,9 +12,9 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use super::args::{ClusterArgs, PlanFileArg};
-use super::cluster::{connect, exec_error, runtime};
-use super::exit::{Exit, invalid};
+use super::args::{ClusterArgs, PlanFileArg, input_name};
+use super::cluster::{admin_error, connect, exec_error, note_journal, report_json, runtime};
+use super::exit::{CodedError, Exit, invalid};
 use super::journal::{FileStore, beside};
 use super::markdown;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
@@ -155,8 +155,7 @@ impl RunArgs {
 /// Reads a plan (Kafka's reassignment JSON), naming the file in every
 /// problem; a bad one is exit 2.
 pub fn load_plan(path: &str) -> Result<Reassignment> {
-    let name = if path == "-" { "<stdin>" } else { path };
-    reassignment::parse(name, &read_input(path)?).map_err(invalid)
+    reassignment::parse(input_name(path), &read_input(path)?).map_err(invalid)
 }
 
 /// A file beside the plan, or the flag's; a plan on standard input has
@@ -250,7 +249,15 @@ pub fn exec(args: ApplyArgs) -> Result<Exit> {
         "rollback",
         "--rollback-file",
     )?;
-    super::check_outputs(&[("PLAN", &plan_path)], &[("--journal", &journal)], false)?;
+    let rollback_name = rollback.to_string_lossy();
+    let inputs: Vec<(&str, &str)> = [
+        ("PLAN", plan_path.as_str()),
+        ("--rollback-file", &rollback_name),
+    ]
+    .into_iter()
+    .chain(args.cluster.input())
+    .collect();
+    super::check_outputs(&inputs, &[("--journal", &journal)], false)?;
     let plan = load_plan(&plan_path)?;
     let existing = read_rollback(&rollback)?;
     runtime()?.block_on(async {
@@ -279,24 +286,20 @@ async fn run<A: ClusterAdmin>(
     existing: Option<&Reassignment>,
 ) -> Result<Exit> {
     let printer = Printer::new(args.output.base());
-    let cluster = admin.cluster().await.map_err(|e| {
-        exec_error(crate::exec::ExecError::Admin {
-            what: "reading the cluster",
-            source: Box::new(e),
-        })
-    })?;
+    let cluster = admin
+        .cluster()
+        .await
+        .map_err(admin_error("reading the cluster"))?;
     // The dirs of the brokers the plan names a log dir on: a dir a broker
     // lacks is refused here, before anything is sent.
     let dir_brokers = log_dir_brokers(&cluster, plan);
     let log_dirs = if dir_brokers.is_empty() {
         LogDirs::new()
     } else {
-        admin.describe_log_dirs(&dir_brokers).await.map_err(|e| {
-            exec_error(crate::exec::ExecError::Admin {
-                what: "reading log dirs",
-                source: Box::new(e),
-            })
-        })?
+        admin
+            .describe_log_dirs(&dir_brokers)
+            .await
+            .map_err(admin_error("reading log dirs"))?
     };
     let prepared = prepare_with_log_dirs(
         &cluster,
@@ -335,32 +338,73 @@ async fn run<A: ClusterAdmin>(
     )
     .await;
     renderer.finish();
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
+    note_journal(&printer, &store);
+    let rerun = run_ref(plan_path, args.journal.as_deref());
+    let report = result.map_err(|e| left_in_force(exec_error(e), store.saved, "apply", &rerun))?;
+    Ok(finish(&printer, &renderer, "apply", &rerun, &report))
+}
+
+/// The run as the commands it suggests name it: the plan, and the journal
+/// when it is not the one beside the plan (else `verify`, `cancel` and a
+/// re-run would look for another).
+pub fn run_ref(plan_path: &str, journal: Option<&Path>) -> String {
+    let plan = shell_word(plan_path);
+    match journal {
+        Some(j) => format!("{plan} --journal {}", shell_word(&j.to_string_lossy())),
+        None => plan,
     }
-    let report = result.map_err(exec_error)?;
-    Ok(finish(&printer, style, "apply", plan_path, &report))
+}
+
+/// A run that failed after its journal was written may have set
+/// throttles or submitted moves, which stay in force: the hint says how
+/// to go on or undo them.
+pub fn left_in_force(
+    e: anyhow::Error,
+    journal_saved: bool,
+    command: &str,
+    rerun: &str,
+) -> anyhow::Error {
+    if !journal_saved {
+        return e;
+    }
+    let way_out = format!(
+        "throttles this run set and moves it submitted stay in force (the journal records them): `kafka-migrate {command} {rerun}` again resumes, `kafka-migrate cancel {rerun}` cancels the moves and restores the throttles"
+    );
+    match e.downcast::<CodedError>() {
+        Ok(mut c) => {
+            c.hint = Some(match c.hint {
+                Some(h) => format!("{h}; {way_out}"),
+                None => way_out,
+            });
+            c.into()
+        }
+        Err(e) => e,
+    }
 }
 
 /// The end of a run: the report (a last JSON record, or lines), what to
 /// do next, and the exit code.
 pub fn finish(
     printer: &Printer,
-    style: Style,
+    renderer: &Renderer,
     command: &str,
-    plan_path: &str,
+    rerun: &str,
     report: &ApplyReport,
 ) -> Exit {
-    if style == Style::Json {
-        let mut v = serde_json::to_value(report).expect("reports serialize");
+    if renderer.style() == Style::Json {
+        let mut v = report_json(command, report);
         if let Some(o) = v.as_object_mut() {
-            o.insert("version".into(), JSON_VERSION.into());
             o.insert("event".into(), "report".into());
-            o.insert("command".into(), command.into());
         }
         printer.json_line(&v);
     }
-    for r in &report.refused {
+    // Those refused on submission were warned about then; a partition
+    // gone before the first request was not.
+    for r in report
+        .refused
+        .iter()
+        .filter(|r| !renderer.refusal_shown(&r.tp()))
+    {
         printer.warn(&format!("{}-{} refused: {}", r.topic, r.partition, r.error));
     }
     if !report.diverged.is_empty() {
@@ -382,18 +426,17 @@ pub fn finish(
     for l in &report.throttles.left_alone {
         printer.warn(&progress::left_alone_line(l));
     }
-    let quoted = shell_word(plan_path);
     match report.outcome {
         Outcome::Completed => Exit::Ok,
         Outcome::Submitted => {
             printer.note(&format!(
-                "moves are in flight: `kafka-migrate verify {quoted}` shows where they stand, `kafka-migrate {command} {quoted}` again continues"
+                "moves are in flight: `kafka-migrate verify {rerun}` shows where they stand, `kafka-migrate {command} {rerun}` again continues"
             ));
             Exit::Ok
         }
         Outcome::Stopped => {
             printer.note(&format!(
-                "stopped: {} moves are still in flight and throttles stay in force; resume with `kafka-migrate {command} {quoted}`, or cancel with `kafka-migrate cancel {quoted}`",
+                "stopped: {} moves are still in flight and throttles stay in force; resume with `kafka-migrate {command} {rerun}`, or cancel with `kafka-migrate cancel {rerun}`",
                 report.in_flight.len()
             ));
             Exit::Incomplete
@@ -423,12 +466,10 @@ async fn dry_run<A: ClusterAdmin>(
     warnings: &[String],
     printer: &Printer,
 ) -> Result<Exit> {
-    let in_flight = admin.list_reassignments().await.map_err(|e| {
-        exec_error(crate::exec::ExecError::Admin {
-            what: "listing moves in flight",
-            source: Box::new(e),
-        })
-    })?;
+    let in_flight = admin
+        .list_reassignments()
+        .await
+        .map_err(admin_error("listing moves in flight"))?;
     let moves = prepared.plan.moves();
     let throttles = throttles_for(cluster, moves, &in_flight).map_err(|e| exec_error(e.into()))?;
     let jobs = jobs_for(cluster, moves);
@@ -648,6 +689,42 @@ mod tests {
     use clap::CommandFactory;
 
     use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER};
+
+    use super::{left_in_force, run_ref};
+    use crate::cli::exit::{CodedError, Exit, failure};
+
+    #[test]
+    fn suggested_commands_name_a_journal_given() {
+        assert_eq!(run_ref("p.json", None), "p.json");
+        assert_eq!(
+            run_ref("my plan.json", Some(std::path::Path::new("/j/run.json"))),
+            "'my plan.json' --journal /j/run.json"
+        );
+    }
+
+    // regression: an apply that failed after setting throttles (a broker
+    // refusing the reassignments, say) ended on the error alone; nothing
+    // said the throttles stay, nor how to go on or undo them.
+    #[test]
+    fn a_run_failing_after_its_journal_says_what_stays_in_force() {
+        let hint = |e: anyhow::Error| e.downcast::<CodedError>().unwrap().hint;
+        let e = || failure(anyhow::anyhow!("submitting moves: refused"));
+        assert_eq!(hint(left_in_force(e(), false, "apply", "p.json")), None);
+        let h = hint(left_in_force(e(), true, "apply", "p.json")).unwrap();
+        assert!(
+            h.starts_with("throttles this run set and moves it submitted stay in force")
+                && h.contains("`kafka-migrate apply p.json` again resumes")
+                && h.contains("`kafka-migrate cancel p.json` cancels"),
+            "{h}"
+        );
+        let with_hint = CodedError {
+            exit: Exit::Failure,
+            error: anyhow::anyhow!("x"),
+            hint: Some("check --bootstrap-server".into()),
+        };
+        let h = hint(left_in_force(with_hint.into(), true, "rollback", "r.json")).unwrap();
+        assert!(h.starts_with("check --bootstrap-server; throttles"), "{h}");
+    }
 
     /// The defaults are written into the flags' help by hand (they are
     /// `Option`s, so a re-run can tell "not given" apart): keep them true.

@@ -12,7 +12,7 @@ use super::exit::{CodedError, Exit, invalid};
 use super::printer::Printer;
 use crate::fsutil::read_input;
 use crate::kafka::config::{ClientSettings, ConfigError, Sources, parse_command_config};
-use crate::kafka::{Admin, Bootstrap, parse_timeout};
+use crate::kafka::{Admin, Bootstrap, KafkaError, parse_timeout};
 
 /// How a live command reaches the cluster.
 #[derive(Debug, Args)]
@@ -50,6 +50,14 @@ pub struct ClusterArgs {
 }
 
 impl ClusterArgs {
+    /// The properties file as an input of the run, for the output rule: an
+    /// `-o` naming it would replace the operator's client settings.
+    pub fn input(&self) -> Option<(&'static str, &str)> {
+        self.command_config
+            .as_deref()
+            .map(|p| ("--command-config", p))
+    }
+
     /// The bootstrap servers and client settings: flags first, then the
     /// properties file, then Kafka's defaults. Properties this client does
     /// not use get one warning, by name only.
@@ -122,12 +130,61 @@ impl Sources for RealSources {
 
 /// A cluster that cannot be reached or answers with an error: exit 3.
 pub fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let error = e.into();
+    let hint = reach_hint(error.downcast_ref::<KafkaError>());
     CodedError {
         exit: Exit::Failure,
-        error: e.into(),
-        hint: Some("check --bootstrap-server and that the cluster is up".into()),
+        error,
+        hint,
     }
     .into()
+}
+
+/// Where to look when a cluster call failed: the address and the cluster,
+/// when nothing usable answered. A broker that answered with an error
+/// code was reached at the right address, and its error says why; an
+/// error of another kind keeps the hint.
+pub fn reach_hint(e: Option<&KafkaError>) -> Option<String> {
+    fn answered(e: &KafkaError) -> bool {
+        match e {
+            KafkaError::GaveUp { last, .. } => answered(last),
+            KafkaError::Response { .. }
+            | KafkaError::Resource { .. }
+            | KafkaError::UnsupportedVersion { .. }
+            | KafkaError::Codec { .. }
+            | KafkaError::UnknownBroker(_) => true,
+            KafkaError::Tls { .. } | KafkaError::Sasl { .. } => true,
+            KafkaError::Connect { .. }
+            | KafkaError::Timeout { .. }
+            | KafkaError::NotKafka { .. }
+            | KafkaError::Closed { .. }
+            | KafkaError::Io { .. }
+            | KafkaError::NoBootstrap(_) => false,
+        }
+    }
+    // A listener that answered in another protocol or refused the
+    // credentials: the client's security settings are where to look.
+    fn security(e: &KafkaError) -> Option<&'static str> {
+        match e {
+            KafkaError::GaveUp { last, .. } => security(last),
+            KafkaError::Tls { .. } => {
+                Some("check security.protocol and the ssl.* settings in --command-config")
+            }
+            KafkaError::Sasl { .. } => {
+                Some("check security.protocol and the sasl.* settings in --command-config")
+            }
+            _ => None,
+        }
+    }
+    if let Some(hint) = e.and_then(security) {
+        return Some(hint.into());
+    }
+    (!e.is_some_and(answered)).then(|| "check --bootstrap-server and that the cluster is up".into())
+}
+
+/// An input as messages name it: `<stdin>` for `-`.
+pub fn input_name(path: &str) -> &str {
+    if path == "-" { "<stdin>" } else { path }
 }
 
 /// The plan a command reads: a positional argument, or
@@ -151,5 +208,41 @@ impl PlanFileArg {
             .as_deref()
             .or(self.reassignment_json_file.as_deref())
             .expect("clap requires one of the two")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::live::ErrorCode;
+
+    // regression: a broker refusing a call (here an authorization error)
+    // was answered with "check --bootstrap-server and that the cluster is
+    // up", which sends the operator after the wrong thing.
+    #[test]
+    fn the_reach_hint_is_for_calls_that_reached_nothing() {
+        let refused = KafkaError::Response {
+            api: "ElectLeaders",
+            addr: "b1:9092".into(),
+            error: ErrorCode::new(31, None),
+        };
+        let timeout = KafkaError::Timeout {
+            api: "Metadata",
+            addr: "b1:9092".into(),
+            after: Duration::from_secs(30),
+        };
+        let gave_up = |last| KafkaError::GaveUp {
+            api: "Metadata",
+            attempts: 3,
+            elapsed: Duration::from_secs(30),
+            last: Box::new(last),
+        };
+        assert_eq!(reach_hint(Some(&refused)), None);
+        assert_eq!(reach_hint(Some(&gave_up(refused))), None);
+        assert!(reach_hint(Some(&timeout)).is_some());
+        assert!(reach_hint(Some(&gave_up(timeout))).is_some());
+        assert!(reach_hint(None).is_some());
     }
 }

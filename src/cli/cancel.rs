@@ -9,10 +9,10 @@ use clap::Args;
 
 use super::apply::{beside_plan, load_plan};
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, report_json, runtime};
 use super::exit::{Exit, invalid};
 use super::journal::FileStore;
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::printer::{OutputFormat, Printer};
 use super::verify::throttle_lines;
 use crate::exec::cancel::{CancelReport, CancelScope, CancelSettings, cancel};
 use crate::exec::clock::WallClock;
@@ -111,14 +111,7 @@ async fn run<A: ClusterAdmin>(
     };
     let report = report.map_err(exec_error)?;
     match args.output {
-        OutputFormat::Json => {
-            let mut v = serde_json::to_value(&report).expect("reports serialize");
-            if let Some(o) = v.as_object_mut() {
-                o.insert("version".into(), JSON_VERSION.into());
-                o.insert("command".into(), "cancel".into());
-            }
-            printer.json(&v);
-        }
+        OutputFormat::Json => printer.json(&report_json("cancel", &report)),
         OutputFormat::Text => render(&printer, &report),
     }
     match &report.throttles {
@@ -150,6 +143,16 @@ pub fn exit_of(r: &CancelReport) -> Exit {
     }
 }
 
+/// The cancels the cluster refused (the moves go on), one warning each.
+pub fn refused_lines(printer: &Printer, r: &CancelReport) {
+    for f in &r.refused {
+        printer.warn(&format!(
+            "{}-{}: cancel refused: {}",
+            f.topic, f.partition, f.error
+        ));
+    }
+}
+
 fn render(printer: &Printer, r: &CancelReport) {
     for c in &r.cancelled {
         printer.out(&format!(
@@ -173,12 +176,7 @@ fn render(printer: &Printer, r: &CancelReport) {
             format!(": {}", name_some(&r.not_moving, 10))
         }
     ));
-    for f in &r.refused {
-        printer.warn(&format!(
-            "{}-{}: cancel refused: {}",
-            f.topic, f.partition, f.error
-        ));
-    }
+    refused_lines(printer, r);
     if !r.still_moving.is_empty() {
         printer.warn(&format!(
             "still moving when the wait ended: {} (run cancel again, or check `kafka-migrate status`)",

@@ -5,10 +5,11 @@ use anyhow::Result;
 
 use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit};
-use super::printer::{OutputFormat, Printer};
+use super::journal::FileStore;
+use super::printer::{JSON_VERSION, OutputFormat, Printer};
 use crate::exec::error::ExecError;
 use crate::exec::prepare::{Refusal, RefusalKind};
-use crate::kafka::Admin;
+use crate::kafka::{Admin, KafkaError};
 
 /// A runtime on this thread: the commands make one request at a time.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -35,14 +36,44 @@ fn refusal_hint(r: &Refusal) -> Option<String> {
     (!hints.is_empty()).then(|| hints.join("; "))
 }
 
+/// A command's report as its `--output json` document: the report's own
+/// fields with `version` and `command` added.
+pub fn report_json(command: &str, report: impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("reports serialize");
+    if let Some(o) = v.as_object_mut() {
+        o.insert("version".into(), JSON_VERSION.into());
+        o.insert("command".into(), command.into());
+    }
+    v
+}
+
+/// Says where the journal is when this run wrote it.
+pub fn note_journal(printer: &Printer, store: &FileStore) {
+    if store.saved {
+        printer.note(&format!("journal: {}", store.path().display()));
+    }
+}
+
+/// A cluster call the CLI makes itself, failing as the executor's own do.
+pub fn admin_error<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| {
+        exec_error(ExecError::Admin {
+            what,
+            source: Box::new(e),
+        })
+    }
+}
+
 /// The executor's error with its exit code: the cluster or a file failing
 /// is 3; a plan the cluster refuses, a journal of another plan or none
 /// where one is needed is the input's fault, 2.
 pub fn exec_error(e: ExecError) -> anyhow::Error {
     let (exit, hint) = match &e {
-        ExecError::Admin { .. } => (
+        ExecError::Admin { source, .. } => (
             Exit::Failure,
-            Some("check --bootstrap-server and that the cluster is up".to_string()),
+            super::args::reach_hint(source.downcast_ref::<KafkaError>()),
         ),
         ExecError::Journal { source, .. } => {
             let bad_content = source

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::cluster::exec_error;
 use super::exit::{Exit, failure, invalid};
 use super::mini_broker::{StopSignals, broker_table};
 use super::printer::{OutputFormat, Printer};
@@ -29,7 +28,6 @@ use crate::exec;
 use crate::exec::apply::{ApplyReport, ApplySettings, Outcome as ApplyOutcome};
 use crate::exec::batch::Job;
 use crate::exec::clock::WallClock;
-use crate::exec::error::ExecError;
 use crate::exec::estimate::{Bound, physical_bound};
 use crate::exec::journal::MemoryStore;
 use crate::exec::prepare::{PrepareSettings, prepare};
@@ -351,7 +349,10 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
         .await
         .map_err(|e| failure(anyhow::anyhow!("reading the cluster: {e}")))?;
     let prepared = prepare(&live, plan, None, &PrepareSettings::default())
-        .map_err(|r| exec_error(ExecError::Refused(r)))?;
+        // Every failing step is exit 3, the plan refused by the demo's own
+        // cluster too (`exec_error` would say 2, documented for bad flags,
+        // and hint at a --bootstrap-server the demo does not have).
+        .map_err(failure)?;
     let settings = ApplySettings {
         rates: Rates {
             replication: Some(throttle),
@@ -386,7 +387,7 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
         &stop,
     )
     .await
-    .map_err(exec_error)?;
+    .map_err(failure)?;
     timer.abort();
     renderer.finish();
     drop(renderer);
@@ -427,7 +428,7 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
         &VerifySettings::default(),
     )
     .await
-    .map_err(exec_error)?;
+    .map_err(failure)?;
     if verified.verdict != Verdict::AllDone {
         return Err(failure(anyhow::anyhow!(
             "verify: {} done, {} in progress, {} diverged, {} failed",

@@ -61,7 +61,8 @@ pub fn exec(args: DescribeArgs) -> Result<Exit> {
 async fn run(args: DescribeArgs) -> Result<Exit> {
     let outputs: Vec<(&str, &std::path::Path)> =
         args.out.iter().map(|p| ("--out", p.as_path())).collect();
-    check_outputs(&[], &outputs, args.no_clobber)?;
+    let inputs: Vec<(&str, &str)> = args.cluster.input().into_iter().collect();
+    check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
     let mut admin = args.cluster.connect(&printer).await?;
     let mut survey = admin.survey().await.map_err(unreachable)?;

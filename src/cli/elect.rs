@@ -7,11 +7,10 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use clap::Args;
 
-use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::args::{ClusterArgs, input_name};
+use super::cluster::{admin_error, connect, runtime};
 use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer};
-use crate::exec::ExecError;
 use crate::fsutil::read_input;
 use crate::model::TopicPartition;
 use crate::model::health::name_some;
@@ -35,7 +34,7 @@ pub struct ElectArgs {
 
 /// Reads kafka-leader-election.sh's partitions file.
 fn parse_partitions(path: &str) -> Result<Vec<TopicPartition>> {
-    let name = if path == "-" { "<stdin>" } else { path };
+    let name = input_name(path);
     let bytes = read_input(path)?;
     let bad = |what: String| invalid(anyhow::anyhow!("{name}: {what}"));
     let v: serde_json::Value =
@@ -82,17 +81,6 @@ pub fn exec(args: ElectArgs) -> Result<Exit> {
     })
 }
 
-fn admin_error<E: std::error::Error + Send + Sync + 'static>(
-    what: &'static str,
-) -> impl FnOnce(E) -> anyhow::Error {
-    move |e| {
-        exec_error(ExecError::Admin {
-            what,
-            source: Box::new(e),
-        })
-    }
-}
-
 async fn run<A: ClusterAdmin>(
     admin: &mut A,
     args: &ElectArgs,
@@ -135,7 +123,7 @@ async fn run<A: ClusterAdmin>(
             if !unknown.is_empty() {
                 return Err(invalid(anyhow::anyhow!(
                     "{}: unknown partitions: {}",
-                    args.partitions_file.as_deref().unwrap_or("-"),
+                    input_name(args.partitions_file.as_deref().unwrap_or("-")),
                     name_some(&unknown, 10)
                 )));
             }

@@ -85,7 +85,7 @@ Exit codes:
   2  invalid input or usage: a bad plan, a journal of another plan
   3  some partition diverged (at other replicas, not moving to the plan's)
      or failed (vanished, or adding a replica on a broker that is down);
-     the cluster cannot be reached or fails";
+     the cluster cannot be reached or fails; the journal cannot be written";
 
 pub const CANCEL_EXIT_CODES: &str = "\
 Exit codes:
@@ -94,7 +94,8 @@ Exit codes:
      kept in the journal, for `throttle clear` once it is back)
   1  some moves still listed when --wait ended
   2  invalid input or usage: a bad plan, a journal of another plan
-  3  a cancel the cluster refused; the cluster cannot be reached or fails";
+  3  a cancel the cluster refused; the cluster cannot be reached or fails;
+     the journal cannot be written";
 
 pub const STATUS_EXIT_CODES: &str = "\
 Exit codes:

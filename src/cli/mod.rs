@@ -105,7 +105,7 @@ pub fn main() -> i32 {
         // pointer to --help that clap adds.
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return 0;
+            return Exit::Ok.code();
         }
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();

@@ -185,6 +185,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     ]
     .into_iter()
     .filter_map(|(flag, p)| Some((flag, p?.as_str())))
+    .chain(args.live.input())
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;

@@ -5,15 +5,15 @@
 //! events, from its clock); this module only draws. Plain lines are paced
 //! by the events' own elapsed time, so a log reads the same at any speed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::printer::{
     JSON_VERSION, OutputFormat, Printer, progress_target, stderr_is_terminal, utf8_locale,
 };
-use crate::exec::apply::{Event, LeftAloneView, Outcome, Progress, ThrottleReason};
-use crate::model::BrokerId;
+use crate::exec::apply::{Event, LeftAloneView, Outcome, PartitionError, Progress, ThrottleReason};
+use crate::model::{BrokerId, TopicPartition};
 use crate::units::{human_bytes, human_duration};
 
 /// How often a plain progress line is written (of the run's elapsed time).
@@ -59,6 +59,9 @@ pub struct Renderer<'p> {
     last_line_ms: Option<u64>,
     /// The latest progress, for the line after a step.
     last: Option<Progress>,
+    /// Refusals already warned about on stderr as they happened, which the
+    /// run's end need not repeat.
+    refusals_shown: BTreeSet<TopicPartition>,
 }
 
 fn bar_style(template: &str) -> ProgressStyle {
@@ -339,6 +342,7 @@ impl<'p> Renderer<'p> {
             bars: None,
             last_line_ms: None,
             last: None,
+            refusals_shown: BTreeSet::new(),
         }
     }
 
@@ -361,7 +365,18 @@ impl<'p> Renderer<'p> {
         }
     }
 
+    /// Whether the refusal of `tp` was warned about as it happened.
+    pub fn refusal_shown(&self, tp: &TopicPartition) -> bool {
+        self.refusals_shown.contains(tp)
+    }
+
     pub fn event(&mut self, e: &Event) {
+        if let Event::Submitted { refused, .. } = e
+            && self.style != Style::Json
+        {
+            self.refusals_shown
+                .extend(refused.iter().map(PartitionError::tp));
+        }
         match self.style {
             Style::Json => self.printer.json_line(&json_record(e)),
             Style::Lines => self.line(e),
@@ -509,6 +524,37 @@ mod tests {
             progress_line(&progress(0)),
             "progress: 512 MiB of 1.00 GiB copied (50%), 3 of 12 partitions done, 4 moving, 50.0 MiB/s, ETA 11s"
         );
+    }
+
+    // regression: a partition the cluster refused on submission was warned
+    // about twice on stderr, when refused and again at the run's end.
+    #[test]
+    fn a_refusal_warned_as_it_happens_is_remembered() {
+        let refused = PartitionError {
+            topic: "orders".into(),
+            partition: 1,
+            code: 39,
+            error: "INVALID_REPLICA_ASSIGNMENT (39)".into(),
+        };
+        let submitted = Event::Submitted {
+            elapsed_ms: 0,
+            moves: Vec::new(),
+            reorders: 0,
+            refused: vec![refused.clone()],
+            log_dirs: Vec::new(),
+        };
+        let printer = Printer::new(OutputFormat::Json);
+        let (_, warnings) = step_lines(&submitted, false);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let mut lines = Renderer::new(&printer, Style::Lines, false);
+        assert!(!lines.refusal_shown(&refused.tp()));
+        lines.event(&submitted);
+        assert!(lines.refusal_shown(&refused.tp()));
+        // JSON events go to stdout: the end's warnings on stderr are the
+        // only ones.
+        let mut json = Renderer::new(&printer, Style::Json, false);
+        json.event(&submitted);
+        assert!(!json.refusal_shown(&refused.tp()));
     }
 
     #[test]

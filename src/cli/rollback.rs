@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
-use super::apply::{RunArgs, beside_plan, finish, load_plan, stop_on_ctrl_c};
+use super::apply::{
+    RunArgs, beside_plan, finish, left_in_force, load_plan, run_ref, stop_on_ctrl_c,
+};
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, note_journal, runtime};
 use super::exit::Exit;
 use super::journal::FileStore;
 use super::printer::{OutputFormat, Printer};
@@ -60,11 +62,11 @@ pub fn exec(args: RollbackArgs) -> Result<Exit> {
         (None, "-") => None,
         (None, f) => prior_journal(Path::new(f)),
     };
-    super::check_outputs(
-        &[("ROLLBACK_FILE", &args.file)],
-        &[("--journal", &journal)],
-        false,
-    )?;
+    let inputs: Vec<(&str, &str)> = [("ROLLBACK_FILE", args.file.as_str())]
+        .into_iter()
+        .chain(args.cluster.input())
+        .collect();
+    super::check_outputs(&inputs, &[("--journal", &journal)], false)?;
     if prior.as_ref() == Some(&journal) {
         return Err(super::exit::invalid(anyhow::anyhow!(
             "--journal and --plan-journal are one file ({}): the rollback keeps its own journal",
@@ -110,26 +112,26 @@ async fn run<A: ClusterAdmin>(
     )
     .await;
     renderer.finish();
-    if let PriorStore::File(s) = &prior_store
-        && s.saved
-    {
-        printer.note(&format!("journal: {}", s.path().display()));
+    if let PriorStore::File(s) = &prior_store {
+        note_journal(&printer, s);
     }
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
-    let report = result.map_err(exec_error)?;
+    note_journal(&printer, &store);
+    let rerun = run_ref(&args.file, args.journal.as_deref());
+    let report =
+        result.map_err(|e| left_in_force(exec_error(e), store.saved, "rollback", &rerun))?;
     if !report.cancel.cancelled.is_empty() {
         printer.note(&format!(
             "cancelled {} moves in flight before rolling back",
             report.cancel.cancelled.len()
         ));
     }
+    // Exit 3 below when a cancel was refused: say which.
+    super::cancel::refused_lines(&printer, &report.cancel);
     for w in &report.warnings {
         printer.warn(w);
     }
     let cancel_exit = super::cancel::exit_of(&report.cancel);
-    let exit = finish(&printer, style, "rollback", &args.file, &report.apply);
+    let exit = finish(&printer, &renderer, "rollback", &rerun, &report.apply);
     Ok(if cancel_exit == Exit::Failure {
         Exit::Failure
     } else {

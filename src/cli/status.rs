@@ -5,9 +5,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, report_json, runtime};
 use super::exit::Exit;
-use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
+use super::printer::{OutputFormat, Printer, table};
 use crate::exec::verify::status;
 use crate::model::live::ClusterAdmin;
 use crate::units::human_bytes;
@@ -32,14 +32,7 @@ async fn run<A: ClusterAdmin>(admin: &mut A, args: &StatusArgs) -> Result<Exit> 
     let printer = Printer::new(args.output);
     let report = status(admin).await.map_err(exec_error)?;
     match args.output {
-        OutputFormat::Json => {
-            let mut v = serde_json::to_value(&report).expect("reports serialize");
-            if let Some(o) = v.as_object_mut() {
-                o.insert("version".into(), JSON_VERSION.into());
-                o.insert("command".into(), "status".into());
-            }
-            printer.json(&v);
-        }
+        OutputFormat::Json => printer.json(&report_json("status", &report)),
         OutputFormat::Text => {
             if report.moves.is_empty() {
                 printer.out("no moves in flight");

@@ -9,10 +9,10 @@ use clap::{Args, Subcommand};
 
 use super::apply::beside_plan;
 use super::args::ClusterArgs;
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, note_journal, report_json, runtime};
 use super::exit::{Exit, THROTTLE_EXIT_CODES, invalid};
 use super::journal::FileStore;
-use super::printer::{JSON_VERSION, OutputFormat, Printer};
+use super::printer::{OutputFormat, Printer};
 use super::verify::throttle_lines;
 use crate::exec::apply::{change_rate, clear_all_throttles, restore_throttles};
 use crate::exec::journal::MemoryStore;
@@ -123,15 +123,6 @@ pub fn exec(args: ThrottleArgs) -> Result<Exit> {
     }
 }
 
-fn json_of(printer: &Printer, command: &str, value: impl serde::Serialize) {
-    let mut v = serde_json::to_value(value).expect("reports serialize");
-    if let Some(o) = v.as_object_mut() {
-        o.insert("version".into(), JSON_VERSION.into());
-        o.insert("command".into(), command.into());
-    }
-    printer.json(&v);
-}
-
 async fn set<A: ClusterAdmin>(admin: &mut A, args: &SetArgs, journal: PathBuf) -> Result<Exit> {
     let printer = Printer::new(args.output);
     let mut store = FileStore::new(journal);
@@ -143,16 +134,13 @@ async fn set<A: ClusterAdmin>(admin: &mut A, args: &SetArgs, journal: PathBuf) -
         .await
         .map_err(exec_error)?;
     match args.output {
-        OutputFormat::Json => json_of(
-            &printer,
-            "throttle set",
-            serde_json::json!({
-                "replication_rate": change.replication_rate,
-                "log_dirs_rate": change.log_dirs_rate,
-                "brokers": change.brokers,
-                "ops": change.ops,
-            }),
-        ),
+        OutputFormat::Json => printer.json(&report_json("throttle set", &change)),
+        // A run with no rate throttle in force yet (no --throttle, or none
+        // left) changes no broker; its next batches take the recorded rate.
+        OutputFormat::Text if change.brokers.is_empty() => printer.out(&format!(
+            "replication throttle {}/s recorded in the journal for the run's next batches: no broker has this run's throttles now",
+            human_bytes(args.rate)
+        )),
         OutputFormat::Text => printer.out(&format!(
             "replication throttle {}/s on brokers {} ({} config changes)",
             human_bytes(args.rate),
@@ -165,9 +153,7 @@ async fn set<A: ClusterAdmin>(admin: &mut A, args: &SetArgs, journal: PathBuf) -
             change.ops.len()
         )),
     }
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
+    note_journal(&printer, &store);
     Ok(Exit::Ok)
 }
 
@@ -191,11 +177,10 @@ async fn clear<A: ClusterAdmin>(
         };
         let ops = ops.map_err(exec_error)?;
         match args.output {
-            OutputFormat::Json => json_of(
-                &printer,
+            OutputFormat::Json => printer.json(&report_json(
                 "throttle clear",
                 serde_json::json!({ "ops": ops }),
-            ),
+            )),
             OutputFormat::Text => {
                 for o in &ops {
                     printer.out(&format!(
@@ -216,7 +201,7 @@ async fn clear<A: ClusterAdmin>(
         .await
         .map_err(exec_error)?;
     match args.output {
-        OutputFormat::Json => json_of(&printer, "throttle clear", &outcome),
+        OutputFormat::Json => printer.json(&report_json("throttle clear", &outcome)),
         OutputFormat::Text => {
             printer.out(&format!(
                 "{} config changes: this tool's throttles removed, earlier values back",
@@ -225,8 +210,6 @@ async fn clear<A: ClusterAdmin>(
             throttle_lines(&printer, &outcome);
         }
     }
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
+    note_journal(&printer, &store);
     Ok(Exit::Ok)
 }

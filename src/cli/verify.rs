@@ -1,6 +1,7 @@
 //! `kafka-migrate verify PLAN`: where each planned partition stands (done,
-//! in progress with bytes copied, diverged, failed); when all are done,
-//! the throttles this tool set are restored from the journal.
+//! in progress with bytes copied, diverged, failed); once nothing of the
+//! plan is moving, the throttles this tool set are restored from the
+//! journal.
 
 use std::path::PathBuf;
 
@@ -9,10 +10,10 @@ use clap::Args;
 
 use super::apply::{beside_plan, load_plan};
 use super::args::{ClusterArgs, PlanFileArg};
-use super::cluster::{connect, exec_error, runtime};
+use super::cluster::{connect, exec_error, note_journal, report_json, runtime};
 use super::exit::Exit;
 use super::journal::FileStore;
-use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
+use super::printer::{OutputFormat, Printer, table};
 use super::progress;
 use crate::exec::apply::ThrottleOutcome;
 use crate::exec::disks::{DirState, DirView};
@@ -66,14 +67,7 @@ async fn run<A: ClusterAdmin>(
         .await
         .map_err(exec_error)?;
     match args.output {
-        OutputFormat::Json => {
-            let mut v = serde_json::to_value(&report).expect("reports serialize");
-            if let Some(o) = v.as_object_mut() {
-                o.insert("version".into(), JSON_VERSION.into());
-                o.insert("command".into(), "verify".into());
-            }
-            printer.json(&v);
-        }
+        OutputFormat::Json => printer.json(&report_json("verify", &report)),
         OutputFormat::Text => render(&printer, &report, args.verbose),
     }
     if let Some(t) = &report.throttles {
@@ -81,9 +75,7 @@ async fn run<A: ClusterAdmin>(
     } else if report.verdict == Verdict::AllDone && args.preserve_throttles {
         printer.note("throttles left in force (--preserve-throttles)");
     }
-    if store.saved {
-        printer.note(&format!("journal: {}", store.path().display()));
-    }
+    note_journal(&printer, &store);
     Ok(match report.verdict {
         Verdict::AllDone => Exit::Ok,
         Verdict::InProgress => Exit::Incomplete,

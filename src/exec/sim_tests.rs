@@ -1847,6 +1847,91 @@ fn rollback_of_a_replication_factor_increase_restores_the_factor() {
     assert_eq!(assignment(&sim, "t"), vec![vec![1]]);
 }
 
+// regression: `verify` of a plan another run overrode (KIP-455) left that
+// plan's throttles in force for good once nothing of it moved any more.
+#[test]
+fn verify_of_an_overridden_plan_waits_for_the_override_then_restores() {
+    let sim = SimCluster::builder()
+        .brokers(4, 0)
+        .topic("o", &[(&[1, 2], 8 * MB), (&[2, 3], 8 * MB)])
+        .build()
+        .unwrap();
+    let plan_a = plan(&[("o", 0, &[1, 3]), ("o", 1, &[2, 4])]);
+    let plan_b = plan(&[("o", 0, &[1, 4])]);
+    let no_wait = |rate| ApplySettings {
+        no_wait: true,
+        ..settings(Mode::AllAtOnce, Some(rate))
+    };
+    let mut store_a = MemoryStore::new();
+    let a = run(&sim, &prepared(&sim, &plan_a), &no_wait(MB), &mut store_a);
+    assert_eq!(a.0.unwrap().outcome, Outcome::Submitted);
+    sim.advance(Duration::from_secs(1));
+    let a_throttles = throttle_configs(&sim);
+    let additional = PrepareSettings {
+        additional: true,
+        ..PrepareSettings::default()
+    };
+    let prep_b = prepare(&cluster_of(&sim), &plan_b, None, &additional).unwrap();
+    assert_eq!(prep_b.replacing, vec![tp("o", 0)]);
+    let mut store_b = MemoryStore::new();
+    let b = run(&sim, &prep_b, &no_wait(50 * MB), &mut store_b);
+    assert_eq!(b.0.unwrap().outcome, Outcome::Submitted);
+    // A's partition 0 now moves to B's target: A's entries may be what
+    // throttles it, so A's verify leaves them.
+    let v = block_on(verify(
+        &mut sim.admin(),
+        &plan_a,
+        &mut store_a,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(v.verdict, Verdict::Failed);
+    assert!(
+        matches!(&v.partitions[0].status, PartitionStatus::Diverged { moving_to: Some(t), .. } if *t == vec![1, 4]),
+        "{:?}",
+        v.partitions[0]
+    );
+    assert!(v.throttles.is_none());
+
+    // B finishes and puts back exactly A's throttles.
+    let b = run(
+        &sim,
+        &prep_b,
+        &settings(Mode::AllAtOnce, Some(50 * MB)),
+        &mut store_b,
+    );
+    assert_eq!(b.0.unwrap().outcome, Outcome::Completed);
+    assert_eq!(assignment(&sim, "o")[0], vec![1, 4]);
+    assert_eq!(throttle_configs(&sim), a_throttles);
+
+    // Once A's own move is done too, nothing of A moves: diverged, and
+    // A's throttles restored; the journal stays open (never resubmitted).
+    sim.advance(Duration::from_secs(60));
+    let v = block_on(verify(
+        &mut sim.admin(),
+        &plan_a,
+        &mut store_a,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(v.verdict, Verdict::Failed);
+    assert_eq!((v.done, v.diverged), (1, 1));
+    assert!(v.throttles.unwrap().restored);
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    let j = store_a.journal.as_ref().unwrap();
+    assert_eq!(j.state, JournalState::Running);
+    assert!(j.throttle.undo().is_empty());
+    let again = run(
+        &sim,
+        &prepared(&sim, &plan_a),
+        &settings(Mode::AllAtOnce, Some(MB)),
+        &mut store_a,
+    );
+    let again = again.0.unwrap();
+    assert_eq!((again.outcome, again.submitted), (Outcome::Incomplete, 0));
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
 // Moves between the log dirs of a broker (AlterReplicaLogDirs).
 
 fn plan_with_dirs(moves: &[(&str, i32, &[BrokerId], &[&str])]) -> Reassignment {

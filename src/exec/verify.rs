@@ -1,9 +1,12 @@
 //! `verify PLAN` and `status`: where each planned partition stands, and
 //! what is moving and throttled on the cluster, whoever started it.
 //!
-//! `verify` restores this tool's throttles (from the journal) once every
-//! planned partition is done, unless the operator preserves them; it
-//! never submits or cancels anything.
+//! `verify` restores this tool's throttles (from the journal) once
+//! nothing of the plan is moving any more, unless the operator preserves
+//! them: every planned partition done, or some diverged (another run
+//! replaced or cancelled its move) with no move of any planned partition
+//! in flight, as `apply` ends an incomplete run and as Kafka's `--verify`
+//! clears throttles. It never submits or cancels anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -126,10 +129,10 @@ fn brokers_of<'a>(cluster: &Cluster, moves: impl Iterator<Item = &'a InFlight>) 
         .collect()
 }
 
-/// Checks every partition of `plan` on the cluster; when all are done,
-/// restores the throttles recorded in the journal in `store` (if any, and
-/// unless `preserve_throttles`) and marks it finished. A journal of
-/// another plan is refused.
+/// Checks every partition of `plan` on the cluster; when none of them is
+/// in flight, restores the throttles recorded in the journal in `store`
+/// (if any, and unless `preserve_throttles`), and when all are done marks
+/// it finished. A journal of another plan is refused.
 pub async fn verify<A: ClusterAdmin, S: JournalStore>(
     admin: &mut A,
     plan: &Reassignment,
@@ -269,13 +272,22 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         Verdict::AllDone
     };
 
+    // A planned partition still in flight, even towards another run's
+    // target, may rely on entries this journal added (that run found them
+    // there and did not add them again), so restoring waits for it, as it
+    // waits for disk moves. With nothing moving the throttles serve
+    // nothing of this plan; a diverged plan's journal stays open, as
+    // `apply` leaves it, so that its partitions are never resubmitted.
     let mut throttles = None;
     if let Some(mut j) = journal
-        && verdict == Verdict::AllDone
+        && ours.is_empty()
+        && in_progress == 0
         && !settings.preserve_throttles
     {
         throttles = Some(restore_journal(admin, &mut j).await?);
-        j.state = JournalState::Finished;
+        if verdict == Verdict::AllDone {
+            j.state = JournalState::Finished;
+        }
         store.save(&j).map_err(ExecError::journal("saving"))?;
     }
     Ok(VerifyReport {

@@ -1,19 +1,9 @@
 //! The command line as scripts see it: exit codes, files written or not,
 //! error lines, and snapshots of the summary and help.
 
-use predicates_like::*;
 use tempfile::TempDir;
 
-use crate::support::{SMALL, bin, write};
-
-mod predicates_like {
-    pub fn stderr_of(out: &std::process::Output) -> String {
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-    pub fn stdout_of(out: &std::process::Output) -> String {
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
+use crate::support::{SMALL, assert_exit, bin, stderr, stdout, write};
 
 fn run(args: &[&str]) -> std::process::Output {
     bin()
@@ -21,11 +11,6 @@ fn run(args: &[&str]) -> std::process::Output {
         .env("COLUMNS", "100")
         .output()
         .expect("runs")
-}
-
-/// Checks the exit code, showing stderr when it differs.
-fn assert_exit(out: &std::process::Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", stderr_of(out));
 }
 
 #[test]
@@ -46,7 +31,7 @@ fn plan_writes_plan_and_rollback_and_summary() {
         "1KB/s",
     ]);
     assert_exit(&out, 0);
-    let stdout = stdout_of(&out);
+    let stdout = stdout(&out);
     insta::assert_snapshot!("plan_small_summary", stdout);
     let p = std::fs::read_to_string(&plan).unwrap();
     let r = std::fs::read_to_string(&rb).unwrap();
@@ -143,7 +128,7 @@ fn plan_reads_state_from_stdin() {
     let s = write(dir.path(), "s.json", SMALL);
     let from_file = run(&["plan", "--state", s.to_str().unwrap(), "--output", "json"]);
     assert_exit(&from_file, 0);
-    assert_eq!(stdout_of(&out), stdout_of(&from_file));
+    assert_eq!(stdout(&out), stdout(&from_file));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["summary"]["totals"]["replicas_moved"], 3);
 }
@@ -156,7 +141,7 @@ fn assert_bad_input(dir: &TempDir, args: &[&str], expect: &str) {
     let (p, r) = (plan.to_str().unwrap(), rollback.to_str().unwrap());
     full.extend(["-o", p, "--rollback", r]);
     let out = run(&full);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: {err}");
     assert!(
         err.contains(expect),
@@ -275,7 +260,7 @@ fn one_file_for_plan_and_rollback_is_refused() {
     let same = dir.path().join(".").join("p.json");
     let out = plan_to(&s, &both, &same);
     assert_exit(&out, 2);
-    assert!(stderr_of(&out).contains("--out and --rollback both name"));
+    assert!(stderr(&out).contains("--out and --rollback both name"));
     assert!(!both.exists());
 }
 
@@ -295,7 +280,7 @@ fn a_balanced_cluster_gets_no_plan_file() {
     let (plan, rollback) = (dir.path().join("p.json"), dir.path().join("r.json"));
     let out = plan_to(&s, &plan, &rollback);
     assert_exit(&out, 0);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     for want in ["nothing to do", "no plan written"] {
         assert!(err.contains(want), "{err}");
     }
@@ -306,7 +291,7 @@ fn a_balanced_cluster_gets_no_plan_file() {
     assert_exit(&out, 0);
     assert_eq!(std::fs::read_to_string(&plan).unwrap(), "precious");
     assert_eq!(std::fs::read_to_string(&rollback).unwrap(), "also mine");
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(err.contains("p.json exists and was left as it is"), "{err}");
     assert!(err.contains("r.json exists and was left as it is"), "{err}");
 }
@@ -356,7 +341,7 @@ fn plan_small(args: &[&str]) -> (String, String) {
     full.extend(["-o", plan.to_str().unwrap()]);
     let out = run(&full);
     assert_exit(&out, 0);
-    (stdout_of(&out), std::fs::read_to_string(&plan).unwrap())
+    (stdout(&out), std::fs::read_to_string(&plan).unwrap())
 }
 
 #[test]
@@ -395,7 +380,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
     );
     let out = run(&["check", ok.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 0);
-    assert!(stderr_of(&out).contains("valid (1 partitions)"));
+    assert!(stderr(&out).contains("valid (1 partitions)"));
 
     let rf = write(
         dir.path(),
@@ -405,9 +390,9 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
     let out = run(&["check", rf.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 2);
     assert!(
-        stderr_of(&out).contains("rf.json: orders-0: changes the replication factor 2 -> 3"),
+        stderr(&out).contains("rf.json: orders-0: changes the replication factor 2 -> 3"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
     let out = run(&[
         "check",
@@ -418,9 +403,9 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
     ]);
     assert_exit(&out, 0);
     assert!(
-        stderr_of(&out).contains("rf.json: valid (1 partitions)"),
+        stderr(&out).contains("rf.json: valid (1 partitions)"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 
     let rack = write(
@@ -431,16 +416,16 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
     let out = run(&["check", rack.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 0);
     assert!(
-        stderr_of(&out).contains("warning: orders-0: spans 1 of the 2 racks it needs"),
+        stderr(&out).contains("warning: orders-0: spans 1 of the 2 racks it needs"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
     let out = run(&["check", rack.to_str().unwrap(), "--state", st, "--strict"]);
     assert_exit(&out, 2);
     assert!(
-        stderr_of(&out).contains("rack.json: orders-0: spans 1 of the 2 racks it needs"),
+        stderr(&out).contains("rack.json: orders-0: spans 1 of the 2 racks it needs"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 
     let dead = write(
@@ -459,7 +444,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         dead.to_str().unwrap(),
     ]);
     assert_exit(&out, 2);
-    assert!(stderr_of(&out).contains("orders-0: target broker 4 is not alive"));
+    assert!(stderr(&out).contains("orders-0: target broker 4 is not alive"));
 
     write(
         dir.path(),
@@ -473,7 +458,7 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
         .output()
         .unwrap();
     assert_exit(&out, 2);
-    let errors: Vec<String> = stderr_of(&out)
+    let errors: Vec<String> = stderr(&out)
         .lines()
         .filter(|l| l.starts_with("error:"))
         .map(String::from)
@@ -485,19 +470,19 @@ fn check_accepts_a_valid_plan_and_rejects_bad_ones() {
 fn help_lists_commands_and_exit_codes() {
     let out = run(&["--help"]);
     assert_exit(&out, 0);
-    insta::assert_snapshot!("help", stdout_of(&out));
+    insta::assert_snapshot!("help", stdout(&out));
     let out = run(&["plan", "--help"]);
     assert_exit(&out, 0);
-    insta::assert_snapshot!("help_plan", stdout_of(&out));
+    insta::assert_snapshot!("help_plan", stdout(&out));
     let out = run(&["check", "--help"]);
     assert_exit(&out, 0);
-    insta::assert_snapshot!("help_check", stdout_of(&out));
+    insta::assert_snapshot!("help_check", stdout(&out));
     let out = run(&["describe", "--help"]);
     assert_exit(&out, 0);
-    insta::assert_snapshot!("help_describe", stdout_of(&out));
+    insta::assert_snapshot!("help_describe", stdout(&out));
     let out = run(&["gen-snapshot", "--help"]);
     assert_exit(&out, 0);
-    insta::assert_snapshot!("help_gen_snapshot", stdout_of(&out));
+    insta::assert_snapshot!("help_gen_snapshot", stdout(&out));
 }
 
 /// The live commands' help, each with its exit codes (scripts rely on
@@ -520,7 +505,7 @@ fn help_of_live_commands_lists_their_exit_codes() {
         args.push("--help");
         let out = run(&args);
         assert_exit(&out, 0);
-        let text = stdout_of(&out);
+        let text = stdout(&out);
         if cmd != ["throttle"] {
             assert!(text.contains("Exit codes:\n  0  "), "{cmd:?}: {text}");
         }
@@ -555,7 +540,7 @@ fn run_within(args: &[&str], secs: u64) -> Option<std::process::Output> {
 
 /// Checks a usage error: exit 2, one `error:` line containing `expect`.
 fn assert_usage_error(out: &std::process::Output, what: &str, expect: &str) {
-    let err = stderr_of(out);
+    let err = stderr(out);
     assert_eq!(out.status.code(), Some(2), "{what}: {err}");
     assert!(err.contains(expect), "{what}: expected {expect:?} in {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line: {err}");
@@ -617,7 +602,7 @@ fn describe_says_an_http_server_is_not_a_kafka_listener() {
         30,
     )
     .expect("ends");
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
         err.contains(&format!(
@@ -649,7 +634,7 @@ fn describe_gives_up_on_a_silent_listener_at_the_timeout() {
             20,
         )
         .expect("gives up");
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{err}");
         assert!(
             err.contains(&format!("ApiVersions to {addr} timed out after {said}")),
@@ -906,7 +891,7 @@ fn counts_are_broker_count_and_rack_count_with_the_old_spelling_kept() {
     let v: serde_json::Value = serde_json::from_slice(&new.stdout).unwrap();
     assert_eq!(v["brokers"].as_array().unwrap().len(), 5);
     for cmd in ["gen-snapshot", "mini-broker"] {
-        let help = stdout_of(&run(&[cmd, "--help"]));
+        let help = stdout(&run(&[cmd, "--help"]));
         assert!(
             help.contains("--broker-count <N>") && help.contains("--rack-count <N>"),
             "{help}"
@@ -945,7 +930,7 @@ fn kafka_tool_spellings_are_accepted() {
     let p = plan.to_str().unwrap();
     let out = run(&["check", "--reassignment-json-file", p, "--state", st]);
     assert_exit(&out, 0);
-    assert!(stderr_of(&out).contains("valid (1 partitions)"));
+    assert!(stderr(&out).contains("valid (1 partitions)"));
     let out = run(&["check", p, "--state", st]);
     assert_exit(&out, 0);
     assert_usage_error(
@@ -1023,7 +1008,7 @@ fn describe_names_tls_listeners_and_servers_that_hang_up() {
             30,
         )
         .expect("ends");
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{err}");
         assert!(err.contains(&expect), "{err}");
     }
@@ -1047,12 +1032,12 @@ fn plan_and_check_report_in_markdown() {
         .map(String::as_str)
         .collect::<Vec<_>>());
     assert_exit(&out, 0);
-    let md = stdout_of(&out).replace(plan.to_str().unwrap(), "PLAN");
+    let md = stdout(&out).replace(plan.to_str().unwrap(), "PLAN");
     insta::assert_snapshot!("plan_small_markdown", md);
     // In the C locale the report keeps its bytes.
     let c = bin().args(args(&[])).env("LANG", "C").output().unwrap();
     assert_exit(&c, 0);
-    assert!(stdout_of(&c).contains("6 → 3"), "{}", stdout_of(&c));
+    assert!(stdout(&c).contains("6 → 3"), "{}", stdout(&c));
 
     let out = run(&[
         "check",
@@ -1064,7 +1049,7 @@ fn plan_and_check_report_in_markdown() {
         "markdown",
     ]);
     assert_exit(&out, 0);
-    let md = stdout_of(&out).replace(plan.to_str().unwrap(), "PLAN");
+    let md = stdout(&out).replace(plan.to_str().unwrap(), "PLAN");
     insta::assert_snapshot!("check_small_markdown", md);
 
     // The report and a plan on standard output would mix.
@@ -1074,8 +1059,8 @@ fn plan_and_check_report_in_markdown() {
         .collect::<Vec<_>>());
     assert_exit(&out, 2);
     assert!(
-        stderr_of(&out).contains("error: --output markdown and --out - would mix"),
+        stderr(&out).contains("error: --output markdown and --out - would mix"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 }

@@ -10,27 +10,10 @@ use kafka_migrate::model::reassignment::{self, Reassignment};
 use kafka_migrate::model::{BrokerId, Cluster, TopicPartition, snapshot};
 use tempfile::TempDir;
 
-use crate::support::{SMALL, bin, write};
+use crate::support::{SMALL, assert_exit, bin, errors, stderr, write};
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
-}
-
-/// The `error:` lines of a run.
-fn errors(out: &Output) -> Vec<String> {
-    stderr(out)
-        .lines()
-        .filter(|l| l.starts_with("error: "))
-        .map(String::from)
-        .collect()
 }
 
 fn small() -> Cluster {

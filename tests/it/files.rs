@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 
 use tempfile::TempDir;
 
-use crate::support::{SMALL, bin, write};
+use crate::support::{SMALL, assert_exit, bin, stderr, write};
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("runs")
@@ -24,14 +24,6 @@ fn raw() -> std::process::Command {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
 }
 
 /// The directory's entries, sorted: what a run left behind.
@@ -97,6 +89,96 @@ fn plan_never_writes_over_an_input() {
         );
         assert_eq!(std::fs::read_to_string(&state).unwrap(), SMALL, "{extra:?}");
         assert_eq!(entries(dir.path()), before, "{extra:?} left files");
+    }
+}
+
+/// The client properties file is an input of every live command: no
+/// output may replace it, and an `apply` journal may not land on the
+/// rollback file it reads. Refused before any connection (the bootstrap
+/// here is a closed port, which would be exit 3).
+#[test]
+fn live_commands_never_write_over_their_inputs() {
+    let dir = TempDir::new().unwrap();
+    let props = "client.id=mine\n";
+    let config = write(dir.path(), "c.properties", props);
+    let plan = write(
+        dir.path(),
+        "p.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[2,4]}]}"#,
+    );
+    let rollback = write(
+        dir.path(),
+        "p.rollback.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1,2]}]}"#,
+    );
+    let before = entries(dir.path());
+    let live = ["--bootstrap-server", "127.0.0.1:1", "--timeout", "2"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "describe",
+                "--command-config",
+                "c.properties",
+                "-o",
+                "c.properties",
+            ],
+            "--out c.properties is the --command-config input",
+        ),
+        (
+            vec![
+                "plan",
+                "--command-config",
+                "c.properties",
+                "-o",
+                "c.properties",
+            ],
+            "--out c.properties is the --command-config input",
+        ),
+        (
+            vec![
+                "apply",
+                "p.json",
+                "--command-config",
+                "c.properties",
+                "--journal",
+                "c.properties",
+            ],
+            "--journal c.properties is the --command-config input",
+        ),
+        (
+            vec!["apply", "p.json", "--journal", "p.rollback.json"],
+            "--journal p.rollback.json is the --rollback-file input",
+        ),
+        (
+            vec![
+                "rollback",
+                "p.rollback.json",
+                "--command-config",
+                "c.properties",
+                "--journal",
+                "c.properties",
+            ],
+            "--journal c.properties is the --command-config input",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = bin()
+            .current_dir(dir.path())
+            .args(&args)
+            .args(live)
+            .output()
+            .unwrap();
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), props, "{args:?}");
+        assert!(std::fs::read_to_string(&plan).unwrap().contains("[2,4]"));
+        assert!(
+            std::fs::read_to_string(&rollback)
+                .unwrap()
+                .contains("[1,2]")
+        );
+        assert_eq!(entries(dir.path()), before, "{args:?} left files");
     }
 }
 

@@ -6,7 +6,7 @@
 use kafka_migrate::model::{InFlight, snapshot};
 use tempfile::TempDir;
 
-use crate::support::{bin, write};
+use crate::support::{assert_exit, bin, stderr, stdout, write};
 
 fn run(args: &[&str]) -> std::process::Output {
     bin()
@@ -14,24 +14,6 @@ fn run(args: &[&str]) -> std::process::Output {
         .env("COLUMNS", "100")
         .output()
         .expect("runs")
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn assert_exit(out: &std::process::Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout_of(out),
-        stderr_of(out)
-    );
 }
 
 /// Four brokers in two racks while broker 1 is drained: `orders-0` and
@@ -151,7 +133,7 @@ fn plan_refuses_partitions_in_motion_unless_told_how() {
     let p = plan.to_str().unwrap();
     let out = run(&["plan", "--state", st, "--remove-brokers", "1", "-o", p]);
     assert_exit(&out, 2);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(
         err.contains("2 partitions are being reassigned: orders-0, orders-1"),
         "{err}"
@@ -190,9 +172,9 @@ fn plan_refuses_partitions_in_motion_unless_told_how() {
         }
     }
     assert!(
-        stderr_of(&out).is_empty() || !stderr_of(&out).contains("error"),
+        stderr(&out).is_empty() || !stderr(&out).contains("error"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 
     // At most ten are named.
@@ -209,7 +191,7 @@ fn plan_refuses_partitions_in_motion_unless_told_how() {
     );
     let out = run(&["plan", "--state", s.to_str().unwrap()]);
     assert_exit(&out, 2);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(
         err.contains("12 partitions are being reassigned: t-0, t-1, t-2, t-3, t-4, t-5, t-6, t-7, t-8, t-9 and 2 more"),
         "{err}"
@@ -257,10 +239,10 @@ fn check_measures_a_plan_against_targets() {
     let out = run(&["check", other.to_str().unwrap(), "--state", st]);
     assert_exit(&out, 0);
     assert!(
-        stderr_of(&out)
+        stderr(&out)
             .contains("orders-1: being reassigned to [4, 3]; this plan replaces that target"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 }
 
@@ -287,13 +269,13 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     let p = plan.to_str().unwrap();
     let out = run(&["plan", "--state", st, "-o", p]);
     assert_exit(&out, 1);
-    let text = stdout_of(&out);
+    let text = stdout(&out);
     assert!(
         text.contains("unrecoverable:    2 partitions with no replica on a live broker")
             && text.contains(": lonely-0, pair-0"),
         "{text}"
     );
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(
         err.contains("healing: 1 replicas moved off dead brokers 4"),
         "only pair-1 heals: {err}"
@@ -327,9 +309,9 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     let out = run(&["check", p, "--state", st]);
     assert_exit(&out, 1);
     assert!(
-        stdout_of(&out).contains("lonely-0, pair-0"),
+        stdout(&out).contains("lonely-0, pair-0"),
         "{}",
-        stdout_of(&out)
+        stdout(&out)
     );
     let out = run(&["check", p, "--state", st, "--allow-offline"]);
     assert_exit(&out, 0);
@@ -347,9 +329,9 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     ]);
     assert_exit(&out, 2);
     assert!(
-        stderr_of(&out).contains("lonely-0: has no replica on a live broker"),
+        stderr(&out).contains("lonely-0: has no replica on a live broker"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 }
 
@@ -377,9 +359,9 @@ fn replica_excess_is_never_negative() {
     );
     let out = run(&["plan", "--state", s.to_str().unwrap()]);
     assert!(
-        stdout_of(&out).contains("replica excess 0 → 0, deficit 2 → 0"),
+        stdout(&out).contains("replica excess 0 → 0, deficit 2 → 0"),
         "{}",
-        stdout_of(&out)
+        stdout(&out)
     );
 }
 
@@ -402,7 +384,7 @@ fn summary_says_why_a_small_rack_holds_more() {
     );
     let out = run(&["plan", "--state", s.to_str().unwrap()]);
     assert_exit(&out, 0);
-    let text = stdout_of(&out);
+    let text = stdout(&out);
     assert!(
         text.contains("note: rack b has 1 of the 4 target brokers, yet rack safety puts at least floor(RF/2) replicas of every partition in each rack: its brokers' share is 8.00 replicas each, against 4.00 were racks ignored"),
         "{text}"

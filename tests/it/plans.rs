@@ -86,7 +86,8 @@ fn examples_are_what_plan_makes() {
 #[cfg(unix)]
 #[test]
 fn the_ci_pipeline_runs_against_a_mini_broker() {
-    use crate::live::{Mini, assert_exit, holds, p, stderr, stdout};
+    use crate::live::{Mini, holds, p};
+    use crate::support::{assert_exit, stderr, stdout};
     let yml = std::fs::read_to_string(repo().join("plans/pipeline.yml")).unwrap();
     assert!(
         yml.contains("sh plans/ci.sh pr ") && yml.contains("sh plans/ci.sh merge "),

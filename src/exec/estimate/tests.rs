@@ -148,3 +148,43 @@ fn bounded_concurrency_beats_one_move_per_broker() {
     let (default, _, _) = ratios(Mode::default(), 0..40, 300);
     assert!(one > default + 0.05, "K=1 {one:.3}, default {default:.3}");
 }
+
+// regression: the mini-broker benchmark's rebalance onto two new brokers
+// (benches/apply.rs). Broker 1 leads many small partitions that each add
+// a replica on both new brokers; ordered by the busiest link alone, its
+// moves came after every larger one, started only once broker 2's and 3's
+// were done, and its 30 s of sending ended at 1.39x the bound.
+#[test]
+fn a_source_of_small_moves_into_the_busiest_links_is_not_left_to_the_end() {
+    let mb = 1_000_000 / 4;
+    let mut jobs = Vec::new();
+    for t in 0..4 {
+        let p = |i: i32| 16 * t + i;
+        for i in [0, 4, 8, 12] {
+            jobs.push(job(p(i), &[1, 2, 3], &[5, 6, 3], 75 * mb));
+        }
+        for i in [1, 5] {
+            jobs.push(job(p(i), &[2, 3, 4], &[6, 5, 2], 150 * mb));
+        }
+        for i in [9, 13] {
+            jobs.push(job(p(i), &[2, 3, 4], &[2, 3, 6], 150 * mb));
+        }
+        for i in [2, 6] {
+            jobs.push(job(p(i), &[3, 4, 1], &[3, 4, 5], 225 * mb));
+        }
+    }
+    let s = simulate(jobs.clone(), Mode::default(), 20_000_000);
+    assert!(close(s.bound.seconds, 52.5), "bound {}", s.bound.seconds);
+    assert!(s.ratio() <= 1.02, "default {:.3}x the bound", s.ratio());
+    let first: Vec<i32> = s.batches[0]
+        .started
+        .iter()
+        .map(|tp| tp.partition % 4)
+        .collect();
+    assert!(
+        first.contains(&0),
+        "broker 1's moves start at once: {first:?}"
+    );
+    let all = simulate(jobs, Mode::AllAtOnce, 20_000_000);
+    assert!(close(all.ratio(), 1.0), "all at once {:.3}", all.ratio());
+}

@@ -108,6 +108,8 @@ macro_rules! suite {
             stuck_move_keeps_the_data_plane,
             bad_inputs_exit_2,
             elect_leaders_after_no_elect,
+            override_a_running_move,
+            no_acknowledged_message_lost_while_brokers_bounce,
         );
         $crate::wire::suite!(@tools $with, $tools;
             kafka_topics,
