@@ -1,6 +1,9 @@
-//! Mini-broker figures for the README (`cargo bench --bench minibroker`):
-//! cluster start-up time, rdkafka produce throughput on loopback, and the
-//! throttled replication copy rate against the configured rate.
+//! Mini-broker figures for the README (`cargo bench --bench minibroker`,
+//! or `cargo bench --bench minibroker -- connect` for the connection
+//! setup figures alone): cluster start-up time, the wire client's
+//! connection setup in plaintext and TLS, rdkafka produce throughput on
+//! loopback, and the throttled replication copy rate against the
+//! configured rate.
 //! Each figure is printed as `name: value`; nothing is asserted here (the
 //! tests assert behaviour, this measures it).
 
@@ -209,13 +212,83 @@ async fn throttled_copy_rate(rate: u64) {
     c.shutdown().await;
 }
 
+/// One connection's setup (TCP connect, TLS handshake if any, the
+/// ApiVersions exchange every connection starts with, SASL/PLAIN if any),
+/// plaintext against TLS against SASL_SSL, on loopback: the handshakes'
+/// cost per broker connection.
+async fn connection_setup() {
+    use kafka_migrate::kafka::ClientSettings;
+    use kafka_migrate::kafka::config::{
+        SaslMechanism, SaslSettings, Secret, TlsSettings, TrustRoots,
+    };
+    use kafka_migrate::minibroker::config::SaslUsers;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    for (name, tls, sasl) in [
+        ("plaintext", false, false),
+        ("tls", true, false),
+        ("sasl_ssl_plain", true, true),
+    ] {
+        let c = Cluster::start(ClusterConfig {
+            brokers: 1,
+            tls: tls.then(Vec::new),
+            sasl: sasl.then(|| {
+                let mut u = SaslUsers::default();
+                u.add("bench", "bench-pw");
+                u
+            }),
+            ..ClusterConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut settings = ClientSettings::with_timeout(Duration::from_secs(10));
+        settings.tls = c.tls().map(|t| TlsSettings {
+            roots: TrustRoots::Pem {
+                certs: CertificateDer::pem_slice_iter(t.ca_pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .unwrap(),
+                from: "bench".into(),
+            },
+            verify_hostname: true,
+        });
+        settings.sasl = sasl.then(|| SaslSettings {
+            mechanism: SaslMechanism::Plain,
+            username: "bench".into(),
+            password: Secret::new("bench-pw"),
+        });
+        let addr = c.broker_addr(1).unwrap().to_string();
+        let mut times = Vec::new();
+        for _ in 0..300 {
+            let t0 = Instant::now();
+            let conn = Connection::open(&addr, &settings).await.unwrap();
+            times.push(t0.elapsed());
+            drop(conn);
+        }
+        times.sort();
+        println!(
+            "connection_setup_{name}_median_ms: {:.3}",
+            times[times.len() / 2].as_secs_f64() * 1e3
+        );
+        println!(
+            "connection_setup_{name}_p99_ms: {:.3}",
+            times[times.len() * 99 / 100].as_secs_f64() * 1e3
+        );
+        c.shutdown().await;
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
+    if std::env::args().any(|a| a == "connect") {
+        rt.block_on(connection_setup());
+        return;
+    }
     rt.block_on(async {
         ready_time().await;
+        connection_setup().await;
         produce_throughput("1", 1).await;
         produce_throughput("all", 3).await;
         throttled_copy_rate(1_000_000).await;

@@ -11,7 +11,7 @@ use clap::Args;
 use super::exit::{CodedError, Exit, invalid};
 use super::printer::Printer;
 use crate::fsutil::read_input;
-use crate::kafka::config::{ClientSettings, ConfigError, parse_command_config};
+use crate::kafka::config::{ClientSettings, ConfigError, Sources, parse_command_config};
 use crate::kafka::{Admin, Bootstrap, KafkaError, parse_timeout};
 
 /// How a live command reaches the cluster.
@@ -28,8 +28,14 @@ pub struct ClusterArgs {
     pub bootstrap_server: Option<Bootstrap>,
     /// Kafka client properties, as Kafka's tools take them: client.id,
     /// request.timeout.ms, default.api.timeout.ms, retries,
-    /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers. Security
-    /// settings (SSL, SASL) are refused: they come with a later release.
+    /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers;
+    /// security.protocol PLAINTEXT or SSL with ssl.truststore.type=PEM,
+    /// ssl.truststore.location or ssl.truststore.certificates,
+    /// ssl.endpoint.identification.algorithm; SASL_PLAINTEXT and SASL_SSL
+    /// with sasl.mechanism=PLAIN and sasl.jaas.config (or sasl.username
+    /// and sasl.password); ${env:NAME} and ${file:PATH:KEY} values. SCRAM
+    /// and client certificates are refused: they come with a later
+    /// release.
     #[arg(
         long,
         value_name = "FILE",
@@ -60,10 +66,10 @@ impl ClusterArgs {
             Some(path) => {
                 let text = read_input(path).map_err(invalid)?;
                 let text = String::from_utf8_lossy(&text);
-                let props = parse_command_config(&text).map_err(|e| {
+                let props = parse_command_config(&text, &RealSources).map_err(|e| {
                     let error = anyhow::anyhow!("--command-config {path}: {e}");
-                    let hint = matches!(e, ConfigError::Secured { .. }).then(|| {
-                        "remove the security settings to reach a PLAINTEXT listener".to_string()
+                    let hint = matches!(e, ConfigError::NotYet { .. }).then(|| {
+                        "this release speaks PLAINTEXT, SSL (server certificates verified against a PEM truststore) and SASL/PLAIN".to_string()
                     });
                     anyhow::Error::from(CodedError {
                         exit: Exit::Invalid,
@@ -75,6 +81,13 @@ impl ClusterArgs {
                     printer.warn(&format!(
                         "--command-config {path}: ignoring properties kafka-migrate does not use: {}",
                         props.unknown.join(", ")
+                    ));
+                }
+                if !props.unused_security.is_empty() {
+                    printer.warn(&format!(
+                        "--command-config {path}: security.protocol={} does not use: {}",
+                        props.protocol.name(),
+                        props.unused_security.join(", ")
                     ));
                 }
                 props
@@ -103,6 +116,18 @@ impl ClusterArgs {
     }
 }
 
+/// The environment and the files a properties file points to.
+struct RealSources;
+
+impl Sources for RealSources {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+    }
+}
+
 /// A cluster that cannot be reached or answers with an error: exit 3.
 pub fn unreachable(e: impl Into<anyhow::Error>) -> anyhow::Error {
     let error = e.into();
@@ -128,6 +153,7 @@ pub fn reach_hint(e: Option<&KafkaError>) -> Option<String> {
             | KafkaError::UnsupportedVersion { .. }
             | KafkaError::Codec { .. }
             | KafkaError::UnknownBroker(_) => true,
+            KafkaError::Tls { .. } | KafkaError::Sasl { .. } => true,
             KafkaError::Connect { .. }
             | KafkaError::Timeout { .. }
             | KafkaError::NotKafka { .. }
@@ -135,6 +161,23 @@ pub fn reach_hint(e: Option<&KafkaError>) -> Option<String> {
             | KafkaError::Io { .. }
             | KafkaError::NoBootstrap(_) => false,
         }
+    }
+    // A listener that answered in another protocol or refused the
+    // credentials: the client's security settings are where to look.
+    fn security(e: &KafkaError) -> Option<&'static str> {
+        match e {
+            KafkaError::GaveUp { last, .. } => security(last),
+            KafkaError::Tls { .. } => {
+                Some("check security.protocol and the ssl.* settings in --command-config")
+            }
+            KafkaError::Sasl { .. } => {
+                Some("check security.protocol and the sasl.* settings in --command-config")
+            }
+            _ => None,
+        }
+    }
+    if let Some(hint) = e.and_then(security) {
+        return Some(hint.into());
     }
     (!e.is_some_and(answered)).then(|| "check --bootstrap-server and that the cluster is up".into())
 }

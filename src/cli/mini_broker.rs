@@ -99,6 +99,56 @@ pub struct MiniBrokerArgs {
     /// topic (and of a CreateTopics that asks for the default).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub default_replication_factor: i16,
+    /// Serve TLS on every listener: a CA and a broker certificate for the
+    /// host and localhost are made at start; the CA (tls-ca.pem) and the
+    /// client properties to use (client-ssl.properties, for
+    /// --command-config) are written to --tls-dir, else --data-dir, else a
+    /// new temporary directory, and their paths printed.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes the CA and the client properties.
+    #[arg(long, value_name = "DIR", requires = "tls")]
+    pub tls_dir: Option<PathBuf>,
+    /// The names the broker certificate holds instead of the host and
+    /// localhost (repeatable; for testing hostname verification).
+    #[arg(long, value_name = "NAME", requires = "tls", hide = true)]
+    pub tls_name: Vec<String>,
+    /// Require SASL/PLAIN authentication on every listener for this user
+    /// (repeatable): plain:USER:PASSWORD. Clients then use
+    /// security.protocol=SASL_PLAINTEXT (SASL_SSL with --tls) and
+    /// sasl.mechanism=PLAIN. SCRAM comes with a later release.
+    #[arg(long, value_name = "plain:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
+    pub sasl: Vec<(String, String)>,
+}
+
+/// Writes the CA and the client properties that trust it into `dir`
+/// (created if missing); returns their paths.
+fn write_tls_files(
+    dir: &std::path::Path,
+    ca_pem: &str,
+    bootstrap: &str,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    let dir = std::fs::canonicalize(dir)?;
+    let ca = dir.join("tls-ca.pem");
+    let props = dir.join("client-ssl.properties");
+    // Java properties read a backslash as an escape.
+    let location = ca.display().to_string().replace('\\', "\\\\");
+    let text = format!(
+        "# kafka-migrate mini-broker --tls: trusts this run's CA (made at start)\n\
+         bootstrap.servers={bootstrap}\n\
+         security.protocol=SSL\n\
+         ssl.truststore.type=PEM\n\
+         ssl.truststore.location={location}\n"
+    );
+    crate::fsutil::write_all_atomic(
+        &[
+            (&ca, ca_pem.as_bytes().to_vec()),
+            (&props, text.into_bytes()),
+        ],
+        false,
+    )?;
+    Ok((ca, props))
 }
 
 /// The brokers as the cluster holds them now: address, rack, state,
@@ -279,7 +329,24 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
             "--fill has nothing to fill: give the topics with --topic NAME:PARTITIONS:RF"
         )));
     }
+    let tls_dir = match (&args.tls_dir, &args.data_dir) {
+        _ if !args.tls => None,
+        (Some(d), _) | (None, Some(d)) => Some(d.clone()),
+        (None, None) => Some(std::env::temp_dir().join(format!(
+            "kafka-migrate-mini-broker-tls-{}",
+            std::process::id()
+        ))),
+    };
+    let sasl = (!args.sasl.is_empty()).then(|| {
+        let mut users = crate::minibroker::config::SaslUsers::default();
+        for (user, password) in &args.sasl {
+            users.add(user, password);
+        }
+        users
+    });
     let config = ClusterConfig {
+        tls: args.tls.then(|| args.tls_name.clone()),
+        sasl,
         brokers: args.brokers,
         racks: args.racks,
         host: args.host,
@@ -307,6 +374,12 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         let mut signals = StopSignals::register().map_err(failure)?;
         let mut lines = stdin_lines();
         printer.out(&format!("bootstrap: {}", cluster.bootstrap()));
+        if let (Some(tls), Some(dir)) = (cluster.tls(), &tls_dir) {
+            let (ca, props) = write_tls_files(dir, &tls.ca_pem, &cluster.bootstrap())
+                .map_err(|e| failure(e.context("writing the TLS CA and client properties")))?;
+            printer.out(&format!("tls ca: {}", ca.display()));
+            printer.out(&format!("client properties: {}", props.display()));
+        }
         printer.out(&broker_table(&cluster));
         printer.note(&format!("commands on stdin: {COMMANDS}; Ctrl-C stops"));
         let mut stdin_open = true;

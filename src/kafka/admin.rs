@@ -110,8 +110,7 @@ impl Admin {
             .collect();
         let mut errors = Vec::new();
         for addr in &bootstrap {
-            match Connection::connect_as(addr, settings.request_timeout, &settings.client_id).await
-            {
+            match Connection::open(addr, &settings).await {
                 Ok(any) => {
                     let mut admin = Admin {
                         settings,
@@ -552,7 +551,7 @@ impl Admin {
     /// address metadata gave it; "any broker" tries the known brokers, then
     /// the bootstrap servers.
     async fn conn(&mut self, route: Route) -> Result<&mut Connection, KafkaError> {
-        let (timeout, client_id) = (self.settings.request_timeout, &self.settings.client_id);
+        let settings = &self.settings;
         match route {
             Route::Broker(id) => {
                 if !self.per_broker.contains_key(&id) {
@@ -561,7 +560,7 @@ impl Admin {
                         .get(&id)
                         .map(|b| b.addr.clone())
                         .ok_or(KafkaError::UnknownBroker(id))?;
-                    let conn = Connection::connect_as(&addr, timeout, client_id).await?;
+                    let conn = Connection::open(&addr, settings).await?;
                     self.per_broker.insert(id, conn);
                 }
                 Ok(self.per_broker.get_mut(&id).expect("inserted above"))
@@ -573,7 +572,7 @@ impl Admin {
                     candidates.extend(self.bootstrap.iter().cloned());
                     let mut last = None;
                     for addr in candidates {
-                        match Connection::connect_as(&addr, timeout, client_id).await {
+                        match Connection::open(&addr, settings).await {
                             Ok(c) => {
                                 self.any = Some(c);
                                 break;

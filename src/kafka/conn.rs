@@ -3,14 +3,20 @@
 //! request; its response header is always v0).
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiVersionsRequest, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiVersionsRequest, RequestHeader, ResponseHeader, SaslAuthenticateRequest,
+    SaslHandshakeRequest,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::config::{ClientSettings, SaslSettings, TlsSettings};
 use super::error::{KafkaError, refused};
 use crate::model::live::ErrorCode;
 
@@ -23,9 +29,53 @@ const MAX_FRAME: usize = 256 << 20;
 /// a length that lies costs no memory.
 const FIRST_ALLOCATION: usize = 64 << 10;
 
+/// A socket, in plaintext or TLS (`security.protocol`).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Stream,
     correlation: i32,
     timeout: Duration,
     client_id: StrBytes,
@@ -39,26 +89,137 @@ impl Connection {
         Self::connect_as(addr, timeout, super::config::DEFAULT_CLIENT_ID).await
     }
 
-    /// Connects with `client_id` in every request header and negotiates
-    /// versions; `timeout` bounds the connect and each request.
-    #[allow(clippy::disallowed_methods)] // the client's one socket
+    /// Connects in plaintext with `client_id` in every request header and
+    /// negotiates versions; `timeout` bounds the connect and each request.
     pub async fn connect_as(
         addr: &str,
         timeout: Duration,
         client_id: &str,
     ) -> Result<Connection, KafkaError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| KafkaError::Timeout {
-                api: "connect",
-                addr: addr.to_string(),
-                after: timeout,
-            })?
-            .map_err(|source| KafkaError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
+        Self::connect_secured(addr, timeout, client_id, None).await
+    }
+
+    /// Connects as `settings` say: their client id, request timeout and
+    /// TLS.
+    pub async fn open(addr: &str, settings: &ClientSettings) -> Result<Connection, KafkaError> {
+        let mut conn = Self::connect_secured(
+            addr,
+            settings.request_timeout,
+            &settings.client_id,
+            settings.tls.as_ref(),
+        )
+        .await?;
+        if let Some(sasl) = &settings.sasl {
+            conn.authenticate(sasl).await?;
+        }
+        Ok(conn)
+    }
+
+    /// SASL/PLAIN after ApiVersions, as Kafka's clients do (KIP-152):
+    /// SaslHandshake v1 names the mechanism, SaslAuthenticate carries the
+    /// credentials in Kafka frames.
+    async fn authenticate(&mut self, sasl: &SaslSettings) -> Result<(), KafkaError> {
+        let addr = self.addr.clone();
+        let fail = |detail: String| KafkaError::Sasl {
+            addr: addr.clone(),
+            detail,
+        };
+        let mechanism = sasl.mechanism.name();
+        let v = self.version_for::<SaslHandshakeRequest>().map_err(|_| {
+            fail("the broker does not offer SaslHandshake v1: is it a SASL listener? (security.protocol in --command-config)".into())
+        })?;
+        let resp = self
+            .send_version(
+                &SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_static_str(mechanism)),
+                v,
+            )
+            .await?;
+        match resp.error_code {
+            ErrorCode::NONE => {}
+            // ILLEGAL_SASL_STATE: a listener that does not authenticate.
+            34 => {
+                return Err(fail(
+                    "the listener does not authenticate: is it a PLAINTEXT or SSL listener? (security.protocol in --command-config)".into(),
+                ));
+            }
+            code => {
+                let offered: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+                return Err(fail(format!(
+                    "{mechanism} refused ({}): the broker offers {}",
+                    ErrorCode::new(code, None),
+                    if offered.is_empty() {
+                        "none".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                )));
+            }
+        }
+        // PLAIN (RFC 4616): no authorization id, NUL, user, NUL, password.
+        let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.expose().len() + 2);
+        token.push(0);
+        token.extend_from_slice(sasl.username.as_bytes());
+        token.push(0);
+        token.extend_from_slice(sasl.password.expose().as_bytes());
+        let v = self.version_for::<SaslAuthenticateRequest>()?;
+        let resp = self
+            .send_version(
+                &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
+                v,
+            )
+            .await?;
+        if resp.error_code != ErrorCode::NONE {
+            let said = resp
+                .error_message
+                .as_ref()
+                .map(|m| format!(": {}", m.as_str()))
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "user {:?}, {mechanism}: {}{said}",
+                sasl.username,
+                ErrorCode::new(resp.error_code, None)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Connects, over TLS when `tls` is given, and negotiates versions;
+    /// `timeout` bounds the connect with its handshake, and each request.
+    #[allow(clippy::disallowed_methods)] // the client's one socket
+    pub async fn connect_secured(
+        addr: &str,
+        timeout: Duration,
+        client_id: &str,
+        tls: Option<&TlsSettings>,
+    ) -> Result<Connection, KafkaError> {
+        let connect = async {
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|source| KafkaError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                None => Ok(Stream::Plain(tcp)),
+                Some(tls) => Ok(Stream::Tls(Box::new(
+                    super::tls::handshake(addr, tcp, tls).await?,
+                ))),
+            }
+        };
+        let stream =
+            tokio::time::timeout(timeout, connect)
+                .await
+                .map_err(|_| KafkaError::Timeout {
+                    api: if tls.is_some() {
+                        "connect (TCP and TLS handshake)"
+                    } else {
+                        "connect"
+                    },
+                    addr: addr.to_string(),
+                    after: timeout,
+                })??;
         let mut conn = Connection {
             addr: addr.to_string(),
             stream,
@@ -213,12 +374,19 @@ impl Connection {
         }
     }
 
+    fn closed(&self, api: &'static str) -> KafkaError {
+        KafkaError::Closed {
+            api,
+            addr: self.addr.clone(),
+            // ApiVersions is request 1; a SASL client's next ones are the
+            // SASL requests, so only a client without SASL sees this.
+            early: self.correlation == 2 && !api.starts_with("Sasl"),
+        }
+    }
+
     fn io(&self, api: &'static str, source: std::io::Error) -> KafkaError {
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
-            KafkaError::Closed {
-                api,
-                addr: self.addr.clone(),
-            }
+            self.closed(api)
         } else {
             KafkaError::Io {
                 api,
@@ -229,10 +397,12 @@ impl Connection {
     }
 
     async fn write(&mut self, api: &'static str, buf: &[u8]) -> Result<(), KafkaError> {
-        match self.stream.write_all(buf).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.io(api, e)),
-        }
+        // TLS holds records until flushed; a plain socket's flush is free.
+        let written = match self.stream.write_all(buf).await {
+            Ok(()) => self.stream.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| self.io(api, e))
     }
 
     /// Reads one response frame (its length prefix checked, its buffer
@@ -267,10 +437,7 @@ impl Connection {
             return Err(self.io(api, e));
         }
         if frame.len() < n {
-            return Err(KafkaError::Closed {
-                api,
-                addr: self.addr.clone(),
-            });
+            return Err(self.closed(api));
         }
         Ok(Bytes::from(frame))
     }
@@ -292,7 +459,7 @@ fn what_answered(head: [u8; 4], more: &[u8]) -> String {
         format!("like an HTTP server ({:?})", first_line())
     } else if matches!(head[0], 0x15 | 0x16) && head[1] == 0x03 {
         // A TLS record: an alert (0x15) or a handshake (0x16), version 3.x.
-        "with TLS: is it an SSL listener? kafka-migrate connects in plaintext".into()
+        "with TLS: is it an SSL listener? set security.protocol=SSL in --command-config".into()
     } else if head.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
         format!("with text ({:?})", first_line())
     } else {
@@ -325,6 +492,8 @@ pub fn api_name(key: i16) -> &'static str {
         45 => "AlterPartitionReassignments",
         46 => "ListPartitionReassignments",
         60 => "DescribeCluster",
+        17 => "SaslHandshake",
+        36 => "SaslAuthenticate",
         _ => "request",
     }
 }

@@ -30,8 +30,21 @@ pub enum KafkaError {
         addr: String,
         detail: String,
     },
-    #[error("{addr} closed the connection without answering {api}")]
-    Closed { api: &'static str, addr: String },
+    /// The TLS handshake failed: the certificate, the name, or a listener
+    /// that does not speak TLS. Not retried: the next try fails the same.
+    #[error("TLS handshake with {addr} failed: {detail}")]
+    Tls { addr: String, detail: String },
+    /// SASL authentication failed or could not start. Not retried.
+    #[error("SASL authentication with {addr} failed: {detail}")]
+    Sasl { addr: String, detail: String },
+    /// `early`: the first request after ApiVersions, which is where a
+    /// listener requiring SASL closes an unauthenticated connection.
+    #[error("{addr} closed the connection without answering {api}{}", if *early { " (the first request after connecting: does the listener require SASL? security.protocol in --command-config)" } else { "" })]
+    Closed {
+        api: &'static str,
+        addr: String,
+        early: bool,
+    },
     #[error("{api} to {addr}: {source}")]
     Io {
         api: &'static str,

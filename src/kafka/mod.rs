@@ -7,8 +7,10 @@
 //!   socket opens (the bootstrap list, `--timeout`, the `--command-config`
 //!   properties), parsed without I/O;
 //! - `retry.rs`: when to try again, a pure function;
-//! - `conn.rs`: one connection (framing, correlation ids, version
-//!   negotiation, timeouts);
+//! - `tls.rs`: the TLS client configuration, the handshake and its
+//!   failures in an operator's words;
+//! - `conn.rs`: one connection (plaintext or TLS, framing, correlation
+//!   ids, version negotiation, timeouts);
 //! - `admin.rs`: the admin calls, routed and retried, and
 //!   [`ClusterAdmin`](crate::model::live::ClusterAdmin) for the executor;
 //! - `snapshot.rs`: the snapshot built from their answers.
@@ -22,6 +24,7 @@ pub mod conn;
 pub mod error;
 pub mod retry;
 pub mod snapshot;
+pub mod tls;
 
 pub use crate::model::live::error_name;
 

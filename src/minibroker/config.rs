@@ -1,6 +1,7 @@
 //! Cluster configuration, its limits, and the small parsers the CLI needs
 //! (`orders:12:3`, `200MiB`).
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,6 +84,54 @@ pub struct ClusterConfig {
     pub default_partitions: i32,
     /// `default.replication.factor`, used the same way.
     pub default_replication_factor: i16,
+    /// TLS on every listener, with a certificate for these names (empty:
+    /// the host and `localhost`); None: plaintext.
+    pub tls: Option<Vec<String>>,
+    /// SASL/PLAIN required on every listener, for these users; None: no
+    /// authentication.
+    pub sasl: Option<SaslUsers>,
+}
+
+/// SASL/PLAIN users and their passwords; `Debug` shows only the names.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SaslUsers(BTreeMap<String, String>);
+
+impl SaslUsers {
+    pub fn add(&mut self, user: &str, password: &str) {
+        self.0.insert(user.to_string(), password.to_string());
+    }
+    pub fn check(&self, user: &str, password: &str) -> bool {
+        self.0.get(user).is_some_and(|p| p == password)
+    }
+}
+
+impl std::fmt::Debug for SaslUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SaslUsers")
+            .field(&self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `--sasl plain:USER:PASSWORD`.
+pub fn parse_sasl_user(s: &str) -> Result<(String, String), String> {
+    let (mechanism, rest) = s
+        .split_once(':')
+        .ok_or("expected MECHANISM:USER:PASSWORD, e.g. plain:admin:secret")?;
+    match mechanism.to_ascii_lowercase().as_str() {
+        "plain" => {}
+        "scram-sha-256" | "scram-sha-512" => {
+            return Err("SCRAM comes with a later release; plain is supported".into());
+        }
+        _ => return Err(format!("{mechanism:?}: only plain is supported")),
+    }
+    let (user, password) = rest
+        .split_once(':')
+        .ok_or("expected MECHANISM:USER:PASSWORD, e.g. plain:admin:secret")?;
+    if user.is_empty() {
+        return Err("the user is empty".into());
+    }
+    Ok((user.to_string(), password.to_string()))
 }
 
 impl Default for ClusterConfig {
@@ -103,6 +152,8 @@ impl Default for ClusterConfig {
             auto_create_topics: true,
             default_partitions: 1,
             default_replication_factor: 1,
+            tls: None,
+            sasl: None,
         }
     }
 }

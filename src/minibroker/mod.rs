@@ -15,7 +15,10 @@
 //! - `throttle`: token buckets and throttled-replica lists.
 //! - `codec`: size-prefixed frames and header versions around the crate's codecs.
 //! - `api`: one file per API family; the supported-version table.
-//! - `server`: listeners, connections, replication task, shutdown.
+//! - `server`: listeners (plaintext or TLS), connections, replication
+//!   task, shutdown.
+//! - `tls`: `--tls`: a CA and a broker certificate made at start, the
+//!   rustls server configuration.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
@@ -33,6 +36,7 @@ pub mod server;
 pub mod sim;
 pub mod state;
 pub mod throttle;
+pub mod tls;
 
 pub use config::{ClusterConfig, TopicSpec};
 pub use server::{Cluster, ClusterHandle};

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 
 use super::api;
 use super::codec::MAX_FRAME;
@@ -24,6 +25,10 @@ use super::config::{self, ClusterConfig};
 use super::log::{self, PartitionLog};
 use super::persist;
 use super::state::{Broker, BrokerId, MAX_COPY_PER_STEP, State, Timing, TopicDefaults};
+use super::tls::TlsMaterial;
+
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared by every task of the cluster.
 #[derive(Debug)]
@@ -33,6 +38,8 @@ pub struct Shared {
     pub changed: Notify,
     /// Woken (notify_one) when a leader appended, to run replication early.
     pub appended: Notify,
+    /// SASL/PLAIN users when every listener requires authentication.
+    pub sasl: Option<super::config::SaslUsers>,
 }
 
 impl Shared {
@@ -61,6 +68,17 @@ impl Shared {
 pub struct BrokerCtx {
     pub id: BrokerId,
     pub shared: Arc<Shared>,
+    /// This connection's SASL state.
+    pub session: Arc<Mutex<Session>>,
+}
+
+/// Where a connection stands in SASL authentication.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub handshaken: bool,
+    pub authenticated: bool,
+    /// Authentication failed: the connection closes after the answer.
+    pub failed: bool,
 }
 
 struct BrokerTask {
@@ -111,6 +129,8 @@ pub struct ClusterHandle {
     /// Log dirs per broker, for brokers added while running.
     log_dirs_per_broker: usize,
     brokers: tokio::sync::Mutex<BTreeMap<BrokerId, BrokerTask>>,
+    /// Set when every listener serves TLS.
+    tls: Option<TlsMaterial>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
     /// Held until the handle is dropped, after the last save.
     _data_dir_lock: Option<crate::fsutil::DirLock>,
@@ -215,6 +235,22 @@ impl Cluster {
                 fill_topic(&mut state, &t.name, config.fill_bytes);
             }
         }
+        let tls = match &config.tls {
+            None => None,
+            Some(names) => {
+                let names = if names.is_empty() {
+                    let mut n = vec![config.host.clone(), "localhost".to_string()];
+                    n.dedup();
+                    n
+                } else {
+                    names.clone()
+                };
+                Some(super::tls::generate(&names).map_err(|e| {
+                    StartError::Config(format!("cannot make the TLS certificates: {e:#}"))
+                })?)
+            }
+        };
+        let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
         let mut listeners = Vec::new();
         for (i, b) in state.brokers.values_mut().enumerate() {
             let port = if config.base_port == 0 {
@@ -237,10 +273,14 @@ impl Cluster {
             state: Mutex::new(state),
             changed: Notify::new(),
             appended: Notify::new(),
+            sasl: config.sasl.clone(),
         });
         let mut tasks = BTreeMap::new();
         for (id, listener) in listeners {
-            tasks.insert(id, spawn_broker(id, listener, shared.clone()));
+            tasks.insert(
+                id,
+                spawn_broker(id, listener, shared.clone(), acceptor.clone()),
+            );
         }
         let (stop_tx, stop_rx) = broadcast::channel(1);
         let join = tokio::spawn(replication_loop(
@@ -254,6 +294,7 @@ impl Cluster {
             host,
             log_dirs_per_broker: config.log_dirs_per_broker,
             brokers: tokio::sync::Mutex::new(tasks),
+            tls,
             replication: Some((stop_tx, join)),
             _data_dir_lock: data_dir_lock,
         })
@@ -290,7 +331,12 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
     state.metadata_epoch += 1;
 }
 
-fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> BrokerTask {
+fn spawn_broker(
+    id: BrokerId,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+) -> BrokerTask {
     let (stop, _) = watch::channel(false);
     let stop_for_task = stop.clone();
     // Subscribed before spawning: a stop sent before the task first runs
@@ -304,9 +350,20 @@ fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> Bro
                 accepted = listener.accept() => {
                     let Ok((stream, _)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    let ctx = BrokerCtx { id, shared: shared.clone() };
+                    let ctx = BrokerCtx {
+                        id,
+                        shared: shared.clone(),
+                        session: Default::default(),
+                    };
                     let conn_stop = stop_for_task.subscribe();
-                    conns.spawn(serve_connection(ctx, stream, conn_stop));
+                    match &tls {
+                        None => {
+                            conns.spawn(serve_connection(ctx, stream, conn_stop));
+                        }
+                        Some(acceptor) => {
+                            conns.spawn(serve_tls(acceptor.clone(), ctx, stream, conn_stop));
+                        }
+                    }
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
@@ -317,7 +374,31 @@ fn spawn_broker(id: BrokerId, listener: TcpListener, shared: Arc<Shared>) -> Bro
     BrokerTask { stop, join }
 }
 
-async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<Option<Bytes>> {
+/// The TLS handshake, then requests as on a plaintext connection. A
+/// client that does not finish the handshake in time, or speaks plaintext,
+/// is dropped (rustls sends it an alert first).
+async fn serve_tls(
+    acceptor: TlsAcceptor,
+    ctx: BrokerCtx,
+    stream: tokio::net::TcpStream,
+    mut stop: watch::Receiver<bool>,
+) {
+    let accepted = tokio::select! {
+        _ = stop.wait_for(|s| *s) => return,
+        a = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => a,
+    };
+    match accepted {
+        Ok(Ok(tls)) => serve_connection(ctx, tls, stop).await,
+        Ok(Err(e)) => {
+            if std::env::var_os("MINIBROKER_DEBUG").is_some() {
+                super::log(format_args!("mini-broker {}: TLS handshake: {e}", ctx.id));
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> anyhow::Result<Option<Bytes>> {
     let mut len = [0u8; 4];
     match stream.read_exact(&mut len).await {
         Ok(_) => {}
@@ -337,7 +418,11 @@ async fn read_frame(stream: &mut TcpStream) -> anyhow::Result<Option<Bytes>> {
 
 /// Serves requests on one connection, in order, until EOF, a protocol
 /// error (the connection is closed, as Kafka does) or shutdown.
-async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    ctx: BrokerCtx,
+    mut stream: S,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
@@ -347,6 +432,23 @@ async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch
             Ok(Some(f)) => f,
             Ok(None) | Err(_) => return,
         };
+        // With SASL required, only ApiVersions and the SASL requests come
+        // before authentication; anything else closes the connection, as
+        // Kafka does.
+        if ctx.shared.sasl.is_some() && !ctx.session.lock().authenticated {
+            let key = frame
+                .get(..2)
+                .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+            if ![18, 17, 36].contains(&key) {
+                if std::env::var_os("MINIBROKER_DEBUG").is_some() {
+                    super::log(format_args!(
+                        "mini-broker {}: api key {key} before SASL authentication: closing",
+                        ctx.id
+                    ));
+                }
+                return;
+            }
+        }
         let response = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             r = api::handle_frame(&ctx, frame) => r,
@@ -355,9 +457,10 @@ async fn serve_connection(ctx: BrokerCtx, mut stream: TcpStream, mut stop: watch
             Ok(Some(bytes)) => {
                 let written = tokio::select! {
                     _ = stop.wait_for(|s| *s) => return,
-                    w = stream.write_all(&bytes) => w,
+                    // TLS holds records until flushed.
+                    w = async { stream.write_all(&bytes).await?; stream.flush().await } => w,
                 };
-                if written.is_err() {
+                if written.is_err() || ctx.session.lock().failed {
                     return;
                 }
             }
@@ -395,6 +498,18 @@ async fn replication_loop(shared: Arc<Shared>, tick: Duration, mut stop: broadca
 impl ClusterHandle {
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The TLS material when every listener serves TLS: the CA its
+    /// clients must trust and the names the broker certificate holds.
+    pub fn tls(&self) -> Option<&TlsMaterial> {
+        self.tls.as_ref()
+    }
+
+    fn acceptor(&self) -> Option<TlsAcceptor> {
+        self.tls
+            .as_ref()
+            .map(|t| TlsAcceptor::from(t.server.clone()))
     }
 
     /// Address of one broker's listener.
@@ -497,7 +612,10 @@ impl ClusterHandle {
             .state
             .lock()
             .broker_started(id, port, Instant::now());
-        brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
+        brokers.insert(
+            id,
+            spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
+        );
         self.shared.changed.notify_waiters();
         Ok(())
     }
@@ -557,7 +675,10 @@ impl ClusterHandle {
             .lock()
             .add_broker(broker)
             .map_err(|e| anyhow::anyhow!(e))?;
-        brokers.insert(id, spawn_broker(id, listener, self.shared.clone()));
+        brokers.insert(
+            id,
+            spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
+        );
         self.shared.changed.notify_waiters();
         Ok(id)
     }

@@ -521,16 +521,25 @@ fn closed_port() -> String {
 }
 
 #[test]
-fn command_config_refuses_security_settings_before_connecting() {
+fn command_config_refuses_what_this_release_lacks_before_connecting() {
     let dir = TempDir::new().unwrap();
     let addr = closed_port();
-    for (text, named) in [
-        ("security.protocol=SASL_SSL\n", "security.protocol=SASL_SSL"),
+    for (text, named, why) in [
         (
-            "sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"hunter2\";\n",
-            "sasl.jaas.config, sasl.mechanism",
+            "security.protocol=SASL_SSL\n",
+            "sasl.mechanism: GSSAPI",
+            "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
         ),
-        ("ssl.keystore.password=hunter2\n", "ssl.keystore.password"),
+        (
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";\n",
+            "security.protocol=SASL_PLAINTEXT (sasl.mechanism=SCRAM-SHA-512)",
+            "SCRAM comes with the next release",
+        ),
+        (
+            "security.protocol=SSL\nssl.keystore.location=/k.p12\nssl.keystore.password=hunter2\n",
+            "ssl.keystore.location",
+            "client certificates (mutual TLS) come with a later release",
+        ),
     ] {
         let f = write(dir.path(), "client.properties", text);
         let out = run(&[
@@ -544,12 +553,16 @@ fn command_config_refuses_security_settings_before_connecting() {
         let errs = errors(&out);
         assert_eq!(errs.len(), 1, "{}", stderr(&out));
         assert!(errs[0].contains(named), "{errs:?}");
-        assert!(errs[0].contains("later release"), "{errs:?}");
+        assert!(errs[0].contains(why), "{errs:?}");
         assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
         assert!(!stderr(&out).contains(&addr), "refused before connecting");
     }
-    // The same file from the environment.
-    let f = write(dir.path(), "env.properties", "ssl.truststore.location=/x\n");
+    // The same from the environment: a truststore that cannot be read.
+    let f = write(
+        dir.path(),
+        "env.properties",
+        "security.protocol=SSL\nssl.truststore.location=/nonexistent/ca.pem\n",
+    );
     let out = bin()
         .args(["describe", "--bootstrap-server", &addr])
         .env("KAFKA_MIGRATE_COMMAND_CONFIG", &f)
@@ -557,7 +570,7 @@ fn command_config_refuses_security_settings_before_connecting() {
         .unwrap();
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("ssl.truststore.location"),
+        stderr(&out).contains("ssl.truststore.location: cannot read /nonexistent/ca.pem"),
         "{}",
         stderr(&out)
     );

@@ -16,6 +16,7 @@ mod live;
 mod minibroker;
 mod plans;
 mod props;
+mod secure;
 mod support;
 mod units;
 mod wire;

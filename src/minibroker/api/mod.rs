@@ -20,6 +20,7 @@ mod metadata;
 mod produce;
 mod producer_id;
 mod reassign;
+mod sasl;
 mod topics;
 
 macro_rules! apis {
@@ -71,6 +72,8 @@ apis! {
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => 0..=0, reassign::alter;
     ListPartitionReassignments: ListPartitionReassignmentsRequest => 0..=0, reassign::list;
     DescribeCluster: DescribeClusterRequest => 0..=1, metadata::describe_cluster;
+    SaslHandshake: SaslHandshakeRequest => 1..=1, sasl::handshake;
+    SaslAuthenticate: SaslAuthenticateRequest => 0..=2, sasl::authenticate;
 }
 
 /// Looks up the supported version range of an API.

@@ -1,0 +1,646 @@
+//! Secured clusters, first slice: the live commands over TLS against the
+//! mini-broker's TLS listeners (in-process, and `mini-broker --tls` as a
+//! process), every TLS failure as one line naming the address and the
+//! cause with exit 3, and no secret in any output.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
+use tempfile::TempDir;
+
+use crate::support::{bin, write};
+
+/// A value that must never be printed: the truststore password of every
+/// properties file here (PEM does not use it; Kafka's tools accept it),
+/// and the SASL user's password.
+const SECRET: &str = "Tru5t-ST0RE-pa55";
+
+/// An in-process cluster whose listeners serve TLS (or plaintext), the
+/// CA in a file and a client properties file that trusts it.
+struct Secured {
+    rt: tokio::runtime::Runtime,
+    cluster: Option<ClusterHandle>,
+    dir: TempDir,
+}
+
+impl Secured {
+    /// `tls`: the names the broker certificate holds (empty: 127.0.0.1
+    /// and localhost); None: plaintext listeners.
+    fn start(tls: Option<&[&str]>) -> Secured {
+        Self::start_with(tls, false)
+    }
+
+    /// As `start`, and with `sasl` SASL/PLAIN required for user `admin`
+    /// whose password is the secret.
+    fn start_with(tls: Option<&[&str]>, sasl: bool) -> Secured {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let cluster = rt
+            .block_on(Cluster::start(ClusterConfig {
+                brokers: 4,
+                topics: vec!["orders:4:2".parse::<TopicSpec>().unwrap()],
+                fill_bytes: 2_000_000,
+                tls: tls.map(|names| names.iter().map(|n| n.to_string()).collect()),
+                sasl: sasl.then(|| {
+                    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+                    users.add("admin", SECRET);
+                    users
+                }),
+                ..ClusterConfig::default()
+            }))
+            .expect("cluster starts");
+        let dir = TempDir::new().unwrap();
+        if let Some(t) = cluster.tls() {
+            write(dir.path(), "ca.pem", &t.ca_pem);
+        }
+        Secured {
+            rt,
+            cluster: Some(cluster),
+            dir,
+        }
+    }
+
+    fn handle(&self) -> &ClusterHandle {
+        self.cluster.as_ref().unwrap()
+    }
+
+    fn bootstrap(&self) -> String {
+        self.handle().bootstrap()
+    }
+
+    /// A client properties file: SSL, this cluster's CA (or `ca`), the
+    /// secret as truststore password, then `extra` lines.
+    fn props(&self, name: &str, ca: Option<&Path>, extra: &str) -> PathBuf {
+        let ca = ca
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.dir.path().join("ca.pem"));
+        write(
+            self.dir.path(),
+            name,
+            &format!(
+                "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\nssl.truststore.password={SECRET}\n{extra}",
+                ca.display()
+            ),
+        )
+    }
+}
+
+impl Drop for Secured {
+    fn drop(&mut self) {
+        if let Some(c) = self.cluster.take() {
+            self.rt.block_on(c.shutdown());
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs the binary; every output is checked for the secret.
+fn km(args: &[&str]) -> Output {
+    let out = bin()
+        .args(args)
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .env_remove("KAFKA_MIGRATE_COMMAND_CONFIG")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET), "the secret was printed: {all}");
+    out
+}
+
+#[track_caller]
+fn expect_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// A failure: exit 3, within the timeout, one `error:` line that holds
+/// every `want`.
+#[track_caller]
+fn expect_one_line_failure(args: &[&str], want: &[&str]) {
+    let t0 = Instant::now();
+    let out = km(args);
+    let took = t0.elapsed();
+    expect_exit(&out, 3, &args.join(" "));
+    assert!(took < Duration::from_secs(8), "took {took:?}: {args:?}");
+    let err = text(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    for w in want {
+        assert!(errors[0].contains(w), "{w:?} not in {}", errors[0]);
+    }
+}
+
+#[test]
+fn describe_plan_apply_and_verify_run_over_tls() {
+    let c = Secured::start(Some(&[]));
+    let props = c.props("client.properties", None, "");
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let out = km(&[
+        "describe",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--output",
+        "json",
+    ]);
+    expect_exit(&out, 0, "describe");
+    let snapshot: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        snapshot["snapshot"]["topics"][0]["name"], "orders",
+        "{snapshot}"
+    );
+    assert_eq!(snapshot["brokers"].as_array().unwrap().len(), 4);
+
+    let plan = c.dir.path().join("drain4.json");
+    let plan = plan.to_str().unwrap();
+    let out = km(&[
+        "plan",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--remove-brokers",
+        "4",
+        "-o",
+        plan,
+    ]);
+    expect_exit(&out, 0, "plan --bootstrap-server");
+    let moved: serde_json::Value = serde_json::from_slice(&std::fs::read(plan).unwrap()).unwrap();
+    assert!(
+        !moved["partitions"].as_array().unwrap().is_empty(),
+        "{moved}"
+    );
+
+    let out = km(&[
+        "apply",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--throttle",
+        "2MB/s",
+        "--output",
+        "json",
+    ]);
+    expect_exit(&out, 0, "apply");
+    let report: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["outcome"], "completed", "{report}");
+    let kinds = text(&out.stdout);
+    assert!(kinds.contains("\"throttle_changed\""), "{kinds}");
+    // Broker 4 holds nothing now, in the cluster itself.
+    let on_4 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&4))
+            .count()
+    });
+    assert_eq!(on_4, 0);
+
+    let out = km(&[
+        "verify",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "verify");
+    assert!(
+        text(&out.stdout).contains("0 in progress"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_ca_that_did_not_sign_the_broker_is_refused_in_one_line() {
+    let c = Secured::start(Some(&[]));
+    let other = kafka_migrate::minibroker::tls::generate(&["localhost".into()]).unwrap();
+    let other_ca = write(c.dir.path(), "other-ca.pem", &other.ca_pem);
+    let props = c.props("wrong-ca.properties", Some(&other_ca), "");
+    let first = c.bootstrap().split(',').next().unwrap().to_string();
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            props.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "the broker's certificate is not signed by a CA in the truststore",
+            "other-ca.pem",
+        ],
+    );
+}
+
+#[test]
+fn hostname_verification_fails_on_a_name_not_in_the_certificate_unless_disabled() {
+    // The certificate names kafka.invalid only; the client connects to
+    // 127.0.0.1.
+    let c = Secured::start(Some(&["kafka.invalid"]));
+    let bs = c.bootstrap();
+    let first = bs.split(',').next().unwrap().to_string();
+    let props = c.props("verify.properties", None, "");
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            props.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "not valid for 127.0.0.1",
+            "ssl.endpoint.identification.algorithm=",
+        ],
+    );
+    // Kafka's empty algorithm: the chain is still checked, the name not.
+    let props = c.props(
+        "no-hostname.properties",
+        None,
+        "ssl.endpoint.identification.algorithm=\n",
+    );
+    let out = km(&[
+        "describe",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    expect_exit(&out, 0, "describe without hostname verification");
+    assert!(
+        text(&out.stdout).contains("\"orders\""),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn plaintext_and_tls_on_the_wrong_listener_fail_in_one_line() {
+    // A plaintext client on a TLS listener: the broker's TLS alert is
+    // recognised.
+    let tls = Secured::start(Some(&[]));
+    let first = tls.bootstrap().split(',').next().unwrap().to_string();
+    expect_one_line_failure(
+        &["describe", "--bootstrap-server", &first, "--timeout", "5s"],
+        &[&first, "TLS", "security.protocol=SSL"],
+    );
+    // A TLS client on a plaintext listener: the broker drops the
+    // ClientHello as an oversized frame.
+    let plain = Secured::start(None);
+    let first = plain.bootstrap().split(',').next().unwrap().to_string();
+    let props = plain.props(
+        "tls-to-plain.properties",
+        Some(&tls.dir.path().join("ca.pem")),
+        "",
+    );
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            props.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "is it a PLAINTEXT listener?",
+        ],
+    );
+}
+
+#[test]
+fn mini_broker_tls_writes_its_ca_and_client_properties_that_work() {
+    /// Kills the mini-broker if the test fails before it quits.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = TempDir::new().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .args(["mini-broker", "--tls", "--tls-dir"])
+        .arg(dir.path())
+        .args(["--broker-count", "3", "--topic", "t:3:2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut head: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        head.push(lines.next().unwrap().unwrap());
+    }
+    let canon = std::fs::canonicalize(dir.path()).unwrap();
+    let ca = canon.join("tls-ca.pem");
+    let props = canon.join("client-ssl.properties");
+    assert!(head[0].starts_with("bootstrap: 127.0.0.1:"), "{head:?}");
+    assert_eq!(head[1], format!("tls ca: {}", ca.display()));
+    assert_eq!(head[2], format!("client properties: {}", props.display()));
+    let written = std::fs::read_to_string(&props).unwrap();
+    for line in [
+        "security.protocol=SSL",
+        "ssl.truststore.type=PEM",
+        &format!("ssl.truststore.location={}", ca.display()),
+        &format!("bootstrap.servers={}", &head[0]["bootstrap: ".len()..]),
+    ] {
+        assert!(
+            written.lines().any(|l| l == line),
+            "{line} not in:\n{written}"
+        );
+    }
+    // The properties alone reach the cluster: bootstrap and TLS.
+    let out = km(&[
+        "describe",
+        "--command-config",
+        props.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    expect_exit(&out, 0, "describe with the printed properties");
+    let described: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        described["snapshot"]["topics"][0]["name"], "t",
+        "{described}"
+    );
+    child
+        .0
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"quit\n")
+        .unwrap();
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// SASL/PLAIN lines for user `admin`, the password given by `password`
+/// (a literal or a `${env:...}` reference).
+fn plain_jaas(password: &str) -> String {
+    format!(
+        "sasl.mechanism=PLAIN\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"{password}\";\n"
+    )
+}
+
+/// Runs the binary with `KM_TEST_PW` holding the secret.
+fn km_env(args: &[&str]) -> Output {
+    let out = bin()
+        .args(args)
+        .env_remove("KAFKA_MIGRATE_BOOTSTRAP")
+        .env_remove("KAFKA_MIGRATE_COMMAND_CONFIG")
+        .env("KM_TEST_PW", SECRET)
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET), "the secret was printed: {all}");
+    out
+}
+
+#[test]
+fn sasl_plain_over_tls_runs_describe_plan_apply_and_verify() {
+    let c = Secured::start_with(Some(&[]), true);
+    // The password from the environment, as Kafka's EnvVarConfigProvider.
+    let props = write(
+        c.dir.path(),
+        "sasl-ssl.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            plain_jaas("${env:KM_TEST_PW}")
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain1.json");
+    let plan = plan.to_str().unwrap();
+    for (args, what) in [
+        (vec!["describe", "--output", "json"], "describe"),
+        (vec!["plan", "--remove-brokers", "1", "-o", plan], "plan"),
+        (
+            vec!["apply", plan, "--throttle", "4MB/s", "--no-progress"],
+            "apply",
+        ),
+        (vec!["verify", plan], "verify"),
+    ] {
+        let mut args = args;
+        args.extend(["--bootstrap-server", &bs, "--command-config", props]);
+        let out = km_env(&args);
+        expect_exit(&out, 0, what);
+    }
+    let on_1 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&1))
+            .count()
+    });
+    assert_eq!(on_1, 0);
+}
+
+#[test]
+fn sasl_failures_name_the_broker_and_the_cause_without_the_password() {
+    let c = Secured::start_with(None, true);
+    let first = c.bootstrap().split(',').next().unwrap().to_string();
+    let ok = write(
+        c.dir.path(),
+        "ok.properties",
+        &format!("security.protocol=SASL_PLAINTEXT\n{}", plain_jaas(SECRET)),
+    );
+    let out = km_env(&[
+        "describe",
+        "--bootstrap-server",
+        &first,
+        "--command-config",
+        ok.to_str().unwrap(),
+    ]);
+    expect_exit(&out, 0, "SASL_PLAINTEXT describe");
+    let wrong = write(
+        c.dir.path(),
+        "wrong.properties",
+        &format!(
+            "security.protocol=SASL_PLAINTEXT\n{}",
+            plain_jaas(&format!("{SECRET}-not"))
+        ),
+    );
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            wrong.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("SASL authentication with {first} failed"),
+            "user \"admin\"",
+            "SASL_AUTHENTICATION_FAILED",
+        ],
+    );
+    // A client without SASL on a SASL listener: closed after ApiVersions,
+    // as Kafka does, retried within the timeout, and the likely cause said.
+    let t0 = Instant::now();
+    let out = km_env(&["describe", "--bootstrap-server", &first, "--timeout", "2s"]);
+    expect_exit(&out, 3, "no SASL on a SASL listener");
+    assert!(t0.elapsed() < Duration::from_secs(8));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{first} closed the connection without answering Metadata (the first request after connecting: does the listener require SASL?"
+        )),
+        "{err}"
+    );
+    // A SASL client on a listener that does not authenticate.
+    let plain = Secured::start(None);
+    let first = plain.bootstrap().split(',').next().unwrap().to_string();
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            ok.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("SASL authentication with {first} failed"),
+            "the listener does not authenticate",
+        ],
+    );
+}
+
+/// Runs one of Kafka's tools through the harness; returns its output.
+fn kafka_tool(name: &str, args: &[&str]) -> Output {
+    let harness = crate::support::repo().join("tests/kafka/cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(harness)
+        .arg("tool")
+        .arg(name)
+        .args(args)
+        .output()
+        .expect("bash runs the harness");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains(SECRET), "{name} printed the secret: {all}");
+    out
+}
+
+#[test]
+#[ignore = "needs Java for Kafka's tools; .ci/run runs it"]
+fn kafkas_reassign_tool_runs_over_sasl_ssl_against_the_mini_broker() {
+    let c = Secured::start_with(Some(&[]), true);
+    let props = write(
+        c.dir.path(),
+        "java.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            plain_jaas(SECRET)
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain2.json");
+    let plan = plan.to_str().unwrap();
+    let out = km_env(&[
+        "plan",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--remove-brokers",
+        "2",
+        "-o",
+        plan,
+    ]);
+    expect_exit(&out, 0, "plan");
+    let common = [
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+        "--reassignment-json-file",
+        plan,
+    ];
+    let mut execute = common.to_vec();
+    execute.extend(["--execute", "--throttle", "4000000"]);
+    let out = kafka_tool("kafka-reassign-partitions", &execute);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("Successfully started partition reassignment"),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut verify = common.to_vec();
+    verify.push("--verify");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = kafka_tool("kafka-reassign-partitions", &verify);
+        let said = text(&out.stdout);
+        if out.status.success() && !said.contains("still in progress") {
+            assert!(said.contains("is completed"), "{said}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not done in 60 s: {said}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let on_2 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&2))
+            .count()
+    });
+    assert_eq!(on_2, 0);
+    // kafka-migrate sees the same over the same listener.
+    let out = km_env(&[
+        "verify",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "kafka-migrate verify of Kafka's run");
+}
