@@ -167,6 +167,13 @@ pub fn reach_hint(e: Option<&KafkaError>) -> Option<String> {
     fn security(e: &KafkaError) -> Option<&'static str> {
         match e {
             KafkaError::GaveUp { last, .. } => security(last),
+            // Every bootstrap address refused alike: that is the cause.
+            KafkaError::NoBootstrap(all) if !all.is_empty() => {
+                let first = security(&all[0])?;
+                all.iter()
+                    .all(|e| security(e) == Some(first))
+                    .then_some(first)
+            }
             KafkaError::Tls { .. } => {
                 Some("check security.protocol and the ssl.* settings in --command-config")
             }
@@ -244,5 +251,27 @@ mod tests {
         assert!(reach_hint(Some(&timeout)).is_some());
         assert!(reach_hint(Some(&gave_up(timeout))).is_some());
         assert!(reach_hint(None).is_some());
+    }
+
+    // regression: a wrong password at every bootstrap address was hinted
+    // "check --bootstrap-server and that the cluster is up".
+    #[test]
+    fn bootstrap_addresses_refusing_alike_hint_at_the_security_settings() {
+        let sasl = |addr: &str| KafkaError::Sasl {
+            addr: addr.into(),
+            detail: "SASL_AUTHENTICATION_FAILED (58)".into(),
+        };
+        let down = KafkaError::Connect {
+            addr: "b3:9092".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        let all = KafkaError::NoBootstrap(vec![sasl("b1:9092"), sasl("b2:9092")]);
+        assert!(reach_hint(Some(&all)).unwrap().contains("sasl.*"));
+        let mixed = KafkaError::NoBootstrap(vec![sasl("b1:9092"), down]);
+        assert_eq!(
+            reach_hint(Some(&mixed)).unwrap(),
+            "check --bootstrap-server and that the cluster is up"
+        );
+        assert!(reach_hint(Some(&KafkaError::NoBootstrap(Vec::new()))).is_some());
     }
 }

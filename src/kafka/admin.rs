@@ -123,10 +123,10 @@ impl Admin {
                     admin.metadata().await?;
                     return Ok(admin);
                 }
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(e),
             }
         }
-        Err(KafkaError::NoBootstrap(errors.join("; ")))
+        Err(KafkaError::NoBootstrap(errors))
     }
 
     pub fn settings(&self) -> &ClientSettings {
@@ -581,9 +581,7 @@ impl Admin {
                         }
                     }
                     if self.any.is_none() {
-                        return Err(last.unwrap_or_else(|| {
-                            KafkaError::NoBootstrap("no broker address known".into())
-                        }));
+                        return Err(last.unwrap_or(KafkaError::NoBootstrap(Vec::new())));
                     }
                 }
                 Ok(self.any.as_mut().expect("connected above"))

@@ -85,8 +85,10 @@ pub enum KafkaError {
     },
     #[error("broker {0} is not in the cluster metadata")]
     UnknownBroker(i32),
-    #[error("no usable bootstrap server: {0}")]
-    NoBootstrap(String),
+    /// Every bootstrap address failed; each one's error, in order (none:
+    /// no address was known).
+    #[error("no usable bootstrap server: {}", joined(.0))]
+    NoBootstrap(Vec<KafkaError>),
     /// Retriable failures until the retries or the time ran out; `last` is
     /// the last one, which names the broker.
     #[error("{api}: gave up after {attempts} {} in {}: {last}", if *attempts == 1 { "attempt" } else { "attempts" }, human(*elapsed))]
@@ -164,4 +166,12 @@ pub fn resource_refused(
         resource: resource.to_string(),
         error,
     }
+}
+
+fn joined(errors: &[KafkaError]) -> String {
+    if errors.is_empty() {
+        return "no broker address known".into();
+    }
+    let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    parts.join("; ")
 }
