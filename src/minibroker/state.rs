@@ -28,6 +28,7 @@ pub mod code {
     pub const REQUEST_TIMED_OUT: i16 = 7;
     pub const REPLICA_NOT_AVAILABLE: i16 = 9;
     pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+    pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_TOPIC: i16 = 17;
@@ -163,6 +164,8 @@ pub struct TopicDefaults {
     pub auto_create: bool,
     pub partitions: i32,
     pub replication_factor: i16,
+    /// `min.insync.replicas` of a topic that does not set its own.
+    pub min_insync_replicas: u16,
 }
 
 impl Default for TopicDefaults {
@@ -172,6 +175,7 @@ impl Default for TopicDefaults {
             auto_create: true,
             partitions: 1,
             replication_factor: 1,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -1234,6 +1238,7 @@ mod tests {
             auto_create: true,
             partitions: 4,
             replication_factor: 2,
+            ..TopicDefaults::default()
         };
         s.auto_create("new", Instant::now()).unwrap();
         let t = &s.topics["new"];
