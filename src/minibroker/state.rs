@@ -623,6 +623,34 @@ impl State {
         changed
     }
 
+    /// Where an acks=all batch appended by `leader` in `leader_epoch`,
+    /// ending at `end`, stands: None while the high watermark is short of
+    /// it; NOT_LEADER_OR_FOLLOWER once leadership moved; once covered,
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that got it there is
+    /// below `min_isr` (it shrank after the append, as Kafka checks),
+    /// else NONE.
+    pub fn acks_all_outcome(
+        &self,
+        leader: BrokerId,
+        (topic, partition): (&str, i32),
+        leader_epoch: i32,
+        end: i64,
+        min_isr: usize,
+    ) -> Option<i16> {
+        match self.partition(topic, partition) {
+            Some(p) if p.leader == leader && p.leader_epoch == leader_epoch => {
+                if p.hw < end {
+                    None
+                } else if p.isr.len() < min_isr {
+                    Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                } else {
+                    Some(code::NONE)
+                }
+            }
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
+
     /// One replication step: refill throttle budgets, let every live
     /// follower copy from its leader (held back only when throttled and out
     /// of sync), update ISRs and high watermarks, finish reassignments whose
@@ -1156,6 +1184,34 @@ mod tests {
             let b = crate::minibroker::log::synthetic_batch(i as u64 * 10, 10, 1000, 0);
             p.logs.get_mut(&leader).unwrap().log.append_as_leader(&b, 0);
         }
+    }
+
+    #[test]
+    fn an_isr_shrinking_below_min_insync_after_the_append_fails_acks_all() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        let configs = BTreeMap::from([("min.insync.replicas".to_string(), "3".to_string())]);
+        s.create_topic("t", vec![vec![1, 2, 3]], configs, now)
+            .unwrap();
+        assert_eq!(s.min_insync_replicas("t"), 3);
+        run(&mut s, 5);
+        load(&mut s, "t", 0, 1);
+        let end = s.partition("t", 0).unwrap().logs[&1].log.leo();
+        let outcome = |s: &State| s.acks_all_outcome(1, ("t", 0), 0, end, 3);
+        assert_eq!(outcome(&s), None, "not replicated yet");
+        s.broker_stopped(3);
+        run(&mut s, 5);
+        assert_eq!(s.partition("t", 0).unwrap().isr, vec![1, 2]);
+        assert_eq!(outcome(&s), Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+        // The same batch with the full ISR behind it is acknowledged.
+        s.broker_started(3, 0, now);
+        run(&mut s, 20);
+        assert_eq!(s.partition("t", 0).unwrap().isr.len(), 3);
+        assert_eq!(outcome(&s), Some(code::NONE));
+        // Without a topic value the broker default applies.
+        s.topics.get_mut("t").unwrap().configs.clear();
+        s.topic_defaults.min_insync_replicas = 2;
+        assert_eq!(s.min_insync_replicas("t"), 2);
     }
 
     #[test]

@@ -108,24 +108,14 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     ctx.shared.appended.notify_one();
     ctx.shared.changed.notify_waiters();
     if !pending.is_empty() {
-        let settled = |s: &crate::minibroker::state::State, w: &Pending| match s
-            .partition(&w.name, w.partition)
-        {
-            Some(p) if p.leader == ctx.id && p.leader_epoch == w.leader_epoch => {
-                if p.hw >= w.end {
-                    // The ISR that carried the high watermark there shrank
-                    // below the minimum after the append (Kafka's check once
-                    // acks=all is satisfied).
-                    if p.isr.len() < w.min_isr {
-                        Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
-                    } else {
-                        Some(code::NONE)
-                    }
-                } else {
-                    None
-                }
-            }
-            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        let settled = |s: &crate::minibroker::state::State, w: &Pending| {
+            s.acks_all_outcome(
+                ctx.id,
+                (&w.name, w.partition),
+                w.leader_epoch,
+                w.end,
+                w.min_isr,
+            )
         };
         ctx.shared
             .wait_until(deadline, |s| {
