@@ -65,11 +65,13 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 // Kafka checks before appending, so a refused batch is not
                 // written at all.
                 if req.acks == -1 && p.isr.len() < min_isr {
+                    // Kafka's words, ISR as a Scala set.
+                    let isr: Vec<String> = p.isr.iter().map(ToString::to_string).collect();
                     parts.push(
                         pr.with_error_code(code::NOT_ENOUGH_REPLICAS)
                             .with_error_message(Some(sb(format!(
-                                "The size of the current ISR {:?} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {name}-{}",
-                                p.isr, pd.index
+                                "The size of the current ISR : {} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {name}-{}, live replica(s) broker.id are : Set({})",
+                                isr.len(), pd.index, isr.join(", ")
                             )))),
                     );
                     continue;

@@ -1380,6 +1380,20 @@ pub async fn min_insync_replicas_refuses_acks_all(b: &dyn Backend) {
         (isr_of(&mut a, &topic).await.len() == 3).then_some(())
     });
     assert_eq!(produce_once(b, &topic, "all").await, Ok(()), "{n}");
+    // Below 1 is not a value.
+    let err = a
+        .alter_configs(&[ConfigOp {
+            resource: ConfigResource::Topic(topic.clone()),
+            key: "min.insync.replicas".to_string(),
+            op: AlterOp::Set("0".to_string()),
+        }])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().map(|c| c.code),
+        Some(40),
+        "{n}: INVALID_CONFIG expected: {err}"
+    );
 
     b.stop_broker(ids[2]).await;
     eventually!("broker out of the ISR", 60, {
