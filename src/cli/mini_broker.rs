@@ -99,6 +99,10 @@ pub struct MiniBrokerArgs {
     /// topic (and of a CreateTopics that asks for the default).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub default_replication_factor: i16,
+    /// min.insync.replicas of a topic that does not set its own: acks=all
+    /// produce to a partition with a smaller ISR is refused.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub min_insync_replicas: u16,
     /// Serve TLS on every listener: a CA and a broker certificate for the
     /// host and localhost are made at start; the CA (tls-ca.pem) and the
     /// client properties to use (client-ssl.properties, for
@@ -359,6 +363,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         auto_create_topics: !args.no_auto_create,
         default_partitions: args.default_partitions,
         default_replication_factor: args.default_replication_factor,
+        min_insync_replicas: args.min_insync_replicas,
         ..ClusterConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

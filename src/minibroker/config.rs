@@ -84,6 +84,8 @@ pub struct ClusterConfig {
     pub default_partitions: i32,
     /// `default.replication.factor`, used the same way.
     pub default_replication_factor: i16,
+    /// `min.insync.replicas` of a topic that does not set its own.
+    pub min_insync_replicas: u16,
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
@@ -152,6 +154,7 @@ impl Default for ClusterConfig {
             auto_create_topics: true,
             default_partitions: 1,
             default_replication_factor: 1,
+            min_insync_replicas: 1,
             tls: None,
             sasl: None,
         }

@@ -23,6 +23,7 @@ pub const BROKER_KEYS: [&str; 3] = [
 pub mod source {
     pub const DYNAMIC_TOPIC: i8 = 1;
     pub const DYNAMIC_BROKER: i8 = 2;
+    pub const DYNAMIC_DEFAULT_BROKER: i8 = 3;
     pub const STATIC_BROKER: i8 = 4;
     pub const DEFAULT: i8 = 5;
 }
@@ -34,14 +35,193 @@ pub enum ConfigTarget {
     Topic(String),
 }
 
+/// Kafka's config types as DescribeConfigs (v3+) names them.
+mod ty {
+    pub const BOOLEAN: i8 = 1;
+    pub const STRING: i8 = 2;
+    pub const INT: i8 = 3;
+    pub const LONG: i8 = 5;
+    pub const DOUBLE: i8 = 6;
+    pub const LIST: i8 = 7;
+}
+
+/// `min.insync.replicas`: refuses acks=all produce to a smaller ISR.
+pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
+
+/// Every topic config Kafka 4.3.1 lists, in its (alphabetical) order:
+/// name, default, type, and the broker config that supplies the default
+/// (listed as a DEFAULT_CONFIG synonym). Taken from `kafka-configs
+/// --describe --all` on a fresh topic; the keys without a synonym there
+/// have none here either. `min.insync.replicas` is special-cased: Kafka
+/// 4.x's controller writes it as a cluster-wide dynamic default.
+const TOPIC_CONFIGS: [(&str, &str, i8, Option<&str>); 33] = [
+    (
+        "cleanup.policy",
+        "delete",
+        ty::LIST,
+        Some("log.cleanup.policy"),
+    ),
+    (
+        "compression.gzip.level",
+        "-1",
+        ty::INT,
+        Some("compression.gzip.level"),
+    ),
+    (
+        "compression.lz4.level",
+        "9",
+        ty::INT,
+        Some("compression.lz4.level"),
+    ),
+    (
+        "compression.type",
+        "producer",
+        ty::STRING,
+        Some("compression.type"),
+    ),
+    (
+        "compression.zstd.level",
+        "3",
+        ty::INT,
+        Some("compression.zstd.level"),
+    ),
+    (
+        "delete.retention.ms",
+        "86400000",
+        ty::LONG,
+        Some("log.cleaner.delete.retention.ms"),
+    ),
+    (
+        "file.delete.delay.ms",
+        "60000",
+        ty::LONG,
+        Some("log.segment.delete.delay.ms"),
+    ),
+    (
+        "flush.messages",
+        "9223372036854775807",
+        ty::LONG,
+        Some("log.flush.interval.messages"),
+    ),
+    ("flush.ms", "9223372036854775807", ty::LONG, None),
+    (throttle::FOLLOWER_REPLICAS, "", ty::LIST, None),
+    (
+        "index.interval.bytes",
+        "4096",
+        ty::INT,
+        Some("log.index.interval.bytes"),
+    ),
+    (throttle::LEADER_REPLICAS, "", ty::LIST, None),
+    (
+        "local.retention.bytes",
+        "-2",
+        ty::LONG,
+        Some("log.local.retention.bytes"),
+    ),
+    (
+        "local.retention.ms",
+        "-2",
+        ty::LONG,
+        Some("log.local.retention.ms"),
+    ),
+    (
+        "max.compaction.lag.ms",
+        "9223372036854775807",
+        ty::LONG,
+        Some("log.cleaner.max.compaction.lag.ms"),
+    ),
+    (
+        "max.message.bytes",
+        "1048588",
+        ty::INT,
+        Some("message.max.bytes"),
+    ),
+    (
+        "message.timestamp.after.max.ms",
+        "3600000",
+        ty::LONG,
+        Some("log.message.timestamp.after.max.ms"),
+    ),
+    (
+        "message.timestamp.before.max.ms",
+        "9223372036854775807",
+        ty::LONG,
+        Some("log.message.timestamp.before.max.ms"),
+    ),
+    (
+        "message.timestamp.type",
+        "CreateTime",
+        ty::STRING,
+        Some("log.message.timestamp.type"),
+    ),
+    (
+        "min.cleanable.dirty.ratio",
+        "0.5",
+        ty::DOUBLE,
+        Some("log.cleaner.min.cleanable.ratio"),
+    ),
+    (
+        "min.compaction.lag.ms",
+        "0",
+        ty::LONG,
+        Some("log.cleaner.min.compaction.lag.ms"),
+    ),
+    (MIN_INSYNC_REPLICAS, "1", ty::INT, Some(MIN_INSYNC_REPLICAS)),
+    ("preallocate", "false", ty::BOOLEAN, Some("log.preallocate")),
+    ("remote.log.copy.disable", "false", ty::BOOLEAN, None),
+    ("remote.log.delete.on.disable", "false", ty::BOOLEAN, None),
+    ("remote.storage.enable", "false", ty::BOOLEAN, None),
+    (
+        "retention.bytes",
+        "-1",
+        ty::LONG,
+        Some("log.retention.bytes"),
+    ),
+    ("retention.ms", "604800000", ty::LONG, None),
+    (
+        "segment.bytes",
+        "1073741824",
+        ty::INT,
+        Some("log.segment.bytes"),
+    ),
+    (
+        "segment.index.bytes",
+        "10485760",
+        ty::INT,
+        Some("log.index.size.max.bytes"),
+    ),
+    ("segment.jitter.ms", "0", ty::LONG, None),
+    ("segment.ms", "604800000", ty::LONG, None),
+    (
+        "unclean.leader.election.enable",
+        "false",
+        ty::BOOLEAN,
+        Some("unclean.leader.election.enable"),
+    ),
+];
+
+/// One synonym of a config: where else its value could come from, in
+/// Kafka's precedence order (the first one is the value's own source).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Synonym {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: i8,
+}
+
 /// One config as DescribeConfigs lists it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConfigEntry {
     pub name: String,
     pub value: Option<String>,
     pub source: i8,
-    /// Kafka's config type (1 boolean, 2 string, 3 int, 5 long, 7 list).
+    /// Kafka's config type (1 boolean, 2 string, 3 int, 5 long, 6 double,
+    /// 7 list).
     pub config_type: i8,
+    /// Not dynamically alterable on this resource (a broker's static
+    /// configs); Kafka lists every topic config as alterable.
+    pub read_only: bool,
+    pub synonyms: Vec<Synonym>,
 }
 
 /// One IncrementalAlterConfigs operation as the wire carries it: the
@@ -79,6 +259,16 @@ pub fn validate(target: &ConfigTarget, key: &str, value: Option<&str>) -> Result
             {
                 throttle::validate_list(v).map_err(|m| Refusal::new(code::INVALID_CONFIG, m))?;
             }
+            if let Some(v) = value
+                && key == MIN_INSYNC_REPLICAS
+                && !v.parse::<i32>().is_ok_and(|n| n >= 1)
+            {
+                // Kafka's words for a value below the range `[1,...]`.
+                return Err(Refusal::new(
+                    code::INVALID_CONFIG,
+                    format!("Invalid value {v} for configuration {key}: Value must be at least 1"),
+                ));
+            }
         }
     }
     Ok(())
@@ -108,18 +298,38 @@ impl State {
         }
     }
 
-    /// Every config DescribeConfigs lists for the target, in its order:
-    /// for a broker the throttle rates while set (Kafka lists these
-    /// dynamic-only keys only then), then its static configs and the topic
-    /// defaults; for a topic every config, sorted, with the two throttled
-    /// lists as empty defaults when unset.
+    /// `min.insync.replicas` of a topic: its own value, else the broker
+    /// default.
+    pub fn min_insync_replicas(&self, topic: &str) -> usize {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.configs.get(MIN_INSYNC_REPLICAS))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(usize::from(self.topic_defaults.min_insync_replicas))
+    }
+
+    /// Every config DescribeConfigs lists for the target, in its order,
+    /// with synonyms: for a broker the throttle rates while set (Kafka lists
+    /// these dynamic-only keys only then), then its static configs (read
+    /// only) and the topic defaults; for a topic every topic config Kafka
+    /// has, its own value (DYNAMIC_TOPIC_CONFIG) or the default.
     pub fn config_entries(&self, target: &ConfigTarget) -> Result<Vec<ConfigEntry>, Refusal> {
         self.check_config_target(target)?;
-        let entry = |name: &str, value: Option<String>, source: i8, config_type: i8| ConfigEntry {
+        let syn = |name: &str, value: Option<String>, source: i8| Synonym {
             name: name.to_string(),
             value,
             source,
-            config_type,
+        };
+        // An entry whose only source is itself.
+        let entry = |name: &str, value: Option<String>, source: i8, config_type: i8, read_only| {
+            ConfigEntry {
+                name: name.to_string(),
+                synonyms: vec![syn(name, value.clone(), source)],
+                value,
+                source,
+                config_type,
+                read_only,
+            }
         };
         let mut entries = Vec::new();
         match target {
@@ -127,26 +337,35 @@ impl State {
                 let b = &self.brokers[id];
                 for k in BROKER_KEYS {
                     if let Some(v) = b.configs.get(k) {
-                        entries.push(entry(k, Some(v.clone()), source::DYNAMIC_BROKER, 5));
+                        entries.push(entry(
+                            k,
+                            Some(v.clone()),
+                            source::DYNAMIC_BROKER,
+                            ty::LONG,
+                            false,
+                        ));
                     }
                 }
                 entries.push(entry(
                     "broker.id",
                     Some(id.to_string()),
                     source::STATIC_BROKER,
-                    3,
+                    ty::INT,
+                    true,
                 ));
                 entries.push(entry(
                     "broker.rack",
                     b.rack.clone(),
                     source::STATIC_BROKER,
-                    2,
+                    ty::STRING,
+                    true,
                 ));
                 entries.push(entry(
                     "log.dirs",
                     Some(b.log_dirs.join(",")),
                     source::STATIC_BROKER,
-                    2,
+                    ty::STRING,
+                    true,
                 ));
                 // Static when set away from Kafka's defaults, default otherwise.
                 let d = &self.topic_defaults;
@@ -162,30 +381,65 @@ impl State {
                     "auto.create.topics.enable",
                     Some(d.auto_create.to_string()),
                     src(d.auto_create == k.auto_create),
-                    1,
+                    ty::BOOLEAN,
+                    true,
                 ));
                 entries.push(entry(
                     "num.partitions",
                     Some(d.partitions.to_string()),
                     src(d.partitions == k.partitions),
-                    3,
+                    ty::INT,
+                    true,
                 ));
                 entries.push(entry(
                     "default.replication.factor",
                     Some(d.replication_factor.to_string()),
                     src(d.replication_factor == k.replication_factor),
-                    3,
+                    ty::INT,
+                    true,
                 ));
             }
             ConfigTarget::Topic(name) => {
                 let t = &self.topics[name];
-                for k in [throttle::LEADER_REPLICAS, throttle::FOLLOWER_REPLICAS] {
-                    if !t.configs.contains_key(k) {
-                        entries.push(entry(k, Some(String::new()), source::DEFAULT, 7));
+                for (key, default, config_type, broker_key) in TOPIC_CONFIGS {
+                    let mut synonyms = Vec::new();
+                    if let Some(v) = t.configs.get(key) {
+                        synonyms.push(syn(key, Some(v.clone()), source::DYNAMIC_TOPIC));
                     }
+                    if key == MIN_INSYNC_REPLICAS {
+                        synonyms.push(syn(
+                            key,
+                            Some(self.topic_defaults.min_insync_replicas.to_string()),
+                            source::DYNAMIC_DEFAULT_BROKER,
+                        ));
+                    }
+                    if let Some(bk) = broker_key {
+                        synonyms.push(syn(bk, Some(default.to_string()), source::DEFAULT));
+                    }
+                    let (value, source) = match synonyms.first() {
+                        Some(s) => (s.value.clone(), s.source),
+                        None => (Some(default.to_string()), source::DEFAULT),
+                    };
+                    entries.push(ConfigEntry {
+                        name: key.to_string(),
+                        value,
+                        source,
+                        config_type,
+                        read_only: false,
+                        synonyms,
+                    });
                 }
+                // Keys Kafka does not know are not refused yet; list them.
                 for (k, v) in &t.configs {
-                    entries.push(entry(k, Some(v.clone()), source::DYNAMIC_TOPIC, 2));
+                    if !TOPIC_CONFIGS.iter().any(|c| c.0 == k) {
+                        entries.push(entry(
+                            k,
+                            Some(v.clone()),
+                            source::DYNAMIC_TOPIC,
+                            ty::STRING,
+                            false,
+                        ));
+                    }
                 }
                 entries.sort();
             }

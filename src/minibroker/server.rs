@@ -203,6 +203,7 @@ impl Cluster {
             auto_create: config.auto_create_topics,
             partitions: config.default_partitions,
             replication_factor: config.default_replication_factor,
+            min_insync_replicas: config.min_insync_replicas,
         };
         let now = Instant::now();
         if let Some(dir) = &config.data_dir {

@@ -28,6 +28,7 @@ pub mod code {
     pub const REQUEST_TIMED_OUT: i16 = 7;
     pub const REPLICA_NOT_AVAILABLE: i16 = 9;
     pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+    pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_TOPIC: i16 = 17;
@@ -163,6 +164,8 @@ pub struct TopicDefaults {
     pub auto_create: bool,
     pub partitions: i32,
     pub replication_factor: i16,
+    /// `min.insync.replicas` of a topic that does not set its own.
+    pub min_insync_replicas: u16,
 }
 
 impl Default for TopicDefaults {
@@ -172,6 +175,7 @@ impl Default for TopicDefaults {
             auto_create: true,
             partitions: 1,
             replication_factor: 1,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -617,6 +621,34 @@ impl State {
             }
         }
         changed
+    }
+
+    /// Where an acks=all batch appended by `leader` in `leader_epoch`,
+    /// ending at `end`, stands: None while the high watermark is short of
+    /// it; NOT_LEADER_OR_FOLLOWER once leadership moved; once covered,
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that got it there is
+    /// below `min_isr` (it shrank after the append, as Kafka checks),
+    /// else NONE.
+    pub fn acks_all_outcome(
+        &self,
+        leader: BrokerId,
+        (topic, partition): (&str, i32),
+        leader_epoch: i32,
+        end: i64,
+        min_isr: usize,
+    ) -> Option<i16> {
+        match self.partition(topic, partition) {
+            Some(p) if p.leader == leader && p.leader_epoch == leader_epoch => {
+                if p.hw < end {
+                    None
+                } else if p.isr.len() < min_isr {
+                    Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                } else {
+                    Some(code::NONE)
+                }
+            }
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        }
     }
 
     /// One replication step: refill throttle budgets, let every live
@@ -1155,6 +1187,34 @@ mod tests {
     }
 
     #[test]
+    fn an_isr_shrinking_below_min_insync_after_the_append_fails_acks_all() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        let configs = BTreeMap::from([("min.insync.replicas".to_string(), "3".to_string())]);
+        s.create_topic("t", vec![vec![1, 2, 3]], configs, now)
+            .unwrap();
+        assert_eq!(s.min_insync_replicas("t"), 3);
+        run(&mut s, 5);
+        load(&mut s, "t", 0, 1);
+        let end = s.partition("t", 0).unwrap().logs[&1].log.leo();
+        let outcome = |s: &State| s.acks_all_outcome(1, ("t", 0), 0, end, 3);
+        assert_eq!(outcome(&s), None, "not replicated yet");
+        s.broker_stopped(3);
+        run(&mut s, 5);
+        assert_eq!(s.partition("t", 0).unwrap().isr, vec![1, 2]);
+        assert_eq!(outcome(&s), Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+        // The same batch with the full ISR behind it is acknowledged.
+        s.broker_started(3, 0, now);
+        run(&mut s, 20);
+        assert_eq!(s.partition("t", 0).unwrap().isr.len(), 3);
+        assert_eq!(outcome(&s), Some(code::NONE));
+        // Without a topic value the broker default applies.
+        s.topics.get_mut("t").unwrap().configs.clear();
+        s.topic_defaults.min_insync_replicas = 2;
+        assert_eq!(s.min_insync_replicas("t"), 2);
+    }
+
+    #[test]
     fn only_listed_out_of_sync_replicas_are_throttled() {
         let mut s = state(4, 0);
         let now = Instant::now();
@@ -1234,6 +1294,7 @@ mod tests {
             auto_create: true,
             partitions: 4,
             replication_factor: 2,
+            ..TopicDefaults::default()
         };
         s.auto_create("new", Instant::now()).unwrap();
         let t = &s.topics["new"];

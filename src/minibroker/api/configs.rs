@@ -8,6 +8,7 @@
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
+    DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest,
@@ -83,15 +84,28 @@ pub async fn describe(
                 .into_iter()
                 .filter(|e| wanted.is_none_or(|w| w.iter().any(|x| x.as_str() == e.name)))
                 .map(|e| {
-                    let c = DescribeConfigsResourceResult::default()
+                    let mut c = DescribeConfigsResourceResult::default()
                         .with_name(sb(e.name))
                         .with_value(e.value.map(sb))
+                        .with_read_only(e.read_only)
+                        .with_is_sensitive(false)
                         .with_config_source(e.source);
-                    if version >= 3 {
-                        c.with_config_type(e.config_type)
-                    } else {
-                        c
+                    if req.include_synonyms {
+                        c.synonyms = e
+                            .synonyms
+                            .into_iter()
+                            .map(|s| {
+                                DescribeConfigsSynonym::default()
+                                    .with_name(sb(s.name))
+                                    .with_value(s.value.map(sb))
+                                    .with_source(s.source)
+                            })
+                            .collect();
                     }
+                    if version >= 3 {
+                        c.config_type = e.config_type;
+                    }
+                    c
                 })
                 .collect();
             res.with_configs(configs)

@@ -1,6 +1,10 @@
 //! Produce (0): the leader appends each batch as received, assigning
 //! offsets; acks=1 answers after the append, acks=all once the high
 //! watermark (min LEO over the ISR) covers the batch, acks=0 never.
+//! With acks=all, `min.insync.replicas` is enforced as Kafka does: an ISR
+//! already below it refuses the batch (NOT_ENOUGH_REPLICAS), one that falls
+//! below it while the batch waits fails it after the append
+//! (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 
 use std::time::Duration;
 
@@ -9,7 +13,7 @@ use kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 
-use crate::minibroker::log::{RecordsError, split_batches};
+use crate::minibroker::log::{RecordsError, sb, split_batches};
 use crate::minibroker::server::BrokerCtx;
 use crate::minibroker::state::code;
 
@@ -20,6 +24,7 @@ struct Pending {
     partition: i32,
     end: i64,
     leader_epoch: i32,
+    min_isr: usize,
 }
 
 pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> ProduceResponse {
@@ -32,6 +37,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
         let mut s = ctx.shared.state.lock();
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
+            let min_isr = s.min_insync_replicas(&name);
             let mut parts = Vec::new();
             for (pi, pd) in td.partition_data.iter().enumerate() {
                 let mut pr = PartitionProduceResponse::default()
@@ -56,6 +62,20 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                         continue;
                     }
                 };
+                // Kafka checks before appending, so a refused batch is not
+                // written at all.
+                if req.acks == -1 && p.isr.len() < min_isr {
+                    // Kafka's words, ISR as a Scala set.
+                    let isr: Vec<String> = p.isr.iter().map(ToString::to_string).collect();
+                    parts.push(
+                        pr.with_error_code(code::NOT_ENOUGH_REPLICAS)
+                            .with_error_message(Some(sb(format!(
+                                "The size of the current ISR : {} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {name}-{}, live replica(s) broker.id are : Set({})",
+                                isr.len(), pd.index, isr.join(", ")
+                            )))),
+                    );
+                    continue;
+                }
                 let epoch = p.leader_epoch;
                 let log = &mut p.logs.get_mut(&ctx.id).expect("leader has a log").log;
                 let base = log.leo();
@@ -74,6 +94,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                         partition: pd.index,
                         end,
                         leader_epoch: epoch,
+                        min_isr,
                     });
                 }
                 parts.push(pr);
@@ -89,17 +110,14 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     ctx.shared.appended.notify_one();
     ctx.shared.changed.notify_waiters();
     if !pending.is_empty() {
-        let settled = |s: &crate::minibroker::state::State, w: &Pending| match s
-            .partition(&w.name, w.partition)
-        {
-            Some(p) if p.leader == ctx.id && p.leader_epoch == w.leader_epoch => {
-                if p.hw >= w.end {
-                    Some(code::NONE)
-                } else {
-                    None
-                }
-            }
-            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        let settled = |s: &crate::minibroker::state::State, w: &Pending| {
+            s.acks_all_outcome(
+                ctx.id,
+                (&w.name, w.partition),
+                w.leader_epoch,
+                w.end,
+                w.min_isr,
+            )
         };
         ctx.shared
             .wait_until(deadline, |s| {

@@ -95,6 +95,8 @@ macro_rules! suite {
             describe_mid_move,
             admin_outlives_a_stopped_broker,
             apply_moves_replicas_between_disks,
+            describe_configs_lists_every_topic_config,
+            min_insync_replicas_refuses_acks_all,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

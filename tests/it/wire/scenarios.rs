@@ -11,6 +11,7 @@ use kafka_migrate::model::{BrokerId, TopicPartition};
 use std::collections::{BTreeMap as Map, BTreeSet};
 use std::time::Duration;
 
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 use super::rdk::{
@@ -1106,4 +1107,311 @@ pub async fn admin_outlives_a_stopped_broker(b: &dyn Backend) {
         let c = a.cluster().await.unwrap();
         c.broker(id).is_some_and(|x| x.alive).then_some(())
     });
+}
+
+/// Every topic config Kafka 4.3.1 lists for a topic (`kafka-configs
+/// --describe --all`).
+const TOPIC_CONFIG_KEYS: [&str; 33] = [
+    "cleanup.policy",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.type",
+    "compression.zstd.level",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "index.interval.bytes",
+    "leader.replication.throttled.replicas",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "max.message.bytes",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "preallocate",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
+    "remote.storage.enable",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+    "unclean.leader.election.enable",
+];
+
+/// DescribeConfigs sources.
+const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
+const STATIC_BROKER_CONFIG: i8 = 4;
+const DEFAULT_CONFIG: i8 = 5;
+
+/// A config as DescribeConfigs answers it: value, source, read-only, and
+/// the synonyms as (name, value, source).
+type Described = (Option<String>, i8, bool, Vec<(String, Option<String>, i8)>);
+
+/// One DescribeConfigs of one resource sent to `broker`, raw.
+async fn describe_raw(
+    a: &Admin,
+    broker: BrokerId,
+    resource_type: i8,
+    name: &str,
+    keys: Option<&[&str]>,
+    synonyms: bool,
+) -> BTreeMap<String, Described> {
+    use kafka_protocol::messages::DescribeConfigsRequest;
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::protocol::StrBytes;
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let mut conn = Connection::connect(&a.brokers[&broker].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let resp = conn
+        .send(
+            &DescribeConfigsRequest::default()
+                .with_include_synonyms(synonyms)
+                .with_resources(vec![
+                    DescribeConfigsResource::default()
+                        .with_resource_type(resource_type)
+                        .with_resource_name(s(name))
+                        .with_configuration_keys(keys.map(|k| k.iter().map(|x| s(x)).collect())),
+                ]),
+        )
+        .await
+        .unwrap();
+    let r = &resp.results[0];
+    assert_eq!(r.error_code, 0, "{name}: {:?}", r.error_message);
+    r.configs
+        .iter()
+        .map(|c| {
+            assert!(!c.is_sensitive, "{}", c.name.as_str());
+            let syn = c
+                .synonyms
+                .iter()
+                .map(|y| {
+                    (
+                        y.name.to_string(),
+                        y.value.as_ref().map(|v| v.to_string()),
+                        y.source,
+                    )
+                })
+                .collect();
+            (
+                c.name.to_string(),
+                (
+                    c.value.as_ref().map(|v| v.to_string()),
+                    c.config_source,
+                    c.read_only,
+                    syn,
+                ),
+            )
+        })
+        .collect()
+}
+
+/// DescribeConfigs of a topic lists every topic config with its default
+/// and source, synonyms when asked, only the asked keys when keys are
+/// given; a broker's static configs are read-only.
+pub async fn describe_configs_lists_every_topic_config(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-allconf");
+    let mut a = admin(b).await;
+    a.create_topic(
+        &topic,
+        &[vec![ids[0], ids[1]]],
+        &[("retention.ms", "3600000")],
+    )
+    .await
+    .unwrap();
+    wait_leader(b, &topic).await;
+    let n = b.name();
+    let s = |x: &str| Some(x.to_string());
+
+    let all = describe_raw(&a, ids[0], 2, &topic, None, true).await;
+    let keys: Vec<&str> = all.keys().map(String::as_str).collect();
+    assert_eq!(keys, TOPIC_CONFIG_KEYS, "{n}");
+    assert!(all.values().all(|c| !c.2), "{n}: a topic config read-only");
+    let expect = |key: &str, value: &str, source: i8, first: (&str, &str, i8)| {
+        let c = &all[key];
+        assert_eq!((&c.0, c.1), (&s(value), source), "{n}: {key}: {c:?}");
+        assert_eq!(
+            c.3.first(),
+            Some(&(first.0.to_string(), s(first.1), first.2)),
+            "{n}: {key}: {c:?}"
+        );
+    };
+    expect(
+        "cleanup.policy",
+        "delete",
+        DEFAULT_CONFIG,
+        ("log.cleanup.policy", "delete", DEFAULT_CONFIG),
+    );
+    expect(
+        "max.message.bytes",
+        "1048588",
+        DEFAULT_CONFIG,
+        ("message.max.bytes", "1048588", DEFAULT_CONFIG),
+    );
+    expect(
+        "retention.ms",
+        "3600000",
+        DYNAMIC_TOPIC_CONFIG,
+        ("retention.ms", "3600000", DYNAMIC_TOPIC_CONFIG),
+    );
+    // Kafka 4.x's controller records a cluster-wide dynamic default.
+    expect(
+        "min.insync.replicas",
+        "1",
+        DYNAMIC_DEFAULT_BROKER_CONFIG,
+        ("min.insync.replicas", "1", DYNAMIC_DEFAULT_BROKER_CONFIG),
+    );
+    assert_eq!(
+        all["min.insync.replicas"].3.get(1),
+        Some(&("min.insync.replicas".to_string(), s("1"), DEFAULT_CONFIG)),
+        "{n}"
+    );
+    for k in REPLICAS {
+        let c = &all[k];
+        assert_eq!((&c.0, c.1), (&s(""), DEFAULT_CONFIG), "{n}: {k}");
+    }
+    // Defaults with no broker config behind them have no synonym.
+    for k in ["flush.ms", "segment.ms", "remote.storage.enable"] {
+        assert!(all[k].3.is_empty(), "{n}: {k}: {:?}", all[k]);
+        assert_eq!(all[k].1, DEFAULT_CONFIG, "{n}: {k}");
+    }
+
+    // Without synonyms asked, none come; the keys filter is honoured.
+    let asked = ["retention.ms", "cleanup.policy", "no.such.config"];
+    let some = describe_raw(&a, ids[1], 2, &topic, Some(&asked), false).await;
+    assert_eq!(
+        some.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["cleanup.policy", "retention.ms"],
+        "{n}"
+    );
+    assert!(some.values().all(|c| c.3.is_empty()), "{n}: {some:?}");
+    assert_eq!(some["retention.ms"].1, DYNAMIC_TOPIC_CONFIG, "{n}");
+
+    // A broker's static configs are read-only; a dynamic rate is not.
+    a.alter_configs(&[ConfigOp {
+        resource: ConfigResource::Broker(ids[0]),
+        key: RATES[0].to_string(),
+        op: AlterOp::Set("5000000".to_string()),
+    }])
+    .await
+    .unwrap();
+    let want = [
+        "broker.id",
+        "log.dirs",
+        "auto.create.topics.enable",
+        RATES[0],
+    ];
+    let broker = eventually!("the rate set", 30, {
+        let c = describe_raw(&a, ids[0], 4, &ids[0].to_string(), Some(&want), true).await;
+        c.contains_key(RATES[0]).then_some(c)
+    });
+    for k in ["broker.id", "log.dirs", "auto.create.topics.enable"] {
+        assert!(broker[k].2, "{n}: {k} not read-only: {:?}", broker[k]);
+    }
+    assert_eq!(broker["broker.id"].1, STATIC_BROKER_CONFIG, "{n}");
+    assert!(!broker[RATES[0]].2, "{n}: {:?}", broker[RATES[0]]);
+    clear_throttle(&mut a, &ids, &topic).await;
+}
+
+/// The ISR of partition 0, from fresh metadata.
+async fn isr_of(a: &mut Admin, topic: &str) -> Vec<BrokerId> {
+    let md = a.metadata().await.unwrap();
+    md.topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))
+        .and_then(|t| t.partitions.iter().find(|p| p.partition_index == 0))
+        .map(|p| {
+            let mut v: Vec<BrokerId> = p.isr_nodes.iter().map(|b| b.0).collect();
+            v.sort_unstable();
+            v
+        })
+        .unwrap_or_default()
+}
+
+/// One record with rdkafka at `acks`, without retries (a refusal is
+/// otherwise retried until the message times out); the delivery result.
+async fn produce_once(b: &dyn Backend, topic: &str, acks: &str) -> Result<(), RDKafkaErrorCode> {
+    let p: FutureProducer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", b.bootstrap())
+        .set("enable.idempotence", "false")
+        .set("acks", acks)
+        .set("retries", "0")
+        .set("message.timeout.ms", "30000")
+        .set("broker.address.family", "v4")
+        .create()
+        .expect("producer");
+    p.send(
+        FutureRecord::to(topic).partition(0).key("k").payload("v"),
+        Duration::from_secs(30),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|(e, _)| e.rdkafka_error_code().expect("a broker error"))
+}
+
+/// min.insync.replicas=3 on RF 3: with a broker stopped and out of the ISR,
+/// acks=all is refused with NOT_ENOUGH_REPLICAS and acks=1 still works;
+/// once the broker is back in the ISR, acks=all works again.
+pub async fn min_insync_replicas_refuses_acks_all(b: &dyn Backend) {
+    let ids = b.brokers();
+    let topic = unique("km-minisr");
+    let mut a = admin(b).await;
+    a.create_topic(
+        &topic,
+        &[vec![ids[0], ids[1], ids[2]]],
+        &[("min.insync.replicas", "3")],
+    )
+    .await
+    .unwrap();
+    wait_leader(b, &topic).await;
+    let n = b.name();
+    eventually!("a full ISR", 30, {
+        (isr_of(&mut a, &topic).await.len() == 3).then_some(())
+    });
+    assert_eq!(produce_once(b, &topic, "all").await, Ok(()), "{n}");
+    // Below 1 is not a value.
+    let err = a
+        .alter_configs(&[ConfigOp {
+            resource: ConfigResource::Topic(topic.clone()),
+            key: "min.insync.replicas".to_string(),
+            op: AlterOp::Set("0".to_string()),
+        }])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code().map(|c| c.code),
+        Some(40),
+        "{n}: INVALID_CONFIG expected: {err}"
+    );
+
+    b.stop_broker(ids[2]).await;
+    eventually!("broker out of the ISR", 60, {
+        (!isr_of(&mut a, &topic).await.contains(&ids[2])).then_some(())
+    });
+    assert_eq!(
+        produce_once(b, &topic, "all").await,
+        Err(RDKafkaErrorCode::NotEnoughReplicas),
+        "{n}"
+    );
+    assert_eq!(produce_once(b, &topic, "1").await, Ok(()), "{n}");
+
+    b.start_broker(ids[2]).await;
+    eventually!("broker back in the ISR", 90, {
+        (isr_of(&mut a, &topic).await.len() == 3).then_some(())
+    });
+    assert_eq!(produce_once(b, &topic, "all").await, Ok(()), "{n}");
+    // Two acknowledged records and the acks=1 one; the refused one was
+    // never appended.
+    assert_eq!(high_watermark(&b.bootstrap(), &topic, 0), 3, "{n}");
 }
