@@ -36,6 +36,21 @@ impl Secured {
     /// As `start`, and with `sasl` SASL/PLAIN required for user `admin`
     /// whose password is the secret.
     fn start_with(tls: Option<&[&str]>, sasl: bool) -> Secured {
+        Self::start_with_users(
+            tls,
+            sasl.then(|| {
+                let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+                users.add("admin", SECRET);
+                users
+            }),
+        )
+    }
+
+    /// As `start`, with these SASL users.
+    fn start_with_users(
+        tls: Option<&[&str]>,
+        sasl: Option<kafka_migrate::minibroker::config::SaslUsers>,
+    ) -> Secured {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -47,11 +62,7 @@ impl Secured {
                 topics: vec!["orders:4:2".parse::<TopicSpec>().unwrap()],
                 fill_bytes: 2_000_000,
                 tls: tls.map(|names| names.iter().map(|n| n.to_string()).collect()),
-                sasl: sasl.then(|| {
-                    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
-                    users.add("admin", SECRET);
-                    users
-                }),
+                sasl,
                 ..ClusterConfig::default()
             }))
             .expect("cluster starts");
@@ -731,14 +742,35 @@ fn kafka_tool(name: &str, args: &[&str]) -> Output {
 #[test]
 #[ignore = "needs Java for Kafka's tools; .ci/run runs it"]
 fn kafkas_reassign_tool_runs_over_sasl_ssl_against_the_mini_broker() {
-    let c = Secured::start_with(Some(&[]), true);
+    reassign_tool_over_sasl_ssl(Secured::start_with(Some(&[]), true), &plain_jaas(SECRET));
+}
+
+#[test]
+#[ignore = "needs Java for Kafka's tools; .ci/run runs it"]
+fn kafkas_reassign_tool_runs_over_sasl_ssl_scram_against_the_mini_broker() {
+    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+    users.add_scram(
+        kafka_migrate::kafka::scram::ScramHash::Sha512,
+        "admin",
+        SECRET,
+    );
+    reassign_tool_over_sasl_ssl(
+        Secured::start_with_users(Some(&[]), Some(users)),
+        &scram_jaas("SCRAM-SHA-512", "admin", SECRET),
+    );
+}
+
+/// Kafka's `kafka-reassign-partitions` executes and verifies a plan of
+/// kafka-migrate's over SASL_SSL with the `jaas` lines, and kafka-migrate
+/// verifies the result.
+fn reassign_tool_over_sasl_ssl(c: Secured, jaas: &str) {
     let props = write(
         c.dir.path(),
         "java.properties",
         &format!(
             "security.protocol=SASL_SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n{}",
             c.dir.path().join("ca.pem").display(),
-            plain_jaas(SECRET)
+            jaas
         ),
     );
     let props = props.to_str().unwrap();
