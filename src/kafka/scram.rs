@@ -85,7 +85,7 @@ pub enum ScramError {
     #[error("the server said: {0}")]
     ServerError(String),
     #[error(
-        "the server's signature does not verify: it does not know the password (not the broker configured?)"
+        "the broker's server signature does not verify: it does not hold this user's credential (is it the cluster you meant?)"
     )]
     ServerSignature,
     #[error("unknown user")]
