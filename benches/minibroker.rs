@@ -213,28 +213,34 @@ async fn throttled_copy_rate(rate: u64) {
 }
 
 /// One connection's setup (TCP connect, TLS handshake if any, the
-/// ApiVersions exchange every connection starts with, SASL/PLAIN if any),
-/// plaintext against TLS against SASL_SSL, on loopback: the handshakes'
+/// ApiVersions exchange every connection starts with, SASL/PLAIN or
+/// SCRAM-SHA-512 if any), plaintext against TLS against SASL_SSL, on
+/// loopback: the handshakes'
 /// cost per broker connection.
 async fn connection_setup() {
     use kafka_migrate::kafka::ClientSettings;
     use kafka_migrate::kafka::config::{
         SaslMechanism, SaslSettings, Secret, TlsSettings, TrustRoots,
     };
+    use kafka_migrate::kafka::scram::ScramHash;
     use kafka_migrate::minibroker::config::SaslUsers;
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     for (name, tls, sasl) in [
-        ("plaintext", false, false),
-        ("tls", true, false),
-        ("sasl_ssl_plain", true, true),
+        ("plaintext", false, None),
+        ("tls", true, None),
+        ("sasl_ssl_plain", true, Some(SaslMechanism::Plain)),
+        ("sasl_ssl_scram512", true, Some(SaslMechanism::ScramSha512)),
     ] {
         let c = Cluster::start(ClusterConfig {
             brokers: 1,
             tls: tls.then(Vec::new),
-            sasl: sasl.then(|| {
+            sasl: sasl.map(|m| {
                 let mut u = SaslUsers::default();
-                u.add("bench", "bench-pw");
+                match m {
+                    SaslMechanism::Plain => u.add("bench", "bench-pw"),
+                    _ => u.add_scram(ScramHash::Sha512, "bench", "bench-pw"),
+                }
                 u
             }),
             ..ClusterConfig::default()
@@ -251,8 +257,8 @@ async fn connection_setup() {
             },
             verify_hostname: true,
         });
-        settings.sasl = sasl.then(|| SaslSettings {
-            mechanism: SaslMechanism::Plain,
+        settings.sasl = sasl.map(|mechanism| SaslSettings {
+            mechanism,
             username: "bench".into(),
             password: Secret::new("bench-pw"),
         });

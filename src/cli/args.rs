@@ -32,10 +32,10 @@ pub struct ClusterArgs {
     /// security.protocol PLAINTEXT or SSL with ssl.truststore.type=PEM,
     /// ssl.truststore.location or ssl.truststore.certificates,
     /// ssl.endpoint.identification.algorithm; SASL_PLAINTEXT and SASL_SSL
-    /// with sasl.mechanism=PLAIN and sasl.jaas.config (or sasl.username
-    /// and sasl.password); ${env:NAME} and ${file:PATH:KEY} values. SCRAM
-    /// and client certificates are refused: they come with a later
-    /// release.
+    /// with sasl.mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 and
+    /// sasl.jaas.config (or sasl.username and sasl.password); ${env:NAME}
+    /// and ${file:PATH:KEY} values. Client certificates are refused: they
+    /// come with a later release.
     #[arg(
         long,
         value_name = "FILE",

@@ -117,12 +117,13 @@ pub struct MiniBrokerArgs {
     /// localhost (repeatable; for testing hostname verification).
     #[arg(long, value_name = "NAME", requires = "tls", hide = true)]
     pub tls_name: Vec<String>,
-    /// Require SASL/PLAIN authentication on every listener for this user
-    /// (repeatable): plain:USER:PASSWORD. Clients then use
-    /// security.protocol=SASL_PLAINTEXT (SASL_SSL with --tls) and
-    /// sasl.mechanism=PLAIN. SCRAM comes with a later release.
-    #[arg(long, value_name = "plain:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
-    pub sasl: Vec<(String, String)>,
+    /// Require SASL authentication on every listener for this user
+    /// (repeatable): plain:USER:PASSWORD, scram-sha-256:USER:PASSWORD or
+    /// scram-sha-512:USER:PASSWORD (kept salted, 4096 iterations). Clients
+    /// then use security.protocol=SASL_PLAINTEXT (SASL_SSL with --tls) and
+    /// the sasl.mechanism of their user.
+    #[arg(long, value_name = "MECHANISM:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
+    pub sasl: Vec<crate::minibroker::config::SaslUser>,
 }
 
 /// Writes the CA and the client properties that trust it into `dir`
@@ -343,8 +344,8 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
     };
     let sasl = (!args.sasl.is_empty()).then(|| {
         let mut users = crate::minibroker::config::SaslUsers::default();
-        for (user, password) in &args.sasl {
-            users.add(user, password);
+        for user in &args.sasl {
+            users.add_user(user);
         }
         users
     });

@@ -12,10 +12,9 @@
 //! SSL (server certificates verified against a PEM truststore, or the
 //! system's roots when none is given; hostname verification unless
 //! `ssl.endpoint.identification.algorithm` is empty); SASL_PLAINTEXT and
-//! SASL_SSL with `sasl.mechanism=PLAIN`, credentials from
-//! `sasl.jaas.config` or `sasl.username`/`sasl.password`. SCRAM is parsed
-//! and checked but refused for now, as are client certificates
-//! (`ssl.keystore.*`) and PKCS12 stores.
+//! SASL_SSL with `sasl.mechanism` PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512,
+//! credentials from `sasl.jaas.config` or `sasl.username`/`sasl.password`.
+//! Client certificates (`ssl.keystore.*`) and PKCS12 stores are refused.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -303,18 +302,6 @@ pub fn parse_command_config(
     }
     if out.protocol.uses_sasl() {
         let sasl = sasl_settings(&get)?;
-        if sasl.mechanism != SaslMechanism::Plain {
-            // Checked first, so that a JAAS typo is said before this
-            // refusal, which the next release lifts.
-            return Err(ConfigError::NotYet {
-                what: format!(
-                    "security.protocol={} (sasl.mechanism={})",
-                    out.protocol.name(),
-                    sasl.mechanism.name()
-                ),
-                why: "SCRAM comes with the next release of kafka-migrate; this one authenticates with SASL/PLAIN".into(),
-            });
-        }
         out.sasl = Some(sasl);
     }
     for (key, (line, value)) in &props {
@@ -1294,17 +1281,17 @@ mod tests {
     }
 
     #[test]
-    fn scram_is_refused_after_its_settings_are_checked_and_plain_is_taken() {
-        let e = parse_command_config_plain(
+    fn scram_and_plain_are_taken() {
+        let c = parse_command_config_plain(
             "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n\
              sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";",
         )
-        .unwrap_err();
-        assert!(matches!(e, ConfigError::NotYet { .. }), "{e:?}");
-        let msg = e.to_string();
+        .unwrap();
+        let sasl = c.sasl.as_ref().expect("SCRAM credentials");
+        assert_eq!(sasl.mechanism, SaslMechanism::ScramSha512);
         assert_eq!(
-            msg,
-            "security.protocol=SASL_SSL (sasl.mechanism=SCRAM-SHA-512): SCRAM comes with the next release of kafka-migrate; this one authenticates with SASL/PLAIN"
+            (sasl.username.as_str(), sasl.password.expose()),
+            ("u", "hunter2")
         );
         // PLAIN is taken, over plaintext or TLS.
         let c = parse_command_config_plain(

@@ -16,8 +16,9 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, Str
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::config::{ClientSettings, SaslSettings, TlsSettings};
+use super::config::{ClientSettings, SaslMechanism, SaslSettings, TlsSettings};
 use super::error::{KafkaError, refused};
+use super::scram::{ScramClient, ScramError, ScramHash};
 use crate::model::live::ErrorCode;
 
 /// Frames above this are refused. A Metadata response for a million
@@ -115,9 +116,9 @@ impl Connection {
         Ok(conn)
     }
 
-    /// SASL/PLAIN after ApiVersions, as Kafka's clients do (KIP-152):
+    /// SASL after ApiVersions, as Kafka's clients do (KIP-152):
     /// SaslHandshake v1 names the mechanism, SaslAuthenticate carries the
-    /// credentials in Kafka frames.
+    /// PLAIN credentials or the SCRAM exchange in Kafka frames.
     async fn authenticate(&mut self, sasl: &SaslSettings) -> Result<(), KafkaError> {
         let addr = self.addr.clone();
         let fail = |detail: String| KafkaError::Sasl {
@@ -156,12 +157,40 @@ impl Connection {
                 )));
             }
         }
-        // PLAIN (RFC 4616): no authorization id, NUL, user, NUL, password.
-        let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.expose().len() + 2);
-        token.push(0);
-        token.extend_from_slice(sasl.username.as_bytes());
-        token.push(0);
-        token.extend_from_slice(sasl.password.expose().as_bytes());
+        let hash = match sasl.mechanism {
+            SaslMechanism::Plain => None,
+            SaslMechanism::ScramSha256 => Some(ScramHash::Sha256),
+            SaslMechanism::ScramSha512 => Some(ScramHash::Sha512),
+        };
+        let Some(hash) = hash else {
+            // PLAIN (RFC 4616): no authorization id, NUL, user, NUL, password.
+            let mut token =
+                Vec::with_capacity(sasl.username.len() + sasl.password.expose().len() + 2);
+            token.push(0);
+            token.extend_from_slice(sasl.username.as_bytes());
+            token.push(0);
+            token.extend_from_slice(sasl.password.expose().as_bytes());
+            self.sasl_step(sasl, token).await?;
+            return Ok(());
+        };
+        let scram_failed =
+            |e: ScramError| fail(format!("user {:?}, {mechanism}: {e}", sasl.username));
+        let mut client = ScramClient::new(hash, &sasl.username, sasl.password.expose());
+        let first = client.first().map_err(scram_failed)?;
+        let server_first = self.sasl_step(sasl, first).await?;
+        let last = client.respond(&server_first).map_err(scram_failed)?;
+        let server_final = self.sasl_step(sasl, last).await?;
+        client.finish(&server_final).map_err(scram_failed)
+    }
+
+    /// One SaslAuthenticate round trip: the broker's bytes, or its refusal
+    /// naming the user (never the password).
+    async fn sasl_step(
+        &mut self,
+        sasl: &SaslSettings,
+        token: Vec<u8>,
+    ) -> Result<Bytes, KafkaError> {
+        let mechanism = sasl.mechanism.name();
         let v = self.version_for::<SaslAuthenticateRequest>()?;
         let resp = self
             .send_version(
@@ -175,13 +204,16 @@ impl Connection {
                 .as_ref()
                 .map(|m| format!(": {}", m.as_str()))
                 .unwrap_or_default();
-            return Err(fail(format!(
-                "user {:?}, {mechanism}: {}{said}",
-                sasl.username,
-                ErrorCode::new(resp.error_code, None)
-            )));
+            return Err(KafkaError::Sasl {
+                addr: self.addr.clone(),
+                detail: format!(
+                    "user {:?}, {mechanism}: {}{said}",
+                    sasl.username,
+                    ErrorCode::new(resp.error_code, None)
+                ),
+            });
         }
-        Ok(())
+        Ok(resp.auth_bytes)
     }
 
     /// Connects, over TLS when `tls` is given, and negotiates versions;

@@ -23,6 +23,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod retry;
+pub mod scram;
 pub mod snapshot;
 pub mod tls;
 

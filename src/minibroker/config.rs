@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::kafka::scram::{self, ScramHash, StoredCredential};
 use crate::units::human_bytes;
 
 /// Most brokers one mini-broker runs. Each broker is a listener, and a
@@ -94,46 +95,115 @@ pub struct ClusterConfig {
     pub sasl: Option<SaslUsers>,
 }
 
-/// SASL/PLAIN users and their passwords; `Debug` shows only the names.
+/// A SASL mechanism the mini-broker can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SaslMechanism {
+    Plain,
+    Scram(ScramHash),
+}
+
+impl SaslMechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::Scram(h) => h.mechanism(),
+        }
+    }
+}
+
+/// SASL users: PLAIN passwords, and SCRAM credentials salted and iterated
+/// as Kafka stores them (no password kept); `Debug` shows only the names.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct SaslUsers(BTreeMap<String, String>);
+pub struct SaslUsers {
+    plain: BTreeMap<String, String>,
+    scram: BTreeMap<(ScramHash, String), StoredCredential>,
+}
 
 impl SaslUsers {
+    /// A PLAIN user.
     pub fn add(&mut self, user: &str, password: &str) {
-        self.0.insert(user.to_string(), password.to_string());
+        self.plain.insert(user.to_string(), password.to_string());
+    }
+    /// A SCRAM user, with a fresh salt and Kafka's minimum iterations.
+    pub fn add_scram(&mut self, hash: ScramHash, user: &str, password: &str) {
+        self.scram.insert(
+            (hash, user.to_string()),
+            StoredCredential::new(hash, password, scram::MIN_ITERATIONS),
+        );
+    }
+    pub fn add_user(&mut self, u: &SaslUser) {
+        match u.mechanism {
+            SaslMechanism::Plain => self.add(&u.user, &u.password),
+            SaslMechanism::Scram(h) => self.add_scram(h, &u.user, &u.password),
+        }
     }
     pub fn check(&self, user: &str, password: &str) -> bool {
-        self.0.get(user).is_some_and(|p| p == password)
+        self.plain.get(user).is_some_and(|p| p == password)
+    }
+    pub fn scram(&self, hash: ScramHash, user: &str) -> Option<StoredCredential> {
+        self.scram.get(&(hash, user.to_string())).cloned()
+    }
+    /// The mechanisms some user can authenticate with, PLAIN first.
+    pub fn mechanisms(&self) -> Vec<SaslMechanism> {
+        let mut out: Vec<SaslMechanism> = self
+            .scram
+            .keys()
+            .map(|(h, _)| SaslMechanism::Scram(*h))
+            .collect();
+        if !self.plain.is_empty() {
+            out.insert(0, SaslMechanism::Plain);
+        }
+        out.dedup();
+        out
     }
 }
 
 impl std::fmt::Debug for SaslUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("SaslUsers")
-            .field(&self.0.keys().collect::<Vec<_>>())
+        f.debug_struct("SaslUsers")
+            .field("plain", &self.plain.keys().collect::<Vec<_>>())
+            .field("scram", &self.scram.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// `--sasl plain:USER:PASSWORD`.
-pub fn parse_sasl_user(s: &str) -> Result<(String, String), String> {
-    let (mechanism, rest) = s
-        .split_once(':')
-        .ok_or("expected MECHANISM:USER:PASSWORD, e.g. plain:admin:secret")?;
-    match mechanism.to_ascii_lowercase().as_str() {
-        "plain" => {}
-        "scram-sha-256" | "scram-sha-512" => {
-            return Err("SCRAM comes with a later release; plain is supported".into());
-        }
-        _ => return Err(format!("{mechanism:?}: only plain is supported")),
+/// One `--sasl MECHANISM:USER:PASSWORD`; `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SaslUser {
+    pub mechanism: SaslMechanism,
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SaslUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SaslUser({}, {:?})", self.mechanism.name(), self.user)
     }
-    let (user, password) = rest
-        .split_once(':')
-        .ok_or("expected MECHANISM:USER:PASSWORD, e.g. plain:admin:secret")?;
+}
+
+/// `--sasl plain:USER:PASSWORD`, `scram-sha-256:...` or `scram-sha-512:...`.
+pub fn parse_sasl_user(s: &str) -> Result<SaslUser, String> {
+    const EXPECTED: &str = "expected MECHANISM:USER:PASSWORD, e.g. scram-sha-512:admin:secret";
+    let (mechanism, rest) = s.split_once(':').ok_or(EXPECTED)?;
+    let mechanism = match mechanism.to_ascii_lowercase().as_str() {
+        "plain" => SaslMechanism::Plain,
+        "scram-sha-256" => SaslMechanism::Scram(ScramHash::Sha256),
+        "scram-sha-512" => SaslMechanism::Scram(ScramHash::Sha512),
+        _ => {
+            return Err(format!(
+                "{mechanism:?}: one of plain, scram-sha-256, scram-sha-512"
+            ));
+        }
+    };
+    let (user, password) = rest.split_once(':').ok_or(EXPECTED)?;
     if user.is_empty() {
         return Err("the user is empty".into());
     }
-    Ok((user.to_string(), password.to_string()))
+    Ok(SaslUser {
+        mechanism,
+        user: user.to_string(),
+        password: password.to_string(),
+    })
 }
 
 impl Default for ClusterConfig {
@@ -295,6 +365,46 @@ fn parse_mem_available(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sasl_users_parse_and_keep_scram_salted() {
+        let u = parse_sasl_user("SCRAM-SHA-512:admin:pa:ss").unwrap();
+        assert_eq!(u.mechanism, SaslMechanism::Scram(ScramHash::Sha512));
+        assert_eq!((u.user.as_str(), u.password.as_str()), ("admin", "pa:ss"));
+        assert!(!format!("{u:?}").contains("pa:ss"));
+        assert!(
+            parse_sasl_user("gssapi:a:b")
+                .unwrap_err()
+                .contains("scram-sha-256")
+        );
+        assert_eq!(
+            parse_sasl_user("plain::x").unwrap_err(),
+            "the user is empty"
+        );
+        let mut users = SaslUsers::default();
+        users.add_user(&u);
+        users.add_user(&parse_sasl_user("scram-sha-256:b:x").unwrap());
+        users.add_user(&parse_sasl_user("plain:c:y").unwrap());
+        assert_eq!(
+            users.mechanisms(),
+            [
+                SaslMechanism::Plain,
+                SaslMechanism::Scram(ScramHash::Sha256),
+                SaslMechanism::Scram(ScramHash::Sha512)
+            ]
+        );
+        let c = users.scram(ScramHash::Sha512, "admin").unwrap();
+        assert_eq!(c.iterations, 4096);
+        assert_eq!(c.salt.len(), 32);
+        assert!(users.scram(ScramHash::Sha256, "admin").is_none());
+        // The same password is salted afresh each time.
+        let mut again = SaslUsers::default();
+        again.add_user(&u);
+        assert_ne!(
+            again.scram(ScramHash::Sha512, "admin").unwrap().salt,
+            c.salt
+        );
+    }
 
     #[test]
     fn parses_topic_specs() {

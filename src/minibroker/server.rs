@@ -76,6 +76,10 @@ pub struct BrokerCtx {
 #[derive(Debug, Default)]
 pub struct Session {
     pub handshaken: bool,
+    /// The mechanism the handshake chose.
+    pub mechanism: Option<super::config::SaslMechanism>,
+    /// A SCRAM exchange under way.
+    pub scram: Option<crate::kafka::scram::ScramServer>,
     pub authenticated: bool,
     /// Authentication failed: the connection closes after the answer.
     pub failed: bool,

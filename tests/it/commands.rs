@@ -531,11 +531,6 @@ fn command_config_refuses_what_this_release_lacks_before_connecting() {
             "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
         ),
         (
-            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";\n",
-            "security.protocol=SASL_PLAINTEXT (sasl.mechanism=SCRAM-SHA-512)",
-            "SCRAM comes with the next release",
-        ),
-        (
             "security.protocol=SSL\nssl.keystore.location=/k.p12\nssl.keystore.password=hunter2\n",
             "ssl.keystore.location",
             "client certificates (mutual TLS) come with a later release",

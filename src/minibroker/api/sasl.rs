@@ -1,6 +1,7 @@
-//! SaslHandshake (17) and SaslAuthenticate (36), PLAIN only: the
-//! mechanism Kafka's `PlainLoginModule` speaks (RFC 4616: authzid NUL
-//! user NUL password). Whether a connection may send anything else is the
+//! SaslHandshake (17) and SaslAuthenticate (36): PLAIN, the mechanism
+//! Kafka's `PlainLoginModule` speaks (RFC 4616: authzid NUL user NUL
+//! password), and SCRAM-SHA-256/512 (`ScramLoginModule`: two
+//! SaslAuthenticate round trips, see `kafka::scram`). Whether a connection may send anything else is the
 //! server's business (`server::serve_connection` closes it, as Kafka does,
 //! when another request comes before authentication).
 
@@ -10,6 +11,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use crate::kafka::scram::{self, ScramError, ScramServer};
+use crate::minibroker::config::SaslMechanism;
 use crate::minibroker::server::BrokerCtx;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
@@ -21,25 +24,34 @@ pub async fn handshake(
     req: SaslHandshakeRequest,
     _version: i16,
 ) -> SaslHandshakeResponse {
-    let mechanisms = vec![StrBytes::from_static_str("PLAIN")];
+    let offered = ctx
+        .shared
+        .sasl
+        .as_ref()
+        .map(|u| u.mechanisms())
+        .unwrap_or_default();
+    let mechanisms = offered
+        .iter()
+        .map(|m| StrBytes::from_static_str(m.name()))
+        .collect();
     let mut session = ctx.session.lock();
     if ctx.shared.sasl.is_none() || session.authenticated || session.handshaken {
         return SaslHandshakeResponse::default()
             .with_error_code(ILLEGAL_SASL_STATE)
-            .with_mechanisms(if ctx.shared.sasl.is_some() {
-                mechanisms
-            } else {
-                vec![]
-            });
+            .with_mechanisms(mechanisms);
     }
-    if req.mechanism.as_str() != "PLAIN" {
+    let Some(chosen) = offered
+        .into_iter()
+        .find(|m| m.name() == req.mechanism.as_str())
+    else {
         // Kafka closes the connection after this answer.
         session.failed = true;
         return SaslHandshakeResponse::default()
             .with_error_code(UNSUPPORTED_SASL_MECHANISM)
             .with_mechanisms(mechanisms);
-    }
+    };
     session.handshaken = true;
+    session.mechanism = Some(chosen);
     SaslHandshakeResponse::default().with_mechanisms(mechanisms)
 }
 
@@ -53,28 +65,67 @@ pub async fn authenticate(
         session.failed = true;
         return SaslAuthenticateResponse::default().with_error_code(ILLEGAL_SASL_STATE);
     };
-    if !session.handshaken || session.authenticated {
-        session.failed = true;
-        return SaslAuthenticateResponse::default()
-            .with_error_code(ILLEGAL_SASL_STATE)
-            .with_error_message(Some(StrBytes::from_static_str(
-                "SaslAuthenticate without a SaslHandshake first",
-            )));
-    }
-    let ok =
-        plain_credentials(&req.auth_bytes).is_some_and(|(user, pass)| users.check(&user, &pass));
-    if ok {
-        session.authenticated = true;
-        SaslAuthenticateResponse::default().with_auth_bytes(Bytes::new())
-    } else {
-        // Kafka's words, which name neither the user nor the password;
-        // the connection is closed after the answer.
-        session.failed = true;
-        SaslAuthenticateResponse::default()
-            .with_error_code(SASL_AUTHENTICATION_FAILED)
-            .with_error_message(Some(StrBytes::from_static_str(
-                "Authentication failed: Invalid username or password",
-            )))
+    let mechanism = match session.mechanism {
+        Some(m) if session.handshaken && !session.authenticated => m,
+        _ => {
+            session.failed = true;
+            return SaslAuthenticateResponse::default()
+                .with_error_code(ILLEGAL_SASL_STATE)
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "SaslAuthenticate without a SaslHandshake first",
+                )));
+        }
+    };
+    let hash = match mechanism {
+        SaslMechanism::Plain => {
+            let ok = plain_credentials(&req.auth_bytes)
+                .is_some_and(|(user, pass)| users.check(&user, &pass));
+            if ok {
+                session.authenticated = true;
+                return SaslAuthenticateResponse::default().with_auth_bytes(Bytes::new());
+            }
+            // Kafka's words, which name neither the user nor the password;
+            // the connection is closed after the answer.
+            session.failed = true;
+            return SaslAuthenticateResponse::default()
+                .with_error_code(SASL_AUTHENTICATION_FAILED)
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "Authentication failed: Invalid username or password",
+                )));
+        }
+        SaslMechanism::Scram(h) => h,
+    };
+    let step = match session.scram.take() {
+        None => {
+            let mut server = ScramServer::new(hash);
+            server
+                .first(&req.auth_bytes, &scram::random_nonce(), |user| {
+                    users.scram(hash, user)
+                })
+                .map(|out| (out, Some(server)))
+        }
+        Some(mut server) => server.last(&req.auth_bytes).map(|out| (out, None)),
+    };
+    match step {
+        Ok((out, next)) => {
+            session.authenticated = next.is_none();
+            session.scram = next;
+            SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(out))
+        }
+        Err(e) => {
+            session.failed = true;
+            // Kafka says the same for an unknown user and a wrong password.
+            let message = match e {
+                ScramError::UnknownUser | ScramError::InvalidProof => format!(
+                    "Authentication failed during authentication due to invalid credentials with SASL mechanism {}",
+                    hash.mechanism()
+                ),
+                other => format!("Authentication failed: {other}"),
+            };
+            SaslAuthenticateResponse::default()
+                .with_error_code(SASL_AUTHENTICATION_FAILED)
+                .with_error_message(Some(StrBytes::from(message)))
+        }
     }
 }
 
