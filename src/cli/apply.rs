@@ -24,7 +24,7 @@ use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER, Limits, 
 use crate::exec::clock::WallClock;
 use crate::exec::disks::{self, DirState};
 use crate::exec::estimate;
-use crate::exec::prepare::{PrepareSettings, Prepared, log_dir_brokers, prepare_with_log_dirs};
+use crate::exec::prepare::{PrepareSettings, Prepared, prepare_with_log_dirs};
 use crate::exec::throttle::Rates;
 use crate::fsutil::read_input;
 use crate::model::health::name_some;
@@ -292,15 +292,9 @@ async fn run<A: ClusterAdmin>(
         .map_err(admin_error("reading the cluster"))?;
     // The dirs of the brokers the plan names a log dir on: a dir a broker
     // lacks is refused here, before anything is sent.
-    let dir_brokers = log_dir_brokers(&cluster, plan);
-    let log_dirs = if dir_brokers.is_empty() {
-        LogDirs::new()
-    } else {
-        admin
-            .describe_log_dirs(&dir_brokers)
-            .await
-            .map_err(admin_error("reading log dirs"))?
-    };
+    let log_dirs = disks::read_plan_log_dirs(admin, &cluster, plan.moves())
+        .await
+        .map_err(exec_error)?;
     let prepared = prepare_with_log_dirs(
         &cluster,
         &log_dirs,

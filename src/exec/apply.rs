@@ -1364,18 +1364,7 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
         .collect();
     // Where the replicas with a named log dir are now.
     let dir_moves = disks::dir_moves(prepared.plan.moves());
-    let dir_brokers: Vec<BrokerId> = disks::brokers_of(&dir_moves)
-        .into_iter()
-        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
-        .collect();
-    let log_dirs = if dir_brokers.is_empty() {
-        LogDirs::new()
-    } else {
-        admin
-            .describe_log_dirs(&dir_brokers)
-            .await
-            .map_err(ExecError::admin("reading log dirs"))?
-    };
+    let log_dirs = disks::read_plan_log_dirs(admin, &cluster, prepared.plan.moves()).await?;
     let mut dir_tracks: BTreeMap<TopicPartition, Vec<DirTrack>> = BTreeMap::new();
     for d in dir_moves {
         dir_tracks

@@ -17,7 +17,9 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::model::live::{DirMove, LogDirs};
+use super::error::ExecError;
+use crate::model::Cluster;
+use crate::model::live::{ClusterAdmin, DirMove, LogDirs};
 use crate::model::reassignment::{ANY_LOG_DIR, Move};
 use crate::model::{BrokerId, Problem};
 
@@ -140,6 +142,27 @@ pub struct DirView {
     pub log_dir: String,
     #[serde(flatten)]
     pub state: DirState,
+}
+
+/// The log dirs of the alive brokers `plan` names a dir on (DescribeLogDirs),
+/// which preflight, progress and `verify` judge the plan's dir moves by;
+/// no call when the plan names none.
+pub async fn read_plan_log_dirs<A: ClusterAdmin>(
+    admin: &mut A,
+    cluster: &Cluster,
+    plan: &[Move],
+) -> Result<LogDirs, ExecError> {
+    let brokers: Vec<BrokerId> = brokers_of(&dir_moves(plan))
+        .into_iter()
+        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
+        .collect();
+    if brokers.is_empty() {
+        return Ok(LogDirs::new());
+    }
+    admin
+        .describe_log_dirs(&brokers)
+        .await
+        .map_err(ExecError::admin("reading log dirs"))
 }
 
 #[cfg(test)]

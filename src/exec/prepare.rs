@@ -375,12 +375,3 @@ pub fn prepare_with_log_dirs(
     problems.dedup();
     Err(Refusal { problems })
 }
-
-/// The alive brokers `plan` names a log dir on: where [`prepare_with_log_dirs`]
-/// needs DescribeLogDirs.
-pub fn log_dir_brokers(cluster: &Cluster, plan: &Reassignment) -> Vec<BrokerId> {
-    disks::brokers_of(&disks::dir_moves(plan.moves()))
-        .into_iter()
-        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
-        .collect()
-}

@@ -16,7 +16,7 @@ use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_sav
 use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
-use crate::model::live::{ClusterAdmin, ConfigResource, InFlight, LogDirs, ReplicaSizes};
+use crate::model::live::{ClusterAdmin, ConfigResource, InFlight, ReplicaSizes};
 use crate::model::reassignment::Reassignment;
 use crate::model::{BrokerId, Cluster, TopicPartition};
 
@@ -187,18 +187,7 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
     };
 
     let dir_moves = disks::dir_moves(plan.moves());
-    let dir_brokers: Vec<BrokerId> = disks::brokers_of(&dir_moves)
-        .into_iter()
-        .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
-        .collect();
-    let log_dirs = if dir_brokers.is_empty() {
-        LogDirs::new()
-    } else {
-        admin
-            .describe_log_dirs(&dir_brokers)
-            .await
-            .map_err(ExecError::admin("reading log dirs"))?
-    };
+    let log_dirs = disks::read_plan_log_dirs(admin, &cluster, plan.moves()).await?;
     let mut dir_views: BTreeMap<&TopicPartition, Vec<DirView>> = BTreeMap::new();
     for d in &dir_moves {
         dir_views.entry(&d.tp).or_default().push(DirView {
