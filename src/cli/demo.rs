@@ -32,7 +32,7 @@ use crate::exec::estimate::{Bound, physical_bound};
 use crate::exec::journal::MemoryStore;
 use crate::exec::prepare::{PrepareSettings, prepare};
 use crate::exec::throttle::Rates;
-use crate::exec::verify::{Verdict, VerifySettings, verify};
+use crate::exec::verify::{Verdict, VerifySettings, verify_settled};
 use crate::kafka::Admin;
 use crate::minibroker::{Cluster, ClusterHandle};
 use crate::model::live::ClusterAdmin;
@@ -421,8 +421,9 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
                 .join(", ")
         )));
     }
-    let verified = verify(
+    let verified = verify_settled(
         admin,
+        &mut clock,
         &prepared.plan,
         &mut store,
         &VerifySettings::default(),

@@ -16,8 +16,9 @@ use super::journal::FileStore;
 use super::printer::{OutputFormat, Printer, table};
 use super::progress;
 use crate::exec::apply::ThrottleOutcome;
+use crate::exec::clock::WallClock;
 use crate::exec::disks::{DirState, DirView};
-use crate::exec::verify::{PartitionStatus, Verdict, VerifyReport, VerifySettings, verify};
+use crate::exec::verify::{PartitionStatus, Verdict, VerifyReport, VerifySettings, verify_settled};
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
 use crate::units::human_bytes;
@@ -63,7 +64,7 @@ async fn run<A: ClusterAdmin>(
     let settings = VerifySettings {
         preserve_throttles: args.preserve_throttles,
     };
-    let report = verify(admin, plan, &mut store, &settings)
+    let report = verify_settled(admin, &mut WallClock::new(), plan, &mut store, &settings)
         .await
         .map_err(exec_error)?;
     match args.output {

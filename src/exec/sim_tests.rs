@@ -17,11 +17,12 @@ use super::apply::{
 };
 use super::batch::{Direction, Limits, Mode};
 use super::cancel::{CancelScope, CancelSettings, cancel, rollback};
+use super::clock::Clock;
 use super::error::ExecError;
 use super::journal::{Journal, JournalState, JournalStore, MemoryStore, plan_digest};
 use super::prepare::{PrepareSettings, Prepared, RefusalKind, prepare, prepare_with_log_dirs};
 use super::throttle::{Rates, Throttles};
-use super::verify::{PartitionStatus, Verdict, VerifySettings, verify};
+use super::verify::{PartitionStatus, Verdict, VerifySettings, verify, verify_settled};
 use crate::minibroker::sim::SimCluster;
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::{Move, Reassignment};
@@ -1057,6 +1058,40 @@ fn verify_tells_done_in_progress_diverged_and_failed_apart() {
     assert_eq!((v.done, v.in_progress, v.diverged, v.failed), (1, 1, 2, 1));
     let json = serde_json::to_value(&v).unwrap();
     assert_eq!(json["partitions"][1]["status"], "in_progress");
+}
+
+// regression: on a real Kafka, `verify` right after a move finished saw it
+// no longer listed while the brokers still reported the old replicas, and
+// called it diverged (exit 3, a CI pipeline's rollback).
+#[test]
+fn verify_looks_again_for_the_settle_time_before_calling_a_partition_diverged() {
+    let sim = SimCluster::builder()
+        .brokers(3, 0)
+        .topic("v", &[(&[1, 2], MB), (&[1, 2], MB)])
+        .build()
+        .unwrap();
+    let mut clock = sim.clock();
+    let settled = |p: &Reassignment, clock: &mut crate::minibroker::sim::SimClock| {
+        block_on(verify_settled(
+            &mut sim.admin(),
+            clock,
+            p,
+            &mut MemoryStore::new(),
+            &VerifySettings::default(),
+        ))
+        .unwrap()
+    };
+    let start = clock.now();
+    let done = settled(&plan(&[("v", 0, &[1, 2])]), &mut clock);
+    assert_eq!(done.verdict, Verdict::AllDone);
+    assert_eq!(clock.now(), start, "nothing diverged: one look");
+    let off = settled(&plan(&[("v", 0, &[1, 2]), ("v", 1, &[2, 3])]), &mut clock);
+    assert_eq!((off.done, off.diverged), (1, 1));
+    let waited = clock.now() - start;
+    assert!(
+        waited >= super::apply::SETTLE && waited < super::apply::SETTLE * 2,
+        "looked for {waited:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_save};
+use super::apply::{SETTLE, THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_save};
+use super::clock::Clock;
 use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
 use super::journal::{JournalState, JournalStore, plan_digest};
@@ -148,6 +149,28 @@ fn brokers_of<'a>(cluster: &Cluster, moves: impl Iterator<Item = &'a InFlight>) 
     set.into_iter()
         .filter(|&b| cluster.broker(b).is_some_and(|x| x.alive))
         .collect()
+}
+
+/// [`verify`] as operators and scripts run it: a partition found diverged
+/// is looked at again until it has stayed off its target for the settle
+/// time, since a real cluster's metadata lags its controller (a move just
+/// finished is no longer listed while the brokers still report the old
+/// replicas), and one look would call a finished move diverged (exit 3).
+pub async fn verify_settled<A: ClusterAdmin, S: JournalStore, C: Clock>(
+    admin: &mut A,
+    clock: &mut C,
+    plan: &Reassignment,
+    store: &mut S,
+    settings: &VerifySettings,
+) -> Result<VerifyReport, ExecError> {
+    let until = clock.now() + SETTLE;
+    loop {
+        let report = verify(admin, plan, store, settings).await?;
+        if report.diverged == 0 || clock.now() >= until {
+            return Ok(report);
+        }
+        clock.sleep(SETTLE / 10).await;
+    }
 }
 
 /// Checks every partition of `plan` on the cluster; when none of them is

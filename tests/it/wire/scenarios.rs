@@ -183,10 +183,26 @@ async fn assert_configs(
     expected: &[(&str, Option<&str>)],
 ) {
     let keys: Vec<&str> = expected.iter().map(|&(k, _)| k).collect();
-    let cfg = a
-        .describe_configs(std::slice::from_ref(resource), &keys)
-        .await
-        .unwrap();
+    let matches = |cfg: &kafka_migrate::model::live::ConfigValues| {
+        expected.iter().all(|&(key, want)| {
+            cfg.get(&(resource.clone(), key.to_string()))
+                .map(String::as_str)
+                == want
+        })
+    };
+    // Kafka's brokers answer DescribeConfigs from their own copy of the
+    // metadata, which shows an alter a moment after it was answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let cfg = loop {
+        let cfg = a
+            .describe_configs(std::slice::from_ref(resource), &keys)
+            .await
+            .unwrap();
+        if matches(&cfg) || std::time::Instant::now() >= deadline {
+            break cfg;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     for &(key, want) in expected {
         assert_eq!(
             cfg.get(&(resource.clone(), key.to_string()))
