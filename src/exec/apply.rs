@@ -1788,22 +1788,7 @@ pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
         .cluster()
         .await
         .map_err(ExecError::admin("reading the cluster"))?;
-    let resources: Vec<ConfigResource> = cluster
-        .brokers
-        .iter()
-        .filter(|b| b.alive)
-        .map(|b| ConfigResource::Broker(b.id))
-        .chain(
-            cluster
-                .topics
-                .iter()
-                .map(|t| ConfigResource::Topic(t.name.clone())),
-        )
-        .collect();
-    let now = admin
-        .describe_configs(&resources, &THROTTLE_KEYS)
-        .await
-        .map_err(ExecError::admin("reading throttle configs"))?;
+    let now = read_throttles_in_force(admin, &cluster).await?;
     let ops: Vec<ConfigOp> = now
         .keys()
         .map(|(resource, key)| ConfigOp {
@@ -1840,4 +1825,28 @@ pub async fn clear_all_throttles<A: ClusterAdmin, S: JournalStore>(
         }
     }
     Ok(ops.iter().map(ConfigOpView::from).collect())
+}
+
+/// Every throttle key set on an alive broker or a topic, whoever set it:
+/// what `status` shows and `throttle clear --all` removes.
+pub(crate) async fn read_throttles_in_force<A: ClusterAdmin>(
+    admin: &mut A,
+    cluster: &Cluster,
+) -> Result<crate::model::live::ConfigValues, ExecError> {
+    let resources: Vec<ConfigResource> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| ConfigResource::Broker(b.id))
+        .chain(
+            cluster
+                .topics
+                .iter()
+                .map(|t| ConfigResource::Topic(t.name.clone())),
+        )
+        .collect();
+    admin
+        .describe_configs(&resources, &THROTTLE_KEYS)
+        .await
+        .map_err(ExecError::admin("reading throttle configs"))
 }

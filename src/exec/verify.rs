@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::apply::{SETTLE, THROTTLE_KEYS, ThrottleOutcome, open_journal, restore_and_save};
+use super::apply::{
+    SETTLE, ThrottleOutcome, open_journal, read_throttles_in_force, restore_and_save,
+};
 use super::clock::Clock;
 use super::disks::{self, DirState, DirView};
 use super::error::ExecError;
@@ -455,20 +457,7 @@ pub async fn status<A: ClusterAdmin>(admin: &mut A) -> Result<StatusReport, Exec
         .collect();
     log_dir_moves
         .sort_by(|a, b| (&a.topic, a.partition, a.broker).cmp(&(&b.topic, b.partition, b.broker)));
-    let resources: Vec<ConfigResource> = alive
-        .iter()
-        .map(|&b| ConfigResource::Broker(b))
-        .chain(
-            cluster
-                .topics
-                .iter()
-                .map(|t| ConfigResource::Topic(t.name.clone())),
-        )
-        .collect();
-    let values = admin
-        .describe_configs(&resources, &THROTTLE_KEYS)
-        .await
-        .map_err(ExecError::admin("reading throttle configs"))?;
+    let values = read_throttles_in_force(admin, &cluster).await?;
     let throttles = values
         .into_iter()
         .map(|((r, key), value)| {
