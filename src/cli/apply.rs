@@ -258,6 +258,12 @@ pub fn exec(args: ApplyArgs) -> Result<Exit> {
     .chain(args.cluster.input())
     .collect();
     super::check_outputs(&inputs, &[("--journal", &journal)], false)?;
+    // The rollback file is written when missing: it may not be the plan.
+    super::check_outputs(
+        &[("PLAN", plan_path.as_str())],
+        &[("--rollback-file", &rollback)],
+        false,
+    )?;
     let plan = load_plan(&plan_path)?;
     let existing = read_rollback(&rollback)?;
     runtime()?.block_on(async {

@@ -36,7 +36,7 @@ pub enum ExecError {
     NoJournal(&'static str),
     /// The plan was refused before anything was sent (rollback's
     /// preflight).
-    #[error("{0}")]
+    #[error(transparent)]
     Refused(#[from] super::prepare::Refusal),
     /// Moves that should have reverted are still listed after the wait
     /// (rollback does not apply over them).
@@ -44,7 +44,7 @@ pub enum ExecError {
     StillMoving(Vec<crate::model::TopicPartition>),
     /// The cluster no longer knows a partition the throttles are computed
     /// for (a topic deleted mid-run).
-    #[error("{0}")]
+    #[error(transparent)]
     Throttle(#[from] super::throttle::UnknownPartitions),
 }
 

@@ -149,6 +149,11 @@ fn live_commands_never_write_over_their_inputs() {
             vec!["apply", "p.json", "--journal", "p.rollback.json"],
             "--journal p.rollback.json is the --rollback-file input",
         ),
+        // regression: read as the rollback file, the plan was called stale.
+        (
+            vec!["apply", "p.json", "--rollback-file", "./p.json"],
+            "--rollback-file ./p.json is the PLAN input",
+        ),
         (
             vec![
                 "rollback",
