@@ -70,6 +70,8 @@ pub struct BrokerCtx {
     pub shared: Arc<Shared>,
     /// This connection's SASL state.
     pub session: Arc<Mutex<Session>>,
+    /// The client's address (a group member's host in DescribeGroups).
+    pub peer: Option<SocketAddr>,
 }
 
 /// Where a connection stands in SASL authentication.
@@ -83,6 +85,8 @@ pub struct Session {
     pub authenticated: bool,
     /// Authentication failed: the connection closes after the answer.
     pub failed: bool,
+    /// The client id of the connection's last JoinGroup.
+    pub client_id: String,
 }
 
 struct BrokerTask {
@@ -353,12 +357,13 @@ fn spawn_broker(
             tokio::select! {
                 _ = stop_rx.wait_for(|s| *s) => break,
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let ctx = BrokerCtx {
                         id,
                         shared: shared.clone(),
                         session: Default::default(),
+                        peer: Some(peer),
                     };
                     let conn_stop = stop_for_task.subscribe();
                     match &tls {
