@@ -1,0 +1,510 @@
+//! Consumer groups on either backend: kcat's and librdkafka's group
+//! consumers, the coordinator's placement over `__consumer_offsets`,
+//! rebalances as members come and go, and committed offsets through a
+//! coordinator failover and a reassignment; Kafka's console consumer and
+//! `kafka-consumer-groups` in the tools group.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use kafka_migrate::kafka::{Admin, Connection};
+use kafka_migrate::minibroker::groups::offsets_partition;
+use kafka_migrate::model::live::ClusterAdmin;
+use kafka_migrate::model::{BrokerId, TopicPartition};
+use kafka_protocol::messages::FindCoordinatorRequest;
+use kafka_protocol::protocol::StrBytes;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::FutureRecord;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::rdk::producer;
+use super::tools::tool_at;
+use super::{Backend, admin, eventually, kcat, unique};
+
+/// A group member: short session and heartbeats so rebalances are quick,
+/// offsets committed only when the test says.
+fn member(bootstrap: &str, group: &str, client_id: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("client.id", client_id)
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("broker.address.family", "v4")
+        .create()
+        .expect("consumer")
+}
+
+/// Creates a topic of `partitions` partitions with two replicas each.
+async fn topic(b: &dyn Backend, prefix: &str, partitions: usize) -> (String, Admin) {
+    let ids = b.brokers();
+    let topic = unique(prefix);
+    let assignment: Vec<Vec<BrokerId>> = (0..partitions)
+        .map(|p| vec![ids[p % ids.len()], ids[(p + 1) % ids.len()]])
+        .collect();
+    let mut a = admin(b).await;
+    a.create_topic(&topic, &assignment, &[]).await.unwrap();
+    (topic, a)
+}
+
+/// Produces values `v<from>..v<to>` with keys spread over the partitions.
+async fn produce(b: &dyn Backend, topic: &str, from: usize, to: usize) {
+    let p = producer(&b.bootstrap());
+    for i in from..to {
+        let (k, v) = (format!("k{i}"), format!("v{i}"));
+        p.send(
+            FutureRecord::to(topic).key(&k).payload(&v),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|(e, _)| panic!("{}: produce: {e}", b.name()));
+    }
+}
+
+/// The coordinator FindCoordinator names for `group`, asked of any broker
+/// until one is available.
+async fn coordinator(b: &dyn Backend, group: &str) -> BrokerId {
+    let a = admin(b).await;
+    eventually!(format!("a coordinator for {group}"), 60, {
+        let mut found = None;
+        for info in a.brokers.values() {
+            let Ok(mut c) = Connection::connect(&info.addr, Duration::from_secs(5)).await else {
+                continue;
+            };
+            let req = FindCoordinatorRequest::default()
+                .with_key(StrBytes::from_string(group.to_string()))
+                .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]);
+            if let Ok(r) = c.send(&req).await {
+                let (code, node) = match r.coordinators.first() {
+                    Some(c) => (c.error_code, c.node_id.0),
+                    None => (r.error_code, r.node_id.0),
+                };
+                if code == 0 {
+                    found = Some(node);
+                    break;
+                }
+            }
+        }
+        found
+    })
+}
+
+/// Leader of `group`'s partition of `__consumer_offsets`, by Kafka's rule.
+async fn offsets_leader(a: &mut Admin, group: &str) -> (i32, BrokerId, Vec<BrokerId>) {
+    let md = a.metadata().await.unwrap();
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("__consumer_offsets"))
+        .expect("__consumer_offsets exists once a group was found");
+    assert!(t.is_internal);
+    let p = offsets_partition(group, t.partitions.len() as i32);
+    let part = t
+        .partitions
+        .iter()
+        .find(|x| x.partition_index == p)
+        .unwrap();
+    (
+        p,
+        part.leader_id.0,
+        part.replica_nodes.iter().map(|b| b.0).collect(),
+    )
+}
+
+/// Committed offsets of `group` for every partition of `topic` (-1 where none).
+fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+    let c = member(bootstrap, group, "km-offsets-reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = c
+        .committed_offsets(tpl, Duration::from_secs(30))
+        .expect("OffsetFetch");
+    (0..partitions)
+        .map(|p| match got.find_partition(topic, p).unwrap().offset() {
+            Offset::Offset(o) => o,
+            _ => -1,
+        })
+        .collect()
+}
+
+/// Consumes with `group` until `n` values came (or 60 s passed), commits
+/// them, leaves the group; returns the values, sorted.
+fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, n: usize) -> Vec<String> {
+    let c = member(bootstrap, group, "km-consumer");
+    c.subscribe(&[topic]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            got.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    // Anything more would be a redelivery: give it a moment to show.
+    let settle = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < settle {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            got.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    if !got.is_empty() {
+        c.commit_consumer_state(CommitMode::Sync)
+            .expect("OffsetCommit");
+    }
+    got.sort();
+    got
+}
+
+fn values(from: usize, to: usize) -> Vec<String> {
+    let mut v: Vec<String> = (from..to).map(|i| format!("v{i}")).collect();
+    v.sort();
+    v
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// `kcat -G` joins, is assigned every partition, consumes and commits on
+/// exit; a second run of the group finds nothing left. The coordinator
+/// is the leader of the group's `__consumer_offsets` partition.
+pub async fn kcat_group_consumes_and_commits(b: &dyn Backend) {
+    let (topic, mut a) = topic(b, "km-grp-kcat", 3).await;
+    produce(b, &topic, 0, 30).await;
+    let group = unique("km-kcat-group");
+    let run = || {
+        kcat(
+            &[
+                "-b",
+                &b.bootstrap(),
+                "-G",
+                &group,
+                "-X",
+                "auto.offset.reset=earliest",
+                "-e",
+                "-q",
+                "-f",
+                "%s\n",
+                &topic,
+            ],
+            None,
+        )
+    };
+    let mut first: Vec<String> = run().lines().map(String::from).collect();
+    first.sort();
+    assert_eq!(first, values(0, 30), "{}", b.name());
+    let c = coordinator(b, &group).await;
+    let (p, leader, _) = offsets_leader(&mut a, &group).await;
+    assert_eq!(
+        c,
+        leader,
+        "{}: coordinator of {group} (partition {p})",
+        b.name()
+    );
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let offsets = blocking(move || committed(&bs, &g, &t, 3)).await;
+    let mut hws = Vec::new();
+    for p in 0..3 {
+        hws.push(super::rdk::high_watermark(&b.bootstrap(), &topic, p));
+    }
+    assert_eq!(offsets, hws, "{}: kcat committed what it read", b.name());
+    assert_eq!(run(), "", "{}: nothing left for the group", b.name());
+}
+
+/// Polls `members` in turn until `done` holds for their assignments.
+fn poll_until(
+    members: &[&BaseConsumer],
+    what: &str,
+    secs: u64,
+    done: impl Fn(&[BTreeSet<i32>]) -> bool,
+) -> Vec<BTreeSet<i32>> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        for m in members {
+            let _ = m.poll(Duration::from_millis(50));
+        }
+        let sets: Vec<BTreeSet<i32>> = members
+            .iter()
+            .map(|m| {
+                m.assignment()
+                    .unwrap()
+                    .elements()
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect()
+            })
+            .collect();
+        if done(&sets) {
+            return sets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {sets:?}"
+        );
+    }
+}
+
+/// Two librdkafka members split the partitions between them; when one
+/// leaves, the other gets them all; a third joining takes a share.
+pub async fn rdkafka_members_split_and_rebalance(b: &dyn Backend) {
+    let (topic, _a) = topic(b, "km-grp-split", 4).await;
+    let group = unique("km-split-group");
+    let bs = b.bootstrap();
+    let name = b.name();
+    blocking(move || {
+        let all: BTreeSet<i32> = (0..4).collect();
+        let m1 = member(&bs, &group, "km-m1");
+        m1.subscribe(&[&topic]).unwrap();
+        poll_until(&[&m1], "the first member's assignment", 60, |s| s[0] == all);
+        let m2 = member(&bs, &group, "km-m2");
+        m2.subscribe(&[&topic]).unwrap();
+        let split = poll_until(&[&m1, &m2], "two members sharing", 60, |s| {
+            !s[0].is_empty()
+                && !s[1].is_empty()
+                && s[0].is_disjoint(&s[1])
+                && s[0].union(&s[1]).copied().collect::<BTreeSet<_>>() == all
+        });
+        assert_eq!(split[0].len() + split[1].len(), 4, "{name}: {split:?}");
+        // A member that closes sends LeaveGroup: the rebalance needs no
+        // session timeout.
+        let left = Instant::now();
+        drop(m2);
+        poll_until(&[&m1], "the remaining member taking all", 30, |s| {
+            s[0] == all
+        });
+        assert!(
+            left.elapsed() < Duration::from_secs(6),
+            "{name}: rebalance after LeaveGroup took {:?}",
+            left.elapsed()
+        );
+    })
+    .await;
+}
+
+/// Offsets committed before the coordinator's broker stops are there when
+/// another broker takes the group over, and the group resumes after them.
+pub async fn group_offsets_survive_coordinator_failover(b: &dyn Backend) {
+    let (topic, mut a) = topic(b, "km-grp-failover", 2).await;
+    produce(b, &topic, 0, 20).await;
+    let group = unique("km-failover-group");
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let got = blocking(move || consume_and_commit(&bs, &g, &t, 20)).await;
+    assert_eq!(got, values(0, 20), "{}", b.name());
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let before = blocking(move || committed(&bs, &g, &t, 2)).await;
+    assert_eq!(before.iter().sum::<i64>(), 20, "{}: {before:?}", b.name());
+    let old = coordinator(b, &group).await;
+    b.stop_broker(old).await;
+    let new = eventually!("another coordinator", 60, {
+        let c = coordinator(b, &group).await;
+        (c != old).then_some(c)
+    });
+    let (_, leader, _) = offsets_leader(&mut a, &group).await;
+    assert_eq!(new, leader, "{}", b.name());
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let after = blocking(move || committed(&bs, &g, &t, 2)).await;
+    assert_eq!(
+        after,
+        before,
+        "{}: offsets after failover to {new}",
+        b.name()
+    );
+    produce(b, &topic, 20, 30).await;
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let resumed = blocking(move || consume_and_commit(&bs, &g, &t, 10)).await;
+    b.start_broker(old).await;
+    assert_eq!(
+        resumed,
+        values(20, 30),
+        "{}: resumed after the commits",
+        b.name()
+    );
+}
+
+/// Offsets stay through a reassignment that moves the consumed partitions
+/// and the group's `__consumer_offsets` partition (so the coordinator too).
+pub async fn group_offsets_survive_a_reassignment(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (topic, mut a) = topic(b, "km-grp-move", 2).await;
+    produce(b, &topic, 0, 20).await;
+    let group = unique("km-move-group");
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let got = blocking(move || consume_and_commit(&bs, &g, &t, 20)).await;
+    assert_eq!(got, values(0, 20), "{}", b.name());
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let before = blocking(move || committed(&bs, &g, &t, 2)).await;
+    let old = coordinator(b, &group).await;
+    let (op, leader, replicas) = offsets_leader(&mut a, &group).await;
+    assert_eq!(old, leader);
+    // The offsets partition moves off its leader onto the other brokers.
+    let target: Vec<BrokerId> = ids.iter().copied().filter(|b| *b != leader).collect();
+    let target = target[..replicas.len().min(target.len())].to_vec();
+    let tp = |t: &str, p| TopicPartition {
+        topic: t.to_string(),
+        partition: p,
+    };
+    let moves = vec![
+        (tp(&topic, 0), Some(vec![ids[2], ids[3]])),
+        (tp(&topic, 1), Some(vec![ids[3], ids[2]])),
+        (tp("__consumer_offsets", op), Some(target.clone())),
+    ];
+    for (m, r) in a.alter_reassignments(&moves).await.unwrap() {
+        assert!(r.is_ok(), "{}: {m}: {r:?}", b.name());
+    }
+    eventually!("the moves to finish", 60, {
+        let left = a.list_reassignments().await.unwrap();
+        left.iter()
+            .all(|o| o.tp.topic != topic && o.tp.topic != "__consumer_offsets")
+            .then_some(())
+    });
+    let new = eventually!("the coordinator to move", 60, {
+        let c = coordinator(b, &group).await;
+        (c != old).then_some(c)
+    });
+    assert!(
+        target.contains(&new),
+        "{}: {new} not in {target:?}",
+        b.name()
+    );
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let after = blocking(move || committed(&bs, &g, &t, 2)).await;
+    assert_eq!(after, before, "{}: offsets after the moves", b.name());
+    produce(b, &topic, 20, 25).await;
+    let (bs, g, t) = (b.bootstrap(), group.clone(), topic.clone());
+    let resumed = blocking(move || consume_and_commit(&bs, &g, &t, 5)).await;
+    assert_eq!(resumed, values(20, 25), "{}", b.name());
+}
+
+/// `kafka-console-consumer --group` reads and commits; `kafka-consumer-groups`
+/// lists the group, describes its offsets and its live members, and
+/// deletes it once it is empty.
+pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (topic, _a) = rt.block_on(topic(b, "km-grp-tools", 2));
+    rt.block_on(produce(b, &topic, 0, 12));
+    let bs = b.bootstrap();
+    let group = unique("km-tools-group");
+    let out = tool_at(
+        "kafka-console-consumer",
+        &bs,
+        &[
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--from-beginning",
+            "--max-messages",
+            "12",
+            "--timeout-ms",
+            "60000",
+        ],
+    );
+    let mut lines: Vec<String> = out.lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, values(0, 12), "{}", b.name());
+    let listed = tool_at("kafka-consumer-groups", &bs, &["--list"]);
+    assert!(
+        listed.lines().any(|l| l.trim() == group),
+        "{}: {listed}",
+        b.name()
+    );
+    let described = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--describe", "--group", &group],
+    );
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    let rows: BTreeMap<String, (String, String, String)> = described
+        .lines()
+        .filter(|l| l.starts_with(&group))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[2].to_string(),
+                (f[3].to_string(), f[4].to_string(), f[5].to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{}: {described}", b.name());
+    let mut total = 0;
+    for (cur, end, lag) in rows.values() {
+        assert_eq!((cur, lag.as_str()), (end, "0"), "{}: {described}", b.name());
+        total += cur.parse::<i64>().unwrap();
+    }
+    assert_eq!(total, 12, "{}: {described}", b.name());
+    // A live member shows with its client id, the group Stable.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let (bs2, g2, t2) = (bs.clone(), group.clone(), topic.clone());
+    let live = std::thread::spawn(move || {
+        let m = member(&bs2, &g2, "km-live-member");
+        m.subscribe(&[&t2]).unwrap();
+        poll_until(&[&m], "an assignment", 60, |s| s[0].len() == 2);
+        ready_tx.send(()).unwrap();
+        while stop_rx.try_recv().is_err() {
+            let _ = m.poll(Duration::from_millis(100));
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(90))
+        .expect("member joined");
+    let members = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--describe", "--group", &group, "--members"],
+    );
+    let state = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--describe", "--group", &group, "--state"],
+    );
+    let busy = std::process::Command::new("bash")
+        .arg(crate::support::repo().join("tests/kafka/cluster.sh"))
+        .args([
+            "tool",
+            "kafka-consumer-groups",
+            "--bootstrap-server",
+            &bs,
+            "--delete",
+            "--group",
+            &group,
+        ])
+        .output()
+        .unwrap();
+    stop_tx.send(()).unwrap();
+    live.join().unwrap();
+    assert!(
+        members
+            .lines()
+            .any(|l| l.contains("km-live-member") && l.contains("km-live-member-")),
+        "{}: {members}",
+        b.name()
+    );
+    assert!(state.contains("Stable"), "{}: {state}", b.name());
+    let busy_text =
+        String::from_utf8_lossy(&busy.stdout).to_string() + &String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        busy_text.contains("NonEmptyGroup") || busy_text.contains("not empty"),
+        "{}: {busy_text}",
+        b.name()
+    );
+    let deleted = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--delete", "--group", &group],
+    );
+    assert!(deleted.contains("successful"), "{}: {deleted}", b.name());
+    let listed = tool_at("kafka-consumer-groups", &bs, &["--list"]);
+    assert!(
+        !listed.lines().any(|l| l.trim() == group),
+        "{}: {listed}",
+        b.name()
+    );
+}
