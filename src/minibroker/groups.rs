@@ -55,12 +55,15 @@ pub mod code {
 
 /// The partition of [`OFFSETS_TOPIC`] whose leader coordinates `group`:
 /// Kafka's `Utils.abs(groupId.hashCode) % partitions`, with Java's
-/// `String.hashCode` over UTF-16 code units.
+/// `String.hashCode` over UTF-16 code units. `Utils.abs` is `Math.abs`
+/// with `Integer.MIN_VALUE` taken to 0 (not a mask of the sign bit, which
+/// places a negative hash elsewhere).
 pub fn offsets_partition(group: &str, partitions: i32) -> i32 {
     let h = group
         .encode_utf16()
         .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    (h & 0x7fff_ffff) % partitions.max(1)
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions.max(1)
 }
 
 /// A group's phase, named as DescribeGroups and ListGroups name it.

@@ -74,10 +74,11 @@ async fn coordinator(b: &dyn Backend, group: &str) -> BrokerId {
             let Ok(mut c) = Connection::connect(&info.addr, Duration::from_secs(5)).await else {
                 continue;
             };
+            // Both backends speak v4+, where the keys are a list.
             let req = FindCoordinatorRequest::default()
-                .with_key(StrBytes::from_string(group.to_string()))
                 .with_coordinator_keys(vec![StrBytes::from_string(group.to_string())]);
-            if let Ok(r) = c.send(&req).await {
+            let r = c.send(&req).await;
+            if let Ok(r) = r {
                 let (code, node) = match r.coordinators.first() {
                     Some(c) => (c.error_code, c.node_id.0),
                     None => (r.error_code, r.node_id.0),
