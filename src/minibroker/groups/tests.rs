@@ -89,7 +89,10 @@ fn java_string_hash_picks_the_offsets_partition() {
     // A negative hash (-1178515023): Kafka 4.3.1 coordinated this group
     // from partition 0 of 3 (the sign bit masked off would give 1).
     assert_eq!(offsets_partition("km-move-group-3928-3", 3), 0);
-    assert_eq!(offsets_partition("km-move-group-3928-3", 50), 1178515023 % 50);
+    assert_eq!(
+        offsets_partition("km-move-group-3928-3", 50),
+        1178515023 % 50
+    );
 }
 
 #[test]
