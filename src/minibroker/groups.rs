@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::code;
+
 /// Kafka's internal offsets topic, created on the first FindCoordinator.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// `offsets.topic.num.partitions`' default.
@@ -32,26 +34,6 @@ pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// `offset.metadata.max.bytes`.
 pub const MAX_METADATA: usize = 4096;
-
-/// Kafka error codes of the group APIs.
-pub mod code {
-    pub const NONE: i16 = 0;
-    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
-    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-    pub const NOT_COORDINATOR: i16 = 16;
-    pub const ILLEGAL_GENERATION: i16 = 22;
-    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-    pub const INVALID_GROUP_ID: i16 = 24;
-    pub const UNKNOWN_MEMBER_ID: i16 = 25;
-    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
-    pub const REBALANCE_IN_PROGRESS: i16 = 27;
-    pub const UNSUPPORTED_VERSION: i16 = 35;
-    pub const INVALID_REQUEST: i16 = 42;
-    pub const NON_EMPTY_GROUP: i16 = 68;
-    pub const GROUP_ID_NOT_FOUND: i16 = 69;
-    pub const MEMBER_ID_REQUIRED: i16 = 79;
-}
 
 /// The partition of [`OFFSETS_TOPIC`] whose leader coordinates `group`:
 /// Kafka's `Utils.abs(groupId.hashCode) % partitions`, with Java's
@@ -572,6 +554,22 @@ impl Groups {
             None => Some(JoinAnswer::error(code::UNKNOWN_MEMBER_ID, member)),
             Some(m) => m.join_answer.take(),
         }
+    }
+
+    /// True when [`Groups::poll_join`] has an answer for `member`.
+    pub fn join_ready(&self, group: &str, member: &str) -> bool {
+        self.groups
+            .get(group)
+            .and_then(|g| g.members.get(member))
+            .is_none_or(|m| m.join_answer.is_some())
+    }
+
+    /// True when [`Groups::poll_sync`] has an answer for `member`.
+    pub fn sync_ready(&self, group: &str, member: &str) -> bool {
+        self.groups
+            .get(group)
+            .and_then(|g| g.members.get(member))
+            .is_none_or(|m| m.sync_answer.is_some())
     }
 
     /// A member's SyncGroup; `assignments` are the leader's.

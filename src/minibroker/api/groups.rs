@@ -33,12 +33,13 @@ use kafka_protocol::messages::{
     OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 
+use crate::minibroker::code;
 use crate::minibroker::groups::{
     self, Committed, JoinAnswer, JoinRequest, OFFSETS_TOPIC, OFFSETS_TOPIC_PARTITIONS,
-    OFFSETS_TOPIC_REPLICATION_FACTOR, Outcome, SyncAnswer, code,
+    OFFSETS_TOPIC_REPLICATION_FACTOR, Outcome, SyncAnswer,
 };
 use crate::minibroker::log::sb;
-use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::shared::BrokerCtx;
 use crate::minibroker::state::{BrokerId, State};
 
 /// The broker leading `group`'s partition of the offsets topic, if it is up.
@@ -77,44 +78,39 @@ fn ms(v: i32) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
 
-/// Runs `poll` under the state lock until it answers, waking on every
-/// state change and at the groups' next deadline (a session or a
-/// rebalance timeout).
-async fn wait_for<T>(ctx: &BrokerCtx, mut poll: impl FnMut(&mut State, Instant) -> Option<T>) -> T {
+/// Waits for a held JoinGroup or SyncGroup: `take` (under the lock, the
+/// groups' timers run first) until it answers, looking again when `ready`
+/// says an answer is there and at the groups' next deadline (a session
+/// or a rebalance timeout).
+async fn wait_for<T>(
+    ctx: &BrokerCtx,
+    ready: impl Fn(&State) -> bool,
+    mut take: impl FnMut(&mut State, Instant) -> Option<T>,
+) -> T {
     loop {
-        let notified = ctx.shared.changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let now = Instant::now();
-        let (answer, changed, next) = {
-            let mut s = ctx.shared.state.lock();
-            let changed = s.groups.tick(now);
-            let answer = poll(&mut s, now);
-            (answer, changed, s.groups.next_deadline())
-        };
-        if changed {
-            ctx.shared.changed.notify_waiters();
-        }
-        if let Some(a) = answer {
+        if let Some(a) = with_groups(ctx, |s, now| take(s, now)) {
             return a;
         }
+        let now = Instant::now();
         let cap = now + Duration::from_secs(1);
+        let next = ctx.shared.inspect(|s| s.groups.next_deadline());
         let wake = next.map_or(cap, |n| n.min(cap)).max(now);
-        let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(wake), notified).await;
+        ctx.shared
+            .poll(tokio::time::Instant::from_std(wake), |s, last| {
+                (last || ready(s)).then_some(())
+            })
+            .await;
     }
 }
 
-/// Runs `f` on the state with the groups' timers run first, and wakes
-/// held requests afterwards.
+/// Runs `f` on the state with the groups' timers run first (a request is
+/// when time is looked at), through `mutate`, which wakes held requests.
 fn with_groups<T>(ctx: &BrokerCtx, f: impl FnOnce(&mut State, Instant) -> T) -> T {
-    let r = {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         let now = Instant::now();
         s.groups.tick(now);
-        f(&mut s, now)
-    };
-    ctx.shared.changed.notify_waiters();
-    r
+        f(s, now)
+    })
 }
 
 pub async fn find_coordinator(
@@ -250,7 +246,12 @@ pub async fn join(ctx: &BrokerCtx, req: JoinGroupRequest, version: i16) -> JoinG
     let answer = match outcome {
         Outcome::Answer(a) => a,
         Outcome::Wait(member) => {
-            wait_for(ctx, |s, now| s.groups.poll_join(&group, &member, now)).await
+            wait_for(
+                ctx,
+                |s| s.groups.join_ready(&group, &member),
+                |s, now| s.groups.poll_join(&group, &member, now),
+            )
+            .await
         }
     };
     join_response(answer, version)
@@ -293,7 +294,14 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
     });
     let answer = match outcome {
         Outcome::Answer(a) => a,
-        Outcome::Wait(m) => wait_for(ctx, |s, now| s.groups.poll_sync(&group, &m, now)).await,
+        Outcome::Wait(m) => {
+            wait_for(
+                ctx,
+                |s| s.groups.sync_ready(&group, &m),
+                |s, now| s.groups.poll_sync(&group, &m, now),
+            )
+            .await
+        }
     };
     sync_response(answer, version)
 }
