@@ -509,3 +509,184 @@ pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
         b.name()
     );
 }
+
+/// The classic protocol request by request, at the versions Kafka 4.x
+/// clients use, against the coordinator: the member id required first,
+/// the join, the sync, heartbeats and their errors, DescribeGroups; then
+/// the member falls silent and its session expires; an admin's commit to
+/// the empty group, OffsetFetch v8, DeleteGroups.
+pub async fn classic_protocol_step_by_step(b: &dyn Backend) {
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+    use kafka_protocol::messages::*;
+    let s = |x: &str| StrBytes::from_string(x.to_string());
+    let (topic, _a) = topic(b, "km-grp-steps", 1).await;
+    let group = unique("km-steps-group");
+    let co = coordinator(b, &group).await;
+    let a = admin(b).await;
+    let mut conn = Connection::connect(&a.brokers[&co].addr, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let join = |member: &str| {
+        JoinGroupRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_member_id(s(member))
+            .with_session_timeout_ms(6000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![
+                JoinGroupRequestProtocol::default()
+                    .with_name(s("range"))
+                    .with_metadata(bytes::Bytes::from_static(b"sub")),
+            ])
+    };
+    let first = conn.send_version(&join(""), 9).await.unwrap();
+    assert_eq!(first.error_code, 79, "{}: MEMBER_ID_REQUIRED", b.name());
+    let id = first.member_id.to_string();
+    assert!(id.starts_with("kafka-migrate-"), "{}: {id}", b.name());
+    let joined = conn.send_version(&join(&id), 9).await.unwrap();
+    let got = (
+        joined.error_code,
+        joined.generation_id,
+        joined.leader.to_string(),
+        joined.protocol_type.as_ref().map(|p| p.to_string()),
+        joined.protocol_name.as_ref().map(|p| p.to_string()),
+        joined.members.len(),
+    );
+    let want = (
+        0,
+        1,
+        id.clone(),
+        Some("consumer".into()),
+        Some("range".into()),
+        1,
+    );
+    assert_eq!(got, want, "{}", b.name());
+    let synced = conn
+        .send_version(
+            &SyncGroupRequest::default()
+                .with_group_id(GroupId(s(&group)))
+                .with_member_id(s(&id))
+                .with_generation_id(1)
+                .with_protocol_type(Some(s("consumer")))
+                .with_protocol_name(Some(s("range")))
+                .with_assignments(vec![
+                    SyncGroupRequestAssignment::default()
+                        .with_member_id(s(&id))
+                        .with_assignment(bytes::Bytes::from_static(b"mine")),
+                ]),
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (synced.error_code, synced.assignment.as_ref()),
+        (0, b"mine".as_ref()),
+        "{}",
+        b.name()
+    );
+    let hb = |member: &str, generation: i32| {
+        HeartbeatRequest::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_member_id(s(member))
+            .with_generation_id(generation)
+    };
+    let mut codes = Vec::new();
+    for (m, g) in [(id.as_str(), 1), (id.as_str(), 2), ("nobody", 1)] {
+        codes.push(conn.send_version(&hb(m, g), 4).await.unwrap().error_code);
+    }
+    assert_eq!(
+        codes,
+        vec![0, 22, 25],
+        "{}: NONE, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID",
+        b.name()
+    );
+    let describe = DescribeGroupsRequest::default().with_groups(vec![GroupId(s(&group))]);
+    let d = conn.send_version(&describe, 5).await.unwrap();
+    let g = &d.groups[0];
+    let m = &g.members[0];
+    let got = (
+        g.error_code,
+        g.group_state.to_string(),
+        g.protocol_type.to_string(),
+        g.protocol_data.to_string(),
+        m.member_id.to_string(),
+        m.client_id.to_string(),
+        m.client_host.to_string(),
+        m.member_assignment.as_ref().to_vec(),
+    );
+    let want = (
+        0,
+        "Stable".to_string(),
+        "consumer".to_string(),
+        "range".to_string(),
+        id.clone(),
+        "kafka-migrate".to_string(),
+        "/127.0.0.1".to_string(),
+        b"mine".to_vec(),
+    );
+    assert_eq!(got, want, "{}", b.name());
+    // Silent from here on: the session (6 s) runs out.
+    let empty = eventually!("the silent member to expire", 20, {
+        let d = conn.send_version(&describe, 5).await.unwrap();
+        (d.groups[0].group_state.as_str() == "Empty").then_some(d)
+    });
+    assert!(empty.groups[0].members.is_empty(), "{}", b.name());
+    assert_eq!(
+        conn.send_version(&hb(&id, 1), 4).await.unwrap().error_code,
+        25
+    );
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(s(&group)))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s(&topic)))
+                .with_partitions(vec![
+                    OffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(42)
+                        .with_committed_leader_epoch(-1)
+                        .with_committed_metadata(Some(s("by hand"))),
+                ]),
+        ]);
+    let c = conn.send_version(&commit, 9).await.unwrap();
+    assert_eq!(c.topics[0].partitions[0].error_code, 0, "{}", b.name());
+    let fetch = OffsetFetchRequest::default().with_groups(vec![
+        OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(s(&group)))
+            .with_topics(Some(vec![
+                OffsetFetchRequestTopics::default()
+                    .with_name(TopicName(s(&topic)))
+                    .with_partition_indexes(vec![0]),
+            ])),
+    ]);
+    let f = conn.send_version(&fetch, 8).await.unwrap();
+    let p = &f.groups[0].topics[0].partitions[0];
+    assert_eq!(
+        (
+            f.groups[0].error_code,
+            p.committed_offset,
+            p.metadata.as_ref().map(|m| m.to_string())
+        ),
+        (0, 42, Some("by hand".to_string())),
+        "{}",
+        b.name()
+    );
+    let del = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(&group))]);
+    let r = conn.send_version(&del, 2).await.unwrap();
+    assert_eq!(r.results[0].error_code, 0, "{}", b.name());
+    let d = conn.send_version(&describe, 6).await.unwrap();
+    assert_eq!(
+        (d.groups[0].error_code, d.groups[0].group_state.as_str()),
+        (69, "Dead"),
+        "{}: GROUP_ID_NOT_FOUND",
+        b.name()
+    );
+}

@@ -102,6 +102,7 @@ macro_rules! suite {
             rdkafka_members_split_and_rebalance,
             group_offsets_survive_coordinator_failover,
             group_offsets_survive_a_reassignment,
+            classic_protocol_step_by_step,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,
