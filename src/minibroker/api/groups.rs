@@ -50,9 +50,13 @@ fn coordinator_of(s: &State, group: &str) -> Option<BrokerId> {
     (leader >= 0 && s.is_alive(leader)).then_some(leader)
 }
 
+fn coordinates(ctx: &BrokerCtx, s: &State, group: &str) -> bool {
+    coordinator_of(s, group) == Some(ctx.id)
+}
+
 /// NOT_COORDINATOR unless this broker coordinates `group`.
 fn check_coordinator(ctx: &BrokerCtx, s: &State, group: &str) -> i16 {
-    if coordinator_of(s, group) == Some(ctx.id) {
+    if coordinates(ctx, s, group) {
         code::NONE
     } else {
         code::NOT_COORDINATOR
@@ -246,10 +250,15 @@ pub async fn join(ctx: &BrokerCtx, req: JoinGroupRequest, version: i16) -> JoinG
     let answer = match outcome {
         Outcome::Answer(a) => a,
         Outcome::Wait(member) => {
+            // A coordinator that loses the group's partition meanwhile
+            // answers NOT_COORDINATOR, as Kafka's does on unloading it.
             wait_for(
                 ctx,
-                |s| s.groups.join_ready(&group, &member),
-                |s, now| s.groups.poll_join(&group, &member, now),
+                |s| s.groups.join_ready(&group, &member) || !coordinates(ctx, s, &group),
+                |s, now| match check_coordinator(ctx, s, &group) {
+                    code::NONE => s.groups.poll_join(&group, &member, now),
+                    e => Some(JoinAnswer::error(e, &member)),
+                },
             )
             .await
         }
@@ -297,8 +306,11 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
         Outcome::Wait(m) => {
             wait_for(
                 ctx,
-                |s| s.groups.sync_ready(&group, &m),
-                |s, now| s.groups.poll_sync(&group, &m, now),
+                |s| s.groups.sync_ready(&group, &m) || !coordinates(ctx, s, &group),
+                |s, now| match check_coordinator(ctx, s, &group) {
+                    code::NONE => s.groups.poll_sync(&group, &m, now),
+                    e => Some(SyncAnswer::error(e)),
+                },
             )
             .await
         }

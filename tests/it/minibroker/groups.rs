@@ -469,3 +469,54 @@ async fn the_new_consumer_protocol_is_refused_as_kafka_refuses_it() {
     assert_eq!(md.brokers.len(), 3);
     c.shutdown().await;
 }
+
+/// A JoinGroup held for a rebalance when the group's offsets partition
+/// moves to another leader is answered NOT_COORDINATOR, and the new
+/// leader coordinates the group from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_join_learns_that_the_coordinator_moved() {
+    use kafka_migrate::model::TopicPartition;
+    use kafka_migrate::model::live::ClusterAdmin;
+    let c = start(4, 0, &["t:1:1"]).await;
+    let co = coordinator(&c, "moving").await;
+    let mut conn = client(&c, co).await;
+    join_alone(&mut conn, "moving", 30_000).await;
+    // A second member's join waits for the first to rejoin, which it never does.
+    let mut second = client(&c, co).await;
+    let first = second
+        .send_version(&join_req("moving", "", 30_000), 9)
+        .await
+        .unwrap();
+    let held = tokio::spawn(async move {
+        second
+            .send_version(&join_req("moving", &first.member_id, 30_000), 9)
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!held.is_finished(), "held for the rebalance");
+    let p = offsets_partition("moving", 50);
+    let target: Vec<i32> = (1..=4).filter(|b| *b != co).collect();
+    let mut a = kafka_migrate::kafka::Admin::connect(&c.bootstrap(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let tp = TopicPartition {
+        topic: OFFSETS_TOPIC.to_string(),
+        partition: p,
+    };
+    for (_, r) in a
+        .alter_reassignments(&[(tp, Some(target.clone()))])
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(20), held)
+        .await
+        .expect("answered once the partition moved")
+        .unwrap();
+    assert_eq!(answer.error_code, 16, "NOT_COORDINATOR");
+    let now = coordinator(&c, "moving").await;
+    assert!(target.contains(&now), "{now} in {target:?}");
+    c.shutdown().await;
+}
