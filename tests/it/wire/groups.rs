@@ -442,6 +442,46 @@ pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
         total += cur.parse::<i64>().unwrap();
     }
     assert_eq!(total, 12, "{}: {described}", b.name());
+    // An operator's reset of the empty group (OffsetCommit at generation -1).
+    let reset = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &[
+            "--reset-offsets",
+            "--group",
+            &group,
+            "--topic",
+            &topic,
+            "--to-earliest",
+            "--execute",
+        ],
+    );
+    let new_offsets: Vec<&str> = reset
+        .lines()
+        .filter(|l| l.starts_with(&group))
+        .map(|l| l.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(new_offsets, vec!["0", "0"], "{}: {reset}", b.name());
+    let again = tool_at(
+        "kafka-console-consumer",
+        &bs,
+        &[
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--max-messages",
+            "12",
+            "--timeout-ms",
+            "60000",
+        ],
+    );
+    assert_eq!(
+        again.lines().count(),
+        12,
+        "{}: read again after the reset: {again}",
+        b.name()
+    );
     // A live member shows with its client id, the group Stable.
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
