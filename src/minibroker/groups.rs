@@ -16,7 +16,7 @@
 //! delay (`group.initial.rebalance.delay.ms=0`), session timeouts from 6 s
 //! to 30 min (Kafka's `group.min/max.session.timeout.ms`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -306,6 +306,33 @@ impl Group {
             changed = true;
         }
         changed
+    }
+
+    /// The topics the members subscribe to, from their metadata for the
+    /// chosen protocol when the group speaks Kafka's consumer protocol, as
+    /// Kafka computes them at the end of a join: none when the group is
+    /// empty or a member's metadata does not decode.
+    pub fn subscribed_topics(&self) -> BTreeSet<String> {
+        use bytes::Buf;
+        use kafka_protocol::messages::ConsumerProtocolSubscription;
+        use kafka_protocol::protocol::Decodable;
+        let (Some("consumer"), Some(protocol)) = (self.protocol_type.as_deref(), &self.protocol)
+        else {
+            return BTreeSet::new();
+        };
+        let mut topics = BTreeSet::new();
+        for m in self.members.values() {
+            let mut b = m.metadata(protocol);
+            if b.remaining() < 2 {
+                return BTreeSet::new();
+            }
+            let version = b.get_i16();
+            match ConsumerProtocolSubscription::decode(&mut b, version.min(3)) {
+                Ok(sub) => topics.extend(sub.topics.iter().map(|t| t.to_string())),
+                Err(_) => return BTreeSet::new(),
+            }
+        }
+        topics
     }
 
     /// The next instant at which [`Group::tick`] may change something.
@@ -751,6 +778,37 @@ impl Groups {
         }
         self.groups.remove(group);
         code::NONE
+    }
+
+    /// OffsetDelete: per (topic, partition) asked, NONE (deleted, or there
+    /// was nothing) or GROUP_SUBSCRIBED_TO_TOPIC; the whole request fails
+    /// for a group that does not exist, or one with members that does not
+    /// speak the consumer protocol.
+    pub fn delete_offsets(
+        &mut self,
+        group: &str,
+        partitions: &[(String, i32)],
+        now: Instant,
+    ) -> Result<Vec<i16>, i16> {
+        let Some(g) = self.groups.get_mut(group) else {
+            return Err(code::GROUP_ID_NOT_FOUND);
+        };
+        g.tick(now);
+        if g.phase != Phase::Empty && g.protocol_type.as_deref() != Some("consumer") {
+            return Err(code::NON_EMPTY_GROUP);
+        }
+        let subscribed = g.subscribed_topics();
+        Ok(partitions
+            .iter()
+            .map(|(t, p)| {
+                if subscribed.contains(t) {
+                    code::GROUP_SUBSCRIBED_TO_TOPIC
+                } else {
+                    g.offsets.remove(&(t.clone(), *p));
+                    code::NONE
+                }
+            })
+            .collect())
     }
 
     /// Every committed offset, for saving.

@@ -1,6 +1,7 @@
 //! The group coordinator's APIs: FindCoordinator (10), JoinGroup (11),
 //! Heartbeat (12), LeaveGroup (13), SyncGroup (14), DescribeGroups (15),
 //! ListGroups (16), OffsetCommit (8), OffsetFetch (9), DeleteGroups (42),
+//! OffsetDelete (47),
 //! and ConsumerGroupHeartbeat (68) refused as Kafka 4.x refuses it when
 //! the KIP-848 protocol is off. The decisions are `groups.rs`'s; here
 //! requests are checked against the coordinator's placement (this broker
@@ -20,6 +21,9 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -29,8 +33,9 @@ use kafka_protocol::messages::{
     DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest,
     FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
-    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
+    OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
+    SyncGroupResponse, TopicName,
 };
 
 use crate::minibroker::code;
@@ -419,6 +424,51 @@ pub async fn offset_commit(
             .collect()
     });
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+pub async fn offset_delete(
+    ctx: &BrokerCtx,
+    req: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
+    let group = req.group_id.0.as_str();
+    let asked: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.to_string(), p.partition_index))
+        })
+        .collect();
+    let result = with_groups(ctx, |s, now| match check_coordinator(ctx, s, group) {
+        code::NONE => s.groups.delete_offsets(group, &asked, now),
+        e => Err(e),
+    });
+    let codes = match result {
+        Err(e) => return OffsetDeleteResponse::default().with_error_code(e),
+        Ok(codes) => codes,
+    };
+    let mut codes = codes.into_iter();
+    OffsetDeleteResponse::default().with_topics(
+        req.topics
+            .iter()
+            .map(|t| {
+                OffsetDeleteResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                OffsetDeleteResponsePartition::default()
+                                    .with_partition_index(p.partition_index)
+                                    .with_error_code(codes.next().unwrap_or(code::NONE))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }
 
 /// One partition's committed offset as OffsetFetch gives it: -1 and no

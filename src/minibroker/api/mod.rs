@@ -79,6 +79,7 @@ apis! {
     DescribeLogDirs: DescribeLogDirsRequest => 1..=4, log_dirs::describe;
     ElectLeaders: ElectLeadersRequest => 0..=2, reassign::elect;
     DeleteGroups: DeleteGroupsRequest => 0..=2, groups::delete;
+    OffsetDelete: OffsetDeleteRequest => 0..=0, groups::offset_delete;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => 0..=1, configs::incremental;
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => 0..=0, reassign::alter;
     ListPartitionReassignments: ListPartitionReassignmentsRequest => 0..=0, reassign::list;

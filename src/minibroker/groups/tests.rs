@@ -341,3 +341,62 @@ fn commits_follow_the_generation() {
     gs.topic_deleted("t");
     assert_eq!(gs.committed("g", "t", 0), None);
 }
+
+/// Kafka's consumer protocol subscription to `topics`, as clients send it.
+fn subscription(topics: &[&str]) -> Bytes {
+    use bytes::BufMut;
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+    let sub = ConsumerProtocolSubscription::default().with_topics(
+        topics
+            .iter()
+            .map(|t| StrBytes::from_string(t.to_string()))
+            .collect(),
+    );
+    let mut b = bytes::BytesMut::new();
+    b.put_i16(3);
+    sub.encode(&mut b, 3).unwrap();
+    b.freeze()
+}
+
+#[test]
+fn offsets_of_topics_the_members_consume_are_not_deleted() {
+    let mut gs = Groups::default();
+    let t0 = Instant::now();
+    let off = Committed {
+        offset: 3,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    assert_eq!(
+        gs.delete_offsets("g", &[("t".into(), 0)], t0),
+        Err(code::GROUP_ID_NOT_FOUND)
+    );
+    let mut r = req("g", "", &[]);
+    r.protocols = vec![("range".into(), subscription(&["t"]))];
+    r.require_known_member_id = false;
+    let Outcome::Wait(a) = gs.join(r, t0) else {
+        panic!("joined")
+    };
+    let _ = gs.poll_join("g", &a, t0).unwrap();
+    let _ = sync(&mut gs, &a, 1, &[], t0);
+    gs.commit("g", "t", 0, off.clone());
+    gs.commit("g", "u", 0, off.clone());
+    assert_eq!(
+        gs.get("g").unwrap().subscribed_topics(),
+        BTreeSet::from(["t".to_string()])
+    );
+    assert_eq!(
+        gs.delete_offsets("g", &[("t".into(), 0), ("u".into(), 0)], t0),
+        Ok(vec![code::GROUP_SUBSCRIBED_TO_TOPIC, code::NONE])
+    );
+    assert_eq!(gs.committed("g", "t", 0), Some(&off));
+    assert_eq!(gs.committed("g", "u", 0), None);
+    // Once the member left, nothing is subscribed.
+    gs.leave("g", std::slice::from_ref(&a), t0);
+    assert_eq!(
+        gs.delete_offsets("g", &[("t".into(), 0)], t0),
+        Ok(vec![code::NONE])
+    );
+    assert_eq!(gs.committed("g", "t", 0), None);
+}

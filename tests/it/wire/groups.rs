@@ -482,6 +482,27 @@ pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
         "{}: read again after the reset: {again}",
         b.name()
     );
+    // OffsetDelete on the empty group: its offsets go.
+    let gone = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--delete-offsets", "--group", &group, "--topic", &topic],
+    );
+    let ok = gone
+        .lines()
+        .filter(|l| l.starts_with(topic.as_str()) && l.contains("Successful"))
+        .count();
+    assert_eq!(ok, 2, "{}: {gone}", b.name());
+    let described = tool_at(
+        "kafka-consumer-groups",
+        &bs,
+        &["--describe", "--group", &group],
+    );
+    assert!(
+        !described.lines().any(|l| l.starts_with(group.as_str())),
+        "{}: no offsets left: {described}",
+        b.name()
+    );
     // A live member shows with its client id, the group Stable.
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
@@ -508,6 +529,16 @@ pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
         &bs,
         &["--describe", "--group", &group, "--state"],
     );
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("bash")
+            .arg(crate::support::repo().join("tests/kafka/cluster.sh"))
+            .args(["tool", "kafka-consumer-groups", "--bootstrap-server", &bs])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let subscribed = run(&["--delete-offsets", "--group", &group, "--topic", &topic]);
     let busy = std::process::Command::new("bash")
         .arg(crate::support::repo().join("tests/kafka/cluster.sh"))
         .args([
@@ -531,6 +562,11 @@ pub fn kafka_console_consumer_and_consumer_groups(b: &dyn Backend) {
         b.name()
     );
     assert!(state.contains("Stable"), "{}: {state}", b.name());
+    assert!(
+        subscribed.contains("subscribed") && !subscribed.contains("Successful"),
+        "{}: the group consumes the topic: {subscribed}",
+        b.name()
+    );
     let busy_text =
         String::from_utf8_lossy(&busy.stdout).to_string() + &String::from_utf8_lossy(&busy.stderr);
     assert!(
