@@ -109,6 +109,22 @@ pub fn racks_spanned(cluster: &Cluster, brokers: &[BrokerId]) -> usize {
     racks.len()
 }
 
+/// The brokers a plan is judged against: the alive ones it leaves with
+/// replicas, and those that held none before (new brokers). A live broker
+/// the plan empties is being drained: judging the plan as though it
+/// should hold a share would read a decommission as a worse balance (and
+/// hide why its rack's other brokers grow).
+pub fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerId> {
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
+    cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
+        .map(|b| b.id)
+        .collect()
+}
+
 /// Counts one partition's replicas, bytes and preferred leaders before and
 /// after on each broker's row, and a replication-factor change.
 fn tally(

@@ -19,7 +19,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::balance::{Steer, byte_ideals};
+use super::Objective;
+use super::bytes::byte_ideals;
 use super::state::{B, State};
 
 /// How far the planner may go: `--max-moves` and `--max-bytes`.
@@ -118,7 +119,7 @@ impl Ord for Entry {
 /// Applies to `st` (the cluster as it starts) the part of the whole plan
 /// `full` that does the most good within `budget` (see the module); all
 /// of it where it fits.
-pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
+pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, objective: Objective) {
     let changes: Vec<Change> = (0..st.reps.len())
         .filter_map(|p| {
             let gone: Vec<B> = st.reps[p]
@@ -187,7 +188,7 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
             let ideal = if st.target[bi] { st.ideal[bi] } else { 0.0 };
             let count = st.count[bi] as f64;
             gain += far(count - ideal) - far(count + delta as f64 - ideal);
-            if steer == Steer::Size {
+            if objective == Objective::Size {
                 let bytes = st.bytes[bi] as f64 / mean_size;
                 let moved = (delta * z as i64) as f64 / mean_size;
                 let share = bideal[bi] / mean_size;

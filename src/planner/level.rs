@@ -16,7 +16,7 @@
 //! level counts only when every entry at the worst comes down, so where
 //! one cannot, that level's steps are undone and leveling stops.
 
-use super::counts::topic_starts;
+use super::moves::topic_starts;
 use super::state::{B, State, move_cost};
 
 /// Replicas of the worst topic weighed per step, brokers they may go to,

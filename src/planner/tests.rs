@@ -36,8 +36,7 @@ fn topic(name: &str, lists: &[&[BrokerId]]) -> Topic {
 
 fn run(cluster: &Cluster, req: &PlanRequest) -> (Outcome, Totals) {
     let out = plan(cluster, req).expect("plans");
-    let racks = !req.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
-    let sum = summarize(cluster, &out.assignment, &out.targets, racks, None);
+    let sum = summarize(cluster, &out.assignment, &out.targets, out.racks_used, None);
     (out, sum.totals)
 }
 
@@ -228,7 +227,7 @@ fn allowed_racks_keep_partitions_spread() {
     };
     let st = State::new(&cluster, vec![vec![0, 1]], vec![true; 3], vec![true], true);
     // The replica on rack a may stay in a or go to c, never to b.
-    assert_eq!(counts::allowed_racks(&st, 0, 0) & 0b111, 0b101);
+    assert_eq!(moves::allowed_racks(&st, 0, 0) & 0b111, 0b101);
 }
 
 /// The bar on generated clusters where it is reachable: even racks (a
@@ -385,10 +384,10 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
             .map(|p| st.size[p])
             .sum()
     };
-    let before = (balance::worst_over_share(&st), moved_bytes(&st));
-    balance::even_moved_bytes(&mut st, &start);
+    let before = (bytes::worst_over_share(&st), moved_bytes(&st));
+    bytes::even_moved_bytes(&mut st, &start);
     // 200k of 222k on one broker; now one huge and one small replica each.
-    assert!(before.0 > 2.6 && balance::worst_over_share(&st) < 1.4);
+    assert!(before.0 > 2.6 && bytes::worst_over_share(&st) < 1.4);
     assert_eq!(st.count, [2, 2, 2]);
     assert_eq!(st.net_moves(&start), 4);
     assert_eq!(moved_bytes(&st), before.1, "the same replicas move");

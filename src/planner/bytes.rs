@@ -3,15 +3,29 @@
 //! by swaps where they do not. The count objective: the same steps, but
 //! only with replicas that move anyway, so they cost no move.
 
+use super::Objective;
 use super::state::{B, State};
 
-/// Whether bytes steer the choice of replica (`--objective size`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Steer {
-    /// Prefer the smallest replicas: fewest bytes moved.
-    Count,
-    /// Prefer replicas whose move evens out bytes.
-    Size,
+/// Phase `bytes`: for the count objective, [`even_moved_bytes`]; for the
+/// size objective, [`balance_bytes`], and where a rack's count quota pins
+/// bytes above the bar (a rack that must hold a replica of nearly every
+/// partition), once more with counts allowed one outside their range, as
+/// the bar allows, so the largest optional replicas can leave it.
+///
+/// Input: the plan after topic leveling and where replicas started.
+/// Output: bytes nearer their shares. Invariant: with the count objective
+/// no move and no byte is added and no topic goes past its share.
+pub fn even_bytes(st: &mut State, start: &[Vec<B>], objective: Objective) {
+    match objective {
+        Objective::Count => even_moved_bytes(st, start),
+        Objective::Size => {
+            balance_bytes(st, 0.01);
+            if worst_over_share(st) > 1.0 + SIZE_BAR {
+                st.widen_quotas();
+                balance_bytes(st, SIZE_BAR);
+            }
+        }
+    }
 }
 
 /// Per-target byte ideals, computed once per phase.
