@@ -164,10 +164,10 @@ pub fn topic_floor(topics: &[TopicRacks], racks: &[(u64, u64, u64)]) -> Option<u
 pub(super) fn lower_bound(st: &State) -> u64 {
     let mut leave = 0u64;
     let mut arrive = 0u64;
-    for b in 0..st.nb {
+    for b in 0..st.broker_count {
         if st.target[b] {
-            leave += st.count[b].saturating_sub(st.hi[b]) as u64;
-            arrive += st.lo[b].saturating_sub(st.count[b]) as u64;
+            leave += st.count[b].saturating_sub(st.ceiling[b]) as u64;
+            arrive += st.floor[b].saturating_sub(st.count[b]) as u64;
         } else {
             leave += st.count[b] as u64;
         }
@@ -188,14 +188,14 @@ pub(super) fn flow_bound_of(st: &State) -> u64 {
         .map(|r| r.iter().map(|&b| b as usize).collect())
         .collect();
     let rack: Vec<Option<usize>> = st.rack.iter().map(|r| r.map(usize::from)).collect();
-    let mut target_racks: Vec<usize> = (0..st.nb)
+    let mut target_racks: Vec<usize> = (0..st.broker_count)
         .filter(|&b| st.target[b])
         .filter_map(|b| rack[b])
         .collect();
     target_racks.sort_unstable();
     target_racks.dedup();
-    let quota: Vec<(u64, u64)> = (0..st.nb)
-        .map(|b| (u64::from(st.lo[b]), u64::from(st.hi[b])))
+    let quota: Vec<(u64, u64)> = (0..st.broker_count)
+        .map(|b| (u64::from(st.floor[b]), u64::from(st.ceiling[b])))
         .collect();
     flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
 }

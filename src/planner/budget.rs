@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 
 use super::Objective;
 use super::bytes::byte_ideals;
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 
 /// How far the planner may go: `--max-moves` and `--max-bytes`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,13 +62,13 @@ fn far(x: f64) -> f64 {
 /// and what it costs.
 struct Change {
     p: usize,
-    gone: Vec<B>,
-    new: Vec<B>,
+    gone: Vec<BrokerIx>,
+    new: Vec<BrokerIx>,
     bytes: u64,
 }
 
 impl Change {
-    fn brokers(&self) -> impl Iterator<Item = &B> {
+    fn brokers(&self) -> impl Iterator<Item = &BrokerIx> {
         self.gone.iter().chain(&self.new)
     }
 }
@@ -119,15 +119,15 @@ impl Ord for Entry {
 /// Applies to `st` (the cluster as it starts) the part of the whole plan
 /// `full` that does the most good within `budget` (see the module); all
 /// of it where it fits.
-pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, objective: Objective) {
+pub fn select(st: &mut State, full: &[Vec<BrokerIx>], budget: &Budget, objective: Objective) {
     let changes: Vec<Change> = (0..st.reps.len())
         .filter_map(|p| {
-            let gone: Vec<B> = st.reps[p]
+            let gone: Vec<BrokerIx> = st.reps[p]
                 .iter()
                 .copied()
                 .filter(|b| !full[p].contains(b))
                 .collect();
-            let new: Vec<B> = full[p]
+            let new: Vec<BrokerIx> = full[p]
                 .iter()
                 .copied()
                 .filter(|b| !st.reps[p].contains(b))
@@ -171,8 +171,8 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, objective: Objec
         // Healing goes anyway, after the healing that finds room.
         let t = st.topic_of[c.p];
         let full_dest = c.new.iter().any(|&b| {
-            st.count[b as usize] >= st.hi[b as usize]
-                || st.tc(t, b) + 1 > st.share_of(t, b) + topic_limit
+            st.count[b as usize] >= st.ceiling[b as usize]
+                || st.topic_count(t, b) + 1 > st.share_of(t, b) + topic_limit
         });
         let z = st.size[c.p];
         let mut gain = 0.0;
@@ -195,7 +195,7 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, objective: Objec
                 gain += far(bytes - share) - far(bytes + moved - share);
             }
             let over = |n: i64| (n - st.share_of(t, b) as i64).max(0) as f64;
-            let tc = st.tc(t, b) as i64;
+            let tc = st.topic_count(t, b) as i64;
             gain += over(tc).powi(2) - over(tc + delta).powi(2);
         }
         let (heal, heal_full) = if full_dest {
@@ -219,10 +219,10 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, objective: Objec
         .collect();
     // Changes worth nothing now wait on their brokers: a score can rise
     // when one of them changes (a full destination sheds).
-    let mut parked: Vec<Vec<usize>> = vec![Vec::new(); st.nb];
+    let mut parked: Vec<Vec<usize>> = vec![Vec::new(); st.broker_count];
     let mut waiting = vec![false; changes.len()];
     let mut round = 0;
-    let mut changed = vec![0u64; st.nb];
+    let mut changed = vec![0u64; st.broker_count];
     while let Some(top) = heap.pop() {
         let c = &changes[top.index];
         if c.brokers().any(|b| changed[*b as usize] > top.round) {

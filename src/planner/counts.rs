@@ -1,5 +1,5 @@
 //! Phase `counts`: every target broker ends in its quota range
-//! (`lo..=hi` replicas) with the fewest moves, and the moves are chosen so
+//! (`floor..=ceiling` replicas) with the fewest moves, and the moves are chosen so
 //! topics spread evenly too.
 //!
 //! Input: the state after the drain. Output: counts in range wherever
@@ -42,7 +42,7 @@ use super::moves::{
     Ctx, FALLBACK_SCAN, allowed_racks, byte_gap, excess, find_dest, shed_one, topic_class,
     topic_starts,
 };
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 
 /// A candidate for `fill_one`: source class, topic over cap at the
 /// destination, minus the topic's excess at the source, tie.
@@ -62,7 +62,8 @@ pub fn balance(st: &mut State, objective: Objective, allowance: u64) {
 }
 
 fn in_range(st: &State) -> bool {
-    (0..st.nb).all(|b| !st.target[b] || (st.lo[b]..=st.hi[b]).contains(&st.count[b]))
+    (0..st.broker_count)
+        .all(|b| !st.target[b] || (st.floor[b]..=st.ceiling[b]).contains(&st.count[b]))
 }
 
 /// One pass of the count phases; false when nothing is left to do.
@@ -73,7 +74,9 @@ fn balance_once(st: &mut State, objective: Objective, drift: bool, allowance: &m
     let mut cx = Ctx::new(st);
     cx.drift = drift;
     cx.allowance = *allowance;
-    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+    let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| st.target[b as usize])
+        .collect();
     if st.nracks > 1 && st.k_target > 1 {
         balance_racks(st, &mut cx, objective);
     }
@@ -87,30 +90,30 @@ fn balance_once(st: &mut State, objective: Objective, drift: bool, allowance: &m
         shed_rounds(st, &mut cx, objective, &targets);
     }
     // Brokers below their floor take replicas from brokers above theirs.
-    let mut stuck = vec![false; st.nb];
+    let mut stuck = vec![false; st.broker_count];
     loop {
-        let mut sinks: Vec<B> = targets
+        let mut sinks: Vec<BrokerIx> = targets
             .iter()
             .copied()
-            .filter(|&b| !stuck[b as usize] && st.count[b as usize] < st.lo[b as usize])
+            .filter(|&b| !stuck[b as usize] && st.count[b as usize] < st.floor[b as usize])
             .collect();
         if sinks.is_empty() {
             break;
         }
-        sinks.sort_by_key(|&b| (Reverse(st.lo[b as usize] - st.count[b as usize]), b));
+        sinks.sort_by_key(|&b| (Reverse(st.floor[b as usize] - st.count[b as usize]), b));
         let mut moved = false;
         for d in sinks {
-            if st.count[d as usize] >= st.lo[d as usize] {
+            if st.count[d as usize] >= st.floor[d as usize] {
                 continue;
             }
             let rd = st.rack_of(d) as usize;
-            let sources: Vec<B> = targets
+            let sources: Vec<BrokerIx> = targets
                 .iter()
                 .copied()
                 .filter(|&s| {
                     let r = st.rack_of(s) as usize;
                     s != d
-                        && st.count[s as usize] > st.lo[s as usize]
+                        && st.count[s as usize] > st.floor[s as usize]
                         && (r == rd
                             || cx.rack_count[r] > cx.rack_lo[r]
                                 && cx.rack_count[rd] < cx.rack_hi[rd])
@@ -132,21 +135,21 @@ fn balance_once(st: &mut State, objective: Objective, drift: bool, allowance: &m
 
 /// Rounds of one shedding move per broker above its ceiling, until none
 /// can move.
-fn shed_rounds(st: &mut State, cx: &mut Ctx, objective: Objective, targets: &[B]) {
-    let mut stuck = vec![false; st.nb];
+fn shed_rounds(st: &mut State, cx: &mut Ctx, objective: Objective, targets: &[BrokerIx]) {
+    let mut stuck = vec![false; st.broker_count];
     loop {
-        let mut sources: Vec<B> = targets
+        let mut sources: Vec<BrokerIx> = targets
             .iter()
             .copied()
-            .filter(|&b| !stuck[b as usize] && st.count[b as usize] > st.hi[b as usize])
+            .filter(|&b| !stuck[b as usize] && st.count[b as usize] > st.ceiling[b as usize])
             .collect();
         if sources.is_empty() {
             return;
         }
-        sources.sort_by_key(|&b| (Reverse(st.count[b as usize] - st.hi[b as usize]), b));
+        sources.sort_by_key(|&b| (Reverse(st.count[b as usize] - st.ceiling[b as usize]), b));
         let mut moved = false;
         for s in sources {
-            if st.count[s as usize] <= st.hi[s as usize] {
+            if st.count[s as usize] <= st.ceiling[s as usize] {
                 continue;
             }
             let order = cx.rack_order(st, s);
@@ -220,7 +223,7 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, objective: Objective) {
     {
         let Some(&d) = cx.by_rack[r].iter().max_by_key(|&&b| {
             let bi = b as usize;
-            (st.hi[bi] as i64 - st.count[bi] as i64, Reverse(b))
+            (st.ceiling[bi] as i64 - st.count[bi] as i64, Reverse(b))
         }) else {
             stuck[r] = true;
             continue;
@@ -257,8 +260,8 @@ fn balance_racks(st: &mut State, cx: &mut Ctx, objective: Objective) {
 }
 
 /// Targets holding replicas on racks other than `r` marked in `racks`.
-fn rack_sources(st: &State, r: usize, racks: &[bool]) -> Vec<B> {
-    (0..st.nb as B)
+fn rack_sources(st: &State, r: usize, racks: &[bool]) -> Vec<BrokerIx> {
+    (0..st.broker_count as BrokerIx)
         .filter(|&s| {
             let rs = st.rack_of(s) as usize;
             st.target[s as usize] && rs != r && racks[rs] && st.count[s as usize] > 0
@@ -281,16 +284,16 @@ fn export_from(
     if order.is_empty() {
         return false;
     }
-    let mut sources: Vec<B> = cx.by_rack[r]
+    let mut sources: Vec<BrokerIx> = cx.by_rack[r]
         .iter()
         .copied()
-        .filter(|&b| !over_only || st.count[b as usize] > st.hi[b as usize])
+        .filter(|&b| !over_only || st.count[b as usize] > st.ceiling[b as usize])
         .collect();
     sources.sort_by_key(|&b| {
         let bi = b as usize;
         (
-            Reverse(st.count[bi] as i64 - st.hi[bi] as i64),
-            Reverse(st.count[bi] as i64 - st.lo[bi] as i64),
+            Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
+            Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
             b,
         )
     });
@@ -352,23 +355,29 @@ fn first_hop(edges: &[Vec<bool>], from: usize, goal: &[bool]) -> Option<usize> {
 /// Moves one replica to `d` from one of `sources`: a replica of a topic
 /// the source holds too much of and `d` lacks, from the fullest sources
 /// first.
-fn fill_one(st: &mut State, cx: &mut Ctx, objective: Objective, d: B, mut sources: Vec<B>) -> bool {
+fn fill_one(
+    st: &mut State,
+    cx: &mut Ctx,
+    objective: Objective,
+    d: BrokerIx,
+    mut sources: Vec<BrokerIx>,
+) -> bool {
     let rd = st.rack_of(d);
     sources.sort_by_key(|&s| {
         let si = s as usize;
         (
-            Reverse(st.count[si] as i64 - st.hi[si] as i64),
-            Reverse(st.count[si] as i64 - st.lo[si] as i64),
+            Reverse(st.count[si] as i64 - st.ceiling[si] as i64),
+            Reverse(st.count[si] as i64 - st.floor[si] as i64),
             st.rack_of(s) != rd,
             s,
         )
     });
     // (source class, topic over cap at d, -excess at the source, tie)
-    let mut best: Option<(FillKey, usize, B)> = None;
+    let mut best: Option<(FillKey, usize, BrokerIx)> = None;
     let mut weighed = 0;
     'sources: for s in sources {
         let si = s as usize;
-        for &p in &st.on[si] {
+        for &p in &st.partitions_on[si] {
             let p = p as usize;
             if !st.holds(p, s) || !st.movable[p] || st.holds(p, d) {
                 continue;
@@ -386,9 +395,9 @@ fn fill_one(st: &mut State, cx: &mut Ctx, objective: Objective, d: B, mut source
             };
             // A source above its ceiling first: taking from one within its
             // range leaves a gap that costs another move.
-            let si_class = if st.count[si] > st.hi[si] {
+            let si_class = if st.count[si] > st.ceiling[si] {
                 0
-            } else if st.count[si] > st.lo[si] {
+            } else if st.count[si] > st.floor[si] {
                 1
             } else {
                 2
@@ -427,20 +436,20 @@ fn relieve_receivers(st: &mut State, allowance: u64) -> u64 {
     let limit = st.moves + allowance;
     let cx = Ctx::new(st);
     let starts = topic_starts(st);
-    let over: Vec<(u32, B)> = st
-        .tcount
+    let over: Vec<(u32, BrokerIx)> = st
+        .topic_counts
         .entries()
         .into_iter()
         .filter(|&(t, b, n)| {
             let bi = b as usize;
-            st.target[bi] && st.count[bi] < st.lo[bi] && n > st.cap(t, b) + 1
+            st.target[bi] && st.count[bi] < st.floor[bi] && n > st.topic_cap(t, b) + 1
         })
         .map(|(t, b, _)| (t, b))
         .collect();
     for (t, a) in over {
         let order = cx.rack_order(st, a);
         for p in starts[t as usize]..starts[t as usize + 1] {
-            if st.tc(t, a) <= st.cap(t, a) + 1 {
+            if st.topic_count(t, a) <= st.topic_cap(t, a) + 1 {
                 break;
             }
             if st.moves >= limit {

@@ -9,7 +9,7 @@
 //! one move above the bound each is paid from the allowance.
 
 use super::moves::{Ctx, allowed_racks, class, find_dest, find_home};
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 
 /// Moves every movable replica off brokers outside the target set, each to
 /// the best open target (below its floor first, the topic within cap).
@@ -22,11 +22,11 @@ use super::state::{B, State};
 /// A replica with no rack-safe target stays (see [`State::stranded`]).
 pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) {
     let mut cx = Ctx::new(st);
-    for s in 0..st.nb as B {
+    for s in 0..st.broker_count as BrokerIx {
         if st.target[s as usize] {
             continue;
         }
-        let list = std::mem::take(&mut st.on[s as usize]);
+        let list = std::mem::take(&mut st.partitions_on[s as usize]);
         let mut hall = if reserve {
             RackHall::new(st, &cx, s, &list)
         } else {
@@ -82,7 +82,7 @@ pub fn drain(st: &mut State, allowance: &mut u64, reserve: bool) {
             }
             cx.apply(st, p, s, d);
         }
-        st.on[s as usize] = list;
+        st.partitions_on[s as usize] = list;
     }
 }
 
@@ -102,7 +102,7 @@ struct RackHall {
 }
 
 impl RackHall {
-    fn new(st: &State, cx: &Ctx, s: B, list: &[u32]) -> Option<RackHall> {
+    fn new(st: &State, cx: &Ctx, s: BrokerIx, list: &[u32]) -> Option<RackHall> {
         let racks: Vec<usize> = (0..cx.by_rack.len())
             .filter(|&r| !cx.by_rack[r].is_empty())
             .collect();

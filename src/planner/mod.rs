@@ -112,7 +112,7 @@ use crate::model::{BrokerId, Cluster, TopicPartition};
 pub use budget::Budget;
 use resolve::Job;
 pub use resolve::use_racks;
-use state::{B, State};
+use state::{BrokerIx, State};
 
 /// Which brokers should hold replicas afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -326,7 +326,7 @@ impl Planner<'_> {
     /// A state with replicas at `reps` and each broker's partitions in the
     /// order the phases take them: smallest first (fewest bytes moved),
     /// ties broken by the seed.
-    fn fresh(&self, reps: Vec<Vec<B>>) -> State {
+    fn fresh(&self, reps: Vec<Vec<BrokerIx>>) -> State {
         let job = self.job;
         let mut st = State::new(
             self.cluster,
@@ -338,7 +338,7 @@ impl Planner<'_> {
         let mut rng = rng::SplitMix64::new(self.req.seed);
         let salt = rng.next_u64();
         let size = &st.size;
-        for list in &mut st.on {
+        for list in &mut st.partitions_on {
             list.sort_by_key(|&p| (size[p as usize], mix(salt ^ p as u64)));
         }
         st
@@ -389,7 +389,7 @@ impl Planner<'_> {
             st = self.within_budget(st);
         }
         if self.req.leader_balance {
-            leaders::balance(&mut st.reps, &st.movable, &st.target, st.nb);
+            leaders::balance(&mut st.reps, &st.movable, &st.target, st.broker_count);
         }
         (st, bounds)
     }
@@ -440,7 +440,7 @@ impl Planner<'_> {
             .iter()
             .map(|r| r.iter().map(|&b| cluster.brokers[b as usize].id).collect())
             .collect();
-        let targets = (0..st.nb)
+        let targets = (0..st.broker_count)
             .filter(|&b| st.target[b])
             .map(|b| cluster.brokers[b].id)
             .collect();

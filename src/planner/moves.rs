@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 
 use super::Objective;
 use super::bytes::byte_ideals;
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 
 /// Candidate replicas a fallback scan weighs, when no perfect move exists.
 pub(super) const FALLBACK_SCAN: usize = 512;
@@ -28,7 +28,7 @@ pub(super) type DestKey = (u8, u32);
 /// span fewer racks than it must: any rack the other replicas do not use,
 /// its own, and the others' racks only when they already span enough.
 /// All ones when racks do not matter.
-pub fn allowed_racks(st: &State, p: usize, s: B) -> u64 {
+pub fn allowed_racks(st: &State, p: usize, s: BrokerIx) -> u64 {
     if st.rack[s as usize].is_none() || st.k_target <= 1 || st.nracks > 64 {
         return !0;
     }
@@ -52,7 +52,7 @@ pub fn allowed_racks(st: &State, p: usize, s: B) -> u64 {
 /// Shared bookkeeping of the count phases.
 pub(super) struct Ctx {
     /// Target brokers per rack.
-    pub(super) by_rack: Vec<Vec<B>>,
+    pub(super) by_rack: Vec<Vec<BrokerIx>>,
     /// Rotating start per rack, so equal destinations fill evenly.
     pub(super) rot: Vec<usize>,
     /// Replicas on target brokers per rack, and the rack's quota range.
@@ -81,13 +81,13 @@ impl Ctx {
         let nr = st.nracks;
         let mut by_rack = vec![Vec::new(); nr];
         let (mut rc, mut rl, mut rh) = (vec![0; nr], vec![0; nr], vec![0; nr]);
-        for b in 0..st.nb {
+        for b in 0..st.broker_count {
             if st.target[b] {
-                let r = st.rack_of(b as B) as usize;
-                by_rack[r].push(b as B);
+                let r = st.rack_of(b as BrokerIx) as usize;
+                by_rack[r].push(b as BrokerIx);
                 rc[r] += st.count[b] as i64;
-                rl[r] += st.lo[b] as i64;
-                rh[r] += st.hi[b] as i64;
+                rl[r] += st.floor[b] as i64;
+                rh[r] += st.ceiling[b] as i64;
             }
         }
         Ctx {
@@ -96,7 +96,7 @@ impl Ctx {
             rack_count: rc,
             rack_lo: rl,
             rack_hi: rh,
-            views: (0..st.nb).map(|_| None).collect(),
+            views: (0..st.broker_count).map(|_| None).collect(),
             bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
             drift: true,
             min_excess: 1,
@@ -109,7 +109,7 @@ impl Ctx {
         self.views.iter_mut().for_each(|v| *v = None);
     }
 
-    pub(super) fn apply(&mut self, st: &mut State, p: usize, s: B, d: B) {
+    pub(super) fn apply(&mut self, st: &mut State, p: usize, s: BrokerIx, d: BrokerIx) {
         if st.target[s as usize] {
             self.rack_count[st.rack_of(s) as usize] -= 1;
         }
@@ -130,7 +130,7 @@ impl Ctx {
     /// replica in every rack: a rack whose replicas are bound to it may be
     /// unable to send a surplus back. A source outside the targets may send
     /// anywhere.
-    pub(super) fn rack_order(&self, st: &State, s: B) -> Vec<u16> {
+    pub(super) fn rack_order(&self, st: &State, s: BrokerIx) -> Vec<u16> {
         let nr = self.by_rack.len() as u16;
         let a = st.rack_of(s);
         let drift = |r: u16| self.drift as i64 * self.by_rack[r as usize].len() as i64;
@@ -166,19 +166,19 @@ impl Ctx {
     }
 }
 
-pub(super) fn class(st: &State, d: B) -> u8 {
+pub(super) fn class(st: &State, d: BrokerIx) -> u8 {
     let di = d as usize;
-    if st.count[di] < st.lo[di] {
+    if st.count[di] < st.floor[di] {
         0
-    } else if st.count[di] < st.hi[di] {
+    } else if st.count[di] < st.ceiling[di] {
         1
     } else {
         2
     }
 }
 
-pub(super) fn topic_class(st: &State, t: u32, d: B) -> u32 {
-    (st.tc(t, d) + 1).saturating_sub(st.cap(t, d))
+pub(super) fn topic_class(st: &State, t: u32, d: BrokerIx) -> u32 {
+    (st.topic_count(t, d) + 1).saturating_sub(st.topic_cap(t, d))
 }
 
 /// The best open broker for `p`'s replica on `s`, of class at most
@@ -188,17 +188,17 @@ pub(super) fn find_dest(
     st: &State,
     cx: &Ctx,
     p: usize,
-    s: B,
+    s: BrokerIx,
     max_class: u8,
     order: &[u16],
-) -> Option<(DestKey, B)> {
+) -> Option<(DestKey, BrokerIx)> {
     let t = st.topic_of[p];
     let mask = allowed_racks(st, p, s);
     let exact = st.nracks > 64;
     // Among equals, the broker holding the least of the topic: it spreads
     // each topic over all open brokers instead of filling the first ones
     // up to the cap, so late topics still find room.
-    let mut best: Option<((u8, u32, u32), B)> = None;
+    let mut best: Option<((u8, u32, u32), BrokerIx)> = None;
     for &r in order {
         if r < 64 && mask & (1 << r) == 0 {
             continue;
@@ -221,8 +221,8 @@ pub(super) fn find_dest(
             if st.holds(p, d) || exact && !st.rack_ok(p, s, d) {
                 continue;
             }
-            let held = st.tc(t, d);
-            let key = (c, (held + 1).saturating_sub(st.cap(t, d)), held);
+            let held = st.topic_count(t, d);
+            let key = (c, (held + 1).saturating_sub(st.topic_cap(t, d)), held);
             if key == (0, 0, 0) {
                 return Some(((0, 0), d));
             }
@@ -236,7 +236,7 @@ pub(super) fn find_dest(
 
 /// How much further from their byte ideals `s` and `d` end up when `z`
 /// bytes move from `s` to `d` (lower is better).
-pub(super) fn byte_gap(st: &State, bideal: &[f64], s: B, d: B, z: u64) -> i64 {
+pub(super) fn byte_gap(st: &State, bideal: &[f64], s: BrokerIx, d: BrokerIx, z: u64) -> i64 {
     let (si, di) = (s as usize, d as usize);
     let (bs, bd) = (st.bytes[si] as f64, st.bytes[di] as f64);
     let before = (bs - bideal[si]).abs() + (bd - bideal[di]).abs();
@@ -255,8 +255,8 @@ pub(super) struct View {
 }
 
 impl View {
-    pub(super) fn build(st: &State, s: B) -> View {
-        let mut parts: Vec<u32> = st.on[s as usize]
+    pub(super) fn build(st: &State, s: BrokerIx) -> View {
+        let mut parts: Vec<u32> = st.partitions_on[s as usize]
             .iter()
             .copied()
             .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
@@ -286,8 +286,8 @@ impl View {
 }
 
 /// How many more replicas of topic `t` broker `s` holds than its cap.
-pub(super) fn excess(st: &State, t: u32, s: B) -> i64 {
-    st.tc(t, s) as i64 - st.cap(t, s) as i64
+pub(super) fn excess(st: &State, t: u32, s: BrokerIx) -> i64 {
+    st.topic_count(t, s) as i64 - st.topic_cap(t, s) as i64
 }
 
 /// Moves one replica off `s` to the best open broker (class at most
@@ -300,7 +300,7 @@ pub(super) fn shed_one(
     st: &mut State,
     cx: &mut Ctx,
     objective: Objective,
-    s: B,
+    s: BrokerIx,
     max_class: u8,
     order: &[u16],
 ) -> bool {
@@ -330,9 +330,9 @@ pub(super) fn pick_perfect(
     cx: &Ctx,
     view: &mut View,
     objective: Objective,
-    s: B,
+    s: BrokerIx,
     order: &[u16],
-) -> Option<(usize, B)> {
+) -> Option<(usize, BrokerIx)> {
     while let Some(&(e, Reverse(g))) = view.heap.peek() {
         if e < cx.min_excess {
             break;
@@ -347,7 +347,7 @@ pub(super) fn pick_perfect(
             view.heap.push((now, Reverse(g)));
             continue;
         }
-        let mut best: Option<(i64, usize, B)> = None;
+        let mut best: Option<(i64, usize, BrokerIx)> = None;
         let mut tried = 0;
         for &p in parts {
             let p = p as usize;
@@ -403,13 +403,13 @@ pub(super) fn pick_fallback(
     cx: &Ctx,
     view: &mut View,
     objective: Objective,
-    s: B,
+    s: BrokerIx,
     max_class: u8,
     order: &[u16],
-) -> Option<(usize, B)> {
+) -> Option<(usize, BrokerIx)> {
     let n = view.groups.len();
     // (destination, -excess at the source, tie)
-    let mut best: Option<((DestKey, i64, i64), usize, B)> = None;
+    let mut best: Option<((DestKey, i64, i64), usize, BrokerIx)> = None;
     let mut weighed = 0;
     for k in 0..n {
         let (t, parts) = &view.groups[(view.rot + k) % n];
@@ -446,10 +446,16 @@ pub(super) fn pick_fallback(
 
 /// The target with the least load class among those where `p`'s topic
 /// stays within its cap, whatever their count.
-pub(super) fn find_home(st: &State, cx: &Ctx, p: usize, s: B, order: &[u16]) -> Option<B> {
+pub(super) fn find_home(
+    st: &State,
+    cx: &Ctx,
+    p: usize,
+    s: BrokerIx,
+    order: &[u16],
+) -> Option<BrokerIx> {
     let t = st.topic_of[p];
     let mask = allowed_racks(st, p, s);
-    let mut best: Option<((u8, i64, u32), B)> = None;
+    let mut best: Option<((u8, i64, u32), BrokerIx)> = None;
     for &r in order {
         if r < 64 && mask & (1 << r) == 0 {
             continue;
@@ -464,8 +470,8 @@ pub(super) fn find_home(st: &State, cx: &Ctx, p: usize, s: B, order: &[u16]) -> 
             let di = d as usize;
             let key = (
                 class(st, d),
-                st.count[di] as i64 - st.hi[di] as i64,
-                st.tc(t, d),
+                st.count[di] as i64 - st.ceiling[di] as i64,
+                st.topic_count(t, d),
             );
             if best.is_none_or(|(k, _)| key < k) {
                 best = Some((key, d));

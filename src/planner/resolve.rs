@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use super::state::B;
+use super::state::BrokerIx;
 use super::{PlanError, PlanRequest, Targets};
 use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
 
@@ -21,12 +21,12 @@ pub(super) struct Job {
     pub alive: Vec<bool>,
     pub target: Vec<bool>,
     /// `--replace` pairs (old, new), as broker indices.
-    pub replace: Vec<(B, B)>,
+    pub replace: Vec<(BrokerIx, BrokerIx)>,
     /// Per partition: whether its topic may move.
     pub movable: Vec<bool>,
     /// Where replicas start: the snapshot, substituted and with the new
     /// replication factor.
-    pub reps: Vec<Vec<B>>,
+    pub reps: Vec<Vec<BrokerIx>>,
     pub use_racks: bool,
     pub rf_changed: usize,
     /// Dead brokers that hold replicas at the start.
@@ -35,7 +35,7 @@ pub(super) struct Job {
 
 impl Job {
     /// Replicas on dead brokers in `reps`.
-    pub fn on_dead(&self, reps: &[Vec<B>]) -> u64 {
+    pub fn on_dead(&self, reps: &[Vec<BrokerIx>]) -> u64 {
         reps.iter()
             .flatten()
             .filter(|&&b| !self.alive[b as usize])
@@ -72,7 +72,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
     let alive: Vec<bool> = cluster.brokers.iter().map(|b| b.alive).collect();
 
     let mut target = alive.clone();
-    let mut replace: Vec<(B, B)> = Vec::new();
+    let mut replace: Vec<(BrokerIx, BrokerIx)> = Vec::new();
     match &req.targets {
         Targets::Alive => {}
         Targets::Brokers(list) => {
@@ -104,7 +104,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
                 }
                 target[o] = false;
                 target[n] = true;
-                replace.push((o as B, n as B));
+                replace.push((o as BrokerIx, n as BrokerIx));
             }
         }
     }
@@ -120,10 +120,10 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
     }
     let use_racks = use_racks(cluster, req.ignore_racks)?;
 
-    let mut reps: Vec<Vec<B>> = Vec::with_capacity(cluster.partition_count());
+    let mut reps: Vec<Vec<BrokerIx>> = Vec::with_capacity(cluster.partition_count());
     let mut movable = Vec::with_capacity(cluster.partition_count());
     for (t, p) in cluster.partitions() {
-        reps.push(p.replicas.iter().map(|id| index[id] as B).collect());
+        reps.push(p.replicas.iter().map(|id| index[id] as BrokerIx).collect());
         movable.push(req.topics.as_ref().is_none_or(|s| s.contains(&t.name)));
     }
 
@@ -187,7 +187,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
         .brokers
         .iter()
         .enumerate()
-        .filter(|(i, b)| !b.alive && reps.iter().any(|r| r.contains(&(*i as B))))
+        .filter(|(i, b)| !b.alive && reps.iter().any(|r| r.contains(&(*i as BrokerIx))))
         .map(|(_, b)| b.id)
         .collect();
     Ok(Job {
@@ -208,7 +208,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
 /// most loaded brokers, never the current leader when avoidable.
 fn change_rf(
     cluster: &Cluster,
-    reps: &mut [Vec<B>],
+    reps: &mut [Vec<BrokerIx>],
     movable: &[bool],
     target: &[bool],
     rf: usize,
@@ -226,7 +226,7 @@ fn change_rf(
             count[b as usize] += 1;
         }
     }
-    let leaders: Vec<Option<B>> = cluster
+    let leaders: Vec<Option<BrokerIx>> = cluster
         .partitions()
         .zip(reps.iter())
         .map(|((_, p), r)| {
@@ -245,7 +245,7 @@ fn change_rf(
         changed += 1;
         while r.len() < rf {
             let best = (0..nb)
-                .filter(|&b| target[b] && !r.contains(&(b as B)))
+                .filter(|&b| target[b] && !r.contains(&(b as BrokerIx)))
                 .min_by_key(|&b| {
                     let new_rack =
                         rack[b].is_some() && !r.iter().any(|&x| rack[x as usize] == rack[b]);
@@ -253,7 +253,7 @@ fn change_rf(
                 })
                 .expect("rf <= targets was checked");
             count[best] += 1;
-            r.push(best as B);
+            r.push(best as BrokerIx);
         }
         while r.len() > rf {
             let keep = leaders[pi].or(r.first().copied());

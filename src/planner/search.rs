@@ -10,13 +10,13 @@
 //! spread, fewer moves. Invariant: the plan returned ranks no worse than
 //! the one given.
 
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 use super::{Planner, drain, move_bar, transport};
 
 /// The transport's search against one starting assignment.
 struct Search<'a> {
     planner: &'a Planner<'a>,
-    start: &'a [Vec<B>],
+    start: &'a [Vec<BrokerIx>],
     /// What the move bar is measured from: the bound, or the flow's own
     /// count optimum where the greedy cannot get within the bar of it.
     reference: u64,
@@ -112,7 +112,7 @@ impl Search<'_> {
 pub(super) fn compete(
     planner: &Planner,
     mut st: State,
-    start: &[Vec<B>],
+    start: &[Vec<BrokerIx>],
     bound: u64,
     start_excess: u32,
 ) -> State {

@@ -276,10 +276,13 @@ fn generated_clusters_meet_the_bar() {
 /// A state partway through planning: the cluster's single-replica
 /// partitions as they start, then each range in `moved` sent to the broker
 /// at that dense index. Targets are the alive brokers.
-fn moved_state(cluster: &Cluster, moved: &[(std::ops::Range<usize>, B)]) -> (State, Vec<Vec<B>>) {
-    let start: Vec<Vec<B>> = cluster
+fn moved_state(
+    cluster: &Cluster,
+    moved: &[(std::ops::Range<usize>, BrokerIx)],
+) -> (State, Vec<Vec<BrokerIx>>) {
+    let start: Vec<Vec<BrokerIx>> = cluster
         .partitions()
-        .map(|(_, p)| vec![p.replicas[0] as B - 1])
+        .map(|(_, p)| vec![p.replicas[0] as BrokerIx - 1])
         .collect();
     let mut reps = start.clone();
     for (range, b) in moved {
@@ -297,7 +300,7 @@ fn moved_state(cluster: &Cluster, moved: &[(std::ops::Range<usize>, B)]) -> (Sta
 /// broker 1, with what a count phase could leave: brokers 2 and 3 each
 /// took four of one topic (excess 2 over a share of 2), and `extra_c`
 /// more partitions of a topic `c` that never moved sit on broker 3.
-fn piled(extra_c: usize) -> (State, Vec<Vec<B>>) {
+fn piled(extra_c: usize) -> (State, Vec<Vec<BrokerIx>>) {
     let on_1: Vec<&[BrokerId]> = vec![&[1]; 6];
     let on_3: Vec<&[BrokerId]> = vec![&[3]; extra_c];
     let mut topics = vec![topic("a", &on_1), topic("b", &on_1)];
@@ -331,20 +334,20 @@ fn leveling_takes_a_level_whole_or_not_at_all() {
     assert_eq!(st.topic_excess(), 2);
     let before = (
         st.reps.clone(),
-        st.on.clone(),
+        st.partitions_on.clone(),
         st.count.clone(),
         st.bytes.clone(),
-        st.tcount.entries(),
+        st.topic_counts.entries(),
         st.moves,
     );
     let moves = st.net_moves(&start);
     level::level_topics(&mut st, &start, moves);
     let after = (
         st.reps,
-        st.on,
+        st.partitions_on,
         st.count,
         st.bytes,
-        st.tcount.entries(),
+        st.topic_counts.entries(),
         st.moves,
     );
     assert_eq!(after, before);
@@ -356,7 +359,7 @@ fn a_partition_back_on_its_brokers_keeps_its_order() {
         brokers: (1..=4).map(|id| broker(id, None, true)).collect(),
         topics: vec![topic("a", &[&[1, 2, 3], &[1, 2, 3]])],
     };
-    let start: Vec<Vec<B>> = vec![vec![0, 1, 2]; 2];
+    let start: Vec<Vec<BrokerIx>> = vec![vec![0, 1, 2]; 2];
     // Sent on and back (0 -> 3 -> 1, 1 -> 0): the same brokers, rotated;
     // the second partition really moved.
     let reps = vec![vec![1, 0, 2], vec![3, 1, 2]];

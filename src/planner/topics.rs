@@ -9,7 +9,7 @@
 //! started).
 
 use super::moves::{allowed_racks, topic_class, topic_starts};
-use super::state::{B, State, move_cost};
+use super::state::{BrokerIx, State, move_cost};
 
 /// Topic repair: where a broker still holds two or more replicas of a
 /// topic above its cap (the order of the count moves left no room for
@@ -19,23 +19,25 @@ use super::state::{B, State, move_cost};
 /// count phases already met the bound, so this only spends the slack the
 /// bar grants. A replica that already moved is sent on for free (it still
 /// moves once), so replicas that moved are tried first.
-pub fn repair_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
-    let cost = |p: usize, from: B, to: B| move_cost(start, p, from, to);
+pub fn repair_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
+    let cost = |p: usize, from: BrokerIx, to: BrokerIx| move_cost(start, p, from, to);
     let mut net = st.net_moves(start) as i64;
     let limit = limit as i64;
     let starts = topic_starts(st);
-    let bad: Vec<(u32, B)> = st
-        .tcount
+    let bad: Vec<(u32, BrokerIx)> = st
+        .topic_counts
         .entries()
         .into_iter()
-        .filter(|&(t, b, n)| st.target[b as usize] && n > st.cap(t, b) + 1)
+        .filter(|&(t, b, n)| st.target[b as usize] && n > st.topic_cap(t, b) + 1)
         .map(|(t, b, _)| (t, b))
         .collect();
-    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+    let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| st.target[b as usize])
+        .collect();
     for (t, a) in bad {
-        while st.tc(t, a) > st.cap(t, a) + 1 {
-            let need_swap = st.count[a as usize] <= st.lo[a as usize];
-            let fits = |(p, b, q): (usize, B, Option<usize>)| {
+        while st.topic_count(t, a) > st.topic_cap(t, a) + 1 {
+            let need_swap = st.count[a as usize] <= st.floor[a as usize];
+            let fits = |(p, b, q): (usize, BrokerIx, Option<usize>)| {
                 net + cost(p, a, b) + q.map_or(0, |q| cost(q, b, a)) <= limit
             };
             let found = repair_move(st, t, a, &starts, start, &targets, need_swap)
@@ -64,23 +66,23 @@ pub fn repair_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
 fn repair_move(
     st: &State,
     t: u32,
-    a: B,
+    a: BrokerIx,
     starts: &[usize],
-    start: &[Vec<B>],
-    targets: &[B],
+    start: &[Vec<BrokerIx>],
+    targets: &[BrokerIx],
     swap: bool,
-) -> Option<(usize, B, Option<usize>)> {
+) -> Option<(usize, BrokerIx, Option<usize>)> {
     // Brokers that can take one more of `t` within its cap, emptiest first.
-    let mut dests: Vec<(u32, B)> = targets
+    let mut dests: Vec<(u32, BrokerIx)> = targets
         .iter()
         .copied()
         .filter(|&b| b != a && topic_class(st, t, b) == 0)
-        .filter(|&b| swap || st.count[b as usize] < st.hi[b as usize])
-        .map(|b| (st.tc(t, b), b))
+        .filter(|&b| swap || st.count[b as usize] < st.ceiling[b as usize])
+        .map(|b| (st.topic_count(t, b), b))
         .collect();
     dests.sort_unstable();
     // Replicas that already moved first: sending one on is free.
-    let mut best: Option<((bool, u32, B), usize)> = None;
+    let mut best: Option<((bool, u32, BrokerIx), usize)> = None;
     let range = starts[t as usize]..starts[t as usize + 1];
     let on_a = |p: &usize| st.movable[*p] && st.holds(*p, a);
     let stayed = |p: usize| start[p].contains(&a);
@@ -118,7 +120,7 @@ fn repair_move(
     // Something of another topic that `a` may take without going past
     // the bar, within its cap first, smallest first; a bounded look.
     let ra = st.rack_of(a);
-    st.on[b as usize]
+    st.partitions_on[b as usize]
         .iter()
         .map(|&q| q as usize)
         .filter(|&q| st.holds(q, b) && st.movable[q] && q != p && !st.holds(q, a))
