@@ -440,10 +440,10 @@ impl Ideal {
         let nb = judge.is_target.len();
         let mut rack_index: Vec<usize> = vec![0; nb];
         let mut rack_sizes = vec![0usize; judge.k];
-        for i in 0..nb {
+        for (i, slot) in rack_index.iter_mut().enumerate() {
             if judge.is_target[i] {
                 let r = judge.rack_index(i).unwrap_or(0);
-                rack_index[i] = r;
+                *slot = r;
                 rack_sizes[r] += 1;
             }
         }

@@ -1,3 +1,8 @@
+//! Phase `budget`. Input: the whole plan and the cluster as it starts.
+//! Output: the part of the plan that helps most within the budget.
+//! Invariant: the budget holds, healing comes first, and no phase before
+//! this one knows about budgets.
+//!
 //! Budgets (`--max-moves`, `--max-bytes`): the plan is made whole, and the
 //! part of it that does the most good within the budget is kept.
 //!

@@ -1,3 +1,7 @@
+//! Phase `leaders`. Input: the final placement. Output: replica lists
+//! reordered so preferred leaders spread evenly. Invariant: no replica
+//! changes broker.
+//!
 //! Preferred-leader balance: choose which replica of each partition comes
 //! first. Reordering a replica list moves no data, so this runs after
 //! placement and changes only the order.

@@ -1,3 +1,8 @@
+//! Phase `level`. Input: the plan after topic repair and where replicas
+//! started. Output: the worst (topic, broker) excess lowered level by
+//! level. Invariant: counts stay in range, a level is taken whole or not
+//! at all, and the plan stays within the move limit.
+//!
 //! Topic leveling: where a topic must end two or more over its own share
 //! somewhere (one-broker racks that hold a replica of every wide partition
 //! leave the other topics too little room there), the worst excess is

@@ -33,7 +33,10 @@
 //! seconds.
 //!
 //! # Algorithm
-//! See the `counts` module for the details.
+//! Each step is a phase in its own module, run in this order by
+//! `Planner::rebalance` (`drain`, `counts`, `search` with `transport`,
+//! `topics`, `level`, `bytes`, `budget`, `leaders`); each phase's doc
+//! comment states its input, output and the invariant it keeps.
 //! 1. Drain non-targets, each replica to the open target (below its floor
 //!    first, in a rack with room) where its topic stays within its share;
 //!    if none, to a target lacking the topic, within the slack. If the
