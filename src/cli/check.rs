@@ -13,7 +13,8 @@ use crate::analysis;
 use crate::exec::prepare;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
-use crate::model::{Cluster, Problem, Problems, RackCoverage};
+use crate::model::{Cluster, Problem, Problems};
+use crate::planner;
 use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
@@ -85,7 +86,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         }
     }
     let after = plan.applied_to(&cluster);
-    let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let use_racks = planner::use_racks(&cluster, false).unwrap_or(false);
     let targets = analysis::judged_targets(&cluster, &after);
     if use_racks {
         // Per partition of the plan (one it does not list is not the
@@ -170,7 +171,7 @@ pub fn summary_of(
     throttle: Option<u64>,
 ) -> (analysis::Summary, bool) {
     let after = plan.applied_to(cluster);
-    let use_racks = cluster.rack_coverage() == RackCoverage::All;
+    let use_racks = planner::use_racks(cluster, false).unwrap_or(false);
     let targets = analysis::judged_targets(cluster, &after);
     (
         analysis::summarize(cluster, &after, &targets, use_racks, throttle),
