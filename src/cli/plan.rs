@@ -256,16 +256,8 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         use_racks,
         args.throttle,
     );
-    if args.replace.is_some() {
-        // A substitution does not rebalance: what must move is exactly
-        // what leaves the old brokers (of the selected topics; the others
-        // stay).
-        sum.totals.replica_moves_lower_bound = sum
-            .brokers
-            .iter()
-            .filter(|b| !b.target)
-            .map(|b| b.replicas_before - b.replicas_after)
-            .sum();
+    if let Some(moves) = outcome.bounds.exact_moves {
+        sum.totals.replica_moves_lower_bound = moves;
     }
     let mut notes = Vec::new();
     if settled > 0 {

@@ -223,12 +223,16 @@ pub struct Bounds {
     /// Replica moves: the count bound, or the rack-routed flow bound where
     /// it applies (see the `bound` module), whichever is higher.
     pub moves: u64,
+    /// A substitution (`--replace`) does not rebalance: the moves it must
+    /// make are exactly what leaves the brokers outside the target set.
+    pub exact_moves: Option<u64>,
 }
 
 impl Bounds {
     fn of(st: &State) -> Bounds {
         Bounds {
             moves: bound::lower_bound(st).max(bound::flow_bound_of(st)),
+            exact_moves: None,
         }
     }
 }
@@ -365,7 +369,29 @@ impl Planner<'_> {
         let mut st = self.fresh(self.job.reps.clone());
         let bounds = Bounds::of(&st);
         self.count_phases(&mut st, bounds.moves * 3 / 200, false);
-        (st, bounds)
+        // What leaves the non-targets, counted from the snapshot (before
+        // the substitution made in `resolve`).
+        let index = self.cluster.broker_index();
+        let before = self
+            .cluster
+            .partitions()
+            .flat_map(|(_, p)| &p.replicas)
+            .filter(|id| !st.target[index[id]])
+            .count() as u64;
+        let after = st
+            .reps
+            .iter()
+            .flatten()
+            .filter(|&&b| !st.target[b as usize])
+            .count() as u64;
+        let exact_moves = Some(before.saturating_sub(after));
+        (
+            st,
+            Bounds {
+                exact_moves,
+                ..bounds
+            },
+        )
     }
 
     /// The whole rebalance. See the module documentation.
