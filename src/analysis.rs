@@ -109,6 +109,22 @@ pub fn racks_spanned(cluster: &Cluster, brokers: &[BrokerId]) -> usize {
     racks.len()
 }
 
+/// The brokers a plan is judged against: the alive ones it leaves with
+/// replicas, and those that held none before (new brokers). A live broker
+/// the plan empties is being drained: judging the plan as though it
+/// should hold a share would read a decommission as a worse balance (and
+/// hide why its rack's other brokers grow).
+pub fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerId> {
+    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
+    cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
+        .map(|b| b.id)
+        .collect()
+}
+
 /// Counts one partition's replicas, bytes and preferred leaders before and
 /// after on each broker's row, and a replication-factor change.
 fn tally(
@@ -147,23 +163,92 @@ pub fn summarize(
     use_racks: bool,
     throttle: Option<u64>,
 ) -> Summary {
-    let index = cluster.broker_index();
-    let nb = cluster.brokers.len();
-    let is_target: Vec<bool> = cluster
-        .brokers
-        .iter()
-        .map(|b| targets.binary_search(&b.id).is_ok())
-        .collect();
-    let rack: Vec<Option<&str>> = cluster
-        .brokers
-        .iter()
-        .map(|b| if use_racks { b.rack.as_deref() } else { None })
-        .collect();
-    // Rack violations are counted wherever every broker has a rack, also
-    // for a plan made with racks ignored: the operator should see them.
-    let known_racks = cluster.rack_coverage() == crate::model::RackCoverage::All;
-    let rack_need = racks_spanned(cluster, targets);
-    let mut rows: Vec<BrokerRow> = cluster
+    let judge = Judge::new(cluster, targets, use_racks);
+    let mut rows = broker_rows(cluster, &judge.is_target);
+    let mut t = Totals::empty();
+    let tally = tally_partitions(cluster, after, &judge, &mut rows, &mut t);
+    let ideal = Ideal::of(&judge, &tally.all_rf);
+    for &i in &ideal.targets {
+        rows[i].ideal_replicas = (ideal.per_broker[i] * 100.0).round() / 100.0;
+    }
+    balance_figures(&mut t, &rows, &ideal, &tally, &judge);
+    t.replica_moves_lower_bound = moves_lower_bound(cluster, &rows, &ideal, &tally, &judge);
+    byte_figures(&mut t, &rows, &ideal, &tally, &judge);
+    t.max_inbound_bytes = rows.iter().map(|r| r.bytes_in).max().unwrap_or(0);
+    t.max_outbound_bytes = rows.iter().map(|r| r.bytes_out).max().unwrap_or(0);
+    t.estimated_seconds = throttle
+        .filter(|&r| r > 0)
+        .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
+    t.offline_partitions = tally.offline_partitions.len() as u64;
+    let names: Vec<&str> = judge.target_racks.iter().map(String::as_str).collect();
+    let crowded_racks = crowded(&names, &ideal.rack_sizes, &ideal.per_rack);
+    Summary {
+        brokers: rows,
+        totals: t,
+        offline_partitions: tally.offline_partitions,
+        crowded_racks,
+    }
+}
+
+/// What a plan is judged against: the target brokers and their racks.
+struct Judge {
+    index: HashMap<BrokerId, usize>,
+    is_target: Vec<bool>,
+    /// Each broker's rack, where racks count.
+    rack: Vec<Option<String>>,
+    /// The racks of target brokers, sorted, and how many (at least 1).
+    target_racks: Vec<String>,
+    k: usize,
+    /// Rack violations are counted wherever every broker has a rack, also
+    /// for a plan made with racks ignored: the operator should see them.
+    known_racks: bool,
+    rack_need: usize,
+    use_racks: bool,
+}
+
+impl Judge {
+    fn new(cluster: &Cluster, targets: &[BrokerId], use_racks: bool) -> Judge {
+        let nb = cluster.brokers.len();
+        let is_target: Vec<bool> = cluster
+            .brokers
+            .iter()
+            .map(|b| targets.binary_search(&b.id).is_ok())
+            .collect();
+        let rack: Vec<Option<String>> = cluster
+            .brokers
+            .iter()
+            .map(|b| if use_racks { b.rack.clone() } else { None })
+            .collect();
+        let mut target_racks: Vec<String> = (0..nb)
+            .filter(|&i| is_target[i])
+            .filter_map(|i| rack[i].clone())
+            .collect();
+        target_racks.sort_unstable();
+        target_racks.dedup();
+        Judge {
+            index: cluster.broker_index(),
+            k: target_racks.len().max(1),
+            is_target,
+            rack,
+            target_racks,
+            known_racks: cluster.rack_coverage() == crate::model::RackCoverage::All,
+            rack_need: racks_spanned(cluster, targets),
+            use_racks,
+        }
+    }
+
+    /// The index of broker `i`'s rack among the target racks (0 without).
+    fn rack_index(&self, i: usize) -> Option<usize> {
+        self.rack[i].as_deref().and_then(|r| {
+            self.target_racks
+                .binary_search_by(|x| x.as_str().cmp(r))
+                .ok()
+        })
+    }
+}
+
+fn broker_rows(cluster: &Cluster, is_target: &[bool]) -> Vec<BrokerRow> {
+    cluster
         .brokers
         .iter()
         .enumerate()
@@ -182,56 +267,73 @@ pub fn summarize(
             bytes_out: 0,
             ideal_replicas: 0.0,
         })
-        .collect();
+        .collect()
+}
 
-    // Racks judged against the racks of target brokers.
-    let mut target_racks: Vec<&str> = (0..nb)
-        .filter(|&i| is_target[i])
-        .filter_map(|i| rack[i])
-        .collect();
-    target_racks.sort_unstable();
-    target_racks.dedup();
-    let k = target_racks.len().max(1);
-    let mut rack_names: Vec<String> = Vec::new();
+impl Totals {
+    fn empty() -> Totals {
+        Totals {
+            partitions: 0,
+            replicas: 0,
+            partitions_moved: 0,
+            partitions_reordered_only: 0,
+            replicas_moved: 0,
+            replica_moves_lower_bound: 0,
+            bytes_moved: 0,
+            bytes_moves_lower_bound: 0,
+            replication_factor_changes: 0,
+            replica_excess_before: 0,
+            replica_excess_after: 0,
+            replica_deficit_before: 0,
+            replica_deficit_after: 0,
+            leader_spread_before: 0,
+            leader_spread_after: 0,
+            topic_excess_before: 0,
+            topic_excess_after: 0,
+            bytes_max_over_ideal_before: 1.0,
+            bytes_max_over_ideal_after: 1.0,
+            rack_violations_before: 0,
+            rack_violations_after: 0,
+            replicas_outside_targets: 0,
+            offline_partitions: 0,
+            max_inbound_bytes: 0,
+            max_outbound_bytes: 0,
+            estimated_seconds: None,
+        }
+    }
+}
 
-    let mut t = Totals {
-        partitions: 0,
-        replicas: 0,
-        partitions_moved: 0,
-        partitions_reordered_only: 0,
-        replicas_moved: 0,
-        replica_moves_lower_bound: 0,
-        bytes_moved: 0,
-        bytes_moves_lower_bound: 0,
-        replication_factor_changes: 0,
-        replica_excess_before: 0,
-        replica_excess_after: 0,
-        replica_deficit_before: 0,
-        replica_deficit_after: 0,
-        leader_spread_before: 0,
-        leader_spread_after: 0,
-        topic_excess_before: 0,
-        topic_excess_after: 0,
-        bytes_max_over_ideal_before: 1.0,
-        bytes_max_over_ideal_after: 1.0,
-        rack_violations_before: 0,
-        rack_violations_after: 0,
-        replicas_outside_targets: 0,
-        offline_partitions: 0,
-        max_inbound_bytes: 0,
-        max_outbound_bytes: 0,
-        estimated_seconds: None,
-    };
+/// What one pass over the partitions gathers beside the rows and totals.
+struct Tally {
+    all_rf: RfSums,
+    /// Per topic: rf sums, and replica counts per broker before and after.
+    topic_rf: Vec<RfSums>,
+    topic_count: Vec<HashMap<usize, (i64, i64)>>,
+    /// Replicas that can never leave their rack: of partitions whose rf
+    /// equals the number of racks (for the lower bound).
+    locked: Vec<u64>,
+    /// Per broker: replicas and bytes of offline partitions it holds.
+    offline_on: Vec<(u64, u64)>,
+    offline_partitions: Vec<TopicPartition>,
+}
+
+/// One pass over the partitions: the rows' counts, moves, bytes in and
+/// out, rack violations; offline partitions only in the rows.
+fn tally_partitions(
+    cluster: &Cluster,
+    after: &[Vec<BrokerId>],
+    judge: &Judge,
+    rows: &mut [BrokerRow],
+    t: &mut Totals,
+) -> Tally {
+    let nb = cluster.brokers.len();
+    let (index, k) = (&judge.index, judge.k);
     let mut all_rf = RfSums::default();
-    // Per topic: rf sums, and replica counts per broker before and after.
     let mut topic_rf: Vec<RfSums> = vec![RfSums::default(); cluster.topics.len()];
     let mut topic_count: Vec<HashMap<usize, (i64, i64)>> =
         vec![HashMap::new(); cluster.topics.len()];
-    // Replicas that can never leave their rack: of partitions whose rf
-    // equals the number of racks (for the lower bound).
     let mut locked = vec![0u64; nb];
     let offline = cluster.offline_mask();
-    // Per broker: replicas and bytes of offline partitions it holds.
     let mut offline_on = vec![(0u64, 0u64); nb];
     let mut offline_partitions = Vec::new();
     let mut pi = 0;
@@ -252,23 +354,23 @@ pub fn summarize(
                     offline_on[index[&b]].0 += 1;
                     offline_on[index[&b]].1 += z;
                 }
-                tally(&mut rows, &mut t, &index, &p.replicas, new, z);
+                tally(rows, t, index, &p.replicas, new, z);
                 continue;
             }
             all_rf.add(p.replicas.len(), k);
             topic_rf[ti].add(p.replicas.len(), k);
-            tally(&mut rows, &mut t, &index, &p.replicas, new, z);
+            tally(rows, t, index, &p.replicas, new, z);
             for &b in &p.replicas {
                 let i = index[&b];
                 topic_count[ti].entry(i).or_default().0 += 1;
-                if use_racks && p.replicas.len() == k {
+                if judge.use_racks && p.replicas.len() == k {
                     locked[i] += 1;
                 }
             }
             for &b in new {
                 let i = index[&b];
                 topic_count[ti].entry(i).or_default().1 += 1;
-                if !is_target[i] {
+                if !judge.is_target[i] {
                     t.replicas_outside_targets += 1;
                 }
             }
@@ -299,8 +401,9 @@ pub fn summarize(
                     rows[index[&s]].bytes_out += z * added.len() as u64;
                 }
             }
-            if known_racks {
-                let short = |r: &[BrokerId]| racks_spanned(cluster, r) < r.len().min(rack_need);
+            if judge.known_racks {
+                let short =
+                    |r: &[BrokerId]| racks_spanned(cluster, r) < r.len().min(judge.rack_need);
                 if short(&p.replicas) {
                     t.rack_violations_before += 1;
                 }
@@ -310,42 +413,84 @@ pub fn summarize(
             }
         }
     }
+    Tally {
+        all_rf,
+        topic_rf,
+        topic_count,
+        locked,
+        offline_on,
+        offline_partitions,
+    }
+}
 
-    // Ideal counts over target brokers, rack-aware.
-    let mut rack_index: Vec<usize> = vec![0; nb];
-    let mut sizes = vec![0usize; k];
-    for i in 0..nb {
-        if is_target[i] {
-            let r = rack[i]
-                .and_then(|r| target_racks.binary_search(&r).ok())
-                .unwrap_or(0);
-            rack_index[i] = r;
-            sizes[r] += 1;
+/// The rack-aware ideal replica counts over the target brokers.
+struct Ideal {
+    /// Each broker's rack among the target racks (0 for non-targets).
+    rack_index: Vec<usize>,
+    /// Target brokers per target rack, and the ideal per broker of each.
+    rack_sizes: Vec<usize>,
+    per_rack: Vec<f64>,
+    /// Per broker (0 for non-targets).
+    per_broker: Vec<f64>,
+    targets: Vec<usize>,
+}
+
+impl Ideal {
+    fn of(judge: &Judge, all_rf: &RfSums) -> Ideal {
+        let nb = judge.is_target.len();
+        let mut rack_index: Vec<usize> = vec![0; nb];
+        let mut rack_sizes = vec![0usize; judge.k];
+        for (i, slot) in rack_index.iter_mut().enumerate() {
+            if judge.is_target[i] {
+                let r = judge.rack_index(i).unwrap_or(0);
+                *slot = r;
+                rack_sizes[r] += 1;
+            }
+        }
+        let per_rack = all_rf.ideal(&rack_sizes);
+        let per_broker: Vec<f64> = (0..nb)
+            .map(|i| {
+                if judge.is_target[i] {
+                    per_rack[rack_index[i]]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ideal {
+            rack_index,
+            rack_sizes,
+            per_rack,
+            per_broker,
+            targets: (0..nb).filter(|&i| judge.is_target[i]).collect(),
         }
     }
-    let ideal_rack = all_rf.ideal(&sizes);
-    let ideal: Vec<f64> = (0..nb)
-        .map(|i| {
-            if is_target[i] {
-                ideal_rack[rack_index[i]]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let tgt: Vec<usize> = (0..nb).filter(|&i| is_target[i]).collect();
-    for &i in &tgt {
-        rows[i].ideal_replicas = (ideal[i] * 100.0).round() / 100.0;
+
+    /// A broker's quota range, `floor..=ceiling` of its ideal.
+    fn range(&self, i: usize) -> (u32, u32) {
+        bounds(self.per_broker[i])
     }
+}
+
+/// Replica excess and deficit, leader spread and topic excess, before and
+/// after.
+fn balance_figures(
+    t: &mut Totals,
+    rows: &[BrokerRow],
+    ideal: &Ideal,
+    tally: &Tally,
+    judge: &Judge,
+) {
+    let tgt = &ideal.targets;
     let excess = |c: &dyn Fn(usize) -> u64| -> i64 {
         tgt.iter()
-            .map(|&i| c(i) as i64 - bounds(ideal[i]).1 as i64)
+            .map(|&i| c(i) as i64 - ideal.range(i).1 as i64)
             .max()
             .unwrap_or(0)
     };
     let deficit = |c: &dyn Fn(usize) -> u64| -> i64 {
         tgt.iter()
-            .map(|&i| bounds(ideal[i]).0 as i64 - c(i) as i64)
+            .map(|&i| ideal.range(i).0 as i64 - c(i) as i64)
             .max()
             .unwrap_or(0)
     };
@@ -362,11 +507,11 @@ pub fn summarize(
     t.leader_spread_before = spread_of(&|i| rows[i].leaders_before);
     t.leader_spread_after = spread_of(&|i| rows[i].leaders_after);
 
-    for (ti, counts) in topic_count.iter().enumerate() {
-        let ti_ideal = topic_rf[ti].ideal(&sizes);
+    for (ti, counts) in tally.topic_count.iter().enumerate() {
+        let ti_ideal = tally.topic_rf[ti].ideal(&ideal.rack_sizes);
         for (&i, &(before, after)) in counts {
-            let cap = if is_target[i] {
-                bounds(ti_ideal[rack_index[i]]).1 as i64
+            let cap = if judge.is_target[i] {
+                bounds(ti_ideal[ideal.rack_index[i]]).1 as i64
             } else {
                 0
             };
@@ -374,46 +519,54 @@ pub fn summarize(
             t.topic_excess_after = t.topic_excess_after.max(after - cap);
         }
     }
+}
 
-    // Lower bound on replica moves: what must leave (off-target replicas,
-    // counts above the ceiling, and replicas a rack cannot keep) or must
-    // arrive (counts below the floor).
+/// Lower bound on replica moves: what must leave (off-target replicas,
+/// counts above the ceiling, and replicas a rack cannot keep) or must
+/// arrive (counts below the floor); where racks limit where a replica may
+/// go, the rack-routed flow bound where it is not too slow.
+fn moves_lower_bound(
+    cluster: &Cluster,
+    rows: &[BrokerRow],
+    ideal: &Ideal,
+    tally: &Tally,
+    judge: &Judge,
+) -> u64 {
+    let nb = rows.len();
+    let (is_target, tgt) = (&judge.is_target, &ideal.targets);
     let off_target: u64 = (0..nb)
         .filter(|&i| !is_target[i])
-        .map(|i| rows[i].replicas_before - offline_on[i].0)
+        .map(|i| rows[i].replicas_before - tally.offline_on[i].0)
         .sum();
     let over: Vec<u64> = (0..nb)
         .map(|i| {
             if is_target[i] {
                 rows[i]
                     .replicas_before
-                    .saturating_sub(bounds(ideal[i]).1 as u64)
+                    .saturating_sub(ideal.range(i).1 as u64)
             } else {
                 0
             }
         })
         .collect();
     let mut must_leave = off_target + over.iter().sum::<u64>();
-    if use_racks {
+    if judge.use_racks {
         let mut leave = off_target;
-        for r in 0..k {
+        for r in 0..judge.k {
             let members: Vec<usize> = tgt
                 .iter()
                 .copied()
-                .filter(|&i| rack_index[i] == r)
+                .filter(|&i| ideal.rack_index[i] == r)
                 .collect();
-            let cap_r: u64 = members.iter().map(|&i| bounds(ideal[i]).1 as u64).sum();
+            let cap_r: u64 = members.iter().map(|&i| ideal.range(i).1 as u64).sum();
             let by_count: u64 = members.iter().map(|&i| over[i]).sum();
             let locked_r: u64 = (0..nb)
-                .filter(|&i| {
-                    rack[i].is_some()
-                        && rack[i].and_then(|n| target_racks.binary_search(&n).ok()) == Some(r)
-                })
-                .map(|i| locked[i])
+                .filter(|&i| judge.rack[i].is_some() && judge.rack_index(i) == Some(r))
+                .map(|i| tally.locked[i])
                 .sum();
             let movable_r: u64 = members
                 .iter()
-                .map(|&i| rows[i].replicas_before - locked[i])
+                .map(|&i| rows[i].replicas_before - tally.locked[i])
                 .sum();
             let by_lock = movable_r.saturating_sub(cap_r.saturating_sub(locked_r));
             leave += by_count.max(by_lock);
@@ -422,42 +575,56 @@ pub fn summarize(
     }
     let must_arrive: u64 = tgt
         .iter()
-        .map(|&i| (bounds(ideal[i]).0 as u64).saturating_sub(rows[i].replicas_before))
+        .map(|&i| (ideal.range(i).0 as u64).saturating_sub(rows[i].replicas_before))
         .sum();
-    t.replica_moves_lower_bound = must_leave.max(must_arrive);
-    // Where racks limit where a replica may go, route replicas exactly.
-    if use_racks && t.replicas <= FLOW_BOUND_MAX_REPLICAS {
+    let mut bound = must_leave.max(must_arrive);
+    let replicas: u64 = rows.iter().map(|r| r.replicas_before).sum();
+    if judge.use_racks && replicas <= FLOW_BOUND_MAX_REPLICAS {
+        let mut rack_names: Vec<String> = Vec::new();
         let racks: Vec<Option<usize>> = (0..nb)
-            .map(|i| rack[i].map(|name| rack_id(&mut rack_names, name)))
+            .map(|i| {
+                judge.rack[i]
+                    .as_deref()
+                    .map(|name| rack_id(&mut rack_names, name))
+            })
             .collect();
-        let target_rack_ids: Vec<usize> = target_racks
+        let target_rack_ids: Vec<usize> = judge
+            .target_racks
             .iter()
             .map(|name| rack_id(&mut rack_names, name))
             .collect();
+        let offline = cluster.offline_mask();
         let before: Vec<Vec<usize>> = cluster
             .partitions()
             .zip(&offline)
             .filter(|(_, off)| !**off)
-            .map(|((_, p), _)| p.replicas.iter().map(|b| index[b]).collect())
+            .map(|((_, p), _)| p.replicas.iter().map(|b| judge.index[b]).collect())
             .collect();
         let quota: Vec<(u64, u64)> = (0..nb)
             .map(|i| {
-                let (lo, hi) = bounds(ideal[i]);
+                let (lo, hi) = ideal.range(i);
                 (lo as u64, hi as u64)
             })
             .collect();
-        if let Some(b) = flow_bound(&before, &racks, &target_rack_ids, &is_target, &quota) {
-            t.replica_moves_lower_bound = t.replica_moves_lower_bound.max(b);
+        if let Some(b) = flow_bound(&before, &racks, &target_rack_ids, is_target, &quota) {
+            bound = bound.max(b);
         }
     }
+    bound
+}
 
+/// Bytes: the lower bound on bytes moved and the worst broker's bytes over
+/// its share, before and after.
+fn byte_figures(t: &mut Totals, rows: &[BrokerRow], ideal: &Ideal, tally: &Tally, judge: &Judge) {
+    let nb = rows.len();
+    let tgt = &ideal.targets;
     let total_bytes: u64 = rows.iter().map(|r| r.bytes_before).sum::<u64>()
-        - offline_on.iter().map(|o| o.1).sum::<u64>();
-    let total_ideal: f64 = tgt.iter().map(|&i| ideal[i]).sum();
-    let share = |i: usize| total_bytes as f64 * ideal[i] / total_ideal.max(1e-12);
+        - tally.offline_on.iter().map(|o| o.1).sum::<u64>();
+    let total_ideal: f64 = tgt.iter().map(|&i| ideal.per_broker[i]).sum();
+    let share = |i: usize| total_bytes as f64 * ideal.per_broker[i] / total_ideal.max(1e-12);
     let off_bytes: u64 = (0..nb)
-        .filter(|&i| !is_target[i])
-        .map(|i| rows[i].bytes_before - offline_on[i].1)
+        .filter(|&i| !judge.is_target[i])
+        .map(|i| rows[i].bytes_before - tally.offline_on[i].1)
         .sum();
     let over_bytes: f64 = tgt
         .iter()
@@ -478,19 +645,6 @@ pub fn summarize(
     };
     t.bytes_max_over_ideal_before = max_ratio(&|i| rows[i].bytes_before);
     t.bytes_max_over_ideal_after = max_ratio(&|i| rows[i].bytes_after);
-    t.max_inbound_bytes = rows.iter().map(|r| r.bytes_in).max().unwrap_or(0);
-    t.max_outbound_bytes = rows.iter().map(|r| r.bytes_out).max().unwrap_or(0);
-    t.estimated_seconds = throttle
-        .filter(|&r| r > 0)
-        .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
-    t.offline_partitions = offline_partitions.len() as u64;
-    let crowded_racks = crowded(&target_racks, &sizes, &ideal_rack);
-    Summary {
-        brokers: rows,
-        totals: t,
-        offline_partitions,
-        crowded_racks,
-    }
 }
 
 /// The racks whose brokers' ideal is above what an even spread over all

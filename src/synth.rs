@@ -78,6 +78,62 @@ impl Default for Profile {
 }
 
 impl Profile {
+    /// `gen-snapshot`'s defaults on `n` brokers: chain the setters below,
+    /// named as its flags are, e.g.
+    /// `Profile::brokers(8).rack_count(4).even_racks().partitions(859)`.
+    pub fn brokers(n: usize) -> Profile {
+        Profile {
+            brokers: n,
+            ..Profile::default()
+        }
+    }
+
+    /// `--rack-count`.
+    pub fn rack_count(self, n: usize) -> Profile {
+        Profile { racks: n, ..self }
+    }
+
+    /// `--even-racks`.
+    pub fn even_racks(self) -> Profile {
+        Profile {
+            uneven_racks: false,
+            ..self
+        }
+    }
+
+    /// `--growth-steps`.
+    pub fn growth_steps(self, n: usize) -> Profile {
+        Profile {
+            growth_steps: n,
+            ..self
+        }
+    }
+
+    /// `--partitions`.
+    pub fn partitions(self, n: usize) -> Profile {
+        Profile {
+            partitions: n,
+            ..self
+        }
+    }
+
+    /// `--dead-brokers`.
+    pub fn dead_brokers(self, n: usize) -> Profile {
+        Profile {
+            dead_brokers: n,
+            ..self
+        }
+    }
+
+    /// `--rf3`: every partition has replication factor 3.
+    pub fn rf3(self) -> Profile {
+        Profile {
+            rf1: 0.0,
+            rf2: 0.0,
+            ..self
+        }
+    }
+
     /// The benchmark's scale: 300 brokers in 6 racks, about a million
     /// partitions and three million replicas.
     pub fn large() -> Profile {

@@ -13,7 +13,8 @@ use crate::analysis;
 use crate::exec::prepare;
 use crate::fsutil::read_input;
 use crate::model::reassignment;
-use crate::model::{BrokerId, Cluster, Problem, Problems, RackCoverage};
+use crate::model::{Cluster, Problem, Problems};
+use crate::planner;
 use crate::units::parse_rate;
 
 #[derive(Debug, Args)]
@@ -74,25 +75,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
         &|tp| cluster.partition(tp).map(|p| p.replicas.clone()),
         args.allow_rf_change,
     ));
-    let mut after: Vec<Vec<BrokerId>> = cluster
-        .partitions()
-        .map(|(_, p)| p.replicas.clone())
-        .collect();
-    let mut offsets = Vec::with_capacity(cluster.topics.len());
-    let mut at = 0;
-    for t in &cluster.topics {
-        offsets.push(at);
-        at += t.partitions.len();
-    }
     for m in plan.moves() {
-        let ti = cluster
-            .topics
-            .binary_search_by(|t| t.name.cmp(&m.tp.topic))
-            .expect("references checked");
-        let pi = cluster.topics[ti]
-            .partitions
-            .binary_search_by_key(&m.tp.partition, |p| p.partition)
-            .expect("references checked");
         if let Some(moving) = current.partition(&m.tp).and_then(|p| p.in_flight.as_ref())
             && moving.target != m.replicas
         {
@@ -101,10 +84,10 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
                 m.tp, moving.target
             ));
         }
-        after[offsets[ti] + pi] = m.replicas.clone();
     }
-    let use_racks = cluster.rack_coverage() == RackCoverage::All;
-    let targets = judged_targets(&cluster, &after);
+    let after = plan.applied_to(&cluster);
+    let use_racks = planner::use_racks(&cluster, false).unwrap_or(false);
+    let targets = analysis::judged_targets(&cluster, &after);
     if use_racks {
         // Per partition of the plan (one it does not list is not the
         // plan's to fix), against the racks of the alive brokers.
@@ -180,22 +163,6 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     })
 }
 
-/// The brokers a plan is judged against: the alive ones it leaves with
-/// replicas, and those that held none before (new brokers). A live broker
-/// the plan empties is being drained: judging the plan as though it
-/// should hold a share would read a decommission as a worse balance (and
-/// hide why its rack's other brokers grow).
-fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerId> {
-    let held = |b: BrokerId| cluster.partitions().any(|(_, p)| p.replicas.contains(&b));
-    cluster
-        .brokers
-        .iter()
-        .filter(|b| b.alive)
-        .filter(|b| after.iter().any(|r| r.contains(&b.id)) || !held(b.id))
-        .map(|b| b.id)
-        .collect()
-}
-
 /// The summary of a plan (already checked against `cluster`, which has no
 /// moves in flight) as `check` measures it, and whether racks count.
 pub fn summary_of(
@@ -203,22 +170,9 @@ pub fn summary_of(
     plan: &reassignment::Reassignment,
     throttle: Option<u64>,
 ) -> (analysis::Summary, bool) {
-    let mut after: Vec<Vec<BrokerId>> = cluster
-        .partitions()
-        .map(|(_, p)| p.replicas.clone())
-        .collect();
-    let index: std::collections::HashMap<(&str, i32), usize> = cluster
-        .partitions()
-        .enumerate()
-        .map(|(i, (t, p))| ((t.name.as_str(), p.partition), i))
-        .collect();
-    for m in plan.moves() {
-        if let Some(&i) = index.get(&(m.tp.topic.as_str(), m.tp.partition)) {
-            after[i] = m.replicas.clone();
-        }
-    }
-    let use_racks = cluster.rack_coverage() == RackCoverage::All;
-    let targets = judged_targets(cluster, &after);
+    let after = plan.applied_to(cluster);
+    let use_racks = planner::use_racks(cluster, false).unwrap_or(false);
+    let targets = analysis::judged_targets(cluster, &after);
     (
         analysis::summarize(cluster, &after, &targets, use_racks, throttle),
         use_racks,

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use regex::Regex;
 
 use super::args::ClusterArgs;
 use super::exit::{CodedError, Exit, invalid};
@@ -17,7 +16,8 @@ use crate::analysis;
 use crate::fsutil::{is_stdout, read_input};
 use crate::model::health::name_some;
 use crate::model::reassignment::{self, parse_topics};
-use crate::model::{BrokerId, Cluster, RackCoverage, snapshot};
+use crate::model::{BrokerId, Cluster, snapshot};
+use crate::planner::select::TopicFilter;
 use crate::planner::{self, Budget, Objective, PlanRequest, Targets};
 use crate::units::{parse_rate, parse_size};
 
@@ -74,8 +74,8 @@ pub struct PlanArgs {
     pub replication_factor: Option<usize>,
 
     /// Balance replica counts (count) or bytes (size).
-    #[arg(long, value_enum, default_value_t = ObjectiveArg::Count)]
-    pub objective: ObjectiveArg,
+    #[arg(long, value_enum, default_value_t = Objective::Count)]
+    pub objective: Objective,
     /// Stop after this many replica moves (incremental rebalancing).
     #[arg(long, value_name = "N")]
     pub max_moves: Option<u64>,
@@ -125,12 +125,6 @@ pub struct PlanArgs {
 pub enum InFlightArg {
     Error,
     Target,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ObjectiveArg {
-    Count,
-    Size,
 }
 
 fn parse_pair(s: &str) -> Result<(BrokerId, BrokerId), String> {
@@ -201,7 +195,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         None => snapshot_live(&args.live, &printer)?,
     };
     let (cluster, settled) = settle_in_flight(current, &source, args.in_flight)?;
-    if args.objective == ObjectiveArg::Size
+    if args.objective == Objective::Size
         && cluster.partition_count() > 0
         && cluster.partitions().all(|(_, p)| p.size_bytes == 0)
     {
@@ -219,10 +213,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     let req = PlanRequest {
         targets,
         topics,
-        objective: match args.objective {
-            ObjectiveArg::Count => Objective::Count,
-            ObjectiveArg::Size => Objective::Size,
-        },
+        objective: args.objective,
         budget: Budget {
             max_moves: args.max_moves,
             max_bytes: args.max_bytes,
@@ -257,7 +248,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         write_outputs(&printer, files, args.no_clobber)?
     };
 
-    let use_racks = !args.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
+    let use_racks = outcome.racks_used;
     let mut sum = analysis::summarize(
         &cluster,
         &outcome.assignment,
@@ -265,16 +256,8 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         use_racks,
         args.throttle,
     );
-    if args.replace.is_some() {
-        // A substitution does not rebalance: what must move is exactly
-        // what leaves the old brokers (of the selected topics; the others
-        // stay).
-        sum.totals.replica_moves_lower_bound = sum
-            .brokers
-            .iter()
-            .filter(|b| !b.target)
-            .map(|b| b.replicas_before - b.replicas_after)
-            .sum();
+    if let Some(moves) = outcome.bounds.exact_moves {
+        sum.totals.replica_moves_lower_bound = moves;
     }
     let mut notes = Vec::new();
     if settled > 0 {
@@ -369,7 +352,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         ReportFormat::Text => {
             printer.out(&summary::render(
                 &sum,
-                args.objective == ObjectiveArg::Size,
+                args.objective == Objective::Size,
                 args.throttle,
             ));
             for n in &notes {
@@ -431,88 +414,20 @@ fn join(ids: &[BrokerId]) -> String {
         .join(", ")
 }
 
-/// Topic names are `[A-Za-z0-9._-]`; anything else makes the argument a
-/// regex.
-fn is_name_list(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ','))
-}
-
 /// Resolves `--topics`, `--topics-file` and `--exclude-topics` into the set
-/// of topics that may move (`None`: all). Names that are not in the
-/// snapshot, and regexes that match nothing, are errors.
+/// of topics that may move (`None`: all), reading the topics file.
 fn select_topics(cluster: &Cluster, args: &PlanArgs) -> Result<Option<BTreeSet<String>>> {
-    let all: Vec<&str> = cluster.topics.iter().map(|t| t.name.as_str()).collect();
-    let resolve = |flag: &str, spec: &str| -> Result<BTreeSet<String>> {
-        if is_name_list(spec) {
-            let names: Vec<&str> = spec.split(',').filter(|s| !s.is_empty()).collect();
-            if names.is_empty() {
-                return Err(invalid(anyhow::anyhow!("{flag}: empty topic list")));
-            }
-            let unknown: Vec<&str> = names
-                .iter()
-                .copied()
-                .filter(|n| cluster.topic(n).is_none())
-                .collect();
-            if !unknown.is_empty() {
-                return Err(invalid(anyhow::anyhow!(
-                    "{flag}: unknown topics: {}",
-                    unknown.join(", ")
-                )));
-            }
-            Ok(names.into_iter().map(String::from).collect())
-        } else {
-            let re = Regex::new(&format!("^(?:{spec})$")).map_err(|e| {
-                // The regex crate draws the pattern with a caret over
-                // several lines; the last one says what is wrong.
-                let text = e.to_string();
-                let why = text.lines().last().unwrap_or_default();
-                let why = why.strip_prefix("error: ").unwrap_or(why);
-                invalid(anyhow::anyhow!("{flag}: invalid regex {spec:?}: {why}"))
-            })?;
-            let hit: BTreeSet<String> = all
-                .iter()
-                .filter(|n| re.is_match(n))
-                .map(|n| n.to_string())
-                .collect();
-            if hit.is_empty() {
-                return Err(invalid(anyhow::anyhow!(
-                    "{flag}: {spec:?} matches no topic"
-                )));
-            }
-            Ok(hit)
+    let topics_file = match &args.topics_file {
+        Some(path) => {
+            let bytes = read_input(path)?;
+            Some((path.as_str(), parse_topics(path, &bytes).map_err(invalid)?))
         }
+        None => None,
     };
-    let mut selected: Option<BTreeSet<String>> = None;
-    if let Some(spec) = &args.topics {
-        selected = Some(resolve("--topics", spec)?);
-    }
-    if let Some(path) = &args.topics_file {
-        let bytes = read_input(path)?;
-        let names = parse_topics(path, &bytes).map_err(invalid)?;
-        let unknown: Vec<&str> = names
-            .iter()
-            .map(String::as_str)
-            .filter(|n| cluster.topic(n).is_none())
-            .collect();
-        if !unknown.is_empty() {
-            return Err(invalid(anyhow::anyhow!(
-                "{path}: unknown topics: {}",
-                unknown.join(", ")
-            )));
-        }
-        selected = Some(names.into_iter().collect());
-    }
-    if let Some(spec) = &args.exclude_topics {
-        let excluded = resolve("--exclude-topics", spec)?;
-        let base = selected.unwrap_or_else(|| all.iter().map(|s| s.to_string()).collect());
-        let left: BTreeSet<String> = base.difference(&excluded).cloned().collect();
-        if left.is_empty() {
-            return Err(invalid(anyhow::anyhow!(
-                "--exclude-topics {spec:?} leaves no topic that may move"
-            )));
-        }
-        selected = Some(left);
-    }
-    Ok(selected)
+    let filter = TopicFilter {
+        topics: args.topics.as_deref(),
+        topics_file,
+        exclude: args.exclude_topics.as_deref(),
+    };
+    planner::select::select_topics(cluster, &filter).map_err(invalid)
 }

@@ -52,6 +52,28 @@ impl Reassignment {
         &self.moves
     }
 
+    /// The cluster's assignment (replica lists in `Cluster::partitions()`
+    /// order) once every move of this plan is made. A move naming a
+    /// partition the cluster does not have changes nothing
+    /// ([`check_references`] reports it).
+    pub fn applied_to(&self, cluster: &Cluster) -> Vec<Vec<BrokerId>> {
+        let mut after: Vec<Vec<BrokerId>> = cluster
+            .partitions()
+            .map(|(_, p)| p.replicas.clone())
+            .collect();
+        let index: std::collections::HashMap<(&str, i32), usize> = cluster
+            .partitions()
+            .enumerate()
+            .map(|(i, (t, p))| ((t.name.as_str(), p.partition), i))
+            .collect();
+        for m in &self.moves {
+            if let Some(&i) = index.get(&(m.tp.topic.as_str(), m.tp.partition)) {
+                after[i] = m.replicas.clone();
+            }
+        }
+        after
+    }
+
     pub fn is_empty(&self) -> bool {
         self.moves.is_empty()
     }

@@ -2,6 +2,7 @@
 //! them and the summary reports against them. Pure.
 
 use super::flow::{BIG, Flow};
+use super::state::State;
 
 /// Above this many replicas the flow bound is skipped (it gets slow); the
 /// simple bound stands.
@@ -155,6 +156,48 @@ pub fn topic_floor(topics: &[TopicRacks], racks: &[(u64, u64, u64)]) -> Option<u
         }
     }
     Some(a)
+}
+
+/// The fewest moves any plan needs to bring every target into its range:
+/// what sits on non-targets or above the ceilings must leave, what is
+/// missing below the floors must arrive.
+pub(super) fn lower_bound(st: &State) -> u64 {
+    let mut leave = 0u64;
+    let mut arrive = 0u64;
+    for b in 0..st.broker_count {
+        if st.target[b] {
+            leave += st.count[b].saturating_sub(st.ceiling[b]) as u64;
+            arrive += st.floor[b].saturating_sub(st.count[b]) as u64;
+        } else {
+            leave += st.count[b] as u64;
+        }
+    }
+    leave.max(arrive)
+}
+
+/// The rack-routed bound (see [`flow_bound`]) of the starting state, or 0
+/// where it does not apply or would be slow.
+pub(super) fn flow_bound_of(st: &State) -> u64 {
+    let replicas: usize = st.reps.iter().map(Vec::len).sum();
+    if st.k_target <= 1 || replicas as u64 > FLOW_BOUND_MAX_REPLICAS {
+        return 0;
+    }
+    let before: Vec<Vec<usize>> = st
+        .reps
+        .iter()
+        .map(|r| r.iter().map(|&b| b as usize).collect())
+        .collect();
+    let rack: Vec<Option<usize>> = st.rack.iter().map(|r| r.map(usize::from)).collect();
+    let mut target_racks: Vec<usize> = (0..st.broker_count)
+        .filter(|&b| st.target[b])
+        .filter_map(|b| rack[b])
+        .collect();
+    target_racks.sort_unstable();
+    target_racks.dedup();
+    let quota: Vec<(u64, u64)> = (0..st.broker_count)
+        .map(|b| (u64::from(st.floor[b]), u64::from(st.ceiling[b])))
+        .collect();
+    flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,3 +1,8 @@
+//! Phase `budget`. Input: the whole plan and the cluster as it starts.
+//! Output: the part of the plan that helps most within the budget.
+//! Invariant: the budget holds, healing comes first, and no phase before
+//! this one knows about budgets.
+//!
 //! Budgets (`--max-moves`, `--max-bytes`): the plan is made whole, and the
 //! part of it that does the most good within the budget is kept.
 //!
@@ -19,8 +24,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::balance::{Steer, byte_ideals};
-use super::state::{B, State};
+use super::Objective;
+use super::bytes::byte_ideals;
+use super::state::{BrokerIx, State};
 
 /// How far the planner may go: `--max-moves` and `--max-bytes`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,13 +67,13 @@ fn far(x: f64) -> f64 {
 /// and what it costs.
 struct Change {
     p: usize,
-    gone: Vec<B>,
-    new: Vec<B>,
+    gone: Vec<BrokerIx>,
+    new: Vec<BrokerIx>,
     bytes: u64,
 }
 
 impl Change {
-    fn brokers(&self) -> impl Iterator<Item = &B> {
+    fn brokers(&self) -> impl Iterator<Item = &BrokerIx> {
         self.gone.iter().chain(&self.new)
     }
 }
@@ -118,15 +124,15 @@ impl Ord for Entry {
 /// Applies to `st` (the cluster as it starts) the part of the whole plan
 /// `full` that does the most good within `budget` (see the module); all
 /// of it where it fits.
-pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
+pub fn select(st: &mut State, full: &[Vec<BrokerIx>], budget: &Budget, objective: Objective) {
     let changes: Vec<Change> = (0..st.reps.len())
         .filter_map(|p| {
-            let gone: Vec<B> = st.reps[p]
+            let gone: Vec<BrokerIx> = st.reps[p]
                 .iter()
                 .copied()
                 .filter(|b| !full[p].contains(b))
                 .collect();
-            let new: Vec<B> = full[p]
+            let new: Vec<BrokerIx> = full[p]
                 .iter()
                 .copied()
                 .filter(|b| !st.reps[p].contains(b))
@@ -170,8 +176,8 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
         // Healing goes anyway, after the healing that finds room.
         let t = st.topic_of[c.p];
         let full_dest = c.new.iter().any(|&b| {
-            st.count[b as usize] >= st.hi[b as usize]
-                || st.tc(t, b) + 1 > st.share_of(t, b) + topic_limit
+            st.count[b as usize] >= st.ceiling[b as usize]
+                || st.topic_count(t, b) + 1 > st.share_of(t, b) + topic_limit
         });
         let z = st.size[c.p];
         let mut gain = 0.0;
@@ -187,14 +193,14 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
             let ideal = if st.target[bi] { st.ideal[bi] } else { 0.0 };
             let count = st.count[bi] as f64;
             gain += far(count - ideal) - far(count + delta as f64 - ideal);
-            if steer == Steer::Size {
+            if objective == Objective::Size {
                 let bytes = st.bytes[bi] as f64 / mean_size;
                 let moved = (delta * z as i64) as f64 / mean_size;
                 let share = bideal[bi] / mean_size;
                 gain += far(bytes - share) - far(bytes + moved - share);
             }
             let over = |n: i64| (n - st.share_of(t, b) as i64).max(0) as f64;
-            let tc = st.tc(t, b) as i64;
+            let tc = st.topic_count(t, b) as i64;
             gain += over(tc).powi(2) - over(tc + delta).powi(2);
         }
         let (heal, heal_full) = if full_dest {
@@ -218,10 +224,10 @@ pub fn select(st: &mut State, full: &[Vec<B>], budget: &Budget, steer: Steer) {
         .collect();
     // Changes worth nothing now wait on their brokers: a score can rise
     // when one of them changes (a full destination sheds).
-    let mut parked: Vec<Vec<usize>> = vec![Vec::new(); st.nb];
+    let mut parked: Vec<Vec<usize>> = vec![Vec::new(); st.broker_count];
     let mut waiting = vec![false; changes.len()];
     let mut round = 0;
-    let mut changed = vec![0u64; st.nb];
+    let mut changed = vec![0u64; st.broker_count];
     while let Some(top) = heap.pop() {
         let c = &changes[top.index];
         if c.brokers().any(|b| changed[*b as usize] > top.round) {

@@ -1,3 +1,8 @@
+//! Phase `level`. Input: the plan after topic repair and where replicas
+//! started. Output: the worst (topic, broker) excess lowered level by
+//! level. Invariant: counts stay in range, a level is taken whole or not
+//! at all, and the plan stays within the move limit.
+//!
 //! Topic leveling: where a topic must end two or more over its own share
 //! somewhere (one-broker racks that hold a replica of every wide partition
 //! leave the other topics too little room there), the worst excess is
@@ -16,8 +21,8 @@
 //! level counts only when every entry at the worst comes down, so where
 //! one cannot, that level's steps are undone and leveling stops.
 
-use super::counts::topic_starts;
-use super::state::{B, State, move_cost};
+use super::moves::topic_starts;
+use super::state::{BrokerIx, State, move_cost};
 
 /// Replicas of the worst topic weighed per step, brokers they may go to,
 /// and replicas per broker weighed to come back (moved ones first).
@@ -28,17 +33,17 @@ const SCAN: usize = 512;
 /// One step: `p` goes from `a` to `b`; with `q`, `q` comes back from `b`.
 struct Step {
     p: usize,
-    b: B,
+    b: BrokerIx,
     q: Option<usize>,
 }
 
 /// Lowers the worst topic excess while the plan stays within `limit` moves
 /// of `start` (or within what it already moves, if more).
-pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
+pub fn level_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
     // Entries two or more over, and every entry a step raises: the only
     // ones that can be the worst (the rest stay below 2).
-    let mut watch: Vec<(u32, B)> = st
-        .tcount
+    let mut watch: Vec<(u32, BrokerIx)> = st
+        .topic_counts
         .entries()
         .into_iter()
         .filter(|&(t, b, _)| st.target[b as usize] && excess(st, t, b) >= 2)
@@ -48,7 +53,9 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
         return;
     }
     let starts = topic_starts(st);
-    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+    let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| st.target[b as usize])
+        .collect();
     let mut net = st.net_moves(start) as i64;
     let limit = (limit as i64).max(net);
     let mut lv = Level {
@@ -69,16 +76,16 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
         if worst < 2 {
             return;
         }
-        let at_worst: Vec<(u32, B)> = watch
+        let at_worst: Vec<(u32, BrokerIx)> = watch
             .iter()
             .copied()
             .filter(|&(t, b)| excess(st, t, b) == worst)
             .collect();
         // A level is taken whole or not at all: steps that lower some of
         // the worst entries but not all would spend moves for nothing.
-        let marks: Vec<usize> = st.on.iter().map(Vec::len).collect();
+        let marks: Vec<usize> = st.partitions_on.iter().map(Vec::len).collect();
         let counters = (st.moves, st.bytes_moved);
-        let mut done: Vec<(usize, B, B)> = Vec::new();
+        let mut done: Vec<(usize, BrokerIx, BrokerIx)> = Vec::new();
         let before = net;
         for (t, a) in at_worst {
             if excess(st, t, a) < worst {
@@ -89,7 +96,7 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
                 for &(p, from, to) in done.iter().rev() {
                     lv.apply(st, p, to, from);
                 }
-                for (on, mark) in st.on.iter_mut().zip(marks) {
+                for (on, mark) in st.partitions_on.iter_mut().zip(marks) {
                     on.truncate(mark);
                 }
                 (st.moves, st.bytes_moved) = counters;
@@ -109,8 +116,8 @@ pub fn level_topics(st: &mut State, start: &[Vec<B>], limit: u64) {
     }
 }
 
-fn excess(st: &State, t: u32, b: B) -> i64 {
-    i64::from(st.tc(t, b)) - i64::from(st.share_of(t, b))
+fn excess(st: &State, t: u32, b: BrokerIx) -> i64 {
+    i64::from(st.topic_count(t, b)) - i64::from(st.share_of(t, b))
 }
 
 struct Level {
@@ -123,7 +130,7 @@ struct Level {
 }
 
 impl Level {
-    fn apply(&mut self, st: &mut State, p: usize, from: B, to: B) {
+    fn apply(&mut self, st: &mut State, p: usize, from: BrokerIx, to: BrokerIx) {
         if st.reps[p].len() == 1 {
             self.singles[from as usize] -= 1;
             self.singles[to as usize] += 1;
@@ -134,7 +141,7 @@ impl Level {
 
     /// Whether `to` may take one more single-replica partition (net of
     /// `back`, which leaves it).
-    fn leads(&self, st: &State, p: usize, to: B, back: Option<usize>) -> bool {
+    fn leads(&self, st: &State, p: usize, to: BrokerIx, back: Option<usize>) -> bool {
         let single = |p: usize| u32::from(st.reps[p].len() == 1);
         let gain = single(p) as i64 - back.map_or(0, |q| single(q) as i64);
         gain <= 0 || self.singles[to as usize] < self.leader_cap
@@ -147,15 +154,15 @@ impl Level {
     fn best(
         &self,
         st: &State,
-        start: &[Vec<B>],
-        targets: &[B],
+        start: &[Vec<BrokerIx>],
+        targets: &[BrokerIx],
         range: std::ops::Range<usize>,
         t: u32,
-        a: B,
+        a: BrokerIx,
         room: i64,
     ) -> Option<(i64, Step)> {
         let bar = excess(st, t, a) - 1;
-        let mut dests: Vec<(i64, B)> = targets
+        let mut dests: Vec<(i64, BrokerIx)> = targets
             .iter()
             .filter(|&&b| b != a)
             .map(|&b| (excess(st, t, b), b))
@@ -189,8 +196,8 @@ impl Level {
                 }
                 let go = move_cost(start, p, a, b);
                 let (ia, ib) = (a as usize, b as usize);
-                if st.count[ia] > st.lo[ia]
-                    && st.count[ib] < st.hi[ib]
+                if st.count[ia] > st.floor[ia]
+                    && st.count[ib] < st.ceiling[ib]
                     && self.leads(st, p, b, None)
                 {
                     consider((go, x + 1, p, usize::MAX), Step { p, b, q: None });
@@ -213,10 +220,10 @@ impl Level {
     fn back(
         &self,
         st: &State,
-        start: &[Vec<B>],
+        start: &[Vec<BrokerIx>],
         t: u32,
-        a: B,
-        b: B,
+        a: BrokerIx,
+        b: BrokerIx,
         bar: i64,
     ) -> Option<(i64, i64, usize)> {
         // Stale entries are skipped before the bounded look, not counted.
@@ -227,7 +234,10 @@ impl Level {
                 .take(SCAN)
                 .collect()
         };
-        let (arrived, stayed) = (live(&self.arrived[b as usize]), live(&st.on[b as usize]));
+        let (arrived, stayed) = (
+            live(&self.arrived[b as usize]),
+            live(&st.partitions_on[b as usize]),
+        );
         arrived
             .into_iter()
             .chain(stayed)

@@ -33,7 +33,10 @@
 //! seconds.
 //!
 //! # Algorithm
-//! See the `counts` module for the details.
+//! Each step is a phase in its own module, run in this order by
+//! `Planner::rebalance` (`drain`, `counts`, `search` with `transport`,
+//! `topics`, `level`, `bytes`, `budget`, `leaders`); each phase's doc
+//! comment states its input, output and the invariant it keeps.
 //! 1. Drain non-targets, each replica to the open target (below its floor
 //!    first, in a rack with room) where its topic stays within its share;
 //!    if none, to a target lacking the topic, within the slack. If the
@@ -85,27 +88,34 @@
 //! moves one replica from 1 and one from 2 to brokers 3 and 4: two moves,
 //! which is the lower bound, ending at 2, 2, 1, 1.
 
-pub mod balance;
 pub mod bound;
 mod budget;
+mod bytes;
 mod counts;
+mod drain;
 mod flow;
 pub mod ideal;
 pub mod leaders;
 mod level;
+mod moves;
+mod resolve;
 pub mod rng;
+mod search;
+pub mod select;
 mod state;
 #[cfg(test)]
 mod tests;
+mod topics;
 mod transport;
 
 use std::collections::BTreeSet;
 
 use crate::model::reassignment::{Move, Reassignment};
-use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
-use balance::Steer;
+use crate::model::{BrokerId, Cluster, TopicPartition};
 pub use budget::Budget;
-use state::{B, State};
+use resolve::Job;
+pub use resolve::use_racks;
+use state::{BrokerIx, State};
 
 /// Which brokers should hold replicas afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -121,12 +131,13 @@ pub enum Targets {
     Replace(Vec<(BrokerId, BrokerId)>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the plan balances (`--objective`): replica counts per broker and
+/// per topic (`Count`), or bytes, keeping counts near balance (`Size`).
+/// The variants carry no doc comment: clap would list them in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Objective {
-    /// Balance replica counts per broker and per topic.
     #[default]
     Count,
-    /// Balance bytes, keeping counts near balance.
     Size,
 }
 
@@ -199,6 +210,31 @@ pub struct Outcome {
     /// Partitions with no replica on a live broker, left as they are
     /// (sorted): no move can heal them.
     pub offline_partitions: Vec<TopicPartition>,
+    /// Whether partitions were kept spread over racks (see [`use_racks`]).
+    pub racks_used: bool,
+    /// The lower bounds the plan was steered by.
+    pub bounds: Bounds,
+}
+
+/// Lower bounds on what any plan of the request must do, as the planner
+/// measured them on the online partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bounds {
+    /// Replica moves: the count bound, or the rack-routed flow bound where
+    /// it applies (see the `bound` module), whichever is higher.
+    pub moves: u64,
+    /// A substitution (`--replace`) does not rebalance: the moves it must
+    /// make are exactly what leaves the brokers outside the target set.
+    pub exact_moves: Option<u64>,
+}
+
+impl Bounds {
+    fn of(st: &State) -> Bounds {
+        Bounds {
+            moves: bound::lower_bound(st).max(bound::flow_bound_of(st)),
+            exact_moves: None,
+        }
+    }
 }
 
 impl Outcome {
@@ -261,454 +297,197 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
     Ok(out)
 }
 
+/// The phases a rebalance runs, in order, each in its own module:
+/// [`resolve`] → [`drain`] → [`counts`] → transport ([`search`]) →
+/// [`topics`] → [`level`] → [`bytes`] → [`budget`] → [`leaders`]. A
+/// substitution (`--replace`) runs only the first two.
 fn plan_online(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
-    let nb = cluster.brokers.len();
-    let index = cluster.broker_index();
-    let idx = |id: BrokerId| index.get(&id).copied().ok_or(PlanError::UnknownBroker(id));
-    let alive: Vec<bool> = cluster.brokers.iter().map(|b| b.alive).collect();
-
-    let mut target = alive.clone();
-    let mut replace: Vec<(B, B)> = Vec::new();
-    match &req.targets {
-        Targets::Alive => {}
-        Targets::Brokers(list) => {
-            target = vec![false; nb];
-            for &id in list {
-                let i = idx(id)?;
-                if !alive[i] {
-                    return Err(PlanError::DeadTarget(id));
-                }
-                target[i] = true;
-            }
-        }
-        Targets::Remove(list) => {
-            for &id in list {
-                target[idx(id)?] = false;
-            }
-        }
-        Targets::Replace(pairs) => {
-            let mut seen = BTreeSet::new();
-            for &(old, new) in pairs {
-                for id in [old, new] {
-                    if !seen.insert(id) {
-                        return Err(PlanError::ReplaceRepeated(id));
-                    }
-                }
-                let (o, n) = (idx(old)?, idx(new)?);
-                if !alive[n] {
-                    return Err(PlanError::DeadTarget(new));
-                }
-                target[o] = false;
-                target[n] = true;
-                replace.push((o as B, n as B));
-            }
-        }
-    }
-    // A half-done substitution would leave OLD in use. (A replication
-    // factor change is made whole, outside the budget: `--max-moves 0`
-    // changes it and nothing else.)
-    if req.budget.is_limited() && !replace.is_empty() {
-        return Err(PlanError::BudgetWith("--replace"));
-    }
-    let ntargets = target.iter().filter(|&&t| t).count();
-    if ntargets == 0 {
-        return Err(PlanError::NoTargets);
-    }
-    let use_racks = !req.ignore_racks
-        && match cluster.rack_coverage() {
-            RackCoverage::All => true,
-            RackCoverage::None => false,
-            RackCoverage::Partial(missing) => return Err(PlanError::PartialRacks(missing)),
-        };
-
-    let mut reps: Vec<Vec<B>> = Vec::with_capacity(cluster.partition_count());
-    let mut movable = Vec::with_capacity(cluster.partition_count());
-    for (t, p) in cluster.partitions() {
-        reps.push(p.replicas.iter().map(|id| index[id] as B).collect());
-        movable.push(req.topics.as_ref().is_none_or(|s| s.contains(&t.name)));
-    }
-
-    for &(o, n) in &replace {
-        for (pi, (t, p)) in cluster.partitions().enumerate() {
-            if !movable[pi] || !reps[pi].contains(&o) {
-                continue;
-            }
-            if reps[pi].contains(&n) {
-                return Err(PlanError::ReplaceConflict {
-                    tp: TopicPartition {
-                        topic: t.name.clone(),
-                        partition: p.partition,
-                    },
-                    old: cluster.brokers[o as usize].id,
-                    new: cluster.brokers[n as usize].id,
-                });
-            }
-            let slot = reps[pi].iter().position(|&b| b == o).expect("checked");
-            reps[pi][slot] = n;
-        }
-    }
-
-    let mut rf_changed = 0;
-    if let Some(rf) = req.replication_factor {
-        if rf == 0 {
-            return Err(PlanError::ZeroReplicationFactor);
-        }
-        if rf > ntargets {
-            return Err(PlanError::ReplicationFactorTooHigh {
-                rf,
-                targets: ntargets,
-            });
-        }
-        rf_changed = change_rf(cluster, &mut reps, &movable, &target, rf, use_racks);
-    }
-
-    // A partition wider than the target set has nowhere to go: an error,
-    // as in Kafka, rather than a plan that strands some of it.
-    if let Some((pi, r)) = reps
-        .iter()
-        .enumerate()
-        .find(|&(pi, r)| movable[pi] && r.len() > ntargets)
-    {
-        let (t, p) = cluster
-            .partitions()
-            .nth(pi)
-            .expect("one list per partition");
-        return Err(PlanError::PartitionTooWide {
-            tp: TopicPartition {
-                topic: t.name.clone(),
-                partition: p.partition,
-            },
-            rf: r.len(),
-            targets: ntargets,
-        });
-    }
-
-    // Replicas on dead brokers are healed whatever the target set says.
-    let dead_brokers: Vec<BrokerId> = cluster
-        .brokers
-        .iter()
-        .enumerate()
-        .filter(|(i, b)| !b.alive && reps.iter().any(|r| r.contains(&(*i as B))))
-        .map(|(_, b)| b.id)
-        .collect();
-    let on_dead = |reps: &[Vec<B>]| -> u64 {
-        reps.iter()
-            .flatten()
-            .filter(|&&b| !alive[b as usize])
-            .count() as u64
+    let job = resolve::resolve(cluster, req)?;
+    let planner = Planner {
+        cluster,
+        req,
+        job: &job,
     };
-    let dead_before = on_dead(&reps);
-
-    let steer = match req.objective {
-        Objective::Count => Steer::Count,
-        Objective::Size => Steer::Size,
+    let (st, bounds) = if job.substitutes() {
+        planner.substitute()
+    } else {
+        planner.rebalance()
     };
-    let start = |reps: Vec<Vec<B>>| {
-        let mut st = State::new(cluster, reps, target.clone(), movable.clone(), use_racks);
-        let mut rng = rng::SplitMix64::new(req.seed);
+    Ok(planner.outcome(st, bounds))
+}
+
+/// The bar: a plan may move 2% more than the lower bound. Topic balance
+/// may spend that slack; the bound matters more.
+fn move_bar(bound: u64) -> u64 {
+    bound * 102 / 100
+}
+
+/// What the phases share: the cluster, the request and its resolution.
+struct Planner<'a> {
+    cluster: &'a Cluster,
+    req: &'a PlanRequest,
+    job: &'a Job,
+}
+
+impl Planner<'_> {
+    /// A state with replicas at `reps` and each broker's partitions in the
+    /// order the phases take them: smallest first (fewest bytes moved),
+    /// ties broken by the seed.
+    fn fresh(&self, reps: Vec<Vec<BrokerIx>>) -> State {
+        let job = self.job;
+        let mut st = State::new(
+            self.cluster,
+            reps,
+            job.target.clone(),
+            job.movable.clone(),
+            job.use_racks,
+        );
+        let mut rng = rng::SplitMix64::new(self.req.seed);
         let salt = rng.next_u64();
         let size = &st.size;
-        for list in &mut st.on {
+        for list in &mut st.partitions_on {
             list.sort_by_key(|&p| (size[p as usize], mix(salt ^ p as u64)));
         }
         st
-    };
-    // The bar allows 2% above the bound; topic balance may spend it, up
-    // to three quarters before the count moves. Those may need detours of
-    // their own that eat the rest; then the plan is made again without
-    // spending early, since the bound matters more than topic balance.
-    let ceiling = |bound: u64| bound * 102 / 100;
-    let spend = |st: &mut State, early: u64, reserve: bool| {
-        let mut early = if replace.is_empty() { early } else { 0 };
-        counts::drain(st, &mut early, reserve);
-        if replace.is_empty() {
-            counts::balance(st, steer, early);
+    }
+
+    /// The drain, then (unless substituting) the count phases. `early` is
+    /// what topic balance may spend above the bound before the count
+    /// moves; `reserve` keeps rack room in the drain (see `drain`).
+    fn count_phases(&self, st: &mut State, early: u64, reserve: bool) {
+        let substitutes = self.job.substitutes();
+        let mut early = if substitutes { 0 } else { early };
+        drain::drain(st, &mut early, reserve);
+        if !substitutes {
+            counts::balance(st, self.req.objective, early);
         }
-    };
-    // Where replicas start: for a second try and the topic repair's net
-    // count of moves.
-    let initial = replace.is_empty().then(|| reps.clone());
-    let replicas: usize = reps.iter().map(Vec::len).sum();
-    let transport_input = (replace.is_empty()
-        && movable.iter().all(|&m| m)
-        && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS)
-        .then(|| reps.clone());
-    let mut st = start(reps);
-    let start_excess = st.topic_excess();
-    let bound = counts::lower_bound(&st).max(flow_bound_of(&st));
-    spend(&mut st, bound * 3 / 200, false);
-    // If the replicas that end elsewhere are still over, once more with
-    // the drain keeping rack room for the replicas bound to few racks (a
-    // greedy drain can overfill a rack and force detours), keeping
-    // whichever moves fewer.
-    if let Some(again) = &initial
-        && st.moves > ceiling(bound)
-    {
-        st = start(again.clone());
-        spend(&mut st, 0, false);
-        let moved = |st: &State| st.net_moves(again);
-        if moved(&st) > ceiling(bound) {
-            let mut kept = start(again.clone());
-            spend(&mut kept, 0, true);
+    }
+
+    /// `--replace`: every replica of an old broker goes to its new one
+    /// (made in `resolve`); the drain moves what is left on non-targets.
+    fn substitute(&self) -> (State, Bounds) {
+        let mut st = self.fresh(self.job.reps.clone());
+        let bounds = Bounds::of(&st);
+        self.count_phases(&mut st, bounds.moves * 3 / 200, false);
+        // What leaves the non-targets, counted from the snapshot (before
+        // the substitution made in `resolve`).
+        let index = self.cluster.broker_index();
+        let before = self
+            .cluster
+            .partitions()
+            .flat_map(|(_, p)| &p.replicas)
+            .filter(|id| !st.target[index[id]])
+            .count() as u64;
+        let after = st
+            .reps
+            .iter()
+            .flatten()
+            .filter(|&&b| !st.target[b as usize])
+            .count() as u64;
+        let exact_moves = Some(before.saturating_sub(after));
+        (
+            st,
+            Bounds {
+                exact_moves,
+                ..bounds
+            },
+        )
+    }
+
+    /// The whole rebalance. See the module documentation.
+    fn rebalance(&self) -> (State, Bounds) {
+        let start = &self.job.reps;
+        let mut st = self.fresh(start.clone());
+        let start_excess = st.topic_excess();
+        let bounds = Bounds::of(&st);
+        let bound = bounds.moves;
+        // Topic balance may spend up to three quarters of the bar's slack
+        // before the count moves.
+        self.count_phases(&mut st, bound * 3 / 200, false);
+        if st.moves > move_bar(bound) {
+            st = self.counts_again(bound);
+        }
+        if self.transport_applies() {
+            st = search::compete(self, st, start, bound, start_excess);
+        }
+        topics::repair_topics(&mut st, start, move_bar(bound));
+        level::level_topics(&mut st, start, move_bar(bound));
+        bytes::even_bytes(&mut st, start, self.req.objective);
+        st.keep_unmoved_order(start);
+        if self.req.budget.is_limited() {
+            st = self.within_budget(st);
+        }
+        if self.req.leader_balance {
+            leaders::balance(&mut st.reps, &st.movable, &st.target, st.broker_count);
+        }
+        (st, bounds)
+    }
+
+    /// The count moves may need rack detours of their own that eat the
+    /// slack topic balance spent early: the plan is made again without
+    /// spending early, and if still over the bar, once more with the drain
+    /// keeping rack room for the replicas bound to few racks (a greedy
+    /// drain can overfill a rack and force detours), keeping whichever
+    /// strands fewer, then moves fewer.
+    fn counts_again(&self, bound: u64) -> State {
+        let start = &self.job.reps;
+        let mut st = self.fresh(start.clone());
+        self.count_phases(&mut st, 0, false);
+        let moved = |st: &State| st.net_moves(start);
+        if moved(&st) > move_bar(bound) {
+            let mut kept = self.fresh(start.clone());
+            self.count_phases(&mut kept, 0, true);
             if (kept.stranded(), moved(&kept)) < (st.stranded(), moved(&st)) {
                 st = kept;
             }
         }
+        st
     }
-    // The topic transport (see its module), where it applies, competes
-    // with the greedy: fewer stranded, then within the bar on moves (or
-    // nearer to it), then no broker left with more single-replica
-    // partitions than it may lead, then the better topic spread, then
-    // fewer moves. Its topic caps are searched for the least whose plan
-    // stays within the bar on moves, from the least excess any placement
-    // can reach (at least the bar's one); see the search below for how far.
-    if let Some(reps) = transport_input {
-        let moved = |st: &State| st.net_moves(&reps);
-        // Where the greedy cannot get within the bar, the bound may be out
-        // of reach (it counts two replicas of a partition into one free
-        // rack): the flow's own count optimum is then the reference.
-        // (With counts one outside their range allowed, as the bar does.)
-        let reference = if moved(&st) > ceiling(bound) {
-            let mut probe = start(reps.clone());
-            probe.widen_quotas();
-            transport::count_moves(&mut probe, &reps).map_or(bound, |m| m.max(bound))
-        } else {
-            bound
-        };
-        let rank = |st: &State| {
-            let m = moved(st);
-            (
-                st.stranded(),
-                m.saturating_sub(ceiling(reference)),
-                st.single_excess(),
-                st.topic_excess(),
-                m,
-            )
-        };
-        // With `widen`, counts may end one outside their range, as the bar
-        // allows: tried only when the plan is still over the move bar or
-        // leaves leaders unbalanceable, where that room is what saves the
-        // moves (the count phases would pull the counts back in, so only
-        // the drain runs after it).
-        let attempt = |excess: u32, widen: bool| -> Option<State> {
-            let mut alt = start(reps.clone());
-            if widen {
-                alt.widen_quotas();
-            }
-            transport::run(&mut alt, &reps, excess)?;
-            if widen {
-                counts::drain(&mut alt, &mut 0, false);
-            } else {
-                spend(&mut alt, 0, false);
-            }
-            Some(alt)
-        };
-        let floor = st.topic_floor(0).map(|f| f.max(1));
-        let done = |st: &State| {
-            st.stranded() == 0
-                && moved(st) <= ceiling(reference)
-                && st.single_excess() == 0
-                && floor.is_some_and(|f| st.topic_excess() <= f)
-        };
-        for widen in [false, true] {
-            let Some(floor) = floor else {
-                break;
-            };
-            let over = moved(&st) > ceiling(reference) || st.single_excess() > 0;
-            if done(&st) || widen && !over {
-                break;
-            }
-            // With counts one outside their range the least reachable
-            // topic excess can be lower.
-            let floor = if widen {
-                st.topic_floor(1).map_or(floor, |f| f.clamp(1, floor))
-            } else {
-                floor
-            };
-            // The least cap whose plan fits the bar, searched up from the
-            // floor by doubling steps (the answer is usually near it, and
-            // every try is a whole flow), then halving between the last
-            // cap over and the first within. Up to the plan's own excess
-            // while it fits the bar (a looser cap cannot beat it), else to
-            // the start's: a looser cap that fits wins over an even topic
-            // spread, since the bound matters more.
-            let fits_now = moved(&st) <= ceiling(reference);
-            let top = if fits_now {
-                st.topic_excess()
-            } else {
-                st.topic_excess().max(start_excess)
-            };
-            let (mut lo, mut hi) = (floor, top.max(floor));
-            let mut probe = lo;
-            let mut fits = false;
-            while lo <= hi {
-                match attempt(probe, widen) {
-                    Some(alt) => {
-                        let within = moved(&alt) <= ceiling(reference);
-                        if rank(&alt) < rank(&st) {
-                            st = alt;
-                        }
-                        if within {
-                            fits = true;
-                            hi = probe - 1;
-                        } else {
-                            lo = probe + 1;
-                        }
-                    }
-                    None => lo = probe + 1,
-                }
-                probe = if fits {
-                    lo + hi.saturating_sub(lo) / 2
-                } else {
-                    (2 * lo - floor - 1).min(hi)
-                };
-            }
-        }
-    }
-    if let Some(initial) = initial {
-        counts::repair_topics(&mut st, &initial, ceiling(bound));
-        level::level_topics(&mut st, &initial, ceiling(bound));
-        if req.objective == Objective::Count {
-            balance::even_moved_bytes(&mut st, &initial);
-        } else {
-            balance::balance_bytes(&mut st, 0.01);
-            // A rack's count quota can pin bytes above the bar (a rack that
-            // must hold a replica of nearly every partition): there counts
-            // may end one outside their range, as the bar allows, so the
-            // largest optional replicas can leave it.
-            if balance::worst_over_share(&st) > 1.0 + balance::SIZE_BAR {
-                st.widen_quotas();
-                balance::balance_bytes(&mut st, balance::SIZE_BAR);
-            }
-        }
-        st.keep_unmoved_order(&initial);
-        // A budget keeps the best part of the whole plan (see `budget`).
-        if req.budget.is_limited() {
-            let full = std::mem::take(&mut st.reps);
-            st = start(initial);
-            budget::select(&mut st, &full, &req.budget, steer);
-        }
-        if req.leader_balance {
-            leaders::balance(&mut st.reps, &st.movable, &st.target, nb);
-        }
-    }
-    let healed = dead_before - on_dead(&st.reps);
-    let assignment = st
-        .reps
-        .iter()
-        .map(|r| r.iter().map(|&b| cluster.brokers[b as usize].id).collect())
-        .collect();
-    let targets = (0..nb)
-        .filter(|&b| st.target[b])
-        .map(|b| cluster.brokers[b].id)
-        .collect();
-    Ok(Outcome {
-        assignment,
-        targets,
-        dead_brokers,
-        healed_replicas: healed,
-        stranded_replicas: st.stranded(),
-        rf_changed_partitions: rf_changed,
-        offline_partitions: Vec::new(),
-    })
-}
 
-/// The rack-routed bound (see [`bound::flow_bound`]) of the starting state,
-/// or 0 where it does not apply or would be slow.
-fn flow_bound_of(st: &State) -> u64 {
-    let replicas: usize = st.reps.iter().map(Vec::len).sum();
-    if st.k_target <= 1 || replicas as u64 > bound::FLOW_BOUND_MAX_REPLICAS {
-        return 0;
+    /// The topic transport competes where it applies: every topic may
+    /// move, no substitution, and few enough replicas for its flows.
+    fn transport_applies(&self) -> bool {
+        let replicas: usize = self.job.reps.iter().map(Vec::len).sum();
+        !self.job.substitutes()
+            && self.job.movable.iter().all(|&m| m)
+            && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS
     }
-    let before: Vec<Vec<usize>> = st
-        .reps
-        .iter()
-        .map(|r| r.iter().map(|&b| b as usize).collect())
-        .collect();
-    let rack: Vec<Option<usize>> = st.rack.iter().map(|r| r.map(usize::from)).collect();
-    let mut target_racks: Vec<usize> = (0..st.nb)
-        .filter(|&b| st.target[b])
-        .filter_map(|b| rack[b])
-        .collect();
-    target_racks.sort_unstable();
-    target_racks.dedup();
-    let quota: Vec<(u64, u64)> = (0..st.nb)
-        .map(|b| (u64::from(st.lo[b]), u64::from(st.hi[b])))
-        .collect();
-    bound::flow_bound(&before, &rack, &target_racks, &st.target, &quota).unwrap_or(0)
+
+    /// A budget keeps the best part of the whole plan (see `budget`),
+    /// applied to the cluster as it starts.
+    fn within_budget(&self, planned: State) -> State {
+        let full = planned.reps;
+        let mut st = self.fresh(self.job.reps.clone());
+        budget::select(&mut st, &full, &self.req.budget, self.req.objective);
+        st
+    }
+
+    fn outcome(&self, st: State, bounds: Bounds) -> Outcome {
+        let cluster = self.cluster;
+        let assignment = st
+            .reps
+            .iter()
+            .map(|r| r.iter().map(|&b| cluster.brokers[b as usize].id).collect())
+            .collect();
+        let targets = (0..st.broker_count)
+            .filter(|&b| st.target[b])
+            .map(|b| cluster.brokers[b].id)
+            .collect();
+        let healed = self.job.on_dead(&self.job.reps) - self.job.on_dead(&st.reps);
+        Outcome {
+            assignment,
+            targets,
+            dead_brokers: self.job.dead_brokers.clone(),
+            healed_replicas: healed,
+            stranded_replicas: st.stranded(),
+            rf_changed_partitions: self.job.rf_changed,
+            offline_partitions: Vec::new(),
+            racks_used: self.job.use_racks,
+            bounds,
+        }
+    }
 }
 
 fn mix(x: u64) -> u64 {
     rng::SplitMix64::new(x).next_u64()
-}
-
-/// Changes the replication factor of movable partitions. Added replicas go
-/// to the least loaded targets on racks the partition does not use yet;
-/// removed ones come off non-targets first, then duplicated racks, then the
-/// most loaded brokers, never the current leader when avoidable.
-fn change_rf(
-    cluster: &Cluster,
-    reps: &mut [Vec<B>],
-    movable: &[bool],
-    target: &[bool],
-    rf: usize,
-    use_racks: bool,
-) -> usize {
-    let nb = cluster.brokers.len();
-    let rack: Vec<Option<&str>> = cluster
-        .brokers
-        .iter()
-        .map(|b| if use_racks { b.rack.as_deref() } else { None })
-        .collect();
-    let mut count = vec![0i64; nb];
-    for r in reps.iter() {
-        for &b in r {
-            count[b as usize] += 1;
-        }
-    }
-    let leaders: Vec<Option<B>> = cluster
-        .partitions()
-        .zip(reps.iter())
-        .map(|((_, p), r)| {
-            p.leader.and_then(|l| {
-                r.iter()
-                    .copied()
-                    .find(|&b| cluster.brokers[b as usize].id == l)
-            })
-        })
-        .collect();
-    let mut changed = 0;
-    for (pi, r) in reps.iter_mut().enumerate() {
-        if !movable[pi] || r.len() == rf {
-            continue;
-        }
-        changed += 1;
-        while r.len() < rf {
-            let best = (0..nb)
-                .filter(|&b| target[b] && !r.contains(&(b as B)))
-                .min_by_key(|&b| {
-                    let new_rack =
-                        rack[b].is_some() && !r.iter().any(|&x| rack[x as usize] == rack[b]);
-                    (!new_rack, count[b], b)
-                })
-                .expect("rf <= targets was checked");
-            count[best] += 1;
-            r.push(best as B);
-        }
-        while r.len() > rf {
-            let keep = leaders[pi].or(r.first().copied());
-            let victim = (0..r.len())
-                .filter(|&i| Some(r[i]) != keep)
-                .max_by_key(|&i| {
-                    let b = r[i] as usize;
-                    let dup_rack = rack[b].is_some()
-                        && r.iter().filter(|&&x| rack[x as usize] == rack[b]).count() > 1;
-                    (!target[b], dup_rack, count[b], std::cmp::Reverse(b))
-                })
-                .expect("rf >= 1 leaves a replica to drop");
-            count[r[victim] as usize] -= 1;
-            r.remove(victim);
-        }
-    }
-    changed
 }

@@ -8,13 +8,13 @@ use super::ideal::{RfSums, bounds};
 use crate::model::Cluster;
 
 /// Dense broker index (position in `Cluster::brokers`).
-pub type B = u16;
+pub type BrokerIx = u16;
 
 pub struct State {
-    pub nb: usize,
+    pub broker_count: usize,
     /// Rack index per broker, `None` when planning rack-unaware.
     pub rack: Vec<Option<u16>>,
-    /// Racks in the snapshot (at least 1), for indexing `tcap`.
+    /// Racks in the snapshot (at least 1), for indexing `topic_caps`.
     pub nracks: usize,
     /// Racks that hold a target broker: what "rack safe" is judged against.
     pub k_target: usize,
@@ -22,20 +22,20 @@ pub struct State {
     pub topic_of: Vec<u32>,
     pub size: Vec<u64>,
     pub movable: Vec<bool>,
-    pub reps: Vec<Vec<B>>,
+    pub reps: Vec<Vec<BrokerIx>>,
     pub count: Vec<u32>,
     pub bytes: Vec<u64>,
     /// Replicas of a topic on a broker.
-    pub tcount: TopicCounts,
+    pub topic_counts: TopicCounts,
     /// Partitions per broker; may hold stale entries (checked on use).
-    pub on: Vec<Vec<u32>>,
-    /// Quota range per broker: `lo..=hi` replicas (0 for non-targets).
-    pub lo: Vec<u32>,
-    pub hi: Vec<u32>,
+    pub partitions_on: Vec<Vec<u32>>,
+    /// Quota range per broker: `floor..=ceiling` replicas (0 for non-targets).
+    pub floor: Vec<u32>,
+    pub ceiling: Vec<u32>,
     /// Per-broker ideal replica count (fractional), for byte shares.
     pub ideal: Vec<f64>,
     /// Cap of a topic's replicas on one broker, per `(topic, rack)`.
-    pub tcap: Vec<u32>,
+    pub topic_caps: Vec<u32>,
     /// Each topic's own share per broker, per `(topic, rack)`: the
     /// per-topic water-filling, rounded up. What topic excess is measured
     /// against.
@@ -51,7 +51,7 @@ pub struct State {
 impl State {
     pub fn new(
         cluster: &Cluster,
-        reps: Vec<Vec<B>>,
+        reps: Vec<Vec<BrokerIx>>,
         target: Vec<bool>,
         movable: Vec<bool>,
         use_racks: bool,
@@ -92,7 +92,7 @@ impl State {
             }
         }
         let mut st = State {
-            nb,
+            broker_count: nb,
             rack,
             nracks,
             k_target,
@@ -103,12 +103,12 @@ impl State {
             reps,
             count: vec![0; nb],
             bytes: vec![0; nb],
-            tcount: TopicCounts::new(cluster.topics.len(), nb),
-            on: vec![Vec::new(); nb],
-            lo: vec![0; nb],
-            hi: vec![0; nb],
+            topic_counts: TopicCounts::new(cluster.topics.len(), nb),
+            partitions_on: vec![Vec::new(); nb],
+            floor: vec![0; nb],
+            ceiling: vec![0; nb],
             ideal: vec![0.0; nb],
-            tcap: Vec::new(),
+            topic_caps: Vec::new(),
             share: Vec::new(),
             rack_sizes: Vec::new(),
             topic_rack_range: Vec::new(),
@@ -123,15 +123,15 @@ impl State {
     fn recount(&mut self) {
         self.count.iter_mut().for_each(|c| *c = 0);
         self.bytes.iter_mut().for_each(|c| *c = 0);
-        self.tcount.clear();
-        self.on.iter_mut().for_each(|v| v.clear());
+        self.topic_counts.clear();
+        self.partitions_on.iter_mut().for_each(|v| v.clear());
         for (p, reps) in self.reps.iter().enumerate() {
             let t = self.topic_of[p];
             for &b in reps {
                 self.count[b as usize] += 1;
                 self.bytes[b as usize] += self.size[p];
-                self.tcount.add(t, b);
-                self.on[b as usize].push(p as u32);
+                self.topic_counts.add(t, b);
+                self.partitions_on[b as usize].push(p as u32);
             }
         }
     }
@@ -139,9 +139,9 @@ impl State {
     fn compute_quotas(&mut self, ntopics: usize) {
         // Water-filling runs over the racks that hold targets only.
         let mut sizes_all = vec![0usize; self.nracks];
-        for b in 0..self.nb {
+        for b in 0..self.broker_count {
             if self.target[b] {
-                sizes_all[self.rack_of(b as B) as usize] += 1;
+                sizes_all[self.rack_of(b as BrokerIx) as usize] += 1;
             }
         }
         let compact: Vec<usize> = sizes_all.iter().copied().filter(|&n| n > 0).collect();
@@ -159,11 +159,11 @@ impl State {
             per_topic[self.topic_of[p] as usize].add(r.len(), self.k_target);
         }
         let ideal = expand(all.ideal(&compact));
-        for b in 0..self.nb {
+        for b in 0..self.broker_count {
             if self.target[b] {
-                let x = ideal[self.rack_of(b as B) as usize];
+                let x = ideal[self.rack_of(b as BrokerIx) as usize];
                 self.ideal[b] = x;
-                (self.lo[b], self.hi[b]) = bounds(x);
+                (self.floor[b], self.ceiling[b]) = bounds(x);
             }
         }
         self.share = Vec::with_capacity(ntopics * self.nracks);
@@ -175,10 +175,10 @@ impl State {
         self.topic_rack_range = per_topic.iter().map(|s| (s.total, s.lo, s.hi)).collect();
         self.rack_sizes = sizes_all.clone();
         if compact.len() <= 1 {
-            self.tcap = self.share.clone();
+            self.topic_caps = self.share.clone();
             return;
         }
-        self.tcap = Vec::with_capacity(ntopics * self.nracks);
+        self.topic_caps = Vec::with_capacity(ntopics * self.nracks);
         // Per topic, the share consistent with the brokers' own ideals. A
         // partition puts floor(rf/K) replicas in every rack whatever
         // happens (with rf = K, one per rack: a small rack's brokers carry
@@ -205,7 +205,7 @@ impl State {
             for r in 0..self.nracks {
                 let n = sizes_all[r] as f64;
                 if n == 0.0 {
-                    self.tcap.push(0);
+                    self.topic_caps.push(0);
                     continue;
                 }
                 let spread = if free_total > 0.0 {
@@ -215,7 +215,7 @@ impl State {
                 };
                 // A rack holds at most ceil(rf/K) of each partition.
                 let x = ((s.lo as f64 + spread * n) / n).min(s.hi as f64 / n);
-                self.tcap.push(bounds(x).1);
+                self.topic_caps.push(bounds(x).1);
             }
         }
     }
@@ -223,12 +223,12 @@ impl State {
     /// Caps every topic at its own share plus `extra` (instead of the
     /// proportional caps), for placements that can meet them exactly.
     pub fn set_topic_extra(&mut self, extra: u32) {
-        self.tcap = self.share.iter().map(|&x| x + extra).collect();
+        self.topic_caps = self.share.iter().map(|&x| x + extra).collect();
     }
 
     /// The most replicas of one topic any target holds above its share.
     pub fn topic_excess(&self) -> u32 {
-        self.tcount
+        self.topic_counts
             .entries()
             .into_iter()
             .filter(|&(_, b, _)| self.target[b as usize])
@@ -238,7 +238,7 @@ impl State {
     }
 
     /// Topic `t`'s own share on broker `b`, rounded up.
-    pub fn share_of(&self, t: u32, b: B) -> u32 {
+    pub fn share_of(&self, t: u32, b: BrokerIx) -> u32 {
         self.share[t as usize * self.nracks + self.rack_of(b) as usize]
     }
 
@@ -246,8 +246,8 @@ impl State {
     /// bar allows (excess and deficit at most 1). Measured from the ideal,
     /// so widening twice is widening once.
     pub fn widen_quotas(&mut self) {
-        for b in (0..self.nb).filter(|&b| self.target[b]) {
-            (self.lo[b], self.hi[b]) = self.quota(b, 1);
+        for b in (0..self.broker_count).filter(|&b| self.target[b]) {
+            (self.floor[b], self.ceiling[b]) = self.quota(b, 1);
         }
     }
 
@@ -270,7 +270,7 @@ impl State {
 
     /// Replicas that end where they did not start: a replica moved twice
     /// counts once, or not at all if it came back.
-    pub fn net_moves(&self, start: &[Vec<B>]) -> u64 {
+    pub fn net_moves(&self, start: &[Vec<BrokerIx>]) -> u64 {
         self.reps
             .iter()
             .zip(start)
@@ -280,8 +280,8 @@ impl State {
 
     /// Per broker, the partitions whose replica moved there from `start`:
     /// sending one of them elsewhere instead costs no move.
-    pub fn arrivals(&self, start: &[Vec<B>]) -> Vec<Vec<u32>> {
-        let mut arrived = vec![Vec::new(); self.nb];
+    pub fn arrivals(&self, start: &[Vec<BrokerIx>]) -> Vec<Vec<u32>> {
+        let mut arrived = vec![Vec::new(); self.broker_count];
         for (p, (r, s)) in self.reps.iter().zip(start).enumerate() {
             for &b in r.iter().filter(|b| !s.contains(b)) {
                 arrived[b as usize].push(p as u32);
@@ -294,7 +294,7 @@ impl State {
     /// brokers it started on in another order; such a partition keeps its
     /// order, so only leader balance decides what is reordered (and a
     /// budget, which weighs changed brokers, sees the same plan).
-    pub fn keep_unmoved_order(&mut self, start: &[Vec<B>]) {
+    pub fn keep_unmoved_order(&mut self, start: &[Vec<BrokerIx>]) {
         for (r, s) in self.reps.iter_mut().zip(start) {
             if r != s && r.len() == s.len() && s.iter().all(|b| r.contains(b)) {
                 r.clone_from(s);
@@ -316,7 +316,7 @@ impl State {
     /// Single-replica partitions per broker: only that broker can lead
     /// them.
     pub fn singles(&self) -> Vec<u32> {
-        let mut singles = vec![0u32; self.nb];
+        let mut singles = vec![0u32; self.broker_count];
         for r in self.reps.iter().filter(|r| r.len() == 1) {
             singles[r[0] as usize] += 1;
         }
@@ -329,7 +329,7 @@ impl State {
     pub fn single_excess(&self) -> u32 {
         let singles = self.singles();
         let cap = self.leader_cap();
-        (0..self.nb)
+        (0..self.broker_count)
             .filter(|&b| self.target[b])
             .map(|b| singles[b].saturating_sub(cap))
             .max()
@@ -347,7 +347,8 @@ impl State {
                 continue;
             }
             let (mut lo, mut hi) = (0u64, 0u64);
-            for b in (0..self.nb).filter(|&b| self.target[b] && self.rack_of(b as B) as usize == r)
+            for b in (0..self.broker_count)
+                .filter(|&b| self.target[b] && self.rack_of(b as BrokerIx) as usize == r)
             {
                 let (l, h) = self.quota(b, slack);
                 lo += u64::from(l);
@@ -374,20 +375,20 @@ impl State {
         topic_floor(&topics, &racks).map(|e| e as u32)
     }
 
-    pub fn rack_of(&self, b: B) -> u16 {
+    pub fn rack_of(&self, b: BrokerIx) -> u16 {
         self.rack[b as usize].unwrap_or(0)
     }
 
-    pub fn tc(&self, t: u32, b: B) -> u32 {
-        self.tcount.get(t, b)
+    pub fn topic_count(&self, t: u32, b: BrokerIx) -> u32 {
+        self.topic_counts.get(t, b)
     }
 
-    pub fn cap(&self, t: u32, b: B) -> u32 {
-        self.tcap[t as usize * self.nracks + self.rack_of(b) as usize]
+    pub fn topic_cap(&self, t: u32, b: BrokerIx) -> u32 {
+        self.topic_caps[t as usize * self.nracks + self.rack_of(b) as usize]
     }
 
     /// Distinct racks a replica list spans.
-    pub fn spread(&self, reps: impl Iterator<Item = B>) -> usize {
+    pub fn spread(&self, reps: impl Iterator<Item = BrokerIx>) -> usize {
         let mut seen: u64 = 0;
         let mut extra: Vec<u16> = Vec::new();
         for b in reps {
@@ -404,7 +405,7 @@ impl State {
     /// Whether replacing `s` by `d` in partition `p` keeps it rack safe: it
     /// spans `min(rf, racks)` racks afterwards, or at least no fewer than
     /// before when it already fell short.
-    pub fn rack_ok(&self, p: usize, s: B, d: B) -> bool {
+    pub fn rack_ok(&self, p: usize, s: BrokerIx, d: BrokerIx) -> bool {
         if self.rack[d as usize].is_none() || self.k_target <= 1 {
             return true;
         }
@@ -419,7 +420,7 @@ impl State {
 
     /// Moves partition `p`'s replica from broker `s` to `d`, keeping its
     /// position in the list (so a moved preferred leader stays first).
-    pub fn apply_move(&mut self, p: usize, s: B, d: B) {
+    pub fn apply_move(&mut self, p: usize, s: BrokerIx, d: BrokerIx) {
         let t = self.topic_of[p];
         let z = self.size[p];
         let slot = self.reps[p]
@@ -431,14 +432,14 @@ impl State {
         self.count[d as usize] += 1;
         self.bytes[s as usize] -= z;
         self.bytes[d as usize] += z;
-        self.tcount.sub(t, s);
-        self.tcount.add(t, d);
-        self.on[d as usize].push(p as u32);
+        self.topic_counts.sub(t, s);
+        self.topic_counts.add(t, d);
+        self.partitions_on[d as usize].push(p as u32);
         self.moves += 1;
         self.bytes_moved += z;
     }
 
-    pub fn holds(&self, p: usize, b: B) -> bool {
+    pub fn holds(&self, p: usize, b: BrokerIx) -> bool {
         self.reps[p].contains(&b)
     }
 }
@@ -446,11 +447,11 @@ impl State {
 /// Moves it takes, counted from where the partition started, to put
 /// `p`'s replica on `to` instead of `from`: 0 for a replica that moved
 /// anyway, -1 if it goes back.
-pub fn move_cost(start: &[Vec<B>], p: usize, from: B, to: B) -> i64 {
+pub fn move_cost(start: &[Vec<BrokerIx>], p: usize, from: BrokerIx, to: BrokerIx) -> i64 {
     i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
 }
 
-fn key(t: u32, b: B) -> u64 {
+fn key(t: u32, b: BrokerIx) -> u64 {
     (t as u64) << 16 | b as u64
 }
 
@@ -484,21 +485,21 @@ impl TopicCounts {
         }
     }
 
-    pub fn get(&self, t: u32, b: B) -> u32 {
+    pub fn get(&self, t: u32, b: BrokerIx) -> u32 {
         match self {
             TopicCounts::Dense { nb, n } => n[t as usize * nb + b as usize],
             TopicCounts::Sparse(m) => m.get(&key(t, b)).copied().unwrap_or(0),
         }
     }
 
-    fn add(&mut self, t: u32, b: B) {
+    fn add(&mut self, t: u32, b: BrokerIx) {
         match self {
             TopicCounts::Dense { nb, n } => n[t as usize * *nb + b as usize] += 1,
             TopicCounts::Sparse(m) => *m.entry(key(t, b)).or_insert(0) += 1,
         }
     }
 
-    fn sub(&mut self, t: u32, b: B) {
+    fn sub(&mut self, t: u32, b: BrokerIx) {
         match self {
             TopicCounts::Dense { nb, n } => n[t as usize * *nb + b as usize] -= 1,
             TopicCounts::Sparse(m) => *m.get_mut(&key(t, b)).expect("counted") -= 1,
@@ -506,18 +507,18 @@ impl TopicCounts {
     }
 
     /// Every (topic, broker, count) with a count above zero, sorted.
-    pub fn entries(&self) -> Vec<(u32, B, u32)> {
-        let mut out: Vec<(u32, B, u32)> = match self {
+    pub fn entries(&self) -> Vec<(u32, BrokerIx, u32)> {
+        let mut out: Vec<(u32, BrokerIx, u32)> = match self {
             TopicCounts::Dense { nb, n } => n
                 .iter()
                 .enumerate()
                 .filter(|&(_, &c)| c > 0)
-                .map(|(i, &c)| ((i / nb) as u32, (i % nb) as B, c))
+                .map(|(i, &c)| ((i / nb) as u32, (i % nb) as BrokerIx, c))
                 .collect(),
             TopicCounts::Sparse(m) => m
                 .iter()
                 .filter(|&(_, &c)| c > 0)
-                .map(|(&k, &c)| ((k >> 16) as u32, (k & 0xffff) as B, c))
+                .map(|(&k, &c)| ((k >> 16) as u32, (k & 0xffff) as BrokerIx, c))
                 .collect(),
         };
         out.sort_unstable();

@@ -36,8 +36,7 @@ fn topic(name: &str, lists: &[&[BrokerId]]) -> Topic {
 
 fn run(cluster: &Cluster, req: &PlanRequest) -> (Outcome, Totals) {
     let out = plan(cluster, req).expect("plans");
-    let racks = !req.ignore_racks && cluster.rack_coverage() == RackCoverage::All;
-    let sum = summarize(cluster, &out.assignment, &out.targets, racks, None);
+    let sum = summarize(cluster, &out.assignment, &out.targets, out.racks_used, None);
     (out, sum.totals)
 }
 
@@ -228,7 +227,7 @@ fn allowed_racks_keep_partitions_spread() {
     };
     let st = State::new(&cluster, vec![vec![0, 1]], vec![true; 3], vec![true], true);
     // The replica on rack a may stay in a or go to c, never to b.
-    assert_eq!(counts::allowed_racks(&st, 0, 0) & 0b111, 0b101);
+    assert_eq!(moves::allowed_racks(&st, 0, 0) & 0b111, 0b101);
 }
 
 /// The bar on generated clusters where it is reachable: even racks (a
@@ -277,10 +276,13 @@ fn generated_clusters_meet_the_bar() {
 /// A state partway through planning: the cluster's single-replica
 /// partitions as they start, then each range in `moved` sent to the broker
 /// at that dense index. Targets are the alive brokers.
-fn moved_state(cluster: &Cluster, moved: &[(std::ops::Range<usize>, B)]) -> (State, Vec<Vec<B>>) {
-    let start: Vec<Vec<B>> = cluster
+fn moved_state(
+    cluster: &Cluster,
+    moved: &[(std::ops::Range<usize>, BrokerIx)],
+) -> (State, Vec<Vec<BrokerIx>>) {
+    let start: Vec<Vec<BrokerIx>> = cluster
         .partitions()
-        .map(|(_, p)| vec![p.replicas[0] as B - 1])
+        .map(|(_, p)| vec![p.replicas[0] as BrokerIx - 1])
         .collect();
     let mut reps = start.clone();
     for (range, b) in moved {
@@ -298,7 +300,7 @@ fn moved_state(cluster: &Cluster, moved: &[(std::ops::Range<usize>, B)]) -> (Sta
 /// broker 1, with what a count phase could leave: brokers 2 and 3 each
 /// took four of one topic (excess 2 over a share of 2), and `extra_c`
 /// more partitions of a topic `c` that never moved sit on broker 3.
-fn piled(extra_c: usize) -> (State, Vec<Vec<B>>) {
+fn piled(extra_c: usize) -> (State, Vec<Vec<BrokerIx>>) {
     let on_1: Vec<&[BrokerId]> = vec![&[1]; 6];
     let on_3: Vec<&[BrokerId]> = vec![&[3]; extra_c];
     let mut topics = vec![topic("a", &on_1), topic("b", &on_1)];
@@ -332,20 +334,20 @@ fn leveling_takes_a_level_whole_or_not_at_all() {
     assert_eq!(st.topic_excess(), 2);
     let before = (
         st.reps.clone(),
-        st.on.clone(),
+        st.partitions_on.clone(),
         st.count.clone(),
         st.bytes.clone(),
-        st.tcount.entries(),
+        st.topic_counts.entries(),
         st.moves,
     );
     let moves = st.net_moves(&start);
     level::level_topics(&mut st, &start, moves);
     let after = (
         st.reps,
-        st.on,
+        st.partitions_on,
         st.count,
         st.bytes,
-        st.tcount.entries(),
+        st.topic_counts.entries(),
         st.moves,
     );
     assert_eq!(after, before);
@@ -357,7 +359,7 @@ fn a_partition_back_on_its_brokers_keeps_its_order() {
         brokers: (1..=4).map(|id| broker(id, None, true)).collect(),
         topics: vec![topic("a", &[&[1, 2, 3], &[1, 2, 3]])],
     };
-    let start: Vec<Vec<B>> = vec![vec![0, 1, 2]; 2];
+    let start: Vec<Vec<BrokerIx>> = vec![vec![0, 1, 2]; 2];
     // Sent on and back (0 -> 3 -> 1, 1 -> 0): the same brokers, rotated;
     // the second partition really moved.
     let reps = vec![vec![1, 0, 2], vec![3, 1, 2]];
@@ -385,10 +387,10 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
             .map(|p| st.size[p])
             .sum()
     };
-    let before = (balance::worst_over_share(&st), moved_bytes(&st));
-    balance::even_moved_bytes(&mut st, &start);
+    let before = (bytes::worst_over_share(&st), moved_bytes(&st));
+    bytes::even_moved_bytes(&mut st, &start);
     // 200k of 222k on one broker; now one huge and one small replica each.
-    assert!(before.0 > 2.6 && balance::worst_over_share(&st) < 1.4);
+    assert!(before.0 > 2.6 && bytes::worst_over_share(&st) < 1.4);
     assert_eq!(st.count, [2, 2, 2]);
     assert_eq!(st.net_moves(&start), 4);
     assert_eq!(moved_bytes(&st), before.1, "the same replicas move");

@@ -35,14 +35,14 @@
 use std::collections::BTreeMap;
 
 use super::flow::{BIG, Flow, INF};
-use super::state::{B, State};
+use super::state::{BrokerIx, State};
 
 /// Brings every topic to at most its own share plus `excess` replicas
 /// per broker, and every target into its quota, with the fewest moves the
 /// flow finds (counted from `start`, the replicas before planning).
 /// Returns `None` (and changes nothing but the caps) when no placement
 /// fits; otherwise the replicas left over for the count phases.
-pub fn run(st: &mut State, start: &[Vec<B>], excess: u32) -> Option<u64> {
+pub fn run(st: &mut State, start: &[Vec<BrokerIx>], excess: u32) -> Option<u64> {
     st.set_topic_extra(excess.saturating_sub(1));
     let mut unplaced = place(st, &solve(st, start)?);
     for _ in 0..3 {
@@ -62,7 +62,7 @@ pub fn run(st: &mut State, start: &[Vec<B>], excess: u32) -> Option<u64> {
 /// those count a partition's two replicas into one free rack, though not
 /// a strict bound (it keeps a replica out of a rack another replica of
 /// its partition leaves). `None` when no placement fits.
-pub fn count_moves(st: &mut State, start: &[Vec<B>]) -> Option<u64> {
+pub fn count_moves(st: &mut State, start: &[Vec<BrokerIx>]) -> Option<u64> {
     st.set_topic_extra(1 << 24);
     solve(st, start).map(|sol| sol.cost)
 }
@@ -77,7 +77,7 @@ const DIRECT_MAX: usize = 8;
 #[derive(Clone, Copy)]
 struct Leaving {
     p: usize,
-    from: B,
+    from: BrokerIx,
     racks: Option<u64>,
 }
 
@@ -87,21 +87,24 @@ struct Solution {
     /// New moves the flow makes.
     cost: u64,
     leaving: BTreeMap<u32, Vec<Leaving>>,
-    end: BTreeMap<(u32, B), i64>,
+    end: BTreeMap<(u32, BrokerIx), i64>,
 }
 
 /// Partitions of one topic on the same brokers (sorted), with which of
 /// those replicas already moved.
-type GroupKey = (u32, Vec<(B, bool)>);
+type GroupKey = (u32, Vec<(BrokerIx, bool)>);
 
-fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
+fn solve(st: &State, start: &[Vec<BrokerIx>]) -> Option<Solution> {
     let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
     for (p, reps) in st.reps.iter().enumerate() {
-        let mut key: Vec<(B, bool)> = reps.iter().map(|&a| (a, !start[p].contains(&a))).collect();
+        let mut key: Vec<(BrokerIx, bool)> =
+            reps.iter().map(|&a| (a, !start[p].contains(&a))).collect();
         key.sort_unstable();
         groups.entry((st.topic_of[p], key)).or_default().push(p);
     }
-    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+    let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| st.target[b as usize])
+        .collect();
     let mut target_racks: Vec<u16> = targets.iter().map(|&b| st.rack_of(b)).collect();
     target_racks.sort_unstable();
     target_racks.dedup();
@@ -131,12 +134,12 @@ fn solve(st: &State, start: &[Vec<B>]) -> Option<Solution> {
         // Where a partition may hold two replicas in one rack, a broker of
         // that rack may already hold it: small racks then get edges that
         // skip the group's brokers (large ones have room enough).
-        let brokers: Vec<B> = if per_rack > 1 {
+        let brokers: Vec<BrokerIx> = if per_rack > 1 {
             reps.iter().map(|&(a, _)| a).collect()
         } else {
             Vec::new()
         };
-        let mut entries: BTreeMap<B, usize> = BTreeMap::new();
+        let mut entries: BTreeMap<BrokerIx, usize> = BTreeMap::new();
         let leave = net.g.node();
         let mut e = Edges {
             intra: Vec::with_capacity(reps.len()),
@@ -229,7 +232,7 @@ fn rack_bit(r: u16) -> u64 {
 /// first needed.
 struct Net<'a> {
     st: &'a State,
-    targets: &'a [B],
+    targets: &'a [BrokerIx],
     g: Flow,
     s: usize,
     t: usize,
@@ -241,20 +244,23 @@ struct Net<'a> {
     /// Edges that carry a broker's floor: all must fill.
     floors: Vec<usize>,
     /// (topic, broker) -> (node, edge to the broker).
-    dst: BTreeMap<(u32, B), (usize, usize)>,
+    dst: BTreeMap<(u32, BrokerIx), (usize, usize)>,
     rack_hubs: BTreeMap<(u32, u16), usize>,
 }
 
 impl<'a> Net<'a> {
-    fn new(st: &'a State, targets: &'a [B], single_topic: Vec<bool>) -> Net<'a> {
+    fn new(st: &'a State, targets: &'a [BrokerIx], single_topic: Vec<bool>) -> Net<'a> {
         let mut g = Flow::default();
         let (s, t) = (g.node(), g.node());
-        let mut broker = vec![usize::MAX; st.nb];
+        let mut broker = vec![usize::MAX; st.broker_count];
         let mut floors = Vec::new();
         for &b in targets {
             let n = g.node();
             broker[b as usize] = n;
-            let (lo, hi) = (i64::from(st.lo[b as usize]), i64::from(st.hi[b as usize]));
+            let (lo, hi) = (
+                i64::from(st.floor[b as usize]),
+                i64::from(st.ceiling[b as usize]),
+            );
             floors.push(g.edge(n, t, lo, -BIG));
             g.edge(n, t, hi - lo, 0);
         }
@@ -266,7 +272,7 @@ impl<'a> Net<'a> {
             t,
             broker,
             single_topic,
-            singles: vec![None; st.nb],
+            singles: vec![None; st.broker_count],
             floors,
             dst: BTreeMap::new(),
             rack_hubs: BTreeMap::new(),
@@ -274,12 +280,12 @@ impl<'a> Net<'a> {
     }
 
     /// A topic's replicas ending on broker `b`: at most its cap plus one.
-    fn dst(&mut self, topic: u32, b: B) -> usize {
+    fn dst(&mut self, topic: u32, b: BrokerIx) -> usize {
         if let Some(&(n, _)) = self.dst.get(&(topic, b)) {
             return n;
         }
         let n = self.g.node();
-        let cap = i64::from(self.st.cap(topic, b)) + 1;
+        let cap = i64::from(self.st.topic_cap(topic, b)) + 1;
         let into = if self.single_topic[topic as usize] {
             match self.singles[b as usize] {
                 Some(x) => x,
@@ -307,9 +313,9 @@ impl<'a> Net<'a> {
         &mut self,
         topic: u32,
         r: u16,
-        skip: &[B],
+        skip: &[BrokerIx],
         n: i64,
-        own: &mut BTreeMap<B, usize>,
+        own: &mut BTreeMap<BrokerIx, usize>,
     ) -> usize {
         let st = self.st;
         let members = self.targets.iter().filter(|&&b| st.rack_of(b) == r);
@@ -320,7 +326,7 @@ impl<'a> Net<'a> {
             return self.rack_hub(topic, r);
         }
         let x = self.g.node();
-        let open: Vec<B> = members.copied().filter(|b| !skip.contains(b)).collect();
+        let open: Vec<BrokerIx> = members.copied().filter(|b| !skip.contains(b)).collect();
         for b in open {
             // One node per (group, broker), shared by every way in, so a
             // partition lands on a broker at most once.
@@ -364,17 +370,17 @@ impl<'a> Net<'a> {
 fn place(st: &mut State, sol: &Solution) -> u64 {
     let mut unplaced = 0u64;
     for (&topic, leaving) in &sol.leaving {
-        let mut room: BTreeMap<B, i64> = sol
+        let mut room: BTreeMap<BrokerIx, i64> = sol
             .end
-            .range((topic, 0)..=(topic, B::MAX))
-            .map(|(&(_, b), &n)| (b, n - i64::from(st.tc(topic, b))))
+            .range((topic, 0)..=(topic, BrokerIx::MAX))
+            .map(|(&(_, b), &n)| (b, n - i64::from(st.topic_count(topic, b))))
             .collect();
         for l in leaving {
             if let Some(k) = room.get_mut(&l.from) {
                 *k += 1;
             }
         }
-        let dests: Vec<(B, i64)> = room.into_iter().filter(|&(_, k)| k > 0).collect();
+        let dests: Vec<(BrokerIx, i64)> = room.into_iter().filter(|&(_, k)| k > 0).collect();
         let mut m = Matching {
             taken: vec![Vec::new(); dests.len()],
             dests,
@@ -399,7 +405,7 @@ fn place(st: &mut State, sol: &Solution) -> u64 {
         // Two replicas of one partition may trade racks: whichever order
         // keeps the partition rack safe in between goes first, so retry
         // what failed until nothing more applies.
-        let mut pending: Vec<(usize, B, B)> = m
+        let mut pending: Vec<(usize, BrokerIx, BrokerIx)> = m
             .taken
             .iter()
             .enumerate()
@@ -427,7 +433,7 @@ fn place(st: &mut State, sol: &Solution) -> u64 {
 /// One topic's matching of leaving replicas to destination brokers.
 struct Matching {
     /// Brokers that lack the topic, with how many they take.
-    dests: Vec<(B, i64)>,
+    dests: Vec<(BrokerIx, i64)>,
     /// Per destination, the replicas (indices into `left`) it takes.
     taken: Vec<Vec<usize>>,
     left: Vec<Leaving>,

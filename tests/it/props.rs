@@ -670,29 +670,6 @@ impl Reach {
     }
 }
 
-/// A small cluster as `gen-snapshot` makes one (`--rf3` for `rf3`).
-fn tiny(
-    brokers: usize,
-    racks: usize,
-    uneven: bool,
-    steps: usize,
-    partitions: usize,
-    dead: usize,
-    rf3: bool,
-) -> Profile {
-    Profile {
-        brokers,
-        racks,
-        uneven_racks: uneven,
-        growth_steps: steps,
-        partitions,
-        dead_brokers: dead,
-        rf1: if rf3 { 0.0 } else { 0.1 },
-        rf2: if rf3 { 0.0 } else { 0.2 },
-        ..Profile::default()
-    }
-}
-
 /// Small racked clusters healing dead brokers, where the referee's bound
 /// is out of reach (it counts two replicas of one partition into the one
 /// free rack, and lets a partition hold a broker twice): judged against
@@ -709,22 +686,43 @@ fn exact_referee_on_small_clusters() {
     let cases = [
         (
             "8 brokers, 4 racks, 2 dead",
-            tiny(8, 4, false, 1, 859, 2, false),
+            Profile::brokers(8)
+                .rack_count(4)
+                .even_racks()
+                .growth_steps(1)
+                .partitions(859)
+                .dead_brokers(2),
             5,
         ),
         (
             "8 brokers, 4 racks, 2 dead",
-            tiny(8, 4, false, 1, 859, 2, false),
+            Profile::brokers(8)
+                .rack_count(4)
+                .even_racks()
+                .growth_steps(1)
+                .partitions(859)
+                .dead_brokers(2),
             3,
         ),
         (
             "4 brokers, 2 racks, 1 dead",
-            tiny(4, 2, false, 2, 1060, 1, false),
+            Profile::brokers(4)
+                .rack_count(2)
+                .even_racks()
+                .growth_steps(2)
+                .partitions(1060)
+                .dead_brokers(1),
             3,
         ),
         (
             "6 brokers, 2 racks, 1 dead, RF 3",
-            tiny(6, 2, false, 2, 742, 1, true),
+            Profile::brokers(6)
+                .rack_count(2)
+                .even_racks()
+                .growth_steps(2)
+                .partitions(742)
+                .dead_brokers(1)
+                .rf3(),
             3,
         ),
         // Topic excess 3 at the start, and no plan within the move bar
@@ -732,25 +730,41 @@ fn exact_referee_on_small_clusters() {
         // start" cannot hold for topic excess here.
         (
             "4 brokers, 2 uneven racks",
-            tiny(4, 2, true, 1, 337, 0, false),
+            Profile::brokers(4)
+                .rack_count(2)
+                .growth_steps(1)
+                .partitions(337)
+                .dead_brokers(0),
             395,
         ),
         // Counts in range take 190 moves against a limit of 189: the
         // plan must use the bar's tolerance of one.
         (
             "9 brokers, 4 uneven racks, 1 dead",
-            tiny(9, 4, true, 2, 201, 1, false),
+            Profile::brokers(9)
+                .rack_count(4)
+                .growth_steps(2)
+                .partitions(201)
+                .dead_brokers(1),
             469,
         ),
         // Leader spread 2 takes 183 moves against a limit of 164.
         (
             "4 brokers, 3 uneven racks",
-            tiny(4, 3, true, 3, 432, 0, false),
+            Profile::brokers(4)
+                .rack_count(3)
+                .growth_steps(3)
+                .partitions(432)
+                .dead_brokers(0),
             772,
         ),
         (
             "5 brokers, 3 uneven racks",
-            tiny(5, 3, true, 3, 300, 1, false),
+            Profile::brokers(5)
+                .rack_count(3)
+                .growth_steps(3)
+                .partitions(300)
+                .dead_brokers(1),
             5,
         ),
         // regression: plan-check's ideal gives the two 3-broker racks a
@@ -759,7 +773,11 @@ fn exact_referee_on_small_clusters() {
         // (the plan had left the shortfall on two brokers: deficit 22).
         (
             "9 brokers, 4 uneven racks, 1 dead, 3 steps",
-            tiny(9, 4, true, 3, 942, 1, false),
+            Profile::brokers(9)
+                .rack_count(4)
+                .growth_steps(3)
+                .partitions(942)
+                .dead_brokers(1),
             550,
         ),
         // regression: counts in range take 332 moves against a limit of
@@ -767,7 +785,11 @@ fn exact_referee_on_small_clusters() {
         // search for it started from the floor of counts in range (4).
         (
             "14 brokers, 4 uneven racks, 1 dead",
-            tiny(14, 4, true, 1, 763, 1, false),
+            Profile::brokers(14)
+                .rack_count(4)
+                .growth_steps(1)
+                .partitions(763)
+                .dead_brokers(1),
             442,
         ),
         // regression: topic excess 58 fits in the limit of 333 moves, but
@@ -775,7 +797,12 @@ fn exact_referee_on_small_clusters() {
         // moved as a move of its own, and stopped at 60.
         (
             "5 brokers, 3 even racks, 1 dead",
-            tiny(5, 3, false, 2, 335, 1, false),
+            Profile::brokers(5)
+                .rack_count(3)
+                .even_racks()
+                .growth_steps(2)
+                .partitions(335)
+                .dead_brokers(1),
             708,
         ),
         // regression: topic excess 1 takes 61 moves against a limit of 60,
@@ -783,7 +810,12 @@ fn exact_referee_on_small_clusters() {
         // own excess of 1 and kept 61.
         (
             "12 brokers, 4 uneven racks, RF 3",
-            tiny(12, 4, true, 1, 296, 0, true),
+            Profile::brokers(12)
+                .rack_count(4)
+                .growth_steps(1)
+                .partitions(296)
+                .dead_brokers(0)
+                .rf3(),
             159,
         ),
         // regression: brokers 2 and 3 are racks of their own, full of RF 3
@@ -794,7 +826,11 @@ fn exact_referee_on_small_clusters() {
         // another topic's moved replicas costs no move.
         (
             "4 brokers, 3 uneven racks",
-            tiny(4, 3, true, 1, 745, 0, false),
+            Profile::brokers(4)
+                .rack_count(3)
+                .growth_steps(1)
+                .partitions(745)
+                .dead_brokers(0),
             913,
         ),
     ];
@@ -832,12 +868,21 @@ fn size_plans_reach_the_least_bytes() {
         // 1.1692 at its time limit).
         (
             "7 brokers, 3 uneven racks, 1 dead",
-            tiny(7, 3, true, 1, 360, 1, false),
+            Profile::brokers(7)
+                .rack_count(3)
+                .growth_steps(1)
+                .partitions(360)
+                .dead_brokers(1),
             279,
         ),
         (
             "6 brokers, 3 even racks, 1 dead",
-            tiny(6, 3, false, 1, 283, 1, false),
+            Profile::brokers(6)
+                .rack_count(3)
+                .even_racks()
+                .growth_steps(1)
+                .partitions(283)
+                .dead_brokers(1),
             279,
         ),
     ];

@@ -3,26 +3,40 @@
 //! by swaps where they do not. The count objective: the same steps, but
 //! only with replicas that move anyway, so they cost no move.
 
-use super::state::{B, State};
+use super::Objective;
+use super::state::{BrokerIx, State};
 
-/// Whether bytes steer the choice of replica (`--objective size`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Steer {
-    /// Prefer the smallest replicas: fewest bytes moved.
-    Count,
-    /// Prefer replicas whose move evens out bytes.
-    Size,
+/// Phase `bytes`: for the count objective, [`even_moved_bytes`]; for the
+/// size objective, [`balance_bytes`], and where a rack's count quota pins
+/// bytes above the bar (a rack that must hold a replica of nearly every
+/// partition), once more with counts allowed one outside their range, as
+/// the bar allows, so the largest optional replicas can leave it.
+///
+/// Input: the plan after topic leveling and where replicas started.
+/// Output: bytes nearer their shares. Invariant: with the count objective
+/// no move and no byte is added and no topic goes past its share.
+pub fn even_bytes(st: &mut State, start: &[Vec<BrokerIx>], objective: Objective) {
+    match objective {
+        Objective::Count => even_moved_bytes(st, start),
+        Objective::Size => {
+            balance_bytes(st, 0.01);
+            if worst_over_share(st) > 1.0 + SIZE_BAR {
+                st.widen_quotas();
+                balance_bytes(st, SIZE_BAR);
+            }
+        }
+    }
 }
 
 /// Per-target byte ideals, computed once per phase.
 /// Every replica ends on a target, so the bytes to share are all of them.
 pub fn byte_ideals(st: &State) -> Vec<f64> {
     let total_bytes: u64 = st.bytes.iter().sum();
-    let total: f64 = (0..st.nb)
+    let total: f64 = (0..st.broker_count)
         .filter(|&i| st.target[i])
         .map(|i| st.ideal[i])
         .sum();
-    (0..st.nb)
+    (0..st.broker_count)
         .map(|i| {
             if st.target[i] && total > 0.0 {
                 total_bytes as f64 * st.ideal[i] / total
@@ -39,7 +53,7 @@ pub const SIZE_BAR: f64 = 0.05;
 /// The largest ratio of a target's bytes to its byte share.
 pub fn worst_over_share(st: &State) -> f64 {
     let bideal = byte_ideals(st);
-    (0..st.nb)
+    (0..st.broker_count)
         .filter(|&b| st.target[b] && bideal[b] > 0.0)
         .map(|b| st.bytes[b] as f64 / bideal[b])
         .fold(0.0, f64::max)
@@ -56,35 +70,57 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
 /// already move (from `start`) are sent elsewhere instead, traded or alone
 /// where counts stay in range, so the plan moves no more replicas and no
 /// more bytes, and no topic goes above its own share.
-pub fn even_moved_bytes(st: &mut State, start: &[Vec<B>]) {
+pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
     even_out(st, 0.01, Some(start));
 }
 
-/// Which replicas a byte step may send: any (`listed` is `State::on`), or
-/// with `start` only those that moved, `listed` per broker they moved to,
-/// and only for one of the same kind: a single-replica partition, which
-/// only its broker can lead, for another, so leader balance stays as
-/// reachable as it was. Lists may hold stale entries.
+/// Which replicas a byte step may send. Lists may hold stale entries.
 #[derive(Clone, Copy)]
-struct Pool<'a> {
-    start: Option<&'a [Vec<B>]>,
-    listed: &'a [Vec<u32>],
+enum Pool<'a> {
+    /// Any replica (the size objective); `listed` is `State::partitions_on`.
+    Any { listed: &'a [Vec<u32>] },
+    /// For nothing (the count objective): only replicas that moved from
+    /// `start`, `listed` per broker they moved to, and only for one of the
+    /// same kind: a single-replica partition, which only its broker can
+    /// lead, for another, so leader balance stays as reachable as it was.
+    Moved {
+        start: &'a [Vec<BrokerIx>],
+        listed: &'a [Vec<u32>],
+    },
 }
 
-fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
-    let targets: Vec<B> = (0..st.nb as B).filter(|&b| st.target[b as usize]).collect();
+impl<'a> Pool<'a> {
+    fn listed(&self) -> &'a [Vec<u32>] {
+        match *self {
+            Pool::Any { listed } | Pool::Moved { listed, .. } => listed,
+        }
+    }
+
+    /// Where replicas started, when only moved replicas may be sent.
+    fn moved_from(&self) -> Option<&'a [Vec<BrokerIx>]> {
+        match *self {
+            Pool::Any { .. } => None,
+            Pool::Moved { start, .. } => Some(start),
+        }
+    }
+}
+
+fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<BrokerIx>]>) {
+    let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| st.target[b as usize])
+        .collect();
     if targets.len() < 2 {
         return;
     }
     let mut arrived = start.map_or_else(Vec::new, |start| st.arrivals(start));
     let bideal = byte_ideals(st);
-    let mut blocked: rustc_hash::FxHashSet<(B, B)> = Default::default();
+    let mut blocked: rustc_hash::FxHashSet<(BrokerIx, BrokerIx)> = Default::default();
     let max_steps = st.reps.len() * 4 + 1000;
     for _ in 0..max_steps {
-        let ratios: Vec<f64> = (0..st.nb)
+        let ratios: Vec<f64> = (0..st.broker_count)
             .map(|b| st.bytes[b] as f64 / bideal[b].max(1.0))
             .collect();
-        let ratio = |b: B| ratios[b as usize];
+        let ratio = |b: BrokerIx| ratios[b as usize];
         let mut order = targets.clone();
         order.sort_by(|&a, &b| ratio(b).total_cmp(&ratio(a)).then(a.cmp(&b)));
         let worst = ratio(order[0]);
@@ -104,9 +140,14 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<B>]>) {
                 if ratio(d) >= ratio(s) || blocked.contains(&(s, d)) {
                     continue;
                 }
-                let pool = Pool {
-                    start,
-                    listed: if start.is_some() { &arrived } else { &st.on },
+                let pool = match start {
+                    Some(start) => Pool::Moved {
+                        start,
+                        listed: &arrived,
+                    },
+                    None => Pool::Any {
+                        listed: &st.partitions_on,
+                    },
                 };
                 if let Some((p, q)) = byte_step(st, &bideal, s, d, pool) {
                     st.apply_move(p, s, d);
@@ -139,7 +180,13 @@ const SWAP_SCAN: usize = 64;
 /// brings their bytes closer together (the lighter may be above its share
 /// too: with a few huge partitions the heaviest can often only trade with
 /// another heavy one): the replica to send, and the one to take back.
-fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usize, Option<usize>)> {
+fn byte_step(
+    st: &State,
+    bideal: &[f64],
+    s: BrokerIx,
+    d: BrokerIx,
+    pool: Pool,
+) -> Option<(usize, Option<usize>)> {
     let (si, di) = (s as usize, d as usize);
     let dev_s = st.bytes[si] as f64 - bideal[si];
     let dev_d = st.bytes[di] as f64 - bideal[di];
@@ -154,24 +201,25 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
         let g = want - (want - delta).abs();
         if g > floor { g } else { 0.0 }
     };
-    let topic_ok = |st: &State, p: usize, to: B| {
+    let topic_ok = |st: &State, p: usize, to: BrokerIx| {
         let t = st.topic_of[p];
-        match pool.start {
+        match pool.moved_from() {
             // Within the bar afterwards: at most one over the cap.
-            None => st.tc(t, to) <= st.cap(t, to),
-            Some(_) => st.tc(t, to) < st.share_of(t, to),
+            None => st.topic_count(t, to) <= st.topic_cap(t, to),
+            Some(_) => st.topic_count(t, to) < st.share_of(t, to),
         }
     };
     // A replica that moved to `b` may go elsewhere for nothing.
-    let may_go =
-        |p: usize, b: B| st.movable[p] && pool.start.is_none_or(|start| !start[p].contains(&b));
-    let single = |p: usize| pool.start.is_some() && st.reps[p].len() == 1;
-    let mut from_s: Vec<usize> = live(st, &pool.listed[s as usize], s)
+    let may_go = |p: usize, b: BrokerIx| {
+        st.movable[p] && pool.moved_from().is_none_or(|start| !start[p].contains(&b))
+    };
+    let single = |p: usize| pool.moved_from().is_some() && st.reps[p].len() == 1;
+    let mut from_s: Vec<usize> = live(st, &pool.listed()[s as usize], s)
         .into_iter()
         .filter(|&p| may_go(p, s) && !st.holds(p, d) && st.rack_ok(p, s, d))
         .collect();
     // Moved replicas are weighed by the largest, a bounded look.
-    if pool.start.is_some() && from_s.len() > SWAP_SCAN {
+    if pool.moved_from().is_some() && from_s.len() > SWAP_SCAN {
         from_s.select_nth_unstable_by_key(SWAP_SCAN, |&p| (std::cmp::Reverse(st.size[p]), p));
         from_s.truncate(SWAP_SCAN);
     }
@@ -180,7 +228,7 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
         return None;
     }
     let mut best: Option<(f64, usize, Option<usize>)> = None;
-    let counts_allow_move = st.count[si] > st.lo[si] && st.count[di] < st.hi[di];
+    let counts_allow_move = st.count[si] > st.floor[si] && st.count[di] < st.ceiling[di];
     if counts_allow_move {
         for &p in &from_s {
             let g = gain(st.size[p] as f64);
@@ -189,7 +237,7 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
             }
         }
     }
-    let mut from_d: Vec<usize> = live(st, &pool.listed[d as usize], d)
+    let mut from_d: Vec<usize> = live(st, &pool.listed()[d as usize], d)
         .into_iter()
         .filter(|&q| may_go(q, d) && !st.holds(q, s) && st.rack_ok(q, d, s))
         .collect();
@@ -230,7 +278,7 @@ fn byte_step(st: &State, bideal: &[f64], s: B, d: B, pool: Pool) -> Option<(usiz
 
 /// The partitions of `list` really on broker `b`, de-duplicated, in list
 /// order.
-fn live(st: &State, list: &[u32], b: B) -> Vec<usize> {
+fn live(st: &State, list: &[u32], b: BrokerIx) -> Vec<usize> {
     let mut seen = rustc_hash::FxHashSet::default();
     list.iter()
         .map(|&p| p as usize)

@@ -1,0 +1,495 @@
+//! One greedy move, as the count phases (`drain`, `counts`) choose it:
+//! where a replica may go without breaking rack safety
+//! ([`allowed_racks`]), which open broker takes it ([`find_dest`],
+//! [`find_home`]), and which replica a broker above its range gives up
+//! ([`shed_one`]: a replica of the topic it holds most too much of, to a
+//! broker lacking that topic). [`Ctx`] is the bookkeeping those phases
+//! share: target brokers and replica totals per rack.
+//!
+//! Racks only narrow where a replica may go; within its own rack a replica
+//! can always move.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::Objective;
+use super::bytes::byte_ideals;
+use super::state::{BrokerIx, State};
+
+/// Candidate replicas a fallback scan weighs, when no perfect move exists.
+pub(super) const FALLBACK_SCAN: usize = 512;
+
+/// A destination's rank: lower is better.
+/// `class`: 0 below its floor, 1 below its ceiling, 2 at or above it.
+/// `topic`: how far over its cap the topic ends there (0 within it).
+pub(super) type DestKey = (u8, u32);
+
+/// Racks `p`'s replica on `s` may move to without making the partition
+/// span fewer racks than it must: any rack the other replicas do not use,
+/// its own, and the others' racks only when they already span enough.
+/// All ones when racks do not matter.
+pub fn allowed_racks(st: &State, p: usize, s: BrokerIx) -> u64 {
+    if st.rack[s as usize].is_none() || st.k_target <= 1 || st.nracks > 64 {
+        return !0;
+    }
+    let reps = &st.reps[p];
+    let mut others = 0u64;
+    for &b in reps {
+        if b != s {
+            others |= 1 << st.rack_of(b);
+        }
+    }
+    let own = 1u64 << st.rack_of(s);
+    let need = reps.len().min(st.k_target) as u32;
+    let n_o = others.count_ones();
+    let mut mask = !others | own;
+    if n_o >= need || others & own != 0 {
+        mask |= others;
+    }
+    mask
+}
+
+/// Shared bookkeeping of the count phases.
+pub(super) struct Ctx {
+    /// Target brokers per rack.
+    pub(super) by_rack: Vec<Vec<BrokerIx>>,
+    /// Rotating start per rack, so equal destinations fill evenly.
+    pub(super) rot: Vec<usize>,
+    /// Replicas on target brokers per rack, and the rack's quota range.
+    pub(super) rack_count: Vec<i64>,
+    pub(super) rack_lo: Vec<i64>,
+    pub(super) rack_hi: Vec<i64>,
+    /// Source brokers' replicas by topic, built when first needed in a
+    /// phase.
+    pub(super) views: Vec<Option<View>>,
+    /// Some partition spans every rack, so some replicas can never leave
+    /// their rack.
+    pub(super) bound_to_racks: bool,
+    /// Whether rack totals may drift (see `rack_order`); off in the
+    /// settling pass.
+    pub(super) drift: bool,
+    /// The perfect pass only takes topics at least this far over their cap
+    /// at the source; above 1 it is the only pass.
+    pub(super) min_excess: i64,
+    /// Moves above the bound still allowed for topic balance.
+    pub(super) allowance: u64,
+    pub(super) bideal: Vec<f64>,
+}
+
+impl Ctx {
+    pub(super) fn new(st: &State) -> Ctx {
+        let nr = st.nracks;
+        let mut by_rack = vec![Vec::new(); nr];
+        let (mut rc, mut rl, mut rh) = (vec![0; nr], vec![0; nr], vec![0; nr]);
+        for b in 0..st.broker_count {
+            if st.target[b] {
+                let r = st.rack_of(b as BrokerIx) as usize;
+                by_rack[r].push(b as BrokerIx);
+                rc[r] += st.count[b] as i64;
+                rl[r] += st.floor[b] as i64;
+                rh[r] += st.ceiling[b] as i64;
+            }
+        }
+        Ctx {
+            by_rack,
+            rot: vec![0; nr],
+            rack_count: rc,
+            rack_lo: rl,
+            rack_hi: rh,
+            views: (0..st.broker_count).map(|_| None).collect(),
+            bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
+            drift: true,
+            min_excess: 1,
+            allowance: 0,
+            bideal: byte_ideals(st),
+        }
+    }
+
+    pub(super) fn reset_scans(&mut self) {
+        self.views.iter_mut().for_each(|v| *v = None);
+    }
+
+    pub(super) fn apply(&mut self, st: &mut State, p: usize, s: BrokerIx, d: BrokerIx) {
+        if st.target[s as usize] {
+            self.rack_count[st.rack_of(s) as usize] -= 1;
+        }
+        let rd = st.rack_of(d) as usize;
+        self.rack_count[rd] += 1;
+        self.rot[rd] = self.rot[rd].wrapping_add(1);
+        st.apply_move(p, s, d);
+    }
+
+    /// Racks a replica leaving broker `s` may go to, in the order to try
+    /// them: racks short of their floor, then its own rack (where every
+    /// replica may go, leaving cross-rack room to those that need it), then
+    /// the rest. A rack's total may drift below its floor by one replica
+    /// per broker: a cross-rack move that lets a topic go where it is
+    /// lacking is soon matched by one the other way (short racks come
+    /// first), both from a broker above its range to one below, so it
+    /// costs nothing. Above its ceiling too, unless some partitions have a
+    /// replica in every rack: a rack whose replicas are bound to it may be
+    /// unable to send a surplus back. A source outside the targets may send
+    /// anywhere.
+    pub(super) fn rack_order(&self, st: &State, s: BrokerIx) -> Vec<u16> {
+        let nr = self.by_rack.len() as u16;
+        let a = st.rack_of(s);
+        let drift = |r: u16| self.drift as i64 * self.by_rack[r as usize].len() as i64;
+        let short = |r: u16| self.rack_count[r as usize] < self.rack_lo[r as usize];
+        let up = |r: u16| if self.bound_to_racks { 0 } else { drift(r) };
+        let room = |r: u16| self.rack_count[r as usize] < self.rack_hi[r as usize] + up(r);
+        let home = st.target[s as usize];
+        let leave = !home || self.rack_count[a as usize] > self.rack_lo[a as usize] - drift(a);
+        let mut order: Vec<u16> = Vec::with_capacity(nr as usize);
+        if leave {
+            order.extend((0..nr).filter(|&r| (r != a || !home) && short(r)));
+        }
+        if home {
+            order.push(a);
+        }
+        if leave {
+            order.extend((0..nr).filter(|&r| (r != a || !home) && !short(r) && room(r)));
+            if !home && !room(a) {
+                order.push(a);
+            }
+        }
+        order
+    }
+
+    /// Racks other than `a` that have room, short ones first.
+    pub(super) fn export_order(&self, a: u16) -> Vec<u16> {
+        let nr = self.by_rack.len() as u16;
+        let short = |r: u16| self.rack_count[r as usize] < self.rack_lo[r as usize];
+        let room = |r: u16| self.rack_count[r as usize] < self.rack_hi[r as usize];
+        let mut order: Vec<u16> = (0..nr).filter(|&r| r != a && short(r)).collect();
+        order.extend((0..nr).filter(|&r| r != a && !short(r) && room(r)));
+        order
+    }
+}
+
+pub(super) fn class(st: &State, d: BrokerIx) -> u8 {
+    let di = d as usize;
+    if st.count[di] < st.floor[di] {
+        0
+    } else if st.count[di] < st.ceiling[di] {
+        1
+    } else {
+        2
+    }
+}
+
+pub(super) fn topic_class(st: &State, t: u32, d: BrokerIx) -> u32 {
+    (st.topic_count(t, d) + 1).saturating_sub(st.topic_cap(t, d))
+}
+
+/// The best open broker for `p`'s replica on `s`, of class at most
+/// `max_class`. Returns at once on a perfect one (below its floor, topic
+/// within cap), trying racks in `order`.
+pub(super) fn find_dest(
+    st: &State,
+    cx: &Ctx,
+    p: usize,
+    s: BrokerIx,
+    max_class: u8,
+    order: &[u16],
+) -> Option<(DestKey, BrokerIx)> {
+    let t = st.topic_of[p];
+    let mask = allowed_racks(st, p, s);
+    let exact = st.nracks > 64;
+    // Among equals, the broker holding the least of the topic: it spreads
+    // each topic over all open brokers instead of filling the first ones
+    // up to the cap, so late topics still find room.
+    let mut best: Option<((u8, u32, u32), BrokerIx)> = None;
+    for &r in order {
+        if r < 64 && mask & (1 << r) == 0 {
+            continue;
+        }
+        let list = &cx.by_rack[r as usize];
+        let n = list.len();
+        if n == 0 {
+            continue;
+        }
+        let start = cx.rot[r as usize] % n;
+        for i in 0..n {
+            let d = list[(start + i) % n];
+            if d == s {
+                continue;
+            }
+            let c = class(st, d);
+            if c > max_class || best.is_some_and(|(k, _)| k.0 < c) {
+                continue;
+            }
+            if st.holds(p, d) || exact && !st.rack_ok(p, s, d) {
+                continue;
+            }
+            let held = st.topic_count(t, d);
+            let key = (c, (held + 1).saturating_sub(st.topic_cap(t, d)), held);
+            if key == (0, 0, 0) {
+                return Some(((0, 0), d));
+            }
+            if best.is_none_or(|(k, _)| key < k) {
+                best = Some((key, d));
+            }
+        }
+    }
+    best.map(|((c, over, _), d)| ((c, over), d))
+}
+
+/// How much further from their byte ideals `s` and `d` end up when `z`
+/// bytes move from `s` to `d` (lower is better).
+pub(super) fn byte_gap(st: &State, bideal: &[f64], s: BrokerIx, d: BrokerIx, z: u64) -> i64 {
+    let (si, di) = (s as usize, d as usize);
+    let (bs, bd) = (st.bytes[si] as f64, st.bytes[di] as f64);
+    let before = (bs - bideal[si]).abs() + (bd - bideal[di]).abs();
+    let after = (bs - z as f64 - bideal[si]).abs() + (bd + z as f64 - bideal[di]).abs();
+    (after - before) as i64
+}
+
+/// A source broker's replicas grouped by topic, smallest first within a
+/// topic, with the topics ranked by how far `s` holds more than its cap.
+pub(super) struct View {
+    pub(super) groups: Vec<(u32, Vec<u32>)>,
+    /// (excess when pushed, group); stale keys are refreshed on pop.
+    pub(super) heap: BinaryHeap<(i64, Reverse<u32>)>,
+    /// Where the fallback scan resumes.
+    pub(super) rot: usize,
+}
+
+impl View {
+    pub(super) fn build(st: &State, s: BrokerIx) -> View {
+        let mut parts: Vec<u32> = st.partitions_on[s as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+            .collect();
+        parts.sort_unstable_by_key(|&p| (st.topic_of[p as usize], st.size[p as usize], p));
+        parts.dedup();
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        for p in parts {
+            let t = st.topic_of[p as usize];
+            match groups.last_mut() {
+                Some((gt, g)) if *gt == t => g.push(p),
+                _ => groups.push((t, vec![p])),
+            }
+        }
+        let heap = groups
+            .iter()
+            .enumerate()
+            .map(|(g, (t, _))| (excess(st, *t, s), Reverse(g as u32)))
+            .filter(|&(e, _)| e > 0)
+            .collect();
+        View {
+            groups,
+            heap,
+            rot: 0,
+        }
+    }
+}
+
+/// How many more replicas of topic `t` broker `s` holds than its cap.
+pub(super) fn excess(st: &State, t: u32, s: BrokerIx) -> i64 {
+    st.topic_count(t, s) as i64 - st.topic_cap(t, s) as i64
+}
+
+/// Moves one replica off `s` to the best open broker (class at most
+/// `max_class`) among racks in `order`. A perfect move takes a replica of
+/// the topic `s` holds most too much of to a broker below its floor that
+/// lacks the topic; smallest first within the topic. Without one, the best
+/// single replica per topic is weighed: destination, then how much of its
+/// topic `s` holds, then size. Returns whether a move was made.
+pub(super) fn shed_one(
+    st: &mut State,
+    cx: &mut Ctx,
+    objective: Objective,
+    s: BrokerIx,
+    max_class: u8,
+    order: &[u16],
+) -> bool {
+    let si = s as usize;
+    let mut view = cx.views[si].take().unwrap_or_else(|| View::build(st, s));
+    let found = pick_perfect(st, cx, &mut view, objective, s, order).or_else(|| {
+        (cx.min_excess <= 1)
+            .then(|| pick_fallback(st, cx, &mut view, objective, s, max_class, order))
+            .flatten()
+    });
+    cx.views[si] = Some(view);
+    match found {
+        Some((p, d)) => {
+            if class(st, d) == 2 {
+                cx.allowance = cx.allowance.saturating_sub(1);
+            }
+            cx.apply(st, p, s, d);
+            true
+        }
+        None => false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pick_perfect(
+    st: &State,
+    cx: &Ctx,
+    view: &mut View,
+    objective: Objective,
+    s: BrokerIx,
+    order: &[u16],
+) -> Option<(usize, BrokerIx)> {
+    while let Some(&(e, Reverse(g))) = view.heap.peek() {
+        if e < cx.min_excess {
+            break;
+        }
+        view.heap.pop();
+        let (t, parts) = &view.groups[g as usize];
+        let now = excess(st, *t, s);
+        if now <= 0 {
+            continue;
+        }
+        if now < e {
+            view.heap.push((now, Reverse(g)));
+            continue;
+        }
+        let mut best: Option<(i64, usize, BrokerIx)> = None;
+        let mut tried = 0;
+        for &p in parts {
+            let p = p as usize;
+            if !st.holds(p, s) {
+                continue;
+            }
+            tried += 1;
+            // A topic above the bar at `s` (two over its cap) may go where
+            // it ends one over: that is within the bar on both sides.
+            let fits = |over: u32| over == 0 || over == 1 && now >= 2;
+            if let Some(((0, over), d)) = find_dest(st, cx, p, s, 0, order)
+                && fits(over)
+            {
+                let tie = match objective {
+                    Objective::Count => 0,
+                    Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
+                };
+                if best.is_none_or(|(k, _, _)| tie < k) {
+                    best = Some((tie, p, d));
+                }
+                if objective == Objective::Count || tried >= 16 {
+                    break;
+                }
+            }
+            if tried >= 16 && best.is_none() {
+                break;
+            }
+        }
+        if best.is_none() && now >= 2 && cx.allowance > 0 {
+            // Above the bar and no open broker lacks the topic: give it to
+            // one that does even though it is full; it sheds one more
+            // later, a move above the bound paid from the allowance.
+            best = parts
+                .iter()
+                .map(|&p| p as usize)
+                .filter(|&p| st.holds(p, s))
+                .take(4)
+                .find_map(|p| find_home(st, cx, p, s, order).map(|d| (0, p, d)));
+        }
+        if let Some((_, p, d)) = best {
+            view.heap.push((now - 1, Reverse(g)));
+            return Some((p, d));
+        }
+        // No perfect home for this topic now; open brokers only fill up
+        // during a phase, so it stays out of the perfect pass.
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn pick_fallback(
+    st: &State,
+    cx: &Ctx,
+    view: &mut View,
+    objective: Objective,
+    s: BrokerIx,
+    max_class: u8,
+    order: &[u16],
+) -> Option<(usize, BrokerIx)> {
+    let n = view.groups.len();
+    // (destination, -excess at the source, tie)
+    let mut best: Option<((DestKey, i64, i64), usize, BrokerIx)> = None;
+    let mut weighed = 0;
+    for k in 0..n {
+        let (t, parts) = &view.groups[(view.rot + k) % n];
+        // The smallest replica of the topic that has somewhere to go.
+        let Some((p, (dk, d))) = parts
+            .iter()
+            .map(|&p| p as usize)
+            .filter(|&p| st.holds(p, s))
+            .find_map(|p| find_dest(st, cx, p, s, max_class, order).map(|x| (p, x)))
+        else {
+            continue;
+        };
+        let tie = match objective {
+            Objective::Count => st.size[p] as i64,
+            Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
+        };
+        let key = (dk, -excess(st, *t, s), tie);
+        if best.is_none_or(|(bk, _, _)| key < bk) {
+            best = Some((key, p, d));
+        }
+        weighed += 1;
+        // No topic of `s` is in excess with a home (the perfect pass came
+        // first), so a move that keeps its topic within cap is as good as
+        // any: take the first under the count objective.
+        if weighed >= FALLBACK_SCAN
+            || dk == (0, 0) && (objective == Objective::Count || weighed >= 64)
+        {
+            break;
+        }
+    }
+    view.rot = (view.rot + weighed.max(1)) % n.max(1);
+    best.map(|(_, p, d)| (p, d))
+}
+
+/// The target with the least load class among those where `p`'s topic
+/// stays within its cap, whatever their count.
+pub(super) fn find_home(
+    st: &State,
+    cx: &Ctx,
+    p: usize,
+    s: BrokerIx,
+    order: &[u16],
+) -> Option<BrokerIx> {
+    let t = st.topic_of[p];
+    let mask = allowed_racks(st, p, s);
+    let mut best: Option<((u8, i64, u32), BrokerIx)> = None;
+    for &r in order {
+        if r < 64 && mask & (1 << r) == 0 {
+            continue;
+        }
+        for &d in &cx.by_rack[r as usize] {
+            if d == s || st.holds(p, d) || st.nracks > 64 && !st.rack_ok(p, s, d) {
+                continue;
+            }
+            if topic_class(st, t, d) > 0 {
+                continue;
+            }
+            let di = d as usize;
+            let key = (
+                class(st, d),
+                st.count[di] as i64 - st.ceiling[di] as i64,
+                st.topic_count(t, d),
+            );
+            if best.is_none_or(|(k, _)| key < k) {
+                best = Some((key, d));
+            }
+        }
+    }
+    best.map(|(_, d)| d)
+}
+
+/// Where each topic's partitions start in the partition order (topics
+/// are contiguous), with the end appended.
+pub(super) fn topic_starts(st: &State) -> Vec<usize> {
+    let mut starts: Vec<usize> = Vec::new();
+    for (p, &t) in st.topic_of.iter().enumerate() {
+        while starts.len() <= t as usize {
+            starts.push(p);
+        }
+    }
+    starts.push(st.topic_of.len());
+    starts
+}
