@@ -19,12 +19,16 @@
 //!   task, shutdown.
 //! - `tls`: `--tls`: a CA and a broker certificate made at start, the
 //!   rustls server configuration.
-//! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
+//! - `persist`: `--data-dir`: metadata, checkpoints, the flush task,
+//!   recovery at start and after `kill`.
+//! - `segment`: one replica's segment files and offset index, appended as
+//!   batches are stored; CRC-checked recovery that cuts a torn tail.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
-//! Not for: production use. Data is kept in memory while running; with a
-//! data dir it is saved at shutdown and loaded at start.
+//! Not for: production use. Data is served from memory; with a data dir
+//! every stored batch is also appended to segment files, from which a
+//! restart (after a crash too) recovers.
 
 pub mod api;
 pub mod codec;
@@ -32,6 +36,7 @@ pub mod config;
 pub mod configs;
 pub mod log;
 pub mod persist;
+pub mod segment;
 pub mod server;
 pub mod sim;
 pub mod state;
