@@ -269,7 +269,9 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
                     leader_epoch: p.leader_epoch,
                     adding: p.adding.clone(),
                     removing: p.removing.clone(),
-                    hw: p.hw,
+                    // In the checkpoints; here it would make every
+                    // replication step a metadata change.
+                    hw: 0,
                     dirs: p.logs.iter().map(|(b, r)| (*b, r.dir.clone())).collect(),
                 })
                 .collect(),
@@ -333,9 +335,12 @@ fn collect_flush(state: &mut State) -> FlushWork {
         start: BTreeMap::new(),
         recovery: BTreeMap::new(),
     };
-    // Every log dir gets its files, empty ones included, so a stale line
-    // of a replica gone from it does not outlive it.
-    for b in state.brokers.values() {
+    // Every live broker's log dir gets its files, empty ones included, so
+    // a stale line of a replica gone from it does not outlive it. A
+    // stopped broker writes nothing: its files stay as it left them, for
+    // its restart.
+    let alive = state.alive_brokers();
+    for b in state.brokers.values().filter(|b| b.alive) {
         for d in &b.log_dirs {
             w.hw.entry(d.clone()).or_default();
             w.start.entry(d.clone()).or_default();
@@ -345,13 +350,16 @@ fn collect_flush(state: &mut State) -> FlushWork {
     for t in state.topics.values_mut() {
         for p in t.partitions.iter_mut() {
             let hw = p.hw;
-            for r in p.logs.values_mut() {
+            for (b, r) in p.logs.iter_mut() {
                 let key = (t.name.clone(), p.index);
                 let Some(store) = r.log.store_mut() else {
                     continue;
                 };
                 if let Some(f) = store.take_dirty() {
                     w.files.push(f);
+                }
+                if !alive.contains(b) {
+                    continue;
                 }
                 // A follower's own high watermark is at most its log end.
                 let leo = r.log.leo();

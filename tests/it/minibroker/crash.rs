@@ -256,3 +256,71 @@ async fn a_killed_broker_recovers_its_log_from_its_files_cutting_a_torn_tail() {
     assert_eq!(fetch_all(&c, "t", 0).await, before);
     c.shutdown().await;
 }
+
+/// A data dir as version 1 saved it at exit: `cluster.json` version 1 and
+/// one segment per replica.
+fn write_v1(dir: &std::path::Path, version: u32) {
+    let log_dir = dir.join("broker-1/dir-0");
+    std::fs::create_dir_all(log_dir.join("old-0")).unwrap();
+    std::fs::write(
+        log_dir.join("old-0/00000000000000000000.log"),
+        batch(0, 10, 50),
+    )
+    .unwrap();
+    let meta = serde_json::json!({
+        "version": version,
+        "cluster_id": "v1-cluster",
+        "brokers": [{"id": 1, "configs": {}}],
+        "topics": [{
+            "name": "old",
+            "id": "6b61666b-615f-6d62-0000-000000000002",
+            "configs": {"retention.ms": "5000"},
+            "partitions": [{
+                "replicas": [1], "isr": [1], "leader": 1, "leader_epoch": 4,
+                "adding": [], "removing": [], "hw": 10,
+                "dirs": {"1": log_dir.to_str().unwrap()}
+            }]
+        }]
+    });
+    std::fs::write(dir.join("cluster.json"), meta.to_string()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_data_dir_is_read_and_rewritten_and_a_later_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_v1(dir.path(), 1);
+    let config = || ClusterConfig {
+        brokers: 1,
+        data_dir: Some(dir.path().to_path_buf()),
+        ..ClusterConfig::default()
+    };
+    let c = Cluster::start(config()).await.unwrap();
+    let got = fetch_all(&c, "old", 0).await;
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[9].0, 9);
+    c.shutdown_and_persist().await.unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
+    assert_eq!(meta["version"], 2);
+    assert!(
+        dir.path()
+            .join("broker-1/dir-0/old-0/00000000000000000000.index")
+            .is_file()
+    );
+    let c = Cluster::start(config()).await.unwrap();
+    assert_eq!(fetch_all(&c, "old", 0).await, got);
+    c.shutdown().await;
+
+    let later = tempfile::tempdir().unwrap();
+    write_v1(later.path(), 3);
+    let e = Cluster::start(ClusterConfig {
+        data_dir: Some(later.path().to_path_buf()),
+        ..config()
+    })
+    .await
+    .err()
+    .expect("a later format is refused");
+    let msg = format!("{e:#}");
+    assert!(e.is_input(), "{msg}");
+    assert!(msg.contains("unsupported version 3"), "{msg}");
+}
