@@ -85,7 +85,7 @@ impl Storage {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct Snapshot {
     version: u32,
     cluster_id: String,
@@ -97,13 +97,13 @@ struct Snapshot {
     topics: Vec<TopicSnap>,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct BrokerSnap {
     id: BrokerId,
     configs: BTreeMap<String, String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct TopicSnap {
     name: String,
     id: String,
@@ -111,7 +111,7 @@ struct TopicSnap {
     partitions: Vec<PartitionSnap>,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct PartitionSnap {
     replicas: Vec<BrokerId>,
     isr: Vec<BrokerId>,
@@ -296,6 +296,28 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
     (seq, snap)
 }
 
+/// A hash of what [`snapshot`] holds, cheaper than building it: the
+/// persister builds one only when this changes.
+fn fingerprint(state: &State) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    state.next_producer_id.hash(&mut h);
+    for b in state.brokers.values() {
+        (b.id, &b.configs).hash(&mut h);
+    }
+    for t in state.topics.values() {
+        (&t.name, t.id, &t.configs).hash(&mut h);
+        for p in &t.partitions {
+            (&p.replicas, &p.isr, p.leader, p.leader_epoch).hash(&mut h);
+            (&p.adding, &p.removing).hash(&mut h);
+            for (b, r) in &p.logs {
+                (b, &r.dir).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
 fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Result<()> {
     let mut written = storage.written.lock();
     if *written > seq {
@@ -438,7 +460,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
     };
     let mut last_flush = Instant::now();
     let mut last_epoch = -1;
-    let mut last_snap: Option<Snapshot> = None;
+    let mut last_print: Option<u64> = None;
     loop {
         tokio::select! {
             _ = stop.recv() => return,
@@ -446,17 +468,17 @@ pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
         }
         let meta = {
             let s = shared.state.lock();
-            (s.metadata_epoch != last_epoch).then(|| {
+            if s.metadata_epoch == last_epoch {
+                None
+            } else {
                 last_epoch = s.metadata_epoch;
-                snapshot(&s, &storage)
-            })
+                let print = fingerprint(&s);
+                (last_print != Some(print)).then(|| (print, snapshot(&s, &storage)))
+            }
         };
-        if let Some((seq, snap)) = meta
-            && last_snap.as_ref() != Some(&snap)
-        {
-            let done = write_metadata(&storage, seq, &snap);
-            match done {
-                Ok(()) => last_snap = Some(snap),
+        if let Some((print, (seq, snap))) = meta {
+            match write_metadata(&storage, seq, &snap) {
+                Ok(()) => last_print = Some(print),
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
@@ -568,7 +590,11 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
         for (i, p) in t.partitions.into_iter().enumerate() {
             let index = i as i32;
             let mut logs = BTreeMap::new();
-            let mut hw = if snap.version == 1 { p.hw } else { 0 };
+            let saved_hw = if snap.version == 1 { p.hw } else { 0 };
+            let mut hw = saved_hw;
+            // Each replica's own high watermark, where a follower out of
+            // sync is cut to (past it, its log may have diverged).
+            let mut own_hw = BTreeMap::new();
             for (b, dir) in p.dirs {
                 let Some(broker) = state.brokers.get(&b) else {
                     anyhow::bail!(
@@ -579,9 +605,9 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
                 };
                 let (dir, log) =
                     recover_replica(&storage, &broker.log_dirs, &dir, &t.name, index, seg)?;
-                if let Some(h) = checkpointed_hw(&dir, &t.name, index) {
-                    hw = hw.max(h);
-                }
+                let h = checkpointed_hw(&dir, &t.name, index).unwrap_or(saved_hw);
+                hw = hw.max(h);
+                own_hw.insert(b, h);
                 logs.insert(
                     b,
                     Replica {
@@ -604,6 +630,11 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
                 hw,
                 logs,
             };
+            for (b, r) in part.logs.iter_mut() {
+                if !part.isr.contains(b) {
+                    r.log.truncate_to(own_hw[b]);
+                }
+            }
             elect_after_crash(&mut part);
             partitions.push(part);
         }
