@@ -194,6 +194,11 @@ fn attach_partition(
 }
 
 fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
+    if let Some(store) = log.store_mut() {
+        // `segment.bytes` changed since: the next roll follows it, as Kafka's.
+        store.set_segment_bytes(seg);
+        return;
+    }
     if !log.needs_store() {
         return;
     }

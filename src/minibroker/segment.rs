@@ -237,6 +237,10 @@ impl SegmentStore {
         })
     }
 
+    pub fn set_segment_bytes(&mut self, bytes: u64) {
+        self.segment_bytes = bytes.max(BATCH_HEADER_LEN as u64);
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

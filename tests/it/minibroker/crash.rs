@@ -324,3 +324,59 @@ async fn a_version_1_data_dir_is_read_and_rewritten_and_a_later_one_refused() {
     assert!(e.is_input(), "{msg}");
     assert!(msg.contains("unsupported version 3"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_roll_at_the_topics_segment_bytes_on_every_replica_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ClusterConfig {
+        brokers: 2,
+        data_dir: Some(dir.path().to_path_buf()),
+        topics: vec!["seg:1:2".parse().unwrap()],
+        ..ClusterConfig::default()
+    };
+    let c = Cluster::start(config()).await.unwrap();
+    let mb = 1 << 20;
+    assert_eq!(
+        super::reassign::set_configs(&c, 1, 2, "seg", &[("segment.bytes", Some("1048576"))]).await,
+        0
+    );
+    let leader = c.inspect(|s| s.partition("seg", 0).unwrap().leader);
+    let mut cl = client(&c, leader).await;
+    for i in 0..35 {
+        assert_eq!(
+            produce(&mut cl, "seg", 0, batch(i * 100, 100, 1000), -1)
+                .await
+                .0,
+            0
+        );
+    }
+    let before = fetch_all(&c, "seg", 0).await;
+    for b in 1..=2 {
+        let pdir = dir.path().join(format!("broker-{b}/dir-0/seg-0"));
+        let mut logs: Vec<(String, u64)> = std::fs::read_dir(&pdir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().len(),
+                )
+            })
+            .collect();
+        logs.sort();
+        assert_eq!(logs.len(), 4, "broker {b}: {logs:?}");
+        assert_eq!(logs[0].0, "00000000000000000000.log");
+        assert!(logs.iter().all(|(_, n)| *n <= mb), "broker {b}: {logs:?}");
+        assert!(logs[..3].iter().all(|(_, n)| *n > mb * 9 / 10), "{logs:?}");
+        // Each named by the first offset it holds: 100 records a batch.
+        for (name, _) in &logs {
+            let base: i64 = name.trim_end_matches(".log").parse().unwrap();
+            assert_eq!(base % 100, 0, "{name}");
+        }
+    }
+    c.shutdown().await;
+    let c = Cluster::start(config()).await.unwrap();
+    assert_eq!(fetch_all(&c, "seg", 0).await, before);
+    c.shutdown().await;
+}
