@@ -5,15 +5,19 @@
 //! Module map:
 //! - `config`: cluster configuration and CLI value parsers.
 //! - `state`: the single controller state (metadata epoch, brokers,
-//!   topics, partitions with replica logs) and every controller decision:
-//!   placement, failover, reassignment, elections, the replication step.
-//!   No I/O, no waiting.
+//!   topics, partitions with replica logs) and every controller decision,
+//!   one file per concern: placement and elections, the replication step,
+//!   reassignment. No I/O, no waiting.
+//! - `code`: Kafka's error codes.
+//! - `shared`: the handle every task holds: the state behind one lock,
+//!   the one `mutate` that wakes waiters, the per-connection context.
 //! - `configs`: dynamic configs (validation, IncrementalAlterConfigs
 //!   semantics, what DescribeConfigs lists), for the handlers and `sim`.
 //! - `log`: partition logs of record batches with exact sizes (and sized
 //!   batches that count bytes without holding them, for `sim`).
 //! - `throttle`: token buckets and throttled-replica lists.
-//! - `codec`: size-prefixed frames and header versions around the crate's codecs.
+//! - `codec`: the size prefix (read and written only here) and header
+//!   versions around the crate's codecs.
 //! - `api`: one file per API family; the supported-version table.
 //! - `server`: listeners (plaintext or TLS), connections, replication
 //!   task, shutdown.
@@ -31,6 +35,7 @@
 //! restart (after a crash too) recovers.
 
 pub mod api;
+pub mod code;
 pub mod codec;
 pub mod config;
 pub mod configs;
@@ -38,6 +43,7 @@ pub mod log;
 pub mod persist;
 pub mod segment;
 pub mod server;
+pub mod shared;
 pub mod sim;
 pub mod state;
 pub mod throttle;

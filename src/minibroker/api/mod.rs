@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 
 use super::codec::{self, DecodeError};
-use super::server::BrokerCtx;
+use super::shared::BrokerCtx;
 
 mod api_versions;
 mod configs;
@@ -145,8 +145,7 @@ pub async fn handle_frame(ctx: &BrokerCtx, frame: Bytes) -> anyhow::Result<Optio
                 ..
             },
         ) => {
-            let resp =
-                api_versions::table().with_error_code(super::state::code::UNSUPPORTED_VERSION);
+            let resp = api_versions::table().with_error_code(super::code::UNSUPPORTED_VERSION);
             codec::encode_response(header.correlation_id, 0, &resp).map(Some)
         }
         Err(e) => Err(e.into()),

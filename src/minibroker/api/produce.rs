@@ -13,9 +13,9 @@ use kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 
+use crate::minibroker::code;
 use crate::minibroker::log::{RecordsError, sb, split_batches};
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::code;
+use crate::minibroker::shared::BrokerCtx;
 
 struct Pending {
     topic: usize,
@@ -33,8 +33,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     let deadline = tokio::time::Instant::now() + timeout;
     let mut responses = Vec::new();
     let mut pending = Vec::new();
-    {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
             let min_isr = s.min_insync_replicas(&name);
@@ -43,7 +42,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 let mut pr = PartitionProduceResponse::default()
                     .with_index(pd.index)
                     .with_base_offset(-1);
-                crate::minibroker::persist::before_append(&mut s, &name, pd.index);
+                crate::minibroker::persist::before_append(s, &name, pd.index);
                 let Some(p) = s.partition_mut(&name, pd.index) else {
                     parts.push(pr.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                     continue;
@@ -107,9 +106,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
             );
         }
         s.recompute_hw();
-    }
-    ctx.shared.appended.notify_one();
-    ctx.shared.changed.notify_waiters();
+    });
     if !pending.is_empty() {
         let settled = |s: &crate::minibroker::state::State, w: &Pending| {
             s.acks_all_outcome(
@@ -120,14 +117,15 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 w.min_isr,
             )
         };
-        ctx.shared
-            .wait_until(deadline, |s| {
-                pending.iter().all(|w| settled(s, w).is_some())
+        let outcomes: Vec<Option<i16>> = ctx
+            .shared
+            .poll(deadline, |s, last| {
+                let outcomes: Vec<_> = pending.iter().map(|w| settled(s, w)).collect();
+                (last || outcomes.iter().all(Option::is_some)).then_some(outcomes)
             })
             .await;
-        let s = ctx.shared.state.lock();
-        for w in &pending {
-            let c = settled(&s, w).unwrap_or(code::REQUEST_TIMED_OUT);
+        for (w, outcome) in pending.iter().zip(outcomes) {
+            let c = outcome.unwrap_or(code::REQUEST_TIMED_OUT);
             if c != code::NONE {
                 let pr = &mut responses[w.topic].partition_responses[w.part];
                 pr.error_code = c;

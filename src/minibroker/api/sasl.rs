@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::kafka::scram::{self, ScramError, ScramServer};
 use crate::minibroker::config::SaslMechanism;
-use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::shared::BrokerCtx;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
