@@ -743,6 +743,54 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn log_of(batches: usize) -> PartitionLog {
+        let mut log = PartitionLog::new();
+        for i in 0..batches {
+            log.append_as_leader(
+                &crate::minibroker::log::synthetic_batch(i as u64, 1, 10, 0),
+                0,
+            );
+        }
+        log
+    }
+
+    #[test]
+    fn after_a_crash_the_longest_in_sync_log_leads_and_longer_ones_are_cut() {
+        let now = Instant::now();
+        let replica = |n| Replica {
+            dir: "/d".into(),
+            log: log_of(n),
+            future: None,
+            last_caught_up: now,
+            hw_checkpoint: None,
+        };
+        let mut p = Partition {
+            index: 0,
+            replicas: vec![1, 2, 3, 4],
+            isr: vec![1, 2, 3],
+            leader: 1,
+            leader_epoch: 7,
+            adding: vec![],
+            removing: vec![],
+            hw: 9,
+            // 4 is out of sync with a longer (unacknowledged) tail.
+            logs: BTreeMap::from([
+                (1, replica(5)),
+                (2, replica(7)),
+                (3, replica(7)),
+                (4, replica(9)),
+            ]),
+        };
+        elect_after_crash(&mut p);
+        assert_eq!((p.leader, p.leader_epoch, p.hw), (2, 8, 7));
+        let leos: Vec<i64> = p.logs.values().map(|r| r.log.leo()).collect();
+        assert_eq!(leos, vec![5, 7, 7, 7]);
+        // A tie keeps the saved leader.
+        p.leader = 3;
+        elect_after_crash(&mut p);
+        assert_eq!((p.leader, p.leader_epoch), (3, 9));
+    }
+
     #[test]
     fn checkpoints_read_back_what_was_written() {
         let lines = BTreeMap::from([(("a.b-c".to_string(), 0), 17), (("t".to_string(), 12), 0)]);
