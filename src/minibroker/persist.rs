@@ -174,18 +174,18 @@ fn attach_partition(
     p: &mut Partition,
 ) {
     let seg = segment_bytes(configs);
+    let index = p.index;
     for r in p.logs.values_mut() {
-        let dir = r.dir.clone();
         attach_log(
             storage,
-            &partition_dir(&dir, topic, p.index),
+            || partition_dir(&r.dir, topic, index),
             seg,
             &mut r.log,
         );
         if let Some(f) = r.future.as_mut() {
             attach_log(
                 storage,
-                &partition_dir(&f.dir, topic, p.index),
+                || partition_dir(&f.dir, topic, index),
                 seg,
                 &mut f.log,
             );
@@ -193,7 +193,9 @@ fn attach_partition(
     }
 }
 
-fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
+/// `dir` is made only for a log that needs a store: this runs for every
+/// replica at every replication tick.
+fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &mut PartitionLog) {
     if let Some(store) = log.store_mut() {
         // `segment.bytes` changed since: the next roll follows it, as Kafka's.
         store.set_segment_bytes(seg);
@@ -202,7 +204,8 @@ fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
     if !log.needs_store() {
         return;
     }
-    let made = SegmentStore::create(dir, seg, storage.flush).and_then(|s| log.attach_store(s));
+    let dir = dir();
+    let made = SegmentStore::create(&dir, seg, storage.flush).and_then(|s| log.attach_store(s));
     if let Err(e) = made {
         super::log(format_args!(
             "mini-broker: {}: cannot write segments: {e}; this replica is kept in memory only",
