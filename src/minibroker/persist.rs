@@ -510,7 +510,8 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     finish_flush(work)?;
     let (seq, mut snap) = snapshot(state, &storage);
     snap.metadata_epoch = state.metadata_epoch;
-    write_metadata(&storage, seq, &snap)
+    write_metadata(&storage, seq, &snap)?;
+    super::persist_groups::save(&state.groups, &storage.data_dir)
 }
 
 /// Recovers one replica of `topic`-`partition` on a broker: from the
@@ -658,6 +659,7 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
             },
         );
     }
+    super::persist_groups::load(&mut state.groups, data_dir)?;
     state.recompute_hw();
     state.metadata_epoch += 1;
     Ok(true)

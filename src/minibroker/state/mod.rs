@@ -187,6 +187,8 @@ pub struct State {
     preferred_dirs: BTreeMap<(String, i32, BrokerId), String>,
     /// With a data dir: where logs and metadata go (`persist`).
     pub storage: Option<std::sync::Arc<super::persist::Storage>>,
+    /// Consumer groups and their committed offsets (`groups.rs`).
+    pub groups: super::groups::Groups,
 }
 
 /// A controller-level failure for one partition or resource.
@@ -220,6 +222,7 @@ impl State {
             next_topic_id: 1,
             preferred_dirs: BTreeMap::new(),
             storage: None,
+            groups: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ mod bad_requests;
 mod configs;
 mod crash;
 mod failover;
+mod groups;
 mod process;
 mod reassign;
 
