@@ -3,7 +3,8 @@
 //! setup figures alone): cluster start-up time, the wire client's
 //! connection setup in plaintext and TLS, rdkafka produce throughput on
 //! loopback, and the throttled replication copy rate against the
-//! configured rate.
+//! configured rate. `-- produce` runs only the produce figures, with and
+//! without `--data-dir` (in a temporary dir under the system's temp dir).
 //! Each figure is printed as `name: value`; nothing is asserted here (the
 //! tests assert behaviour, this measures it).
 
@@ -14,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use kafka_migrate::kafka::Connection;
+use kafka_migrate::minibroker::segment::FlushPolicy;
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, TopicSpec};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
@@ -63,7 +65,15 @@ async fn ready_time() {
 }
 
 async fn produce_throughput(acks: &str, rf: i16) {
+    produce_throughput_with(acks, rf, None).await;
+}
+
+/// `flush`: None without a data dir, else the `--flush` policy of one.
+async fn produce_throughput_with(acks: &str, rf: i16, flush: Option<FlushPolicy>) {
+    let dir = tempfile::tempdir().unwrap();
     let c = Cluster::start(ClusterConfig {
+        data_dir: flush.map(|_| dir.path().to_path_buf()),
+        flush: flush.unwrap_or_default(),
         brokers: 3,
         topics: vec![TopicSpec {
             name: "tp".into(),
@@ -105,8 +115,15 @@ async fn produce_throughput(acks: &str, rf: i16) {
     }
     let secs = t0.elapsed().as_secs_f64();
     let mb = (n * payload.len()) as f64 / 1e6;
+    let data_dir = match flush {
+        None => String::new(),
+        Some(FlushPolicy::EveryBatch) => "_data_dir_flush_every_batch".into(),
+        Some(FlushPolicy::Interval(d)) => {
+            format!("_data_dir_flush_interval_{}ms", d.as_millis())
+        }
+    };
     println!(
-        "rdkafka_produce_acks_{acks}_rf{rf}_MB_per_s: {:.1}",
+        "rdkafka_produce_acks_{acks}_rf{rf}{data_dir}_MB_per_s: {:.1}",
         mb / secs
     );
     c.shutdown().await;
@@ -288,6 +305,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::args().any(|a| a == "produce") {
+        rt.block_on(async {
+            for acks in ["1", "all"] {
+                let rf = if acks == "1" { 1 } else { 3 };
+                produce_throughput_with(acks, rf, None).await;
+                produce_throughput_with(acks, rf, Some(FlushPolicy::default())).await;
+            }
+            produce_throughput_with("all", 3, Some(FlushPolicy::EveryBatch)).await;
+        });
+        return;
+    }
     if std::env::args().any(|a| a == "connect") {
         rt.block_on(connection_setup());
         return;

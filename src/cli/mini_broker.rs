@@ -8,6 +8,10 @@
 //!
 //! - `stop N`: stop broker N (its listener closes, its replicas leave the
 //!   ISR, leadership fails over; the controller moves if N held it).
+//! - `kill N`: drop broker N without saving anything, as SIGKILL would:
+//!   stopped as by `stop`, and its logs leave memory; `start N` then
+//!   recovers them from its files under `--data-dir` (without one it
+//!   comes back empty) and it catches up from the leaders.
 //! - `start N`: restart broker N on its port; it catches up from leaders.
 //! - `pause N` / `resume N`: broker N stays up but its follower replicas
 //!   stop copying (a slow follower), so they leave ISRs after
@@ -39,7 +43,7 @@ use crate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use crate::units::{human_bytes, parse_size};
 
 const COMMANDS: &str =
-    "stop N | start N | pause N | resume N | add N [RACK] | status | help | quit";
+    "stop N | start N | kill N | pause N | resume N | add N [RACK] | status | help | quit";
 
 #[derive(Debug, Args)]
 pub struct MiniBrokerArgs {
@@ -78,12 +82,26 @@ pub struct MiniBrokerArgs {
     /// Log dirs per broker (1 to 16).
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
-    /// Persist here: logs and metadata are saved at exit (quit, Ctrl-C,
-    /// SIGTERM) and loaded at start, so a restart keeps the data (log dirs
-    /// are DIR/broker-N/dir-M). Created if missing; checked writable at
+    /// Persist here: each broker appends record batches to segment files
+    /// as it stores them (log dirs DIR/broker-N/dir-M, Kafka's layout),
+    /// the metadata is written as it changes, and a restart, even after a
+    /// crash, recovers from them. Created if missing; checked writable at
     /// start.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// With --data-dir, when segment writes reach the disk: every-batch
+    /// (fsync before a batch counts as stored, so before it is
+    /// acknowledged), or interval[=MS] (fsync every MS, default 1000:
+    /// a batch survives a crash of the process at once, a crash of the
+    /// machine once synced, as Kafka relies on replication rather than
+    /// fsync).
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "interval",
+        requires = "data_dir"
+    )]
+    pub flush: crate::minibroker::segment::FlushPolicy,
     /// replica.lag.time.max.ms: a follower lagging longer leaves the ISR.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub replica_lag_max_ms: u64,
@@ -236,6 +254,13 @@ async fn command(printer: &Printer, cluster: &ClusterHandle, line: &str) -> Step
                 .map(|()| printer.note(&format!("broker {id} stopped"))),
             Err(e) => Err(e),
         },
+        ["kill", w] => match id(w) {
+            Ok(id) => cluster
+                .kill_broker(id)
+                .await
+                .map(|()| printer.note(&format!("broker {id} killed"))),
+            Err(e) => Err(e),
+        },
         ["start", w] => match id(w) {
             Ok(id) => cluster
                 .start_broker(id)
@@ -358,6 +383,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         base_port: args.port,
         log_dirs_per_broker: args.log_dirs,
         data_dir: args.data_dir,
+        flush: args.flush,
         topics: args.topics,
         fill_bytes: args.fill.unwrap_or(0),
         replica_lag_max: Duration::from_millis(args.replica_lag_max_ms),

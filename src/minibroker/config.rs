@@ -67,6 +67,8 @@ pub struct ClusterConfig {
     /// is loaded from it at start and saved by `shutdown_and_persist`;
     /// when not, data stays in memory and the paths are only names.
     pub data_dir: Option<PathBuf>,
+    /// When segment writes reach the disk (`--flush`).
+    pub flush: super::segment::FlushPolicy,
     pub topics: Vec<TopicSpec>,
     /// Synthetic bytes loaded into each start-up topic (spread unevenly
     /// over its partitions) without a producer.
@@ -215,6 +217,7 @@ impl Default for ClusterConfig {
             base_port: 0,
             log_dirs_per_broker: 1,
             data_dir: None,
+            flush: Default::default(),
             topics: vec![],
             fill_bytes: 0,
             replica_lag_max: Duration::from_secs(10),

@@ -7,12 +7,19 @@
 //! throttle without allocating them. Only the simulator makes them; a
 //! broker serving the wire never does.
 //!
+//! With a data dir a log also has a [`SegmentStore`]: every batch stored
+//! in memory is appended to the replica's segment files at once, and every
+//! truncation cuts them, so the files can rebuild the log after a crash
+//! (the memory still serves reads).
+//!
 //! Not for: decoding records. A batch is opaque bytes here except for the
 //! fixed v2 batch header fields the broker must read or assign (base offset,
 //! partition leader epoch, last offset delta, max timestamp); neither is
 //! covered by the batch CRC, which starts at the attributes field.
 
 use bytes::{BufMut, Bytes, BytesMut};
+
+use super::segment::{SegmentStore, StoredBatch};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -98,12 +105,32 @@ pub fn split_batches(records: &Bytes) -> Result<Vec<Bytes>, RecordsError> {
 }
 
 /// A partition replica's log.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PartitionLog {
     batches: Vec<Batch>,
     size: u64,
     log_start: i64,
     end: i64,
+    /// The segment files behind this log, with a data dir.
+    store: Option<Box<SegmentStore>>,
+    /// Dropped by `kill`: its files are recovered when the broker starts,
+    /// so no store may be made for it meanwhile.
+    detached: bool,
+}
+
+/// A copy holds the batches, never the files: two logs appending to one
+/// store would corrupt it.
+impl Clone for PartitionLog {
+    fn clone(&self) -> Self {
+        Self {
+            batches: self.batches.clone(),
+            size: self.size,
+            log_start: self.log_start,
+            end: self.end,
+            store: None,
+            detached: false,
+        }
+    }
 }
 
 impl PartitionLog {
@@ -123,6 +150,88 @@ impl PartitionLog {
     }
     pub fn batch_count(&self) -> usize {
         self.batches.len()
+    }
+
+    /// True when this log should have segment files and has none (a log
+    /// made in memory, or copied).
+    pub fn needs_store(&self) -> bool {
+        self.store.is_none() && !self.detached
+    }
+
+    pub fn store(&self) -> Option<&SegmentStore> {
+        self.store.as_deref()
+    }
+
+    pub fn store_mut(&mut self) -> Option<&mut SegmentStore> {
+        self.store.as_deref_mut()
+    }
+
+    /// Gives this log its files: a new store, into which every batch held
+    /// so far is written.
+    pub fn attach_store(&mut self, mut store: SegmentStore) -> std::io::Result<()> {
+        for b in &self.batches {
+            store.append(&b.data, b.base_offset)?;
+        }
+        self.store = Some(Box::new(store));
+        Ok(())
+    }
+
+    /// Gives up on files for this log (they could not be written): it goes
+    /// on in memory, and no new store is tried.
+    pub fn abandon_store(&mut self) {
+        self.store = None;
+        self.detached = true;
+    }
+
+    /// An empty log standing for one whose memory was dropped (`kill`):
+    /// it gets no store until its files are recovered.
+    pub fn detached() -> Self {
+        Self {
+            detached: true,
+            ..Self::default()
+        }
+    }
+
+    /// A log rebuilt from its recovered files.
+    pub fn recovered(batches: Vec<StoredBatch>, store: SegmentStore) -> Self {
+        let mut log = Self::new();
+        if let Some(first) = batches.first() {
+            log.log_start = first.base_offset;
+        }
+        for b in batches {
+            let max_ts = i64::from_be_bytes(
+                b.data[OFF_MAX_TIMESTAMP..OFF_MAX_TIMESTAMP + 8]
+                    .try_into()
+                    .unwrap(),
+            );
+            log.push(Batch {
+                base_offset: b.base_offset,
+                last_offset: b.last_offset,
+                max_timestamp: max_ts,
+                data: b.data,
+                phantom_len: 0,
+            });
+        }
+        log.store = Some(Box::new(store));
+        log
+    }
+
+    /// Appends to the files; a write that fails drops them (the log goes
+    /// on in memory), said once on stderr, as a broker takes a failed log
+    /// dir offline.
+    fn store_append(&mut self, i: usize) {
+        let Some(store) = self.store.as_mut() else {
+            return;
+        };
+        let b = &self.batches[i];
+        if let Err(e) = store.append(&b.data, b.base_offset) {
+            super::log(format_args!(
+                "mini-broker: {}: cannot append: {e}; this replica is kept in memory only",
+                store.dir().display()
+            ));
+            self.store = None;
+            self.detached = true;
+        }
     }
 
     /// Appends one batch as the leader: assigns offsets from the log end by
@@ -192,6 +301,7 @@ impl PartitionLog {
         self.end = batch.next_offset();
         self.size += batch.size();
         self.batches.push(batch);
+        self.store_append(self.batches.len() - 1);
     }
 
     /// Index of the first batch whose last offset is >= `offset`.
@@ -244,6 +354,16 @@ impl PartitionLog {
             .batches
             .last()
             .map_or(self.log_start, Batch::next_offset);
+        if let Some(store) = self.store.as_mut()
+            && let Err(e) = store.truncate(self.size)
+        {
+            super::log(format_args!(
+                "mini-broker: {}: cannot truncate: {e}; this replica is kept in memory only",
+                store.dir().display()
+            ));
+            self.store = None;
+            self.detached = true;
+        }
     }
 
     /// First offset whose batch has a max timestamp >= `ts`, if any.

@@ -25,13 +25,17 @@
 //!   task, shutdown.
 //! - `tls`: `--tls`: a CA and a broker certificate made at start, the
 //!   rustls server configuration.
-//! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
+//! - `persist`: `--data-dir`: metadata, checkpoints, the flush task,
+//!   recovery at start and after `kill`.
+//! - `segment`: one replica's segment files and offset index, appended as
+//!   batches are stored; CRC-checked recovery that cuts a torn tail.
 //! - `persist_groups`: `--data-dir`'s committed offsets, in their own file.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
-//! Not for: production use. Data is kept in memory while running; with a
-//! data dir it is saved at shutdown and loaded at start.
+//! Not for: production use. Data is served from memory; with a data dir
+//! every stored batch is also appended to segment files, from which a
+//! restart (after a crash too) recovers.
 
 pub mod api;
 pub mod code;
@@ -42,6 +46,7 @@ pub mod groups;
 pub mod log;
 pub mod persist;
 pub mod persist_groups;
+pub mod segment;
 pub mod server;
 pub mod shared;
 pub mod sim;

@@ -1,37 +1,98 @@
-//! `--data-dir` persistence: the metadata as `DIR/cluster.json` and each
-//! replica's log as Kafka lays it out, `LOGDIR/<topic>-<partition>/
-//! 00000000000000000000.log` (the stored batches, concatenated), written at
-//! shutdown and read back at start, so a restarted process keeps its data.
+//! `--data-dir` persistence, laid out as Kafka lays out its own:
 //!
-//! At start, [`prepare`] checks that a save will be possible, so an unusable
-//! dir is reported before any broker starts rather than at exit.
+//! - `DIR/cluster.json`: the metadata (topics and their ids, assignments,
+//!   ISRs, leaders and leader epochs, moves in flight, each replica's log
+//!   dir, topic and broker configs), written whenever it changes (checked
+//!   every [`METADATA_TICK`]) and, for a topic not yet written, before the
+//!   first produce to it is answered.
+//! - each replica's log under its broker's log dir (`DIR/broker-N/dir-M`):
+//!   `<topic>-<partition>/<base offset>.log` and `.index` segments, appended
+//!   as batches are stored (see `segment`).
+//! - in each log dir, Kafka's checkpoint files (`0`, a count, then `topic
+//!   partition offset` lines): `replication-offset-checkpoint` (the high
+//!   watermarks), `log-start-offset-checkpoint`, and
+//!   `recovery-point-offset-checkpoint` (offsets below it were `fsync`ed),
+//!   written on the flush period and at shutdown, through a temporary file
+//!   and a rename.
 //!
-//! Not for: crash safety. Nothing but the start-up check is written while
-//! the cluster runs.
+//! At start [`load`] rebuilds the cluster: each replica is recovered from
+//! its files (CRCs checked from the recovery point, a torn tail cut), each
+//! partition led by the in-sync replica holding the most, which no
+//! acknowledged batch can be missing from. `kill N` drops a broker's logs
+//! from memory and [`recover_broker`] reads them back when it starts.
+//!
+//! [`prepare`] checks at start that the dir can be used, and locks it.
+//!
+//! Not for: deleting data. A removed replica's files stay until a replica
+//! of the same partition is created on that broker again (which clears
+//! them).
 
-use crate::fsutil::DirLock;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use uuid::Uuid;
 
-use super::log::{Batch, PartitionLog, split_batches};
+use super::log::PartitionLog;
+use super::segment::{DEFAULT_SEGMENT_BYTES, FlushPolicy, SegmentStore};
+use super::shared::Shared;
 use super::state::{BrokerId, Partition, Replica, State, Topic};
+use crate::fsutil::DirLock;
 
 const SNAPSHOT: &str = "cluster.json";
-const SEGMENT: &str = "00000000000000000000.log";
+/// The format written; 1 (a snapshot written at exit, one segment per
+/// replica) is read and migrated: its segment is a valid first segment.
+const VERSION: u32 = 2;
 /// Written at start, as a save writes (a temporary file and a rename), to
 /// prove the data dir takes files; left in place.
 const WRITE_CHECK: &str = ".write-check";
 const LOCK: &str = ".lock";
+const HW_CHECKPOINT: &str = "replication-offset-checkpoint";
+const START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+/// How often the persister looks for metadata changes.
+pub const METADATA_TICK: Duration = Duration::from_millis(100);
+/// Checkpoint period under `--flush every-batch` (nothing to `fsync`).
+const CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
+
+/// What a cluster with a data dir persists, shared through its state.
+#[derive(Debug)]
+pub struct Storage {
+    pub data_dir: PathBuf,
+    pub flush: FlushPolicy,
+    /// Serializes metadata writes; holds the sequence of the last written,
+    /// so an older snapshot never replaces a newer one.
+    written: Mutex<u64>,
+    next_seq: Mutex<u64>,
+    /// Ids of the topics in the last metadata written.
+    saved_topics: Mutex<BTreeSet<Uuid>>,
+}
+
+impl Storage {
+    pub fn new(data_dir: PathBuf, flush: FlushPolicy) -> Self {
+        Self {
+            data_dir,
+            flush,
+            written: Mutex::new(0),
+            next_seq: Mutex::new(0),
+            saved_topics: Mutex::new(BTreeSet::new()),
+        }
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
     version: u32,
     cluster_id: String,
+    #[serde(default)]
+    metadata_epoch: i64,
+    #[serde(default)]
+    next_producer_id: i64,
     brokers: Vec<BrokerSnap>,
     topics: Vec<TopicSnap>,
 }
@@ -58,15 +119,15 @@ struct PartitionSnap {
     leader_epoch: i32,
     adding: Vec<BrokerId>,
     removing: Vec<BrokerId>,
+    /// Version 1's high watermark; version 2 keeps it in the checkpoints.
+    #[serde(default, skip_serializing)]
     hw: i64,
     /// Log dir of each replica.
     dirs: BTreeMap<BrokerId, String>,
 }
 
-fn segment_path(dir: &str, topic: &str, partition: i32) -> PathBuf {
-    Path::new(dir)
-        .join(format!("{topic}-{partition}"))
-        .join(SEGMENT)
+fn partition_dir(dir: &str, topic: &str, partition: i32) -> PathBuf {
+    Path::new(dir).join(format!("{topic}-{partition}"))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -79,7 +140,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// writes a small file in `data_dir` the way a save does, so that a dir that
 /// is not a directory, cannot be created or cannot be written fails now.
 /// The returned lock keeps a second mini-broker off the dir until the
-/// cluster is dropped: two would overwrite each other's saves.
+/// cluster is dropped: two would write over each other's files.
 pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<DirLock> {
     if data_dir.exists() && !data_dir.is_dir() {
         anyhow::bail!("not a directory");
@@ -97,43 +158,139 @@ pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<DirLock> {
     Ok(lock)
 }
 
-/// Writes the metadata and every replica log under `data_dir`.
-pub fn save(state: &State, data_dir: &Path) -> anyhow::Result<()> {
-    let mut topics = Vec::new();
-    for t in state.topics.values() {
-        let mut partitions = Vec::new();
-        for p in &t.partitions {
-            for (b, r) in &p.logs {
-                let data: Vec<u8> = r
-                    .log
-                    .read(r.log.log_start(), i64::MAX, usize::MAX)
-                    .iter()
-                    .flat_map(|x| x.data.iter().copied())
-                    .collect();
-                write_atomic(&segment_path(&r.dir, &t.name, p.index), &data)
-                    .with_context(|| format!("saving {}-{} of broker {b}", t.name, p.index))?;
-            }
-            partitions.push(PartitionSnap {
-                replicas: p.replicas.clone(),
-                isr: p.isr.clone(),
-                leader: p.leader,
-                leader_epoch: p.leader_epoch,
-                adding: p.adding.clone(),
-                removing: p.removing.clone(),
-                hw: p.hw,
-                dirs: p.logs.iter().map(|(b, r)| (*b, r.dir.clone())).collect(),
-            });
+fn segment_bytes(configs: &BTreeMap<String, String>) -> u64 {
+    configs
+        .get("segment.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_SEGMENT_BYTES)
+}
+
+/// Gives a store to every log of `partition` that should have one and has
+/// none: new replicas, copies (a `--fill`), future logs of disk moves.
+fn attach_partition(
+    storage: &Storage,
+    topic: &str,
+    configs: &BTreeMap<String, String>,
+    p: &mut Partition,
+) {
+    let seg = segment_bytes(configs);
+    let index = p.index;
+    for r in p.logs.values_mut() {
+        attach_log(
+            storage,
+            || partition_dir(&r.dir, topic, index),
+            seg,
+            &mut r.log,
+        );
+        if let Some(f) = r.future.as_mut() {
+            attach_log(
+                storage,
+                || partition_dir(&f.dir, topic, index),
+                seg,
+                &mut f.log,
+            );
         }
-        topics.push(TopicSnap {
+    }
+}
+
+/// `dir` is made only for a log that needs a store: this runs for every
+/// replica at every replication tick.
+fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &mut PartitionLog) {
+    if let Some(store) = log.store_mut() {
+        // `segment.bytes` changed since: the next roll follows it, as Kafka's.
+        store.set_segment_bytes(seg);
+        return;
+    }
+    if !log.needs_store() {
+        return;
+    }
+    let dir = dir();
+    let made = SegmentStore::create(&dir, seg, storage.flush).and_then(|s| log.attach_store(s));
+    if let Err(e) = made {
+        super::log(format_args!(
+            "mini-broker: {}: cannot write segments: {e}; this replica is kept in memory only",
+            dir.display()
+        ));
+        log.abandon_store();
+    }
+}
+
+/// Gives every log that lacks one its segment files (run before each
+/// replication step, so a new replica has files before it copies a byte).
+pub fn attach_stores(state: &mut State) {
+    let Some(storage) = state.storage.clone() else {
+        return;
+    };
+    for t in state.topics.values_mut() {
+        for p in t.partitions.iter_mut() {
+            attach_partition(&storage, &t.name, &t.configs, p);
+        }
+    }
+}
+
+/// The produce handler's hook, before a leader appends to `topic`-
+/// `partition`: the partition's logs have their files, and the topic is in
+/// the metadata on disk (a topic created a moment ago would otherwise come
+/// back from a crash without the data acknowledged in it).
+pub fn before_append(state: &mut State, topic: &str, partition: i32) {
+    let Some(storage) = state.storage.clone() else {
+        return;
+    };
+    let Some(t) = state.topics.get_mut(topic) else {
+        return;
+    };
+    let id = t.id;
+    if let Some(p) = usize::try_from(partition)
+        .ok()
+        .and_then(|i| t.partitions.get_mut(i))
+    {
+        attach_partition(&storage, topic, &t.configs, p);
+    }
+    if !storage.saved_topics.lock().contains(&id) {
+        let (seq, snap) = snapshot(state, &storage);
+        if let Err(e) = write_metadata(&storage, seq, &snap) {
+            super::log(format_args!("mini-broker: saving the metadata: {e:#}"));
+        }
+    }
+}
+
+fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
+    let seq = {
+        let mut n = storage.next_seq.lock();
+        *n += 1;
+        *n
+    };
+    let topics = state
+        .topics
+        .values()
+        .map(|t| TopicSnap {
             name: t.name.clone(),
             id: t.id.to_string(),
             configs: t.configs.clone(),
-            partitions,
-        });
-    }
+            partitions: t
+                .partitions
+                .iter()
+                .map(|p| PartitionSnap {
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    leader: p.leader,
+                    leader_epoch: p.leader_epoch,
+                    adding: p.adding.clone(),
+                    removing: p.removing.clone(),
+                    // In the checkpoints; here it would make every
+                    // replication step a metadata change.
+                    hw: 0,
+                    dirs: p.logs.iter().map(|(b, r)| (*b, r.dir.clone())).collect(),
+                })
+                .collect(),
+        })
+        .collect();
     let snap = Snapshot {
-        version: 1,
+        version: VERSION,
         cluster_id: state.cluster_id.clone(),
+        // Not compared for changes: it grows with every replication step.
+        metadata_epoch: 0,
+        next_producer_id: state.next_producer_id,
         brokers: state
             .brokers
             .values()
@@ -144,43 +301,277 @@ pub fn save(state: &State, data_dir: &Path) -> anyhow::Result<()> {
             .collect(),
         topics,
     };
-    write_atomic(
-        &data_dir.join(SNAPSHOT),
-        serde_json::to_string_pretty(&snap)?.as_bytes(),
-    )?;
-    super::persist_groups::save(&state.groups, data_dir)
+    (seq, snap)
 }
 
-fn load_log(path: &Path) -> anyhow::Result<PartitionLog> {
-    let mut log = PartitionLog::new();
-    let data = match std::fs::read(path) {
-        Ok(d) => Bytes::from(d),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(log),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+/// A hash of what [`snapshot`] holds, cheaper than building it: the
+/// persister builds one only when this changes.
+fn fingerprint(state: &State) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    state.next_producer_id.hash(&mut h);
+    for b in state.brokers.values() {
+        (b.id, &b.configs).hash(&mut h);
+    }
+    for t in state.topics.values() {
+        (&t.name, t.id, &t.configs).hash(&mut h);
+        for p in &t.partitions {
+            (&p.replicas, &p.isr, p.leader, p.leader_epoch).hash(&mut h);
+            (&p.adding, &p.removing).hash(&mut h);
+            for (b, r) in &p.logs {
+                (b, &r.dir).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Result<()> {
+    let mut written = storage.written.lock();
+    if *written > seq {
+        return Ok(());
+    }
+    write_atomic(
+        &storage.data_dir.join(SNAPSHOT),
+        serde_json::to_string_pretty(snap)?.as_bytes(),
+    )?;
+    *written = seq;
+    let mut saved = storage.saved_topics.lock();
+    saved.clear();
+    saved.extend(
+        snap.topics
+            .iter()
+            .filter_map(|t| Uuid::parse_str(&t.id).ok()),
+    );
+    Ok(())
+}
+
+/// One checkpoint file's lines, per log dir: (topic, partition) -> offset.
+type Checkpoints = BTreeMap<String, BTreeMap<(String, i32), i64>>;
+
+/// What a flush takes from the state under its lock: files to `fsync`
+/// and the checkpoints they make true once synced.
+struct FlushWork {
+    files: Vec<Arc<std::fs::File>>,
+    hw: Checkpoints,
+    start: Checkpoints,
+    recovery: Checkpoints,
+}
+
+fn collect_flush(state: &mut State) -> FlushWork {
+    let mut w = FlushWork {
+        files: vec![],
+        hw: BTreeMap::new(),
+        start: BTreeMap::new(),
+        recovery: BTreeMap::new(),
     };
-    if data.is_empty() {
-        return Ok(log);
+    // Every live broker's log dir gets its files, empty ones included, so
+    // a stale line of a replica gone from it does not outlive it. A
+    // stopped broker writes nothing: its files stay as it left them, for
+    // its restart.
+    let alive = state.alive_brokers();
+    for b in state.brokers.values().filter(|b| b.alive) {
+        for d in &b.log_dirs {
+            w.hw.entry(d.clone()).or_default();
+            w.start.entry(d.clone()).or_default();
+            w.recovery.entry(d.clone()).or_default();
+        }
     }
-    let batches = split_batches(&data)
-        .map_err(|e| anyhow::anyhow!("{}: corrupt segment ({e:?})", path.display()))?;
-    for raw in batches {
-        let base = i64::from_be_bytes(raw[0..8].try_into()?);
-        let delta = i32::from_be_bytes(raw[23..27].try_into()?);
-        let max_ts = i64::from_be_bytes(raw[35..43].try_into()?);
-        log.push(Batch {
-            base_offset: base,
-            last_offset: base + i64::from(delta),
-            max_timestamp: max_ts,
-            data: raw,
-            phantom_len: 0,
+    for t in state.topics.values_mut() {
+        for p in t.partitions.iter_mut() {
+            let hw = p.hw;
+            for (b, r) in p.logs.iter_mut() {
+                let key = (t.name.clone(), p.index);
+                let Some(store) = r.log.store_mut() else {
+                    continue;
+                };
+                if let Some(f) = store.take_dirty() {
+                    w.files.push(f);
+                }
+                if !alive.contains(b) {
+                    continue;
+                }
+                // A follower's own high watermark is at most its log end.
+                let leo = r.log.leo();
+                w.hw.entry(r.dir.clone())
+                    .or_default()
+                    .insert(key.clone(), hw.min(leo));
+                w.start
+                    .entry(r.dir.clone())
+                    .or_default()
+                    .insert(key.clone(), r.log.log_start());
+                w.recovery
+                    .entry(r.dir.clone())
+                    .or_default()
+                    .insert(key, leo);
+            }
+        }
+    }
+    w
+}
+
+fn checkpoint_text(lines: &BTreeMap<(String, i32), i64>) -> String {
+    let mut s = format!("0\n{}\n", lines.len());
+    for ((t, p), o) in lines {
+        s.push_str(&format!("{t} {p} {o}\n"));
+    }
+    s
+}
+
+fn read_checkpoint(path: &Path) -> BTreeMap<(String, i32), i64> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return BTreeMap::new();
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some("0") {
+        return BTreeMap::new();
+    }
+    let _count = lines.next();
+    lines
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            let (t, p, o) = (w.next()?, w.next()?, w.next()?);
+            Some(((t.to_string(), p.parse().ok()?), o.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Syncs the files and writes the checkpoints (outside the state's lock).
+fn finish_flush(w: FlushWork) -> anyhow::Result<()> {
+    for f in &w.files {
+        f.sync_data().context("fsync of a segment")?;
+    }
+    for (name, set) in [
+        (HW_CHECKPOINT, &w.hw),
+        (START_CHECKPOINT, &w.start),
+        (RECOVERY_CHECKPOINT, &w.recovery),
+    ] {
+        for (dir, lines) in set {
+            write_atomic(
+                &Path::new(dir).join(name),
+                checkpoint_text(lines).as_bytes(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The persister task: writes the metadata when it changes, and on the
+/// flush period `fsync`s what was written and checkpoints.
+pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+    let Some(storage) = shared.inspect(|s| s.storage.clone()) else {
+        return;
+    };
+    let period = match storage.flush {
+        FlushPolicy::Interval(d) => d,
+        FlushPolicy::EveryBatch => CHECKPOINT_PERIOD,
+    };
+    let mut last_flush = Instant::now();
+    let mut last_epoch = -1;
+    let mut last_print: Option<u64> = None;
+    loop {
+        tokio::select! {
+            _ = stop.recv() => return,
+            _ = tokio::time::sleep(METADATA_TICK) => {}
+        }
+        let meta = shared.inspect(|s| {
+            if s.metadata_epoch == last_epoch {
+                None
+            } else {
+                last_epoch = s.metadata_epoch;
+                let print = fingerprint(s);
+                (last_print != Some(print)).then(|| (print, snapshot(s, &storage)))
+            }
         });
+        if let Some((print, (seq, snap))) = meta {
+            match write_metadata(&storage, seq, &snap) {
+                Ok(()) => last_print = Some(print),
+                Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
+            }
+        }
+        if last_flush.elapsed() >= period {
+            last_flush = Instant::now();
+            // Through `mutate` (it takes the stores' dirty marks), which
+            // wakes waiters for nothing once a period: cheap.
+            let work = shared.mutate(collect_flush);
+            if let Err(e) = finish_flush(work) {
+                super::log(format_args!("mini-broker: flush: {e:#}"));
+            }
+        }
     }
-    Ok(log)
+}
+
+/// A clean stop: everything synced, checkpointed and the metadata written.
+pub fn save(state: &mut State) -> anyhow::Result<()> {
+    let Some(storage) = state.storage.clone() else {
+        return Ok(());
+    };
+    let work = collect_flush(state);
+    finish_flush(work)?;
+    let (seq, mut snap) = snapshot(state, &storage);
+    snap.metadata_epoch = state.metadata_epoch;
+    write_metadata(&storage, seq, &snap)?;
+    super::persist_groups::save(&state.groups, &storage.data_dir)
+}
+
+/// Recovers one replica of `topic`-`partition` on a broker: from the
+/// `<topic>-<partition>` dir holding the most among the broker's log dirs
+/// (`preferred`, the one the metadata names, on a tie), so that a disk move
+/// finished after the last metadata write is not lost. Returns the dir and
+/// the log.
+fn recover_replica(
+    storage: &Storage,
+    log_dirs: &[String],
+    preferred: &str,
+    topic: &str,
+    partition: i32,
+    seg: u64,
+) -> anyhow::Result<(String, PartitionLog)> {
+    let mut best: Option<(String, PartitionLog)> = None;
+    let mut candidates: Vec<&str> = vec![preferred];
+    candidates.extend(
+        log_dirs
+            .iter()
+            .map(String::as_str)
+            .filter(|d| *d != preferred),
+    );
+    for dir in candidates {
+        let pdir = partition_dir(dir, topic, partition);
+        if dir != preferred && !pdir.is_dir() {
+            continue;
+        }
+        let rp = read_checkpoint(&Path::new(dir).join(RECOVERY_CHECKPOINT))
+            .get(&(topic.to_string(), partition))
+            .copied();
+        let (store, batches, report) = SegmentStore::recover(&pdir, seg, storage.flush, rp)
+            .with_context(|| format!("recovering {}", pdir.display()))?;
+        if report.fault.is_some() && std::env::var_os("MINIBROKER_DEBUG").is_some() {
+            super::log(format_args!(
+                "mini-broker: {}: cut {} bytes ({:?})",
+                pdir.display(),
+                report.truncated_bytes,
+                report.fault
+            ));
+        }
+        let log = PartitionLog::recovered(batches, store);
+        if best.as_ref().is_none_or(|(_, b)| log.leo() > b.leo()) {
+            best = Some((dir.to_string(), log));
+        }
+    }
+    best.context("no log dir")
+}
+
+fn checkpointed_hw(dir: &str, topic: &str, partition: i32) -> Option<i64> {
+    read_checkpoint(&Path::new(dir).join(HW_CHECKPOINT))
+        .get(&(topic.to_string(), partition))
+        .copied()
 }
 
 /// Loads a saved cluster into `state` (whose brokers come from the current
-/// configuration). Returns false when `data_dir` holds no snapshot.
+/// configuration, and whose `storage` is set). Returns false when
+/// `data_dir` holds no metadata.
 pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<bool> {
+    let storage = state.storage.clone().context("a data dir's storage")?;
     let path = data_dir.join(SNAPSHOT);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -190,29 +581,43 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
     let snap: Snapshot =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     anyhow::ensure!(
-        snap.version == 1,
-        "{}: unsupported version {}",
+        snap.version == 1 || snap.version == VERSION,
+        "{}: unsupported version {} (this kafka-migrate reads versions 1 and {VERSION}); hint: use the kafka-migrate that wrote it, or a new --data-dir",
         path.display(),
         snap.version
     );
     state.cluster_id = snap.cluster_id;
+    state.next_producer_id = state.next_producer_id.max(snap.next_producer_id);
+    state.metadata_epoch = state.metadata_epoch.max(snap.metadata_epoch + 1);
     for b in snap.brokers {
         if let Some(broker) = state.brokers.get_mut(&b.id) {
             broker.configs = b.configs;
         }
     }
     for t in snap.topics {
+        let seg = segment_bytes(&t.configs);
         let mut partitions = Vec::new();
         for (i, p) in t.partitions.into_iter().enumerate() {
+            let index = i as i32;
             let mut logs = BTreeMap::new();
+            let saved_hw = if snap.version == 1 { p.hw } else { 0 };
+            let mut hw = saved_hw;
+            // Each replica's own high watermark, where a follower out of
+            // sync is cut to (past it, its log may have diverged).
+            let mut own_hw = BTreeMap::new();
             for (b, dir) in p.dirs {
-                anyhow::ensure!(
-                    state.brokers.contains_key(&b),
-                    "{}: {}-{i} has a replica on broker {b}, which this cluster does not have; hint: start with at least that many --brokers",
-                    path.display(),
-                    t.name
-                );
-                let log = load_log(&segment_path(&dir, &t.name, i as i32))?;
+                let Some(broker) = state.brokers.get(&b) else {
+                    anyhow::bail!(
+                        "{}: {}-{i} has a replica on broker {b}, which this cluster does not have; hint: start with at least that many --brokers",
+                        path.display(),
+                        t.name
+                    );
+                };
+                let (dir, log) =
+                    recover_replica(&storage, &broker.log_dirs, &dir, &t.name, index, seg)?;
+                let h = checkpointed_hw(&dir, &t.name, index).unwrap_or(saved_hw);
+                hw = hw.max(h);
+                own_hw.insert(b, h);
                 logs.insert(
                     b,
                     Replica {
@@ -224,19 +629,26 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
                     },
                 );
             }
-            partitions.push(Partition {
-                index: i as i32,
+            let mut part = Partition {
+                index,
                 replicas: p.replicas,
                 isr: p.isr,
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
                 adding: p.adding,
                 removing: p.removing,
-                hw: p.hw,
+                hw,
                 logs,
-            });
+            };
+            for (b, r) in part.logs.iter_mut() {
+                if !part.isr.contains(b) {
+                    r.log.truncate_to(own_hw[b]);
+                }
+            }
+            elect_after_crash(&mut part);
+            partitions.push(part);
         }
-        let id = uuid::Uuid::parse_str(&t.id).with_context(|| format!("topic id of {}", t.name))?;
+        let id = Uuid::parse_str(&t.id).with_context(|| format!("topic id of {}", t.name))?;
         state.topics.insert(
             t.name.clone(),
             Topic {
@@ -248,6 +660,151 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
         );
     }
     super::persist_groups::load(&mut state.groups, data_dir)?;
+    state.recompute_hw();
     state.metadata_epoch += 1;
     Ok(true)
+}
+
+/// After every broker restarted from its files: the in-sync replica with
+/// the longest log leads (every batch acknowledged with acks=all is on
+/// every ISR member, so the longest holds them all; ties keep the saved
+/// leader), in a new leader epoch; longer logs are cut to the leader's end
+/// (what is past it was never acknowledged), and the high watermark is at
+/// most the leader's end.
+fn elect_after_crash(p: &mut Partition) {
+    let leo = |p: &Partition, b: BrokerId| p.logs.get(&b).map_or(-1, |r| r.log.leo());
+    let mut leader = p.leader;
+    for b in p.replicas.iter().copied().filter(|b| p.isr.contains(b)) {
+        if !p.isr.contains(&leader) || leo(p, b) > leo(p, leader) {
+            leader = b;
+        }
+    }
+    if !p.logs.contains_key(&leader) {
+        return;
+    }
+    p.leader = leader;
+    p.leader_epoch += 1;
+    let end = leo(p, leader);
+    for r in p.logs.values_mut() {
+        r.log.truncate_to(end);
+    }
+    p.hw = p.hw.min(end);
+}
+
+/// `kill N`: broker `id`'s logs leave memory as if the process had died;
+/// their files stay, unsynced, for [`recover_broker`].
+pub fn kill_broker(state: &mut State, id: BrokerId) {
+    for t in state.topics.values_mut() {
+        for p in t.partitions.iter_mut() {
+            if let Some(r) = p.logs.get_mut(&id) {
+                r.log = PartitionLog::detached();
+                r.future = None;
+            }
+        }
+    }
+}
+
+/// Broker `id` starts after `kill`: each of its logs is recovered from its
+/// files (an empty log without a data dir), and set to truncate to its
+/// checkpointed high watermark when it starts, unless it comes back to
+/// lead (its log is then the partition's).
+pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
+    let storage = state.storage.clone();
+    let log_dirs = state
+        .brokers
+        .get(&id)
+        .map(|b| b.log_dirs.clone())
+        .unwrap_or_default();
+    for t in state.topics.values_mut() {
+        let seg = segment_bytes(&t.configs);
+        for p in t.partitions.iter_mut() {
+            let will_lead = p.leader == -1 && p.isr.contains(&id);
+            let Some(r) = p.logs.get_mut(&id) else {
+                continue;
+            };
+            match &storage {
+                Some(storage) => {
+                    let (dir, log) =
+                        recover_replica(storage, &log_dirs, &r.dir, &t.name, p.index, seg)?;
+                    r.hw_checkpoint = if will_lead {
+                        None
+                    } else {
+                        Some(checkpointed_hw(&dir, &t.name, p.index).unwrap_or(0))
+                    };
+                    r.dir = dir;
+                    r.log = log;
+                }
+                None => {
+                    r.log = PartitionLog::new();
+                    r.hw_checkpoint = None;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(batches: usize) -> PartitionLog {
+        let mut log = PartitionLog::new();
+        for i in 0..batches {
+            log.append_as_leader(
+                &crate::minibroker::log::synthetic_batch(i as u64, 1, 10, 0),
+                0,
+            );
+        }
+        log
+    }
+
+    #[test]
+    fn after_a_crash_the_longest_in_sync_log_leads_and_longer_ones_are_cut() {
+        let now = Instant::now();
+        let replica = |n| Replica {
+            dir: "/d".into(),
+            log: log_of(n),
+            future: None,
+            last_caught_up: now,
+            hw_checkpoint: None,
+        };
+        let mut p = Partition {
+            index: 0,
+            replicas: vec![1, 2, 3, 4],
+            isr: vec![1, 2, 3],
+            leader: 1,
+            leader_epoch: 7,
+            adding: vec![],
+            removing: vec![],
+            hw: 9,
+            // 4 is out of sync with a longer (unacknowledged) tail.
+            logs: BTreeMap::from([
+                (1, replica(5)),
+                (2, replica(7)),
+                (3, replica(7)),
+                (4, replica(9)),
+            ]),
+        };
+        elect_after_crash(&mut p);
+        assert_eq!((p.leader, p.leader_epoch, p.hw), (2, 8, 7));
+        let leos: Vec<i64> = p.logs.values().map(|r| r.log.leo()).collect();
+        assert_eq!(leos, vec![5, 7, 7, 7]);
+        // A tie keeps the saved leader.
+        p.leader = 3;
+        elect_after_crash(&mut p);
+        assert_eq!((p.leader, p.leader_epoch), (3, 9));
+    }
+
+    #[test]
+    fn checkpoints_read_back_what_was_written() {
+        let lines = BTreeMap::from([(("a.b-c".to_string(), 0), 17), (("t".to_string(), 12), 0)]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HW_CHECKPOINT);
+        let text = checkpoint_text(&lines);
+        assert_eq!(text, "0\n2\na.b-c 0 17\nt 12 0\n");
+        write_atomic(&path, text.as_bytes()).unwrap();
+        assert_eq!(read_checkpoint(&path), lines);
+        assert!(read_checkpoint(&dir.path().join("missing")).is_empty());
+    }
 }

@@ -80,6 +80,10 @@ pub struct ClusterHandle {
     /// Set when every listener serves TLS.
     tls: Option<TlsMaterial>,
     replication: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
+    /// With a data dir: the task writing metadata and checkpoints.
+    persister: Option<(broadcast::Sender<()>, JoinHandle<()>)>,
+    /// Brokers stopped by `kill`: their logs are recovered when they start.
+    killed: parking_lot::Mutex<std::collections::BTreeSet<BrokerId>>,
     /// Held until the handle is dropped, after the last save.
     _data_dir_lock: Option<crate::fsutil::DirLock>,
 }
@@ -147,6 +151,9 @@ impl Cluster {
             throttle_burst: super::throttle::BURST,
         };
         let mut state = State::new(config.cluster_id.clone(), brokers, timing);
+        if let Some(dir) = &config.data_dir {
+            state.storage = Some(Arc::new(persist::Storage::new(dir.clone(), config.flush)));
+        }
         state.topic_defaults = TopicDefaults {
             auto_create: config.auto_create_topics,
             partitions: config.default_partitions,
@@ -183,6 +190,15 @@ impl Cluster {
             if config.fill_bytes > 0 {
                 fill_topic(&mut state, &t.name, config.fill_bytes);
             }
+        }
+        if let Some(dir) = &config.data_dir {
+            // Start-up topics and filled data are on disk before anyone
+            // can produce.
+            persist::attach_stores(&mut state);
+            persist::save(&mut state).map_err(|error| StartError::DataDirUnusable {
+                dir: dir.clone(),
+                error,
+            })?;
         }
         let tls = match &config.tls {
             None => None,
@@ -232,7 +248,13 @@ impl Cluster {
             config.replication_tick,
             stop_rx,
         ));
+        let persister = config.data_dir.is_some().then(|| {
+            let (stop, rx) = broadcast::channel(1);
+            (stop, tokio::spawn(persist::run(shared.clone(), rx)))
+        });
         Ok(ClusterHandle {
+            persister,
+            killed: Default::default(),
             shared,
             data_dir: config.data_dir.clone(),
             host,
@@ -515,6 +537,16 @@ impl ClusterHandle {
         Ok(())
     }
 
+    /// Kills a broker: stops it as `stop_broker` does, then drops its logs
+    /// from memory without saving anything, as a process killed with
+    /// SIGKILL loses them; `start_broker` recovers them from its files.
+    pub async fn kill_broker(&self, id: BrokerId) -> anyhow::Result<()> {
+        self.stop_broker(id).await?;
+        self.mutate(|s| persist::kill_broker(s, id));
+        self.killed.lock().insert(id);
+        Ok(())
+    }
+
     /// Restarts a stopped broker on its previous port; it then catches up
     /// from the leaders through replication.
     pub async fn start_broker(&self, id: BrokerId) -> anyhow::Result<()> {
@@ -528,7 +560,16 @@ impl ClusterHandle {
             .await
             .map_err(|e| anyhow::anyhow!("broker {id} cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        self.mutate(|s| s.broker_started(id, port, Instant::now()));
+        let killed = self.killed.lock().contains(&id);
+        self.mutate(|s| {
+            if killed {
+                persist::recover_broker(s, id)?;
+            }
+            s.broker_started(id, port, Instant::now());
+            anyhow::Ok(())
+        })
+        .map_err(|e| anyhow::anyhow!("broker {id}: {e:#}"))?;
+        self.killed.lock().remove(&id);
         brokers.insert(
             id,
             spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
@@ -602,7 +643,7 @@ impl ClusterHandle {
         let dir = self.data_dir.clone();
         self.shutdown().await;
         match dir {
-            Some(dir) => shared.inspect(|s| persist::save(s, &dir)),
+            Some(_) => shared.mutate(persist::save),
             None => Ok(()),
         }
     }
@@ -619,6 +660,10 @@ impl ClusterHandle {
             let _ = t.join.await;
         }
         if let Some((stop, join)) = self.replication.take() {
+            let _ = stop.send(());
+            let _ = join.await;
+        }
+        if let Some((stop, join)) = self.persister.take() {
             let _ = stop.send(());
             let _ = join.await;
         }

@@ -56,7 +56,10 @@ impl Shared {
     /// One replication step, run by the replication task (and by tests):
     /// wakes waiters only when something moved, since it runs every tick.
     pub fn replicate(&self, now: std::time::Instant, dt: std::time::Duration) {
-        if self.state.lock().replicate(now, dt).changed {
+        let mut s = self.state.lock();
+        // New logs get their files before they copy a byte.
+        super::persist::attach_stores(&mut s);
+        if s.replicate(now, dt).changed {
             self.changed.notify_waiters();
         }
     }

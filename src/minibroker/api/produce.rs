@@ -42,6 +42,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 let mut pr = PartitionProduceResponse::default()
                     .with_index(pd.index)
                     .with_base_offset(-1);
+                crate::minibroker::persist::before_append(s, &name, pd.index);
                 let Some(p) = s.partition_mut(&name, pd.index) else {
                     parts.push(pr.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                     continue;

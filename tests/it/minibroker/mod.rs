@@ -7,6 +7,7 @@ mod admin;
 mod autocreate;
 mod bad_requests;
 mod configs;
+mod crash;
 mod failover;
 mod groups;
 mod process;

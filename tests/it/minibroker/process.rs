@@ -15,8 +15,8 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// A running `mini-broker` with its three standard streams piped. Standard
 /// input stays open (as a terminal's does) until dropped. Killed on drop.
-struct MiniProcess {
-    child: Child,
+pub(super) struct MiniProcess {
+    pub(super) child: Child,
     stdin: Option<ChildStdin>,
     out: mpsc::Receiver<String>,
     err: mpsc::Receiver<String>,
@@ -38,7 +38,7 @@ fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
 }
 
 impl MiniProcess {
-    fn spawn(args: &[&str]) -> MiniProcess {
+    pub(super) fn spawn(args: &[&str]) -> MiniProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kafka-migrate"))
             .arg("mini-broker")
             .args(args)
@@ -84,7 +84,7 @@ impl MiniProcess {
     }
 
     /// Reads stderr lines until one contains `needle`; returns that line.
-    fn err_line(&mut self, needle: &str) -> String {
+    pub(super) fn err_line(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -108,7 +108,7 @@ impl MiniProcess {
 
     /// The first stdout line, `bootstrap: HOST:PORT,...`, and the table of
     /// `brokers` brokers after it, as rows of cells.
-    fn start_output(&mut self, brokers: usize) -> (String, Vec<Vec<String>>) {
+    pub(super) fn start_output(&mut self, brokers: usize) -> (String, Vec<Vec<String>>) {
         let first = self.out_until("the bootstrap line", |_| true).remove(0);
         let bootstrap = first
             .strip_prefix("bootstrap: ")
@@ -120,7 +120,7 @@ impl MiniProcess {
     /// Reads the next broker table of `brokers` rows from stdout: its rows
     /// (header excluded). Counts rows rather than looking for the bottom
     /// border, which depends on the locale (box drawing or ASCII).
-    fn table(&mut self, brokers: usize) -> Vec<Vec<String>> {
+    pub(super) fn table(&mut self, brokers: usize) -> Vec<Vec<String>> {
         let seen = std::cell::Cell::new(0);
         let lines = self.out_until("a whole broker table", |l| {
             if is_row(l) {
@@ -131,19 +131,19 @@ impl MiniProcess {
         table_rows(&lines)
     }
 
-    fn send(&mut self, line: &str) {
+    pub(super) fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         writeln!(stdin, "{line}").unwrap();
         stdin.flush().unwrap();
     }
 
-    fn signal(&self, signal: i32) {
+    pub(super) fn signal(&self, signal: i32) {
         let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
         assert_eq!(rc, 0, "kill({signal})");
     }
 
     /// Waits for the process to end, standard input still open.
-    fn exit_status(&mut self, within: Duration) -> ExitStatus {
+    pub(super) fn exit_status(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
