@@ -89,6 +89,7 @@ pub mod balance;
 pub mod bound;
 mod budget;
 mod counts;
+pub mod disks;
 mod flow;
 pub mod ideal;
 pub mod leaders;
