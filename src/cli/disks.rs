@@ -2,6 +2,8 @@
 //! assignment, and the disks before and after as a table, in the JSON
 //! report and in markdown.
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 use clap::Args;
 
@@ -57,6 +59,7 @@ pub fn balance(
     cluster: &Cluster,
     assignment: &[Vec<BrokerId>],
     layout: &LogDirLayout,
+    topics: Option<&BTreeSet<String>>,
     args: &DiskArgs,
     source: &str,
 ) -> Result<Disks> {
@@ -65,7 +68,7 @@ pub fn balance(
             "--balance-disks needs log dirs, and {source} records none (`describe -o FILE` records each broker's log dirs and each replica's)"
         )));
     }
-    let plan = disks::balance(cluster, assignment, layout, args.disk_tolerance);
+    let plan = disks::balance(cluster, assignment, layout, topics, args.disk_tolerance);
     let summary = measure(
         cluster,
         assignment,

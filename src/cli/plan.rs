@@ -245,7 +245,15 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         .disks
         .balance_disks
         .then(|| {
-            super::disks::balance(&cluster, &outcome.assignment, &layout, &args.disks, &source)
+            let topics = req.topics.as_ref();
+            super::disks::balance(
+                &cluster,
+                &outcome.assignment,
+                &layout,
+                topics,
+                &args.disks,
+                &source,
+            )
         })
         .transpose()?;
     let plan = match &disks {

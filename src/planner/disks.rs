@@ -39,7 +39,7 @@
 //! depend on anything but its inputs (ties break by partition order and
 //! dir name).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::log_dirs::LogDirLayout;
 use crate::model::reassignment::{ANY_LOG_DIR, Move, Reassignment};
@@ -70,6 +70,8 @@ struct Item {
     origin: Option<usize>,
     /// Where it ends.
     dir: usize,
+    /// A replica of a topic that may not move stays in its dir.
+    pinned: bool,
 }
 
 impl Item {
@@ -89,12 +91,14 @@ pub fn tolerance_bytes(pct: f64, total: u64, dirs: usize) -> u64 {
 
 /// Plans the log dirs of `assignment` (the final replicas, in
 /// `Cluster::partitions()` order) so every broker's dirs end within
-/// `tolerance_pct` percent of its mean bytes per dir. See the module
+/// `tolerance_pct` percent of its mean bytes per dir, moving only
+/// replicas of `topics` (all when `None`) between dirs. See the module
 /// documentation.
 pub fn balance(
     cluster: &Cluster,
     assignment: &[Vec<BrokerId>],
     layout: &LogDirLayout,
+    topics: Option<&BTreeSet<String>>,
     tolerance_pct: f64,
 ) -> DiskPlan {
     let tps: Vec<TopicPartition> = cluster
@@ -109,6 +113,10 @@ pub fn balance(
         .map(|(_, p)| p.replicas.as_slice())
         .collect();
     let sizes: Vec<u64> = cluster.partitions().map(|(_, p)| p.size_bytes).collect();
+    let pinned: Vec<bool> = cluster
+        .partitions()
+        .map(|(t, _)| topics.is_some_and(|s| !s.contains(&t.name)))
+        .collect();
     let mut items: BTreeMap<BrokerId, Vec<Item>> = BTreeMap::new();
     let balanced: Vec<BrokerId> = cluster
         .brokers
@@ -142,6 +150,7 @@ pub fn balance(
                 size: sizes[i],
                 origin,
                 dir: origin.unwrap_or(0),
+                pinned: pinned[i] && origin.is_some(),
             });
         }
     }
@@ -239,7 +248,9 @@ fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
 fn swap(items: &[Item], high: usize, low: usize, gap: u64, tol: u64) -> Option<(usize, usize)> {
     let lo = gap.saturating_sub(tol).div_ceil(2).max(1);
     let hi = ((gap + tol) / 2).min(gap - 1);
-    let mut smaller: Vec<usize> = (0..items.len()).filter(|&i| items[i].dir == low).collect();
+    let mut smaller: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].dir == low && !items[i].pinned)
+        .collect();
     smaller.sort_by_key(|&i| (items[i].size, items[i].part));
     let cost = |i: usize, to: usize| {
         let it = &items[i];
@@ -248,7 +259,7 @@ fn swap(items: &[Item], high: usize, low: usize, gap: u64, tol: u64) -> Option<(
     // (bytes added, bytes traded, partitions): the least first.
     type Key = (u64, u64, usize, usize);
     let mut best: Option<(Key, (usize, usize))> = None;
-    for a in (0..items.len()).filter(|&i| items[i].dir == high) {
+    for a in (0..items.len()).filter(|&i| items[i].dir == high && !items[i].pinned) {
         let size = items[a].size;
         if size < lo {
             continue;
@@ -287,7 +298,7 @@ fn pick(items: &[Item], from: usize, to: usize, gap: u64, tol: u64) -> Option<us
     let candidates = || {
         (0..items.len()).filter(|&i| {
             let it = &items[i];
-            it.dir == from && it.size > 0 && it.size < gap
+            it.dir == from && !it.pinned && it.size > 0 && it.size < gap
         })
     };
     candidates()
@@ -399,6 +410,8 @@ mod tests {
     struct Case {
         cluster: Cluster,
         layout: LogDirLayout,
+        /// The topics that may move (`None`: all).
+        topics: Option<BTreeSet<String>>,
     }
 
     fn case(
@@ -442,7 +455,11 @@ mod tests {
                 partitions,
             }],
         };
-        Case { cluster, layout }
+        Case {
+            cluster,
+            layout,
+            topics: None,
+        }
     }
 
     fn tp(p: i32) -> TopicPartition {
@@ -465,7 +482,13 @@ mod tests {
             assignment: &[Vec<BrokerId>],
             pct: f64,
         ) -> (DiskPlan, crate::analysis::disks::DiskSummary) {
-            let plan = balance(&self.cluster, assignment, &self.layout, pct);
+            let plan = balance(
+                &self.cluster,
+                assignment,
+                &self.layout,
+                self.topics.as_ref(),
+                pct,
+            );
             let sum = measure(&self.cluster, assignment, &self.layout, &plan.log_dirs, pct);
             (plan, sum)
         }
@@ -667,5 +690,36 @@ mod tests {
                 assert_eq!(Some(d.as_str()), c.layout.dir_of(&m.tp, *b));
             }
         }
+    }
+
+    #[test]
+    fn replicas_of_topics_that_may_not_move_stay_in_their_dir() {
+        let mut c = case(1, |_| 2, &[(&[1], 50, &[0]), (&[1], 30, &[0])]);
+        c.cluster.topics[0].partitions.pop();
+        let other = Topic {
+            name: "u".into(),
+            partitions: vec![Partition {
+                partition: 0,
+                ..c.cluster.topics[0].partitions[0].clone()
+            }],
+        };
+        c.cluster.topics.push(other);
+        let u0 = TopicPartition {
+            topic: "u".into(),
+            partition: 0,
+        };
+        c.layout.replicas.remove(&tp(1));
+        c.layout.insert(u0.clone(), 1, "/d0".into());
+        // Both 50s in /d0: either may move when all topics may.
+        let (plan, _) = c.run(&c.unchanged(), 10.0);
+        assert_eq!(plan.log_dirs.len(), 1);
+        c.topics = Some(["u".to_string()].into());
+        let (plan, sum) = c.run(&c.unchanged(), 10.0);
+        assert_eq!(plan.log_dirs.keys().collect::<Vec<_>>(), [&u0]);
+        assert_eq!(after(&sum, 1), [50, 50]);
+        c.topics = Some(BTreeSet::new());
+        let (plan, _) = c.run(&c.unchanged(), 10.0);
+        assert_eq!(plan.unreachable, [1]);
+        assert!(plan.log_dirs.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod balance_disks;
 mod disks;
 mod interop;
 mod mini;
@@ -97,6 +98,7 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            balance_disks_with_apply,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,
@@ -122,6 +124,7 @@ macro_rules! suite {
             our_plan_runs_under_kafkas_execute,
             kafkas_generated_plan_runs_under_apply,
             each_sees_the_others_moves,
+            balance_disks_with_kafkas_tool,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
