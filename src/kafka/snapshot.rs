@@ -317,4 +317,61 @@ mod tests {
         let ids: Vec<i32> = s.cluster.brokers.iter().map(|b| b.id).collect();
         assert_eq!(ids, [1, 2, 3], "dead broker 9 no longer named");
     }
+
+    #[test]
+    fn records_the_log_dirs_of_the_snapshots_topics() {
+        use crate::model::live::{BrokerDirs, FutureDir, ReplicaDir};
+        let dir = |d: &str, size: u64, future: Option<&str>| ReplicaDir {
+            dir: d.into(),
+            size,
+            future: future.map(|f| FutureDir {
+                dir: f.into(),
+                size: 1,
+            }),
+        };
+        let mut dirs = LogDirs::new();
+        dirs.insert(
+            1,
+            BrokerDirs {
+                dirs: vec!["/a".into(), "/b".into(), "/empty".into()],
+                offline: vec!["/broken".into()],
+                replicas: [
+                    (tp("b", 0), dir("/a", 100, Some("/b"))),
+                    (tp("gone", 0), dir("/b", 5, None)),
+                ]
+                .into(),
+            },
+        );
+        dirs.insert(
+            2,
+            BrokerDirs {
+                dirs: vec!["/x".into()],
+                offline: vec![],
+                replicas: [(tp("b", 0), dir("/x", 90, None))].into(),
+            },
+        );
+        let sizes = sizes_of(&dirs);
+        assert_eq!(
+            sizes[&tp("b", 0)],
+            [(1, 100), (2, 90)].into(),
+            "the current log's bytes"
+        );
+        let s = build(&md(), &sizes, Vec::new());
+        let layout = layout_of(&dirs, &s.cluster);
+        assert_eq!(
+            layout.dirs_of(1),
+            ["/a", "/b", "/empty"],
+            "online dirs, empty ones too"
+        );
+        assert_eq!(
+            layout.dir_of(&tp("b", 0), 1),
+            Some("/a"),
+            "where it is, not where it goes"
+        );
+        assert_eq!(layout.dir_of(&tp("b", 0), 2), Some("/x"));
+        assert!(
+            layout.replicas.get(&tp("gone", 0)).is_none(),
+            "topics outside the snapshot"
+        );
+    }
 }
