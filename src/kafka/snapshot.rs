@@ -370,7 +370,7 @@ mod tests {
         );
         assert_eq!(layout.dir_of(&tp("b", 0), 2), Some("/x"));
         assert!(
-            layout.replicas.get(&tp("gone", 0)).is_none(),
+            !layout.replicas.contains_key(&tp("gone", 0)),
             "topics outside the snapshot"
         );
     }
