@@ -18,16 +18,19 @@
 //!    whose size s brings the two within the tolerance
 //!    ((g - tol) / 2 <= s <= (g + tol) / 2), else the largest smaller than
 //!    that (all of its bytes are needed anyway), else the smallest that
-//!    still narrows the gap (s < g); failing that, the same between H and
-//!    any other dir or any other dir and L. Replicas whose move costs
-//!    nothing (arrivals, replicas already moved) go first.
+//!    still narrows the gap (s < g). Where no one replica closes the gap
+//!    but two do, the two with the fewest bytes go first. Failing all
+//!    that, the same between H and any other dir or any other dir and L.
+//!    Replicas whose move costs nothing (arrivals, replicas already moved)
+//!    go first.
 //! 4. When no single replica can move, a replica of H and a smaller one of
 //!    L trade dirs, the pair with the fewest bytes whose difference closes
 //!    the gap.
 //!
 //! Each step lowers the sum of squared dir loads, so it ends; it stops
 //! early when nothing can narrow the spread (a partition too large to
-//! split).
+//! split). Once within the tolerance, replicas that moved go back to their
+//! dir, largest first, where the dirs stay within it without the move.
 //!
 //! Worked example: dirs /a = 100 (replicas of 50, 30, 20) and /b = 0,
 //! tolerance 10 % of the mean 50 = 5. The gap is 100, so a move of 47..52
@@ -61,6 +64,7 @@ pub struct DiskPlan {
 }
 
 /// One replica on a broker being balanced.
+#[derive(Clone, Copy)]
 struct Item {
     /// Index of the partition in `Cluster::partitions()` order.
     part: usize,
@@ -213,6 +217,7 @@ fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
         let high = fullest(&load);
         let low = emptiest(&load, high);
         if load[high] - load[low] <= tol {
+            undo_needless(items, &mut load, tol);
             return true;
         }
         // Moves out of the fullest dir or into the emptiest, widest gap
@@ -223,20 +228,80 @@ fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
             .collect();
         pairs.sort_by_key(|&(from, to)| (std::cmp::Reverse(load[from] - load[to]), from, to));
         pairs.dedup();
-        let one = pairs.into_iter().find_map(|(from, to)| {
-            pick(items, from, to, load[from] - load[to], tol).map(|i| (i, to))
-        });
-        let moves = match one {
-            Some(m) => vec![m],
-            None => match swap(items, high, low, load[high] - load[low], tol) {
-                Some((a, b)) => vec![(a, low), (b, high)],
-                None => return false,
-            },
+        let gap = load[high] - load[low];
+        let (lo, hi) = (gap.saturating_sub(tol).div_ceil(2), (gap + tol) / 2);
+        let window =
+            || pick(items, high, low, gap, tol).filter(|&i| (lo..=hi).contains(&items[i].size));
+        let moves = if let Some(i) = window() {
+            vec![(i, low)]
+        } else if let Some((a, b)) = two(items, high, gap, tol) {
+            vec![(a, low), (b, low)]
+        } else {
+            let one = pairs.into_iter().find_map(|(from, to)| {
+                pick(items, from, to, load[from] - load[to], tol).map(|i| (i, to))
+            });
+            match one {
+                Some(m) => vec![m],
+                None => match swap(items, high, low, gap, tol) {
+                    Some((a, b)) => vec![(a, low), (b, high)],
+                    None => return false,
+                },
+            }
         };
         for (i, to) in moves {
             load[items[i].dir] -= items[i].size;
             load[to] += items[i].size;
             items[i].dir = to;
+        }
+    }
+}
+
+/// Two replicas of `from` that together close the gap (their sum within
+/// (gap - tol) / 2 ..= (gap + tol) / 2), the pair with the fewest bytes:
+/// where no one replica fits, two often do with fewer bytes than a large
+/// one and the smaller ones after it.
+fn two(items: &[Item], from: usize, gap: u64, tol: u64) -> Option<(usize, usize)> {
+    let lo = gap.saturating_sub(tol).div_ceil(2);
+    let hi = (gap + tol) / 2;
+    let mut its: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].dir == from && !items[i].pinned && items[i].size > 0)
+        .collect();
+    its.sort_by_key(|&i| (items[i].size, items[i].part));
+    let mut best: Option<(u64, usize, usize)> = None;
+    for (k, &a) in its.iter().enumerate() {
+        let need = lo.saturating_sub(items[a].size);
+        // The smallest partner after `a` (sorted) that reaches `lo`.
+        let rest = &its[k + 1..];
+        let at = rest.partition_point(|&i| items[i].size < need);
+        let Some(&b) = rest.get(at) else {
+            continue;
+        };
+        let sum = items[a].size + items[b].size;
+        if sum <= hi && best.is_none_or(|(s, _, _)| sum < s) {
+            best = Some((sum, a, b));
+        }
+    }
+    best.map(|(_, a, b)| (a, b))
+}
+
+/// Sends replicas that moved back to their dir, largest first, where the
+/// dirs stay within `tol` without the move: a greedy step taken early can
+/// be made needless by later ones.
+fn undo_needless(items: &mut [Item], load: &mut [u64], tol: u64) {
+    let mut moved: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].origin.is_some_and(|o| o != items[i].dir))
+        .collect();
+    moved.sort_by_key(|&i| (std::cmp::Reverse(items[i].size), items[i].part));
+    for i in moved {
+        let (from, to) = (items[i].dir, items[i].origin.expect("moved"));
+        load[from] -= items[i].size;
+        load[to] += items[i].size;
+        let spread = load.iter().max().unwrap_or(&0) - load.iter().min().unwrap_or(&0);
+        if spread <= tol {
+            items[i].dir = to;
+        } else {
+            load[to] -= items[i].size;
+            load[from] += items[i].size;
         }
     }
 }
@@ -540,12 +605,12 @@ mod tests {
     }
 
     #[test]
-    fn tolerance_reached_with_the_smallest_replica_that_suffices() {
+    fn tolerance_reached_with_the_fewest_bytes_two_replicas_together() {
         // /d0 = 40 + 12 + 9 + 7 = 68, /d1 = 20 + 12 = 32: gap 36, tolerance
-        // 10 % of 50 = 5, so a move of 15.5..20.5 closes it; none fits, so
-        // the largest below (12) goes, then the gap is 12 and 7 (3.5..8.5)
-        // closes it: 19 bytes, the least any plan moves (18 are needed and
-        // no subset of /d0 sums to 18).
+        // 10 % of 50 = 5, so /d0 must shed 16..20 (the least any plan
+        // moves is 16). No one replica is that size; the 9 and the 7 are:
+        // 52 / 48, 16 bytes (the largest below first, 12 then 7, would
+        // move 19).
         let c = case(
             1,
             |_| 2,
@@ -559,11 +624,11 @@ mod tests {
             ],
         );
         let (plan, sum) = c.run(&c.unchanged(), 10.0);
-        assert_eq!(after(&sum, 1), [49, 51]);
-        assert_eq!(sum.bytes_moved_between_dirs, 19);
+        assert_eq!(after(&sum, 1), [52, 48]);
+        assert_eq!(sum.bytes_moved_between_dirs, 16);
         assert!(plan.unreachable.is_empty());
         let moved: Vec<&TopicPartition> = plan.log_dirs.keys().collect();
-        assert_eq!(moved, [&tp(1), &tp(3)]);
+        assert_eq!(moved, [&tp(2), &tp(3)]);
     }
 
     #[test]
@@ -721,5 +786,90 @@ mod tests {
         let (plan, _) = c.run(&c.unchanged(), 10.0);
         assert_eq!(plan.unreachable, [1]);
         assert!(plan.log_dirs.is_empty());
+    }
+
+    /// The fewest bytes any placement moves to bring `items` within the
+    /// tolerance, by trying every placement (`None`: none does).
+    fn exact(items: &[Item], dirs: usize, pct: f64) -> Option<u64> {
+        let total: u64 = items.iter().map(|it| it.size).sum();
+        let tol = tolerance_bytes(pct, total, dirs);
+        let mut best = None;
+        let mut at = vec![0usize; items.len()];
+        loop {
+            let mut load = vec![0u64; dirs];
+            for (it, &d) in items.iter().zip(&at) {
+                load[d] += it.size;
+            }
+            if load.iter().max().unwrap() - load.iter().min().unwrap() <= tol {
+                let cost: u64 = items.iter().zip(&at).map(|(it, &d)| it.cost(d)).sum();
+                best = Some(best.map_or(cost, |b: u64| b.min(cost)));
+            }
+            // The next placement, as a number in base `dirs`.
+            let mut i = 0;
+            while i < at.len() && at[i] == dirs - 1 {
+                at[i] = 0;
+                i += 1;
+            }
+            if i == at.len() {
+                return best;
+            }
+            at[i] += 1;
+        }
+    }
+
+    /// Against the exact optimum on small random brokers (2 or 3 dirs, up
+    /// to 9 replicas, some arriving): the planner reaches the tolerance on
+    /// most brokers where any placement does, and moves at most a little
+    /// more than the fewest bytes. Prints its figures (`cargo test --lib
+    /// planner::disks::tests::against_the_exact -- --nocapture`).
+    #[test]
+    // Its figures are the README's.
+    #[allow(clippy::print_stdout)]
+    fn against_the_exact_optimum_on_small_brokers() {
+        let mut rng = crate::planner::rng::SplitMix64::new(11);
+        let (mut cases, mut reachable, mut reached, mut optimal) = (0, 0, 0, 0);
+        let (mut planned_bytes, mut exact_bytes) = (0u64, 0u64);
+        for _ in 0..400 {
+            let dirs = 2 + rng.below(2) as usize;
+            let n = 3 + rng.below(7) as usize;
+            let pct = [5.0, 10.0, 20.0][rng.below(3) as usize];
+            let items: Vec<Item> = (0..n)
+                .map(|part| {
+                    let origin = (rng.below(4) != 0).then(|| rng.below(dirs as u64) as usize);
+                    Item {
+                        part,
+                        size: 1 + rng.below(1000),
+                        origin,
+                        dir: origin.unwrap_or(0),
+                        pinned: false,
+                    }
+                })
+                .collect();
+            cases += 1;
+            let Some(best) = exact(&items, dirs, pct) else {
+                continue;
+            };
+            reachable += 1;
+            let mut mine = items.clone();
+            if place(&mut mine, dirs, pct) {
+                reached += 1;
+                let cost: u64 = mine.iter().map(|it| it.cost(it.dir)).sum();
+                assert!(cost >= best, "cannot beat the optimum");
+                planned_bytes += cost;
+                exact_bytes += best;
+                optimal += usize::from(cost == best);
+            }
+        }
+        println!(
+            "{cases} brokers, {reachable} where the tolerance is reachable; reached on {reached}, with the fewest bytes on {optimal}; bytes moved {planned_bytes} against the optimum's {exact_bytes} on those"
+        );
+        assert!(
+            reached * 10 >= reachable * 8,
+            "reached {reached} of {reachable}"
+        );
+        assert!(
+            planned_bytes * 10 <= exact_bytes * 15,
+            "{planned_bytes} vs {exact_bytes}"
+        );
     }
 }
