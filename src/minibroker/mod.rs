@@ -13,6 +13,8 @@
 //!   the one `mutate` that wakes waiters, the per-connection context.
 //! - `configs`: dynamic configs (validation, IncrementalAlterConfigs
 //!   semantics, what DescribeConfigs lists), for the handlers and `sim`.
+//! - `groups`: the classic group coordinator (joins, rebalances, session
+//!   expiry, committed offsets) as a state machine. No I/O, no waiting.
 //! - `log`: partition logs of record batches with exact sizes (and sized
 //!   batches that count bytes without holding them, for `sim`).
 //! - `throttle`: token buckets and throttled-replica lists.
@@ -24,6 +26,7 @@
 //! - `tls`: `--tls`: a CA and a broker certificate made at start, the
 //!   rustls server configuration.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
+//! - `persist_groups`: `--data-dir`'s committed offsets, in their own file.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
@@ -35,8 +38,10 @@ pub mod code;
 pub mod codec;
 pub mod config;
 pub mod configs;
+pub mod groups;
 pub mod log;
 pub mod persist;
+pub mod persist_groups;
 pub mod server;
 pub mod shared;
 pub mod sim;

@@ -292,12 +292,13 @@ fn spawn_broker(
             tokio::select! {
                 _ = stop_rx.wait_for(|s| *s) => break,
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let ctx = BrokerCtx {
                         id,
                         shared: shared.clone(),
                         session: Default::default(),
+                        peer: Some(peer),
                     };
                     let conn_stop = stop_for_task.subscribe();
                     match &tls {

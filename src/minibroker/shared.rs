@@ -112,6 +112,8 @@ pub struct BrokerCtx {
     pub shared: Arc<Shared>,
     /// This connection's SASL state.
     pub session: Arc<Mutex<Session>>,
+    /// The client's address (a group member's host in DescribeGroups).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// Where a connection stands in SASL authentication.
@@ -125,4 +127,6 @@ pub struct Session {
     pub authenticated: bool,
     /// Authentication failed: the connection closes after the answer.
     pub failed: bool,
+    /// The client id of the connection's last JoinGroup.
+    pub client_id: String,
 }

@@ -70,6 +70,9 @@ fn topic_entry(s: &State, t: &Topic, version: i16) -> MetadataResponseTopic {
     let mut mt = MetadataResponseTopic::default()
         .with_name(Some(TopicName(sb(t.name.clone()))))
         .with_partitions(partitions);
+    if version >= 1 {
+        mt = mt.with_is_internal(t.name == crate::minibroker::groups::OFFSETS_TOPIC);
+    }
     if version >= 10 {
         mt = mt.with_topic_id(t.id);
     }

@@ -185,6 +185,8 @@ pub struct State {
     /// partition, broker): the replica is created there when a move adds
     /// it, as Kafka's LogManager does with its preferred log dirs.
     preferred_dirs: BTreeMap<(String, i32, BrokerId), String>,
+    /// Consumer groups and their committed offsets (`groups.rs`).
+    pub groups: super::groups::Groups,
 }
 
 /// A controller-level failure for one partition or resource.
@@ -217,6 +219,7 @@ impl State {
             next_producer_id: 1000,
             next_topic_id: 1,
             preferred_dirs: BTreeMap::new(),
+            groups: Default::default(),
         }
     }
 

@@ -192,6 +192,7 @@ impl State {
                 format!("unknown topic {name}"),
             )
         })?;
+        self.groups.topic_deleted(name);
         self.metadata_epoch += 1;
         Ok(t.id)
     }

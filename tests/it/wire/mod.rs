@@ -5,6 +5,7 @@
 
 mod balance_disks;
 mod disks;
+mod groups;
 mod interop;
 mod mini;
 mod ops;
@@ -98,6 +99,11 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            kcat_group_consumes_and_commits,
+            rdkafka_members_split_and_rebalance,
+            group_offsets_survive_coordinator_failover,
+            group_offsets_survive_a_reassignment,
+            classic_protocol_step_by_step,
             balance_disks_with_apply,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
@@ -124,6 +130,7 @@ macro_rules! suite {
             our_plan_runs_under_kafkas_execute,
             kafkas_generated_plan_runs_under_apply,
             each_sees_the_others_moves,
+            kafka_console_consumer_and_consumer_groups,
             balance_disks_with_kafkas_tool,
         );
     };
