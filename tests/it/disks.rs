@@ -114,6 +114,19 @@ fn balance_disks_plans_log_dirs_and_reports_the_disks() {
         "{text}"
     );
     assert!(text.contains("/d/b"), "{text}");
+    let out = bin()
+        .args(["plan", "--state"])
+        .arg(&state)
+        .args(["--balance-disks", "--output", "markdown"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let md = stdout(&out);
+    assert!(
+        md.contains("Disks (tolerance 10% of the mean per dir)")
+            && md.contains("broker 4: `/d/a` 0 B → "),
+        "{md}"
+    );
     // Partitions too large to even a broker's dirs out: exit 1, saying so.
     let small = write(dir.path(), "small.json", &with_dirs(SMALL));
     let out = bin()
