@@ -8,6 +8,8 @@
 //! judged by (ideal, bounds, excess, bytes share, replicas outside the
 //! targets): no plan can move them. They are listed on their own.
 
+pub mod disks;
+
 use std::collections::HashMap;
 
 use serde::Serialize;

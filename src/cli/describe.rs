@@ -117,7 +117,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             let snapshot = Output {
                 what: "snapshot".into(),
                 path,
-                contents: snapshot::to_json(cluster),
+                contents: snapshot::to_json_with_log_dirs(cluster, &survey.log_dirs),
             };
             write_outputs(&printer, vec![snapshot], args.no_clobber)?
         }
@@ -129,7 +129,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             "version": JSON_VERSION,
             "command": "describe",
             "controller": survey.controller,
-            "snapshot": serde_json::from_str::<serde_json::Value>(&snapshot::to_json(cluster))?,
+            "snapshot": serde_json::from_str::<serde_json::Value>(&snapshot::to_json_with_log_dirs(cluster, &survey.log_dirs))?,
             "brokers": rows.iter().map(|r| serde_json::json!({
                 "id": r.id, "replicas": r.replicas, "preferred_leaders": r.preferred,
                 "leaders": r.leaders, "bytes": r.bytes,

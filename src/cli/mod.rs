@@ -8,6 +8,7 @@ pub mod check;
 pub mod cluster;
 pub mod demo;
 pub mod describe;
+pub mod disks;
 pub mod elect;
 pub mod exit;
 pub mod journal;

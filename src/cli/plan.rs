@@ -15,6 +15,7 @@ use super::{Output, check_outputs, write_outputs};
 use crate::analysis;
 use crate::fsutil::{is_stdout, read_input};
 use crate::model::health::name_some;
+use crate::model::log_dirs::LogDirLayout;
 use crate::model::reassignment::{self, parse_topics};
 use crate::model::{BrokerId, Cluster, snapshot};
 use crate::planner::select::TopicFilter;
@@ -119,6 +120,8 @@ pub struct PlanArgs {
     /// pull-request comment).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub output: ReportFormat,
+    #[command(flatten)]
+    pub disks: super::disks::DiskArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -141,30 +144,35 @@ fn parse_pair(s: &str) -> Result<(BrokerId, BrokerId), String> {
 
 /// Reads and validates a snapshot, naming the file in every problem.
 pub fn load_snapshot(path: &str) -> Result<Cluster> {
+    load_state(path).map(|(cluster, _)| cluster)
+}
+
+/// A snapshot with its log dirs.
+fn load_state(path: &str) -> Result<(Cluster, LogDirLayout)> {
     let bytes = read_input(path)?;
     let name = if path == "-" { "<stdin>" } else { path };
-    snapshot::parse(name, &bytes).map_err(invalid)
+    snapshot::parse_with_log_dirs(name, &bytes).map_err(invalid)
 }
 
 /// The live cluster's snapshot, as `describe -o FILE` writes it and
 /// `--state FILE` reads it back: the same bytes through the same parser,
 /// so the two ways to plan cannot differ.
-fn snapshot_live(live: &ClusterArgs, printer: &Printer) -> Result<(String, Cluster)> {
+fn snapshot_live(
+    live: &ClusterArgs,
+    printer: &Printer,
+) -> Result<(String, (Cluster, LogDirLayout))> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let (bootstrap, _) = live.resolve(printer)?;
-    let cluster = rt.block_on(async {
+    let survey = rt.block_on(async {
         let mut admin = live.connect(printer).await?;
-        admin
-            .survey()
-            .await
-            .map(|s| s.cluster)
-            .map_err(super::args::unreachable)
+        admin.survey().await.map_err(super::args::unreachable)
     })?;
     let name = format!("the cluster at {bootstrap}");
-    let cluster = snapshot::parse(&name, snapshot::to_json(&cluster).as_bytes())
-        .map_err(super::exit::failure)?;
+    let json = snapshot::to_json_with_log_dirs(&survey.cluster, &survey.log_dirs);
+    let cluster =
+        snapshot::parse_with_log_dirs(&name, json.as_bytes()).map_err(super::exit::failure)?;
     Ok((name, cluster))
 }
 
@@ -183,14 +191,14 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
     let printer = Printer::for_outputs(args.output, &outputs)?;
-    let (source, current) = match &args.state {
+    let (source, (current, layout)) = match &args.state {
         Some(path) => (
             if path == "-" {
                 "<stdin>".to_string()
             } else {
                 path.clone()
             },
-            load_snapshot(path)?,
+            load_state(path)?,
         ),
         None => snapshot_live(&args.live, &printer)?,
     };
@@ -224,13 +232,34 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         seed: args.seed,
     };
     let outcome = planner::plan(&cluster, &req).map_err(invalid)?;
-    let plan = outcome.reassignment(&cluster);
+    let disks = args
+        .disks
+        .balance_disks
+        .then(|| {
+            let topics = req.topics.as_ref();
+            super::disks::balance(
+                &cluster,
+                &outcome.assignment,
+                &layout,
+                topics,
+                &args.disks,
+                &source,
+            )
+        })
+        .transpose()?;
+    let plan = match &disks {
+        Some(d) => d.reassignment(&cluster, &outcome.assignment),
+        None => outcome.reassignment(&cluster),
+    };
     // Kafka rejects an empty plan, so none is written. A file already at
     // an output path is the user's: it stays as it is, and the run says so.
     let wrote = if plan.is_empty() {
         Vec::new()
     } else {
-        let rollback = outcome.rollback(&cluster);
+        let rollback = match &disks {
+            Some(d) => d.rollback(&cluster, &outcome.assignment, &layout),
+            None => outcome.rollback(&cluster),
+        };
         let files = outputs
             .iter()
             .map(|&(flag, path)| {
@@ -279,6 +308,10 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         ));
     }
     let mut warnings = Vec::new();
+    if let Some(d) = &disks {
+        notes.push(d.note());
+        warnings.extend(d.warnings());
+    }
     if !outcome.offline_partitions.is_empty() {
         let msg = format!(
             "{} partitions have no replica on a live broker: no move can heal them, so they stay out of the plan (see `unrecoverable` in the summary)",
@@ -329,7 +362,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
                 racks_known: use_racks,
                 throttle: args.throttle,
                 extra_rows: Vec::new(),
-                sections: Vec::new(),
+                sections: disks.iter().map(|d| d.section()).collect(),
                 notes: &notes,
                 warnings: &warnings,
             }));
@@ -347,7 +380,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "partitions_in_plan": plan.len(),
             "notes": notes,
             "warnings": warnings,
-            "summary": sum,
+            "summary": super::disks::with_summary(&sum, disks.as_ref()),
         })),
         ReportFormat::Text => {
             printer.out(&summary::render(
@@ -355,6 +388,9 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
                 args.objective == Objective::Size,
                 args.throttle,
             ));
+            if let Some(d) = &disks {
+                printer.out(&d.render());
+            }
             for n in &notes {
                 printer.note(n);
             }

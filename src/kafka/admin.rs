@@ -181,21 +181,21 @@ impl Admin {
     pub async fn survey(&mut self) -> Result<Survey, KafkaError> {
         let md = self.metadata().await?;
         let ids: Vec<BrokerId> = self.brokers.keys().copied().collect();
-        let mut sizes = ReplicaSizes::new();
+        let mut dirs = LogDirs::new();
         for id in ids {
             // A broker that left the metadata since is not surveyed.
-            match self.replica_sizes_of(&[id]).await {
+            match self.broker_dirs(id).await {
                 Ok(one) => {
-                    for (tp, by_broker) in one {
-                        sizes.entry(tp).or_default().extend(by_broker);
-                    }
+                    dirs.insert(id, one);
                 }
                 Err(e) if e.is_gone_broker() => {}
                 Err(e) => return Err(e),
             }
         }
         let moves = self.list_reassignments_now().await?;
-        Ok(snapshot::build(&md, &sizes, moves))
+        let mut survey = snapshot::build(&md, &snapshot::sizes_of(&dirs), moves);
+        survey.log_dirs = snapshot::layout_of(&dirs, &survey.cluster);
+        Ok(survey)
     }
 
     /// Log dirs of one broker as it reports them (every dir, future

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use kafka_protocol::messages::MetadataResponse;
 
-use crate::model::live::{ErrorCode, InFlight, ReplicaSizes};
+use crate::model::live::{ErrorCode, InFlight, LogDirs, ReplicaSizes};
+use crate::model::log_dirs::LogDirLayout;
 use crate::model::{self, Broker, BrokerId, Cluster, Partition, Topic, TopicPartition};
 
 /// The cluster as `describe` reports it.
@@ -24,6 +25,37 @@ pub struct Survey {
     pub moves: Vec<InFlight>,
     /// The controller Metadata names (-1 if none).
     pub controller: BrokerId,
+    /// Each live broker's online log dirs and where its replicas of the
+    /// snapshot's topics are.
+    pub log_dirs: LogDirLayout,
+}
+
+/// Bytes of each replica on each broker: its current log's (a future log
+/// of a disk move is a copy, not more data).
+pub fn sizes_of(dirs: &LogDirs) -> ReplicaSizes {
+    let mut out = ReplicaSizes::new();
+    for (&b, d) in dirs {
+        for (tp, r) in &d.replicas {
+            out.entry(tp.clone()).or_default().insert(b, r.size);
+        }
+    }
+    out
+}
+
+/// The log dirs of `dirs` for the snapshot of `cluster`: every broker's
+/// online dirs, and the current dir of its replicas of the cluster's
+/// topics.
+pub fn layout_of(dirs: &LogDirs, cluster: &Cluster) -> LogDirLayout {
+    let mut out = LogDirLayout::default();
+    for (&b, d) in dirs {
+        out.add_broker_dirs(b, d.dirs.iter().cloned());
+        for (tp, r) in &d.replicas {
+            if cluster.partition(tp).is_some() {
+                out.insert(tp.clone(), b, r.dir.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The snapshot of `md` with sizes from `sizes` (the leader's size, else
@@ -121,6 +153,7 @@ pub fn build(md: &MetadataResponse, sizes: &ReplicaSizes, moves: Vec<InFlight>) 
         broker_bytes,
         moves,
         controller: md.controller_id.0,
+        log_dirs: LogDirLayout::default(),
     }
 }
 
@@ -168,6 +201,8 @@ impl Survey {
         }
         self.cluster.topics.retain(|t| names.contains(&t.name));
         self.moves.retain(|m| names.contains(&m.tp.topic));
+        self.log_dirs
+            .retain_topics(|t| names.iter().any(|n| n == t));
         let named: std::collections::BTreeSet<BrokerId> = self
             .cluster
             .partitions()
@@ -281,5 +316,62 @@ mod tests {
         assert_eq!(s.moves.len(), 1);
         let ids: Vec<i32> = s.cluster.brokers.iter().map(|b| b.id).collect();
         assert_eq!(ids, [1, 2, 3], "dead broker 9 no longer named");
+    }
+
+    #[test]
+    fn records_the_log_dirs_of_the_snapshots_topics() {
+        use crate::model::live::{BrokerDirs, FutureDir, ReplicaDir};
+        let dir = |d: &str, size: u64, future: Option<&str>| ReplicaDir {
+            dir: d.into(),
+            size,
+            future: future.map(|f| FutureDir {
+                dir: f.into(),
+                size: 1,
+            }),
+        };
+        let mut dirs = LogDirs::new();
+        dirs.insert(
+            1,
+            BrokerDirs {
+                dirs: vec!["/a".into(), "/b".into(), "/empty".into()],
+                offline: vec!["/broken".into()],
+                replicas: [
+                    (tp("b", 0), dir("/a", 100, Some("/b"))),
+                    (tp("gone", 0), dir("/b", 5, None)),
+                ]
+                .into(),
+            },
+        );
+        dirs.insert(
+            2,
+            BrokerDirs {
+                dirs: vec!["/x".into()],
+                offline: vec![],
+                replicas: [(tp("b", 0), dir("/x", 90, None))].into(),
+            },
+        );
+        let sizes = sizes_of(&dirs);
+        assert_eq!(
+            sizes[&tp("b", 0)],
+            [(1, 100), (2, 90)].into(),
+            "the current log's bytes"
+        );
+        let s = build(&md(), &sizes, Vec::new());
+        let layout = layout_of(&dirs, &s.cluster);
+        assert_eq!(
+            layout.dirs_of(1),
+            ["/a", "/b", "/empty"],
+            "online dirs, empty ones too"
+        );
+        assert_eq!(
+            layout.dir_of(&tp("b", 0), 1),
+            Some("/a"),
+            "where it is, not where it goes"
+        );
+        assert_eq!(layout.dir_of(&tp("b", 0), 2), Some("/x"));
+        assert!(
+            !layout.replicas.contains_key(&tp("gone", 0)),
+            "topics outside the snapshot"
+        );
     }
 }

@@ -7,6 +7,7 @@
 pub mod health;
 mod json;
 pub mod live;
+pub mod log_dirs;
 pub mod problem;
 pub mod reassignment;
 pub mod snapshot;

@@ -2,12 +2,14 @@
 //! `describe --json` writes and `plan --state` reads). Extra fields are
 //! allowed; see FIELD-GUIDE §1 for the required and optional ones.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::log_dirs::{LogDirLayout, broker_dir_problems, is_log_dir};
 use super::{
-    Broker, BrokerId, Cluster, InFlight, Partition, Problem, Problems, Topic, check_topic_name,
+    Broker, BrokerId, Cluster, InFlight, Partition, Problem, Problems, Topic, TopicPartition,
+    check_topic_name,
 };
 
 /// What a snapshot's top level must be, for messages.
@@ -29,6 +31,8 @@ struct RawBroker {
     host: Option<String>,
     port: Option<u16>,
     alive: Option<bool>,
+    /// Every log dir of the broker, empty ones included.
+    log_dirs: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -50,10 +54,21 @@ struct RawPartition {
     target_replicas: Option<Vec<i64>>,
     adding_replicas: Option<Vec<i64>>,
     removing_replicas: Option<Vec<i64>>,
+    /// Each replica's log dir, aligned with `replicas` (null: unknown).
+    log_dirs: Option<Vec<Option<String>>>,
 }
 
 /// Parses and validates a snapshot. `source` names the input in messages.
 pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
+    parse_with_log_dirs(source, bytes).map(|(cluster, _)| cluster)
+}
+
+/// Parses and validates a snapshot with its log dirs (empty when the
+/// snapshot records none).
+pub fn parse_with_log_dirs(
+    source: &str,
+    bytes: &[u8],
+) -> Result<(Cluster, LogDirLayout), Problems> {
     let raw: RawSnapshot = super::json::parse(source, bytes, EXPECTED)?;
     let mut problems = Vec::new();
     match &raw.version {
@@ -74,6 +89,8 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
     };
 
     let mut brokers = Vec::with_capacity(raw_brokers.len());
+    let mut layout = LogDirLayout::default();
+    let mut listed: BTreeMap<BrokerId, Vec<String>> = BTreeMap::new();
     for (i, b) in raw_brokers.into_iter().enumerate() {
         let Some(id) = b.id else {
             problems.push(Problem::new(
@@ -89,6 +106,11 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
             ));
             continue;
         };
+        if let Some(dirs) = b.log_dirs {
+            problems.extend(broker_dir_problems(id, &dirs));
+            listed.insert(id, dirs.clone());
+            layout.add_broker_dirs(id, dirs.into_iter().filter(|d| is_log_dir(d)));
+        }
         brokers.push(Broker {
             id,
             rack: b.rack,
@@ -134,8 +156,23 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
             continue;
         };
         let mut partitions = Vec::with_capacity(raw_parts.len());
-        for (pi, p) in raw_parts.into_iter().enumerate() {
+        for (pi, mut p) in raw_parts.into_iter().enumerate() {
+            let dirs = p.log_dirs.take();
             if let Some(part) = partition(&name, pi, p, &known, &mut problems) {
+                if let Some(dirs) = dirs {
+                    let tp = TopicPartition {
+                        topic: name.clone(),
+                        partition: part.partition,
+                    };
+                    replica_dirs(
+                        tp,
+                        &part.replicas,
+                        dirs,
+                        &listed,
+                        &mut layout,
+                        &mut problems,
+                    );
+                }
                 partitions.push(part);
             }
         }
@@ -160,7 +197,56 @@ pub fn parse(source: &str, bytes: &[u8]) -> Result<Cluster, Problems> {
         }
     }
     Problems::check(source, problems)?;
-    Ok(Cluster { brokers, topics })
+    Ok((Cluster { brokers, topics }, layout))
+}
+
+/// A partition's `log_dirs`: as long as `replicas`, each an absolute path
+/// or null, and one of its broker's listed dirs when the broker lists them.
+fn replica_dirs(
+    tp: TopicPartition,
+    replicas: &[BrokerId],
+    dirs: Vec<Option<String>>,
+    listed: &BTreeMap<BrokerId, Vec<String>>,
+    layout: &mut LogDirLayout,
+    problems: &mut Vec<Problem>,
+) {
+    let loc = tp.to_string();
+    if dirs.len() != replicas.len() {
+        problems.push(Problem::new(
+            loc,
+            format!(
+                "log_dirs has {} entries but replicas has {} (one per replica, null where unknown)",
+                dirs.len(),
+                replicas.len()
+            ),
+        ));
+        return;
+    }
+    for (&b, dir) in replicas.iter().zip(dirs) {
+        let Some(dir) = dir else { continue };
+        if !is_log_dir(&dir) {
+            problems.push(Problem::new(
+                &loc,
+                format!(
+                    "log dir {dir:?} of broker {b} is not an absolute path (null where unknown)"
+                ),
+            ));
+            continue;
+        }
+        if let Some(of_broker) = listed.get(&b)
+            && !of_broker.contains(&dir)
+        {
+            problems.push(Problem::new(
+                &loc,
+                format!(
+                    "log dir {dir} is not one of broker {b}'s log_dirs ({})",
+                    of_broker.join(", ")
+                ),
+            ));
+            continue;
+        }
+        layout.insert(tp.clone(), b, dir);
+    }
 }
 
 fn valid_id(id: i64) -> Option<i32> {
@@ -362,6 +448,8 @@ struct OutBroker<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     port: Option<u16>,
     alive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_dirs: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -383,10 +471,19 @@ struct OutPartition<'a> {
     adding_replicas: Option<&'a [BrokerId]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     removing_replicas: Option<&'a [BrokerId]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_dirs: Option<Vec<Option<&'a str>>>,
 }
 
 /// Writes a snapshot as compact JSON (one line), the inverse of [`parse`].
 pub fn to_json(cluster: &Cluster) -> String {
+    to_json_with_log_dirs(cluster, &LogDirLayout::default())
+}
+
+/// Writes a snapshot with its log dirs, the inverse of
+/// [`parse_with_log_dirs`]: a broker's `log_dirs` when its dirs are known,
+/// a partition's when any of its replicas' is.
+pub fn to_json_with_log_dirs(cluster: &Cluster, layout: &LogDirLayout) -> String {
     let out = OutSnapshot {
         version: 1,
         brokers: cluster
@@ -398,6 +495,7 @@ pub fn to_json(cluster: &Cluster) -> String {
                 host: b.host.as_deref(),
                 port: b.port,
                 alive: b.alive,
+                log_dirs: layout.brokers.get(&b.id).map(Vec::as_slice),
             })
             .collect(),
         topics: cluster
@@ -409,6 +507,15 @@ pub fn to_json(cluster: &Cluster) -> String {
                     .partitions
                     .iter()
                     .map(|p| OutPartition {
+                        log_dirs: (!layout.replicas.is_empty())
+                            .then(|| {
+                                let tp = TopicPartition {
+                                    topic: t.name.clone(),
+                                    partition: p.partition,
+                                };
+                                layout.aligned(&tp, &p.replicas)
+                            })
+                            .flatten(),
                         partition: p.partition,
                         replicas: &p.replicas,
                         isr: &p.isr,

@@ -92,6 +92,7 @@ pub mod bound;
 mod budget;
 mod bytes;
 mod counts;
+pub mod disks;
 mod drain;
 mod flow;
 pub mod ideal;

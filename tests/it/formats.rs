@@ -695,3 +695,92 @@ fn json_kinds_are_named_in_json_words() {
     );
     assert!(e.contains("found null, expected an integer"), "{e}");
 }
+
+/// A snapshot of two brokers with log dirs, `dirs0` the `log_dirs` of
+/// partition t-0 (replicas [1, 2]) and `b1` those of broker 1.
+fn with_dirs(b1: &str, dirs0: &str) -> String {
+    format!(
+        r#"{{"version":1,"brokers":[{{"id":1,"log_dirs":{b1}}},{{"id":2}}],
+            "topics":[{{"name":"t","partitions":[{{"partition":0,"replicas":[1,2],"log_dirs":{dirs0}}},
+                                               {{"partition":1,"replicas":[2]}}]}}]}}"#
+    )
+}
+
+#[test]
+fn snapshot_log_dirs_round_trip() {
+    let json = with_dirs(r#"["/d/b","/d/a","/d/empty"]"#, r#"["/d/a",null]"#);
+    let (c, dirs) = snapshot::parse_with_log_dirs("s", json.as_bytes()).unwrap();
+    assert_eq!(dirs.dirs_of(1), ["/d/a", "/d/b", "/d/empty"], "sorted");
+    assert_eq!(dirs.dirs_of(2), [] as [String; 0]);
+    assert_eq!(dirs.dir_of(&tp("t", 0), 1), Some("/d/a"));
+    assert_eq!(dirs.dir_of(&tp("t", 0), 2), None, "null: unknown");
+    let out = snapshot::to_json_with_log_dirs(&c, &dirs);
+    assert!(
+        out.contains(r#"{"id":1,"alive":true,"log_dirs":["/d/a","/d/b","/d/empty"]}"#),
+        "{out}"
+    );
+    assert!(out.contains(r#""log_dirs":["/d/a",null]"#), "{out}");
+    assert!(
+        !out.contains(
+            r#""partition":1,"replicas":[2],"isr":[2],"leader":2,"size_bytes":0,"log_dirs""#
+        ),
+        "a partition with no known dir has none: {out}"
+    );
+    let again = snapshot::parse_with_log_dirs("s", out.as_bytes()).unwrap();
+    assert_eq!(again, (c.clone(), dirs));
+    // Without log dirs the snapshot is as it always was.
+    assert!(!snapshot::to_json(&c).contains("log_dirs"));
+    // A replica's dir names its broker's dirs when the broker lists none.
+    let json = with_dirs("null", r#"["/x",null]"#).replace(r#","log_dirs":null"#, "");
+    let (_, dirs) = snapshot::parse_with_log_dirs("s", json.as_bytes()).unwrap();
+    assert_eq!(dirs.dirs_of(1), ["/x"]);
+}
+
+#[test]
+fn snapshot_rejects_log_dirs_length_mismatch() {
+    let e = snap_err(&with_dirs(r#"["/a"]"#, r#"["/a"]"#));
+    assert!(
+        e.contains(
+            "t-0: log_dirs has 1 entries but replicas has 2 (one per replica, null where unknown)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_a_replica_log_dir_not_absolute() {
+    let e = snap_err(&with_dirs(r#"["/a"]"#, r#"["/a","any"]"#));
+    assert!(
+        e.contains(
+            r#"t-0: log dir "any" of broker 2 is not an absolute path (null where unknown)"#
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_a_broker_log_dir_not_absolute() {
+    let e = snap_err(&with_dirs(r#"["/a","data"]"#, r#"["/a",null]"#));
+    assert!(
+        e.contains(r#"broker 1: log dir "data" is not an absolute path"#),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_a_broker_log_dir_listed_twice() {
+    let e = snap_err(&with_dirs(r#"["/a","/b","/a"]"#, r#"["/a",null]"#));
+    assert!(
+        e.contains("broker 1: log dir /a listed more than once"),
+        "{e}"
+    );
+}
+
+#[test]
+fn snapshot_rejects_a_replica_in_a_dir_its_broker_lacks() {
+    let e = snap_err(&with_dirs(r#"["/a","/b"]"#, r#"["/c",null]"#));
+    assert!(
+        e.contains("t-0: log dir /c is not one of broker 1's log_dirs (/a, /b)"),
+        "{e}"
+    );
+}

@@ -9,6 +9,7 @@ mod analysis;
 mod cli;
 mod commands;
 mod demo;
+mod disks;
 mod files;
 mod formats;
 mod inflight;

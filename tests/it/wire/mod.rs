@@ -3,6 +3,7 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod balance_disks;
 mod disks;
 mod groups;
 mod interop;
@@ -103,6 +104,7 @@ macro_rules! suite {
             group_offsets_survive_coordinator_failover,
             group_offsets_survive_a_reassignment,
             classic_protocol_step_by_step,
+            balance_disks_with_apply,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,
@@ -129,6 +131,7 @@ macro_rules! suite {
             kafkas_generated_plan_runs_under_apply,
             each_sees_the_others_moves,
             kafka_console_consumer_and_consumer_groups,
+            balance_disks_with_kafkas_tool,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

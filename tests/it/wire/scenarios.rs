@@ -19,6 +19,9 @@ use super::rdk::{
 };
 use super::{Backend, admin, eventually, kcat, kcat_produce, unique};
 
+// `plan --balance-disks` applied by `apply`, listed in `suite!` with the others.
+pub use super::balance_disks::balance_disks_with_apply;
+
 pub use super::disks::apply_moves_replicas_between_disks;
 pub use super::groups::{
     classic_protocol_step_by_step, group_offsets_survive_a_reassignment,

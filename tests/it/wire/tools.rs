@@ -16,6 +16,8 @@ pub use super::interop::{
     each_sees_the_others_moves, kafkas_generated_plan_runs_under_apply,
     our_plan_runs_under_kafkas_execute, throttles_match_kafkas,
 };
+// `plan --balance-disks` run by Kafka's tool.
+pub use super::balance_disks::balance_disks_with_kafkas_tool;
 
 /// Runs `tests/kafka/cluster.sh tool NAME args...`; returns stdout, or
 /// panics with stderr.
