@@ -110,6 +110,12 @@ pub struct MiniBrokerArgs {
     /// new temporary directory, and their paths printed.
     #[arg(long)]
     pub tls: bool,
+    /// With --tls: require a client certificate signed by the CA on every
+    /// listener (mutual TLS). One is made at start and written beside the
+    /// CA (tls-client.pem: key and certificate, owner-only), and the
+    /// client properties name it (ssl.keystore.type=PEM).
+    #[arg(long, requires = "tls")]
+    pub mtls: bool,
     /// Where --tls writes the CA and the client properties.
     #[arg(long, value_name = "DIR", requires = "tls")]
     pub tls_dir: Option<PathBuf>,
@@ -130,29 +136,40 @@ pub struct MiniBrokerArgs {
 /// (created if missing); returns their paths.
 fn write_tls_files(
     dir: &std::path::Path,
-    ca_pem: &str,
+    tls: &crate::minibroker::tls::TlsMaterial,
     bootstrap: &str,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir)?;
     let dir = std::fs::canonicalize(dir)?;
     let ca = dir.join("tls-ca.pem");
+    let client = dir.join("tls-client.pem");
     let props = dir.join("client-ssl.properties");
     // Java properties read a backslash as an escape.
-    let location = ca.display().to_string().replace('\\', "\\\\");
-    let text = format!(
+    let java = |p: &std::path::Path| p.display().to_string().replace('\\', "\\\\");
+    let mut text = format!(
         "# kafka-migrate mini-broker --tls: trusts this run's CA (made at start)\n\
          bootstrap.servers={bootstrap}\n\
          security.protocol=SSL\n\
          ssl.truststore.type=PEM\n\
-         ssl.truststore.location={location}\n"
+         ssl.truststore.location={}\n",
+        java(&ca)
     );
-    crate::fsutil::write_all_atomic(
-        &[
-            (&ca, ca_pem.as_bytes().to_vec()),
-            (&props, text.into_bytes()),
-        ],
-        false,
-    )?;
+    let mut files = vec![(ca.as_path(), tls.ca_pem.as_bytes().to_vec())];
+    if let Some(pem) = &tls.client {
+        // Kafka's PEM keystore: the key and its certificate in one file.
+        text.push_str(&format!(
+            "# --mtls: this run's client certificate, signed by the CA\n\
+             ssl.keystore.type=PEM\n\
+             ssl.keystore.location={}\n",
+            java(&client)
+        ));
+        files.push((
+            client.as_path(),
+            format!("{}{}", pem.key_pem, pem.cert_pem).into_bytes(),
+        ));
+    }
+    files.push((props.as_path(), text.into_bytes()));
+    crate::fsutil::write_all_atomic_mode(&files, &[client.as_path()], false)?;
     Ok((ca, props))
 }
 
@@ -351,6 +368,10 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
     });
     let config = ClusterConfig {
         tls: args.tls.then(|| args.tls_name.clone()),
+        tls_options: crate::minibroker::tls::TlsOptions {
+            client_auth: args.mtls,
+            expired_server: false,
+        },
         sasl,
         brokers: args.brokers,
         racks: args.racks,
@@ -381,7 +402,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         let mut lines = stdin_lines();
         printer.out(&format!("bootstrap: {}", cluster.bootstrap()));
         if let (Some(tls), Some(dir)) = (cluster.tls(), &tls_dir) {
-            let (ca, props) = write_tls_files(dir, &tls.ca_pem, &cluster.bootstrap())
+            let (ca, props) = write_tls_files(dir, tls, &cluster.bootstrap())
                 .map_err(|e| failure(e.context("writing the TLS CA and client properties")))?;
             printer.out(&format!("tls ca: {}", ca.display()));
             printer.out(&format!("client properties: {}", props.display()));

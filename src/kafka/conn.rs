@@ -82,6 +82,8 @@ pub struct Connection {
     client_id: StrBytes,
     /// api key -> (min, max) the broker supports.
     versions: HashMap<i16, (i16, i16)>,
+    /// What the TLS handshake used, to explain an alert read later.
+    tls: Option<TlsSettings>,
 }
 
 impl Connection {
@@ -259,6 +261,7 @@ impl Connection {
             timeout,
             client_id: StrBytes::from_string(client_id.to_string()),
             versions: HashMap::new(),
+            tls: tls.cloned(),
         };
         // v3 carries the client software name; every Kafka 2.4+ broker
         // answers it, and older ones answer v0 with UNSUPPORTED_VERSION.
@@ -417,6 +420,16 @@ impl Connection {
     }
 
     fn io(&self, api: &'static str, source: std::io::Error) -> KafkaError {
+        if let Some(detail) = self
+            .tls
+            .as_ref()
+            .and_then(|t| super::tls::alert_after_handshake(&source, t))
+        {
+            return KafkaError::Tls {
+                addr: self.addr.clone(),
+                detail,
+            };
+        }
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
             self.closed(api)
         } else {

@@ -25,6 +25,7 @@ pub mod error;
 pub mod retry;
 pub mod scram;
 pub mod snapshot;
+pub mod stores;
 pub mod tls;
 
 pub use crate::model::live::error_name;

@@ -90,6 +90,9 @@ pub struct ClusterConfig {
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
+    /// With `tls`: how its certificates are made (client certificates
+    /// required, an expired broker certificate for tests).
+    pub tls_options: super::tls::TlsOptions,
     /// SASL/PLAIN required on every listener, for these users; None: no
     /// authentication.
     pub sasl: Option<SaslUsers>,
@@ -226,6 +229,7 @@ impl Default for ClusterConfig {
             default_replication_factor: 1,
             min_insync_replicas: 1,
             tls: None,
+            tls_options: Default::default(),
             sasl: None,
         }
     }

@@ -250,9 +250,11 @@ impl Cluster {
                 } else {
                     names.clone()
                 };
-                Some(super::tls::generate(&names).map_err(|e| {
-                    StartError::Config(format!("cannot make the TLS certificates: {e:#}"))
-                })?)
+                Some(
+                    super::tls::generate_with(&names, config.tls_options).map_err(|e| {
+                        StartError::Config(format!("cannot make the TLS certificates: {e:#}"))
+                    })?,
+                )
             }
         };
         let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
