@@ -72,9 +72,14 @@ pub struct MiniBrokerArgs {
     /// pass 65535). 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Interface to bind, an IP address.
+    /// Interface to bind, an IP address. Anything but loopback needs --tls
+    /// and --sasl (a cluster reachable from other machines is not left
+    /// open), unless --insecure-listen.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Allow --host other than loopback without --tls and --sasl.
+    #[arg(long)]
+    pub insecure_listen: bool,
     /// Log dirs per broker (1 to 16).
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
@@ -130,6 +135,11 @@ pub struct MiniBrokerArgs {
     /// the sasl.mechanism of their user.
     #[arg(long, value_name = "MECHANISM:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
     pub sasl: Vec<crate::minibroker::config::SaslUser>,
+    /// KIP-368: the session lifetime given to authenticated clients, after
+    /// which they must re-authenticate (Kafka's connections.max.reauth.ms;
+    /// for testing clients).
+    #[arg(long, value_name = "MS", requires = "sasl", hide = true)]
+    pub sasl_session_lifetime_ms: Option<u64>,
 }
 
 /// Writes the CA and the client properties that trust it into `dir`
@@ -171,6 +181,30 @@ fn write_tls_files(
     files.push((props.as_path(), text.into_bytes()));
     crate::fsutil::write_all_atomic_mode(&files, &[client.as_path()], false)?;
     Ok((ca, props))
+}
+
+/// Why listening on `--host` as asked would leave the cluster open to
+/// other machines, if it would.
+fn open_listener(args: &MiniBrokerArgs) -> Option<String> {
+    let loopback = args
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || args.host == "localhost";
+    if loopback || args.insecure_listen {
+        return None;
+    }
+    let missing: Vec<&str> = [("--tls", args.tls), ("--sasl", !args.sasl.is_empty())]
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(flag, _)| flag)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "listening beyond loopback needs {} (anyone who reaches the port could move partitions)",
+            missing.join(" and ")
+        )
+    })
 }
 
 /// The brokers as the cluster holds them now: address, rack, state,
@@ -351,6 +385,12 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
             "--fill has nothing to fill: give the topics with --topic NAME:PARTITIONS:RF"
         )));
     }
+    if let Some(why) = open_listener(&args) {
+        return Err(invalid(anyhow::anyhow!(
+            "--host {}: {why}; add --tls and --sasl MECHANISM:USER:PASSWORD, or --insecure-listen",
+            args.host
+        )));
+    }
     let tls_dir = match (&args.tls_dir, &args.data_dir) {
         _ if !args.tls => None,
         (Some(d), _) | (None, Some(d)) => Some(d.clone()),
@@ -373,6 +413,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
             expired_server: false,
         },
         sasl,
+        sasl_session_lifetime: args.sasl_session_lifetime_ms.map(Duration::from_millis),
         brokers: args.brokers,
         racks: args.racks,
         host: args.host,

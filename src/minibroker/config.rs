@@ -96,6 +96,9 @@ pub struct ClusterConfig {
     /// SASL/PLAIN required on every listener, for these users; None: no
     /// authentication.
     pub sasl: Option<SaslUsers>,
+    /// KIP-368's session lifetime given with every successful
+    /// SaslAuthenticate; None: sessions never expire.
+    pub sasl_session_lifetime: Option<Duration>,
 }
 
 /// A SASL mechanism the mini-broker can require.
@@ -231,6 +234,7 @@ impl Default for ClusterConfig {
             tls: None,
             tls_options: Default::default(),
             sasl: None,
+            sasl_session_lifetime: None,
         }
     }
 }

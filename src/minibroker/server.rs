@@ -40,6 +40,13 @@ pub struct Shared {
     pub appended: Notify,
     /// SASL/PLAIN users when every listener requires authentication.
     pub sasl: Option<super::config::SaslUsers>,
+    /// KIP-368: how long an authenticated session lasts before the client
+    /// must re-authenticate (`connections.max.reauth.ms`); None: forever.
+    pub sasl_session_lifetime: Option<Duration>,
+    /// Re-authentications accepted, and connections closed for an expired
+    /// session (what tests of KIP-368 look at).
+    pub reauthentications: std::sync::atomic::AtomicU64,
+    pub expired_sessions: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -81,6 +88,11 @@ pub struct Session {
     /// A SCRAM exchange under way.
     pub scram: Option<crate::kafka::scram::ScramServer>,
     pub authenticated: bool,
+    /// A re-authentication (KIP-368) under way on an authenticated
+    /// connection.
+    pub reauthenticating: bool,
+    /// When the authenticated session ends (with a session lifetime).
+    pub expires: Option<std::time::Instant>,
     /// Authentication failed: the connection closes after the answer.
     pub failed: bool,
 }
@@ -281,6 +293,9 @@ impl Cluster {
             changed: Notify::new(),
             appended: Notify::new(),
             sasl: config.sasl.clone(),
+            sasl_session_lifetime: config.sasl_session_lifetime,
+            reauthentications: Default::default(),
+            expired_sessions: Default::default(),
         });
         let mut tasks = BTreeMap::new();
         for (id, listener) in listeners {
@@ -442,6 +457,23 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         // With SASL required, only ApiVersions and the SASL requests come
         // before authentication; anything else closes the connection, as
         // Kafka does.
+        // KIP-368: a request other than the SASL ones on a session past its
+        // lifetime closes the connection, as Kafka does.
+        let expired = {
+            let s = ctx.session.lock();
+            s.expires.is_some_and(|t| std::time::Instant::now() >= t) && !s.reauthenticating
+        };
+        if expired {
+            let key = frame
+                .get(..2)
+                .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+            if ![17, 36].contains(&key) {
+                ctx.shared
+                    .expired_sessions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
         if ctx.shared.sasl.is_some() && !ctx.session.lock().authenticated {
             let key = frame
                 .get(..2)

@@ -1235,3 +1235,115 @@ fn mini_broker_mtls_writes_the_client_certificate_its_listeners_require() {
         .unwrap();
     assert!(child.0.wait().unwrap().success());
 }
+
+#[test]
+fn mini_broker_beyond_loopback_needs_tls_and_sasl_unless_told_otherwise() {
+    // Refused before any listener opens: nothing binds beyond loopback.
+    for (extra, missing) in [
+        (&[][..], "needs --tls and --sasl"),
+        (&["--tls"][..], "needs --sasl"),
+        (&["--sasl", "plain:admin:x"][..], "needs --tls"),
+    ] {
+        let mut args = vec!["mini-broker", "--host", "0.0.0.0"];
+        args.extend_from_slice(extra);
+        let out = km(&args);
+        expect_exit(&out, 2, &args.join(" "));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "--host 0.0.0.0: listening beyond loopback {missing}"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("or --insecure-listen"), "{err}");
+    }
+}
+
+#[test]
+fn clients_reauthenticate_before_the_session_lifetime_ends() {
+    // KIP-368: the mini-broker gives a 1 s session lifetime and closes a
+    // connection that sends a request past it; a throttled apply lasting
+    // several lifetimes must re-authenticate on its connections instead.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+    users.add_user(
+        &kafka_migrate::minibroker::config::parse_sasl_user(&format!(
+            "scram-sha-512:admin:{SECRET}"
+        ))
+        .unwrap(),
+    );
+    let cluster = rt
+        .block_on(Cluster::start(ClusterConfig {
+            brokers: 4,
+            topics: vec!["orders:4:2".parse::<TopicSpec>().unwrap()],
+            fill_bytes: 2_000_000,
+            tls: Some(vec![]),
+            sasl: Some(users),
+            sasl_session_lifetime: Some(Duration::from_millis(1000)),
+            ..ClusterConfig::default()
+        }))
+        .expect("cluster starts");
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "ca.pem", &cluster.tls().unwrap().ca_pem);
+    let c = Secured {
+        rt,
+        cluster: Some(cluster),
+        dir,
+    };
+    let props = write(
+        c.dir.path(),
+        "scram.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            scram_jaas("SCRAM-SHA-512", "admin", SECRET)
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain1.json");
+    let plan = plan.to_str().unwrap();
+    let out = km(&[
+        "plan",
+        "--remove-brokers",
+        "1",
+        "-o",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "plan");
+    let t0 = Instant::now();
+    let out = km(&[
+        "apply",
+        plan,
+        "--throttle",
+        "300KB/s",
+        "--no-progress",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "apply");
+    let took = t0.elapsed();
+    assert!(
+        took > Duration::from_secs(2),
+        "apply took only {took:?}: no lifetime passed"
+    );
+    let shared = c.handle().shared();
+    let reauths = shared
+        .reauthentications
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let expired = shared
+        .expired_sessions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(reauths > 0, "no re-authentication in {took:?}");
+    assert_eq!(expired, 0, "connections closed for an expired session");
+}
