@@ -22,6 +22,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod librdkafka;
 pub mod retry;
 pub mod scram;
 pub mod snapshot;

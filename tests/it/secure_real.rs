@@ -116,6 +116,35 @@ fn topic(prefix: &str) -> String {
     name
 }
 
+/// Reads a properties file as the CLI does, into librdkafka's
+/// properties, and its bootstrap.
+fn rdkafka_properties(
+    path: &PathBuf,
+) -> (String, kafka_migrate::kafka::librdkafka::RdkafkaProperties) {
+    use kafka_migrate::kafka::config::{ClientSettings, Sources, parse_command_config};
+    struct Files;
+    impl Sources for Files {
+        fn env(&self, name: &str) -> Option<String> {
+            std::env::var(name).ok()
+        }
+        fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+            std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+        }
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let config = parse_command_config(&text, &Files).unwrap();
+    let bootstrap = config
+        .bootstrap
+        .as_ref()
+        .expect("bootstrap.servers")
+        .to_string();
+    let settings = ClientSettings::resolve(None, &config);
+    (
+        bootstrap,
+        kafka_migrate::kafka::librdkafka::properties(&settings),
+    )
+}
+
 #[test]
 #[ignore = "needs a real Kafka started with `tests/kafka/cluster.sh start --secure`; .ci/run runs it"]
 fn real_kafka_secured_listeners_run_every_command_refuse_in_one_line_and_name_missing_acls() {
@@ -170,6 +199,29 @@ fn real_kafka_secured_listeners_run_every_command_refuse_in_one_line_and_name_mi
         // Nothing is in flight: cancel says so and succeeds.
         let (out, _) = km(&p, &["cancel", plan]);
         expect(&out, 0, &format!("{mode}: cancel"));
+    }
+
+    // librdkafka over the same properties: a producer and a consumer on
+    // the SASL_SSL and the mTLS listeners, nothing lost.
+    for mode in ["sasl-ssl", "ssl"] {
+        let p = props(mode);
+        let t = topic(&format!("rdk-{mode}"));
+        let (bootstrap, rdkafka) = rdkafka_properties(&p);
+        let w = kafka_migrate::demo::workload::Workload::start(&bootstrap, &rdkafka, &t, 200)
+            .unwrap_or_else(|e| panic!("{mode}: producer: {e}"));
+        std::thread::sleep(Duration::from_secs(2));
+        let (ledger, stopped) = w.stop(Duration::from_secs(30));
+        stopped.unwrap_or_else(|e| panic!("{mode}: producer: {e}"));
+        let read = kafka_migrate::demo::workload::consume(
+            &bootstrap,
+            &rdkafka,
+            &t,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{mode}: consumer: {e}"));
+        let c = read.counts(&ledger);
+        assert!(c.acknowledged > 0, "{mode}: {c}");
+        assert!(c.is_clean(), "{mode}: {c}");
     }
 
     // The user allowed Describe only: describe works, apply is refused
