@@ -322,6 +322,34 @@ fn real_kafka_secured_listeners_run_every_command_refuse_in_one_line_and_name_mi
             assert!(e.contains(&w), "{w:?} not in {e}");
         }
     }
+    // A CA that did not sign the brokers' certificates.
+    let other = kafka_migrate::minibroker::tls::generate(&["localhost".into()]).unwrap();
+    let other_ca = write(dir.path(), "other-ca.pem", &other.ca_pem);
+    let ca_line = sasl_ssl
+        .lines()
+        .find(|l| l.starts_with("ssl.truststore.location="))
+        .unwrap()
+        .to_string();
+    let wrong_ca = variant(
+        "wrong-ca.properties",
+        &ca_line,
+        &format!("ssl.truststore.location={}", other_ca.display()),
+        &sasl_ssl,
+    );
+    let e = one_line_failure(
+        &wrong_ca,
+        &[
+            "describe",
+            "--bootstrap-server",
+            &sasl_first,
+            "--timeout",
+            "8s",
+        ],
+    );
+    assert!(
+        e.contains(&sasl_first) && e.contains("not signed by a CA in the truststore"),
+        "{e}"
+    );
     // TLS to the PLAINTEXT listener, and plaintext to the SASL_SSL one.
     let plain_port: u16 = sasl_first
         .rsplit(':')
