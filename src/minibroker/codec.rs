@@ -1,12 +1,15 @@
 //! Framing and header handling. The request and response bodies are
-//! encoded and decoded by the `kafka-protocol` crate only; this module adds
-//! the 4-byte size prefix and picks header versions.
+//! encoded and decoded by the `kafka-protocol` crate only; this module
+//! reads and writes the 4-byte size prefix (the one place that does) and
+//! picks header versions.
 //!
-//! Not for: I/O (see `server`), or knowing which APIs exist (see `api`).
+//! Not for: sockets and connections (see `server`, which hands its streams
+//! to [`read_frame`]), or knowing which APIs exist (see `api`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Largest request frame accepted; bigger ones close the connection.
 pub const MAX_FRAME: usize = 100 * 1024 * 1024;
@@ -33,6 +36,25 @@ pub enum DecodeError {
         message: String,
         header: RequestHeader,
     },
+}
+
+/// Reads one size-prefixed request frame; `None` at a clean end of stream.
+pub async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> anyhow::Result<Option<Bytes>> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let len = i32::from_be_bytes(len);
+    let len = usize::try_from(len).map_err(|_| anyhow::anyhow!("negative frame size {len}"))?;
+    anyhow::ensure!(
+        len <= MAX_FRAME,
+        "frame of {len} bytes exceeds the {MAX_FRAME} limit"
+    );
+    let mut buf = BytesMut::zeroed(len);
+    stream.read_exact(&mut buf).await?;
+    Ok(Some(buf.freeze()))
 }
 
 /// Splits a frame (without its size prefix) into api key, header and body.

@@ -9,7 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::state::{BrokerId, Refusal, State, TopicDefaults, code};
+use super::code;
+use super::state::{BrokerId, Refusal, State, TopicDefaults};
 use super::throttle;
 
 /// The dynamic broker configs accepted: the three throttle rates.

@@ -5,21 +5,28 @@
 //! Module map:
 //! - `config`: cluster configuration and CLI value parsers.
 //! - `state`: the single controller state (metadata epoch, brokers,
-//!   topics, partitions with replica logs) and every controller decision:
-//!   placement, failover, reassignment, elections, the replication step.
-//!   No I/O, no waiting.
+//!   topics, partitions with replica logs) and every controller decision,
+//!   one file per concern: placement and elections, the replication step,
+//!   reassignment. No I/O, no waiting.
+//! - `code`: Kafka's error codes.
+//! - `shared`: the handle every task holds: the state behind one lock,
+//!   the one `mutate` that wakes waiters, the per-connection context.
 //! - `configs`: dynamic configs (validation, IncrementalAlterConfigs
 //!   semantics, what DescribeConfigs lists), for the handlers and `sim`.
+//! - `groups`: the classic group coordinator (joins, rebalances, session
+//!   expiry, committed offsets) as a state machine. No I/O, no waiting.
 //! - `log`: partition logs of record batches with exact sizes (and sized
 //!   batches that count bytes without holding them, for `sim`).
 //! - `throttle`: token buckets and throttled-replica lists.
-//! - `codec`: size-prefixed frames and header versions around the crate's codecs.
+//! - `codec`: the size prefix (read and written only here) and header
+//!   versions around the crate's codecs.
 //! - `api`: one file per API family; the supported-version table.
 //! - `server`: listeners (plaintext or TLS), connections, replication
 //!   task, shutdown.
 //! - `tls`: `--tls`: a CA and a broker certificate made at start, the
 //!   rustls server configuration.
 //! - `persist`: `--data-dir` snapshot and segment files, at shutdown and start.
+//! - `persist_groups`: `--data-dir`'s committed offsets, in their own file.
 //! - `sim`: the same state driven in-process with stepped time, as a
 //!   `ClusterAdmin` and a `Clock` for the executor's tests.
 //!
@@ -27,12 +34,16 @@
 //! data dir it is saved at shutdown and loaded at start.
 
 pub mod api;
+pub mod code;
 pub mod codec;
 pub mod config;
 pub mod configs;
+pub mod groups;
 pub mod log;
 pub mod persist;
+pub mod persist_groups;
 pub mod server;
+pub mod shared;
 pub mod sim;
 pub mod state;
 pub mod throttle;

@@ -147,7 +147,8 @@ pub fn save(state: &State, data_dir: &Path) -> anyhow::Result<()> {
     write_atomic(
         &data_dir.join(SNAPSHOT),
         serde_json::to_string_pretty(&snap)?.as_bytes(),
-    )
+    )?;
+    super::persist_groups::save(&state.groups, data_dir)
 }
 
 fn load_log(path: &Path) -> anyhow::Result<PartitionLog> {
@@ -246,6 +247,7 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
             },
         );
     }
+    super::persist_groups::load(&mut state.groups, data_dir)?;
     state.metadata_epoch += 1;
     Ok(true)
 }

@@ -11,91 +11,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use super::api;
-use super::codec::MAX_FRAME;
+use super::codec;
 use super::config::{self, ClusterConfig};
 use super::log::{self, PartitionLog};
 use super::persist;
+use super::shared::{BrokerCtx, Shared};
 use super::state::{Broker, BrokerId, MAX_COPY_PER_STEP, State, Timing, TopicDefaults};
 use super::tls::TlsMaterial;
 
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// State shared by every task of the cluster.
-#[derive(Debug)]
-pub struct Shared {
-    pub state: Mutex<State>,
-    /// Woken (notify_waiters) whenever logs, high watermarks or metadata change.
-    pub changed: Notify,
-    /// Woken (notify_one) when a leader appended, to run replication early.
-    pub appended: Notify,
-    /// SASL/PLAIN users when every listener requires authentication.
-    pub sasl: Option<super::config::SaslUsers>,
-    /// KIP-368: how long an authenticated session lasts before the client
-    /// must re-authenticate (`connections.max.reauth.ms`); None: forever.
-    pub sasl_session_lifetime: Option<Duration>,
-    /// Re-authentications accepted, and connections closed for an expired
-    /// session (what tests of KIP-368 look at).
-    pub reauthentications: std::sync::atomic::AtomicU64,
-    pub expired_sessions: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    /// Waits until `cond` holds or `deadline` passes; returns the last value.
-    pub async fn wait_until(
-        &self,
-        deadline: tokio::time::Instant,
-        mut cond: impl FnMut(&State) -> bool,
-    ) -> bool {
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if cond(&self.state.lock()) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return cond(&self.state.lock());
-            }
-        }
-    }
-}
-
-/// The per-connection context handlers see.
-#[derive(Debug, Clone)]
-pub struct BrokerCtx {
-    pub id: BrokerId,
-    pub shared: Arc<Shared>,
-    /// This connection's SASL state.
-    pub session: Arc<Mutex<Session>>,
-}
-
-/// Where a connection stands in SASL authentication.
-#[derive(Debug, Default)]
-pub struct Session {
-    pub handshaken: bool,
-    /// The mechanism the handshake chose.
-    pub mechanism: Option<super::config::SaslMechanism>,
-    /// A SCRAM exchange under way.
-    pub scram: Option<crate::kafka::scram::ScramServer>,
-    pub authenticated: bool,
-    /// A re-authentication (KIP-368) under way on an authenticated
-    /// connection.
-    pub reauthenticating: bool,
-    /// When the authenticated session ends (with a session lifetime).
-    pub expires: Option<std::time::Instant>,
-    /// Authentication failed: the connection closes after the answer.
-    pub failed: bool,
-}
 
 struct BrokerTask {
     /// Set to true to stop; a watch, so late subscribers still see it.
@@ -288,15 +220,10 @@ impl Cluster {
             b.port = listener.local_addr().map_err(listen_error)?.port();
             listeners.push((b.id, listener));
         }
-        let shared = Arc::new(Shared {
-            state: Mutex::new(state),
-            changed: Notify::new(),
-            appended: Notify::new(),
-            sasl: config.sasl.clone(),
-            sasl_session_lifetime: config.sasl_session_lifetime,
-            reauthentications: Default::default(),
-            expired_sessions: Default::default(),
-        });
+        let shared = Arc::new(
+            Shared::new(state, config.sasl.clone())
+                .with_sasl_session_lifetime(config.sasl_session_lifetime),
+        );
         let mut tasks = BTreeMap::new();
         for (id, listener) in listeners {
             tasks.insert(
@@ -370,12 +297,13 @@ fn spawn_broker(
             tokio::select! {
                 _ = stop_rx.wait_for(|s| *s) => break,
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
                     let ctx = BrokerCtx {
                         id,
                         shared: shared.clone(),
                         session: Default::default(),
+                        peer: Some(peer),
                     };
                     let conn_stop = stop_for_task.subscribe();
                     match &tls {
@@ -420,24 +348,6 @@ async fn serve_tls(
     }
 }
 
-async fn read_frame<S: AsyncRead + Unpin>(stream: &mut S) -> anyhow::Result<Option<Bytes>> {
-    let mut len = [0u8; 4];
-    match stream.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let len = i32::from_be_bytes(len);
-    let len = usize::try_from(len).map_err(|_| anyhow::anyhow!("negative frame size {len}"))?;
-    anyhow::ensure!(
-        len <= MAX_FRAME,
-        "frame of {len} bytes exceeds the {MAX_FRAME} limit"
-    );
-    let mut buf = BytesMut::zeroed(len);
-    stream.read_exact(&mut buf).await?;
-    Ok(Some(buf.freeze()))
-}
-
 /// Serves requests on one connection, in order, until EOF, a protocol
 /// error (the connection is closed, as Kafka does) or shutdown.
 async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
@@ -448,7 +358,7 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
-            f = read_frame(&mut stream) => f,
+            f = codec::read_frame(&mut stream) => f,
         };
         let frame = match frame {
             Ok(Some(f)) => f,
@@ -523,14 +433,11 @@ async fn replication_loop(shared: Arc<Shared>, tick: Duration, mut stop: broadca
         tokio::select! {
             _ = stop.recv() => return,
             _ = tokio::time::sleep(tick) => {}
-            _ = shared.appended.notified() => {}
+            _ = shared.replication_wanted() => {}
         }
         let now = Instant::now();
-        let outcome = shared.state.lock().replicate(now, now - last);
+        shared.replicate(now, now - last);
         last = now;
-        if outcome.changed {
-            shared.changed.notify_waiters();
-        }
     }
 }
 
@@ -553,20 +460,20 @@ impl ClusterHandle {
 
     /// Address of one broker's listener.
     pub fn broker_addr(&self, id: BrokerId) -> Option<SocketAddr> {
-        let s = self.shared.state.lock();
-        let b = s.brokers.get(&id)?;
-        Some(SocketAddr::new(self.host, b.port))
+        let port = self.inspect(|s| s.brokers.get(&id).map(|b| b.port))?;
+        Some(SocketAddr::new(self.host, port))
     }
 
     /// `host:port,...` of every live broker (an IPv6 host in brackets).
     pub fn bootstrap(&self) -> String {
-        let s = self.shared.state.lock();
-        s.brokers
-            .values()
-            .filter(|b| b.alive)
-            .map(|b| SocketAddr::new(self.host, b.port).to_string())
-            .collect::<Vec<_>>()
-            .join(",")
+        self.inspect(|s| {
+            s.brokers
+                .values()
+                .filter(|b| b.alive)
+                .map(|b| SocketAddr::new(self.host, b.port).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
     }
 
     /// Where `shutdown_and_persist` saves, if anywhere.
@@ -586,35 +493,32 @@ impl ClusterHandle {
     }
 
     pub fn broker_ids(&self) -> Vec<BrokerId> {
-        self.shared.state.lock().brokers.keys().copied().collect()
+        self.inspect(|s| s.brokers.keys().copied().collect())
     }
 
     pub fn controller(&self) -> BrokerId {
-        self.shared.state.lock().controller
+        self.inspect(|s| s.controller)
     }
 
     /// Runs `f` on the cluster state under its lock (for tests and the CLI).
     pub fn inspect<T>(&self, f: impl FnOnce(&State) -> T) -> T {
-        f(&self.shared.state.lock())
+        self.shared.inspect(f)
     }
 
     /// Changes the state under its lock and wakes waiters.
     pub fn mutate<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let r = f(&mut self.shared.state.lock());
-        self.shared.changed.notify_waiters();
-        r
+        self.shared.mutate(f)
     }
 
     /// Fault injection: pauses (or resumes) copying into `id`'s follower
     /// replicas while it stays up, so it falls out of ISRs by lag.
     pub fn pause_replication(&self, id: BrokerId, paused: bool) -> anyhow::Result<()> {
-        let mut s = self.shared.state.lock();
-        let Some(b) = s.brokers.get_mut(&id) else {
-            drop(s);
-            return Err(self.no_such_broker(id));
-        };
-        b.replication_paused = paused;
-        Ok(())
+        let found = self.mutate(|s| {
+            s.brokers
+                .get_mut(&id)
+                .map(|b| b.replication_paused = paused)
+        });
+        found.ok_or_else(|| self.no_such_broker(id))
     }
 
     /// Stops a broker: its listener and connections close, then the
@@ -629,8 +533,7 @@ impl ClusterHandle {
         };
         task.stop.send_replace(true);
         task.join.await?;
-        self.shared.state.lock().broker_stopped(id);
-        self.shared.changed.notify_waiters();
+        self.mutate(|s| s.broker_stopped(id));
         Ok(())
     }
 
@@ -647,15 +550,11 @@ impl ClusterHandle {
             .await
             .map_err(|e| anyhow::anyhow!("broker {id} cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        self.shared
-            .state
-            .lock()
-            .broker_started(id, port, Instant::now());
+        self.mutate(|s| s.broker_started(id, port, Instant::now()));
         brokers.insert(
             id,
             spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
         );
-        self.shared.changed.notify_waiters();
         Ok(())
     }
 
@@ -709,16 +608,12 @@ impl ClusterHandle {
         };
         // Into the state before the listener serves: its first request
         // may be a Metadata that must list it.
-        self.shared
-            .state
-            .lock()
-            .add_broker(broker)
+        self.mutate(|s| s.add_broker(broker))
             .map_err(|e| anyhow::anyhow!(e))?;
         brokers.insert(
             id,
             spawn_broker(id, listener, self.shared.clone(), self.acceptor()),
         );
-        self.shared.changed.notify_waiters();
         Ok(id)
     }
 
@@ -729,7 +624,7 @@ impl ClusterHandle {
         let dir = self.data_dir.clone();
         self.shutdown().await;
         match dir {
-            Some(dir) => persist::save(&shared.state.lock(), &dir),
+            Some(dir) => shared.inspect(|s| persist::save(s, &dir)),
             None => Ok(()),
         }
     }

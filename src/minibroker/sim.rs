@@ -1151,7 +1151,7 @@ mod tests {
         match &e {
             SimError::Refused { resource, code, .. } => {
                 assert_eq!(resource, "topic t");
-                assert_eq!(code.code, super::super::state::code::INVALID_CONFIG);
+                assert_eq!(code.code, super::super::code::INVALID_CONFIG);
             }
             other => panic!("{other}"),
         }
@@ -1285,7 +1285,7 @@ mod tests {
         let r = admin.elect_preferred(&[tp("t", 0)]).await.unwrap();
         assert_eq!(
             r[0].1.as_ref().unwrap_err().code,
-            super::super::state::code::PREFERRED_LEADER_NOT_AVAILABLE,
+            super::super::code::PREFERRED_LEADER_NOT_AVAILABLE,
             "1 is not in sync yet"
         );
         clock.sleep(Duration::from_secs(1)).await;

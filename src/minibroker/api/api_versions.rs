@@ -5,7 +5,7 @@ use kafka_protocol::messages::ApiVersionsRequest;
 use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 
 use super::SUPPORTED;
-use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::shared::BrokerCtx;
 
 /// The advertised table: exactly the implemented APIs.
 pub fn table() -> ApiVersionsResponse {

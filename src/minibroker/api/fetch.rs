@@ -12,9 +12,10 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest, TopicName};
 
+use crate::minibroker::code;
 use crate::minibroker::log::{concat, sb};
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::{State, code, read_committed};
+use crate::minibroker::shared::BrokerCtx;
+use crate::minibroker::state::{State, read_committed};
 
 fn build(
     ctx: &BrokerCtx,
@@ -105,18 +106,12 @@ pub async fn handle(ctx: &BrokerCtx, req: FetchRequest, version: i16) -> FetchRe
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0).min(30_000));
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
-    loop {
-        let notified = ctx.shared.changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let (resp, bytes, any_error) = build(ctx, &ctx.shared.state.lock(), &req, version);
-        if bytes >= min_bytes || any_error || tokio::time::Instant::now() >= deadline {
-            return resp;
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return build(ctx, &ctx.shared.state.lock(), &req, version).0;
-        }
-    }
+    ctx.shared
+        .poll(deadline, |s, last| {
+            let (resp, bytes, any_error) = build(ctx, s, &req, version);
+            (last || bytes >= min_bytes || any_error).then_some(resp)
+        })
+        .await
 }
 
 pub async fn list_offsets(
@@ -124,47 +119,48 @@ pub async fn list_offsets(
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
-    let s = ctx.shared.state.lock();
-    let topics = req
-        .topics
-        .iter()
-        .map(|lt| {
-            let parts = lt
-                .partitions
-                .iter()
-                .map(|lp| {
-                    let r = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(lp.partition_index)
-                        .with_offset(-1)
-                        .with_timestamp(-1);
-                    let Some(p) = s.partition(lt.name.0.as_str(), lp.partition_index) else {
-                        return r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION);
-                    };
-                    if p.leader != ctx.id {
-                        return r.with_error_code(code::NOT_LEADER_OR_FOLLOWER);
-                    }
-                    let log = p.leader_log().expect("leader has a log");
-                    let (offset, ts) = match lp.timestamp {
-                        -1 => (p.hw, -1),
-                        -2 => (log.log_start(), -1),
-                        -3 => log.max_timestamp().unwrap_or((-1, -1)),
-                        t => log
-                            .offset_for_timestamp(t)
-                            .filter(|(o, _)| *o < p.hw)
-                            .unwrap_or((-1, -1)),
-                    };
-                    let r = r.with_offset(offset).with_timestamp(ts);
-                    if version >= 4 {
-                        r.with_leader_epoch(p.leader_epoch)
-                    } else {
-                        r
-                    }
-                })
-                .collect();
-            ListOffsetsTopicResponse::default()
-                .with_name(lt.name.clone())
-                .with_partitions(parts)
-        })
-        .collect();
-    ListOffsetsResponse::default().with_topics(topics)
+    ctx.shared.inspect(|s| {
+        let topics = req
+            .topics
+            .iter()
+            .map(|lt| {
+                let parts = lt
+                    .partitions
+                    .iter()
+                    .map(|lp| {
+                        let r = ListOffsetsPartitionResponse::default()
+                            .with_partition_index(lp.partition_index)
+                            .with_offset(-1)
+                            .with_timestamp(-1);
+                        let Some(p) = s.partition(lt.name.0.as_str(), lp.partition_index) else {
+                            return r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION);
+                        };
+                        if p.leader != ctx.id {
+                            return r.with_error_code(code::NOT_LEADER_OR_FOLLOWER);
+                        }
+                        let log = p.leader_log().expect("leader has a log");
+                        let (offset, ts) = match lp.timestamp {
+                            -1 => (p.hw, -1),
+                            -2 => (log.log_start(), -1),
+                            -3 => log.max_timestamp().unwrap_or((-1, -1)),
+                            t => log
+                                .offset_for_timestamp(t)
+                                .filter(|(o, _)| *o < p.hw)
+                                .unwrap_or((-1, -1)),
+                        };
+                        let r = r.with_offset(offset).with_timestamp(ts);
+                        if version >= 4 {
+                            r.with_leader_epoch(p.leader_epoch)
+                        } else {
+                            r
+                        }
+                    })
+                    .collect();
+                ListOffsetsTopicResponse::default()
+                    .with_name(lt.name.clone())
+                    .with_partitions(parts)
+            })
+            .collect();
+        ListOffsetsResponse::default().with_topics(topics)
+    })
 }

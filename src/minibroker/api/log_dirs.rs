@@ -12,9 +12,9 @@ use kafka_protocol::messages::describe_log_dirs_response::{
 };
 use kafka_protocol::messages::{AlterReplicaLogDirsRequest, DescribeLogDirsRequest, TopicName};
 
+use crate::minibroker::code;
 use crate::minibroker::log::{PartitionLog, sb};
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::code;
+use crate::minibroker::shared::BrokerCtx;
 
 /// Capacity reported for every log dir (DescribeLogDirs v4).
 const DIR_CAPACITY: i64 = 1 << 40;
@@ -24,80 +24,81 @@ pub async fn describe(
     req: DescribeLogDirsRequest,
     version: i16,
 ) -> DescribeLogDirsResponse {
-    let s = ctx.shared.state.lock();
-    let broker = &s.brokers[&ctx.id];
-    // dir -> topic -> partitions
-    let mut by_dir: BTreeMap<&str, BTreeMap<&str, Vec<DescribeLogDirsPartition>>> = broker
-        .log_dirs
-        .iter()
-        .map(|d| (d.as_str(), BTreeMap::new()))
-        .collect();
-    for t in s.topics.values() {
-        let wanted: Option<&Vec<i32>> = match &req.topics {
-            None => None,
-            Some(list) => match list.iter().find(|x| x.topic.0.as_str() == t.name) {
-                Some(x) => Some(&x.partitions),
-                None => continue,
-            },
-        };
-        for p in &t.partitions {
-            if wanted.is_some_and(|w| !w.contains(&p.index)) {
-                continue;
-            }
-            let Some(r) = p.logs.get(&ctx.id) else {
-                continue;
+    ctx.shared.inspect(|s| {
+        let broker = &s.brokers[&ctx.id];
+        // dir -> topic -> partitions
+        let mut by_dir: BTreeMap<&str, BTreeMap<&str, Vec<DescribeLogDirsPartition>>> = broker
+            .log_dirs
+            .iter()
+            .map(|d| (d.as_str(), BTreeMap::new()))
+            .collect();
+        for t in s.topics.values() {
+            let wanted: Option<&Vec<i32>> = match &req.topics {
+                None => None,
+                Some(list) => match list.iter().find(|x| x.topic.0.as_str() == t.name) {
+                    Some(x) => Some(&x.partitions),
+                    None => continue,
+                },
             };
-            let leader_leo = p.leader_log().map_or(r.log.leo(), PartitionLog::leo);
-            let entry = DescribeLogDirsPartition::default()
-                .with_partition_index(p.index)
-                .with_partition_size(r.log.size() as i64)
-                .with_offset_lag((leader_leo - r.log.leo()).max(0));
-            by_dir
-                .entry(r.dir.as_str())
-                .or_default()
-                .entry(t.name.as_str())
-                .or_default()
-                .push(entry);
-            if let Some(f) = &r.future {
+            for p in &t.partitions {
+                if wanted.is_some_and(|w| !w.contains(&p.index)) {
+                    continue;
+                }
+                let Some(r) = p.logs.get(&ctx.id) else {
+                    continue;
+                };
+                let leader_leo = p.leader_log().map_or(r.log.leo(), PartitionLog::leo);
                 let entry = DescribeLogDirsPartition::default()
                     .with_partition_index(p.index)
-                    .with_partition_size(f.log.size() as i64)
-                    .with_offset_lag((r.log.leo() - f.log.leo()).max(0))
-                    .with_is_future_key(true);
+                    .with_partition_size(r.log.size() as i64)
+                    .with_offset_lag((leader_leo - r.log.leo()).max(0));
                 by_dir
-                    .entry(f.dir.as_str())
+                    .entry(r.dir.as_str())
                     .or_default()
                     .entry(t.name.as_str())
                     .or_default()
                     .push(entry);
+                if let Some(f) = &r.future {
+                    let entry = DescribeLogDirsPartition::default()
+                        .with_partition_index(p.index)
+                        .with_partition_size(f.log.size() as i64)
+                        .with_offset_lag((r.log.leo() - f.log.leo()).max(0))
+                        .with_is_future_key(true);
+                    by_dir
+                        .entry(f.dir.as_str())
+                        .or_default()
+                        .entry(t.name.as_str())
+                        .or_default()
+                        .push(entry);
+                }
             }
         }
-    }
-    let results = by_dir
-        .into_iter()
-        .map(|(dir, topics)| {
-            let used: i64 = topics.values().flatten().map(|p| p.partition_size).sum();
-            let res = DescribeLogDirsResult::default()
-                .with_log_dir(sb(dir))
-                .with_topics(
-                    topics
-                        .into_iter()
-                        .map(|(t, parts)| {
-                            DescribeLogDirsTopic::default()
-                                .with_name(TopicName(sb(t)))
-                                .with_partitions(parts)
-                        })
-                        .collect(),
-                );
-            if version >= 4 {
-                res.with_total_bytes(DIR_CAPACITY)
-                    .with_usable_bytes(DIR_CAPACITY - used)
-            } else {
-                res
-            }
-        })
-        .collect();
-    DescribeLogDirsResponse::default().with_results(results)
+        let results = by_dir
+            .into_iter()
+            .map(|(dir, topics)| {
+                let used: i64 = topics.values().flatten().map(|p| p.partition_size).sum();
+                let res = DescribeLogDirsResult::default()
+                    .with_log_dir(sb(dir))
+                    .with_topics(
+                        topics
+                            .into_iter()
+                            .map(|(t, parts)| {
+                                DescribeLogDirsTopic::default()
+                                    .with_name(TopicName(sb(t)))
+                                    .with_partitions(parts)
+                            })
+                            .collect(),
+                    );
+                if version >= 4 {
+                    res.with_total_bytes(DIR_CAPACITY)
+                        .with_usable_bytes(DIR_CAPACITY - used)
+                } else {
+                    res
+                }
+            })
+            .collect();
+        DescribeLogDirsResponse::default().with_results(results)
+    })
 }
 
 pub async fn alter(
@@ -106,8 +107,7 @@ pub async fn alter(
     _version: i16,
 ) -> AlterReplicaLogDirsResponse {
     let mut results: Vec<AlterReplicaLogDirTopicResult> = Vec::new();
-    {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         for d in &req.dirs {
             for t in &d.topics {
                 let parts = t
@@ -129,7 +129,6 @@ pub async fn alter(
                 );
             }
         }
-    }
-    ctx.shared.appended.notify_one();
+    });
     AlterReplicaLogDirsResponse::default().with_results(results)
 }

@@ -10,11 +10,12 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 
 use super::codec::{self, DecodeError};
-use super::server::BrokerCtx;
+use super::shared::BrokerCtx;
 
 mod api_versions;
 mod configs;
 mod fetch;
+mod groups;
 mod log_dirs;
 mod metadata;
 mod produce;
@@ -59,6 +60,15 @@ apis! {
     Fetch: FetchRequest => 4..=17, fetch::handle;
     ListOffsets: ListOffsetsRequest => 1..=10, fetch::list_offsets;
     Metadata: MetadataRequest => 0..=13, metadata::handle;
+    OffsetCommit: OffsetCommitRequest => 2..=9, groups::offset_commit;
+    OffsetFetch: OffsetFetchRequest => 1..=9, groups::offset_fetch;
+    FindCoordinator: FindCoordinatorRequest => 0..=6, groups::find_coordinator;
+    JoinGroup: JoinGroupRequest => 0..=9, groups::join;
+    Heartbeat: HeartbeatRequest => 0..=4, groups::heartbeat;
+    LeaveGroup: LeaveGroupRequest => 0..=5, groups::leave;
+    SyncGroup: SyncGroupRequest => 0..=5, groups::sync;
+    DescribeGroups: DescribeGroupsRequest => 0..=6, groups::describe;
+    ListGroups: ListGroupsRequest => 0..=5, groups::list;
     ApiVersions: ApiVersionsRequest => 0..=4, api_versions::handle;
     CreateTopics: CreateTopicsRequest => 2..=7, topics::create;
     InitProducerId: InitProducerIdRequest => 0..=5, producer_id::handle;
@@ -68,12 +78,15 @@ apis! {
     AlterReplicaLogDirs: AlterReplicaLogDirsRequest => 1..=2, log_dirs::alter;
     DescribeLogDirs: DescribeLogDirsRequest => 1..=4, log_dirs::describe;
     ElectLeaders: ElectLeadersRequest => 0..=2, reassign::elect;
+    DeleteGroups: DeleteGroupsRequest => 0..=2, groups::delete;
+    OffsetDelete: OffsetDeleteRequest => 0..=0, groups::offset_delete;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => 0..=1, configs::incremental;
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => 0..=0, reassign::alter;
     ListPartitionReassignments: ListPartitionReassignmentsRequest => 0..=0, reassign::list;
     DescribeCluster: DescribeClusterRequest => 0..=1, metadata::describe_cluster;
     SaslHandshake: SaslHandshakeRequest => 1..=1, sasl::handshake;
     SaslAuthenticate: SaslAuthenticateRequest => 0..=2, sasl::authenticate;
+    ConsumerGroupHeartbeat: ConsumerGroupHeartbeatRequest => 0..=1, groups::consumer_group_heartbeat;
 }
 
 /// Looks up the supported version range of an API.
@@ -120,6 +133,13 @@ pub fn decode_request(frame: Bytes) -> Result<(RequestHeader, ApiRequest), Decod
 pub async fn handle_frame(ctx: &BrokerCtx, frame: Bytes) -> anyhow::Result<Option<BytesMut>> {
     match decode_request(frame) {
         Ok((header, req)) => {
+            // JoinGroup names a member after its client, which only the header carries.
+            if let ApiRequest::JoinGroup(_) = &req {
+                ctx.session.lock().client_id = header
+                    .client_id
+                    .as_ref()
+                    .map_or_else(String::new, |c| c.to_string());
+            }
             if let ApiRequest::Produce(p) = &req
                 && p.acks == 0
             {
@@ -145,8 +165,7 @@ pub async fn handle_frame(ctx: &BrokerCtx, frame: Bytes) -> anyhow::Result<Optio
                 ..
             },
         ) => {
-            let resp =
-                api_versions::table().with_error_code(super::state::code::UNSUPPORTED_VERSION);
+            let resp = api_versions::table().with_error_code(super::code::UNSUPPORTED_VERSION);
             codec::encode_response(header.correlation_id, 0, &resp).map(Some)
         }
         Err(e) => Err(e.into()),

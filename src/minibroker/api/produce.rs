@@ -13,9 +13,9 @@ use kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
 
+use crate::minibroker::code;
 use crate::minibroker::log::{RecordsError, sb, split_batches};
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::code;
+use crate::minibroker::shared::BrokerCtx;
 
 struct Pending {
     topic: usize,
@@ -33,8 +33,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     let deadline = tokio::time::Instant::now() + timeout;
     let mut responses = Vec::new();
     let mut pending = Vec::new();
-    {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
             let min_isr = s.min_insync_replicas(&name);
@@ -106,9 +105,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
             );
         }
         s.recompute_hw();
-    }
-    ctx.shared.appended.notify_one();
-    ctx.shared.changed.notify_waiters();
+    });
     if !pending.is_empty() {
         let settled = |s: &crate::minibroker::state::State, w: &Pending| {
             s.acks_all_outcome(
@@ -119,14 +116,15 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 w.min_isr,
             )
         };
-        ctx.shared
-            .wait_until(deadline, |s| {
-                pending.iter().all(|w| settled(s, w).is_some())
+        let outcomes: Vec<Option<i16>> = ctx
+            .shared
+            .poll(deadline, |s, last| {
+                let outcomes: Vec<_> = pending.iter().map(|w| settled(s, w)).collect();
+                (last || outcomes.iter().all(Option::is_some)).then_some(outcomes)
             })
             .await;
-        let s = ctx.shared.state.lock();
-        for w in &pending {
-            let c = settled(&s, w).unwrap_or(code::REQUEST_TIMED_OUT);
+        for (w, outcome) in pending.iter().zip(outcomes) {
+            let c = outcome.unwrap_or(code::REQUEST_TIMED_OUT);
             if c != code::NONE {
                 let pr = &mut responses[w.topic].partition_responses[w.part];
                 pr.error_code = c;

@@ -5,8 +5,8 @@
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::code;
+use crate::minibroker::code;
+use crate::minibroker::shared::BrokerCtx;
 
 pub async fn handle(
     ctx: &BrokerCtx,
@@ -16,9 +16,10 @@ pub async fn handle(
     if req.transactional_id.is_some() {
         return InitProducerIdResponse::default().with_error_code(code::INVALID_REQUEST);
     }
-    let mut s = ctx.shared.state.lock();
-    s.next_producer_id += 1;
-    InitProducerIdResponse::default()
-        .with_producer_id(ProducerId(s.next_producer_id))
-        .with_producer_epoch(0)
+    ctx.shared.mutate(|s| {
+        s.next_producer_id += 1;
+        InitProducerIdResponse::default()
+            .with_producer_id(ProducerId(s.next_producer_id))
+            .with_producer_epoch(0)
+    })
 }

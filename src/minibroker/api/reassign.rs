@@ -18,9 +18,9 @@ use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, TopicName,
 };
 
+use crate::minibroker::code;
 use crate::minibroker::log::sb;
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::code;
+use crate::minibroker::shared::BrokerCtx;
 
 pub async fn alter(
     ctx: &BrokerCtx,
@@ -28,8 +28,7 @@ pub async fn alter(
     _version: i16,
 ) -> AlterPartitionReassignmentsResponse {
     let now = Instant::now();
-    let responses = {
-        let mut s = ctx.shared.state.lock();
+    let responses = ctx.shared.mutate(|s| {
         req.topics
             .iter()
             .map(|t| {
@@ -55,9 +54,7 @@ pub async fn alter(
                     .with_partitions(parts)
             })
             .collect()
-    };
-    ctx.shared.changed.notify_waiters();
-    ctx.shared.appended.notify_one();
+    });
     AlterPartitionReassignmentsResponse::default().with_responses(responses)
 }
 
@@ -66,38 +63,39 @@ pub async fn list(
     req: ListPartitionReassignmentsRequest,
     _version: i16,
 ) -> ListPartitionReassignmentsResponse {
-    let s = ctx.shared.state.lock();
-    let mut topics = Vec::new();
-    for t in s.topics.values() {
-        let wanted: Option<Vec<i32>> = match &req.topics {
-            None => None,
-            Some(list) => match list.iter().find(|x| x.name.0.as_str() == t.name) {
-                Some(x) => Some(x.partition_indexes.clone()),
-                None => continue,
-            },
-        };
-        let parts: Vec<OngoingPartitionReassignment> = t
-            .partitions
-            .iter()
-            .filter(|p| p.reassigning() && wanted.as_ref().is_none_or(|w| w.contains(&p.index)))
-            .map(|p| {
-                let ids = |v: &[i32]| v.iter().copied().map(BrokerId).collect();
-                OngoingPartitionReassignment::default()
-                    .with_partition_index(p.index)
-                    .with_replicas(ids(&p.replicas))
-                    .with_adding_replicas(ids(&p.adding))
-                    .with_removing_replicas(ids(&p.removing))
-            })
-            .collect();
-        if !parts.is_empty() {
-            topics.push(
-                OngoingTopicReassignment::default()
-                    .with_name(TopicName(sb(t.name.clone())))
-                    .with_partitions(parts),
-            );
+    ctx.shared.inspect(|s| {
+        let mut topics = Vec::new();
+        for t in s.topics.values() {
+            let wanted: Option<Vec<i32>> = match &req.topics {
+                None => None,
+                Some(list) => match list.iter().find(|x| x.name.0.as_str() == t.name) {
+                    Some(x) => Some(x.partition_indexes.clone()),
+                    None => continue,
+                },
+            };
+            let parts: Vec<OngoingPartitionReassignment> = t
+                .partitions
+                .iter()
+                .filter(|p| p.reassigning() && wanted.as_ref().is_none_or(|w| w.contains(&p.index)))
+                .map(|p| {
+                    let ids = |v: &[i32]| v.iter().copied().map(BrokerId).collect();
+                    OngoingPartitionReassignment::default()
+                        .with_partition_index(p.index)
+                        .with_replicas(ids(&p.replicas))
+                        .with_adding_replicas(ids(&p.adding))
+                        .with_removing_replicas(ids(&p.removing))
+                })
+                .collect();
+            if !parts.is_empty() {
+                topics.push(
+                    OngoingTopicReassignment::default()
+                        .with_name(TopicName(sb(t.name.clone())))
+                        .with_partitions(parts),
+                );
+            }
         }
-    }
-    ListPartitionReassignmentsResponse::default().with_topics(topics)
+        ListPartitionReassignmentsResponse::default().with_topics(topics)
+    })
 }
 
 pub async fn elect(
@@ -106,8 +104,7 @@ pub async fn elect(
     version: i16,
 ) -> ElectLeadersResponse {
     let election_type = if version >= 1 { req.election_type } else { 0 };
-    let results = {
-        let mut s = ctx.shared.state.lock();
+    let results = ctx.shared.mutate(|s| {
         let explicit = req.topic_partitions.is_some();
         let targets: Vec<(String, Vec<i32>)> = match &req.topic_partitions {
             Some(tp) => tp
@@ -144,7 +141,6 @@ pub async fn elect(
             }
         }
         results
-    };
-    ctx.shared.changed.notify_waiters();
+    });
     ElectLeadersResponse::default().with_replica_election_results(results)
 }

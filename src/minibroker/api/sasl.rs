@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::kafka::scram::{self, ScramError, ScramServer};
 use crate::minibroker::config::SaslMechanism;
-use crate::minibroker::server::BrokerCtx;
+use crate::minibroker::shared::BrokerCtx;
 
 const ILLEGAL_SASL_STATE: i16 = 34;
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
@@ -147,7 +147,7 @@ pub async fn authenticate(
 
 /// Marks the session authenticated (again, for a re-authentication) and
 /// starts its lifetime; returns the lifetime in ms for the answer (0: none).
-fn authenticated(ctx: &BrokerCtx, session: &mut crate::minibroker::server::Session) -> i64 {
+fn authenticated(ctx: &BrokerCtx, session: &mut crate::minibroker::shared::Session) -> i64 {
     if session.reauthenticating {
         ctx.shared
             .reauthentications

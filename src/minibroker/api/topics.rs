@@ -11,9 +11,10 @@ use kafka_protocol::messages::delete_topics_response::{
 };
 use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, TopicName};
 
+use crate::minibroker::code;
 use crate::minibroker::log::sb;
-use crate::minibroker::server::BrokerCtx;
-use crate::minibroker::state::{Refusal, code};
+use crate::minibroker::shared::BrokerCtx;
+use crate::minibroker::state::Refusal;
 use crate::minibroker::throttle;
 
 pub async fn create(
@@ -22,8 +23,7 @@ pub async fn create(
     version: i16,
 ) -> CreateTopicsResponse {
     let mut results = Vec::new();
-    {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         for t in &req.topics {
             let name = t.name.0.to_string();
             let outcome = (|| -> Result<(uuid::Uuid, i32, i16), Refusal> {
@@ -104,8 +104,7 @@ pub async fn create(
             }
             results.push(r);
         }
-    }
-    ctx.shared.changed.notify_waiters();
+    });
     CreateTopicsResponse::default().with_topics(results)
 }
 
@@ -115,8 +114,7 @@ pub async fn delete(
     version: i16,
 ) -> DeleteTopicsResponse {
     let mut results = Vec::new();
-    {
-        let mut s = ctx.shared.state.lock();
+    ctx.shared.mutate(|s| {
         let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
             req.topics
                 .iter()
@@ -152,7 +150,6 @@ pub async fn delete(
             }
             results.push(r);
         }
-    }
-    ctx.shared.changed.notify_waiters();
+    });
     DeleteTopicsResponse::default().with_responses(results)
 }

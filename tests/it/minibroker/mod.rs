@@ -8,6 +8,7 @@ mod autocreate;
 mod bad_requests;
 mod configs;
 mod failover;
+mod groups;
 mod process;
 mod reassign;
 

@@ -4,6 +4,7 @@
 //! two differ, the mini-broker is wrong.
 
 mod disks;
+mod groups;
 mod interop;
 mod mini;
 mod ops;
@@ -97,6 +98,11 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            kcat_group_consumes_and_commits,
+            rdkafka_members_split_and_rebalance,
+            group_offsets_survive_coordinator_failover,
+            group_offsets_survive_a_reassignment,
+            classic_protocol_step_by_step,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,
@@ -122,6 +128,7 @@ macro_rules! suite {
             our_plan_runs_under_kafkas_execute,
             kafkas_generated_plan_runs_under_apply,
             each_sees_the_others_moves,
+            kafka_console_consumer_and_consumer_groups,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

@@ -20,6 +20,11 @@ use super::rdk::{
 use super::{Backend, admin, eventually, kcat, kcat_produce, unique};
 
 pub use super::disks::apply_moves_replicas_between_disks;
+pub use super::groups::{
+    classic_protocol_step_by_step, group_offsets_survive_a_reassignment,
+    group_offsets_survive_coordinator_failover, kcat_group_consumes_and_commits,
+    rdkafka_members_split_and_rebalance,
+};
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition {

@@ -11,6 +11,7 @@ use super::{Backend, kcat_produce, unique};
 
 // The checks of Kafka's reassignment tool beside kafka-migrate, listed in
 // `suite!`'s tools group with the others.
+pub use super::groups::kafka_console_consumer_and_consumer_groups;
 pub use super::interop::{
     each_sees_the_others_moves, kafkas_generated_plan_runs_under_apply,
     our_plan_runs_under_kafkas_execute, throttles_match_kafkas,

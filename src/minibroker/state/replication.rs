@@ -1,0 +1,247 @@
+//! The replication step: followers copy from leaders (within throttles),
+//! ISRs shrink and grow, high watermarks advance, acks=all settles.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::reassign::complete_reassignment;
+use super::*;
+use crate::minibroker::{code, throttle};
+
+/// A broker's throttle rates during one replication step.
+struct Rates {
+    leader: Option<u64>,
+    follower: Option<u64>,
+    dirs: Option<u64>,
+}
+
+/// What a replication step did, for the server to wake waiters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StepOutcome {
+    pub copied_bytes: u64,
+    pub changed: bool,
+}
+
+impl State {
+    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader.
+    pub fn recompute_hw(&mut self) -> bool {
+        let mut changed = false;
+        for t in self.topics.values_mut() {
+            for p in t.partitions.iter_mut() {
+                if p.leader < 0 {
+                    continue;
+                }
+                let min = p
+                    .isr
+                    .iter()
+                    .filter_map(|b| p.logs.get(b).map(|r| r.log.leo()))
+                    .min();
+                if let Some(min) = min
+                    && min > p.hw
+                {
+                    p.hw = min;
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Where an acks=all batch appended by `leader` in `leader_epoch`,
+    /// ending at `end`, stands: None while the high watermark is short of
+    /// it; NOT_LEADER_OR_FOLLOWER once leadership moved; once covered,
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that got it there is
+    /// below `min_isr` (it shrank after the append, as Kafka checks),
+    /// else NONE.
+    pub fn acks_all_outcome(
+        &self,
+        leader: BrokerId,
+        (topic, partition): (&str, i32),
+        leader_epoch: i32,
+        end: i64,
+        min_isr: usize,
+    ) -> Option<i16> {
+        match self.partition(topic, partition) {
+            Some(p) if p.leader == leader && p.leader_epoch == leader_epoch => {
+                if p.hw < end {
+                    None
+                } else if p.isr.len() < min_isr {
+                    Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                } else {
+                    Some(code::NONE)
+                }
+            }
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
+
+    /// One replication step: refill throttle budgets, let every live
+    /// follower copy from its leader (held back only when throttled and out
+    /// of sync), update ISRs and high watermarks, finish reassignments whose
+    /// targets are all in sync, and advance disk-to-disk moves.
+    pub fn replicate(&mut self, now: Instant, dt: Duration) -> StepOutcome {
+        let mut out = StepOutcome::default();
+        let burst = self.timing.throttle_burst;
+        // Configs do not change within a step: each rate is parsed once.
+        let mut rates: BTreeMap<BrokerId, Rates> = BTreeMap::new();
+        for b in self.brokers.values_mut() {
+            let r = Rates {
+                leader: b.rate(throttle::LEADER_RATE),
+                follower: b.rate(throttle::FOLLOWER_RATE),
+                dirs: b.rate(throttle::ALTER_DIRS_RATE),
+            };
+            b.leader_bucket.refill(r.leader, dt, burst);
+            b.follower_bucket.refill(r.follower, dt, burst);
+            b.dirs_bucket.refill(r.dirs, dt, burst);
+            rates.insert(b.id, r);
+        }
+        let lag_max = self.timing.replica_lag_max;
+        let max_copy = self.timing.max_copy_per_step;
+        let alive = self.alive_brokers();
+        let is_alive = |b: BrokerId| alive.contains(&b);
+        let brokers = &mut self.brokers;
+        for t in self.topics.values_mut() {
+            let leader_list = throttle::ReplicaList::parse(
+                t.configs.get(throttle::LEADER_REPLICAS).map(String::as_str),
+            );
+            let follower_list = throttle::ReplicaList::parse(
+                t.configs
+                    .get(throttle::FOLLOWER_REPLICAS)
+                    .map(String::as_str),
+            );
+            for p in t.partitions.iter_mut() {
+                let leader = p.leader;
+                if leader < 0 || !is_alive(leader) {
+                    continue;
+                }
+                let leader_leo = p.logs[&leader].log.leo();
+                let followers: Vec<BrokerId> = p
+                    .replicas
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != leader)
+                    .collect();
+                for f in followers {
+                    if !is_alive(f) {
+                        continue;
+                    }
+                    let in_isr = p.isr.contains(&f);
+                    let paused = brokers[&f].replication_paused;
+                    let behind = p.logs[&f].log.leo() < leader_leo;
+                    let mut copied = 0usize;
+                    if behind && !paused && max_copy > 0 {
+                        let l_listed = rates[&leader].leader.is_some()
+                            && leader_list.contains(p.index, leader);
+                        let f_listed =
+                            rates[&f].follower.is_some() && follower_list.contains(p.index, f);
+                        // Taken out of the map so the leader's log can be read meanwhile.
+                        let mut r = p
+                            .logs
+                            .remove(&f)
+                            .expect("replica log exists for every replica");
+                        let leader_log = &p.logs[&leader].log;
+                        loop {
+                            let from = r.log.leo();
+                            if from >= leader_leo || copied >= max_copy {
+                                break;
+                            }
+                            let Some(batch) = leader_log.batch_at(from, leader_leo) else {
+                                break;
+                            };
+                            let n = batch.size();
+                            // Out-of-sync listed replicas pay before they copy;
+                            // both checks run so each bucket records its need.
+                            if !in_isr {
+                                let leader_ok = !l_listed
+                                    || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
+                                let follower_ok = !f_listed
+                                    || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
+                                if !(leader_ok && follower_ok) {
+                                    break;
+                                }
+                            }
+                            r.log.push(batch.clone());
+                            copied += n as usize;
+                            if l_listed {
+                                brokers.get_mut(&leader).unwrap().leader_bucket.charge(n);
+                            }
+                            if f_listed {
+                                brokers.get_mut(&f).unwrap().follower_bucket.charge(n);
+                            }
+                        }
+                        p.logs.insert(f, r);
+                    }
+                    out.copied_bytes += copied as u64;
+                    if copied > 0 {
+                        out.changed = true;
+                    }
+                    let r = p.logs.get_mut(&f).expect("replica log exists");
+                    if r.log.leo() >= leader_leo {
+                        r.last_caught_up = now;
+                    }
+                    if in_isr && now.duration_since(r.last_caught_up) > lag_max {
+                        p.isr.retain(|b| *b != f);
+                        out.changed = true;
+                    } else if !in_isr && r.log.leo() >= p.hw && r.log.leo() >= leader_leo {
+                        p.isr.push(f);
+                        out.changed = true;
+                    }
+                }
+                // Disk-to-disk moves: copy from the current log into the future log.
+                for (b, r) in p.logs.iter_mut() {
+                    let Some(fut) = r.future.as_mut() else {
+                        continue;
+                    };
+                    if !is_alive(*b) {
+                        continue;
+                    }
+                    let rate_set = rates[b].dirs.is_some();
+                    let mut copied = 0usize;
+                    while fut.log.leo() < r.log.leo() && copied < max_copy {
+                        let Some(batch) = r.log.batch_at(fut.log.leo(), r.log.leo()).cloned()
+                        else {
+                            break;
+                        };
+                        let n = batch.size();
+                        if rate_set && !brokers.get_mut(b).unwrap().dirs_bucket.can_pay(n) {
+                            break;
+                        }
+                        fut.log.push(batch);
+                        copied += n as usize;
+                        if rate_set {
+                            brokers.get_mut(b).unwrap().dirs_bucket.charge(n);
+                        }
+                    }
+                    out.copied_bytes += copied as u64;
+                    if fut.log.leo() >= r.log.leo() {
+                        let fut = r.future.take().unwrap();
+                        r.dir = fut.dir;
+                        r.log = fut.log;
+                        out.changed = true;
+                    }
+                }
+                if p.reassigning() {
+                    let target = p.target();
+                    if target.iter().all(|b| p.isr.contains(b)) {
+                        complete_reassignment(p, &is_alive);
+                        out.changed = true;
+                    }
+                }
+            }
+        }
+        if self.recompute_hw() {
+            out.changed = true;
+        }
+        if out.changed {
+            self.metadata_epoch += 1;
+        }
+        out
+    }
+}
+
+/// Reads batches of a partition's leader log for a consumer (up to the HW).
+pub fn read_committed(p: &Partition, from: i64, max_bytes: usize) -> Vec<Batch> {
+    p.leader_log()
+        .map(|l| l.read(from, p.hw, max_bytes))
+        .unwrap_or_default()
+}
