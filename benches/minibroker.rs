@@ -273,6 +273,7 @@ async fn connection_setup() {
                 from: "bench".into(),
             },
             verify_hostname: true,
+            identity: None,
         });
         settings.sasl = sasl.map(|mechanism| SaslSettings {
             mechanism,

@@ -157,6 +157,12 @@ pub struct Staged {
 
 impl Staged {
     pub fn write(dest: &Path, contents: &[u8]) -> Result<Staged> {
+        Self::write_mode(dest, contents, false)
+    }
+
+    /// As [`Staged::write`]; `private`: readable by its owner only (a
+    /// private key), from its creation on.
+    pub fn write_mode(dest: &Path, contents: &[u8], private: bool) -> Result<Staged> {
         let name = dest
             .file_name()
             .with_context(|| format!("cannot write {}: not a file path", dest.display()))?;
@@ -171,11 +177,16 @@ impl Staged {
                 name.to_string_lossy(),
                 std::process::id()
             ));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-            {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            if private {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            #[cfg(not(unix))]
+            let _ = private;
+            match options.open(&tmp) {
                 Ok(f) => break (tmp, f),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
                     attempt += 1
@@ -224,9 +235,19 @@ impl Drop for Staged {
 /// Writes several files so that a failure while writing leaves none: each
 /// is staged first, then all are made visible.
 pub fn write_all_atomic(files: &[(&Path, Vec<u8>)], no_clobber: bool) -> Result<()> {
+    write_all_atomic_mode(files, &[], no_clobber)
+}
+
+/// As [`write_all_atomic`], the files of `private` (private keys)
+/// readable by their owner only.
+pub fn write_all_atomic_mode(
+    files: &[(&Path, Vec<u8>)],
+    private: &[&Path],
+    no_clobber: bool,
+) -> Result<()> {
     let staged = files
         .iter()
-        .map(|(p, c)| Staged::write(p, c))
+        .map(|(p, c)| Staged::write_mode(p, c, private.contains(p)))
         .collect::<Result<Vec<_>>>()?;
     for s in staged {
         s.commit(no_clobber)?;

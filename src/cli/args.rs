@@ -29,13 +29,15 @@ pub struct ClusterArgs {
     /// Kafka client properties, as Kafka's tools take them: client.id,
     /// request.timeout.ms, default.api.timeout.ms, retries,
     /// retry.backoff.ms, retry.backoff.max.ms, bootstrap.servers;
-    /// security.protocol PLAINTEXT or SSL with ssl.truststore.type=PEM,
-    /// ssl.truststore.location or ssl.truststore.certificates,
-    /// ssl.endpoint.identification.algorithm; SASL_PLAINTEXT and SASL_SSL
-    /// with sasl.mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 and
-    /// sasl.jaas.config (or sasl.username and sasl.password); ${env:NAME}
-    /// and ${file:PATH:KEY} values. Client certificates are refused: they
-    /// come with a later release.
+    /// security.protocol PLAINTEXT or SSL with ssl.truststore.type PEM or
+    /// PKCS12, ssl.truststore.location (and .password) or
+    /// ssl.truststore.certificates, ssl.endpoint.identification.algorithm,
+    /// client certificates from ssl.keystore.type PEM or PKCS12
+    /// (ssl.keystore.location, .password, ssl.key.password, or
+    /// ssl.keystore.certificate.chain and ssl.keystore.key); SASL_PLAINTEXT
+    /// and SASL_SSL with sasl.mechanism PLAIN, SCRAM-SHA-256 or
+    /// SCRAM-SHA-512 and sasl.jaas.config (or sasl.username and
+    /// sasl.password); ${env:NAME} and ${file:PATH:KEY} values.
     #[arg(
         long,
         value_name = "FILE",
@@ -69,7 +71,7 @@ impl ClusterArgs {
                 let props = parse_command_config(&text, &RealSources).map_err(|e| {
                     let error = anyhow::anyhow!("--command-config {path}: {e}");
                     let hint = matches!(e, ConfigError::NotYet { .. }).then(|| {
-                        "this release speaks PLAINTEXT, SSL (server certificates verified against a PEM truststore) and SASL/PLAIN".to_string()
+                        "this release speaks PLAINTEXT, SSL (PEM or PKCS12 stores, client certificates) and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)".to_string()
                     });
                     anyhow::Error::from(CodedError {
                         exit: Exit::Invalid,

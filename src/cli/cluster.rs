@@ -61,7 +61,7 @@ pub fn admin_error<E: std::error::Error + Send + Sync + 'static>(
     move |e| {
         exec_error(ExecError::Admin {
             what,
-            source: Box::new(e),
+            cause: Box::new(e),
         })
     }
 }
@@ -71,12 +71,12 @@ pub fn admin_error<E: std::error::Error + Send + Sync + 'static>(
 /// where one is needed is the input's fault, 2.
 pub fn exec_error(e: ExecError) -> anyhow::Error {
     let (exit, hint) = match &e {
-        ExecError::Admin { source, .. } => (
+        ExecError::Admin { cause, .. } => (
             Exit::Failure,
-            super::args::reach_hint(source.downcast_ref::<KafkaError>()),
+            super::args::reach_hint(cause.downcast_ref::<KafkaError>()),
         ),
-        ExecError::Journal { source, .. } => {
-            let bad_content = source
+        ExecError::Journal { cause, .. } => {
+            let bad_content = cause
                 .downcast_ref::<super::journal::StoreError>()
                 .is_some_and(|s| s.invalid);
             if bad_content {

@@ -34,6 +34,10 @@ use crate::exec::prepare::{PrepareSettings, prepare};
 use crate::exec::throttle::Rates;
 use crate::exec::verify::{Verdict, VerifySettings, verify_settled};
 use crate::kafka::Admin;
+use crate::kafka::config::{
+    ClientSettings, SaslMechanism, SaslSettings, Secret, TlsSettings, TrustRoots,
+};
+use crate::kafka::librdkafka::{self, RdkafkaProperties};
 use crate::minibroker::{Cluster, ClusterHandle};
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
@@ -61,6 +65,11 @@ pub struct DemoArgs {
     /// (1 to 20000).
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub messages_per_second: u32,
+    /// Run over SASL_SSL: TLS with a CA made at start and SCRAM-SHA-512
+    /// for a user with a random password, for the admin client and
+    /// librdkafka's producer and consumer alike.
+    #[arg(long)]
+    pub secure: bool,
 }
 
 pub fn exec(args: DemoArgs) -> anyhow::Result<Exit> {
@@ -102,7 +111,12 @@ async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
         n: 0,
     };
     steps.step(&format!(
-        "starting the mini-broker on 127.0.0.1: {} brokers on {} racks, topics {}, {} of data each",
+        "starting the mini-broker on 127.0.0.1{}: {} brokers on {} racks, topics {}, {} of data each",
+        if args.secure {
+            " (SASL_SSL: TLS and SCRAM-SHA-512 on every listener)"
+        } else {
+            ""
+        },
         scenario::BROKERS,
         scenario::RACKS,
         scenario::TOPICS
@@ -112,13 +126,41 @@ async fn run(args: DemoArgs) -> anyhow::Result<Exit> {
             .join(", "),
         human_bytes(args.fill),
     ));
-    let cluster = match Cluster::start(scenario::cluster(args.fill)).await {
+    let mut config = scenario::cluster(args.fill);
+    // The password lives for this run only and is never printed.
+    let password = crate::kafka::scram::random_nonce();
+    if args.secure {
+        config.tls = Some(vec![]);
+        let mut users = crate::minibroker::config::SaslUsers::default();
+        users.add_scram(crate::kafka::scram::ScramHash::Sha512, "demo", &password);
+        config.sasl = Some(users);
+    }
+    let cluster = match Cluster::start(config).await {
         Ok(c) => c,
         Err(e) if e.is_input() => return Err(invalid(e)),
         Err(e) => return Err(failure(e)),
     };
     // Whatever happens next, the cluster stops before the run ends.
-    let outcome = scenario_steps(&mut steps, &cluster, &args).await;
+    let mut settings = ClientSettings::with_timeout(TIMEOUT);
+    if let Some(tls) = cluster.tls() {
+        let certs = rustls_pki_types::pem::PemObject::pem_slice_iter(tls.ca_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| failure(anyhow::anyhow!("the mini-broker's CA: {e}")))?;
+        settings.tls = Some(TlsSettings {
+            roots: TrustRoots::Pem {
+                certs,
+                from: "the mini-broker's CA".into(),
+            },
+            verify_hostname: true,
+            identity: None,
+        });
+        settings.sasl = Some(SaslSettings {
+            mechanism: SaslMechanism::ScramSha512,
+            username: "demo".into(),
+            password: Secret::new(password),
+        });
+    }
+    let outcome = scenario_steps(&mut steps, &cluster, &args, &settings).await;
     let outcome = match outcome {
         Ok(exit) if args.keep => keep_running(&steps.printer, &cluster).await.map(|()| exit),
         other => other,
@@ -131,8 +173,10 @@ async fn scenario_steps(
     steps: &mut Steps,
     cluster: &ClusterHandle,
     args: &DemoArgs,
+    settings: &ClientSettings,
 ) -> anyhow::Result<Exit> {
     let bootstrap = cluster.bootstrap();
+    let rdkafka = librdkafka::properties(settings);
     let printer = Printer::new(OutputFormat::Text);
     printer.out(&format!("bootstrap: {bootstrap}"));
     printer.out("brokers before:");
@@ -143,7 +187,7 @@ async fn scenario_steps(
         args.messages_per_second,
         scenario::LEDGER_TOPIC
     ));
-    let mut admin = Admin::connect(&bootstrap, TIMEOUT)
+    let mut admin = Admin::connect_with(&bootstrap, settings.clone())
         .await
         .map_err(|e| failure(anyhow::anyhow!("connecting to the mini-broker: {e}")))?;
     let assignment = cluster
@@ -159,8 +203,13 @@ async fn scenario_steps(
         .create_topic(scenario::LEDGER_TOPIC, &assignment, &[])
         .await
         .map_err(|e| failure(anyhow::anyhow!("creating {}: {e}", scenario::LEDGER_TOPIC)))?;
-    let workload = Workload::start(&bootstrap, scenario::LEDGER_TOPIC, args.messages_per_second)
-        .map_err(|e| failure(anyhow::anyhow!("starting the producer: {e}")))?;
+    let workload = Workload::start(
+        &bootstrap,
+        &rdkafka,
+        scenario::LEDGER_TOPIC,
+        args.messages_per_second,
+    )
+    .map_err(|e| failure(anyhow::anyhow!("starting the producer: {e}")))?;
     let mut workload = Some(workload);
     let outcome = moves_under_load(steps, cluster, &mut admin, args, &mut workload).await;
     // The producer stops whatever happened to the moves, and what it
@@ -171,7 +220,7 @@ async fn scenario_steps(
     let (ledger, stopped) = tokio::task::spawn_blocking(move || workload.stop(TIMEOUT))
         .await
         .map_err(failure)?;
-    let audit = audit(&bootstrap, &ledger).await;
+    let audit = audit(&bootstrap, &rdkafka, &ledger).await;
     match &audit {
         Ok(counts) => printer.out(&format!("messages: {counts}")),
         Err(e) => printer.error(e, None),
@@ -448,10 +497,15 @@ pub async fn apply_with_executor<A: ClusterAdmin>(
 }
 
 /// Reads the ledger topic back and audits it against the ledger.
-async fn audit(bootstrap: &str, ledger: &Ledger) -> Result<Counts, String> {
+async fn audit(
+    bootstrap: &str,
+    rdkafka: &RdkafkaProperties,
+    ledger: &Ledger,
+) -> Result<Counts, String> {
     let bootstrap = bootstrap.to_string();
+    let rdkafka = rdkafka.clone();
     let read = tokio::task::spawn_blocking(move || {
-        workload::consume(&bootstrap, scenario::LEDGER_TOPIC, TIMEOUT * 2)
+        workload::consume(&bootstrap, &rdkafka, scenario::LEDGER_TOPIC, TIMEOUT * 2)
     })
     .await
     .map_err(|e| format!("the consumer thread: {e}"))??;

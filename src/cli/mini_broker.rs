@@ -76,9 +76,14 @@ pub struct MiniBrokerArgs {
     /// pass 65535). 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Interface to bind, an IP address.
+    /// Interface to bind, an IP address. Anything but loopback needs --tls
+    /// and --sasl (a cluster reachable from other machines is not left
+    /// open), unless --insecure-listen.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Allow --host other than loopback without --tls and --sasl.
+    #[arg(long)]
+    pub insecure_listen: bool,
     /// Log dirs per broker (1 to 16).
     #[arg(long, default_value_t = 1)]
     pub log_dirs: usize,
@@ -128,6 +133,12 @@ pub struct MiniBrokerArgs {
     /// new temporary directory, and their paths printed.
     #[arg(long)]
     pub tls: bool,
+    /// With --tls: require a client certificate signed by the CA on every
+    /// listener (mutual TLS). One is made at start and written beside the
+    /// CA (tls-client.pem: key and certificate, owner-only), and the
+    /// client properties name it (ssl.keystore.type=PEM).
+    #[arg(long, requires = "tls")]
+    pub mtls: bool,
     /// Where --tls writes the CA and the client properties.
     #[arg(long, value_name = "DIR", requires = "tls")]
     pub tls_dir: Option<PathBuf>,
@@ -142,36 +153,76 @@ pub struct MiniBrokerArgs {
     /// the sasl.mechanism of their user.
     #[arg(long, value_name = "MECHANISM:USER:PASSWORD", value_parser = crate::minibroker::config::parse_sasl_user, hide_default_value = true)]
     pub sasl: Vec<crate::minibroker::config::SaslUser>,
+    /// KIP-368: the session lifetime given to authenticated clients, after
+    /// which they must re-authenticate (Kafka's connections.max.reauth.ms;
+    /// for testing clients).
+    #[arg(long, value_name = "MS", requires = "sasl", hide = true)]
+    pub sasl_session_lifetime_ms: Option<u64>,
 }
 
 /// Writes the CA and the client properties that trust it into `dir`
 /// (created if missing); returns their paths.
 fn write_tls_files(
     dir: &std::path::Path,
-    ca_pem: &str,
+    tls: &crate::minibroker::tls::TlsMaterial,
     bootstrap: &str,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir)?;
     let dir = std::fs::canonicalize(dir)?;
     let ca = dir.join("tls-ca.pem");
+    let client = dir.join("tls-client.pem");
     let props = dir.join("client-ssl.properties");
     // Java properties read a backslash as an escape.
-    let location = ca.display().to_string().replace('\\', "\\\\");
-    let text = format!(
+    let java = |p: &std::path::Path| p.display().to_string().replace('\\', "\\\\");
+    let mut text = format!(
         "# kafka-migrate mini-broker --tls: trusts this run's CA (made at start)\n\
          bootstrap.servers={bootstrap}\n\
          security.protocol=SSL\n\
          ssl.truststore.type=PEM\n\
-         ssl.truststore.location={location}\n"
+         ssl.truststore.location={}\n",
+        java(&ca)
     );
-    crate::fsutil::write_all_atomic(
-        &[
-            (&ca, ca_pem.as_bytes().to_vec()),
-            (&props, text.into_bytes()),
-        ],
-        false,
-    )?;
+    let mut files = vec![(ca.as_path(), tls.ca_pem.as_bytes().to_vec())];
+    if let Some(pem) = &tls.client {
+        // Kafka's PEM keystore: the key and its certificate in one file.
+        text.push_str(&format!(
+            "# --mtls: this run's client certificate, signed by the CA\n\
+             ssl.keystore.type=PEM\n\
+             ssl.keystore.location={}\n",
+            java(&client)
+        ));
+        files.push((
+            client.as_path(),
+            format!("{}{}", pem.key_pem, pem.cert_pem).into_bytes(),
+        ));
+    }
+    files.push((props.as_path(), text.into_bytes()));
+    crate::fsutil::write_all_atomic_mode(&files, &[client.as_path()], false)?;
     Ok((ca, props))
+}
+
+/// Why listening on `--host` as asked would leave the cluster open to
+/// other machines, if it would.
+fn open_listener(args: &MiniBrokerArgs) -> Option<String> {
+    let loopback = args
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || args.host == "localhost";
+    if loopback || args.insecure_listen {
+        return None;
+    }
+    let missing: Vec<&str> = [("--tls", args.tls), ("--sasl", !args.sasl.is_empty())]
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(flag, _)| flag)
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "listening beyond loopback needs {} (anyone who reaches the port could move partitions)",
+            missing.join(" and ")
+        )
+    })
 }
 
 /// The brokers as the cluster holds them now: address, rack, state,
@@ -359,6 +410,12 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
             "--fill has nothing to fill: give the topics with --topic NAME:PARTITIONS:RF"
         )));
     }
+    if let Some(why) = open_listener(&args) {
+        return Err(invalid(anyhow::anyhow!(
+            "--host {}: {why}; add --tls and --sasl MECHANISM:USER:PASSWORD, or --insecure-listen",
+            args.host
+        )));
+    }
     let tls_dir = match (&args.tls_dir, &args.data_dir) {
         _ if !args.tls => None,
         (Some(d), _) | (None, Some(d)) => Some(d.clone()),
@@ -376,7 +433,12 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
     });
     let config = ClusterConfig {
         tls: args.tls.then(|| args.tls_name.clone()),
+        tls_options: crate::minibroker::tls::TlsOptions {
+            client_auth: args.mtls,
+            expired_server: false,
+        },
         sasl,
+        sasl_session_lifetime: args.sasl_session_lifetime_ms.map(Duration::from_millis),
         brokers: args.brokers,
         racks: args.racks,
         host: args.host,
@@ -407,7 +469,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         let mut lines = stdin_lines();
         printer.out(&format!("bootstrap: {}", cluster.bootstrap()));
         if let (Some(tls), Some(dir)) = (cluster.tls(), &tls_dir) {
-            let (ca, props) = write_tls_files(dir, &tls.ca_pem, &cluster.bootstrap())
+            let (ca, props) = write_tls_files(dir, tls, &cluster.bootstrap())
                 .map_err(|e| failure(e.context("writing the TLS CA and client properties")))?;
             printer.out(&format!("tls ca: {}", ca.display()));
             printer.out(&format!("client properties: {}", props.display()));

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rdkafka::config::ClientConfig;
+
+use crate::kafka::librdkafka::RdkafkaProperties;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -255,19 +257,27 @@ pub struct Workload {
     thread: Option<JoinHandle<Result<(), String>>>,
 }
 
-fn client_config(bootstrap: &str) -> ClientConfig {
+fn client_config(bootstrap: &str, security: &RdkafkaProperties) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap)
         // The cluster listens on IPv4 loopback; never try other families.
         .set("broker.address.family", "v4");
+    for (k, v) in security.pairs() {
+        c.set(k, v);
+    }
     c
 }
 
 impl Workload {
     /// Starts producing `per_second` messages a second to `topic`.
-    pub fn start(bootstrap: &str, topic: &str, per_second: u32) -> Result<Workload, KafkaError> {
+    pub fn start(
+        bootstrap: &str,
+        security: &RdkafkaProperties,
+        topic: &str,
+        per_second: u32,
+    ) -> Result<Workload, KafkaError> {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
-        let producer: ThreadedProducer<Reports> = client_config(bootstrap)
+        let producer: ThreadedProducer<Reports> = client_config(bootstrap, security)
             .set("acks", "all")
             .set("enable.idempotence", "false")
             .set("linger.ms", "5")
@@ -360,8 +370,13 @@ fn produce(
 /// Reads every partition of `topic` from the beginning up to its high
 /// watermark as of the call, into an audit. Gives up after `timeout`,
 /// naming the partitions not read to the end.
-pub fn consume(bootstrap: &str, topic: &str, timeout: Duration) -> Result<Audit, String> {
-    let consumer: BaseConsumer = client_config(bootstrap)
+pub fn consume(
+    bootstrap: &str,
+    security: &RdkafkaProperties,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Audit, String> {
+    let consumer: BaseConsumer = client_config(bootstrap, security)
         // Required by librdkafka for a consumer; nothing is committed.
         .set("group.id", "kafka-migrate-demo")
         .set("enable.auto.commit", "false")

@@ -12,19 +12,13 @@ pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
 pub enum ExecError {
     /// A cluster call failed after the admin's own retries; `what` names
     /// the step (e.g. "listing moves in flight").
-    #[error("{what}: {source}")]
-    Admin {
-        what: &'static str,
-        #[source]
-        source: Cause,
-    },
+    /// The cause is in the message and not a `source`: a chain printed
+    /// whole (`{:#}`) would say it twice.
+    #[error("{what}: {cause}")]
+    Admin { what: &'static str, cause: Cause },
     /// The journal store could not load or save.
-    #[error("journal: {what}: {source}")]
-    Journal {
-        what: &'static str,
-        #[source]
-        source: Cause,
-    },
+    #[error("journal: {what}: {cause}")]
+    Journal { what: &'static str, cause: Cause },
     /// The journal was written for another plan.
     #[error(
         "the journal belongs to another plan (journal digest {journal}, this plan's digest {plan}); \
@@ -54,7 +48,7 @@ impl ExecError {
     ) -> impl FnOnce(E) -> ExecError {
         move |e| ExecError::Admin {
             what,
-            source: Box::new(e),
+            cause: Box::new(e),
         }
     }
 
@@ -63,7 +57,7 @@ impl ExecError {
     ) -> impl FnOnce(E) -> ExecError {
         move |e| ExecError::Journal {
             what,
-            source: Box::new(e),
+            cause: Box::new(e),
         }
     }
 }

@@ -14,13 +14,17 @@
 //! `ssl.endpoint.identification.algorithm` is empty); SASL_PLAINTEXT and
 //! SASL_SSL with `sasl.mechanism` PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512,
 //! credentials from `sasl.jaas.config` or `sasl.username`/`sasl.password`.
-//! Client certificates (`ssl.keystore.*`) and PKCS12 stores are refused.
+//! Truststores and keystores PEM or PKCS12 (`stores.rs`); a client
+//! certificate and key from the keystore for brokers that require one
+//! (mutual TLS). JKS stores are refused with the command that converts
+//! them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use super::stores::{self, StoreKind};
 
 use super::bootstrap::Bootstrap;
 
@@ -54,6 +58,52 @@ pub struct TlsSettings {
     /// Whether the certificate must name the host connected to
     /// (`ssl.endpoint.identification.algorithm=https`, Kafka's default).
     pub verify_hostname: bool,
+    /// The client's certificate, for brokers that require one
+    /// (`ssl.client.auth=required`); None: the client shows none.
+    pub identity: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key (`ssl.keystore.*`).
+/// `Debug` names where it came from, never the key.
+#[derive(PartialEq, Eq)]
+pub struct ClientIdentity {
+    pub chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    /// The keystore's path, or the keys it was given inline by.
+    pub from: String,
+}
+
+impl ClientIdentity {
+    pub fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        from: String,
+    ) -> ClientIdentity {
+        ClientIdentity { chain, key, from }
+    }
+    /// The private key, for the TLS handshake only.
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+}
+
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        ClientIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            from: self.from.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("certificates", &self.chain.len())
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The certificate authorities a broker's certificate must chain to.
@@ -477,21 +527,24 @@ fn tls_settings<'a>(
             ));
         }
     };
-    let keystore: Vec<&str> = [
-        "ssl.keystore.location",
-        "ssl.keystore.certificate.chain",
-        "ssl.keystore.key",
-    ]
-    .into_iter()
-    .filter(|k| get(k).is_some_and(|v| !v.trim().is_empty()))
-    .collect();
-    if !keystore.is_empty() {
-        return Err(ConfigError::NotYet {
-            what: keystore.join(", "),
-            why: "client certificates (mutual TLS) come with a later release of kafka-migrate; this one verifies the broker only".into(),
-        });
-    }
-    let declared = get("ssl.truststore.type").map(|t| t.trim().to_ascii_uppercase());
+    Ok(TlsSettings {
+        roots: trust_roots(get, sources)?,
+        verify_hostname,
+        identity: client_identity(get, sources)?,
+    })
+}
+
+/// `ssl.truststore.*`: PEM (a file or inline) or PKCS12; none given, the
+/// system's store.
+fn trust_roots<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    sources: &dyn Sources,
+) -> Result<TrustRoots, ConfigError> {
+    let security = |key: &str, why: String| ConfigError::Security {
+        key: key.into(),
+        why,
+    };
+    let declared = get("ssl.truststore.type");
     let location = get("ssl.truststore.location").filter(|l| !l.trim().is_empty());
     let inline = get("ssl.truststore.certificates").filter(|c| !c.trim().is_empty());
     let (bytes, from) = match (location, inline) {
@@ -508,7 +561,7 @@ fn tls_settings<'a>(
             path.to_string(),
         ),
         (None, Some(pem)) => {
-            if declared.as_deref().is_some_and(|t| t != "PEM") {
+            if declared.is_some_and(|t| !t.trim().eq_ignore_ascii_case("PEM")) {
                 return Err(security(
                     "ssl.truststore.certificates",
                     "inline certificates need ssl.truststore.type=PEM".into(),
@@ -519,69 +572,108 @@ fn tls_settings<'a>(
                 "ssl.truststore.certificates".into(),
             )
         }
-        (None, None) => {
-            return Ok(TlsSettings {
-                roots: TrustRoots::System,
-                verify_hostname,
-            });
-        }
+        (None, None) => return Ok(TrustRoots::System),
     };
-    // Kafka's default type is JKS; a file's first bytes say what it is
-    // when no type is declared, so a PEM file works without one.
-    let sniffed = if bytes.starts_with(&[0xfe, 0xed, 0xfe, 0xed]) {
-        "JKS"
-    } else if bytes.first() == Some(&0x30) {
-        "PKCS12"
-    } else {
-        "PEM"
-    };
-    let kind = declared.unwrap_or_else(|| sniffed.to_string());
-    match kind.as_str() {
-        "PEM" => {}
-        "JKS" => {
+    let kind =
+        stores::kind(declared, &bytes).map_err(|why| security("ssl.truststore.type", why))?;
+    let certs = match kind {
+        StoreKind::Pem => stores::pem_certs(&bytes, &from),
+        StoreKind::Pkcs12 => stores::pkcs12_certs(
+            &bytes,
+            get("ssl.truststore.password").filter(|p| !p.is_empty()),
+            &from,
+        ),
+        StoreKind::Jks => {
             return Err(security(
                 "ssl.truststore.type",
-                format!(
-                    "{from} is a JKS store, which kafka-migrate does not read; convert it: \
-                     `keytool -importkeystore -srckeystore {from} -srcstoretype JKS -destkeystore truststore.p12 -deststoretype PKCS12` \
-                     then `openssl pkcs12 -in truststore.p12 -nokeys -out truststore.pem`, and set ssl.truststore.type=PEM, ssl.truststore.location=truststore.pem"
-                ),
-            ));
-        }
-        "PKCS12" => {
-            return Err(ConfigError::NotYet {
-                what: format!("ssl.truststore.type=PKCS12 ({from})"),
-                why: format!(
-                    "PKCS12 stores come with a later release of kafka-migrate; convert it: \
-                     `openssl pkcs12 -in {from} -nokeys -out truststore.pem`, and set ssl.truststore.type=PEM, ssl.truststore.location=truststore.pem"
-                ),
-            });
-        }
-        other => {
-            return Err(security(
-                "ssl.truststore.type",
-                format!("{other:?} is not PEM, PKCS12 or JKS"),
+                stores::jks_refusal(&from, "truststore"),
             ));
         }
     }
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            security(
-                "ssl.truststore",
-                format!("{from}: not PEM certificates: {e}"),
-            )
-        })?;
-    if certs.is_empty() {
+    .map_err(|why| security("ssl.truststore", why))?;
+    Ok(TrustRoots::Pem { certs, from })
+}
+
+/// `ssl.keystore.*`: the client's certificate and key for mutual TLS, as
+/// Kafka takes them: a PEM file holding both (`ssl.keystore.location`,
+/// `ssl.keystore.type=PEM`), the two inline (`ssl.keystore.certificate.chain`
+/// and `ssl.keystore.key`), or a PKCS12 store with `ssl.keystore.password`;
+/// an encrypted PEM key takes `ssl.key.password`.
+fn client_identity<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    sources: &dyn Sources,
+) -> Result<Option<ClientIdentity>, ConfigError> {
+    let security = |key: &str, why: String| ConfigError::Security {
+        key: key.into(),
+        why,
+    };
+    let given = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    let declared = given("ssl.keystore.type");
+    let key_password = get("ssl.key.password").filter(|p| !p.is_empty());
+    let location = given("ssl.keystore.location");
+    let inline = (
+        given("ssl.keystore.certificate.chain"),
+        given("ssl.keystore.key"),
+    );
+    if location.is_some() && (inline.0.is_some() || inline.1.is_some()) {
         return Err(security(
-            "ssl.truststore",
-            format!("{from}: no certificate (-----BEGIN CERTIFICATE-----) in it"),
+            "ssl.keystore.location",
+            "give either it or ssl.keystore.certificate.chain with ssl.keystore.key, not both"
+                .into(),
         ));
     }
-    Ok(TlsSettings {
-        roots: TrustRoots::Pem { certs, from },
-        verify_hostname,
-    })
+    let Some(path) = location else {
+        return match inline {
+            (None, None) => Ok(None),
+            (Some(_), None) | (None, Some(_)) => Err(security(
+                "ssl.keystore.certificate.chain",
+                "needs ssl.keystore.key beside it (and the other way round)".into(),
+            )),
+            (Some(chain), Some(key)) => {
+                if declared.is_some_and(|t| !t.trim().eq_ignore_ascii_case("PEM")) {
+                    return Err(security(
+                        "ssl.keystore.key",
+                        "inline certificates and keys need ssl.keystore.type=PEM".into(),
+                    ));
+                }
+                let certs = stores::pem_certs(chain.as_bytes(), "ssl.keystore.certificate.chain")
+                    .map_err(|why| security("ssl.keystore.certificate.chain", why))?;
+                let key = stores::pem_key(key.as_bytes(), key_password, "ssl.keystore.key")
+                    .map_err(|why| security("ssl.keystore.key", why))?;
+                Ok(Some(ClientIdentity::new(
+                    certs,
+                    key,
+                    "ssl.keystore.certificate.chain and ssl.keystore.key".into(),
+                )))
+            }
+        };
+    };
+    let bytes = sources
+        .read(path)
+        .map_err(|e| security("ssl.keystore.location", e))?;
+    let kind = stores::kind(declared, &bytes).map_err(|why| security("ssl.keystore.type", why))?;
+    let (chain, key) = match kind {
+        StoreKind::Pem => {
+            let certs = stores::pem_certs(&bytes, path)
+                .map_err(|why| security("ssl.keystore.location", why))?;
+            let key = stores::pem_key(&bytes, key_password, path)
+                .map_err(|why| security("ssl.keystore.location", why))?;
+            (certs, key)
+        }
+        StoreKind::Pkcs12 => stores::pkcs12_identity(
+            &bytes,
+            get("ssl.keystore.password").filter(|p| !p.is_empty()),
+            path,
+        )
+        .map_err(|why| security("ssl.keystore.location", why))?,
+        StoreKind::Jks => {
+            return Err(security(
+                "ssl.keystore.type",
+                stores::jks_refusal(path, "keystore"),
+            ));
+        }
+    };
+    Ok(Some(ClientIdentity::new(chain, key, path.to_string())))
 }
 
 /// The SASL mechanism and credentials.
@@ -1097,7 +1189,7 @@ mod tests {
             ),
             (
                 "ssl.truststore.location=/s/trust.p12",
-                "ssl.truststore.type=PKCS12 (/s/trust.p12): PKCS12 stores come with a later release of kafka-migrate; convert it: `openssl pkcs12 -in /s/trust.p12 -nokeys -out truststore.pem`",
+                "ssl.truststore: /s/trust.p12: cannot open the PKCS12 store: wrong password, or not a PKCS12 file",
             ),
             (
                 "ssl.truststore.type=BKS\nssl.truststore.location=/etc/ca.pem",
@@ -1121,7 +1213,12 @@ mod tests {
             ),
             (
                 "ssl.keystore.certificate.chain=x\nssl.keystore.key=y",
-                "ssl.keystore.certificate.chain, ssl.keystore.key: client certificates (mutual TLS) come with a later release",
+                "ssl.keystore.certificate.chain: ssl.keystore.certificate.chain: no certificate",
+            ),
+            ("ssl.keystore.key=y", "needs ssl.keystore.key beside it"),
+            (
+                "ssl.keystore.location=/s/trust.jks",
+                "ssl.keystore.type: /s/trust.jks is a JKS store, which kafka-migrate does not read; convert it: `keytool -importkeystore -srckeystore /s/trust.jks -srcstoretype JKS -destkeystore keystore.p12 -deststoretype PKCS12` and set ssl.keystore.type=PKCS12",
             ),
         ] {
             let e = tls_of(&format!("security.protocol=SSL\n{text}"), &src)

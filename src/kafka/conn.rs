@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
@@ -82,6 +82,15 @@ pub struct Connection {
     client_id: StrBytes,
     /// api key -> (min, max) the broker supports.
     versions: HashMap<i16, (i16, i16)>,
+    /// What the TLS handshake used, to explain an alert read later.
+    tls: Option<TlsSettings>,
+    /// The credentials, kept to re-authenticate (KIP-368).
+    sasl: Option<SaslSettings>,
+    /// The session lifetime the broker gave with the last SaslAuthenticate
+    /// (0: none), and when to re-authenticate: at 85% of it, as Kafka's
+    /// clients do (they pick 85-95%).
+    session_lifetime_ms: i64,
+    reauth_at: Option<Instant>,
 }
 
 impl Connection {
@@ -112,6 +121,7 @@ impl Connection {
         .await?;
         if let Some(sasl) = &settings.sasl {
             conn.authenticate(sasl).await?;
+            conn.sasl = Some(sasl.clone());
         }
         Ok(conn)
     }
@@ -120,6 +130,25 @@ impl Connection {
     /// SaslHandshake v1 names the mechanism, SaslAuthenticate carries the
     /// PLAIN credentials or the SCRAM exchange in Kafka frames.
     async fn authenticate(&mut self, sasl: &SaslSettings) -> Result<(), KafkaError> {
+        self.reauth_at = None;
+        self.session_lifetime_ms = 0;
+        let started = Instant::now();
+        self.authenticate_once(sasl).await?;
+        if self.session_lifetime_ms > 0 {
+            // Counted from before the exchange, so a slow one errs early.
+            let lifetime = Duration::from_millis(self.session_lifetime_ms as u64);
+            self.reauth_at = Some(started + lifetime.mul_f64(0.85));
+        }
+        Ok(())
+    }
+
+    /// Whether the broker's session lifetime asks for re-authentication
+    /// before the next request.
+    pub fn reauthentication_due(&self) -> bool {
+        self.reauth_at.is_some_and(|t| Instant::now() >= t)
+    }
+
+    async fn authenticate_once(&mut self, sasl: &SaslSettings) -> Result<(), KafkaError> {
         let addr = self.addr.clone();
         let fail = |detail: String| KafkaError::Sasl {
             addr: addr.clone(),
@@ -130,7 +159,7 @@ impl Connection {
             fail("the broker does not offer SaslHandshake v1: is it a SASL listener? (security.protocol in --command-config)".into())
         })?;
         let resp = self
-            .send_version(
+            .exchange(
                 &SaslHandshakeRequest::default()
                     .with_mechanism(StrBytes::from_static_str(mechanism)),
                 v,
@@ -193,11 +222,14 @@ impl Connection {
         let mechanism = sasl.mechanism.name();
         let v = self.version_for::<SaslAuthenticateRequest>()?;
         let resp = self
-            .send_version(
+            .exchange(
                 &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token)),
                 v,
             )
             .await?;
+        if resp.session_lifetime_ms > 0 {
+            self.session_lifetime_ms = resp.session_lifetime_ms;
+        }
         if resp.error_code != ErrorCode::NONE {
             let said = resp
                 .error_message
@@ -259,6 +291,10 @@ impl Connection {
             timeout,
             client_id: StrBytes::from_string(client_id.to_string()),
             versions: HashMap::new(),
+            tls: tls.cloned(),
+            sasl: None,
+            session_lifetime_ms: 0,
+            reauth_at: None,
         };
         // v3 carries the client software name; every Kafka 2.4+ broker
         // answers it, and older ones answer v0 with UNSUPPORTED_VERSION.
@@ -313,8 +349,24 @@ impl Connection {
         self.send_version(req, v).await
     }
 
-    /// Sends `req` at an explicit version.
+    /// Sends `req` at an explicit version, re-authenticating first when
+    /// the broker's session lifetime is nearly over (KIP-368: a broker
+    /// closes a connection whose session expired at its next request).
     pub async fn send_version<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<R::Response, KafkaError> {
+        if self.reauthentication_due()
+            && let Some(sasl) = self.sasl.clone()
+        {
+            self.authenticate(&sasl).await?;
+        }
+        self.exchange(req, version).await
+    }
+
+    /// One request and its response, nothing else.
+    async fn exchange<R: Request>(
         &mut self,
         req: &R,
         version: i16,
@@ -417,6 +469,16 @@ impl Connection {
     }
 
     fn io(&self, api: &'static str, source: std::io::Error) -> KafkaError {
+        if let Some(detail) = self
+            .tls
+            .as_ref()
+            .and_then(|t| super::tls::alert_after_handshake(&source, t))
+        {
+            return KafkaError::Tls {
+                addr: self.addr.clone(),
+                detail,
+            };
+        }
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
             self.closed(api)
         } else {

@@ -69,14 +69,17 @@ pub enum KafkaError {
         client_max: i16,
     },
     /// The request as a whole was refused.
-    #[error("{api} to {addr}: {error}")]
+    #[error("{api} to {addr}: {error}{}", needs(api, None, error))]
     Response {
         api: &'static str,
         addr: String,
         error: ErrorCode,
     },
     /// One config resource (or topic to create) was refused.
-    #[error("{api} to {addr}: {resource}: {error}")]
+    #[error(
+        "{api} to {addr}: {resource}: {error}{}",
+        needs(api, Some(resource), error)
+    )]
     Resource {
         api: &'static str,
         addr: String,
@@ -132,6 +135,47 @@ impl KafkaError {
     }
 }
 
+/// What an authorization failure of `api` means the client's principal
+/// lacks, as Kafka's ACLs name it (operation and resource), with a
+/// leading separator; empty for any other error.
+fn needs(api: &str, resource: Option<&String>, error: &ErrorCode) -> String {
+    const TOPIC: i16 = 29;
+    const CLUSTER: i16 = 31;
+    let code = error.code;
+    if code != TOPIC && code != CLUSTER {
+        return String::new();
+    }
+    let topic_resource = || match resource.and_then(|r| r.strip_prefix("topic ")) {
+        Some(t) => format!("topic {t}"),
+        None => "the topics".to_string(),
+    };
+    let (operation, on) = match (api, code) {
+        ("AlterPartitionReassignments" | "ElectLeaders" | "AlterReplicaLogDirs", _) => {
+            ("Alter", "the cluster".to_string())
+        }
+        ("ListPartitionReassignments" | "DescribeLogDirs" | "DescribeCluster", _) => {
+            ("Describe", "the cluster".to_string())
+        }
+        ("IncrementalAlterConfigs" | "AlterConfigs", CLUSTER) => (
+            "AlterConfigs",
+            "the cluster (broker configs: the throttle rates)".to_string(),
+        ),
+        ("IncrementalAlterConfigs" | "AlterConfigs", _) => (
+            "AlterConfigs",
+            format!("{} (the throttled replica lists)", topic_resource()),
+        ),
+        ("DescribeConfigs", CLUSTER) => ("DescribeConfigs", "the cluster".to_string()),
+        ("DescribeConfigs", _) => ("DescribeConfigs", topic_resource()),
+        ("CreateTopics", CLUSTER) => ("Create", "the cluster".to_string()),
+        ("CreateTopics", _) => ("Create", topic_resource()),
+        (_, CLUSTER) => ("Describe", "the cluster".to_string()),
+        (_, _) => ("Describe", topic_resource()),
+    };
+    format!(
+        "; the client's principal needs {operation} on {on} ({api} is refused without it; an admin grants it with kafka-acls --add --operation {operation})"
+    )
+}
+
 /// A wire error code as a result: `NONE` is `Ok`.
 pub fn check(code: i16, message: Option<&StrBytes>) -> Result<(), ErrorCode> {
     if code == ErrorCode::NONE {
@@ -174,4 +218,67 @@ fn joined(errors: &[KafkaError]) -> String {
     }
     let parts: Vec<String> = errors.iter().map(ToString::to_string).collect();
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod authorization_tests {
+    use super::*;
+
+    fn said(api: &'static str, resource: Option<&str>, code: i16) -> String {
+        let error = ErrorCode::new(code, None);
+        match resource {
+            None => refused(api, "b:9093", error).to_string(),
+            Some(r) => KafkaError::Resource {
+                api,
+                addr: "b:9093".into(),
+                resource: r.into(),
+                error,
+            }
+            .to_string(),
+        }
+    }
+
+    #[test]
+    fn authorization_failures_name_the_operation_and_resource_needed() {
+        for (api, resource, code, want) in [
+            (
+                "AlterPartitionReassignments",
+                None,
+                31,
+                "needs Alter on the cluster",
+            ),
+            ("ElectLeaders", None, 31, "needs Alter on the cluster"),
+            (
+                "ListPartitionReassignments",
+                None,
+                31,
+                "needs Describe on the cluster",
+            ),
+            (
+                "IncrementalAlterConfigs",
+                Some("broker 2"),
+                31,
+                "needs AlterConfigs on the cluster (broker configs: the throttle rates)",
+            ),
+            (
+                "IncrementalAlterConfigs",
+                Some("topic orders"),
+                29,
+                "needs AlterConfigs on topic orders (the throttled replica lists)",
+            ),
+            (
+                "DescribeConfigs",
+                Some("topic orders"),
+                29,
+                "needs DescribeConfigs on topic orders",
+            ),
+            ("Metadata", None, 29, "needs Describe on the topics"),
+        ] {
+            let s = said(api, resource, code);
+            assert!(s.contains(want), "{s}");
+            assert!(s.starts_with(&format!("{api} to b:9093")), "{s}");
+        }
+        // Other codes say nothing more.
+        assert!(!said("AlterPartitionReassignments", None, 41).contains("needs"));
+    }
 }

@@ -22,9 +22,11 @@ pub mod bootstrap;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod librdkafka;
 pub mod retry;
 pub mod scram;
 pub mod snapshot;
+pub mod stores;
 pub mod tls;
 
 pub use crate::model::live::error_name;

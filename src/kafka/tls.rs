@@ -48,8 +48,8 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let config = if settings.verify_hostname {
-        builder.with_root_certificates(roots).with_no_client_auth()
+    let with_roots = if settings.verify_hostname {
+        builder.with_root_certificates(roots)
     } else {
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
@@ -57,7 +57,12 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyName(inner)))
-            .with_no_client_auth()
+    };
+    let config = match &settings.identity {
+        None => with_roots.with_no_client_auth(),
+        Some(id) => with_roots
+            .with_client_auth_cert(id.chain.clone(), id.key())
+            .map_err(|e| format!("{}: the client certificate and key: {e}", id.from))?,
     };
     Ok(Arc::new(config))
 }
@@ -147,6 +152,53 @@ pub async fn handshake(
         .map_err(|e| fail(explain(&e, host, settings)))
 }
 
+/// A TLS alert on an established connection in an operator's words, or
+/// None for any other error. Under TLS 1.3 the client's handshake ends
+/// before the broker has checked the client's certificate, so a refused
+/// client certificate arrives as an alert on the first read.
+pub fn alert_after_handshake(e: &std::io::Error, settings: &TlsSettings) -> Option<String> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(refused_alert(*alert, settings)),
+        _ => None,
+    }
+}
+
+/// What the broker's alert says about our side of the handshake.
+fn refused_alert(alert: rustls::AlertDescription, settings: &TlsSettings) -> String {
+    use rustls::AlertDescription as A;
+    let client_cert = matches!(
+        alert,
+        A::CertificateRequired
+            | A::BadCertificate
+            | A::UnknownCA
+            | A::CertificateExpired
+            | A::CertificateRevoked
+            | A::CertificateUnknown
+            | A::UnsupportedCertificate
+            | A::AccessDenied
+            | A::DecryptError
+    );
+    match &settings.identity {
+        None if client_cert => format!(
+            "the broker requires a client certificate (mutual TLS; it answered {alert:?}): give one in --command-config with ssl.keystore.location (PEM or PKCS12), or ssl.keystore.certificate.chain and ssl.keystore.key"
+        ),
+        Some(id) if client_cert => {
+            let why = match alert {
+                A::CertificateExpired => "it has expired".to_string(),
+                A::UnknownCA | A::DecryptError => {
+                    "it is not signed by a CA the broker trusts".to_string()
+                }
+                other => format!("{other:?}"),
+            };
+            format!(
+                "the broker refused the client certificate from {}: {why}",
+                id.from
+            )
+        }
+        _ => format!("the broker refused the handshake ({alert:?})"),
+    }
+}
+
 /// A failed handshake in an operator's words.
 fn explain(e: &std::io::Error, host: &str, settings: &TlsSettings) -> String {
     use std::io::ErrorKind;
@@ -177,9 +229,7 @@ fn explain(e: &std::io::Error, host: &str, settings: &TlsSettings) -> String {
             rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
                 "it answered something that is not TLS: is it a PLAINTEXT listener? (security.protocol in --command-config)".to_string()
             }
-            rustls::Error::AlertReceived(alert) => {
-                format!("the broker refused the handshake ({alert:?})")
-            }
+            rustls::Error::AlertReceived(alert) => refused_alert(*alert, settings),
             other => other.to_string(),
         };
     }
@@ -202,6 +252,7 @@ mod tests {
                 from: "/etc/kafka/ca.pem".into(),
             },
             verify_hostname: true,
+            identity: None,
         };
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
         explain(&io, "kafka-1", &settings)
@@ -247,6 +298,7 @@ mod tests {
         let settings = TlsSettings {
             roots: TrustRoots::System,
             verify_hostname: true,
+            identity: None,
         };
         assert!(
             explain(&eof, "h", &settings)

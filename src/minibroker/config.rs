@@ -92,9 +92,15 @@ pub struct ClusterConfig {
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
+    /// With `tls`: how its certificates are made (client certificates
+    /// required, an expired broker certificate for tests).
+    pub tls_options: super::tls::TlsOptions,
     /// SASL/PLAIN required on every listener, for these users; None: no
     /// authentication.
     pub sasl: Option<SaslUsers>,
+    /// KIP-368's session lifetime given with every successful
+    /// SaslAuthenticate; None: sessions never expire.
+    pub sasl_session_lifetime: Option<Duration>,
 }
 
 /// A SASL mechanism the mini-broker can require.
@@ -229,7 +235,9 @@ impl Default for ClusterConfig {
             default_replication_factor: 1,
             min_insync_replicas: 1,
             tls: None,
+            tls_options: Default::default(),
             sasl: None,
+            sasl_session_lifetime: None,
         }
     }
 }

@@ -210,9 +210,11 @@ impl Cluster {
                 } else {
                     names.clone()
                 };
-                Some(super::tls::generate(&names).map_err(|e| {
-                    StartError::Config(format!("cannot make the TLS certificates: {e:#}"))
-                })?)
+                Some(
+                    super::tls::generate_with(&names, config.tls_options).map_err(|e| {
+                        StartError::Config(format!("cannot make the TLS certificates: {e:#}"))
+                    })?,
+                )
             }
         };
         let acceptor = tls.as_ref().map(|t| TlsAcceptor::from(t.server.clone()));
@@ -234,7 +236,10 @@ impl Cluster {
             b.port = listener.local_addr().map_err(listen_error)?.port();
             listeners.push((b.id, listener));
         }
-        let shared = Arc::new(Shared::new(state, config.sasl.clone()));
+        let shared = Arc::new(
+            Shared::new(state, config.sasl.clone())
+                .with_sasl_session_lifetime(config.sasl_session_lifetime),
+        );
         let mut tasks = BTreeMap::new();
         for (id, listener) in listeners {
             tasks.insert(
@@ -384,6 +389,23 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
         // With SASL required, only ApiVersions and the SASL requests come
         // before authentication; anything else closes the connection, as
         // Kafka does.
+        // KIP-368: a request other than the SASL ones on a session past its
+        // lifetime closes the connection, as Kafka does.
+        let expired = {
+            let s = ctx.session.lock();
+            s.expires.is_some_and(|t| std::time::Instant::now() >= t) && !s.reauthenticating
+        };
+        if expired {
+            let key = frame
+                .get(..2)
+                .map_or(-1, |k| i16::from_be_bytes([k[0], k[1]]));
+            if ![17, 36].contains(&key) {
+                ctx.shared
+                    .expired_sessions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
         if ctx.shared.sasl.is_some() && !ctx.session.lock().authenticated {
             let key = frame
                 .get(..2)

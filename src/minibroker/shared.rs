@@ -27,6 +27,13 @@ pub struct Shared {
     replicate_now: Notify,
     /// SASL users when every listener requires authentication.
     pub sasl: Option<SaslUsers>,
+    /// KIP-368: how long an authenticated session lasts before the client
+    /// must re-authenticate (`connections.max.reauth.ms`); None: forever.
+    pub sasl_session_lifetime: Option<std::time::Duration>,
+    /// Re-authentications accepted, and connections closed for an expired
+    /// session (what tests of KIP-368 look at).
+    pub reauthentications: std::sync::atomic::AtomicU64,
+    pub expired_sessions: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -36,7 +43,16 @@ impl Shared {
             changed: Notify::new(),
             replicate_now: Notify::new(),
             sasl,
+            sasl_session_lifetime: None,
+            reauthentications: Default::default(),
+            expired_sessions: Default::default(),
         }
+    }
+
+    /// With KIP-368's session lifetime for authenticated connections.
+    pub fn with_sasl_session_lifetime(mut self, lifetime: Option<std::time::Duration>) -> Self {
+        self.sasl_session_lifetime = lifetime;
+        self
     }
 
     /// Reads the state under its lock.
@@ -128,6 +144,11 @@ pub struct Session {
     /// A SCRAM exchange under way.
     pub scram: Option<crate::kafka::scram::ScramServer>,
     pub authenticated: bool,
+    /// A re-authentication (KIP-368) under way on an authenticated
+    /// connection.
+    pub reauthenticating: bool,
+    /// When the authenticated session ends (with a session lifetime).
+    pub expires: Option<std::time::Instant>,
     /// Authentication failed: the connection closes after the answer.
     pub failed: bool,
     /// The client id of the connection's last JoinGroup.

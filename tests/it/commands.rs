@@ -531,9 +531,11 @@ fn command_config_refuses_what_this_release_lacks_before_connecting() {
             "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
         ),
         (
-            "security.protocol=SSL\nssl.keystore.location=/k.p12\nssl.keystore.password=hunter2\n",
+            // A keystore that cannot be read: refused before connecting,
+            // without its password.
+            "security.protocol=SSL\nssl.keystore.location=/nonexistent/k.p12\nssl.keystore.password=hunter2\n",
             "ssl.keystore.location",
-            "client certificates (mutual TLS) come with a later release",
+            "cannot read /nonexistent/k.p12",
         ),
     ] {
         let f = write(dir.path(), "client.properties", text);

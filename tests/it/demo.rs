@@ -216,3 +216,31 @@ fn demo_refuses_bad_flags_before_starting() {
         assert!(out.stdout.is_empty(), "nothing starts: {args:?}");
     }
 }
+
+#[test]
+fn demo_secure_runs_over_sasl_ssl_and_loses_no_message() {
+    // The admin client and librdkafka's producer and consumer all speak
+    // SASL_SSL (TLS and SCRAM-SHA-512) to listeners that require it.
+    let out = bin()
+        .args(["demo", "--secure", "--fill", "8MiB"])
+        .timeout(WAIT)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("(SASL_SSL: TLS and SCRAM-SHA-512 on every listener)"),
+        "{stderr}"
+    );
+    let c = counts(&stdout);
+    assert_eq!(c["missing"], 0, "{stdout}");
+    assert_eq!(c["duplicates"], 0, "{stdout}");
+    assert_eq!(c["corrupt"], 0, "{stdout}");
+    assert!(c["acknowledged"] > 0, "{stdout}");
+    assert!(c["consumed"] >= c["acknowledged"], "{stdout}");
+}

@@ -18,6 +18,7 @@ mod minibroker;
 mod plans;
 mod props;
 mod secure;
+mod secure_real;
 mod support;
 mod units;
 mod wire;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use kafka_migrate::minibroker::tls::TlsOptions;
 use kafka_migrate::minibroker::{Cluster, ClusterConfig, ClusterHandle, TopicSpec};
 use tempfile::TempDir;
 
@@ -51,6 +52,15 @@ impl Secured {
         tls: Option<&[&str]>,
         sasl: Option<kafka_migrate::minibroker::config::SaslUsers>,
     ) -> Secured {
+        Self::start_full(tls, sasl, TlsOptions::default())
+    }
+
+    /// As `start_with_users`, the certificates made as `options` say.
+    fn start_full(
+        tls: Option<&[&str]>,
+        sasl: Option<kafka_migrate::minibroker::config::SaslUsers>,
+        tls_options: TlsOptions,
+    ) -> Secured {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -63,6 +73,7 @@ impl Secured {
                 fill_bytes: 2_000_000,
                 tls: tls.map(|names| names.iter().map(|n| n.to_string()).collect()),
                 sasl,
+                tls_options,
                 ..ClusterConfig::default()
             }))
             .expect("cluster starts");
@@ -842,4 +853,497 @@ fn reassign_tool_over_sasl_ssl(c: Secured, jaas: &str) {
         props,
     ]);
     expect_exit(&out, 0, "kafka-migrate verify of Kafka's run");
+}
+
+/// An mTLS cluster: listeners that require a client certificate signed by
+/// their CA.
+fn mtls_cluster() -> Secured {
+    Secured::start_full(
+        Some(&[]),
+        None,
+        TlsOptions {
+            client_auth: true,
+            expired_server: false,
+        },
+    )
+}
+
+/// Kafka's PEM keystore: the key, then its certificate, in one file.
+fn pem_keystore(
+    c: &Secured,
+    name: &str,
+    pem: &kafka_migrate::minibroker::tls::ClientPem,
+) -> PathBuf {
+    write(
+        c.dir.path(),
+        name,
+        &format!("{}{}", pem.key_pem, pem.cert_pem),
+    )
+}
+
+/// A PKCS12 store holding `pem`'s key and certificate, and one holding
+/// only the CA, both sealed with the secret.
+fn pkcs12_stores(
+    c: &Secured,
+    pem: &kafka_migrate::minibroker::tls::ClientPem,
+) -> (PathBuf, PathBuf) {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    use rustls_pki_types::pem::PemObject;
+    let der = |text: &str| {
+        rustls_pki_types::CertificateDer::from_pem_slice(text.as_bytes())
+            .unwrap()
+            .to_vec()
+    };
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(pem.key_pem.as_bytes()).unwrap();
+    let mut keystore = KeyStore::new();
+    keystore.add_entry(
+        "client",
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+            b"client".to_vec(),
+            PrivateKey::from_der(key.secret_der()).unwrap(),
+            [Certificate::from_der(&der(&pem.cert_pem)).unwrap()],
+        )),
+    );
+    let mut truststore = KeyStore::new();
+    truststore.add_entry(
+        "ca",
+        KeyStoreEntry::Certificate(
+            Certificate::from_der(&der(&c.handle().tls().unwrap().ca_pem)).unwrap(),
+        ),
+    );
+    let k = c.dir.path().join("client.p12");
+    let t = c.dir.path().join("truststore.p12");
+    std::fs::write(&k, keystore.writer(SECRET).write().unwrap()).unwrap();
+    std::fs::write(&t, truststore.writer(SECRET).write().unwrap()).unwrap();
+    (k, t)
+}
+
+#[test]
+fn mtls_runs_describe_plan_apply_verify_and_cancel_with_pem_and_pkcs12_stores() {
+    let c = mtls_cluster();
+    let pem = c
+        .handle()
+        .tls()
+        .unwrap()
+        .client
+        .clone()
+        .expect("--mtls makes a client certificate");
+    let keystore = pem_keystore(&c, "client.pem", &pem);
+    let pem_props = c.props(
+        "mtls-pem.properties",
+        None,
+        &format!(
+            "ssl.keystore.type=PEM\nssl.keystore.location={}\n",
+            keystore.display()
+        ),
+    );
+    let (p12, trust12) = pkcs12_stores(&c, &pem);
+    let p12_props = write(
+        c.dir.path(),
+        "mtls-p12.properties",
+        &format!(
+            "security.protocol=SSL\nssl.truststore.type=PKCS12\nssl.truststore.location={}\nssl.truststore.password={SECRET}\n\
+             ssl.keystore.type=PKCS12\nssl.keystore.location={}\nssl.keystore.password={SECRET}\nssl.key.password={SECRET}\n",
+            trust12.display(),
+            p12.display()
+        ),
+    );
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain3.json");
+    let plan = plan.to_str().unwrap();
+    for props in [&pem_props, &p12_props] {
+        let out = km(&[
+            "describe",
+            "--bootstrap-server",
+            &bs,
+            "--command-config",
+            props.to_str().unwrap(),
+            "--output",
+            "json",
+        ]);
+        expect_exit(&out, 0, &format!("describe with {}", props.display()));
+        let snapshot: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(snapshot["brokers"].as_array().unwrap().len(), 4);
+    }
+    let p12_props = p12_props.to_str().unwrap();
+    let pem_props = pem_props.to_str().unwrap();
+    let run = |args: &[&str], props: &str, what: &str| {
+        let mut args = args.to_vec();
+        args.extend(["--bootstrap-server", &bs, "--command-config", props]);
+        let out = km(&args);
+        expect_exit(&out, 0, what);
+        out
+    };
+    run(
+        &["plan", "--remove-brokers", "3", "-o", plan],
+        p12_props,
+        "plan",
+    );
+    // A throttle slow enough that the moves are still running when cancel
+    // comes.
+    run(
+        &[
+            "apply",
+            plan,
+            "--throttle",
+            "10KB/s",
+            "--no-wait",
+            "--no-progress",
+        ],
+        pem_props,
+        "apply --no-wait",
+    );
+    let moving = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| !p.adding.is_empty())
+            .count()
+    });
+    assert!(moving > 0, "nothing in flight after apply --no-wait");
+    run(&["cancel", plan], p12_props, "cancel");
+    let moving = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| !p.adding.is_empty())
+            .count()
+    });
+    assert_eq!(moving, 0);
+    // A cancel keeps the replicas, not always their order (KIP-455): the
+    // plan is stale by order only.
+    run(
+        &[
+            "apply",
+            plan,
+            "--throttle",
+            "4MB/s",
+            "--no-progress",
+            "--force",
+        ],
+        pem_props,
+        "apply",
+    );
+    let out = run(&["verify", plan], p12_props, "verify");
+    assert!(
+        text(&out.stdout).contains("0 in progress"),
+        "{}",
+        text(&out.stdout)
+    );
+    let on_3 = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&3))
+            .count()
+    });
+    assert_eq!(on_3, 0);
+}
+
+#[test]
+fn mtls_refusals_are_one_line_naming_the_broker_and_the_cause() {
+    let c = mtls_cluster();
+    let first = c.bootstrap().split(',').next().unwrap().to_string();
+    let describe = |props: &Path| {
+        vec![
+            "describe".to_string(),
+            "--bootstrap-server".into(),
+            first.clone(),
+            "--command-config".into(),
+            props.display().to_string(),
+            "--timeout".into(),
+            "5s".into(),
+        ]
+    };
+    let check = |props: &Path, want: &[&str]| {
+        let args = describe(props);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_one_line_failure(&args, want);
+    };
+    // No client certificate at all.
+    let none = c.props("no-cert.properties", None, "");
+    check(
+        &none,
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "the broker requires a client certificate",
+            "ssl.keystore.location",
+        ],
+    );
+    // An expired one, signed by the right CA.
+    let expired = c.handle().tls().unwrap().issue_client(true).unwrap();
+    let ks = pem_keystore(&c, "expired.pem", &expired);
+    let props = c.props(
+        "expired.properties",
+        None,
+        &format!("ssl.keystore.location={}\n", ks.display()),
+    );
+    check(
+        &props,
+        &[
+            &format!("TLS handshake with {first} failed"),
+            &format!(
+                "the broker refused the client certificate from {}: it has expired",
+                ks.display()
+            ),
+        ],
+    );
+    // One from another CA.
+    let other = kafka_migrate::minibroker::tls::generate_with(
+        &["localhost".into()],
+        TlsOptions {
+            client_auth: true,
+            expired_server: false,
+        },
+    )
+    .unwrap();
+    let ks = pem_keystore(&c, "stranger.pem", other.client.as_ref().unwrap());
+    let props = c.props(
+        "stranger.properties",
+        None,
+        &format!("ssl.keystore.location={}\n", ks.display()),
+    );
+    check(
+        &props,
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "not signed by a CA the broker trusts",
+        ],
+    );
+    // A PKCS12 keystore opened with the wrong password: refused before
+    // connecting, exit 2, without the password.
+    let pem = c.handle().tls().unwrap().client.clone().unwrap();
+    let (p12, _) = pkcs12_stores(&c, &pem);
+    let props = c.props(
+        "wrong-pw.properties",
+        None,
+        &format!(
+            "ssl.keystore.location={}\nssl.keystore.password=not-{SECRET}\n",
+            p12.display()
+        ),
+    );
+    let args = describe(&props);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = km(&args);
+    expect_exit(&out, 2, "wrong keystore password");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot open the PKCS12 store: wrong password (ssl.keystore.password)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_expired_broker_certificate_is_one_line() {
+    let c = Secured::start_full(
+        Some(&[]),
+        None,
+        TlsOptions {
+            client_auth: false,
+            expired_server: true,
+        },
+    );
+    let first = c.bootstrap().split(',').next().unwrap().to_string();
+    let props = c.props("client.properties", None, "");
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--bootstrap-server",
+            &first,
+            "--command-config",
+            props.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &[
+            &format!("TLS handshake with {first} failed"),
+            "the broker's certificate has expired",
+        ],
+    );
+}
+
+#[test]
+fn mini_broker_mtls_writes_the_client_certificate_its_listeners_require() {
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = TempDir::new().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kafka-migrate"))
+        .args(["mini-broker", "--tls", "--mtls", "--tls-dir"])
+        .arg(dir.path())
+        .args(["--broker-count", "2", "--topic", "t:2:2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Reap(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let head: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+    let canon = std::fs::canonicalize(dir.path()).unwrap();
+    let props = canon.join("client-ssl.properties");
+    let client = canon.join("tls-client.pem");
+    assert_eq!(head[2], format!("client properties: {}", props.display()));
+    let written = std::fs::read_to_string(&props).unwrap();
+    for line in [
+        "ssl.keystore.type=PEM",
+        &format!("ssl.keystore.location={}", client.display()),
+    ] {
+        assert!(
+            written.lines().any(|l| l == line),
+            "{line} not in:\n{written}"
+        );
+    }
+    let key = std::fs::read_to_string(&client).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+    assert!(key.contains("-----BEGIN CERTIFICATE-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&client).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is readable by others");
+    }
+    let out = km(&["describe", "--command-config", props.to_str().unwrap()]);
+    expect_exit(&out, 0, "describe with the printed properties");
+    // The same file without the keystore: refused by the listeners.
+    let bare: String = written
+        .lines()
+        .filter(|l| !l.starts_with("ssl.keystore"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let bare = write(dir.path(), "bare.properties", &bare);
+    expect_one_line_failure(
+        &[
+            "describe",
+            "--command-config",
+            bare.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+        &["the broker requires a client certificate"],
+    );
+    child
+        .0
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"quit\n")
+        .unwrap();
+    assert!(child.0.wait().unwrap().success());
+}
+
+#[test]
+fn mini_broker_beyond_loopback_needs_tls_and_sasl_unless_told_otherwise() {
+    // Refused before any listener opens: nothing binds beyond loopback.
+    for (extra, missing) in [
+        (&[][..], "needs --tls and --sasl"),
+        (&["--tls"][..], "needs --sasl"),
+        (&["--sasl", "plain:admin:x"][..], "needs --tls"),
+    ] {
+        let mut args = vec!["mini-broker", "--host", "0.0.0.0"];
+        args.extend_from_slice(extra);
+        let out = km(&args);
+        expect_exit(&out, 2, &args.join(" "));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "--host 0.0.0.0: listening beyond loopback {missing}"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("or --insecure-listen"), "{err}");
+    }
+}
+
+#[test]
+fn clients_reauthenticate_before_the_session_lifetime_ends() {
+    // KIP-368: the mini-broker gives a 1 s session lifetime and closes a
+    // connection that sends a request past it; a throttled apply lasting
+    // several lifetimes must re-authenticate on its connections instead.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+    users.add_user(
+        &kafka_migrate::minibroker::config::parse_sasl_user(&format!(
+            "scram-sha-512:admin:{SECRET}"
+        ))
+        .unwrap(),
+    );
+    let cluster = rt
+        .block_on(Cluster::start(ClusterConfig {
+            brokers: 4,
+            topics: vec!["orders:4:2".parse::<TopicSpec>().unwrap()],
+            fill_bytes: 2_000_000,
+            tls: Some(vec![]),
+            sasl: Some(users),
+            sasl_session_lifetime: Some(Duration::from_millis(1000)),
+            ..ClusterConfig::default()
+        }))
+        .expect("cluster starts");
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "ca.pem", &cluster.tls().unwrap().ca_pem);
+    let c = Secured {
+        rt,
+        cluster: Some(cluster),
+        dir,
+    };
+    let props = write(
+        c.dir.path(),
+        "scram.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            scram_jaas("SCRAM-SHA-512", "admin", SECRET)
+        ),
+    );
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join("drain1.json");
+    let plan = plan.to_str().unwrap();
+    let out = km(&[
+        "plan",
+        "--remove-brokers",
+        "1",
+        "-o",
+        plan,
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "plan");
+    let t0 = Instant::now();
+    let out = km(&[
+        "apply",
+        plan,
+        "--throttle",
+        "300KB/s",
+        "--no-progress",
+        "--bootstrap-server",
+        &bs,
+        "--command-config",
+        props,
+    ]);
+    expect_exit(&out, 0, "apply");
+    let took = t0.elapsed();
+    assert!(
+        took > Duration::from_secs(2),
+        "apply took only {took:?}: no lifetime passed"
+    );
+    let shared = c.handle().shared();
+    let reauths = shared
+        .reauthentications
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let expired = shared
+        .expired_sessions
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(reauths > 0, "no re-authentication in {took:?}");
+    assert_eq!(expired, 0, "connections closed for an expired session");
 }

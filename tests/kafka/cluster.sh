@@ -7,9 +7,21 @@
 # Each broker has 2 log dirs. Jars come from Maven (tests/kafka/pom.xml) into
 # target/kafka/lib; configs, data and logs live under target/kafka/cluster.
 #
-# usage: tests/kafka/cluster.sh start | stop | status | bootstrap
+# usage: tests/kafka/cluster.sh start [--secure] | stop | status | bootstrap
 #                               stop-broker N [--kill] | start-broker N
 #                               tool NAME [args...] | lib
+#                               props MODE   (with --secure; prints a path)
+#
+# --secure (or KAFKA_HARNESS_SECURE=1) adds to every broker, beside its
+# PLAINTEXT listener: SASL_SSL with SCRAM-SHA-512 on PORT_BASE+10+N, SSL
+# with ssl.client.auth=required on PORT_BASE+20+N, SASL_PLAINTEXT with PLAIN
+# on PORT_BASE+30+N; the StandardAuthorizer with super user admin (and
+# ANONYMOUS, the PLAINTEXT listener's principal) and a user "limited"
+# allowed Describe and DescribeConfigs on the cluster and every topic only.
+# Certificates are made at start with openssl under target/kafka/cluster/
+# secure. `props MODE` prints the client properties file of MODE:
+# sasl-ssl, ssl, sasl-plaintext, each as admin, or with -limited appended
+# as the limited user (bootstrap.servers included).
 # env:   KAFKA_HARNESS_DIR (default <repo>/target/kafka)
 #        KAFKA_HARNESS_PORT_BASE (39090)   KAFKA_HARNESS_READY_TIMEOUT (120 s)
 #        KAFKA_HARNESS_BROKER_HEAP (384m)  KAFKA_HARNESS_CONTROLLER_HEAP (256m)
@@ -28,6 +40,12 @@ BROKER_HEAP=${KAFKA_HARNESS_BROKER_HEAP:-384m}
 CONTROLLER_HEAP=${KAFKA_HARNESS_CONTROLLER_HEAP:-256m}
 TOOL_HEAP=${KAFKA_HARNESS_TOOL_HEAP:-256m}
 READY_TIMEOUT=${KAFKA_HARNESS_READY_TIMEOUT:-120}
+SECURE=${KAFKA_HARNESS_SECURE:-0}
+SEC=$CL/secure
+# Test-only credentials of the secured listeners (nothing real is guarded).
+ADMIN_PW=admin-Secr3t-pw
+LIMITED_PW=limited-Secr3t-pw
+STORE_PW=store-Secr3t-pw
 STOP_TIMEOUT=${KAFKA_HARNESS_STOP_TIMEOUT:-30}
 PY=${PYTHON:-python3}
 # Marks every JVM this harness starts, so stop can find stragglers by it.
@@ -246,6 +264,121 @@ live_set_without() { # the broker ids 1..N except $1, in order
   echo "$out"
 }
 
+# ---------------------------------------------------------------- secured listeners
+sasl_ssl_port() { echo $((PORT_BASE + 10 + $1)); }
+ssl_port() { echo $((PORT_BASE + 20 + $1)); }
+sasl_plaintext_port() { echo $((PORT_BASE + 30 + $1)); }
+bootstrap_of() { # the bootstrap list of one kind of listener (its port function)
+  local out="" n
+  for ((n = 1; n <= NBROKERS; n++)); do out+="${out:+,}127.0.0.1:$("$1" "$n")"; done
+  echo "$out"
+}
+
+# A CA, one broker certificate for 127.0.0.1 and localhost (PKCS12 keystore),
+# and client certificates for admin and limited (PEM: key then certificate),
+# fresh every start.
+gen_certs() {
+  command -v openssl >/dev/null || die "openssl not found (needed by --secure)"
+  mkdir -p "$SEC"
+  (
+    cd "$SEC"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=kafka-migrate test CA" -keyout ca.key -out ca.pem 2>/dev/null
+    issue() { # NAME SUBJECT EXTENSION
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$2" \
+        -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      openssl pkcs8 -topk8 -nocrypt -in "$1.key" -out "$1.p8"
+    }
+    issue broker "/CN=localhost" "subjectAltName=IP:127.0.0.1,DNS:localhost"
+    openssl pkcs12 -export -in broker.crt -inkey broker.key -name broker -passout "pass:$STORE_PW" -out broker.p12
+    for u in admin limited; do
+      issue "$u" "/CN=$u" "extendedKeyUsage=clientAuth"
+      cat "$u.p8" "$u.crt" >"client-$u.pem"
+    done
+    chmod 600 ./*.key ./*.p8 client-*.pem broker.p12
+  ) || die "making the certificates failed"
+}
+
+# The secured listeners of broker N (appended to its configuration: later
+# keys win).
+secure_broker_config() {
+  local n=$1 all
+  all="PLAINTEXT://127.0.0.1:$(port_of "$n"),SASL_SSL://127.0.0.1:$(sasl_ssl_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),SASL_PLAINTEXT://127.0.0.1:$(sasl_plaintext_port "$n")"
+  cat <<EOF
+# --secure: SASL_SSL (SCRAM-SHA-512), SSL with client certificates, SASL_PLAINTEXT (PLAIN)
+listeners=$all
+advertised.listeners=$all
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SEC/broker.p12
+ssl.keystore.password=$STORE_PW
+ssl.key.password=$STORE_PW
+ssl.truststore.type=PEM
+ssl.truststore.location=$SEC/ca.pem
+listener.name.ssl.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([^,]*).*\$/\$1/,DEFAULT
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$ADMIN_PW" user_limited="$LIMITED_PW";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+EOF
+}
+
+# The client properties of each secured mode, as admin and as limited.
+write_client_props() {
+  local u pw suffix
+  for u in admin limited; do
+    pw=$ADMIN_PW; suffix=""
+    if [[ $u == limited ]]; then pw=$LIMITED_PW; suffix=-limited; fi
+    cat >"$SEC/sasl-ssl$suffix.properties" <<EOF
+bootstrap.servers=$(bootstrap_of sasl_ssl_port)
+security.protocol=SASL_SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$SEC/ca.pem
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$u" password="$pw";
+EOF
+    cat >"$SEC/ssl$suffix.properties" <<EOF
+bootstrap.servers=$(bootstrap_of ssl_port)
+security.protocol=SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$SEC/ca.pem
+ssl.keystore.type=PEM
+ssl.keystore.location=$SEC/client-$u.pem
+EOF
+    cat >"$SEC/sasl-plaintext$suffix.properties" <<EOF
+bootstrap.servers=$(bootstrap_of sasl_plaintext_port)
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$u" password="$pw";
+EOF
+  done
+}
+
+# The limited user may look, not change: Describe and DescribeConfigs on
+# the cluster and on every topic (added over PLAINTEXT, whose ANONYMOUS is
+# a super user).
+add_acls() {
+  cds_opts tools 0
+  java "${TOOL_JVM_OPTS[@]}" "${CDS_OPTS[@]}" -cp "$LIB/*" org.apache.kafka.tools.AclCommand \
+    --bootstrap-server "127.0.0.1:$(port_of 1)" --add --allow-principal User:limited \
+    --operation Describe --operation DescribeConfigs --cluster --topic '*' \
+    >"$CL/logs/acls.out" 2>&1 || { cat "$CL/logs/acls.out" >&2; die "kafka-acls failed"; }
+}
+
+cmd_props() {
+  local mode=${1:-}
+  [[ -f $SEC/enabled ]] || die "the cluster was not started with --secure"
+  [[ -n $mode && -f $SEC/$mode.properties ]] || die "usage: cluster.sh props sasl-ssl|ssl|sasl-plaintext[-limited]"
+  echo "$SEC/$mode.properties"
+}
+
 # ---------------------------------------------------------------- configs
 write_configs() {
   local n name voters="0@127.0.0.1:$CONTROLLER_PORT"
@@ -306,16 +439,30 @@ log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=8388608
 log.segment.bytes=16777216
 EOF
+    if [[ $SECURE == 1 ]]; then secure_broker_config "$n" >>"$CL/config/$name.properties"; fi
   done
+  if [[ $SECURE == 1 ]]; then
+    cat >>"$CL/config/controller.properties" <<EOF
+# --secure: ACLs live in the metadata log; the brokers reach the controller as ANONYMOUS
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+EOF
+  fi
 }
 
 format_all() {
   local cid=$1 n pids=() rc=0
+  # SCRAM credentials live in the metadata log, written at format time.
+  SCRAM_ARGS=()
+  if [[ $SECURE == 1 ]]; then
+    SCRAM_ARGS=(--add-scram "SCRAM-SHA-512=[name=admin,password=$ADMIN_PW]"
+      --add-scram "SCRAM-SHA-512=[name=limited,password=$LIMITED_PW]")
+  fi
   cds_opts tools 0
   for ((n = 0; n <= NBROKERS; n++)); do
     java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto "${CDS_OPTS[@]}" \
       -Dlog4j2.configurationFile="$HERE/log4j2-tools.properties" -cp "$LIB/*" kafka.tools.StorageTool \
-      format -t "$cid" -c "$CL/config/$(node_name "$n").properties" >"$CL/logs/format-$(node_name "$n").out" 2>&1 &
+      format -t "$cid" -c "$CL/config/$(node_name "$n").properties" "${SCRAM_ARGS[@]}" >"$CL/logs/format-$(node_name "$n").out" 2>&1 &
     pids+=($!)
   done
   for n in "${pids[@]}"; do wait "$n" || rc=1; done
@@ -324,7 +471,10 @@ format_all() {
 
 check_ports_free() {
   local ports=("$CONTROLLER_PORT") n
-  for ((n = 1; n <= NBROKERS; n++)); do ports+=("$(port_of "$n")"); done
+  for ((n = 1; n <= NBROKERS; n++)); do
+    ports+=("$(port_of "$n")")
+    if [[ $SECURE == 1 ]]; then ports+=("$(sasl_ssl_port "$n")" "$(ssl_port "$n")" "$(sasl_plaintext_port "$n")"); fi
+  done
   "$PY" - "${ports[@]}" <<'EOF' || die "ports in use (set KAFKA_HARNESS_PORT_BASE to move them)"
 import socket, sys
 busy = []
@@ -354,6 +504,7 @@ cmd_start() {
   check_ports_free
   rm -rf "$CL"
   local cid key cache tf=$SECONDS
+  if [[ $SECURE == 1 ]]; then gen_certs; fi
   write_configs
   # Formatting costs 5 JVM starts; the formatted (empty) storage of a given
   # configuration is cached and copied, so later clusters reuse its cluster id.
@@ -380,6 +531,11 @@ cmd_start() {
     log "cluster did not become ready; stopping it (logs in $CL/logs)"
     cmd_stop >&2 || true
     exit 1
+  fi
+  if [[ $SECURE == 1 ]]; then
+    add_acls
+    write_client_props
+    touch "$SEC/enabled"
   fi
   bootstrap >"$BASE/bootstrap"
   log "ready in $((SECONDS - t0))s; cluster id $cid; logs in $CL/logs"
@@ -449,7 +605,8 @@ cmd_status() {
 }
 
 case ${1:-} in
-  start) cmd_start ;;
+  start) [[ ${2:-} == --secure ]] && SECURE=1; cmd_start ;;
+  props) shift; cmd_props "$@" ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   stop-broker) shift; cmd_stop_broker "$@" ;;

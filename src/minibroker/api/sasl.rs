@@ -35,7 +35,13 @@ pub async fn handshake(
         .map(|m| StrBytes::from_static_str(m.name()))
         .collect();
     let mut session = ctx.session.lock();
-    if ctx.shared.sasl.is_none() || session.authenticated || session.handshaken {
+    // KIP-368: with a session lifetime, an authenticated client may
+    // authenticate again on the same connection.
+    let reauth = session.authenticated && ctx.shared.sasl_session_lifetime.is_some();
+    if ctx.shared.sasl.is_none()
+        || (!reauth && (session.authenticated || session.handshaken))
+        || session.reauthenticating
+    {
         return SaslHandshakeResponse::default()
             .with_error_code(ILLEGAL_SASL_STATE)
             .with_mechanisms(mechanisms);
@@ -51,6 +57,8 @@ pub async fn handshake(
             .with_mechanisms(mechanisms);
     };
     session.handshaken = true;
+    session.reauthenticating = reauth;
+    session.scram = None;
     session.mechanism = Some(chosen);
     SaslHandshakeResponse::default().with_mechanisms(mechanisms)
 }
@@ -66,7 +74,7 @@ pub async fn authenticate(
         return SaslAuthenticateResponse::default().with_error_code(ILLEGAL_SASL_STATE);
     };
     let mechanism = match session.mechanism {
-        Some(m) if session.handshaken && !session.authenticated => m,
+        Some(m) if session.handshaken && (!session.authenticated || session.reauthenticating) => m,
         _ => {
             session.failed = true;
             return SaslAuthenticateResponse::default()
@@ -81,8 +89,10 @@ pub async fn authenticate(
             let ok = plain_credentials(&req.auth_bytes)
                 .is_some_and(|(user, pass)| users.check(&user, &pass));
             if ok {
-                session.authenticated = true;
-                return SaslAuthenticateResponse::default().with_auth_bytes(Bytes::new());
+                let lifetime = authenticated(ctx, &mut session);
+                return SaslAuthenticateResponse::default()
+                    .with_auth_bytes(Bytes::new())
+                    .with_session_lifetime_ms(lifetime);
             }
             // Kafka's words, which name neither the user nor the password;
             // the connection is closed after the answer.
@@ -108,9 +118,15 @@ pub async fn authenticate(
     };
     match step {
         Ok((out, next)) => {
-            session.authenticated = next.is_none();
+            let lifetime = if next.is_none() {
+                authenticated(ctx, &mut session)
+            } else {
+                0
+            };
             session.scram = next;
-            SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(out))
+            SaslAuthenticateResponse::default()
+                .with_auth_bytes(Bytes::from(out))
+                .with_session_lifetime_ms(lifetime)
         }
         Err(e) => {
             session.failed = true;
@@ -126,6 +142,25 @@ pub async fn authenticate(
                 .with_error_code(SASL_AUTHENTICATION_FAILED)
                 .with_error_message(Some(StrBytes::from(message)))
         }
+    }
+}
+
+/// Marks the session authenticated (again, for a re-authentication) and
+/// starts its lifetime; returns the lifetime in ms for the answer (0: none).
+fn authenticated(ctx: &BrokerCtx, session: &mut crate::minibroker::shared::Session) -> i64 {
+    if session.reauthenticating {
+        ctx.shared
+            .reauthentications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    session.authenticated = true;
+    session.reauthenticating = false;
+    match ctx.shared.sasl_session_lifetime {
+        Some(d) => {
+            session.expires = Some(std::time::Instant::now() + d);
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        }
+        None => 0,
     }
 }
 

@@ -10,7 +10,7 @@ mod interop;
 mod mini;
 mod ops;
 mod rdk;
-mod real;
+pub(crate) mod real;
 mod scenarios;
 mod tools;
 

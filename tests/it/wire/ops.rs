@@ -1797,7 +1797,7 @@ pub async fn no_acknowledged_message_lost_while_brokers_bounce(b: &dyn Backend) 
     let bootstrap = b.bootstrap();
     // About 300 KB/s, far above the move's throttle: the new replicas
     // cannot catch up until the throttle is raised.
-    let producer = Workload::start(&bootstrap, &topic, 500).unwrap();
+    let producer = Workload::start(&bootstrap, &Default::default(), &topic, 500).unwrap();
     eventually!(format!("{}: the producer acknowledged", b.name()), 30, {
         (producer.progress().1 >= 500).then_some(())
     });
@@ -1882,7 +1882,7 @@ pub async fn no_acknowledged_message_lost_while_brokers_bounce(b: &dyn Backend) 
     stopped.unwrap_or_else(|e| panic!("{}: producer: {e}", b.name()));
     let t = topic.clone();
     let audit = tokio::task::spawn_blocking(move || {
-        workload::consume(&bootstrap, &t, Duration::from_secs(30))
+        workload::consume(&bootstrap, &Default::default(), &t, Duration::from_secs(30))
     })
     .await
     .unwrap()

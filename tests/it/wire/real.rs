@@ -71,6 +71,12 @@ impl Backend for RealKafka {
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// The shared cluster to oneself, for tests outside this suite (the
+/// secured listeners' scenario).
+pub(crate) fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn backend() -> RealKafka {
     let harness = crate::support::repo().join("tests/kafka/cluster.sh");
     let out = Command::new("bash")
