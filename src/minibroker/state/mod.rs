@@ -23,7 +23,7 @@ mod placement;
 mod reassign;
 mod replication;
 
-pub use replication::{StepOutcome, read_committed};
+pub use replication::{REPLICA_FETCH_MAX_BYTES, StepOutcome, read_committed};
 
 #[derive(Debug, Clone)]
 pub struct Broker {
@@ -395,8 +395,8 @@ mod tests {
         let now = Instant::now();
         s.create_topic("t", vec![vec![1], vec![2]], BTreeMap::new(), now)
             .unwrap();
-        load(&mut s, "t", 0, 100);
-        load(&mut s, "t", 1, 100);
+        load(&mut s, "t", 0, 300);
+        load(&mut s, "t", 1, 300);
         run(&mut s, 1);
         // Partition 0's new replica on 3 is listed; partition 1's on 4 is not.
         s.topics
@@ -420,9 +420,11 @@ mod tests {
         );
         let p0 = s.partition("t", 0).unwrap();
         assert!(p0.reassigning(), "listed move is pinned");
-        let copied = p0.logs[&3].log.size() as f64;
+        // Its first fetch went before the quota was used up, as Kafka's
+        // does, and paid for ten seconds of it.
+        let copied = p0.logs[&3].log.size();
         assert!(
-            (copied - 100_000.0).abs() < 15_000.0,
+            copied <= REPLICA_FETCH_MAX_BYTES as u64 && copied > 1_000_000,
             "copied {copied} B in 1 s at 100 kB/s"
         );
         // Once in sync, the replica is no longer held back even though listed.
@@ -434,6 +436,48 @@ mod tests {
         run(&mut s, 5);
         assert!(!s.partition("t", 0).unwrap().reassigning());
         assert_eq!(s.partition("t", 0).unwrap().replicas, vec![1, 3]);
+    }
+
+    #[test]
+    fn throttled_replicas_into_one_broker_share_its_quota_fetch_by_fetch() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        let assignment = vec![vec![1], vec![2], vec![1], vec![2]];
+        s.create_topic("t", assignment, BTreeMap::new(), now)
+            .unwrap();
+        for p in 0..4 {
+            load(&mut s, "t", p, 600); // 6.4 MB each
+        }
+        let rate = 2_000_000u64;
+        s.topics
+            .get_mut("t")
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_REPLICAS.into(), "*".into());
+        s.brokers
+            .get_mut(&3)
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_RATE.into(), rate.to_string());
+        for (p, leader) in [(0, 1), (1, 2), (2, 1), (3, 2)] {
+            s.reassign("t", p, Some(vec![leader, 3]), now).unwrap();
+        }
+        run(&mut s, 500); // five seconds
+        let copied: Vec<u64> = (0..4)
+            .map(|p| s.partition("t", p).unwrap().logs[&3].log.size())
+            .collect();
+        let total: u64 = copied.iter().sum();
+        // Each fetch takes up to 1 MiB from every partition, so none runs
+        // ahead of another by more than a batch (about 10.7 kB here).
+        let (min, max) = (copied.iter().min().unwrap(), copied.iter().max().unwrap());
+        assert!(max - min < 11_000, "{copied:?}");
+        // Together at the rate, plus the first round that went unpaid.
+        let fetch = REPLICA_FETCH_MAX_BYTES as u64;
+        assert!(
+            total >= 5 * rate && total <= 5 * rate + 4 * fetch,
+            "{total} B in 5 s at {rate} B/s: {copied:?}"
+        );
+        assert!((0..4).all(|p| s.partition("t", p).unwrap().reassigning()));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub trait Backend: Send + Sync {
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Bytes a replication throttle of `rate` bytes/s can let through at
-    /// once before it binds, after a quiet spell.
+    /// once before it binds, after a quiet spell, to one partition.
     fn quota_burst(&self, rate: u64) -> u64;
 }
 
@@ -97,6 +97,7 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            throttled_replicas_share_the_quota,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

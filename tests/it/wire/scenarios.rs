@@ -1431,3 +1431,160 @@ pub async fn min_insync_replicas_refuses_acks_all(b: &dyn Backend) {
     // never appended.
     assert_eq!(high_watermark(&b.bootstrap(), &topic, 0), 3, "{n}");
 }
+
+/// Size of each partition of `topic` on broker `id` (future logs excluded).
+async fn partition_sizes(a: &mut Admin, id: BrokerId, topic: &str) -> BTreeMap<i32, u64> {
+    let resp = a.log_dirs(id).await.unwrap();
+    let mut out = BTreeMap::new();
+    for d in &resp.results {
+        for t in d.topics.iter().filter(|t| t.name.0.as_str() == topic) {
+            for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                out.insert(p.partition_index, p.partition_size.max(0) as u64);
+            }
+        }
+    }
+    out
+}
+
+/// Writes about `bytes` of 1 kB records to `partition`, in batches of at
+/// most 128 kB: batches near a fetch's 1 MiB would each fill a fetch alone
+/// (Kafka then serves a partition nothing rather than split one), and the
+/// sharing would be lost in how batches pack.
+fn fill_in_small_batches(b: &dyn Backend, topic: &str, partition: i32, bytes: usize) {
+    let mut data = String::with_capacity(bytes + bytes / 100);
+    for i in 0..bytes / 1000 {
+        let c = char::from(b'a' + ((i + partition as usize) % 26) as u8);
+        data.extend(std::iter::repeat_n(c, 999));
+        data.push('\n');
+    }
+    let p = partition.to_string();
+    let args = [
+        "-P",
+        "-b",
+        &b.bootstrap(),
+        "-t",
+        topic,
+        "-p",
+        &p,
+        "-X",
+        "acks=all",
+        "-z",
+        "none",
+        "-X",
+        "batch.size=131072",
+    ];
+    kcat(&args, Some(data.as_bytes()));
+}
+
+/// Kafka's `replica.fetch.max.bytes`: what one fetch takes from a partition.
+const FETCH_MAX: u64 = 1 << 20;
+
+/// Four throttled replicas copying into one broker share its follower
+/// quota fetch by fetch, as Kafka's fetcher does: at every look each has
+/// about a quarter of what came in (none ahead by more than a fetch), and
+/// none gets more than its quarter of the rate beyond what the quota lets
+/// through at once. Measured on Kafka 4.3.1; the mini-broker once copied
+/// them one after another at the full rate.
+pub async fn throttled_replicas_share_the_quota(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (w, y) = (ids[0], ids[2]);
+    let n = 4usize;
+    // One leader, so one fetcher on y fetches all four: Kafka runs a
+    // fetcher per leader broker, and two of them race for the quota.
+    let leaders = [w; 4];
+    let assignment: Vec<Vec<BrokerId>> = leaders.iter().map(|&l| vec![l]).collect();
+    let (topic, mut a) = new_topic(b, "km-share", &assignment).await;
+    wait_leader(b, &topic).await;
+    let rate = 2_000_000u64;
+    // Every partition's first fetch goes before the quota is looked at.
+    let burst = b.quota_burst(rate) + (n as u64 - 1) * FETCH_MAX;
+    let per_partition = 8_000_000usize;
+    for p in 0..n as i32 {
+        fill_in_small_batches(b, &topic, p, per_partition);
+    }
+    let size = eventually!("every partition written", 30, {
+        let s = partition_sizes(&mut a, w, &topic).await;
+        (s.len() == n).then_some(s)
+    });
+    assert!(
+        size.values().all(|&s| s >= per_partition as u64),
+        "{size:?}"
+    );
+    let followers: Vec<String> = (0..n).map(|p| format!("{p}:{y}")).collect();
+    alter_throttle(
+        &mut a,
+        &[y],
+        &topic,
+        Some(&rate.to_string()),
+        None,
+        Some(&followers.join(",")),
+    )
+    .await;
+    assert_configs(
+        b,
+        &mut a,
+        &ConfigResource::Broker(y),
+        &[(RATES[1], Some(&rate.to_string()))],
+    )
+    .await;
+    let moves: Vec<_> = leaders
+        .iter()
+        .enumerate()
+        .map(|(p, &l)| (tp(&topic, p as i32), Some(vec![l, y])))
+        .collect();
+    let started = std::time::Instant::now();
+    let res = a.alter_reassignments(&moves).await.unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
+    let total_size: u64 = size.values().sum();
+    let mut looks = 0;
+    loop {
+        let copied = partition_sizes(&mut a, y, &topic).await;
+        let t = started.elapsed().as_secs_f64();
+        let got: Vec<u64> = (0..n as i32)
+            .map(|p| copied.get(&p).copied().unwrap_or(0))
+            .collect();
+        let total: u64 = got.iter().sum();
+        let done = (0..n as i32).any(|p| got[p as usize] >= size[&p]);
+        let (min, max) = (*got.iter().min().unwrap(), *got.iter().max().unwrap());
+        // Until the first partition is whole, none is ahead of another by
+        // more than a fetch.
+        if !done {
+            assert!(
+                max - min <= FETCH_MAX * 3 / 2,
+                "{}: at {t:.1} s the copies stand at {got:?} of {size:?}: not shared",
+                b.name()
+            );
+        }
+        let share = burst as f64 / n as f64 + rate as f64 / n as f64 * t * 1.1;
+        assert!(
+            (max as f64) <= share + FETCH_MAX as f64,
+            "{}: at {t:.1} s a copy has {max} B, more than its share {share:.0} of {rate} B/s: {got:?}",
+            b.name()
+        );
+        looks += 1;
+        if total >= total_size {
+            eprintln!(
+                "{}: {total} B in {t:.1} s into broker {y} at {rate} B/s ({burst} B let through at once), {looks} looks",
+                b.name()
+            );
+            assert!(
+                t >= 0.9 * (total_size.saturating_sub(burst)) as f64 / rate as f64,
+                "{}: {total} B in {t:.1} s at {rate} B/s",
+                b.name()
+            );
+            break;
+        }
+        assert!(
+            t < 120.0,
+            "{}: copies stand at {got:?} after {t:.0} s",
+            b.name()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    clear_throttle(&mut a, &[y], &topic).await;
+    eventually!(
+        "moves complete",
+        60,
+        ongoing(&mut a, &topic).await.is_empty().then_some(())
+    );
+}
