@@ -35,6 +35,7 @@ pub mod code;
 pub mod codec;
 pub mod config;
 pub mod configs;
+pub mod epochs;
 pub mod log;
 pub mod persist;
 pub mod server;

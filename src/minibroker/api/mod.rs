@@ -14,6 +14,7 @@ use super::shared::BrokerCtx;
 
 mod api_versions;
 mod configs;
+mod epochs;
 mod fetch;
 mod log_dirs;
 mod metadata;
@@ -63,6 +64,7 @@ apis! {
     CreateTopics: CreateTopicsRequest => 2..=7, topics::create;
     InitProducerId: InitProducerIdRequest => 0..=5, producer_id::handle;
     DeleteTopics: DeleteTopicsRequest => 1..=6, topics::delete;
+    OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => 2..=4, epochs::handle;
     DescribeConfigs: DescribeConfigsRequest => 1..=4, configs::describe;
     AlterConfigs: AlterConfigsRequest => 0..=2, configs::alter;
     AlterReplicaLogDirs: AlterReplicaLogDirsRequest => 1..=2, log_dirs::alter;

@@ -480,6 +480,72 @@ mod tests {
         assert!((0..4).all(|p| s.partition("t", p).unwrap().reassigning()));
     }
 
+    /// Appends `n` batches to the leader's log in its current epoch, as
+    /// Produce does.
+    fn produce(s: &mut State, topic: &str, n: usize) {
+        let p = s.partition_mut(topic, 0).unwrap();
+        let (leader, epoch) = (p.leader, p.leader_epoch);
+        for _ in 0..n {
+            let b = crate::minibroker::log::synthetic_batch(0, 10, 100, 0);
+            p.logs
+                .get_mut(&leader)
+                .unwrap()
+                .log
+                .append_as_leader(&b, epoch);
+        }
+    }
+
+    #[test]
+    fn a_returning_ex_leader_truncates_its_unreplicated_tail_by_leader_epoch() {
+        let mut s = state(2, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1, 2]], BTreeMap::new(), now)
+            .unwrap();
+        produce(&mut s, "t", 2);
+        run(&mut s, 5);
+        // The follower stops; the leader takes writes (acks=1) alone.
+        s.broker_stopped(2);
+        produce(&mut s, "t", 3);
+        run(&mut s, 1); // its high watermark covers them: the ISR is itself
+        let epoch_of_tail = s.partition("t", 0).unwrap().leader_epoch;
+        s.broker_stopped(1);
+        // An unclean election makes 2 the leader of a new epoch; it takes
+        // other writes.
+        s.broker_started(2, 0, now);
+        s.elect("t", 0, 1).unwrap();
+        let p = s.partition("t", 0).unwrap();
+        let new_epoch = p.leader_epoch;
+        assert_eq!((p.leader, new_epoch > epoch_of_tail), (2, true));
+        let new_epoch_start = p.logs[&2].log.leo();
+        assert_eq!(new_epoch_start, 20);
+        produce(&mut s, "t", 4);
+        // 1 comes back with its tail: 20..50 in the old epoch.
+        s.broker_started(1, 0, now);
+        assert_eq!(s.partition("t", 0).unwrap().logs[&1].log.leo(), 50);
+        let leader_log = &s.partition("t", 0).unwrap().logs[&2].log;
+        assert_eq!(
+            crate::minibroker::epochs::end_offset_for(leader_log, Some(new_epoch), epoch_of_tail),
+            (0, new_epoch_start),
+            "the leader's end offset for the ex-leader's epoch"
+        );
+        run(&mut s, 10);
+        let p = s.partition("t", 0).unwrap();
+        let (old, new) = (&p.logs[&1].log, &p.logs[&2].log);
+        let shape = |l: &PartitionLog| {
+            l.batches()
+                .iter()
+                .map(|b| (b.base_offset, b.last_offset, b.leader_epoch()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shape(old),
+            shape(new),
+            "the ex-leader holds the leader's log"
+        );
+        assert_eq!(old.leo(), 60);
+        assert!(p.isr.contains(&1), "and rejoined the ISR: {:?}", p.isr);
+    }
+
     #[test]
     fn partitions_have_a_ceiling_checked_before_allocating() {
         let mut s = state(3, 0);

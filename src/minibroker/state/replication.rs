@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::reassign::complete_reassignment;
 use super::*;
-use crate::minibroker::{code, throttle};
+use crate::minibroker::{code, epochs, throttle};
 
 /// A broker's throttle rates during one replication step.
 struct Rates {
@@ -29,6 +29,8 @@ struct Fetcher {
     f_listed: bool,
     /// Bytes copied this step, bounded by `max_copy_per_step`.
     copied: u64,
+    /// A fetch the quota let through found nothing left to copy.
+    caught_up: bool,
 }
 
 /// One fetch by `follower` from `leader`'s log of `p`: whole batches up to
@@ -167,8 +169,15 @@ impl State {
                     if f == leader || !is_alive(f) || brokers[&f].replication_paused {
                         continue;
                     }
-                    if p.logs[&f].log.leo() >= leader_leo || max_copy == 0 {
-                        continue;
+                    // A follower first cuts what the leader does not have
+                    // (an ex-leader's unreplicated tail), as Kafka's does
+                    // by OffsetForLeaderEpoch, so no copy builds on it.
+                    let leader_log = &p.logs[&leader].log;
+                    if let Some(at) =
+                        epochs::truncation_point(&p.logs[&f].log, leader_log, p.leader_epoch)
+                    {
+                        p.logs.get_mut(&f).unwrap().log.truncate_to(at);
+                        out.changed = true;
                     }
                     let l_listed =
                         rates[&leader].leader.is_some() && leader_list.contains(p.index, leader);
@@ -183,7 +192,11 @@ impl State {
                             l_listed,
                             f_listed,
                             copied: 0,
+                            caught_up: false,
                         });
+                        continue;
+                    }
+                    if p.logs[&f].log.leo() >= leader_leo || max_copy == 0 {
                         continue;
                     }
                     // In-sync traffic of listed replicas counts against the
@@ -217,7 +230,8 @@ impl State {
             let go: Vec<bool> = throttled
                 .iter()
                 .map(|x| {
-                    x.copied < max_copy as u64
+                    !x.caught_up
+                        && x.copied < max_copy as u64
                         && (!x.l_listed || open(&x.leader, true))
                         && (!x.f_listed || open(&x.follower, false))
                 })
@@ -228,6 +242,12 @@ impl State {
                     continue;
                 }
                 let p = &mut topics.get_mut(&x.topic).unwrap().partitions[x.partition as usize];
+                // The leader learns a follower has everything only from a
+                // fetch at its log end, which the quota must let through.
+                if p.logs[&x.follower].log.leo() >= p.logs[&x.leader].log.leo() {
+                    x.caught_up = true;
+                    continue;
+                }
                 let want = REPLICA_FETCH_MAX_BYTES.min(max_copy - x.copied as usize);
                 let n = fetch(p, x.leader, x.follower, want);
                 if x.l_listed {
@@ -251,6 +271,12 @@ impl State {
         if out.copied_bytes > 0 {
             out.changed = true;
         }
+        // Throttled followers that no fetch found at the log end this step.
+        let held: std::collections::BTreeSet<(&str, i32, BrokerId)> = throttled
+            .iter()
+            .filter(|x| !x.caught_up)
+            .map(|x| (x.topic.as_str(), x.partition, x.follower))
+            .collect();
         for t in topics.values_mut() {
             for p in t.partitions.iter_mut() {
                 let leader = p.leader;
@@ -273,7 +299,11 @@ impl State {
                     if in_isr && now.duration_since(r.last_caught_up) > lag_max {
                         p.isr.retain(|b| *b != f);
                         out.changed = true;
-                    } else if !in_isr && r.log.leo() >= p.hw && r.log.leo() >= leader_leo {
+                    } else if !in_isr
+                        && r.log.leo() >= p.hw
+                        && r.log.leo() >= leader_leo
+                        && !held.contains(&(t.name.as_str(), p.index, f))
+                    {
                         p.isr.push(f);
                         out.changed = true;
                     }

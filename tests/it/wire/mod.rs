@@ -98,6 +98,7 @@ macro_rules! suite {
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
             throttled_replicas_share_the_quota,
+            a_returning_ex_leader_truncates_by_leader_epoch,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

@@ -1588,3 +1588,222 @@ pub async fn throttled_replicas_share_the_quota(b: &dyn Backend) {
         ongoing(&mut a, &topic).await.is_empty().then_some(())
     );
 }
+
+/// Leader, leader epoch and sorted ISR of partition 0 from fresh metadata.
+async fn leadership(a: &mut Admin, topic: &str) -> Option<(BrokerId, i32, Vec<BrokerId>)> {
+    let md = a.metadata().await.unwrap();
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))?;
+    let p = t.partitions.iter().find(|p| p.partition_index == 0)?;
+    let mut isr: Vec<BrokerId> = p.isr_nodes.iter().map(|b| b.0).collect();
+    isr.sort_unstable();
+    Some((p.leader_id.0, p.leader_epoch, isr))
+}
+
+/// Sends `req` to broker `id` on a connection of its own.
+async fn send_to<R>(a: &mut Admin, id: BrokerId, req: &R) -> R::Response
+where
+    R: kafka_protocol::protocol::Request + kafka_protocol::protocol::Encodable + Send + Sync,
+{
+    a.metadata().await.unwrap();
+    let mut conn = Connection::connect(&a.brokers[&id].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    conn.send(req).await.unwrap()
+}
+
+/// OffsetForLeaderEpoch for partition 0: (error, epoch, end offset).
+async fn epoch_end(
+    a: &mut Admin,
+    id: BrokerId,
+    topic: &str,
+    current: i32,
+    epoch: i32,
+) -> (i16, i32, i64) {
+    use kafka_protocol::messages::OffsetForLeaderEpochRequest;
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![
+            OffsetForLeaderTopic::default()
+                .with_topic(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![
+                    OffsetForLeaderPartition::default()
+                        .with_partition(0)
+                        .with_current_leader_epoch(current)
+                        .with_leader_epoch(epoch),
+                ]),
+        ]);
+    let resp = send_to(a, id, &req).await;
+    let p = &resp.topics[0].partitions[0];
+    (p.error_code, p.leader_epoch, p.end_offset)
+}
+
+/// ListOffsets (latest) for partition 0 with `current_leader_epoch`: the error.
+async fn list_offsets_error(a: &mut Admin, id: BrokerId, topic: &str, current: i32) -> i16 {
+    use kafka_protocol::messages::ListOffsetsRequest;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![
+                    ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_current_leader_epoch(current)
+                        .with_timestamp(-1),
+                ]),
+        ]);
+    send_to(a, id, &req).await.topics[0].partitions[0].error_code
+}
+
+/// ElectLeaders for partition 0 sent to broker `via`: the partition's error.
+async fn elect(
+    a: &mut Admin,
+    via: BrokerId,
+    topic: &str,
+    election_type: i8,
+) -> (i16, Option<String>) {
+    use kafka_protocol::messages::ElectLeadersRequest;
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    let req = ElectLeadersRequest::default()
+        .with_election_type(election_type)
+        .with_timeout_ms(30_000)
+        .with_topic_partitions(Some(vec![
+            TopicPartitions::default()
+                .with_topic(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![0]),
+        ]));
+    let resp = send_to(a, via, &req).await;
+    let r = &resp.replica_election_results[0].partition_result[0];
+    (
+        r.error_code,
+        r.error_message.as_ref().map(|m| m.to_string()),
+    )
+}
+
+/// Kafka's FENCED_LEADER_EPOCH and UNKNOWN_LEADER_EPOCH.
+const FENCED_LEADER_EPOCH: i16 = 74;
+const UNKNOWN_LEADER_EPOCH: i16 = 75;
+
+/// A leader that took writes nobody copied, then stopped, comes back under
+/// a new leader elected uncleanly with other writes: it truncates to the
+/// end offset of its epoch on the new leader (OffsetForLeaderEpoch
+/// answers it) and copies the new leader's records, so when it leads
+/// again it serves them, never its old tail. Requests naming an old
+/// leader epoch are fenced, a future one unknown.
+pub async fn a_returning_ex_leader_truncates_by_leader_epoch(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (x, y) = (ids[0], ids[1]);
+    let (topic, mut a) = new_topic(b, "km-epochs", &[vec![x, y]]).await;
+    wait_leader(b, &topic).await;
+    let lines = |tag: &str, n: usize| -> String { (0..n).map(|i| format!("{tag}{i}\n")).collect() };
+    kcat_produce(&b.bootstrap(), &topic, lines("common-", 10).as_bytes());
+    eventually!("both in sync", 30, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(_, _, isr)| isr == &vec![x.min(y), x.max(y)])
+    });
+    b.stop_broker(y).await;
+    let (_, old_epoch, _) = eventually!("the ISR is the leader alone", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(l, _, isr)| *l == x && isr == &vec![x])
+    });
+    kcat_produce(&b.bootstrap(), &topic, lines("lost-", 5).as_bytes());
+    b.stop_broker(x).await;
+    b.start_broker(y).await;
+    eventually!("an unclean election makes the follower the leader", 60, {
+        let (code, msg) = elect(&mut a, y, &topic, 1).await;
+        match leadership(&mut a, &topic).await {
+            Some((l, _, _)) if l == y => Some(()),
+            _ => {
+                eprintln!("{}: unclean election: {code} {msg:?}", b.name());
+                None
+            }
+        }
+    });
+    let (_, new_epoch, _) = leadership(&mut a, &topic).await.unwrap();
+    assert!(
+        new_epoch > old_epoch,
+        "{}: {new_epoch} after {old_epoch}",
+        b.name()
+    );
+    kcat_produce(&b.bootstrap(), &topic, lines("new-", 7).as_bytes());
+    // The old leader's epoch ended on the new leader where the new one began.
+    let (code, epoch, end) = eventually!("the leader answers for its epoch", 30, {
+        let r = epoch_end(&mut a, y, &topic, new_epoch, old_epoch).await;
+        (r.0 == 0).then_some(r)
+    });
+    assert_eq!(
+        (code, end),
+        (0, 10),
+        "{}: end of epoch {old_epoch}",
+        b.name()
+    );
+    assert!(epoch <= old_epoch, "{}: epoch {epoch}", b.name());
+    assert_eq!(
+        epoch_end(&mut a, y, &topic, new_epoch, new_epoch).await,
+        (0, new_epoch, 17),
+        "{}: the current epoch ends at the log end",
+        b.name()
+    );
+    for (current, want) in [
+        (old_epoch, FENCED_LEADER_EPOCH),
+        (new_epoch + 1, UNKNOWN_LEADER_EPOCH),
+    ] {
+        assert_eq!(
+            epoch_end(&mut a, y, &topic, current, old_epoch).await.0,
+            want,
+            "{}",
+            b.name()
+        );
+        assert_eq!(
+            list_offsets_error(&mut a, y, &topic, current).await,
+            want,
+            "{}",
+            b.name()
+        );
+    }
+    assert_eq!(
+        list_offsets_error(&mut a, y, &topic, new_epoch).await,
+        0,
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        list_offsets_error(&mut a, y, &topic, -1).await,
+        0,
+        "{}",
+        b.name()
+    );
+
+    b.start_broker(x).await;
+    eventually!("the old leader caught up", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(_, _, isr)| isr.contains(&x))
+    });
+    eventually!("the old leader leads again", 60, {
+        let _ = elect(&mut a, x, &topic, 0).await;
+        leadership(&mut a, &topic).await.filter(|(l, _, _)| *l == x)
+    });
+    let expected: Vec<String> = lines("common-", 10)
+        .lines()
+        .chain(lines("new-", 7).lines())
+        .enumerate()
+        .map(|(o, v)| format!("{o} {v}"))
+        .collect();
+    assert_eq!(kcat_consume_all(b, &topic), expected, "{}", b.name());
+}
