@@ -38,6 +38,7 @@ pub mod configs;
 pub mod epochs;
 pub mod log;
 pub mod persist;
+pub mod producers;
 pub mod server;
 pub mod shared;
 pub mod sim;

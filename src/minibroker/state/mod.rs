@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::config::{MAX_BROKERS, MAX_PARTITIONS};
 use super::log::{Batch, PartitionLog};
+use super::producers::ProducerStates;
 use super::throttle::TokenBucket;
 
 pub type BrokerId = i32;
@@ -180,12 +181,20 @@ pub struct State {
     pub topic_defaults: TopicDefaults,
     /// Last producer id handed out by InitProducerId.
     pub next_producer_id: i64,
+    /// Idempotent producers' state per partition, as derived from the
+    /// leader's log at (leader, leader epoch, log end); derived again from
+    /// the log whenever that changed otherwise than by Produce.
+    pub producers: BTreeMap<(String, i32), CachedProducers>,
     next_topic_id: u64,
     /// Dirs asked for replicas a broker does not hold yet (topic,
     /// partition, broker): the replica is created there when a move adds
     /// it, as Kafka's LogManager does with its preferred log dirs.
     preferred_dirs: BTreeMap<(String, i32, BrokerId), String>,
 }
+
+/// A partition's producer states and the (leader, leader epoch, log end)
+/// they were derived at.
+pub type CachedProducers = ((BrokerId, i32, i64), ProducerStates);
 
 /// A controller-level failure for one partition or resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +224,7 @@ impl State {
             timing,
             topic_defaults: TopicDefaults::default(),
             next_producer_id: 1000,
+            producers: BTreeMap::new(),
             next_topic_id: 1,
             preferred_dirs: BTreeMap::new(),
         }

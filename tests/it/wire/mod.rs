@@ -99,6 +99,8 @@ macro_rules! suite {
             min_insync_replicas_refuses_acks_all,
             throttled_replicas_share_the_quota,
             a_returning_ex_leader_truncates_by_leader_epoch,
+            idempotent_producer_survives_a_leader_failover,
+            retried_idempotent_batches_are_written_once,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

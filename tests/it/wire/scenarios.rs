@@ -1807,3 +1807,200 @@ pub async fn a_returning_ex_leader_truncates_by_leader_epoch(b: &dyn Backend) {
         .collect();
     assert_eq!(kcat_consume_all(b, &topic), expected, "{}", b.name());
 }
+
+/// rdkafka with `enable.idempotence=true` produces through a leader
+/// failover: every record is acknowledged, and the partition holds each
+/// exactly once, in the order sent (retried batches the old leader had
+/// already replicated are recognised by their sequence numbers).
+pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (topic, _a) = new_topic(b, "km-idempotent", &[vec![ids[0], ids[1], ids[2]]]).await;
+    let old_leader = wait_leader(b, &topic).await;
+    let bootstrap = b.bootstrap();
+    let producer = producer_with(&bootstrap, true);
+    let n = 2000;
+    let mut pending = Vec::new();
+    for i in 0..n {
+        pending.push(send_checked(&producer, &topic, i));
+        if i == n / 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            b.stop_broker(old_leader).await;
+        }
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut failed = Vec::new();
+    for (i, f) in pending.into_iter().enumerate() {
+        if !matches!(f.await, Ok(Ok(_))) {
+            failed.push(i);
+        }
+    }
+    let got = consume_all_blocking(&bootstrap, &topic, 1, n).await;
+    let (bs, t) = (bootstrap.clone(), topic.clone());
+    let end = tokio::task::spawn_blocking(move || high_watermark(&bs, &t, 0))
+        .await
+        .unwrap();
+    b.start_broker(old_leader).await;
+    assert_eq!(end, n as i64, "{}: records in the partition", b.name());
+    assert!(
+        failed.is_empty(),
+        "{}: {} not acknowledged, e.g. {:?}",
+        b.name(),
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    let keys: Vec<usize> = got
+        .iter()
+        .map(|(_, _, k, _)| k[1..].parse().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        (0..n).collect::<Vec<_>>(),
+        "{}: each record once, in the order sent",
+        b.name()
+    );
+    for (_, _, k, v) in &got {
+        assert_eq!(v, &checked_value(k[1..].parse().unwrap()));
+    }
+}
+
+/// One idempotent batch of `n` records from `pid`/`epoch` at sequence
+/// `seq`, produced (acks=all) to partition 0 through broker `leader`:
+/// (error, base offset).
+async fn produce_idempotent(
+    a: &mut Admin,
+    leader: BrokerId,
+    topic: &str,
+    (pid, epoch, seq): (i64, i16, i32),
+    n: usize,
+) -> (i16, i64) {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::ProduceRequest;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: seq + i as i32,
+            timestamp: 1_700_000_000_000,
+            key: Some(bytes::Bytes::from(format!("s{}", seq + i as i32))),
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(buf.freeze())),
+                ]),
+        ]);
+    a.metadata().await.unwrap();
+    let mut conn = Connection::connect(&a.brokers[&leader].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // v12: by topic name (v13 names topics by id).
+    let resp = conn.send_version(&req, 12).await.unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+/// Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+
+/// An idempotent producer's retried batch is acknowledged with the offset
+/// it first got and not appended again; a gap in sequences is refused.
+pub async fn retried_idempotent_batches_are_written_once(b: &dyn Backend) {
+    use kafka_protocol::messages::InitProducerIdRequest;
+    let ids = b.brokers();
+    let (topic, mut a) = new_topic(b, "km-dedup", &[vec![ids[0], ids[1]]]).await;
+    let leader = wait_leader(b, &topic).await;
+    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer-id
+    // block is allocated.
+    let init = eventually!("a producer id", 30, {
+        let r = send_to(
+            &mut a,
+            leader,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(kafka_protocol::messages::ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+        .await;
+        (r.error_code != 14).then_some(r)
+    });
+    assert_eq!(init.error_code, 0, "{}", b.name());
+    let id = (init.producer_id.0, init.producer_epoch);
+    assert!(id.0 >= 0, "{}: producer id {id:?}", b.name());
+    let (pid, epoch) = id;
+    let a = &mut a;
+    let t = topic.as_str();
+    let p = |seq| (pid, epoch, seq);
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(0), 3).await,
+        (0, 0),
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(3), 2).await,
+        (0, 3),
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(0), 3).await,
+        (0, 0),
+        "{}: a retry of the first batch",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(3), 2).await,
+        (0, 3),
+        "{}: a retry of the last batch",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(9), 1).await.0,
+        OUT_OF_ORDER_SEQUENCE_NUMBER,
+        "{}: a gap",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(5), 1).await,
+        (0, 5),
+        "{}",
+        b.name()
+    );
+    let lines = kcat_consume_all(b, &topic);
+    let expected: Vec<String> = (0..6).map(|i| format!("{i} v")).collect();
+    assert_eq!(lines, expected, "{}", b.name());
+}
