@@ -101,6 +101,7 @@ macro_rules! suite {
             a_returning_ex_leader_truncates_by_leader_epoch,
             idempotent_producer_survives_a_leader_failover,
             retried_idempotent_batches_are_written_once,
+            elect_leaders_refusals_in_kafkas_words,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,

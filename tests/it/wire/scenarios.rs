@@ -2004,3 +2004,43 @@ pub async fn retried_idempotent_batches_are_written_once(b: &dyn Backend) {
     let expected: Vec<String> = (0..6).map(|i| format!("{i} v")).collect();
     assert_eq!(lines, expected, "{}", b.name());
 }
+
+/// ElectLeaders refusals carry Kafka's codes and words.
+pub async fn elect_leaders_refusals_in_kafkas_words(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (topic, mut a) = new_topic(b, "km-elect-words", &[vec![ids[0], ids[1]]]).await;
+    wait_leader(b, &topic).await;
+    let not_needed = (
+        84,
+        Some("Leader election not needed for topic partition.".to_string()),
+    );
+    assert_eq!(
+        elect(&mut a, ids[2], &topic, 0).await,
+        not_needed,
+        "{}: preferred leads",
+        b.name()
+    );
+    assert_eq!(
+        elect(&mut a, ids[2], &topic, 1).await,
+        not_needed,
+        "{}: unclean with a leader",
+        b.name()
+    );
+    b.stop_broker(ids[0]).await;
+    eventually!("the other replica leads", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(l, _, isr)| *l == ids[1] && isr == &vec![ids[1]])
+    });
+    let got = elect(&mut a, ids[2], &topic, 0).await;
+    b.start_broker(ids[0]).await;
+    assert_eq!(
+        got,
+        (
+            80,
+            Some("The preferred leader was not available.".to_string())
+        ),
+        "{}: preferred leader down",
+        b.name()
+    );
+}
