@@ -301,6 +301,7 @@ impl SimCluster {
                 return Err(format!("broker {id} is stopped and cannot be controller"));
             }
             s.controller = id;
+            s.controller_epoch += 1;
             s.metadata_epoch += 1;
             Ok(())
         })

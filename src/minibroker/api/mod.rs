@@ -20,6 +20,7 @@ mod log_dirs;
 mod metadata;
 mod produce;
 mod producer_id;
+mod quorum;
 mod reassign;
 mod sasl;
 mod topics;
@@ -73,6 +74,7 @@ apis! {
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => 0..=1, configs::incremental;
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => 0..=0, reassign::alter;
     ListPartitionReassignments: ListPartitionReassignmentsRequest => 0..=0, reassign::list;
+    DescribeQuorum: DescribeQuorumRequest => 0..=2, quorum::handle;
     DescribeCluster: DescribeClusterRequest => 0..=1, metadata::describe_cluster;
     SaslHandshake: SaslHandshakeRequest => 1..=1, sasl::handshake;
     SaslAuthenticate: SaslAuthenticateRequest => 0..=2, sasl::authenticate;

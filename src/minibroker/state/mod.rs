@@ -175,6 +175,9 @@ pub struct State {
     pub controller: BrokerId,
     /// Grows by one on every metadata change.
     pub metadata_epoch: i64,
+    /// The metadata quorum's leader epoch: grows by one each time the
+    /// controller role moves (what DescribeQuorum reports).
+    pub controller_epoch: i32,
     pub brokers: BTreeMap<BrokerId, Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub timing: Timing,
@@ -219,6 +222,7 @@ impl State {
             cluster_id,
             controller,
             metadata_epoch: 1,
+            controller_epoch: 1,
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             timing,
@@ -554,6 +558,25 @@ mod tests {
         );
         assert_eq!(old.leo(), 60);
         assert!(p.isr.contains(&1), "and rejoined the ISR: {:?}", p.isr);
+    }
+
+    #[test]
+    fn the_quorum_epoch_grows_when_the_controller_moves() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        assert_eq!((s.controller, s.controller_epoch), (1, 1));
+        s.broker_stopped(2);
+        assert_eq!(
+            (s.controller, s.controller_epoch),
+            (1, 1),
+            "not the controller"
+        );
+        s.broker_stopped(1);
+        assert_eq!((s.controller, s.controller_epoch), (3, 2));
+        s.broker_stopped(3);
+        assert_eq!((s.controller, s.controller_epoch), (-1, 3));
+        s.broker_started(2, 0, now);
+        assert_eq!((s.controller, s.controller_epoch), (2, 4));
     }
 
     #[test]

@@ -259,6 +259,7 @@ impl State {
         }
         if self.controller == id {
             self.controller = self.alive_brokers().first().copied().unwrap_or(-1);
+            self.controller_epoch += 1;
         }
         self.recompute_hw();
         self.metadata_epoch += 1;
@@ -290,6 +291,7 @@ impl State {
         }
         if self.controller == -1 {
             self.controller = id;
+            self.controller_epoch += 1;
         }
         self.metadata_epoch += 1;
     }
@@ -314,6 +316,7 @@ impl State {
         self.brokers.insert(id, broker);
         if self.controller == -1 {
             self.controller = id;
+            self.controller_epoch += 1;
         }
         self.metadata_epoch += 1;
         Ok(())

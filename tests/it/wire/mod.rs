@@ -127,6 +127,7 @@ macro_rules! suite {
             our_plan_runs_under_kafkas_execute,
             kafkas_generated_plan_runs_under_apply,
             each_sees_the_others_moves,
+            kafka_metadata_quorum,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
