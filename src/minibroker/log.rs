@@ -53,6 +53,13 @@ impl Batch {
     pub fn size(&self) -> u64 {
         self.data.len() as u64 + self.phantom_len
     }
+    /// The partition leader epoch in the batch header (the leader that
+    /// appended it); None for a sized batch, which has no header.
+    pub fn leader_epoch(&self) -> Option<i32> {
+        self.data
+            .get(OFF_LEADER_EPOCH..OFF_LEADER_EPOCH + 4)
+            .map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+    }
 }
 
 /// Why a produced record set was refused.
@@ -150,6 +157,10 @@ impl PartitionLog {
     }
     pub fn batch_count(&self) -> usize {
         self.batches.len()
+    }
+    /// The stored batches, oldest first.
+    pub fn batches(&self) -> &[Batch] {
+        &self.batches
     }
 
     /// True when this log should have segment files and has none (a log

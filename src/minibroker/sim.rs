@@ -301,6 +301,7 @@ impl SimCluster {
                 return Err(format!("broker {id} is stopped and cannot be controller"));
             }
             s.controller = id;
+            s.controller_epoch += 1;
             s.metadata_epoch += 1;
             Ok(())
         })
@@ -1363,11 +1364,13 @@ mod tests {
         );
         // The run did move things: 200 MB into broker 2 at 15 MB/s and
         // 300 MB into 4 at 20 MB/s finish; into broker 1 at 20 MB/s, 800 MB
-        // of 1.2 GB have come in 40 s: a-1 whole, a-2 not.
+        // of 1.2 GB have come in 40 s, shared fetch by fetch: a-1 and a-2
+        // about 400 MB each, neither whole.
         assert!(whole[0].starts_with("1: 4 moving"), "{}", whole[0]);
-        assert!(whole[39].starts_with("40: 1 moving"), "{}", whole[39]);
+        assert!(whole[39].starts_with("40: 2 moving"), "{}", whole[39]);
         assert!(
-            whole[39].contains("partition: 2 }: {1: 299958272, 3: 7"),
+            whole[39].contains("partition: 1 }: {1: 400556032, 2: 5")
+                && whole[39].contains("partition: 2 }: {1: 400556032, 3: 7"),
             "{}",
             whole[39]
         );

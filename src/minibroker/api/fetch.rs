@@ -1,21 +1,43 @@
 //! Fetch (1) and ListOffsets (2) for consumers: reads stop at the high
 //! watermark; an empty fetch long-polls until data arrives or `max_wait_ms`.
+//! Both are fenced by the request's `current_leader_epoch`, as Kafka's.
 //! Followers do not fetch over the wire (replication is in-process).
 
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_response::{
-    FetchResponse, FetchableTopicResponse, PartitionData,
+    FetchResponse, FetchableTopicResponse, LeaderIdAndEpoch, PartitionData,
 };
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
 };
-use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest, TopicName};
+use kafka_protocol::messages::{BrokerId, FetchRequest, ListOffsetsRequest, TopicName};
 
 use crate::minibroker::code;
 use crate::minibroker::log::{concat, sb};
 use crate::minibroker::shared::BrokerCtx;
-use crate::minibroker::state::{State, read_committed};
+use crate::minibroker::state::{Partition, State, read_committed};
+
+/// Kafka's check of a request's `current_leader_epoch` against a replica's
+/// (`Partition.localLogWithEpochOrThrow`): the epoch first, then
+/// leadership. -1 asks for no check.
+pub(super) fn fence(p: &Partition, broker: i32, current_leader_epoch: i32) -> i16 {
+    if !p.logs.contains_key(&broker) {
+        return code::NOT_LEADER_OR_FOLLOWER;
+    }
+    if current_leader_epoch != -1 {
+        if current_leader_epoch < p.leader_epoch {
+            return code::FENCED_LEADER_EPOCH;
+        }
+        if current_leader_epoch > p.leader_epoch {
+            return code::UNKNOWN_LEADER_EPOCH;
+        }
+    }
+    if p.leader != broker {
+        return code::NOT_LEADER_OR_FOLLOWER;
+    }
+    code::NONE
+}
 
 fn build(
     ctx: &BrokerCtx,
@@ -56,9 +78,15 @@ fn build(
                 parts.push(pd.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
-            if p.leader != ctx.id {
+            let fenced = fence(p, ctx.id, fp.current_leader_epoch);
+            if fenced != code::NONE {
                 any_error = true;
-                parts.push(pd.with_error_code(code::NOT_LEADER_OR_FOLLOWER));
+                // KIP-951: where the leader is now, so the client need not
+                // ask Metadata first.
+                let current = LeaderIdAndEpoch::default()
+                    .with_leader_id(BrokerId(p.leader))
+                    .with_leader_epoch(p.leader_epoch);
+                parts.push(pd.with_error_code(fenced).with_current_leader(current));
                 continue;
             }
             let log = p.leader_log().expect("leader has a log");
@@ -135,8 +163,9 @@ pub async fn list_offsets(
                         let Some(p) = s.partition(lt.name.0.as_str(), lp.partition_index) else {
                             return r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION);
                         };
-                        if p.leader != ctx.id {
-                            return r.with_error_code(code::NOT_LEADER_OR_FOLLOWER);
+                        let fenced = fence(p, ctx.id, lp.current_leader_epoch);
+                        if fenced != code::NONE {
+                            return r.with_error_code(fenced);
                         }
                         let log = p.leader_log().expect("leader has a log");
                         let (offset, ts) = match lp.timestamp {

@@ -14,12 +14,14 @@ use super::shared::BrokerCtx;
 
 mod api_versions;
 mod configs;
+mod epochs;
 mod fetch;
 mod groups;
 mod log_dirs;
 mod metadata;
 mod produce;
 mod producer_id;
+mod quorum;
 mod reassign;
 mod sasl;
 mod topics;
@@ -73,6 +75,7 @@ apis! {
     CreateTopics: CreateTopicsRequest => 2..=7, topics::create;
     InitProducerId: InitProducerIdRequest => 0..=5, producer_id::handle;
     DeleteTopics: DeleteTopicsRequest => 1..=6, topics::delete;
+    OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => 2..=4, epochs::handle;
     DescribeConfigs: DescribeConfigsRequest => 1..=4, configs::describe;
     AlterConfigs: AlterConfigsRequest => 0..=2, configs::alter;
     AlterReplicaLogDirs: AlterReplicaLogDirsRequest => 1..=2, log_dirs::alter;
@@ -83,6 +86,7 @@ apis! {
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => 0..=1, configs::incremental;
     AlterPartitionReassignments: AlterPartitionReassignmentsRequest => 0..=0, reassign::alter;
     ListPartitionReassignments: ListPartitionReassignmentsRequest => 0..=0, reassign::list;
+    DescribeQuorum: DescribeQuorumRequest => 0..=2, quorum::handle;
     DescribeCluster: DescribeClusterRequest => 0..=1, metadata::describe_cluster;
     SaslHandshake: SaslHandshakeRequest => 1..=1, sasl::handshake;
     SaslAuthenticate: SaslAuthenticateRequest => 0..=2, sasl::authenticate;

@@ -5,6 +5,9 @@
 //! already below it refuses the batch (NOT_ENOUGH_REPLICAS), one that falls
 //! below it while the batch waits fails it after the append
 //! (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+//! Idempotent producers' batches are checked by sequence (`producers`): a
+//! retried batch is acknowledged with its first offsets, not appended
+//! again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use kafka_protocol::messages::produce_response::{
 
 use crate::minibroker::code;
 use crate::minibroker::log::{RecordsError, sb, split_batches};
+use crate::minibroker::producers::{Header, ProducerStates, Verdict};
 use crate::minibroker::shared::BrokerCtx;
 
 struct Pending {
@@ -34,6 +38,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     let mut responses = Vec::new();
     let mut pending = Vec::new();
     ctx.shared.mutate(|s| {
+        let mut producers = std::mem::take(&mut s.producers);
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
             let min_isr = s.min_insync_replicas(&name);
@@ -78,11 +83,46 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 }
                 let epoch = p.leader_epoch;
                 let log = &mut p.logs.get_mut(&ctx.id).expect("leader has a log").log;
-                let base = log.leo();
-                for b in &batches {
-                    log.append_as_leader(b, epoch);
+                let (cached_at, states) = producers
+                    .entry((name.clone(), pd.index))
+                    .or_insert_with(|| ((-1, -1, -1), ProducerStates::default()));
+                if *cached_at != (ctx.id, epoch, log.leo()) {
+                    *states = ProducerStates::rebuild(log);
                 }
-                let end = log.leo();
+                // Batches in order, each checked after the one before it
+                // is recorded (clients send one per partition).
+                let mut first = None;
+                let mut end = log.leo();
+                let mut refused = None;
+                for b in &batches {
+                    let header = Header::of(b);
+                    let verdict = header.map_or(Verdict::Append, |h| states.check(&h));
+                    let (base, last) = match verdict {
+                        Verdict::Append => {
+                            let base = log.append_as_leader(b, epoch);
+                            if let Some(h) = header {
+                                states.record(&h, base, log.leo() - 1);
+                            }
+                            (base, log.leo() - 1)
+                        }
+                        Verdict::Duplicate {
+                            base_offset,
+                            last_offset,
+                        } => (base_offset, last_offset),
+                        Verdict::Refused(c) => {
+                            refused = Some(c);
+                            break;
+                        }
+                    };
+                    first.get_or_insert(base);
+                    end = end.max(last + 1);
+                }
+                *cached_at = (ctx.id, epoch, log.leo());
+                if let Some(c) = refused {
+                    parts.push(pr.with_error_code(c));
+                    continue;
+                }
+                let base = first.unwrap_or(end);
                 pr = pr
                     .with_base_offset(base)
                     .with_log_start_offset(log.log_start());
@@ -105,6 +145,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                     .with_partition_responses(parts),
             );
         }
+        s.producers = producers;
         s.recompute_hw();
     });
     if !pending.is_empty() {

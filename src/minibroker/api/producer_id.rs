@@ -1,7 +1,7 @@
 //! InitProducerId (22), for idempotent producers (the Java client's
-//! default): hands out fresh producer ids. Transactions are not supported
-//! (a transactional id gets INVALID_REQUEST), and the broker does not
-//! deduplicate by sequence number.
+//! default): hands out fresh producer ids at epoch 0, or bumps the epoch of
+//! the id a producer names. Transactions are not supported (a
+//! transactional id gets INVALID_REQUEST); Produce checks sequences.
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
@@ -15,6 +15,13 @@ pub async fn handle(
 ) -> InitProducerIdResponse {
     if req.transactional_id.is_some() {
         return InitProducerIdResponse::default().with_error_code(code::INVALID_REQUEST);
+    }
+    // KIP-360: a producer that names its id and epoch gets the epoch
+    // bumped, so it can start its sequences again after an error.
+    if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
+        return InitProducerIdResponse::default()
+            .with_producer_id(req.producer_id)
+            .with_producer_epoch(req.producer_epoch.saturating_add(1));
     }
     ctx.shared.mutate(|s| {
         s.next_producer_id += 1;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::config::{MAX_BROKERS, MAX_PARTITIONS};
 use super::log::{Batch, PartitionLog};
+use super::producers::ProducerStates;
 use super::throttle::TokenBucket;
 
 pub type BrokerId = i32;
@@ -23,7 +24,7 @@ mod placement;
 mod reassign;
 mod replication;
 
-pub use replication::{StepOutcome, read_committed};
+pub use replication::{REPLICA_FETCH_MAX_BYTES, StepOutcome, read_committed};
 
 #[derive(Debug, Clone)]
 pub struct Broker {
@@ -174,12 +175,19 @@ pub struct State {
     pub controller: BrokerId,
     /// Grows by one on every metadata change.
     pub metadata_epoch: i64,
+    /// The metadata quorum's leader epoch: grows by one each time the
+    /// controller role moves (what DescribeQuorum reports).
+    pub controller_epoch: i32,
     pub brokers: BTreeMap<BrokerId, Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub timing: Timing,
     pub topic_defaults: TopicDefaults,
     /// Last producer id handed out by InitProducerId.
     pub next_producer_id: i64,
+    /// Idempotent producers' state per partition, as derived from the
+    /// leader's log at (leader, leader epoch, log end); derived again from
+    /// the log whenever that changed otherwise than by Produce.
+    pub producers: BTreeMap<(String, i32), CachedProducers>,
     next_topic_id: u64,
     /// Dirs asked for replicas a broker does not hold yet (topic,
     /// partition, broker): the replica is created there when a move adds
@@ -190,6 +198,10 @@ pub struct State {
     /// Consumer groups and their committed offsets (`groups.rs`).
     pub groups: super::groups::Groups,
 }
+
+/// A partition's producer states and the (leader, leader epoch, log end)
+/// they were derived at.
+pub type CachedProducers = ((BrokerId, i32, i64), ProducerStates);
 
 /// A controller-level failure for one partition or resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,11 +226,13 @@ impl State {
             cluster_id,
             controller,
             metadata_epoch: 1,
+            controller_epoch: 1,
             brokers: brokers.into_iter().map(|b| (b.id, b)).collect(),
             topics: BTreeMap::new(),
             timing,
             topic_defaults: TopicDefaults::default(),
             next_producer_id: 1000,
+            producers: BTreeMap::new(),
             next_topic_id: 1,
             preferred_dirs: BTreeMap::new(),
             storage: None,
@@ -401,8 +415,8 @@ mod tests {
         let now = Instant::now();
         s.create_topic("t", vec![vec![1], vec![2]], BTreeMap::new(), now)
             .unwrap();
-        load(&mut s, "t", 0, 100);
-        load(&mut s, "t", 1, 100);
+        load(&mut s, "t", 0, 300);
+        load(&mut s, "t", 1, 300);
         run(&mut s, 1);
         // Partition 0's new replica on 3 is listed; partition 1's on 4 is not.
         s.topics
@@ -426,9 +440,11 @@ mod tests {
         );
         let p0 = s.partition("t", 0).unwrap();
         assert!(p0.reassigning(), "listed move is pinned");
-        let copied = p0.logs[&3].log.size() as f64;
+        // Its first fetch went before the quota was used up, as Kafka's
+        // does, and paid for ten seconds of it.
+        let copied = p0.logs[&3].log.size();
         assert!(
-            (copied - 100_000.0).abs() < 15_000.0,
+            copied <= REPLICA_FETCH_MAX_BYTES as u64 && copied > 1_000_000,
             "copied {copied} B in 1 s at 100 kB/s"
         );
         // Once in sync, the replica is no longer held back even though listed.
@@ -440,6 +456,133 @@ mod tests {
         run(&mut s, 5);
         assert!(!s.partition("t", 0).unwrap().reassigning());
         assert_eq!(s.partition("t", 0).unwrap().replicas, vec![1, 3]);
+    }
+
+    #[test]
+    fn throttled_replicas_into_one_broker_share_its_quota_fetch_by_fetch() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        let assignment = vec![vec![1], vec![2], vec![1], vec![2]];
+        s.create_topic("t", assignment, BTreeMap::new(), now)
+            .unwrap();
+        for p in 0..4 {
+            load(&mut s, "t", p, 600); // 6.4 MB each
+        }
+        let rate = 2_000_000u64;
+        s.topics
+            .get_mut("t")
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_REPLICAS.into(), "*".into());
+        s.brokers
+            .get_mut(&3)
+            .unwrap()
+            .configs
+            .insert(throttle::FOLLOWER_RATE.into(), rate.to_string());
+        for (p, leader) in [(0, 1), (1, 2), (2, 1), (3, 2)] {
+            s.reassign("t", p, Some(vec![leader, 3]), now).unwrap();
+        }
+        run(&mut s, 500); // five seconds
+        let copied: Vec<u64> = (0..4)
+            .map(|p| s.partition("t", p).unwrap().logs[&3].log.size())
+            .collect();
+        let total: u64 = copied.iter().sum();
+        // Each fetch takes up to 1 MiB from every partition, so none runs
+        // ahead of another by more than a batch (about 10.7 kB here).
+        let (min, max) = (copied.iter().min().unwrap(), copied.iter().max().unwrap());
+        assert!(max - min < 11_000, "{copied:?}");
+        // Together at the rate, plus the first round that went unpaid.
+        let fetch = REPLICA_FETCH_MAX_BYTES as u64;
+        assert!(
+            total >= 5 * rate && total <= 5 * rate + 4 * fetch,
+            "{total} B in 5 s at {rate} B/s: {copied:?}"
+        );
+        assert!((0..4).all(|p| s.partition("t", p).unwrap().reassigning()));
+    }
+
+    /// Appends `n` batches to the leader's log in its current epoch, as
+    /// Produce does.
+    fn produce(s: &mut State, topic: &str, n: usize) {
+        let p = s.partition_mut(topic, 0).unwrap();
+        let (leader, epoch) = (p.leader, p.leader_epoch);
+        for _ in 0..n {
+            let b = crate::minibroker::log::synthetic_batch(0, 10, 100, 0);
+            p.logs
+                .get_mut(&leader)
+                .unwrap()
+                .log
+                .append_as_leader(&b, epoch);
+        }
+    }
+
+    #[test]
+    fn a_returning_ex_leader_truncates_its_unreplicated_tail_by_leader_epoch() {
+        let mut s = state(2, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1, 2]], BTreeMap::new(), now)
+            .unwrap();
+        produce(&mut s, "t", 2);
+        run(&mut s, 5);
+        // The follower stops; the leader takes writes (acks=1) alone.
+        s.broker_stopped(2);
+        produce(&mut s, "t", 3);
+        run(&mut s, 1); // its high watermark covers them: the ISR is itself
+        let epoch_of_tail = s.partition("t", 0).unwrap().leader_epoch;
+        s.broker_stopped(1);
+        // An unclean election makes 2 the leader of a new epoch; it takes
+        // other writes.
+        s.broker_started(2, 0, now);
+        s.elect("t", 0, 1).unwrap();
+        let p = s.partition("t", 0).unwrap();
+        let new_epoch = p.leader_epoch;
+        assert_eq!((p.leader, new_epoch > epoch_of_tail), (2, true));
+        let new_epoch_start = p.logs[&2].log.leo();
+        assert_eq!(new_epoch_start, 20);
+        produce(&mut s, "t", 4);
+        // 1 comes back with its tail: 20..50 in the old epoch.
+        s.broker_started(1, 0, now);
+        assert_eq!(s.partition("t", 0).unwrap().logs[&1].log.leo(), 50);
+        let leader_log = &s.partition("t", 0).unwrap().logs[&2].log;
+        assert_eq!(
+            crate::minibroker::epochs::end_offset_for(leader_log, Some(new_epoch), epoch_of_tail),
+            (0, new_epoch_start),
+            "the leader's end offset for the ex-leader's epoch"
+        );
+        run(&mut s, 10);
+        let p = s.partition("t", 0).unwrap();
+        let (old, new) = (&p.logs[&1].log, &p.logs[&2].log);
+        let shape = |l: &PartitionLog| {
+            l.batches()
+                .iter()
+                .map(|b| (b.base_offset, b.last_offset, b.leader_epoch()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            shape(old),
+            shape(new),
+            "the ex-leader holds the leader's log"
+        );
+        assert_eq!(old.leo(), 60);
+        assert!(p.isr.contains(&1), "and rejoined the ISR: {:?}", p.isr);
+    }
+
+    #[test]
+    fn the_quorum_epoch_grows_when_the_controller_moves() {
+        let mut s = state(3, 0);
+        let now = Instant::now();
+        assert_eq!((s.controller, s.controller_epoch), (1, 1));
+        s.broker_stopped(2);
+        assert_eq!(
+            (s.controller, s.controller_epoch),
+            (1, 1),
+            "not the controller"
+        );
+        s.broker_stopped(1);
+        assert_eq!((s.controller, s.controller_epoch), (3, 2));
+        s.broker_stopped(3);
+        assert_eq!((s.controller, s.controller_epoch), (-1, 3));
+        s.broker_started(2, 0, now);
+        assert_eq!((s.controller, s.controller_epoch), (2, 4));
     }
 
     #[test]

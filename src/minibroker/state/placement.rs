@@ -260,6 +260,7 @@ impl State {
         }
         if self.controller == id {
             self.controller = self.alive_brokers().first().copied().unwrap_or(-1);
+            self.controller_epoch += 1;
         }
         self.recompute_hw();
         self.metadata_epoch += 1;
@@ -291,6 +292,7 @@ impl State {
         }
         if self.controller == -1 {
             self.controller = id;
+            self.controller_epoch += 1;
         }
         self.metadata_epoch += 1;
     }
@@ -315,12 +317,14 @@ impl State {
         self.brokers.insert(id, broker);
         if self.controller == -1 {
             self.controller = id;
+            self.controller_epoch += 1;
         }
         self.metadata_epoch += 1;
         Ok(())
     }
 
-    /// Leader election: type 0 preferred, 1 unclean.
+    /// Leader election: type 0 preferred, 1 unclean. Refusals carry
+    /// Kafka 4.3.1's messages (its `Errors` defaults).
     pub fn elect(&mut self, topic: &str, partition: i32, election_type: i8) -> Result<(), Refusal> {
         let alive = self.alive_brokers();
         let is_alive = |b: BrokerId| alive.contains(&b);
@@ -334,25 +338,19 @@ impl State {
             0 => {
                 let preferred = p.replicas[0];
                 if p.leader == preferred {
-                    return Err(Refusal::new(
-                        code::ELECTION_NOT_NEEDED,
-                        "preferred leader already leads",
-                    ));
+                    return Err(Refusal::new(code::ELECTION_NOT_NEEDED, ELECTION_NOT_NEEDED));
                 }
                 if !is_alive(preferred) || !p.isr.contains(&preferred) {
                     return Err(Refusal::new(
                         code::PREFERRED_LEADER_NOT_AVAILABLE,
-                        format!("preferred leader {preferred} is not alive and in sync"),
+                        "The preferred leader was not available.",
                     ));
                 }
                 Self::set_leader(p, preferred, &is_alive);
             }
             1 => {
                 if p.leader >= 0 && is_alive(p.leader) {
-                    return Err(Refusal::new(
-                        code::ELECTION_NOT_NEEDED,
-                        "partition has a live leader",
-                    ));
+                    return Err(Refusal::new(code::ELECTION_NOT_NEEDED, ELECTION_NOT_NEEDED));
                 }
                 let next = p
                     .replicas
@@ -363,7 +361,7 @@ impl State {
                 let Some(next) = next else {
                     return Err(Refusal::new(
                         code::ELIGIBLE_LEADERS_NOT_AVAILABLE,
-                        "no live replica",
+                        "Eligible topic partition leaders are not available.",
                     ));
                 };
                 if !p.isr.contains(&next) {
@@ -380,3 +378,7 @@ impl State {
         Ok(())
     }
 }
+
+/// Kafka's words for ELECTION_NOT_NEEDED, for a preferred election where the
+/// preferred leader leads and an unclean one where a leader is live.
+const ELECTION_NOT_NEEDED: &str = "Leader election not needed for topic partition.";

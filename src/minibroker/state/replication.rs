@@ -6,13 +6,53 @@ use std::time::{Duration, Instant};
 
 use super::reassign::complete_reassignment;
 use super::*;
-use crate::minibroker::{code, throttle};
+use crate::minibroker::{code, epochs, throttle};
 
 /// A broker's throttle rates during one replication step.
 struct Rates {
     leader: Option<u64>,
     follower: Option<u64>,
     dirs: Option<u64>,
+}
+
+/// Kafka's `replica.fetch.max.bytes`: the most a follower's fetch takes
+/// from one partition (at least one batch, however large).
+pub const REPLICA_FETCH_MAX_BYTES: usize = 1 << 20;
+
+/// An out-of-sync follower held by a throttle during one step.
+struct Fetcher {
+    topic: String,
+    partition: i32,
+    leader: BrokerId,
+    follower: BrokerId,
+    l_listed: bool,
+    f_listed: bool,
+    /// Bytes copied this step, bounded by `max_copy_per_step`.
+    copied: u64,
+    /// A fetch the quota let through found nothing left to copy.
+    caught_up: bool,
+}
+
+/// One fetch by `follower` from `leader`'s log of `p`: whole batches up to
+/// `max_bytes` (the first always). Returns the bytes copied.
+fn fetch(p: &mut Partition, leader: BrokerId, follower: BrokerId, max_bytes: usize) -> u64 {
+    // Taken out of the map so the leader's log can be read meanwhile.
+    let mut r = p
+        .logs
+        .remove(&follower)
+        .expect("replica log exists for every replica");
+    let leader_log = &p.logs[&leader].log;
+    let leader_leo = leader_log.leo();
+    let mut copied = 0u64;
+    while let Some(batch) = leader_log.batch_at(r.log.leo(), leader_leo) {
+        if copied > 0 && copied + batch.size() > max_bytes as u64 {
+            break;
+        }
+        copied += batch.size();
+        r.log.push(batch.clone());
+    }
+    p.logs.insert(follower, r);
+    copied
 }
 
 /// What a replication step did, for the server to wake waiters.
@@ -74,11 +114,18 @@ impl State {
             _ => Some(code::NOT_LEADER_OR_FOLLOWER),
         }
     }
-
     /// One replication step: refill throttle budgets, let every live
-    /// follower copy from its leader (held back only when throttled and out
-    /// of sync), update ISRs and high watermarks, finish reassignments whose
-    /// targets are all in sync, and advance disk-to-disk moves.
+    /// follower copy from its leader, update ISRs and high watermarks,
+    /// finish reassignments whose targets are all in sync, and advance
+    /// disk-to-disk moves.
+    ///
+    /// Followers in sync or not throttled copy freely. Out-of-sync
+    /// followers listed in a throttle copy as Kafka's fetcher does, fetch
+    /// by fetch: a round looks at each broker's quotas once, and every
+    /// such follower whose quotas are not exceeded then fetches up to
+    /// [`REPLICA_FETCH_MAX_BYTES`] (at least one batch), paid afterwards.
+    /// So every throttled partition copying through one broker shares its
+    /// quota, each getting its fetch in the same round.
     pub fn replicate(&mut self, now: Instant, dt: Duration) -> StepOutcome {
         let mut out = StepOutcome::default();
         let burst = self.timing.throttle_burst;
@@ -100,7 +147,10 @@ impl State {
         let alive = self.alive_brokers();
         let is_alive = |b: BrokerId| alive.contains(&b);
         let brokers = &mut self.brokers;
-        for t in self.topics.values_mut() {
+        let topics = &mut self.topics;
+        // Followers held by a throttle, fetched for in rounds below.
+        let mut throttled: Vec<Fetcher> = Vec::new();
+        for t in topics.values_mut() {
             let leader_list = throttle::ReplicaList::parse(
                 t.configs.get(throttle::LEADER_REPLICAS).map(String::as_str),
             );
@@ -115,66 +165,133 @@ impl State {
                     continue;
                 }
                 let leader_leo = p.logs[&leader].log.leo();
+                for f in p.replicas.clone() {
+                    if f == leader || !is_alive(f) || brokers[&f].replication_paused {
+                        continue;
+                    }
+                    // A follower first cuts what the leader does not have
+                    // (an ex-leader's unreplicated tail), as Kafka's does
+                    // by OffsetForLeaderEpoch, so no copy builds on it.
+                    let leader_log = &p.logs[&leader].log;
+                    if let Some(at) =
+                        epochs::truncation_point(&p.logs[&f].log, leader_log, p.leader_epoch)
+                    {
+                        p.logs.get_mut(&f).unwrap().log.truncate_to(at);
+                        out.changed = true;
+                    }
+                    let l_listed =
+                        rates[&leader].leader.is_some() && leader_list.contains(p.index, leader);
+                    let f_listed =
+                        rates[&f].follower.is_some() && follower_list.contains(p.index, f);
+                    if !p.isr.contains(&f) && (l_listed || f_listed) {
+                        throttled.push(Fetcher {
+                            topic: t.name.clone(),
+                            partition: p.index,
+                            leader,
+                            follower: f,
+                            l_listed,
+                            f_listed,
+                            copied: 0,
+                            caught_up: false,
+                        });
+                        continue;
+                    }
+                    if p.logs[&f].log.leo() >= leader_leo || max_copy == 0 {
+                        continue;
+                    }
+                    // In-sync traffic of listed replicas counts against the
+                    // quota without waiting for it (and may run it into debt).
+                    let copied = fetch(p, leader, f, max_copy);
+                    if l_listed {
+                        brokers
+                            .get_mut(&leader)
+                            .unwrap()
+                            .leader_bucket
+                            .charge(copied);
+                    }
+                    if f_listed {
+                        brokers.get_mut(&f).unwrap().follower_bucket.charge(copied);
+                    }
+                    out.copied_bytes += copied;
+                }
+            }
+        }
+        // Throttled fetches, round by round until no quota lets any through.
+        loop {
+            let open = |b: &BrokerId, leader_side: bool| {
+                let b = &brokers[b];
+                !if leader_side {
+                    &b.leader_bucket
+                } else {
+                    &b.follower_bucket
+                }
+                .exceeded()
+            };
+            let go: Vec<bool> = throttled
+                .iter()
+                .map(|x| {
+                    !x.caught_up
+                        && x.copied < max_copy as u64
+                        && (!x.l_listed || open(&x.leader, true))
+                        && (!x.f_listed || open(&x.follower, false))
+                })
+                .collect();
+            let mut any = false;
+            for (x, go) in throttled.iter_mut().zip(go) {
+                if !go {
+                    continue;
+                }
+                let p = &mut topics.get_mut(&x.topic).unwrap().partitions[x.partition as usize];
+                // The leader learns a follower has everything only from a
+                // fetch at its log end, which the quota must let through.
+                if p.logs[&x.follower].log.leo() >= p.logs[&x.leader].log.leo() {
+                    x.caught_up = true;
+                    continue;
+                }
+                let want = REPLICA_FETCH_MAX_BYTES.min(max_copy - x.copied as usize);
+                let n = fetch(p, x.leader, x.follower, want);
+                if x.l_listed {
+                    brokers.get_mut(&x.leader).unwrap().leader_bucket.charge(n);
+                }
+                if x.f_listed {
+                    brokers
+                        .get_mut(&x.follower)
+                        .unwrap()
+                        .follower_bucket
+                        .charge(n);
+                }
+                x.copied += n;
+                out.copied_bytes += n;
+                any |= n > 0;
+            }
+            if !any {
+                break;
+            }
+        }
+        if out.copied_bytes > 0 {
+            out.changed = true;
+        }
+        // Throttled followers that no fetch found at the log end this step.
+        let held: std::collections::BTreeSet<(&str, i32, BrokerId)> = throttled
+            .iter()
+            .filter(|x| !x.caught_up)
+            .map(|x| (x.topic.as_str(), x.partition, x.follower))
+            .collect();
+        for t in topics.values_mut() {
+            for p in t.partitions.iter_mut() {
+                let leader = p.leader;
+                if leader < 0 || !is_alive(leader) {
+                    continue;
+                }
+                let leader_leo = p.logs[&leader].log.leo();
                 let followers: Vec<BrokerId> = p
                     .replicas
                     .iter()
                     .copied()
-                    .filter(|b| *b != leader)
+                    .filter(|b| *b != leader && is_alive(*b))
                     .collect();
                 for f in followers {
-                    if !is_alive(f) {
-                        continue;
-                    }
                     let in_isr = p.isr.contains(&f);
-                    let paused = brokers[&f].replication_paused;
-                    let behind = p.logs[&f].log.leo() < leader_leo;
-                    let mut copied = 0usize;
-                    if behind && !paused && max_copy > 0 {
-                        let l_listed = rates[&leader].leader.is_some()
-                            && leader_list.contains(p.index, leader);
-                        let f_listed =
-                            rates[&f].follower.is_some() && follower_list.contains(p.index, f);
-                        // Taken out of the map so the leader's log can be read meanwhile.
-                        let mut r = p
-                            .logs
-                            .remove(&f)
-                            .expect("replica log exists for every replica");
-                        let leader_log = &p.logs[&leader].log;
-                        loop {
-                            let from = r.log.leo();
-                            if from >= leader_leo || copied >= max_copy {
-                                break;
-                            }
-                            let Some(batch) = leader_log.batch_at(from, leader_leo) else {
-                                break;
-                            };
-                            let n = batch.size();
-                            // Out-of-sync listed replicas pay before they copy;
-                            // both checks run so each bucket records its need.
-                            if !in_isr {
-                                let leader_ok = !l_listed
-                                    || brokers.get_mut(&leader).unwrap().leader_bucket.can_pay(n);
-                                let follower_ok = !f_listed
-                                    || brokers.get_mut(&f).unwrap().follower_bucket.can_pay(n);
-                                if !(leader_ok && follower_ok) {
-                                    break;
-                                }
-                            }
-                            r.log.push(batch.clone());
-                            copied += n as usize;
-                            if l_listed {
-                                brokers.get_mut(&leader).unwrap().leader_bucket.charge(n);
-                            }
-                            if f_listed {
-                                brokers.get_mut(&f).unwrap().follower_bucket.charge(n);
-                            }
-                        }
-                        p.logs.insert(f, r);
-                    }
-                    out.copied_bytes += copied as u64;
-                    if copied > 0 {
-                        out.changed = true;
-                    }
                     let r = p.logs.get_mut(&f).expect("replica log exists");
                     if r.log.leo() >= leader_leo {
                         r.last_caught_up = now;
@@ -182,7 +299,11 @@ impl State {
                     if in_isr && now.duration_since(r.last_caught_up) > lag_max {
                         p.isr.retain(|b| *b != f);
                         out.changed = true;
-                    } else if !in_isr && r.log.leo() >= p.hw && r.log.leo() >= leader_leo {
+                    } else if !in_isr
+                        && r.log.leo() >= p.hw
+                        && r.log.leo() >= leader_leo
+                        && !held.contains(&(t.name.as_str(), p.index, f))
+                    {
                         p.isr.push(f);
                         out.changed = true;
                     }

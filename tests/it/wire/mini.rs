@@ -81,8 +81,10 @@ impl Backend for Mini {
         self.on_cluster_runtime(move |c| async move { c.start_broker(id).await.unwrap() })
     }
     fn quota_burst(&self, rate: u64) -> u64 {
-        // The token bucket holds at most BURST of credit.
+        // The token bucket holds at most BURST of credit, and a fetch goes
+        // whenever the balance is not negative, paid afterwards.
         (rate as f64 * kafka_migrate::minibroker::throttle::BURST.as_secs_f64()) as u64
+            + kafka_migrate::minibroker::state::REPLICA_FETCH_MAX_BYTES as u64
     }
 }
 

@@ -33,7 +33,7 @@ pub trait Backend: Send + Sync {
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Bytes a replication throttle of `rate` bytes/s can let through at
-    /// once before it binds, after a quiet spell.
+    /// once before it binds, after a quiet spell, to one partition.
     fn quota_burst(&self, rate: u64) -> u64;
 }
 
@@ -105,6 +105,11 @@ macro_rules! suite {
             group_offsets_survive_a_reassignment,
             classic_protocol_step_by_step,
             balance_disks_with_apply,
+            throttled_replicas_share_the_quota,
+            a_returning_ex_leader_truncates_by_leader_epoch,
+            idempotent_producer_survives_a_leader_failover,
+            retried_idempotent_batches_are_written_once,
+            elect_leaders_refusals_in_kafkas_words,
         );
         $crate::wire::suite!(@ops $with, $scenarios;
             apply_throttled_move,
@@ -132,6 +137,7 @@ macro_rules! suite {
             each_sees_the_others_moves,
             kafka_console_consumer_and_consumer_groups,
             balance_disks_with_kafkas_tool,
+            kafka_metadata_quorum,
         );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

@@ -1439,3 +1439,616 @@ pub async fn min_insync_replicas_refuses_acks_all(b: &dyn Backend) {
     // never appended.
     assert_eq!(high_watermark(&b.bootstrap(), &topic, 0), 3, "{n}");
 }
+
+/// Size of each partition of `topic` on broker `id` (future logs excluded).
+async fn partition_sizes(a: &mut Admin, id: BrokerId, topic: &str) -> BTreeMap<i32, u64> {
+    let resp = a.log_dirs(id).await.unwrap();
+    let mut out = BTreeMap::new();
+    for d in &resp.results {
+        for t in d.topics.iter().filter(|t| t.name.0.as_str() == topic) {
+            for p in t.partitions.iter().filter(|p| !p.is_future_key) {
+                out.insert(p.partition_index, p.partition_size.max(0) as u64);
+            }
+        }
+    }
+    out
+}
+
+/// Writes about `bytes` of 1 kB records to `partition`, in batches of at
+/// most 128 kB: batches near a fetch's 1 MiB would each fill a fetch alone
+/// (Kafka then serves a partition nothing rather than split one), and the
+/// sharing would be lost in how batches pack.
+fn fill_in_small_batches(b: &dyn Backend, topic: &str, partition: i32, bytes: usize) {
+    let mut data = String::with_capacity(bytes + bytes / 100);
+    for i in 0..bytes / 1000 {
+        let c = char::from(b'a' + ((i + partition as usize) % 26) as u8);
+        data.extend(std::iter::repeat_n(c, 999));
+        data.push('\n');
+    }
+    let p = partition.to_string();
+    let args = [
+        "-P",
+        "-b",
+        &b.bootstrap(),
+        "-t",
+        topic,
+        "-p",
+        &p,
+        "-X",
+        "acks=all",
+        "-z",
+        "none",
+        "-X",
+        "batch.size=131072",
+    ];
+    kcat(&args, Some(data.as_bytes()));
+}
+
+/// Kafka's `replica.fetch.max.bytes`: what one fetch takes from a partition.
+const FETCH_MAX: u64 = 1 << 20;
+
+/// Four throttled replicas copying into one broker share its follower
+/// quota fetch by fetch, as Kafka's fetcher does: at every look each has
+/// about a quarter of what came in (none ahead by more than a fetch), and
+/// none gets more than its quarter of the rate beyond what the quota lets
+/// through at once. Measured on Kafka 4.3.1; the mini-broker once copied
+/// them one after another at the full rate.
+pub async fn throttled_replicas_share_the_quota(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (w, y) = (ids[0], ids[2]);
+    let n = 4usize;
+    // One leader, so one fetcher on y fetches all four: Kafka runs a
+    // fetcher per leader broker, and two of them race for the quota.
+    let leaders = [w; 4];
+    let assignment: Vec<Vec<BrokerId>> = leaders.iter().map(|&l| vec![l]).collect();
+    let (topic, mut a) = new_topic(b, "km-share", &assignment).await;
+    wait_leader(b, &topic).await;
+    let rate = 2_000_000u64;
+    // Every partition's first fetch goes before the quota is looked at.
+    let burst = b.quota_burst(rate) + (n as u64 - 1) * FETCH_MAX;
+    let per_partition = 8_000_000usize;
+    for p in 0..n as i32 {
+        fill_in_small_batches(b, &topic, p, per_partition);
+    }
+    let size = eventually!("every partition written", 30, {
+        let s = partition_sizes(&mut a, w, &topic).await;
+        (s.len() == n).then_some(s)
+    });
+    assert!(
+        size.values().all(|&s| s >= per_partition as u64),
+        "{size:?}"
+    );
+    let followers: Vec<String> = (0..n).map(|p| format!("{p}:{y}")).collect();
+    alter_throttle(
+        &mut a,
+        &[y],
+        &topic,
+        Some(&rate.to_string()),
+        None,
+        Some(&followers.join(",")),
+    )
+    .await;
+    assert_configs(
+        b,
+        &mut a,
+        &ConfigResource::Broker(y),
+        &[(RATES[1], Some(&rate.to_string()))],
+    )
+    .await;
+    let moves: Vec<_> = leaders
+        .iter()
+        .enumerate()
+        .map(|(p, &l)| (tp(&topic, p as i32), Some(vec![l, y])))
+        .collect();
+    let started = std::time::Instant::now();
+    let res = a.alter_reassignments(&moves).await.unwrap();
+    assert!(res.iter().all(|(_, r)| r.is_ok()), "{res:?}");
+    let total_size: u64 = size.values().sum();
+    let mut looks = 0;
+    loop {
+        let copied = partition_sizes(&mut a, y, &topic).await;
+        let t = started.elapsed().as_secs_f64();
+        let got: Vec<u64> = (0..n as i32)
+            .map(|p| copied.get(&p).copied().unwrap_or(0))
+            .collect();
+        let total: u64 = got.iter().sum();
+        let done = (0..n as i32).any(|p| got[p as usize] >= size[&p]);
+        let (min, max) = (*got.iter().min().unwrap(), *got.iter().max().unwrap());
+        // Until the first partition is whole, none is ahead of another by
+        // more than a fetch.
+        if !done {
+            assert!(
+                max - min <= FETCH_MAX * 3 / 2,
+                "{}: at {t:.1} s the copies stand at {got:?} of {size:?}: not shared",
+                b.name()
+            );
+        }
+        let share = burst as f64 / n as f64 + rate as f64 / n as f64 * t * 1.1;
+        assert!(
+            (max as f64) <= share + FETCH_MAX as f64,
+            "{}: at {t:.1} s a copy has {max} B, more than its share {share:.0} of {rate} B/s: {got:?}",
+            b.name()
+        );
+        looks += 1;
+        if total >= total_size {
+            eprintln!(
+                "{}: {total} B in {t:.1} s into broker {y} at {rate} B/s ({burst} B let through at once), {looks} looks",
+                b.name()
+            );
+            assert!(
+                t >= 0.9 * (total_size.saturating_sub(burst)) as f64 / rate as f64,
+                "{}: {total} B in {t:.1} s at {rate} B/s",
+                b.name()
+            );
+            break;
+        }
+        assert!(
+            t < 120.0,
+            "{}: copies stand at {got:?} after {t:.0} s",
+            b.name()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    clear_throttle(&mut a, &[y], &topic).await;
+    eventually!(
+        "moves complete",
+        60,
+        ongoing(&mut a, &topic).await.is_empty().then_some(())
+    );
+}
+
+/// Leader, leader epoch and sorted ISR of partition 0 from fresh metadata.
+async fn leadership(a: &mut Admin, topic: &str) -> Option<(BrokerId, i32, Vec<BrokerId>)> {
+    let md = a.metadata().await.unwrap();
+    let t = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(topic))?;
+    let p = t.partitions.iter().find(|p| p.partition_index == 0)?;
+    let mut isr: Vec<BrokerId> = p.isr_nodes.iter().map(|b| b.0).collect();
+    isr.sort_unstable();
+    Some((p.leader_id.0, p.leader_epoch, isr))
+}
+
+/// Sends `req` to broker `id` on a connection of its own.
+async fn send_to<R>(a: &mut Admin, id: BrokerId, req: &R) -> R::Response
+where
+    R: kafka_protocol::protocol::Request + kafka_protocol::protocol::Encodable + Send + Sync,
+{
+    a.metadata().await.unwrap();
+    let mut conn = Connection::connect(&a.brokers[&id].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    conn.send(req).await.unwrap()
+}
+
+/// OffsetForLeaderEpoch for partition 0: (error, epoch, end offset).
+async fn epoch_end(
+    a: &mut Admin,
+    id: BrokerId,
+    topic: &str,
+    current: i32,
+    epoch: i32,
+) -> (i16, i32, i64) {
+    use kafka_protocol::messages::OffsetForLeaderEpochRequest;
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let req = OffsetForLeaderEpochRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![
+            OffsetForLeaderTopic::default()
+                .with_topic(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![
+                    OffsetForLeaderPartition::default()
+                        .with_partition(0)
+                        .with_current_leader_epoch(current)
+                        .with_leader_epoch(epoch),
+                ]),
+        ]);
+    let resp = send_to(a, id, &req).await;
+    let p = &resp.topics[0].partitions[0];
+    (p.error_code, p.leader_epoch, p.end_offset)
+}
+
+/// ListOffsets (latest) for partition 0 with `current_leader_epoch`: the error.
+async fn list_offsets_error(a: &mut Admin, id: BrokerId, topic: &str, current: i32) -> i16 {
+    use kafka_protocol::messages::ListOffsetsRequest;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    let req = ListOffsetsRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![
+                    ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_current_leader_epoch(current)
+                        .with_timestamp(-1),
+                ]),
+        ]);
+    send_to(a, id, &req).await.topics[0].partitions[0].error_code
+}
+
+/// ElectLeaders for partition 0 sent to broker `via`: the partition's error.
+async fn elect(
+    a: &mut Admin,
+    via: BrokerId,
+    topic: &str,
+    election_type: i8,
+) -> (i16, Option<String>) {
+    use kafka_protocol::messages::ElectLeadersRequest;
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    let req = ElectLeadersRequest::default()
+        .with_election_type(election_type)
+        .with_timeout_ms(30_000)
+        .with_topic_partitions(Some(vec![
+            TopicPartitions::default()
+                .with_topic(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partitions(vec![0]),
+        ]));
+    let resp = send_to(a, via, &req).await;
+    let r = &resp.replica_election_results[0].partition_result[0];
+    (
+        r.error_code,
+        r.error_message.as_ref().map(|m| m.to_string()),
+    )
+}
+
+/// Kafka's FENCED_LEADER_EPOCH and UNKNOWN_LEADER_EPOCH.
+const FENCED_LEADER_EPOCH: i16 = 74;
+const UNKNOWN_LEADER_EPOCH: i16 = 75;
+
+/// A leader that took writes nobody copied, then stopped, comes back under
+/// a new leader elected uncleanly with other writes: it truncates to the
+/// end offset of its epoch on the new leader (OffsetForLeaderEpoch
+/// answers it) and copies the new leader's records, so when it leads
+/// again it serves them, never its old tail. Requests naming an old
+/// leader epoch are fenced, a future one unknown.
+pub async fn a_returning_ex_leader_truncates_by_leader_epoch(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (x, y) = (ids[0], ids[1]);
+    let (topic, mut a) = new_topic(b, "km-epochs", &[vec![x, y]]).await;
+    wait_leader(b, &topic).await;
+    let lines = |tag: &str, n: usize| -> String { (0..n).map(|i| format!("{tag}{i}\n")).collect() };
+    kcat_produce(&b.bootstrap(), &topic, lines("common-", 10).as_bytes());
+    eventually!("both in sync", 30, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(_, _, isr)| isr == &vec![x.min(y), x.max(y)])
+    });
+    b.stop_broker(y).await;
+    let (_, old_epoch, _) = eventually!("the ISR is the leader alone", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(l, _, isr)| *l == x && isr == &vec![x])
+    });
+    kcat_produce(&b.bootstrap(), &topic, lines("lost-", 5).as_bytes());
+    b.stop_broker(x).await;
+    b.start_broker(y).await;
+    eventually!("an unclean election makes the follower the leader", 60, {
+        let (code, msg) = elect(&mut a, y, &topic, 1).await;
+        match leadership(&mut a, &topic).await {
+            Some((l, _, _)) if l == y => Some(()),
+            _ => {
+                eprintln!("{}: unclean election: {code} {msg:?}", b.name());
+                None
+            }
+        }
+    });
+    let (_, new_epoch, _) = leadership(&mut a, &topic).await.unwrap();
+    assert!(
+        new_epoch > old_epoch,
+        "{}: {new_epoch} after {old_epoch}",
+        b.name()
+    );
+    kcat_produce(&b.bootstrap(), &topic, lines("new-", 7).as_bytes());
+    // The old leader's epoch ended on the new leader where the new one began.
+    let (code, epoch, end) = eventually!("the leader answers for its epoch", 30, {
+        let r = epoch_end(&mut a, y, &topic, new_epoch, old_epoch).await;
+        (r.0 == 0).then_some(r)
+    });
+    assert_eq!(
+        (code, end),
+        (0, 10),
+        "{}: end of epoch {old_epoch}",
+        b.name()
+    );
+    assert!(epoch <= old_epoch, "{}: epoch {epoch}", b.name());
+    assert_eq!(
+        epoch_end(&mut a, y, &topic, new_epoch, new_epoch).await,
+        (0, new_epoch, 17),
+        "{}: the current epoch ends at the log end",
+        b.name()
+    );
+    for (current, want) in [
+        (old_epoch, FENCED_LEADER_EPOCH),
+        (new_epoch + 1, UNKNOWN_LEADER_EPOCH),
+    ] {
+        assert_eq!(
+            epoch_end(&mut a, y, &topic, current, old_epoch).await.0,
+            want,
+            "{}",
+            b.name()
+        );
+        assert_eq!(
+            list_offsets_error(&mut a, y, &topic, current).await,
+            want,
+            "{}",
+            b.name()
+        );
+    }
+    assert_eq!(
+        list_offsets_error(&mut a, y, &topic, new_epoch).await,
+        0,
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        list_offsets_error(&mut a, y, &topic, -1).await,
+        0,
+        "{}",
+        b.name()
+    );
+
+    b.start_broker(x).await;
+    eventually!("the old leader caught up", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(_, _, isr)| isr.contains(&x))
+    });
+    eventually!("the old leader leads again", 60, {
+        let _ = elect(&mut a, x, &topic, 0).await;
+        leadership(&mut a, &topic).await.filter(|(l, _, _)| *l == x)
+    });
+    let expected: Vec<String> = lines("common-", 10)
+        .lines()
+        .chain(lines("new-", 7).lines())
+        .enumerate()
+        .map(|(o, v)| format!("{o} {v}"))
+        .collect();
+    assert_eq!(kcat_consume_all(b, &topic), expected, "{}", b.name());
+}
+
+/// rdkafka with `enable.idempotence=true` produces through a leader
+/// failover: every record is acknowledged, and the partition holds each
+/// exactly once, in the order sent (retried batches the old leader had
+/// already replicated are recognised by their sequence numbers).
+pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (topic, _a) = new_topic(b, "km-idempotent", &[vec![ids[0], ids[1], ids[2]]]).await;
+    let old_leader = wait_leader(b, &topic).await;
+    let bootstrap = b.bootstrap();
+    let producer = producer_with(&bootstrap, true);
+    let n = 2000;
+    let mut pending = Vec::new();
+    for i in 0..n {
+        pending.push(send_checked(&producer, &topic, i));
+        if i == n / 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            b.stop_broker(old_leader).await;
+        }
+        if i % 100 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut failed = Vec::new();
+    for (i, f) in pending.into_iter().enumerate() {
+        if !matches!(f.await, Ok(Ok(_))) {
+            failed.push(i);
+        }
+    }
+    let got = consume_all_blocking(&bootstrap, &topic, 1, n).await;
+    let (bs, t) = (bootstrap.clone(), topic.clone());
+    let end = tokio::task::spawn_blocking(move || high_watermark(&bs, &t, 0))
+        .await
+        .unwrap();
+    b.start_broker(old_leader).await;
+    assert_eq!(end, n as i64, "{}: records in the partition", b.name());
+    assert!(
+        failed.is_empty(),
+        "{}: {} not acknowledged, e.g. {:?}",
+        b.name(),
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    let keys: Vec<usize> = got
+        .iter()
+        .map(|(_, _, k, _)| k[1..].parse().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        (0..n).collect::<Vec<_>>(),
+        "{}: each record once, in the order sent",
+        b.name()
+    );
+    for (_, _, k, v) in &got {
+        assert_eq!(v, &checked_value(k[1..].parse().unwrap()));
+    }
+}
+
+/// One idempotent batch of `n` records from `pid`/`epoch` at sequence
+/// `seq`, produced (acks=all) to partition 0 through broker `leader`:
+/// (error, base offset).
+async fn produce_idempotent(
+    a: &mut Admin,
+    leader: BrokerId,
+    topic: &str,
+    (pid, epoch, seq): (i64, i16, i32),
+    n: usize,
+) -> (i16, i64) {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::ProduceRequest;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: seq + i as i32,
+            timestamp: 1_700_000_000_000,
+            key: Some(bytes::Bytes::from(format!("s{}", seq + i as i32))),
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(kafka_protocol::messages::TopicName(
+                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
+                ))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(buf.freeze())),
+                ]),
+        ]);
+    a.metadata().await.unwrap();
+    let mut conn = Connection::connect(&a.brokers[&leader].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // v12: by topic name (v13 names topics by id).
+    let resp = conn.send_version(&req, 12).await.unwrap();
+    let p = &resp.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+/// Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+
+/// An idempotent producer's retried batch is acknowledged with the offset
+/// it first got and not appended again; a gap in sequences is refused.
+pub async fn retried_idempotent_batches_are_written_once(b: &dyn Backend) {
+    use kafka_protocol::messages::InitProducerIdRequest;
+    let ids = b.brokers();
+    let (topic, mut a) = new_topic(b, "km-dedup", &[vec![ids[0], ids[1]]]).await;
+    let leader = wait_leader(b, &topic).await;
+    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer-id
+    // block is allocated.
+    let init = eventually!("a producer id", 30, {
+        let r = send_to(
+            &mut a,
+            leader,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(kafka_protocol::messages::ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+        .await;
+        (r.error_code != 14).then_some(r)
+    });
+    assert_eq!(init.error_code, 0, "{}", b.name());
+    let id = (init.producer_id.0, init.producer_epoch);
+    assert!(id.0 >= 0, "{}: producer id {id:?}", b.name());
+    let (pid, epoch) = id;
+    let a = &mut a;
+    let t = topic.as_str();
+    let p = |seq| (pid, epoch, seq);
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(0), 3).await,
+        (0, 0),
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(3), 2).await,
+        (0, 3),
+        "{}",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(0), 3).await,
+        (0, 0),
+        "{}: a retry of the first batch",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(3), 2).await,
+        (0, 3),
+        "{}: a retry of the last batch",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(9), 1).await.0,
+        OUT_OF_ORDER_SEQUENCE_NUMBER,
+        "{}: a gap",
+        b.name()
+    );
+    assert_eq!(
+        produce_idempotent(a, leader, t, p(5), 1).await,
+        (0, 5),
+        "{}",
+        b.name()
+    );
+    let lines = kcat_consume_all(b, &topic);
+    let expected: Vec<String> = (0..6).map(|i| format!("{i} v")).collect();
+    assert_eq!(lines, expected, "{}", b.name());
+}
+
+/// ElectLeaders refusals carry Kafka's codes and words.
+pub async fn elect_leaders_refusals_in_kafkas_words(b: &dyn Backend) {
+    let ids = b.brokers();
+    let (topic, mut a) = new_topic(b, "km-elect-words", &[vec![ids[0], ids[1]]]).await;
+    wait_leader(b, &topic).await;
+    let not_needed = (
+        84,
+        Some("Leader election not needed for topic partition.".to_string()),
+    );
+    assert_eq!(
+        elect(&mut a, ids[2], &topic, 0).await,
+        not_needed,
+        "{}: preferred leads",
+        b.name()
+    );
+    assert_eq!(
+        elect(&mut a, ids[2], &topic, 1).await,
+        not_needed,
+        "{}: unclean with a leader",
+        b.name()
+    );
+    b.stop_broker(ids[0]).await;
+    eventually!("the other replica leads", 60, {
+        leadership(&mut a, &topic)
+            .await
+            .filter(|(l, _, isr)| *l == ids[1] && isr == &vec![ids[1]])
+    });
+    let got = elect(&mut a, ids[2], &topic, 0).await;
+    b.start_broker(ids[0]).await;
+    assert_eq!(
+        got,
+        (
+            80,
+            Some("The preferred leader was not available.".to_string())
+        ),
+        "{}: preferred leader down",
+        b.name()
+    );
+}

@@ -283,3 +283,60 @@ pub fn kafka_reassign_partitions(b: &dyn Backend) {
         b.name()
     );
 }
+
+/// `kafka-metadata-quorum describe --status`: the quorum's leader is a
+/// voter, every broker is a voter or an observer, and the high watermark
+/// (the metadata offset) grows with a metadata change.
+pub fn kafka_metadata_quorum(b: &dyn Backend) {
+    let bs = b.bootstrap();
+    let status = || {
+        let out = tool_at("kafka-metadata-quorum", &bs, &["describe", "--status"]);
+        let field = |name: &str| -> String {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap_or_else(|| panic!("{}: no {name} in {out}", b.name()))
+                .trim()
+                .to_string()
+        };
+        let ids = |list: String| -> Vec<BrokerId> {
+            list.split("\"id\": ")
+                .skip(1)
+                .map(|s| {
+                    s.split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                })
+                .collect()
+        };
+        let leader: BrokerId = field("LeaderId").parse().unwrap();
+        let epoch: i32 = field("LeaderEpoch").parse().unwrap();
+        let hw: i64 = field("HighWatermark").parse().unwrap();
+        let voters = ids(field("CurrentVoters"));
+        let observers = ids(field("CurrentObservers"));
+        assert!(!field("ClusterId").is_empty(), "{}: {out}", b.name());
+        (leader, epoch, hw, voters, observers, out)
+    };
+    let (leader, epoch, hw, voters, observers, out) = status();
+    assert!(epoch >= 1 && hw > 0, "{}: {out}", b.name());
+    assert!(
+        voters.contains(&leader),
+        "{}: leader not a voter: {out}",
+        b.name()
+    );
+    for id in b.brokers() {
+        assert!(
+            voters.contains(&id) || observers.contains(&id),
+            "{}: broker {id} neither voter nor observer: {out}",
+            b.name()
+        );
+    }
+    create_topic(
+        &bs,
+        &unique("km-quorum"),
+        &["--partitions", "1", "--replication-factor", "1"],
+    );
+    let (_, _, later, ..) = status();
+    assert!(later > hw, "{}: high watermark {hw} then {later}", b.name());
+}
