@@ -428,6 +428,11 @@ pub struct Groups {
     groups: BTreeMap<String, Group>,
     /// Makes member ids unique and orders members by arrival.
     next_member: u64,
+    /// Grows with every change to committed offsets: the persister writes
+    /// when it passes `offsets_saved`, and a commit is answered once the
+    /// version it made is saved (with a data dir).
+    offsets_version: u64,
+    offsets_saved: u64,
 }
 
 impl Groups {
@@ -753,6 +758,7 @@ impl Groups {
     /// Stores an offset (after [`Groups::check_commit`] passed); creates
     /// the group for an admin's commit.
     pub fn commit(&mut self, group: &str, topic: &str, partition: i32, c: Committed) {
+        self.offsets_version += 1;
         self.groups
             .entry(group.to_string())
             .or_insert_with(Group::new)
@@ -777,6 +783,7 @@ impl Groups {
             return code::NON_EMPTY_GROUP;
         }
         self.groups.remove(group);
+        self.offsets_version += 1;
         code::NONE
     }
 
@@ -798,6 +805,7 @@ impl Groups {
             return Err(code::NON_EMPTY_GROUP);
         }
         let subscribed = g.subscribed_topics();
+        self.offsets_version += 1;
         Ok(partitions
             .iter()
             .map(|(t, p)| {
@@ -809,6 +817,21 @@ impl Groups {
                 }
             })
             .collect())
+    }
+
+    /// The version of the committed offsets (see `offsets_version`).
+    pub fn offsets_version(&self) -> u64 {
+        self.offsets_version
+    }
+
+    /// Whether the offsets as of `version` are on disk.
+    pub fn offsets_saved(&self, version: u64) -> bool {
+        self.offsets_saved >= version
+    }
+
+    /// The persister wrote the offsets as of `version`.
+    pub fn mark_offsets_saved(&mut self, version: u64) {
+        self.offsets_saved = self.offsets_saved.max(version);
     }
 
     /// Every committed offset, for saving.
@@ -823,6 +846,7 @@ impl Groups {
 
     /// Forgets offsets of a deleted topic, as Kafka's coordinator does.
     pub fn topic_deleted(&mut self, topic: &str) {
+        self.offsets_version += 1;
         for g in self.groups.values_mut() {
             g.offsets.retain(|(t, _), _| t != topic);
         }

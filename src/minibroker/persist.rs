@@ -489,6 +489,7 @@ pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
+        save_offsets(&shared, &storage);
         if last_flush.elapsed() >= period {
             last_flush = Instant::now();
             // Through `mutate` (it takes the stores' dirty marks), which
@@ -498,6 +499,23 @@ pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
                 super::log(format_args!("mini-broker: flush: {e:#}"));
             }
         }
+    }
+}
+
+/// Writes the committed offsets when they changed, then marks them saved
+/// (which answers the OffsetCommits waiting for it).
+fn save_offsets(shared: &Shared, storage: &Storage) {
+    let pending = shared.inspect(|s| {
+        let version = s.groups.offsets_version();
+        (!s.groups.offsets_saved(version))
+            .then(|| super::persist_groups::encode(&s.groups).map(|bytes| (version, bytes)))
+    });
+    match pending.map(|p| {
+        p.and_then(|(v, b)| super::persist_groups::write(&b, &storage.data_dir).map(|()| v))
+    }) {
+        None => {}
+        Some(Ok(version)) => shared.mutate(|s| s.groups.mark_offsets_saved(version)),
+        Some(Err(e)) => super::log(format_args!("mini-broker: saving committed offsets: {e:#}")),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `--data-dir`'s committed offsets: `DIR/consumer-offsets.json`, written
-//! through a temporary file and a rename beside the cluster's snapshot
-//! and read back at start, so that a group resumes where it committed.
+//! through a temporary file and a rename beside the cluster's snapshot by
+//! the persister when they change (an OffsetCommit is answered once they
+//! are) and read back at start, so that a group resumes where it committed.
 //!
 //! Kept apart from `persist.rs` (which saves the logs) so either can change
 //! alone. Only offsets are kept: members rejoin after a restart, as they
@@ -34,6 +35,12 @@ struct SavedOffset {
 /// Writes every committed offset (an empty list when there is none, so a
 /// stale file never outlives a save).
 pub fn save(groups: &Groups, data_dir: &Path) -> anyhow::Result<()> {
+    write(&encode(groups)?, data_dir)
+}
+
+/// The file's content for every committed offset, taken under the state's
+/// lock; [`write`] puts it on disk outside it.
+pub fn encode(groups: &Groups) -> anyhow::Result<Vec<u8>> {
     let saved = Saved {
         version: 1,
         offsets: groups
@@ -48,8 +55,12 @@ pub fn save(groups: &Groups, data_dir: &Path) -> anyhow::Result<()> {
             })
             .collect(),
     };
+    Ok(serde_json::to_vec_pretty(&saved)?)
+}
+
+pub fn write(bytes: &[u8], data_dir: &Path) -> anyhow::Result<()> {
     let path = data_dir.join(FILE);
-    crate::fsutil::Staged::write(&path, serde_json::to_string_pretty(&saved)?.as_bytes())?
+    crate::fsutil::Staged::write(&path, bytes)?
         .commit(false)
         .with_context(|| format!("saving {}", path.display()))
 }

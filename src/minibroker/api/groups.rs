@@ -366,13 +366,16 @@ pub async fn leave(ctx: &BrokerCtx, req: LeaveGroupRequest, version: i16) -> Lea
     }
 }
 
+/// Kafka's `offsets.commit.timeout.ms` default.
+const OFFSETS_COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn offset_commit(
     ctx: &BrokerCtx,
     req: OffsetCommitRequest,
     _version: i16,
 ) -> OffsetCommitResponse {
     let group = req.group_id.0.as_str();
-    let topics = with_groups(ctx, |s, now| {
+    let (mut topics, version, durable) = with_groups(ctx, |s, now| {
         let mut error = check_coordinator(ctx, s, group);
         if error == code::NONE && group.is_empty() {
             error = code::INVALID_GROUP_ID;
@@ -385,7 +388,8 @@ pub async fn offset_commit(
                 now,
             );
         }
-        req.topics
+        let topics: Vec<OffsetCommitResponseTopic> = req
+            .topics
             .iter()
             .map(|t| {
                 let partitions = t
@@ -421,8 +425,29 @@ pub async fn offset_commit(
                     .with_name(t.name.clone())
                     .with_partitions(partitions)
             })
-            .collect()
+            .collect();
+        (topics, s.groups.offsets_version(), s.storage.is_some())
     });
+    // With a data dir the commit is answered once it is on disk, as Kafka
+    // answers once the offsets topic has it: a crash then loses no
+    // acknowledged commit. Kafka's `offsets.commit.timeout.ms` bounds it.
+    if durable {
+        let deadline = tokio::time::Instant::now() + OFFSETS_COMMIT_TIMEOUT;
+        let saved = ctx
+            .shared
+            .poll(deadline, |s, last| {
+                let saved = s.groups.offsets_saved(version);
+                (saved || last).then_some(saved)
+            })
+            .await;
+        if !saved {
+            for p in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+                if p.error_code == code::NONE {
+                    p.error_code = code::COORDINATOR_NOT_AVAILABLE;
+                }
+            }
+        }
+    }
     OffsetCommitResponse::default().with_topics(topics)
 }
 

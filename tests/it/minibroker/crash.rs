@@ -1,7 +1,8 @@
 //! Crash safety of `--data-dir`: the whole process killed with SIGKILL
 //! while rdkafka produces with acks=all keeps every acknowledged message;
 //! a broker dropped with `kill N` recovers its logs from its files (a torn
-//! tail cut) and rejoins the ISR.
+//! tail cut) and rejoins the ISR; a group commit acknowledged before the
+//! kill is read back after the restart.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -379,4 +380,57 @@ async fn segments_roll_at_the_topics_segment_bytes_on_every_replica_and_read_bac
     let c = Cluster::start(config()).await.unwrap();
     assert_eq!(fetch_all(&c, "seg", 0).await, before);
     c.shutdown().await;
+}
+
+/// The offset `group` has committed for `topic`-0, as a new librdkafka
+/// consumer of the group reads it from the coordinator.
+fn committed_offset(bootstrap: &str, group: &str, topic: &str) -> rdkafka::Offset {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("broker.address.family", "v4")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(20))
+        .unwrap();
+    got.find_partition(topic, 0).unwrap().offset()
+}
+
+#[test]
+fn a_commit_acknowledged_before_a_sigkill_is_there_after_the_restart() {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let mut p = MiniProcess::spawn(&["--data-dir", data_arg, "--topic", "offsets:1:3"]);
+    let (bootstrap, _) = p.start_output(3);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "survivors")
+        .set("broker.address.family", "v4")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("offsets", 0, rdkafka::Offset::Offset(42))
+        .unwrap();
+    // Synchronous: returns once the coordinator acknowledged the commit.
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+    drop(consumer);
+    // At once, well inside the persister's flush period.
+    p.signal(libc::SIGKILL);
+    p.exit_status(Duration::from_secs(10));
+    drop(p);
+
+    let mut p = MiniProcess::spawn(&["--data-dir", data_arg]);
+    let (bootstrap, _) = p.start_output(3);
+    assert_eq!(
+        committed_offset(&bootstrap, "survivors", "offsets"),
+        rdkafka::Offset::Offset(42)
+    );
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.exit_status(Duration::from_secs(10)).code(), Some(0));
 }
