@@ -1,7 +1,8 @@
-//! Secured clusters, first slice: the live commands over TLS against the
-//! mini-broker's TLS listeners (in-process, and `mini-broker --tls` as a
-//! process), every TLS failure as one line naming the address and the
-//! cause with exit 3, and no secret in any output.
+//! Secured clusters against the mini-broker: the live commands over TLS,
+//! mTLS, SASL_PLAINTEXT and SASL_SSL (PLAIN, SCRAM) (in-process, and
+//! `mini-broker --tls` as a process), every failure as one line naming the
+//! address and the cause with exit 3, and no secret in any output. The
+//! same against a secured real Kafka: `secure_real.rs`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -1346,4 +1347,110 @@ fn clients_reauthenticate_before_the_session_lifetime_ends() {
         .load(std::sync::atomic::Ordering::Relaxed);
     assert!(reauths > 0, "no re-authentication in {took:?}");
     assert_eq!(expired, 0, "connections closed for an expired session");
+}
+
+/// The whole operator's cycle (describe, plan, a throttled apply left
+/// running, cancel, apply again, verify) over one secured mode, the
+/// password only in the environment and never in any output (`km_env`).
+fn full_cycle(c: &Secured, props: &Path, drained: i32) {
+    let props = props.to_str().unwrap();
+    let bs = c.bootstrap();
+    let plan = c.dir.path().join(format!("drain{drained}.json"));
+    let plan = plan.to_str().unwrap();
+    let drained_arg = drained.to_string();
+    let run = |args: &[&str], what: &str| {
+        let mut args = args.to_vec();
+        args.extend(["--bootstrap-server", &bs, "--command-config", props]);
+        let out = km_env(&args);
+        expect_exit(&out, 0, what);
+        out
+    };
+    let in_flight = || {
+        c.handle().inspect(|s| {
+            s.topics["orders"]
+                .partitions
+                .iter()
+                .filter(|p| !p.adding.is_empty())
+                .count()
+        })
+    };
+    run(&["describe", "--output", "json"], "describe");
+    run(
+        &["plan", "--remove-brokers", &drained_arg, "-o", plan],
+        "plan",
+    );
+    run(
+        &[
+            "apply",
+            plan,
+            "--throttle",
+            "10KB/s",
+            "--no-wait",
+            "--no-progress",
+        ],
+        "apply --no-wait",
+    );
+    assert!(in_flight() > 0, "nothing in flight after apply --no-wait");
+    run(&["cancel", plan], "cancel");
+    assert_eq!(in_flight(), 0, "moves left after cancel");
+    run(
+        &[
+            "apply",
+            plan,
+            "--throttle",
+            "4MB/s",
+            "--no-progress",
+            "--force",
+        ],
+        "apply",
+    );
+    let out = run(&["verify", plan], "verify");
+    assert!(
+        text(&out.stdout).contains("0 in progress"),
+        "{}",
+        text(&out.stdout)
+    );
+    let left = c.handle().inspect(|s| {
+        s.topics["orders"]
+            .partitions
+            .iter()
+            .filter(|p| p.replicas.contains(&drained))
+            .count()
+    });
+    assert_eq!(left, 0, "replicas left on broker {drained}");
+}
+
+#[test]
+fn sasl_plaintext_plain_runs_the_whole_cycle_with_cancel() {
+    let c = Secured::start_with(None, true);
+    let props = write(
+        c.dir.path(),
+        "sasl-plaintext.properties",
+        &format!(
+            "security.protocol=SASL_PLAINTEXT\n{}",
+            plain_jaas("${env:KM_TEST_PW}")
+        ),
+    );
+    full_cycle(&c, &props, 2);
+}
+
+#[test]
+fn sasl_ssl_scram_sha_512_runs_the_whole_cycle_with_cancel() {
+    let mut users = kafka_migrate::minibroker::config::SaslUsers::default();
+    users.add_scram(
+        kafka_migrate::kafka::scram::ScramHash::Sha512,
+        "admin",
+        SECRET,
+    );
+    let c = Secured::start_with_users(Some(&[]), Some(users));
+    let props = write(
+        c.dir.path(),
+        "sasl-ssl-scram.properties",
+        &format!(
+            "security.protocol=SASL_SSL\nssl.truststore.location={}\n{}",
+            c.dir.path().join("ca.pem").display(),
+            scram_jaas("SCRAM-SHA-512", "admin", "${env:KM_TEST_PW}")
+        ),
+    );
+    full_cycle(&c, &props, 4);
 }
