@@ -319,11 +319,13 @@ impl ClusterConfig {
         Ok(())
     }
 
+    /// A broker's log dirs: absolute, as Kafka's `log.dirs` are (a
+    /// snapshot refuses relative ones), even for a relative `--data-dir`.
     pub fn log_dirs_of(&self, id: i32) -> Vec<String> {
-        let root = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/mini-broker"));
+        let root = match &self.data_dir {
+            Some(dir) => std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+            None => PathBuf::from("/mini-broker"),
+        };
         (0..self.log_dirs_per_broker.max(1))
             .map(|d| {
                 root.join(format!("broker-{id}"))
