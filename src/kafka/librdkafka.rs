@@ -8,7 +8,7 @@
 
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::config::{ClientSettings, SaslMechanism, Secret, TrustRoots};
+use super::config::{ClientSettings, Secret, TrustRoots};
 
 /// librdkafka properties; `Debug` shows the keys only, since values
 /// include the password and the private key.
@@ -76,12 +76,7 @@ pub fn properties(settings: &ClientSettings) -> RdkafkaProperties {
         }
     }
     if let Some(sasl) = &settings.sasl {
-        let mechanism = match sasl.mechanism {
-            SaslMechanism::Plain => "PLAIN",
-            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
-            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
-        };
-        set("sasl.mechanism", mechanism.into());
+        set("sasl.mechanism", sasl.mechanism.name().into());
         set("sasl.username", sasl.username.clone());
         set("sasl.password", sasl.password.expose().to_string());
     }
@@ -91,7 +86,7 @@ pub fn properties(settings: &ClientSettings) -> RdkafkaProperties {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::config::{SaslSettings, TlsSettings};
+    use crate::kafka::config::{SaslMechanism, SaslSettings, TlsSettings};
 
     #[test]
     fn settings_map_onto_librdkafkas_names_and_debug_hides_the_values() {

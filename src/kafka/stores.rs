@@ -115,20 +115,28 @@ fn open_pkcs12(
     from: &str,
     password_key: &str,
 ) -> Result<p12_keystore::Pkcs12Archive, String> {
-    p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password.unwrap_or("")).map_err(|e| {
-        let why = match e {
-            p12_keystore::error::Error::MacError(_) => "wrong password".to_string(),
-            p12_keystore::error::Error::UnsupportedEncryptionScheme
-            | p12_keystore::error::Error::UnsupportedMacAlgorithm => e.to_string(),
-            other => format!("wrong password, or not a PKCS12 file ({other})"),
-        };
-        let hint = if password.is_none() {
-            format!("; no {password_key} was given")
-        } else {
-            format!(" ({password_key})")
-        };
-        format!("{from}: cannot open the PKCS12 store: {why}{hint}")
-    })
+    p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password.unwrap_or(""))
+        .map_err(|e| pkcs12_refusal(e, password, from, password_key))
+}
+
+fn pkcs12_refusal(
+    e: p12_keystore::error::Error,
+    password: Option<&str>,
+    from: &str,
+    password_key: &str,
+) -> String {
+    let why = match e {
+        p12_keystore::error::Error::MacError(_) => "wrong password".to_string(),
+        p12_keystore::error::Error::UnsupportedEncryptionScheme
+        | p12_keystore::error::Error::UnsupportedMacAlgorithm => e.to_string(),
+        other => format!("wrong password, or not a PKCS12 file ({other})"),
+    };
+    let hint = if password.is_none() {
+        format!("; no {password_key} was given")
+    } else {
+        format!(" ({password_key})")
+    };
+    format!("{from}: cannot open the PKCS12 store: {why}{hint}")
 }
 
 /// Every certificate of a PKCS12 truststore (Java's keytool marks them
@@ -157,29 +165,35 @@ pub fn pkcs12_identity(
     password: Option<&str>,
     from: &str,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let archive = open_pkcs12(bytes, password, from, "ssl.keystore.password")?;
+    // Relaxed keeps a key whose certificate is missing, so the refusal can
+    // say so instead of "no private key"; the store is decrypted once.
     let store = p12_keystore::KeyStore::from_pkcs12(
         bytes,
         password.unwrap_or(""),
-        p12_keystore::Pkcs12ImportPolicy::Strict,
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
     )
-    .map_err(|e| format!("{from}: cannot read the PKCS12 store: {e}"))?;
-    let keys = store
+    .map_err(|e| pkcs12_refusal(e, password, from, "ssl.keystore.password"))?;
+    let chains: Vec<&p12_keystore::PrivateKeyChain> = store
         .entries()
-        .filter(|(_, e)| matches!(e, p12_keystore::KeyStoreEntry::PrivateKeyChain(_)))
-        .count();
-    if keys > 1 {
-        return Err(format!(
-            "{from}: the PKCS12 store holds {keys} private keys; kafka-migrate needs a keystore with one"
-        ));
-    }
-    let Some((_, chain)) = store.private_key_chain() else {
-        let why = if archive.keys.is_empty() {
-            "no private key"
-        } else {
-            "a private key without its certificate"
-        };
-        return Err(format!("{from}: the PKCS12 store holds {why}"));
+        .filter_map(|(_, e)| match e {
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(chain) => Some(chain),
+            _ => None,
+        })
+        .collect();
+    let chain = match chains.as_slice() {
+        [] => return Err(format!("{from}: the PKCS12 store holds no private key")),
+        [chain] if chain.certs().is_empty() => {
+            return Err(format!(
+                "{from}: the PKCS12 store holds a private key without its certificate"
+            ));
+        }
+        [chain] => chain,
+        _ => {
+            return Err(format!(
+                "{from}: the PKCS12 store holds {} private keys; kafka-migrate needs a keystore with one",
+                chains.len()
+            ));
+        }
     };
     let certs = chain
         .certs()
@@ -253,6 +267,45 @@ mod tests {
         );
         let junk = pkcs12_certs(&[0x30, 1, 2], Some("x"), "/t.p12").unwrap_err();
         assert!(junk.contains("not a PKCS12 file"), "{junk}");
+    }
+
+    #[test]
+    fn a_keystore_must_hold_exactly_one_key_with_its_certificate() {
+        let (cert, key) = cert_and_key();
+        let der = p12_keystore::Certificate::from_der(cert.der()).unwrap();
+        let entry = |certs: Vec<p12_keystore::Certificate>, id: &[u8]| {
+            p12_keystore::KeyStoreEntry::PrivateKeyChain(p12_keystore::PrivateKeyChain::new(
+                id.to_vec(),
+                p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+                certs,
+            ))
+        };
+        let write = |entries: Vec<(&str, p12_keystore::KeyStoreEntry)>| {
+            let mut store = p12_keystore::KeyStore::new();
+            for (alias, e) in entries {
+                store.add_entry(alias, e);
+            }
+            store.writer("pw").write().unwrap()
+        };
+        let refusal = |bytes: Vec<u8>| pkcs12_identity(&bytes, Some("pw"), "/k.p12").unwrap_err();
+        let trust_only = write(vec![(
+            "ca",
+            p12_keystore::KeyStoreEntry::Certificate(der.clone()),
+        )]);
+        assert_eq!(
+            refusal(trust_only),
+            "/k.p12: the PKCS12 store holds no private key"
+        );
+        let bare = write(vec![("k", entry(vec![], b"a"))]);
+        assert_eq!(
+            refusal(bare),
+            "/k.p12: the PKCS12 store holds a private key without its certificate"
+        );
+        let two = write(vec![
+            ("a", entry(vec![der.clone()], b"a")),
+            ("b", entry(vec![der], b"b")),
+        ]);
+        assert!(refusal(two).contains("holds 2 private keys"));
     }
 
     #[test]
