@@ -35,10 +35,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
-use super::log::PartitionLog;
+use super::log::{PartitionLog, Unsynced};
 use super::segment::{DEFAULT_SEGMENT_BYTES, FlushPolicy, SegmentStore};
 use super::shared::Shared;
 use super::state::{BrokerId, Partition, Replica, State, Topic};
@@ -71,6 +71,8 @@ pub struct Storage {
     next_seq: Mutex<u64>,
     /// Ids of the topics in the last metadata written.
     saved_topics: Mutex<BTreeSet<Uuid>>,
+    /// Under `every-batch`, rung after appends: the sync task syncs them.
+    sync_wanted: Notify,
 }
 
 impl Storage {
@@ -81,6 +83,15 @@ impl Storage {
             written: Mutex::new(0),
             next_seq: Mutex::new(0),
             saved_topics: Mutex::new(BTreeSet::new()),
+            sync_wanted: Notify::new(),
+        }
+    }
+
+    /// Logs were appended to: under `every-batch`, their acknowledgements
+    /// wait for the sync this asks for (under `interval`, the period's).
+    pub fn appended(&self) {
+        if self.flush == FlushPolicy::EveryBatch {
+            self.sync_wanted.notify_one();
         }
     }
 }
@@ -349,18 +360,113 @@ fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Resul
 /// One checkpoint file's lines, per log dir: (topic, partition) -> offset.
 type Checkpoints = BTreeMap<String, BTreeMap<(String, i32), i64>>;
 
-/// What a flush takes from the state under its lock: files to `fsync`
-/// and the checkpoints they make true once synced.
-struct FlushWork {
-    files: Vec<Arc<std::fs::File>>,
+/// The checkpoint files as the state stands, written outside its lock.
+struct CheckpointWork {
     hw: Checkpoints,
     start: Checkpoints,
     recovery: Checkpoints,
 }
 
-fn collect_flush(state: &mut State) -> FlushWork {
-    let mut w = FlushWork {
-        files: vec![],
+/// One log's files to sync: `future` for the future log of a disk move.
+struct SyncJob {
+    topic: String,
+    partition: i32,
+    broker: BrokerId,
+    /// The log dir the files are in (syncs run one thread per dir, so one
+    /// slow disk holds back only its own logs).
+    dir: String,
+    work: Unsynced,
+}
+
+/// Takes, under the state's lock, every log's files written since their
+/// last sync (see `PartitionLog::take_unsynced`).
+fn take_syncs(state: &mut State) -> Vec<SyncJob> {
+    let mut jobs = Vec::new();
+    for t in state.topics.values_mut() {
+        for p in t.partitions.iter_mut() {
+            for (b, r) in p.logs.iter_mut() {
+                let future = r.future.as_mut().map(|f| (&f.dir, &mut f.log));
+                for (dir, log) in std::iter::once((&r.dir, &mut r.log)).chain(future) {
+                    let work = match log.take_unsynced() {
+                        Ok(Some(w)) => w,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            log.synced(
+                                &Unsynced {
+                                    log_id: log.id(),
+                                    files: vec![],
+                                    end: log.leo(),
+                                },
+                                Err(e),
+                            );
+                            continue;
+                        }
+                    };
+                    jobs.push(SyncJob {
+                        topic: t.name.clone(),
+                        partition: p.index,
+                        broker: *b,
+                        dir: dir.clone(),
+                        work,
+                    });
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// `fsync`s the jobs' files (no lock held). Returns each job's outcome.
+fn run_syncs(jobs: Vec<SyncJob>) -> Vec<(SyncJob, std::io::Result<()>)> {
+    jobs.into_iter()
+        .map(|j| {
+            let r = j.work.files.iter().try_for_each(|f| f.sync_data());
+            (j, r)
+        })
+        .collect()
+}
+
+/// Runs the jobs one blocking thread per log dir, all at once.
+async fn run_syncs_per_dir(jobs: Vec<SyncJob>) -> Vec<(SyncJob, std::io::Result<()>)> {
+    let mut by_dir: BTreeMap<String, Vec<SyncJob>> = BTreeMap::new();
+    for j in jobs {
+        by_dir.entry(j.dir.clone()).or_default().push(j);
+    }
+    let handles: Vec<_> = by_dir
+        .into_values()
+        .map(|jobs| tokio::task::spawn_blocking(move || run_syncs(jobs)))
+        .collect();
+    let mut done = Vec::new();
+    for h in handles {
+        done.extend(h.await.expect("a sync thread does not panic"));
+    }
+    done
+}
+
+/// Marks the synced logs (a log replaced meanwhile, by `kill` or a
+/// removal, is not this job's: its id differs), then moves high watermarks
+/// that waited for them.
+fn mark_synced(state: &mut State, done: Vec<(SyncJob, std::io::Result<()>)>) {
+    for (j, r) in done {
+        let Some(rep) = state
+            .partition_mut(&j.topic, j.partition)
+            .and_then(|p| p.logs.get_mut(&j.broker))
+        else {
+            continue;
+        };
+        let future = rep.future.as_mut().map(|f| &mut f.log);
+        if let Some(log) = std::iter::once(&mut rep.log)
+            .chain(future)
+            .find(|l| l.id() == j.work.log_id)
+        {
+            log.synced(&j.work, r);
+        }
+    }
+    state.recompute_hw();
+}
+
+fn collect_checkpoints(state: &State) -> CheckpointWork {
+    let mut w = CheckpointWork {
         hw: BTreeMap::new(),
         start: BTreeMap::new(),
         recovery: BTreeMap::new(),
@@ -377,33 +483,27 @@ fn collect_flush(state: &mut State) -> FlushWork {
             w.recovery.entry(d.clone()).or_default();
         }
     }
-    for t in state.topics.values_mut() {
-        for p in t.partitions.iter_mut() {
-            let hw = p.hw;
-            for (b, r) in p.logs.iter_mut() {
+    for t in state.topics.values() {
+        for p in &t.partitions {
+            for (b, r) in &p.logs {
+                if r.log.store().is_none() || !alive.contains(b) {
+                    continue;
+                }
                 let key = (t.name.clone(), p.index);
-                let Some(store) = r.log.store_mut() else {
-                    continue;
-                };
-                if let Some(f) = store.take_dirty() {
-                    w.files.push(f);
-                }
-                if !alive.contains(b) {
-                    continue;
-                }
                 // A follower's own high watermark is at most its log end.
                 let leo = r.log.leo();
                 w.hw.entry(r.dir.clone())
                     .or_default()
-                    .insert(key.clone(), hw.min(leo));
+                    .insert(key.clone(), p.hw.min(leo));
                 w.start
                     .entry(r.dir.clone())
                     .or_default()
                     .insert(key.clone(), r.log.log_start());
+                // Only what is synced: recovery skips the CRC check below it.
                 w.recovery
                     .entry(r.dir.clone())
                     .or_default()
-                    .insert(key, leo);
+                    .insert(key, r.log.synced_end());
             }
         }
     }
@@ -436,11 +536,8 @@ fn read_checkpoint(path: &Path) -> BTreeMap<(String, i32), i64> {
         .collect()
 }
 
-/// Syncs the files and writes the checkpoints (outside the state's lock).
-fn finish_flush(w: FlushWork) -> anyhow::Result<()> {
-    for f in &w.files {
-        f.sync_data().context("fsync of a segment")?;
-    }
+/// Writes the checkpoint files (outside the state's lock).
+fn write_checkpoints(w: &CheckpointWork) -> anyhow::Result<()> {
     for (name, set) in [
         (HW_CHECKPOINT, &w.hw),
         (START_CHECKPOINT, &w.start),
@@ -456,17 +553,20 @@ fn finish_flush(w: FlushWork) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The persister task: writes the metadata when it changes, and on the
-/// flush period `fsync`s what was written and checkpoints.
-pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+/// The persister: writes the metadata when it changes and the committed
+/// offsets, and (beside it, so a slow disk never delays the metadata)
+/// syncs the logs and checkpoints.
+pub async fn run(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
     let Some(storage) = shared.inspect(|s| s.storage.clone()) else {
         return;
     };
-    let period = match storage.flush {
-        FlushPolicy::Interval(d) => d,
-        FlushPolicy::EveryBatch => CHECKPOINT_PERIOD,
-    };
-    let mut last_flush = Instant::now();
+    tokio::join!(
+        metadata_loop(&shared, &storage, stop.resubscribe()),
+        sync_loop(&shared, &storage, stop)
+    );
+}
+
+async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
     let mut last_epoch = -1;
     let mut last_print: Option<u64> = None;
     loop {
@@ -480,23 +580,48 @@ pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
             } else {
                 last_epoch = s.metadata_epoch;
                 let print = fingerprint(s);
-                (last_print != Some(print)).then(|| (print, snapshot(s, &storage)))
+                (last_print != Some(print)).then(|| (print, snapshot(s, storage)))
             }
         });
         if let Some((print, (seq, snap))) = meta {
-            match write_metadata(&storage, seq, &snap) {
+            match write_metadata(storage, seq, &snap) {
                 Ok(()) => last_print = Some(print),
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
-        save_offsets(&shared, &storage);
-        if last_flush.elapsed() >= period {
-            last_flush = Instant::now();
-            // Through `mutate` (it takes the stores' dirty marks), which
-            // wakes waiters for nothing once a period: cheap.
-            let work = shared.mutate(collect_flush);
-            if let Err(e) = finish_flush(work) {
-                super::log(format_args!("mini-broker: flush: {e:#}"));
+        save_offsets(shared, storage);
+    }
+}
+
+/// Syncs what the logs wrote: under `interval` on its period, under
+/// `every-batch` as soon as an append asks (acknowledgements wait for
+/// it); then, on the period, the checkpoints, whose recovery points are
+/// only what is synced. A round, once begun, finishes before a stop is
+/// seen, so no taken file is left unsynced for `save`.
+async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+    let (period, on_demand) = match storage.flush {
+        FlushPolicy::Interval(d) => (d, false),
+        FlushPolicy::EveryBatch => (CHECKPOINT_PERIOD, true),
+    };
+    let mut last_checkpoint = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.recv() => return,
+            _ = tokio::time::sleep(period) => {}
+            _ = storage.sync_wanted.notified(), if on_demand => {}
+        }
+        // Through `mutate`: it takes the stores' dirty marks, and marking
+        // moves high watermarks that waiters look at.
+        let jobs = shared.mutate(take_syncs);
+        if !jobs.is_empty() {
+            let done = run_syncs_per_dir(jobs).await;
+            shared.mutate(|s| mark_synced(s, done));
+        }
+        if last_checkpoint.elapsed() >= period {
+            last_checkpoint = Instant::now();
+            let w = shared.inspect(collect_checkpoints);
+            if let Err(e) = write_checkpoints(&w) {
+                super::log(format_args!("mini-broker: checkpoints: {e:#}"));
             }
         }
     }
@@ -524,8 +649,12 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     let Some(storage) = state.storage.clone() else {
         return Ok(());
     };
-    let work = collect_flush(state);
-    finish_flush(work)?;
+    let done = run_syncs(take_syncs(state));
+    if let Some((j, Err(e))) = done.iter().find(|(_, r)| r.is_err()) {
+        anyhow::bail!("fsync of {}-{}'s segments: {e}", j.topic, j.partition);
+    }
+    mark_synced(state, done);
+    write_checkpoints(&collect_checkpoints(state))?;
     let (seq, mut snap) = snapshot(state, &storage);
     snap.metadata_epoch = state.metadata_epoch;
     write_metadata(&storage, seq, &snap)?;

@@ -63,7 +63,9 @@ pub struct StepOutcome {
 }
 
 impl State {
-    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader.
+    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader
+    /// (under `--flush every-batch`, the synced part of each log: see
+    /// `PartitionLog::acked_end`).
     pub fn recompute_hw(&mut self) -> bool {
         let mut changed = false;
         for t in self.topics.values_mut() {
@@ -74,7 +76,7 @@ impl State {
                 let min = p
                     .isr
                     .iter()
-                    .filter_map(|b| p.logs.get(b).map(|r| r.log.leo()))
+                    .filter_map(|b| p.logs.get(b).map(|r| r.log.acked_end()))
                     .min();
                 if let Some(min) = min
                     && min > p.hw
@@ -114,6 +116,27 @@ impl State {
             _ => Some(code::NOT_LEADER_OR_FOLLOWER),
         }
     }
+    /// Where an acks=1 batch appended by `leader` in `leader_epoch`, ending
+    /// at `end`, stands under `--flush every-batch`: None until the
+    /// leader's log is synced past it; NOT_LEADER_OR_FOLLOWER once
+    /// leadership moved; else NONE.
+    pub fn leader_synced_outcome(
+        &self,
+        leader: BrokerId,
+        (topic, partition): (&str, i32),
+        leader_epoch: i32,
+        end: i64,
+    ) -> Option<i16> {
+        match self.partition(topic, partition) {
+            Some(p) if p.leader == leader && p.leader_epoch == leader_epoch => p
+                .logs
+                .get(&leader)
+                .is_some_and(|r| r.log.acked_end() >= end)
+                .then_some(code::NONE),
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
+
     /// One replication step: refill throttle budgets, let every live
     /// follower copy from its leader, update ISRs and high watermarks,
     /// finish reassignments whose targets are all in sync, and advance
