@@ -661,6 +661,30 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     super::persist_groups::save(&state.groups, &storage.data_dir)
 }
 
+/// Checkpoint files as recovery reads them: each file once, however many
+/// replicas its dir holds (reading it again per replica made a load
+/// quadratic in partitions).
+#[derive(Default)]
+struct CheckpointReader {
+    files: BTreeMap<PathBuf, BTreeMap<(String, i32), i64>>,
+    /// Files read from disk.
+    reads: usize,
+}
+
+impl CheckpointReader {
+    fn get(&mut self, dir: &str, name: &str, topic: &str, partition: i32) -> Option<i64> {
+        let path = Path::new(dir).join(name);
+        if !self.files.contains_key(&path) {
+            self.reads += 1;
+            let lines = read_checkpoint(&path);
+            self.files.insert(path.clone(), lines);
+        }
+        self.files[&path]
+            .get(&(topic.to_string(), partition))
+            .copied()
+    }
+}
+
 /// Recovers one replica of `topic`-`partition` on a broker: from the
 /// `<topic>-<partition>` dir holding the most among the broker's log dirs
 /// (`preferred`, the one the metadata names, on a tie), so that a disk move
@@ -668,6 +692,7 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
 /// the log.
 fn recover_replica(
     storage: &Storage,
+    checkpoints: &mut CheckpointReader,
     log_dirs: &[String],
     preferred: &str,
     topic: &str,
@@ -687,9 +712,7 @@ fn recover_replica(
         if dir != preferred && !pdir.is_dir() {
             continue;
         }
-        let rp = read_checkpoint(&Path::new(dir).join(RECOVERY_CHECKPOINT))
-            .get(&(topic.to_string(), partition))
-            .copied();
+        let rp = checkpoints.get(dir, RECOVERY_CHECKPOINT, topic, partition);
         let (store, batches, report) = SegmentStore::recover(&pdir, seg, storage.flush, rp)
             .with_context(|| format!("recovering {}", pdir.display()))?;
         if report.fault.is_some() && std::env::var_os("MINIBROKER_DEBUG").is_some() {
@@ -706,12 +729,6 @@ fn recover_replica(
         }
     }
     best.context("no log dir")
-}
-
-fn checkpointed_hw(dir: &str, topic: &str, partition: i32) -> Option<i64> {
-    read_checkpoint(&Path::new(dir).join(HW_CHECKPOINT))
-        .get(&(topic.to_string(), partition))
-        .copied()
 }
 
 /// Loads a saved cluster into `state` (whose brokers come from the current
@@ -741,6 +758,7 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
             broker.configs = b.configs;
         }
     }
+    let mut checkpoints = CheckpointReader::default();
     for t in snap.topics {
         let seg = segment_bytes(&t.configs);
         let mut partitions = Vec::new();
@@ -760,9 +778,18 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
                         t.name
                     );
                 };
-                let (dir, log) =
-                    recover_replica(&storage, &broker.log_dirs, &dir, &t.name, index, seg)?;
-                let h = checkpointed_hw(&dir, &t.name, index).unwrap_or(saved_hw);
+                let (dir, log) = recover_replica(
+                    &storage,
+                    &mut checkpoints,
+                    &broker.log_dirs,
+                    &dir,
+                    &t.name,
+                    index,
+                    seg,
+                )?;
+                let h = checkpoints
+                    .get(&dir, HW_CHECKPOINT, &t.name, index)
+                    .unwrap_or(saved_hw);
                 hw = hw.max(h);
                 own_hw.insert(b, h);
                 logs.insert(
@@ -862,6 +889,7 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
         .get(&id)
         .map(|b| b.log_dirs.clone())
         .unwrap_or_default();
+    let mut checkpoints = CheckpointReader::default();
     for t in state.topics.values_mut() {
         let seg = segment_bytes(&t.configs);
         for p in t.partitions.iter_mut() {
@@ -871,12 +899,23 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
             };
             match &storage {
                 Some(storage) => {
-                    let (dir, log) =
-                        recover_replica(storage, &log_dirs, &r.dir, &t.name, p.index, seg)?;
+                    let (dir, log) = recover_replica(
+                        storage,
+                        &mut checkpoints,
+                        &log_dirs,
+                        &r.dir,
+                        &t.name,
+                        p.index,
+                        seg,
+                    )?;
                     r.hw_checkpoint = if will_lead {
                         None
                     } else {
-                        Some(checkpointed_hw(&dir, &t.name, p.index).unwrap_or(0))
+                        Some(
+                            checkpoints
+                                .get(&dir, HW_CHECKPOINT, &t.name, p.index)
+                                .unwrap_or(0),
+                        )
                     };
                     r.dir = dir;
                     r.log = log;
@@ -941,6 +980,37 @@ mod tests {
         p.leader = 3;
         elect_after_crash(&mut p);
         assert_eq!((p.leader, p.leader_epoch), (3, 9));
+    }
+
+    #[test]
+    fn recovery_reads_each_checkpoint_file_once_for_all_its_replicas() {
+        // regression: each replica read its dir's checkpoint files again,
+        // so a load was quadratic in partitions.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        let lines: BTreeMap<(String, i32), i64> =
+            (0..50).map(|i| (("t".to_string(), i), 0)).collect();
+        for name in [HW_CHECKPOINT, RECOVERY_CHECKPOINT] {
+            write_atomic(&dir.path().join(name), checkpoint_text(&lines).as_bytes()).unwrap();
+        }
+        let storage = Storage::new(dir.path().to_path_buf(), FlushPolicy::default());
+        let mut checkpoints = CheckpointReader::default();
+        for i in 0..50 {
+            let (at, log) = recover_replica(
+                &storage,
+                &mut checkpoints,
+                std::slice::from_ref(&d),
+                &d,
+                "t",
+                i,
+                DEFAULT_SEGMENT_BYTES,
+            )
+            .unwrap();
+            assert_eq!((at.as_str(), log.leo()), (d.as_str(), 0));
+            assert_eq!(checkpoints.get(&at, HW_CHECKPOINT, "t", i), Some(0));
+        }
+        assert_eq!(checkpoints.reads, 2, "one read per checkpoint file");
+        assert_eq!(checkpoints.get(&d, HW_CHECKPOINT, "t", 50), None);
     }
 
     #[test]
