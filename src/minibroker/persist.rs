@@ -22,6 +22,8 @@
 //! from memory and [`recover_broker`] reads them back when it starts.
 //!
 //! [`prepare`] checks at start that the dir can be used, and locks it.
+//! [`attach_replica`] gives a log its files where the controller state
+//! makes a replica or a future log.
 //!
 //! Not for: deleting data. A removed replica's files stay until a replica
 //! of the same partition is created on that broker again (which clears
@@ -38,8 +40,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
+use super::configs::SEGMENT_BYTES;
 use super::log::{PartitionLog, Unsynced};
-use super::segment::{DEFAULT_SEGMENT_BYTES, FlushPolicy, SegmentStore};
+use super::segment::{FlushPolicy, SegmentStore};
 use super::shared::Shared;
 use super::state::{BrokerId, Partition, Replica, State, Topic};
 use crate::fsutil::DirLock;
@@ -169,54 +172,60 @@ pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<DirLock> {
     Ok(lock)
 }
 
-fn segment_bytes(configs: &BTreeMap<String, String>) -> u64 {
-    configs
-        .get("segment.bytes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_SEGMENT_BYTES)
-}
-
-/// Gives a store to every log of `partition` that should have one and has
-/// none: new replicas, copies (a `--fill`), future logs of disk moves.
-fn attach_partition(
-    storage: &Storage,
-    topic: &str,
-    configs: &BTreeMap<String, String>,
-    p: &mut Partition,
-) {
-    let seg = segment_bytes(configs);
-    let index = p.index;
-    for r in p.logs.values_mut() {
+/// Gives the logs of `broker`'s replica of `topic`-`partition` (and its
+/// future log) their segment files, where they have none: called where a
+/// replica or a future log is made, before it takes a batch. A log made in
+/// memory, or a copy, gets every batch it holds written.
+pub fn attach_replica(state: &mut State, topic: &str, partition: i32, broker: BrokerId) {
+    let Some(storage) = state.storage.clone() else {
+        return;
+    };
+    let seg = state.segment_bytes(topic);
+    let Some(r) = state
+        .partition_mut(topic, partition)
+        .and_then(|p| p.logs.get_mut(&broker))
+    else {
+        return;
+    };
+    attach_log(
+        &storage,
+        &partition_dir(&r.dir, topic, partition),
+        seg,
+        &mut r.log,
+    );
+    if let Some(f) = r.future.as_mut() {
         attach_log(
-            storage,
-            || partition_dir(&r.dir, topic, index),
+            &storage,
+            &partition_dir(&f.dir, topic, partition),
             seg,
-            &mut r.log,
+            &mut f.log,
         );
-        if let Some(f) = r.future.as_mut() {
-            attach_log(
-                storage,
-                || partition_dir(&f.dir, topic, index),
-                seg,
-                &mut f.log,
-            );
-        }
     }
 }
 
-/// `dir` is made only for a log that needs a store: this runs for every
-/// replica at every replication tick.
-fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &mut PartitionLog) {
-    if let Some(store) = log.store_mut() {
-        // `segment.bytes` changed since: the next roll follows it, as Kafka's.
-        store.set_segment_bytes(seg);
+/// [`attach_replica`] for every replica of `topic` (a new topic, or one
+/// whose logs were replaced by copies).
+pub fn attach_topic(state: &mut State, topic: &str) {
+    if state.storage.is_none() {
         return;
     }
+    let replicas: Vec<(i32, BrokerId)> = state
+        .topics
+        .get(topic)
+        .into_iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| p.logs.keys().map(|b| (p.index, *b)))
+        .collect();
+    for (partition, broker) in replicas {
+        attach_replica(state, topic, partition, broker);
+    }
+}
+
+fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
     if !log.needs_store() {
         return;
     }
-    let dir = dir();
-    let made = SegmentStore::create(&dir, seg, storage.flush).and_then(|s| log.attach_store(s));
+    let made = SegmentStore::create(dir, seg, storage.flush).and_then(|s| log.attach_store(s));
     if let Err(e) = made {
         super::log(format_args!(
             "mini-broker: {}: cannot write segments: {e}; this replica is kept in memory only",
@@ -226,37 +235,16 @@ fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &
     }
 }
 
-/// Gives every log that lacks one its segment files (run before each
-/// replication step, so a new replica has files before it copies a byte).
-pub fn attach_stores(state: &mut State) {
+/// The produce handler's hook, before a leader appends to `topic`: the
+/// topic is in the metadata on disk (a topic created a moment ago would
+/// otherwise come back from a crash without the data acknowledged in it).
+pub fn before_append(state: &mut State, topic: &str) {
     let Some(storage) = state.storage.clone() else {
         return;
     };
-    for t in state.topics.values_mut() {
-        for p in t.partitions.iter_mut() {
-            attach_partition(&storage, &t.name, &t.configs, p);
-        }
-    }
-}
-
-/// The produce handler's hook, before a leader appends to `topic`-
-/// `partition`: the partition's logs have their files, and the topic is in
-/// the metadata on disk (a topic created a moment ago would otherwise come
-/// back from a crash without the data acknowledged in it).
-pub fn before_append(state: &mut State, topic: &str, partition: i32) {
-    let Some(storage) = state.storage.clone() else {
+    let Some(id) = state.topics.get(topic).map(|t| t.id) else {
         return;
     };
-    let Some(t) = state.topics.get_mut(topic) else {
-        return;
-    };
-    let id = t.id;
-    if let Some(p) = usize::try_from(partition)
-        .ok()
-        .and_then(|i| t.partitions.get_mut(i))
-    {
-        attach_partition(&storage, topic, &t.configs, p);
-    }
     if !storage.saved_topics.lock().contains(&id) {
         let (seq, snap) = snapshot(state, &storage);
         if let Err(e) = write_metadata(&storage, seq, &snap) {
@@ -760,7 +748,11 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
     }
     let mut checkpoints = CheckpointReader::default();
     for t in snap.topics {
-        let seg = segment_bytes(&t.configs);
+        let seg = t
+            .configs
+            .get(SEGMENT_BYTES)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(state.topic_defaults.segment_bytes);
         let mut partitions = Vec::new();
         for (i, p) in t.partitions.into_iter().enumerate() {
             let index = i as i32;
@@ -890,8 +882,13 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
         .map(|b| b.log_dirs.clone())
         .unwrap_or_default();
     let mut checkpoints = CheckpointReader::default();
+    let segment_bytes: BTreeMap<String, u64> = state
+        .topics
+        .keys()
+        .map(|t| (t.clone(), state.segment_bytes(t)))
+        .collect();
     for t in state.topics.values_mut() {
-        let seg = segment_bytes(&t.configs);
+        let seg = segment_bytes[&t.name];
         for p in t.partitions.iter_mut() {
             let will_lead = p.leader == -1 && p.isr.contains(&id);
             let Some(r) = p.logs.get_mut(&id) else {
@@ -933,6 +930,7 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::minibroker::segment::DEFAULT_SEGMENT_BYTES;
 
     fn log_of(batches: usize) -> PartitionLog {
         let mut log = PartitionLog::new();

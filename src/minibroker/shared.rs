@@ -73,8 +73,6 @@ impl Shared {
     /// wakes waiters only when something moved, since it runs every tick.
     pub fn replicate(&self, now: std::time::Instant, dt: std::time::Duration) {
         let mut s = self.state.lock();
-        // New logs get their files before they copy a byte.
-        super::persist::attach_stores(&mut s);
         let out = s.replicate(now, dt);
         if out.copied_bytes > 0
             && let Some(storage) = &s.storage

@@ -52,12 +52,12 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
             let min_isr = s.min_insync_replicas(&name);
+            crate::minibroker::persist::before_append(s, &name);
             let mut parts = Vec::new();
             for (pi, pd) in td.partition_data.iter().enumerate() {
                 let mut pr = PartitionProduceResponse::default()
                     .with_index(pd.index)
                     .with_base_offset(-1);
-                crate::minibroker::persist::before_append(s, &name, pd.index);
                 let Some(p) = s.partition_mut(&name, pd.index) else {
                     parts.push(pr.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                     continue;

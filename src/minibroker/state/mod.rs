@@ -143,6 +143,9 @@ pub struct TopicDefaults {
     pub replication_factor: i16,
     /// `min.insync.replicas` of a topic that does not set its own.
     pub min_insync_replicas: u16,
+    /// `log.segment.bytes`: `segment.bytes` of a topic that does not set
+    /// its own.
+    pub segment_bytes: u64,
 }
 
 impl Default for TopicDefaults {
@@ -153,6 +156,7 @@ impl Default for TopicDefaults {
             partitions: 1,
             replication_factor: 1,
             min_insync_replicas: 1,
+            segment_bytes: super::segment::DEFAULT_SEGMENT_BYTES,
         }
     }
 }

@@ -8,6 +8,7 @@ mod autocreate;
 mod bad_requests;
 mod configs;
 mod crash;
+mod crash_stores;
 mod crash_sync;
 mod failover;
 mod groups;
