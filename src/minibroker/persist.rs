@@ -287,8 +287,7 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
     let snap = Snapshot {
         version: VERSION,
         cluster_id: state.cluster_id.clone(),
-        // Not compared for changes: it grows with every replication step.
-        metadata_epoch: 0,
+        metadata_epoch: state.metadata_epoch,
         next_producer_id: state.next_producer_id,
         brokers: state
             .brokers
@@ -301,28 +300,6 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
         topics,
     };
     (seq, snap)
-}
-
-/// A hash of what [`snapshot`] holds, cheaper than building it: the
-/// persister builds one only when this changes.
-fn fingerprint(state: &State) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    state.next_producer_id.hash(&mut h);
-    for b in state.brokers.values() {
-        (b.id, &b.configs).hash(&mut h);
-    }
-    for t in state.topics.values() {
-        (&t.name, t.id, &t.configs).hash(&mut h);
-        for p in &t.partitions {
-            (&p.replicas, &p.isr, p.leader, p.leader_epoch).hash(&mut h);
-            (&p.adding, &p.removing).hash(&mut h);
-            for (b, r) in &p.logs {
-                (b, &r.dir).hash(&mut h);
-            }
-        }
-    }
-    h.finish()
 }
 
 fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Result<()> {
@@ -555,25 +532,20 @@ pub async fn run(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
 }
 
 async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
-    let mut last_epoch = -1;
-    let mut last_print: Option<u64> = None;
+    // The epoch moves with every metadata change and nothing else, so an
+    // unchanged one means nothing to write.
+    let mut written_epoch = -1;
     loop {
         tokio::select! {
             _ = stop.recv() => return,
             _ = tokio::time::sleep(METADATA_TICK) => {}
         }
         let meta = shared.inspect(|s| {
-            if s.metadata_epoch == last_epoch {
-                None
-            } else {
-                last_epoch = s.metadata_epoch;
-                let print = fingerprint(s);
-                (last_print != Some(print)).then(|| (print, snapshot(s, storage)))
-            }
+            (s.metadata_epoch != written_epoch).then(|| (s.metadata_epoch, snapshot(s, storage)))
         });
-        if let Some((print, (seq, snap))) = meta {
+        if let Some((epoch, (seq, snap))) = meta {
             match write_metadata(storage, seq, &snap) {
-                Ok(()) => last_print = Some(print),
+                Ok(()) => written_epoch = epoch,
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
@@ -643,8 +615,7 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     }
     mark_synced(state, done);
     write_checkpoints(&collect_checkpoints(state))?;
-    let (seq, mut snap) = snapshot(state, &storage);
-    snap.metadata_epoch = state.metadata_epoch;
+    let (seq, snap) = snapshot(state, &storage);
     write_metadata(&storage, seq, &snap)?;
     super::persist_groups::save(&state.groups, &storage.data_dir)
 }

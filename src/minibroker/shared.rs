@@ -80,7 +80,7 @@ impl Shared {
             // Followers count towards high watermarks once synced.
             storage.appended();
         }
-        if out.changed {
+        if out.changed() {
             self.changed.notify_waiters();
         }
     }

@@ -590,6 +590,37 @@ mod tests {
     }
 
     #[test]
+    fn copying_data_is_no_metadata_change_but_an_isr_change_is() {
+        // regression: every step that copied bytes made a new metadata
+        // epoch, so DescribeQuorum's high watermark grew with the data and
+        // the persister looked at the metadata every tick.
+        let mut s = state(2, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1, 2]], BTreeMap::new(), now)
+            .unwrap();
+        run(&mut s, 5);
+        let epoch = s.metadata_epoch;
+        for _ in 0..3 {
+            load(&mut s, "t", 0, 10);
+            let out = s.replicate(now, Duration::from_millis(10));
+            assert!(out.copied_bytes > 0 && out.data_changed && !out.metadata_changed);
+        }
+        let p = s.partition("t", 0).unwrap();
+        assert_eq!((p.logs[&2].log.leo(), p.hw), (300, 300));
+        assert_eq!(
+            s.metadata_epoch, epoch,
+            "bytes copied, high watermark moved"
+        );
+        // The follower stops copying and leaves the ISR: that is metadata.
+        s.brokers.get_mut(&2).unwrap().replication_paused = true;
+        load(&mut s, "t", 0, 1);
+        let out = s.replicate(now + Duration::from_secs(2), Duration::from_millis(10));
+        assert!(out.metadata_changed);
+        assert_eq!(s.partition("t", 0).unwrap().isr, vec![1]);
+        assert_eq!(s.metadata_epoch, epoch + 1);
+    }
+
+    #[test]
     fn partitions_have_a_ceiling_checked_before_allocating() {
         let mut s = state(3, 0);
         let now = Instant::now();

@@ -59,7 +59,17 @@ fn fetch(p: &mut Partition, leader: BrokerId, follower: BrokerId, max_bytes: usi
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StepOutcome {
     pub copied_bytes: u64,
-    pub changed: bool,
+    /// Logs or high watermarks moved: waiters look again.
+    pub data_changed: bool,
+    /// ISRs, leaders, replica sets or log dirs changed: a new metadata
+    /// epoch (a record in KRaft's metadata log; copied bytes are none).
+    pub metadata_changed: bool,
+}
+
+impl StepOutcome {
+    pub fn changed(&self) -> bool {
+        self.data_changed || self.metadata_changed
+    }
 }
 
 impl State {
@@ -200,7 +210,7 @@ impl State {
                         epochs::truncation_point(&p.logs[&f].log, leader_log, p.leader_epoch)
                     {
                         p.logs.get_mut(&f).unwrap().log.truncate_to(at);
-                        out.changed = true;
+                        out.data_changed = true;
                     }
                     let l_listed =
                         rates[&leader].leader.is_some() && leader_list.contains(p.index, leader);
@@ -291,9 +301,6 @@ impl State {
                 break;
             }
         }
-        if out.copied_bytes > 0 {
-            out.changed = true;
-        }
         // Throttled followers that no fetch found at the log end this step.
         let held: std::collections::BTreeSet<(&str, i32, BrokerId)> = throttled
             .iter()
@@ -321,14 +328,14 @@ impl State {
                     }
                     if in_isr && now.duration_since(r.last_caught_up) > lag_max {
                         p.isr.retain(|b| *b != f);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     } else if !in_isr
                         && r.log.leo() >= p.hw
                         && r.log.leo() >= leader_leo
                         && !held.contains(&(t.name.as_str(), p.index, f))
                     {
                         p.isr.push(f);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
                 // Disk-to-disk moves: copy from the current log into the future log.
@@ -361,22 +368,22 @@ impl State {
                         let fut = r.future.take().unwrap();
                         r.dir = fut.dir;
                         r.log = fut.log;
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
                 if p.reassigning() {
                     let target = p.target();
                     if target.iter().all(|b| p.isr.contains(b)) {
                         complete_reassignment(p, &is_alive);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
             }
         }
-        if self.recompute_hw() {
-            out.changed = true;
+        if self.recompute_hw() || out.copied_bytes > 0 {
+            out.data_changed = true;
         }
-        if out.changed {
+        if out.metadata_changed {
             self.metadata_epoch += 1;
         }
         out

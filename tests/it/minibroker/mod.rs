@@ -13,6 +13,7 @@ mod crash_sync;
 mod failover;
 mod groups;
 mod process;
+mod quorum;
 mod reassign;
 
 use std::collections::BTreeMap;
