@@ -107,6 +107,10 @@ struct Snapshot {
     metadata_epoch: i64,
     #[serde(default)]
     next_producer_id: i64,
+    /// The last topic id handed out; a data dir without it takes the
+    /// highest id of its topics.
+    #[serde(default)]
+    next_topic_id: u64,
     brokers: Vec<BrokerSnap>,
     topics: Vec<TopicSnap>,
 }
@@ -289,6 +293,7 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
         cluster_id: state.cluster_id.clone(),
         metadata_epoch: state.metadata_epoch,
         next_producer_id: state.next_producer_id,
+        next_topic_id: state.next_topic_id,
         brokers: state
             .brokers
             .values()
@@ -711,6 +716,7 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
     );
     state.cluster_id = snap.cluster_id;
     state.next_producer_id = state.next_producer_id.max(snap.next_producer_id);
+    state.next_topic_id = state.next_topic_id.max(snap.next_topic_id);
     state.metadata_epoch = state.metadata_epoch.max(snap.metadata_epoch + 1);
     for b in snap.brokers {
         if let Some(broker) = state.brokers.get_mut(&b.id) {
@@ -786,6 +792,9 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
             partitions.push(part);
         }
         let id = Uuid::parse_str(&t.id).with_context(|| format!("topic id of {}", t.name))?;
+        // regression: ids restarted at 1, so a new topic could take the id
+        // of a loaded one.
+        state.next_topic_id = state.next_topic_id.max(id.as_u64_pair().1);
         state.topics.insert(
             t.name.clone(),
             Topic {

@@ -192,7 +192,9 @@ pub struct State {
     /// leader's log at (leader, leader epoch, log end); derived again from
     /// the log whenever that changed otherwise than by Produce.
     pub producers: BTreeMap<(String, i32), CachedProducers>,
-    next_topic_id: u64,
+    /// The last topic id handed out (its low 64 bits): saved with the
+    /// metadata, so no topic ever gets an id another one had.
+    pub next_topic_id: u64,
     /// Dirs asked for replicas a broker does not hold yet (topic,
     /// partition, broker): the replica is created there when a move adds
     /// it, as Kafka's LogManager does with its preferred log dirs.

@@ -72,3 +72,29 @@ async fn logs_have_their_files_where_they_are_made_and_roll_at_the_broker_defaul
     assert!(segments.iter().all(|n| *n <= 4096), "{segments:?}");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_ids_are_never_handed_out_twice_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ClusterConfig {
+        brokers: 1,
+        data_dir: Some(dir.path().to_path_buf()),
+        ..ClusterConfig::default()
+    };
+    let c = Cluster::start(config()).await.unwrap();
+    let now = Instant::now();
+    let (a, gone) = c.mutate(|s| {
+        let a = s.create_topic("a", vec![vec![1]], BTreeMap::new(), now);
+        let gone = s.create_topic("gone", vec![vec![1]], BTreeMap::new(), now);
+        s.delete_topic("gone").unwrap();
+        (a.unwrap(), gone.unwrap())
+    });
+    c.shutdown_and_persist().await.unwrap();
+    let c = Cluster::start(config()).await.unwrap();
+    assert_eq!(c.inspect(|s| s.topics["a"].id), a);
+    let b = c
+        .mutate(|s| s.create_topic("b", vec![vec![1]], BTreeMap::new(), Instant::now()))
+        .unwrap();
+    assert!(b != a && b != gone, "{b} reuses an id");
+    c.shutdown().await;
+}
