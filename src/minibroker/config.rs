@@ -89,6 +89,9 @@ pub struct ClusterConfig {
     pub default_replication_factor: i16,
     /// `min.insync.replicas` of a topic that does not set its own.
     pub min_insync_replicas: u16,
+    /// `log.segment.bytes`: where a topic without `segment.bytes` rolls
+    /// its segments (with a data dir).
+    pub log_segment_bytes: u64,
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
@@ -234,6 +237,7 @@ impl Default for ClusterConfig {
             default_partitions: 1,
             default_replication_factor: 1,
             min_insync_replicas: 1,
+            log_segment_bytes: super::segment::DEFAULT_SEGMENT_BYTES,
             tls: None,
             tls_options: Default::default(),
             sasl: None,

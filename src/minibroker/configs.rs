@@ -48,6 +48,8 @@ mod ty {
 
 /// `min.insync.replicas`: refuses acks=all produce to a smaller ISR.
 pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
+/// `segment.bytes`: where a replica's segment files roll (with a data dir).
+pub const SEGMENT_BYTES: &str = "segment.bytes";
 
 /// Every topic config Kafka 4.3.1 lists, in its (alphabetical) order:
 /// name, default, type, and the broker config that supplies the default
@@ -180,7 +182,7 @@ const TOPIC_CONFIGS: [(&str, &str, i8, Option<&str>); 33] = [
     ),
     ("retention.ms", "604800000", ty::LONG, None),
     (
-        "segment.bytes",
+        SEGMENT_BYTES,
         "1073741824",
         ty::INT,
         Some("log.segment.bytes"),
@@ -309,6 +311,16 @@ impl State {
             .unwrap_or(usize::from(self.topic_defaults.min_insync_replicas))
     }
 
+    /// `segment.bytes` of a topic: its own value, else the broker default
+    /// (`log.segment.bytes`).
+    pub fn segment_bytes(&self, topic: &str) -> u64 {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.configs.get(SEGMENT_BYTES))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(self.topic_defaults.segment_bytes)
+    }
+
     /// Every config DescribeConfigs lists for the target, in its order,
     /// with synonyms: for a broker the throttle rates while set (Kafka lists
     /// these dynamic-only keys only then), then its static configs (read
@@ -414,6 +426,16 @@ impl State {
                             source::DYNAMIC_DEFAULT_BROKER,
                         ));
                     }
+                    if key == SEGMENT_BYTES
+                        && self.topic_defaults.segment_bytes
+                            != TopicDefaults::default().segment_bytes
+                    {
+                        synonyms.push(syn(
+                            "log.segment.bytes",
+                            Some(self.topic_defaults.segment_bytes.to_string()),
+                            source::STATIC_BROKER,
+                        ));
+                    }
                     if let Some(bk) = broker_key {
                         synonyms.push(syn(bk, Some(default.to_string()), source::DEFAULT));
                     }
@@ -468,6 +490,7 @@ impl State {
                     map.insert(k.clone(), v.clone());
                 }
             }
+            self.configs_changed(target);
         }
         Ok(())
     }
@@ -530,7 +553,31 @@ impl State {
         }
         if !validate_only {
             *self.configs_mut(target) = map;
+            self.configs_changed(target);
         }
         Ok(())
+    }
+
+    /// A topic's segment files roll at its `segment.bytes` from the next
+    /// roll on, as Kafka's do.
+    fn configs_changed(&mut self, target: &ConfigTarget) {
+        if let ConfigTarget::Topic(topic) = target {
+            let bytes = self.segment_bytes(topic);
+            for p in self
+                .topics
+                .get_mut(topic)
+                .into_iter()
+                .flat_map(|t| &mut t.partitions)
+            {
+                for r in p.logs.values_mut() {
+                    let future = r.future.as_mut().map(|f| &mut f.log);
+                    for log in std::iter::once(&mut r.log).chain(future) {
+                        if let Some(store) = log.store_mut() {
+                            store.set_segment_bytes(bytes);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

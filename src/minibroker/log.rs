@@ -19,19 +19,32 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::segment::{SegmentStore, StoredBatch};
+use super::segment::{FlushPolicy, SegmentStore, StoredBatch};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+// The v2 record batch header, as Kafka's `DefaultRecordBatch` lays it
+// out: field offsets from the start of the batch. Everything in the
+// mini-broker that reads a header field takes its offset from here.
+
 /// Size of the fixed v2 record batch header.
 pub const BATCH_HEADER_LEN: usize = 61;
-const OFF_BATCH_LENGTH: usize = 8;
-const OFF_LEADER_EPOCH: usize = 12;
-const OFF_MAGIC: usize = 16;
-const OFF_LAST_OFFSET_DELTA: usize = 23;
-const OFF_MAX_TIMESTAMP: usize = 35;
+/// The base offset and the length field, which the length does not count
+/// (Kafka's `LOG_OVERHEAD`).
+pub const LOG_OVERHEAD: usize = 12;
+pub const OFF_BATCH_LENGTH: usize = 8;
+pub const OFF_LEADER_EPOCH: usize = 12;
+pub const OFF_MAGIC: usize = 16;
+pub const OFF_CRC: usize = 17;
+/// The CRC covers the batch from the attributes field on.
+pub const OFF_ATTRIBUTES: usize = 21;
+pub const OFF_LAST_OFFSET_DELTA: usize = 23;
+pub const OFF_MAX_TIMESTAMP: usize = 35;
+pub const OFF_PRODUCER_ID: usize = 43;
+pub const OFF_PRODUCER_EPOCH: usize = 51;
+pub const OFF_BASE_SEQUENCE: usize = 53;
 
 /// One stored record batch.
 #[derive(Debug, Clone)]
@@ -88,7 +101,7 @@ pub fn split_batches(records: &Bytes) -> Result<Vec<Bytes>, RecordsError> {
         if h[OFF_MAGIC] != 2 {
             return Err(RecordsError::UnsupportedMagic);
         }
-        let total = 12usize
+        let total = LOG_OVERHEAD
             .checked_add(usize::try_from(batch_len).map_err(|_| RecordsError::Corrupt)?)
             .ok_or(RecordsError::Corrupt)?;
         if total < BATCH_HEADER_LEN || total > records.len() - pos {
@@ -112,8 +125,11 @@ pub fn split_batches(records: &Bytes) -> Result<Vec<Bytes>, RecordsError> {
 }
 
 /// A partition replica's log.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PartitionLog {
+    /// Tells this log from any other, so a sync taken from it is marked on
+    /// it and on no log that replaced it meanwhile.
+    id: u64,
     batches: Vec<Batch>,
     size: u64,
     log_start: i64,
@@ -123,6 +139,33 @@ pub struct PartitionLog {
     /// Dropped by `kill`: its files are recovered when the broker starts,
     /// so no store may be made for it meanwhile.
     detached: bool,
+    /// Offsets below this are synced to the store's disk.
+    synced_end: i64,
+    /// While a sync taken from this log runs: the lowest log end since it
+    /// was taken (a truncation below its end means the bytes past the cut
+    /// it synced are no longer this log's).
+    syncing_low: Option<i64>,
+}
+
+fn next_log_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl Default for PartitionLog {
+    fn default() -> Self {
+        Self {
+            id: next_log_id(),
+            batches: vec![],
+            size: 0,
+            log_start: 0,
+            end: 0,
+            store: None,
+            detached: false,
+            synced_end: 0,
+            syncing_low: None,
+        }
+    }
 }
 
 /// A copy holds the batches, never the files: two logs appending to one
@@ -134,15 +177,90 @@ impl Clone for PartitionLog {
             size: self.size,
             log_start: self.log_start,
             end: self.end,
-            store: None,
-            detached: false,
+            ..Self::default()
         }
     }
+}
+
+/// Files a log wrote since its last sync was taken, and the log end they
+/// make durable once synced ([`PartitionLog::take_unsynced`]).
+#[derive(Debug)]
+pub struct Unsynced {
+    pub log_id: u64,
+    pub files: Vec<std::sync::Arc<std::fs::File>>,
+    pub end: i64,
 }
 
 impl PartitionLog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Takes what must be synced for everything stored so far to be on
+    /// disk; None when nothing is owed, or a sync taken before is still
+    /// running (one at a time, so each one's end is exact). The caller
+    /// syncs the files outside the cluster's lock, then calls
+    /// [`Self::synced`].
+    pub fn take_unsynced(&mut self) -> std::io::Result<Option<Unsynced>> {
+        if self.syncing_low.is_some() {
+            return Ok(None);
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Ok(None);
+        };
+        let files = store.take_dirty()?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        self.syncing_low = Some(self.end);
+        Ok(Some(Unsynced {
+            log_id: self.id,
+            files,
+            end: self.end,
+        }))
+    }
+
+    /// The sync of `u` finished (`ok`: every file synced). A failed one
+    /// drops the files, as a broker takes a failed log dir offline: the
+    /// log goes on in memory.
+    pub fn synced(&mut self, u: &Unsynced, ok: std::io::Result<()>) {
+        debug_assert_eq!(u.log_id, self.id);
+        let low = self.syncing_low.take().unwrap_or(u.end);
+        if let Err(e) = ok {
+            if let Some(store) = &self.store {
+                super::log(format_args!(
+                    "mini-broker: {}: cannot sync: {e}; this replica is kept in memory only",
+                    store.dir().display()
+                ));
+            }
+            self.abandon_store();
+            return;
+        }
+        self.synced_end = self.synced_end.max(u.end.min(low));
+    }
+
+    /// Offsets below this are on disk (with files; else the log end).
+    pub fn synced_end(&self) -> i64 {
+        if self.store.is_some() {
+            self.synced_end
+        } else {
+            self.end
+        }
+    }
+
+    /// Where this replica's log ends for acknowledgements: under
+    /// `--flush every-batch` only what is synced counts, so no batch is
+    /// acknowledged (by the leader, or by a high watermark over the ISR)
+    /// before it is on disk; otherwise the log end.
+    pub fn acked_end(&self) -> i64 {
+        match &self.store {
+            Some(s) if s.flush() == FlushPolicy::EveryBatch => self.synced_end,
+            _ => self.end,
+        }
     }
     /// Log end offset (the next offset to be assigned).
     pub fn leo(&self) -> i64 {
@@ -224,6 +342,8 @@ impl PartitionLog {
             });
         }
         log.store = Some(Box::new(store));
+        // Read back from the files: on disk as far as anyone can tell.
+        log.synced_end = log.end;
         log
     }
 
@@ -365,6 +485,10 @@ impl PartitionLog {
             .batches
             .last()
             .map_or(self.log_start, Batch::next_offset);
+        self.synced_end = self.synced_end.min(self.end);
+        if let Some(low) = self.syncing_low.as_mut() {
+            *low = (*low).min(self.end);
+        }
         if let Some(store) = self.store.as_mut()
             && let Err(e) = store.truncate(self.size)
         {

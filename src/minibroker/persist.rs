@@ -22,6 +22,8 @@
 //! from memory and [`recover_broker`] reads them back when it starts.
 //!
 //! [`prepare`] checks at start that the dir can be used, and locks it.
+//! [`attach_replica`] gives a log its files where the controller state
+//! makes a replica or a future log.
 //!
 //! Not for: deleting data. A removed replica's files stay until a replica
 //! of the same partition is created on that broker again (which clears
@@ -35,11 +37,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use uuid::Uuid;
 
-use super::log::PartitionLog;
-use super::segment::{DEFAULT_SEGMENT_BYTES, FlushPolicy, SegmentStore};
+use super::configs::SEGMENT_BYTES;
+use super::log::{PartitionLog, Unsynced};
+use super::segment::{FlushPolicy, SegmentStore};
 use super::shared::Shared;
 use super::state::{BrokerId, Partition, Replica, State, Topic};
 use crate::fsutil::DirLock;
@@ -71,6 +74,8 @@ pub struct Storage {
     next_seq: Mutex<u64>,
     /// Ids of the topics in the last metadata written.
     saved_topics: Mutex<BTreeSet<Uuid>>,
+    /// Under `every-batch`, rung after appends: the sync task syncs them.
+    sync_wanted: Notify,
 }
 
 impl Storage {
@@ -81,6 +86,15 @@ impl Storage {
             written: Mutex::new(0),
             next_seq: Mutex::new(0),
             saved_topics: Mutex::new(BTreeSet::new()),
+            sync_wanted: Notify::new(),
+        }
+    }
+
+    /// Logs were appended to: under `every-batch`, their acknowledgements
+    /// wait for the sync this asks for (under `interval`, the period's).
+    pub fn appended(&self) {
+        if self.flush == FlushPolicy::EveryBatch {
+            self.sync_wanted.notify_one();
         }
     }
 }
@@ -93,6 +107,10 @@ struct Snapshot {
     metadata_epoch: i64,
     #[serde(default)]
     next_producer_id: i64,
+    /// The last topic id handed out; a data dir without it takes the
+    /// highest id of its topics.
+    #[serde(default)]
+    next_topic_id: u64,
     brokers: Vec<BrokerSnap>,
     topics: Vec<TopicSnap>,
 }
@@ -158,54 +176,60 @@ pub fn prepare(data_dir: &Path, log_dirs: &[&str]) -> anyhow::Result<DirLock> {
     Ok(lock)
 }
 
-fn segment_bytes(configs: &BTreeMap<String, String>) -> u64 {
-    configs
-        .get("segment.bytes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_SEGMENT_BYTES)
-}
-
-/// Gives a store to every log of `partition` that should have one and has
-/// none: new replicas, copies (a `--fill`), future logs of disk moves.
-fn attach_partition(
-    storage: &Storage,
-    topic: &str,
-    configs: &BTreeMap<String, String>,
-    p: &mut Partition,
-) {
-    let seg = segment_bytes(configs);
-    let index = p.index;
-    for r in p.logs.values_mut() {
+/// Gives the logs of `broker`'s replica of `topic`-`partition` (and its
+/// future log) their segment files, where they have none: called where a
+/// replica or a future log is made, before it takes a batch. A log made in
+/// memory, or a copy, gets every batch it holds written.
+pub fn attach_replica(state: &mut State, topic: &str, partition: i32, broker: BrokerId) {
+    let Some(storage) = state.storage.clone() else {
+        return;
+    };
+    let seg = state.segment_bytes(topic);
+    let Some(r) = state
+        .partition_mut(topic, partition)
+        .and_then(|p| p.logs.get_mut(&broker))
+    else {
+        return;
+    };
+    attach_log(
+        &storage,
+        &partition_dir(&r.dir, topic, partition),
+        seg,
+        &mut r.log,
+    );
+    if let Some(f) = r.future.as_mut() {
         attach_log(
-            storage,
-            || partition_dir(&r.dir, topic, index),
+            &storage,
+            &partition_dir(&f.dir, topic, partition),
             seg,
-            &mut r.log,
+            &mut f.log,
         );
-        if let Some(f) = r.future.as_mut() {
-            attach_log(
-                storage,
-                || partition_dir(&f.dir, topic, index),
-                seg,
-                &mut f.log,
-            );
-        }
     }
 }
 
-/// `dir` is made only for a log that needs a store: this runs for every
-/// replica at every replication tick.
-fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &mut PartitionLog) {
-    if let Some(store) = log.store_mut() {
-        // `segment.bytes` changed since: the next roll follows it, as Kafka's.
-        store.set_segment_bytes(seg);
+/// [`attach_replica`] for every replica of `topic` (a new topic, or one
+/// whose logs were replaced by copies).
+pub fn attach_topic(state: &mut State, topic: &str) {
+    if state.storage.is_none() {
         return;
     }
+    let replicas: Vec<(i32, BrokerId)> = state
+        .topics
+        .get(topic)
+        .into_iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| p.logs.keys().map(|b| (p.index, *b)))
+        .collect();
+    for (partition, broker) in replicas {
+        attach_replica(state, topic, partition, broker);
+    }
+}
+
+fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
     if !log.needs_store() {
         return;
     }
-    let dir = dir();
-    let made = SegmentStore::create(&dir, seg, storage.flush).and_then(|s| log.attach_store(s));
+    let made = SegmentStore::create(dir, seg, storage.flush).and_then(|s| log.attach_store(s));
     if let Err(e) = made {
         super::log(format_args!(
             "mini-broker: {}: cannot write segments: {e}; this replica is kept in memory only",
@@ -215,37 +239,16 @@ fn attach_log(storage: &Storage, dir: impl FnOnce() -> PathBuf, seg: u64, log: &
     }
 }
 
-/// Gives every log that lacks one its segment files (run before each
-/// replication step, so a new replica has files before it copies a byte).
-pub fn attach_stores(state: &mut State) {
+/// The produce handler's hook, before a leader appends to `topic`: the
+/// topic is in the metadata on disk (a topic created a moment ago would
+/// otherwise come back from a crash without the data acknowledged in it).
+pub fn before_append(state: &mut State, topic: &str) {
     let Some(storage) = state.storage.clone() else {
         return;
     };
-    for t in state.topics.values_mut() {
-        for p in t.partitions.iter_mut() {
-            attach_partition(&storage, &t.name, &t.configs, p);
-        }
-    }
-}
-
-/// The produce handler's hook, before a leader appends to `topic`-
-/// `partition`: the partition's logs have their files, and the topic is in
-/// the metadata on disk (a topic created a moment ago would otherwise come
-/// back from a crash without the data acknowledged in it).
-pub fn before_append(state: &mut State, topic: &str, partition: i32) {
-    let Some(storage) = state.storage.clone() else {
+    let Some(id) = state.topics.get(topic).map(|t| t.id) else {
         return;
     };
-    let Some(t) = state.topics.get_mut(topic) else {
-        return;
-    };
-    let id = t.id;
-    if let Some(p) = usize::try_from(partition)
-        .ok()
-        .and_then(|i| t.partitions.get_mut(i))
-    {
-        attach_partition(&storage, topic, &t.configs, p);
-    }
     if !storage.saved_topics.lock().contains(&id) {
         let (seq, snap) = snapshot(state, &storage);
         if let Err(e) = write_metadata(&storage, seq, &snap) {
@@ -288,9 +291,9 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
     let snap = Snapshot {
         version: VERSION,
         cluster_id: state.cluster_id.clone(),
-        // Not compared for changes: it grows with every replication step.
-        metadata_epoch: 0,
+        metadata_epoch: state.metadata_epoch,
         next_producer_id: state.next_producer_id,
+        next_topic_id: state.next_topic_id,
         brokers: state
             .brokers
             .values()
@@ -302,28 +305,6 @@ fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
         topics,
     };
     (seq, snap)
-}
-
-/// A hash of what [`snapshot`] holds, cheaper than building it: the
-/// persister builds one only when this changes.
-fn fingerprint(state: &State) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    state.next_producer_id.hash(&mut h);
-    for b in state.brokers.values() {
-        (b.id, &b.configs).hash(&mut h);
-    }
-    for t in state.topics.values() {
-        (&t.name, t.id, &t.configs).hash(&mut h);
-        for p in &t.partitions {
-            (&p.replicas, &p.isr, p.leader, p.leader_epoch).hash(&mut h);
-            (&p.adding, &p.removing).hash(&mut h);
-            for (b, r) in &p.logs {
-                (b, &r.dir).hash(&mut h);
-            }
-        }
-    }
-    h.finish()
 }
 
 fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Result<()> {
@@ -349,18 +330,113 @@ fn write_metadata(storage: &Storage, seq: u64, snap: &Snapshot) -> anyhow::Resul
 /// One checkpoint file's lines, per log dir: (topic, partition) -> offset.
 type Checkpoints = BTreeMap<String, BTreeMap<(String, i32), i64>>;
 
-/// What a flush takes from the state under its lock: files to `fsync`
-/// and the checkpoints they make true once synced.
-struct FlushWork {
-    files: Vec<Arc<std::fs::File>>,
+/// The checkpoint files as the state stands, written outside its lock.
+struct CheckpointWork {
     hw: Checkpoints,
     start: Checkpoints,
     recovery: Checkpoints,
 }
 
-fn collect_flush(state: &mut State) -> FlushWork {
-    let mut w = FlushWork {
-        files: vec![],
+/// One log's files to sync: `future` for the future log of a disk move.
+struct SyncJob {
+    topic: String,
+    partition: i32,
+    broker: BrokerId,
+    /// The log dir the files are in (syncs run one thread per dir, so one
+    /// slow disk holds back only its own logs).
+    dir: String,
+    work: Unsynced,
+}
+
+/// Takes, under the state's lock, every log's files written since their
+/// last sync (see `PartitionLog::take_unsynced`).
+fn take_syncs(state: &mut State) -> Vec<SyncJob> {
+    let mut jobs = Vec::new();
+    for t in state.topics.values_mut() {
+        for p in t.partitions.iter_mut() {
+            for (b, r) in p.logs.iter_mut() {
+                let future = r.future.as_mut().map(|f| (&f.dir, &mut f.log));
+                for (dir, log) in std::iter::once((&r.dir, &mut r.log)).chain(future) {
+                    let work = match log.take_unsynced() {
+                        Ok(Some(w)) => w,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            log.synced(
+                                &Unsynced {
+                                    log_id: log.id(),
+                                    files: vec![],
+                                    end: log.leo(),
+                                },
+                                Err(e),
+                            );
+                            continue;
+                        }
+                    };
+                    jobs.push(SyncJob {
+                        topic: t.name.clone(),
+                        partition: p.index,
+                        broker: *b,
+                        dir: dir.clone(),
+                        work,
+                    });
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// `fsync`s the jobs' files (no lock held). Returns each job's outcome.
+fn run_syncs(jobs: Vec<SyncJob>) -> Vec<(SyncJob, std::io::Result<()>)> {
+    jobs.into_iter()
+        .map(|j| {
+            let r = j.work.files.iter().try_for_each(|f| f.sync_data());
+            (j, r)
+        })
+        .collect()
+}
+
+/// Runs the jobs one blocking thread per log dir, all at once.
+async fn run_syncs_per_dir(jobs: Vec<SyncJob>) -> Vec<(SyncJob, std::io::Result<()>)> {
+    let mut by_dir: BTreeMap<String, Vec<SyncJob>> = BTreeMap::new();
+    for j in jobs {
+        by_dir.entry(j.dir.clone()).or_default().push(j);
+    }
+    let handles: Vec<_> = by_dir
+        .into_values()
+        .map(|jobs| tokio::task::spawn_blocking(move || run_syncs(jobs)))
+        .collect();
+    let mut done = Vec::new();
+    for h in handles {
+        done.extend(h.await.expect("a sync thread does not panic"));
+    }
+    done
+}
+
+/// Marks the synced logs (a log replaced meanwhile, by `kill` or a
+/// removal, is not this job's: its id differs), then moves high watermarks
+/// that waited for them.
+fn mark_synced(state: &mut State, done: Vec<(SyncJob, std::io::Result<()>)>) {
+    for (j, r) in done {
+        let Some(rep) = state
+            .partition_mut(&j.topic, j.partition)
+            .and_then(|p| p.logs.get_mut(&j.broker))
+        else {
+            continue;
+        };
+        let future = rep.future.as_mut().map(|f| &mut f.log);
+        if let Some(log) = std::iter::once(&mut rep.log)
+            .chain(future)
+            .find(|l| l.id() == j.work.log_id)
+        {
+            log.synced(&j.work, r);
+        }
+    }
+    state.recompute_hw();
+}
+
+fn collect_checkpoints(state: &State) -> CheckpointWork {
+    let mut w = CheckpointWork {
         hw: BTreeMap::new(),
         start: BTreeMap::new(),
         recovery: BTreeMap::new(),
@@ -377,33 +453,27 @@ fn collect_flush(state: &mut State) -> FlushWork {
             w.recovery.entry(d.clone()).or_default();
         }
     }
-    for t in state.topics.values_mut() {
-        for p in t.partitions.iter_mut() {
-            let hw = p.hw;
-            for (b, r) in p.logs.iter_mut() {
+    for t in state.topics.values() {
+        for p in &t.partitions {
+            for (b, r) in &p.logs {
+                if r.log.store().is_none() || !alive.contains(b) {
+                    continue;
+                }
                 let key = (t.name.clone(), p.index);
-                let Some(store) = r.log.store_mut() else {
-                    continue;
-                };
-                if let Some(f) = store.take_dirty() {
-                    w.files.push(f);
-                }
-                if !alive.contains(b) {
-                    continue;
-                }
                 // A follower's own high watermark is at most its log end.
                 let leo = r.log.leo();
                 w.hw.entry(r.dir.clone())
                     .or_default()
-                    .insert(key.clone(), hw.min(leo));
+                    .insert(key.clone(), p.hw.min(leo));
                 w.start
                     .entry(r.dir.clone())
                     .or_default()
                     .insert(key.clone(), r.log.log_start());
+                // Only what is synced: recovery skips the CRC check below it.
                 w.recovery
                     .entry(r.dir.clone())
                     .or_default()
-                    .insert(key, leo);
+                    .insert(key, r.log.synced_end());
             }
         }
     }
@@ -436,11 +506,8 @@ fn read_checkpoint(path: &Path) -> BTreeMap<(String, i32), i64> {
         .collect()
 }
 
-/// Syncs the files and writes the checkpoints (outside the state's lock).
-fn finish_flush(w: FlushWork) -> anyhow::Result<()> {
-    for f in &w.files {
-        f.sync_data().context("fsync of a segment")?;
-    }
+/// Writes the checkpoint files (outside the state's lock).
+fn write_checkpoints(w: &CheckpointWork) -> anyhow::Result<()> {
     for (name, set) in [
         (HW_CHECKPOINT, &w.hw),
         (START_CHECKPOINT, &w.start),
@@ -456,47 +523,70 @@ fn finish_flush(w: FlushWork) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The persister task: writes the metadata when it changes, and on the
-/// flush period `fsync`s what was written and checkpoints.
-pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
+/// The persister: writes the metadata when it changes and the committed
+/// offsets, and (beside it, so a slow disk never delays the metadata)
+/// syncs the logs and checkpoints.
+pub async fn run(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
     let Some(storage) = shared.inspect(|s| s.storage.clone()) else {
         return;
     };
-    let period = match storage.flush {
-        FlushPolicy::Interval(d) => d,
-        FlushPolicy::EveryBatch => CHECKPOINT_PERIOD,
-    };
-    let mut last_flush = Instant::now();
-    let mut last_epoch = -1;
-    let mut last_print: Option<u64> = None;
+    tokio::join!(
+        metadata_loop(&shared, &storage, stop.resubscribe()),
+        sync_loop(&shared, &storage, stop)
+    );
+}
+
+async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+    // The epoch moves with every metadata change and nothing else, so an
+    // unchanged one means nothing to write.
+    let mut written_epoch = -1;
     loop {
         tokio::select! {
             _ = stop.recv() => return,
             _ = tokio::time::sleep(METADATA_TICK) => {}
         }
         let meta = shared.inspect(|s| {
-            if s.metadata_epoch == last_epoch {
-                None
-            } else {
-                last_epoch = s.metadata_epoch;
-                let print = fingerprint(s);
-                (last_print != Some(print)).then(|| (print, snapshot(s, &storage)))
-            }
+            (s.metadata_epoch != written_epoch).then(|| (s.metadata_epoch, snapshot(s, storage)))
         });
-        if let Some((print, (seq, snap))) = meta {
-            match write_metadata(&storage, seq, &snap) {
-                Ok(()) => last_print = Some(print),
+        if let Some((epoch, (seq, snap))) = meta {
+            match write_metadata(storage, seq, &snap) {
+                Ok(()) => written_epoch = epoch,
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
-        save_offsets(&shared, &storage);
-        if last_flush.elapsed() >= period {
-            last_flush = Instant::now();
-            // Through `mutate` (it takes the stores' dirty marks), which
-            // wakes waiters for nothing once a period: cheap.
-            let work = shared.mutate(collect_flush);
-            if let Err(e) = finish_flush(work) {
-                super::log(format_args!("mini-broker: flush: {e:#}"));
+        save_offsets(shared, storage);
+    }
+}
+
+/// Syncs what the logs wrote: under `interval` on its period, under
+/// `every-batch` as soon as an append asks (acknowledgements wait for
+/// it); then, on the period, the checkpoints, whose recovery points are
+/// only what is synced. A round, once begun, finishes before a stop is
+/// seen, so no taken file is left unsynced for `save`.
+async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+    let (period, on_demand) = match storage.flush {
+        FlushPolicy::Interval(d) => (d, false),
+        FlushPolicy::EveryBatch => (CHECKPOINT_PERIOD, true),
+    };
+    let mut last_checkpoint = Instant::now();
+    loop {
+        tokio::select! {
+            _ = stop.recv() => return,
+            _ = tokio::time::sleep(period) => {}
+            _ = storage.sync_wanted.notified(), if on_demand => {}
+        }
+        // Through `mutate`: it takes the stores' dirty marks, and marking
+        // moves high watermarks that waiters look at.
+        let jobs = shared.mutate(take_syncs);
+        if !jobs.is_empty() {
+            let done = run_syncs_per_dir(jobs).await;
+            shared.mutate(|s| mark_synced(s, done));
+        }
+        if last_checkpoint.elapsed() >= period {
+            last_checkpoint = Instant::now();
+            let w = shared.inspect(collect_checkpoints);
+            if let Err(e) = write_checkpoints(&w) {
+                super::log(format_args!("mini-broker: checkpoints: {e:#}"));
             }
         }
     }
@@ -524,12 +614,39 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     let Some(storage) = state.storage.clone() else {
         return Ok(());
     };
-    let work = collect_flush(state);
-    finish_flush(work)?;
-    let (seq, mut snap) = snapshot(state, &storage);
-    snap.metadata_epoch = state.metadata_epoch;
+    let done = run_syncs(take_syncs(state));
+    if let Some((j, Err(e))) = done.iter().find(|(_, r)| r.is_err()) {
+        anyhow::bail!("fsync of {}-{}'s segments: {e}", j.topic, j.partition);
+    }
+    mark_synced(state, done);
+    write_checkpoints(&collect_checkpoints(state))?;
+    let (seq, snap) = snapshot(state, &storage);
     write_metadata(&storage, seq, &snap)?;
     super::persist_groups::save(&state.groups, &storage.data_dir)
+}
+
+/// Checkpoint files as recovery reads them: each file once, however many
+/// replicas its dir holds (reading it again per replica made a load
+/// quadratic in partitions).
+#[derive(Default)]
+struct CheckpointReader {
+    files: BTreeMap<PathBuf, BTreeMap<(String, i32), i64>>,
+    /// Files read from disk.
+    reads: usize,
+}
+
+impl CheckpointReader {
+    fn get(&mut self, dir: &str, name: &str, topic: &str, partition: i32) -> Option<i64> {
+        let path = Path::new(dir).join(name);
+        if !self.files.contains_key(&path) {
+            self.reads += 1;
+            let lines = read_checkpoint(&path);
+            self.files.insert(path.clone(), lines);
+        }
+        self.files[&path]
+            .get(&(topic.to_string(), partition))
+            .copied()
+    }
 }
 
 /// Recovers one replica of `topic`-`partition` on a broker: from the
@@ -539,6 +656,7 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
 /// the log.
 fn recover_replica(
     storage: &Storage,
+    checkpoints: &mut CheckpointReader,
     log_dirs: &[String],
     preferred: &str,
     topic: &str,
@@ -558,9 +676,7 @@ fn recover_replica(
         if dir != preferred && !pdir.is_dir() {
             continue;
         }
-        let rp = read_checkpoint(&Path::new(dir).join(RECOVERY_CHECKPOINT))
-            .get(&(topic.to_string(), partition))
-            .copied();
+        let rp = checkpoints.get(dir, RECOVERY_CHECKPOINT, topic, partition);
         let (store, batches, report) = SegmentStore::recover(&pdir, seg, storage.flush, rp)
             .with_context(|| format!("recovering {}", pdir.display()))?;
         if report.fault.is_some() && std::env::var_os("MINIBROKER_DEBUG").is_some() {
@@ -577,12 +693,6 @@ fn recover_replica(
         }
     }
     best.context("no log dir")
-}
-
-fn checkpointed_hw(dir: &str, topic: &str, partition: i32) -> Option<i64> {
-    read_checkpoint(&Path::new(dir).join(HW_CHECKPOINT))
-        .get(&(topic.to_string(), partition))
-        .copied()
 }
 
 /// Loads a saved cluster into `state` (whose brokers come from the current
@@ -606,14 +716,20 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
     );
     state.cluster_id = snap.cluster_id;
     state.next_producer_id = state.next_producer_id.max(snap.next_producer_id);
+    state.next_topic_id = state.next_topic_id.max(snap.next_topic_id);
     state.metadata_epoch = state.metadata_epoch.max(snap.metadata_epoch + 1);
     for b in snap.brokers {
         if let Some(broker) = state.brokers.get_mut(&b.id) {
             broker.configs = b.configs;
         }
     }
+    let mut checkpoints = CheckpointReader::default();
     for t in snap.topics {
-        let seg = segment_bytes(&t.configs);
+        let seg = t
+            .configs
+            .get(SEGMENT_BYTES)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(state.topic_defaults.segment_bytes);
         let mut partitions = Vec::new();
         for (i, p) in t.partitions.into_iter().enumerate() {
             let index = i as i32;
@@ -631,9 +747,18 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
                         t.name
                     );
                 };
-                let (dir, log) =
-                    recover_replica(&storage, &broker.log_dirs, &dir, &t.name, index, seg)?;
-                let h = checkpointed_hw(&dir, &t.name, index).unwrap_or(saved_hw);
+                let (dir, log) = recover_replica(
+                    &storage,
+                    &mut checkpoints,
+                    &broker.log_dirs,
+                    &dir,
+                    &t.name,
+                    index,
+                    seg,
+                )?;
+                let h = checkpoints
+                    .get(&dir, HW_CHECKPOINT, &t.name, index)
+                    .unwrap_or(saved_hw);
                 hw = hw.max(h);
                 own_hw.insert(b, h);
                 logs.insert(
@@ -667,6 +792,9 @@ pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<
             partitions.push(part);
         }
         let id = Uuid::parse_str(&t.id).with_context(|| format!("topic id of {}", t.name))?;
+        // regression: ids restarted at 1, so a new topic could take the id
+        // of a loaded one.
+        state.next_topic_id = state.next_topic_id.max(id.as_u64_pair().1);
         state.topics.insert(
             t.name.clone(),
             Topic {
@@ -733,8 +861,14 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
         .get(&id)
         .map(|b| b.log_dirs.clone())
         .unwrap_or_default();
+    let mut checkpoints = CheckpointReader::default();
+    let segment_bytes: BTreeMap<String, u64> = state
+        .topics
+        .keys()
+        .map(|t| (t.clone(), state.segment_bytes(t)))
+        .collect();
     for t in state.topics.values_mut() {
-        let seg = segment_bytes(&t.configs);
+        let seg = segment_bytes[&t.name];
         for p in t.partitions.iter_mut() {
             let will_lead = p.leader == -1 && p.isr.contains(&id);
             let Some(r) = p.logs.get_mut(&id) else {
@@ -742,12 +876,23 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
             };
             match &storage {
                 Some(storage) => {
-                    let (dir, log) =
-                        recover_replica(storage, &log_dirs, &r.dir, &t.name, p.index, seg)?;
+                    let (dir, log) = recover_replica(
+                        storage,
+                        &mut checkpoints,
+                        &log_dirs,
+                        &r.dir,
+                        &t.name,
+                        p.index,
+                        seg,
+                    )?;
                     r.hw_checkpoint = if will_lead {
                         None
                     } else {
-                        Some(checkpointed_hw(&dir, &t.name, p.index).unwrap_or(0))
+                        Some(
+                            checkpoints
+                                .get(&dir, HW_CHECKPOINT, &t.name, p.index)
+                                .unwrap_or(0),
+                        )
                     };
                     r.dir = dir;
                     r.log = log;
@@ -765,6 +910,7 @@ pub fn recover_broker(state: &mut State, id: BrokerId) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::minibroker::segment::DEFAULT_SEGMENT_BYTES;
 
     fn log_of(batches: usize) -> PartitionLog {
         let mut log = PartitionLog::new();
@@ -812,6 +958,37 @@ mod tests {
         p.leader = 3;
         elect_after_crash(&mut p);
         assert_eq!((p.leader, p.leader_epoch), (3, 9));
+    }
+
+    #[test]
+    fn recovery_reads_each_checkpoint_file_once_for_all_its_replicas() {
+        // regression: each replica read its dir's checkpoint files again,
+        // so a load was quadratic in partitions.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        let lines: BTreeMap<(String, i32), i64> =
+            (0..50).map(|i| (("t".to_string(), i), 0)).collect();
+        for name in [HW_CHECKPOINT, RECOVERY_CHECKPOINT] {
+            write_atomic(&dir.path().join(name), checkpoint_text(&lines).as_bytes()).unwrap();
+        }
+        let storage = Storage::new(dir.path().to_path_buf(), FlushPolicy::default());
+        let mut checkpoints = CheckpointReader::default();
+        for i in 0..50 {
+            let (at, log) = recover_replica(
+                &storage,
+                &mut checkpoints,
+                std::slice::from_ref(&d),
+                &d,
+                "t",
+                i,
+                DEFAULT_SEGMENT_BYTES,
+            )
+            .unwrap();
+            assert_eq!((at.as_str(), log.leo()), (d.as_str(), 0));
+            assert_eq!(checkpoints.get(&at, HW_CHECKPOINT, "t", i), Some(0));
+        }
+        assert_eq!(checkpoints.reads, 2, "one read per checkpoint file");
+        assert_eq!(checkpoints.get(&d, HW_CHECKPOINT, "t", 50), None);
     }
 
     #[test]

@@ -15,16 +15,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::code;
-use super::log::PartitionLog;
+use super::log::{
+    BATCH_HEADER_LEN, OFF_BASE_SEQUENCE, OFF_LAST_OFFSET_DELTA, OFF_PRODUCER_EPOCH,
+    OFF_PRODUCER_ID, PartitionLog,
+};
 
 /// Batches a producer may have in flight (Kafka's limit with idempotence).
 pub const IN_FLIGHT: usize = 5;
-
-const OFF_LAST_OFFSET_DELTA: usize = 23;
-const OFF_PRODUCER_ID: usize = 43;
-const OFF_PRODUCER_EPOCH: usize = 51;
-const OFF_BASE_SEQUENCE: usize = 53;
-const HEADER_LEN: usize = 61;
 
 /// The producer fields of a v2 batch header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +36,7 @@ impl Header {
     /// Reads a batch's header; None for a batch without one (sized) or
     /// without a producer id (not idempotent).
     pub fn of(raw: &[u8]) -> Option<Header> {
-        if raw.len() < HEADER_LEN {
+        if raw.len() < BATCH_HEADER_LEN {
             return None;
         }
         let i32_at = |o: usize| i32::from_be_bytes(raw[o..o + 4].try_into().unwrap());

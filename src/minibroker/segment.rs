@@ -8,8 +8,12 @@
 //!
 //! Appends are plain `write` calls made while the batch is stored in
 //! memory, so the kernel holds every stored batch even when the process
-//! dies; `fsync` is the flush policy's business (every batch here, or on a
-//! timer by the persister).
+//! dies. Nothing here calls `fsync`: appends happen under the cluster's
+//! lock, where one slow disk would stall every broker. The store keeps
+//! every file written since the last [`SegmentStore::take_dirty`] (segments
+//! rolled meanwhile included, and its directory when a segment was created
+//! or removed), and the persister syncs them outside the lock, per the
+//! flush policy.
 //!
 //! Recovery ([`SegmentStore::recover`]) reads the segments back, checks
 //! each batch's framing, offsets and CRC32C (from the recovery point on:
@@ -32,21 +36,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::log::BATCH_HEADER_LEN;
+use super::log::{
+    BATCH_HEADER_LEN, LOG_OVERHEAD, OFF_ATTRIBUTES, OFF_BATCH_LENGTH, OFF_CRC,
+    OFF_LAST_OFFSET_DELTA, OFF_MAGIC,
+};
 
 /// Bytes of log between two index entries (Kafka's `index.interval.bytes`).
 pub const INDEX_INTERVAL: u64 = 4096;
 /// Kafka's `segment.bytes` default.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 1 << 30;
-const OFF_CRC: usize = 17;
-/// The CRC covers the batch from the attributes field on.
-const OFF_ATTRIBUTES: usize = 21;
 
 /// When appended batches reach the disk (`--flush`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushPolicy {
-    /// `fsync` after each batch, before it counts as stored (and so before
-    /// any acknowledgement that depends on it).
+    /// `fsync` of each batch before any acknowledgement that depends on it
+    /// (the persister syncs as soon as it is asked, outside the cluster's
+    /// lock; a replica's log counts towards the high watermark only as far
+    /// as it is synced).
     EveryBatch,
     /// `fsync` of every written segment on this period. Until then a
     /// stored batch is in the kernel's page cache: it survives the process
@@ -127,15 +133,16 @@ fn frame(rest: &[u8]) -> Result<(usize, i64, i64), BadBatch> {
     if rest.len() < BATCH_HEADER_LEN {
         return Err(BadBatch::Truncated);
     }
+    let i32_at = |o: usize| i32::from_be_bytes(rest[o..o + 4].try_into().unwrap());
     let base = i64::from_be_bytes(rest[0..8].try_into().unwrap());
-    let len = i32::from_be_bytes(rest[8..12].try_into().unwrap());
-    let delta = i32::from_be_bytes(rest[23..27].try_into().unwrap());
-    if rest[16] != 2 || delta < 0 || base < 0 {
+    let len = i32_at(OFF_BATCH_LENGTH);
+    let delta = i32_at(OFF_LAST_OFFSET_DELTA);
+    if rest[OFF_MAGIC] != 2 || delta < 0 || base < 0 {
         return Err(BadBatch::Framing);
     }
     let total = usize::try_from(len)
         .ok()
-        .and_then(|l| l.checked_add(12))
+        .and_then(|l| l.checked_add(LOG_OVERHEAD))
         .ok_or(BadBatch::Framing)?;
     if total < BATCH_HEADER_LEN {
         return Err(BadBatch::Framing);
@@ -210,8 +217,16 @@ pub struct SegmentStore {
     flush: FlushPolicy,
     segments: Vec<Segment>,
     active: Option<Active>,
-    /// Written since the last `fsync` (the persister's flush).
+    /// The active segment was written since the last `take_dirty`.
     dirty: bool,
+    /// Segments that rolled (or were cut) while written since the last
+    /// `take_dirty`: their tails are on no disk yet either.
+    rolled: Vec<Arc<File>>,
+    /// A segment file was created or removed since the last `take_dirty`:
+    /// the directory's entries must reach the disk with the data.
+    dir_dirty: bool,
+    /// The directory itself is new: its entry in the log dir too.
+    new_dir: bool,
 }
 
 fn open_append(path: &Path) -> std::io::Result<File> {
@@ -234,6 +249,9 @@ impl SegmentStore {
             segments: vec![],
             active: None,
             dirty: false,
+            rolled: vec![],
+            dir_dirty: true,
+            new_dir: true,
         })
     }
 
@@ -245,14 +263,30 @@ impl SegmentStore {
         &self.dir
     }
 
+    pub fn flush(&self) -> FlushPolicy {
+        self.flush
+    }
+
     /// Number of segment files.
-    pub fn segment_count(&self) -> usize {
+    #[cfg(test)]
+    fn segment_count(&self) -> usize {
         self.segments.len()
     }
 
     /// Base offsets of the segments, oldest first.
-    pub fn segment_bases(&self) -> Vec<i64> {
+    #[cfg(test)]
+    fn segment_bases(&self) -> Vec<i64> {
         self.segments.iter().map(|s| s.base).collect()
+    }
+
+    /// The active segment stops being appended to: a tail written since
+    /// the last `take_dirty` stays owed to the disk.
+    fn retire_active(&mut self) {
+        if let Some(a) = self.active.take()
+            && std::mem::take(&mut self.dirty)
+        {
+            self.rolled.push(a.log);
+        }
     }
 
     fn open_segment(&mut self, base: i64) -> std::io::Result<()> {
@@ -267,9 +301,7 @@ impl SegmentStore {
             .truncate(true)
             .open(self.dir.join(segment_name(base, "index")))?;
         // The new file's name must survive a crash along with its data.
-        if self.flush == FlushPolicy::EveryBatch {
-            File::open(&self.dir)?.sync_all()?;
-        }
+        self.dir_dirty = true;
         self.segments.push(Segment {
             base,
             size: 0,
@@ -284,19 +316,15 @@ impl SegmentStore {
     }
 
     /// Appends one stored batch (offsets already assigned), rolling to a
-    /// new segment first when it would not fit; with `every-batch`, it is
-    /// on disk when this returns.
+    /// new segment first when it would not fit. It is in the kernel when
+    /// this returns, on the disk once a `take_dirty` after it was synced.
     pub fn append(&mut self, data: &[u8], base_offset: i64) -> std::io::Result<()> {
         let roll = match self.segments.last() {
             None => true,
             Some(s) => s.size > 0 && s.size + data.len() as u64 > self.segment_bytes,
         };
         if roll || self.active.is_none() {
-            if let Some(a) = self.active.take()
-                && self.flush == FlushPolicy::EveryBatch
-            {
-                a.log.sync_data()?;
-            }
+            self.retire_active();
             self.open_segment(base_offset)?;
         }
         let seg = self.segments.last_mut().expect("a segment is open");
@@ -313,11 +341,7 @@ impl SegmentStore {
         }
         seg.size += data.len() as u64;
         seg.since_index += data.len() as u64;
-        if self.flush == FlushPolicy::EveryBatch {
-            active.log.sync_data()?;
-        } else {
-            self.dirty = true;
-        }
+        self.dirty = true;
         Ok(())
     }
 
@@ -336,10 +360,11 @@ impl SegmentStore {
         let Some((i, local)) = cut else {
             return Ok(());
         };
-        self.active = None;
+        self.retire_active();
         for s in self.segments.drain(i + 1..) {
             std::fs::remove_file(self.dir.join(segment_name(s.base, "log")))?;
             std::fs::remove_file(self.dir.join(segment_name(s.base, "index")))?;
+            self.dir_dirty = true;
         }
         let seg = &mut self.segments[i];
         let log_path = self.dir.join(segment_name(seg.base, "log"));
@@ -352,11 +377,8 @@ impl SegmentStore {
             .append(true)
             .open(self.dir.join(segment_name(seg.base, "index")))?;
         index.set_len(seg.index.len() as u64 * 8)?;
-        if self.flush == FlushPolicy::EveryBatch {
-            log.sync_all()?;
-        } else {
-            self.dirty = true;
-        }
+        // The cut, like an append, is owed to the disk.
+        self.dirty = true;
         self.active = Some(Active {
             log: Arc::new(log),
             index,
@@ -364,13 +386,28 @@ impl SegmentStore {
         Ok(())
     }
 
-    /// The active segment's file when written since the last call (what
-    /// the interval flush syncs, outside the cluster's lock).
-    pub fn take_dirty(&mut self) -> Option<Arc<File>> {
-        if !std::mem::take(&mut self.dirty) {
-            return None;
+    /// Every file written since the last call, for the caller to `fsync`
+    /// outside the cluster's lock: segments rolled or cut meanwhile, the
+    /// active one, and the directory when its entries changed. Once they
+    /// are synced, everything appended before this call is on disk.
+    pub fn take_dirty(&mut self) -> std::io::Result<Vec<Arc<File>>> {
+        let mut files = std::mem::take(&mut self.rolled);
+        if std::mem::take(&mut self.dirty)
+            && let Some(a) = &self.active
+        {
+            files.push(a.log.clone());
         }
-        self.active.as_ref().map(|a| a.log.clone())
+        if self.dir_dirty {
+            files.push(Arc::new(File::open(&self.dir)?));
+            self.dir_dirty = false;
+        }
+        if self.new_dir
+            && let Some(parent) = self.dir.parent()
+        {
+            files.push(Arc::new(File::open(parent)?));
+            self.new_dir = false;
+        }
+        Ok(files)
     }
 
     /// Reads the replica back from `dir` (missing: an empty log), checking
@@ -392,6 +429,9 @@ impl SegmentStore {
             segments: vec![],
             active: None,
             dirty: false,
+            rolled: vec![],
+            dir_dirty: false,
+            new_dir: false,
         };
         let mut report = Recovery::default();
         let mut batches = Vec::new();
@@ -696,6 +736,64 @@ mod tests {
         s.truncate(0).unwrap();
         let (_, back, _) = recover(dir.path(), None);
         assert!(back.is_empty());
+    }
+
+    /// Inodes of files, to tell which ones a flush would sync.
+    fn inodes(files: &[Arc<File>]) -> std::collections::BTreeSet<u64> {
+        use std::os::unix::fs::MetadataExt;
+        files.iter().map(|f| f.metadata().unwrap().ino()).collect()
+    }
+
+    fn inode(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().ino()
+    }
+
+    #[test]
+    fn a_flush_after_a_roll_syncs_the_rolled_segments_too() {
+        // regression: a flush synced only the active segment, so the tail
+        // of a segment that rolled between two flushes was never synced,
+        // while the recovery point written after the flush passed it.
+        for policy in [FlushPolicy::default(), FlushPolicy::EveryBatch] {
+            let dir = tempfile::tempdir().unwrap();
+            let pdir = dir.path().join("t-0");
+            let batches = stored(6, 5);
+            let one = batches[0].1.len() as u64;
+            let mut s = SegmentStore::create(&pdir, one * 2 + 10, policy).unwrap();
+            let new = inodes(&s.take_dirty().unwrap());
+            assert_eq!(
+                new,
+                [inode(&pdir), inode(dir.path())].into(),
+                "a new replica's dir, and its entry in the log dir"
+            );
+            // Two rolls: segments [0, 1], [2, 3] and [4].
+            for (base, data) in &batches[..5] {
+                s.append(data, *base).unwrap();
+            }
+            let mut expected: std::collections::BTreeSet<u64> = list(&pdir, "log")
+                .unwrap()
+                .iter()
+                .map(|(_, p)| inode(p))
+                .collect();
+            assert_eq!(expected.len(), 3);
+            expected.insert(inode(&pdir));
+            assert_eq!(
+                inodes(&s.take_dirty().unwrap()),
+                expected,
+                "{policy:?}: every segment written, and the dir whose entries changed"
+            );
+            assert!(s.take_dirty().unwrap().is_empty(), "nothing written since");
+            s.append(&batches[5].1, batches[5].0).unwrap();
+            let active = pdir.join(segment_name(batches[4].0, "log"));
+            assert_eq!(inodes(&s.take_dirty().unwrap()), [inode(&active)].into());
+            // A cut that drops a segment owes the cut segment and the dir.
+            s.truncate(one * 3).unwrap();
+            let cut = pdir.join(segment_name(batches[2].0, "log"));
+            assert_eq!(
+                inodes(&s.take_dirty().unwrap()),
+                [inode(&cut), inode(&pdir)].into()
+            );
+        }
     }
 
     #[test]

@@ -159,6 +159,7 @@ impl Cluster {
             partitions: config.default_partitions,
             replication_factor: config.default_replication_factor,
             min_insync_replicas: config.min_insync_replicas,
+            segment_bytes: config.log_segment_bytes,
         };
         let now = Instant::now();
         if let Some(dir) = &config.data_dir {
@@ -194,7 +195,6 @@ impl Cluster {
         if let Some(dir) = &config.data_dir {
             // Start-up topics and filled data are on disk before anyone
             // can produce.
-            persist::attach_stores(&mut state);
             persist::save(&mut state).map_err(|error| StartError::DataDirUnusable {
                 dir: dir.clone(),
                 error,
@@ -299,6 +299,7 @@ pub fn fill_topic(state: &mut State, topic: &str, bytes: u64) {
         }
         p.hw = leo;
     }
+    persist::attach_topic(state, topic);
     state.metadata_epoch += 1;
 }
 

@@ -73,9 +73,14 @@ impl Shared {
     /// wakes waiters only when something moved, since it runs every tick.
     pub fn replicate(&self, now: std::time::Instant, dt: std::time::Duration) {
         let mut s = self.state.lock();
-        // New logs get their files before they copy a byte.
-        super::persist::attach_stores(&mut s);
-        if s.replicate(now, dt).changed {
+        let out = s.replicate(now, dt);
+        if out.copied_bytes > 0
+            && let Some(storage) = &s.storage
+        {
+            // Followers count towards high watermarks once synced.
+            storage.appended();
+        }
+        if out.changed() {
             self.changed.notify_waiters();
         }
     }

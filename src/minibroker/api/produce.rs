@@ -5,6 +5,8 @@
 //! already below it refuses the batch (NOT_ENOUGH_REPLICAS), one that falls
 //! below it while the batch waits fails it after the append
 //! (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+//! Under `--flush every-batch` a batch is acknowledged (acks=1 or all)
+//! only once synced; the sync runs in the persister, outside the lock.
 //! Idempotent producers' batches are checked by sequence (`producers`): a
 //! retried batch is acknowledged with its first offsets, not appended
 //! again; a gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
@@ -29,6 +31,9 @@ struct Pending {
     end: i64,
     leader_epoch: i32,
     min_isr: usize,
+    /// acks=all: waits for the high watermark; acks=1 under `--flush
+    /// every-batch`: for the leader's own sync.
+    all: bool,
 }
 
 pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> ProduceResponse {
@@ -38,16 +43,21 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
     let mut responses = Vec::new();
     let mut pending = Vec::new();
     ctx.shared.mutate(|s| {
+        let every_batch = s
+            .storage
+            .as_ref()
+            .is_some_and(|st| st.flush == crate::minibroker::segment::FlushPolicy::EveryBatch);
+        let mut appended = false;
         let mut producers = std::mem::take(&mut s.producers);
         for (ti, td) in req.topic_data.iter().enumerate() {
             let name = td.name.0.to_string();
             let min_isr = s.min_insync_replicas(&name);
+            crate::minibroker::persist::before_append(s, &name);
             let mut parts = Vec::new();
             for (pi, pd) in td.partition_data.iter().enumerate() {
                 let mut pr = PartitionProduceResponse::default()
                     .with_index(pd.index)
                     .with_base_offset(-1);
-                crate::minibroker::persist::before_append(s, &name, pd.index);
                 let Some(p) = s.partition_mut(&name, pd.index) else {
                     parts.push(pr.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION));
                     continue;
@@ -99,6 +109,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                     let verdict = header.map_or(Verdict::Append, |h| states.check(&h));
                     let (base, last) = match verdict {
                         Verdict::Append => {
+                            appended = true;
                             let base = log.append_as_leader(b, epoch);
                             if let Some(h) = header {
                                 states.record(&h, base, log.leo() - 1);
@@ -126,7 +137,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                 pr = pr
                     .with_base_offset(base)
                     .with_log_start_offset(log.log_start());
-                if req.acks == -1 {
+                if req.acks == -1 || (req.acks == 1 && every_batch) {
                     pending.push(Pending {
                         topic: ti,
                         part: pi,
@@ -135,6 +146,7 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
                         end,
                         leader_epoch: epoch,
                         min_isr,
+                        all: req.acks == -1,
                     });
                 }
                 parts.push(pr);
@@ -147,16 +159,18 @@ pub async fn handle(ctx: &BrokerCtx, req: ProduceRequest, _version: i16) -> Prod
         }
         s.producers = producers;
         s.recompute_hw();
+        if appended && let Some(st) = &s.storage {
+            st.appended();
+        }
     });
     if !pending.is_empty() {
         let settled = |s: &crate::minibroker::state::State, w: &Pending| {
-            s.acks_all_outcome(
-                ctx.id,
-                (&w.name, w.partition),
-                w.leader_epoch,
-                w.end,
-                w.min_isr,
-            )
+            let at = (w.name.as_str(), w.partition);
+            if w.all {
+                s.acks_all_outcome(ctx.id, at, w.leader_epoch, w.end, w.min_isr)
+            } else {
+                s.leader_synced_outcome(ctx.id, at, w.leader_epoch, w.end)
+            }
         };
         let outcomes: Vec<Option<i16>> = ctx
             .shared

@@ -25,6 +25,8 @@ pub async fn handle(
     }
     ctx.shared.mutate(|s| {
         s.next_producer_id += 1;
+        // A metadata record in KRaft (a block of ids): saved with the rest.
+        s.metadata_epoch += 1;
         InitProducerIdResponse::default()
             .with_producer_id(ProducerId(s.next_producer_id))
             .with_producer_epoch(0)

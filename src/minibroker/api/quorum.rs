@@ -18,19 +18,25 @@ use crate::minibroker::shared::BrokerCtx;
 pub async fn handle(
     ctx: &BrokerCtx,
     _req: DescribeQuorumRequest,
-    _version: i16,
+    version: i16,
 ) -> DescribeQuorumResponse {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     ctx.shared.inspect(|s| {
         let end = s.metadata_epoch;
+        // The timestamps are v1 fields and the nodes v2: an older answer
+        // that set them could not be encoded.
         let replica = |id: i32| {
-            ReplicaState::default()
+            let r = ReplicaState::default()
                 .with_replica_id(BrokerId(id))
-                .with_log_end_offset(end)
-                .with_last_fetch_timestamp(now)
-                .with_last_caught_up_timestamp(now)
+                .with_log_end_offset(end);
+            if version >= 1 {
+                r.with_last_fetch_timestamp(now)
+                    .with_last_caught_up_timestamp(now)
+            } else {
+                r
+            }
         };
         let voters = if s.controller >= 0 {
             vec![replica(s.controller)]
@@ -70,6 +76,7 @@ pub async fn handle(
                         ]),
                 ]
             })
+            .filter(|_| version >= 2)
             .unwrap_or_default();
         DescribeQuorumResponse::default()
             .with_topics(vec![

@@ -143,6 +143,9 @@ pub struct TopicDefaults {
     pub replication_factor: i16,
     /// `min.insync.replicas` of a topic that does not set its own.
     pub min_insync_replicas: u16,
+    /// `log.segment.bytes`: `segment.bytes` of a topic that does not set
+    /// its own.
+    pub segment_bytes: u64,
 }
 
 impl Default for TopicDefaults {
@@ -153,6 +156,7 @@ impl Default for TopicDefaults {
             partitions: 1,
             replication_factor: 1,
             min_insync_replicas: 1,
+            segment_bytes: super::segment::DEFAULT_SEGMENT_BYTES,
         }
     }
 }
@@ -188,7 +192,9 @@ pub struct State {
     /// leader's log at (leader, leader epoch, log end); derived again from
     /// the log whenever that changed otherwise than by Produce.
     pub producers: BTreeMap<(String, i32), CachedProducers>,
-    next_topic_id: u64,
+    /// The last topic id handed out (its low 64 bits): saved with the
+    /// metadata, so no topic ever gets an id another one had.
+    pub next_topic_id: u64,
     /// Dirs asked for replicas a broker does not hold yet (topic,
     /// partition, broker): the replica is created there when a move adds
     /// it, as Kafka's LogManager does with its preferred log dirs.
@@ -583,6 +589,37 @@ mod tests {
         assert_eq!((s.controller, s.controller_epoch), (-1, 3));
         s.broker_started(2, 0, now);
         assert_eq!((s.controller, s.controller_epoch), (2, 4));
+    }
+
+    #[test]
+    fn copying_data_is_no_metadata_change_but_an_isr_change_is() {
+        // regression: every step that copied bytes made a new metadata
+        // epoch, so DescribeQuorum's high watermark grew with the data and
+        // the persister looked at the metadata every tick.
+        let mut s = state(2, 0);
+        let now = Instant::now();
+        s.create_topic("t", vec![vec![1, 2]], BTreeMap::new(), now)
+            .unwrap();
+        run(&mut s, 5);
+        let epoch = s.metadata_epoch;
+        for _ in 0..3 {
+            load(&mut s, "t", 0, 10);
+            let out = s.replicate(now, Duration::from_millis(10));
+            assert!(out.copied_bytes > 0 && out.data_changed && !out.metadata_changed);
+        }
+        let p = s.partition("t", 0).unwrap();
+        assert_eq!((p.logs[&2].log.leo(), p.hw), (300, 300));
+        assert_eq!(
+            s.metadata_epoch, epoch,
+            "bytes copied, high watermark moved"
+        );
+        // The follower stops copying and leaves the ISR: that is metadata.
+        s.brokers.get_mut(&2).unwrap().replication_paused = true;
+        load(&mut s, "t", 0, 1);
+        let out = s.replicate(now + Duration::from_secs(2), Duration::from_millis(10));
+        assert!(out.metadata_changed);
+        assert_eq!(s.partition("t", 0).unwrap().isr, vec![1]);
+        assert_eq!(s.metadata_epoch, epoch + 1);
     }
 
     #[test]

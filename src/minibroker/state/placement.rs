@@ -168,6 +168,7 @@ impl State {
                 partitions,
             },
         );
+        crate::minibroker::persist::attach_topic(self, name);
         self.metadata_epoch += 1;
         Ok(id)
     }
@@ -207,6 +208,10 @@ impl State {
             r.log = log.clone();
         }
         p.hw = log.leo();
+        let brokers: Vec<BrokerId> = p.logs.keys().copied().collect();
+        for b in brokers {
+            crate::minibroker::persist::attach_replica(self, topic, partition, b);
+        }
         self.metadata_epoch += 1;
     }
 

@@ -46,6 +46,7 @@ impl State {
                 dir: dir.to_string(),
                 log: PartitionLog::new(),
             });
+            crate::minibroker::persist::attach_replica(self, topic, partition, broker);
         }
         self.metadata_epoch += 1;
         Ok(())
@@ -138,7 +139,7 @@ impl State {
                 p.replicas = replicas;
                 p.adding = adding.clone();
                 p.removing = removing;
-                for b in adding {
+                for b in adding.iter().copied() {
                     let dir = preferred.remove(&(topic.to_string(), partition, b));
                     p.logs.entry(b).or_insert_with(|| Replica {
                         dir: dir.unwrap_or_else(|| dirs[&b].clone()),
@@ -153,6 +154,9 @@ impl State {
                     p.replicas = trs;
                 } else if trs.iter().all(|b| p.isr.contains(b)) {
                     complete_reassignment(p, &is_alive);
+                }
+                for b in adding {
+                    crate::minibroker::persist::attach_replica(self, topic, partition, b);
                 }
             }
         }

@@ -59,11 +59,23 @@ fn fetch(p: &mut Partition, leader: BrokerId, follower: BrokerId, max_bytes: usi
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StepOutcome {
     pub copied_bytes: u64,
-    pub changed: bool,
+    /// Logs or high watermarks moved: waiters look again.
+    pub data_changed: bool,
+    /// ISRs, leaders, replica sets or log dirs changed: a new metadata
+    /// epoch (a record in KRaft's metadata log; copied bytes are none).
+    pub metadata_changed: bool,
+}
+
+impl StepOutcome {
+    pub fn changed(&self) -> bool {
+        self.data_changed || self.metadata_changed
+    }
 }
 
 impl State {
-    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader.
+    /// HW = max(old HW, min LEO over the ISR), for partitions with a leader
+    /// (under `--flush every-batch`, the synced part of each log: see
+    /// `PartitionLog::acked_end`).
     pub fn recompute_hw(&mut self) -> bool {
         let mut changed = false;
         for t in self.topics.values_mut() {
@@ -74,7 +86,7 @@ impl State {
                 let min = p
                     .isr
                     .iter()
-                    .filter_map(|b| p.logs.get(b).map(|r| r.log.leo()))
+                    .filter_map(|b| p.logs.get(b).map(|r| r.log.acked_end()))
                     .min();
                 if let Some(min) = min
                     && min > p.hw
@@ -114,6 +126,27 @@ impl State {
             _ => Some(code::NOT_LEADER_OR_FOLLOWER),
         }
     }
+    /// Where an acks=1 batch appended by `leader` in `leader_epoch`, ending
+    /// at `end`, stands under `--flush every-batch`: None until the
+    /// leader's log is synced past it; NOT_LEADER_OR_FOLLOWER once
+    /// leadership moved; else NONE.
+    pub fn leader_synced_outcome(
+        &self,
+        leader: BrokerId,
+        (topic, partition): (&str, i32),
+        leader_epoch: i32,
+        end: i64,
+    ) -> Option<i16> {
+        match self.partition(topic, partition) {
+            Some(p) if p.leader == leader && p.leader_epoch == leader_epoch => p
+                .logs
+                .get(&leader)
+                .is_some_and(|r| r.log.acked_end() >= end)
+                .then_some(code::NONE),
+            _ => Some(code::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
+
     /// One replication step: refill throttle budgets, let every live
     /// follower copy from its leader, update ISRs and high watermarks,
     /// finish reassignments whose targets are all in sync, and advance
@@ -177,7 +210,7 @@ impl State {
                         epochs::truncation_point(&p.logs[&f].log, leader_log, p.leader_epoch)
                     {
                         p.logs.get_mut(&f).unwrap().log.truncate_to(at);
-                        out.changed = true;
+                        out.data_changed = true;
                     }
                     let l_listed =
                         rates[&leader].leader.is_some() && leader_list.contains(p.index, leader);
@@ -268,9 +301,6 @@ impl State {
                 break;
             }
         }
-        if out.copied_bytes > 0 {
-            out.changed = true;
-        }
         // Throttled followers that no fetch found at the log end this step.
         let held: std::collections::BTreeSet<(&str, i32, BrokerId)> = throttled
             .iter()
@@ -298,14 +328,14 @@ impl State {
                     }
                     if in_isr && now.duration_since(r.last_caught_up) > lag_max {
                         p.isr.retain(|b| *b != f);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     } else if !in_isr
                         && r.log.leo() >= p.hw
                         && r.log.leo() >= leader_leo
                         && !held.contains(&(t.name.as_str(), p.index, f))
                     {
                         p.isr.push(f);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
                 // Disk-to-disk moves: copy from the current log into the future log.
@@ -338,22 +368,22 @@ impl State {
                         let fut = r.future.take().unwrap();
                         r.dir = fut.dir;
                         r.log = fut.log;
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
                 if p.reassigning() {
                     let target = p.target();
                     if target.iter().all(|b| p.isr.contains(b)) {
                         complete_reassignment(p, &is_alive);
-                        out.changed = true;
+                        out.metadata_changed = true;
                     }
                 }
             }
         }
-        if self.recompute_hw() {
-            out.changed = true;
+        if self.recompute_hw() || out.copied_bytes > 0 {
+            out.data_changed = true;
         }
-        if out.changed {
+        if out.metadata_changed {
             self.metadata_epoch += 1;
         }
         out

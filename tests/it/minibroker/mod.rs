@@ -8,9 +8,12 @@ mod autocreate;
 mod bad_requests;
 mod configs;
 mod crash;
+mod crash_stores;
+mod crash_sync;
 mod failover;
 mod groups;
 mod process;
+mod quorum;
 mod reassign;
 
 use std::collections::BTreeMap;
