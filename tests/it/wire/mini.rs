@@ -97,5 +97,6 @@ fn with_mini(scenario: impl FnOnce(&dyn Backend)) {
 
 super::suite!(with_mini,
     scenarios: [],
-    tools: [ignore = "needs Java 17 and Maven (Kafka's tools); .ci/run runs it"]
+    tools: [ignore = "needs Java 17 and Maven (Kafka's tools); .ci/run runs it"],
+    python: [ignore = "needs kafka-python; .ci/run installs it"]
 );

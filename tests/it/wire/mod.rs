@@ -9,6 +9,7 @@ mod groups;
 mod interop;
 mod mini;
 mod ops;
+mod python;
 mod rdk;
 pub(crate) mod real;
 mod scenarios;
@@ -80,10 +81,11 @@ pub fn block_on<F: Future>(scenario: F) -> F::Output {
 /// a ready backend, and fails when it cannot start or reach one. Both
 /// backends list the same tests, so they are listed here once. What a
 /// backend needs beyond `cargo test` marks its tests ignored, with the
-/// reason (`scenarios: [ignore = "..."]`, `tools: [...]`), so a run without
-/// it reports them as ignored rather than passed; `.ci/run` runs them all.
+/// reason (`scenarios: [ignore = "..."]`, `tools: [...]`, `python: [...]`
+/// for kafka-python's), so a run without it reports them as ignored
+/// rather than passed; `.ci/run` runs them all.
 macro_rules! suite {
-    ($with:path, scenarios: $scenarios:tt, tools: $tools:tt) => {
+    ($with:path, scenarios: $scenarios:tt, tools: $tools:tt, python: $python:tt) => {
         $crate::wire::suite!(@scenarios $with, $scenarios;
             kcat_metadata_and_round_trip,
             throttled_reassignment,
@@ -139,6 +141,11 @@ macro_rules! suite {
             balance_disks_with_kafkas_tool,
             kafka_metadata_quorum,
         );
+        $crate::wire::suite!(@python $with, $python;
+            kafka_python_group_consumes_and_commits,
+            kafka_python_members_split_partitions,
+            kafka_python_alter_configs_retention,
+        );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
@@ -148,6 +155,11 @@ macro_rules! suite {
     (@ops $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
             $with(|b| $crate::wire::block_on($crate::wire::ops::$name(b)));
+        });
+    )*};
+    (@python $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
+            $with(|b| $crate::wire::block_on($crate::wire::python::$name(b)));
         });
     )*};
     (@tools $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

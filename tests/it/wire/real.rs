@@ -101,5 +101,6 @@ fn with_real(scenario: impl FnOnce(&dyn Backend)) {
 
 super::suite!(with_real,
     scenarios: [ignore = "needs a real Kafka (tests/kafka/cluster.sh start); .ci/run runs it"],
-    tools: [ignore = "needs a real Kafka and Java 17 (tests/kafka/cluster.sh start); .ci/run runs it"]
+    tools: [ignore = "needs a real Kafka and Java 17 (tests/kafka/cluster.sh start); .ci/run runs it"],
+    python: [ignore = "needs a real Kafka and kafka-python; .ci/run runs it"]
 );

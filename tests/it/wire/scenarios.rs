@@ -1135,7 +1135,7 @@ pub async fn admin_outlives_a_stopped_broker(b: &dyn Backend) {
 
 /// Every topic config Kafka 4.3.1 lists for a topic (`kafka-configs
 /// --describe --all`).
-const TOPIC_CONFIG_KEYS: [&str; 33] = [
+pub(super) const TOPIC_CONFIG_KEYS: [&str; 33] = [
     "cleanup.policy",
     "compression.gzip.level",
     "compression.lz4.level",
@@ -1172,10 +1172,10 @@ const TOPIC_CONFIG_KEYS: [&str; 33] = [
 ];
 
 /// DescribeConfigs sources.
-const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+pub(super) const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+pub(super) const DEFAULT_CONFIG: i8 = 5;
 
 /// A config as DescribeConfigs answers it: value, source, read-only, and
 /// the synonyms as (name, value, source).
