@@ -3,6 +3,7 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod acks;
 mod balance_disks;
 mod disks;
 mod groups;
@@ -33,6 +34,12 @@ pub trait Backend: Send + Sync {
     fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
+    /// Hangs a broker without stopping it (`paused`), or lets it run on:
+    /// as a follower it fetches nothing more, yet stays in the ISRs until
+    /// the leaders drop it by lag. The real one is SIGSTOPped, so it also
+    /// answers no client; the mini-broker's only stops copying. For
+    /// followers: a scenario does not talk to a paused broker.
+    fn pause_broker(&self, id: BrokerId, paused: bool) -> BoxFuture<'_>;
     /// Bytes a replication throttle of `rate` bytes/s can let through at
     /// once before it binds, after a quiet spell, to one partition.
     fn quota_burst(&self, rate: u64) -> u64;
@@ -101,6 +108,7 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            min_insync_replicas_after_append,
             kcat_group_consumes_and_commits,
             rdkafka_members_split_and_rebalance,
             group_offsets_survive_coordinator_failover,

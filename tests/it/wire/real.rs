@@ -58,6 +58,14 @@ impl Backend for RealKafka {
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
         self.harness(vec!["start-broker".into(), id.to_string()])
     }
+    fn pause_broker(&self, id: BrokerId, paused: bool) -> BoxFuture<'_> {
+        let cmd = if paused {
+            "pause-broker"
+        } else {
+            "resume-broker"
+        };
+        self.harness(vec![cmd.into(), id.to_string()])
+    }
     fn quota_burst(&self, rate: u64) -> u64 {
         // Kafka measures a replication quota as a rate over 11 one-second
         // samples and divides by at least 10 s of them (Rate.windowSize),
