@@ -1900,7 +1900,13 @@ pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
         &super::acks::batch_request(&raw, 0, Some((pid, epoch, 3)), 3, 1),
     )
     .await;
-    let raw_lines = kcat_consume_all(b, &raw);
+    // Right after a failover a read may start late (the new leader's high
+    // watermark catches up with its followers' fetches): read until the
+    // four records are there, or more.
+    let raw_lines = eventually!("the raw topic's records", 30, {
+        let lines = kcat_consume_all(b, &raw);
+        (lines.len() >= 4).then_some(lines)
+    });
     b.start_broker(old_leader).await;
 
     assert_eq!(end, n as i64, "{}: records in the partition", b.name());
