@@ -334,6 +334,12 @@ async fn command(printer: &Printer, cluster: &ClusterHandle, line: &str) -> Step
                 .pause_replication(id, *verb == "pause")
                 .map(|()| printer.note(&format!("broker {id} replication {verb}d")))
         }),
+        // Every verb that acts on a broker says so alike when the id is
+        // missing (`kill` alone was an unknown command).
+        [verb @ ("stop" | "start" | "kill" | "pause" | "resume" | "add")] => Err(anyhow::anyhow!(
+            "{verb} needs a broker id: {verb} N{}",
+            if *verb == "add" { " [RACK]" } else { "" }
+        )),
         _ => Err(anyhow::anyhow!(
             "unknown command {:?}; commands: {COMMANDS}",
             line.trim()

@@ -51,6 +51,15 @@ pub const MIN_INSYNC_REPLICAS: &str = "min.insync.replicas";
 /// `segment.bytes`: where a replica's segment files roll (with a data dir).
 pub const SEGMENT_BYTES: &str = "segment.bytes";
 
+/// `min.insync.replicas` from a topic's own configs, else `default` (the
+/// broker's).
+pub fn min_insync_replicas_of(configs: &BTreeMap<String, String>, default: usize) -> usize {
+    configs
+        .get(MIN_INSYNC_REPLICAS)
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(default)
+}
+
 /// Every topic config Kafka 4.3.1 lists, in its (alphabetical) order:
 /// name, default, type, and the broker config that supplies the default
 /// (listed as a DEFAULT_CONFIG synonym). Taken from `kafka-configs
@@ -304,11 +313,10 @@ impl State {
     /// `min.insync.replicas` of a topic: its own value, else the broker
     /// default.
     pub fn min_insync_replicas(&self, topic: &str) -> usize {
+        let default = usize::from(self.topic_defaults.min_insync_replicas);
         self.topics
             .get(topic)
-            .and_then(|t| t.configs.get(MIN_INSYNC_REPLICAS))
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(usize::from(self.topic_defaults.min_insync_replicas))
+            .map_or(default, |t| min_insync_replicas_of(&t.configs, default))
     }
 
     /// `segment.bytes` of a topic: its own value, else the broker default

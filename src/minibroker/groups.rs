@@ -128,6 +128,10 @@ pub struct Group {
     pending: BTreeMap<String, Instant>,
     rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// Something a held JoinGroup or SyncGroup waits for happened (an
+    /// answer given, a member gone, a rebalance begun), since
+    /// [`Groups::take_woken`] last looked.
+    woke: bool,
 }
 
 impl Group {
@@ -142,6 +146,7 @@ impl Group {
             pending: BTreeMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            woke: false,
         }
     }
 
@@ -158,6 +163,7 @@ impl Group {
             }
         }
         if self.phase != Phase::PreparingRebalance {
+            self.woke = true;
             let timeout = self
                 .members
                 .values()
@@ -207,6 +213,7 @@ impl Group {
     /// Ends the join phase: members that did not join are dropped, the
     /// generation advances, and every member gets its JoinGroup answer.
     fn complete_join(&mut self, now: Instant) {
+        self.woke = true;
         self.members.retain(|_, m| m.awaiting_join);
         self.pending.clear();
         self.rebalance_deadline = None;
@@ -269,6 +276,7 @@ impl Group {
         if self.members.remove(id).is_none() {
             return;
         }
+        self.woke = true;
         match self.phase {
             Phase::Stable | Phase::CompletingRebalance => self.prepare_rebalance(now),
             Phase::PreparingRebalance | Phase::Empty => {}
@@ -433,6 +441,8 @@ pub struct Groups {
     /// version it made is saved (with a data dir).
     offsets_version: u64,
     offsets_saved: u64,
+    /// A group was deleted since [`Groups::take_woken`] last looked.
+    woke: bool,
 }
 
 impl Groups {
@@ -453,9 +463,33 @@ impl Groups {
         changed
     }
 
+    /// Runs `group`'s timers alone (a request about it is when its time
+    /// is looked at); true if anything changed.
+    pub fn tick_group(&mut self, group: &str, now: Instant) -> bool {
+        self.groups.get_mut(group).is_some_and(|g| g.tick(now))
+    }
+
     /// The next instant at which [`Groups::tick`] may change something.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.groups.values().filter_map(Group::next_deadline).min()
+    }
+
+    /// The next instant at which `group`'s timers may change something.
+    pub fn next_deadline_of(&self, group: &str) -> Option<Instant> {
+        self.groups.get(group).and_then(Group::next_deadline)
+    }
+
+    /// True if, since the last call, anything happened that a held
+    /// JoinGroup or SyncGroup may be waiting for: an answer given, a
+    /// member or a group gone, a rebalance begun or ended. The handlers
+    /// wake waiters only then; a heartbeat, a commit or a describe that
+    /// changes none of this wakes nobody.
+    pub fn take_woken(&mut self) -> bool {
+        let mut woke = std::mem::take(&mut self.woke);
+        for g in self.groups.values_mut() {
+            woke |= std::mem::take(&mut g.woke);
+        }
+        woke
     }
 
     fn new_member_id(&mut self, client_id: &str) -> String {
@@ -666,6 +700,7 @@ impl Groups {
                     }
                 }
                 g.phase = Phase::Stable;
+                g.woke = true;
                 Outcome::Answer(answer(g, member))
             }
         }
@@ -709,6 +744,7 @@ impl Groups {
         let Some(g) = self.groups.get_mut(group) else {
             return vec![code::UNKNOWN_MEMBER_ID; members.len()];
         };
+        g.tick(now);
         members
             .iter()
             .map(|id| {
@@ -784,6 +820,7 @@ impl Groups {
         }
         self.groups.remove(group);
         self.offsets_version += 1;
+        self.woke = true;
         code::NONE
     }
 

@@ -63,9 +63,21 @@ impl Shared {
     /// Changes the state under its lock, then wakes everyone who waits on
     /// it: the one place that does, so no handler can forget to.
     pub fn mutate<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        let r = f(&mut self.state.lock());
-        self.changed.notify_waiters();
-        self.replicate_now.notify_one();
+        self.mutate_if(|s| (f(s), true))
+    }
+
+    /// Changes the state under its lock like [`Shared::mutate`], but wakes
+    /// waiters only when `f` says so (the `bool` it returns): for requests
+    /// that mostly read, or refresh what nobody waits on (a heartbeat's
+    /// time), and would otherwise wake every long-poll and the
+    /// replication task for nothing. `f` must say true for any change a
+    /// waiter may be waiting on.
+    pub fn mutate_if<T>(&self, f: impl FnOnce(&mut State) -> (T, bool)) -> T {
+        let (r, wake) = f(&mut self.state.lock());
+        if wake {
+            self.changed.notify_waiters();
+            self.replicate_now.notify_one();
+        }
         r
     }
 

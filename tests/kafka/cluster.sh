@@ -9,6 +9,7 @@
 #
 # usage: tests/kafka/cluster.sh start [--secure] | stop | status | bootstrap
 #                               stop-broker N [--kill] | start-broker N
+#                               pause-broker N | resume-broker N
 #                               tool NAME [args...] | lib
 #                               props MODE   (with --secure; prints a path)
 #
@@ -206,7 +207,8 @@ stop_nodes() {
   local sig=$1 timeout=$2; shift 2
   local n pid pids=() left deadline
   for n in "$@"; do
-    if pid=$(node_pid "$n"); then kill -"$sig" "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    # SIGCONT first: a paused node takes no SIGTERM until it runs again.
+    if pid=$(node_pid "$n"); then kill -CONT "$pid" 2>/dev/null || true; kill -"$sig" "$pid" 2>/dev/null || true; pids+=("$pid"); fi
     rm -f "$(pid_file "$n")"
   done
   deadline=$((SECONDS + timeout))
@@ -586,6 +588,18 @@ cmd_start_broker() {
   log "broker $n running"
 }
 
+# A hung broker (SIGSTOP): it keeps its sockets and its place in the ISRs
+# but fetches and heartbeats no more, until the leaders drop it by lag
+# (replica.lag.time.max.ms) and the controller fences it
+# (broker.session.timeout.ms). resume-broker lets it run on (SIGCONT).
+cmd_pause_broker() {
+  local n=${1:-} sig=$2 pid
+  [[ $n =~ ^[1-9][0-9]*$ && $n -le $NBROKERS ]] || die "usage: cluster.sh pause-broker|resume-broker N  (N in 1..$NBROKERS)"
+  pid=$(node_pid "$n") || die "broker $n is not running"
+  kill -"$sig" "$pid"
+  log "broker $n $([[ $sig == STOP ]] && echo paused || echo resumed)"
+}
+
 cmd_status() {
   local n pid rc=0 md
   for ((n = 0; n <= NBROKERS; n++)); do
@@ -611,8 +625,10 @@ case ${1:-} in
   status) cmd_status ;;
   stop-broker) shift; cmd_stop_broker "$@" ;;
   start-broker) shift; cmd_start_broker "$@" ;;
+  pause-broker) cmd_pause_broker "${2:-}" STOP ;;
+  resume-broker) cmd_pause_broker "${2:-}" CONT ;;
   bootstrap) bootstrap ;;
   tool) shift; run_tool "$@" ;;
   lib) ensure_lib; echo "$LIB" ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

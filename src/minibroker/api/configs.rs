@@ -137,7 +137,8 @@ pub async fn alter(
                 let outcome = resolve(ctx, s, r.resource_type, r.resource_name.as_str())
                     .and_then(|target| s.replace_configs(&target, &configs, req.validate_only));
                 match outcome {
-                    Ok(()) => res,
+                    // Kafka's ApiError.NONE: no message (the codec's default is "").
+                    Ok(()) => res.with_error_message(None),
                     Err(e) => res
                         .with_error_code(e.code)
                         .with_error_message(Some(sb(e.message))),
@@ -177,7 +178,8 @@ pub async fn incremental(
                         s.alter_configs_incremental(&target, &ops, req.validate_only)
                     });
                 match outcome {
-                    Ok(()) => res,
+                    // Kafka's ApiError.NONE: no message (the codec's default is "").
+                    Ok(()) => res.with_error_message(None),
                     Err(e) => res
                         .with_error_code(e.code)
                         .with_error_message(Some(sb(e.message))),

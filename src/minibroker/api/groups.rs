@@ -87,12 +87,13 @@ fn ms(v: i32) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
 
-/// Waits for a held JoinGroup or SyncGroup: `take` (under the lock, the
-/// groups' timers run first) until it answers, looking again when `ready`
-/// says an answer is there and at the groups' next deadline (a session
-/// or a rebalance timeout).
+/// Waits for a held JoinGroup or SyncGroup of `group`: `take` (under the
+/// lock; it runs the group's timers) until it answers, looking again when
+/// `ready` says an answer is there and at the group's next deadline (a
+/// session or a rebalance timeout).
 async fn wait_for<T>(
     ctx: &BrokerCtx,
+    group: &str,
     ready: impl Fn(&State) -> bool,
     mut take: impl FnMut(&mut State, Instant) -> Option<T>,
 ) -> T {
@@ -102,7 +103,10 @@ async fn wait_for<T>(
         }
         let now = Instant::now();
         let cap = now + Duration::from_secs(1);
-        let next = ctx.shared.inspect(|s| s.groups.next_deadline());
+        // This group's deadline only: another group's passed deadline is
+        // that group's to run (when it is next asked about), and would
+        // make this loop spin.
+        let next = ctx.shared.inspect(|s| s.groups.next_deadline_of(group));
         let wake = next.map_or(cap, |n| n.min(cap)).max(now);
         ctx.shared
             .poll(tokio::time::Instant::from_std(wake), |s, last| {
@@ -112,13 +116,15 @@ async fn wait_for<T>(
     }
 }
 
-/// Runs `f` on the state with the groups' timers run first (a request is
-/// when time is looked at), through `mutate`, which wakes held requests.
+/// Runs `f` on the state with the time now. The `Groups` methods run the
+/// timers of the group they are about (a request is when a group's time
+/// is looked at); held requests are woken only when the groups say that
+/// something they wait for happened, so a heartbeat or a commit wakes no
+/// long-poll and no replication step.
 fn with_groups<T>(ctx: &BrokerCtx, f: impl FnOnce(&mut State, Instant) -> T) -> T {
-    ctx.shared.mutate(|s| {
-        let now = Instant::now();
-        s.groups.tick(now);
-        f(s, now)
+    ctx.shared.mutate_if(|s| {
+        let r = f(s, Instant::now());
+        (r, s.groups.take_woken())
     })
 }
 
@@ -132,9 +138,12 @@ pub async fn find_coordinator(
     } else {
         vec![req.key.clone()]
     };
-    let coordinators: Vec<Coordinator> = with_groups(ctx, |s, _| {
+    // Through `mutate_if`: only creating the offsets topic changes anything
+    // (and then replication must start at once).
+    let coordinators: Vec<Coordinator> = ctx.shared.mutate_if(|s| {
         let created = ensure_offsets_topic(s);
-        keys.iter()
+        let coordinators = keys
+            .iter()
             .map(|key| {
                 let refused = |error: i16, message: &str| {
                     Coordinator::default()
@@ -174,7 +183,8 @@ pub async fn find_coordinator(
                         .with_port(i32::from(b.port)),
                 }
             })
-            .collect()
+            .collect();
+        (coordinators, created == Ok(true))
     });
     if version >= 4 {
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
@@ -259,6 +269,7 @@ pub async fn join(ctx: &BrokerCtx, req: JoinGroupRequest, version: i16) -> JoinG
             // answers NOT_COORDINATOR, as Kafka's does on unloading it.
             wait_for(
                 ctx,
+                &group,
                 |s| s.groups.join_ready(&group, &member) || !coordinates(ctx, s, &group),
                 |s, now| match check_coordinator(ctx, s, &group) {
                     code::NONE => s.groups.poll_join(&group, &member, now),
@@ -311,6 +322,7 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
         Outcome::Wait(m) => {
             wait_for(
                 ctx,
+                &group,
                 |s| s.groups.sync_ready(&group, &m) || !coordinates(ctx, s, &group),
                 |s, now| match check_coordinator(ctx, s, &group) {
                     code::NONE => s.groups.poll_sync(&group, &m, now),
@@ -548,7 +560,8 @@ pub async fn offset_fetch(
     version: i16,
 ) -> OffsetFetchResponse {
     if version >= 8 {
-        let groups = with_groups(ctx, |s, _| {
+        // Committed offsets depend on no timer: read without changing.
+        let groups = ctx.shared.inspect(|s| {
             req.groups
                 .iter()
                 .map(|g| {
@@ -592,7 +605,9 @@ pub async fn offset_fetch(
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    let (error, topics) = with_groups(ctx, |s, _| fetch_group(ctx, s, &req.group_id, asked));
+    let (error, topics) = ctx
+        .shared
+        .inspect(|s| fetch_group(ctx, s, &req.group_id, asked));
     let mut resp = OffsetFetchResponse::default().with_topics(
         topics
             .into_iter()
@@ -623,7 +638,9 @@ pub async fn offset_fetch(
 pub async fn list(ctx: &BrokerCtx, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
     let states: Vec<String> = req.states_filter.iter().map(|s| s.to_lowercase()).collect();
     let types: Vec<String> = req.types_filter.iter().map(|s| s.to_lowercase()).collect();
-    let listed = with_groups(ctx, |s, _| {
+    let listed = with_groups(ctx, |s, now| {
+        // Every group's state is listed, so every group's timers run.
+        s.groups.tick(now);
         s.groups
             .iter()
             .filter(|(id, _)| coordinator_of(s, id) == Some(ctx.id))
@@ -651,10 +668,11 @@ pub async fn describe(
     req: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
-    let described = with_groups(ctx, |s, _| {
+    let described = with_groups(ctx, |s, now| {
         req.groups
             .iter()
             .map(|id| {
+                s.groups.tick_group(id, now);
                 let base = DescribedGroup::default().with_group_id(id.clone());
                 let error = check_coordinator(ctx, s, id);
                 let Some(g) = s.groups.get(id).filter(|_| error == code::NONE) else {

@@ -400,3 +400,49 @@ fn offsets_of_topics_the_members_consume_are_not_deleted() {
     );
     assert_eq!(gs.committed("g", "t", 0), None);
 }
+
+#[test]
+fn held_requests_are_woken_only_by_what_they_wait_for() {
+    let mut gs = Groups::default();
+    let t0 = Instant::now();
+    let a = stable_one(&mut gs, t0);
+    assert!(gs.take_woken(), "the first rebalance and sync");
+    assert!(!gs.take_woken(), "taken once");
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(gs.heartbeat("g", &a, 1, t1), code::NONE);
+    assert_eq!(gs.check_commit("g", &a, 1, t1), code::NONE);
+    gs.commit(
+        "g",
+        "t",
+        0,
+        Committed {
+            offset: 5,
+            leader_epoch: -1,
+            metadata: String::new(),
+        },
+    );
+    assert!(!gs.tick_group("g", t1));
+    assert!(!gs.take_woken(), "a heartbeat and a commit wake nobody");
+
+    let b = join_new(&mut gs, "g", &["range"], t1);
+    assert!(
+        gs.take_woken(),
+        "a rebalance begins: A's heartbeat must learn it"
+    );
+    assert_eq!(gs.poll_join("g", &b, t1), None);
+    assert!(!gs.take_woken(), "looking at a held join changes nothing");
+    // A never rejoins: the rebalance timeout ends the join without it.
+    let t2 = t1 + REBALANCE;
+    assert_eq!(gs.next_deadline_of("g"), Some(t2.min(t1 + SESSION)));
+    assert_eq!(gs.next_deadline_of("other"), None);
+    assert!(gs.tick_group("g", t2));
+    assert!(gs.take_woken(), "B's join is answered");
+    assert!(gs.poll_join("g", &b, t2).is_some());
+    assert_eq!(
+        gs.leave("g", std::slice::from_ref(&b), t2),
+        vec![code::NONE]
+    );
+    assert!(gs.take_woken(), "a member left");
+    assert_eq!(gs.delete("g", t2), code::NONE);
+    assert!(gs.take_woken(), "the group is gone");
+}

@@ -388,7 +388,7 @@ mod tests {
     }
 
     #[test]
-    fn an_isr_shrinking_below_min_insync_after_the_append_fails_acks_all() {
+    fn an_isr_below_min_insync_holds_the_high_watermark_and_fails_acks_all() {
         let mut s = state(3, 0);
         let now = Instant::now();
         let configs = BTreeMap::from([("min.insync.replicas".to_string(), "3".to_string())]);
@@ -398,17 +398,34 @@ mod tests {
         run(&mut s, 5);
         load(&mut s, "t", 0, 1);
         let end = s.partition("t", 0).unwrap().logs[&1].log.leo();
-        let outcome = |s: &State| s.acks_all_outcome(1, ("t", 0), 0, end, 3);
-        assert_eq!(outcome(&s), None, "not replicated yet");
+        let outcome = |s: &State, end| s.acks_all_outcome(1, ("t", 0), 0, end, 3);
+        assert_eq!(outcome(&s, end), None, "not replicated yet");
+        // The ISR shrinks before the batch is replicated: as Kafka 4.x
+        // (KIP-966), no high watermark moves below min.insync.replicas,
+        // so the batch waits (and times out in the handler).
         s.broker_stopped(3);
         run(&mut s, 5);
-        assert_eq!(s.partition("t", 0).unwrap().isr, vec![1, 2]);
-        assert_eq!(outcome(&s), Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND));
+        let p = s.partition("t", 0).unwrap();
+        assert_eq!(p.isr, vec![1, 2]);
+        assert_eq!(p.logs[&2].log.leo(), end, "the follower has it");
+        assert_eq!(p.hw, 0);
+        assert_eq!(outcome(&s, end), None);
         // The same batch with the full ISR behind it is acknowledged.
         s.broker_started(3, 0, now);
         run(&mut s, 20);
         assert_eq!(s.partition("t", 0).unwrap().isr.len(), 3);
-        assert_eq!(outcome(&s), Some(code::NONE));
+        assert_eq!(outcome(&s, end), Some(code::NONE));
+        // The high watermark passed a batch, then the ISR shrank before
+        // its answer was taken: NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+        load(&mut s, "t", 0, 1);
+        let end = s.partition("t", 0).unwrap().logs[&1].log.leo();
+        run(&mut s, 5);
+        assert_eq!(s.partition("t", 0).unwrap().hw, end);
+        s.broker_stopped(3);
+        assert_eq!(
+            outcome(&s, end),
+            Some(code::NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+        );
         // Without a topic value the broker default applies.
         s.topics.get_mut("t").unwrap().configs.clear();
         s.topic_defaults.min_insync_replicas = 2;

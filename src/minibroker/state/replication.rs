@@ -75,12 +75,18 @@ impl StepOutcome {
 impl State {
     /// HW = max(old HW, min LEO over the ISR), for partitions with a leader
     /// (under `--flush every-batch`, the synced part of each log: see
-    /// `PartitionLog::acked_end`).
+    /// `PartitionLog::acked_end`) and an ISR of at least
+    /// `min.insync.replicas`: Kafka 4.x (KIP-966) advances no high watermark
+    /// below it (measured on 4.3.1: a held acks=all batch then times out,
+    /// and consumers see nothing new).
     pub fn recompute_hw(&mut self) -> bool {
         let mut changed = false;
+        let default_min_isr = usize::from(self.topic_defaults.min_insync_replicas);
         for t in self.topics.values_mut() {
+            let min_isr =
+                crate::minibroker::configs::min_insync_replicas_of(&t.configs, default_min_isr);
             for p in t.partitions.iter_mut() {
-                if p.leader < 0 {
+                if p.leader < 0 || p.isr.len() < min_isr {
                     continue;
                 }
                 let min = p
@@ -102,9 +108,9 @@ impl State {
     /// Where an acks=all batch appended by `leader` in `leader_epoch`,
     /// ending at `end`, stands: None while the high watermark is short of
     /// it; NOT_LEADER_OR_FOLLOWER once leadership moved; once covered,
-    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR that got it there is
-    /// below `min_isr` (it shrank after the append, as Kafka checks),
-    /// else NONE.
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is now below `min_isr`
+    /// (it shrank after the high watermark passed the batch but before
+    /// the answer, as Kafka checks), else NONE.
     pub fn acks_all_outcome(
         &self,
         leader: BrokerId,

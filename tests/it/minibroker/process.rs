@@ -256,6 +256,14 @@ fn bootstrap_line_table_and_stdin_commands() {
     p.err_line("broker 3 replication resumed");
     p.send("stop x");
     p.err_line(r#"error: invalid broker id "x""#);
+    // regression: `kill` with no id was an unknown command.
+    for verb in ["stop", "kill", "start", "pause", "resume"] {
+        p.send(verb);
+        let line = p.err_line("needs a broker id");
+        assert_eq!(line, format!("error: {verb} needs a broker id: {verb} N"));
+    }
+    p.send("add");
+    p.err_line("error: add needs a broker id: add N [RACK]");
     p.send("frobnicate");
     let line = p.err_line("frobnicate");
     assert!(

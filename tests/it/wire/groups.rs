@@ -40,7 +40,7 @@ fn member(bootstrap: &str, group: &str, client_id: &str) -> BaseConsumer {
 }
 
 /// Creates a topic of `partitions` partitions with two replicas each.
-async fn topic(b: &dyn Backend, prefix: &str, partitions: usize) -> (String, Admin) {
+pub(super) async fn topic(b: &dyn Backend, prefix: &str, partitions: usize) -> (String, Admin) {
     let ids = b.brokers();
     let topic = unique(prefix);
     let assignment: Vec<Vec<BrokerId>> = (0..partitions)
@@ -52,7 +52,7 @@ async fn topic(b: &dyn Backend, prefix: &str, partitions: usize) -> (String, Adm
 }
 
 /// Produces values `v<from>..v<to>` with keys spread over the partitions.
-async fn produce(b: &dyn Backend, topic: &str, from: usize, to: usize) {
+pub(super) async fn produce(b: &dyn Backend, topic: &str, from: usize, to: usize) {
     let p = producer(&b.bootstrap());
     for i in from..to {
         let (k, v) = (format!("k{i}"), format!("v{i}"));
@@ -117,7 +117,7 @@ async fn offsets_leader(a: &mut Admin, group: &str) -> (i32, BrokerId, Vec<Broke
 }
 
 /// Committed offsets of `group` for every partition of `topic` (-1 where none).
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+pub(super) fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
     let c = member(bootstrap, group, "km-offsets-reader");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
@@ -161,13 +161,13 @@ fn consume_and_commit(bootstrap: &str, group: &str, topic: &str, n: usize) -> Ve
     got
 }
 
-fn values(from: usize, to: usize) -> Vec<String> {
+pub(super) fn values(from: usize, to: usize) -> Vec<String> {
     let mut v: Vec<String> = (from..to).map(|i| format!("v{i}")).collect();
     v.sort();
     v
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 

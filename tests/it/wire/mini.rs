@@ -80,6 +80,10 @@ impl Backend for Mini {
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
         self.on_cluster_runtime(move |c| async move { c.start_broker(id).await.unwrap() })
     }
+    fn pause_broker(&self, id: BrokerId, paused: bool) -> BoxFuture<'_> {
+        let c = self.handle();
+        Box::pin(async move { c.pause_replication(id, paused).unwrap() })
+    }
     fn quota_burst(&self, rate: u64) -> u64 {
         // The token bucket holds at most BURST of credit, and a fetch goes
         // whenever the balance is not negative, paid afterwards.
@@ -97,5 +101,6 @@ fn with_mini(scenario: impl FnOnce(&dyn Backend)) {
 
 super::suite!(with_mini,
     scenarios: [],
-    tools: [ignore = "needs Java 17 and Maven (Kafka's tools); .ci/run runs it"]
+    tools: [ignore = "needs Java 17 and Maven (Kafka's tools); .ci/run runs it"],
+    python: [ignore = "needs kafka-python; .ci/run installs it"]
 );

@@ -3,12 +3,14 @@
 //! for a real Apache Kafka 4.x cluster (`tests/kafka/cluster.sh`). Where the
 //! two differ, the mini-broker is wrong.
 
+mod acks;
 mod balance_disks;
 mod disks;
 mod groups;
 mod interop;
 mod mini;
 mod ops;
+mod python;
 mod rdk;
 pub(crate) mod real;
 mod scenarios;
@@ -32,6 +34,12 @@ pub trait Backend: Send + Sync {
     fn stop_broker(&self, id: BrokerId) -> BoxFuture<'_>;
     /// Restarts a stopped broker on its data.
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_>;
+    /// Hangs a broker without stopping it (`paused`), or lets it run on:
+    /// as a follower it fetches nothing more, yet stays in the ISRs until
+    /// the leaders drop it by lag. The real one is SIGSTOPped, so it also
+    /// answers no client; the mini-broker's only stops copying. For
+    /// followers: a scenario does not talk to a paused broker.
+    fn pause_broker(&self, id: BrokerId, paused: bool) -> BoxFuture<'_>;
     /// Bytes a replication throttle of `rate` bytes/s can let through at
     /// once before it binds, after a quiet spell, to one partition.
     fn quota_burst(&self, rate: u64) -> u64;
@@ -80,10 +88,11 @@ pub fn block_on<F: Future>(scenario: F) -> F::Output {
 /// a ready backend, and fails when it cannot start or reach one. Both
 /// backends list the same tests, so they are listed here once. What a
 /// backend needs beyond `cargo test` marks its tests ignored, with the
-/// reason (`scenarios: [ignore = "..."]`, `tools: [...]`), so a run without
-/// it reports them as ignored rather than passed; `.ci/run` runs them all.
+/// reason (`scenarios: [ignore = "..."]`, `tools: [...]`, `python: [...]`
+/// for kafka-python's), so a run without it reports them as ignored
+/// rather than passed; `.ci/run` runs them all.
 macro_rules! suite {
-    ($with:path, scenarios: $scenarios:tt, tools: $tools:tt) => {
+    ($with:path, scenarios: $scenarios:tt, tools: $tools:tt, python: $python:tt) => {
         $crate::wire::suite!(@scenarios $with, $scenarios;
             kcat_metadata_and_round_trip,
             throttled_reassignment,
@@ -99,6 +108,7 @@ macro_rules! suite {
             apply_moves_replicas_between_disks,
             describe_configs_lists_every_topic_config,
             min_insync_replicas_refuses_acks_all,
+            min_insync_replicas_after_append,
             kcat_group_consumes_and_commits,
             rdkafka_members_split_and_rebalance,
             group_offsets_survive_coordinator_failover,
@@ -139,6 +149,11 @@ macro_rules! suite {
             balance_disks_with_kafkas_tool,
             kafka_metadata_quorum,
         );
+        $crate::wire::suite!(@python $with, $python;
+            kafka_python_group_consumes_and_commits,
+            kafka_python_members_split_partitions,
+            kafka_python_alter_configs_retention,
+        );
     };
     (@scenarios $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
@@ -148,6 +163,11 @@ macro_rules! suite {
     (@ops $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
         $crate::wire::suite!(@test $attrs $name {
             $with(|b| $crate::wire::block_on($crate::wire::ops::$name(b)));
+        });
+    )*};
+    (@python $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(
+        $crate::wire::suite!(@test $attrs $name {
+            $with(|b| $crate::wire::block_on($crate::wire::python::$name(b)));
         });
     )*};
     (@tools $with:path, $attrs:tt; $($name:ident),* $(,)?) => {$(

@@ -58,6 +58,14 @@ impl Backend for RealKafka {
     fn start_broker(&self, id: BrokerId) -> BoxFuture<'_> {
         self.harness(vec!["start-broker".into(), id.to_string()])
     }
+    fn pause_broker(&self, id: BrokerId, paused: bool) -> BoxFuture<'_> {
+        let cmd = if paused {
+            "pause-broker"
+        } else {
+            "resume-broker"
+        };
+        self.harness(vec![cmd.into(), id.to_string()])
+    }
     fn quota_burst(&self, rate: u64) -> u64 {
         // Kafka measures a replication quota as a rate over 11 one-second
         // samples and divides by at least 10 s of them (Rate.windowSize),
@@ -101,5 +109,6 @@ fn with_real(scenario: impl FnOnce(&dyn Backend)) {
 
 super::suite!(with_real,
     scenarios: [ignore = "needs a real Kafka (tests/kafka/cluster.sh start); .ci/run runs it"],
-    tools: [ignore = "needs a real Kafka and Java 17 (tests/kafka/cluster.sh start); .ci/run runs it"]
+    tools: [ignore = "needs a real Kafka and Java 17 (tests/kafka/cluster.sh start); .ci/run runs it"],
+    python: [ignore = "needs a real Kafka and kafka-python; .ci/run runs it"]
 );

@@ -22,6 +22,7 @@ use super::{Backend, admin, eventually, kcat, kcat_produce, unique};
 // `plan --balance-disks` applied by `apply`, listed in `suite!` with the others.
 pub use super::balance_disks::balance_disks_with_apply;
 
+pub use super::acks::min_insync_replicas_after_append;
 pub use super::disks::apply_moves_replicas_between_disks;
 pub use super::groups::{
     classic_protocol_step_by_step, group_offsets_survive_a_reassignment,
@@ -1135,7 +1136,7 @@ pub async fn admin_outlives_a_stopped_broker(b: &dyn Backend) {
 
 /// Every topic config Kafka 4.3.1 lists for a topic (`kafka-configs
 /// --describe --all`).
-const TOPIC_CONFIG_KEYS: [&str; 33] = [
+pub(super) const TOPIC_CONFIG_KEYS: [&str; 33] = [
     "cleanup.policy",
     "compression.gzip.level",
     "compression.lz4.level",
@@ -1172,10 +1173,10 @@ const TOPIC_CONFIG_KEYS: [&str; 33] = [
 ];
 
 /// DescribeConfigs sources.
-const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+pub(super) const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+pub(super) const DEFAULT_CONFIG: i8 = 5;
 
 /// A config as DescribeConfigs answers it: value, source, read-only, and
 /// the synonyms as (name, value, source).
@@ -1818,13 +1819,49 @@ pub async fn a_returning_ex_leader_truncates_by_leader_epoch(b: &dyn Backend) {
 
 /// rdkafka with `enable.idempotence=true` produces through a leader
 /// failover: every record is acknowledged, and the partition holds each
-/// exactly once, in the order sent (retried batches the old leader had
-/// already replicated are recognised by their sequence numbers).
+/// exactly once, in the order sent.
+///
+/// Whether rdkafka retries a batch the old leader had already replicated
+/// depends on timing, so such a retry is also forced, with no fault but
+/// a lost answer: a raw idempotent producer's batch is sent to the old
+/// leader and its connection closed unread once the batch is replicated
+/// (the leader appended, the ack never arrived); after the failover the
+/// same batch goes to the new leader, which must acknowledge it at its
+/// first offset, from the producer state it rebuilt out of the replicated
+/// batch headers, and not append it again.
 pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
     let ids = b.brokers();
-    let (topic, _a) = new_topic(b, "km-idempotent", &[vec![ids[0], ids[1], ids[2]]]).await;
+    let (topic, mut a) = new_topic(b, "km-idempotent", &[vec![ids[0], ids[1], ids[2]]]).await;
     let old_leader = wait_leader(b, &topic).await;
     let bootstrap = b.bootstrap();
+
+    // The raw producer's topic, on the same replicas and so the same leader.
+    let raw = unique("km-idempotent-raw");
+    a.create_topic(&raw, &[vec![ids[0], ids[1], ids[2]]], &[])
+        .await
+        .unwrap();
+    assert_eq!(wait_leader(b, &raw).await, old_leader, "{}", b.name());
+    let (pid, epoch) = init_producer_id(&mut a, old_leader).await;
+    let lost = super::acks::batch_request(&raw, 0, Some((pid, epoch, 0)), 0, 3);
+    {
+        a.metadata().await.unwrap();
+        let mut conn = Connection::connect(&a.brokers[&old_leader].addr, Duration::from_secs(10))
+            .await
+            .unwrap();
+        conn.send_without_response(&lost, super::acks::PRODUCE_BY_NAME)
+            .await
+            .unwrap();
+        let (bs, r) = (bootstrap.clone(), raw.clone());
+        eventually!("the unanswered batch replicated", 30, {
+            let (bs, r) = (bs.clone(), r.clone());
+            let hw = tokio::task::spawn_blocking(move || high_watermark(&bs, &r, 0))
+                .await
+                .unwrap();
+            (hw == 3).then_some(())
+        });
+        // Dropped unread here: the acknowledgement is lost.
+    }
+
     let producer = producer_with(&bootstrap, true);
     let n = 2000;
     let mut pending = Vec::new();
@@ -1849,7 +1886,29 @@ pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
     let end = tokio::task::spawn_blocking(move || high_watermark(&bs, &t, 0))
         .await
         .unwrap();
+
+    // The producer retries its unanswered batch, then goes on.
+    let new_leader = eventually!("a new leader for the raw topic", 60, {
+        leadership(&mut a, &raw)
+            .await
+            .and_then(|(l, _, _)| (l >= 0 && l != old_leader).then_some(l))
+    });
+    let addr = a.brokers[&new_leader].addr.clone();
+    let retried = super::acks::produce_at(&addr, &lost).await;
+    let next = super::acks::produce_at(
+        &addr,
+        &super::acks::batch_request(&raw, 0, Some((pid, epoch, 3)), 3, 1),
+    )
+    .await;
+    // Right after a failover a read may start late (the new leader's high
+    // watermark catches up with its followers' fetches): read until the
+    // four records are there, or more.
+    let raw_lines = eventually!("the raw topic's records", 30, {
+        let lines = kcat_consume_all(b, &raw);
+        (lines.len() >= 4).then_some(lines)
+    });
     b.start_broker(old_leader).await;
+
     assert_eq!(end, n as i64, "{}: records in the partition", b.name());
     assert!(
         failed.is_empty(),
@@ -1871,6 +1930,38 @@ pub async fn idempotent_producer_survives_a_leader_failover(b: &dyn Backend) {
     for (_, _, k, v) in &got {
         assert_eq!(v, &checked_value(k[1..].parse().unwrap()));
     }
+    assert_eq!(
+        retried,
+        (0, 0),
+        "{}: the retry acknowledged at its first offset",
+        b.name()
+    );
+    assert_eq!(next, (0, 3), "{}: the next batch after it", b.name());
+    let expected: Vec<String> = (0..4).map(|i| format!("{i} v")).collect();
+    assert_eq!(raw_lines, expected, "{}: written once", b.name());
+}
+
+/// A producer id and epoch from InitProducerId (no transactions) at `id`.
+async fn init_producer_id(a: &mut Admin, id: BrokerId) -> (i64, i16) {
+    use kafka_protocol::messages::InitProducerIdRequest;
+    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer-id
+    // block is allocated.
+    let init = eventually!("a producer id", 30, {
+        let r = send_to(
+            a,
+            id,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(kafka_protocol::messages::ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+        .await;
+        (r.error_code != 14).then_some(r)
+    });
+    assert_eq!(init.error_code, 0);
+    assert!(init.producer_id.0 >= 0, "producer id {init:?}");
+    (init.producer_id.0, init.producer_epoch)
 }
 
 /// One idempotent batch of `n` records from `pid`/`epoch` at sequence
@@ -1883,61 +1974,9 @@ async fn produce_idempotent(
     (pid, epoch, seq): (i64, i16, i32),
     n: usize,
 ) -> (i16, i64) {
-    use bytes::BytesMut;
-    use kafka_protocol::messages::ProduceRequest;
-    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: pid,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: seq + i as i32,
-            timestamp: 1_700_000_000_000,
-            key: Some(bytes::Bytes::from(format!("s{}", seq + i as i32))),
-            value: Some(bytes::Bytes::from_static(b"v")),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
-    let req = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(30_000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(kafka_protocol::messages::TopicName(
-                    kafka_protocol::protocol::StrBytes::from_string(topic.to_string()),
-                ))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(buf.freeze())),
-                ]),
-        ]);
     a.metadata().await.unwrap();
-    let mut conn = Connection::connect(&a.brokers[&leader].addr, Duration::from_secs(10))
-        .await
-        .unwrap();
-    // v12: by topic name (v13 names topics by id).
-    let resp = conn.send_version(&req, 12).await.unwrap();
-    let p = &resp.responses[0].partition_responses[0];
-    (p.error_code, p.base_offset)
+    let req = super::acks::batch_request(topic, 0, Some((pid, epoch, seq)), seq, n);
+    super::acks::produce_at(&a.brokers[&leader].addr, &req).await
 }
 
 /// Kafka's OUT_OF_ORDER_SEQUENCE_NUMBER.
@@ -1946,29 +1985,10 @@ const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 /// An idempotent producer's retried batch is acknowledged with the offset
 /// it first got and not appended again; a gap in sequences is refused.
 pub async fn retried_idempotent_batches_are_written_once(b: &dyn Backend) {
-    use kafka_protocol::messages::InitProducerIdRequest;
     let ids = b.brokers();
     let (topic, mut a) = new_topic(b, "km-dedup", &[vec![ids[0], ids[1]]]).await;
     let leader = wait_leader(b, &topic).await;
-    // Kafka answers COORDINATOR_LOAD_IN_PROGRESS until its producer-id
-    // block is allocated.
-    let init = eventually!("a producer id", 30, {
-        let r = send_to(
-            &mut a,
-            leader,
-            &InitProducerIdRequest::default()
-                .with_transactional_id(None)
-                .with_transaction_timeout_ms(60_000)
-                .with_producer_id(kafka_protocol::messages::ProducerId(-1))
-                .with_producer_epoch(-1),
-        )
-        .await;
-        (r.error_code != 14).then_some(r)
-    });
-    assert_eq!(init.error_code, 0, "{}", b.name());
-    let id = (init.producer_id.0, init.producer_epoch);
-    assert!(id.0 >= 0, "{}: producer id {id:?}", b.name());
-    let (pid, epoch) = id;
+    let (pid, epoch) = init_producer_id(&mut a, leader).await;
     let a = &mut a;
     let t = topic.as_str();
     let p = |seq| (pid, epoch, seq);
