@@ -89,6 +89,9 @@ pub struct ClusterConfig {
     pub default_replication_factor: i16,
     /// `min.insync.replicas` of a topic that does not set its own.
     pub min_insync_replicas: u16,
+    /// `offsets.retention.minutes` and `offsets.retention.check.interval.ms`.
+    pub offsets_retention: Duration,
+    pub offsets_retention_check: Duration,
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
@@ -234,6 +237,8 @@ impl Default for ClusterConfig {
             default_partitions: 1,
             default_replication_factor: 1,
             min_insync_replicas: 1,
+            offsets_retention: super::groups::OFFSETS_RETENTION,
+            offsets_retention_check: super::groups::OFFSETS_RETENTION_CHECK,
             tls: None,
             tls_options: Default::default(),
             sasl: None,

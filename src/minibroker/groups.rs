@@ -34,6 +34,10 @@ pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// `offset.metadata.max.bytes`.
 pub const MAX_METADATA: usize = 4096;
+/// `offsets.retention.minutes`' default: 7 days.
+pub const OFFSETS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `offsets.retention.check.interval.ms`' default: 10 minutes.
+pub const OFFSETS_RETENTION_CHECK: Duration = Duration::from_secs(600);
 
 /// The partition of [`OFFSETS_TOPIC`] whose leader coordinates `group`:
 /// Kafka's `Utils.abs(groupId.hashCode) % partitions`, with Java's
@@ -131,6 +135,12 @@ pub struct Group {
     pending: BTreeMap<String, Instant>,
     rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// When each offset was last committed (from the first look after a
+    /// restart for offsets loaded from the data dir).
+    committed_at: BTreeMap<(String, i32), Instant>,
+    /// When the group last became Empty (from the first look at an empty
+    /// group): its offsets expire a retention period later.
+    empty_since: Option<Instant>,
     /// Something a held JoinGroup or SyncGroup waits for happened (an
     /// answer given, a member gone, a rebalance begun), since
     /// [`Groups::take_woken`] last looked.
@@ -150,6 +160,8 @@ impl Group {
             pending: BTreeMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            committed_at: BTreeMap::new(),
+            empty_since: None,
             woke: false,
         }
     }
@@ -224,6 +236,7 @@ impl Group {
         self.generation += 1;
         if self.members.is_empty() {
             self.phase = Phase::Empty;
+            self.empty_since = Some(now);
             self.protocol = None;
             self.leader = None;
             return;
@@ -420,6 +433,47 @@ impl Group {
         topics
     }
 
+    /// Drops the committed offsets whose retention passed, as Kafka's
+    /// offset expiration (KIP-211) decides: all of them a retention period
+    /// after the group became Empty; for a group with no protocol (offsets
+    /// committed by an admin or a standalone consumer), each a retention
+    /// period after its last commit; for a Stable consumer group, those of
+    /// topics no member subscribes to, likewise. True if any went.
+    fn expire_offsets(&mut self, now: Instant, retention: Duration) -> bool {
+        for k in self.offsets.keys() {
+            self.committed_at.entry(k.clone()).or_insert(now);
+        }
+        if self.phase != Phase::Empty {
+            self.empty_since = None;
+        } else if self.empty_since.is_none() {
+            self.empty_since = Some(now);
+        }
+        let before = self.offsets.len();
+        let stale = |at: &Instant| now >= *at + retention;
+        match (self.phase, self.protocol_type.as_deref()) {
+            (Phase::Empty, Some(_)) if self.empty_since.as_ref().is_some_and(stale) => {
+                self.offsets.clear();
+            }
+            (Phase::Empty, Some(_)) => {}
+            (_, None) => {
+                let at = &self.committed_at;
+                self.offsets.retain(|k, _| !stale(&at[k]));
+            }
+            // Only when the subscriptions decode (a Stable member subscribes
+            // to something): else Kafka expires nothing.
+            (Phase::Stable, Some("consumer")) if !self.subscribed_topics().is_empty() => {
+                let subscribed = self.subscribed_topics();
+                let at = &self.committed_at;
+                self.offsets
+                    .retain(|k, _| subscribed.contains(&k.0) || !stale(&at[k]));
+            }
+            _ => {}
+        }
+        let offsets = &self.offsets;
+        self.committed_at.retain(|k, _| offsets.contains_key(k));
+        self.offsets.len() != before
+    }
+
     /// The next instant at which [`Group::tick`] may change something.
     fn next_deadline(&self) -> Option<Instant> {
         let members = self
@@ -524,6 +578,11 @@ pub struct Groups {
     offsets_saved: u64,
     /// A group was deleted since [`Groups::take_woken`] last looked.
     woke: bool,
+    /// `offsets.retention.minutes` and `offsets.retention.check.interval.ms`;
+    /// None: Kafka's defaults.
+    retention: Option<(Duration, Duration)>,
+    /// When the offset cleanup runs next (set at its first chance).
+    next_cleanup: Option<Instant>,
 }
 
 impl Groups {
@@ -542,6 +601,47 @@ impl Groups {
             changed |= g.tick(now);
         }
         changed
+    }
+
+    /// Sets `offsets.retention.minutes` and
+    /// `offsets.retention.check.interval.ms` (as durations).
+    pub fn set_retention(&mut self, retention: Duration, check_interval: Duration) {
+        self.retention = Some((retention, check_interval));
+    }
+
+    /// Runs [`Groups::expire_offsets`] once per check interval, as Kafka's
+    /// scheduled cleanup does; true if any offset went.
+    pub fn cleanup_due(&mut self, now: Instant) -> bool {
+        let (_, every) = self
+            .retention
+            .unwrap_or((OFFSETS_RETENTION, OFFSETS_RETENTION_CHECK));
+        let next = *self.next_cleanup.get_or_insert(now + every);
+        if now < next {
+            return false;
+        }
+        self.next_cleanup = Some(now + every);
+        self.expire_offsets(now)
+    }
+
+    /// Expires committed offsets whose retention passed, in every group,
+    /// and forgets groups left empty with none, as Kafka's periodic
+    /// offset cleanup does; true if any offset went (the persister then
+    /// saves the rest).
+    pub fn expire_offsets(&mut self, now: Instant) -> bool {
+        let (retention, _) = self
+            .retention
+            .unwrap_or((OFFSETS_RETENTION, OFFSETS_RETENTION_CHECK));
+        let mut expired = false;
+        for g in self.groups.values_mut() {
+            expired |= g.expire_offsets(now, retention);
+        }
+        self.groups.retain(|_, g| {
+            !(g.phase == Phase::Empty && g.offsets.is_empty() && g.pending.is_empty())
+        });
+        if expired {
+            self.offsets_version += 1;
+        }
+        expired
     }
 
     /// Runs `group`'s timers alone (a request about it is when its time
@@ -952,14 +1052,31 @@ impl Groups {
     }
 
     /// Stores an offset (after [`Groups::check_commit`] passed); creates
-    /// the group for an admin's commit.
+    /// the group for an admin's commit. Its retention counts from the first
+    /// look at it (for offsets loaded from the data dir).
     pub fn commit(&mut self, group: &str, topic: &str, partition: i32, c: Committed) {
         self.offsets_version += 1;
-        self.groups
+        let g = self
+            .groups
             .entry(group.to_string())
-            .or_insert_with(Group::new)
-            .offsets
-            .insert((topic.to_string(), partition), c);
+            .or_insert_with(Group::new);
+        let key = (topic.to_string(), partition);
+        g.committed_at.remove(&key);
+        g.offsets.insert(key, c);
+    }
+
+    /// [`Groups::commit`] at `now`, when its retention starts.
+    pub fn commit_at(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        c: Committed,
+        now: Instant,
+    ) {
+        self.commit(group, topic, partition, c);
+        let g = self.groups.get_mut(group).expect("committed");
+        g.committed_at.insert((topic.to_string(), partition), now);
     }
 
     pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<&Committed> {

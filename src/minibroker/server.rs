@@ -160,6 +160,9 @@ impl Cluster {
             replication_factor: config.default_replication_factor,
             min_insync_replicas: config.min_insync_replicas,
         };
+        state
+            .groups
+            .set_retention(config.offsets_retention, config.offsets_retention_check);
         let now = Instant::now();
         if let Some(dir) = &config.data_dir {
             persist::load(&mut state, dir, now).map_err(|error| StartError::DataDirContents {

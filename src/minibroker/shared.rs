@@ -87,6 +87,9 @@ impl Shared {
         let mut s = self.state.lock();
         // New logs get their files before they copy a byte.
         super::persist::attach_stores(&mut s);
+        // Kafka's scheduled offset cleanup rides on this tick; the
+        // persister notices what it dropped, and no request waits on it.
+        s.groups.cleanup_due(now);
         if s.replicate(now, dt).changed {
             self.changed.notify_waiters();
         }

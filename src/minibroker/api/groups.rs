@@ -434,7 +434,7 @@ pub async fn offset_commit(
                         } else if metadata.len() > groups::MAX_METADATA {
                             code::OFFSET_METADATA_TOO_LARGE
                         } else {
-                            s.groups.commit(
+                            s.groups.commit_at(
                                 group,
                                 &t.name,
                                 p.partition_index,
@@ -443,6 +443,7 @@ pub async fn offset_commit(
                                     leader_epoch: p.committed_leader_epoch,
                                     metadata: metadata.to_string(),
                                 },
+                                now,
                             );
                             code::NONE
                         };

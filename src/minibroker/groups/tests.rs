@@ -528,3 +528,52 @@ fn a_static_member_that_comes_back_takes_its_place_without_a_rebalance() {
     assert_eq!(g.phase, Phase::PreparingRebalance);
     assert!(!g.members.contains_key(&back.member_id));
 }
+
+#[test]
+fn offsets_expire_a_retention_period_after_the_group_empties() {
+    let mut gs = Groups::default();
+    let retention = Duration::from_secs(60);
+    gs.set_retention(retention, Duration::from_secs(1));
+    let t0 = Instant::now();
+    let off = |o| Committed {
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    let a = stable_one(&mut gs, t0);
+    assert_eq!(gs.check_commit("g", &a, 1, t0), code::NONE);
+    gs.commit_at("g", "t", 0, off(5), t0);
+    // An admin's offsets (no protocol) count from their own commit.
+    gs.commit_at("admin", "t", 0, off(1), t0);
+    let t1 = t0 + Duration::from_secs(30);
+    gs.commit_at("admin", "t", 1, off(2), t1);
+    assert!(!gs.cleanup_due(t0), "the first check is an interval away");
+    // A stable group keeps the offsets of what it consumes, however old.
+    let t2 = t0 + retention * 2;
+    for i in 1..=24 {
+        let t = t0 + Duration::from_secs(5 * i);
+        assert_eq!(gs.heartbeat("g", &a, 1, t), code::NONE);
+    }
+    let v = gs.offsets_version();
+    assert!(gs.expire_offsets(t2), "the admin's first offset");
+    assert!(gs.offsets_version() > v, "the persister saves the rest");
+    assert_eq!(gs.committed("g", "t", 0), Some(&off(5)));
+    assert_eq!(gs.committed("admin", "t", 0), None);
+    assert_eq!(gs.committed("admin", "t", 1), None, "30 s + 60 s < 120 s");
+    assert!(
+        gs.get("admin").is_none(),
+        "an empty group with no offsets goes"
+    );
+
+    // Empty from t3: its offsets go a retention period later, not before.
+    let t3 = t2 + Duration::from_secs(1);
+    assert_eq!(
+        gs.leave("g", std::slice::from_ref(&a), t3),
+        vec![code::NONE]
+    );
+    assert!(!gs.expire_offsets(t3 + retention - Duration::from_secs(1)));
+    assert_eq!(gs.committed("g", "t", 0), Some(&off(5)));
+    assert!(gs.expire_offsets(t3 + retention));
+    assert_eq!(gs.committed("g", "t", 0), None);
+    assert!(gs.get("g").is_none(), "then the group itself");
+}
