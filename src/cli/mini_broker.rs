@@ -126,6 +126,11 @@ pub struct MiniBrokerArgs {
     /// produce to a partition with a smaller ISR is refused.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub min_insync_replicas: u16,
+    /// offsets.retention.minutes: committed offsets of a group that stays
+    /// empty this long (or, without members ever, not committed again)
+    /// are dropped, as Kafka drops them (checked every 10 minutes).
+    #[arg(long, default_value_t = 10080, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub offsets_retention_minutes: u64,
     /// Serve TLS on every listener: a CA and a broker certificate for the
     /// host and localhost are made at start; the CA (tls-ca.pem) and the
     /// client properties to use (client-ssl.properties, for
@@ -459,6 +464,7 @@ pub fn exec(args: MiniBrokerArgs) -> anyhow::Result<Exit> {
         default_partitions: args.default_partitions,
         default_replication_factor: args.default_replication_factor,
         min_insync_replicas: args.min_insync_replicas,
+        offsets_retention: Duration::from_secs(60 * args.offsets_retention_minutes),
         ..ClusterConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -92,6 +92,9 @@ pub struct ClusterConfig {
     /// `log.segment.bytes`: where a topic without `segment.bytes` rolls
     /// its segments (with a data dir).
     pub log_segment_bytes: u64,
+    /// `offsets.retention.minutes` and `offsets.retention.check.interval.ms`.
+    pub offsets_retention: Duration,
+    pub offsets_retention_check: Duration,
     /// TLS on every listener, with a certificate for these names (empty:
     /// the host and `localhost`); None: plaintext.
     pub tls: Option<Vec<String>>,
@@ -238,6 +241,8 @@ impl Default for ClusterConfig {
             default_replication_factor: 1,
             min_insync_replicas: 1,
             log_segment_bytes: super::segment::DEFAULT_SEGMENT_BYTES,
+            offsets_retention: super::groups::OFFSETS_RETENTION,
+            offsets_retention_check: super::groups::OFFSETS_RETENTION_CHECK,
             tls: None,
             tls_options: Default::default(),
             sasl: None,

@@ -34,6 +34,10 @@ pub const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 pub const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// `offset.metadata.max.bytes`.
 pub const MAX_METADATA: usize = 4096;
+/// `offsets.retention.minutes`' default: 7 days.
+pub const OFFSETS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `offsets.retention.check.interval.ms`' default: 10 minutes.
+pub const OFFSETS_RETENTION_CHECK: Duration = Duration::from_secs(600);
 
 /// The partition of [`OFFSETS_TOPIC`] whose leader coordinates `group`:
 /// Kafka's `Utils.abs(groupId.hashCode) % partitions`, with Java's
@@ -123,11 +127,20 @@ pub struct Group {
     pub protocol: Option<String>,
     pub leader: Option<String>,
     pub members: BTreeMap<String, Member>,
+    /// Static members (KIP-345): the member id holding each group
+    /// instance id now.
+    statics: BTreeMap<String, String>,
     /// Ids handed out with MEMBER_ID_REQUIRED, until they join or their
     /// session timeout passes.
     pending: BTreeMap<String, Instant>,
     rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// When each offset was last committed (from the first look after a
+    /// restart for offsets loaded from the data dir).
+    committed_at: BTreeMap<(String, i32), Instant>,
+    /// When the group last became Empty (from the first look at an empty
+    /// group): its offsets expire a retention period later.
+    empty_since: Option<Instant>,
     /// Something a held JoinGroup or SyncGroup waits for happened (an
     /// answer given, a member gone, a rebalance begun), since
     /// [`Groups::take_woken`] last looked.
@@ -143,9 +156,12 @@ impl Group {
             protocol: None,
             leader: None,
             members: BTreeMap::new(),
+            statics: BTreeMap::new(),
             pending: BTreeMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            committed_at: BTreeMap::new(),
+            empty_since: None,
             woke: false,
         }
     }
@@ -220,6 +236,7 @@ impl Group {
         self.generation += 1;
         if self.members.is_empty() {
             self.phase = Phase::Empty;
+            self.empty_since = Some(now);
             self.protocol = None;
             self.leader = None;
             return;
@@ -269,12 +286,18 @@ impl Group {
             leader,
             member_id: member.to_string(),
             members,
+            skip_assignment: false,
         }
     }
 
     fn remove_member(&mut self, id: &str, now: Instant) {
-        if self.members.remove(id).is_none() {
+        let Some(m) = self.members.remove(id) else {
             return;
+        };
+        if let Some(i) = m.instance_id
+            && self.statics.get(&i).map(String::as_str) == Some(id)
+        {
+            self.statics.remove(&i);
         }
         self.woke = true;
         match self.phase {
@@ -287,6 +310,73 @@ impl Group {
         if self.phase == Phase::PreparingRebalance && self.all_joined() {
             self.complete_join(now);
         }
+    }
+
+    /// Kafka's member check for Heartbeat, SyncGroup, OffsetCommit and
+    /// LeaveGroup: a request naming a group instance id must come from the
+    /// member holding it now (else FENCED_INSTANCE_ID: an older instance
+    /// of a restarted static member); without one, from a member.
+    fn validate_member(&self, member: &str, instance: Option<&str>) -> i16 {
+        match instance {
+            Some(i) => match self.statics.get(i) {
+                None => code::UNKNOWN_MEMBER_ID,
+                Some(holder) if holder != member => code::FENCED_INSTANCE_ID,
+                Some(_) => code::NONE,
+            },
+            None if self.members.contains_key(member) => code::NONE,
+            None => code::UNKNOWN_MEMBER_ID,
+        }
+    }
+
+    /// A static member joining again under a new id (KIP-345): it takes
+    /// the place of the member that held its instance id, whose id is
+    /// fenced from now on. In a Stable or CompletingRebalance group whose
+    /// protocol would stay the same there is no rebalance: it gets the
+    /// current generation back (and, through SyncGroup, the assignment of
+    /// the member it replaces), as Kafka's
+    /// `updateStaticMemberThenRebalanceOrCompleteJoin` answers.
+    fn replace_static(
+        &mut self,
+        old: &str,
+        new: String,
+        r: JoinRequest,
+        now: Instant,
+    ) -> Outcome<JoinAnswer> {
+        let mut m = self
+            .members
+            .remove(old)
+            .expect("static members are members");
+        m.id = new.clone();
+        m.client_id = r.client_id;
+        m.client_host = r.client_host;
+        m.session_timeout = r.session_timeout;
+        m.rebalance_timeout = r.rebalance_timeout;
+        m.protocols = r.protocols;
+        m.last_seen = now;
+        m.join_answer = None;
+        m.sync_answer = None;
+        m.awaiting_sync = false;
+        if self.leader.as_deref() == Some(old) {
+            self.leader = Some(new.clone());
+        }
+        if let Some(i) = &m.instance_id {
+            self.statics.insert(i.clone(), new.clone());
+        }
+        let rejoining = m.awaiting_join;
+        self.members.insert(new.clone(), m);
+        self.woke = true;
+        let settled = matches!(self.phase, Phase::Stable | Phase::CompletingRebalance);
+        if settled && !rejoining && self.select_protocol() == self.protocol {
+            let mut answer = self.join_answer(&new);
+            answer.skip_assignment = self.leader.as_deref() == Some(new.as_str());
+            return Outcome::Answer(answer);
+        }
+        self.members.get_mut(&new).expect("inserted").awaiting_join = true;
+        self.prepare_rebalance(now);
+        if self.all_joined() {
+            self.complete_join(now);
+        }
+        Outcome::Wait(new)
     }
 
     /// Expires silent members and pending ids, and ends a join phase whose
@@ -343,6 +433,47 @@ impl Group {
         topics
     }
 
+    /// Drops the committed offsets whose retention passed, as Kafka's
+    /// offset expiration (KIP-211) decides: all of them a retention period
+    /// after the group became Empty; for a group with no protocol (offsets
+    /// committed by an admin or a standalone consumer), each a retention
+    /// period after its last commit; for a Stable consumer group, those of
+    /// topics no member subscribes to, likewise. True if any went.
+    fn expire_offsets(&mut self, now: Instant, retention: Duration) -> bool {
+        for k in self.offsets.keys() {
+            self.committed_at.entry(k.clone()).or_insert(now);
+        }
+        if self.phase != Phase::Empty {
+            self.empty_since = None;
+        } else if self.empty_since.is_none() {
+            self.empty_since = Some(now);
+        }
+        let before = self.offsets.len();
+        let stale = |at: &Instant| now >= *at + retention;
+        match (self.phase, self.protocol_type.as_deref()) {
+            (Phase::Empty, Some(_)) if self.empty_since.as_ref().is_some_and(stale) => {
+                self.offsets.clear();
+            }
+            (Phase::Empty, Some(_)) => {}
+            (_, None) => {
+                let at = &self.committed_at;
+                self.offsets.retain(|k, _| !stale(&at[k]));
+            }
+            // Only when the subscriptions decode (a Stable member subscribes
+            // to something): else Kafka expires nothing.
+            (Phase::Stable, Some("consumer")) if !self.subscribed_topics().is_empty() => {
+                let subscribed = self.subscribed_topics();
+                let at = &self.committed_at;
+                self.offsets
+                    .retain(|k, _| subscribed.contains(&k.0) || !stale(&at[k]));
+            }
+            _ => {}
+        }
+        let offsets = &self.offsets;
+        self.committed_at.retain(|k, _| offsets.contains_key(k));
+        self.offsets.len() != before
+    }
+
     /// The next instant at which [`Group::tick`] may change something.
     fn next_deadline(&self) -> Option<Instant> {
         let members = self
@@ -368,6 +499,9 @@ pub struct JoinAnswer {
     pub member_id: String,
     /// For the leader: (member id, group instance id, metadata).
     pub members: Vec<(String, Option<String>, Bytes)>,
+    /// JoinGroup v9+: a static leader that rejoined without a rebalance
+    /// keeps the current assignment and must not compute one.
+    pub skip_assignment: bool,
 }
 
 impl JoinAnswer {
@@ -380,6 +514,7 @@ impl JoinAnswer {
             leader: String::new(),
             member_id: member_id.to_string(),
             members: Vec::new(),
+            skip_assignment: false,
         }
     }
 }
@@ -443,6 +578,11 @@ pub struct Groups {
     offsets_saved: u64,
     /// A group was deleted since [`Groups::take_woken`] last looked.
     woke: bool,
+    /// `offsets.retention.minutes` and `offsets.retention.check.interval.ms`;
+    /// None: Kafka's defaults.
+    retention: Option<(Duration, Duration)>,
+    /// When the offset cleanup runs next (set at its first chance).
+    next_cleanup: Option<Instant>,
 }
 
 impl Groups {
@@ -461,6 +601,47 @@ impl Groups {
             changed |= g.tick(now);
         }
         changed
+    }
+
+    /// Sets `offsets.retention.minutes` and
+    /// `offsets.retention.check.interval.ms` (as durations).
+    pub fn set_retention(&mut self, retention: Duration, check_interval: Duration) {
+        self.retention = Some((retention, check_interval));
+    }
+
+    /// Runs [`Groups::expire_offsets`] once per check interval, as Kafka's
+    /// scheduled cleanup does; true if any offset went.
+    pub fn cleanup_due(&mut self, now: Instant) -> bool {
+        let (_, every) = self
+            .retention
+            .unwrap_or((OFFSETS_RETENTION, OFFSETS_RETENTION_CHECK));
+        let next = *self.next_cleanup.get_or_insert(now + every);
+        if now < next {
+            return false;
+        }
+        self.next_cleanup = Some(now + every);
+        self.expire_offsets(now)
+    }
+
+    /// Expires committed offsets whose retention passed, in every group,
+    /// and forgets groups left empty with none, as Kafka's periodic
+    /// offset cleanup does; true if any offset went (the persister then
+    /// saves the rest).
+    pub fn expire_offsets(&mut self, now: Instant) -> bool {
+        let (retention, _) = self
+            .retention
+            .unwrap_or((OFFSETS_RETENTION, OFFSETS_RETENTION_CHECK));
+        let mut expired = false;
+        for g in self.groups.values_mut() {
+            expired |= g.expire_offsets(now, retention);
+        }
+        self.groups.retain(|_, g| {
+            !(g.phase == Phase::Empty && g.offsets.is_empty() && g.pending.is_empty())
+        });
+        if expired {
+            self.offsets_version += 1;
+        }
+        expired
     }
 
     /// Runs `group`'s timers alone (a request about it is when its time
@@ -545,9 +726,23 @@ impl Groups {
         if !compatible {
             return fail(code::INCONSISTENT_GROUP_PROTOCOL);
         }
+        // A static member gets its id at once (no MEMBER_ID_REQUIRED), and
+        // one that comes back takes its old place; a known member id must
+        // be the one holding its instance id.
+        if let Some(instance) = r.instance_id.clone() {
+            let holder = g.statics.get(&instance).cloned();
+            match (&new_id, holder) {
+                (Some(id), Some(old)) => return g.replace_static(&old, id.clone(), r, now),
+                (None, Some(old)) if old != r.member_id => {
+                    return fail(code::FENCED_INSTANCE_ID);
+                }
+                (None, None) => return fail(code::UNKNOWN_MEMBER_ID),
+                _ => {}
+            }
+        }
         let is_new = new_id.is_some();
         let member_id = match new_id {
-            Some(id) if r.require_known_member_id => {
+            Some(id) if r.require_known_member_id && r.instance_id.is_none() => {
                 g.pending.insert(id.clone(), now + r.session_timeout);
                 return Outcome::Answer(JoinAnswer::error(code::MEMBER_ID_REQUIRED, &id));
             }
@@ -581,6 +776,9 @@ impl Groups {
         } else {
             g.pending.remove(&member_id);
             g.protocol_type = Some(r.protocol_type.clone());
+            if let Some(i) = &r.instance_id {
+                g.statics.insert(i.clone(), member_id.clone());
+            }
             g.members.insert(
                 member_id.clone(),
                 Member {
@@ -636,6 +834,15 @@ impl Groups {
             .get(group)
             .and_then(|g| g.members.get(member))
             .is_none_or(|m| m.sync_answer.is_some())
+    }
+
+    /// Kafka's member check for a request of `member`, from a static
+    /// member when `instance` is given: NONE, UNKNOWN_MEMBER_ID or
+    /// FENCED_INSTANCE_ID.
+    pub fn validate_member(&self, group: &str, member: &str, instance: Option<&str>) -> i16 {
+        self.groups.get(group).map_or(code::UNKNOWN_MEMBER_ID, |g| {
+            g.validate_member(member, instance)
+        })
     }
 
     /// A member's SyncGroup; `assignments` are the leader's.
@@ -719,12 +926,28 @@ impl Groups {
     }
 
     pub fn heartbeat(&mut self, group: &str, member: &str, generation: i32, now: Instant) -> i16 {
+        self.heartbeat_as(group, member, None, generation, now)
+    }
+
+    /// Heartbeat, from a static member when `instance` is given.
+    pub fn heartbeat_as(
+        &mut self,
+        group: &str,
+        member: &str,
+        instance: Option<&str>,
+        generation: i32,
+        now: Instant,
+    ) -> i16 {
         let Some(g) = self.groups.get_mut(group) else {
             return code::UNKNOWN_MEMBER_ID;
         };
         g.tick(now);
         if g.phase == Phase::Empty {
             return code::UNKNOWN_MEMBER_ID;
+        }
+        let e = g.validate_member(member, instance);
+        if e != code::NONE {
+            return e;
         }
         let Some(m) = g.members.get_mut(member) else {
             return code::UNKNOWN_MEMBER_ID;
@@ -741,19 +964,39 @@ impl Groups {
 
     /// LeaveGroup: one code per member, in order.
     pub fn leave(&mut self, group: &str, members: &[String], now: Instant) -> Vec<i16> {
+        let members: Vec<(String, Option<String>)> =
+            members.iter().map(|m| (m.clone(), None)).collect();
+        self.leave_members(group, &members, now)
+    }
+
+    /// LeaveGroup v3+: (member id, group instance id) per member; a static
+    /// member may be named by its instance id alone (an empty member id),
+    /// as an admin removes one.
+    pub fn leave_members(
+        &mut self,
+        group: &str,
+        members: &[(String, Option<String>)],
+        now: Instant,
+    ) -> Vec<i16> {
         let Some(g) = self.groups.get_mut(group) else {
             return vec![code::UNKNOWN_MEMBER_ID; members.len()];
         };
         g.tick(now);
         members
             .iter()
-            .map(|id| {
-                if g.members.contains_key(id) {
-                    g.remove_member(id, now);
-                    code::NONE
-                } else {
-                    code::UNKNOWN_MEMBER_ID
+            .map(|(id, instance)| {
+                let id = match instance.as_deref() {
+                    Some(i) if id.is_empty() => match g.statics.get(i) {
+                        Some(holder) => holder.clone(),
+                        None => return code::UNKNOWN_MEMBER_ID,
+                    },
+                    _ => id.clone(),
+                };
+                let e = g.validate_member(&id, instance.as_deref());
+                if e == code::NONE {
+                    g.remove_member(&id, now);
                 }
+                e
             })
             .collect()
     }
@@ -767,6 +1010,19 @@ impl Groups {
         generation: i32,
         now: Instant,
     ) -> i16 {
+        self.check_commit_as(group, member, None, generation, now)
+    }
+
+    /// [`Groups::check_commit`], from a static member when `instance` is
+    /// given (OffsetCommit v7+).
+    pub fn check_commit_as(
+        &mut self,
+        group: &str,
+        member: &str,
+        instance: Option<&str>,
+        generation: i32,
+        now: Instant,
+    ) -> i16 {
         let Some(g) = self.groups.get_mut(group) else {
             return if generation < 0 {
                 code::NONE
@@ -777,6 +1033,10 @@ impl Groups {
         g.tick(now);
         if generation < 0 && g.phase == Phase::Empty {
             return code::NONE;
+        }
+        let e = g.validate_member(member, instance);
+        if e != code::NONE {
+            return e;
         }
         let Some(m) = g.members.get_mut(member) else {
             return code::UNKNOWN_MEMBER_ID;
@@ -792,14 +1052,31 @@ impl Groups {
     }
 
     /// Stores an offset (after [`Groups::check_commit`] passed); creates
-    /// the group for an admin's commit.
+    /// the group for an admin's commit. Its retention counts from the first
+    /// look at it (for offsets loaded from the data dir).
     pub fn commit(&mut self, group: &str, topic: &str, partition: i32, c: Committed) {
         self.offsets_version += 1;
-        self.groups
+        let g = self
+            .groups
             .entry(group.to_string())
-            .or_insert_with(Group::new)
-            .offsets
-            .insert((topic.to_string(), partition), c);
+            .or_insert_with(Group::new);
+        let key = (topic.to_string(), partition);
+        g.committed_at.remove(&key);
+        g.offsets.insert(key, c);
+    }
+
+    /// [`Groups::commit`] at `now`, when its retention starts.
+    pub fn commit_at(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        c: Committed,
+        now: Instant,
+    ) {
+        self.commit(group, topic, partition, c);
+        let g = self.groups.get_mut(group).expect("committed");
+        g.committed_at.insert((topic.to_string(), partition), now);
     }
 
     pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<&Committed> {

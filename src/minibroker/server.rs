@@ -161,6 +161,9 @@ impl Cluster {
             min_insync_replicas: config.min_insync_replicas,
             segment_bytes: config.log_segment_bytes,
         };
+        state
+            .groups
+            .set_retention(config.offsets_retention, config.offsets_retention_check);
         let now = Instant::now();
         if let Some(dir) = &config.data_dir {
             persist::load(&mut state, dir, now).map_err(|error| StartError::DataDirContents {

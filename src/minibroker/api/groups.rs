@@ -221,6 +221,9 @@ fn join_response(a: JoinAnswer, version: i16) -> JoinGroupResponse {
                 })
                 .collect(),
         );
+    if version >= 9 {
+        resp = resp.with_skip_assignment(a.skip_assignment);
+    }
     let protocol = a.protocol.map(sb);
     resp = if version >= 7 {
         resp.with_protocol_type(a.protocol_type.map(sb))
@@ -303,7 +306,12 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
         .map(|a| (a.member_id.to_string(), a.assignment.clone()))
         .collect();
     let outcome = with_groups(ctx, |s, now| {
-        let e = check_coordinator(ctx, s, &group);
+        let mut e = check_coordinator(ctx, s, &group);
+        if e == code::NONE && version >= 3 {
+            e = s
+                .groups
+                .validate_member(&group, &member, req.group_instance_id.as_deref());
+        }
         if e != code::NONE {
             return Outcome::Answer(SyncAnswer::error(e));
         }
@@ -338,9 +346,13 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
 pub async fn heartbeat(ctx: &BrokerCtx, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
     let group = req.group_id.0.as_str();
     let error = with_groups(ctx, |s, now| match check_coordinator(ctx, s, group) {
-        code::NONE => s
-            .groups
-            .heartbeat(group, &req.member_id, req.generation_id, now),
+        code::NONE => s.groups.heartbeat_as(
+            group,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id,
+            now,
+        ),
         e => e,
     });
     HeartbeatResponse::default().with_error_code(error)
@@ -348,16 +360,21 @@ pub async fn heartbeat(ctx: &BrokerCtx, req: HeartbeatRequest, _version: i16) ->
 
 pub async fn leave(ctx: &BrokerCtx, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
     let group = req.group_id.0.as_str();
-    let ids: Vec<String> = if version >= 3 {
+    let ids: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .iter()
-            .map(|m| m.member_id.to_string())
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|i| i.to_string()),
+                )
+            })
             .collect()
     } else {
-        vec![req.member_id.to_string()]
+        vec![(req.member_id.to_string(), None)]
     };
     let result = with_groups(ctx, |s, now| match check_coordinator(ctx, s, group) {
-        code::NONE => Ok(s.groups.leave(group, &ids, now)),
+        code::NONE => Ok(s.groups.leave_members(group, &ids, now)),
         e => Err(e),
     });
     match result {
@@ -393,9 +410,10 @@ pub async fn offset_commit(
             error = code::INVALID_GROUP_ID;
         }
         if error == code::NONE {
-            error = s.groups.check_commit(
+            error = s.groups.check_commit_as(
                 group,
                 &req.member_id,
+                req.group_instance_id.as_deref(),
                 req.generation_id_or_member_epoch,
                 now,
             );
@@ -416,7 +434,7 @@ pub async fn offset_commit(
                         } else if metadata.len() > groups::MAX_METADATA {
                             code::OFFSET_METADATA_TOO_LARGE
                         } else {
-                            s.groups.commit(
+                            s.groups.commit_at(
                                 group,
                                 &t.name,
                                 p.partition_index,
@@ -425,6 +443,7 @@ pub async fn offset_commit(
                                     leader_epoch: p.committed_leader_epoch,
                                     metadata: metadata.to_string(),
                                 },
+                                now,
                             );
                             code::NONE
                         };

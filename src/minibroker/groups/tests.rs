@@ -446,3 +446,134 @@ fn held_requests_are_woken_only_by_what_they_wait_for() {
     assert_eq!(gs.delete("g", t2), code::NONE);
     assert!(gs.take_woken(), "the group is gone");
 }
+
+fn static_req(member: &str, instance: &str) -> JoinRequest {
+    JoinRequest {
+        instance_id: Some(instance.to_string()),
+        ..req("g", member, &["range"])
+    }
+}
+
+#[test]
+fn a_static_member_that_comes_back_takes_its_place_without_a_rebalance() {
+    let mut gs = Groups::default();
+    let t0 = Instant::now();
+    // A static member gets its id at once, without MEMBER_ID_REQUIRED.
+    let Outcome::Wait(a) = gs.join(static_req("", "ia"), t0) else {
+        panic!("a static member joins at once")
+    };
+    let ja = gs.poll_join("g", &a, t0).expect("alone");
+    assert_eq!(
+        (ja.error, ja.generation, ja.leader.as_str()),
+        (code::NONE, 1, a.as_str())
+    );
+    assert_eq!(ja.members[0].1.as_deref(), Some("ia"));
+    let _ = sync(&mut gs, &a, 1, &[(a.as_str(), "A0")], t0);
+    let b = join_new(&mut gs, "g", &["range"], t0);
+    assert!(matches!(
+        gs.join(static_req(&a, "ia"), t0),
+        Outcome::Wait(_)
+    ));
+    let _ = gs.poll_join("g", &a, t0).unwrap();
+    let _ = gs.poll_join("g", &b, t0).unwrap();
+    let _ = sync(&mut gs, &b, 2, &[], t0);
+    let _ = sync(&mut gs, &a, 2, &[(a.as_str(), "A"), (b.as_str(), "B")], t0);
+    assert_eq!(gs.get("g").unwrap().phase, Phase::Stable);
+
+    // Restarted, it joins with no member id: a new id in its old place,
+    // the same generation, no rebalance.
+    let t1 = t0 + Duration::from_secs(1);
+    let Outcome::Answer(back) = gs.join(static_req("", "ia"), t1) else {
+        panic!("answered at once")
+    };
+    assert_ne!(back.member_id, a);
+    assert_eq!((back.error, back.generation), (code::NONE, 2));
+    assert_eq!(back.leader, back.member_id, "it led, it leads");
+    assert!(back.skip_assignment, "a leader keeps the assignment");
+    assert_eq!(gs.get("g").unwrap().phase, Phase::Stable);
+    let Outcome::Answer(s) = sync(&mut gs, &back.member_id, 2, &[], t1) else {
+        panic!("stable: answered at once")
+    };
+    assert_eq!(s.assignment, Bytes::from("A"), "the old instance's share");
+    assert_eq!(gs.heartbeat("g", &b, 2, t1), code::NONE, "no rebalance");
+
+    // The old instance is fenced everywhere.
+    assert_eq!(
+        gs.heartbeat_as("g", &a, Some("ia"), 2, t1),
+        code::FENCED_INSTANCE_ID
+    );
+    assert_eq!(
+        gs.check_commit_as("g", &a, Some("ia"), 2, t1),
+        code::FENCED_INSTANCE_ID
+    );
+    assert_eq!(
+        gs.validate_member("g", &a, Some("ia")),
+        code::FENCED_INSTANCE_ID
+    );
+    let Outcome::Answer(fenced) = gs.join(static_req(&a, "ia"), t1) else {
+        panic!("refused at once")
+    };
+    assert_eq!(fenced.error, code::FENCED_INSTANCE_ID);
+    assert_eq!(
+        gs.validate_member("g", &b, Some("nobody")),
+        code::UNKNOWN_MEMBER_ID
+    );
+
+    // An admin removes it by its instance id alone: a rebalance.
+    assert_eq!(
+        gs.leave_members("g", &[(String::new(), Some("ia".to_string()))], t1),
+        vec![code::NONE]
+    );
+    let g = gs.get("g").unwrap();
+    assert_eq!(g.phase, Phase::PreparingRebalance);
+    assert!(!g.members.contains_key(&back.member_id));
+}
+
+#[test]
+fn offsets_expire_a_retention_period_after_the_group_empties() {
+    let mut gs = Groups::default();
+    let retention = Duration::from_secs(60);
+    gs.set_retention(retention, Duration::from_secs(1));
+    let t0 = Instant::now();
+    let off = |o| Committed {
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    let a = stable_one(&mut gs, t0);
+    assert_eq!(gs.check_commit("g", &a, 1, t0), code::NONE);
+    gs.commit_at("g", "t", 0, off(5), t0);
+    // An admin's offsets (no protocol) count from their own commit.
+    gs.commit_at("admin", "t", 0, off(1), t0);
+    let t1 = t0 + Duration::from_secs(30);
+    gs.commit_at("admin", "t", 1, off(2), t1);
+    assert!(!gs.cleanup_due(t0), "the first check is an interval away");
+    // A stable group keeps the offsets of what it consumes, however old.
+    let t2 = t0 + retention * 2;
+    for i in 1..=24 {
+        let t = t0 + Duration::from_secs(5 * i);
+        assert_eq!(gs.heartbeat("g", &a, 1, t), code::NONE);
+    }
+    let v = gs.offsets_version();
+    assert!(gs.expire_offsets(t2), "the admin's first offset");
+    assert!(gs.offsets_version() > v, "the persister saves the rest");
+    assert_eq!(gs.committed("g", "t", 0), Some(&off(5)));
+    assert_eq!(gs.committed("admin", "t", 0), None);
+    assert_eq!(gs.committed("admin", "t", 1), None, "30 s + 60 s < 120 s");
+    assert!(
+        gs.get("admin").is_none(),
+        "an empty group with no offsets goes"
+    );
+
+    // Empty from t3: its offsets go a retention period later, not before.
+    let t3 = t2 + Duration::from_secs(1);
+    assert_eq!(
+        gs.leave("g", std::slice::from_ref(&a), t3),
+        vec![code::NONE]
+    );
+    assert!(!gs.expire_offsets(t3 + retention - Duration::from_secs(1)));
+    assert_eq!(gs.committed("g", "t", 0), Some(&off(5)));
+    assert!(gs.expire_offsets(t3 + retention));
+    assert_eq!(gs.committed("g", "t", 0), None);
+    assert!(gs.get("g").is_none(), "then the group itself");
+}

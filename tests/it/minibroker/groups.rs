@@ -520,3 +520,83 @@ async fn a_held_join_learns_that_the_coordinator_moved() {
     assert!(target.contains(&now), "{now} in {target:?}");
     c.shutdown().await;
 }
+
+/// Offset retention (`offsets.retention.minutes`, here 2 s, checked every
+/// 200 ms as `offsets.retention.check.interval.ms`): a group's offsets
+/// stay while it has a member, and go a retention period after it emptied,
+/// and the group with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_of_a_group_left_empty_expire() {
+    let c = Cluster::start(ClusterConfig {
+        brokers: 3,
+        topics: vec!["t:2:2".parse().unwrap()],
+        offsets_retention: Duration::from_secs(2),
+        offsets_retention_check: Duration::from_millis(200),
+        ..ClusterConfig::default()
+    })
+    .await
+    .expect("cluster starts");
+    let co = coordinator(&c, "kept").await;
+    let mut conn = client(&c, co).await;
+    let (id, generation) = join_alone(&mut conn, "kept", 30_000).await;
+    assert_eq!(
+        commit(&mut conn, "kept", &id, generation, "t", &[3, 4]).await,
+        vec![0, 0]
+    );
+    // Three retention periods with a member: kept (its metadata is no
+    // consumer subscription, so nothing counts as unsubscribed).
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let hb = conn
+            .send_version(
+                &HeartbeatRequest::default()
+                    .with_group_id(GroupId(sb("kept")))
+                    .with_member_id(sb(&id))
+                    .with_generation_id(generation),
+                4,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hb.error_code, 0);
+    }
+    assert_eq!(
+        fetch_v8(&mut conn, &["kept"], "t").await,
+        vec![("kept".to_string(), 0, vec![3, 4])]
+    );
+    let left = conn
+        .send_version(
+            &LeaveGroupRequest::default()
+                .with_group_id(GroupId(sb("kept")))
+                .with_members(vec![MemberIdentity::default().with_member_id(sb(&id))]),
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(left.members[0].error_code, 0);
+    let emptied = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        fetch_v8(&mut conn, &["kept"], "t").await,
+        vec![("kept".to_string(), 0, vec![3, 4])],
+        "within the retention period"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fetch_v8(&mut conn, &["kept"], "t").await[0].2 != vec![-1, -1] {
+        assert!(Instant::now() < deadline, "the offsets never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        emptied.elapsed() >= Duration::from_secs(2),
+        "expired after {:?}",
+        emptied.elapsed()
+    );
+    let d = conn
+        .send_version(
+            &DescribeGroupsRequest::default().with_groups(vec![GroupId(sb("kept"))]),
+            6,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.groups[0].error_code, 69, "the group went with them");
+    c.shutdown().await;
+}

@@ -768,3 +768,198 @@ pub async fn classic_protocol_step_by_step(b: &dyn Backend) {
         b.name()
     );
 }
+
+/// Counts the rebalances a member goes through (each revoke or assign).
+struct Rebalances(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl rdkafka::ClientContext for Rebalances {}
+
+impl rdkafka::consumer::ConsumerContext for Rebalances {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, _: &rdkafka::consumer::Rebalance<'_>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A static member (KIP-345): librdkafka's `group.instance.id`, with the
+/// quick heartbeats and 10 s session of [`member`].
+fn static_member(
+    bootstrap: &str,
+    group: &str,
+    instance: &str,
+) -> (
+    BaseConsumer<Rebalances>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("group.instance.id", instance)
+        .set("client.id", instance)
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "500")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("broker.address.family", "v4")
+        .create_with_context(Rebalances(count.clone()))
+        .expect("consumer");
+    (c, count)
+}
+
+fn assigned<C: rdkafka::consumer::ConsumerContext>(c: &BaseConsumer<C>) -> BTreeSet<i32> {
+    c.assignment()
+        .unwrap()
+        .elements()
+        .iter()
+        .map(|e| e.partition())
+        .collect()
+}
+
+/// Polls the static members until `done` holds for their assignments.
+fn poll_static_until(
+    members: &[&BaseConsumer<Rebalances>],
+    what: &str,
+    secs: u64,
+    done: impl Fn(&[BTreeSet<i32>]) -> bool,
+) -> Vec<BTreeSet<i32>> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        for m in members {
+            let _ = m.poll(Duration::from_millis(50));
+        }
+        let sets: Vec<BTreeSet<i32>> = members.iter().map(|m| assigned(m)).collect();
+        if done(&sets) {
+            return sets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {sets:?}"
+        );
+    }
+}
+
+/// DescribeGroups at the coordinator: (member id, group instance id).
+async fn described_members(b: &dyn Backend, group: &str) -> Vec<(String, Option<String>)> {
+    use kafka_protocol::messages::{DescribeGroupsRequest, GroupId};
+    let id = coordinator(b, group).await;
+    let a = admin(b).await;
+    let mut c = Connection::connect(&a.brokers[&id].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let r = c
+        .send(
+            &DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]),
+        )
+        .await
+        .unwrap();
+    let g = &r.groups[0];
+    assert_eq!(g.error_code, 0, "DescribeGroups {group}");
+    g.members
+        .iter()
+        .map(|m| {
+            (
+                m.member_id.to_string(),
+                m.group_instance_id.as_ref().map(|i| i.to_string()),
+            )
+        })
+        .collect()
+}
+
+/// Kafka's FENCED_INSTANCE_ID.
+const FENCED_INSTANCE_ID: i16 = 82;
+
+/// Static membership (KIP-345) with librdkafka's `group.instance.id`: a
+/// member that restarts within its session timeout takes its old place
+/// and partitions without a rebalance (a static member's close sends no
+/// LeaveGroup; the other member is neither revoked nor reassigned), and
+/// the member id of its previous instance is fenced (FENCED_INSTANCE_ID).
+pub async fn static_member_rejoins_without_a_rebalance(b: &dyn Backend) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (topic, _a) = topic(b, "km-grp-static", 4).await;
+    let group = unique("km-static-group");
+    let name = b.name();
+    let all: BTreeSet<i32> = (0..4).collect();
+    let (bs, t, g) = (b.bootstrap(), topic.clone(), group.clone());
+    let (m1, m2, count2, split) = blocking(move || {
+        let (m1, _) = static_member(&bs, &g, "km-instance-1");
+        m1.subscribe(&[&t]).unwrap();
+        poll_static_until(&[&m1], "the first member's assignment", 60, |s| s[0] == all);
+        let (m2, count2) = static_member(&bs, &g, "km-instance-2");
+        m2.subscribe(&[&t]).unwrap();
+        let split = poll_static_until(&[&m1, &m2], "two members sharing", 60, |s| {
+            !s[0].is_empty()
+                && !s[1].is_empty()
+                && s[0].is_disjoint(&s[1])
+                && s[0].union(&s[1]).copied().collect::<BTreeSet<_>>() == all
+        });
+        (m1, m2, count2, split)
+    })
+    .await;
+    let before = described_members(b, &group).await;
+    let old_id = before
+        .iter()
+        .find(|(_, i)| i.as_deref() == Some("km-instance-1"))
+        .unwrap_or_else(|| panic!("{name}: {before:?}"))
+        .0
+        .clone();
+    let (bs, t, g) = (b.bootstrap(), topic.clone(), group.clone());
+    let want = split[0].clone();
+    let (rebalances, back, m2_after, m1b, m2) = blocking(move || {
+        let before = count2.load(SeqCst);
+        drop(m1);
+        let (m1b, _) = static_member(&bs, &g, "km-instance-1");
+        m1b.subscribe(&[&t]).unwrap();
+        // Well within the 10 s session: the old instance is still a member.
+        let got = poll_static_until(&[&m1b, &m2], "the restarted member's old share", 8, |s| {
+            s[0] == want
+        });
+        // Two quiet seconds in which a rebalance would show.
+        let quiet = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < quiet {
+            let _ = m1b.poll(Duration::from_millis(50));
+            let _ = m2.poll(Duration::from_millis(50));
+        }
+        let m2_after = assigned(&m2);
+        (
+            count2.load(SeqCst) - before,
+            got[0].clone(),
+            m2_after,
+            m1b,
+            m2,
+        )
+    })
+    .await;
+    let after = described_members(b, &group).await;
+    blocking(move || drop((m1b, m2))).await;
+    assert_eq!(back, split[0], "{name}: the same partitions");
+    assert_eq!(m2_after, split[1], "{name}: the other member keeps its own");
+    assert_eq!(rebalances, 0, "{name}: no rebalance for the other member");
+    let new_id = after
+        .iter()
+        .find(|(_, i)| i.as_deref() == Some("km-instance-1"))
+        .map(|(m, _)| m.clone());
+    assert!(
+        new_id.as_ref().is_some_and(|n| *n != old_id),
+        "{name}: a new member id for the instance: {before:?} then {after:?}"
+    );
+    assert_eq!(after.len(), 2, "{name}: {after:?}");
+    // The previous instance's id is fenced.
+    use kafka_protocol::messages::{GroupId, HeartbeatRequest};
+    let id = coordinator(b, &group).await;
+    let a = admin(b).await;
+    let mut c = Connection::connect(&a.brokers[&id].addr, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let hb = c
+        .send(
+            &HeartbeatRequest::default()
+                .with_group_id(GroupId(StrBytes::from_string(group.clone())))
+                .with_member_id(StrBytes::from_string(old_id))
+                .with_group_instance_id(Some(StrBytes::from_static_str("km-instance-1")))
+                .with_generation_id(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hb.error_code, FENCED_INSTANCE_ID, "{name}");
+}

@@ -114,6 +114,7 @@ macro_rules! suite {
             group_offsets_survive_coordinator_failover,
             group_offsets_survive_a_reassignment,
             classic_protocol_step_by_step,
+            static_member_rejoins_without_a_rebalance,
             balance_disks_with_apply,
             throttled_replicas_share_the_quota,
             a_returning_ex_leader_truncates_by_leader_epoch,

@@ -27,7 +27,7 @@ pub use super::disks::apply_moves_replicas_between_disks;
 pub use super::groups::{
     classic_protocol_step_by_step, group_offsets_survive_a_reassignment,
     group_offsets_survive_coordinator_failover, kcat_group_consumes_and_commits,
-    rdkafka_members_split_and_rebalance,
+    rdkafka_members_split_and_rebalance, static_member_rejoins_without_a_rebalance,
 };
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
