@@ -74,6 +74,11 @@ impl Shared {
     pub fn replicate(&self, now: std::time::Instant, dt: std::time::Duration) {
         let mut s = self.state.lock();
         let out = s.replicate(now, dt);
+        if out.replicas_moved {
+            // Before the lock is released: a crash right after must not
+            // restart with the replicas a finished move dropped.
+            super::persist::save_metadata_now(&s);
+        }
         if out.copied_bytes > 0
             && let Some(storage) = &s.storage
         {
