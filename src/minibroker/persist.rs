@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
 use super::configs::SEGMENT_BYTES;
@@ -618,23 +618,30 @@ fn write_checkpoints(w: &CheckpointWork) -> anyhow::Result<()> {
 /// The persister: writes the metadata when it changes and the committed
 /// offsets, and (beside it, so a slow disk never delays the metadata)
 /// syncs the logs and checkpoints.
-pub async fn run(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
+pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
     let Some(storage) = shared.inspect(|s| s.storage.clone()) else {
         return;
     };
+    // `stop` was subscribed before this task ran, so a stop sent before its
+    // first poll still reaches it (a receiver made here would miss it).
+    let (stopping, stopped) = watch::channel(false);
     tokio::join!(
-        metadata_loop(&shared, &storage, stop.resubscribe()),
-        sync_loop(&shared, &storage, stop)
+        async {
+            let _ = stop.recv().await;
+            let _ = stopping.send(true);
+        },
+        metadata_loop(&shared, &storage, stopped.clone()),
+        sync_loop(&shared, &storage, stopped)
     );
 }
 
-async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: watch::Receiver<bool>) {
     // The epoch moves with every metadata change and nothing else, so an
     // unchanged one means nothing to write.
     let mut written_epoch = -1;
     loop {
         tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(METADATA_TICK) => {}
         }
         let meta = shared.inspect(|s| {
@@ -671,7 +678,7 @@ async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::
 /// it); then, on the period, the checkpoints, whose recovery points are
 /// only what is synced. A round, once begun, finishes before a stop is
 /// seen, so no taken file is left unsynced for `save`.
-async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: watch::Receiver<bool>) {
     let (period, on_demand) = match storage.flush {
         FlushPolicy::Interval(d) => (d, false),
         FlushPolicy::EveryBatch => (CHECKPOINT_PERIOD, true),
@@ -679,7 +686,7 @@ async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Rece
     let mut last_checkpoint = Instant::now();
     loop {
         tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(period) => {}
             _ = storage.sync_wanted.notified(), if on_demand => {}
         }
