@@ -25,9 +25,12 @@
 //! [`attach_replica`] gives a log its files where the controller state
 //! makes a replica or a future log.
 //!
-//! Not for: deleting data. A removed replica's files stay until a replica
-//! of the same partition is created on that broker again (which clears
-//! them).
+//! A replica gone from a broker or a dir (a finished move, a cancelled
+//! one, a deleted topic) has its dir renamed `-delete` and removed once
+//! the metadata on disk no longer names it; a finished move or disk move
+//! is written before the lock is released, so no crash restarts it with
+//! the replicas it dropped. Only dirs this cluster made or read as a
+//! replica's are ever removed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 use uuid::Uuid;
 
 use super::configs::SEGMENT_BYTES;
@@ -76,6 +79,12 @@ pub struct Storage {
     saved_topics: Mutex<BTreeSet<Uuid>>,
     /// Under `every-batch`, rung after appends: the sync task syncs them.
     sync_wanted: Notify,
+    /// Every replica dir this mini-broker made or read (`<log dir>/<topic>-
+    /// <partition>`): the only dirs it ever removes, once no replica is
+    /// there any more and the metadata saying so is on disk.
+    made_dirs: Mutex<BTreeSet<PathBuf>>,
+    /// Replica dirs renamed for removal, not removed yet.
+    deleting: Mutex<Vec<PathBuf>>,
 }
 
 impl Storage {
@@ -87,6 +96,8 @@ impl Storage {
             next_seq: Mutex::new(0),
             saved_topics: Mutex::new(BTreeSet::new()),
             sync_wanted: Notify::new(),
+            made_dirs: Mutex::new(BTreeSet::new()),
+            deleting: Mutex::new(Vec::new()),
         }
     }
 
@@ -230,6 +241,7 @@ fn attach_log(storage: &Storage, dir: &Path, seg: u64, log: &mut PartitionLog) {
         return;
     }
     let made = SegmentStore::create(dir, seg, storage.flush).and_then(|s| log.attach_store(s));
+    storage.made_dirs.lock().insert(dir.to_path_buf());
     if let Err(e) = made {
         super::log(format_args!(
             "mini-broker: {}: cannot write segments: {e}; this replica is kept in memory only",
@@ -255,6 +267,86 @@ pub fn before_append(state: &mut State, topic: &str) {
             super::log(format_args!("mini-broker: saving the metadata: {e:#}"));
         }
     }
+}
+
+/// Replica dirs the cluster made and no replica (current, future, or of a
+/// stopped or killed broker) is in.
+fn unused_dirs(state: &State, storage: &Storage) -> Vec<PathBuf> {
+    let made = storage.made_dirs.lock();
+    // Every replica's dir is one made (or read) here: with no more made
+    // than there are replicas, none is unused, and the look below, over
+    // every replica, is skipped on most metadata changes.
+    let replicas: usize = state
+        .topics
+        .values()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| p.logs.values())
+        .map(|r| 1 + usize::from(r.future.is_some()))
+        .sum();
+    if made.len() <= replicas {
+        return vec![];
+    }
+    let mut used = BTreeSet::new();
+    for t in state.topics.values() {
+        for p in &t.partitions {
+            for r in p.logs.values() {
+                used.insert(partition_dir(&r.dir, &t.name, p.index));
+                if let Some(f) = &r.future {
+                    used.insert(partition_dir(&f.dir, &t.name, p.index));
+                }
+            }
+        }
+    }
+    made.iter()
+        .filter(|d| !used.contains(*d))
+        .cloned()
+        .collect()
+}
+
+/// Renames `dirs` that are still unused to their `-delete` names (under
+/// the state's lock: no replica can be made there meanwhile) and forgets
+/// them. Returns the new names, for [`remove_deleted`] outside the lock.
+fn rename_unused(state: &State, storage: &Storage, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let unused: BTreeSet<PathBuf> = unused_dirs(state, storage).into_iter().collect();
+    let mut renamed = Vec::new();
+    for d in dirs.iter().filter(|d| unused.contains(*d)) {
+        storage.made_dirs.lock().remove(d);
+        match super::segment::rename_for_removal(d) {
+            Ok(Some(to)) => renamed.push(to),
+            Ok(None) => {}
+            Err(e) => super::log(format_args!(
+                "mini-broker: {}: cannot remove a replica's dir: {e}",
+                d.display()
+            )),
+        }
+    }
+    renamed
+}
+
+/// Removes renamed replica dirs (no lock held: they may be large).
+fn remove_deleted(dirs: &[PathBuf]) {
+    for d in dirs {
+        if let Err(e) = super::segment::remove_renamed(d) {
+            super::log(format_args!("mini-broker: {}: {e}", d.display()));
+        }
+    }
+}
+
+/// Writes the metadata now, under the state's lock (a change that drops
+/// replicas: nobody sees it before it is on disk), and renames the dirs it
+/// left unused; their removal is the persister's.
+pub fn save_metadata_now(state: &State) {
+    let Some(storage) = state.storage.clone() else {
+        return;
+    };
+    let (seq, snap) = snapshot(state, &storage);
+    if let Err(e) = write_metadata(&storage, seq, &snap) {
+        super::log(format_args!("mini-broker: saving the metadata: {e:#}"));
+        return;
+    }
+    let unused = unused_dirs(state, &storage);
+    let renamed = rename_unused(state, &storage, &unused);
+    storage.deleting.lock().extend(renamed);
 }
 
 fn snapshot(state: &State, storage: &Storage) -> (u64, Snapshot) {
@@ -526,34 +618,57 @@ fn write_checkpoints(w: &CheckpointWork) -> anyhow::Result<()> {
 /// The persister: writes the metadata when it changes and the committed
 /// offsets, and (beside it, so a slow disk never delays the metadata)
 /// syncs the logs and checkpoints.
-pub async fn run(shared: Arc<Shared>, stop: broadcast::Receiver<()>) {
+pub async fn run(shared: Arc<Shared>, mut stop: broadcast::Receiver<()>) {
     let Some(storage) = shared.inspect(|s| s.storage.clone()) else {
         return;
     };
+    // `stop` was subscribed before this task ran, so a stop sent before its
+    // first poll still reaches it (a receiver made here would miss it).
+    let (stopping, stopped) = watch::channel(false);
     tokio::join!(
-        metadata_loop(&shared, &storage, stop.resubscribe()),
-        sync_loop(&shared, &storage, stop)
+        async {
+            let _ = stop.recv().await;
+            let _ = stopping.send(true);
+        },
+        metadata_loop(&shared, &storage, stopped.clone()),
+        sync_loop(&shared, &storage, stopped)
     );
 }
 
-async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: watch::Receiver<bool>) {
     // The epoch moves with every metadata change and nothing else, so an
     // unchanged one means nothing to write.
     let mut written_epoch = -1;
     loop {
         tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(METADATA_TICK) => {}
         }
         let meta = shared.inspect(|s| {
-            (s.metadata_epoch != written_epoch).then(|| (s.metadata_epoch, snapshot(s, storage)))
+            (s.metadata_epoch != written_epoch).then(|| {
+                (
+                    s.metadata_epoch,
+                    snapshot(s, storage),
+                    unused_dirs(s, storage),
+                )
+            })
         });
-        if let Some((epoch, (seq, snap))) = meta {
+        if let Some((epoch, (seq, snap), unused)) = meta {
             match write_metadata(storage, seq, &snap) {
-                Ok(()) => written_epoch = epoch,
+                Ok(()) => {
+                    written_epoch = epoch;
+                    // The metadata on disk no longer names them: a crash
+                    // from here on cannot want them back.
+                    if !unused.is_empty() {
+                        let renamed = shared.inspect(|s| rename_unused(s, storage, &unused));
+                        storage.deleting.lock().extend(renamed);
+                    }
+                }
                 Err(e) => super::log(format_args!("mini-broker: saving the metadata: {e:#}")),
             }
         }
+        let deleting = std::mem::take(&mut *storage.deleting.lock());
+        remove_deleted(&deleting);
         save_offsets(shared, storage);
     }
 }
@@ -563,7 +678,7 @@ async fn metadata_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::
 /// it); then, on the period, the checkpoints, whose recovery points are
 /// only what is synced. A round, once begun, finishes before a stop is
 /// seen, so no taken file is left unsynced for `save`.
-async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Receiver<()>) {
+async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: watch::Receiver<bool>) {
     let (period, on_demand) = match storage.flush {
         FlushPolicy::Interval(d) => (d, false),
         FlushPolicy::EveryBatch => (CHECKPOINT_PERIOD, true),
@@ -571,7 +686,7 @@ async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: broadcast::Rece
     let mut last_checkpoint = Instant::now();
     loop {
         tokio::select! {
-            _ = stop.recv() => return,
+            _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(period) => {}
             _ = storage.sync_wanted.notified(), if on_demand => {}
         }
@@ -622,6 +737,10 @@ pub fn save(state: &mut State) -> anyhow::Result<()> {
     write_checkpoints(&collect_checkpoints(state))?;
     let (seq, snap) = snapshot(state, &storage);
     write_metadata(&storage, seq, &snap)?;
+    let unused = unused_dirs(state, &storage);
+    let mut deleting = std::mem::take(&mut *storage.deleting.lock());
+    deleting.extend(rename_unused(state, &storage, &unused));
+    remove_deleted(&deleting);
     super::persist_groups::save(&state.groups, &storage.data_dir)
 }
 
@@ -676,6 +795,7 @@ fn recover_replica(
         if dir != preferred && !pdir.is_dir() {
             continue;
         }
+        storage.made_dirs.lock().insert(pdir.clone());
         let rp = checkpoints.get(dir, RECOVERY_CHECKPOINT, topic, partition);
         let (store, batches, report) = SegmentStore::recover(&pdir, seg, storage.flush, rp)
             .with_context(|| format!("recovering {}", pdir.display()))?;
@@ -700,6 +820,11 @@ fn recover_replica(
 /// `data_dir` holds no metadata.
 pub fn load(state: &mut State, data_dir: &Path, now: Instant) -> anyhow::Result<bool> {
     let storage = state.storage.clone().context("a data dir's storage")?;
+    // Removals a crash interrupted: the metadata on disk names none of them.
+    for d in state.brokers.values().flat_map(|b| &b.log_dirs) {
+        super::segment::remove_renamed_in(Path::new(d))
+            .with_context(|| format!("removing deleted replicas in {d}"))?;
+    }
     let path = data_dir.join(SNAPSHOT);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -24,7 +24,8 @@
 //! replica holds (the persister and the controller state do). Writes only
 //! files it names itself (`*.log`, `*.index`) in the replica's directory:
 //! the one exception to "only `fsutil` writes files", since a segment is
-//! appended to, not replaced.
+//! appended to, not replaced. Removes a replica's directory only when told
+//! it left (renamed `-delete` first, as Kafka does), and no other.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -529,6 +530,80 @@ impl SegmentStore {
     }
 }
 
+/// Suffix of a replica dir being removed, as Kafka names it
+/// (`<topic>-<partition>.<unique id>-delete`).
+const DELETE_SUFFIX: &str = "-delete";
+
+/// True for a name [`rename_for_removal`] gives: `<topic>-<partition>.<32
+/// hex digits>-delete`.
+fn is_renamed_for_removal(name: &str) -> bool {
+    name.strip_suffix(DELETE_SUFFIX)
+        .and_then(|n| n.rsplit_once('.'))
+        .is_some_and(|(tp, id)| {
+            id.len() == 32
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+                && tp
+                    .rsplit_once('-')
+                    .is_some_and(|(_, p)| p.parse::<u32>().is_ok())
+        })
+}
+
+/// A replica's dir (one a store made) leaves: renamed at once, as Kafka
+/// does, so a new replica of the partition starts in a fresh dir; its
+/// removal ([`remove_renamed`]) can come later. None when it is gone.
+pub fn rename_for_removal(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    // Unique as Kafka's: a partition removed twice gets two names.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(name) = dir.file_name() else {
+        return Ok(None);
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let to = dir.with_file_name(format!(
+        "{}.{:016x}{n:016x}{DELETE_SUFFIX}",
+        name.to_string_lossy(),
+        nanos
+    ));
+    match std::fs::rename(dir, &to) {
+        Ok(()) => Ok(Some(to)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a dir [`rename_for_removal`] renamed; refuses any other.
+pub fn remove_renamed(dir: &Path) -> std::io::Result<()> {
+    let ours = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(is_renamed_for_removal);
+    if !ours {
+        return Err(std::io::Error::other(
+            "not a replica dir renamed for removal",
+        ));
+    }
+    std::fs::remove_dir_all(dir)
+}
+
+/// Removes the renamed dirs in `log_dir` that a stop left (a crash between
+/// the rename and the removal).
+pub fn remove_renamed_in(log_dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(log_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        if e.file_name().to_str().is_some_and(is_renamed_for_removal) && e.file_type()?.is_dir() {
+            std::fs::remove_dir_all(e.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// The files `<base>.<ext>` in `dir`, by base offset.
 fn list(dir: &Path, ext: &str) -> std::io::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
@@ -794,6 +869,34 @@ mod tests {
                 [inode(&cut), inode(&pdir)].into()
             );
         }
+    }
+
+    #[test]
+    fn only_a_replica_dir_renamed_for_removal_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = dir.path().join("a.b-c-12");
+        std::fs::create_dir(&replica).unwrap();
+        let renamed = rename_for_removal(&replica).unwrap().unwrap();
+        let name = renamed.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(
+            name.starts_with("a.b-c-12.") && name.ends_with("-delete"),
+            "{name}"
+        );
+        assert!(is_renamed_for_removal(&name));
+        for other in [
+            "t-0",
+            "t-0-delete",
+            "t-0.backup-delete",
+            "t.0123456789abcdef0123456789abcdef-delete",
+        ] {
+            assert!(!is_renamed_for_removal(other), "{other}");
+        }
+        let other = dir.path().join("t-0.backup-delete");
+        std::fs::create_dir(&other).unwrap();
+        assert!(remove_renamed(&other).is_err());
+        remove_renamed_in(dir.path()).unwrap();
+        assert!(!renamed.exists() && other.exists());
+        assert_eq!(rename_for_removal(&replica).unwrap(), None, "gone already");
     }
 
     #[test]

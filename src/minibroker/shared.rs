@@ -89,6 +89,11 @@ impl Shared {
         // persister notices what it dropped, and no request waits on it.
         s.groups.cleanup_due(now);
         let out = s.replicate(now, dt);
+        if out.replicas_moved {
+            // Before the lock is released: a crash right after must not
+            // restart with the replicas a finished move dropped.
+            super::persist::save_metadata_now(&s);
+        }
         if out.copied_bytes > 0
             && let Some(storage) = &s.storage
         {

@@ -64,6 +64,9 @@ pub struct StepOutcome {
     /// ISRs, leaders, replica sets or log dirs changed: a new metadata
     /// epoch (a record in KRaft's metadata log; copied bytes are none).
     pub metadata_changed: bool,
+    /// A reassignment or a disk move completed: replicas left brokers or
+    /// dirs, which must be on disk before anyone sees it.
+    pub replicas_moved: bool,
 }
 
 impl StepOutcome {
@@ -375,6 +378,7 @@ impl State {
                         r.dir = fut.dir;
                         r.log = fut.log;
                         out.metadata_changed = true;
+                        out.replicas_moved = true;
                     }
                 }
                 if p.reassigning() {
@@ -382,6 +386,7 @@ impl State {
                     if target.iter().all(|b| p.isr.contains(b)) {
                         complete_reassignment(p, &is_alive);
                         out.metadata_changed = true;
+                        out.replicas_moved = true;
                     }
                 }
             }

@@ -98,3 +98,95 @@ async fn topic_ids_are_never_handed_out_twice_across_restarts() {
     assert!(b != a && b != gone, "{b} reuses an id");
     c.shutdown().await;
 }
+
+/// The replicas of `topic`-0 in `cluster.json` as it is on disk now.
+fn saved_replicas(dir: &std::path::Path, topic: &str) -> Vec<i32> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("cluster.json")).unwrap()).unwrap();
+    let t = meta["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == topic)
+        .unwrap();
+    serde_json::from_value(t["partitions"][0]["replicas"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_move_is_on_disk_before_it_shows_and_the_dropped_replica_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Cluster::start(ClusterConfig {
+        brokers: 3,
+        data_dir: Some(dir.path().to_path_buf()),
+        topics: vec!["m:1:1".parse().unwrap(), "d:1:3".parse().unwrap()],
+        ..ClusterConfig::default()
+    })
+    .await
+    .unwrap();
+    let from = c.inspect(|s| s.partition("m", 0).unwrap().leader);
+    let to = if from == 3 { 2 } else { 3 };
+    let mut cl = client(&c, from).await;
+    for i in 0..20 {
+        assert_eq!(
+            produce(&mut cl, "m", 0, batch(i * 10, 10, 100), -1).await.0,
+            0
+        );
+    }
+    let log_dir = dir.path().join(format!("broker-{from}/dir-0"));
+    // What is not a replica's dir is never touched.
+    std::fs::write(log_dir.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir(log_dir.join("m-0.backup")).unwrap();
+    assert!(log_dir.join("m-0").is_dir());
+    c.mutate(|s| s.reassign("m", 0, Some(vec![to]), Instant::now()))
+        .unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        // Seen done: then it is on disk already (a crash now restarts
+        // with the new replica set).
+        if c.inspect(|s| !s.partition("m", 0).unwrap().reassigning()) {
+            assert_eq!(saved_replicas(dir.path(), "m"), vec![to]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the move never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    super::eventually(
+        std::time::Duration::from_secs(5),
+        "the dropped replica's dir is removed",
+        || async { !log_dir.join("m-0").exists() },
+    )
+    .await;
+    // A deleted topic's replicas go too.
+    c.mutate(|s| s.delete_topic("d")).unwrap();
+    for b in 1..=3 {
+        let d = dir.path().join(format!("broker-{b}/dir-0/d-0"));
+        super::eventually(
+            std::time::Duration::from_secs(5),
+            "a deleted topic's dirs are removed",
+            || async { !d.exists() },
+        )
+        .await;
+    }
+    let left: Vec<String> = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with("checkpoint"))
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(left, vec!["m-0.backup", "notes.txt"]);
+    assert!(
+        dir.path().join(format!("broker-{to}/dir-0/m-0")).is_dir(),
+        "the new replica's dir stays"
+    );
+    c.shutdown_and_persist().await.unwrap();
+    let c = Cluster::start(ClusterConfig {
+        brokers: 3,
+        data_dir: Some(dir.path().to_path_buf()),
+        ..ClusterConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(super::fetch_all(&c, "m", 0).await.len(), 200);
+    c.shutdown().await;
+}
