@@ -690,9 +690,10 @@ async fn sync_loop(shared: &Shared, storage: &Storage, mut stop: watch::Receiver
             _ = tokio::time::sleep(period) => {}
             _ = storage.sync_wanted.notified(), if on_demand => {}
         }
-        // Through `mutate`: it takes the stores' dirty marks, and marking
-        // moves high watermarks that waiters look at.
-        let jobs = shared.mutate(take_syncs);
+        // Taking the stores' dirty marks changes nothing a request waits
+        // on; marking them synced moves high watermarks (and, under
+        // every-batch, acks), so only that wakes the waiters.
+        let jobs = shared.mutate_if(|s| (take_syncs(s), false));
         if !jobs.is_empty() {
             let done = run_syncs_per_dir(jobs).await;
             shared.mutate(|s| mark_synced(s, done));
