@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::model::{BrokerId, Cluster, TopicPartition};
-use crate::planner::bound::{FLOW_BOUND_MAX_REPLICAS, flow_bound};
-use crate::planner::ideal::{RfSums, bounds};
+use crate::planner::ideal::bounds;
+use crate::planner::{Bounds, Ideals, Outcome, RackIdeal, measure};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BrokerRow {
@@ -157,7 +157,9 @@ fn tally(
 }
 
 /// Measures moving `cluster` to `after` (replica lists in
-/// `Cluster::partitions()` order), judged against the `targets` brokers.
+/// `Cluster::partitions()` order), judged against the `targets` brokers:
+/// the ideals and bounds measured on `cluster` as it stands (see
+/// [`measure`]), as `check` does.
 pub fn summarize(
     cluster: &Cluster,
     after: &[Vec<BrokerId>],
@@ -165,16 +167,54 @@ pub fn summarize(
     use_racks: bool,
     throttle: Option<u64>,
 ) -> Summary {
-    let judge = Judge::new(cluster, targets, use_racks);
+    let (ideals, bounds) = measure(cluster, targets, use_racks);
+    summarize_against(
+        cluster,
+        &Measured {
+            after,
+            targets,
+            ideals: &ideals,
+            bounds,
+        },
+        throttle,
+    )
+}
+
+/// Measures a plan against the ideals and bounds its planner measured on
+/// its own start ([`Outcome::ideals`], [`Outcome::bounds`]).
+pub fn summarize_plan(cluster: &Cluster, outcome: &Outcome, throttle: Option<u64>) -> Summary {
+    summarize_against(
+        cluster,
+        &Measured {
+            after: &outcome.assignment,
+            targets: &outcome.targets,
+            ideals: &outcome.ideals,
+            bounds: outcome.bounds,
+        },
+        throttle,
+    )
+}
+
+/// A final assignment and what it is judged against.
+struct Measured<'a> {
+    after: &'a [Vec<BrokerId>],
+    targets: &'a [BrokerId],
+    ideals: &'a Ideals,
+    bounds: Bounds,
+}
+
+fn summarize_against(cluster: &Cluster, m: &Measured, throttle: Option<u64>) -> Summary {
+    let judge = Judge::new(cluster, m.targets);
     let mut rows = broker_rows(cluster, &judge.is_target);
     let mut t = Totals::empty();
-    let tally = tally_partitions(cluster, after, &judge, &mut rows, &mut t);
-    let ideal = Ideal::of(&judge, &tally.all_rf);
+    let tally = tally_partitions(cluster, m.after, &judge, &mut rows, &mut t);
+    let ideal = Ideal::of(&judge, m.ideals);
     for &i in &ideal.targets {
         rows[i].ideal_replicas = (ideal.per_broker[i] * 100.0).round() / 100.0;
     }
-    balance_figures(&mut t, &rows, &ideal, &tally, &judge);
-    t.replica_moves_lower_bound = moves_lower_bound(cluster, &rows, &ideal, &tally, &judge);
+    balance_figures(&mut t, &rows, &ideal, &tally, &judge, m.ideals);
+    // A substitution's bound is exact: what leaves the replaced brokers.
+    t.replica_moves_lower_bound = m.bounds.exact_moves.unwrap_or(m.bounds.moves);
     byte_figures(&mut t, &rows, &ideal, &tally, &judge);
     t.max_inbound_bytes = rows.iter().map(|r| r.bytes_in).max().unwrap_or(0);
     t.max_outbound_bytes = rows.iter().map(|r| r.bytes_out).max().unwrap_or(0);
@@ -182,8 +222,7 @@ pub fn summarize(
         .filter(|&r| r > 0)
         .map(|r| t.max_inbound_bytes.max(t.max_outbound_bytes) as f64 / r as f64);
     t.offline_partitions = tally.offline_partitions.len() as u64;
-    let names: Vec<&str> = judge.target_racks.iter().map(String::as_str).collect();
-    let crowded_racks = crowded(&names, &ideal.rack_sizes, &ideal.per_rack);
+    let crowded_racks = crowded(&m.ideals.racks);
     Summary {
         brokers: rows,
         totals: t,
@@ -196,56 +235,25 @@ pub fn summarize(
 struct Judge {
     index: HashMap<BrokerId, usize>,
     is_target: Vec<bool>,
-    /// Each broker's rack, where racks count.
-    rack: Vec<Option<String>>,
-    /// The racks of target brokers, sorted, and how many (at least 1).
-    target_racks: Vec<String>,
-    k: usize,
     /// Rack violations are counted wherever every broker has a rack, also
     /// for a plan made with racks ignored: the operator should see them.
     known_racks: bool,
     rack_need: usize,
-    use_racks: bool,
 }
 
 impl Judge {
-    fn new(cluster: &Cluster, targets: &[BrokerId], use_racks: bool) -> Judge {
-        let nb = cluster.brokers.len();
+    fn new(cluster: &Cluster, targets: &[BrokerId]) -> Judge {
         let is_target: Vec<bool> = cluster
             .brokers
             .iter()
-            .map(|b| targets.binary_search(&b.id).is_ok())
+            .map(|b| targets.contains(&b.id))
             .collect();
-        let rack: Vec<Option<String>> = cluster
-            .brokers
-            .iter()
-            .map(|b| if use_racks { b.rack.clone() } else { None })
-            .collect();
-        let mut target_racks: Vec<String> = (0..nb)
-            .filter(|&i| is_target[i])
-            .filter_map(|i| rack[i].clone())
-            .collect();
-        target_racks.sort_unstable();
-        target_racks.dedup();
         Judge {
             index: cluster.broker_index(),
-            k: target_racks.len().max(1),
             is_target,
-            rack,
-            target_racks,
             known_racks: cluster.rack_coverage() == crate::model::RackCoverage::All,
             rack_need: racks_spanned(cluster, targets),
-            use_racks,
         }
-    }
-
-    /// The index of broker `i`'s rack among the target racks (0 without).
-    fn rack_index(&self, i: usize) -> Option<usize> {
-        self.rack[i].as_deref().and_then(|r| {
-            self.target_racks
-                .binary_search_by(|x| x.as_str().cmp(r))
-                .ok()
-        })
     }
 }
 
@@ -307,13 +315,8 @@ impl Totals {
 
 /// What one pass over the partitions gathers beside the rows and totals.
 struct Tally {
-    all_rf: RfSums,
-    /// Per topic: rf sums, and replica counts per broker before and after.
-    topic_rf: Vec<RfSums>,
+    /// Per topic: replica counts per broker before and after.
     topic_count: Vec<HashMap<usize, (i64, i64)>>,
-    /// Replicas that can never leave their rack: of partitions whose rf
-    /// equals the number of racks (for the lower bound).
-    locked: Vec<u64>,
     /// Per broker: replicas and bytes of offline partitions it holds.
     offline_on: Vec<(u64, u64)>,
     offline_partitions: Vec<TopicPartition>,
@@ -329,12 +332,9 @@ fn tally_partitions(
     t: &mut Totals,
 ) -> Tally {
     let nb = cluster.brokers.len();
-    let (index, k) = (&judge.index, judge.k);
-    let mut all_rf = RfSums::default();
-    let mut topic_rf: Vec<RfSums> = vec![RfSums::default(); cluster.topics.len()];
+    let index = &judge.index;
     let mut topic_count: Vec<HashMap<usize, (i64, i64)>> =
         vec![HashMap::new(); cluster.topics.len()];
-    let mut locked = vec![0u64; nb];
     let offline = cluster.offline_mask();
     let mut offline_on = vec![(0u64, 0u64); nb];
     let mut offline_partitions = Vec::new();
@@ -359,15 +359,10 @@ fn tally_partitions(
                 tally(rows, t, index, &p.replicas, new, z);
                 continue;
             }
-            all_rf.add(p.replicas.len(), k);
-            topic_rf[ti].add(p.replicas.len(), k);
             tally(rows, t, index, &p.replicas, new, z);
             for &b in &p.replicas {
                 let i = index[&b];
                 topic_count[ti].entry(i).or_default().0 += 1;
-                if judge.use_racks && p.replicas.len() == k {
-                    locked[i] += 1;
-                }
             }
             for &b in new {
                 let i = index[&b];
@@ -416,10 +411,7 @@ fn tally_partitions(
         }
     }
     Tally {
-        all_rf,
-        topic_rf,
         topic_count,
-        locked,
         offline_on,
         offline_partitions,
     }
@@ -427,43 +419,24 @@ fn tally_partitions(
 
 /// The rack-aware ideal replica counts over the target brokers.
 struct Ideal {
-    /// Each broker's rack among the target racks (0 for non-targets).
-    rack_index: Vec<usize>,
-    /// Target brokers per target rack, and the ideal per broker of each.
-    rack_sizes: Vec<usize>,
-    per_rack: Vec<f64>,
     /// Per broker (0 for non-targets).
     per_broker: Vec<f64>,
     targets: Vec<usize>,
 }
 
 impl Ideal {
-    fn of(judge: &Judge, all_rf: &RfSums) -> Ideal {
+    fn of(judge: &Judge, ideals: &Ideals) -> Ideal {
         let nb = judge.is_target.len();
-        let mut rack_index: Vec<usize> = vec![0; nb];
-        let mut rack_sizes = vec![0usize; judge.k];
-        for (i, slot) in rack_index.iter_mut().enumerate() {
-            if judge.is_target[i] {
-                let r = judge.rack_index(i).unwrap_or(0);
-                *slot = r;
-                rack_sizes[r] += 1;
-            }
-        }
-        let per_rack = all_rf.ideal(&rack_sizes);
-        let per_broker: Vec<f64> = (0..nb)
-            .map(|i| {
-                if judge.is_target[i] {
-                    per_rack[rack_index[i]]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
         Ideal {
-            rack_index,
-            rack_sizes,
-            per_rack,
-            per_broker,
+            per_broker: (0..nb)
+                .map(|i| {
+                    if judge.is_target[i] {
+                        ideals.replicas[i]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
             targets: (0..nb).filter(|&i| judge.is_target[i]).collect(),
         }
     }
@@ -482,6 +455,7 @@ fn balance_figures(
     ideal: &Ideal,
     tally: &Tally,
     judge: &Judge,
+    ideals: &Ideals,
 ) {
     let tgt = &ideal.targets;
     let excess = |c: &dyn Fn(usize) -> u64| -> i64 {
@@ -510,109 +484,12 @@ fn balance_figures(
     t.leader_spread_after = spread_of(&|i| rows[i].leaders_after);
 
     for (ti, counts) in tally.topic_count.iter().enumerate() {
-        let ti_ideal = tally.topic_rf[ti].ideal(&ideal.rack_sizes);
         for (&i, &(before, after)) in counts {
-            let cap = if judge.is_target[i] {
-                bounds(ti_ideal[ideal.rack_index[i]]).1 as i64
-            } else {
-                0
-            };
+            let cap = i64::from(ideals.topic_cap(ti, i, judge.is_target[i]));
             t.topic_excess_before = t.topic_excess_before.max(before - cap);
             t.topic_excess_after = t.topic_excess_after.max(after - cap);
         }
     }
-}
-
-/// Lower bound on replica moves: what must leave (off-target replicas,
-/// counts above the ceiling, and replicas a rack cannot keep) or must
-/// arrive (counts below the floor); where racks limit where a replica may
-/// go, the rack-routed flow bound where it is not too slow.
-fn moves_lower_bound(
-    cluster: &Cluster,
-    rows: &[BrokerRow],
-    ideal: &Ideal,
-    tally: &Tally,
-    judge: &Judge,
-) -> u64 {
-    let nb = rows.len();
-    let (is_target, tgt) = (&judge.is_target, &ideal.targets);
-    let off_target: u64 = (0..nb)
-        .filter(|&i| !is_target[i])
-        .map(|i| rows[i].replicas_before - tally.offline_on[i].0)
-        .sum();
-    let over: Vec<u64> = (0..nb)
-        .map(|i| {
-            if is_target[i] {
-                rows[i]
-                    .replicas_before
-                    .saturating_sub(ideal.range(i).1 as u64)
-            } else {
-                0
-            }
-        })
-        .collect();
-    let mut must_leave = off_target + over.iter().sum::<u64>();
-    if judge.use_racks {
-        let mut leave = off_target;
-        for r in 0..judge.k {
-            let members: Vec<usize> = tgt
-                .iter()
-                .copied()
-                .filter(|&i| ideal.rack_index[i] == r)
-                .collect();
-            let cap_r: u64 = members.iter().map(|&i| ideal.range(i).1 as u64).sum();
-            let by_count: u64 = members.iter().map(|&i| over[i]).sum();
-            let locked_r: u64 = (0..nb)
-                .filter(|&i| judge.rack[i].is_some() && judge.rack_index(i) == Some(r))
-                .map(|i| tally.locked[i])
-                .sum();
-            let movable_r: u64 = members
-                .iter()
-                .map(|&i| rows[i].replicas_before - tally.locked[i])
-                .sum();
-            let by_lock = movable_r.saturating_sub(cap_r.saturating_sub(locked_r));
-            leave += by_count.max(by_lock);
-        }
-        must_leave = must_leave.max(leave);
-    }
-    let must_arrive: u64 = tgt
-        .iter()
-        .map(|&i| (ideal.range(i).0 as u64).saturating_sub(rows[i].replicas_before))
-        .sum();
-    let mut bound = must_leave.max(must_arrive);
-    let replicas: u64 = rows.iter().map(|r| r.replicas_before).sum();
-    if judge.use_racks && replicas <= FLOW_BOUND_MAX_REPLICAS {
-        let mut rack_names: Vec<String> = Vec::new();
-        let racks: Vec<Option<usize>> = (0..nb)
-            .map(|i| {
-                judge.rack[i]
-                    .as_deref()
-                    .map(|name| rack_id(&mut rack_names, name))
-            })
-            .collect();
-        let target_rack_ids: Vec<usize> = judge
-            .target_racks
-            .iter()
-            .map(|name| rack_id(&mut rack_names, name))
-            .collect();
-        let offline = cluster.offline_mask();
-        let before: Vec<Vec<usize>> = cluster
-            .partitions()
-            .zip(&offline)
-            .filter(|(_, off)| !**off)
-            .map(|((_, p), _)| p.replicas.iter().map(|b| judge.index[b]).collect())
-            .collect();
-        let quota: Vec<(u64, u64)> = (0..nb)
-            .map(|i| {
-                let (lo, hi) = ideal.range(i);
-                (lo as u64, hi as u64)
-            })
-            .collect();
-        if let Some(b) = flow_bound(&before, &racks, &target_rack_ids, is_target, &quota) {
-            bound = bound.max(b);
-        }
-    }
-    bound
 }
 
 /// Bytes: the lower bound on bytes moved and the worst broker's bytes over
@@ -655,31 +532,20 @@ fn byte_figures(t: &mut Totals, rows: &[BrokerRow], ideal: &Ideal, tally: &Tally
 /// when racks are ignored, all brokers then count as rack-less) has the
 /// even ideal, so it is never crowded; every rack named has a target
 /// broker.
-fn crowded(names: &[&str], sizes: &[usize], ideal: &[f64]) -> Vec<CrowdedRack> {
-    let brokers: usize = sizes.iter().sum();
-    let total: f64 = sizes.iter().zip(ideal).map(|(&n, &x)| n as f64 * x).sum();
+fn crowded(racks: &[RackIdeal]) -> Vec<CrowdedRack> {
+    let brokers: usize = racks.iter().map(|r| r.brokers).sum();
+    let total: f64 = racks.iter().map(|r| r.brokers as f64 * r.replicas).sum();
     let even = total / brokers as f64;
-    names
+    racks
         .iter()
-        .enumerate()
-        .filter(|&(r, _)| bounds(ideal[r]).0 > bounds(even).1)
-        .map(|(r, name)| CrowdedRack {
-            rack: name.to_string(),
-            target_brokers: sizes[r],
+        .filter(|r| bounds(r.replicas).0 > bounds(even).1)
+        .map(|r| CrowdedRack {
+            rack: r.name.clone(),
+            target_brokers: r.brokers,
             all_target_brokers: brokers,
-            racks: names.len(),
-            ideal_replicas: (ideal[r] * 100.0).round() / 100.0,
+            racks: racks.len(),
+            ideal_replicas: (r.replicas * 100.0).round() / 100.0,
             even_replicas: (even * 100.0).round() / 100.0,
         })
         .collect()
-}
-
-fn rack_id(names: &mut Vec<String>, name: &str) -> usize {
-    match names.iter().position(|n| n == name) {
-        Some(i) => i,
-        None => {
-            names.push(name.to_string());
-            names.len() - 1
-        }
-    }
 }

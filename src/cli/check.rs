@@ -6,11 +6,11 @@ use clap::Args;
 use super::args::PlanFileArg;
 use super::exit::{Exit, invalid};
 use super::markdown;
-use super::plan::load_snapshot;
+use super::plan::load_state;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
 use crate::analysis;
-use crate::exec::prepare;
+use crate::exec::{disks, prepare};
 use crate::fsutil::read_input;
 use crate::model::reassignment;
 use crate::model::{Cluster, Problem, Problems};
@@ -53,7 +53,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     }
     // A plan is measured against where moves in flight are going, not the
     // transient union of replicas Kafka lists while they run.
-    let current = load_snapshot(&args.state)?;
+    let (current, layout) = load_state(&args.state)?;
     let cluster = current.settled();
     let name = if plan_path == "-" {
         "<stdin>"
@@ -84,6 +84,21 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
                 m.tp, moving.target
             ));
         }
+    }
+    // Named log dirs by the rule `apply` refuses them by (a dir the broker
+    // does not have), against the dirs the snapshot records.
+    let (dir_problems, unknown) = disks::dir_problems_in(plan.moves(), &layout);
+    problems.extend(dir_problems);
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "the plan names log dirs on brokers {} whose log dirs {name_state} does not record: not checked (`describe -o FILE` records them)",
+            unknown
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            name_state = args.state
+        ));
     }
     let after = plan.applied_to(&cluster);
     let use_racks = planner::use_racks(&cluster, false).unwrap_or(false);

@@ -39,9 +39,9 @@ use crate::kafka::config::{
 };
 use crate::kafka::librdkafka::{self, RdkafkaProperties};
 use crate::minibroker::{Cluster, ClusterHandle};
+use crate::model::BrokerId;
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::Reassignment;
-use crate::model::{BrokerId, RackCoverage};
 use crate::planner::{self, PlanRequest};
 use crate::units::{human_bytes, human_duration, parse_rate, parse_size};
 
@@ -295,14 +295,9 @@ async fn moves_under_load(
         .map_err(|e| failure(anyhow::anyhow!("reading the cluster: {e}")))?;
     let outcome = planner::plan(&live, &PlanRequest::default())
         .map_err(|e| failure(anyhow::anyhow!("planning: {e}")))?;
-    let use_racks = live.rack_coverage() == RackCoverage::All;
-    let sum = analysis::summarize(
-        &live,
-        &outcome.assignment,
-        &outcome.targets,
-        use_racks,
-        Some(args.throttle),
-    );
+    // Judged as `plan` judges it: against the ideals, bounds and racks
+    // the planner decided on.
+    let sum = analysis::summarize_plan(&live, &outcome, Some(args.throttle));
     printer.out("plan (the planner of `plan`, on the live cluster):");
     printer.out(&summary::render(&sum, false, Some(args.throttle)));
     let plan = outcome.reassignment(&live);

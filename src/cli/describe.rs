@@ -14,8 +14,10 @@ use super::args::{ClusterArgs, unreachable};
 use super::exit::{Exit, invalid};
 use super::printer::{JSON_VERSION, OutputFormat, Printer, table};
 use super::{Output, check_outputs, write_outputs};
+use crate::analysis::disks::{BrokerDisks, measure};
 use crate::model::health::name_some;
 use crate::model::live::{ClusterAdmin, ConfigResource};
+use crate::model::log_dirs::LogDirLayout;
 use crate::model::{BrokerId, Cluster, snapshot};
 use crate::units::human_bytes;
 
@@ -124,6 +126,7 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
         None => Vec::new(),
     };
     let rows = broker_rows(cluster, &survey.broker_bytes);
+    let disks = dir_bytes(cluster, &survey.log_dirs);
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "version": JSON_VERSION,
@@ -141,6 +144,13 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
             })).collect::<Vec<_>>(),
             "throttles": throttles.iter().map(|(r, k, v)| serde_json::json!({
                 "resource": r, "name": k, "value": v,
+            })).collect::<Vec<_>>(),
+            "log_dirs": disks.iter().map(|b| serde_json::json!({
+                "broker": b.id,
+                "dirs": b.dirs.iter().map(|d| serde_json::json!({"dir": d.dir, "bytes": d.bytes_before}))
+                    .collect::<Vec<_>>(),
+                "spread": b.spread_before,
+                "unknown_bytes": b.unknown_before,
             })).collect::<Vec<_>>(),
         })),
         OutputFormat::Text => {
@@ -178,6 +188,9 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
                 4,
                 table_rows,
             ));
+            if !disks.is_empty() {
+                printer.out(&dir_table(&disks));
+            }
             let under: usize = cluster
                 .partitions()
                 .filter(|(_, p)| p.isr.len() < in_sync_wanted(p))
@@ -212,6 +225,53 @@ async fn run(args: DescribeArgs) -> Result<Exit> {
         printer.note(line);
     }
     Ok(Exit::Ok)
+}
+
+/// The disks of the brokers with two or more log dirs (JBOD): each dir's
+/// bytes (its replicas' sizes as the snapshot records them) and the
+/// spread, fullest minus emptiest, that `plan --balance-disks` evens out.
+fn dir_bytes(cluster: &Cluster, layout: &LogDirLayout) -> Vec<BrokerDisks> {
+    let unchanged: Vec<Vec<BrokerId>> = cluster
+        .partitions()
+        .map(|(_, p)| p.replicas.clone())
+        .collect();
+    // No plan: the tolerance only sizes a column this table does not show.
+    measure(cluster, &unchanged, layout, &BTreeMap::new(), 0.0).brokers
+}
+
+fn dir_table(disks: &[BrokerDisks]) -> String {
+    let mut rows = Vec::new();
+    for b in disks {
+        for (i, d) in b.dirs.iter().enumerate() {
+            let first = i == 0;
+            rows.push(vec![
+                if first {
+                    b.id.to_string()
+                } else {
+                    String::new()
+                },
+                d.dir.clone(),
+                human_bytes(d.bytes_before),
+                if first {
+                    human_bytes(b.spread_before)
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+        if b.unknown_before > 0 {
+            rows.push(vec![
+                String::new(),
+                "(dir unknown)".into(),
+                human_bytes(b.unknown_before),
+                String::new(),
+            ]);
+        }
+    }
+    format!(
+        "log dirs (brokers with several; spread: fullest minus emptiest, see plan --balance-disks):\n{}",
+        table(&["broker", "log dir", "bytes", "spread"], 2, rows)
+    )
 }
 
 /// How many replicas should be in sync: mid-move, as KIP-352 counts

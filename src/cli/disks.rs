@@ -61,6 +61,7 @@ pub fn balance(
     layout: &LogDirLayout,
     topics: Option<&BTreeSet<String>>,
     args: &DiskArgs,
+    max_bytes: Option<u64>,
     source: &str,
 ) -> Result<Disks> {
     if layout.is_empty() {
@@ -68,7 +69,14 @@ pub fn balance(
             "--balance-disks needs log dirs, and {source} records none (`describe -o FILE` records each broker's log dirs and each replica's)"
         )));
     }
-    let plan = disks::balance(cluster, assignment, layout, topics, args.disk_tolerance);
+    let plan = disks::balance(
+        cluster,
+        assignment,
+        layout,
+        topics,
+        args.disk_tolerance,
+        max_bytes,
+    );
     let summary = measure(
         cluster,
         assignment,
@@ -102,10 +110,22 @@ impl Disks {
                 join(&self.plan.unknown)
             ));
         }
-        if !self.summary.brokers_outside_tolerance.is_empty() {
+        let (budget, too_large): (Vec<BrokerId>, Vec<BrokerId>) = self
+            .summary
+            .brokers_outside_tolerance
+            .iter()
+            .partition(|b| self.plan.over_budget.contains(b));
+        if !too_large.is_empty() {
             out.push(format!(
                 "the log dirs of brokers {} end further apart than {}%: a partition too large to even them out",
-                join(&self.summary.brokers_outside_tolerance),
+                join(&too_large),
+                self.summary.tolerance_pct
+            ));
+        }
+        if !budget.is_empty() {
+            out.push(format!(
+                "the log dirs of brokers {} end further apart than {}%: --max-bytes (which counts moves between dirs too) leaves too little for them",
+                join(&budget),
                 self.summary.tolerance_pct
             ));
         }

@@ -142,13 +142,9 @@ fn parse_pair(s: &str) -> Result<(BrokerId, BrokerId), String> {
     Ok((id(a)?, id(b)?))
 }
 
-/// Reads and validates a snapshot, naming the file in every problem.
-pub fn load_snapshot(path: &str) -> Result<Cluster> {
-    load_state(path).map(|(cluster, _)| cluster)
-}
-
-/// A snapshot with its log dirs.
-fn load_state(path: &str) -> Result<(Cluster, LogDirLayout)> {
+/// Reads and validates a snapshot with its log dirs, naming the file in
+/// every problem.
+pub fn load_state(path: &str) -> Result<(Cluster, LogDirLayout)> {
     let bytes = read_input(path)?;
     let name = if path == "-" { "<stdin>" } else { path };
     snapshot::parse_with_log_dirs(name, &bytes).map_err(invalid)
@@ -237,12 +233,18 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         .balance_disks
         .then(|| {
             let topics = req.topics.as_ref();
+            // --max-bytes counts moves between dirs too: they get what the
+            // copies between brokers leave.
+            let left = args
+                .max_bytes
+                .map(|m| m.saturating_sub(outcome.copied_bytes(&cluster)));
             super::disks::balance(
                 &cluster,
                 &outcome.assignment,
                 &layout,
                 topics,
                 &args.disks,
+                left,
                 &source,
             )
         })
@@ -278,16 +280,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     };
 
     let use_racks = outcome.racks_used;
-    let mut sum = analysis::summarize(
-        &cluster,
-        &outcome.assignment,
-        &outcome.targets,
-        use_racks,
-        args.throttle,
-    );
-    if let Some(moves) = outcome.bounds.exact_moves {
-        sum.totals.replica_moves_lower_bound = moves;
-    }
+    let sum = analysis::summarize_plan(&cluster, &outcome, args.throttle);
     let mut notes = Vec::new();
     if settled > 0 {
         notes.push(format!(

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use super::error::ExecError;
 use crate::model::Cluster;
-use crate::model::live::{ClusterAdmin, DirMove, LogDirs};
+use crate::model::live::{BrokerDirs, ClusterAdmin, DirMove, LogDirs};
+use crate::model::log_dirs::LogDirLayout;
 use crate::model::reassignment::{ANY_LOG_DIR, Move};
 use crate::model::{BrokerId, Problem};
 
@@ -80,6 +81,31 @@ pub fn dir_problems(moves: &[DirMove], dirs: &LogDirs) -> Vec<Problem> {
         out.push(Problem::new(m.tp.to_string(), msg));
     }
     out
+}
+
+/// [`dir_problems`] against a snapshot's log dirs (`check`, offline): the
+/// same rule, with the dirs the snapshot records for each broker. Brokers
+/// whose dirs it does not record cannot be checked: they are returned,
+/// sorted, beside the problems.
+pub fn dir_problems_in(plan: &[Move], layout: &LogDirLayout) -> (Vec<Problem>, Vec<BrokerId>) {
+    let moves = dir_moves(plan);
+    let mut dirs = LogDirs::new();
+    let mut unknown = Vec::new();
+    for b in brokers_of(&moves) {
+        let known = layout.dirs_of(b);
+        if known.is_empty() {
+            unknown.push(b);
+        } else {
+            dirs.insert(
+                b,
+                BrokerDirs {
+                    dirs: known.to_vec(),
+                    ..BrokerDirs::default()
+                },
+            );
+        }
+    }
+    (dir_problems(&moves, &dirs), unknown)
 }
 
 /// Where a replica with a named dir stands.

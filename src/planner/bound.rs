@@ -175,6 +175,59 @@ pub(super) fn lower_bound(st: &State) -> u64 {
     leave.max(arrive)
 }
 
+/// What must leave each rack, where racks count: replicas outside the
+/// target set, plus per target rack the more of what its brokers hold
+/// above their ceilings and what cannot stay because replicas bound to the
+/// rack (of partitions spanning every target rack, which can never leave
+/// it) take its room. The flow bound sees this too; this term stands
+/// where the flow is skipped, above its size limit. 0 without racks.
+pub(super) fn rack_lock_bound(st: &State) -> u64 {
+    if st.rack.iter().all(Option::is_none) {
+        return 0;
+    }
+    let mut locked = vec![0u64; st.broker_count];
+    for reps in &st.reps {
+        if reps.len() == st.k_target {
+            for &b in reps {
+                locked[b as usize] += 1;
+            }
+        }
+    }
+    let mut racks: Vec<u16> = (0..st.broker_count)
+        .filter(|&b| st.target[b])
+        .filter_map(|b| st.rack[b])
+        .collect();
+    racks.sort_unstable();
+    racks.dedup();
+    let mut leave: u64 = (0..st.broker_count)
+        .filter(|&b| !st.target[b])
+        .map(|b| u64::from(st.count[b]))
+        .sum();
+    for r in racks {
+        let in_rack = |b: &usize| st.rack[*b] == Some(r);
+        let members: Vec<usize> = (0..st.broker_count)
+            .filter(|&b| st.target[b])
+            .filter(in_rack)
+            .collect();
+        let room: u64 = members.iter().map(|&b| u64::from(st.ceiling[b])).sum();
+        let by_count: u64 = members
+            .iter()
+            .map(|&b| u64::from(st.count[b].saturating_sub(st.ceiling[b])))
+            .sum();
+        let locked_here: u64 = (0..st.broker_count)
+            .filter(in_rack)
+            .map(|b| locked[b])
+            .sum();
+        let free_here: u64 = members
+            .iter()
+            .map(|&b| u64::from(st.count[b]) - locked[b])
+            .sum();
+        let by_lock = free_here.saturating_sub(room.saturating_sub(locked_here));
+        leave += by_count.max(by_lock);
+    }
+    leave
+}
+
 /// The rack-routed bound (see [`flow_bound`]) of the starting state, or 0
 /// where it does not apply or would be slow.
 pub(super) fn flow_bound_of(st: &State) -> u64 {

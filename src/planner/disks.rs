@@ -29,7 +29,16 @@
 //!
 //! Each step lowers the sum of squared dir loads, so it ends; it stops
 //! early when nothing can narrow the spread (a partition too large to
-//! split). Once within the tolerance, replicas that moved go back to their
+//! split), or when the step would pass the byte budget.
+//!
+//! Budget: `--max-bytes` counts the bytes moved between a broker's dirs
+//! as well as those copied between brokers. The assignment comes first
+//! (the planner keeps within the whole budget), the dirs get what it
+//! leaves: brokers are evened in id order, each step only if its bytes
+//! (what it adds to the replicas moved between dirs) fit in what is left,
+//! and a broker left outside the tolerance for that is reported
+//! ([`DiskPlan::over_budget`]). Placing arriving replicas costs nothing:
+//! they are copied anyway. Once within the tolerance, replicas that moved go back to their
 //! dir, largest first, where the dirs stay within it without the move.
 //!
 //! Worked example: dirs /a = 100 (replicas of 50, 30, 20) and /b = 0,
@@ -44,8 +53,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::{Side, plan_moves};
 use crate::model::log_dirs::LogDirLayout;
-use crate::model::reassignment::{ANY_LOG_DIR, Move, Reassignment};
+use crate::model::reassignment::{ANY_LOG_DIR, Reassignment};
 use crate::model::{BrokerId, Cluster, TopicPartition};
 
 /// Where replicas go among their brokers' log dirs.
@@ -61,6 +71,9 @@ pub struct DiskPlan {
     /// Brokers whose dirs still differ by more than the tolerance: a
     /// replica too large to even them out.
     pub unreachable: Vec<BrokerId>,
+    /// Brokers whose dirs still differ by more than the tolerance because
+    /// the byte budget ran out.
+    pub over_budget: Vec<BrokerId>,
 }
 
 /// One replica on a broker being balanced.
@@ -96,14 +109,16 @@ pub fn tolerance_bytes(pct: f64, total: u64, dirs: usize) -> u64 {
 /// Plans the log dirs of `assignment` (the final replicas, in
 /// `Cluster::partitions()` order) so every broker's dirs end within
 /// `tolerance_pct` percent of its mean bytes per dir, moving only
-/// replicas of `topics` (all when `None`) between dirs. See the module
-/// documentation.
+/// replicas of `topics` (all when `None`) between dirs, and at most
+/// `max_bytes` bytes between dirs in all (no limit when `None`). See the
+/// module documentation.
 pub fn balance(
     cluster: &Cluster,
     assignment: &[Vec<BrokerId>],
     layout: &LogDirLayout,
     topics: Option<&BTreeSet<String>>,
     tolerance_pct: f64,
+    max_bytes: Option<u64>,
 ) -> DiskPlan {
     let tps: Vec<TopicPartition> = cluster
         .partitions()
@@ -165,14 +180,17 @@ pub fn balance(
         ..DiskPlan::default()
     };
     let mut named: BTreeMap<usize, Vec<(BrokerId, usize)>> = BTreeMap::new();
+    let mut budget_left = max_bytes.unwrap_or(u64::MAX);
     for &b in &balanced {
         if out.unknown.binary_search(&b).is_ok() {
             continue;
         }
         let mut its = items.remove(&b).unwrap_or_default();
         let dirs = layout.dirs_of(b).len();
-        if !place(&mut its, dirs, tolerance_pct) {
-            out.unreachable.push(b);
+        match place(&mut its, dirs, tolerance_pct, &mut budget_left) {
+            Placed::Within => {}
+            Placed::Unreachable => out.unreachable.push(b),
+            Placed::OverBudget => out.over_budget.push(b),
         }
         for it in its {
             if it.origin != Some(it.dir) {
@@ -194,10 +212,31 @@ pub fn balance(
     out
 }
 
+/// How one broker's dirs end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placed {
+    Within,
+    /// No step narrows the spread.
+    Unreachable,
+    /// The next step would pass the byte budget.
+    OverBudget,
+}
+
+/// Bytes `items` move between dirs as placed.
+fn moved_bytes(items: &[Item]) -> u64 {
+    items.iter().map(|it| it.cost(it.dir)).sum()
+}
+
 /// Places one broker's replicas among its `dirs` dirs (arrivals first,
-/// then moves of staying replicas). Returns whether the dirs end within
-/// the tolerance.
-fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
+/// then moves of staying replicas), spending at most `budget` bytes
+/// between dirs (and taking what it spends off it).
+fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64, budget: &mut u64) -> Placed {
+    let placed = place_within(items, dirs, tolerance_pct, *budget);
+    *budget -= moved_bytes(items);
+    placed
+}
+
+fn place_within(items: &mut [Item], dirs: usize, tolerance_pct: f64, budget: u64) -> Placed {
     let mut load = vec![0u64; dirs];
     for it in items.iter().filter(|it| it.origin.is_some()) {
         load[it.dir] += it.size;
@@ -218,7 +257,7 @@ fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
         let low = emptiest(&load, high);
         if load[high] - load[low] <= tol {
             undo_needless(items, &mut load, tol);
-            return true;
+            return Placed::Within;
         }
         // Moves out of the fullest dir or into the emptiest, widest gap
         // first: either narrows the spread or lowers the fullest dirs.
@@ -244,10 +283,20 @@ fn place(items: &mut [Item], dirs: usize, tolerance_pct: f64) -> bool {
                 Some(m) => vec![m],
                 None => match swap(items, high, low, gap, tol) {
                     Some((a, b)) => vec![(a, low), (b, high)],
-                    None => return false,
+                    None => return Placed::Unreachable,
                 },
             }
         };
+        let spent = moved_bytes(items);
+        let after: u64 = moves
+            .iter()
+            .map(|&(i, to)| items[i].cost(to) as i128 - items[i].cost(items[i].dir) as i128)
+            .sum::<i128>()
+            .saturating_add(spent as i128)
+            .max(0) as u64;
+        if after > budget {
+            return Placed::OverBudget;
+        }
         for (i, to) in moves {
             load[items[i].dir] -= items[i].size;
             load[to] += items[i].size;
@@ -402,20 +451,10 @@ pub fn reassignment(
     assignment: &[Vec<BrokerId>],
     plan: &DiskPlan,
 ) -> Reassignment {
-    let moves = changed(cluster, assignment, plan)
-        .map(|(tp, _, after)| {
-            let log_dirs = plan
-                .log_dirs
-                .get(&tp)
-                .cloned()
-                .unwrap_or_else(|| vec![ANY_LOG_DIR.to_string(); after.len()]);
-            Move {
-                tp,
-                replicas: after.to_vec(),
-                log_dirs,
-            }
-        })
-        .collect();
+    let named = |tp: &TopicPartition| plan.log_dirs.contains_key(tp);
+    let moves = plan_moves(cluster, assignment, Side::After, Some(&named), |tp, _| {
+        plan.log_dirs.get(tp).cloned()
+    });
     Reassignment::new("plan", moves).expect("planner output is always a valid plan")
 }
 
@@ -427,39 +466,22 @@ pub fn rollback(
     plan: &DiskPlan,
     layout: &LogDirLayout,
 ) -> Reassignment {
-    let moves = changed(cluster, assignment, plan)
-        .map(|(tp, before, _)| {
-            let log_dirs = before
-                .iter()
-                .map(|&b| layout.dir_of(&tp, b).unwrap_or(ANY_LOG_DIR).to_string())
-                .collect();
-            Move {
-                tp,
-                replicas: before.to_vec(),
-                log_dirs,
-            }
-        })
-        .collect();
+    let named = |tp: &TopicPartition| plan.log_dirs.contains_key(tp);
+    let moves = plan_moves(
+        cluster,
+        assignment,
+        Side::Before,
+        Some(&named),
+        |tp, before| {
+            Some(
+                before
+                    .iter()
+                    .map(|&b| layout.dir_of(tp, b).unwrap_or(ANY_LOG_DIR).to_string())
+                    .collect(),
+            )
+        },
+    );
     Reassignment::new("rollback", moves).expect("the snapshot's assignment is valid")
-}
-
-/// The partitions the plan lists: (partition, replicas now, replicas after).
-fn changed<'a>(
-    cluster: &'a Cluster,
-    assignment: &'a [Vec<BrokerId>],
-    plan: &'a DiskPlan,
-) -> impl Iterator<Item = (TopicPartition, &'a [BrokerId], &'a [BrokerId])> {
-    cluster
-        .partitions()
-        .zip(assignment)
-        .map(|((t, p), after)| {
-            let tp = TopicPartition {
-                topic: t.name.clone(),
-                partition: p.partition,
-            };
-            (tp, p.replicas.as_slice(), after.as_slice())
-        })
-        .filter(|(tp, before, after)| before != after || plan.log_dirs.contains_key(tp))
 }
 
 #[cfg(test)]
@@ -553,6 +575,7 @@ mod tests {
                 &self.layout,
                 self.topics.as_ref(),
                 pct,
+                None,
             );
             let sum = measure(&self.cluster, assignment, &self.layout, &plan.log_dirs, pct);
             (plan, sum)
@@ -579,6 +602,41 @@ mod tests {
         assert_eq!(plan.log_dirs.len(), 1);
         assert_eq!(plan.log_dirs[&tp(0)], ["/d1"]);
         assert!(sum.brokers_outside_tolerance.is_empty());
+    }
+
+    #[test]
+    fn a_byte_budget_stops_moves_between_dirs_where_it_ends() {
+        // The worked example needs the 50 moved; with 49 bytes to spend no
+        // step fits (the 30 and the 20 would close it only together, and
+        // the first alone already leaves too little for the second).
+        let c = case(
+            1,
+            |_| 2,
+            &[(&[1], 50, &[0]), (&[1], 30, &[0]), (&[1], 20, &[0])],
+        );
+        let plan = |budget| {
+            balance(
+                &c.cluster,
+                &c.unchanged(),
+                &c.layout,
+                None,
+                10.0,
+                Some(budget),
+            )
+        };
+        let short = plan(49);
+        let moved: u64 = short
+            .log_dirs
+            .keys()
+            .map(|tp| [50, 30, 20][tp.partition as usize])
+            .sum();
+        assert!(moved <= 49, "{short:?}");
+        assert_eq!(short.over_budget, [1]);
+        assert!(short.unreachable.is_empty());
+        let enough = plan(50);
+        assert_eq!(enough.log_dirs.len(), 1);
+        assert!(enough.over_budget.is_empty());
+        assert_eq!(enough.log_dirs[&tp(0)], ["/d1"]);
     }
 
     #[test]
@@ -851,7 +909,8 @@ mod tests {
             };
             reachable += 1;
             let mut mine = items.clone();
-            if place(&mut mine, dirs, pct) {
+            let mut unlimited = u64::MAX;
+            if place(&mut mine, dirs, pct, &mut unlimited) == Placed::Within {
                 reached += 1;
                 let cost: u64 = mine.iter().map(|it| it.cost(it.dir)).sum();
                 assert!(cost >= best, "cannot beat the optimum");

@@ -98,6 +98,7 @@ mod flow;
 pub mod ideal;
 pub mod leaders;
 mod level;
+mod measure;
 mod moves;
 mod resolve;
 pub mod rng;
@@ -114,6 +115,7 @@ use std::collections::BTreeSet;
 use crate::model::reassignment::{Move, Reassignment};
 use crate::model::{BrokerId, Cluster, TopicPartition};
 pub use budget::Budget;
+pub use measure::{Ideals, RackIdeal, measure};
 use resolve::Job;
 pub use resolve::use_racks;
 use state::{BrokerIx, State};
@@ -195,7 +197,7 @@ pub enum PlanError {
 }
 
 /// The planned assignment and what the summary should say about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     /// New replica list per partition, in `Cluster::partitions()` order.
     pub assignment: Vec<Vec<BrokerId>>,
@@ -213,8 +215,12 @@ pub struct Outcome {
     pub offline_partitions: Vec<TopicPartition>,
     /// Whether partitions were kept spread over racks (see [`use_racks`]).
     pub racks_used: bool,
-    /// The lower bounds the plan was steered by.
+    /// The lower bounds on moves and the ideals, measured on the plan's
+    /// starting state (after a replication factor change or a
+    /// substitution, which `resolve` makes whole): what the summary judges
+    /// the plan against (see [`measure`]).
     pub bounds: Bounds,
+    pub ideals: Ideals,
 }
 
 /// Lower bounds on what any plan of the request must do, as the planner
@@ -229,48 +235,83 @@ pub struct Bounds {
     pub exact_moves: Option<u64>,
 }
 
-impl Bounds {
-    fn of(st: &State) -> Bounds {
-        Bounds {
-            moves: bound::lower_bound(st).max(bound::flow_bound_of(st)),
-            exact_moves: None,
-        }
-    }
-}
-
 impl Outcome {
     /// The partitions whose replica list changes, as Kafka's plan JSON.
     pub fn reassignment(&self, cluster: &Cluster) -> Reassignment {
-        Reassignment::new("plan", self.changed(cluster, |_, after| after))
-            .expect("planner output is always a valid plan")
+        let moves = plan_moves(cluster, &self.assignment, Side::After, None, |_, _| None);
+        Reassignment::new("plan", moves).expect("planner output is always a valid plan")
+    }
+
+    /// Bytes the plan copies between brokers: each partition's size once
+    /// per replica it gains (what `--max-bytes` limits, with the moves
+    /// between a broker's dirs).
+    pub fn copied_bytes(&self, cluster: &Cluster) -> u64 {
+        cluster
+            .partitions()
+            .zip(&self.assignment)
+            .map(|((_, p), after)| {
+                let added = after.iter().filter(|b| !p.replicas.contains(b)).count();
+                p.size_bytes * added as u64
+            })
+            .sum()
     }
 
     /// The current assignment of the partitions that change: the rollback.
     pub fn rollback(&self, cluster: &Cluster) -> Reassignment {
-        Reassignment::new("rollback", self.changed(cluster, |before, _| before))
-            .expect("the snapshot's assignment is valid")
+        let moves = plan_moves(cluster, &self.assignment, Side::Before, None, |_, _| None);
+        Reassignment::new("rollback", moves).expect("the snapshot's assignment is valid")
     }
+}
 
-    /// One move per partition whose replica list changes, listing the
-    /// replicas `pick` chooses from (before, after).
-    fn changed(
-        &self,
-        cluster: &Cluster,
-        pick: impl for<'a> Fn(&'a [BrokerId], &'a [BrokerId]) -> &'a [BrokerId],
-    ) -> Vec<Move> {
-        cluster
-            .partitions()
-            .zip(&self.assignment)
-            .filter(|((_, p), after)| p.replicas != **after)
-            .map(|((t, p), after)| {
-                let tp = TopicPartition {
-                    topic: t.name.clone(),
-                    partition: p.partition,
-                };
-                Move::new(tp, pick(&p.replicas, after).to_vec())
-            })
-            .collect()
-    }
+/// Which replicas a plan file lists: where they go (the plan) or where
+/// they are (its rollback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    After,
+    Before,
+}
+
+/// One move per partition whose replica list changes from the cluster's
+/// to `assignment`'s (in `Cluster::partitions()` order), or that `also`
+/// names (a disk plan's partitions that change dirs only; asked only of
+/// partitions whose replicas stay, so a plain plan names none it need
+/// not), listing the
+/// replicas of `side`, with the log dirs `dirs` gives for the partition
+/// and those replicas (`any` for each where it gives none). What the plan
+/// and the rollback of both `Outcome` and a disk plan are made of.
+pub(crate) fn plan_moves(
+    cluster: &Cluster,
+    assignment: &[Vec<BrokerId>],
+    side: Side,
+    also: Option<&dyn Fn(&TopicPartition) -> bool>,
+    dirs: impl Fn(&TopicPartition, &[BrokerId]) -> Option<Vec<String>>,
+) -> Vec<Move> {
+    cluster
+        .partitions()
+        .zip(assignment)
+        .filter_map(|((t, p), after)| {
+            let stays = p.replicas == *after;
+            if stays && also.is_none() {
+                return None;
+            }
+            let tp = TopicPartition {
+                topic: t.name.clone(),
+                partition: p.partition,
+            };
+            if stays && !also.is_some_and(|f| f(&tp)) {
+                return None;
+            }
+            let replicas = match side {
+                Side::After => after,
+                Side::Before => &p.replicas,
+            };
+            let mut m = Move::new(tp, replicas.to_vec());
+            if let Some(d) = dirs(&m.tp, replicas) {
+                m.log_dirs = d;
+            }
+            Some(m)
+        })
+        .collect()
 }
 
 /// Plans a reassignment. See the module documentation.
@@ -295,6 +336,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         })
         .collect();
     out.offline_partitions = cluster.offline_partitions();
+    out.ideals = out.ideals.for_full(cluster, &cluster.without(&offline));
     Ok(out)
 }
 
@@ -309,12 +351,12 @@ fn plan_online(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanErro
         req,
         job: &job,
     };
-    let (st, bounds) = if job.substitutes() {
+    let (st, bounds, ideals) = if job.substitutes() {
         planner.substitute()
     } else {
         planner.rebalance()
     };
-    Ok(planner.outcome(st, bounds))
+    Ok(planner.outcome(st, bounds, ideals))
 }
 
 /// The bar: a plan may move 2% more than the lower bound. Topic balance
@@ -366,10 +408,11 @@ impl Planner<'_> {
 
     /// `--replace`: every replica of an old broker goes to its new one
     /// (made in `resolve`); the drain moves what is left on non-targets.
-    fn substitute(&self) -> (State, Bounds) {
+    fn substitute(&self) -> (State, Bounds, Ideals) {
         let mut st = self.fresh(self.job.reps.clone());
-        let bounds = Bounds::of(&st);
-        self.count_phases(&mut st, bounds.moves * 3 / 200, false);
+        let (bounds, steer) = Bounds::of(&st);
+        let ideals = Ideals::of(self.cluster, &st, self.job.use_racks);
+        self.count_phases(&mut st, steer * 3 / 200, false);
         // What leaves the non-targets, counted from the snapshot (before
         // the substitution made in `resolve`).
         let index = self.cluster.broker_index();
@@ -392,16 +435,17 @@ impl Planner<'_> {
                 exact_moves,
                 ..bounds
             },
+            ideals,
         )
     }
 
     /// The whole rebalance. See the module documentation.
-    fn rebalance(&self) -> (State, Bounds) {
+    fn rebalance(&self) -> (State, Bounds, Ideals) {
         let start = &self.job.reps;
         let mut st = self.fresh(start.clone());
         let start_excess = st.topic_excess();
-        let bounds = Bounds::of(&st);
-        let bound = bounds.moves;
+        let (bounds, bound) = Bounds::of(&st);
+        let ideals = Ideals::of(self.cluster, &st, self.job.use_racks);
         // Topic balance may spend up to three quarters of the bar's slack
         // before the count moves.
         self.count_phases(&mut st, bound * 3 / 200, false);
@@ -421,7 +465,7 @@ impl Planner<'_> {
         if self.req.leader_balance {
             leaders::balance(&mut st.reps, &st.movable, &st.target, st.broker_count);
         }
-        (st, bounds)
+        (st, bounds, ideals)
     }
 
     /// The count moves may need rack detours of their own that eat the
@@ -463,7 +507,7 @@ impl Planner<'_> {
         st
     }
 
-    fn outcome(&self, st: State, bounds: Bounds) -> Outcome {
+    fn outcome(&self, st: State, bounds: Bounds, ideals: Ideals) -> Outcome {
         let cluster = self.cluster;
         let assignment = st
             .reps
@@ -485,6 +529,7 @@ impl Planner<'_> {
             offline_partitions: Vec::new(),
             racks_used: self.job.use_racks,
             bounds,
+            ideals,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! judged with the same figures the summary reports.
 
 use super::*;
-use crate::analysis::{Totals, summarize};
+use crate::analysis::{Totals, summarize_plan};
 use crate::model::{Broker, Partition, Topic};
 use crate::synth::{Profile, generate};
 
@@ -36,7 +36,7 @@ fn topic(name: &str, lists: &[&[BrokerId]]) -> Topic {
 
 fn run(cluster: &Cluster, req: &PlanRequest) -> (Outcome, Totals) {
     let out = plan(cluster, req).expect("plans");
-    let sum = summarize(cluster, &out.assignment, &out.targets, out.racks_used, None);
+    let sum = summarize_plan(cluster, &out, None);
     (out, sum.totals)
 }
 

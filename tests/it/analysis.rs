@@ -383,3 +383,64 @@ fn offline_partitions_stay_out_of_the_balance_before() {
     assert_eq!(sum.totals.replica_moves_lower_bound, 0);
     assert_eq!(sum.totals.bytes_moves_lower_bound, 0);
 }
+
+/// `plan` reports against the ideals and bounds its planner measured, and
+/// `check` measures the snapshot itself: one definition, so the same plan
+/// gets the same summary from both, offline partitions, a dead broker and
+/// uneven racks included.
+#[test]
+fn plan_and_check_measure_a_plan_alike() {
+    use kafka_migrate::analysis::summarize_plan;
+    use kafka_migrate::planner::{self, PlanRequest};
+    use kafka_migrate::synth::{Profile, generate};
+    for seed in [1, 2, 3] {
+        let p = Profile {
+            brokers: 7,
+            racks: 3,
+            uneven_racks: true,
+            partitions: 300,
+            dead_brokers: 1,
+            ..Profile::default()
+        };
+        let c = generate(&p, seed);
+        let out = planner::plan(&c, &PlanRequest::default()).unwrap();
+        let from_plan = summarize_plan(&c, &out, Some(1000));
+        let from_check = summarize(&c, &out.assignment, &out.targets, true, Some(1000));
+        assert_eq!(from_plan, from_check, "seed {seed}");
+        assert!(
+            from_plan.totals.replica_moves_lower_bound > 0,
+            "seed {seed}"
+        );
+    }
+}
+
+/// With `--replication-factor` the plan is judged against the ideals of
+/// the replicas it ends with: here 4 RF 1 partitions become RF 2 on two
+/// brokers, so each should hold 4, not the 2 of the snapshot as it is.
+#[test]
+fn an_rf_change_is_judged_by_the_new_replication_factor() {
+    use kafka_migrate::analysis::summarize_plan;
+    use kafka_migrate::planner::{self, PlanRequest};
+    let c = cluster(
+        r#"{"version":1,"brokers":[{"id":1},{"id":2}],
+        "topics":[{"name":"t","partitions":[
+          {"partition":0,"replicas":[1]},{"partition":1,"replicas":[2]},
+          {"partition":2,"replicas":[1]},{"partition":3,"replicas":[2]}]}]}"#,
+    );
+    let req = PlanRequest {
+        replication_factor: Some(2),
+        ..PlanRequest::default()
+    };
+    let out = planner::plan(&c, &req).unwrap();
+    let sum = summarize_plan(&c, &out, None);
+    let ideal: Vec<f64> = sum.brokers.iter().map(|b| b.ideal_replicas).collect();
+    assert_eq!(ideal, [4.0, 4.0]);
+    assert_totals(
+        &sum,
+        json!({"replicas_moved": 4, "replica_excess_after": 0, "replica_deficit_after": 0,
+               "topic_excess_after": 0, "replication_factor_changes": 4}),
+    );
+    // The snapshot measured as it stands has 2 per broker.
+    let as_is = summarize(&c, &out.assignment, &out.targets, false, None);
+    assert_eq!(as_is.brokers[0].ideal_replicas, 2.0);
+}

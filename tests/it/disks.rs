@@ -199,3 +199,115 @@ fn balance_disks_needs_log_dirs() {
         assert_exit(&out, 2);
     }
 }
+
+/// `--max-bytes` counts the bytes moved between a broker's dirs beside
+/// those copied between brokers: with `--max-moves 0` nothing is copied,
+/// so the dirs get the whole budget and stop where it ends.
+#[test]
+fn max_bytes_counts_moves_between_dirs() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", &with_dirs(&even()));
+    // A plan that leaves dirs uneven exits 1, as any plan with a warning.
+    let run = |max: &str, code: i32| -> serde_json::Value {
+        let mut args = vec![
+            "plan",
+            "--state",
+            state.to_str().unwrap(),
+            "--balance-disks",
+            "--output",
+            "json",
+        ];
+        if !max.is_empty() {
+            args.extend(["--max-bytes", max]);
+        }
+        let out = bin().args(&args).output().unwrap();
+        assert_exit(&out, code);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let dirs_bytes = |r: &serde_json::Value| {
+        r["summary"]["disks"]["bytes_moved_between_dirs"]
+            .as_u64()
+            .unwrap()
+    };
+    let copied = |r: &serde_json::Value| r["summary"]["totals"]["bytes_moved"].as_u64().unwrap();
+    let free = run("", 0);
+    let whole = copied(&free) + dirs_bytes(&free);
+    assert!(dirs_bytes(&free) > 0, "{free}");
+    // A budget below what both need: the sum stays within it, and the
+    // brokers left uneven are named for the budget, not for a partition.
+    let limit = whole / 2;
+    let r = run(&limit.to_string(), 1);
+    assert!(copied(&r) + dirs_bytes(&r) <= limit, "{r}");
+    assert!(dirs_bytes(&r) < dirs_bytes(&free), "{r}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("--max-bytes (which counts moves between dirs too)"),
+        "{warnings}"
+    );
+    // Enough for both: the same plan as without a budget.
+    let r = run(&whole.to_string(), 0);
+    assert_eq!(dirs_bytes(&r), dirs_bytes(&free));
+    assert_eq!(copied(&r), copied(&free));
+}
+
+/// `check` holds a plan's named log dirs to the snapshot's: a dir the
+/// broker does not have is an error (exit 2) naming the partition, broker
+/// and dir, as `apply` refuses it; a `log_dirs` of the wrong length too; a
+/// dir on a broker whose dirs the snapshot does not record is a warning.
+#[test]
+fn check_holds_named_log_dirs_to_the_snapshot() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", &with_dirs(&even()));
+    let check = |plan: &str| {
+        let p = write(dir.path(), "p.json", plan);
+        bin()
+            .args(["check", p.to_str().unwrap(), "--state"])
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
+    // orders-0 is on [1, 2]: its replica on 1 moves to /d/b.
+    let ok = check(
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1,2],"log_dirs":["/d/b","any"]}]}"#,
+    );
+    assert_exit(&ok, 0);
+    let bad = check(
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1,2],"log_dirs":["/d/z","any"]}]}"#,
+    );
+    assert_exit(&bad, 2);
+    let e = errors(&bad);
+    assert!(
+        e.iter()
+            .any(|l| l.contains("orders-0") && l.contains("broker 1 has no log dir /d/z")),
+        "{e:?}"
+    );
+    let short = check(
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1,2],"log_dirs":["/d/b"]}]}"#,
+    );
+    assert_exit(&short, 2);
+    assert!(
+        errors(&short)
+            .iter()
+            .any(|l| l.contains("log_dirs has 1 entries but replicas has 2")),
+        "{:?}",
+        errors(&short)
+    );
+    // Without recorded dirs the plan is valid, with a warning.
+    let bare = write(dir.path(), "bare.json", &even());
+    let p = write(
+        dir.path(),
+        "p2.json",
+        r#"{"version":1,"partitions":[{"topic":"orders","partition":0,"replicas":[1,2],"log_dirs":["/d/z","any"]}]}"#,
+    );
+    let out = bin()
+        .args(["check", p.to_str().unwrap(), "--state"])
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("log dirs on brokers 1 whose log dirs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

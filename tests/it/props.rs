@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use kafka_migrate::analysis::{Summary, Totals, summarize};
-use kafka_migrate::model::{Cluster, RackCoverage, reassignment, snapshot};
+use kafka_migrate::analysis::{Summary, Totals, summarize_plan};
+use kafka_migrate::model::{Cluster, reassignment, snapshot};
 use kafka_migrate::planner::{self, Budget, Objective, PlanRequest, Targets};
 use kafka_migrate::synth::{Profile, generate};
 use proptest::prelude::*;
@@ -133,13 +133,7 @@ fn bytes_near_least(
 }
 
 fn measure(c: &Cluster, out: &planner::Outcome) -> Summary {
-    summarize(
-        c,
-        &out.assignment,
-        &out.targets,
-        c.rack_coverage() == RackCoverage::All,
-        None,
-    )
+    summarize_plan(c, out, None)
 }
 
 /// A fixed seed: the same cases on every run, so CI is repeatable. Wider

@@ -168,6 +168,56 @@ async fn plan(
         "{}: two log dirs per broker: {recorded}",
         b.name()
     );
+    // The text report shows the dirs; the JSON report gives each dir's
+    // bytes, which are the recorded replicas' sizes in it.
+    assert!(
+        text(&out.stdout).contains("log dirs (brokers with several"),
+        "{}: {}",
+        b.name(),
+        text(&out.stdout)
+    );
+    let json = km(vec![
+        "describe".into(),
+        "--bootstrap-server".into(),
+        b.bootstrap(),
+        "--topic".into(),
+        topic.into(),
+        "--output".into(),
+        "json".into(),
+    ])
+    .await;
+    ok(b, "describe --output json", &json);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let mut want: std::collections::BTreeMap<(i64, String), u64> = Default::default();
+    for br in recorded["brokers"].as_array().unwrap() {
+        for d in br["log_dirs"].as_array().unwrap() {
+            want.insert((br["id"].as_i64().unwrap(), d.as_str().unwrap().into()), 0);
+        }
+    }
+    for t in recorded["topics"].as_array().unwrap() {
+        for p in t["partitions"].as_array().unwrap() {
+            let size = p["size_bytes"].as_u64().unwrap_or(0);
+            let dirs = p["log_dirs"].as_array().unwrap();
+            for (r, d) in p["replicas"].as_array().unwrap().iter().zip(dirs) {
+                if let Some(d) = d.as_str() {
+                    *want.entry((r.as_i64().unwrap(), d.into())).or_default() += size;
+                }
+            }
+        }
+    }
+    let mut got: std::collections::BTreeMap<(i64, String), u64> = Default::default();
+    for br in report["log_dirs"].as_array().unwrap() {
+        for d in br["dirs"].as_array().unwrap() {
+            got.insert(
+                (
+                    br["broker"].as_i64().unwrap(),
+                    d["dir"].as_str().unwrap().into(),
+                ),
+                d["bytes"].as_u64().unwrap(),
+            );
+        }
+    }
+    assert_eq!(got, want, "{}: describe's log dirs", b.name());
     let mut args: Vec<String> = [
         "plan",
         "--state",
