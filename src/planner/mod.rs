@@ -98,6 +98,7 @@ mod flow;
 pub mod ideal;
 pub mod leaders;
 mod level;
+mod memo;
 mod moves;
 mod resolve;
 pub mod rng;
