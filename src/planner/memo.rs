@@ -124,3 +124,85 @@ impl FailMemo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Broker, Cluster, Partition, Topic};
+
+    /// Six brokers on racks a, a, b, b, c, c holding 1, 1, 5, 1, 2, 0
+    /// single-replica partitions: quota range 1..=2 each.
+    fn state() -> State {
+        let homes: [BrokerIx; 10] = [0, 1, 2, 2, 2, 2, 2, 3, 4, 4];
+        let cluster = Cluster {
+            brokers: (0..6)
+                .map(|i| Broker {
+                    id: i + 1,
+                    rack: Some(["a", "b", "c"][i as usize / 2].to_string()),
+                    host: None,
+                    port: None,
+                    alive: true,
+                })
+                .collect(),
+            topics: vec![Topic {
+                name: "t".into(),
+                partitions: homes
+                    .iter()
+                    .enumerate()
+                    .map(|(p, &b)| Partition {
+                        partition: p as i32,
+                        replicas: vec![i32::from(b) + 1],
+                        isr: vec![i32::from(b) + 1],
+                        leader: Some(i32::from(b) + 1),
+                        size_bytes: 1,
+                        in_flight: None,
+                    })
+                    .collect(),
+            }],
+        };
+        let reps = homes.iter().map(|&b| vec![b]).collect();
+        State::new(&cluster, reps, vec![true; 6], vec![true; 10], true)
+    }
+
+    fn apply(st: &mut State, memo: &mut FailMemo, p: usize, s: BrokerIx, d: BrokerIx) {
+        memo.moving(st, p, s, d);
+        st.apply_move(p, s, d);
+    }
+
+    #[test]
+    fn a_failed_scan_is_remembered_until_a_move_could_change_it() {
+        let mut st = state();
+        assert_eq!((st.floor[0], st.ceiling[0]), (1, 2));
+        let mut memo = FailMemo::new(&st);
+        memo.failed(&st, 0, 1, &[2]);
+        assert!(memo.fails(&st, 0, 1, &[2]));
+        // Only the same question is answered.
+        assert!(!memo.fails(&st, 0, 1, &[1, 2]));
+        assert!(!memo.fails(&st, 0, 0, &[2]));
+        assert!(!memo.fails(&st, 1, 1, &[2]));
+
+        // A move of a partition broker 0 does not hold, whose source stays
+        // full (5 -> 4 against a ceiling of 2): nothing opens.
+        apply(&mut st, &mut memo, 2, 2, 3);
+        assert!(memo.fails(&st, 0, 1, &[2]));
+        // A broker of rack c drops below its ceiling (2 -> 1): it may take
+        // a replica now.
+        apply(&mut st, &mut memo, 8, 4, 5);
+        assert!(!memo.fails(&st, 0, 1, &[2]));
+        // ... but not one of class 0 only, and rack b is not asked about.
+        memo.failed(&st, 0, 0, &[1]);
+        apply(&mut st, &mut memo, 9, 4, 5);
+        assert!(memo.fails(&st, 0, 0, &[1]));
+
+        // A partition on broker 0 moves: where its replicas may go changes.
+        memo.failed(&st, 0, 1, &[2]);
+        apply(&mut st, &mut memo, 0, 0, 1);
+        assert!(!memo.fails(&st, 0, 1, &[2]));
+
+        // A move the memo was not told of voids everything.
+        memo.failed(&st, 1, 1, &[2]);
+        assert!(memo.fails(&st, 1, 1, &[2]));
+        st.apply_move(3, 2, 3);
+        assert!(!memo.fails(&st, 1, 1, &[2]));
+    }
+}
