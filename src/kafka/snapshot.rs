@@ -177,11 +177,11 @@ fn mark_in_flight(cluster: &mut Cluster, m: &InFlight) {
     p.replicas = m.replicas.clone();
     p.isr.retain(|b| m.replicas.contains(b));
     p.leader = p.leader.filter(|l| m.replicas.contains(l));
-    p.in_flight = Some(model::InFlight {
+    p.in_flight = Some(Box::new(model::InFlight {
         target: m.target(),
         adding: m.adding.clone(),
         removing: m.removing.clone(),
-    });
+    }));
 }
 
 impl Survey {

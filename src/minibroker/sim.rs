@@ -418,10 +418,12 @@ impl ClusterAdmin for SimAdmin {
                     isr: p.isr.clone(),
                     leader,
                     size_bytes: size,
-                    in_flight: p.reassigning().then(|| ModelInFlight {
-                        target: p.target(),
-                        adding: p.adding.clone(),
-                        removing: p.removing.clone(),
+                    in_flight: p.reassigning().then(|| {
+                        Box::new(ModelInFlight {
+                            target: p.target(),
+                            adding: p.adding.clone(),
+                            removing: p.removing.clone(),
+                        })
                     }),
                 });
             }

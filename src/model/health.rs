@@ -136,7 +136,7 @@ mod tests {
             isr: replicas.to_vec(),
             leader: replicas.first().copied(),
             size_bytes: 10,
-            in_flight,
+            in_flight: in_flight.map(Box::new),
         }
     }
 

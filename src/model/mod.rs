@@ -115,7 +115,10 @@ pub struct Partition {
     /// A reassignment in progress, if any; `replicas` is then what Kafka
     /// reports while it runs: the target followed by the replicas being
     /// removed (see [`health`]).
-    pub in_flight: Option<InFlight>,
+    /// Boxed: partitions in motion are few, and an inline `InFlight`
+    /// (three lists) made every partition of a million-partition snapshot
+    /// 64 bytes larger.
+    pub in_flight: Option<Box<InFlight>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

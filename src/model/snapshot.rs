@@ -323,7 +323,7 @@ fn partition(
         isr,
         leader,
         size_bytes: p.size_bytes.unwrap_or(0),
-        in_flight,
+        in_flight: in_flight.map(Box::new),
     })
 }
 

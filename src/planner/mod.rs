@@ -99,6 +99,7 @@ pub mod ideal;
 pub mod leaders;
 mod level;
 mod measure;
+mod memo;
 mod moves;
 mod resolve;
 pub mod rng;

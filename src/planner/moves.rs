@@ -14,6 +14,7 @@ use std::collections::BinaryHeap;
 
 use super::Objective;
 use super::bytes::byte_ideals;
+use super::memo::FailMemo;
 use super::state::{BrokerIx, State};
 
 /// Candidate replicas a fallback scan weighs, when no perfect move exists.
@@ -74,6 +75,8 @@ pub(super) struct Ctx {
     /// Moves above the bound still allowed for topic balance.
     pub(super) allowance: u64,
     pub(super) bideal: Vec<f64>,
+    /// Fallback scans known to fail (see `memo`).
+    pub(super) memo: FailMemo,
 }
 
 impl Ctx {
@@ -102,6 +105,7 @@ impl Ctx {
             min_excess: 1,
             allowance: 0,
             bideal: byte_ideals(st),
+            memo: FailMemo::new(st),
         }
     }
 
@@ -116,6 +120,7 @@ impl Ctx {
         let rd = st.rack_of(d) as usize;
         self.rack_count[rd] += 1;
         self.rot[rd] = self.rot[rd].wrapping_add(1);
+        self.memo.moving(st, p, s, d);
         st.apply_move(p, s, d);
     }
 
@@ -306,11 +311,18 @@ pub(super) fn shed_one(
 ) -> bool {
     let si = s as usize;
     let mut view = cx.views[si].take().unwrap_or_else(|| View::build(st, s));
-    let found = pick_perfect(st, cx, &mut view, objective, s, order).or_else(|| {
-        (cx.min_excess <= 1)
-            .then(|| pick_fallback(st, cx, &mut view, objective, s, max_class, order))
-            .flatten()
-    });
+    let mut found = pick_perfect(st, cx, &mut view, objective, s, order);
+    if found.is_none() && cx.min_excess <= 1 {
+        if cx.memo.fails(st, s, max_class, order) {
+            // What the failing scan would do: start one group further.
+            view.rot = (view.rot + 1) % view.groups.len().max(1);
+        } else {
+            found = pick_fallback(st, cx, &mut view, objective, s, max_class, order);
+            if found.is_none() {
+                cx.memo.failed(st, s, max_class, order);
+            }
+        }
+    }
     cx.views[si] = Some(view);
     match found {
         Some((p, d)) => {
