@@ -597,6 +597,12 @@ cmd_pause_broker() {
   [[ $n =~ ^[1-9][0-9]*$ && $n -le $NBROKERS ]] || die "usage: cluster.sh pause-broker|resume-broker N  (N in 1..$NBROKERS)"
   pid=$(node_pid "$n") || die "broker $n is not running"
   kill -"$sig" "$pid"
+  if [[ $sig == CONT ]]; then
+    # Paused past broker.session.timeout.ms, the broker was fenced and is
+    # missing from every broker's metadata until it registers again: a
+    # scenario started before then plans as though it were dead.
+    wait_brokers "$(live_set_without 0)" "$READY_TIMEOUT" || die "broker $n did not come back"
+  fi
   log "broker $n $([[ $sig == STOP ]] && echo paused || echo resumed)"
 }
 

@@ -1798,9 +1798,17 @@ pub async fn no_acknowledged_message_lost_while_brokers_bounce(b: &dyn Backend) 
     // About 300 KB/s, far above the move's throttle: the new replicas
     // cannot catch up until the throttle is raised.
     let producer = Workload::start(&bootstrap, &Default::default(), &topic, 500).unwrap();
-    eventually!(format!("{}: the producer acknowledged", b.name()), 30, {
-        (producer.progress().1 >= 500).then_some(())
-    });
+    // Each partition must hold more than a follower's unthrottled first
+    // fetches, or a new replica catches up in them whenever the producer
+    // stalls (a loaded machine) and the move keeping broker x finishes
+    // before x stops: 1.5 bursts a partition, messages of 590 bytes on
+    // average (`workload::encode`), about 12 s of the producer.
+    let enough = 3 * b.quota_burst(10_000) / 590;
+    eventually!(
+        format!("{}: the producer acknowledged {enough}", b.name()),
+        60,
+        { (producer.progress().1 >= enough).then_some(()) }
+    );
     let dir = TempDir::new().unwrap();
     let targets = [vec![y, w, z], vec![w, z, x]];
     let plan = write_plan(
