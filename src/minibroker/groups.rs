@@ -925,12 +925,8 @@ impl Groups {
         }
     }
 
-    pub fn heartbeat(&mut self, group: &str, member: &str, generation: i32, now: Instant) -> i16 {
-        self.heartbeat_as(group, member, None, generation, now)
-    }
-
     /// Heartbeat, from a static member when `instance` is given.
-    pub fn heartbeat_as(
+    pub fn heartbeat(
         &mut self,
         group: &str,
         member: &str,
@@ -1002,20 +998,9 @@ impl Groups {
     }
 
     /// Checks an OffsetCommit of `member` at `generation`: -1 with no
-    /// member is an admin's commit, allowed only while the group is empty.
+    /// member is an admin's commit, allowed only while the group is empty;
+    /// from a static member when `instance` is given (OffsetCommit v7+).
     pub fn check_commit(
-        &mut self,
-        group: &str,
-        member: &str,
-        generation: i32,
-        now: Instant,
-    ) -> i16 {
-        self.check_commit_as(group, member, None, generation, now)
-    }
-
-    /// [`Groups::check_commit`], from a static member when `instance` is
-    /// given (OffsetCommit v7+).
-    pub fn check_commit_as(
         &mut self,
         group: &str,
         member: &str,

@@ -346,7 +346,7 @@ pub async fn sync(ctx: &BrokerCtx, req: SyncGroupRequest, version: i16) -> SyncG
 pub async fn heartbeat(ctx: &BrokerCtx, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
     let group = req.group_id.0.as_str();
     let error = with_groups(ctx, |s, now| match check_coordinator(ctx, s, group) {
-        code::NONE => s.groups.heartbeat_as(
+        code::NONE => s.groups.heartbeat(
             group,
             &req.member_id,
             req.group_instance_id.as_deref(),
@@ -410,7 +410,7 @@ pub async fn offset_commit(
             error = code::INVALID_GROUP_ID;
         }
         if error == code::NONE {
-            error = s.groups.check_commit_as(
+            error = s.groups.check_commit(
                 group,
                 &req.member_id,
                 req.group_instance_id.as_deref(),

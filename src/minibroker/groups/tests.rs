@@ -105,7 +105,10 @@ fn second_member_triggers_a_rebalance_and_gets_its_assignment() {
     assert_ne!(a, b);
     assert_eq!(gs.get("g").unwrap().phase, Phase::PreparingRebalance);
     assert_eq!(gs.poll_join("g", &b, t1), None, "waits for A to rejoin");
-    assert_eq!(gs.heartbeat("g", &a, 1, t1), code::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        gs.heartbeat("g", &a, None, 1, t1),
+        code::REBALANCE_IN_PROGRESS
+    );
     assert!(matches!(
         gs.join(req("g", &a, &["range"]), t1),
         Outcome::Wait(_)
@@ -130,10 +133,16 @@ fn second_member_triggers_a_rebalance_and_gets_its_assignment() {
     assert_eq!(sa.assignment, Bytes::from("A"));
     let sb = gs.poll_sync("g", &b, t1).expect("leader synced");
     assert_eq!((sb.error, sb.assignment), (code::NONE, Bytes::from("B")));
-    assert_eq!(gs.heartbeat("g", &b, 2, t1), code::NONE);
-    assert_eq!(gs.heartbeat("g", &b, 1, t1), code::ILLEGAL_GENERATION);
-    assert_eq!(gs.heartbeat("g", "nobody", 2, t1), code::UNKNOWN_MEMBER_ID);
-    assert_eq!(gs.heartbeat("other", &b, 2, t1), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(gs.heartbeat("g", &b, None, 2, t1), code::NONE);
+    assert_eq!(gs.heartbeat("g", &b, None, 1, t1), code::ILLEGAL_GENERATION);
+    assert_eq!(
+        gs.heartbeat("g", "nobody", None, 2, t1),
+        code::UNKNOWN_MEMBER_ID
+    );
+    assert_eq!(
+        gs.heartbeat("other", &b, None, 2, t1),
+        code::UNKNOWN_MEMBER_ID
+    );
 }
 
 #[test]
@@ -168,7 +177,10 @@ fn members_that_do_not_rejoin_in_time_are_dropped() {
     let mut want = vec![a.as_str(), c.as_str()];
     want.sort();
     assert_eq!(ids, want);
-    assert_eq!(gs.heartbeat("g", &b, 2, after), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        gs.heartbeat("g", &b, None, 2, after),
+        code::UNKNOWN_MEMBER_ID
+    );
 }
 
 #[test]
@@ -181,14 +193,17 @@ fn rebalance_timeout_ends_the_join_without_the_laggard() {
     let mut t = t0;
     while t + Duration::from_secs(3) < t0 + REBALANCE {
         t += Duration::from_secs(3);
-        assert_eq!(gs.heartbeat("g", &a, 1, t), code::REBALANCE_IN_PROGRESS);
+        assert_eq!(
+            gs.heartbeat("g", &a, None, 1, t),
+            code::REBALANCE_IN_PROGRESS
+        );
         assert_eq!(gs.poll_join("g", &b, t), None);
     }
     let end = t0 + REBALANCE;
     assert_eq!(gs.next_deadline(), Some(end));
     let jb = gs.poll_join("g", &b, end).expect("deadline passed");
     assert_eq!((jb.generation, jb.leader.as_str()), (2, b.as_str()));
-    assert_eq!(gs.heartbeat("g", &a, 1, end), code::UNKNOWN_MEMBER_ID);
+    assert_eq!(gs.heartbeat("g", &a, None, 1, end), code::UNKNOWN_MEMBER_ID);
 }
 
 #[test]
@@ -204,9 +219,12 @@ fn a_stable_member_whose_session_expires_starts_a_rebalance() {
     let _ = sync(&mut gs, &a, 2, &[], t0);
     assert_eq!(gs.get("g").unwrap().phase, Phase::Stable);
     let t1 = t0 + Duration::from_secs(6);
-    assert_eq!(gs.heartbeat("g", &a, 2, t1), code::NONE);
+    assert_eq!(gs.heartbeat("g", &a, None, 2, t1), code::NONE);
     let t2 = t0 + SESSION;
-    assert_eq!(gs.heartbeat("g", &a, 2, t2), code::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        gs.heartbeat("g", &a, None, 2, t2),
+        code::REBALANCE_IN_PROGRESS
+    );
     assert!(!gs.get("g").unwrap().members.contains_key(&b));
 }
 
@@ -318,8 +336,11 @@ fn commits_follow_the_generation() {
     let mut gs = Groups::default();
     let t0 = Instant::now();
     // An admin's commit (generation -1, no member) makes an empty group.
-    assert_eq!(gs.check_commit("g", "", -1, t0), code::NONE);
-    assert_eq!(gs.check_commit("g", "", 3, t0), code::ILLEGAL_GENERATION);
+    assert_eq!(gs.check_commit("g", "", None, -1, t0), code::NONE);
+    assert_eq!(
+        gs.check_commit("g", "", None, 3, t0),
+        code::ILLEGAL_GENERATION
+    );
     let off = |o| Committed {
         offset: o,
         leader_epoch: -1,
@@ -328,14 +349,23 @@ fn commits_follow_the_generation() {
     gs.commit("g", "t", 0, off(5));
     assert_eq!(gs.committed("g", "t", 0), Some(&off(5)));
     let a = stable_one(&mut gs, t0);
-    assert_eq!(gs.check_commit("g", "", -1, t0), code::UNKNOWN_MEMBER_ID);
-    assert_eq!(gs.check_commit("g", &a, 0, t0), code::ILLEGAL_GENERATION);
-    assert_eq!(gs.check_commit("g", &a, 1, t0), code::NONE);
+    assert_eq!(
+        gs.check_commit("g", "", None, -1, t0),
+        code::UNKNOWN_MEMBER_ID
+    );
+    assert_eq!(
+        gs.check_commit("g", &a, None, 0, t0),
+        code::ILLEGAL_GENERATION
+    );
+    assert_eq!(gs.check_commit("g", &a, None, 1, t0), code::NONE);
     gs.commit("g", "t", 0, off(9));
     // Mid-rebalance (joined, not yet synced) commits wait for the assignment.
     let _ = gs.join(req("g", &a, &["range"]), t0);
     let _ = gs.poll_join("g", &a, t0).unwrap();
-    assert_eq!(gs.check_commit("g", &a, 2, t0), code::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        gs.check_commit("g", &a, None, 2, t0),
+        code::REBALANCE_IN_PROGRESS
+    );
     assert_eq!(gs.committed("g", "t", 0), Some(&off(9)));
     assert_eq!(gs.all_offsets().count(), 1);
     gs.topic_deleted("t");
@@ -409,8 +439,8 @@ fn held_requests_are_woken_only_by_what_they_wait_for() {
     assert!(gs.take_woken(), "the first rebalance and sync");
     assert!(!gs.take_woken(), "taken once");
     let t1 = t0 + Duration::from_secs(1);
-    assert_eq!(gs.heartbeat("g", &a, 1, t1), code::NONE);
-    assert_eq!(gs.check_commit("g", &a, 1, t1), code::NONE);
+    assert_eq!(gs.heartbeat("g", &a, None, 1, t1), code::NONE);
+    assert_eq!(gs.check_commit("g", &a, None, 1, t1), code::NONE);
     gs.commit(
         "g",
         "t",
@@ -495,15 +525,19 @@ fn a_static_member_that_comes_back_takes_its_place_without_a_rebalance() {
         panic!("stable: answered at once")
     };
     assert_eq!(s.assignment, Bytes::from("A"), "the old instance's share");
-    assert_eq!(gs.heartbeat("g", &b, 2, t1), code::NONE, "no rebalance");
+    assert_eq!(
+        gs.heartbeat("g", &b, None, 2, t1),
+        code::NONE,
+        "no rebalance"
+    );
 
     // The old instance is fenced everywhere.
     assert_eq!(
-        gs.heartbeat_as("g", &a, Some("ia"), 2, t1),
+        gs.heartbeat("g", &a, Some("ia"), 2, t1),
         code::FENCED_INSTANCE_ID
     );
     assert_eq!(
-        gs.check_commit_as("g", &a, Some("ia"), 2, t1),
+        gs.check_commit("g", &a, Some("ia"), 2, t1),
         code::FENCED_INSTANCE_ID
     );
     assert_eq!(
@@ -541,7 +575,7 @@ fn offsets_expire_a_retention_period_after_the_group_empties() {
         metadata: String::new(),
     };
     let a = stable_one(&mut gs, t0);
-    assert_eq!(gs.check_commit("g", &a, 1, t0), code::NONE);
+    assert_eq!(gs.check_commit("g", &a, None, 1, t0), code::NONE);
     gs.commit_at("g", "t", 0, off(5), t0);
     // An admin's offsets (no protocol) count from their own commit.
     gs.commit_at("admin", "t", 0, off(1), t0);
@@ -552,7 +586,7 @@ fn offsets_expire_a_retention_period_after_the_group_empties() {
     let t2 = t0 + retention * 2;
     for i in 1..=24 {
         let t = t0 + Duration::from_secs(5 * i);
-        assert_eq!(gs.heartbeat("g", &a, 1, t), code::NONE);
+        assert_eq!(gs.heartbeat("g", &a, None, 1, t), code::NONE);
     }
     let v = gs.offsets_version();
     assert!(gs.expire_offsets(t2), "the admin's first offset");
