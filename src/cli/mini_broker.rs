@@ -128,8 +128,9 @@ pub struct MiniBrokerArgs {
     pub min_insync_replicas: u16,
     /// offsets.retention.minutes: committed offsets of a group that stays
     /// empty this long (or, without members ever, not committed again)
-    /// are dropped, as Kafka drops them (checked every 10 minutes).
-    #[arg(long, default_value_t = 10080, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    /// are dropped, as Kafka drops them (checked every 10 minutes). At most
+    /// 2147483647, Kafka's own limit (an int).
+    #[arg(long, default_value_t = 10080, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64))]
     pub offsets_retention_minutes: u64,
     /// Serve TLS on every listener: a CA and a broker certificate for the
     /// host and localhost are made at start; the CA (tls-ca.pem) and the

@@ -454,6 +454,13 @@ fn limits_are_usage_errors_naming_the_range() {
         &["4 racks for 3 brokers"],
     );
     assert_refused(&["--log-dirs", "0"], 2, &["0 log dirs", "1 to 16"]);
+    // regression: minutes beyond Kafka's int overflowed into seconds (a
+    // panic).
+    assert_refused(
+        &["--offsets-retention-minutes", "18446744073709551615"],
+        2,
+        &["--offsets-retention-minutes", "1..=2147483647"],
+    );
     assert_refused(
         &["--host", "localhost"],
         2,
