@@ -19,6 +19,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 SEEDS=${1:-10}
+[[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "quality.sh: SEEDS must be a positive number, not '$SEEDS'" >&2; exit 2; }
 LIB=$REPO/target/kafka/lib
 OUT=$REPO/target/kafka/quality
 BIN=${KAFKA_MIGRATE_BIN:-$REPO/target/release/kafka-migrate}
@@ -71,7 +72,9 @@ PY
     "$CHECK" --state "$s-online.json" --plan "$s-generate.json" "${check_args[@]}" >"$s-generate-check.json"
   done
   python3 - "$name" "$dir" "$SEEDS" <<'PY'
-import json, statistics, sys
+import json, signal, statistics, sys
+# A closed pipe (| head) ends the table quietly, as for any Unix tool.
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 name, d, seeds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def load(kind):
     out = []
