@@ -10,11 +10,13 @@
 //! sequence was never sent is corrupt.
 //!
 //! The clients are librdkafka's (through rdkafka): the producer with
-//! `acks=all` and idempotence off, since the mini-broker hands out
-//! producer ids but does not deduplicate by sequence, so a retried batch
-//! would show as a duplicate rather than be hidden. The consumer assigns
-//! every partition from the beginning and commits nothing (the mini-broker
-//! has no group coordinator).
+//! `acks=all` and idempotence on, as an operator's producers should be
+//! during a move: a batch whose acknowledgement was lost to a leader
+//! change is retried, and without idempotence Kafka (and the mini-broker)
+//! rightly store it twice. The audit still counts duplicates, so a broker
+//! that failed to deduplicate a retry shows. The consumer assigns every
+//! partition from the beginning and commits nothing: the audit must read
+//! everything, whatever a group last committed.
 //!
 //! Nothing here prints: the CLI reports the counts.
 
@@ -279,7 +281,7 @@ impl Workload {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let producer: ThreadedProducer<Reports> = client_config(bootstrap, security)
             .set("acks", "all")
-            .set("enable.idempotence", "false")
+            .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             // Moves elect new leaders: a message retried across a leader
             // change must still make it in time.
