@@ -36,7 +36,8 @@
 //! (the planner keeps within the whole budget), the dirs get what it
 //! leaves: brokers are evened in id order, each step only if its bytes
 //! (what it adds to the replicas moved between dirs) fit in what is left,
-//! and a broker left outside the tolerance for that is reported
+//! else the affordable move out of the fullest dir that narrows its gap
+//! most; a broker left outside the tolerance for that is reported
 //! ([`DiskPlan::over_budget`]). Placing arriving replicas costs nothing:
 //! they are copied anyway. Once within the tolerance, replicas that moved go back to their
 //! dir, largest first, where the dirs stay within it without the move.
@@ -294,9 +295,16 @@ fn place_within(items: &mut [Item], dirs: usize, tolerance_pct: f64, budget: u64
             .sum::<i128>()
             .saturating_add(spent as i128)
             .max(0) as u64;
-        if after > budget {
-            return Placed::OverBudget;
-        }
+        let moves = if after <= budget {
+            moves
+        } else {
+            // The best step does not fit: the affordable one that narrows
+            // the gap most still spends the budget on what it was given for.
+            match affordable(items, high, low, gap, budget - spent) {
+                Some(i) => vec![(i, low)],
+                None => return Placed::OverBudget,
+            }
+        };
         for (i, to) in moves {
             load[items[i].dir] -= items[i].size;
             load[to] += items[i].size;
@@ -427,6 +435,22 @@ fn pick(items: &[Item], from: usize, to: usize, gap: u64, tol: u64) -> Option<us
                 })
         })
         .or_else(|| candidates().min_by_key(|&i| (extra(&items[i]), items[i].size, items[i].part)))
+}
+
+/// The replica of `from` whose move to a dir `gap` bytes emptier narrows
+/// the gap most (ends nearest to even) and adds at most `left` bytes to
+/// those moved between dirs.
+fn affordable(items: &[Item], from: usize, to: usize, gap: u64, left: u64) -> Option<usize> {
+    let extra = |it: &Item| it.cost(to).saturating_sub(it.cost(from));
+    (0..items.len())
+        .filter(|&i| {
+            let it = &items[i];
+            it.dir == from && !it.pinned && it.size > 0 && it.size < gap && extra(it) <= left
+        })
+        .min_by_key(|&i| {
+            let it = &items[i];
+            (gap.abs_diff(2 * it.size), extra(it), it.part)
+        })
 }
 
 /// The fullest dir (the first of equals).
@@ -606,9 +630,10 @@ mod tests {
 
     #[test]
     fn a_byte_budget_stops_moves_between_dirs_where_it_ends() {
-        // The worked example needs the 50 moved; with 49 bytes to spend no
-        // step fits (the 30 and the 20 would close it only together, and
-        // the first alone already leaves too little for the second).
+        // The worked example needs the 50 moved; with 49 bytes to spend
+        // the 30 and the 20 would close it only together (50 bytes), so
+        // the 30 goes alone, narrowing the gap from 100 to 40, and the
+        // 20 no longer fits.
         let c = case(
             1,
             |_| 2,
@@ -630,8 +655,12 @@ mod tests {
             .keys()
             .map(|tp| [50, 30, 20][tp.partition as usize])
             .sum();
-        assert!(moved <= 49, "{short:?}");
+        assert_eq!(moved, 30, "{short:?}");
+        assert_eq!(short.log_dirs[&tp(1)], ["/d1"]);
         assert_eq!(short.over_budget, [1]);
+        // Nothing fits under 20 bytes: the first step is the last.
+        assert!(plan(19).log_dirs.is_empty());
+        assert_eq!(plan(19).over_budget, [1]);
         assert!(short.unreachable.is_empty());
         let enough = plan(50);
         assert_eq!(enough.log_dirs.len(), 1);
