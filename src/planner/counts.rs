@@ -377,6 +377,15 @@ fn fill_one(
     let mut weighed = 0;
     'sources: for s in sources {
         let si = s as usize;
+        // A source above its ceiling first: taking from one within its
+        // range leaves a gap that costs another move.
+        let si_class = if st.count[si] > st.ceiling[si] {
+            0
+        } else if st.count[si] > st.floor[si] {
+            1
+        } else {
+            2
+        };
         for &p in &st.partitions_on[si] {
             let p = p as usize;
             if !st.holds(p, s) || !st.movable[p] || st.holds(p, d) {
@@ -386,30 +395,38 @@ fn fill_one(
             if rd < 64 && mask & (1 << rd) == 0 || st.nracks > 64 && !st.rack_ok(p, s, d) {
                 continue;
             }
+            weighed += 1;
+            let limit = weighed >= FALLBACK_SCAN * 8;
+            // Keys are compared part by part, and each part costs a
+            // lookup: a candidate already beaten on a leading part is
+            // only counted (the sources come mostly in class order, so once
+            // one above its ceiling has a candidate, the rest are only
+            // counted).
             let t = st.topic_of[p];
+            let lead = best.map(|(bk, _, _)| (bk.0, bk.1));
+            if lead.is_some_and(|l| l.0 < si_class) {
+                if limit {
+                    break 'sources;
+                }
+                continue;
+            }
             let tk = topic_class(st, t, d);
+            if lead.is_some_and(|l| l < (si_class, tk)) {
+                if limit {
+                    break 'sources;
+                }
+                continue;
+            }
             let ex = excess(st, t, s);
             let tie = match objective {
                 Objective::Count => st.size[p] as i64,
                 Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
             };
-            // A source above its ceiling first: taking from one within its
-            // range leaves a gap that costs another move.
-            let si_class = if st.count[si] > st.ceiling[si] {
-                0
-            } else if st.count[si] > st.floor[si] {
-                1
-            } else {
-                2
-            };
             let key = (si_class, tk, -ex, tie);
             if best.is_none_or(|(bk, _, _)| key < bk) {
                 best = Some((key, p, s));
             }
-            weighed += 1;
-            if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count
-                || weighed >= FALLBACK_SCAN * 8
-            {
+            if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count || limit {
                 break 'sources;
             }
         }
@@ -438,12 +455,11 @@ fn relieve_receivers(st: &mut State, allowance: u64) -> u64 {
     let starts = topic_starts(st);
     let over: Vec<(u32, BrokerIx)> = st
         .topic_counts
-        .entries()
-        .into_iter()
-        .filter(|&(t, b, n)| {
+        .entries_where(|t, b, n| {
             let bi = b as usize;
             st.target[bi] && st.count[bi] < st.floor[bi] && n > st.topic_cap(t, b) + 1
         })
+        .into_iter()
         .map(|(t, b, _)| (t, b))
         .collect();
     for (t, a) in over {
