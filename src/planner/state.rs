@@ -585,3 +585,42 @@ impl TopicCounts {
         self.entries_where(|_, _, _| true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same adds and subtractions on each table kind.
+    fn fill(mut c: TopicCounts) -> TopicCounts {
+        for (t, b) in [(0, 0), (0, 0), (3, 999), (39_999, 7), (39_999, 7), (5, 1)] {
+            c.add(t, b);
+        }
+        c.sub(5, 1);
+        c.add(12, 400);
+        c
+    }
+
+    #[test]
+    fn topic_counts_agree_whatever_table_holds_them() {
+        // 40,000 topics on 1,000 brokers: past the u32 table, within u16's.
+        let dense16 = fill(TopicCounts::new(40_000, 1000, 600));
+        assert!(matches!(dense16, TopicCounts::Dense16 { .. }));
+        // A topic with more replicas than a u16 holds: a hash map.
+        let sparse = fill(TopicCounts::new(40_000, 1000, 70_000));
+        assert!(matches!(sparse, TopicCounts::Sparse(_)));
+        assert!(matches!(
+            TopicCounts::new(40_000, 10, 600),
+            TopicCounts::Dense { .. }
+        ));
+        let want = vec![(0, 0, 2), (3, 999, 1), (12, 400, 1), (39_999, 7, 2)];
+        for c in [&dense16, &sparse] {
+            assert_eq!(c.entries(), want);
+            assert_eq!(c.get(39_999, 7), 2);
+            assert_eq!(c.get(5, 1), 0);
+            assert_eq!(
+                c.entries_where(|t, _, n| t > 0 && n == 1),
+                vec![(3, 999, 1), (12, 400, 1)]
+            );
+        }
+    }
+}
