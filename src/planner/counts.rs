@@ -284,22 +284,25 @@ fn export_from(
     if order.is_empty() {
         return false;
     }
-    let mut sources: Vec<BrokerIx> = cx.by_rack[r]
+    // Keys computed once; they end in the broker, so they are distinct and
+    // an unstable sort orders them as the stable one did.
+    let mut sources: Vec<(Reverse<i64>, Reverse<i64>, BrokerIx)> = cx.by_rack[r]
         .iter()
         .copied()
         .filter(|&b| !over_only || st.count[b as usize] > st.ceiling[b as usize])
+        .map(|b| {
+            let bi = b as usize;
+            (
+                Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
+                Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
+                b,
+            )
+        })
         .collect();
-    sources.sort_by_key(|&b| {
-        let bi = b as usize;
-        (
-            Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
-            Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
-            b,
-        )
-    });
+    sources.sort_unstable();
     sources
         .into_iter()
-        .any(|s| shed_one(st, cx, objective, s, max_class, order))
+        .any(|(_, _, s)| shed_one(st, cx, objective, s, max_class, order))
 }
 
 /// `reach[a][b]`: some replica on a target of rack `a` may move to rack `b`.

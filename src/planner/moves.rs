@@ -298,16 +298,19 @@ pub(super) struct View {
 
 impl View {
     pub(super) fn build(st: &State, s: BrokerIx) -> View {
-        let mut parts: Vec<u32> = st.partitions_on[s as usize]
+        // Keys looked up once, not per comparison (two cache misses each
+        // on millions of partitions); they end in `p`, so they are distinct
+        // but for the same partition listed twice.
+        let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
             .iter()
             .copied()
             .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+            .map(|p| (st.topic_of[p as usize], st.size[p as usize], p))
             .collect();
-        parts.sort_unstable_by_key(|&p| (st.topic_of[p as usize], st.size[p as usize], p));
+        parts.sort_unstable();
         parts.dedup();
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-        for p in parts {
-            let t = st.topic_of[p as usize];
+        for (t, _, p) in parts {
             match groups.last_mut() {
                 Some((gt, g)) if *gt == t => g.push(p),
                 _ => groups.push((t, vec![p])),
