@@ -276,12 +276,14 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
                     let what = if rollback { "rollback" } else { "plan" };
                     let (len, write): (usize, Box<Writer>) = match (&disks, &disk_plan) {
                         (Some(d), Some(plan)) => {
+                            let back;
                             let doc = if rollback {
-                                d.rollback(&cluster, &outcome.assignment, &layout)
+                                back = d.rollback(&cluster, &outcome.assignment, &layout);
+                                &back
                             } else {
-                                plan.clone()
+                                plan
                             };
-                            let json = reassignment::to_json(&doc);
+                            let json = reassignment::to_json(doc);
                             (doc.len(), Box::new(move |w| w.write_all(json.as_bytes())))
                         }
                         _ => {

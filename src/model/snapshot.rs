@@ -2,7 +2,7 @@
 //! `describe --json` writes and `plan --state` reads). Extra fields are
 //! allowed; see FIELD-GUIDE §1 for the required and optional ones.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -233,7 +233,7 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
             ));
         }
     }
-    let known: HashSet<BrokerId> = brokers.iter().map(|b| b.id).collect();
+    let known: Known = brokers.iter().map(|b| b.id).collect();
 
     let mut topics = Vec::with_capacity(raw_topics.len());
     for (ti, t) in raw_topics.into_iter().enumerate() {
@@ -354,6 +354,26 @@ fn replica_dirs(
     }
 }
 
+/// The snapshot's broker ids, looked up once per replica listed, millions
+/// of times: a fast hash rather than SipHash (the file is the operator's
+/// own; a crafted one could only slow its own reading).
+type Known = rustc_hash::FxHashSet<BrokerId>;
+
+/// Where a partition's problems are reported (`topic-N`), made a string
+/// only for a problem: formatting it for each of millions of partitions
+/// was a good part of reading a snapshot.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    topic: &'a str,
+    number: i32,
+}
+
+impl From<Loc<'_>> for String {
+    fn from(l: Loc<'_>) -> String {
+        format!("{}-{}", l.topic, l.number)
+    }
+}
+
 fn valid_id(id: i64) -> Option<i32> {
     i32::try_from(id).ok().filter(|&v| v >= 0)
 }
@@ -362,7 +382,7 @@ fn partition(
     topic: &str,
     index: usize,
     p: CompactPartition,
-    known: &HashSet<BrokerId>,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Option<Partition> {
     let Some(number) = p.partition else {
@@ -379,22 +399,22 @@ fn partition(
         ));
         return None;
     };
-    let loc = format!("{topic}-{number}");
+    let loc = Loc { topic, number };
     let Some(raw_replicas) = p.replicas else {
         problems.push(Problem::new(loc, "missing required field `replicas`"));
         return None;
     };
-    let replicas = broker_list(&loc, "replicas", &raw_replicas, known, problems);
+    let replicas = broker_list(loc, "replicas", &raw_replicas, known, problems);
     if replicas.is_empty() && raw_replicas.is_empty() {
-        problems.push(Problem::new(&loc, "empty replica list"));
+        problems.push(Problem::new(loc, "empty replica list"));
     }
     let isr = match &p.isr {
         Some(isr) => {
-            let isr = broker_list(&loc, "isr", isr, known, problems);
+            let isr = broker_list(loc, "isr", isr, known, problems);
             for b in &isr {
                 if !replicas.contains(b) {
                     problems.push(Problem::new(
-                        &loc,
+                        loc,
                         format!("isr names broker {b}, which is not a replica"),
                     ));
                 }
@@ -411,7 +431,7 @@ fn partition(
             Some(l) if replicas.contains(&l) => Some(l),
             _ => {
                 problems.push(Problem::new(
-                    &loc,
+                    loc,
                     format!("leader {l} is not one of the replicas"),
                 ));
                 None
@@ -420,7 +440,7 @@ fn partition(
     };
     let in_flight = p.rare.and_then(|r| {
         let moving = [&r.target_replicas, &r.adding_replicas, &r.removing_replicas];
-        in_flight(&loc, moving, &replicas, known, problems)
+        in_flight(loc, moving, &replicas, known, problems)
     });
     // A partition with problems stays listed, so that a second entry of
     // its number is reported too; the snapshot is refused either way.
@@ -439,10 +459,10 @@ fn partition(
 /// target followed by the replicas being removed, and the adding replicas
 /// are part of the target; either of target and removing gives the other.
 fn in_flight(
-    loc: &str,
+    loc: Loc,
     [raw_target, raw_adding, raw_removing]: [&Option<Vec<i64>>; 3],
     replicas: &[BrokerId],
-    known: &HashSet<BrokerId>,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Option<InFlight> {
     if raw_target.is_none() && raw_adding.is_none() && raw_removing.is_none() {
@@ -512,10 +532,10 @@ fn in_flight(
 }
 
 fn broker_list(
-    loc: &str,
+    loc: Loc,
     field: &str,
     raw: &[i64],
-    known: &HashSet<BrokerId>,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Vec<BrokerId> {
     let mut out = Vec::with_capacity(raw.len());
