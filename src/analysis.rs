@@ -132,24 +132,26 @@ pub fn judged_targets(cluster: &Cluster, after: &[Vec<BrokerId>]) -> Vec<BrokerI
 fn tally(
     rows: &mut [BrokerRow],
     t: &mut Totals,
-    index: &std::collections::HashMap<BrokerId, usize>,
+    index: &Slots,
     before: &[BrokerId],
     after: &[BrokerId],
     size: u64,
 ) {
-    for b in before {
-        rows[index[b]].replicas_before += 1;
-        rows[index[b]].bytes_before += size;
+    for &b in before {
+        let row = &mut rows[index.at(b)];
+        row.replicas_before += 1;
+        row.bytes_before += size;
     }
-    for b in after {
-        rows[index[b]].replicas_after += 1;
-        rows[index[b]].bytes_after += size;
+    for &b in after {
+        let row = &mut rows[index.at(b)];
+        row.replicas_after += 1;
+        row.bytes_after += size;
     }
-    if let Some(l) = before.first() {
-        rows[index[l]].leaders_before += 1;
+    if let Some(&l) = before.first() {
+        rows[index.at(l)].leaders_before += 1;
     }
-    if let Some(l) = after.first() {
-        rows[index[l]].leaders_after += 1;
+    if let Some(&l) = after.first() {
+        rows[index.at(l)].leaders_after += 1;
     }
     if after.len() != before.len() {
         t.replication_factor_changes += 1;
@@ -207,12 +209,12 @@ fn summarize_against(cluster: &Cluster, m: &Measured, throttle: Option<u64>) -> 
     let judge = Judge::new(cluster, m.targets);
     let mut rows = broker_rows(cluster, &judge.is_target);
     let mut t = Totals::empty();
-    let tally = tally_partitions(cluster, m.after, &judge, &mut rows, &mut t);
+    let tally = tally_partitions(cluster, m.after, &judge, m.ideals, &mut rows, &mut t);
     let ideal = Ideal::of(&judge, m.ideals);
     for &i in &ideal.targets {
         rows[i].ideal_replicas = (ideal.per_broker[i] * 100.0).round() / 100.0;
     }
-    balance_figures(&mut t, &rows, &ideal, &tally, &judge, m.ideals);
+    balance_figures(&mut t, &rows, &ideal, &tally);
     // A substitution's bound is exact: what leaves the replaced brokers.
     t.replica_moves_lower_bound = m.bounds.exact_moves.unwrap_or(m.bounds.moves);
     byte_figures(&mut t, &rows, &ideal, &tally, &judge);
@@ -231,9 +233,98 @@ fn summarize_against(cluster: &Cluster, m: &Measured, throttle: Option<u64>) -> 
     }
 }
 
+/// Each broker's position in `Cluster::brokers` and its rack, by id: a
+/// table where ids are dense enough (every real cluster), else a map. The
+/// summary looks up every replica twice or more; hashing each was most of
+/// its time on a million-partition plan.
+struct Slots {
+    dense: Vec<u32>,
+    sparse: HashMap<BrokerId, usize>,
+    /// Per broker position: its rack's number among the racks, if any.
+    rack: Vec<Option<u32>>,
+}
+
+impl Slots {
+    const NONE: u32 = u32::MAX;
+
+    fn new(cluster: &Cluster) -> Slots {
+        let max = cluster.brokers.iter().map(|b| b.id).max().unwrap_or(0);
+        let dense_enough = (max as usize) < 4 * cluster.brokers.len() + 1024;
+        let mut dense = Vec::new();
+        let mut sparse = HashMap::new();
+        if dense_enough {
+            dense = vec![Self::NONE; max as usize + 1];
+            for (i, b) in cluster.brokers.iter().enumerate() {
+                dense[b.id as usize] = i as u32;
+            }
+        } else {
+            sparse = cluster.broker_index();
+        }
+        let mut names: Vec<&str> = cluster
+            .brokers
+            .iter()
+            .filter_map(|b| b.rack.as_deref())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let rack = cluster
+            .brokers
+            .iter()
+            .map(|b| {
+                let name = b.rack.as_deref()?;
+                names.binary_search(&name).ok().map(|r| r as u32)
+            })
+            .collect();
+        Slots {
+            dense,
+            sparse,
+            rack,
+        }
+    }
+
+    /// Where `id` is in `Cluster::brokers`, if it is there.
+    fn get(&self, id: BrokerId) -> Option<usize> {
+        if self.dense.is_empty() {
+            return self.sparse.get(&id).copied();
+        }
+        match self.dense.get(usize::try_from(id).ok()?) {
+            Some(&i) if i != Self::NONE => Some(i as usize),
+            _ => None,
+        }
+    }
+
+    /// Where `id` is in `Cluster::brokers`; a replica list names only
+    /// brokers of the snapshot (validated).
+    fn at(&self, id: BrokerId) -> usize {
+        self.get(id).expect("a broker of the snapshot")
+    }
+
+    /// [`racks_spanned`] of a replica list, without building rack names.
+    fn racks_spanned(&self, brokers: &[BrokerId]) -> usize {
+        let racks = brokers
+            .iter()
+            .filter_map(|&b| self.get(b).and_then(|i| self.rack[i]));
+        let mut seen = [0u32; 8];
+        if brokers.len() > seen.len() {
+            let mut all: Vec<u32> = racks.collect();
+            all.sort_unstable();
+            all.dedup();
+            return all.len();
+        }
+        let mut n = 0;
+        for r in racks {
+            if !seen[..n].contains(&r) {
+                seen[n] = r;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
 /// What a plan is judged against: the target brokers and their racks.
 struct Judge {
-    index: HashMap<BrokerId, usize>,
+    index: Slots,
     is_target: Vec<bool>,
     /// Rack violations are counted wherever every broker has a rack, also
     /// for a plan made with racks ignored: the operator should see them.
@@ -249,7 +340,7 @@ impl Judge {
             .map(|b| targets.contains(&b.id))
             .collect();
         Judge {
-            index: cluster.broker_index(),
+            index: Slots::new(cluster),
             is_target,
             known_racks: cluster.rack_coverage() == crate::model::RackCoverage::All,
             rack_need: racks_spanned(cluster, targets),
@@ -315,8 +406,9 @@ impl Totals {
 
 /// What one pass over the partitions gathers beside the rows and totals.
 struct Tally {
-    /// Per topic: replica counts per broker before and after.
-    topic_count: Vec<HashMap<usize, (i64, i64)>>,
+    /// The most replicas any topic has on one broker over its cap there,
+    /// before and after (0 when none is over).
+    topic_excess: (i64, i64),
     /// Per broker: replicas and bytes of offline partitions it holds.
     offline_on: Vec<(u64, u64)>,
     offline_partitions: Vec<TopicPartition>,
@@ -328,18 +420,29 @@ fn tally_partitions(
     cluster: &Cluster,
     after: &[Vec<BrokerId>],
     judge: &Judge,
+    ideals: &Ideals,
     rows: &mut [BrokerRow],
     t: &mut Totals,
 ) -> Tally {
     let nb = cluster.brokers.len();
     let index = &judge.index;
-    let mut topic_count: Vec<HashMap<usize, (i64, i64)>> =
-        vec![HashMap::new(); cluster.topics.len()];
+    // One topic's replicas per broker before and after, and the brokers it
+    // touches: its excess is read off as the topic ends.
+    let mut topic_count = vec![(0i64, 0i64); nb];
+    let mut touched: Vec<usize> = Vec::new();
+    let mut topic_excess = (0i64, 0i64);
     let offline = cluster.offline_mask();
     let mut offline_on = vec![(0u64, 0u64); nb];
     let mut offline_partitions = Vec::new();
     let mut pi = 0;
     for (ti, topic) in cluster.topics.iter().enumerate() {
+        for &i in &touched {
+            let (before, after) = std::mem::take(&mut topic_count[i]);
+            let cap = i64::from(ideals.topic_cap(ti - 1, i, judge.is_target[i]));
+            topic_excess.0 = topic_excess.0.max(before - cap);
+            topic_excess.1 = topic_excess.1.max(after - cap);
+        }
+        touched.clear();
         for p in &topic.partitions {
             let new = &after[pi];
             let off = offline[pi];
@@ -353,54 +456,58 @@ fn tally_partitions(
                     partition: p.partition,
                 });
                 for &b in &p.replicas {
-                    offline_on[index[&b]].0 += 1;
-                    offline_on[index[&b]].1 += z;
+                    let i = index.at(b);
+                    offline_on[i].0 += 1;
+                    offline_on[i].1 += z;
                 }
                 tally(rows, t, index, &p.replicas, new, z);
                 continue;
             }
             tally(rows, t, index, &p.replicas, new, z);
+            let mut touch = |i: usize, c: &mut (i64, i64)| {
+                if *c == (0, 0) {
+                    touched.push(i);
+                }
+            };
             for &b in &p.replicas {
-                let i = index[&b];
-                topic_count[ti].entry(i).or_default().0 += 1;
+                let i = index.at(b);
+                touch(i, &mut topic_count[i]);
+                topic_count[i].0 += 1;
             }
             for &b in new {
-                let i = index[&b];
-                topic_count[ti].entry(i).or_default().1 += 1;
+                let i = index.at(b);
+                touch(i, &mut topic_count[i]);
+                topic_count[i].1 += 1;
                 if !judge.is_target[i] {
                     t.replicas_outside_targets += 1;
                 }
             }
-            let added: Vec<BrokerId> = new
-                .iter()
-                .copied()
-                .filter(|b| !p.replicas.contains(b))
-                .collect();
-            if added.is_empty() {
+            let added = || new.iter().filter(|b| !p.replicas.contains(b));
+            let n_added = added().count() as u64;
+            if n_added == 0 {
                 if *new != p.replicas {
                     t.partitions_reordered_only += 1;
                 }
             } else {
                 t.partitions_moved += 1;
-                t.replicas_moved += added.len() as u64;
-                t.bytes_moved += z * added.len() as u64;
-                for b in &added {
-                    rows[index[b]].bytes_in += z;
+                t.replicas_moved += n_added;
+                t.bytes_moved += z * n_added;
+                for &b in added() {
+                    rows[index.at(b)].bytes_in += z;
                 }
                 // The current leader serves the new replicas' fetches; with
                 // none alive, the first alive replica will once elected.
-                let alive = |b: &BrokerId| cluster.brokers[index[b]].alive;
+                let alive = |b: &BrokerId| cluster.brokers[index.at(*b)].alive;
                 let src = p
                     .leader
                     .filter(alive)
                     .or_else(|| p.replicas.iter().copied().find(alive));
                 if let Some(s) = src {
-                    rows[index[&s]].bytes_out += z * added.len() as u64;
+                    rows[index.at(s)].bytes_out += z * n_added;
                 }
             }
             if judge.known_racks {
-                let short =
-                    |r: &[BrokerId]| racks_spanned(cluster, r) < r.len().min(judge.rack_need);
+                let short = |r: &[BrokerId]| index.racks_spanned(r) < r.len().min(judge.rack_need);
                 if short(&p.replicas) {
                     t.rack_violations_before += 1;
                 }
@@ -410,8 +517,15 @@ fn tally_partitions(
             }
         }
     }
+    let last = cluster.topics.len();
+    for &i in &touched {
+        let (before, after) = topic_count[i];
+        let cap = i64::from(ideals.topic_cap(last - 1, i, judge.is_target[i]));
+        topic_excess.0 = topic_excess.0.max(before - cap);
+        topic_excess.1 = topic_excess.1.max(after - cap);
+    }
     Tally {
-        topic_count,
+        topic_excess,
         offline_on,
         offline_partitions,
     }
@@ -449,14 +563,7 @@ impl Ideal {
 
 /// Replica excess and deficit, leader spread and topic excess, before and
 /// after.
-fn balance_figures(
-    t: &mut Totals,
-    rows: &[BrokerRow],
-    ideal: &Ideal,
-    tally: &Tally,
-    judge: &Judge,
-    ideals: &Ideals,
-) {
+fn balance_figures(t: &mut Totals, rows: &[BrokerRow], ideal: &Ideal, tally: &Tally) {
     let tgt = &ideal.targets;
     let excess = |c: &dyn Fn(usize) -> u64| -> i64 {
         tgt.iter()
@@ -483,13 +590,8 @@ fn balance_figures(
     t.leader_spread_before = spread_of(&|i| rows[i].leaders_before);
     t.leader_spread_after = spread_of(&|i| rows[i].leaders_after);
 
-    for (ti, counts) in tally.topic_count.iter().enumerate() {
-        for (&i, &(before, after)) in counts {
-            let cap = i64::from(ideals.topic_cap(ti, i, judge.is_target[i]));
-            t.topic_excess_before = t.topic_excess_before.max(before - cap);
-            t.topic_excess_after = t.topic_excess_after.max(after - cap);
-        }
-    }
+    t.topic_excess_before = t.topic_excess_before.max(tally.topic_excess.0);
+    t.topic_excess_after = t.topic_excess_after.max(tally.topic_excess.1);
 }
 
 /// Bytes: the lower bound on bytes moved and the worst broker's bytes over

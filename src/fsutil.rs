@@ -163,6 +163,12 @@ impl Staged {
     /// As [`Staged::write`]; `private`: readable by its owner only (a
     /// private key), from its creation on.
     pub fn write_mode(dest: &Path, contents: &[u8], private: bool) -> Result<Staged> {
+        Self::write_with(dest, private, &mut |w| w.write_all(contents))
+    }
+
+    /// As [`Staged::write_mode`], the contents written by `write` as it
+    /// makes them (buffered), so that a large output is never held whole.
+    pub fn write_with(dest: &Path, private: bool, write: &mut Writer<'_>) -> Result<Staged> {
         let name = dest
             .file_name()
             .with_context(|| format!("cannot write {}: not a file path", dest.display()))?;
@@ -201,9 +207,14 @@ impl Staged {
             dest: dest.to_path_buf(),
             committed: false,
         };
-        f.write_all(contents)
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("cannot write {}", staged.dest.display()))?;
+        let written = (|| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+            write(&mut out)?;
+            out.flush()?;
+            drop(out);
+            f.sync_all()
+        })();
+        written.with_context(|| format!("cannot write {}", staged.dest.display()))?;
         Ok(staged)
     }
 
@@ -230,6 +241,25 @@ impl Drop for Staged {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// What writes a file's contents, piece by piece, to the writer given.
+pub type Writer<'a> = dyn FnMut(&mut dyn Write) -> std::io::Result<()> + 'a;
+
+/// As [`write_all_atomic`], each file's contents written by its writer as
+/// they are made.
+pub fn write_all_atomic_with(
+    files: &mut [(&Path, &mut Writer<'_>)],
+    no_clobber: bool,
+) -> Result<()> {
+    let staged = files
+        .iter_mut()
+        .map(|(p, w)| Staged::write_with(p, false, w))
+        .collect::<Result<Vec<_>>>()?;
+    for s in staged {
+        s.commit(no_clobber)?;
+    }
+    Ok(())
 }
 
 /// Writes several files so that a failure while writing leaves none: each

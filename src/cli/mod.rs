@@ -185,17 +185,46 @@ pub fn write_outputs(
     outputs: Vec<Output>,
     no_clobber: bool,
 ) -> anyhow::Result<Vec<String>> {
+    let streamed = outputs
+        .into_iter()
+        .map(|o| StreamedOutput {
+            what: o.what,
+            path: o.path,
+            write: Box::new(move |w| w.write_all(o.contents.as_bytes())),
+        })
+        .collect();
+    write_streamed_outputs(printer, streamed, no_clobber)
+}
+
+/// An output written as it is made, never held whole (a plan of a million
+/// partitions): what it holds, where, and what writes it.
+pub struct StreamedOutput<'a> {
+    pub what: String,
+    pub path: &'a std::path::Path,
+    pub write: Box<crate::fsutil::Writer<'a>>,
+}
+
+/// As [`write_outputs`]; standard output still gets each output whole,
+/// through the printer.
+pub fn write_streamed_outputs(
+    printer: &Printer,
+    outputs: Vec<StreamedOutput>,
+    no_clobber: bool,
+) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     let mut wrote = Vec::new();
-    for o in outputs {
+    for mut o in outputs {
         if crate::fsutil::is_stdout(o.path) {
-            printer.data(&o.contents);
+            let mut text = Vec::new();
+            (o.write)(&mut text)?;
+            printer.data(&String::from_utf8(text)?);
         } else {
             wrote.push(format!("wrote {} to {}", o.what, o.path.display()));
-            files.push((o.path, o.contents.into_bytes()));
+            files.push((o.path, o.write));
         }
     }
-    crate::fsutil::write_all_atomic(&files, no_clobber).map_err(exit::failure)?;
+    let mut files: Vec<_> = files.iter_mut().map(|(p, w)| (*p, &mut **w)).collect();
+    crate::fsutil::write_all_atomic_with(&mut files, no_clobber).map_err(exit::failure)?;
     Ok(wrote)
 }
 

@@ -11,9 +11,9 @@ use super::exit::{CodedError, Exit, invalid};
 use super::markdown;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::summary;
-use super::{Output, check_outputs, write_outputs};
+use super::{StreamedOutput, check_outputs, write_streamed_outputs};
 use crate::analysis;
-use crate::fsutil::{is_stdout, read_input};
+use crate::fsutil::{Writer, is_stdout, read_input};
 use crate::model::health::name_some;
 use crate::model::log_dirs::LogDirLayout;
 use crate::model::reassignment::{self, parse_topics};
@@ -147,7 +147,7 @@ fn parse_pair(s: &str) -> Result<(BrokerId, BrokerId), String> {
 pub fn load_state(path: &str) -> Result<(Cluster, LogDirLayout)> {
     let bytes = read_input(path)?;
     let name = if path == "-" { "<stdin>" } else { path };
-    snapshot::parse_with_log_dirs(name, &bytes).map_err(invalid)
+    snapshot::parse_owned_with_log_dirs(name, bytes).map_err(invalid)
 }
 
 /// The live cluster's snapshot, as `describe -o FILE` writes it and
@@ -249,38 +249,69 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             )
         })
         .transpose()?;
-    let plan = match &disks {
-        Some(d) => d.reassignment(&cluster, &outcome.assignment),
-        None => outcome.reassignment(&cluster),
+    // A disk plan names dirs and is small enough to build; a plain plan is
+    // streamed from the assignment into its file, never held as moves or
+    // as JSON (a million-partition plan was both, twice with its rollback).
+    let disk_plan = disks
+        .as_ref()
+        .map(|d| d.reassignment(&cluster, &outcome.assignment));
+    let plan_len = match &disk_plan {
+        Some(p) => p.len(),
+        None => outcome.entries(&cluster, false).count(),
     };
-    // Kafka rejects an empty plan, so none is written. A file already at
-    // an output path is the user's: it stays as it is, and the run says so.
-    let wrote = if plan.is_empty() {
-        Vec::new()
-    } else {
-        let rollback = match &disks {
-            Some(d) => d.rollback(&cluster, &outcome.assignment, &layout),
-            None => outcome.rollback(&cluster),
+    // The summary is measured on the other core while the files are
+    // written: both only read the cluster and the outcome.
+    let (wrote, sum) = std::thread::scope(|scope| {
+        let summary = scope.spawn(|| analysis::summarize_plan(&cluster, &outcome, args.throttle));
+        // Kafka rejects an empty plan, so none is written. A file already
+        // at an output path is the user's: it stays as it is, and the run
+        // says so.
+        let wrote = if plan_len == 0 {
+            Ok(Vec::new())
+        } else {
+            let files = outputs
+                .iter()
+                .map(|&(flag, path)| {
+                    let rollback = flag != "--out";
+                    let what = if rollback { "rollback" } else { "plan" };
+                    let (len, write): (usize, Box<Writer>) = match (&disks, &disk_plan) {
+                        (Some(d), Some(plan)) => {
+                            let back;
+                            let doc = if rollback {
+                                back = d.rollback(&cluster, &outcome.assignment, &layout);
+                                &back
+                            } else {
+                                plan
+                            };
+                            let json = reassignment::to_json(doc);
+                            (doc.len(), Box::new(move |w| w.write_all(json.as_bytes())))
+                        }
+                        _ => {
+                            let (outcome, cluster) = (&outcome, &cluster);
+                            (
+                                plan_len,
+                                Box::new(move |w| {
+                                    reassignment::write_json(w, outcome.entries(cluster, rollback))
+                                }),
+                            )
+                        }
+                    };
+                    StreamedOutput {
+                        what: format!("{what} ({len} partitions)"),
+                        path,
+                        write,
+                    }
+                })
+                .collect();
+            write_streamed_outputs(&printer, files, args.no_clobber)
         };
-        let files = outputs
-            .iter()
-            .map(|&(flag, path)| {
-                let (what, doc) = match flag {
-                    "--out" => ("plan", &plan),
-                    _ => ("rollback", &rollback),
-                };
-                Output {
-                    what: format!("{what} ({} partitions)", doc.len()),
-                    path,
-                    contents: reassignment::to_json(doc),
-                }
-            })
-            .collect();
-        write_outputs(&printer, files, args.no_clobber)?
-    };
-
+        let sum = summary
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (wrote, sum)
+    });
+    let wrote = wrote?;
     let use_racks = outcome.racks_used;
-    let sum = analysis::summarize_plan(&cluster, &outcome, args.throttle);
     let mut notes = Vec::new();
     if settled > 0 {
         notes.push(format!(
@@ -322,10 +353,10 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             sum.totals.replicas_outside_targets
         ));
     }
-    if plan.is_empty() && warnings.is_empty() {
+    if plan_len == 0 && warnings.is_empty() {
         notes.push("nothing to do: the cluster is already balanced for these targets".into());
     }
-    let kept: Vec<String> = if plan.is_empty() {
+    let kept: Vec<String> = if plan_len == 0 {
         outputs
             .iter()
             .filter(|(_, p)| !is_stdout(p) && p.exists())
@@ -335,7 +366,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         Vec::new()
     };
     let file_of = |flag: &str| {
-        (!plan.is_empty())
+        (plan_len > 0)
             .then(|| outputs.iter().find(|(f, _)| *f == flag))
             .flatten()
             .map(|(_, p)| p.display().to_string())
@@ -344,7 +375,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
         ReportFormat::Markdown => {
             printer.data(&markdown::render(&markdown::Report {
                 title: "kafka-migrate plan".into(),
-                verdict: match (plan.len(), file_of("--out")) {
+                verdict: match (plan_len, file_of("--out")) {
                     (0, _) => {
                         "Nothing to do: the cluster is already balanced for these targets.".into()
                     }
@@ -370,7 +401,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             "seed": args.seed,
             "plan_file": file_of("--out"),
             "rollback_file": file_of("--rollback"),
-            "partitions_in_plan": plan.len(),
+            "partitions_in_plan": plan_len,
             "notes": notes,
             "warnings": warnings,
             "summary": super::disks::with_summary(&sum, disks.as_ref()),
@@ -392,7 +423,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
             }
         }
     }
-    if plan.is_empty() {
+    if plan_len == 0 {
         printer.note("no plan written: nothing changes");
     } else if outputs.iter().all(|(flag, _)| *flag != "--out") {
         printer.note("dry run: pass -o FILE to write the plan (-o - for standard output)");

@@ -285,6 +285,66 @@ struct OutMove<'a> {
     log_dirs: &'a [String],
 }
 
+/// One partition of a plan whose replicas go to whichever dir their broker
+/// picks (`log_dirs` all `any`), borrowed from where it is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub replicas: &'a [BrokerId],
+}
+
+/// Writes a plan entry by entry, byte for byte as [`to_json`] writes the
+/// same moves, without holding them or the JSON: `entries` must come
+/// sorted by topic-partition, each listed once, as [`Reassignment::new`]
+/// sorts and checks them.
+pub fn write_json<'a>(
+    w: &mut dyn std::io::Write,
+    entries: impl Iterator<Item = Entry<'a>>,
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    #[serde(bound(serialize = "Lazy<I>: Serialize"))]
+    struct Out<I> {
+        version: u32,
+        partitions: Lazy<I>,
+    }
+    #[derive(Serialize)]
+    struct OutEntry<'a> {
+        topic: &'a str,
+        partition: i32,
+        replicas: &'a [BrokerId],
+        log_dirs: AnyDirs,
+    }
+    /// A sequence serialized from an iterator, once.
+    struct Lazy<I>(std::cell::RefCell<Option<I>>);
+    impl<I: Iterator> Serialize for Lazy<I>
+    where
+        I::Item: Serialize,
+    {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let items = self.0.borrow_mut().take().expect("serialized once");
+            s.collect_seq(items)
+        }
+    }
+    /// `any` once per replica.
+    struct AnyDirs(usize);
+    impl Serialize for AnyDirs {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(std::iter::repeat_n(ANY_LOG_DIR, self.0))
+        }
+    }
+    let out = Out {
+        version: 1,
+        partitions: Lazy(std::cell::RefCell::new(Some(entries.map(|e| OutEntry {
+            topic: e.topic,
+            partition: e.partition,
+            replicas: e.replicas,
+            log_dirs: AnyDirs(e.replicas.len()),
+        })))),
+    };
+    serde_json::to_writer(w, &out).map_err(std::io::Error::from)
+}
+
 /// Compact JSON exactly as `kafka-reassign-partitions.sh` writes it.
 pub fn to_json(plan: &Reassignment) -> String {
     let out = OutPlan {

@@ -2,7 +2,7 @@
 //! `describe --json` writes and `plan --state` reads). Extra fields are
 //! allowed; see FIELD-GUIDE §1 for the required and optional ones.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,95 @@ struct RawBroker {
 #[serde(expecting = "a topic object with a name and partitions")]
 struct RawTopic {
     name: Option<String>,
-    partitions: Option<Vec<RawPartition>>,
+    #[serde(default, deserialize_with = "compact_partitions")]
+    partitions: Option<Vec<CompactPartition>>,
+}
+
+/// A partition as read, before it is checked: [`RawPartition`] with the
+/// fields of a partition in motion and its log dirs boxed together. A
+/// snapshot is read whole before it is checked (brokers may come after
+/// topics), and at 192 bytes a partition the raw form was the largest
+/// block while a 2M-partition snapshot was read; this one is about half.
+struct CompactPartition {
+    partition: Option<i64>,
+    replicas: Option<Vec<i64>>,
+    isr: Option<Vec<i64>>,
+    leader: Option<i64>,
+    size_bytes: Option<u64>,
+    rare: Option<Box<RareFields>>,
+}
+
+/// The fields most partitions do not have.
+struct RareFields {
+    target_replicas: Option<Vec<i64>>,
+    adding_replicas: Option<Vec<i64>>,
+    removing_replicas: Option<Vec<i64>>,
+    log_dirs: Option<Vec<Option<String>>>,
+}
+
+impl From<RawPartition> for CompactPartition {
+    fn from(p: RawPartition) -> Self {
+        let rare = (p.target_replicas.is_some()
+            || p.adding_replicas.is_some()
+            || p.removing_replicas.is_some()
+            || p.log_dirs.is_some())
+        .then(|| {
+            Box::new(RareFields {
+                target_replicas: p.target_replicas,
+                adding_replicas: p.adding_replicas,
+                removing_replicas: p.removing_replicas,
+                log_dirs: p.log_dirs,
+            })
+        });
+        CompactPartition {
+            partition: p.partition,
+            replicas: p.replicas,
+            isr: p.isr,
+            leader: p.leader,
+            size_bytes: p.size_bytes,
+            rare,
+        }
+    }
+}
+
+/// `partitions` as `Option<Vec<RawPartition>>` reads it (null or absent is
+/// `None`, the same messages), each partition made compact as it is read.
+fn compact_partitions<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<CompactPartition>>, D::Error> {
+    use serde::de::{SeqAccess, Visitor};
+    use std::fmt;
+    struct List;
+    impl<'de> Visitor<'de> for List {
+        type Value = Vec<CompactPartition>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(p) = seq.next_element::<RawPartition>()? {
+                out.push(p.into());
+            }
+            Ok(out)
+        }
+    }
+    struct Maybe;
+    impl<'de> Visitor<'de> for Maybe {
+        type Value = Option<Vec<CompactPartition>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("option")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_seq(List).map(Some)
+        }
+    }
+    d.deserialize_option(Maybe)
 }
 
 #[derive(Deserialize)]
@@ -70,6 +158,23 @@ pub fn parse_with_log_dirs(
     bytes: &[u8],
 ) -> Result<(Cluster, LogDirLayout), Problems> {
     let raw: RawSnapshot = super::json::parse(source, bytes, EXPECTED)?;
+    check(source, raw)
+}
+
+/// As [`parse_with_log_dirs`], the bytes let go of once read, before the
+/// snapshot is checked: a large snapshot's text is not held beside its
+/// cluster.
+pub fn parse_owned_with_log_dirs(
+    source: &str,
+    bytes: Vec<u8>,
+) -> Result<(Cluster, LogDirLayout), Problems> {
+    let raw: RawSnapshot = super::json::parse(source, &bytes, EXPECTED)?;
+    drop(bytes);
+    check(source, raw)
+}
+
+/// Checks a snapshot as read and builds its cluster and log dirs.
+fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Problems> {
     let mut problems = Vec::new();
     match &raw.version {
         None => problems.push(Problem::new("version", "missing required field")),
@@ -128,7 +233,7 @@ pub fn parse_with_log_dirs(
             ));
         }
     }
-    let known: HashSet<BrokerId> = brokers.iter().map(|b| b.id).collect();
+    let known: Known = brokers.iter().map(|b| b.id).collect();
 
     let mut topics = Vec::with_capacity(raw_topics.len());
     for (ti, t) in raw_topics.into_iter().enumerate() {
@@ -157,7 +262,7 @@ pub fn parse_with_log_dirs(
         };
         let mut partitions = Vec::with_capacity(raw_parts.len());
         for (pi, mut p) in raw_parts.into_iter().enumerate() {
-            let dirs = p.log_dirs.take();
+            let dirs = p.rare.as_mut().and_then(|r| r.log_dirs.take());
             if let Some(part) = partition(&name, pi, p, &known, &mut problems) {
                 if let Some(dirs) = dirs {
                     let tp = TopicPartition {
@@ -249,6 +354,26 @@ fn replica_dirs(
     }
 }
 
+/// The snapshot's broker ids, looked up once per replica listed, millions
+/// of times: a fast hash rather than SipHash (the file is the operator's
+/// own; a crafted one could only slow its own reading).
+type Known = rustc_hash::FxHashSet<BrokerId>;
+
+/// Where a partition's problems are reported (`topic-N`), made a string
+/// only for a problem: formatting it for each of millions of partitions
+/// was a good part of reading a snapshot.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    topic: &'a str,
+    number: i32,
+}
+
+impl From<Loc<'_>> for String {
+    fn from(l: Loc<'_>) -> String {
+        format!("{}-{}", l.topic, l.number)
+    }
+}
+
 fn valid_id(id: i64) -> Option<i32> {
     i32::try_from(id).ok().filter(|&v| v >= 0)
 }
@@ -256,8 +381,8 @@ fn valid_id(id: i64) -> Option<i32> {
 fn partition(
     topic: &str,
     index: usize,
-    p: RawPartition,
-    known: &HashSet<BrokerId>,
+    p: CompactPartition,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Option<Partition> {
     let Some(number) = p.partition else {
@@ -274,22 +399,22 @@ fn partition(
         ));
         return None;
     };
-    let loc = format!("{topic}-{number}");
+    let loc = Loc { topic, number };
     let Some(raw_replicas) = p.replicas else {
         problems.push(Problem::new(loc, "missing required field `replicas`"));
         return None;
     };
-    let replicas = broker_list(&loc, "replicas", &raw_replicas, known, problems);
+    let replicas = broker_list(loc, "replicas", &raw_replicas, known, problems);
     if replicas.is_empty() && raw_replicas.is_empty() {
-        problems.push(Problem::new(&loc, "empty replica list"));
+        problems.push(Problem::new(loc, "empty replica list"));
     }
     let isr = match &p.isr {
         Some(isr) => {
-            let isr = broker_list(&loc, "isr", isr, known, problems);
+            let isr = broker_list(loc, "isr", isr, known, problems);
             for b in &isr {
                 if !replicas.contains(b) {
                     problems.push(Problem::new(
-                        &loc,
+                        loc,
                         format!("isr names broker {b}, which is not a replica"),
                     ));
                 }
@@ -306,15 +431,17 @@ fn partition(
             Some(l) if replicas.contains(&l) => Some(l),
             _ => {
                 problems.push(Problem::new(
-                    &loc,
+                    loc,
                     format!("leader {l} is not one of the replicas"),
                 ));
                 None
             }
         },
     };
-    let moving = [&p.target_replicas, &p.adding_replicas, &p.removing_replicas];
-    let in_flight = in_flight(&loc, moving, &replicas, known, problems);
+    let in_flight = p.rare.and_then(|r| {
+        let moving = [&r.target_replicas, &r.adding_replicas, &r.removing_replicas];
+        in_flight(loc, moving, &replicas, known, problems)
+    });
     // A partition with problems stays listed, so that a second entry of
     // its number is reported too; the snapshot is refused either way.
     Some(Partition {
@@ -332,10 +459,10 @@ fn partition(
 /// target followed by the replicas being removed, and the adding replicas
 /// are part of the target; either of target and removing gives the other.
 fn in_flight(
-    loc: &str,
+    loc: Loc,
     [raw_target, raw_adding, raw_removing]: [&Option<Vec<i64>>; 3],
     replicas: &[BrokerId],
-    known: &HashSet<BrokerId>,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Option<InFlight> {
     if raw_target.is_none() && raw_adding.is_none() && raw_removing.is_none() {
@@ -405,10 +532,10 @@ fn in_flight(
 }
 
 fn broker_list(
-    loc: &str,
+    loc: Loc,
     field: &str,
     raw: &[i64],
-    known: &HashSet<BrokerId>,
+    known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Vec<BrokerId> {
     let mut out = Vec::with_capacity(raw.len());

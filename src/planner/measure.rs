@@ -10,6 +10,7 @@
 
 use super::Bounds;
 use super::bound;
+use super::online::Online;
 use super::state::{BrokerIx, State};
 use crate::model::{BrokerId, Cluster};
 
@@ -58,11 +59,11 @@ impl Ideals {
 
     /// Read off a fresh state of `cluster` (the cluster the state was made
     /// from: online partitions only).
-    pub(super) fn of(cluster: &Cluster, st: &State, use_racks: bool) -> Ideals {
+    pub(super) fn of(cluster: &Online, st: &State, use_racks: bool) -> Ideals {
         let mut names: Vec<&str> = Vec::new();
         if use_racks {
             names = cluster
-                .brokers
+                .brokers()
                 .iter()
                 .filter_map(|b| b.rack.as_deref())
                 .collect();
@@ -101,7 +102,7 @@ impl Ideals {
         } else {
             target_racks.clone()
         };
-        let topic_share = (0..cluster.topics.len())
+        let topic_share = (0..cluster.topic_count())
             .map(|t| {
                 slots
                     .iter()
@@ -122,17 +123,17 @@ impl Ideals {
 
     /// The same ideals for `full`, of which `online` is the part without
     /// its offline partitions: a topic left with none has no share.
-    pub(super) fn for_full(mut self, full: &Cluster, online: &Cluster) -> Ideals {
-        if full.topics.len() == online.topics.len() {
+    pub(super) fn for_full(mut self, full: &Cluster, online: &Online) -> Ideals {
+        if full.topics.len() == online.topic_count() {
             return self;
         }
         let mut shares = std::mem::take(&mut self.topic_share).into_iter();
-        let mut kept = online.topics.iter().map(|t| &t.name).peekable();
+        let mut kept = online.topic_names().peekable();
         self.topic_share = full
             .topics
             .iter()
             .map(|t| {
-                if kept.peek() == Some(&&t.name) {
+                if kept.peek() == Some(&t.name.as_str()) {
                     kept.next();
                     shares.next().expect("one share per kept topic")
                 } else {
@@ -149,19 +150,19 @@ impl Ideals {
 /// against. The planner measures its own start the same way.
 pub fn measure(cluster: &Cluster, targets: &[BrokerId], use_racks: bool) -> (Ideals, Bounds) {
     let offline = cluster.offline_mask();
-    let online = cluster.without(&offline);
+    let online = Online::new(cluster, &offline);
     let index = online.broker_index();
     let reps: Vec<Vec<BrokerIx>> = online
         .partitions()
         .map(|(_, p)| p.replicas.iter().map(|id| index[id] as BrokerIx).collect())
         .collect();
     let target: Vec<bool> = online
-        .brokers
+        .brokers()
         .iter()
         .map(|b| targets.contains(&b.id))
         .collect();
     let movable = vec![true; reps.len()];
-    let st = State::new(&online, reps, target, movable, use_racks);
+    let st = State::of(&online, reps, target, movable, use_racks);
     let ideals = Ideals::of(&online, &st, use_racks).for_full(cluster, &online);
     (ideals, Bounds::of(&st).0)
 }

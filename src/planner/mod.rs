@@ -101,6 +101,7 @@ mod level;
 mod measure;
 mod memo;
 mod moves;
+mod online;
 mod resolve;
 pub mod rng;
 mod search;
@@ -113,10 +114,11 @@ mod transport;
 
 use std::collections::BTreeSet;
 
-use crate::model::reassignment::{Move, Reassignment};
+use crate::model::reassignment::{Entry, Move, Reassignment};
 use crate::model::{BrokerId, Cluster, TopicPartition};
 pub use budget::Budget;
 pub use measure::{Ideals, RackIdeal, measure};
+use online::Online;
 use resolve::Job;
 pub use resolve::use_racks;
 use state::{BrokerIx, State};
@@ -262,6 +264,26 @@ impl Outcome {
         let moves = plan_moves(cluster, &self.assignment, Side::Before, None, |_, _| None);
         Reassignment::new("rollback", moves).expect("the snapshot's assignment is valid")
     }
+
+    /// The partitions whose replica list changes, as [`Self::reassignment`]
+    /// lists them (`Cluster::partitions()` order is topic-partition order),
+    /// borrowed rather than built: their replicas after the plan, or before
+    /// it (the rollback). What a plan file is streamed from.
+    pub fn entries<'a>(
+        &'a self,
+        cluster: &'a Cluster,
+        rollback: bool,
+    ) -> impl Iterator<Item = Entry<'a>> + 'a {
+        cluster
+            .partitions()
+            .zip(&self.assignment)
+            .filter(|((_, p), after)| p.replicas != **after)
+            .map(move |((t, p), after)| Entry {
+                topic: &t.name,
+                partition: p.partition,
+                replicas: if rollback { &p.replicas } else { after },
+            })
+    }
 }
 
 /// Which replicas a plan file lists: where they go (the plan) or where
@@ -319,11 +341,12 @@ pub(crate) fn plan_moves(
 pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
     let offline = cluster.offline_mask();
     if !offline.contains(&true) {
-        return plan_online(cluster, req);
+        return plan_online(&Online::all(cluster), req);
     }
     // Offline partitions stay out of the planning altogether, so that
     // quotas, bounds and topic shares are those of what can move.
-    let mut out = plan_online(&cluster.without(&offline), req)?;
+    let online = Online::new(cluster, &offline);
+    let mut out = plan_online(&online, req)?;
     let mut planned = std::mem::take(&mut out.assignment).into_iter();
     out.assignment = cluster
         .partitions()
@@ -337,7 +360,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
         })
         .collect();
     out.offline_partitions = cluster.offline_partitions();
-    out.ideals = out.ideals.for_full(cluster, &cluster.without(&offline));
+    out.ideals = out.ideals.for_full(cluster, &online);
     Ok(out)
 }
 
@@ -345,7 +368,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
 /// [`resolve`] → [`drain`] → [`counts`] → transport ([`search`]) →
 /// [`topics`] → [`level`] → [`bytes`] → [`budget`] → [`leaders`]. A
 /// substitution (`--replace`) runs only the first two.
-fn plan_online(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> {
+fn plan_online(cluster: &Online, req: &PlanRequest) -> Result<Outcome, PlanError> {
     let job = resolve::resolve(cluster, req)?;
     let planner = Planner {
         cluster,
@@ -368,7 +391,7 @@ fn move_bar(bound: u64) -> u64 {
 
 /// What the phases share: the cluster, the request and its resolution.
 struct Planner<'a> {
-    cluster: &'a Cluster,
+    cluster: &'a Online<'a>,
     req: &'a PlanRequest,
     job: &'a Job,
 }
@@ -379,7 +402,7 @@ impl Planner<'_> {
     /// ties broken by the seed.
     fn fresh(&self, reps: Vec<Vec<BrokerIx>>) -> State {
         let job = self.job;
-        let mut st = State::new(
+        let mut st = State::of(
             self.cluster,
             reps,
             job.target.clone(),
@@ -515,11 +538,15 @@ impl Planner<'_> {
         let assignment = st
             .reps
             .iter()
-            .map(|r| r.iter().map(|&b| cluster.brokers[b as usize].id).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|&b| cluster.brokers()[b as usize].id)
+                    .collect()
+            })
             .collect();
         let targets = (0..st.broker_count)
             .filter(|&b| st.target[b])
-            .map(|b| cluster.brokers[b].id)
+            .map(|b| cluster.brokers()[b].id)
             .collect();
         let healed = self.job.on_dead(&self.job.reps) - self.job.on_dead(&st.reps);
         Outcome {

@@ -3,7 +3,8 @@
 //! `--replace` substitution and a replication factor change, both made
 //! whole here), and whether racks count.
 //!
-//! Input: the cluster (online partitions only) and the [`PlanRequest`].
+//! Input: the cluster's online partitions ([`Online`]) and the
+//! [`PlanRequest`].
 //! Output: a [`Job`], or the [`PlanError`] that makes the request
 //! impossible. Invariant: every later phase starts from `Job::reps` and
 //! judges rack safety by `Job::use_racks`; nothing after this phase
@@ -11,6 +12,7 @@
 
 use std::collections::BTreeSet;
 
+use super::online::Online;
 use super::state::BrokerIx;
 use super::{PlanError, PlanRequest, Targets};
 use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
@@ -65,11 +67,11 @@ pub fn use_racks(cluster: &Cluster, ignore_racks: bool) -> Result<bool, PlanErro
 }
 
 /// Checks the request and makes it concrete. See the module documentation.
-pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanError> {
-    let nb = cluster.brokers.len();
+pub(super) fn resolve(cluster: &Online, req: &PlanRequest) -> Result<Job, PlanError> {
+    let nb = cluster.brokers().len();
     let index = cluster.broker_index();
     let idx = |id: BrokerId| index.get(&id).copied().ok_or(PlanError::UnknownBroker(id));
-    let alive: Vec<bool> = cluster.brokers.iter().map(|b| b.alive).collect();
+    let alive: Vec<bool> = cluster.brokers().iter().map(|b| b.alive).collect();
 
     let mut target = alive.clone();
     let mut replace: Vec<(BrokerIx, BrokerIx)> = Vec::new();
@@ -118,7 +120,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
     if ntargets == 0 {
         return Err(PlanError::NoTargets);
     }
-    let use_racks = use_racks(cluster, req.ignore_racks)?;
+    let use_racks = use_racks(cluster.cluster(), req.ignore_racks)?;
 
     let mut reps: Vec<Vec<BrokerIx>> = Vec::with_capacity(cluster.partition_count());
     let mut movable = Vec::with_capacity(cluster.partition_count());
@@ -138,8 +140,8 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
                         topic: t.name.clone(),
                         partition: p.partition,
                     },
-                    old: cluster.brokers[o as usize].id,
-                    new: cluster.brokers[n as usize].id,
+                    old: cluster.brokers()[o as usize].id,
+                    new: cluster.brokers()[n as usize].id,
                 });
             }
             let slot = reps[pi].iter().position(|&b| b == o).expect("checked");
@@ -184,7 +186,7 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
 
     // Replicas on dead brokers are healed whatever the target set says.
     let dead_brokers: Vec<BrokerId> = cluster
-        .brokers
+        .brokers()
         .iter()
         .enumerate()
         .filter(|(i, b)| !b.alive && reps.iter().any(|r| r.contains(&(*i as BrokerIx))))
@@ -207,16 +209,16 @@ pub(super) fn resolve(cluster: &Cluster, req: &PlanRequest) -> Result<Job, PlanE
 /// removed ones come off non-targets first, then duplicated racks, then the
 /// most loaded brokers, never the current leader when avoidable.
 fn change_rf(
-    cluster: &Cluster,
+    cluster: &Online,
     reps: &mut [Vec<BrokerIx>],
     movable: &[bool],
     target: &[bool],
     rf: usize,
     use_racks: bool,
 ) -> usize {
-    let nb = cluster.brokers.len();
+    let nb = cluster.brokers().len();
     let rack: Vec<Option<&str>> = cluster
-        .brokers
+        .brokers()
         .iter()
         .map(|b| if use_racks { b.rack.as_deref() } else { None })
         .collect();
@@ -233,7 +235,7 @@ fn change_rf(
             p.leader.and_then(|l| {
                 r.iter()
                     .copied()
-                    .find(|&b| cluster.brokers[b as usize].id == l)
+                    .find(|&b| cluster.brokers()[b as usize].id == l)
             })
         })
         .collect();

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 
 use super::bound::{TopicRacks, topic_floor};
 use super::ideal::{RfSums, bounds};
-use crate::model::Cluster;
+use super::online::Online;
 
 /// Dense broker index (position in `Cluster::brokers`).
 pub type BrokerIx = u16;
@@ -49,26 +49,36 @@ pub struct State {
 }
 
 impl State {
+    /// A state of every partition of `cluster` (see [`State::of`]).
+    #[cfg(test)]
     pub fn new(
-        cluster: &Cluster,
+        cluster: &crate::model::Cluster,
         reps: Vec<Vec<BrokerIx>>,
         target: Vec<bool>,
         movable: Vec<bool>,
         use_racks: bool,
     ) -> State {
-        let nb = cluster.brokers.len();
+        Self::of(&Online::all(cluster), reps, target, movable, use_racks)
+    }
+
+    /// A state of the partitions `cluster` lists, replicas at `reps` (one
+    /// list per partition, in its order).
+    pub(crate) fn of(
+        cluster: &Online,
+        reps: Vec<Vec<BrokerIx>>,
+        target: Vec<bool>,
+        movable: Vec<bool>,
+        use_racks: bool,
+    ) -> State {
+        let brokers = cluster.brokers();
+        let nb = brokers.len();
         let mut rack_names: Vec<&str> = Vec::new();
         if use_racks {
-            rack_names = cluster
-                .brokers
-                .iter()
-                .filter_map(|b| b.rack.as_deref())
-                .collect();
+            rack_names = brokers.iter().filter_map(|b| b.rack.as_deref()).collect();
             rack_names.sort_unstable();
             rack_names.dedup();
         }
-        let rack: Vec<Option<u16>> = cluster
-            .brokers
+        let rack: Vec<Option<u16>> = brokers
             .iter()
             .map(|b| {
                 let name = b.rack.as_deref()?;
@@ -85,14 +95,14 @@ impl State {
         let k_target = target_racks.len().max(1);
         let mut topic_of = Vec::with_capacity(reps.len());
         let mut size = Vec::with_capacity(reps.len());
-        for (ti, t) in cluster.topics.iter().enumerate() {
-            for p in &t.partitions {
+        for (ti, (_, partitions)) in cluster.topics().enumerate() {
+            for p in partitions {
                 topic_of.push(ti as u32);
                 size.push(p.size_bytes);
             }
         }
         // No topic's count on one broker can exceed its replicas.
-        let mut per_topic = vec![0usize; cluster.topics.len()];
+        let mut per_topic = vec![0usize; cluster.topic_count()];
         for (p, r) in reps.iter().enumerate() {
             per_topic[topic_of[p] as usize] += r.len();
         }
@@ -109,7 +119,7 @@ impl State {
             reps,
             count: vec![0; nb],
             bytes: vec![0; nb],
-            topic_counts: TopicCounts::new(cluster.topics.len(), nb, most),
+            topic_counts: TopicCounts::new(cluster.topic_count(), nb, most),
             partitions_on: vec![Vec::new(); nb],
             floor: vec![0; nb],
             ceiling: vec![0; nb],
@@ -122,7 +132,7 @@ impl State {
             bytes_moved: 0,
         };
         st.recount();
-        st.compute_quotas(cluster.topics.len());
+        st.compute_quotas(cluster.topic_count());
         st
     }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::analysis::{Totals, summarize_plan};
+use crate::model::reassignment;
 use crate::model::{Broker, Partition, Topic};
 use crate::synth::{Profile, generate};
 
@@ -166,6 +167,40 @@ fn offline_partitions_stay_and_the_rest_is_judged_without_them() {
     assert_eq!(t.topic_excess_after, 0);
     let plan = out.reassignment(&cluster);
     assert_eq!(plan.len(), 1, "only a-2 moves");
+}
+
+/// The plan file is streamed from `Outcome::entries`: it must be the plan
+/// `Outcome::reassignment` builds (and the rollback `rollback`), byte for
+/// byte, offline partitions and all.
+#[test]
+fn streamed_plan_and_rollback_are_the_built_ones() {
+    let profile = Profile {
+        brokers: 12,
+        racks: 3,
+        partitions: 800,
+        dead_brokers: 2,
+        rf1: 0.3,
+        ..Profile::default()
+    };
+    let cluster = generate(&profile, 7);
+    assert!(
+        cluster.offline_mask().contains(&true),
+        "some partitions offline"
+    );
+    let (out, _) = run(&cluster, &req());
+    let streamed = |rollback: bool| {
+        let mut bytes = Vec::new();
+        reassignment::write_json(&mut bytes, out.entries(&cluster, rollback)).unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+    let plan = out.reassignment(&cluster);
+    assert!(plan.len() > 10, "a plan worth comparing: {}", plan.len());
+    assert_eq!(out.entries(&cluster, false).count(), plan.len());
+    assert_eq!(streamed(false), reassignment::to_json(&plan));
+    assert_eq!(
+        streamed(true),
+        reassignment::to_json(&out.rollback(&cluster))
+    );
 }
 
 #[test]

@@ -43,6 +43,39 @@ fn plan_output_matches_kafka_byte_for_byte() {
     );
 }
 
+/// A plan written entry by entry (as `plan` streams it to its file) is
+/// the plan `to_json` writes, empty or not.
+#[test]
+fn streamed_plan_output_is_the_same_bytes() {
+    let stream = |entries: &[(&str, i32, &[i32])]| {
+        let mut out = Vec::new();
+        let entries = entries
+            .iter()
+            .map(|&(topic, partition, replicas)| reassignment::Entry {
+                topic,
+                partition,
+                replicas,
+            });
+        reassignment::write_json(&mut out, entries).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(
+        stream(&[("a", 2, &[2]), ("a", 10, &[1, 2, 3]), ("b\"q", 0, &[3, 1])]),
+        reassignment::to_json(
+            &Reassignment::new(
+                "x",
+                vec![
+                    Move::new(tp("b\"q", 0), vec![3, 1]),
+                    Move::new(tp("a", 10), vec![1, 2, 3]),
+                    Move::new(tp("a", 2), vec![2]),
+                ],
+            )
+            .unwrap()
+        )
+    );
+    assert_eq!(stream(&[]), reassignment::to_json(&Reassignment::default()));
+}
+
 #[test]
 fn plan_round_trips_and_defaults_log_dirs() {
     let input = r#"{"partitions":[{"topic":"t","partition":1,"replicas":[2,1]},
