@@ -36,7 +36,8 @@
 //! one of those costs a move beyond the bound, which counts only what must
 //! leave or arrive.
 
-use crate::model::{Broker, Cluster, Partition, Topic, rack_name};
+use crate::model::log_dirs::LogDirLayout;
+use crate::model::{Broker, Cluster, Partition, Topic, TopicPartition, rack_name};
 use crate::planner::rng::SplitMix64;
 
 #[derive(Debug, Clone)]
@@ -282,6 +283,45 @@ pub fn generate(profile: &Profile, seed: u64) -> Cluster {
 
 /// A log-normal multiplier with median 1 (sigma 1.5): most topics small,
 /// a few very large.
+/// Gives each alive broker `dirs` log dirs (`/var/lib/kafka/data-0` ...;
+/// `describe` cannot ask a dead one) and puts each of its replicas where
+/// Kafka would have created it: in the broker's
+/// dir holding the fewest partitions (the first of equals), partitions in
+/// the order they were created. Counts even, bytes not: partition sizes
+/// are heavy-tailed, which is why JBOD brokers drift apart.
+pub fn log_dirs(cluster: &Cluster, dirs: usize) -> LogDirLayout {
+    let names: Vec<String> = (0..dirs)
+        .map(|d| format!("/var/lib/kafka/data-{d}"))
+        .collect();
+    let mut layout = LogDirLayout::default();
+    let mut count: std::collections::BTreeMap<i32, Vec<usize>> = cluster
+        .brokers
+        .iter()
+        .filter(|b| b.alive)
+        .map(|b| {
+            layout.add_broker_dirs(b.id, names.iter().cloned());
+            (b.id, vec![0; dirs])
+        })
+        .collect();
+    for t in &cluster.topics {
+        for p in &t.partitions {
+            for b in &p.replicas {
+                let Some(held) = count.get_mut(b) else {
+                    continue;
+                };
+                let d = (0..dirs).min_by_key(|&d| (held[d], d)).expect("dirs >= 1");
+                held[d] += 1;
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                };
+                layout.insert(tp, *b, names[d].clone());
+            }
+        }
+    }
+    layout
+}
+
 fn heavy_tail(rng: &mut SplitMix64) -> f64 {
     let (u1, u2) = (rng.unit().max(1e-12), rng.unit());
     let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();

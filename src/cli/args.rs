@@ -11,7 +11,7 @@ use clap::Args;
 use super::exit::{CodedError, Exit, invalid};
 use super::printer::Printer;
 use crate::fsutil::read_input;
-use crate::kafka::config::{ClientSettings, ConfigError, Sources, parse_command_config};
+use crate::kafka::config::{ClientSettings, Sources, parse_command_config};
 use crate::kafka::{Admin, Bootstrap, KafkaError, parse_timeout};
 
 /// How a live command reaches the cluster.
@@ -70,13 +70,10 @@ impl ClusterArgs {
                 let text = String::from_utf8_lossy(&text);
                 let props = parse_command_config(&text, &RealSources).map_err(|e| {
                     let error = anyhow::anyhow!("--command-config {path}: {e}");
-                    let hint = matches!(e, ConfigError::NotYet { .. }).then(|| {
-                        "this release speaks PLAINTEXT, SSL (PEM or PKCS12 stores, client certificates) and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)".to_string()
-                    });
                     anyhow::Error::from(CodedError {
                         exit: Exit::Invalid,
                         error,
-                        hint,
+                        hint: None,
                     })
                 })?;
                 if !props.unknown.is_empty() {

@@ -84,8 +84,8 @@ Exit codes:
      warning and kept in the journal, for `throttle clear`)
   1  still in progress
   2  invalid input or usage: a bad plan, a journal of another plan
-  3  some partition diverged (at other replicas, not moving to the plan's)
-     or failed (vanished, or adding a replica on a broker that is down);
+  3  some partition diverged (at other replicas, not moving to the plan's;
+     or a replica in another log dir with no disk move running) or failed (vanished, or adding a replica on a broker that is down);
      the cluster cannot be reached or fails; the journal cannot be written";
 
 pub const CANCEL_EXIT_CODES: &str = "\

@@ -46,17 +46,11 @@ pub fn render(r: &Report) -> String {
         .iter()
         .filter(|b| b.replicas_before > 0 || b.replicas_after > 0 || b.target)
     {
-        let state = match (b.alive, b.target) {
-            (false, _) => "dead",
-            (true, false) => "drain",
-            (true, true) if b.replicas_before == 0 => "new",
-            (true, true) => "",
-        };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             b.id,
             cell(b.rack.as_deref().unwrap_or("-")),
-            state,
+            super::summary::state(b),
             change(b.replicas_before.to_string(), b.replicas_after.to_string()),
             change(b.leaders_before.to_string(), b.leaders_after.to_string()),
             change(human_bytes(b.bytes_before), human_bytes(b.bytes_after)),

@@ -3,9 +3,20 @@
 //! plan can heal, why a rack's brokers hold more, and a legend.
 
 use super::printer::{bar, table};
-use crate::analysis::Summary;
+use crate::analysis::{BrokerRow, Summary};
 use crate::model::health::name_some;
 use crate::units::{human_bytes, human_duration};
+
+/// What becomes of a broker: dead, drained (not a target), new (a
+/// target that starts empty), or blank for a target that stays.
+pub fn state(b: &BrokerRow) -> &'static str {
+    match (b.alive, b.target) {
+        (false, _) => "dead",
+        (true, false) => "drain",
+        (true, true) if b.replicas_before == 0 => "new",
+        (true, true) => "",
+    }
+}
 
 /// The terms of the summary, explained once after it.
 pub const LEGEND: &str = "\
@@ -42,15 +53,10 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
         .iter()
         .filter(|r| r.replicas_before > 0 || r.replicas_after > 0 || r.target)
         .map(|r| {
-            let state = match (r.alive, r.target) {
-                (false, _) => "dead",
-                (true, false) => "drain",
-                (true, true) => "",
-            };
             vec![
                 r.id.to_string(),
                 r.rack.clone().unwrap_or_else(|| "-".into()),
-                state.to_string(),
+                state(r).to_string(),
                 arrow(r.replicas_before, r.replicas_after),
                 arrow(r.leaders_before, r.leaders_after),
                 if r.bytes_before == r.bytes_after {
@@ -71,7 +77,7 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
         &[
             "broker",
             "rack",
-            "",
+            "state",
             "replicas",
             "preferred leaders",
             "bytes",

@@ -11,7 +11,7 @@ use super::printer::{OutputFormat, Printer};
 use super::{Output, check_outputs, write_outputs};
 use crate::fsutil::STDIO;
 use crate::model::snapshot;
-use crate::synth::{Profile, generate};
+use crate::synth::{Profile, generate, log_dirs};
 
 /// Ceilings that keep a typo from filling the memory: far above real
 /// clusters, and above the planner's own benchmark (300 brokers, a million
@@ -48,6 +48,11 @@ pub struct GenArgs {
     /// Racks of equal size (otherwise uneven).
     #[arg(long)]
     pub even_racks: bool,
+    /// Give every alive broker N log dirs (JBOD, 1 to 64) and record each
+    /// replica's, placed as Kafka would (the dir with the fewest
+    /// partitions): what `plan --balance-disks` evens out.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub log_dirs: Option<u64>,
     /// The same seed gives the same snapshot.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -125,7 +130,15 @@ pub fn exec(a: GenArgs) -> Result<Exit> {
     let output = Output {
         what: "snapshot".into(),
         path: &path,
-        contents: snapshot::to_json(&generate(&profile, a.seed)),
+        contents: {
+            let cluster = generate(&profile, a.seed);
+            match a.log_dirs {
+                Some(n) => {
+                    snapshot::to_json_with_log_dirs(&cluster, &log_dirs(&cluster, n as usize))
+                }
+                None => snapshot::to_json(&cluster),
+            }
+        },
     };
     for line in write_outputs(&printer, vec![output], a.no_clobber)? {
         printer.note(&line);

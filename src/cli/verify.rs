@@ -129,7 +129,12 @@ fn dirs_pending(dirs: &[DirView]) -> String {
             let how = match &d.state {
                 DirState::InPlace => return None,
                 DirState::Moving { .. } => "moving",
-                DirState::Elsewhere { .. } => "not started",
+                DirState::Elsewhere { current, .. } => {
+                    return Some(format!(
+                        "; broker {} in {current}, not being moved to {}",
+                        d.broker, d.log_dir
+                    ));
+                }
                 DirState::Absent => "replica not there yet",
             };
             Some(format!("; broker {} to {} ({how})", d.broker, d.log_dir))
@@ -164,6 +169,9 @@ fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
                     "diverged".into(),
                     match moving_to {
                         Some(t) => format!("at {replicas:?}, moving to {t:?}"),
+                        None if *replicas == p.target => {
+                            format!("at {replicas:?}{}", dirs_pending(&p.log_dirs))
+                        }
                         None => format!("at {replicas:?}, not moving"),
                     },
                 ),

@@ -2480,7 +2480,7 @@ fn a_new_replica_is_placed_in_its_named_dir() {
 }
 
 #[test]
-fn verify_shows_a_replica_off_its_dir_in_progress_until_it_lands() {
+fn verify_shows_a_disk_move_diverged_until_started_then_in_progress_until_it_lands() {
     let sim = two_disks();
     let p = plan_with_dirs(&[("t", 0, &[1, 2], &["any", "/sim/broker-2/d1"])]);
     let mut store = MemoryStore::new();
@@ -2493,16 +2493,21 @@ fn verify_shows_a_replica_off_its_dir_in_progress_until_it_lands() {
         ))
         .unwrap()
     };
-    // Not started: the replica is in the wrong dir.
+    // Not started: the replica is in the wrong dir and nothing moves it,
+    // so waiting would never end (Kafka: "is not being moved").
     let v = verdict(&mut store);
-    assert_eq!(v.verdict, Verdict::InProgress);
+    assert_eq!(v.verdict, Verdict::Failed);
     assert_eq!(
         v.partitions[0].status,
-        PartitionStatus::InProgress {
-            bytes_copied: 0,
-            bytes_total: 40 * MB
+        PartitionStatus::Diverged {
+            replicas: vec![1, 2],
+            moving_to: None
         }
     );
+    assert!(matches!(
+        &v.partitions[0].log_dirs[0].state,
+        super::disks::DirState::Elsewhere { current, .. } if current == "/sim/broker-2/d0"
+    ));
     let prep = prepared_with_dirs(&sim, &p);
     let no_wait = ApplySettings {
         no_wait: true,

@@ -42,7 +42,8 @@ pub enum PartitionStatus {
     /// a future log); the bytes count both kinds of copy.
     InProgress { bytes_copied: u64, bytes_total: u64 },
     /// Not heading to the plan's target: at other replicas with no move in
-    /// flight, or moving elsewhere (`moving_to`).
+    /// flight, or moving elsewhere (`moving_to`), or at its replicas with
+    /// a replica in another log dir and no disk move running.
     Diverged {
         replicas: Vec<BrokerId>,
         moving_to: Option<Vec<BrokerId>>,
@@ -266,7 +267,21 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
             (c + dc, t + dt)
         });
         let status = match status {
-            // The replica set is in place; the disks may not be.
+            // The replicas are in place and a disk move is neither done
+            // nor running: nothing will finish it (Kafka's `--verify`: "is
+            // not being moved"), as with replicas at other brokers.
+            PartitionStatus::Done
+                if dirs
+                    .iter()
+                    .any(|d| matches!(d.state, DirState::Elsewhere { .. })) =>
+            {
+                PartitionStatus::Diverged {
+                    replicas: m.replicas.clone(),
+                    moving_to: None,
+                }
+            }
+            // The replica set is in place; a disk is still copying (or the
+            // broker does not list the new replica yet).
             PartitionStatus::Done if dirs.iter().any(|d| d.state != DirState::InPlace) => {
                 PartitionStatus::InProgress {
                     bytes_copied: dir_copied,

@@ -299,10 +299,6 @@ pub struct CommandConfig {
 /// Why a properties file is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// A security feature this release does not have yet (SASL, client
-    /// certificates, PKCS12 stores).
-    #[error("{what}: {why}")]
-    NotYet { what: String, why: String },
     /// A setting that is wrong whatever the release.
     #[error("{key}: {why}")]
     Security { key: String, why: String },

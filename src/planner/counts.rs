@@ -284,22 +284,25 @@ fn export_from(
     if order.is_empty() {
         return false;
     }
-    let mut sources: Vec<BrokerIx> = cx.by_rack[r]
+    // Keys computed once; they end in the broker, so they are distinct and
+    // an unstable sort orders them as the stable one did.
+    let mut sources: Vec<(Reverse<i64>, Reverse<i64>, BrokerIx)> = cx.by_rack[r]
         .iter()
         .copied()
         .filter(|&b| !over_only || st.count[b as usize] > st.ceiling[b as usize])
+        .map(|b| {
+            let bi = b as usize;
+            (
+                Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
+                Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
+                b,
+            )
+        })
         .collect();
-    sources.sort_by_key(|&b| {
-        let bi = b as usize;
-        (
-            Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
-            Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
-            b,
-        )
-    });
+    sources.sort_unstable();
     sources
         .into_iter()
-        .any(|s| shed_one(st, cx, objective, s, max_class, order))
+        .any(|(_, _, s)| shed_one(st, cx, objective, s, max_class, order))
 }
 
 /// `reach[a][b]`: some replica on a target of rack `a` may move to rack `b`.
@@ -375,43 +378,33 @@ fn fill_one(
     // (source class, topic over cap at d, -excess at the source, tie)
     let mut best: Option<(FillKey, usize, BrokerIx)> = None;
     let mut weighed = 0;
-    'sources: for s in sources {
+    for s in sources {
         let si = s as usize;
-        for &p in &st.partitions_on[si] {
-            let p = p as usize;
-            if !st.holds(p, s) || !st.movable[p] || st.holds(p, d) {
-                continue;
-            }
-            let mask = allowed_racks(st, p, s);
-            if rd < 64 && mask & (1 << rd) == 0 || st.nracks > 64 && !st.rack_ok(p, s, d) {
-                continue;
-            }
-            let t = st.topic_of[p];
-            let tk = topic_class(st, t, d);
-            let ex = excess(st, t, s);
-            let tie = match objective {
-                Objective::Count => st.size[p] as i64,
-                Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
-            };
-            // A source above its ceiling first: taking from one within its
-            // range leaves a gap that costs another move.
-            let si_class = if st.count[si] > st.ceiling[si] {
-                0
-            } else if st.count[si] > st.floor[si] {
-                1
-            } else {
-                2
-            };
-            let key = (si_class, tk, -ex, tie);
-            if best.is_none_or(|(bk, _, _)| key < bk) {
-                best = Some((key, p, s));
-            }
-            weighed += 1;
-            if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count
-                || weighed >= FALLBACK_SCAN * 8
-            {
-                break 'sources;
-            }
+        // A source above its ceiling first: taking from one within its
+        // range leaves a gap that costs another move.
+        let si_class = if st.count[si] > st.ceiling[si] {
+            0
+        } else if st.count[si] > st.floor[si] {
+            1
+        } else {
+            2
+        };
+        // The same entries `partitions_on` has live, in its order.
+        let live = cx.take_live(st, s);
+        let found = fill_scan(
+            st,
+            cx,
+            objective,
+            d,
+            s,
+            si_class,
+            &live,
+            &mut best,
+            &mut weighed,
+        );
+        cx.put_live(s, live);
+        if found {
+            break;
         }
     }
     match best {
@@ -421,6 +414,68 @@ fn fill_one(
         }
         None => false,
     }
+}
+
+/// Weighs `s`'s candidates (its live list) for `fill_one`, keeping the
+/// best in `best`; true when the scan should stop (a perfect candidate,
+/// or enough weighed).
+#[allow(clippy::too_many_arguments)]
+fn fill_scan(
+    st: &State,
+    cx: &Ctx,
+    objective: Objective,
+    d: BrokerIx,
+    s: BrokerIx,
+    si_class: u8,
+    live: &[u32],
+    best: &mut Option<(FillKey, usize, BrokerIx)>,
+    weighed: &mut usize,
+) -> bool {
+    let rd = st.rack_of(d);
+    for &p in live {
+        let p = p as usize;
+        if !st.holds(p, s) || st.holds(p, d) {
+            continue;
+        }
+        let mask = allowed_racks(st, p, s);
+        if rd < 64 && mask & (1 << rd) == 0 || st.nracks > 64 && !st.rack_ok(p, s, d) {
+            continue;
+        }
+        *weighed += 1;
+        let limit = *weighed >= FALLBACK_SCAN * 8;
+        // Keys are compared part by part, and each part costs a lookup: a
+        // candidate already beaten on a leading part is only counted (the
+        // sources come mostly in class order, so once one above its
+        // ceiling has a candidate, the rest are mostly only counted).
+        let t = st.topic_of[p];
+        let lead = best.map(|(bk, _, _)| (bk.0, bk.1));
+        if lead.is_some_and(|l| l.0 < si_class) {
+            if limit {
+                return true;
+            }
+            continue;
+        }
+        let tk = topic_class(st, t, d);
+        if lead.is_some_and(|l| l < (si_class, tk)) {
+            if limit {
+                return true;
+            }
+            continue;
+        }
+        let ex = excess(st, t, s);
+        let tie = match objective {
+            Objective::Count => st.size[p] as i64,
+            Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
+        };
+        let key = (si_class, tk, -ex, tie);
+        if best.is_none_or(|(bk, _, _)| key < bk) {
+            *best = Some((key, p, s));
+        }
+        if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count || limit {
+            return true;
+        }
+    }
+    false
 }
 
 /// Brokers below their floor that already hold a topic two or more over
@@ -438,12 +493,11 @@ fn relieve_receivers(st: &mut State, allowance: u64) -> u64 {
     let starts = topic_starts(st);
     let over: Vec<(u32, BrokerIx)> = st
         .topic_counts
-        .entries()
-        .into_iter()
-        .filter(|&(t, b, n)| {
+        .entries_where(|t, b, n| {
             let bi = b as usize;
             st.target[bi] && st.count[bi] < st.floor[bi] && n > st.topic_cap(t, b) + 1
         })
+        .into_iter()
         .map(|(t, b, _)| (t, b))
         .collect();
     for (t, a) in over {

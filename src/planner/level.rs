@@ -44,9 +44,8 @@ pub fn level_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
     // ones that can be the worst (the rest stay below 2).
     let mut watch: Vec<(u32, BrokerIx)> = st
         .topic_counts
-        .entries()
+        .entries_where(|t, b, _| st.target[b as usize] && excess(st, t, b) >= 2)
         .into_iter()
-        .filter(|&(t, b, _)| st.target[b as usize] && excess(st, t, b) >= 2)
         .map(|(t, b, _)| (t, b))
         .collect();
     if watch.is_empty() {

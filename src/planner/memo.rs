@@ -205,4 +205,39 @@ mod tests {
         st.apply_move(3, 2, 3);
         assert!(!memo.fails(&st, 1, 1, &[2]));
     }
+
+    /// `fill_one`'s live lists (kept in `Ctx` beside this memo): the
+    /// entries `partitions_on` has live, in its order, whatever moved.
+    #[test]
+    fn a_live_list_keeps_partitions_on_order_and_drops_on_arrival() {
+        use super::super::moves::Ctx;
+        let mut st = state();
+        let mut cx = Ctx::new(&st);
+        let live = |st: &State| -> Vec<u32> {
+            st.partitions_on[2]
+                .iter()
+                .copied()
+                .filter(|&p| st.holds(p as usize, 2))
+                .collect()
+        };
+        let list = cx.take_live(&st, 2);
+        assert_eq!(list, vec![2, 3, 4, 5, 6]);
+        cx.put_live(2, list);
+        // A departure leaves the list as it is (checked on use).
+        cx.apply(&mut st, 2, 2, 5);
+        let list = cx.take_live(&st, 2);
+        assert_eq!(list, vec![2, 3, 4, 5, 6]);
+        cx.put_live(2, list);
+        // Coming back revives the old entry and adds one at the end.
+        cx.apply(&mut st, 2, 5, 2);
+        let list = cx.take_live(&st, 2);
+        assert_eq!(list, vec![2, 3, 4, 5, 6, 2]);
+        assert_eq!(list, live(&st));
+        cx.put_live(2, list);
+        // A move made without the context drops every list.
+        st.apply_move(3, 2, 5);
+        let list = cx.take_live(&st, 2);
+        assert_eq!(list, vec![2, 4, 5, 6, 2]);
+        assert_eq!(list, live(&st));
+    }
 }

@@ -77,6 +77,16 @@ pub(super) struct Ctx {
     pub(super) bideal: Vec<f64>,
     /// Fallback scans known to fail (see `memo`).
     pub(super) memo: FailMemo,
+    /// Per source broker, its movable replicas in `partitions_on` order
+    /// with the entries stale when built left out, for `fill_one`, which
+    /// walks a source's list from the start every time: sources shed their
+    /// smallest replicas first, so the stale entries pile up at the front.
+    /// Entries may go stale later (checked on use); an arrival at the
+    /// broker (which may revive an old entry) drops its list.
+    live: Vec<Option<Vec<u32>>>,
+    /// The state's move count the lists are known for; a move made
+    /// without [`Ctx::apply`] drops them all.
+    live_moves: u64,
 }
 
 impl Ctx {
@@ -106,6 +116,8 @@ impl Ctx {
             allowance: 0,
             bideal: byte_ideals(st),
             memo: FailMemo::new(st),
+            live: (0..st.broker_count).map(|_| None).collect(),
+            live_moves: st.moves,
         }
     }
 
@@ -121,7 +133,32 @@ impl Ctx {
         self.rack_count[rd] += 1;
         self.rot[rd] = self.rot[rd].wrapping_add(1);
         self.memo.moving(st, p, s, d);
+        let synced = self.live_moves == st.moves;
         st.apply_move(p, s, d);
+        if synced {
+            self.live_moves = st.moves;
+        }
+        self.live[d as usize] = None;
+    }
+
+    /// `s`'s live list (see `live`), built if missing; give it back with
+    /// [`Ctx::put_live`].
+    pub(super) fn take_live(&mut self, st: &State, s: BrokerIx) -> Vec<u32> {
+        if self.live_moves != st.moves {
+            self.live.iter_mut().for_each(|l| *l = None);
+            self.live_moves = st.moves;
+        }
+        self.live[s as usize].take().unwrap_or_else(|| {
+            st.partitions_on[s as usize]
+                .iter()
+                .copied()
+                .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+                .collect()
+        })
+    }
+
+    pub(super) fn put_live(&mut self, s: BrokerIx, list: Vec<u32>) {
+        self.live[s as usize] = Some(list);
     }
 
     /// Racks a replica leaving broker `s` may go to, in the order to try
@@ -261,16 +298,19 @@ pub(super) struct View {
 
 impl View {
     pub(super) fn build(st: &State, s: BrokerIx) -> View {
-        let mut parts: Vec<u32> = st.partitions_on[s as usize]
+        // Keys looked up once, not per comparison (two cache misses each
+        // on millions of partitions); they end in `p`, so they are distinct
+        // but for the same partition listed twice.
+        let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
             .iter()
             .copied()
             .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+            .map(|p| (st.topic_of[p as usize], st.size[p as usize], p))
             .collect();
-        parts.sort_unstable_by_key(|&p| (st.topic_of[p as usize], st.size[p as usize], p));
+        parts.sort_unstable();
         parts.dedup();
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-        for p in parts {
-            let t = st.topic_of[p as usize];
+        for (t, _, p) in parts {
             match groups.last_mut() {
                 Some((gt, g)) if *gt == t => g.push(p),
                 _ => groups.push((t, vec![p])),

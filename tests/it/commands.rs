@@ -483,6 +483,21 @@ fn describe_takes_the_bootstrap_from_the_environment_and_lists_dead_brokers() {
     mini.rt.block_on(mini.handle().stop_broker(4)).unwrap();
     let v = describe_json(&bootstrap);
     assert_eq!(alive(&v), [(1, true), (2, true), (3, true), (4, false)]);
+    let out = bin()
+        .args(["describe", "--timeout", "10"])
+        .env("KAFKA_MIGRATE_BOOTSTRAP", &bootstrap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_else(|| panic!("no row for broker {id}: {text}"))
+            .to_string()
+    };
+    assert!(text.contains("state"), "the column is named: {text}");
+    assert!(row("4").contains("dead"), "{text}");
+    assert!(row("1").contains("alive"), "{text}");
     // What describe wrote, plan reads and heals.
     let dir = TempDir::new().unwrap();
     let s = write(dir.path(), "s.json", &v["snapshot"].to_string());

@@ -311,3 +311,92 @@ fn check_holds_named_log_dirs_to_the_snapshot() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn gen_snapshot_log_dirs_gives_something_to_balance() {
+    // A new user can try --balance-disks without a cluster: every alive
+    // broker gets the dirs, each replica one of them, placed by partition
+    // count as Kafka does, which leaves the bytes uneven.
+    let dir = tempfile::TempDir::new().unwrap();
+    let state = dir.path().join("s.json");
+    let out = bin()
+        .args(["gen-snapshot", "--seed", "3", "--log-dirs", "3", "-o"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let snap = plan_doc(&state);
+    for b in snap["brokers"].as_array().unwrap() {
+        let dirs = b["log_dirs"].as_array().map_or(0, Vec::len);
+        let alive = b["alive"].as_bool() != Some(false);
+        assert_eq!(dirs, if alive { 3 } else { 0 }, "{b}");
+    }
+    // Kafka's rule: a broker's dirs hold partition counts one apart at most.
+    let mut held: std::collections::BTreeMap<(i64, String), u64> = Default::default();
+    for t in snap["topics"].as_array().unwrap() {
+        for p in t["partitions"].as_array().unwrap() {
+            // Only partitions wholly on the dead broker have none.
+            let Some(dirs) = p["log_dirs"].as_array() else {
+                continue;
+            };
+            for (b, d) in p["replicas"].as_array().unwrap().iter().zip(dirs) {
+                if let Some(d) = d.as_str() {
+                    *held
+                        .entry((b.as_i64().unwrap(), d.to_string()))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    for b in snap["brokers"].as_array().unwrap() {
+        let id = b["id"].as_i64().unwrap();
+        let counts: Vec<u64> = held
+            .iter()
+            .filter(|((x, _), _)| *x == id)
+            .map(|(_, n)| *n)
+            .collect();
+        if let (Some(lo), Some(hi)) = (counts.iter().min(), counts.iter().max()) {
+            assert!(hi - lo <= 1, "broker {id}: {counts:?}");
+        }
+    }
+    let out = bin()
+        .args(["plan", "--state"])
+        .arg(&state)
+        .args([
+            "--balance-disks",
+            "--allow-offline",
+            "--output",
+            "json",
+            "-o",
+        ])
+        .arg(dir.path().join("p.json"))
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let disks = report["summary"]["disks"]["brokers"].as_array().unwrap();
+    let outside_before = disks
+        .iter()
+        .filter(|b| b["spread_before"].as_u64() > b["tolerance_bytes"].as_u64())
+        .count();
+    assert!(outside_before > 0, "nothing to balance: {disks:?}");
+    for b in disks {
+        assert!(
+            b["spread_after"].as_u64() <= b["tolerance_bytes"].as_u64(),
+            "{b}"
+        );
+    }
+    // Without the flag the snapshot is the one it always was.
+    let plain = bin()
+        .args(["gen-snapshot", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert_exit(&plain, 0);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("log_dirs"));
+    let bad = bin()
+        .args(["gen-snapshot", "--log-dirs", "0"])
+        .output()
+        .unwrap();
+    assert_exit(&bad, 2);
+    assert!(String::from_utf8_lossy(&bad.stdout).is_empty());
+}

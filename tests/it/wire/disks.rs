@@ -113,6 +113,31 @@ pub async fn apply_moves_replicas_between_disks(b: &dyn Backend) {
     );
     assert_eq!(a.list_reassignments().await.unwrap(), Vec::new());
 
+    // A disk move nobody started is not "in progress": verify says the
+    // replica is not being moved and exits 3, as for replicas at other
+    // brokers, so a script polling for exit 0 or 1 does not wait forever.
+    let unstarted = tmp.path().join("unstarted.json");
+    std::fs::write(
+        &unstarted,
+        plan_json(&topic, &[ids[0], ids[1]], &[&other, "any"]),
+    )
+    .unwrap();
+    let out = cli(live_args("verify", &unstarted, &b.bootstrap())).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}: {}",
+        b.name(),
+        text(&out.stderr)
+    );
+    let expected = format!("broker {} in {current}, not being moved to {other}", ids[0]);
+    assert!(
+        text(&out.stdout).contains(&expected),
+        "{}: {}",
+        b.name(),
+        text(&out.stdout)
+    );
+
     let plan = tmp.path().join("disks.json");
     std::fs::write(
         &plan,
