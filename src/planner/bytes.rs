@@ -3,6 +3,8 @@
 //! by swaps where they do not. The count objective: the same steps, but
 //! only with replicas that move anyway, so they cost no move.
 
+use std::cell::Cell;
+
 use super::Objective;
 use super::state::{BrokerIx, State};
 
@@ -103,6 +105,39 @@ impl<'a> Pool<'a> {
             Pool::Moved { start, .. } => Some(start),
         }
     }
+
+    /// A replica that moved to `b` may go elsewhere for nothing.
+    fn may_go(&self, st: &State, p: usize, b: BrokerIx) -> bool {
+        st.movable[p] && self.moved_from().is_none_or(|start| !start[p].contains(&b))
+    }
+}
+
+/// What a broker's pool list offers: the replicas really on it that may
+/// go, de-duplicated, in list order (as the heavy side of a step reads
+/// them) and by size (as the light side does). A pass tries one heavy
+/// broker against many partners and the same partners again on later
+/// passes, so this is kept per broker until a step changes it, instead
+/// of being rebuilt for every pair.
+struct Sendable {
+    in_order: Vec<usize>,
+    by_size: Vec<usize>,
+    /// The topic of each of `by_size`.
+    topics: Vec<u32>,
+}
+
+fn sendable(st: &State, pool: Pool, b: BrokerIx) -> Sendable {
+    let in_order: Vec<usize> = live(st, &pool.listed()[b as usize], b)
+        .into_iter()
+        .filter(|&p| pool.may_go(st, p, b))
+        .collect();
+    let mut by_size = in_order.clone();
+    by_size.sort_unstable_by_key(|&q| (st.size[q], q));
+    let topics = by_size.iter().map(|&q| st.topic_of[q]).collect();
+    Sendable {
+        in_order,
+        by_size,
+        topics,
+    }
 }
 
 fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<BrokerIx>]>) {
@@ -115,6 +150,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<BrokerIx>]>) {
     let mut arrived = start.map_or_else(Vec::new, |start| st.arrivals(start));
     let bideal = byte_ideals(st);
     let mut blocked: rustc_hash::FxHashSet<(BrokerIx, BrokerIx)> = Default::default();
+    let mut offers: Vec<Option<Sendable>> = (0..st.broker_count).map(|_| None).collect();
     let max_steps = st.reps.len() * 4 + 1000;
     for _ in 0..max_steps {
         let ratios: Vec<f64> = (0..st.broker_count)
@@ -149,7 +185,9 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<BrokerIx>]>) {
                         listed: &st.partitions_on,
                     },
                 };
-                if let Some((p, q)) = byte_step(st, &bideal, s, d, pool) {
+                if let Some((p, q)) = byte_step(st, &bideal, s, d, pool, &mut offers) {
+                    offers[s as usize] = None;
+                    offers[d as usize] = None;
                     st.apply_move(p, s, d);
                     if let Some(q) = q {
                         st.apply_move(q, d, s);
@@ -186,6 +224,7 @@ fn byte_step(
     s: BrokerIx,
     d: BrokerIx,
     pool: Pool,
+    offers: &mut [Option<Sendable>],
 ) -> Option<(usize, Option<usize>)> {
     let (si, di) = (s as usize, d as usize);
     let dev_s = st.bytes[si] as f64 - bideal[si];
@@ -209,14 +248,13 @@ fn byte_step(
             Some(_) => st.topic_count(t, to) < st.share_of(t, to),
         }
     };
-    // A replica that moved to `b` may go elsewhere for nothing.
-    let may_go = |p: usize, b: BrokerIx| {
-        st.movable[p] && pool.moved_from().is_none_or(|start| !start[p].contains(&b))
-    };
     let single = |p: usize| pool.moved_from().is_some() && st.reps[p].len() == 1;
-    let mut from_s: Vec<usize> = live(st, &pool.listed()[s as usize], s)
-        .into_iter()
-        .filter(|&p| may_go(p, s) && !st.holds(p, d) && st.rack_ok(p, s, d))
+    let mut from_s: Vec<usize> = offers[si]
+        .get_or_insert_with(|| sendable(st, pool, s))
+        .in_order
+        .iter()
+        .copied()
+        .filter(|&p| !st.holds(p, d) && st.rack_ok(p, s, d))
         .collect();
     // Moved replicas are weighed by the largest, a bounded look.
     if pool.moved_from().is_some() && from_s.len() > SWAP_SCAN {
@@ -237,15 +275,32 @@ fn byte_step(
             }
         }
     }
-    let mut from_d: Vec<usize> = live(st, &pool.listed()[d as usize], d)
-        .into_iter()
-        .filter(|&q| may_go(q, d) && !st.holds(q, s) && st.rack_ok(q, d, s))
-        .collect();
-    from_d.sort_by_key(|&q| (st.size[q], q));
+    let offer = offers[di].get_or_insert_with(|| sendable(st, pool, d));
+    let list = &offer.by_size;
+    // Which of `d`'s replicas `s` may take, read only near each goal and
+    // once: the looks below see the list as if filtered first (a filtered
+    // sorted list is the sorted filtered list; sizes tie only with the
+    // partition as tie-break, and the list is de-duplicated).
+    let known: Vec<Cell<u8>> = vec![Cell::new(0); list.len()];
+    let takes = |i: usize| match known[i].get() {
+        0 => {
+            let q = list[i];
+            let ok = !st.holds(q, s) && st.rack_ok(q, d, s);
+            known[i].set(if ok { 1 } else { 2 });
+            ok
+        }
+        k => k == 1,
+    };
+    // Partners by topic (positions in `list`), for the topics there is
+    // something to send of.
+    let sent: rustc_hash::FxHashSet<u32> = from_s.iter().map(|&p| st.topic_of[p]).collect();
     let mut by_topic: rustc_hash::FxHashMap<u32, Vec<usize>> = Default::default();
-    for &q in &from_d {
-        by_topic.entry(st.topic_of[q]).or_default().push(q);
+    for (i, &tq) in offer.topics.iter().enumerate() {
+        if sent.contains(&tq) {
+            by_topic.entry(tq).or_default().push(i);
+        }
     }
+    let everything: Vec<usize> = (0..list.len()).collect();
     for &p in &from_s {
         let zp = st.size[p] as f64;
         // The best partner has size close to zp - want: the nearest one
@@ -257,16 +312,24 @@ fn byte_step(
                 && (st.topic_of[p] == st.topic_of[q] || topic_ok(st, p, d) && topic_ok(st, q, s))
         };
         let goal = zp - want;
-        let nearest = |list: &[usize]| {
-            let at = list.partition_point(|&q| (st.size[q] as f64) < goal);
-            let below = list[..at].iter().rev().take(SWAP_SCAN).find(|&&q| fits(q));
-            let above = list[at..].iter().take(SWAP_SCAN).find(|&&q| fits(q));
-            [below.copied(), above.copied()]
+        let nearest = |at: &[usize]| {
+            let cut = at.partition_point(|&i| (st.size[list[i]] as f64) < goal);
+            let near = |side: &mut dyn Iterator<Item = &usize>| {
+                side.copied()
+                    .filter(|&i| takes(i))
+                    .take(SWAP_SCAN)
+                    .map(|i| list[i])
+                    .find(|&q| fits(q))
+            };
+            [
+                near(&mut at[..cut].iter().rev()),
+                near(&mut at[cut..].iter()),
+            ]
         };
         let same = by_topic
             .get(&st.topic_of[p])
             .map_or([None, None], |l| nearest(l));
-        for q in nearest(&from_d).into_iter().chain(same).flatten() {
+        for q in nearest(&everything).into_iter().chain(same).flatten() {
             let g = gain(zp - st.size[q] as f64);
             if g > 0.0 && best.is_none_or(|(bg, _, _)| g > bg + 1.0) {
                 best = Some((g, p, Some(q)));

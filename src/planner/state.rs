@@ -590,7 +590,9 @@ impl TopicCounts {
         out
     }
 
-    /// Every (topic, broker, count) with a count above zero, sorted.
+    /// Every (topic, broker, count) with a count above zero, sorted
+    /// (the planner filters first, with [`Self::entries_where`]).
+    #[cfg(test)]
     pub fn entries(&self) -> Vec<(u32, BrokerIx, u32)> {
         self.entries_where(|_, _, _| true)
     }

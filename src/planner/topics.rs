@@ -8,6 +8,8 @@
 //! `limit` moves of the start (moves counted net of where replicas
 //! started).
 
+use rustc_hash::FxHashMap;
+
 use super::moves::{allowed_racks, topic_class, topic_starts};
 use super::state::{BrokerIx, State, move_cost};
 
@@ -24,61 +26,193 @@ pub fn repair_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
     let mut net = st.net_moves(start) as i64;
     let limit = limit as i64;
     let starts = topic_starts(st);
-    let bad: Vec<(u32, BrokerIx)> = st
-        .topic_counts
-        .entries()
-        .into_iter()
-        .filter(|&(t, b, n)| st.target[b as usize] && n > st.topic_cap(t, b) + 1)
-        .map(|(t, b, _)| (t, b))
-        .collect();
+    let bad = over_the_bar(st, &starts);
     let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
         .filter(|&b| st.target[b as usize])
         .collect();
+    let fixed = Fixed {
+        starts: &starts,
+        start,
+        targets: &targets,
+    };
+    let mut memo = Memo {
+        held: vec![None; st.broker_count],
+        came: None,
+    };
     for (t, a) in bad {
         while st.topic_count(t, a) > st.topic_cap(t, a) + 1 {
             let need_swap = st.count[a as usize] <= st.floor[a as usize];
             let fits = |(p, b, q): (usize, BrokerIx, Option<usize>)| {
                 net + cost(p, a, b) + q.map_or(0, |q| cost(q, b, a)) <= limit
             };
-            let found = repair_move(st, t, a, &starts, start, &targets, need_swap)
-                .filter(|&m| fits(m))
-                .or_else(|| {
-                    (!need_swap)
-                        .then(|| repair_move(st, t, a, &starts, start, &targets, true))
-                        .flatten()
-                        .filter(|&m| fits(m))
-                });
+            let spare = limit - net;
+            let mut look =
+                |st: &State, swap: bool| repair_move(st, &fixed, t, a, swap, spare, &mut memo);
+            let found = look(st, need_swap).filter(|&m| fits(m)).or_else(|| {
+                (!need_swap)
+                    .then(|| look(st, true))
+                    .flatten()
+                    .filter(|&m| fits(m))
+            });
             let Some((p, b, q)) = found else {
                 break;
             };
             net += cost(p, a, b);
-            st.apply_move(p, a, b);
+            memo.apply(st, start, p, a, b);
             if let Some(q) = q {
                 net += cost(q, b, a);
-                st.apply_move(q, b, a);
+                memo.apply(st, start, q, b, a);
             }
+        }
+    }
+}
+
+/// Every (topic, target) pair two or more over the topic's cap, sorted.
+/// Counted topic by topic from the replica lists (a partition holds a
+/// broker at most once, so this is the topic count): one pass in topic
+/// order, where sorting every (topic, broker) count would cost a sort of
+/// millions of entries on a large cluster.
+fn over_the_bar(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
+    let mut n = vec![0u32; st.broker_count];
+    let mut seen: Vec<BrokerIx> = Vec::new();
+    let mut bad = Vec::new();
+    for t in 0..starts.len() - 1 {
+        for p in starts[t]..starts[t + 1] {
+            for &b in &st.reps[p] {
+                if n[b as usize] == 0 {
+                    seen.push(b);
+                }
+                n[b as usize] += 1;
+            }
+        }
+        seen.sort_unstable();
+        let t = t as u32;
+        for &b in &seen {
+            if st.target[b as usize] && n[b as usize] > st.topic_cap(t, b) + 1 {
+                bad.push((t, b));
+            }
+            n[b as usize] = 0;
+        }
+        seen.clear();
+    }
+    bad
+}
+
+/// What every look of one repair shares.
+struct Fixed<'a> {
+    starts: &'a [usize],
+    start: &'a [Vec<BrokerIx>],
+    targets: &'a [BrokerIx],
+}
+
+/// What the looks remember between moves; every repair move goes through
+/// [`Memo::apply`], which keeps it exact.
+struct Memo {
+    /// Per broker, the movable replicas its partition list really holds
+    /// (the list keeps stale entries, most of it on a large cluster after
+    /// the count phases), in list order with their topics: the swap
+    /// partner's bounded look reads this instead of the whole list.
+    held: Vec<Option<Vec<(u32, u32)>>>,
+    /// Replicas on broker `b` (key `b << 16 | a`) that moved there from
+    /// `a`, not back on `a`: the only partners whose swap back to `a`
+    /// costs a move less. Counted when a look first needs it.
+    came: Option<FxHashMap<u32, u32>>,
+}
+
+impl Memo {
+    fn held(&mut self, st: &State, b: BrokerIx) -> &[(u32, u32)] {
+        self.held[b as usize].get_or_insert_with(|| {
+            st.partitions_on[b as usize]
+                .iter()
+                .filter(|&&q| st.movable[q as usize] && st.holds(q as usize, b))
+                .map(|&q| (q, st.topic_of[q as usize]))
+                .collect()
+        })
+    }
+
+    fn came(&mut self, st: &State, start: &[Vec<BrokerIx>], b: BrokerIx, a: BrokerIx) -> u32 {
+        let came = self.came.get_or_insert_with(|| {
+            let mut came = FxHashMap::default();
+            for p in 0..st.reps.len() {
+                came_from(st, start, p, |k| *came.entry(k).or_insert(0) += 1);
+            }
+            came
+        });
+        came.get(&(u32::from(b) << 16 | u32::from(a)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Moves `p`'s replica from `a` to `b`, keeping what is remembered.
+    fn apply(
+        &mut self,
+        st: &mut State,
+        start: &[Vec<BrokerIx>],
+        p: usize,
+        a: BrokerIx,
+        b: BrokerIx,
+    ) {
+        if let Some(came) = &mut self.came {
+            came_from(st, start, p, |k| *came.get_mut(&k).expect("counted") -= 1);
+        }
+        st.apply_move(p, a, b);
+        if let Some(came) = &mut self.came {
+            came_from(st, start, p, |k| *came.entry(k).or_insert(0) += 1);
+        }
+        if let Some(list) = &mut self.held[a as usize] {
+            list.retain(|&(q, _)| q as usize != p);
+        }
+        if let Some(list) = &mut self.held[b as usize] {
+            // The move appended `p` to `b`'s list; an older entry of it,
+            // stale until now, holds again in its place: read it anew.
+            let on_b = &st.partitions_on[b as usize];
+            if on_b[..on_b.len() - 1].contains(&(p as u32)) {
+                self.held[b as usize] = None;
+            } else if st.movable[p] {
+                list.push((p as u32, st.topic_of[p]));
+            }
+        }
+    }
+}
+
+/// Calls `f` with `b << 16 | a` for each broker `b` a movable `p` moved
+/// to from each broker `a` it left.
+fn came_from(st: &State, start: &[Vec<BrokerIx>], p: usize, mut f: impl FnMut(u32)) {
+    if !st.movable[p] {
+        return;
+    }
+    let (now, was) = (&st.reps[p], &start[p]);
+    for &b in now.iter().filter(|b| !was.contains(b)) {
+        for &a in was.iter().filter(|a| !now.contains(a)) {
+            f(u32::from(b) << 16 | u32::from(a));
         }
     }
 }
 
 /// A replica `p` of topic `t` on `a` and a broker `b` to take it, plus,
 /// when `a` cannot go below its floor, a replica `q` on `b` to send back.
+/// `spare` is what the plan may still add to the moves: a swap that
+/// cannot fit in it is not looked for.
 fn repair_move(
     st: &State,
+    fixed: &Fixed,
     t: u32,
     a: BrokerIx,
-    starts: &[usize],
-    start: &[Vec<BrokerIx>],
-    targets: &[BrokerIx],
     swap: bool,
+    spare: i64,
+    memo: &mut Memo,
 ) -> Option<(usize, BrokerIx, Option<usize>)> {
+    let (starts, start, targets) = (fixed.starts, fixed.start, fixed.targets);
     // Brokers that can take one more of `t` within its cap, emptiest first.
     let mut dests: Vec<(u32, BrokerIx)> = targets
         .iter()
         .copied()
-        .filter(|&b| b != a && topic_class(st, t, b) == 0)
-        .filter(|&b| swap || st.count[b as usize] < st.ceiling[b as usize])
-        .map(|b| (st.topic_count(t, b), b))
+        .filter(|&b| b != a && (swap || st.count[b as usize] < st.ceiling[b as usize]))
+        .filter_map(|b| {
+            // `topic_class(st, t, b) == 0`, with one look-up of the count.
+            let n = st.topic_count(t, b);
+            (n < st.topic_cap(t, b)).then_some((n, b))
+        })
         .collect();
     dests.sort_unstable();
     // Replicas that already moved first: sending one on is free.
@@ -117,20 +251,26 @@ fn repair_move(
     if !swap {
         return Some((p, b, None));
     }
+    // A partner sent back costs at least one move less only if it came
+    // from `a`; without one on `b`, no partner fits what is left.
+    let left = spare - move_cost(start, p, a, b);
+    if left < -1 || (left < 0 && memo.came(st, start, b, a) == 0) {
+        return None;
+    }
     // Something of another topic that `a` may take without going past
     // the bar, within its cap first, smallest first; a bounded look.
     let ra = st.rack_of(a);
-    st.partitions_on[b as usize]
+    memo.held(st, b)
         .iter()
-        .map(|&q| q as usize)
-        .filter(|&q| st.holds(q, b) && st.movable[q] && q != p && !st.holds(q, a))
-        .filter(|&q| st.topic_of[q] != t)
-        .filter(|&q| {
+        .filter(|&&(q, tq)| tq != t && q as usize != p)
+        .map(|&(q, tq)| (q as usize, tq))
+        .filter(|&(q, _)| !st.holds(q, a))
+        .filter(|&(q, _)| {
             let mask = allowed_racks(st, q, b);
             (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
         })
         .take(512)
-        .map(|q| (topic_class(st, st.topic_of[q], a), st.size[q], q))
+        .map(|(q, tq)| (topic_class(st, tq, a), st.size[q], q))
         .filter(|&(c, _, _)| c <= 1)
         .min()
         .map(|(_, _, q)| (p, b, Some(q)))
