@@ -169,6 +169,9 @@ impl Staged {
     /// As [`Staged::write_mode`], the contents written by `write` as it
     /// makes them (buffered), so that a large output is never held whole.
     pub fn write_with(dest: &Path, private: bool, write: &mut Writer<'_>) -> Result<Staged> {
+        if is_special(dest) {
+            return Self::write_through(dest, write);
+        }
         let name = dest
             .file_name()
             .with_context(|| format!("cannot write {}: not a file path", dest.display()))?;
@@ -218,10 +221,34 @@ impl Staged {
         Ok(staged)
     }
 
+    /// A device or pipe (`-o /dev/null`, `-o >(gzip > f)`) is written in
+    /// place: renaming a file over it would replace the device node itself
+    /// (as root, `/dev/null` would become a plain file), and it has no
+    /// contents to keep whole. Nothing is left to commit.
+    fn write_through(dest: &Path, write: &mut Writer<'_>) -> Result<Staged> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dest)
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+        write(&mut out)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        Ok(Staged {
+            tmp: PathBuf::new(),
+            dest: dest.to_path_buf(),
+            committed: true,
+        })
+    }
+
     /// Makes the file visible under its name. With `no_clobber`, an
     /// existing file there (one that appeared since the run checked) is
     /// kept: linking, unlike renaming, refuses to replace it.
     pub fn commit(mut self, no_clobber: bool) -> Result<()> {
+        if self.committed {
+            // Written in place (a device or pipe).
+            return Ok(());
+        }
         let done = if no_clobber {
             std::fs::hard_link(&self.tmp, &self.dest)
         } else {
@@ -241,6 +268,12 @@ impl Drop for Staged {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Whether `path` names something that exists and is neither a regular
+/// file nor a directory (a device, a pipe, a socket), following links.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// What writes a file's contents, piece by piece, to the writer given.

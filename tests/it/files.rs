@@ -480,3 +480,42 @@ fn abuse_script() {
         "{text}"
     );
 }
+
+/// `-o` naming a pipe (or a device) writes into it: renaming a file over it
+/// would replace the node itself (as root, `-o /dev/null` made /dev/null a
+/// plain file). A named pipe shows both: what the reader gets, and that
+/// the pipe is still a pipe.
+#[test]
+fn an_output_that_is_a_pipe_is_written_into_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    let fifo = dir.path().join("plan.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let out = run(&["plan", "--state", s(&state), "-o", s(&fifo)]);
+    assert_exit(&out, 0);
+    // Before joining: a replaced pipe leaves the reader waiting forever.
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo(),
+        "the pipe was replaced"
+    );
+    let got = reader.join().unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(plan["version"], 1, "{plan}");
+    assert_eq!(
+        entries(dir.path()),
+        ["plan.fifo", "s.json"],
+        "no temporary file left"
+    );
+}
