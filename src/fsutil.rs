@@ -172,6 +172,11 @@ impl Staged {
         if is_special(dest) {
             return Self::write_through(dest, write);
         }
+        // A link stays a link: the file it names is replaced whole, staged
+        // beside that file (`-o /dev/stdout` with stdout a file would
+        // otherwise put a plain file in place of /dev/stdout).
+        let resolved = follow_links(dest)?;
+        let dest = resolved.as_path();
         let name = dest
             .file_name()
             .with_context(|| format!("cannot write {}: not a file path", dest.display()))?;
@@ -268,6 +273,24 @@ impl Drop for Staged {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// The path a chain of links ends at (the path itself when it is no
+/// link), whether or not that exists yet, as the shell's `>` would write.
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        if !std::fs::symlink_metadata(&at).is_ok_and(|m| m.is_symlink()) {
+            return Ok(at);
+        }
+        let target =
+            std::fs::read_link(&at).with_context(|| format!("cannot write {}", path.display()))?;
+        at = match at.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    anyhow::bail!("cannot write {}: too many levels of links", path.display())
 }
 
 /// Whether `path` names something that exists and is neither a regular

@@ -519,3 +519,32 @@ fn an_output_that_is_a_pipe_is_written_into_not_replaced() {
         "no temporary file left"
     );
 }
+
+/// `-o` naming a link writes the file the link names and leaves the link
+/// (`-o /dev/stdout` with stdout redirected to a file put a plain file in
+/// place of /dev/stdout), also when that file does not exist yet.
+#[test]
+fn an_output_that_is_a_link_stays_a_link() {
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    for existing in [false, true] {
+        let real = dir.path().join("real.json");
+        let link = dir.path().join("link.json");
+        let _ = std::fs::remove_file(&real);
+        let _ = std::fs::remove_file(&link);
+        if existing {
+            std::fs::write(&real, "old").unwrap();
+        }
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        let out = run(&["plan", "--state", s(&state), "-o", s(&link)]);
+        assert_exit(&out, 0);
+        assert!(
+            std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+            "existing {existing}: the link was replaced"
+        );
+        let plan: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+        assert_eq!(plan["version"], 1, "{plan}");
+        assert_eq!(entries(dir.path()), ["link.json", "real.json", "s.json"]);
+    }
+}
