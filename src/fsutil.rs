@@ -308,11 +308,18 @@ pub fn write_all_atomic_with(
     files: &mut [(&Path, &mut Writer<'_>)],
     no_clobber: bool,
 ) -> Result<()> {
-    let staged = files
-        .iter_mut()
-        .map(|(p, w)| Staged::write_with(p, false, w))
-        .collect::<Result<Vec<_>>>()?;
-    for s in staged {
+    commit_all(
+        files
+            .iter_mut()
+            .map(|(p, w)| Staged::write_with(p, false, w)),
+        no_clobber,
+    )
+}
+
+/// Stages every file, then makes them all visible: a failure while
+/// writing leaves none.
+fn commit_all(staging: impl Iterator<Item = Result<Staged>>, no_clobber: bool) -> Result<()> {
+    for s in staging.collect::<Result<Vec<_>>>()? {
         s.commit(no_clobber)?;
     }
     Ok(())
@@ -331,12 +338,10 @@ pub fn write_all_atomic_mode(
     private: &[&Path],
     no_clobber: bool,
 ) -> Result<()> {
-    let staged = files
-        .iter()
-        .map(|(p, c)| Staged::write_mode(p, c, private.contains(p)))
-        .collect::<Result<Vec<_>>>()?;
-    for s in staged {
-        s.commit(no_clobber)?;
-    }
-    Ok(())
+    commit_all(
+        files
+            .iter()
+            .map(|(p, c)| Staged::write_mode(p, c, private.contains(p))),
+        no_clobber,
+    )
 }
