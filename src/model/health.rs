@@ -73,8 +73,13 @@ impl Cluster {
 
     /// The partitions with no replica on a live broker, sorted.
     pub fn offline_partitions(&self) -> Vec<TopicPartition> {
+        self.offline_partitions_of(&self.offline_mask())
+    }
+
+    /// [`Cluster::offline_partitions`] from a mask already computed.
+    pub fn offline_partitions_of(&self, offline: &[bool]) -> Vec<TopicPartition> {
         self.partitions()
-            .zip(self.offline_mask())
+            .zip(offline.iter().copied())
             .filter(|(_, off)| *off)
             .map(|((t, p), _)| TopicPartition {
                 topic: t.name.clone(),

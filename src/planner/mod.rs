@@ -359,7 +359,7 @@ pub fn plan(cluster: &Cluster, req: &PlanRequest) -> Result<Outcome, PlanError> 
             }
         })
         .collect();
-    out.offline_partitions = cluster.offline_partitions();
+    out.offline_partitions = cluster.offline_partitions_of(&offline);
     out.ideals = out.ideals.for_full(cluster, &online);
     Ok(out)
 }
