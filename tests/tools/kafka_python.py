@@ -23,6 +23,7 @@ with Python's error when it is missing, so the tests fail, never skip.
 """
 
 import json
+import time
 import sys
 import threading
 
@@ -90,13 +91,21 @@ def alter_retention(bootstrap, topic, ms):
         [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": ms})]
     )
     alter = [[r["error_code"], r["error_message"]] for r in altered.to_object()["resources"]]
-    configs = {}
-    for response in admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)]):
-        for r in response.to_object()["resources"]:
-            if r["error_code"] != 0:
-                alter.append([r["error_code"], r["error_message"]])
-            for e in r["config_entries"]:
-                configs[e["config_names"]] = [e["config_value"], e["config_source"]]
+    # The broker asked may not have the change yet (Kafka applies it when
+    # the metadata reaches it): look again for up to 10 s.
+    for _ in range(20):
+        configs = {}
+        errors = []
+        for response in admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)]):
+            for r in response.to_object()["resources"]:
+                if r["error_code"] != 0:
+                    errors.append([r["error_code"], r["error_message"]])
+                for e in r["config_entries"]:
+                    configs[e["config_names"]] = [e["config_value"], e["config_source"]]
+        if errors or configs.get("retention.ms", [None])[0] == str(ms):
+            break
+        time.sleep(0.5)
+    alter.extend(errors)
     admin.close()
     print(json.dumps({"alter": alter, "configs": configs}, sort_keys=True))
 
