@@ -63,6 +63,7 @@ struct RareFields {
     adding_replicas: Option<Vec<i64>>,
     removing_replicas: Option<Vec<i64>>,
     log_dirs: Option<Vec<Option<String>>>,
+    replica_sizes: Option<Vec<Option<u64>>>,
 }
 
 impl From<RawPartition> for CompactPartition {
@@ -70,13 +71,15 @@ impl From<RawPartition> for CompactPartition {
         let rare = (p.target_replicas.is_some()
             || p.adding_replicas.is_some()
             || p.removing_replicas.is_some()
-            || p.log_dirs.is_some())
+            || p.log_dirs.is_some()
+            || p.replica_sizes.is_some())
         .then(|| {
             Box::new(RareFields {
                 target_replicas: p.target_replicas,
                 adding_replicas: p.adding_replicas,
                 removing_replicas: p.removing_replicas,
                 log_dirs: p.log_dirs,
+                replica_sizes: p.replica_sizes,
             })
         });
         CompactPartition {
@@ -144,6 +147,9 @@ struct RawPartition {
     removing_replicas: Option<Vec<i64>>,
     /// Each replica's log dir, aligned with `replicas` (null: unknown).
     log_dirs: Option<Vec<Option<String>>>,
+    /// Each replica's own bytes, aligned with `replicas` (null: the
+    /// partition's `size_bytes`).
+    replica_sizes: Option<Vec<Option<u64>>>,
 }
 
 /// Parses and validates a snapshot. `source` names the input in messages.
@@ -263,20 +269,26 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
         let mut partitions = Vec::with_capacity(raw_parts.len());
         for (pi, mut p) in raw_parts.into_iter().enumerate() {
             let dirs = p.rare.as_mut().and_then(|r| r.log_dirs.take());
+            let own = p.rare.as_mut().and_then(|r| r.replica_sizes.take());
             if let Some(part) = partition(&name, pi, p, &known, &mut problems) {
-                if let Some(dirs) = dirs {
+                if dirs.is_some() || own.is_some() {
                     let tp = TopicPartition {
                         topic: name.clone(),
                         partition: part.partition,
                     };
-                    replica_dirs(
-                        tp,
-                        &part.replicas,
-                        dirs,
-                        &listed,
-                        &mut layout,
-                        &mut problems,
-                    );
+                    if let Some(own) = own {
+                        replica_sizes(&tp, &part, own, &mut layout, &mut problems);
+                    }
+                    if let Some(dirs) = dirs {
+                        replica_dirs(
+                            tp,
+                            &part.replicas,
+                            dirs,
+                            &listed,
+                            &mut layout,
+                            &mut problems,
+                        );
+                    }
                 }
                 partitions.push(part);
             }
@@ -303,6 +315,33 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
     }
     Problems::check(source, problems)?;
     Ok((Cluster { brokers, topics }, layout))
+}
+
+/// A partition's `replica_sizes`: as long as `replicas`, each a size or
+/// null (the partition's `size_bytes`).
+fn replica_sizes(
+    tp: &TopicPartition,
+    part: &Partition,
+    sizes: Vec<Option<u64>>,
+    layout: &mut LogDirLayout,
+    problems: &mut Vec<Problem>,
+) {
+    if sizes.len() != part.replicas.len() {
+        problems.push(Problem::new(
+            tp.to_string(),
+            format!(
+                "replica_sizes has {} entries but replicas has {} (one per replica, null for size_bytes)",
+                sizes.len(),
+                part.replicas.len()
+            ),
+        ));
+        return;
+    }
+    for (&b, size) in part.replicas.iter().zip(sizes) {
+        if let Some(size) = size {
+            layout.set_size(tp, b, size, part.size_bytes);
+        }
+    }
 }
 
 /// A partition's `log_dirs`: as long as `replicas`, each an absolute path
@@ -600,6 +639,8 @@ struct OutPartition<'a> {
     removing_replicas: Option<&'a [BrokerId]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_dirs: Option<Vec<Option<&'a str>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica_sizes: Option<Vec<u64>>,
 }
 
 /// Writes a snapshot as compact JSON (one line), the inverse of [`parse`].
@@ -609,7 +650,8 @@ pub fn to_json(cluster: &Cluster) -> String {
 
 /// Writes a snapshot with its log dirs, the inverse of
 /// [`parse_with_log_dirs`]: a broker's `log_dirs` when its dirs are known,
-/// a partition's when any of its replicas' is.
+/// a partition's when any of its replicas' is, and `replica_sizes` where a
+/// replica's own size is not the partition's.
 pub fn to_json_with_log_dirs(cluster: &Cluster, layout: &LogDirLayout) -> String {
     let out = OutSnapshot {
         version: 1,
@@ -633,24 +675,33 @@ pub fn to_json_with_log_dirs(cluster: &Cluster, layout: &LogDirLayout) -> String
                 partitions: t
                     .partitions
                     .iter()
-                    .map(|p| OutPartition {
-                        log_dirs: (!layout.replicas.is_empty())
-                            .then(|| {
-                                let tp = TopicPartition {
-                                    topic: t.name.clone(),
-                                    partition: p.partition,
-                                };
-                                layout.aligned(&tp, &p.replicas)
+                    .map(|p| {
+                        let tp = || TopicPartition {
+                            topic: t.name.clone(),
+                            partition: p.partition,
+                        };
+                        let own = |tp: TopicPartition| {
+                            layout.sizes.contains_key(&tp).then(|| {
+                                p.replicas
+                                    .iter()
+                                    .map(|&b| layout.size_of(&tp, b, p.size_bytes))
+                                    .collect()
                             })
-                            .flatten(),
-                        partition: p.partition,
-                        replicas: &p.replicas,
-                        isr: &p.isr,
-                        leader: p.leader.unwrap_or(-1),
-                        size_bytes: p.size_bytes,
-                        target_replicas: p.in_flight.as_ref().map(|m| m.target.as_slice()),
-                        adding_replicas: p.in_flight.as_ref().map(|m| m.adding.as_slice()),
-                        removing_replicas: p.in_flight.as_ref().map(|m| m.removing.as_slice()),
+                        };
+                        OutPartition {
+                            log_dirs: (!layout.replicas.is_empty())
+                                .then(|| layout.aligned(&tp(), &p.replicas))
+                                .flatten(),
+                            replica_sizes: (!layout.sizes.is_empty()).then(|| own(tp())).flatten(),
+                            partition: p.partition,
+                            replicas: &p.replicas,
+                            isr: &p.isr,
+                            leader: p.leader.unwrap_or(-1),
+                            size_bytes: p.size_bytes,
+                            target_replicas: p.in_flight.as_ref().map(|m| m.target.as_slice()),
+                            adding_replicas: p.in_flight.as_ref().map(|m| m.adding.as_slice()),
+                            removing_replicas: p.in_flight.as_ref().map(|m| m.removing.as_slice()),
+                        }
                     })
                     .collect(),
             })
