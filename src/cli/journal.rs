@@ -121,6 +121,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // the test's own scratch dir
     fn in_force_is_what_the_saved_journal_records() {
         use crate::exec::journal::Journal;
         use crate::exec::throttle::Undo;
