@@ -26,7 +26,10 @@ impl Partition {
     /// its leader, or a live replica in the ISR. A live replica outside
     /// the ISR is not elected (unclean election is off by default), so a
     /// partition whose in-sync replicas are all down stays without a
-    /// leader even though a copy of it is up. A snapshot without `isr`
+    /// leader even though a copy of it is up. (Kafka 4.x may elect an
+    /// eligible leader replica, KIP-966, outside the ISR: it does so as
+    /// soon as one is up, so a snapshot rarely shows one waiting, and a
+    /// new snapshot shows it leading.) A snapshot without `isr`
     /// has every replica in sync, so there any live replica counts.
     pub fn can_lead(&self, alive: impl Fn(BrokerId) -> bool) -> bool {
         self.leader.is_some_and(&alive) || self.isr.iter().any(|&b| alive(b))
