@@ -231,7 +231,7 @@ pub(super) fn rack_lock_bound(st: &State) -> u64 {
 /// The rack-routed bound (see [`flow_bound`]) of the starting state, or 0
 /// where it does not apply or would be slow.
 pub(super) fn flow_bound_of(st: &State) -> u64 {
-    let replicas: usize = st.reps.iter().map(Vec::len).sum();
+    let replicas: usize = st.reps.iter().map(|r| r.len()).sum();
     if st.k_target <= 1 || replicas as u64 > FLOW_BOUND_MAX_REPLICAS {
         return 0;
     }

@@ -26,6 +26,7 @@ use std::collections::BinaryHeap;
 
 use super::Objective;
 use super::bytes::byte_ideals;
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State};
 
 /// How far the planner may go: `--max-moves` and `--max-bytes`.
@@ -124,7 +125,7 @@ impl Ord for Entry {
 /// Applies to `st` (the cluster as it starts) the part of the whole plan
 /// `full` that does the most good within `budget` (see the module); all
 /// of it where it fits.
-pub fn select(st: &mut State, full: &[Vec<BrokerIx>], budget: &Budget, objective: Objective) {
+pub fn select(st: &mut State, full: &[Replicas], budget: &Budget, objective: Objective) {
     let changes: Vec<Change> = (0..st.reps.len())
         .filter_map(|p| {
             let gone: Vec<BrokerIx> = st.reps[p]
@@ -163,7 +164,7 @@ pub fn select(st: &mut State, full: &[Vec<BrokerIx>], budget: &Budget, objective
         return;
     }
     let bideal = byte_ideals(st);
-    let replicas: usize = st.reps.iter().map(Vec::len).sum();
+    let replicas: usize = st.reps.iter().map(|r| r.len()).sum();
     let mean_size = (st.bytes.iter().sum::<u64>() as f64 / replicas.max(1) as f64).max(1.0);
     // No topic may end further over its share than the worst at the start.
     let topic_limit = st.topic_excess().max(1);

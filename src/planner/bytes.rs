@@ -6,6 +6,7 @@
 use std::cell::Cell;
 
 use super::Objective;
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State};
 
 /// Phase `bytes`: for the count objective, [`even_moved_bytes`]; for the
@@ -17,7 +18,7 @@ use super::state::{BrokerIx, State};
 /// Input: the plan after topic leveling and where replicas started.
 /// Output: bytes nearer their shares. Invariant: with the count objective
 /// no move and no byte is added and no topic goes past its share.
-pub fn even_bytes(st: &mut State, start: &[Vec<BrokerIx>], objective: Objective) {
+pub fn even_bytes(st: &mut State, start: &[Replicas], objective: Objective) {
     match objective {
         Objective::Count => even_moved_bytes(st, start),
         Objective::Size => {
@@ -72,7 +73,7 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
 /// already move (from `start`) are sent elsewhere instead, traded or alone
 /// where counts stay in range, so the plan moves no more replicas and no
 /// more bytes, and no topic goes above its own share.
-pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
+pub fn even_moved_bytes(st: &mut State, start: &[Replicas]) {
     even_out(st, 0.01, Some(start));
 }
 
@@ -86,7 +87,7 @@ enum Pool<'a> {
     /// same kind: a single-replica partition, which only its broker can
     /// lead, for another, so leader balance stays as reachable as it was.
     Moved {
-        start: &'a [Vec<BrokerIx>],
+        start: &'a [Replicas],
         listed: &'a [Vec<u32>],
     },
 }
@@ -99,7 +100,7 @@ impl<'a> Pool<'a> {
     }
 
     /// Where replicas started, when only moved replicas may be sent.
-    fn moved_from(&self) -> Option<&'a [Vec<BrokerIx>]> {
+    fn moved_from(&self) -> Option<&'a [Replicas]> {
         match *self {
             Pool::Any { .. } => None,
             Pool::Moved { start, .. } => Some(start),
@@ -140,7 +141,7 @@ fn sendable(st: &State, pool: Pool, b: BrokerIx) -> Sendable {
     }
 }
 
-fn even_out(st: &mut State, tolerance: f64, start: Option<&[Vec<BrokerIx>]>) {
+fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
     let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
         .filter(|&b| st.target[b as usize])
         .collect();

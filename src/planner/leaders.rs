@@ -14,11 +14,11 @@
 
 use std::collections::VecDeque;
 
-use super::state::BrokerIx;
+use super::replicas::Replicas;
 
 /// Reorders `reps[p]` for movable partitions so that the first replicas are
 /// spread evenly over `target` brokers. Returns the partitions reordered.
-pub fn balance(reps: &mut [Vec<BrokerIx>], movable: &[bool], target: &[bool], nb: usize) -> usize {
+pub fn balance(reps: &mut [Replicas], movable: &[bool], target: &[bool], nb: usize) -> usize {
     let nt = target.iter().filter(|&&t| t).count();
     if nt == 0 || reps.is_empty() {
         return 0;
@@ -33,7 +33,7 @@ pub fn balance(reps: &mut [Vec<BrokerIx>], movable: &[bool], target: &[bool], nb
     let floor = total / nt as i64;
     let ceil = (total + nt as i64 - 1) / nt as i64;
     let mut changed = vec![false; reps.len()];
-    let mut set_leader = |reps: &mut [Vec<BrokerIx>], lead: &mut [i64], p: usize, slot: usize| {
+    let mut set_leader = |reps: &mut [Replicas], lead: &mut [i64], p: usize, slot: usize| {
         let old = reps[p][0] as usize;
         let new = reps[p][slot] as usize;
         reps[p].swap(0, slot);
@@ -128,7 +128,7 @@ pub fn balance(reps: &mut [Vec<BrokerIx>], movable: &[bool], target: &[bool], nb
 /// (partition, slot of the new leader) along a path to a broker whose
 /// leader count is at least two below `start`'s.
 fn augment(
-    reps: &[Vec<BrokerIx>],
+    reps: &[Replicas],
     led: &[Vec<u32>],
     lead: &[i64],
     target: &[bool],

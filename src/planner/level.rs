@@ -22,6 +22,7 @@
 //! one cannot, that level's steps are undone and leveling stops.
 
 use super::moves::topic_starts;
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State, move_cost};
 
 /// Replicas of the worst topic weighed per step, brokers they may go to,
@@ -39,7 +40,7 @@ struct Step {
 
 /// Lowers the worst topic excess while the plan stays within `limit` moves
 /// of `start` (or within what it already moves, if more).
-pub fn level_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
+pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
     // Entries two or more over, and every entry a step raises: the only
     // ones that can be the worst (the rest stay below 2).
     let mut watch: Vec<(u32, BrokerIx)> = st
@@ -153,7 +154,7 @@ impl Level {
     fn best(
         &self,
         st: &State,
-        start: &[Vec<BrokerIx>],
+        start: &[Replicas],
         targets: &[BrokerIx],
         range: std::ops::Range<usize>,
         t: u32,
@@ -219,7 +220,7 @@ impl Level {
     fn back(
         &self,
         st: &State,
-        start: &[Vec<BrokerIx>],
+        start: &[Replicas],
         t: u32,
         a: BrokerIx,
         b: BrokerIx,

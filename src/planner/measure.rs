@@ -11,6 +11,7 @@
 use super::Bounds;
 use super::bound;
 use super::online::Online;
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State};
 use crate::model::{BrokerId, Cluster};
 
@@ -152,7 +153,7 @@ pub fn measure(cluster: &Cluster, targets: &[BrokerId], use_racks: bool) -> (Ide
     let offline = cluster.offline_mask();
     let online = Online::new(cluster, &offline);
     let index = online.broker_index();
-    let reps: Vec<Vec<BrokerIx>> = online
+    let reps: Vec<Replicas> = online
         .partitions()
         .map(|(_, p)| p.replicas.iter().map(|id| index[id] as BrokerIx).collect())
         .collect();

@@ -160,7 +160,7 @@ mod tests {
                     .collect(),
             }],
         };
-        let reps = homes.iter().map(|&b| vec![b]).collect();
+        let reps = homes.iter().map(|&b| [b].into()).collect();
         State::new(&cluster, reps, vec![true; 6], vec![true; 10], true)
     }
 

@@ -102,6 +102,7 @@ mod measure;
 mod memo;
 mod moves;
 mod online;
+mod replicas;
 mod resolve;
 pub mod rng;
 mod search;
@@ -121,7 +122,7 @@ pub use measure::{Ideals, RackIdeal, measure};
 use online::Online;
 use resolve::Job;
 pub use resolve::use_racks;
-use state::{BrokerIx, State};
+use state::{Replicas, State};
 
 /// Which brokers should hold replicas afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -400,7 +401,7 @@ impl Planner<'_> {
     /// A state with replicas at `reps` and each broker's partitions in the
     /// order the phases take them: smallest first (fewest bytes moved),
     /// ties broken by the seed.
-    fn fresh(&self, reps: Vec<Vec<BrokerIx>>) -> State {
+    fn fresh(&self, reps: Vec<Replicas>) -> State {
         let job = self.job;
         let mut st = State::of(
             self.cluster,
@@ -518,7 +519,7 @@ impl Planner<'_> {
     /// The topic transport competes where it applies: every topic may
     /// move, no substitution, and few enough replicas for its flows.
     fn transport_applies(&self) -> bool {
-        let replicas: usize = self.job.reps.iter().map(Vec::len).sum();
+        let replicas: usize = self.job.reps.iter().map(|r| r.len()).sum();
         !self.job.substitutes()
             && self.job.movable.iter().all(|&m| m)
             && replicas as u64 <= bound::FLOW_BOUND_MAX_REPLICAS

@@ -87,6 +87,9 @@ pub(super) struct Ctx {
     /// The state's move count the lists are known for; a move made
     /// without [`Ctx::apply`] drops them all.
     live_moves: u64,
+    /// The open brokers per rack and class (see [`Open`]), for
+    /// [`find_dest`].
+    open: Open,
 }
 
 impl Ctx {
@@ -118,7 +121,14 @@ impl Ctx {
             memo: FailMemo::new(st),
             live: (0..st.broker_count).map(|_| None).collect(),
             live_moves: st.moves,
+            open: Open::default(),
         }
+        .with_open(st)
+    }
+
+    fn with_open(mut self, st: &State) -> Ctx {
+        self.open = Open::of(st, &self.by_rack);
+        self
     }
 
     pub(super) fn reset_scans(&mut self) {
@@ -134,11 +144,19 @@ impl Ctx {
         self.rot[rd] = self.rot[rd].wrapping_add(1);
         self.memo.moving(st, p, s, d);
         let synced = self.live_moves == st.moves;
+        let open_synced = self.open.moves == st.moves;
         st.apply_move(p, s, d);
         if synced {
             self.live_moves = st.moves;
         }
         self.live[d as usize] = None;
+        if open_synced {
+            self.open.update(st, s);
+            self.open.update(st, d);
+            self.open.moves = st.moves;
+        } else {
+            self.open = Open::of(st, &self.by_rack);
+        }
     }
 
     /// `s`'s live list (see `live`), built if missing; give it back with
@@ -241,39 +259,121 @@ pub(super) fn find_dest(
     // each topic over all open brokers instead of filling the first ones
     // up to the cap, so late topics still find room.
     let mut best: Option<((u8, u32, u32), BrokerIx)> = None;
-    for &r in order {
-        if r < 64 && mask & (1 << r) == 0 {
-            continue;
+    // Weighs `d` of class `c`; true on a perfect destination.
+    let weigh = |d: BrokerIx, c: u8, best: &mut Option<((u8, u32, u32), BrokerIx)>| {
+        if d == s || st.holds(p, d) || exact && !st.rack_ok(p, s, d) {
+            return false;
         }
-        let list = &cx.by_rack[r as usize];
-        let n = list.len();
-        if n == 0 {
-            continue;
+        let held = st.topic_count(t, d);
+        let key = (c, (held + 1).saturating_sub(st.topic_cap(t, d)), held);
+        if best.is_none_or(|(k, _)| key < k) {
+            *best = Some((key, d));
         }
-        let start = cx.rot[r as usize] % n;
-        for i in 0..n {
-            let d = list[(start + i) % n];
-            if d == s {
+        key == (0, 0, 0)
+    };
+    if max_class <= 1 && cx.open.moves == st.moves {
+        // Class by class, each in the scan order below restricted to the
+        // brokers of that class: the key starts with the class, so the
+        // same broker wins (ties go to the first in that order), and the
+        // brokers of a class the best already beats are never looked at.
+        for c in 0..=max_class {
+            if best.is_some() {
+                break;
+            }
+            for &r in order {
+                if r < 64 && mask & (1 << r) == 0 {
+                    continue;
+                }
+                let list = &cx.by_rack[r as usize];
+                if list.is_empty() {
+                    continue;
+                }
+                let start = (cx.rot[r as usize] % list.len()) as u32;
+                let open = &cx.open.pos[r as usize][c as usize];
+                let split = open.partition_point(|&i| i < start);
+                for &i in open[split..].iter().chain(&open[..split]) {
+                    let d = list[i as usize];
+                    if weigh(d, c, &mut best) {
+                        return Some(((0, 0), d));
+                    }
+                }
+            }
+        }
+    } else {
+        for &r in order {
+            if r < 64 && mask & (1 << r) == 0 {
                 continue;
             }
-            let c = class(st, d);
-            if c > max_class || best.is_some_and(|(k, _)| k.0 < c) {
+            let list = &cx.by_rack[r as usize];
+            if list.is_empty() {
                 continue;
             }
-            if st.holds(p, d) || exact && !st.rack_ok(p, s, d) {
-                continue;
-            }
-            let held = st.topic_count(t, d);
-            let key = (c, (held + 1).saturating_sub(st.topic_cap(t, d)), held);
-            if key == (0, 0, 0) {
-                return Some(((0, 0), d));
-            }
-            if best.is_none_or(|(k, _)| key < k) {
-                best = Some((key, d));
+            let start = cx.rot[r as usize] % list.len();
+            for &d in list[start..].iter().chain(&list[..start]) {
+                let c = class(st, d);
+                if c > max_class || best.is_some_and(|(k, _)| k.0 < c) {
+                    continue;
+                }
+                if weigh(d, c, &mut best) {
+                    return Some(((0, 0), d));
+                }
             }
         }
     }
     best.map(|((c, over, _), d)| ((c, over), d))
+}
+
+/// Per rack, the positions in `Ctx::by_rack` of its brokers below their
+/// floor (class 0) and below their ceiling (class 1), ascending: in the
+/// count phases most brokers are full, and a destination search scanned
+/// all of them to find the few open ones. Kept by [`Ctx::apply`]; a move
+/// made some other way (the state's move count tells) sends `find_dest`
+/// back to the full scan until the next `apply` rebuilds them.
+#[derive(Default)]
+struct Open {
+    pos: Vec<[Vec<u32>; 2]>,
+    /// Each target broker's rack and position in it.
+    at: Vec<Option<(u16, u32)>>,
+    moves: u64,
+}
+
+impl Open {
+    fn of(st: &State, by_rack: &[Vec<BrokerIx>]) -> Open {
+        let mut open = Open {
+            pos: (0..by_rack.len())
+                .map(|_| [Vec::new(), Vec::new()])
+                .collect(),
+            at: vec![None; st.broker_count],
+            moves: st.moves,
+        };
+        for (r, list) in by_rack.iter().enumerate() {
+            for (i, &b) in list.iter().enumerate() {
+                open.at[b as usize] = Some((r as u16, i as u32));
+                let c = class(st, b);
+                if c <= 1 {
+                    open.pos[r][c as usize].push(i as u32);
+                }
+            }
+        }
+        open
+    }
+
+    /// Puts `b` in the list of its class now.
+    fn update(&mut self, st: &State, b: BrokerIx) {
+        let Some((r, i)) = self.at[b as usize] else {
+            return;
+        };
+        let c = class(st, b) as usize;
+        for (k, list) in self.pos[r as usize].iter_mut().enumerate() {
+            match list.binary_search(&i) {
+                Ok(j) if k != c => {
+                    list.remove(j);
+                }
+                Err(j) if k == c => list.insert(j, i),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// How much further from their byte ideals `s` and `d` end up when `z`

@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 
 use super::online::Online;
+use super::replicas::Replicas;
 use super::state::BrokerIx;
 use super::{PlanError, PlanRequest, Targets};
 use crate::model::{BrokerId, Cluster, RackCoverage, TopicPartition};
@@ -28,7 +29,7 @@ pub(super) struct Job {
     pub movable: Vec<bool>,
     /// Where replicas start: the snapshot, substituted and with the new
     /// replication factor.
-    pub reps: Vec<Vec<BrokerIx>>,
+    pub reps: Vec<Replicas>,
     pub use_racks: bool,
     pub rf_changed: usize,
     /// Dead brokers that hold replicas at the start.
@@ -37,7 +38,7 @@ pub(super) struct Job {
 
 impl Job {
     /// Replicas on dead brokers in `reps`.
-    pub fn on_dead(&self, reps: &[Vec<BrokerIx>]) -> u64 {
+    pub fn on_dead(&self, reps: &[Replicas]) -> u64 {
         reps.iter()
             .flatten()
             .filter(|&&b| !self.alive[b as usize])
@@ -122,7 +123,7 @@ pub(super) fn resolve(cluster: &Online, req: &PlanRequest) -> Result<Job, PlanEr
     }
     let use_racks = use_racks(cluster.cluster(), req.ignore_racks)?;
 
-    let mut reps: Vec<Vec<BrokerIx>> = Vec::with_capacity(cluster.partition_count());
+    let mut reps: Vec<Replicas> = Vec::with_capacity(cluster.partition_count());
     let mut movable = Vec::with_capacity(cluster.partition_count());
     for (t, p) in cluster.partitions() {
         reps.push(p.replicas.iter().map(|id| index[id] as BrokerIx).collect());
@@ -210,7 +211,7 @@ pub(super) fn resolve(cluster: &Online, req: &PlanRequest) -> Result<Job, PlanEr
 /// most loaded brokers, never the current leader when avoidable.
 fn change_rf(
     cluster: &Online,
-    reps: &mut [Vec<BrokerIx>],
+    reps: &mut [Replicas],
     movable: &[bool],
     target: &[bool],
     rf: usize,
@@ -240,11 +241,13 @@ fn change_rf(
         })
         .collect();
     let mut changed = 0;
-    for (pi, r) in reps.iter_mut().enumerate() {
-        if !movable[pi] || r.len() == rf {
+    for (pi, slot) in reps.iter_mut().enumerate() {
+        if !movable[pi] || slot.len() == rf {
             continue;
         }
         changed += 1;
+        // A list is built whole (see `Replicas`): grown or cut here.
+        let r = &mut slot.to_vec();
         while r.len() < rf {
             let best = (0..nb)
                 .filter(|&b| target[b] && !r.contains(&(b as BrokerIx)))
@@ -271,6 +274,7 @@ fn change_rf(
             count[r[victim] as usize] -= 1;
             r.remove(victim);
         }
+        *slot = Replicas::new(r);
     }
     changed
 }

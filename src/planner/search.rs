@@ -10,13 +10,14 @@
 //! spread, fewer moves. Invariant: the plan returned ranks no worse than
 //! the one given.
 
-use super::state::{BrokerIx, State};
+use super::replicas::Replicas;
+use super::state::State;
 use super::{Planner, drain, move_bar, transport};
 
 /// The transport's search against one starting assignment.
 struct Search<'a> {
     planner: &'a Planner<'a>,
-    start: &'a [Vec<BrokerIx>],
+    start: &'a [Replicas],
     /// What the move bar is measured from: the bound, or the flow's own
     /// count optimum where the greedy cannot get within the bar of it.
     reference: u64,
@@ -112,7 +113,7 @@ impl Search<'_> {
 pub(super) fn compete(
     planner: &Planner,
     mut st: State,
-    start: &[Vec<BrokerIx>],
+    start: &[Replicas],
     bound: u64,
     start_excess: u32,
 ) -> State {

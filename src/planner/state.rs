@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 use super::bound::{TopicRacks, topic_floor};
 use super::ideal::{RfSums, bounds};
 use super::online::Online;
+pub use super::replicas::Replicas;
 
 /// Dense broker index (position in `Cluster::brokers`).
 pub type BrokerIx = u16;
@@ -22,7 +23,7 @@ pub struct State {
     pub topic_of: Vec<u32>,
     pub size: Vec<u64>,
     pub movable: Vec<bool>,
-    pub reps: Vec<Vec<BrokerIx>>,
+    pub reps: Vec<Replicas>,
     pub count: Vec<u32>,
     pub bytes: Vec<u64>,
     /// Replicas of a topic on a broker.
@@ -53,7 +54,7 @@ impl State {
     #[cfg(test)]
     pub fn new(
         cluster: &crate::model::Cluster,
-        reps: Vec<Vec<BrokerIx>>,
+        reps: Vec<Replicas>,
         target: Vec<bool>,
         movable: Vec<bool>,
         use_racks: bool,
@@ -65,7 +66,7 @@ impl State {
     /// list per partition, in its order).
     pub(crate) fn of(
         cluster: &Online,
-        reps: Vec<Vec<BrokerIx>>,
+        reps: Vec<Replicas>,
         target: Vec<bool>,
         movable: Vec<bool>,
         use_racks: bool,
@@ -286,7 +287,7 @@ impl State {
 
     /// Replicas that end where they did not start: a replica moved twice
     /// counts once, or not at all if it came back.
-    pub fn net_moves(&self, start: &[Vec<BrokerIx>]) -> u64 {
+    pub fn net_moves(&self, start: &[Replicas]) -> u64 {
         self.reps
             .iter()
             .zip(start)
@@ -296,7 +297,7 @@ impl State {
 
     /// Per broker, the partitions whose replica moved there from `start`:
     /// sending one of them elsewhere instead costs no move.
-    pub fn arrivals(&self, start: &[Vec<BrokerIx>]) -> Vec<Vec<u32>> {
+    pub fn arrivals(&self, start: &[Replicas]) -> Vec<Vec<u32>> {
         let mut arrived = vec![Vec::new(); self.broker_count];
         for (p, (r, s)) in self.reps.iter().zip(start).enumerate() {
             for &b in r.iter().filter(|b| !s.contains(b)) {
@@ -310,7 +311,7 @@ impl State {
     /// brokers it started on in another order; such a partition keeps its
     /// order, so only leader balance decides what is reordered (and a
     /// budget, which weighs changed brokers, sees the same plan).
-    pub fn keep_unmoved_order(&mut self, start: &[Vec<BrokerIx>]) {
+    pub fn keep_unmoved_order(&mut self, start: &[Replicas]) {
         for (r, s) in self.reps.iter_mut().zip(start) {
             if r != s && r.len() == s.len() && s.iter().all(|b| r.contains(b)) {
                 r.clone_from(s);
@@ -463,7 +464,7 @@ impl State {
 /// Moves it takes, counted from where the partition started, to put
 /// `p`'s replica on `to` instead of `from`: 0 for a replica that moved
 /// anyway, -1 if it goes back.
-pub fn move_cost(start: &[Vec<BrokerIx>], p: usize, from: BrokerIx, to: BrokerIx) -> i64 {
+pub fn move_cost(start: &[Replicas], p: usize, from: BrokerIx, to: BrokerIx) -> i64 {
     i64::from(!start[p].contains(&to)) - i64::from(!start[p].contains(&from))
 }
 

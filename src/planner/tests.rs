@@ -6,6 +6,7 @@ use crate::analysis::{Totals, summarize_plan};
 use crate::model::reassignment;
 use crate::model::{Broker, Partition, Topic};
 use crate::synth::{Profile, generate};
+use state::BrokerIx;
 
 fn broker(id: BrokerId, rack: Option<&str>, alive: bool) -> Broker {
     Broker {
@@ -260,7 +261,13 @@ fn allowed_racks_keep_partitions_spread() {
         brokers,
         topics: vec![topic("t", &[&[1, 2]])],
     };
-    let st = State::new(&cluster, vec![vec![0, 1]], vec![true; 3], vec![true], true);
+    let st = State::new(
+        &cluster,
+        vec![[0, 1].into()],
+        vec![true; 3],
+        vec![true],
+        true,
+    );
     // The replica on rack a may stay in a or go to c, never to b.
     assert_eq!(moves::allowed_racks(&st, 0, 0) & 0b111, 0b101);
 }
@@ -314,14 +321,14 @@ fn generated_clusters_meet_the_bar() {
 fn moved_state(
     cluster: &Cluster,
     moved: &[(std::ops::Range<usize>, BrokerIx)],
-) -> (State, Vec<Vec<BrokerIx>>) {
-    let start: Vec<Vec<BrokerIx>> = cluster
+) -> (State, Vec<Replicas>) {
+    let start: Vec<Replicas> = cluster
         .partitions()
-        .map(|(_, p)| vec![p.replicas[0] as BrokerIx - 1])
+        .map(|(_, p)| [p.replicas[0] as BrokerIx - 1].into())
         .collect();
     let mut reps = start.clone();
     for (range, b) in moved {
-        reps[range.clone()].fill(vec![*b]);
+        reps[range.clone()].fill([*b].into());
     }
     let target = cluster.brokers.iter().map(|b| b.alive).collect();
     let n = reps.len();
@@ -335,7 +342,7 @@ fn moved_state(
 /// broker 1, with what a count phase could leave: brokers 2 and 3 each
 /// took four of one topic (excess 2 over a share of 2), and `extra_c`
 /// more partitions of a topic `c` that never moved sit on broker 3.
-fn piled(extra_c: usize) -> (State, Vec<Vec<BrokerIx>>) {
+fn piled(extra_c: usize) -> (State, Vec<Replicas>) {
     let on_1: Vec<&[BrokerId]> = vec![&[1]; 6];
     let on_3: Vec<&[BrokerId]> = vec![&[3]; extra_c];
     let mut topics = vec![topic("a", &on_1), topic("b", &on_1)];
@@ -394,13 +401,13 @@ fn a_partition_back_on_its_brokers_keeps_its_order() {
         brokers: (1..=4).map(|id| broker(id, None, true)).collect(),
         topics: vec![topic("a", &[&[1, 2, 3], &[1, 2, 3]])],
     };
-    let start: Vec<Vec<BrokerIx>> = vec![vec![0, 1, 2]; 2];
+    let start: Vec<Replicas> = vec![[0, 1, 2].into(); 2];
     // Sent on and back (0 -> 3 -> 1, 1 -> 0): the same brokers, rotated;
     // the second partition really moved.
-    let reps = vec![vec![1, 0, 2], vec![3, 1, 2]];
+    let reps = vec![[1, 0, 2].into(), [3, 1, 2].into()];
     let mut st = State::new(&cluster, reps, vec![true; 4], vec![true; 2], false);
     st.keep_unmoved_order(&start);
-    assert_eq!(st.reps, [vec![0, 1, 2], vec![3, 1, 2]]);
+    assert_eq!(st.reps, [Replicas::from([0, 1, 2]), [3, 1, 2].into()]);
 }
 
 #[test]

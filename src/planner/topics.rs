@@ -11,6 +11,7 @@
 use rustc_hash::FxHashMap;
 
 use super::moves::{allowed_racks, topic_class, topic_starts};
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State, move_cost};
 
 /// Topic repair: where a broker still holds two or more replicas of a
@@ -21,7 +22,7 @@ use super::state::{BrokerIx, State, move_cost};
 /// count phases already met the bound, so this only spends the slack the
 /// bar grants. A replica that already moved is sent on for free (it still
 /// moves once), so replicas that moved are tried first.
-pub fn repair_topics(st: &mut State, start: &[Vec<BrokerIx>], limit: u64) {
+pub fn repair_topics(st: &mut State, start: &[Replicas], limit: u64) {
     let cost = |p: usize, from: BrokerIx, to: BrokerIx| move_cost(start, p, from, to);
     let mut net = st.net_moves(start) as i64;
     let limit = limit as i64;
@@ -101,7 +102,7 @@ fn over_the_bar(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
 /// What every look of one repair shares.
 struct Fixed<'a> {
     starts: &'a [usize],
-    start: &'a [Vec<BrokerIx>],
+    start: &'a [Replicas],
     targets: &'a [BrokerIx],
 }
 
@@ -130,7 +131,7 @@ impl Memo {
         })
     }
 
-    fn came(&mut self, st: &State, start: &[Vec<BrokerIx>], b: BrokerIx, a: BrokerIx) -> u32 {
+    fn came(&mut self, st: &State, start: &[Replicas], b: BrokerIx, a: BrokerIx) -> u32 {
         let came = self.came.get_or_insert_with(|| {
             let mut came = FxHashMap::default();
             for p in 0..st.reps.len() {
@@ -144,14 +145,7 @@ impl Memo {
     }
 
     /// Moves `p`'s replica from `a` to `b`, keeping what is remembered.
-    fn apply(
-        &mut self,
-        st: &mut State,
-        start: &[Vec<BrokerIx>],
-        p: usize,
-        a: BrokerIx,
-        b: BrokerIx,
-    ) {
+    fn apply(&mut self, st: &mut State, start: &[Replicas], p: usize, a: BrokerIx, b: BrokerIx) {
         if let Some(came) = &mut self.came {
             came_from(st, start, p, |k| *came.get_mut(&k).expect("counted") -= 1);
         }
@@ -177,7 +171,7 @@ impl Memo {
 
 /// Calls `f` with `b << 16 | a` for each broker `b` a movable `p` moved
 /// to from each broker `a` it left.
-fn came_from(st: &State, start: &[Vec<BrokerIx>], p: usize, mut f: impl FnMut(u32)) {
+fn came_from(st: &State, start: &[Replicas], p: usize, mut f: impl FnMut(u32)) {
     if !st.movable[p] {
         return;
     }

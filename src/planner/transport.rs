@@ -35,6 +35,7 @@
 use std::collections::BTreeMap;
 
 use super::flow::{BIG, Flow, INF};
+use super::replicas::Replicas;
 use super::state::{BrokerIx, State};
 
 /// Brings every topic to at most its own share plus `excess` replicas
@@ -42,7 +43,7 @@ use super::state::{BrokerIx, State};
 /// flow finds (counted from `start`, the replicas before planning).
 /// Returns `None` (and changes nothing but the caps) when no placement
 /// fits; otherwise the replicas left over for the count phases.
-pub fn run(st: &mut State, start: &[Vec<BrokerIx>], excess: u32) -> Option<u64> {
+pub fn run(st: &mut State, start: &[Replicas], excess: u32) -> Option<u64> {
     st.set_topic_extra(excess.saturating_sub(1));
     let mut unplaced = place(st, &solve(st, start)?);
     for _ in 0..3 {
@@ -62,7 +63,7 @@ pub fn run(st: &mut State, start: &[Vec<BrokerIx>], excess: u32) -> Option<u64> 
 /// those count a partition's two replicas into one free rack, though not
 /// a strict bound (it keeps a replica out of a rack another replica of
 /// its partition leaves). `None` when no placement fits.
-pub fn count_moves(st: &mut State, start: &[Vec<BrokerIx>]) -> Option<u64> {
+pub fn count_moves(st: &mut State, start: &[Replicas]) -> Option<u64> {
     st.set_topic_extra(1 << 24);
     solve(st, start).map(|sol| sol.cost)
 }
@@ -94,7 +95,7 @@ struct Solution {
 /// those replicas already moved.
 type GroupKey = (u32, Vec<(BrokerIx, bool)>);
 
-fn solve(st: &State, start: &[Vec<BrokerIx>]) -> Option<Solution> {
+fn solve(st: &State, start: &[Replicas]) -> Option<Solution> {
     let mut groups: BTreeMap<GroupKey, Vec<usize>> = BTreeMap::new();
     for (p, reps) in st.reps.iter().enumerate() {
         let mut key: Vec<(BrokerIx, bool)> =
