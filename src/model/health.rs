@@ -76,7 +76,8 @@ impl Cluster {
     /// leader, and none can be elected until a broker holding it in sync
     /// returns.
     pub fn offline_mask(&self) -> Vec<bool> {
-        let alive: std::collections::HashSet<BrokerId> = self
+        // FxHash: one lookup per partition (or more), 2M on the largest.
+        let alive: rustc_hash::FxHashSet<BrokerId> = self
             .brokers
             .iter()
             .filter(|b| b.alive)

@@ -303,28 +303,11 @@ pub fn write_json<'a>(
     entries: impl Iterator<Item = Entry<'a>>,
 ) -> std::io::Result<()> {
     #[derive(Serialize)]
-    #[serde(bound(serialize = "Lazy<I>: Serialize"))]
-    struct Out<I> {
-        version: u32,
-        partitions: Lazy<I>,
-    }
-    #[derive(Serialize)]
     struct OutEntry<'a> {
         topic: &'a str,
         partition: i32,
         replicas: &'a [BrokerId],
         log_dirs: AnyDirs,
-    }
-    /// A sequence serialized from an iterator, once.
-    struct Lazy<I>(std::cell::RefCell<Option<I>>);
-    impl<I: Iterator> Serialize for Lazy<I>
-    where
-        I::Item: Serialize,
-    {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let items = self.0.borrow_mut().take().expect("serialized once");
-            s.collect_seq(items)
-        }
     }
     /// `any` once per replica.
     struct AnyDirs(usize);
@@ -333,16 +316,32 @@ pub fn write_json<'a>(
             s.collect_seq(std::iter::repeat_n(ANY_LOG_DIR, self.0))
         }
     }
-    let out = Out {
-        version: 1,
-        partitions: Lazy(std::cell::RefCell::new(Some(entries.map(|e| OutEntry {
+    // Entries are serialized into a buffer of our own and handed to `w` in
+    // large pieces: serde_json writing straight into `dyn Write` made a
+    // dynamic call for every token (a million-entry plan has tens of
+    // millions). The framing is serde_json's compact form of
+    // `{"version":1,"partitions":[...]}`, as `to_json` writes it.
+    const CHUNK: usize = 1 << 16;
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    buf.extend_from_slice(br#"{"version":1,"partitions":["#);
+    for (i, e) in entries.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        let entry = OutEntry {
             topic: e.topic,
             partition: e.partition,
             replicas: e.replicas,
             log_dirs: AnyDirs(e.replicas.len()),
-        })))),
-    };
-    serde_json::to_writer(w, &out).map_err(std::io::Error::from)
+        };
+        serde_json::to_writer(&mut buf, &entry).map_err(std::io::Error::from)?;
+        if buf.len() >= CHUNK {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(b"]}");
+    w.write_all(&buf)
 }
 
 /// Compact JSON exactly as `kafka-reassign-partitions.sh` writes it.

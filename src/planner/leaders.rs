@@ -51,6 +51,12 @@ pub fn balance(reps: &mut [Replicas], movable: &[bool], target: &[bool], nb: usi
             }
             let a = reps[p][0] as usize;
             let over = !target[a] || lead[a] > ceil;
+            // A leader neither over nor above the floor gives nothing up
+            // (`helps` below is false whoever would take it): most
+            // partitions, on every pass.
+            if !over && lead[a] <= floor {
+                continue;
+            }
             let best = (1..reps[p].len())
                 .filter(|&i| target[reps[p][i] as usize])
                 .min_by_key(|&i| (lead[reps[p][i] as usize], i));

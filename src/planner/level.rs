@@ -62,6 +62,7 @@ pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
         singles: st.singles(),
         arrived: st.arrivals(start),
         leader_cap: st.leader_cap(),
+        backs: (0..st.broker_count).map(|_| None).collect(),
     };
     // Each step lowers the sorted excesses, so this bound never binds; it
     // keeps a broken step rule from spinning forever.
@@ -127,10 +128,85 @@ struct Level {
     /// Partitions whose replica moved to each broker (may be stale).
     arrived: Vec<Vec<u32>>,
     leader_cap: u32,
+    /// Per broker, what [`Level::back`] weighs there, once asked; dropped
+    /// when a move changes it.
+    backs: Vec<Option<Backs>>,
+}
+
+/// The replicas on one broker that [`Level::back`] weighs (the first
+/// `SCAN` live entries of its arrivals and of its partition list, movable
+/// ones only), with what it reads of each laid out together. The same
+/// brokers are weighed again and again (a small topic's destinations are
+/// the first targets lacking it), and reading each candidate's replica
+/// lists, topic and movability through the state was a cache miss apiece:
+/// most of leveling's time on a 2M-partition plan. A move drops the cache
+/// of every broker holding the partition before or after it (its lists,
+/// and the replica list copied into the others, change); nothing else
+/// changes what is cached while a leveling runs.
+struct Backs {
+    items: Vec<Back>,
+    /// Each item's replicas now, then where its partition started.
+    brokers: Vec<BrokerIx>,
+}
+
+#[derive(Clone, Copy)]
+struct Back {
+    q: u32,
+    topic: u32,
+    at: u32,
+    reps: u16,
+    start: u16,
+}
+
+impl Backs {
+    fn of(st: &State, start: &[Replicas], arrived: &[u32], b: BrokerIx) -> Backs {
+        let mut out = Backs {
+            items: Vec::new(),
+            brokers: Vec::new(),
+        };
+        // Stale entries are skipped before the bounded look, not counted;
+        // duplicates are kept (they cannot change a minimum).
+        for list in [arrived, &st.partitions_on[b as usize]] {
+            let live = list
+                .iter()
+                .map(|&q| q as usize)
+                .filter(|&q| st.holds(q, b))
+                .take(SCAN);
+            for q in live.filter(|&q| st.movable[q]) {
+                out.items.push(Back {
+                    q: q as u32,
+                    topic: st.topic_of[q],
+                    at: out.brokers.len() as u32,
+                    reps: st.reps[q].len() as u16,
+                    start: start[q].len() as u16,
+                });
+                out.brokers.extend_from_slice(&st.reps[q]);
+                out.brokers.extend_from_slice(&start[q]);
+            }
+        }
+        out
+    }
+}
+
+/// [`State::rack_ok`] of a partition whose replicas are `reps`.
+fn rack_ok_of(st: &State, reps: &[BrokerIx], s: BrokerIx, d: BrokerIx) -> bool {
+    if st.rack[d as usize].is_none() || st.k_target <= 1 {
+        return true;
+    }
+    if st.rack[s as usize] == st.rack[d as usize] {
+        return true;
+    }
+    let after = st.spread(reps.iter().map(|&b| if b == s { d } else { b }));
+    let need = reps.len().min(st.k_target);
+    after >= need || after >= st.spread(reps.iter().copied())
 }
 
 impl Level {
     fn apply(&mut self, st: &mut State, p: usize, from: BrokerIx, to: BrokerIx) {
+        for &b in &st.reps[p] {
+            self.backs[b as usize] = None;
+        }
+        self.backs[to as usize] = None;
         if st.reps[p].len() == 1 {
             self.singles[from as usize] -= 1;
             self.singles[to as usize] += 1;
@@ -152,7 +228,7 @@ impl Level {
     /// ties go to the step that leaves the touched entries lowest.
     #[allow(clippy::too_many_arguments)]
     fn best(
-        &self,
+        &mut self,
         st: &State,
         start: &[Replicas],
         targets: &[BrokerIx],
@@ -218,7 +294,7 @@ impl Level {
     /// there staying below `bar`: (moves it costs, its topic's excess on
     /// `a` now, partition). Replicas that moved to `b` come first.
     fn back(
-        &self,
+        &mut self,
         st: &State,
         start: &[Replicas],
         t: u32,
@@ -226,25 +302,34 @@ impl Level {
         b: BrokerIx,
         bar: i64,
     ) -> Option<(i64, i64, usize)> {
-        // Stale entries are skipped before the bounded look, not counted.
-        let live = |list: &[u32]| -> Vec<usize> {
-            list.iter()
-                .map(|&q| q as usize)
-                .filter(|&q| st.holds(q, b))
-                .take(SCAN)
-                .collect()
-        };
-        let (arrived, stayed) = (
-            live(&self.arrived[b as usize]),
-            live(&st.partitions_on[b as usize]),
-        );
-        arrived
-            .into_iter()
-            .chain(stayed)
-            .filter(|&q| st.movable[q] && st.topic_of[q] != t)
-            .filter(|&q| !st.holds(q, a) && st.rack_ok(q, b, a))
-            .map(|q| (move_cost(start, q, b, a), excess(st, st.topic_of[q], a), q))
-            .filter(|&(_, y, _)| y < bar)
-            .min()
+        let arrived = &self.arrived[b as usize];
+        let backs = self.backs[b as usize].get_or_insert_with(|| Backs::of(st, start, arrived, b));
+        let mut best: Option<(i64, i64, usize)> = None;
+        for c in &backs.items {
+            if c.topic == t {
+                continue;
+            }
+            let q = c.q as usize;
+            let (at, n) = (c.at as usize, c.reps as usize);
+            let reps = &backs.brokers[at..at + n];
+            let started = &backs.brokers[at + n..at + n + c.start as usize];
+            debug_assert!(reps == &st.reps[q][..] && started == &start[q][..]);
+            if reps.contains(&a) || !rack_ok_of(st, reps, b, a) {
+                continue;
+            }
+            debug_assert_eq!(rack_ok_of(st, reps, b, a), st.rack_ok(q, b, a));
+            let cost = i64::from(!started.contains(&a)) - i64::from(!started.contains(&b));
+            debug_assert_eq!(cost, move_cost(start, q, b, a));
+            // The topic count is the one read left that misses the cache:
+            // only where the move cost can still win.
+            if best.is_some_and(|(least, ..)| cost > least) {
+                continue;
+            }
+            let key = (cost, excess(st, c.topic, a), q);
+            if key.1 < bar && best.is_none_or(|k| key < k) {
+                best = Some(key);
+            }
+        }
+        best
     }
 }
