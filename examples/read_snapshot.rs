@@ -1,0 +1,25 @@
+//! Reads a snapshot as `plan --state` does and nothing else, so that the
+//! reading can be timed and profiled alone:
+//! `cargo run --release --example read_snapshot -- FILE [RUNS]`.
+
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().expect("usage: read_snapshot FILE [RUNS]");
+    let runs: usize = args.next().map_or(1, |r| r.parse().expect("RUNS"));
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (cluster, layout) = kafka_migrate::cli::plan::load_state(&path).expect("snapshot");
+        let took = start.elapsed();
+        let replicas: usize = cluster.partitions().map(|(_, p)| p.replicas.len()).sum();
+        std::hint::black_box(&layout);
+        println!(
+            "{} brokers, {} topics, {} partitions, {replicas} replicas, read in {:.3} s",
+            cluster.brokers.len(),
+            cluster.topics.len(),
+            cluster.partition_count(),
+            took.as_secs_f64()
+        );
+    }
+}
