@@ -632,7 +632,7 @@ mod tests {
             snapshot(&[ok]).replace("\"port\":9092", "\"port\":70000"),
             snapshot(&[ok]).replace("\"alive\":true", "\"alive\":1"),
             format!(r#"{{"version":1,"topics":[{ok}],"brokers":[{{"id":1}}]}}"#),
-            format!(r#"{{"version":1,"brokers":[{{"id":1}}]}}"#),
+            r#"{"version":1,"brokers":[{"id":1}]}"#.to_string(),
             format!("\u{1}{}", snapshot(&[ok])),
         ];
         for json in cases {
