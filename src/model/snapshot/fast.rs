@@ -532,7 +532,7 @@ impl<'a> Cur<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{EXPECTED, RawSnapshot, check};
+    use super::super::{EXPECTED, Known, RawSnapshot, check};
     use super::*;
 
     type Read = Result<(Cluster, LogDirLayout), Problems>;
@@ -669,16 +669,25 @@ mod tests {
         }
         assert_eq!(same(&json).unwrap().0.topics.len(), 40);
 
-        // A log dir holding what a boundary looks like, where the parts
-        // would start.
-        let trap = r#"{"name":"x","partitions":[{"partition":0,"replicas":[1],"log_dirs":["/d},{\"name\":"]}]}"#;
-        let mut many = vec![trap; 30];
-        many.push(refs[0]);
-        let json = snapshot(&many);
-        let want = by_serde(&json);
-        for parts in [2, 3] {
-            let got = read_in("s.json", json.as_bytes(), Some(parts));
-            assert!(got.is_none() || got == Some(want.clone()), "{parts}");
-        }
+        // A part is only taken when the one before it ends exactly at its
+        // start: not one byte into a topic, nor past the array's end.
+        let brokers = by_serde(&json).map(|(c, _)| c.brokers).unwrap();
+        let known = Known::new(brokers.iter().map(|b| b.id));
+        let refs = Refs {
+            known,
+            listed: [(1, vec!["/d1".to_string(), "/d2".to_string()])].into(),
+        };
+        let upto = |until: usize| {
+            let mut c = Cur {
+                b: json.as_bytes(),
+                i: from,
+            };
+            read_part(&mut c, &refs, Some(until)).map(|(t, _)| (t.len(), c.i))
+        };
+        let (topics, at) = upto(starts[1]).expect("a real boundary");
+        assert_eq!((at, json[starts[1]..].starts_with('{')), (starts[1], true));
+        assert!(topics > 0 && topics < 40, "{topics}");
+        assert_eq!(upto(starts[1] + 1), None);
+        assert_eq!(upto(json.len()), None);
     }
 }
