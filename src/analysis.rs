@@ -3,7 +3,7 @@
 //! safety and the time a throttle implies. Pure: used by `plan` and `check`
 //! summaries alike.
 //!
-//! Offline partitions (no replica on a live broker) are counted in the
+//! Offline partitions (no in-sync replica on a live broker) are counted in the
 //! per-broker rows, where they are, but left out of every figure a plan is
 //! judged by (ideal, bounds, excess, bytes share, replicas outside the
 //! targets): no plan can move them. They are listed on their own.
@@ -62,7 +62,7 @@ pub struct Totals {
     pub rack_violations_after: u64,
     /// Replicas outside the target set, offline partitions aside.
     pub replicas_outside_targets: u64,
-    /// Partitions with no replica on a live broker (listed in
+    /// Partitions with no in-sync replica on a live broker (listed in
     /// [`Summary::offline_partitions`]).
     pub offline_partitions: u64,
     pub max_inbound_bytes: u64,
@@ -76,7 +76,7 @@ pub struct Totals {
 pub struct Summary {
     pub brokers: Vec<BrokerRow>,
     pub totals: Totals,
-    /// Partitions no move can heal: no replica on a live broker.
+    /// Partitions no move can heal: no in-sync replica on a live broker.
     pub offline_partitions: Vec<TopicPartition>,
     /// Racks whose brokers must each hold clearly more than an even share.
     pub crowded_racks: Vec<CrowdedRack>,

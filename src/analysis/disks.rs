@@ -81,9 +81,12 @@ pub fn measure(
             topic: t.name.clone(),
             partition: p.partition,
         };
+        // A replica's own bytes before and while it stays; an arrival is
+        // copied from the leader, so it ends at the partition's size.
+        let own = |b: BrokerId| layout.size_of(&tp, b, p.size_bytes);
         for &b in &p.replicas {
             if let Some(m) = bytes.get_mut(&b) {
-                m.entry(layout.dir_of(&tp, b)).or_default().0 += p.size_bytes;
+                m.entry(layout.dir_of(&tp, b)).or_default().0 += own(b);
             }
         }
         let named = log_dirs.get(&tp);
@@ -98,15 +101,16 @@ pub fn measure(
                 .flatten();
             let planned = named.map(|d| d[i].as_str()).filter(|d| *d != ANY_LOG_DIR);
             let dir = planned.or(now);
+            let stays = p.replicas.contains(&b);
             if let Some(d) = planned {
-                if !p.replicas.contains(&b) {
+                if !stays {
                     placed += 1;
                 } else if Some(d) != now {
                     moved += 1;
-                    moved_bytes += p.size_bytes;
+                    moved_bytes += own(b);
                 }
             }
-            m.entry(dir).or_default().1 += p.size_bytes;
+            m.entry(dir).or_default().1 += if stays { own(b) } else { p.size_bytes };
         }
     }
     let brokers: Vec<BrokerDisks> = bytes

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::args::{ClusterArgs, PlanFileArg, input_name};
 use super::cluster::{admin_error, connect, exec_error, note_journal, report_json, runtime};
 use super::exit::{CodedError, Exit, invalid};
-use super::journal::{FileStore, beside};
+use super::journal::{FileStore, InForce, beside};
 use super::markdown;
 use super::printer::{JSON_VERSION, Printer, ReportFormat};
 use super::progress::{self, Renderer, Style};
@@ -340,7 +340,8 @@ async fn run<A: ClusterAdmin>(
     renderer.finish();
     note_journal(&printer, &store);
     let rerun = run_ref(plan_path, args.journal.as_deref());
-    let report = result.map_err(|e| left_in_force(exec_error(e), store.saved, "apply", &rerun))?;
+    let in_force = store.in_force();
+    let report = result.map_err(|e| left_in_force(exec_error(e), in_force, "apply", &rerun))?;
     Ok(finish(&printer, &renderer, "apply", &rerun, &report))
 }
 
@@ -356,19 +357,27 @@ pub fn run_ref(plan_path: &str, journal: Option<&Path>) -> String {
 }
 
 /// A run that failed after its journal was written may have set
-/// throttles or submitted moves, which stay in force: the hint says how
-/// to go on or undo them.
+/// throttles or submitted moves, which stay in force: the hint says which
+/// (as the journal records them) and how to go on or undo them.
 pub fn left_in_force(
     e: anyhow::Error,
-    journal_saved: bool,
+    in_force: Option<InForce>,
     command: &str,
     rerun: &str,
 ) -> anyhow::Error {
-    if !journal_saved {
+    let Some(f) = in_force.filter(|f| f.throttles || f.moves) else {
         return e;
-    }
+    };
+    let (what, undo) = match (f.throttles, f.moves) {
+        (true, true) => (
+            "throttles this run set and moves it submitted stay",
+            "cancels the moves and restores the throttles",
+        ),
+        (true, false) => ("throttles this run set stay", "restores the throttles"),
+        _ => ("moves submitted stay", "cancels the moves"),
+    };
     let way_out = format!(
-        "throttles this run set and moves it submitted stay in force (the journal records them): `kafka-migrate {command} {rerun}` again resumes, `kafka-migrate cancel {rerun}` cancels the moves and restores the throttles"
+        "{what} in force (the journal records them): `kafka-migrate {command} {rerun}` again resumes, `kafka-migrate cancel {rerun}` {undo}"
     );
     match e.downcast::<CodedError>() {
         Ok(mut c) => {
@@ -690,7 +699,7 @@ mod tests {
 
     use crate::exec::batch::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_PER_BROKER};
 
-    use super::{left_in_force, run_ref};
+    use super::{InForce, left_in_force, run_ref};
     use crate::cli::exit::{CodedError, Exit, failure};
 
     #[test]
@@ -709,12 +718,16 @@ mod tests {
     fn a_run_failing_after_its_journal_says_what_stays_in_force() {
         let hint = |e: anyhow::Error| e.downcast::<CodedError>().unwrap().hint;
         let e = || failure(anyhow::anyhow!("submitting moves: refused"));
-        assert_eq!(hint(left_in_force(e(), false, "apply", "p.json")), None);
-        let h = hint(left_in_force(e(), true, "apply", "p.json")).unwrap();
+        let both = Some(InForce {
+            throttles: true,
+            moves: true,
+        });
+        assert_eq!(hint(left_in_force(e(), None, "apply", "p.json")), None);
+        let h = hint(left_in_force(e(), both, "apply", "p.json")).unwrap();
         assert!(
             h.starts_with("throttles this run set and moves it submitted stay in force")
                 && h.contains("`kafka-migrate apply p.json` again resumes")
-                && h.contains("`kafka-migrate cancel p.json` cancels"),
+                && h.contains("`kafka-migrate cancel p.json` cancels the moves and restores"),
             "{h}"
         );
         let with_hint = CodedError {
@@ -722,8 +735,35 @@ mod tests {
             error: anyhow::anyhow!("x"),
             hint: Some("check --bootstrap-server".into()),
         };
-        let h = hint(left_in_force(with_hint.into(), true, "rollback", "r.json")).unwrap();
+        let h = hint(left_in_force(with_hint.into(), both, "rollback", "r.json")).unwrap();
         assert!(h.starts_with("check --bootstrap-server; throttles"), "{h}");
+        // regression: a run whose throttles were refused (nothing set, no
+        // move submitted) said throttles and moves stay in force.
+        let none = Some(InForce {
+            throttles: false,
+            moves: false,
+        });
+        assert_eq!(hint(left_in_force(e(), none, "apply", "p.json")), None);
+        let only = |throttles, moves| {
+            hint(left_in_force(
+                e(),
+                Some(InForce { throttles, moves }),
+                "apply",
+                "p.json",
+            ))
+            .unwrap()
+        };
+        let h = only(true, false);
+        assert!(
+            h.starts_with("throttles this run set stay in force")
+                && h.ends_with("restores the throttles"),
+            "{h}"
+        );
+        let h = only(false, true);
+        assert!(
+            h.starts_with("moves submitted stay in force") && h.ends_with("cancels the moves"),
+            "{h}"
+        );
     }
 
     /// The defaults are written into the flags' help by hand (they are

@@ -30,7 +30,7 @@ pub struct CheckArgs {
     /// Treat rack violations as errors, not warnings.
     #[arg(long)]
     pub strict: bool,
-    /// Exit 0 even when some partitions have no replica on a live broker
+    /// Exit 0 even when some partitions have no in-sync replica on a live broker
     /// (no plan can heal them; moving one is an error either way).
     #[arg(long)]
     pub allow_offline: bool,
@@ -125,7 +125,7 @@ pub fn exec(args: CheckArgs) -> Result<Exit> {
     let unrecoverable = !sum.offline_partitions.is_empty() && !args.allow_offline;
     if unrecoverable {
         warnings.push(format!(
-            "{} partitions have no replica on a live broker: no plan can heal them (see `unrecoverable` in the summary); exit 1, --allow-offline accepts them",
+            "{} partitions have no in-sync replica on a live broker: no plan can heal them (see `unrecoverable` in the summary); exit 1, --allow-offline accepts them",
             sum.offline_partitions.len()
         ));
     }

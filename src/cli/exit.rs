@@ -17,8 +17,8 @@ Exit codes:
   0  planned (or nothing needs to change: then no file is written)
   1  planned, but not all that was asked: replicas stay on removed or dead
      brokers (budget, topic filter, no rack-safe place), or partitions
-     have no replica on a live broker (unless --allow-offline), or with
-     --balance-disks a broker's log dirs end outside the tolerance
+     have no in-sync replica on a live broker (unless --allow-offline), or
+     with --balance-disks a broker's log dirs end outside the tolerance
   2  invalid input or usage: a bad snapshot or topics file, unknown topics
      or brokers, conflicting flags, an output naming an input, an existing
      output with --no-clobber, partitions in motion (unless --in-flight)
@@ -27,8 +27,8 @@ Exit codes:
 pub const CHECK_EXIT_CODES: &str = "\
 Exit codes:
   0  the plan is valid
-  1  the plan is valid, but partitions in the snapshot have no replica on
-     a live broker (unless --allow-offline)
+  1  the plan is valid, but partitions in the snapshot have no in-sync
+     replica on a live broker (unless --allow-offline)
   2  the plan or the snapshot is invalid (one error: line per problem)
   3  standard output cannot be written";
 

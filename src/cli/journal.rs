@@ -33,6 +33,33 @@ impl FileStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// What the journal this run saved records as still in force, read
+    /// back from it; `None` when the run saved none. A journal that cannot
+    /// be read back is taken to record both.
+    pub fn in_force(&mut self) -> Option<InForce> {
+        if !self.saved {
+            return None;
+        }
+        Some(match self.load() {
+            Ok(Some(j)) => InForce {
+                throttles: !j.throttle.undo.is_empty(),
+                moves: !j.submissions.is_empty(),
+            },
+            _ => InForce {
+                throttles: true,
+                moves: true,
+            },
+        })
+    }
+}
+
+/// What a journal records as still in force: throttles to restore, moves
+/// submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InForce {
+    pub throttles: bool,
+    pub moves: bool,
 }
 
 impl JournalStore for FileStore {
@@ -91,5 +118,48 @@ mod tests {
             beside(Path::new("p"), "rollback"),
             PathBuf::from("p.rollback.json")
         );
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // the test's own scratch dir
+    fn in_force_is_what_the_saved_journal_records() {
+        use crate::exec::journal::Journal;
+        use crate::exec::throttle::Undo;
+        use crate::model::live::ConfigResource;
+        let dir = std::env::temp_dir().join(format!("km-in-force-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = FileStore::new(dir.join("j.json"));
+        assert_eq!(store.in_force(), None, "nothing saved by this run");
+        let mut j = Journal::new("digest");
+        store.save(&j).unwrap();
+        let nothing = InForce {
+            throttles: false,
+            moves: false,
+        };
+        assert_eq!(store.in_force(), Some(nothing));
+        j.throttle.set_undo(&[Undo::Value {
+            resource: ConfigResource::Broker(1),
+            key: "leader.replication.throttled.rate".into(),
+            before: None,
+            set: "1000".into(),
+        }]);
+        store.save(&j).unwrap();
+        assert_eq!(
+            store.in_force(),
+            Some(InForce {
+                throttles: true,
+                moves: false
+            })
+        );
+        std::fs::write(dir.join("j.json"), "not json").unwrap();
+        assert_eq!(
+            store.in_force(),
+            Some(InForce {
+                throttles: true,
+                moves: true
+            }),
+            "unreadable: both, to be safe"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -141,7 +141,7 @@ pub fn render(r: &Report) -> String {
         rows.push((
             "unrecoverable".into(),
             format!(
-                "{} partitions with no replica on a live broker",
+                "{} partitions with no in-sync replica on a live broker",
                 sum.offline_partitions.len()
             ),
         ));

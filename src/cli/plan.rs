@@ -97,7 +97,7 @@ pub struct PlanArgs {
     /// finished (target).
     #[arg(long, value_enum, default_value_t = InFlightArg::Error)]
     pub in_flight: InFlightArg,
-    /// Exit 0 even when some partitions have no replica on a live broker
+    /// Exit 0 even when some partitions have no in-sync replica on a live broker
     /// (they stay out of the plan either way: no move can heal them).
     #[arg(long)]
     pub allow_offline: bool,
@@ -338,7 +338,7 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     }
     if !outcome.offline_partitions.is_empty() {
         let msg = format!(
-            "{} partitions have no replica on a live broker: no move can heal them, so they stay out of the plan (see `unrecoverable` in the summary)",
+            "{} partitions have no in-sync replica on a live broker: no move can heal them, so they stay out of the plan (see `unrecoverable` in the summary)",
             outcome.offline_partitions.len(),
         );
         if args.allow_offline {

@@ -118,7 +118,7 @@ async fn run<A: ClusterAdmin>(
     note_journal(&printer, &store);
     let rerun = run_ref(&args.file, args.journal.as_deref());
     let report =
-        result.map_err(|e| left_in_force(exec_error(e), store.saved, "rollback", &rerun))?;
+        result.map_err(|e| left_in_force(exec_error(e), store.in_force(), "rollback", &rerun))?;
     if !report.cancel.cancelled.is_empty() {
         printer.note(&format!(
             "cancelled {} moves in flight before rolling back",

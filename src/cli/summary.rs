@@ -151,7 +151,7 @@ pub fn render(sum: &Summary, by_bytes: bool, throttle: Option<u64>) -> String {
     }
     if !sum.offline_partitions.is_empty() {
         out.push_str(&format!(
-            "\nunrecoverable:    {} partitions with no replica on a live broker, left as they are (no copy to move; bring a broker holding them back): {}",
+            "\nunrecoverable:    {} partitions with no in-sync replica on a live broker, left as they are (no copy to move; bring a broker holding them back): {}",
             sum.offline_partitions.len(),
             name_some(&sum.offline_partitions, NAMED)
         ));

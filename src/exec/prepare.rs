@@ -3,7 +3,7 @@
 //! assignment the plan was made against.
 //!
 //! It refuses what `check` refuses (unknown or dead targets, replication
-//! factor changes, moves of partitions with no live replica), a stale plan
+//! factor changes, moves of partitions with no live in-sync replica), a stale plan
 //! (a partition's live replicas are neither what the plan was made against
 //! nor its target), and moves in flight the plan did not start unless the
 //! operator passes `--additional`. It computes the rollback content (the
@@ -121,7 +121,7 @@ pub fn original_replicas(p: &Partition) -> Vec<BrokerId> {
 /// The problems `check` finds in `moves` against `cluster` (settled, no
 /// moves in flight): unknown topics, partitions and brokers, dead targets,
 /// replication-factor changes, new replicas for partitions with no live
-/// replica. `before` gives each partition's replicas to compare against
+/// in-sync replica. `before` gives each partition's replicas to compare against
 /// (the live original when moves are in flight).
 pub fn move_problems(
     cluster: &Cluster,
@@ -136,10 +136,14 @@ pub fn move_problems(
             continue;
         };
         let loc = m.tp.to_string();
-        if !before.iter().any(|&b| alive(b)) && m.replicas.iter().any(|b| !before.contains(b)) {
+        let leadable = match cluster.partition(&m.tp) {
+            Some(p) => p.can_lead(alive),
+            None => before.iter().any(|&b| alive(b)),
+        };
+        if !leadable && m.replicas.iter().any(|b| !before.contains(b)) {
             problems.push(Problem::new(
                 &loc,
-                "has no replica on a live broker: a new replica would have nothing to copy, and the move would never finish",
+                "has no in-sync replica on a live broker: a new replica would have nothing to copy, and the move would never finish",
             ));
         }
         if m.replicas.len() != before.len() && !allow_rf_change {

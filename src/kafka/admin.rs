@@ -801,26 +801,38 @@ impl ClusterAdmin for Admin {
         Ok(out)
     }
 
+    /// Every resource is asked, even after one refuses or cannot be
+    /// reached, and the first failure is the error: a restore after an
+    /// interrupted move puts back what it can on every broker instead of
+    /// stopping at the first that fails (the journal keeps the record, so
+    /// a re-run retries the rest; each change is idempotent).
     async fn alter_configs(&mut self, ops: &[ConfigOp]) -> Result<(), KafkaError> {
         // Per resource, its operations in the order given.
         let mut grouped: BTreeMap<&ConfigResource, Vec<&ConfigOp>> = BTreeMap::new();
         for op in ops {
             grouped.entry(&op.resource).or_default().push(op);
         }
+        let mut first_failure = None;
         let mut topics = Vec::new();
         for (res, ops) in grouped {
             match res {
                 ConfigResource::Broker(id) => {
-                    self.alter_configs_of(Route::Broker(*id), &[(res, ops)])
-                        .await?;
+                    if let Err(e) = self
+                        .alter_configs_of(Route::Broker(*id), &[(res, ops)])
+                        .await
+                    {
+                        first_failure.get_or_insert(e);
+                    }
                 }
                 ConfigResource::Topic(_) => topics.push((res, ops)),
             }
         }
-        if !topics.is_empty() {
-            self.alter_configs_of(Route::Any, &topics).await?;
+        if !topics.is_empty()
+            && let Err(e) = self.alter_configs_of(Route::Any, &topics).await
+        {
+            first_failure.get_or_insert(e);
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
     async fn elect_preferred(

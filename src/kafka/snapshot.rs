@@ -44,14 +44,15 @@ pub fn sizes_of(dirs: &LogDirs) -> ReplicaSizes {
 
 /// The log dirs of `dirs` for the snapshot of `cluster`: every broker's
 /// online dirs, and the current dir of its replicas of the cluster's
-/// topics.
+/// topics with their own size where it is not the partition's.
 pub fn layout_of(dirs: &LogDirs, cluster: &Cluster) -> LogDirLayout {
     let mut out = LogDirLayout::default();
     for (&b, d) in dirs {
         out.add_broker_dirs(b, d.dirs.iter().cloned());
         for (tp, r) in &d.replicas {
-            if cluster.partition(tp).is_some() {
+            if let Some(p) = cluster.partition(tp) {
                 out.insert(tp.clone(), b, r.dir.clone());
+                out.set_size(tp, b, r.size, p.size_bytes);
             }
         }
     }
@@ -369,6 +370,16 @@ mod tests {
             "where it is, not where it goes"
         );
         assert_eq!(layout.dir_of(&tp("b", 0), 2), Some("/x"));
+        assert_eq!(
+            layout.size_of(&tp("b", 0), 2, 100),
+            90,
+            "a replica's own bytes where they are not the leader's"
+        );
+        assert_eq!(
+            layout.sizes[&tp("b", 0)],
+            [(2, 90)].into(),
+            "only those that differ are kept"
+        );
         assert!(
             !layout.replicas.contains_key(&tp("gone", 0)),
             "topics outside the snapshot"

@@ -1,5 +1,5 @@
 //! Partitions a plan cannot treat as settled: those in motion (a
-//! reassignment in flight, KIP-455) and those with no live replica
+//! reassignment in flight, KIP-455) and those with no live in-sync replica
 //! (offline: no copy exists to move).
 //!
 //! While a partition moves, Kafka's metadata lists the union of its target
@@ -8,7 +8,7 @@
 //! factor. [`Cluster::settled`] gives the cluster as though every move had
 //! finished.
 
-use super::{BrokerId, Cluster, TopicPartition};
+use super::{BrokerId, Cluster, Partition, TopicPartition};
 
 /// A reassignment in progress, as ListPartitionReassignments reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,21 @@ pub struct InFlight {
     pub adding: Vec<BrokerId>,
     /// Replicas being removed (part of `replicas`, not of `target`).
     pub removing: Vec<BrokerId>,
+}
+
+impl Partition {
+    /// Whether a live broker leads this partition or can be elected to:
+    /// its leader, or a live replica in the ISR. A live replica outside
+    /// the ISR is not elected (unclean election is off by default), so a
+    /// partition whose in-sync replicas are all down stays without a
+    /// leader even though a copy of it is up. (Kafka 4.x may elect an
+    /// eligible leader replica, KIP-966, outside the ISR: it does so as
+    /// soon as one is up, so a snapshot rarely shows one waiting, and a
+    /// new snapshot shows it leading.) A snapshot without `isr`
+    /// has every replica in sync, so there any live replica counts.
+    pub fn can_lead(&self, alive: impl Fn(BrokerId) -> bool) -> bool {
+        self.leader.is_some_and(&alive) || self.isr.iter().any(|&b| alive(b))
+    }
 }
 
 impl Cluster {
@@ -55,10 +70,11 @@ impl Cluster {
         out
     }
 
-    /// Per partition, in [`Cluster::partitions`] order: whether it has no
-    /// replica on a live broker. No move can heal such a partition: a new
-    /// replica copies from the leader, and none can be elected until a
-    /// broker holding it returns.
+    /// Per partition, in [`Cluster::partitions`] order: whether no live
+    /// broker leads it or can be elected to (see [`Partition::can_lead`]).
+    /// No move can heal such a partition: a new replica copies from the
+    /// leader, and none can be elected until a broker holding it in sync
+    /// returns.
     pub fn offline_mask(&self) -> Vec<bool> {
         let alive: std::collections::HashSet<BrokerId> = self
             .brokers
@@ -67,11 +83,11 @@ impl Cluster {
             .map(|b| b.id)
             .collect();
         self.partitions()
-            .map(|(_, p)| !p.replicas.iter().any(|b| alive.contains(b)))
+            .map(|(_, p)| !p.can_lead(|b| alive.contains(&b)))
             .collect()
     }
 
-    /// The partitions with no replica on a live broker, sorted.
+    /// The partitions with no in-sync replica on a live broker, sorted.
     pub fn offline_partitions(&self) -> Vec<TopicPartition> {
         self.offline_partitions_of(&self.offline_mask())
     }

@@ -311,7 +311,9 @@ pub trait ClusterAdmin {
 
     /// Applies the operations with IncrementalAlterConfigs, one request per
     /// broker resource (sent to that broker) and one for all topics. A
-    /// resource that refuses is an error naming it.
+    /// resource that refuses is an error naming it; the others are still
+    /// asked (each applies whole or not at all), and the first refusal is
+    /// the error.
     async fn alter_configs(&mut self, ops: &[ConfigOp]) -> Result<(), Self::Error>;
 
     /// Preferred-leader election for the partitions (ElectLeaders, type 0).

@@ -19,11 +19,51 @@ pub struct LogDirLayout {
     pub brokers: BTreeMap<BrokerId, Vec<String>>,
     /// The dir of each replica whose dir is known.
     pub replicas: BTreeMap<TopicPartition, BTreeMap<BrokerId, String>>,
+    /// A replica's own bytes where they differ from its partition's
+    /// `size_bytes` (the leader's): a follower that is behind or still
+    /// catching up holds less, and it is a replica's own bytes that move
+    /// between its broker's dirs. Only the differences are kept, so a
+    /// cluster whose replicas agree costs nothing here.
+    pub sizes: BTreeMap<TopicPartition, BTreeMap<BrokerId, u64>>,
 }
 
 impl LogDirLayout {
     pub fn is_empty(&self) -> bool {
         self.brokers.is_empty() && self.replicas.is_empty()
+    }
+
+    /// The bytes of `broker`'s replica of `tp`, whose partition holds
+    /// `partition_size` (its `size_bytes`).
+    pub fn size_of(&self, tp: &TopicPartition, broker: BrokerId, partition_size: u64) -> u64 {
+        self.sizes
+            .get(tp)
+            .and_then(|m| m.get(&broker))
+            .copied()
+            .unwrap_or(partition_size)
+    }
+
+    /// Records the bytes of `broker`'s replica of `tp`, kept only where
+    /// they differ from the partition's `partition_size`.
+    pub fn set_size(
+        &mut self,
+        tp: &TopicPartition,
+        broker: BrokerId,
+        size: u64,
+        partition_size: u64,
+    ) {
+        if size == partition_size {
+            if let Some(m) = self.sizes.get_mut(tp) {
+                m.remove(&broker);
+                if m.is_empty() {
+                    self.sizes.remove(tp);
+                }
+            }
+        } else {
+            self.sizes
+                .entry(tp.clone())
+                .or_default()
+                .insert(broker, size);
+        }
     }
 
     /// The dir of `broker`'s replica of `tp`, if known.
@@ -61,6 +101,7 @@ impl LogDirLayout {
     /// dirs stay (a dir emptied of those topics is still a dir).
     pub fn retain_topics(&mut self, keep: impl Fn(&str) -> bool) {
         self.replicas.retain(|tp, _| keep(&tp.topic));
+        self.sizes.retain(|tp, _| keep(&tp.topic));
     }
 
     /// The dirs of `replicas` in order (`None` where unknown), or `None`

@@ -65,6 +65,7 @@ struct RareFields {
     adding_replicas: Option<Vec<i64>>,
     removing_replicas: Option<Vec<i64>>,
     log_dirs: Option<Vec<Option<String>>>,
+    replica_sizes: Option<Vec<Option<u64>>>,
 }
 
 impl From<RawPartition> for CompactPartition {
@@ -72,13 +73,15 @@ impl From<RawPartition> for CompactPartition {
         let rare = (p.target_replicas.is_some()
             || p.adding_replicas.is_some()
             || p.removing_replicas.is_some()
-            || p.log_dirs.is_some())
+            || p.log_dirs.is_some()
+            || p.replica_sizes.is_some())
         .then(|| {
             Box::new(RareFields {
                 target_replicas: p.target_replicas,
                 adding_replicas: p.adding_replicas,
                 removing_replicas: p.removing_replicas,
                 log_dirs: p.log_dirs,
+                replica_sizes: p.replica_sizes,
             })
         });
         CompactPartition {
@@ -146,6 +149,9 @@ struct RawPartition {
     removing_replicas: Option<Vec<i64>>,
     /// Each replica's log dir, aligned with `replicas` (null: unknown).
     log_dirs: Option<Vec<Option<String>>>,
+    /// Each replica's own bytes, aligned with `replicas` (null: the
+    /// partition's `size_bytes`).
+    replica_sizes: Option<Vec<Option<u64>>>,
 }
 
 /// Parses and validates a snapshot. `source` names the input in messages.
@@ -234,11 +240,13 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
         let mut partitions = Vec::with_capacity(raw_parts.len());
         for (pi, mut p) in raw_parts.into_iter().enumerate() {
             let dirs = p.rare.as_mut().and_then(|r| r.log_dirs.take());
+            let own = p.rare.as_mut().and_then(|r| r.replica_sizes.take());
             add_partition(
                 &name,
                 pi,
                 p.view(),
                 dirs,
+                own,
                 &refs,
                 &mut found,
                 &mut partitions,
@@ -278,6 +286,9 @@ impl Found {
         }
         for (tp, dirs) in other.layout.replicas {
             self.layout.replicas.entry(tp).or_default().extend(dirs);
+        }
+        for (tp, sizes) in other.layout.sizes {
+            self.layout.sizes.entry(tp).or_default().extend(sizes);
         }
     }
 }
@@ -339,6 +350,7 @@ fn add_partition(
     index: usize,
     p: PartView,
     dirs: Option<Vec<Option<String>>>,
+    own: Option<Vec<Option<u64>>>,
     refs: &Refs,
     found: &mut Found,
     partitions: &mut Vec<Partition>,
@@ -346,11 +358,18 @@ fn add_partition(
     let Some(part) = partition(name, index, p, &refs.known, &mut found.problems) else {
         return;
     };
+    if dirs.is_none() && own.is_none() {
+        partitions.push(part);
+        return;
+    }
+    let tp = TopicPartition {
+        topic: name.to_string(),
+        partition: part.partition,
+    };
+    if let Some(own) = own {
+        replica_sizes(&tp, &part, own, &mut found.layout, &mut found.problems);
+    }
     if let Some(dirs) = dirs {
-        let tp = TopicPartition {
-            topic: name.to_string(),
-            partition: part.partition,
-        };
         replica_dirs(
             tp,
             &part.replicas,
@@ -396,6 +415,33 @@ fn finish(
     }
     Problems::check(source, problems)?;
     Ok((Cluster { brokers, topics }, found.layout))
+}
+
+/// A partition's `replica_sizes`: as long as `replicas`, each a size or
+/// null (the partition's `size_bytes`).
+fn replica_sizes(
+    tp: &TopicPartition,
+    part: &Partition,
+    sizes: Vec<Option<u64>>,
+    layout: &mut LogDirLayout,
+    problems: &mut Vec<Problem>,
+) {
+    if sizes.len() != part.replicas.len() {
+        problems.push(Problem::new(
+            tp.to_string(),
+            format!(
+                "replica_sizes has {} entries but replicas has {} (one per replica, null for size_bytes)",
+                sizes.len(),
+                part.replicas.len()
+            ),
+        ));
+        return;
+    }
+    for (&b, size) in part.replicas.iter().zip(sizes) {
+        if let Some(size) = size {
+            layout.set_size(tp, b, size, part.size_bytes);
+        }
+    }
 }
 
 /// A partition's `log_dirs`: as long as `replicas`, each an absolute path
@@ -756,6 +802,8 @@ struct OutPartition<'a> {
     removing_replicas: Option<&'a [BrokerId]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_dirs: Option<Vec<Option<&'a str>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica_sizes: Option<Vec<u64>>,
 }
 
 /// Writes a snapshot as compact JSON (one line), the inverse of [`parse`].
@@ -765,7 +813,8 @@ pub fn to_json(cluster: &Cluster) -> String {
 
 /// Writes a snapshot with its log dirs, the inverse of
 /// [`parse_with_log_dirs`]: a broker's `log_dirs` when its dirs are known,
-/// a partition's when any of its replicas' is.
+/// a partition's when any of its replicas' is, and `replica_sizes` where a
+/// replica's own size is not the partition's.
 pub fn to_json_with_log_dirs(cluster: &Cluster, layout: &LogDirLayout) -> String {
     let out = OutSnapshot {
         version: 1,
@@ -789,24 +838,33 @@ pub fn to_json_with_log_dirs(cluster: &Cluster, layout: &LogDirLayout) -> String
                 partitions: t
                     .partitions
                     .iter()
-                    .map(|p| OutPartition {
-                        log_dirs: (!layout.replicas.is_empty())
-                            .then(|| {
-                                let tp = TopicPartition {
-                                    topic: t.name.clone(),
-                                    partition: p.partition,
-                                };
-                                layout.aligned(&tp, &p.replicas)
+                    .map(|p| {
+                        let tp = || TopicPartition {
+                            topic: t.name.clone(),
+                            partition: p.partition,
+                        };
+                        let own = |tp: TopicPartition| {
+                            layout.sizes.contains_key(&tp).then(|| {
+                                p.replicas
+                                    .iter()
+                                    .map(|&b| layout.size_of(&tp, b, p.size_bytes))
+                                    .collect()
                             })
-                            .flatten(),
-                        partition: p.partition,
-                        replicas: &p.replicas,
-                        isr: &p.isr,
-                        leader: p.leader.unwrap_or(-1),
-                        size_bytes: p.size_bytes,
-                        target_replicas: p.in_flight.as_ref().map(|m| m.target.as_slice()),
-                        adding_replicas: p.in_flight.as_ref().map(|m| m.adding.as_slice()),
-                        removing_replicas: p.in_flight.as_ref().map(|m| m.removing.as_slice()),
+                        };
+                        OutPartition {
+                            log_dirs: (!layout.replicas.is_empty())
+                                .then(|| layout.aligned(&tp(), &p.replicas))
+                                .flatten(),
+                            replica_sizes: (!layout.sizes.is_empty()).then(|| own(tp())).flatten(),
+                            partition: p.partition,
+                            replicas: &p.replicas,
+                            isr: &p.isr,
+                            leader: p.leader.unwrap_or(-1),
+                            size_bytes: p.size_bytes,
+                            target_replicas: p.in_flight.as_ref().map(|m| m.target.as_slice()),
+                            adding_replicas: p.in_flight.as_ref().map(|m| m.adding.as_slice()),
+                            removing_replicas: p.in_flight.as_ref().map(|m| m.removing.as_slice()),
+                        }
                     })
                     .collect(),
             })

@@ -168,9 +168,15 @@ pub fn balance(
             } else {
                 None
             };
+            // A replica that stays moves its own bytes between dirs; an
+            // arrival is copied from the leader, so it ends at its size.
+            let size = match origin {
+                Some(_) => layout.size_of(&tps[i], b, sizes[i]),
+                None => sizes[i],
+            };
             items.entry(b).or_default().push(Item {
                 part: i,
-                size: sizes[i],
+                size,
                 origin,
                 dir: origin.unwrap_or(0),
                 pinned: pinned[i] && origin.is_some(),
@@ -737,6 +743,32 @@ mod tests {
         assert_eq!(plan.log_dirs.len(), 1);
         assert_eq!(plan.log_dirs[&tp(0)], ["/d1"]);
         assert!(sum.brokers_outside_tolerance.is_empty());
+    }
+
+    #[test]
+    fn a_replica_is_weighed_at_its_own_bytes_not_the_leaders() {
+        // Broker 2 follows three partitions in /d0: 50 on the leader but
+        // only 10 of them on 2 (behind), 30 and 20. Its /d0 holds 60, not
+        // 100: the 30 closes the gap (tolerance 10 % of 30 = 3); weighed
+        // at the leader's sizes the 50 would go, and move 10.
+        let mut c = case(
+            2,
+            |b| if b == 2 { 2 } else { 1 },
+            &[
+                (&[1, 2], 50, &[0, 0]),
+                (&[1, 2], 30, &[0, 0]),
+                (&[1, 2], 20, &[0, 0]),
+            ],
+        );
+        c.layout.set_size(&tp(0), 2, 10, 50);
+        let (plan, sum) = c.run(&c.unchanged(), 10.0);
+        let row = sum.brokers.iter().find(|r| r.id == 2).unwrap();
+        let before: Vec<u64> = row.dirs.iter().map(|d| d.bytes_before).collect();
+        assert_eq!(before, [60, 0]);
+        assert_eq!(after(&sum, 2), [30, 30]);
+        assert_eq!(sum.bytes_moved_between_dirs, 30);
+        assert_eq!(plan.log_dirs.len(), 1, "{plan:?}");
+        assert_eq!(plan.log_dirs[&tp(1)], [ANY_LOG_DIR, "/d1"]);
     }
 
     #[test]

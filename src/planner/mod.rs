@@ -5,7 +5,7 @@
 //! # Goals, in order
 //! 1. Every replica ends on a target broker (dead, removed and replaced
 //!    brokers are drained: healing and decommissioning, planned offline).
-//!    A partition with no replica on a live broker is left where it is and
+//!    A partition with no in-sync replica on a live broker is left where it is and
 //!    reported ([`Outcome::offline_partitions`]): a new replica copies from
 //!    the leader, and there is none to copy from. The rest is planned as
 //!    though those partitions were not there.
@@ -213,7 +213,7 @@ pub struct Outcome {
     /// rack-safe place).
     pub stranded_replicas: u64,
     pub rf_changed_partitions: usize,
-    /// Partitions with no replica on a live broker, left as they are
+    /// Partitions with no in-sync replica on a live broker, left as they are
     /// (sorted): no move can heal them.
     pub offline_partitions: Vec<TopicPartition>,
     /// Whether partitions were kept spread over racks (see [`use_racks`]).

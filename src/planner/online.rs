@@ -1,7 +1,7 @@
 //! The partitions the planner plans: a cluster's online ones, read in
 //! place.
 //!
-//! Offline partitions (no replica on a live broker) stay out of the
+//! Offline partitions (no in-sync replica on a live broker) stay out of the
 //! planning altogether, so that quotas, bounds and topic shares are those
 //! of what can move. The planner once planned a copy of the cluster
 //! without them (`Cluster::without`): on a 2M-partition snapshot that copy

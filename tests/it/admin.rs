@@ -135,6 +135,40 @@ async fn configs_read_back_only_what_is_set_on_the_resource_itself() {
         "{msg}"
     );
     assert!(e.code().is_some(), "{e:?}");
+
+    // A refusal does not stop the rest: broker 3 refuses, broker 2 and
+    // topic t still change (a restore puts back all it can), and the
+    // error is the first refusal.
+    let e = a
+        .alter_configs(&[
+            op(&b2, LEADER_RATE, AlterOp::Set("x".into())),
+            op(&b3, LEADER_RATE, AlterOp::Set("y".into())),
+            op(
+                &ConfigResource::Broker(1),
+                LEADER_RATE,
+                AlterOp::Set("3000".into()),
+            ),
+            op(&b3, FOLLOWER_RATE, AlterOp::Delete),
+            op(&t, LEADER_REPLICAS, AlterOp::Delete),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("broker 2: INVALID_CONFIG (40)"),
+        "{e}"
+    );
+    let got = a
+        .describe_configs(&[ConfigResource::Broker(1), t.clone()], &keys)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.into_iter().collect::<Vec<_>>(),
+        vec![(
+            (ConfigResource::Broker(1), LEADER_RATE.into()),
+            "3000".into()
+        )],
+        "broker 1 changed after 2 and 3 refused; t's list deleted"
+    );
     c.shutdown().await;
 }
 

@@ -361,7 +361,7 @@ fn replicas_bound_to_a_rack_count_against_that_rack_only() {
     );
 }
 
-/// A partition with no live replica counts on its brokers' rows but in
+/// A partition with no live in-sync replica counts on its brokers' rows but in
 /// none of the balance figures "before" (found by mutation: the offline
 /// share was never asserted).
 #[test]

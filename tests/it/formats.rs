@@ -770,6 +770,45 @@ fn snapshot_log_dirs_round_trip() {
 }
 
 #[test]
+fn snapshot_replica_sizes_round_trip() {
+    let json = r#"{"version":1,"brokers":[{"id":1},{"id":2},{"id":3}],
+        "topics":[{"name":"t","partitions":[
+            {"partition":0,"replicas":[1,2,3],"leader":1,"size_bytes":100,"replica_sizes":[100,60,null]},
+            {"partition":1,"replicas":[2],"leader":2,"size_bytes":7,"replica_sizes":[7]}]}]}"#;
+    let (c, layout) = snapshot::parse_with_log_dirs("s", json.as_bytes()).unwrap();
+    assert_eq!(layout.size_of(&tp("t", 0), 2, 100), 60, "a follower behind");
+    assert_eq!(layout.size_of(&tp("t", 0), 1, 100), 100);
+    assert_eq!(layout.size_of(&tp("t", 0), 3, 100), 100, "null: size_bytes");
+    assert!(
+        !layout.sizes.contains_key(&tp("t", 1)),
+        "sizes equal to size_bytes are not kept"
+    );
+    let out = snapshot::to_json_with_log_dirs(&c, &layout);
+    assert!(
+        out.contains(r#""size_bytes":100,"replica_sizes":[100,60,100]"#),
+        "{out}"
+    );
+    assert!(
+        !out.contains(r#""size_bytes":7,"replica_sizes""#),
+        "written only where a replica differs: {out}"
+    );
+    let again = snapshot::parse_with_log_dirs("s", out.as_bytes()).unwrap();
+    assert_eq!(again, (c, layout));
+    let e = snap_err(&json.replace("[100,60,null]", "[100,60]"));
+    assert!(
+        e.contains(
+            "t-0: replica_sizes has 2 entries but replicas has 3 (one per replica, null for size_bytes)"
+        ),
+        "{e}"
+    );
+    let e = snap_err(&json.replace("[100,60,null]", "[100,-1,null]"));
+    assert!(
+        e.contains("found the number -1, expected a non-negative integer (line 3, column"),
+        "a negative size is placed as size_bytes' is: {e}"
+    );
+}
+
+#[test]
 fn snapshot_rejects_log_dirs_length_mismatch() {
     let e = snap_err(&with_dirs(r#"["/a"]"#, r#"["/a"]"#));
     assert!(

@@ -248,7 +248,7 @@ fn check_measures_a_plan_against_targets() {
 }
 
 /// Broker 4 is dead: `lonely-0` (RF 1) and `pair-0` (both replicas on dead
-/// brokers) have no live replica; `pair-1` can heal.
+/// brokers) have no live in-sync replica; `pair-1` can heal.
 const OFFLINE: &str = r#"{"version":1,
  "brokers":[{"id":1},{"id":2},{"id":3},{"id":4,"alive":false},{"id":5,"alive":false}],
  "topics":[
@@ -259,7 +259,7 @@ const OFFLINE: &str = r#"{"version":1,
   {"name":"t","partitions":[
     {"partition":0,"replicas":[1,2]},{"partition":1,"replicas":[2,3]},{"partition":2,"replicas":[3,1]}]}]}"#;
 
-/// regression: `plan` reported partitions with no live replica as healed,
+/// regression: `plan` reported partitions with no live in-sync replica as healed,
 /// and their moves waited forever for a leader to copy from.
 #[test]
 fn unrecoverable_partitions_stay_out_of_the_plan() {
@@ -272,7 +272,7 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     assert_exit(&out, 1);
     let text = stdout(&out);
     assert!(
-        text.contains("unrecoverable:    2 partitions with no replica on a live broker")
+        text.contains("unrecoverable:    2 partitions with no in-sync replica on a live broker")
             && text.contains(": lonely-0, pair-0"),
         "{text}"
     );
@@ -282,7 +282,7 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
         "only pair-1 heals: {err}"
     );
     assert!(
-        err.contains("2 partitions have no replica on a live broker")
+        err.contains("2 partitions have no in-sync replica on a live broker")
             && err.contains("--allow-offline"),
         "{err}"
     );
@@ -330,7 +330,61 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     ]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("lonely-0: has no replica on a live broker"),
+        stderr(&out).contains("lonely-0: has no in-sync replica on a live broker"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// regression: a live replica outside the ISR cannot be elected, so
+/// `stale-0` (its only in-sync replica on dead broker 4, no leader) was
+/// planned as healable although nothing could copy from it; `caught-0`
+/// has a live in-sync replica and heals.
+#[test]
+fn a_partition_whose_in_sync_replicas_are_all_down_is_unrecoverable() {
+    let dir = TempDir::new().unwrap();
+    let s = write(
+        dir.path(),
+        "s.json",
+        r#"{"version":1,
+ "brokers":[{"id":1},{"id":2},{"id":3},{"id":4,"alive":false}],
+ "topics":[
+  {"name":"stale","partitions":[{"partition":0,"replicas":[4,2],"isr":[4],"leader":-1,"size_bytes":500}]},
+  {"name":"caught","partitions":[{"partition":0,"replicas":[4,2],"isr":[2],"leader":-1,"size_bytes":500}]},
+  {"name":"t","partitions":[
+    {"partition":0,"replicas":[1,2]},{"partition":1,"replicas":[2,3]},{"partition":2,"replicas":[3,1]}]}]}"#,
+    );
+    let st = s.to_str().unwrap();
+    let plan = dir.path().join("p.json");
+    let p = plan.to_str().unwrap();
+    let out = run(&["plan", "--state", st, "-o", p]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("unrecoverable:    1 partitions with no in-sync replica on a live broker")
+            && text.contains(": stale-0"),
+        "{text}"
+    );
+    let made =
+        kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap()).unwrap();
+    let names: Vec<String> = made.moves().iter().map(|m| m.tp.to_string()).collect();
+    assert!(names.contains(&"caught-0".to_string()), "{names:?}");
+    assert!(!names.contains(&"stale-0".to_string()), "{names:?}");
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"version":1,"partitions":[{"topic":"stale","partition":0,"replicas":[3,2]}]}"#,
+    );
+    let out = run(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--state",
+        st,
+        "--allow-offline",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("stale-0: has no in-sync replica on a live broker"),
         "{}",
         stderr(&out)
     );

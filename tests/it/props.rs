@@ -58,7 +58,7 @@ fn forced_bytes_ratio(c: &Cluster, sum: &Summary) -> f64 {
     let mut forced_count = 0u64;
     // One optional replica per partition and rack, by size.
     let mut extra: Vec<u64> = Vec::new();
-    // Offline partitions (no live replica) stay where they are, outside
+    // Offline partitions (no live in-sync replica) stay where they are, outside
     // the targets and outside every plan's figures.
     for ((_, p), off) in c.partitions().zip(c.offline_mask()) {
         if off {

@@ -10,7 +10,7 @@
 # `--generate` is reproduced without a cluster by tests/kafka/Generate.java
 # (Kafka's own calculateAssignment, given every topic and the broker list an
 # operator would pass). It is random (each topic's start broker), one sample
-# per seed. Offline partitions (no live replica) are left out of both plans
+# per seed. Offline partitions (no live in-sync replica) are left out of both plans
 # before judging, as `plan --allow-offline` and drop_offline.py do.
 # writes target/kafka/quality/: per row and seed the snapshot, both plans and
 # both plan-check reports; prints one markdown table.

@@ -103,7 +103,7 @@ sh_case "-o - pipes a plan into check" 0 "valid" "'$BIN' plan --state s.json -o 
 case_ "plan says which files it wrote" 0 "wrote rollback \([0-9]+ partitions\) to r.json" -- "$BIN" plan --state s.json -o q.json --rollback r.json
 case_ "-o into a missing directory" 3 "cannot create" -- "$BIN" plan --state s.json -o no/such/dir/p.json
 
-echo "== partitions in motion, partitions with no live replica"
+echo "== partitions in motion, partitions with no live in-sync replica"
 cat >moving.json <<'EOF2'
 {"version":1,"brokers":[{"id":1},{"id":2},{"id":3},{"id":4}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[2,4,1],"target_replicas":[2,4],"adding_replicas":[4],"removing_replicas":[1]},{"partition":1,"replicas":[1,2]}]}]}
 EOF2
@@ -112,7 +112,7 @@ case_ "plan --in-flight target" 0 "" -- "$BIN" plan --state moving.json --in-fli
 cat >offline.json <<'EOF2'
 {"version":1,"brokers":[{"id":1},{"id":2},{"id":3,"alive":false}],"topics":[{"name":"t","partitions":[{"partition":0,"replicas":[3]},{"partition":1,"replicas":[1,3]},{"partition":2,"replicas":[2,1]}]}]}
 EOF2
-case_ "plan with a partition whose only replica is on a dead broker" 1 "no replica on a live broker" -- "$BIN" plan --state offline.json -o off.json
+case_ "plan with a partition whose only replica is on a dead broker" 1 "no in-sync replica on a live broker" -- "$BIN" plan --state offline.json -o off.json
 if grep -q '"partition":0' off.json 2>/dev/null; then fail=$((fail + 1)); echo "FAIL  the unrecoverable t-0 is in the plan"; else pass=$((pass + 1)); echo "ok    absent    the unrecoverable t-0 from the plan"; fi
 case_ "plan --allow-offline" 0 "" -- "$BIN" plan --state offline.json --allow-offline
 

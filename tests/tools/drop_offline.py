@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A snapshot without its offline partitions, for the referees.
 
-A partition with no replica on a live broker (RF 1 on a dead broker, say)
+A partition with no in-sync replica on a live broker (RF 1 on a dead broker, say)
 cannot be healed by any move, so `plan` leaves it out of the plan and out
 of its figures. The referees (plan-check, exact.py) would count its
 replicas as ones to move off the dead broker; given this snapshot they
@@ -12,6 +12,13 @@ usage: drop_offline.py IN OUT   (either may be -: standard input / output)
 Prints how many partitions were dropped on stderr. Standard library only.
 """
 import json, os, sys
+
+
+def can_lead(p, alive):
+    """A live leader, or a live in-sync replica to elect (Partition::can_lead;
+    without `isr` every replica is in sync, without `leader` the first leads)."""
+    leader = p.get("leader", p["replicas"][0] if p["replicas"] else -1)
+    return leader in alive or any(r in alive for r in p.get("isr", p["replicas"]))
 
 
 def main():
@@ -25,7 +32,7 @@ def main():
     alive = {b["id"] for b in s["brokers"] if b.get("alive", True)}
     topics, dropped = [], 0
     for t in s["topics"]:
-        kept = [p for p in t["partitions"] if any(r in alive for r in p["replicas"])]
+        kept = [p for p in t["partitions"] if can_lead(p, alive)]
         dropped += len(t["partitions"]) - len(kept)
         if kept:
             topics.append({**t, "partitions": kept})

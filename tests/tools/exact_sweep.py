@@ -24,7 +24,7 @@ for i in range(n):
     st, pl = f"{TMP}/s{i}.json", f"{TMP}/p{i}.json"
     subprocess.run([KM, "gen-snapshot", "-o", st] + args, check=True, capture_output=True)
     subprocess.run([KM, "plan", "--state", st, "--allow-offline", "-o", pl], capture_output=True)
-    # Partitions with no live replica stay out of every plan; the referees
+    # Partitions with no live in-sync replica stay out of every plan; the referees
     # judge the rest.
     online = st + ".online"
     subprocess.run([os.path.join(ROOT, "tests/tools/drop_offline.py"), st, online], capture_output=True, check=True)

@@ -235,7 +235,7 @@ fn read_partition(
     let mut seen = Seen::default();
     let (mut number, mut leader, mut size_bytes) = (None, None, None);
     let (mut replicas, mut isr, mut moving) = (false, false, [false; 3]);
-    let mut dirs = None;
+    let (mut dirs, mut own) = (None, None);
     c.object(|c, key| {
         match key {
             b"partition" => {
@@ -281,6 +281,17 @@ fn read_partition(
                     Some(dirs)
                 })?;
             }
+            b"replica_sizes" => {
+                seen.first(9)?;
+                own = c.nullable(|c| {
+                    let mut sizes = Vec::new();
+                    c.list(|c| {
+                        sizes.push(c.nullable(Cur::uint)?);
+                        Some(())
+                    })?;
+                    Some(sizes)
+                })?;
+            }
             _ => return None,
         }
         Some(())
@@ -300,7 +311,7 @@ fn read_partition(
             given(moving[2], &s.moving[2]),
         ],
     };
-    add_partition(name, index, view, dirs, refs, found, &mut s.partitions);
+    add_partition(name, index, view, dirs, own, refs, found, &mut s.partitions);
     Some(())
 }
 
@@ -567,7 +578,7 @@ mod tests {
         let topics = [
             r#"{"name":"b","partitions":[{"partition":1,"replicas":[1,2],"isr":[2],"leader":2,"size_bytes":5},{"partition":0,"replicas":[3,1],"leader":-1}]}"#,
             r#"{"name":"a.x_y-z","partitions":[]}"#,
-            r#"{"name":"moving","partitions":[{"partition":0,"replicas":[1,2,3],"target_replicas":[1,2],"removing_replicas":[3],"adding_replicas":[2],"log_dirs":["/d1",null,"/x"]},{"size_bytes":null,"partition":1,"replicas":[70000],"isr":null,"leader":null,"target_replicas":null,"log_dirs":null}]}"#,
+            r#"{"name":"moving","partitions":[{"partition":0,"replicas":[1,2,3],"target_replicas":[1,2],"removing_replicas":[3],"adding_replicas":[2],"log_dirs":["/d1",null,"/x"],"replica_sizes":[7,null,9]},{"size_bytes":null,"partition":1,"replicas":[70000],"isr":null,"leader":null,"target_replicas":null,"log_dirs":null}]}"#,
         ];
         let (cluster, layout) = same(&snapshot(&topics)).unwrap();
         assert_eq!(cluster.partition_count(), 4);
@@ -582,6 +593,14 @@ mod tests {
             Some("/x")
         );
         assert!(cluster.topics[2].partitions[0].in_flight.is_some());
+        let moving = crate::model::TopicPartition {
+            topic: "moving".into(),
+            partition: 0,
+        };
+        assert_eq!(
+            (layout.size_of(&moving, 1, 0), layout.size_of(&moving, 2, 0)),
+            (7, 0)
+        );
     }
 
     #[test]
@@ -589,7 +608,7 @@ mod tests {
         let topics = [
             r#"{"name":"t","partitions":[{"partition":0,"replicas":[9,-1,1,1],"isr":[2]},{"partition":0,"replicas":[]},{"replicas":[1]},{"partition":-3}]}"#,
             r#"{"name":"t","partitions":[{"partition":5,"replicas":[1,2],"leader":3,"log_dirs":["rel"]}]}"#,
-            r#"{"name":"u","partitions":[{"partition":1,"replicas":[1,2],"log_dirs":["/d3",null]},{"partition":2,"replicas":[1,2],"target_replicas":[4],"adding_replicas":[1]}]}"#,
+            r#"{"name":"u","partitions":[{"partition":1,"replicas":[1,2],"log_dirs":["/d3",null]},{"partition":2,"replicas":[1,2],"target_replicas":[4],"adding_replicas":[1]},{"partition":3,"replicas":[1,2],"replica_sizes":[1]}]}"#,
         ];
         let e = same(&snapshot(&topics)).unwrap_err();
         assert!(e.problems.len() >= 9, "{e}");
