@@ -245,8 +245,7 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
                 &name,
                 pi,
                 p.view(),
-                dirs,
-                own,
+                PerReplica { dirs, own },
                 &refs,
                 &mut found,
                 &mut partitions,
@@ -342,6 +341,14 @@ fn check_brokers(
     (brokers, Refs { known, listed }, Found { layout, problems })
 }
 
+/// A partition's lists aligned with its replicas, owned by the reader.
+struct PerReplica {
+    /// `log_dirs`.
+    dirs: Option<Vec<Option<String>>>,
+    /// `replica_sizes`.
+    own: Option<Vec<Option<u64>>>,
+}
+
 /// Checks one partition as read and adds it to its topic's `partitions`
 /// (a partition with problems too: a second entry of its number is then
 /// reported as well).
@@ -349,8 +356,7 @@ fn add_partition(
     name: &str,
     index: usize,
     p: PartView,
-    dirs: Option<Vec<Option<String>>>,
-    own: Option<Vec<Option<u64>>>,
+    PerReplica { dirs, own }: PerReplica,
     refs: &Refs,
     found: &mut Found,
     partitions: &mut Vec<Partition>,

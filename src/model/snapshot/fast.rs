@@ -311,7 +311,16 @@ fn read_partition(
             given(moving[2], &s.moving[2]),
         ],
     };
-    add_partition(name, index, view, dirs, own, refs, found, &mut s.partitions);
+    let per_replica = super::PerReplica { dirs, own };
+    add_partition(
+        name,
+        index,
+        view,
+        per_replica,
+        refs,
+        found,
+        &mut s.partitions,
+    );
     Some(())
 }
 
