@@ -613,6 +613,16 @@ mod tests {
     }
 
     #[test]
+    fn a_generated_cluster_reads_back_whole_in_parts() {
+        let cluster =
+            crate::synth::generate(&crate::synth::Profile::brokers(30).partitions(20_000), 7);
+        let layout = crate::synth::log_dirs(&cluster, 3);
+        let json = super::super::to_json_with_log_dirs(&cluster, &layout);
+        assert_eq!(part_starts(json.as_bytes(), 0, 3).len(), 3);
+        assert_eq!(same(&json), Ok((cluster, layout)));
+    }
+
+    #[test]
     fn problems_are_those_serde_reading_finds() {
         let topics = [
             r#"{"name":"t","partitions":[{"partition":0,"replicas":[9,-1,1,1],"isr":[2]},{"partition":0,"replicas":[]},{"replicas":[1]},{"partition":-3}]}"#,
