@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod fast;
+
 use super::log_dirs::{LogDirLayout, broker_dir_problems, is_log_dir};
 use super::{
     Broker, BrokerId, Cluster, InFlight, Partition, Problem, Problems, Topic, TopicPartition,
@@ -163,17 +165,25 @@ pub fn parse_with_log_dirs(
     source: &str,
     bytes: &[u8],
 ) -> Result<(Cluster, LogDirLayout), Problems> {
+    if let Some(read) = fast::read(source, bytes) {
+        return read;
+    }
     let raw: RawSnapshot = super::json::parse(source, bytes, EXPECTED)?;
     check(source, raw)
 }
 
-/// As [`parse_with_log_dirs`], the bytes let go of once read, before the
-/// snapshot is checked: a large snapshot's text is not held beside its
-/// cluster.
+/// As [`parse_with_log_dirs`], the bytes let go of as soon as they are
+/// read. The reader of the common shape ([`fast`]) holds them while it
+/// builds the cluster (190 MB beside the cluster's 290 MB on a
+/// 2M-partition snapshot, less than serde's form as read was); the serde
+/// reader lets them go before it checks.
 pub fn parse_owned_with_log_dirs(
     source: &str,
     bytes: Vec<u8>,
 ) -> Result<(Cluster, LogDirLayout), Problems> {
+    if let Some(read) = fast::read(source, &bytes) {
+        return read;
+    }
     let raw: RawSnapshot = super::json::parse(source, &bytes, EXPECTED)?;
     drop(bytes);
     check(source, raw)
@@ -198,7 +208,95 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
         problems.push(Problem::new("topics", "missing required field"));
         return Err(Problems::check(source, problems).unwrap_err());
     };
+    let (brokers, refs, mut found) = check_brokers(raw_brokers, problems);
 
+    let mut topics = Vec::with_capacity(raw_topics.len());
+    for (ti, t) in raw_topics.into_iter().enumerate() {
+        let name = match t.name {
+            Some(n) => match check_topic_name(&n) {
+                Ok(()) => n,
+                Err(e) => {
+                    found
+                        .problems
+                        .push(Problem::new(format!("topics[{ti}]"), e));
+                    continue;
+                }
+            },
+            None => {
+                found.problems.push(Problem::new(
+                    format!("topics[{ti}]"),
+                    "missing required field `name`",
+                ));
+                continue;
+            }
+        };
+        let Some(raw_parts) = t.partitions else {
+            found.problems.push(Problem::new(
+                format!("topic {name}"),
+                "missing required field `partitions`",
+            ));
+            continue;
+        };
+        let mut partitions = Vec::with_capacity(raw_parts.len());
+        for (pi, mut p) in raw_parts.into_iter().enumerate() {
+            let dirs = p.rare.as_mut().and_then(|r| r.log_dirs.take());
+            let own = p.rare.as_mut().and_then(|r| r.replica_sizes.take());
+            add_partition(
+                &name,
+                pi,
+                p.view(),
+                PerReplica { dirs, own },
+                &refs,
+                &mut found,
+                &mut partitions,
+            );
+        }
+        topics.push(topic(name, partitions, &mut found.problems));
+    }
+    finish(source, brokers, topics, found)
+}
+
+/// What every partition is checked against: the snapshot's broker ids and
+/// the log dirs brokers list.
+struct Refs {
+    known: Known,
+    listed: BTreeMap<BrokerId, Vec<String>>,
+}
+
+/// What checking gives besides the cluster: the log dirs and the problems.
+/// Each reader of a part of the topics has its own; [`Found::merge`] joins
+/// them (problems are sorted before they are shown, so order is moot).
+#[derive(Default)]
+struct Found {
+    layout: LogDirLayout,
+    problems: Vec<Problem>,
+}
+
+impl Found {
+    fn merge(&mut self, other: Found) {
+        self.problems.extend(other.problems);
+        for (b, dirs) in other.layout.brokers {
+            let mine = self.layout.brokers.entry(b).or_default();
+            for d in dirs {
+                if let Err(at) = mine.binary_search(&d) {
+                    mine.insert(at, d);
+                }
+            }
+        }
+        for (tp, dirs) in other.layout.replicas {
+            self.layout.replicas.entry(tp).or_default().extend(dirs);
+        }
+        for (tp, sizes) in other.layout.sizes {
+            self.layout.sizes.entry(tp).or_default().extend(sizes);
+        }
+    }
+}
+
+/// Checks the brokers as read (`problems` so far given) and sorts them.
+fn check_brokers(
+    raw_brokers: Vec<RawBroker>,
+    mut problems: Vec<Problem>,
+) -> (Vec<Broker>, Refs, Found) {
     let mut brokers = Vec::with_capacity(raw_brokers.len());
     let mut layout = LogDirLayout::default();
     let mut listed: BTreeMap<BrokerId, Vec<String>> = BTreeMap::new();
@@ -239,71 +337,79 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
             ));
         }
     }
-    let known: Known = brokers.iter().map(|b| b.id).collect();
+    let known = Known::new(brokers.iter().map(|b| b.id));
+    (brokers, Refs { known, listed }, Found { layout, problems })
+}
 
-    let mut topics = Vec::with_capacity(raw_topics.len());
-    for (ti, t) in raw_topics.into_iter().enumerate() {
-        let name = match t.name {
-            Some(n) => match check_topic_name(&n) {
-                Ok(()) => n,
-                Err(e) => {
-                    problems.push(Problem::new(format!("topics[{ti}]"), e));
-                    continue;
-                }
-            },
-            None => {
-                problems.push(Problem::new(
-                    format!("topics[{ti}]"),
-                    "missing required field `name`",
-                ));
-                continue;
-            }
-        };
-        let Some(raw_parts) = t.partitions else {
-            problems.push(Problem::new(
-                format!("topic {name}"),
-                "missing required field `partitions`",
-            ));
-            continue;
-        };
-        let mut partitions = Vec::with_capacity(raw_parts.len());
-        for (pi, mut p) in raw_parts.into_iter().enumerate() {
-            let dirs = p.rare.as_mut().and_then(|r| r.log_dirs.take());
-            let own = p.rare.as_mut().and_then(|r| r.replica_sizes.take());
-            if let Some(part) = partition(&name, pi, p, &known, &mut problems) {
-                if dirs.is_some() || own.is_some() {
-                    let tp = TopicPartition {
-                        topic: name.clone(),
-                        partition: part.partition,
-                    };
-                    if let Some(own) = own {
-                        replica_sizes(&tp, &part, own, &mut layout, &mut problems);
-                    }
-                    if let Some(dirs) = dirs {
-                        replica_dirs(
-                            tp,
-                            &part.replicas,
-                            dirs,
-                            &listed,
-                            &mut layout,
-                            &mut problems,
-                        );
-                    }
-                }
-                partitions.push(part);
-            }
-        }
-        partitions.sort_by_key(|p| p.partition);
-        for w in partitions.windows(2) {
-            if w[0].partition == w[1].partition {
-                problems.push(Problem::new(
-                    format!("{name}-{}", w[0].partition),
-                    "partition listed more than once",
-                ));
-            }
-        }
-        topics.push(Topic { name, partitions });
+/// A partition's lists aligned with its replicas, owned by the reader.
+struct PerReplica {
+    /// `log_dirs`.
+    dirs: Option<Vec<Option<String>>>,
+    /// `replica_sizes`.
+    own: Option<Vec<Option<u64>>>,
+}
+
+/// Checks one partition as read and adds it to its topic's `partitions`
+/// (a partition with problems too: a second entry of its number is then
+/// reported as well).
+fn add_partition(
+    name: &str,
+    index: usize,
+    p: PartView,
+    PerReplica { dirs, own }: PerReplica,
+    refs: &Refs,
+    found: &mut Found,
+    partitions: &mut Vec<Partition>,
+) {
+    let Some(part) = partition(name, index, p, &refs.known, &mut found.problems) else {
+        return;
+    };
+    if dirs.is_none() && own.is_none() {
+        partitions.push(part);
+        return;
     }
+    let tp = TopicPartition {
+        topic: name.to_string(),
+        partition: part.partition,
+    };
+    if let Some(own) = own {
+        replica_sizes(&tp, &part, own, &mut found.layout, &mut found.problems);
+    }
+    if let Some(dirs) = dirs {
+        replica_dirs(
+            tp,
+            &part.replicas,
+            dirs,
+            &refs.listed,
+            &mut found.layout,
+            &mut found.problems,
+        );
+    }
+    partitions.push(part);
+}
+
+/// A topic of checked partitions, sorted, its repeated numbers reported.
+fn topic(name: String, mut partitions: Vec<Partition>, problems: &mut Vec<Problem>) -> Topic {
+    partitions.sort_by_key(|p| p.partition);
+    for w in partitions.windows(2) {
+        if w[0].partition == w[1].partition {
+            problems.push(Problem::new(
+                format!("{name}-{}", w[0].partition),
+                "partition listed more than once",
+            ));
+        }
+    }
+    Topic { name, partitions }
+}
+
+/// The cluster of checked brokers and topics, or every problem found.
+fn finish(
+    source: &str,
+    brokers: Vec<Broker>,
+    mut topics: Vec<Topic>,
+    found: Found,
+) -> Result<(Cluster, LogDirLayout), Problems> {
+    let mut problems = found.problems;
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     for w in topics.windows(2) {
         if w[0].name == w[1].name {
@@ -314,7 +420,7 @@ fn check(source: &str, raw: RawSnapshot) -> Result<(Cluster, LogDirLayout), Prob
         }
     }
     Problems::check(source, problems)?;
-    Ok((Cluster { brokers, topics }, layout))
+    Ok((Cluster { brokers, topics }, found.layout))
 }
 
 /// A partition's `replica_sizes`: as long as `replicas`, each a size or
@@ -394,9 +500,45 @@ fn replica_dirs(
 }
 
 /// The snapshot's broker ids, looked up once per replica listed, millions
-/// of times: a fast hash rather than SipHash (the file is the operator's
-/// own; a crafted one could only slow its own reading).
-type Known = rustc_hash::FxHashSet<BrokerId>;
+/// of times: a table for the ids below [`Known::DENSE`] (every real
+/// cluster's), a fast hash rather than SipHash for the others (the file is
+/// the operator's own; a crafted one could only slow its own reading).
+struct Known {
+    dense: Vec<bool>,
+    rest: rustc_hash::FxHashSet<BrokerId>,
+}
+
+impl Known {
+    const DENSE: usize = 1 << 16;
+
+    fn new(ids: impl Iterator<Item = BrokerId>) -> Known {
+        let mut known = Known {
+            dense: Vec::new(),
+            rest: Default::default(),
+        };
+        for id in ids {
+            match usize::try_from(id) {
+                Ok(i) if i < Self::DENSE => {
+                    if known.dense.len() <= i {
+                        known.dense.resize(i + 1, false);
+                    }
+                    known.dense[i] = true;
+                }
+                _ => {
+                    known.rest.insert(id);
+                }
+            }
+        }
+        known
+    }
+
+    fn contains(&self, id: &BrokerId) -> bool {
+        match usize::try_from(*id) {
+            Ok(i) if i < Self::DENSE => self.dense.get(i).copied().unwrap_or(false),
+            _ => self.rest.contains(id),
+        }
+    }
+}
 
 /// Where a partition's problems are reported (`topic-N`), made a string
 /// only for a problem: formatting it for each of millions of partitions
@@ -417,10 +559,40 @@ fn valid_id(id: i64) -> Option<i32> {
     i32::try_from(id).ok().filter(|&v| v >= 0)
 }
 
+/// A partition's fields as read, borrowed from whichever reader read them.
+struct PartView<'a> {
+    partition: Option<i64>,
+    replicas: Option<&'a [i64]>,
+    isr: Option<&'a [i64]>,
+    leader: Option<i64>,
+    size_bytes: Option<u64>,
+    /// `target_replicas`, `adding_replicas`, `removing_replicas`.
+    moving: [Option<&'a [i64]>; 3],
+}
+
+impl CompactPartition {
+    fn view(&self) -> PartView<'_> {
+        let rare = self.rare.as_deref();
+        let moving = |f: fn(&RareFields) -> &Option<Vec<i64>>| rare.and_then(|r| f(r).as_deref());
+        PartView {
+            partition: self.partition,
+            replicas: self.replicas.as_deref(),
+            isr: self.isr.as_deref(),
+            leader: self.leader,
+            size_bytes: self.size_bytes,
+            moving: [
+                moving(|r| &r.target_replicas),
+                moving(|r| &r.adding_replicas),
+                moving(|r| &r.removing_replicas),
+            ],
+        }
+    }
+}
+
 fn partition(
     topic: &str,
     index: usize,
-    p: CompactPartition,
+    p: PartView,
     known: &Known,
     problems: &mut Vec<Problem>,
 ) -> Option<Partition> {
@@ -443,11 +615,11 @@ fn partition(
         problems.push(Problem::new(loc, "missing required field `replicas`"));
         return None;
     };
-    let replicas = broker_list(loc, "replicas", &raw_replicas, known, problems);
+    let replicas = broker_list(loc, "replicas", raw_replicas, known, problems);
     if replicas.is_empty() && raw_replicas.is_empty() {
         problems.push(Problem::new(loc, "empty replica list"));
     }
-    let isr = match &p.isr {
+    let isr = match p.isr {
         Some(isr) => {
             let isr = broker_list(loc, "isr", isr, known, problems);
             for b in &isr {
@@ -477,10 +649,7 @@ fn partition(
             }
         },
     };
-    let in_flight = p.rare.and_then(|r| {
-        let moving = [&r.target_replicas, &r.adding_replicas, &r.removing_replicas];
-        in_flight(loc, moving, &replicas, known, problems)
-    });
+    let in_flight = in_flight(loc, p.moving, &replicas, known, problems);
     // A partition with problems stays listed, so that a second entry of
     // its number is reported too; the snapshot is refused either way.
     Some(Partition {
@@ -499,7 +668,7 @@ fn partition(
 /// are part of the target; either of target and removing gives the other.
 fn in_flight(
     loc: Loc,
-    [raw_target, raw_adding, raw_removing]: [&Option<Vec<i64>>; 3],
+    [raw_target, raw_adding, raw_removing]: [Option<&[i64]>; 3],
     replicas: &[BrokerId],
     known: &Known,
     problems: &mut Vec<Problem>,
@@ -508,8 +677,8 @@ fn in_flight(
         return None;
     }
     let before = problems.len();
-    let mut list = |field: &str, v: &Option<Vec<i64>>| {
-        let list = broker_list(loc, field, v.as_deref().unwrap_or(&[]), known, problems);
+    let mut list = |field: &str, v: Option<&[i64]>| {
+        let list = broker_list(loc, field, v.unwrap_or(&[]), known, problems);
         for b in &list {
             if !replicas.contains(b) {
                 problems.push(Problem::new(
