@@ -280,17 +280,9 @@ pub(super) fn find_dest(
             if best.is_some() {
                 break;
             }
-            for &r in order {
-                if r < 64 && mask & (1 << r) == 0 {
-                    continue;
-                }
-                let list = &cx.by_rack[r as usize];
-                if list.is_empty() {
-                    continue;
-                }
-                let start = (cx.rot[r as usize] % list.len()) as u32;
-                let open = &cx.open.pos[r as usize][c as usize];
-                let split = open.partition_point(|&i| i < start);
+            for (r, list, start) in scan_racks(cx, order, mask) {
+                let open = &cx.open.pos[r][c as usize];
+                let split = open.partition_point(|&i| i < start as u32);
                 for &i in open[split..].iter().chain(&open[..split]) {
                     let d = list[i as usize];
                     if weigh(d, c, &mut best) {
@@ -300,15 +292,7 @@ pub(super) fn find_dest(
             }
         }
     } else {
-        for &r in order {
-            if r < 64 && mask & (1 << r) == 0 {
-                continue;
-            }
-            let list = &cx.by_rack[r as usize];
-            if list.is_empty() {
-                continue;
-            }
-            let start = cx.rot[r as usize] % list.len();
+        for (_, list, start) in scan_racks(cx, order, mask) {
             for &d in list[start..].iter().chain(&list[..start]) {
                 let c = class(st, d);
                 if c > max_class || best.is_some_and(|(k, _)| k.0 < c) {
@@ -321,6 +305,24 @@ pub(super) fn find_dest(
         }
     }
     best.map(|((c, over, _), d)| ((c, over), d))
+}
+
+/// The racks of `order` that `mask` allows and that have target brokers,
+/// each with its brokers and where the rotation starts in them: the scan
+/// order of a destination search.
+fn scan_racks<'a>(
+    cx: &'a Ctx,
+    order: &'a [u16],
+    mask: u64,
+) -> impl Iterator<Item = (usize, &'a [BrokerIx], usize)> + 'a {
+    order
+        .iter()
+        .filter(move |&&r| r >= 64 || mask & (1 << r) != 0)
+        .filter_map(|&r| {
+            let list = &cx.by_rack[r as usize];
+            (!list.is_empty())
+                .then(|| (r as usize, list.as_slice(), cx.rot[r as usize] % list.len()))
+        })
 }
 
 /// Per rack, the positions in `Ctx::by_rack` of its brokers below their
