@@ -272,25 +272,11 @@ fn read_partition(
             }
             b"log_dirs" => {
                 seen.first(8)?;
-                dirs = c.nullable(|c| {
-                    let mut dirs = Vec::new();
-                    c.list(|c| {
-                        dirs.push(c.nullable(Cur::string)?);
-                        Some(())
-                    })?;
-                    Some(dirs)
-                })?;
+                dirs = c.nullable_list(|c| c.nullable(Cur::string))?;
             }
             b"replica_sizes" => {
                 seen.first(9)?;
-                own = c.nullable(|c| {
-                    let mut sizes = Vec::new();
-                    c.list(|c| {
-                        sizes.push(c.nullable(Cur::uint)?);
-                        Some(())
-                    })?;
-                    Some(sizes)
-                })?;
+                own = c.nullable_list(|c| c.nullable(Cur::uint))?;
             }
             _ => return None,
         }
@@ -493,6 +479,21 @@ impl<'a> Cur<'a> {
     }
 
     /// A list of integers or `null` into `out`: whether it was a list.
+    /// A list read item by item, or null (`Some(None)`).
+    fn nullable_list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Option<Vec<T>>> {
+        self.nullable(|c| {
+            let mut out = Vec::new();
+            c.list(|c| {
+                out.push(item(c)?);
+                Some(())
+            })?;
+            Some(out)
+        })
+    }
+
     fn nullable_ints(&mut self, out: &mut Vec<i64>) -> Option<bool> {
         out.clear();
         self.nullable(|c| {
