@@ -259,6 +259,41 @@ const OFFLINE: &str = r#"{"version":1,
   {"name":"t","partitions":[
     {"partition":0,"replicas":[1,2]},{"partition":1,"replicas":[2,3]},{"partition":2,"replicas":[3,1]}]}]}"#;
 
+/// The partitions `plan` (a plan file) moves, as `topic-partition`.
+fn planned(plan: &std::path::Path) -> Vec<String> {
+    let made =
+        kafka_migrate::model::reassignment::parse("p", &std::fs::read(plan).unwrap()).unwrap();
+    made.moves().iter().map(|m| m.tp.to_string()).collect()
+}
+
+/// `check` of a plan moving `topic`-0 to `replicas` against `st`, with
+/// `--allow-offline`: refused (exit 2) as a partition with no in-sync
+/// replica on a live broker.
+fn check_refuses_moving(dir: &std::path::Path, st: &str, topic: &str, replicas: &str) {
+    let bad = write(
+        dir,
+        "bad.json",
+        &format!(
+            r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"replicas":{replicas}}}]}}"#
+        ),
+    );
+    let out = run(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--state",
+        st,
+        "--allow-offline",
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains(&format!(
+            "{topic}-0: has no in-sync replica on a live broker"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// regression: `plan` reported partitions with no live in-sync replica as healed,
 /// and their moves waited forever for a leader to copy from.
 #[test]
@@ -286,9 +321,7 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
             && err.contains("--allow-offline"),
         "{err}"
     );
-    let made =
-        kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap()).unwrap();
-    let names: Vec<String> = made.moves().iter().map(|m| m.tp.to_string()).collect();
+    let names = planned(&plan);
     assert!(names.contains(&"pair-1".to_string()), "{names:?}");
     assert!(
         !names.iter().any(|n| n == "lonely-0" || n == "pair-0"),
@@ -316,24 +349,7 @@ fn unrecoverable_partitions_stay_out_of_the_plan() {
     );
     let out = run(&["check", p, "--state", st, "--allow-offline"]);
     assert_exit(&out, 0);
-    let bad = write(
-        dir.path(),
-        "bad.json",
-        r#"{"version":1,"partitions":[{"topic":"lonely","partition":0,"replicas":[2]}]}"#,
-    );
-    let out = run(&[
-        "check",
-        bad.to_str().unwrap(),
-        "--state",
-        st,
-        "--allow-offline",
-    ]);
-    assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("lonely-0: has no in-sync replica on a live broker"),
-        "{}",
-        stderr(&out)
-    );
+    check_refuses_moving(dir.path(), st, "lonely", "[2]");
 }
 
 /// regression: a live replica outside the ISR cannot be elected, so
@@ -365,29 +381,10 @@ fn a_partition_whose_in_sync_replicas_are_all_down_is_unrecoverable() {
             && text.contains(": stale-0"),
         "{text}"
     );
-    let made =
-        kafka_migrate::model::reassignment::parse("p", &std::fs::read(&plan).unwrap()).unwrap();
-    let names: Vec<String> = made.moves().iter().map(|m| m.tp.to_string()).collect();
+    let names = planned(&plan);
     assert!(names.contains(&"caught-0".to_string()), "{names:?}");
     assert!(!names.contains(&"stale-0".to_string()), "{names:?}");
-    let bad = write(
-        dir.path(),
-        "bad.json",
-        r#"{"version":1,"partitions":[{"topic":"stale","partition":0,"replicas":[3,2]}]}"#,
-    );
-    let out = run(&[
-        "check",
-        bad.to_str().unwrap(),
-        "--state",
-        st,
-        "--allow-offline",
-    ]);
-    assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("stale-0: has no in-sync replica on a live broker"),
-        "{}",
-        stderr(&out)
-    );
+    check_refuses_moving(dir.path(), st, "stale", "[3,2]");
 }
 
 /// regression: with replicas on a dead broker every live broker is below
