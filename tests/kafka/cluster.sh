@@ -517,7 +517,13 @@ cmd_start() {
     cid=$(<"$cache/cluster-id")
     log "storage copied from the format cache"
   else
-    cid=$("$PY" -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # Like Kafka's Uuid.randomUuid: never an id starting with '-', which the
+    # storage tool's argument parser would take for an option.
+    cid=$("$PY" -c 'import base64,uuid
+while True:
+    c = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not c.startswith("-"): break
+print(c)')
     format_all "$cid"
     rm -rf "$BASE/format-cache"
     mkdir -p "$cache"
