@@ -82,7 +82,8 @@ Exit codes:
   0  every partition of the plan is done (throttles restored, unless
      --preserve-throttles; those on a broker that is down are named in a
      warning and kept in the journal, for `throttle clear`)
-  1  still in progress
+  1  still in progress, or not submitted yet (the plan's apply stopped,
+     by Ctrl-C or --no-wait, before its batch: run apply again)
   2  invalid input or usage: a bad plan, a journal of another plan
   3  some partition diverged (at other replicas, not moving to the plan's;
      or a replica in another log dir with no disk move running) or failed (vanished, or adding a replica on a broker that is down);

@@ -79,6 +79,16 @@ async fn run<A: ClusterAdmin>(
     } else if report.verdict == Verdict::AllDone && args.preserve_throttles {
         printer.note("throttles left in force (--preserve-throttles)");
     }
+    if report.not_submitted > 0 {
+        printer.note(&format!(
+            "{} not submitted yet: the run stopped before their batch; `kafka-migrate apply {}` submits them (throttles stay in force until then)",
+            match report.not_submitted {
+                1 => "1 partition".to_string(),
+                n => format!("{n} partitions"),
+            },
+            args.plan.path()
+        ));
+    }
     note_journal(&printer, &store);
     Ok(match report.verdict {
         Verdict::AllDone => Exit::Ok,
@@ -175,6 +185,10 @@ fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
                         None => format!("at {replicas:?}, not moving"),
                     },
                 ),
+                PartitionStatus::NotSubmitted { replicas } => (
+                    "not submitted".into(),
+                    format!("at {replicas:?}; the run stopped before its batch"),
+                ),
                 PartitionStatus::Failed { reason } => ("failed".into(), reason.clone()),
             };
             vec![
@@ -188,8 +202,12 @@ fn render(printer: &Printer, r: &VerifyReport, verbose: bool) {
     if !rows.is_empty() {
         printer.out(&table(&["partition", "target", "state", ""], 4, rows));
     }
+    let waiting = match r.not_submitted {
+        0 => String::new(),
+        n => format!(", {n} not submitted"),
+    };
     printer.out(&format!(
-        "{} partitions: {} done, {} in progress, {} diverged, {} failed",
+        "{} partitions: {} done, {} in progress{waiting}, {} diverged, {} failed",
         r.partitions.len(),
         r.done,
         r.in_progress,

@@ -928,6 +928,77 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert_eq!(store.journal.unwrap().state, JournalState::Finished);
 }
 
+// regression: a run that returned (--no-wait, or Ctrl-C) before its later
+// batches left those partitions off their target with no move in flight,
+// and verify called them diverged (exit 3, "nothing will finish it") and
+// restored the throttles, so that the resumed run copied unthrottled.
+#[test]
+fn verify_waits_for_partitions_the_run_has_not_submitted_yet() {
+    let sim = grown(3);
+    let p = onto_new(3);
+    let prep = prepared(&sim, &p);
+    // One move into or out of a broker at a time: 4 <- 1 first, the
+    // others wait for their brokers.
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(bounded(1), Some(2 * MB))
+    };
+    let mut store = MemoryStore::new();
+    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+    assert_eq!(report.outcome, Outcome::Submitted);
+    let first = report.in_flight.len();
+    assert!(first < 3, "{first} moves in the first batch");
+
+    sim.advance(Duration::from_secs(120));
+    let v = block_on(verify(
+        &mut sim.admin(),
+        &p,
+        &mut store,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(v.verdict, Verdict::InProgress, "{v:?}");
+    assert_eq!((v.done, v.not_submitted, v.diverged), (first, 3 - first, 0));
+    assert!(v.throttles.is_none(), "{v:?}");
+    assert!(!throttle_configs(&sim).is_empty());
+
+    // A cancelled run submits nothing more: there they are diverged.
+    let mut cancelled = MemoryStore::new();
+    cancelled.journal = store.journal.clone().map(|mut j| {
+        j.state = JournalState::Cancelled;
+        j
+    });
+    let v = block_on(verify(
+        &mut sim.admin(),
+        &p,
+        &mut cancelled,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        (v.verdict, v.diverged),
+        (Verdict::Failed, 3 - first),
+        "{v:?}"
+    );
+
+    // Resumed, the run submits the rest and ends; verify then agrees.
+    let s = ApplySettings {
+        no_wait: false,
+        ..s
+    };
+    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    let v = block_on(verify(
+        &mut sim.admin(),
+        &p,
+        &mut store,
+        &VerifySettings::default(),
+    ))
+    .unwrap();
+    assert_eq!((v.verdict, v.done), (Verdict::AllDone, 3));
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+}
+
 // regression: verify and status failed (exit 3) when the replica sizes
 // could not be read, which apply takes as "progress unknown".
 #[test]

@@ -2,8 +2,8 @@
 //! what is moving and throttled on the cluster, whoever started it.
 //!
 //! `verify` restores this tool's throttles (from the journal) once
-//! nothing of the plan is moving any more, unless the operator preserves
-//! them: every planned partition done, or some diverged (another run
+//! nothing of the plan is moving any more and its run has nothing left
+//! to submit, unless the operator preserves them: every planned partition done, or some diverged (another run
 //! replaced or cancelled its move) with no move of any planned partition
 //! in flight, as `apply` ends an incomplete run and as Kafka's `--verify`
 //! clears throttles. It never submits or cancels anything.
@@ -41,6 +41,11 @@ pub enum PartitionStatus {
     /// named log dir not reached yet (the replica in another dir, or with
     /// a future log); the bytes count both kinds of copy.
     InProgress { bytes_copied: u64, bytes_total: u64 },
+    /// Not moving and not at its target, and never submitted by the plan's
+    /// run, which has not ended: it stopped (Ctrl-C) or returned
+    /// (`--no-wait`) before this partition's batch, and `apply PLAN`
+    /// submits it. Nothing went wrong, so it is not diverged.
+    NotSubmitted { replicas: Vec<BrokerId> },
     /// Not heading to the plan's target: at other replicas with no move in
     /// flight, or moving elsewhere (`moving_to`), or at its replicas with
     /// a replica in another log dir and no disk move running.
@@ -72,7 +77,8 @@ pub struct PartitionVerdict {
 pub enum Verdict {
     /// Some partition diverged or failed.
     Failed,
-    /// Some partition is still moving.
+    /// Some partition is still moving, or not submitted yet by a run
+    /// that has not ended.
     InProgress,
     AllDone,
 }
@@ -83,6 +89,7 @@ pub struct VerifyReport {
     pub verdict: Verdict,
     pub done: usize,
     pub in_progress: usize,
+    pub not_submitted: usize,
     pub diverged: usize,
     pub failed: usize,
     /// Sorted by topic-partition.
@@ -187,8 +194,19 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
     settings: &VerifySettings,
 ) -> Result<VerifyReport, ExecError> {
     let digest = plan_digest(plan);
+    // Whether a run of this plan has started and not ended.
+    let mut running = false;
     let journal = match store.load().map_err(ExecError::journal("loading"))? {
-        Some(_) => Some(open_journal(store, &digest)?),
+        Some(loaded) => {
+            let mut j = open_journal(store, &digest)?;
+            // `open_journal` starts an ended run's journal afresh, for the
+            // next `apply`; verify starts nothing, and what it saves must
+            // not make the next verify take an ended run for a stopped one.
+            j.state = loaded.state;
+            j.submissions = loaded.submissions;
+            running = j.state == JournalState::Running && !loaded.plan_digest.is_empty();
+            Some(j)
+        }
         None => None,
     };
     let cluster = admin
@@ -199,6 +217,9 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         .list_reassignments()
         .await
         .map_err(ExecError::admin("listing moves in flight"))?;
+    // What the plan's run submitted, while it has not ended: the rest of
+    // its partitions wait for `apply` to run again.
+    let submitted = journal.as_ref().filter(|_| running).map(|j| j.submitted());
     let moving: BTreeMap<&TopicPartition, &InFlight> =
         in_flight.iter().map(|m| (&m.tp, m)).collect();
     let ours: Vec<&InFlight> = plan
@@ -256,6 +277,11 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
                 moving_to: Some(f.target()),
             },
             (Some(p), None) if p.replicas == m.replicas => PartitionStatus::Done,
+            (Some(p), None) if submitted.as_ref().is_some_and(|s| !s.contains_key(&m.tp)) => {
+                PartitionStatus::NotSubmitted {
+                    replicas: p.replicas.clone(),
+                }
+            }
             (Some(p), None) => PartitionStatus::Diverged {
                 replicas: p.replicas.clone(),
                 moving_to: None,
@@ -309,11 +335,12 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         |f: fn(&PartitionStatus) -> bool| partitions.iter().filter(|v| f(&v.status)).count();
     let done = count(|s| matches!(s, PartitionStatus::Done));
     let in_progress = count(|s| matches!(s, PartitionStatus::InProgress { .. }));
+    let not_submitted = count(|s| matches!(s, PartitionStatus::NotSubmitted { .. }));
     let diverged = count(|s| matches!(s, PartitionStatus::Diverged { .. }));
     let failed = count(|s| matches!(s, PartitionStatus::Failed { .. }));
     let verdict = if diverged + failed > 0 {
         Verdict::Failed
-    } else if in_progress > 0 {
+    } else if in_progress + not_submitted > 0 {
         Verdict::InProgress
     } else {
         Verdict::AllDone
@@ -329,6 +356,7 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
     if let Some(mut j) = journal
         && ours.is_empty()
         && in_progress == 0
+        && not_submitted == 0
         && !settings.preserve_throttles
     {
         if verdict == Verdict::AllDone {
@@ -341,6 +369,7 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
         verdict,
         done,
         in_progress,
+        not_submitted,
         diverged,
         failed,
         partitions,
