@@ -81,7 +81,7 @@ async fn run<A: ClusterAdmin>(
     }
     if report.not_submitted > 0 {
         printer.note(&format!(
-            "{} not submitted yet: the run stopped before their batch; `kafka-migrate apply {}` submits them (throttles stay in force until then)",
+            "{} not submitted yet: the run stopped before their batch; run it again to submit them (`kafka-migrate apply {}`, or `rollback` for a rollback file); throttles stay in force until then",
             match report.not_submitted {
                 1 => "1 partition".to_string(),
                 n => format!("{n} partitions"),
