@@ -153,10 +153,10 @@ impl State {
         st
     }
 
+    /// Counts every replica into counters that start at zero (a new
+    /// state's: clearing them again wrote the 95 MB topic table of `huge`
+    /// once more).
     fn recount(&mut self) {
-        self.count.iter_mut().for_each(|c| *c = 0);
-        self.bytes.iter_mut().for_each(|c| *c = 0);
-        self.topic_counts.clear();
         for (p, reps) in self.reps.iter().enumerate() {
             let t = self.topic_of[p];
             for &b in reps {
@@ -555,14 +555,6 @@ impl TopicCounts {
             }
         } else {
             TopicCounts::Sparse(FxHashMap::default())
-        }
-    }
-
-    fn clear(&mut self) {
-        match self {
-            TopicCounts::Dense { n, .. } => n.iter_mut().for_each(|x| *x = 0),
-            TopicCounts::Dense16 { n, .. } => n.iter_mut().for_each(|x| *x = 0),
-            TopicCounts::Sparse(m) => m.clear(),
         }
     }
 
