@@ -71,6 +71,21 @@ impl State {
         movable: Vec<bool>,
         use_racks: bool,
     ) -> State {
+        Self::of_ordered(cluster, reps, target, movable, use_racks, None)
+    }
+
+    /// [`State::of`], each broker's partition list in the order `order`
+    /// gives: partition order with `None`; with `Some(salt)`, smallest
+    /// first, ties broken by a mix of `salt` and the partition (the order
+    /// the phases take a broker's replicas in; see `Planner::fresh`).
+    pub(crate) fn of_ordered(
+        cluster: &Online,
+        reps: Vec<Replicas>,
+        target: Vec<bool>,
+        movable: Vec<bool>,
+        use_racks: bool,
+        order: Option<u64>,
+    ) -> State {
         let brokers = cluster.brokers();
         let nb = brokers.len();
         let mut rack_names: Vec<&str> = Vec::new();
@@ -133,22 +148,55 @@ impl State {
             bytes_moved: 0,
         };
         st.recount();
+        st.list_partitions(order);
         st.compute_quotas(cluster.topic_count());
         st
     }
 
+    /// Counts every replica into counters that start at zero (a new
+    /// state's: clearing them again wrote the 95 MB topic table of `huge`
+    /// once more).
     fn recount(&mut self) {
-        self.count.iter_mut().for_each(|c| *c = 0);
-        self.bytes.iter_mut().for_each(|c| *c = 0);
-        self.topic_counts.clear();
-        self.partitions_on.iter_mut().for_each(|v| v.clear());
         for (p, reps) in self.reps.iter().enumerate() {
             let t = self.topic_of[p];
             for &b in reps {
                 self.count[b as usize] += 1;
                 self.bytes[b as usize] += self.size[p];
                 self.topic_counts.add(t, b);
-                self.partitions_on[b as usize].push(p as u32);
+            }
+        }
+    }
+
+    /// Fills each broker's partition list (after [`Self::recount`]) in
+    /// the order [`Self::of_ordered`] describes. Partitions are visited
+    /// once in that order, so every list comes out sorted: one sort of
+    /// the partitions instead of one per broker over every replica (5.5M
+    /// on `huge`), whose keys are distinct (sizes tie, but the mix of a
+    /// salt and a partition is a bijection of the partition), so the
+    /// lists are exactly what sorting each would give. Each list gets the
+    /// room it had when grown by pushes, so later moves find it there.
+    fn list_partitions(&mut self, order: Option<u64>) {
+        for (list, &n) in self.partitions_on.iter_mut().zip(&self.count) {
+            let room = if n == 0 {
+                0
+            } else {
+                (n as usize).next_power_of_two().max(4)
+            };
+            *list = Vec::with_capacity(room);
+        }
+        let mut push = |p: u32| {
+            for &b in &self.reps[p as usize] {
+                self.partitions_on[b as usize].push(p);
+            }
+        };
+        match order {
+            None => (0..self.reps.len() as u32).for_each(&mut push),
+            Some(salt) => {
+                let mut keys: Vec<(u64, u64, u32)> = (0..self.reps.len())
+                    .map(|p| (self.size[p], mix(salt ^ p as u64), p as u32))
+                    .collect();
+                keys.sort_unstable();
+                keys.into_iter().for_each(|(_, _, p)| push(p));
             }
         }
     }
@@ -510,14 +558,6 @@ impl TopicCounts {
         }
     }
 
-    fn clear(&mut self) {
-        match self {
-            TopicCounts::Dense { n, .. } => n.iter_mut().for_each(|x| *x = 0),
-            TopicCounts::Dense16 { n, .. } => n.iter_mut().for_each(|x| *x = 0),
-            TopicCounts::Sparse(m) => m.clear(),
-        }
-    }
-
     pub fn get(&self, t: u32, b: BrokerIx) -> u32 {
         match self {
             TopicCounts::Dense { nb, n } => n[t as usize * nb + b as usize],
@@ -597,6 +637,12 @@ impl TopicCounts {
     pub fn entries(&self) -> Vec<(u32, BrokerIx, u32)> {
         self.entries_where(|_, _, _| true)
     }
+}
+
+/// A seeded tie-break: a bijection of `x` (SplitMix64's step), so
+/// distinct inputs never tie.
+fn mix(x: u64) -> u64 {
+    super::rng::SplitMix64::new(x).next_u64()
 }
 
 #[cfg(test)]

@@ -197,18 +197,16 @@ fn repair_move(
     memo: &mut Memo,
 ) -> Option<(usize, BrokerIx, Option<usize>)> {
     let (starts, start, targets) = (fixed.starts, fixed.start, fixed.targets);
-    // Brokers that can take one more of `t` within its cap, emptiest first.
-    let mut dests: Vec<(u32, BrokerIx)> = targets
-        .iter()
-        .copied()
-        .filter(|&b| b != a && (swap || st.count[b as usize] < st.ceiling[b as usize]))
-        .filter_map(|b| {
-            // `topic_class(st, t, b) == 0`, with one look-up of the count.
-            let n = st.topic_count(t, b);
-            (n < st.topic_cap(t, b)).then_some((n, b))
-        })
-        .collect();
-    dests.sort_unstable();
+    let mut dests = Dests {
+        st,
+        t,
+        a,
+        swap,
+        targets,
+        next: 0,
+        lacking: Vec::new(),
+        rest: None,
+    };
     // Replicas that already moved first: sending one on is free.
     let mut best: Option<((bool, u32, BrokerIx), usize)> = None;
     let range = starts[t as usize]..starts[t as usize + 1];
@@ -225,7 +223,7 @@ fn repair_move(
             break;
         }
         let mask = allowed_racks(st, p, a);
-        let found = dests.iter().copied().find(|&(_, b)| {
+        let found = dests.find(|b| {
             let r = st.rack_of(b);
             (r >= 64 || mask & (1 << r) != 0)
                 && !st.holds(p, b)
@@ -236,7 +234,7 @@ fn repair_move(
             if best.is_none_or(|(k, _)| ranked < k) {
                 best = Some((ranked, p));
             }
-            if !swap || key == dests[0] {
+            if !swap || Some(key) == dests.first() {
                 break;
             }
         }
@@ -254,7 +252,8 @@ fn repair_move(
     // Something of another topic that `a` may take without going past
     // the bar, within its cap first, smallest first; a bounded look.
     let ra = st.rack_of(a);
-    memo.held(st, b)
+    let mut partners: Vec<(u64, usize, u32)> = memo
+        .held(st, b)
         .iter()
         .filter(|&&(q, tq)| tq != t && q as usize != p)
         .map(|&(q, tq)| (q as usize, tq))
@@ -264,8 +263,91 @@ fn repair_move(
             (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
         })
         .take(512)
-        .map(|(q, tq)| (topic_class(st, tq, a), st.size[q], q))
-        .filter(|&(c, _, _)| c <= 1)
-        .min()
-        .map(|(_, _, q)| (p, b, Some(q)))
+        .map(|(q, tq)| (st.size[q], q, tq))
+        .collect();
+    // The least (class, size, partner) of class 0 or 1: smallest first,
+    // the first of class 0 wins, else the first of class 1. A class is a
+    // look-up in the topic counts that misses the cache; most partners
+    // are of class 0, so this looks up a few instead of all 512.
+    partners.sort_unstable();
+    let mut within = None;
+    for &(_, q, tq) in &partners {
+        match topic_class(st, tq, a) {
+            0 => return Some((p, b, Some(q))),
+            1 => within = within.or(Some(q)),
+            _ => {}
+        }
+    }
+    within.map(|q| (p, b, Some(q)))
+}
+
+/// The brokers that can take one more of topic `t` from `a` within its
+/// cap (`topic_class(st, t, b) == 0`), emptiest first, ties by broker:
+/// those lacking the topic in broker order, then the others sorted.
+/// Read lazily: a look usually takes one of the first brokers lacking the
+/// topic, so the count of `t` on every target is looked up only when the
+/// first ones do not fit (it was, on every step: a thousand look-ups and
+/// a sort per step on `huge`). Finds what searching the whole sorted
+/// list would.
+struct Dests<'a> {
+    st: &'a State,
+    t: u32,
+    a: BrokerIx,
+    swap: bool,
+    targets: &'a [BrokerIx],
+    /// How far into `targets` the brokers lacking `t` were looked for.
+    next: usize,
+    lacking: Vec<BrokerIx>,
+    /// The others, `(count of t, broker)` sorted, once every target was
+    /// looked at.
+    rest: Option<Vec<(u32, BrokerIx)>>,
+}
+
+impl Dests<'_> {
+    /// `t`'s count on `b` if `b` may take one more of it.
+    fn open(&self, b: BrokerIx) -> Option<u32> {
+        let st = self.st;
+        if b == self.a || !(self.swap || st.count[b as usize] < st.ceiling[b as usize]) {
+            return None;
+        }
+        let n = st.topic_count(self.t, b);
+        (n < st.topic_cap(self.t, b)).then_some(n)
+    }
+
+    /// The first broker in the order above that `fits`.
+    fn find(&mut self, fits: impl Fn(BrokerIx) -> bool) -> Option<(u32, BrokerIx)> {
+        if let Some(&b) = self.lacking.iter().find(|&&b| fits(b)) {
+            return Some((0, b));
+        }
+        while let Some(&b) = self.targets.get(self.next) {
+            self.next += 1;
+            if self.open(b) == Some(0) {
+                self.lacking.push(b);
+                if fits(b) {
+                    return Some((0, b));
+                }
+            }
+        }
+        if self.rest.is_none() {
+            let mut rest: Vec<(u32, BrokerIx)> = self
+                .targets
+                .iter()
+                .filter_map(|&b| self.open(b).filter(|&n| n > 0).map(|n| (n, b)))
+                .collect();
+            rest.sort_unstable();
+            self.rest = Some(rest);
+        }
+        self.rest
+            .as_ref()
+            .and_then(|rest| rest.iter().copied().find(|&(_, b)| fits(b)))
+    }
+
+    /// The first broker of the order, as far as it is known after a
+    /// [`Self::find`] that found one (which looked at least that far).
+    fn first(&self) -> Option<(u32, BrokerIx)> {
+        match self.lacking.first() {
+            Some(&b) => Some((0, b)),
+            None => self.rest.as_ref().and_then(|r| r.first().copied()),
+        }
+    }
 }
