@@ -849,3 +849,161 @@ pub(super) fn topic_starts(st: &State) -> Vec<usize> {
     starts.push(st.topic_of.len());
     starts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::Replicas;
+    use crate::planner::rng::SplitMix64;
+    use crate::synth::{Profile, generate};
+
+    /// The view as it was built before the index: every live entry of
+    /// `partitions_on` sorted by (topic, size, partition), duplicates
+    /// dropped, and the heap of the topics in excess.
+    fn sorted_view(st: &State, s: BrokerIx) -> (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>) {
+        let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+            .map(|p| (st.topic_of[p as usize], st.size[p as usize], p))
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (t, _, p) in parts {
+            match groups.last_mut() {
+                Some((gt, g)) if *gt == t => g.push(p),
+                _ => groups.push((t, vec![p])),
+            }
+        }
+        let mut heap: BinaryHeap<(i64, Reverse<u32>)> = groups
+            .iter()
+            .enumerate()
+            .map(|(g, (t, _))| (excess(st, *t, s), Reverse(g as u32)))
+            .filter(|&(e, _)| e > 0)
+            .collect();
+        let order = std::iter::from_fn(|| heap.pop().map(|(e, Reverse(g))| (e, g))).collect();
+        (groups, order)
+    }
+
+    fn lazy_view(
+        st: &State,
+        index: &Index,
+        s: BrokerIx,
+    ) -> (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>) {
+        let mut view = View::build(st, index, s);
+        let groups = (0..view.len())
+            .map(|g| {
+                view.sort(st, g);
+                let (t, parts) = view.group(g);
+                (t, parts.to_vec())
+            })
+            .collect();
+        let order = std::iter::from_fn(|| view.queue.pop_at_least(1)).collect();
+        (groups, order)
+    }
+
+    /// Random moves before and after the index is built (arrivals, and
+    /// replicas that leave and come back, listed twice): every broker's
+    /// view is the sorted one.
+    #[test]
+    fn a_view_from_the_index_is_the_sorted_view() {
+        for seed in 1..=4 {
+            let profile = Profile {
+                brokers: 9,
+                racks: 3,
+                partitions: 600,
+                max_partitions_per_topic: 12,
+                dead_brokers: 0,
+                ..Profile::default()
+            };
+            let cluster = generate(&profile, seed);
+            let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+            let reps: Vec<Replicas> = cluster
+                .partitions()
+                .map(|(_, p)| {
+                    p.replicas
+                        .iter()
+                        .map(|id| ids.iter().position(|x| x == id).unwrap() as BrokerIx)
+                        .collect()
+                })
+                .collect();
+            let n = reps.len();
+            let mut rng = SplitMix64::new(seed);
+            let movable = (0..n).map(|_| rng.below(10) > 0).collect();
+            let mut st = State::new(&cluster, reps, vec![true; ids.len()], movable, true);
+            let nb = st.broker_count as u64;
+            let mut shuffle = |st: &mut State, rng: &mut SplitMix64, moves: usize| {
+                for _ in 0..moves {
+                    let p = rng.below(n as u64) as usize;
+                    let s = st.reps[p][rng.below(st.reps[p].len() as u64) as usize];
+                    let d = rng.below(nb) as BrokerIx;
+                    if !st.holds(p, d) {
+                        st.apply_move(p, s, d);
+                        if rng.below(3) == 0 {
+                            st.apply_move(p, d, s);
+                        }
+                    }
+                }
+            };
+            shuffle(&mut st, &mut rng, 300);
+            let index = Index::of(&st);
+            let mut queued = 0;
+            for round in 0..3 {
+                for s in 0..st.broker_count as BrokerIx {
+                    let want = sorted_view(&st, s);
+                    queued += want.1.len();
+                    assert_eq!(
+                        lazy_view(&st, &index, s),
+                        want,
+                        "seed {seed} round {round} broker {s}"
+                    );
+                }
+                shuffle(&mut st, &mut rng, 200);
+            }
+            assert!(queued > 100, "topics in excess to rank: {queued}");
+        }
+    }
+
+    /// The bucket queue pops what a binary heap of (excess, Reverse(group))
+    /// pops, pushes in between included.
+    #[test]
+    fn the_bucket_queue_pops_as_the_heap() {
+        let mut rng = SplitMix64::new(5);
+        for _ in 0..50 {
+            let entries: Vec<(i64, u32)> = (0..200).map(|g| (rng.below(6) as i64 - 1, g)).collect();
+            let mut heap: BinaryHeap<(i64, Reverse<u32>)> = entries
+                .iter()
+                .filter(|&&(e, _)| e > 0)
+                .map(|&(e, g)| (e, Reverse(g)))
+                .collect();
+            let mut queue = Queue::new(entries.into_iter());
+            loop {
+                let min = 1 + rng.below(2) as i64;
+                let want = heap
+                    .peek()
+                    .filter(|&&(e, _)| e >= min)
+                    .map(|&(e, Reverse(g))| (e, g));
+                if want.is_some() {
+                    heap.pop();
+                }
+                assert_eq!(queue.pop_at_least(min), want);
+                let Some((e, g)) = want.or_else(|| heap.pop().map(|(e, Reverse(g))| (e, g))) else {
+                    break;
+                };
+                if want.is_none() {
+                    // Below `min` for both: take it from the queue too.
+                    assert_eq!(queue.pop_at_least(1), Some((e, g)));
+                }
+                let back = e - rng.below(3) as i64;
+                if rng.below(2) == 0 {
+                    if back > 0 {
+                        heap.push((back, Reverse(g)));
+                    }
+                    queue.push(back, g);
+                }
+            }
+            assert_eq!(queue.pop_at_least(1), None);
+        }
+    }
+}
