@@ -65,6 +65,9 @@ pub(super) struct Ctx {
     pub(super) views: Vec<Option<View>>,
     /// What the views are built from, built with the first of them.
     index: Option<Index>,
+    /// Per rack, its brokers in the order `counts::export_from` last
+    /// sorted them.
+    pub(super) export_sorted: Vec<Vec<BrokerIx>>,
     /// Some partition spans every rack, so some replicas can never leave
     /// their rack.
     pub(super) bound_to_racks: bool,
@@ -116,6 +119,7 @@ impl Ctx {
             rack_hi: rh,
             views: (0..st.broker_count).map(|_| None).collect(),
             index: None,
+            export_sorted: vec![Vec::new(); nr],
             bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
             drift: true,
             min_excess: 1,
