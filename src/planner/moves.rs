@@ -700,7 +700,8 @@ pub(super) fn pick_perfect(
         // Without an open broker that could take the topic at all, no
         // replica of the group has a perfect home: skip the searches (and
         // the sort).
-        if !(now >= 2 && cx.allowance > 0) && !may_take(st, cx, t, s, order, u32::from(now >= 2)) {
+        let may_spend = now >= 2 && cx.allowance > 0;
+        if !(may_spend || may_take(st, cx, t, s, order, u32::from(now >= 2))) {
             continue;
         }
         view.sort(st, g as usize);
@@ -864,7 +865,10 @@ mod tests {
     /// The view as it was built before the index: every live entry of
     /// `partitions_on` sorted by (topic, size, partition), duplicates
     /// dropped, and the heap of the topics in excess.
-    fn sorted_view(st: &State, s: BrokerIx) -> (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>) {
+    /// A view's groups (topic, entries) and the order its queue pops.
+    type Seen = (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>);
+
+    fn sorted_view(st: &State, s: BrokerIx) -> Seen {
         let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
             .iter()
             .copied()
@@ -890,11 +894,7 @@ mod tests {
         (groups, order)
     }
 
-    fn lazy_view(
-        st: &State,
-        index: &Index,
-        s: BrokerIx,
-    ) -> (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>) {
+    fn lazy_view(st: &State, index: &Index, s: BrokerIx) -> Seen {
         let mut view = View::build(st, index, s);
         let groups = (0..view.len())
             .map(|g| {
@@ -937,7 +937,7 @@ mod tests {
             let movable = (0..n).map(|_| rng.below(10) > 0).collect();
             let mut st = State::new(&cluster, reps, vec![true; ids.len()], movable, true);
             let nb = st.broker_count as u64;
-            let mut shuffle = |st: &mut State, rng: &mut SplitMix64, moves: usize| {
+            let shuffle = |st: &mut State, rng: &mut SplitMix64, moves: usize| {
                 for _ in 0..moves {
                     let p = rng.below(n as u64) as usize;
                     let s = st.reps[p][rng.below(st.reps[p].len() as u64) as usize];
