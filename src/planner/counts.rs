@@ -285,22 +285,36 @@ fn export_from(
         return false;
     }
     // Keys computed once; they end in the broker, so they are distinct and
-    // an unstable sort orders them as the stable one did.
-    let mut sources: Vec<(Reverse<i64>, Reverse<i64>, BrokerIx)> = cx.by_rack[r]
-        .iter()
-        .copied()
-        .filter(|&b| !over_only || st.count[b as usize] > st.ceiling[b as usize])
-        .map(|b| {
-            let bi = b as usize;
-            (
-                Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
-                Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
-                b,
-            )
-        })
-        .collect();
-    sources.sort_unstable();
-    sources
+    // any sort orders them as the stable one did. The rack's brokers are
+    // kept in the order of its last export, which one move at a time
+    // hardly changes: an insertion sort puts the one or two brokers whose
+    // count changed back in place (the rack export calls this once a move,
+    // and a full sort each time was 5 % of `huge`).
+    let key = |b: BrokerIx| {
+        let bi = b as usize;
+        (
+            Reverse(st.count[bi] as i64 - st.ceiling[bi] as i64),
+            Reverse(st.count[bi] as i64 - st.floor[bi] as i64),
+            b,
+        )
+    };
+    let mut sorted = std::mem::take(&mut cx.export_sorted[r]);
+    if sorted.len() != cx.by_rack[r].len() {
+        sorted.clone_from(&cx.by_rack[r]);
+    }
+    let mut keyed: Vec<_> = sorted.iter().map(|&b| key(b)).collect();
+    for i in 1..keyed.len() {
+        let mut j = i;
+        while j > 0 && keyed[j] < keyed[j - 1] {
+            keyed.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    sorted.clear();
+    sorted.extend(keyed.iter().map(|k| k.2));
+    cx.export_sorted[r] = sorted;
+    keyed.retain(|&(_, _, b)| !over_only || st.count[b as usize] > st.ceiling[b as usize]);
+    keyed
         .into_iter()
         .any(|(_, _, s)| shed_one(st, cx, objective, s, max_class, order))
 }
@@ -366,15 +380,23 @@ fn fill_one(
     mut sources: Vec<BrokerIx>,
 ) -> bool {
     let rd = st.rack_of(d);
-    sources.sort_by_key(|&s| {
-        let si = s as usize;
-        (
-            Reverse(st.count[si] as i64 - st.ceiling[si] as i64),
-            Reverse(st.count[si] as i64 - st.floor[si] as i64),
-            st.rack_of(s) != rd,
-            s,
-        )
-    });
+    // Keys computed once; they end in the broker, so they are distinct and
+    // an unstable sort orders them as the stable one did.
+    let mut keyed: Vec<_> = sources
+        .iter()
+        .map(|&s| {
+            let si = s as usize;
+            (
+                Reverse(st.count[si] as i64 - st.ceiling[si] as i64),
+                Reverse(st.count[si] as i64 - st.floor[si] as i64),
+                st.rack_of(s) != rd,
+                s,
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    sources.clear();
+    sources.extend(keyed.iter().map(|k| k.3));
     // (source class, topic over cap at d, -excess at the source, tie)
     let mut best: Option<(FillKey, usize, BrokerIx)> = None;
     let mut weighed = 0;

@@ -63,6 +63,11 @@ pub(super) struct Ctx {
     /// Source brokers' replicas by topic, built when first needed in a
     /// phase.
     pub(super) views: Vec<Option<View>>,
+    /// What the views are built from, built with the first of them.
+    index: Option<Index>,
+    /// Per rack, its brokers in the order `counts::export_from` last
+    /// sorted them.
+    pub(super) export_sorted: Vec<Vec<BrokerIx>>,
     /// Some partition spans every rack, so some replicas can never leave
     /// their rack.
     pub(super) bound_to_racks: bool,
@@ -113,6 +118,8 @@ impl Ctx {
             rack_lo: rl,
             rack_hi: rh,
             views: (0..st.broker_count).map(|_| None).collect(),
+            index: None,
+            export_sorted: vec![Vec::new(); nr],
             bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
             drift: true,
             min_excess: 1,
@@ -388,48 +395,238 @@ pub(super) fn byte_gap(st: &State, bideal: &[f64], s: BrokerIx, d: BrokerIx, z: 
     (after - before) as i64
 }
 
-/// A source broker's replicas grouped by topic, smallest first within a
-/// topic, with the topics ranked by how far `s` holds more than its cap.
+/// A source broker's replicas grouped by topic (topics ascending),
+/// smallest first within a topic, with the topics ranked by how far `s`
+/// holds more than its cap. A group is sorted when first used: a rack
+/// export pops and drops most groups of most sources unused.
 pub(super) struct View {
-    pub(super) groups: Vec<(u32, Vec<u32>)>,
-    /// (excess when pushed, group); stale keys are refreshed on pop.
-    pub(super) heap: BinaryHeap<(i64, Reverse<u32>)>,
+    /// The groups' entries, one group after the other.
+    parts: Vec<u32>,
+    groups: Vec<Group>,
+    /// Groups with their topic above its cap at `s`, by excess.
+    queue: Queue,
     /// Where the fallback scan resumes.
     pub(super) rot: usize,
 }
 
+struct Group {
+    topic: u32,
+    start: u32,
+    len: u32,
+    /// Sorted by size, then partition, and duplicates dropped.
+    sorted: bool,
+}
+
 impl View {
-    pub(super) fn build(st: &State, s: BrokerIx) -> View {
-        // Keys looked up once, not per comparison (two cache misses each
-        // on millions of partitions); they end in `p`, so they are distinct
-        // but for the same partition listed twice.
-        let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
+    /// The view of `s` as sorting its live entries of `partitions_on` by
+    /// (topic, size, partition) would give it, from `index`'s list of what
+    /// `s` held when the index was built (ascending partitions, so
+    /// ascending topics: no sort) and what arrived since.
+    pub(super) fn build(st: &State, index: &Index, s: BrokerIx) -> View {
+        let si = s as usize;
+        let tail = &st.partitions_on[si][index.marks[si]..];
+        let mut arrived: Vec<(u32, u32)> = tail
             .iter()
             .copied()
             .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
-            .map(|p| (st.topic_of[p as usize], st.size[p as usize], p))
+            .map(|p| (st.topic_of[p as usize], p))
             .collect();
-        parts.sort_unstable();
-        parts.dedup();
-        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-        for (t, _, p) in parts {
-            match groups.last_mut() {
-                Some((gt, g)) if *gt == t => g.push(p),
-                _ => groups.push((t, vec![p])),
-            }
-        }
-        let heap = groups
+        arrived.sort_unstable();
+        let mut kept = index.lists[si]
             .iter()
-            .enumerate()
-            .map(|(g, (t, _))| (excess(st, *t, s), Reverse(g as u32)))
-            .filter(|&(e, _)| e > 0)
-            .collect();
+            .copied()
+            .filter(|&p| st.holds(p as usize, s))
+            .map(|p| (st.topic_of[p as usize], p))
+            .peekable();
+        let mut arrived = arrived.into_iter().peekable();
+        let mut parts: Vec<u32> = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
+        loop {
+            // Merged by topic; a partition in both (it left and came back)
+            // is dropped when its group is sorted.
+            let take_kept = match (kept.peek(), arrived.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) => a.0 <= b.0,
+                (a, _) => a.is_some(),
+            };
+            let (t, p) = if take_kept {
+                kept.next()
+            } else {
+                arrived.next()
+            }
+            .expect("peeked");
+            match groups.last_mut() {
+                Some(g) if g.topic == t => {
+                    g.len += 1;
+                    g.sorted = false;
+                }
+                _ => {
+                    debug_assert!(groups.last().is_none_or(|g| g.topic < t));
+                    groups.push(Group {
+                        topic: t,
+                        start: parts.len() as u32,
+                        len: 1,
+                        sorted: true,
+                    });
+                }
+            }
+            parts.push(p);
+        }
+        let queue = Queue::new(
+            groups
+                .iter()
+                .enumerate()
+                .map(|(g, grp)| (excess(st, grp.topic, s), g as u32)),
+        );
         View {
+            parts,
             groups,
-            heap,
+            queue,
             rot: 0,
         }
     }
+
+    pub(super) fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Sorts group `g` if it is not yet.
+    fn sort(&mut self, st: &State, g: usize) {
+        let grp = &mut self.groups[g];
+        if grp.sorted {
+            return;
+        }
+        let (a, n) = (grp.start as usize, grp.len as usize);
+        let slice = &mut self.parts[a..a + n];
+        slice.sort_unstable_by_key(|&p| (st.size[p as usize], p));
+        let mut w = 1;
+        for i in 1..n {
+            if slice[i] != slice[w - 1] {
+                slice[w] = slice[i];
+                w += 1;
+            }
+        }
+        grp.len = w as u32;
+        grp.sorted = true;
+    }
+
+    /// Group `g`'s topic and entries (sorted if `sort` was called).
+    fn group(&self, g: usize) -> (u32, &[u32]) {
+        let grp = &self.groups[g];
+        let a = grp.start as usize;
+        (grp.topic, &self.parts[a..a + grp.len as usize])
+    }
+}
+
+/// Every broker's movable replicas in ascending partition order as they
+/// stood when it was built, and how long each `partitions_on` list was
+/// then: one pass over the replica lists instead of a sort per view.
+pub(super) struct Index {
+    lists: Vec<Vec<u32>>,
+    marks: Vec<usize>,
+}
+
+impl Index {
+    pub(super) fn of(st: &State) -> Index {
+        let mut lists: Vec<Vec<u32>> = st
+            .count
+            .iter()
+            .map(|&c| Vec::with_capacity(c as usize))
+            .collect();
+        for (p, reps) in st.reps.iter().enumerate() {
+            if st.movable[p] {
+                for &b in reps.iter() {
+                    lists[b as usize].push(p as u32);
+                }
+            }
+        }
+        Index {
+            lists,
+            marks: st.partitions_on.iter().map(Vec::len).collect(),
+        }
+    }
+}
+
+/// A max-queue of (excess, group) with the smaller group first among
+/// equal excesses, as a `BinaryHeap<(i64, Reverse<u32>)>` pops them: the
+/// groups of a view in buckets by excess (most pops drop a group), and
+/// the few pushed back later in a heap.
+struct Queue {
+    /// Per excess, its groups descending (the next one last).
+    buckets: Vec<Vec<u32>>,
+    /// No bucket above this one holds anything.
+    top: usize,
+    pushed: BinaryHeap<(i64, Reverse<u32>)>,
+}
+
+impl Queue {
+    /// A queue of the entries with a positive excess (`entries` by
+    /// ascending group).
+    fn new(entries: impl Iterator<Item = (i64, u32)>) -> Queue {
+        let mut buckets: Vec<Vec<u32>> = Vec::new();
+        for (e, g) in entries.filter(|&(e, _)| e > 0) {
+            let e = e as usize;
+            if buckets.len() <= e {
+                buckets.resize_with(e + 1, Vec::new);
+            }
+            buckets[e].push(g);
+        }
+        buckets.iter_mut().for_each(|b| b.reverse());
+        Queue {
+            top: buckets.len().saturating_sub(1),
+            buckets,
+            pushed: BinaryHeap::new(),
+        }
+    }
+
+    /// Pops the first entry if its excess is at least `min` (at least 1).
+    fn pop_at_least(&mut self, min: i64) -> Option<(i64, u32)> {
+        while self.top > 0 && self.buckets[self.top].is_empty() {
+            self.top -= 1;
+        }
+        let from_bucket = self
+            .buckets
+            .get(self.top)
+            .and_then(|b| b.last())
+            .map(|&g| (self.top as i64, Reverse(g)));
+        let from_heap = self.pushed.peek().copied();
+        let (e, Reverse(g)) = from_bucket.max(from_heap)?;
+        if e < min {
+            return None;
+        }
+        if from_bucket == Some((e, Reverse(g))) {
+            self.buckets[self.top].pop();
+        } else {
+            self.pushed.pop();
+        }
+        Some((e, g))
+    }
+
+    /// Entries without excess would never be popped: they are left out.
+    fn push(&mut self, e: i64, g: u32) {
+        if e > 0 {
+            self.pushed.push((e, Reverse(g)));
+        }
+    }
+}
+
+/// Whether some broker below its floor in a rack of `order` other than
+/// `s` would end at most `slack` over topic `t`'s cap with one more of it:
+/// what `find_dest` needs to return a perfect home for any replica of `t`
+/// on `s` (it also checks the partition's racks and holders).
+fn may_take(st: &State, cx: &Ctx, t: u32, s: BrokerIx, order: &[u16], slack: u32) -> bool {
+    let fits = |d: BrokerIx| d != s && topic_class(st, t, d) <= slack;
+    let synced = cx.open.moves == st.moves;
+    order.iter().any(|&r| {
+        let list = &cx.by_rack[r as usize];
+        if synced {
+            cx.open.pos[r as usize][0]
+                .iter()
+                .any(|&i| fits(list[i as usize]))
+        } else {
+            list.iter().any(|&d| class(st, d) == 0 && fits(d))
+        }
+    })
 }
 
 /// How many more replicas of topic `t` broker `s` holds than its cap.
@@ -452,12 +649,15 @@ pub(super) fn shed_one(
     order: &[u16],
 ) -> bool {
     let si = s as usize;
-    let mut view = cx.views[si].take().unwrap_or_else(|| View::build(st, s));
+    let mut view = match cx.views[si].take() {
+        Some(view) => view,
+        None => View::build(st, cx.index.get_or_insert_with(|| Index::of(st)), s),
+    };
     let mut found = pick_perfect(st, cx, &mut view, objective, s, order);
     if found.is_none() && cx.min_excess <= 1 {
         if cx.memo.fails(st, s, max_class, order) {
             // What the failing scan would do: start one group further.
-            view.rot = (view.rot + 1) % view.groups.len().max(1);
+            view.rot = (view.rot + 1) % view.len().max(1);
         } else {
             found = pick_fallback(st, cx, &mut view, objective, s, max_class, order);
             if found.is_none() {
@@ -487,20 +687,25 @@ pub(super) fn pick_perfect(
     s: BrokerIx,
     order: &[u16],
 ) -> Option<(usize, BrokerIx)> {
-    while let Some(&(e, Reverse(g))) = view.heap.peek() {
-        if e < cx.min_excess {
-            break;
-        }
-        view.heap.pop();
-        let (t, parts) = &view.groups[g as usize];
-        let now = excess(st, *t, s);
+    while let Some((e, g)) = view.queue.pop_at_least(cx.min_excess) {
+        let t = view.groups[g as usize].topic;
+        let now = excess(st, t, s);
         if now <= 0 {
             continue;
         }
         if now < e {
-            view.heap.push((now, Reverse(g)));
+            view.queue.push(now, g);
             continue;
         }
+        // Without an open broker that could take the topic at all, no
+        // replica of the group has a perfect home: skip the searches (and
+        // the sort).
+        let may_spend = now >= 2 && cx.allowance > 0;
+        if !(may_spend || may_take(st, cx, t, s, order, u32::from(now >= 2))) {
+            continue;
+        }
+        view.sort(st, g as usize);
+        let (_, parts) = view.group(g as usize);
         let mut best: Option<(i64, usize, BrokerIx)> = None;
         let mut tried = 0;
         for &p in parts {
@@ -542,7 +747,7 @@ pub(super) fn pick_perfect(
                 .find_map(|p| find_home(st, cx, p, s, order).map(|d| (0, p, d)));
         }
         if let Some((_, p, d)) = best {
-            view.heap.push((now - 1, Reverse(g)));
+            view.queue.push(now - 1, g);
             return Some((p, d));
         }
         // No perfect home for this topic now; open brokers only fill up
@@ -561,12 +766,14 @@ pub(super) fn pick_fallback(
     max_class: u8,
     order: &[u16],
 ) -> Option<(usize, BrokerIx)> {
-    let n = view.groups.len();
+    let n = view.len();
     // (destination, -excess at the source, tie)
     let mut best: Option<((DestKey, i64, i64), usize, BrokerIx)> = None;
     let mut weighed = 0;
     for k in 0..n {
-        let (t, parts) = &view.groups[(view.rot + k) % n];
+        let g = (view.rot + k) % n;
+        view.sort(st, g);
+        let (t, parts) = view.group(g);
         // The smallest replica of the topic that has somewhere to go.
         let Some((p, (dk, d))) = parts
             .iter()
@@ -580,7 +787,7 @@ pub(super) fn pick_fallback(
             Objective::Count => st.size[p] as i64,
             Objective::Size => byte_gap(st, &cx.bideal, s, d, st.size[p]),
         };
-        let key = (dk, -excess(st, *t, s), tie);
+        let key = (dk, -excess(st, t, s), tie);
         if best.is_none_or(|(bk, _, _)| key < bk) {
             best = Some((key, p, d));
         }
@@ -646,4 +853,161 @@ pub(super) fn topic_starts(st: &State) -> Vec<usize> {
     }
     starts.push(st.topic_of.len());
     starts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planner::Replicas;
+    use crate::planner::rng::SplitMix64;
+    use crate::synth::{Profile, generate};
+
+    /// The view as it was built before the index: every live entry of
+    /// `partitions_on` sorted by (topic, size, partition), duplicates
+    /// dropped, and the heap of the topics in excess.
+    /// A view's groups (topic, entries) and the order its queue pops.
+    type Seen = (Vec<(u32, Vec<u32>)>, Vec<(i64, u32)>);
+
+    fn sorted_view(st: &State, s: BrokerIx) -> Seen {
+        let mut parts: Vec<(u32, u64, u32)> = st.partitions_on[s as usize]
+            .iter()
+            .copied()
+            .filter(|&p| st.holds(p as usize, s) && st.movable[p as usize])
+            .map(|p| (st.topic_of[p as usize], st.size[p as usize], p))
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        for (t, _, p) in parts {
+            match groups.last_mut() {
+                Some((gt, g)) if *gt == t => g.push(p),
+                _ => groups.push((t, vec![p])),
+            }
+        }
+        let mut heap: BinaryHeap<(i64, Reverse<u32>)> = groups
+            .iter()
+            .enumerate()
+            .map(|(g, (t, _))| (excess(st, *t, s), Reverse(g as u32)))
+            .filter(|&(e, _)| e > 0)
+            .collect();
+        let order = std::iter::from_fn(|| heap.pop().map(|(e, Reverse(g))| (e, g))).collect();
+        (groups, order)
+    }
+
+    fn lazy_view(st: &State, index: &Index, s: BrokerIx) -> Seen {
+        let mut view = View::build(st, index, s);
+        let groups = (0..view.len())
+            .map(|g| {
+                view.sort(st, g);
+                let (t, parts) = view.group(g);
+                (t, parts.to_vec())
+            })
+            .collect();
+        let order = std::iter::from_fn(|| view.queue.pop_at_least(1)).collect();
+        (groups, order)
+    }
+
+    /// Random moves before and after the index is built (arrivals, and
+    /// replicas that leave and come back, listed twice): every broker's
+    /// view is the sorted one.
+    #[test]
+    fn a_view_from_the_index_is_the_sorted_view() {
+        for seed in 1..=4 {
+            let profile = Profile {
+                brokers: 9,
+                racks: 3,
+                partitions: 600,
+                max_partitions_per_topic: 12,
+                dead_brokers: 0,
+                ..Profile::default()
+            };
+            let cluster = generate(&profile, seed);
+            let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+            let reps: Vec<Replicas> = cluster
+                .partitions()
+                .map(|(_, p)| {
+                    p.replicas
+                        .iter()
+                        .map(|id| ids.iter().position(|x| x == id).unwrap() as BrokerIx)
+                        .collect()
+                })
+                .collect();
+            let n = reps.len();
+            let mut rng = SplitMix64::new(seed);
+            let movable = (0..n).map(|_| rng.below(10) > 0).collect();
+            let mut st = State::new(&cluster, reps, vec![true; ids.len()], movable, true);
+            let nb = st.broker_count as u64;
+            let shuffle = |st: &mut State, rng: &mut SplitMix64, moves: usize| {
+                for _ in 0..moves {
+                    let p = rng.below(n as u64) as usize;
+                    let s = st.reps[p][rng.below(st.reps[p].len() as u64) as usize];
+                    let d = rng.below(nb) as BrokerIx;
+                    if !st.holds(p, d) {
+                        st.apply_move(p, s, d);
+                        if rng.below(3) == 0 {
+                            st.apply_move(p, d, s);
+                        }
+                    }
+                }
+            };
+            shuffle(&mut st, &mut rng, 300);
+            let index = Index::of(&st);
+            let mut queued = 0;
+            for round in 0..3 {
+                for s in 0..st.broker_count as BrokerIx {
+                    let want = sorted_view(&st, s);
+                    queued += want.1.len();
+                    assert_eq!(
+                        lazy_view(&st, &index, s),
+                        want,
+                        "seed {seed} round {round} broker {s}"
+                    );
+                }
+                shuffle(&mut st, &mut rng, 200);
+            }
+            assert!(queued > 100, "topics in excess to rank: {queued}");
+        }
+    }
+
+    /// The bucket queue pops what a binary heap of (excess, Reverse(group))
+    /// pops, pushes in between included.
+    #[test]
+    fn the_bucket_queue_pops_as_the_heap() {
+        let mut rng = SplitMix64::new(5);
+        for _ in 0..50 {
+            let entries: Vec<(i64, u32)> = (0..200).map(|g| (rng.below(6) as i64 - 1, g)).collect();
+            let mut heap: BinaryHeap<(i64, Reverse<u32>)> = entries
+                .iter()
+                .filter(|&&(e, _)| e > 0)
+                .map(|&(e, g)| (e, Reverse(g)))
+                .collect();
+            let mut queue = Queue::new(entries.into_iter());
+            loop {
+                let min = 1 + rng.below(2) as i64;
+                let want = heap
+                    .peek()
+                    .filter(|&&(e, _)| e >= min)
+                    .map(|&(e, Reverse(g))| (e, g));
+                if want.is_some() {
+                    heap.pop();
+                }
+                assert_eq!(queue.pop_at_least(min), want);
+                let Some((e, g)) = want.or_else(|| heap.pop().map(|(e, Reverse(g))| (e, g))) else {
+                    break;
+                };
+                if want.is_none() {
+                    // Below `min` for both: take it from the queue too.
+                    assert_eq!(queue.pop_at_least(1), Some((e, g)));
+                }
+                let back = e - rng.below(3) as i64;
+                if rng.below(2) == 0 {
+                    if back > 0 {
+                        heap.push((back, Reverse(g)));
+                    }
+                    queue.push(back, g);
+                }
+            }
+            assert_eq!(queue.pop_at_least(1), None);
+        }
+    }
 }
