@@ -25,6 +25,8 @@ snap() { # name args...
 }
 run() { # name snapshot planargs...
   local n=$1 s=$2; shift 2
+  # Both sides failing to read a missing snapshot would compare equal.
+  [ -f "$s" ] || { echo "error: snapshot $s not found (cargo bench --bench plan_scale writes target/bench)" >&2; exit 2; }
   "$BIN" plan --state "$s" --allow-offline -o "$OUT/$n.plan.json" --rollback "$OUT/$n.rb.json" --output json "$@" > "$OUT/$n.sum.json" 2>"$OUT/$n.err"
   echo "$n rc=$?" >> "$OUT/rc.txt"
 }
