@@ -1,7 +1,8 @@
 //! Bytes per broker. The size objective: once counts are even (see the
 //! `counts` module), bytes are evened out by moves where counts allow and
 //! by swaps where they do not. The count objective: the same steps, but
-//! only with replicas that move anyway, so they cost no move.
+//! only with replicas that move anyway, or a source's own larger replica
+//! sent instead of a smaller one that left it, so they cost no move.
 
 use std::cell::Cell;
 
@@ -16,7 +17,8 @@ use super::state::{BrokerIx, State};
 ///
 /// Input: the plan after topic leveling and where replicas started.
 /// Output: bytes nearer their shares. Invariant: with the count objective
-/// no move and no byte is added and no topic goes past its share.
+/// no move is added (bytes moved may grow: a substitution sends a larger
+/// replica) and no topic goes past its share.
 pub fn even_bytes(st: &mut State, start: &[Vec<BrokerIx>], objective: Objective) {
     match objective {
         Objective::Count => even_moved_bytes(st, start),
@@ -68,12 +70,163 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
     even_out(st, tolerance, None);
 }
 
-/// The count objective's bytes, evened out for nothing: only replicas that
-/// already move (from `start`) are sent elsewhere instead, traded or alone
-/// where counts stay in range, so the plan moves no more replicas and no
-/// more bytes, and no topic goes above its own share.
+/// The count objective's bytes, evened out for nothing: first a heavy
+/// source's departed replicas are substituted by larger ones of its own
+/// ([`substitute`]), then only replicas that already move (from `start`)
+/// are sent elsewhere instead, traded or alone where counts stay in range,
+/// so the plan moves no more replicas, and no topic goes above its own
+/// share. Bytes moved grow by the substitutions only.
 pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
+    substitute(st, start);
     even_out(st, 0.01, Some(start));
+}
+
+/// Which replica a broker sheds, chosen again by size: the count phases
+/// send a source's smallest replicas (the fewest bytes), which leaves an
+/// old broker with its largest and its bytes far above its share. Here a
+/// replica that left a broker above its byte share comes back, and one of
+/// its own that stayed, larger, goes to the same broker instead: one move
+/// more and one less, counts kept, no topic past its share. Each trade is
+/// at most what the source has above its share and what the receiver
+/// lacks, so neither crosses its share. Only bytes moved grow.
+///
+/// One pass over the sources, heaviest first (by share), each with its
+/// departed replicas smallest first and its own largest fitting one: linear
+/// in the replicas but for sorting a heavy source's own.
+fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
+    let bideal = byte_ideals(st);
+    // Per broker, the partitions whose replica left it, smallest first
+    // (one that comes back is skipped later: it holds it again).
+    let mut departed: Vec<Vec<u32>> = vec![Vec::new(); st.broker_count];
+    for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
+        if r == a || !st.movable[p] {
+            continue;
+        }
+        for &b in a.iter().filter(|b| !r.contains(b)) {
+            if st.target[b as usize] {
+                departed[b as usize].push(p as u32);
+            }
+        }
+    }
+    for gone in &mut departed {
+        gone.sort_unstable_by_key(|&q| (st.size[q as usize], q));
+    }
+    let mut homes: Vec<Option<Vec<u32>>> = vec![None; st.broker_count];
+    // A receiver may end heavy itself: a few rounds, each one pass.
+    for _ in 0..SUBSTITUTE_ROUNDS {
+        if !substitute_once(st, start, &bideal, &departed, &mut homes) {
+            return;
+        }
+    }
+}
+
+/// Passes of [`substitute`].
+const SUBSTITUTE_ROUNDS: usize = 3;
+
+/// One pass of [`substitute`]; whether it traded.
+fn substitute_once(
+    st: &mut State,
+    start: &[Vec<BrokerIx>],
+    bideal: &[f64],
+    departed: &[Vec<u32>],
+    homes: &mut [Option<Vec<u32>>],
+) -> bool {
+    let mut traded = false;
+    let mut sources: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| {
+            let bi = b as usize;
+            !departed[bi].is_empty() && st.bytes[bi] as f64 > bideal[bi] * 1.01
+        })
+        .collect();
+    let ratio = |st: &State, b: BrokerIx| st.bytes[b as usize] as f64 / bideal[b as usize];
+    sources.sort_by(|&a, &b| ratio(st, b).total_cmp(&ratio(st, a)).then(a.cmp(&b)));
+    for s in sources {
+        let si = s as usize;
+        // The replicas s holds where they started, smallest first; one
+        // that leaves is skipped later (s no longer holds it).
+        let home = homes[si].get_or_insert_with(|| {
+            let mut home: Vec<u32> = st.partitions_on[si]
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let p = p as usize;
+                    st.movable[p] && st.holds(p, s) && start[p].contains(&s)
+                })
+                .collect();
+            home.sort_unstable_by_key(|&p| (st.size[p as usize], p));
+            home.dedup();
+            home
+        });
+        let gone = &departed[si];
+        for &q in gone {
+            let q = q as usize;
+            let over = st.bytes[si] as f64 - bideal[si];
+            if over <= bideal[si] * 0.005 {
+                break;
+            }
+            if st.holds(q, s) {
+                continue;
+            }
+            let single = st.reps[q].len() == 1;
+            let zq = st.size[q];
+            // Where q's replica went: any broker it did not start on.
+            let found = st.reps[q]
+                .iter()
+                .copied()
+                .filter(|&x| st.target[x as usize] && !start[q].contains(&x))
+                .find_map(|x| {
+                    let xi = x as usize;
+                    let dev_x = st.bytes[xi] as f64 - bideal[xi];
+                    if dev_x >= over || !st.rack_ok(q, x, s) {
+                        return None;
+                    }
+                    // As in `byte_step`: `want` evens the two out, and any
+                    // trade below twice that leaves both below `over`.
+                    let want = (over - dev_x) / 2.0;
+                    let gain = |p: usize| {
+                        let g = want - (want - (st.size[p] as f64 - zq as f64)).abs();
+                        if g > bideal[si] * 1e-4 { g } else { 0.0 }
+                    };
+                    let fits = |p: usize| {
+                        st.holds(p, s)
+                            && !st.holds(p, x)
+                            && (st.reps[p].len() == 1) == single
+                            && st.rack_ok(p, s, x)
+                            && (st.topic_of[p] == st.topic_of[q]
+                                || st.topic_count(st.topic_of[p], x)
+                                    < st.share_of(st.topic_of[p], x)
+                                    && st.topic_count(st.topic_of[q], s)
+                                        < st.share_of(st.topic_of[q], s))
+                    };
+                    let goal = zq as f64 + want;
+                    let at = home.partition_point(|&p| (st.size[p as usize] as f64) < goal);
+                    let below = home[..at]
+                        .iter()
+                        .rev()
+                        .map(|&p| p as usize)
+                        .take(SWAP_SCAN)
+                        .find(|&p| fits(p));
+                    let above = home[at..]
+                        .iter()
+                        .map(|&p| p as usize)
+                        .take(SWAP_SCAN)
+                        .find(|&p| fits(p));
+                    [below, above]
+                        .into_iter()
+                        .flatten()
+                        .map(|p| (gain(p), p))
+                        .filter(|&(g, _)| g > 0.0)
+                        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+                        .map(|(_, p)| (p, x))
+                });
+            if let Some((p, x)) = found {
+                st.apply_move(q, x, s);
+                st.apply_move(p, s, x);
+                traded = true;
+            }
+        }
+    }
+    traded
 }
 
 /// Which replicas a byte step may send. Lists may hold stale entries.

@@ -433,6 +433,30 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
 }
 
 #[test]
+fn count_plans_send_a_larger_replica_of_the_source_instead() {
+    // Six single-replica partitions of one topic started on broker 1; the
+    // count phase sent the four small ones away (fewest bytes), leaving
+    // broker 1 both huge ones: 200k of 204k.
+    let mut t = topic("a", &[&[1][..]; 6]);
+    for (p, size) in t.partitions.iter_mut().zip([1, 1, 1, 1, 100, 100]) {
+        p.size_bytes = size * 1000;
+    }
+    let cluster = Cluster {
+        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
+        topics: vec![t],
+    };
+    let (mut st, start) = moved_state(&cluster, &[(0..2, 1), (2..4, 2)]);
+    let before = bytes::worst_over_share(&st);
+    bytes::even_moved_bytes(&mut st, &start);
+    // A small one comes back to broker 1 and a huge one goes instead:
+    // the same moves and counts, 101k on each of brokers 1 and 2.
+    assert!(before > 2.9 && bytes::worst_over_share(&st) < 1.5);
+    assert_eq!(st.count, [2, 2, 2]);
+    assert_eq!(st.net_moves(&start), 4);
+    assert_eq!(st.bytes, [101_000, 101_000, 2_000]);
+}
+
+#[test]
 fn leveling_never_raises_a_partner_topic_to_the_worst() {
     // Topic a is 2 over on broker 2 (four of six); every replica that could
     // come back for free is topic b's, already 1 over on broker 2, so a
