@@ -88,33 +88,46 @@ pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
 /// its own that stayed, larger, goes to the same broker instead: one move
 /// more and one less, counts kept, no topic past its share. Each trade is
 /// at most what the source has above its share and what the receiver
-/// lacks, so neither crosses its share. Only bytes moved grow.
+/// lacks, so neither crosses its share, and no receiver ends above the
+/// worst broker as it was (one that no substitution can help would stay
+/// the worst, and a receiver pushed past it makes the plan worse). Only
+/// bytes moved grow.
+///
+/// A budget keeps whole partitions of the plan (`budget`): the replica
+/// sent instead is one of a partition that drains nothing, so a drain
+/// never comes to depend on a second move of its partition, and none goes
+/// back to a broker that is not a target.
 ///
 /// One pass over the sources, heaviest first (by share), each with its
-/// departed replicas smallest first and its own largest fitting one: linear
-/// in the replicas but for sorting a heavy source's own.
+/// departed replicas smallest first and its own larger ones by size:
+/// linear in the replicas but for sorting what a heavy source kept.
 fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     let bideal = byte_ideals(st);
-    // Per broker, the partitions whose replica left it, smallest first
-    // (one that comes back is skipped later: it holds it again).
-    let mut departed: Vec<Vec<u32>> = vec![Vec::new(); st.broker_count];
+    let cap = (0..st.broker_count)
+        .filter(|&b| st.target[b] && bideal[b] > 0.0)
+        .map(|b| st.bytes[b] as f64 / bideal[b])
+        .fold(0.0, f64::max);
+    // Per broker, the partitions whose replica left it with their sizes,
+    // smallest first (one that comes back is skipped later: it holds it
+    // again).
+    let mut departed: Vec<Vec<(u64, u32)>> = vec![Vec::new(); st.broker_count];
     for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
         if r == a || !st.movable[p] {
             continue;
         }
         for &b in a.iter().filter(|b| !r.contains(b)) {
             if st.target[b as usize] {
-                departed[b as usize].push(p as u32);
+                departed[b as usize].push((st.size[p], p as u32));
             }
         }
     }
     for gone in &mut departed {
-        gone.sort_unstable_by_key(|&q| (st.size[q as usize], q));
+        gone.sort_unstable();
     }
-    let mut homes: Vec<Option<Vec<u32>>> = vec![None; st.broker_count];
+    let mut homes: Vec<Option<Vec<(u64, u32)>>> = vec![None; st.broker_count];
     // A receiver may end heavy itself: a few rounds, each one pass.
     for _ in 0..SUBSTITUTE_ROUNDS {
-        if !substitute_once(st, start, &bideal, &departed, &mut homes) {
+        if !substitute_once(st, start, &bideal, cap, &departed, &mut homes) {
             return;
         }
     }
@@ -128,8 +141,9 @@ fn substitute_once(
     st: &mut State,
     start: &[Vec<BrokerIx>],
     bideal: &[f64],
-    departed: &[Vec<u32>],
-    homes: &mut [Option<Vec<u32>>],
+    cap: f64,
+    departed: &[Vec<(u64, u32)>],
+    homes: &mut [Option<Vec<(u64, u32)>>],
 ) -> bool {
     let mut traded = false;
     let mut sources: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
@@ -142,23 +156,32 @@ fn substitute_once(
     sources.sort_by(|&a, &b| ratio(st, b).total_cmp(&ratio(st, a)).then(a.cmp(&b)));
     for s in sources {
         let si = s as usize;
-        // The replicas s holds where they started, smallest first; one
-        // that leaves is skipped later (s no longer holds it).
+        let gone = &departed[si];
+        // Only a replica larger than one that left can replace it.
+        let smallest = gone[0].0;
+        // The replicas s holds where they started, of partitions that
+        // drain nothing, by size; one that leaves is skipped later (s no
+        // longer holds it).
         let home = homes[si].get_or_insert_with(|| {
-            let mut home: Vec<u32> = st.partitions_on[si]
+            let mut home: Vec<(u64, u32)> = st.partitions_on[si]
                 .iter()
-                .copied()
-                .filter(|&p| {
+                .filter_map(|&p| {
+                    let z = st.size[p as usize];
+                    (z > smallest).then_some((z, p))
+                })
+                .filter(|&(_, p)| {
                     let p = p as usize;
-                    st.movable[p] && st.holds(p, s) && start[p].contains(&s)
+                    st.movable[p]
+                        && st.holds(p, s)
+                        && start[p].contains(&s)
+                        && start[p].iter().all(|&b| st.target[b as usize])
                 })
                 .collect();
-            home.sort_unstable_by_key(|&p| (st.size[p as usize], p));
+            home.sort_unstable();
             home.dedup();
             home
         });
-        let gone = &departed[si];
-        for &q in gone {
+        for &(zq, q) in gone {
             let q = q as usize;
             let over = st.bytes[si] as f64 - bideal[si];
             if over <= bideal[si] * 0.005 {
@@ -168,7 +191,6 @@ fn substitute_once(
                 continue;
             }
             let single = st.reps[q].len() == 1;
-            let zq = st.size[q];
             // Where q's replica went: any broker it did not start on.
             let found = st.reps[q]
                 .iter()
@@ -183,38 +205,44 @@ fn substitute_once(
                     // As in `byte_step`: `want` evens the two out, and any
                     // trade below twice that leaves both below `over`.
                     let want = (over - dev_x) / 2.0;
-                    let gain = |p: usize| {
-                        let g = want - (want - (st.size[p] as f64 - zq as f64)).abs();
-                        if g > bideal[si] * 1e-4 { g } else { 0.0 }
+                    let floor = bideal[si] * 1e-4;
+                    // Nor past the worst broker's ratio on the receiver.
+                    let room = cap * bideal[xi] - st.bytes[xi] as f64;
+                    let gain = |z: u64| {
+                        let delta = z as f64 - zq as f64;
+                        let g = want - (want - delta).abs();
+                        if g > floor && delta <= room { g } else { 0.0 }
                     };
                     let fits = |p: usize| {
-                        st.holds(p, s)
-                            && !st.holds(p, x)
-                            && (st.reps[p].len() == 1) == single
-                            && st.rack_ok(p, s, x)
+                        let r = &st.reps[p];
+                        (r.len() == 1) == single
+                            && r.contains(&s)
+                            && !r.contains(&x)
                             && (st.topic_of[p] == st.topic_of[q]
                                 || st.topic_count(st.topic_of[p], x)
                                     < st.share_of(st.topic_of[p], x)
                                     && st.topic_count(st.topic_of[q], s)
                                         < st.share_of(st.topic_of[q], s))
+                            && st.rack_ok(p, s, x)
                     };
                     let goal = zq as f64 + want;
-                    let at = home.partition_point(|&p| (st.size[p as usize] as f64) < goal);
+                    let at = home.partition_point(|&(z, _)| (z as f64) < goal);
+                    // Below the goal only while larger than q (a smaller
+                    // one gains nothing).
                     let below = home[..at]
                         .iter()
                         .rev()
-                        .map(|&p| p as usize)
+                        .take_while(|&&(z, _)| z > zq)
                         .take(SWAP_SCAN)
-                        .find(|&p| fits(p));
+                        .find(|&&(_, p)| fits(p as usize));
                     let above = home[at..]
                         .iter()
-                        .map(|&p| p as usize)
                         .take(SWAP_SCAN)
-                        .find(|&p| fits(p));
+                        .find(|&&(_, p)| fits(p as usize));
                     [below, above]
                         .into_iter()
                         .flatten()
-                        .map(|p| (gain(p), p))
+                        .map(|&(z, p)| (gain(z), p as usize))
                         .filter(|&(g, _)| g > 0.0)
                         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
                         .map(|(_, p)| (p, x))
