@@ -124,7 +124,33 @@ fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     for gone in &mut departed {
         gone.sort_unstable();
     }
-    let mut homes: Vec<Option<Vec<(u64, u32)>>> = vec![None; st.broker_count];
+    // What each broker above its share kept, read in one pass in partition
+    // order: gathered per source instead, from its own list, each replica
+    // was two cache misses (its replicas and where it started), most of
+    // the phase on `large`. A broker that turns heavy later reads its own.
+    let mut homes: Vec<Option<Vec<(u64, u32)>>> = (0..st.broker_count)
+        .map(|b| {
+            (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new)
+        })
+        .collect();
+    for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
+        let z = st.size[p];
+        if !st.movable[p] || !a.iter().all(|&b| st.target[b as usize]) {
+            continue;
+        }
+        for &b in a {
+            let bi = b as usize;
+            if let Some(home) = &mut homes[bi]
+                && z > departed[bi][0].0
+                && r.contains(&b)
+            {
+                home.push((z, p as u32));
+            }
+        }
+    }
+    for home in homes.iter_mut().flatten() {
+        home.sort_unstable();
+    }
     // A receiver may end heavy itself: a few rounds, each one pass.
     for _ in 0..SUBSTITUTE_ROUNDS {
         if !substitute_once(st, start, &bideal, cap, &departed, &mut homes) {
