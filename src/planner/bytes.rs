@@ -101,7 +101,7 @@ pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
 /// One pass over the sources, heaviest first (by share), each with its
 /// departed replicas smallest first and its own larger ones by size:
 /// linear in the replicas but for sorting what a heavy source kept.
-fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
+pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     let bideal = byte_ideals(st);
     let cap = (0..st.broker_count)
         .filter(|&b| st.target[b] && bideal[b] > 0.0)
@@ -151,9 +151,10 @@ fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     for home in homes.iter_mut().flatten() {
         home.sort_unstable();
     }
+    let mut stuck = vec![None; st.broker_count];
     // A receiver may end heavy itself: a few rounds, each one pass.
     for _ in 0..SUBSTITUTE_ROUNDS {
-        if !substitute_once(st, start, &bideal, cap, &departed, &mut homes) {
+        if !substitute_once(st, start, &bideal, cap, &departed, &mut homes, &mut stuck) {
             return;
         }
     }
@@ -170,12 +171,17 @@ fn substitute_once(
     cap: f64,
     departed: &[Vec<(u64, u32)>],
     homes: &mut [Option<Vec<(u64, u32)>>],
+    stuck: &mut [Option<u64>],
 ) -> bool {
     let mut traded = false;
+    // A source that found no trade in a pass is tried again only once its
+    // own bytes changed (it received): its whole list was read for nothing.
     let mut sources: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
         .filter(|&b| {
             let bi = b as usize;
-            !departed[bi].is_empty() && st.bytes[bi] as f64 > bideal[bi] * 1.01
+            !departed[bi].is_empty()
+                && st.bytes[bi] as f64 > bideal[bi] * 1.01
+                && stuck[bi] != Some(st.bytes[bi])
         })
         .collect();
     let ratio = |st: &State, b: BrokerIx| st.bytes[b as usize] as f64 / bideal[b as usize];
@@ -207,10 +213,11 @@ fn substitute_once(
             home.dedup();
             home
         });
+        let mut moved_here = false;
         for &(zq, q) in gone {
             let q = q as usize;
             let over = st.bytes[si] as f64 - bideal[si];
-            if over <= bideal[si] * 0.005 {
+            if over <= bideal[si] * 0.005 || home.is_empty() {
                 break;
             }
             if st.holds(q, s) {
@@ -276,8 +283,17 @@ fn substitute_once(
             if let Some((p, x)) = found {
                 st.apply_move(q, x, s);
                 st.apply_move(p, s, x);
-                traded = true;
+                // Out of the list, so later scans do not read it again.
+                if let Ok(i) = home.binary_search(&(st.size[p], p as u32)) {
+                    home.remove(i);
+                }
+                moved_here = true;
             }
+        }
+        if moved_here {
+            traded = true;
+        } else {
+            stuck[si] = Some(st.bytes[si]);
         }
     }
     traded

@@ -457,6 +457,40 @@ fn count_plans_send_a_larger_replica_of_the_source_instead() {
 }
 
 #[test]
+fn a_substitution_never_sends_a_replica_of_a_partition_that_drains() {
+    // Broker 4 is dead. Broker 1 sent two small partitions to broker 2;
+    // partition 4 (100k) drains 4 onto 3 and also has a replica on 1. The
+    // best size to send instead is partition 4's, but a budget keeping
+    // its drain would then need a second move: partition 5 (60k) goes.
+    let lists: [&[BrokerId]; 6] = [&[1, 3], &[1, 3], &[1, 3], &[1, 3], &[1, 4], &[1, 3]];
+    let mut t = topic("a", &lists);
+    for (p, size) in t.partitions.iter_mut().zip([1, 1, 1, 1, 100, 60]) {
+        p.size_bytes = size * 1000;
+    }
+    let cluster = Cluster {
+        brokers: (1..=4).map(|id| broker(id, None, id != 4)).collect(),
+        topics: vec![t],
+    };
+    let start: Vec<Vec<BrokerIx>> = lists
+        .iter()
+        .map(|l| l.iter().map(|&b| b as BrokerIx - 1).collect())
+        .collect();
+    let mut reps = start.clone();
+    reps[0] = vec![1, 2];
+    reps[1] = vec![1, 2];
+    reps[4] = vec![0, 2];
+    let target = vec![true, true, true, false];
+    let mut st = State::new(&cluster, reps, target, vec![true; 6], false);
+    let moves = st.net_moves(&start);
+    bytes::substitute(&mut st, &start);
+    assert_eq!(st.reps[4], [0, 2], "the drain stays one move");
+    assert_eq!(st.reps[5], [1, 2], "the next largest goes instead");
+    assert_eq!(st.reps[0], [0, 2], "a small one comes back");
+    assert_eq!(st.net_moves(&start), moves);
+    assert_eq!(st.bytes, [103_000, 61_000, 164_000, 0]);
+}
+
+#[test]
 fn leveling_never_raises_a_partner_topic_to_the_worst() {
     // Topic a is 2 over on broker 2 (four of six); every replica that could
     // come back for free is topic b's, already 1 over on broker 2, so a
