@@ -128,7 +128,7 @@ pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     // order: gathered per source instead, from its own list, each replica
     // was two cache misses (its replicas and where it started), most of
     // the phase on `large`. A broker that turns heavy later reads its own.
-    let mut homes: Vec<Option<Vec<(u64, u32)>>> = (0..st.broker_count)
+    let mut homes: Vec<Option<Vec<Home>>> = (0..st.broker_count)
         .map(|b| {
             (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new)
         })
@@ -144,7 +144,7 @@ pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
                 && z > departed[bi][0].0
                 && r.contains(&b)
             {
-                home.push((z, p as u32));
+                home.push((z, p as u32, st.topic_of[p]));
             }
         }
     }
@@ -160,6 +160,9 @@ pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
     }
 }
 
+/// A replica a source kept: its size, partition and topic.
+type Home = (u64, u32, u32);
+
 /// Passes of [`substitute`].
 const SUBSTITUTE_ROUNDS: usize = 3;
 
@@ -170,7 +173,7 @@ fn substitute_once(
     bideal: &[f64],
     cap: f64,
     departed: &[Vec<(u64, u32)>],
-    homes: &mut [Option<Vec<(u64, u32)>>],
+    homes: &mut [Option<Vec<Home>>],
     stuck: &mut [Option<u64>],
 ) -> bool {
     let mut traded = false;
@@ -195,13 +198,13 @@ fn substitute_once(
         // drain nothing, by size; one that leaves is skipped later (s no
         // longer holds it).
         let home = homes[si].get_or_insert_with(|| {
-            let mut home: Vec<(u64, u32)> = st.partitions_on[si]
+            let mut home: Vec<Home> = st.partitions_on[si]
                 .iter()
                 .filter_map(|&p| {
                     let z = st.size[p as usize];
-                    (z > smallest).then_some((z, p))
+                    (z > smallest).then_some((z, p, st.topic_of[p as usize]))
                 })
-                .filter(|&(_, p)| {
+                .filter(|&(_, p, _)| {
                     let p = p as usize;
                     st.movable[p]
                         && st.holds(p, s)
@@ -214,6 +217,10 @@ fn substitute_once(
             home
         });
         let mut moved_here = false;
+        // The same by topic, made when a replica of another topic would
+        // take q's topic on s past its share: then only q's topic may go,
+        // and reading the whole list for it was most of the phase.
+        let mut by_topic: Option<rustc_hash::FxHashMap<u32, Vec<Home>>> = None;
         for &(zq, q) in gone {
             let q = q as usize;
             let over = st.bytes[si] as f64 - bideal[si];
@@ -224,6 +231,22 @@ fn substitute_once(
                 continue;
             }
             let single = st.reps[q].len() == 1;
+            let tq = st.topic_of[q];
+            let any_topic = st.topic_count(tq, s) < st.share_of(tq, s);
+            let list: &[Home] = if any_topic {
+                home
+            } else {
+                by_topic
+                    .get_or_insert_with(|| {
+                        let mut m: rustc_hash::FxHashMap<u32, Vec<Home>> = Default::default();
+                        for &h in home.iter() {
+                            m.entry(h.2).or_default().push(h);
+                        }
+                        m
+                    })
+                    .get(&tq)
+                    .map_or(&[], Vec::as_slice)
+            };
             // Where q's replica went: any broker it did not start on.
             let found = st.reps[q]
                 .iter()
@@ -246,36 +269,30 @@ fn substitute_once(
                         let g = want - (want - delta).abs();
                         if g > floor && delta <= room { g } else { 0.0 }
                     };
-                    let fits = |p: usize| {
+                    let fits = |&&(_, p, tp): &&Home| {
+                        let p = p as usize;
                         let r = &st.reps[p];
                         (r.len() == 1) == single
+                            && (tp == tq || st.topic_count(tp, x) < st.share_of(tp, x))
                             && r.contains(&s)
                             && !r.contains(&x)
-                            && (st.topic_of[p] == st.topic_of[q]
-                                || st.topic_count(st.topic_of[p], x)
-                                    < st.share_of(st.topic_of[p], x)
-                                    && st.topic_count(st.topic_of[q], s)
-                                        < st.share_of(st.topic_of[q], s))
                             && st.rack_ok(p, s, x)
                     };
                     let goal = zq as f64 + want;
-                    let at = home.partition_point(|&(z, _)| (z as f64) < goal);
+                    let at = list.partition_point(|&(z, _, _)| (z as f64) < goal);
                     // Below the goal only while larger than q (a smaller
                     // one gains nothing).
-                    let below = home[..at]
+                    let below = list[..at]
                         .iter()
                         .rev()
-                        .take_while(|&&(z, _)| z > zq)
+                        .take_while(|&&(z, _, _)| z > zq)
                         .take(SWAP_SCAN)
-                        .find(|&&(_, p)| fits(p as usize));
-                    let above = home[at..]
-                        .iter()
-                        .take(SWAP_SCAN)
-                        .find(|&&(_, p)| fits(p as usize));
+                        .find(fits);
+                    let above = list[at..].iter().take(SWAP_SCAN).find(fits);
                     [below, above]
                         .into_iter()
                         .flatten()
-                        .map(|&(z, p)| (gain(z), p as usize))
+                        .map(|&(z, p, _)| (gain(z), p as usize))
                         .filter(|&(g, _)| g > 0.0)
                         .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
                         .map(|(_, p)| (p, x))
@@ -284,8 +301,14 @@ fn substitute_once(
                 st.apply_move(q, x, s);
                 st.apply_move(p, s, x);
                 // Out of the list, so later scans do not read it again.
-                if let Ok(i) = home.binary_search(&(st.size[p], p as u32)) {
+                let h = (st.size[p], p as u32, st.topic_of[p]);
+                if let Ok(i) = home.binary_search(&h) {
                     home.remove(i);
+                }
+                if let Some(l) = by_topic.as_mut().and_then(|m| m.get_mut(&h.2))
+                    && let Ok(i) = l.binary_search(&h)
+                {
+                    l.remove(i);
                 }
                 moved_here = true;
             }
