@@ -70,15 +70,20 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
     even_out(st, tolerance, None);
 }
 
-/// The count objective's bytes, evened out for nothing: first a heavy
-/// source's departed replicas are substituted by larger ones of its own
-/// ([`substitute`]), then only replicas that already move (from `start`)
-/// are sent elsewhere instead, traded or alone where counts stay in range,
-/// so the plan moves no more replicas, and no topic goes above its own
-/// share. Bytes moved grow by the substitutions only.
+/// The count objective's bytes, evened out for nothing: replicas that
+/// already move (from `start`) are sent elsewhere instead, traded or alone
+/// where counts stay in range; then a heavy source's departed replicas are
+/// substituted by larger ones of its own ([`substitute`]), never past the
+/// worst broker the trades left, and the trades run again on what that
+/// changed. The plan moves no more replicas, no topic goes above its own
+/// share, and the worst broker ends no worse than the trades alone leave
+/// it (substituting first, a receiver could end above a broker the trades
+/// would have relieved). Bytes moved grow by the substitutions only.
 pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
-    substitute(st, start);
     even_out(st, 0.01, Some(start));
+    if substitute(st, start) {
+        even_out(st, 0.01, Some(start));
+    }
 }
 
 /// Which replica a broker sheds, chosen again by size: the count phases
@@ -101,7 +106,8 @@ pub fn even_moved_bytes(st: &mut State, start: &[Vec<BrokerIx>]) {
 /// One pass over the sources, heaviest first (by share), each with its
 /// departed replicas smallest first and its own larger ones by size:
 /// linear in the replicas but for sorting what a heavy source kept.
-pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
+/// Whether it traded.
+pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) -> bool {
     let bideal = byte_ideals(st);
     let cap = (0..st.broker_count)
         .filter(|&b| st.target[b] && bideal[b] > 0.0)
@@ -152,12 +158,15 @@ pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) {
         home.sort_unstable();
     }
     let mut stuck = vec![None; st.broker_count];
+    let mut traded = false;
     // A receiver may end heavy itself: a few rounds, each one pass.
     for _ in 0..SUBSTITUTE_ROUNDS {
         if !substitute_once(st, start, &bideal, cap, &departed, &mut homes, &mut stuck) {
-            return;
+            break;
         }
+        traded = true;
     }
+    traded
 }
 
 /// A replica a source kept: its size, partition and topic.
