@@ -134,9 +134,7 @@ pub(super) fn substitute(st: &mut State, start: &[Vec<BrokerIx>]) -> bool {
     // was two cache misses (its replicas and where it started), most of
     // the phase on `large`. A broker that turns heavy later reads its own.
     let mut homes: Vec<Option<Vec<Home>>> = (0..st.broker_count)
-        .map(|b| {
-            (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new)
-        })
+        .map(|b| (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new))
         .collect();
     for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
         let z = st.size[p];
