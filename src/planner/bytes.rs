@@ -75,15 +75,20 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
 /// already move (from `start`) are sent elsewhere instead, traded or alone
 /// where counts stay in range; then a heavy source's departed replicas are
 /// substituted by larger ones of its own ([`substitute`]), never past the
-/// worst broker the trades left. The plan moves no more replicas, no
-/// topic goes above its own share, and the worst broker ends no worse
-/// than the trades alone leave it (substituting first, a receiver could
-/// end above a broker the trades would have relieved; trading again
-/// afterwards took `large-100000` from 0.5 to 3 s of CPU). Bytes moved
-/// grow by the substitutions only.
+/// worst broker the trades left; then the trades run again. The plan
+/// moves no more replicas, no topic goes above its own share, and the
+/// worst broker ends no worse than the trades alone leave it. Both rounds
+/// of trades are needed: the first ends as soon as the heaviest broker is
+/// a pure source (nothing of it moves, so no trade can relieve it), often
+/// at once, so the brokers the trades could relieve are still heavy; once
+/// the substitutions relieved the sources, the second round reaches them
+/// (and the receivers the substitutions loaded). Bytes moved grow by the
+/// substitutions only.
 pub fn even_moved_bytes(st: &mut State, start: &[Replicas]) {
     even_out(st, 0.01, Some(start));
-    substitute(st, start);
+    if substitute(st, start) {
+        even_out(st, 0.01, Some(start));
+    }
 }
 
 /// Which replica a broker sheds, chosen again by size: the count phases
@@ -502,18 +507,24 @@ fn byte_step(
         }
     };
     let single = |p: usize| pool.moved_from().is_some() && st.reps[p].len() == 1;
-    let mut from_s: Vec<usize> = offers[si]
-        .get_or_insert_with(|| sendable(st, pool, s))
-        .in_order
-        .iter()
-        .copied()
-        .filter(|&p| !st.holds(p, d) && st.rack_ok(p, s, d))
-        .collect();
-    // Moved replicas are weighed by the largest, a bounded look.
-    if pool.moved_from().is_some() && from_s.len() > SWAP_SCAN {
-        from_s.select_nth_unstable_by_key(SWAP_SCAN, |&p| (std::cmp::Reverse(st.size[p]), p));
-        from_s.truncate(SWAP_SCAN);
-    }
+    let offer_s = offers[si].get_or_insert_with(|| sendable(st, pool, s));
+    let can_go = |&p: &usize| !st.holds(p, d) && st.rack_ok(p, s, d);
+    let from_s: Vec<usize> = if pool.moved_from().is_some() {
+        // Moved replicas are weighed by the largest, a bounded look: read
+        // largest first and only until enough fit (filtering the whole
+        // list for every partner was most of the trades' CPU once a
+        // substitution had left a heavy receiver thousands of arrivals).
+        offer_s
+            .by_size
+            .iter()
+            .rev()
+            .copied()
+            .filter(can_go)
+            .take(SWAP_SCAN)
+            .collect()
+    } else {
+        offer_s.in_order.iter().copied().filter(can_go).collect()
+    };
     // Nothing to send: no step (and the partner's side need not be read).
     if from_s.is_empty() {
         return None;
