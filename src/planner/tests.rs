@@ -480,7 +480,12 @@ fn a_substitution_never_sends_a_replica_of_a_partition_that_drains() {
     };
     let start: Vec<Replicas> = lists
         .iter()
-        .map(|l| l.iter().map(|&b| b as BrokerIx - 1).collect::<Vec<_>>().into())
+        .map(|l| {
+            l.iter()
+                .map(|&b| b as BrokerIx - 1)
+                .collect::<Vec<_>>()
+                .into()
+        })
         .collect();
     let mut reps = start.clone();
     reps[0] = [1, 2].into();
