@@ -1,7 +1,8 @@
 //! Bytes per broker. The size objective: once counts are even (see the
 //! `counts` module), bytes are evened out by moves where counts allow and
 //! by swaps where they do not. The count objective: the same steps, but
-//! only with replicas that move anyway, so they cost no move.
+//! only with replicas that move anyway, or a source's own larger replica
+//! sent instead of a smaller one that left it, so they cost no move.
 
 use std::cell::Cell;
 
@@ -17,7 +18,8 @@ use super::state::{BrokerIx, State};
 ///
 /// Input: the plan after topic leveling and where replicas started.
 /// Output: bytes nearer their shares. Invariant: with the count objective
-/// no move and no byte is added and no topic goes past its share.
+/// no move is added (bytes moved may grow: a substitution sends a larger
+/// replica) and no topic goes past its share.
 pub fn even_bytes(st: &mut State, start: &[Replicas], objective: Objective) {
     match objective {
         Objective::Count => even_moved_bytes(st, start),
@@ -69,12 +71,267 @@ pub fn balance_bytes(st: &mut State, tolerance: f64) {
     even_out(st, tolerance, None);
 }
 
-/// The count objective's bytes, evened out for nothing: only replicas that
+/// The count objective's bytes, evened out for nothing: replicas that
 /// already move (from `start`) are sent elsewhere instead, traded or alone
-/// where counts stay in range, so the plan moves no more replicas and no
-/// more bytes, and no topic goes above its own share.
+/// where counts stay in range; then a heavy source's departed replicas are
+/// substituted by larger ones of its own ([`substitute`]), never past the
+/// worst broker the trades left; then the trades run again. The plan
+/// moves no more replicas, no topic goes above its own share, and the
+/// worst broker ends no worse than the trades alone leave it. Both rounds
+/// of trades are needed: the first ends as soon as the heaviest broker is
+/// a pure source (nothing of it moves, so no trade can relieve it), often
+/// at once, so the brokers the trades could relieve are still heavy; once
+/// the substitutions relieved the sources, the second round reaches them
+/// (and the receivers the substitutions loaded). Bytes moved grow by the
+/// substitutions only.
 pub fn even_moved_bytes(st: &mut State, start: &[Replicas]) {
     even_out(st, 0.01, Some(start));
+    if substitute(st, start) {
+        even_out(st, 0.01, Some(start));
+    }
+}
+
+/// Which replica a broker sheds, chosen again by size: the count phases
+/// send a source's smallest replicas (the fewest bytes), which leaves an
+/// old broker with its largest and its bytes far above its share. Here a
+/// replica that left a broker above its byte share comes back, and one of
+/// its own that stayed, larger, goes to the same broker instead: one move
+/// more and one less, counts kept, no topic past its share. Each trade is
+/// at most what the source has above its share and what the receiver
+/// lacks, so neither crosses its share, and no receiver ends above the
+/// worst broker as it was (one that no substitution can help would stay
+/// the worst, and a receiver pushed past it makes the plan worse). Only
+/// bytes moved grow.
+///
+/// A budget keeps whole partitions of the plan (`budget`): the replica
+/// sent instead is one of a partition that drains nothing, so a drain
+/// never comes to depend on a second move of its partition, and none goes
+/// back to a broker that is not a target.
+///
+/// One pass over the sources, heaviest first (by share), each with its
+/// departed replicas smallest first and its own larger ones by size:
+/// linear in the replicas but for sorting what a heavy source kept.
+/// Whether it traded.
+pub(super) fn substitute(st: &mut State, start: &[Replicas]) -> bool {
+    let bideal = byte_ideals(st);
+    let cap = (0..st.broker_count)
+        .filter(|&b| st.target[b] && bideal[b] > 0.0)
+        .map(|b| st.bytes[b] as f64 / bideal[b])
+        .fold(0.0, f64::max);
+    // Per broker, the partitions whose replica left it with their sizes,
+    // smallest first (one that comes back is skipped later: it holds it
+    // again).
+    let mut departed: Vec<Vec<(u64, u32)>> = vec![Vec::new(); st.broker_count];
+    for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
+        if r == a || !st.movable[p] {
+            continue;
+        }
+        for &b in a.iter().filter(|b| !r.contains(b)) {
+            if st.target[b as usize] {
+                departed[b as usize].push((st.size[p], p as u32));
+            }
+        }
+    }
+    for gone in &mut departed {
+        gone.sort_unstable();
+    }
+    // What each broker above its share kept, read in one pass in partition
+    // order: gathered per source instead, from its own list, each replica
+    // was two cache misses (its replicas and where it started), most of
+    // the phase on `large`. A broker that turns heavy later reads its own.
+    let mut homes: Vec<Option<Vec<Home>>> = (0..st.broker_count)
+        .map(|b| (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new))
+        .collect();
+    for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
+        let z = st.size[p];
+        if !st.movable[p] || !a.iter().all(|&b| st.target[b as usize]) {
+            continue;
+        }
+        for &b in a {
+            let bi = b as usize;
+            if let Some(home) = &mut homes[bi]
+                && z > departed[bi][0].0
+                && r.contains(&b)
+            {
+                home.push((z, p as u32, st.topic_of[p]));
+            }
+        }
+    }
+    for home in homes.iter_mut().flatten() {
+        home.sort_unstable();
+    }
+    let mut stuck = vec![None; st.broker_count];
+    let mut traded = false;
+    // A receiver may end heavy itself: a few rounds, each one pass.
+    for _ in 0..SUBSTITUTE_ROUNDS {
+        if !substitute_once(st, start, &bideal, cap, &departed, &mut homes, &mut stuck) {
+            break;
+        }
+        traded = true;
+    }
+    traded
+}
+
+/// A replica a source kept: its size, partition and topic.
+type Home = (u64, u32, u32);
+
+/// Passes of [`substitute`].
+const SUBSTITUTE_ROUNDS: usize = 3;
+
+/// One pass of [`substitute`]; whether it traded.
+fn substitute_once(
+    st: &mut State,
+    start: &[Replicas],
+    bideal: &[f64],
+    cap: f64,
+    departed: &[Vec<(u64, u32)>],
+    homes: &mut [Option<Vec<Home>>],
+    stuck: &mut [Option<u64>],
+) -> bool {
+    let mut traded = false;
+    // A source that found no trade in a pass is tried again only once its
+    // own bytes changed (it received): its whole list was read for nothing.
+    let mut sources: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
+        .filter(|&b| {
+            let bi = b as usize;
+            !departed[bi].is_empty()
+                && st.bytes[bi] as f64 > bideal[bi] * 1.01
+                && stuck[bi] != Some(st.bytes[bi])
+        })
+        .collect();
+    let ratio = |st: &State, b: BrokerIx| st.bytes[b as usize] as f64 / bideal[b as usize];
+    sources.sort_by(|&a, &b| ratio(st, b).total_cmp(&ratio(st, a)).then(a.cmp(&b)));
+    for s in sources {
+        let si = s as usize;
+        let gone = &departed[si];
+        // Only a replica larger than one that left can replace it.
+        let smallest = gone[0].0;
+        // The replicas s holds where they started, of partitions that
+        // drain nothing, by size; one that leaves is skipped later (s no
+        // longer holds it).
+        let home = homes[si].get_or_insert_with(|| {
+            let mut home: Vec<Home> = st.partitions_on[si]
+                .iter()
+                .filter_map(|&p| {
+                    let z = st.size[p as usize];
+                    (z > smallest).then_some((z, p, st.topic_of[p as usize]))
+                })
+                .filter(|&(_, p, _)| {
+                    let p = p as usize;
+                    st.movable[p]
+                        && st.holds(p, s)
+                        && start[p].contains(&s)
+                        && start[p].iter().all(|&b| st.target[b as usize])
+                })
+                .collect();
+            home.sort_unstable();
+            home.dedup();
+            home
+        });
+        let mut moved_here = false;
+        // The same by topic, made when a replica of another topic would
+        // take q's topic on s past its share: then only q's topic may go,
+        // and reading the whole list for it was most of the phase.
+        let mut by_topic: Option<rustc_hash::FxHashMap<u32, Vec<Home>>> = None;
+        for &(zq, q) in gone {
+            let q = q as usize;
+            let over = st.bytes[si] as f64 - bideal[si];
+            if over <= bideal[si] * 0.005 || home.is_empty() {
+                break;
+            }
+            if st.holds(q, s) {
+                continue;
+            }
+            let single = st.reps[q].len() == 1;
+            let tq = st.topic_of[q];
+            let any_topic = st.topic_count(tq, s) < st.share_of(tq, s);
+            let list: &[Home] = if any_topic {
+                home
+            } else {
+                by_topic
+                    .get_or_insert_with(|| {
+                        let mut m: rustc_hash::FxHashMap<u32, Vec<Home>> = Default::default();
+                        for &h in home.iter() {
+                            m.entry(h.2).or_default().push(h);
+                        }
+                        m
+                    })
+                    .get(&tq)
+                    .map_or(&[], Vec::as_slice)
+            };
+            // Where q's replica went: any broker it did not start on.
+            let found = st.reps[q]
+                .iter()
+                .copied()
+                .filter(|&x| st.target[x as usize] && !start[q].contains(&x))
+                .find_map(|x| {
+                    let xi = x as usize;
+                    let dev_x = st.bytes[xi] as f64 - bideal[xi];
+                    if dev_x >= over || !st.rack_ok(q, x, s) {
+                        return None;
+                    }
+                    // As in `byte_step`: `want` evens the two out, and any
+                    // trade below twice that leaves both below `over`.
+                    let want = (over - dev_x) / 2.0;
+                    let floor = bideal[si] * 1e-4;
+                    // Nor past the worst broker's ratio on the receiver.
+                    let room = cap * bideal[xi] - st.bytes[xi] as f64;
+                    let gain = |z: u64| {
+                        let delta = z as f64 - zq as f64;
+                        let g = want - (want - delta).abs();
+                        if g > floor && delta <= room { g } else { 0.0 }
+                    };
+                    let fits = |&&(_, p, tp): &&Home| {
+                        let p = p as usize;
+                        let r = &st.reps[p];
+                        (r.len() == 1) == single
+                            && (tp == tq || st.topic_count(tp, x) < st.share_of(tp, x))
+                            && r.contains(&s)
+                            && !r.contains(&x)
+                            && st.rack_ok(p, s, x)
+                    };
+                    let goal = zq as f64 + want;
+                    let at = list.partition_point(|&(z, _, _)| (z as f64) < goal);
+                    // Below the goal only while larger than q (a smaller
+                    // one gains nothing).
+                    let below = list[..at]
+                        .iter()
+                        .rev()
+                        .take_while(|&&(z, _, _)| z > zq)
+                        .take(SWAP_SCAN)
+                        .find(fits);
+                    let above = list[at..].iter().take(SWAP_SCAN).find(fits);
+                    [below, above]
+                        .into_iter()
+                        .flatten()
+                        .map(|&(z, p, _)| (gain(z), p as usize))
+                        .filter(|&(g, _)| g > 0.0)
+                        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+                        .map(|(_, p)| (p, x))
+                });
+            if let Some((p, x)) = found {
+                st.apply_move(q, x, s);
+                st.apply_move(p, s, x);
+                // Out of the list, so later scans do not read it again.
+                let h = (st.size[p], p as u32, st.topic_of[p]);
+                if let Ok(i) = home.binary_search(&h) {
+                    home.remove(i);
+                }
+                if let Some(l) = by_topic.as_mut().and_then(|m| m.get_mut(&h.2))
+                    && let Ok(i) = l.binary_search(&h)
+                {
+                    l.remove(i);
+                }
+                moved_here = true;
+            }
+        }
+        if moved_here {
+            traded = true;
+        } else {
+            stuck[si] = Some(st.bytes[si]);
+        }
+    }
+    traded
 }
 
 /// Which replicas a byte step may send. Lists may hold stale entries.
@@ -250,18 +507,24 @@ fn byte_step(
         }
     };
     let single = |p: usize| pool.moved_from().is_some() && st.reps[p].len() == 1;
-    let mut from_s: Vec<usize> = offers[si]
-        .get_or_insert_with(|| sendable(st, pool, s))
-        .in_order
-        .iter()
-        .copied()
-        .filter(|&p| !st.holds(p, d) && st.rack_ok(p, s, d))
-        .collect();
-    // Moved replicas are weighed by the largest, a bounded look.
-    if pool.moved_from().is_some() && from_s.len() > SWAP_SCAN {
-        from_s.select_nth_unstable_by_key(SWAP_SCAN, |&p| (std::cmp::Reverse(st.size[p]), p));
-        from_s.truncate(SWAP_SCAN);
-    }
+    let offer_s = offers[si].get_or_insert_with(|| sendable(st, pool, s));
+    let can_go = |&p: &usize| !st.holds(p, d) && st.rack_ok(p, s, d);
+    let from_s: Vec<usize> = if pool.moved_from().is_some() {
+        // Moved replicas are weighed by the largest, a bounded look: read
+        // largest first and only until enough fit (filtering the whole
+        // list for every partner was most of the trades' CPU once a
+        // substitution had left a heavy receiver thousands of arrivals).
+        offer_s
+            .by_size
+            .iter()
+            .rev()
+            .copied()
+            .filter(can_go)
+            .take(SWAP_SCAN)
+            .collect()
+    } else {
+        offer_s.in_order.iter().copied().filter(can_go).collect()
+    };
     // Nothing to send: no step (and the partner's side need not be read).
     if from_s.is_empty() {
         return None;

@@ -72,8 +72,10 @@
 //!    worst is brought down level by level: moved replicas trade
 //!    destinations for nothing, the slack pays the rest.
 //! 7. Count objective: the heaviest broker trades replicas that move
-//!    anyway with lighter brokers' (no move or byte added, no topic past
-//!    its share) while that lowers it.
+//!    anyway with lighter brokers' (no move added, no topic past its
+//!    share) while that lowers it; then a heavy source sends a larger
+//!    replica of its own instead of a smaller one that left it (same
+//!    moves and counts, more bytes moved); then the trades again.
 //!    Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps. If a
 //!    broker is still more than 5% over (a rack pinned by its quota), once

@@ -440,6 +440,69 @@ fn count_plans_even_bytes_with_replicas_that_move_anyway() {
 }
 
 #[test]
+fn count_plans_send_a_larger_replica_of_the_source_instead() {
+    // Six single-replica partitions of one topic started on broker 1; the
+    // count phase sent the four small ones away (fewest bytes), leaving
+    // broker 1 both huge ones: 200k of 204k.
+    let mut t = topic("a", &[&[1][..]; 6]);
+    for (p, size) in t.partitions.iter_mut().zip([1, 1, 1, 1, 100, 100]) {
+        p.size_bytes = size * 1000;
+    }
+    let cluster = Cluster {
+        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
+        topics: vec![t],
+    };
+    let (mut st, start) = moved_state(&cluster, &[(0..2, 1), (2..4, 2)]);
+    let before = bytes::worst_over_share(&st);
+    bytes::even_moved_bytes(&mut st, &start);
+    // A small one comes back to broker 1 and a huge one goes instead:
+    // the same moves and counts, 101k on each of brokers 1 and 2.
+    assert!(before > 2.9 && bytes::worst_over_share(&st) < 1.5);
+    assert_eq!(st.count, [2, 2, 2]);
+    assert_eq!(st.net_moves(&start), 4);
+    assert_eq!(st.bytes, [101_000, 101_000, 2_000]);
+}
+
+#[test]
+fn a_substitution_never_sends_a_replica_of_a_partition_that_drains() {
+    // Broker 4 is dead. Broker 1 sent two small partitions to broker 2;
+    // partition 4 (100k) drains 4 onto 3 and also has a replica on 1. The
+    // best size to send instead is partition 4's, but a budget keeping
+    // its drain would then need a second move: partition 5 (60k) goes.
+    let lists: [&[BrokerId]; 6] = [&[1, 3], &[1, 3], &[1, 3], &[1, 3], &[1, 4], &[1, 3]];
+    let mut t = topic("a", &lists);
+    for (p, size) in t.partitions.iter_mut().zip([1, 1, 1, 1, 100, 60]) {
+        p.size_bytes = size * 1000;
+    }
+    let cluster = Cluster {
+        brokers: (1..=4).map(|id| broker(id, None, id != 4)).collect(),
+        topics: vec![t],
+    };
+    let start: Vec<Replicas> = lists
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|&b| b as BrokerIx - 1)
+                .collect::<Vec<_>>()
+                .into()
+        })
+        .collect();
+    let mut reps = start.clone();
+    reps[0] = [1, 2].into();
+    reps[1] = [1, 2].into();
+    reps[4] = [0, 2].into();
+    let target = vec![true, true, true, false];
+    let mut st = State::new(&cluster, reps, target, vec![true; 6], false);
+    let moves = st.net_moves(&start);
+    bytes::substitute(&mut st, &start);
+    assert_eq!(*st.reps[4], [0, 2], "the drain stays one move");
+    assert_eq!(*st.reps[5], [1, 2], "the next largest goes instead");
+    assert_eq!(*st.reps[0], [0, 2], "a small one comes back");
+    assert_eq!(st.net_moves(&start), moves);
+    assert_eq!(st.bytes, [103_000, 61_000, 164_000, 0]);
+}
+
+#[test]
 fn leveling_never_raises_a_partner_topic_to_the_worst() {
     // Topic a is 2 over on broker 2 (four of six); every replica that could
     // come back for free is topic b's, already 1 over on broker 2, so a

@@ -146,20 +146,23 @@ fn max_bytes_holds() {
     let c = small();
     let (_, whole) = plan_small(&[]);
     let whole = whole.unwrap();
-    assert_eq!(moved(&c, &whole).1, 3500);
+    // Three moves: orders-1 (2000 bytes), orders-2 (3000) and payments-1
+    // (700); the count objective's tie-break sends orders-2 rather than a
+    // smaller replica, for even bytes at no extra move.
+    assert_eq!(moved(&c, &whole), (3, 5700));
     let (out, plan) = plan_small(&["--max-bytes", "2KB"]);
     assert_exit(&out, 0);
     let (n, bytes) = moved(&c, &plan.unwrap());
     assert!(n > 0 && bytes <= 2000, "{n} replicas, {bytes} bytes");
     // A budget far above the plan changes nothing.
-    for roomy in ["500GiB", "1T", "3500"] {
+    for roomy in ["500GiB", "1T", "5700"] {
         let (out, plan) = plan_small(&["--max-bytes", roomy]);
         assert_exit(&out, 0);
         assert_eq!(plan.as_ref(), Some(&whole), "--max-bytes {roomy}");
     }
-    let (out, plan) = plan_small(&["--max-bytes", "3499"]);
+    let (out, plan) = plan_small(&["--max-bytes", "5699"]);
     assert_exit(&out, 0);
-    assert!(moved(&c, &plan.unwrap()).1 <= 3499);
+    assert!(moved(&c, &plan.unwrap()).1 <= 5699);
 }
 
 #[test]
@@ -182,8 +185,10 @@ fn objective_size_balances_bytes() {
             .unwrap()
     };
     assert!(ratio(&size) <= 1.05, "{}", ratio(&size));
+    // On this cluster the count objective's size-aware tie-break reaches
+    // the same bytes at its fewest moves; size never ends worse.
     assert!(
-        ratio(&size) < ratio(&count),
+        ratio(&size) <= ratio(&count),
         "{} {}",
         ratio(&size),
         ratio(&count)
@@ -270,8 +275,9 @@ fn a_cluster_without_racks_plans() {
 #[test]
 fn no_leader_balance_keeps_replica_order() {
     let c = small();
-    // With leader balance, orders-2 is reordered ([3,2] -> [2,3]).
-    let (_, balanced) = plan_small(&[]);
+    // With leader balance, the size objective's plan reorders orders-0
+    // ([1,2] -> [2,1]); the count objective's plan reorders nothing here.
+    let (_, balanced) = plan_small(&["--objective", "size"]);
     let reorders = |plan: &Reassignment| {
         plan.moves()
             .iter()
@@ -285,22 +291,24 @@ fn no_leader_balance_keeps_replica_order() {
             .count()
     };
     assert!(reorders(&balanced.unwrap()) > 0);
-    let (out, plan) = plan_small(&["--no-leader-balance"]);
-    assert_exit(&out, 0);
-    let plan = plan.unwrap();
-    assert_eq!(reorders(&plan), 0, "{plan:?}");
-    assert_eq!(moved(&c, &plan).0, 3);
-    // A replica that stays keeps its slot; a new one takes the slot of
-    // the one it replaces.
-    for m in plan.moves() {
-        let before = &c.partition(&m.tp).unwrap().replicas;
-        for (slot, b) in before.iter().enumerate() {
-            if m.replicas.contains(b) {
-                assert_eq!(
-                    m.replicas[slot], *b,
-                    "{}: {before:?} -> {:?}",
-                    m.tp, m.replicas
-                );
+    for objective in ["size", "count"] {
+        let (out, plan) = plan_small(&["--objective", objective, "--no-leader-balance"]);
+        assert_exit(&out, 0);
+        let plan = plan.unwrap();
+        assert_eq!(reorders(&plan), 0, "{plan:?}");
+        assert_eq!(moved(&c, &plan).0, 3);
+        // A replica that stays keeps its slot; a new one takes the slot of
+        // the one it replaces.
+        for m in plan.moves() {
+            let before = &c.partition(&m.tp).unwrap().replicas;
+            for (slot, b) in before.iter().enumerate() {
+                if m.replicas.contains(b) {
+                    assert_eq!(
+                        m.replicas[slot], *b,
+                        "{}: {before:?} -> {:?}",
+                        m.tp, m.replicas
+                    );
+                }
             }
         }
     }
