@@ -16,12 +16,17 @@ use super::state::{BrokerIx, State};
 /// partition), once more with counts allowed one outside their range, as
 /// the bar allows, so the largest optional replicas can leave it.
 ///
-/// Input: the plan after topic leveling and where replicas started.
+/// Input: the plan after topic leveling and where replicas started, and
+/// whether bytes moved are a budget (`--max-bytes`).
 /// Output: bytes nearer their shares. Invariant: with the count objective
 /// no move is added (bytes moved may grow: a substitution sends a larger
-/// replica) and no topic goes past its share.
-pub fn even_bytes(st: &mut State, start: &[Replicas], objective: Objective) {
+/// replica, never under a byte budget) and no topic goes past its share.
+pub fn even_bytes(st: &mut State, start: &[Replicas], objective: Objective, byte_budget: bool) {
     match objective {
+        // Under a byte budget the operator has said bytes moved are what
+        // is scarce: a substitution would buy balance with them, and the
+        // budget would then hold fewer moves.
+        Objective::Count if byte_budget => even_out(st, 0.01, Some(start)),
         Objective::Count => even_moved_bytes(st, start),
         Objective::Size => {
             balance_bytes(st, 0.01);

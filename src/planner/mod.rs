@@ -75,7 +75,8 @@
 //!    anyway with lighter brokers' (no move added, no topic past its
 //!    share) while that lowers it; then a heavy source sends a larger
 //!    replica of its own instead of a smaller one that left it (same
-//!    moves and counts, more bytes moved); then the trades again.
+//!    moves and counts, more bytes moved; not under `--max-bytes`);
+//!    then the trades again.
 //!    Size objective: moves and swaps between heavy and lighter brokers
 //!    until bytes are within 1% of their share or no step helps. If a
 //!    broker is still more than 5% over (a rack pinned by its quota), once
@@ -482,7 +483,12 @@ impl Planner<'_> {
         }
         topics::repair_topics(&mut st, start, move_bar(bound));
         level::level_topics(&mut st, start, move_bar(bound));
-        bytes::even_bytes(&mut st, start, self.req.objective);
+        bytes::even_bytes(
+            &mut st,
+            start,
+            self.req.objective,
+            self.req.budget.max_bytes.is_some(),
+        );
         st.keep_unmoved_order(start);
         if self.req.budget.is_limited() {
             st = self.within_budget(st);

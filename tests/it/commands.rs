@@ -150,19 +150,25 @@ fn max_bytes_holds() {
     // (700); the count objective's tie-break sends orders-2 rather than a
     // smaller replica, for even bytes at no extra move.
     assert_eq!(moved(&c, &whole), (3, 5700));
+    // Under a byte budget bytes are what is scarce: no substitution, the
+    // same three moves with the smaller replica.
+    let (out, unbounded) = plan_small(&["--max-bytes", "1T"]);
+    assert_exit(&out, 0);
+    let unbounded = unbounded.unwrap();
+    assert_eq!(moved(&c, &unbounded), (3, 3500));
     let (out, plan) = plan_small(&["--max-bytes", "2KB"]);
     assert_exit(&out, 0);
     let (n, bytes) = moved(&c, &plan.unwrap());
     assert!(n > 0 && bytes <= 2000, "{n} replicas, {bytes} bytes");
-    // A budget far above the plan changes nothing.
-    for roomy in ["500GiB", "1T", "5700"] {
+    // A budget at or above that plan changes nothing.
+    for roomy in ["500GiB", "3500"] {
         let (out, plan) = plan_small(&["--max-bytes", roomy]);
         assert_exit(&out, 0);
-        assert_eq!(plan.as_ref(), Some(&whole), "--max-bytes {roomy}");
+        assert_eq!(plan.as_ref(), Some(&unbounded), "--max-bytes {roomy}");
     }
-    let (out, plan) = plan_small(&["--max-bytes", "5699"]);
+    let (out, plan) = plan_small(&["--max-bytes", "3499"]);
     assert_exit(&out, 0);
-    assert!(moved(&c, &plan.unwrap()).1 <= 5699);
+    assert!(moved(&c, &plan.unwrap()).1 <= 3499);
 }
 
 #[test]
