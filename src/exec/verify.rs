@@ -3,10 +3,11 @@
 //!
 //! `verify` restores this tool's throttles (from the journal) once
 //! nothing of the plan is moving any more and its run has nothing left
-//! to submit, unless the operator preserves them: every planned partition done, or some diverged (another run
-//! replaced or cancelled its move) with no move of any planned partition
-//! in flight, as `apply` ends an incomplete run and as Kafka's `--verify`
-//! clears throttles. It never submits or cancels anything.
+//! to submit, unless the operator preserves them: every planned partition
+//! done, or some diverged (another run replaced or cancelled its move)
+//! with no move of any planned partition in flight, as `apply` ends an
+//! incomplete run and as Kafka's `--verify` clears throttles. It never
+//! submits or cancels anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 
