@@ -22,7 +22,9 @@ use super::error::ExecError;
 use super::journal::{Journal, JournalState, JournalStore, MemoryStore, plan_digest};
 use super::prepare::{PrepareSettings, Prepared, RefusalKind, prepare, prepare_with_log_dirs};
 use super::throttle::{Rates, Throttles};
-use super::verify::{PartitionStatus, Verdict, VerifySettings, verify, verify_settled};
+use super::verify::{
+    PartitionStatus, Verdict, VerifyReport, VerifySettings, verify, verify_settled,
+};
 use crate::minibroker::sim::SimCluster;
 use crate::model::live::ClusterAdmin;
 use crate::model::reassignment::{Move, Reassignment};
@@ -184,6 +186,17 @@ fn at_targets(sim: &SimCluster, plan: &Reassignment) -> bool {
             p.replicas == m.replicas && !p.reassigning()
         })
     })
+}
+
+/// `verify` with the default settings, as most tests run it.
+fn verified(sim: &SimCluster, plan: &Reassignment, store: &mut impl JournalStore) -> VerifyReport {
+    block_on(verify(
+        &mut sim.admin(),
+        plan,
+        store,
+        &VerifySettings::default(),
+    ))
+    .unwrap()
 }
 
 /// How many times each partition was given a target, over every request.
@@ -890,13 +903,7 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert_eq!(report.in_flight.len(), 3);
 
     sim.advance(Duration::from_secs(2));
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut store,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &p, &mut store);
     assert_eq!(v.verdict, Verdict::InProgress);
     assert_eq!(v.in_progress, 3);
     assert!(v.throttles.is_none());
@@ -915,13 +922,7 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert!(!throttle_configs(&sim).is_empty());
 
     sim.advance(Duration::from_secs(120));
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut store,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &p, &mut store);
     assert_eq!(v.verdict, Verdict::AllDone);
     assert!(v.throttles.unwrap().restored);
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
@@ -950,13 +951,7 @@ fn verify_waits_for_partitions_the_run_has_not_submitted_yet() {
     assert!(first < 3, "{first} moves in the first batch");
 
     sim.advance(Duration::from_secs(120));
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut store,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &p, &mut store);
     assert_eq!(v.verdict, Verdict::InProgress, "{v:?}");
     assert_eq!((v.done, v.not_submitted, v.diverged), (first, 3 - first, 0));
     assert!(v.throttles.is_none(), "{v:?}");
@@ -968,13 +963,7 @@ fn verify_waits_for_partitions_the_run_has_not_submitted_yet() {
         j.state = JournalState::Cancelled;
         j
     });
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut cancelled,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &p, &mut cancelled);
     assert_eq!(
         (v.verdict, v.diverged),
         (Verdict::Failed, 3 - first),
@@ -988,13 +977,7 @@ fn verify_waits_for_partitions_the_run_has_not_submitted_yet() {
     };
     let report = run(&sim, &prep, &s, &mut store).0.unwrap();
     assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut store,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &p, &mut store);
     assert_eq!((v.verdict, v.done), (Verdict::AllDone, 3));
     assert_eq!(throttle_configs(&sim), BTreeMap::new());
 }
@@ -1014,13 +997,7 @@ fn verify_and_status_degrade_the_byte_figures_when_sizes_cannot_be_read() {
     run(&sim, &prep, &s, &mut store).0.unwrap();
 
     sim.fail_next_call_of("DescribeLogDirs");
-    let report = block_on(verify(
-        &mut sim.admin(),
-        &p,
-        &mut store,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let report = verified(&sim, &p, &mut store);
     assert_eq!(report.verdict, Verdict::InProgress);
     assert!(
         report
@@ -2344,13 +2321,7 @@ fn verify_of_an_overridden_plan_waits_for_the_override_then_restores() {
     assert_eq!(b.0.unwrap().outcome, Outcome::Submitted);
     // A's partition 0 now moves to B's target: A's entries may be what
     // throttles it, so A's verify leaves them.
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &plan_a,
-        &mut store_a,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &plan_a, &mut store_a);
     assert_eq!(v.verdict, Verdict::Failed);
     assert!(
         matches!(&v.partitions[0].status, PartitionStatus::Diverged { moving_to: Some(t), .. } if *t == vec![1, 4]),
@@ -2373,13 +2344,7 @@ fn verify_of_an_overridden_plan_waits_for_the_override_then_restores() {
     // Once A's own move is done too, nothing of A moves: diverged, and
     // A's throttles restored; the journal stays open (never resubmitted).
     sim.advance(Duration::from_secs(60));
-    let v = block_on(verify(
-        &mut sim.admin(),
-        &plan_a,
-        &mut store_a,
-        &VerifySettings::default(),
-    ))
-    .unwrap();
+    let v = verified(&sim, &plan_a, &mut store_a);
     assert_eq!(v.verdict, Verdict::Failed);
     assert_eq!((v.done, v.diverged), (1, 1));
     assert!(v.throttles.unwrap().restored);
