@@ -410,18 +410,24 @@ fn a_partition_back_on_its_brokers_keeps_its_order() {
     assert_eq!(st.reps, [Replicas::from([0, 1, 2]), [3, 1, 2].into()]);
 }
 
+/// Three brokers; one topic of six single-replica partitions, all on
+/// broker 1, of these sizes in thousands of bytes.
+fn six_on_broker_1(sizes: [u64; 6]) -> Cluster {
+    let mut t = topic("a", &[&[1][..]; 6]);
+    for (p, size) in t.partitions.iter_mut().zip(sizes) {
+        p.size_bytes = size * 1000;
+    }
+    Cluster {
+        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
+        topics: vec![t],
+    }
+}
+
 #[test]
 fn count_plans_even_bytes_with_replicas_that_move_anyway() {
     // Six single-replica partitions of one topic started on broker 1; the
     // count phase sent the two huge ones to broker 2, two small ones to 3.
-    let mut t = topic("a", &[&[1][..]; 6]);
-    for (p, size) in t.partitions.iter_mut().zip([10, 10, 100, 100, 1, 1]) {
-        p.size_bytes = size * 1000;
-    }
-    let cluster = Cluster {
-        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
-        topics: vec![t],
-    };
+    let cluster = six_on_broker_1([10, 10, 100, 100, 1, 1]);
     let (mut st, start) = moved_state(&cluster, &[(2..4, 1), (4..6, 2)]);
     let moved_bytes = |st: &State| -> u64 {
         (0..6)
@@ -444,14 +450,7 @@ fn count_plans_send_a_larger_replica_of_the_source_instead() {
     // Six single-replica partitions of one topic started on broker 1; the
     // count phase sent the four small ones away (fewest bytes), leaving
     // broker 1 both huge ones: 200k of 204k.
-    let mut t = topic("a", &[&[1][..]; 6]);
-    for (p, size) in t.partitions.iter_mut().zip([1, 1, 1, 1, 100, 100]) {
-        p.size_bytes = size * 1000;
-    }
-    let cluster = Cluster {
-        brokers: (1..=3).map(|id| broker(id, None, true)).collect(),
-        topics: vec![t],
-    };
+    let cluster = six_on_broker_1([1, 1, 1, 1, 100, 100]);
     let (mut st, start) = moved_state(&cluster, &[(0..2, 1), (2..4, 2)]);
     let before = bytes::worst_over_share(&st);
     bytes::even_moved_bytes(&mut st, &start);
