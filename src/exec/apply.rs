@@ -1188,23 +1188,35 @@ impl<A: ClusterAdmin, C: Clock, S: JournalStore> Run<'_, A, C, S> {
     }
 }
 
-/// The journal in `store` for the plan with `digest`, or a fresh one. A
-/// journal of a finished or cancelled run starts afresh (its throttles
-/// were restored); one left by `throttle set` alone (no digest, nothing
-/// submitted) is adopted; one of another plan is refused.
-pub fn open_journal<S: JournalStore>(store: &mut S, digest: &str) -> Result<Journal, ExecError> {
-    let Some(mut j) = store.load().map_err(ExecError::journal("loading"))? else {
-        return Ok(Journal::new(digest));
+/// The journal in `store` as saved, if it may serve the plan with
+/// `digest`: one of this plan, or one left by `throttle set` alone (no
+/// digest, nothing submitted); one of another plan is refused.
+pub fn load_journal<S: JournalStore>(
+    store: &mut S,
+    digest: &str,
+) -> Result<Option<Journal>, ExecError> {
+    let Some(j) = store.load().map_err(ExecError::journal("loading"))? else {
+        return Ok(None);
     };
-    if j.plan_digest.is_empty() && j.submissions.is_empty() {
-        j.plan_digest = digest.to_string();
-    }
-    if j.plan_digest != digest {
+    let adoptable = j.plan_digest.is_empty() && j.submissions.is_empty();
+    if !adoptable && j.plan_digest != digest {
         return Err(ExecError::DigestMismatch {
             journal: j.plan_digest,
             plan: digest.to_string(),
         });
     }
+    Ok(Some(j))
+}
+
+/// The journal a run of the plan with `digest` goes on with, or a fresh
+/// one: [`load_journal`]'s, one left by `throttle set` adopted, and one of
+/// a finished or cancelled run started afresh (its throttles were
+/// restored).
+pub fn open_journal<S: JournalStore>(store: &mut S, digest: &str) -> Result<Journal, ExecError> {
+    let Some(mut j) = load_journal(store, digest)? else {
+        return Ok(Journal::new(digest));
+    };
+    j.plan_digest = digest.to_string();
     if j.state != JournalState::Running {
         j.submissions.clear();
         j.state = JournalState::Running;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::apply::{
-    SETTLE, ThrottleOutcome, open_journal, read_throttles_in_force, restore_and_save,
+    SETTLE, ThrottleOutcome, load_journal, read_throttles_in_force, restore_and_save,
 };
 use super::clock::Clock;
 use super::disks::{self, DirState, DirView};
@@ -195,21 +195,14 @@ pub async fn verify<A: ClusterAdmin, S: JournalStore>(
     settings: &VerifySettings,
 ) -> Result<VerifyReport, ExecError> {
     let digest = plan_digest(plan);
-    // Whether a run of this plan has started and not ended.
-    let mut running = false;
-    let journal = match store.load().map_err(ExecError::journal("loading"))? {
-        Some(loaded) => {
-            let mut j = open_journal(store, &digest)?;
-            // `open_journal` starts an ended run's journal afresh, for the
-            // next `apply`; verify starts nothing, and what it saves must
-            // not make the next verify take an ended run for a stopped one.
-            j.state = loaded.state;
-            j.submissions = loaded.submissions;
-            running = j.state == JournalState::Running && !loaded.plan_digest.is_empty();
-            Some(j)
-        }
-        None => None,
-    };
+    // Verify starts no run, so the journal stays as saved (an ended run's
+    // is not started afresh, as `apply` would).
+    let journal = load_journal(store, &digest)?;
+    // Whether a run of this plan has started and not ended (not a journal
+    // `throttle set` left alone).
+    let running = journal
+        .as_ref()
+        .is_some_and(|j| j.state == JournalState::Running && !j.plan_digest.is_empty());
     let cluster = admin
         .cluster()
         .await
