@@ -1548,7 +1548,10 @@ pub async fn apply<A: ClusterAdmin, C: Clock, S: JournalStore>(
                 .collect();
             let batch = scheduler.next_batch(&set);
             run.submit(batch, &in_flight).await?;
-            if first && settings.no_wait {
+            // With nothing left to wait for (a re-run after the moves
+            // finished), the run ends here as a waiting one would:
+            // leaders elected, throttles restored.
+            if first && settings.no_wait && run.count(&[State::Pending, State::Moving]) > 0 {
                 break Outcome::Submitted;
             }
         }

@@ -929,6 +929,32 @@ fn no_wait_then_verify_until_done_restores_throttles() {
     assert_eq!(store.journal.unwrap().state, JournalState::Finished);
 }
 
+// regression: `apply --no-wait` again once every move had finished
+// returned "submitted" with nothing in flight, leaving the throttles in
+// force and the journal running until a `verify`.
+#[test]
+fn no_wait_rerun_after_the_moves_finished_ends_the_run() {
+    let sim = grown(3);
+    let p = onto_new(3);
+    let prep = prepared(&sim, &p);
+    let s = ApplySettings {
+        no_wait: true,
+        ..settings(Mode::AllAtOnce, Some(2 * MB))
+    };
+    let mut store = MemoryStore::new();
+    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+    assert_eq!(report.outcome, Outcome::Submitted);
+    sim.advance(Duration::from_secs(120));
+    assert!(at_targets(&sim, &p));
+    assert!(!throttle_configs(&sim).is_empty());
+
+    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+    assert_eq!(report.outcome, Outcome::Completed, "{report:?}");
+    assert_eq!(throttle_configs(&sim), BTreeMap::new());
+    assert_eq!(store.journal.unwrap().state, JournalState::Finished);
+    assert!(submissions(&sim).values().all(|&n| n == 1));
+}
+
 // regression: a run that returned (--no-wait, or Ctrl-C) before its later
 // batches left those partitions off their target with no move in flight,
 // and verify called them diverged (exit 3, "nothing will finish it") and
