@@ -20,7 +20,7 @@
 //! together and the rest is shared by the others.
 
 /// Aggregates of a set of replication factors that the water-filling needs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RfSums {
     pub total: u64,
     pub lo: u64,
