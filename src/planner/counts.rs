@@ -39,8 +39,8 @@ use std::cmp::Reverse;
 
 use super::Objective;
 use super::moves::{
-    Ctx, FALLBACK_SCAN, allowed_racks, byte_gap, excess, find_dest, shed_one, topic_class,
-    topic_starts,
+    Ctx, FALLBACK_SCAN, RackPass, allowed_racks, byte_gap, excess, find_dest, shed_one,
+    topic_class, topic_starts,
 };
 use super::state::{BrokerIx, State};
 
@@ -411,8 +411,10 @@ fn fill_one(
         } else {
             2
         };
-        // The same entries `partitions_on` has live, in its order.
+        // The same entries `partitions_on` has live, in its order, and
+        // those of them that may go to `d`'s rack.
         let live = cx.take_live(st, s);
+        let mut pass = cx.take_pass(s, rd);
         let found = fill_scan(
             st,
             cx,
@@ -420,11 +422,12 @@ fn fill_one(
             d,
             s,
             si_class,
-            &live,
+            (&live, &mut pass),
             &mut best,
             &mut weighed,
         );
         cx.put_live(s, live);
+        cx.put_pass(s, pass);
         if found {
             break;
         }
@@ -449,19 +452,15 @@ fn fill_scan(
     d: BrokerIx,
     s: BrokerIx,
     si_class: u8,
-    live: &[u32],
+    (live, pass): (&[u32], &mut RackPass),
     best: &mut Option<(FillKey, usize, BrokerIx)>,
     weighed: &mut usize,
 ) -> bool {
-    let rd = st.rack_of(d);
-    for &p in live {
-        let p = p as usize;
-        if !st.holds(p, s) || st.holds(p, d) {
-            continue;
-        }
-        let mask = allowed_racks(st, p, s);
-        if rd < 64 && mask & (1 << rd) == 0 || st.nracks > 64 && !st.rack_ok(p, s, d) {
-            continue;
+    // The pass yields the entries `s` holds that `allowed_racks` lets go
+    // to `d`'s rack.
+    pass.scan(st, live, s, |p| {
+        if st.holds(p, d) || st.nracks > 64 && !st.rack_ok(p, s, d) {
+            return false;
         }
         *weighed += 1;
         let limit = *weighed >= FALLBACK_SCAN * 8;
@@ -475,14 +474,14 @@ fn fill_scan(
             if limit {
                 return true;
             }
-            continue;
+            return false;
         }
         let tk = topic_class(st, t, d);
         if lead.is_some_and(|l| l < (si_class, tk)) {
             if limit {
                 return true;
             }
-            continue;
+            return false;
         }
         let ex = excess(st, t, s);
         let tie = match objective {
@@ -496,8 +495,8 @@ fn fill_scan(
         if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count || limit {
             return true;
         }
-    }
-    false
+        false
+    })
 }
 
 /// Brokers below their floor that already hold a topic two or more over
