@@ -117,6 +117,11 @@ pub(super) struct Ctx {
     /// Per rack, its brokers in the order `counts::export_from` last
     /// sorted them.
     pub(super) export_sorted: Vec<Vec<BrokerIx>>,
+    /// Per rack, its brokers whose count changed since `export_from` last
+    /// sorted it, while `export_moves` is the state's move count (a move
+    /// made without [`Ctx::apply`] drops every sorted list).
+    pub(super) export_dirty: Vec<Vec<BrokerIx>>,
+    pub(super) export_moves: u64,
     /// Some partition spans every rack, so some replicas can never leave
     /// their rack.
     pub(super) bound_to_racks: bool,
@@ -174,6 +179,8 @@ impl Ctx {
             views: (0..st.broker_count).map(|_| None).collect(),
             index: None,
             export_sorted: vec![Vec::new(); nr],
+            export_dirty: vec![Vec::new(); nr],
+            export_moves: st.moves,
             bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
             drift: true,
             min_excess: 1,
@@ -207,6 +214,14 @@ impl Ctx {
         self.memo.moving(st, p, s, d);
         if let Some(index) = self.index.as_mut() {
             index.moving(st, p, s);
+        }
+        if self.export_moves == st.moves {
+            for b in [s, d] {
+                if st.target[b as usize] {
+                    self.export_dirty[st.rack_of(b) as usize].push(b);
+                }
+            }
+            self.export_moves += 1;
         }
         let synced = self.live_moves == st.moves;
         let open_synced = self.open.moves == st.moves;
@@ -530,7 +545,7 @@ impl View {
         let mut kept = index.lists[si]
             .iter()
             .copied()
-            .filter(|&p| {
+            .filter(|&(_, p)| {
                 if !synced {
                     return st.holds(p as usize, s);
                 }
@@ -539,7 +554,6 @@ impl View {
                 }
                 next_gone == gone.len() || gone[next_gone] != p
             })
-            .map(|p| (st.topic_of[p as usize], p))
             .peekable();
         let mut arrived = arrived.into_iter().peekable();
         let mut parts: Vec<u32> = Vec::new();
@@ -625,7 +639,9 @@ impl View {
 /// stood when it was built, and how long each `partitions_on` list was
 /// then: one pass over the replica lists instead of a sort per view.
 pub(super) struct Index {
-    lists: Vec<Vec<u32>>,
+    /// (topic, partition): the topic read in the one pass that builds
+    /// the lists, not once per view entry (a cache miss each).
+    lists: Vec<Vec<(u32, u32)>>,
     marks: Vec<usize>,
     /// Per broker, the partitions that left it since, as [`Ctx::apply`]
     /// reported them, while `moves` is the state's move count.
@@ -635,15 +651,16 @@ pub(super) struct Index {
 
 impl Index {
     pub(super) fn of(st: &State) -> Index {
-        let mut lists: Vec<Vec<u32>> = st
+        let mut lists: Vec<Vec<(u32, u32)>> = st
             .count
             .iter()
             .map(|&c| Vec::with_capacity(c as usize))
             .collect();
         for (p, reps) in st.reps.iter().enumerate() {
             if st.movable[p] {
+                let t = st.topic_of[p];
                 for &b in reps.iter() {
-                    lists[b as usize].push(p as u32);
+                    lists[b as usize].push((t, p as u32));
                 }
             }
         }
