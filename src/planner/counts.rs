@@ -474,7 +474,7 @@ fn fill_scan(
 ) -> bool {
     // The pass yields the entries `s` holds that `allowed_racks` lets go
     // to `d`'s rack.
-    pass.scan(st, live, s, |p| {
+    pass.scan(st, live, s, |p, t| {
         if st.holds(p, d) || st.nracks > 64 && !st.rack_ok(p, s, d) {
             return false;
         }
@@ -484,7 +484,6 @@ fn fill_scan(
         // candidate already beaten on a leading part is only counted (the
         // sources come mostly in class order, so once one above its
         // ceiling has a candidate, the rest are mostly only counted).
-        let t = st.topic_of[p];
         let lead = best.map(|(bk, _, _)| (bk.0, bk.1));
         if lead.is_some_and(|l| l.0 < si_class) {
             return limit;

@@ -38,25 +38,26 @@ pub(super) type DestKey = (u8, u32);
 pub(super) struct RackPass {
     rack: u16,
     upto: usize,
-    passed: Vec<u32>,
+    /// (partition, topic): the topic read once, not once per scan.
+    passed: Vec<(u32, u32)>,
 }
 
 impl RackPass {
-    /// Calls `f` on each entry of `live` (the list the pass belongs to)
-    /// that `s` holds and that may move to this pass's rack, in list order,
-    /// until `f` returns true; returns whether it did.
+    /// Calls `f` with each entry of `live` (the list the pass belongs to)
+    /// that `s` holds and that may move to this pass's rack, and its topic,
+    /// in list order, until `f` returns true; returns whether it did.
     pub(super) fn scan(
         &mut self,
         st: &State,
         live: &[u32],
         s: BrokerIx,
-        mut f: impl FnMut(usize) -> bool,
+        mut f: impl FnMut(usize, u32) -> bool,
     ) -> bool {
         let rd = self.rack;
         let may =
             |p: usize| st.holds(p, s) && (rd >= 64 || allowed_racks(st, p, s) & (1 << rd) != 0);
-        for &p in &self.passed {
-            if may(p as usize) && f(p as usize) {
+        for &(p, t) in &self.passed {
+            if may(p as usize) && f(p as usize, t) {
                 return true;
             }
         }
@@ -64,8 +65,9 @@ impl RackPass {
             let p = live[self.upto];
             self.upto += 1;
             if may(p as usize) {
-                self.passed.push(p);
-                if f(p as usize) {
+                let t = st.topic_of[p as usize];
+                self.passed.push((p, t));
+                if f(p as usize, t) {
                     return true;
                 }
             }
@@ -154,6 +156,11 @@ pub(super) struct Ctx {
     /// The open brokers per rack and class (see [`Open`]), for
     /// [`find_dest`].
     open: Open,
+    /// Per broker, moves from or to it through [`Ctx::apply`], while
+    /// `touch_moves` is the state's move count: a view that made every
+    /// move of its broker since it was built knows its topics' excess.
+    touch: Vec<u64>,
+    touch_moves: u64,
 }
 
 impl Ctx {
@@ -191,6 +198,8 @@ impl Ctx {
             passes: (0..st.broker_count).map(|_| Vec::new()).collect(),
             live_moves: st.moves,
             open: Open::default(),
+            touch: vec![0; st.broker_count],
+            touch_moves: st.moves,
         }
         .with_open(st)
     }
@@ -214,6 +223,11 @@ impl Ctx {
         self.memo.moving(st, p, s, d);
         if let Some(index) = self.index.as_mut() {
             index.moving(st, p, s);
+        }
+        if self.touch_moves == st.moves {
+            self.touch[s as usize] += 1;
+            self.touch[d as usize] += 1;
+            self.touch_moves += 1;
         }
         if self.export_moves == st.moves {
             for b in [s, d] {
@@ -506,6 +520,11 @@ pub(super) struct View {
     queue: Queue,
     /// Where the fallback scan resumes.
     pub(super) rot: usize,
+    /// `Ctx::touch` of the broker when the view was built and after each
+    /// move it chose by `pick_perfect` since: while it still is, no other
+    /// move changed the broker's topic counts, and each queued excess is
+    /// the broker's excess now.
+    seen: Option<u64>,
 }
 
 struct Group {
@@ -600,6 +619,7 @@ impl View {
             groups,
             queue,
             rot: 0,
+            seen: None,
         }
     }
 
@@ -784,11 +804,18 @@ pub(super) fn shed_one(
     order: &[u16],
 ) -> bool {
     let si = s as usize;
+    let synced = cx.touch_moves == st.moves;
     let mut view = match cx.views[si].take() {
         Some(view) => view,
-        None => View::build(st, cx.index.get_or_insert_with(|| Index::of(st)), s),
+        None => {
+            let mut view = View::build(st, cx.index.get_or_insert_with(|| Index::of(st)), s);
+            view.seen = synced.then_some(cx.touch[si]);
+            view
+        }
     };
-    let mut found = pick_perfect(st, cx, &mut view, objective, s, order);
+    let known = synced && view.seen == Some(cx.touch[si]);
+    let mut found = pick_perfect(st, cx, &mut view, objective, s, order, known);
+    let perfect = found.is_some();
     if found.is_none() && cx.min_excess <= 1 {
         if cx.memo.fails(st, s, max_class, order) {
             // What the failing scan would do: start one group further.
@@ -807,12 +834,21 @@ pub(super) fn shed_one(
                 cx.allowance = cx.allowance.saturating_sub(1);
             }
             cx.apply(st, p, s, d);
+            // `pick_perfect` queued its group's excess after this move.
+            if known && perfect && cx.touch_moves == st.moves {
+                let touch = cx.touch[si];
+                if let Some(view) = cx.views[si].as_mut() {
+                    view.seen = Some(touch);
+                }
+            }
             true
         }
         None => false,
     }
 }
 
+/// With `known`, every queued excess is the source's excess now (see
+/// `View::seen`): no lookup per pop.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pick_perfect(
     st: &State,
@@ -821,10 +857,12 @@ pub(super) fn pick_perfect(
     objective: Objective,
     s: BrokerIx,
     order: &[u16],
+    known: bool,
 ) -> Option<(usize, BrokerIx)> {
     while let Some((e, g)) = view.queue.pop_at_least(cx.min_excess) {
         let t = view.groups[g as usize].topic;
-        let now = excess(st, t, s);
+        let now = if known { e } else { excess(st, t, s) };
+        debug_assert!(!known || now == excess(st, t, s));
         if now <= 0 {
             continue;
         }
@@ -1166,7 +1204,8 @@ mod tests {
                     .collect();
                 let stop = 1 + rng.below(want.len() as u64 + 1) as usize;
                 let mut got = Vec::new();
-                let stopped = pass.scan(&st, &live, s, |p| {
+                let stopped = pass.scan(&st, &live, s, |p, t| {
+                    assert_eq!(t, st.topic_of[p]);
                     got.push(p);
                     got.len() == stop
                 });
