@@ -252,23 +252,26 @@ fn repair_move(
     // Something of another topic that `a` may take without going past
     // the bar, within its cap first, smallest first; a bounded look.
     let ra = st.rack_of(a);
-    let mut partners: Vec<(u64, usize, u32)> = memo
-        .held(st, b)
-        .iter()
-        .filter(|&&(q, tq)| tq != t && q as usize != p)
-        .map(|&(q, tq)| (q as usize, tq))
-        .filter(|&(q, _)| !st.holds(q, a))
-        .filter(|&(q, _)| {
-            let mask = allowed_racks(st, q, b);
-            (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
-        })
-        .take(512)
-        .map(|(q, tq)| (st.size[q], q, tq))
-        .collect();
+    // Room for the bounded look made at once: grown step by step, the
+    // list was reallocated eight times per look.
+    let mut partners: Vec<(u64, usize, u32)> = Vec::with_capacity(PARTNERS);
+    partners.extend(
+        memo.held(st, b)
+            .iter()
+            .filter(|&&(q, tq)| tq != t && q as usize != p)
+            .map(|&(q, tq)| (q as usize, tq))
+            .filter(|&(q, _)| !st.holds(q, a))
+            .filter(|&(q, _)| {
+                let mask = allowed_racks(st, q, b);
+                (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
+            })
+            .take(PARTNERS)
+            .map(|(q, tq)| (st.size[q], q, tq)),
+    );
     // The least (class, size, partner) of class 0 or 1: smallest first,
     // the first of class 0 wins, else the first of class 1. A class is a
     // look-up in the topic counts that misses the cache; most partners
-    // are of class 0, so this looks up a few instead of all 512.
+    // are of class 0, so this looks up a few instead of all of them.
     partners.sort_unstable();
     let mut within = None;
     for &(_, q, tq) in &partners {
@@ -280,6 +283,9 @@ fn repair_move(
     }
     within.map(|q| (p, b, Some(q)))
 }
+
+/// Swap partners weighed per repair move.
+const PARTNERS: usize = 512;
 
 /// The brokers that can take one more of topic `t` from `a` within its
 /// cap (`topic_class(st, t, b) == 0`), emptiest first, ties by broker:
