@@ -230,11 +230,12 @@ impl Kept {
     /// The live ones of topic `t` (partitions `range`) by size, into `out`:
     /// what filtering [`Kept::by_size`] by topic gives.
     fn of_topic(&self, t: u32, range: (usize, usize), out: &mut Vec<Home>) {
-        let at = |p: usize| self.by_p.partition_point(|h| (h.1 as usize) < p);
+        let from = self.by_p.partition_point(|h| (h.1 as usize) < range.0);
         out.clear();
         out.extend(
-            self.by_p[at(range.0)..at(range.1)]
+            self.by_p[from..]
                 .iter()
+                .take_while(|h| (h.1 as usize) < range.1)
                 .filter(|h| h.0 > 0 && h.2 == t),
         );
         out.sort_unstable();
@@ -429,6 +430,9 @@ enum Pool<'a> {
     Moved {
         start: &'a [Replicas],
         listed: &'a [Vec<u32>],
+        /// Brokers no step took part in yet: their lists are still their
+        /// arrivals as `State::arrivals` made them, each held once.
+        untouched: &'a [bool],
     },
 }
 
@@ -468,15 +472,30 @@ struct Sendable {
 }
 
 fn sendable(st: &State, pool: Pool, b: BrokerIx) -> Sendable {
-    let mut in_order: Vec<usize> = live(st, &pool.listed()[b as usize], b)
-        .into_iter()
-        .filter(|&p| pool.may_go(st, p, b))
-        .collect();
-    let mut by_size = match pool {
+    let listed = &pool.listed()[b as usize];
+    let mut in_order: Vec<usize> = match pool {
+        // Held, once each, and not started on b: what `live` and
+        // `may_go` would find but for movability, without reading every
+        // replica list and start (two cache misses apiece, most of the
+        // trades' time on `huge`).
+        Pool::Moved { untouched, .. } if untouched[b as usize] => listed
+            .iter()
+            .map(|&p| p as usize)
+            .filter(|&p| st.movable[p])
+            .collect(),
+        _ => live(st, listed, b)
+            .into_iter()
+            .filter(|&p| pool.may_go(st, p, b))
+            .collect(),
+    };
+    let by_size = match pool {
         Pool::Moved { .. } => std::mem::take(&mut in_order),
         Pool::Any { .. } => in_order.clone(),
     };
-    by_size.sort_unstable_by_key(|&q| (st.size[q], q));
+    // Sizes read once, not at every comparison.
+    let mut keyed: Vec<(u64, usize)> = by_size.into_iter().map(|q| (st.size[q], q)).collect();
+    keyed.sort_unstable();
+    let by_size: Vec<usize> = keyed.into_iter().map(|(_, q)| q).collect();
     let topics = by_size.iter().map(|&q| st.topic_of[q]).collect();
     Sendable {
         in_order,
@@ -528,6 +547,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
     let bideal = byte_ideals(st);
     let mut blocked: rustc_hash::FxHashSet<(BrokerIx, BrokerIx)> = Default::default();
     let mut offers: Vec<Option<Sendable>> = (0..st.broker_count).map(|_| None).collect();
+    let mut untouched = vec![true; st.broker_count];
     let max_steps = st.reps.len() * 4 + 1000;
     for _ in 0..max_steps {
         let ratios: Vec<f64> = (0..st.broker_count)
@@ -557,6 +577,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
                     Some(start) => Pool::Moved {
                         start,
                         listed: &arrived,
+                        untouched: &untouched,
                     },
                     None => Pool::Any {
                         listed: &st.partitions_on,
@@ -573,6 +594,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
                         let pool = Pool::Moved {
                             start,
                             listed: &arrived,
+                            untouched: &untouched,
                         };
                         for (b, left, came) in [(s, Some(p), q), (d, q, Some(p))] {
                             if let Some(offer) = &mut offers[b as usize] {
@@ -587,6 +609,8 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
                         arrived[d as usize].push(p as u32);
                         arrived[s as usize].extend(q.map(|q| q as u32));
                     }
+                    untouched[s as usize] = false;
+                    untouched[d as usize] = false;
                     // Their contents changed: pairs with them may step now.
                     blocked.retain(|&(a, b)| a != s && a != d && b != s && b != d);
                     stepped = true;
