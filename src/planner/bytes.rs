@@ -7,6 +7,7 @@
 use std::cell::Cell;
 
 use super::Objective;
+use super::moves::topic_starts;
 use super::replicas::Replicas;
 use super::state::{BrokerIx, State};
 
@@ -144,8 +145,10 @@ pub(super) fn substitute(st: &mut State, start: &[Replicas]) -> bool {
     // order: gathered per source instead, from its own list, each replica
     // was two cache misses (its replicas and where it started), most of
     // the phase on `large`. A broker that turns heavy later reads its own.
-    let mut homes: Vec<Option<Vec<Home>>> = (0..st.broker_count)
-        .map(|b| (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Vec::new))
+    let mut homes: Vec<Option<Kept>> = (0..st.broker_count)
+        .map(|b| {
+            (!departed[b].is_empty() && st.bytes[b] as f64 > bideal[b] * 1.01).then(Kept::default)
+        })
         .collect();
     for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
         let z = st.size[p];
@@ -158,18 +161,26 @@ pub(super) fn substitute(st: &mut State, start: &[Replicas]) -> bool {
                 && z > departed[bi][0].0
                 && r.contains(&b)
             {
-                home.push((z, p as u32, st.topic_of[p]));
+                home.by_p.push((z, p as u32, st.topic_of[p]));
             }
         }
     }
     for home in homes.iter_mut().flatten() {
-        home.sort_unstable();
+        home.live = home.by_p.len();
     }
+    let starts = topic_starts(st);
     let mut stuck = vec![None; st.broker_count];
     let mut traded = false;
     // A receiver may end heavy itself: a few rounds, each one pass.
     for _ in 0..SUBSTITUTE_ROUNDS {
-        if !substitute_once(st, start, &bideal, cap, &departed, &mut homes, &mut stuck) {
+        let fixed = Fixed {
+            start,
+            bideal: &bideal,
+            cap,
+            departed: &departed,
+            starts: &starts,
+        };
+        if !substitute_once(st, &fixed, &mut homes, &mut stuck) {
             break;
         }
         traded = true;
@@ -180,19 +191,96 @@ pub(super) fn substitute(st: &mut State, start: &[Replicas]) -> bool {
 /// A replica a source kept: its size, partition and topic.
 type Home = (u64, u32, u32);
 
+/// What a source kept (see [`substitute`]): its replicas where they
+/// started, of partitions that drain nothing, larger than the smallest
+/// one that left it.
+///
+/// Nearly every departed replica may only be replaced by one of its own
+/// topic (the source holds its share of it): those are one run of
+/// `by_p`, partitions of a topic being contiguous (`topic_starts`), sorted
+/// where needed, a handful. Grouping the whole list by topic for every
+/// source instead (a hash map of vectors, made and dropped per source and
+/// pass) was half of the phase on `huge`, and sorting every list by size
+/// up front another sixth.
+#[derive(Default)]
+struct Kept {
+    /// In partition order. One traded away stays as a tombstone of size 0
+    /// (every kept replica is larger than one that left, so above 0), so
+    /// the list stays in partition order and a topic's run is found by
+    /// binary search.
+    by_p: Vec<Home>,
+    /// How many of `by_p` are not tombstones.
+    live: usize,
+    /// The live ones by size, made when a replica of any topic may come
+    /// (the source holds less than its share of the departed one's topic).
+    by_size: Option<Vec<Home>>,
+}
+
+impl Kept {
+    /// The live ones by size.
+    fn by_size(&mut self) -> &[Home] {
+        let by_p = &self.by_p;
+        self.by_size.get_or_insert_with(|| {
+            let mut l: Vec<Home> = by_p.iter().copied().filter(|h| h.0 > 0).collect();
+            l.sort_unstable();
+            l
+        })
+    }
+
+    /// The live ones of topic `t` (partitions `range`) by size, into `out`:
+    /// what filtering [`Kept::by_size`] by topic gives.
+    fn of_topic(&self, t: u32, range: (usize, usize), out: &mut Vec<Home>) {
+        let from = self.by_p.partition_point(|h| (h.1 as usize) < range.0);
+        out.clear();
+        out.extend(
+            self.by_p[from..]
+                .iter()
+                .take_while(|h| (h.1 as usize) < range.1)
+                .filter(|h| h.0 > 0 && h.2 == t),
+        );
+        out.sort_unstable();
+    }
+
+    /// `h` was traded away.
+    fn remove(&mut self, h: Home) {
+        if let Ok(i) = self.by_p.binary_search_by_key(&h.1, |e| e.1) {
+            self.by_p[i].0 = 0;
+            self.live -= 1;
+        }
+        if let Some(l) = &mut self.by_size
+            && let Ok(i) = l.binary_search(&h)
+        {
+            l.remove(i);
+        }
+    }
+}
+
+/// What every pass of [`substitute`] reads.
+struct Fixed<'a> {
+    start: &'a [Replicas],
+    bideal: &'a [f64],
+    cap: f64,
+    departed: &'a [Vec<(u64, u32)>],
+    starts: &'a [usize],
+}
+
 /// Passes of [`substitute`].
 const SUBSTITUTE_ROUNDS: usize = 3;
 
 /// One pass of [`substitute`]; whether it traded.
 fn substitute_once(
     st: &mut State,
-    start: &[Replicas],
-    bideal: &[f64],
-    cap: f64,
-    departed: &[Vec<(u64, u32)>],
-    homes: &mut [Option<Vec<Home>>],
+    fixed: &Fixed,
+    homes: &mut [Option<Kept>],
     stuck: &mut [Option<u64>],
 ) -> bool {
+    let Fixed {
+        start,
+        bideal,
+        cap,
+        departed,
+        starts,
+    } = *fixed;
     let mut traded = false;
     // A source that found no trade in a pass is tried again only once its
     // own bytes changed (it received): its whole list was read for nothing.
@@ -206,16 +294,16 @@ fn substitute_once(
         .collect();
     let ratio = |st: &State, b: BrokerIx| st.bytes[b as usize] as f64 / bideal[b as usize];
     sources.sort_by(|&a, &b| ratio(st, b).total_cmp(&ratio(st, a)).then(a.cmp(&b)));
+    let mut same_topic: Vec<Home> = Vec::new();
     for s in sources {
         let si = s as usize;
         let gone = &departed[si];
         // Only a replica larger than one that left can replace it.
         let smallest = gone[0].0;
         // The replicas s holds where they started, of partitions that
-        // drain nothing, by size; one that leaves is skipped later (s no
-        // longer holds it).
+        // drain nothing; one that leaves is marked (s no longer holds it).
         let home = homes[si].get_or_insert_with(|| {
-            let mut home: Vec<Home> = st.partitions_on[si]
+            let mut by_p: Vec<Home> = st.partitions_on[si]
                 .iter()
                 .filter_map(|&p| {
                     let z = st.size[p as usize];
@@ -229,19 +317,20 @@ fn substitute_once(
                         && start[p].iter().all(|&b| st.target[b as usize])
                 })
                 .collect();
-            home.sort_unstable();
-            home.dedup();
-            home
+            by_p.sort_unstable_by_key(|h| h.1);
+            by_p.dedup();
+            let live = by_p.len();
+            Kept {
+                by_p,
+                live,
+                by_size: None,
+            }
         });
         let mut moved_here = false;
-        // The same by topic, made when a replica of another topic would
-        // take q's topic on s past its share: then only q's topic may go,
-        // and reading the whole list for it was most of the phase.
-        let mut by_topic: Option<rustc_hash::FxHashMap<u32, Vec<Home>>> = None;
         for &(zq, q) in gone {
             let q = q as usize;
             let over = st.bytes[si] as f64 - bideal[si];
-            if over <= bideal[si] * 0.005 || home.is_empty() {
+            if over <= bideal[si] * 0.005 || home.live == 0 {
                 break;
             }
             if st.holds(q, s) {
@@ -249,21 +338,10 @@ fn substitute_once(
             }
             let single = st.reps[q].len() == 1;
             let tq = st.topic_of[q];
-            let any_topic = st.topic_count(tq, s) < st.share_of(tq, s);
-            let list: &[Home] = if any_topic {
-                home
-            } else {
-                by_topic
-                    .get_or_insert_with(|| {
-                        let mut m: rustc_hash::FxHashMap<u32, Vec<Home>> = Default::default();
-                        for &h in home.iter() {
-                            m.entry(h.2).or_default().push(h);
-                        }
-                        m
-                    })
-                    .get(&tq)
-                    .map_or(&[], Vec::as_slice)
-            };
+            // Whether a replica of any topic may come instead of only
+            // q's own, read once a receiver passed the cheaper checks (a
+            // topic count misses the cache).
+            let mut any_topic: Option<bool> = None;
             // Where q's replica went: any broker it did not start on.
             let found = st.reps[q]
                 .iter()
@@ -275,6 +353,15 @@ fn substitute_once(
                     if dev_x >= over || !st.rack_ok(q, x, s) {
                         return None;
                     }
+                    let any = *any_topic.get_or_insert_with(|| {
+                        let any = st.topic_count(tq, s) < st.share_of(tq, s);
+                        if !any {
+                            let range = (starts[tq as usize], starts[tq as usize + 1]);
+                            home.of_topic(tq, range, &mut same_topic);
+                        }
+                        any
+                    });
+                    let list: &[Home] = if any { home.by_size() } else { &same_topic };
                     // As in `byte_step`: `want` evens the two out, and any
                     // trade below twice that leaves both below `over`.
                     let want = (over - dev_x) / 2.0;
@@ -317,16 +404,8 @@ fn substitute_once(
             if let Some((p, x)) = found {
                 st.apply_move(q, x, s);
                 st.apply_move(p, s, x);
-                // Out of the list, so later scans do not read it again.
-                let h = (st.size[p], p as u32, st.topic_of[p]);
-                if let Ok(i) = home.binary_search(&h) {
-                    home.remove(i);
-                }
-                if let Some(l) = by_topic.as_mut().and_then(|m| m.get_mut(&h.2))
-                    && let Ok(i) = l.binary_search(&h)
-                {
-                    l.remove(i);
-                }
+                // Out of the lists, so later scans do not read it again.
+                home.remove((st.size[p], p as u32, st.topic_of[p]));
                 moved_here = true;
             }
         }
@@ -351,6 +430,9 @@ enum Pool<'a> {
     Moved {
         start: &'a [Replicas],
         listed: &'a [Vec<u32>],
+        /// Brokers no step took part in yet: their lists are still their
+        /// arrivals as `State::arrivals` made them, each held once.
+        untouched: &'a [bool],
     },
 }
 
@@ -382,6 +464,7 @@ impl<'a> Pool<'a> {
 /// passes, so this is kept per broker until a step changes it, instead
 /// of being rebuilt for every pair.
 struct Sendable {
+    /// Empty for the moved pool, which reads only `by_size`.
     in_order: Vec<usize>,
     by_size: Vec<usize>,
     /// The topic of each of `by_size`.
@@ -389,17 +472,67 @@ struct Sendable {
 }
 
 fn sendable(st: &State, pool: Pool, b: BrokerIx) -> Sendable {
-    let in_order: Vec<usize> = live(st, &pool.listed()[b as usize], b)
-        .into_iter()
-        .filter(|&p| pool.may_go(st, p, b))
-        .collect();
-    let mut by_size = in_order.clone();
-    by_size.sort_unstable_by_key(|&q| (st.size[q], q));
+    let listed = &pool.listed()[b as usize];
+    let mut in_order: Vec<usize> = match pool {
+        // Held, once each, and not started on b: what `live` and
+        // `may_go` would find but for movability, without reading every
+        // replica list and start (two cache misses apiece, most of the
+        // trades' time on `huge`).
+        Pool::Moved { untouched, .. } if untouched[b as usize] => listed
+            .iter()
+            .map(|&p| p as usize)
+            .filter(|&p| st.movable[p])
+            .collect(),
+        _ => live(st, listed, b)
+            .into_iter()
+            .filter(|&p| pool.may_go(st, p, b))
+            .collect(),
+    };
+    let by_size = match pool {
+        Pool::Moved { .. } => std::mem::take(&mut in_order),
+        Pool::Any { .. } => in_order.clone(),
+    };
+    // Sizes read once, not at every comparison.
+    let mut keyed: Vec<(u64, usize)> = by_size.into_iter().map(|q| (st.size[q], q)).collect();
+    keyed.sort_unstable();
+    let by_size: Vec<usize> = keyed.into_iter().map(|(_, q)| q).collect();
     let topics = by_size.iter().map(|&q| st.topic_of[q]).collect();
     Sendable {
         in_order,
         by_size,
         topics,
+    }
+}
+
+impl Sendable {
+    /// The moved pool's offer of `b` after a step took `left` off it and
+    /// put `came` on it (listed at the end of `b`'s arrivals): what
+    /// [`sendable`] would make anew, a set sorted by (size, partition).
+    /// Made anew, a heavy receiver's thousands of arrivals were read and
+    /// sorted again after every step it took part in: most of the trades'
+    /// time on `huge`.
+    fn stepped(
+        &mut self,
+        st: &State,
+        pool: Pool,
+        b: BrokerIx,
+        left: Option<usize>,
+        came: Option<usize>,
+    ) {
+        let key = |q: usize| (st.size[q], q);
+        if let Some(p) = left
+            && let Ok(i) = self.by_size.binary_search_by_key(&key(p), |&q| key(q))
+        {
+            self.by_size.remove(i);
+            self.topics.remove(i);
+        }
+        if let Some(p) = came
+            && pool.may_go(st, p, b)
+            && let Err(i) = self.by_size.binary_search_by_key(&key(p), |&q| key(q))
+        {
+            self.by_size.insert(i, p);
+            self.topics.insert(i, st.topic_of[p]);
+        }
     }
 }
 
@@ -414,6 +547,7 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
     let bideal = byte_ideals(st);
     let mut blocked: rustc_hash::FxHashSet<(BrokerIx, BrokerIx)> = Default::default();
     let mut offers: Vec<Option<Sendable>> = (0..st.broker_count).map(|_| None).collect();
+    let mut untouched = vec![true; st.broker_count];
     let max_steps = st.reps.len() * 4 + 1000;
     for _ in 0..max_steps {
         let ratios: Vec<f64> = (0..st.broker_count)
@@ -443,22 +577,40 @@ fn even_out(st: &mut State, tolerance: f64, start: Option<&[Replicas]>) {
                     Some(start) => Pool::Moved {
                         start,
                         listed: &arrived,
+                        untouched: &untouched,
                     },
                     None => Pool::Any {
                         listed: &st.partitions_on,
                     },
                 };
                 if let Some((p, q)) = byte_step(st, &bideal, s, d, pool, &mut offers) {
-                    offers[s as usize] = None;
-                    offers[d as usize] = None;
                     st.apply_move(p, s, d);
                     if let Some(q) = q {
                         st.apply_move(q, d, s);
+                    }
+                    if let Some(start) = start {
+                        // Only s and d changed; no other offer holds p or
+                        // q differently.
+                        let pool = Pool::Moved {
+                            start,
+                            listed: &arrived,
+                            untouched: &untouched,
+                        };
+                        for (b, left, came) in [(s, Some(p), q), (d, q, Some(p))] {
+                            if let Some(offer) = &mut offers[b as usize] {
+                                offer.stepped(st, pool, b, left, came);
+                            }
+                        }
+                    } else {
+                        offers[s as usize] = None;
+                        offers[d as usize] = None;
                     }
                     if start.is_some() {
                         arrived[d as usize].push(p as u32);
                         arrived[s as usize].extend(q.map(|q| q as u32));
                     }
+                    untouched[s as usize] = false;
+                    untouched[d as usize] = false;
                     // Their contents changed: pairs with them may step now.
                     blocked.retain(|&(a, b)| a != s && a != d && b != s && b != d);
                     stepped = true;

@@ -39,8 +39,8 @@ use std::cmp::Reverse;
 
 use super::Objective;
 use super::moves::{
-    Ctx, FALLBACK_SCAN, allowed_racks, byte_gap, excess, find_dest, shed_one, topic_class,
-    topic_starts,
+    Ctx, FALLBACK_SCAN, RackPass, allowed_racks, byte_gap, excess, find_dest, shed_one,
+    topic_class, topic_starts,
 };
 use super::state::{BrokerIx, State};
 
@@ -284,12 +284,13 @@ fn export_from(
     if order.is_empty() {
         return false;
     }
-    // Keys computed once; they end in the broker, so they are distinct and
-    // any sort orders them as the stable one did. The rack's brokers are
-    // kept in the order of its last export, which one move at a time
-    // hardly changes: an insertion sort puts the one or two brokers whose
-    // count changed back in place (the rack export calls this once a move,
-    // and a full sort each time was 5 % of `huge`).
+    // The keys end in the broker, so they are distinct and any sort orders
+    // them as the stable one did. The rack's brokers are kept in the order
+    // of its last export, and only those whose count changed since (the
+    // source and destination of each move, as `Ctx::apply` reports them)
+    // are put back in place: the rack export calls this once a move, and
+    // a sort of its 200 brokers each time was 5 % of `huge`, keying them
+    // all for an insertion sort still 4 %.
     let key = |b: BrokerIx| {
         let bi = b as usize;
         (
@@ -298,25 +299,40 @@ fn export_from(
             b,
         )
     };
+    if cx.export_moves != st.moves {
+        cx.export_sorted.iter_mut().for_each(Vec::clear);
+        cx.export_moves = st.moves;
+    }
     let mut sorted = std::mem::take(&mut cx.export_sorted[r]);
+    let mut dirty = std::mem::take(&mut cx.export_dirty[r]);
     if sorted.len() != cx.by_rack[r].len() {
         sorted.clone_from(&cx.by_rack[r]);
-    }
-    let mut keyed: Vec<_> = sorted.iter().map(|&b| key(b)).collect();
-    for i in 1..keyed.len() {
-        let mut j = i;
-        while j > 0 && keyed[j] < keyed[j - 1] {
-            keyed.swap(j, j - 1);
-            j -= 1;
+        sorted.sort_unstable_by_key(|&b| key(b));
+    } else {
+        dirty.sort_unstable();
+        dirty.dedup();
+        sorted.retain(|b| dirty.binary_search(b).is_err());
+        for &b in &dirty {
+            let k = key(b);
+            let at = sorted.partition_point(|&x| key(x) < k);
+            sorted.insert(at, b);
         }
     }
-    sorted.clear();
-    sorted.extend(keyed.iter().map(|k| k.2));
+    dirty.clear();
+    cx.export_dirty[r] = dirty;
+    // Brokers above their ceiling lead the order.
+    let n = if over_only {
+        sorted.partition_point(|&b| st.count[b as usize] > st.ceiling[b as usize])
+    } else {
+        sorted.len()
+    };
     cx.export_sorted[r] = sorted;
-    keyed.retain(|&(_, _, b)| !over_only || st.count[b as usize] > st.ceiling[b as usize]);
-    keyed
-        .into_iter()
-        .any(|(_, _, s)| shed_one(st, cx, objective, s, max_class, order))
+    // A failed `shed_one` moves nothing, so the order holds until one
+    // succeeds.
+    (0..n).any(|i| {
+        let s = cx.export_sorted[r][i];
+        shed_one(st, cx, objective, s, max_class, order)
+    })
 }
 
 /// `reach[a][b]`: some replica on a target of rack `a` may move to rack `b`.
@@ -411,8 +427,10 @@ fn fill_one(
         } else {
             2
         };
-        // The same entries `partitions_on` has live, in its order.
+        // The same entries `partitions_on` has live, in its order, and
+        // those of them that may go to `d`'s rack.
         let live = cx.take_live(st, s);
+        let mut pass = cx.take_pass(s, rd);
         let found = fill_scan(
             st,
             cx,
@@ -420,11 +438,12 @@ fn fill_one(
             d,
             s,
             si_class,
-            &live,
+            (&live, &mut pass),
             &mut best,
             &mut weighed,
         );
         cx.put_live(s, live);
+        cx.put_pass(s, pass);
         if found {
             break;
         }
@@ -449,19 +468,15 @@ fn fill_scan(
     d: BrokerIx,
     s: BrokerIx,
     si_class: u8,
-    live: &[u32],
+    (live, pass): (&[u32], &mut RackPass),
     best: &mut Option<(FillKey, usize, BrokerIx)>,
     weighed: &mut usize,
 ) -> bool {
-    let rd = st.rack_of(d);
-    for &p in live {
-        let p = p as usize;
-        if !st.holds(p, s) || st.holds(p, d) {
-            continue;
-        }
-        let mask = allowed_racks(st, p, s);
-        if rd < 64 && mask & (1 << rd) == 0 || st.nracks > 64 && !st.rack_ok(p, s, d) {
-            continue;
+    // The pass yields the entries `s` holds that `allowed_racks` lets go
+    // to `d`'s rack.
+    pass.scan(st, live, s, |p, t| {
+        if st.holds(p, d) || st.nracks > 64 && !st.rack_ok(p, s, d) {
+            return false;
         }
         *weighed += 1;
         let limit = *weighed >= FALLBACK_SCAN * 8;
@@ -469,20 +484,23 @@ fn fill_scan(
         // candidate already beaten on a leading part is only counted (the
         // sources come mostly in class order, so once one above its
         // ceiling has a candidate, the rest are mostly only counted).
-        let t = st.topic_of[p];
         let lead = best.map(|(bk, _, _)| (bk.0, bk.1));
         if lead.is_some_and(|l| l.0 < si_class) {
-            if limit {
-                return true;
-            }
-            continue;
+            return limit;
+        }
+        // Against a best of this class and topic within cap, a candidate
+        // wins only with its topic within cap and at least as much excess
+        // at the source: that lookup first, at `s`, whose topics come in
+        // runs, instead of the one at `d`.
+        if let Some(((bc, 0, neg_ex, _), _, _)) = *best
+            && bc == si_class
+            && -excess(st, t, s) > neg_ex
+        {
+            return limit;
         }
         let tk = topic_class(st, t, d);
         if lead.is_some_and(|l| l < (si_class, tk)) {
-            if limit {
-                return true;
-            }
-            continue;
+            return limit;
         }
         let ex = excess(st, t, s);
         let tie = match objective {
@@ -496,8 +514,8 @@ fn fill_scan(
         if si_class == 0 && tk == 0 && ex > 0 && objective == Objective::Count || limit {
             return true;
         }
-    }
-    false
+        false
+    })
 }
 
 /// Brokers below their floor that already hold a topic two or more over

@@ -43,16 +43,11 @@ struct Step {
 pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
     // Entries two or more over, and every entry a step raises: the only
     // ones that can be the worst (the rest stay below 2).
-    let mut watch: Vec<(u32, BrokerIx)> = st
-        .topic_counts
-        .entries_where(|t, b, _| st.target[b as usize] && excess(st, t, b) >= 2)
-        .into_iter()
-        .map(|(t, b, _)| (t, b))
-        .collect();
+    let starts = topic_starts(st);
+    let mut watch = two_over(st, &starts);
     if watch.is_empty() {
         return;
     }
-    let starts = topic_starts(st);
     let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
         .filter(|&b| st.target[b as usize])
         .collect();
@@ -115,6 +110,37 @@ pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
             }
         }
     }
+}
+
+/// Every (topic, target) two or more over the topic's share, counted
+/// topic by topic from the replica lists (a partition holds a broker at
+/// most once, so this is the topic count): one pass over the replicas,
+/// where reading every (topic, broker) count read 48M of them on `huge`.
+fn two_over(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
+    let mut n = vec![0u32; st.broker_count];
+    let mut seen: Vec<BrokerIx> = Vec::new();
+    let mut out = Vec::new();
+    for t in 0..starts.len() - 1 {
+        for p in starts[t]..starts[t + 1] {
+            for &b in &st.reps[p] {
+                if n[b as usize] == 0 {
+                    seen.push(b);
+                }
+                n[b as usize] += 1;
+            }
+        }
+        let t = t as u32;
+        for &b in &seen {
+            let over = i64::from(n[b as usize]) - i64::from(st.share_of(t, b));
+            if st.target[b as usize] && over >= 2 {
+                debug_assert_eq!(n[b as usize], st.topic_count(t, b));
+                out.push((t, b));
+            }
+            n[b as usize] = 0;
+        }
+        seen.clear();
+    }
+    out
 }
 
 fn excess(st: &State, t: u32, b: BrokerIx) -> i64 {

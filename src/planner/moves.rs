@@ -25,6 +25,57 @@ pub(super) const FALLBACK_SCAN: usize = 512;
 /// `topic`: how far over its cap the topic ends there (0 within it).
 pub(super) type DestKey = (u8, u32);
 
+/// What a scan of a source's live list for one destination rack has
+/// learnt: the entries before `upto` that the source holds and that may
+/// go to the rack, in list order. The others before `upto` cannot become
+/// candidates until the source's list is rebuilt (an arrival, which may
+/// revive an entry) or a partition on it moves between other brokers
+/// (which changes where it may go), and [`Ctx`] drops the pass then. So
+/// `passed` followed by the list from `upto` yields every candidate of a
+/// full scan, in its order, without looking at the replica lists of the
+/// many that are not (`fill_one` walks the same few fullest sources once
+/// per move).
+pub(super) struct RackPass {
+    rack: u16,
+    upto: usize,
+    /// (partition, topic): the topic read once, not once per scan.
+    passed: Vec<(u32, u32)>,
+}
+
+impl RackPass {
+    /// Calls `f` with each entry of `live` (the list the pass belongs to)
+    /// that `s` holds and that may move to this pass's rack, and its topic,
+    /// in list order, until `f` returns true; returns whether it did.
+    pub(super) fn scan(
+        &mut self,
+        st: &State,
+        live: &[u32],
+        s: BrokerIx,
+        mut f: impl FnMut(usize, u32) -> bool,
+    ) -> bool {
+        let rd = self.rack;
+        let may =
+            |p: usize| st.holds(p, s) && (rd >= 64 || allowed_racks(st, p, s) & (1 << rd) != 0);
+        for &(p, t) in &self.passed {
+            if may(p as usize) && f(p as usize, t) {
+                return true;
+            }
+        }
+        while self.upto < live.len() {
+            let p = live[self.upto];
+            self.upto += 1;
+            if may(p as usize) {
+                let t = st.topic_of[p as usize];
+                self.passed.push((p, t));
+                if f(p as usize, t) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
 /// Racks `p`'s replica on `s` may move to without making the partition
 /// span fewer racks than it must: any rack the other replicas do not use,
 /// its own, and the others' racks only when they already span enough.
@@ -68,6 +119,11 @@ pub(super) struct Ctx {
     /// Per rack, its brokers in the order `counts::export_from` last
     /// sorted them.
     pub(super) export_sorted: Vec<Vec<BrokerIx>>,
+    /// Per rack, its brokers whose count changed since `export_from` last
+    /// sorted it, while `export_moves` is the state's move count (a move
+    /// made without [`Ctx::apply`] drops every sorted list).
+    pub(super) export_dirty: Vec<Vec<BrokerIx>>,
+    pub(super) export_moves: u64,
     /// Some partition spans every rack, so some replicas can never leave
     /// their rack.
     pub(super) bound_to_racks: bool,
@@ -89,12 +145,22 @@ pub(super) struct Ctx {
     /// Entries may go stale later (checked on use); an arrival at the
     /// broker (which may revive an old entry) drops its list.
     live: Vec<Option<Vec<u32>>>,
+    /// Per source broker, what `fill_one` learnt of its live list for the
+    /// destination racks it asked about (see [`RackPass`]); dropped with
+    /// the list, and when a partition on the broker moves between other
+    /// brokers (where it may go changes).
+    passes: Vec<Vec<RackPass>>,
     /// The state's move count the lists are known for; a move made
     /// without [`Ctx::apply`] drops them all.
     live_moves: u64,
     /// The open brokers per rack and class (see [`Open`]), for
     /// [`find_dest`].
     open: Open,
+    /// Per broker, moves from or to it through [`Ctx::apply`], while
+    /// `touch_moves` is the state's move count: a view that made every
+    /// move of its broker since it was built knows its topics' excess.
+    touch: Vec<u64>,
+    touch_moves: u64,
 }
 
 impl Ctx {
@@ -120,6 +186,8 @@ impl Ctx {
             views: (0..st.broker_count).map(|_| None).collect(),
             index: None,
             export_sorted: vec![Vec::new(); nr],
+            export_dirty: vec![Vec::new(); nr],
+            export_moves: st.moves,
             bound_to_racks: st.k_target > 1 && st.reps.iter().any(|r| r.len() >= st.k_target),
             drift: true,
             min_excess: 1,
@@ -127,8 +195,11 @@ impl Ctx {
             bideal: byte_ideals(st),
             memo: FailMemo::new(st),
             live: (0..st.broker_count).map(|_| None).collect(),
+            passes: (0..st.broker_count).map(|_| Vec::new()).collect(),
             live_moves: st.moves,
             open: Open::default(),
+            touch: vec![0; st.broker_count],
+            touch_moves: st.moves,
         }
         .with_open(st)
     }
@@ -150,6 +221,22 @@ impl Ctx {
         self.rack_count[rd] += 1;
         self.rot[rd] = self.rot[rd].wrapping_add(1);
         self.memo.moving(st, p, s, d);
+        if let Some(index) = self.index.as_mut() {
+            index.moving(st, p, s);
+        }
+        if self.touch_moves == st.moves {
+            self.touch[s as usize] += 1;
+            self.touch[d as usize] += 1;
+            self.touch_moves += 1;
+        }
+        if self.export_moves == st.moves {
+            for b in [s, d] {
+                if st.target[b as usize] {
+                    self.export_dirty[st.rack_of(b) as usize].push(b);
+                }
+            }
+            self.export_moves += 1;
+        }
         let synced = self.live_moves == st.moves;
         let open_synced = self.open.moves == st.moves;
         st.apply_move(p, s, d);
@@ -157,6 +244,11 @@ impl Ctx {
             self.live_moves = st.moves;
         }
         self.live[d as usize] = None;
+        // `d`'s list is dropped; the other holders' entries of `p` may now
+        // go to other racks. On `s` the entry is stale (checked on use).
+        for &b in st.reps[p].iter() {
+            self.passes[b as usize].clear();
+        }
         if open_synced {
             self.open.update(st, s);
             self.open.update(st, d);
@@ -171,9 +263,11 @@ impl Ctx {
     pub(super) fn take_live(&mut self, st: &State, s: BrokerIx) -> Vec<u32> {
         if self.live_moves != st.moves {
             self.live.iter_mut().for_each(|l| *l = None);
+            self.passes.iter_mut().for_each(Vec::clear);
             self.live_moves = st.moves;
         }
         self.live[s as usize].take().unwrap_or_else(|| {
+            self.passes[s as usize].clear();
             st.partitions_on[s as usize]
                 .iter()
                 .copied()
@@ -184,6 +278,25 @@ impl Ctx {
 
     pub(super) fn put_live(&mut self, s: BrokerIx, list: Vec<u32>) {
         self.live[s as usize] = Some(list);
+    }
+
+    /// `s`'s pass for destination rack `rd` (see [`RackPass`]), empty if
+    /// there is none; call after [`Ctx::take_live`] (which may drop it) and
+    /// give it back with [`Ctx::put_pass`] after [`Ctx::put_live`].
+    pub(super) fn take_pass(&mut self, s: BrokerIx, rd: u16) -> RackPass {
+        let list = &mut self.passes[s as usize];
+        match list.iter().position(|x| x.rack == rd) {
+            Some(i) => list.swap_remove(i),
+            None => RackPass {
+                rack: rd,
+                upto: 0,
+                passed: Vec::new(),
+            },
+        }
+    }
+
+    pub(super) fn put_pass(&mut self, s: BrokerIx, pass: RackPass) {
+        self.passes[s as usize].push(pass);
     }
 
     /// Racks a replica leaving broker `s` may go to, in the order to try
@@ -407,6 +520,11 @@ pub(super) struct View {
     queue: Queue,
     /// Where the fallback scan resumes.
     pub(super) rot: usize,
+    /// `Ctx::touch` of the broker when the view was built and after each
+    /// move it chose by `pick_perfect` since: while it still is, no other
+    /// move changed the broker's topic counts, and each queued excess is
+    /// the broker's excess now.
+    seen: Option<u64>,
 }
 
 struct Group {
@@ -425,6 +543,17 @@ impl View {
     pub(super) fn build(st: &State, index: &Index, s: BrokerIx) -> View {
         let si = s as usize;
         let tail = &st.partitions_on[si][index.marks[si]..];
+        // What left `s` since the index, ascending: the index list minus
+        // these is what `holds` would keep (a replica that came back is in
+        // the tail too), without a cache miss per entry.
+        let synced = index.moves == st.moves;
+        let mut gone: Vec<u32> = if synced {
+            index.departed[si].clone()
+        } else {
+            Vec::new()
+        };
+        gone.sort_unstable();
+        let mut next_gone = 0;
         let mut arrived: Vec<(u32, u32)> = tail
             .iter()
             .copied()
@@ -435,8 +564,15 @@ impl View {
         let mut kept = index.lists[si]
             .iter()
             .copied()
-            .filter(|&p| st.holds(p as usize, s))
-            .map(|p| (st.topic_of[p as usize], p))
+            .filter(|&(_, p)| {
+                if !synced {
+                    return st.holds(p as usize, s);
+                }
+                while next_gone < gone.len() && gone[next_gone] < p {
+                    next_gone += 1;
+                }
+                next_gone == gone.len() || gone[next_gone] != p
+            })
             .peekable();
         let mut arrived = arrived.into_iter().peekable();
         let mut parts: Vec<u32> = Vec::new();
@@ -483,6 +619,7 @@ impl View {
             groups,
             queue,
             rot: 0,
+            seen: None,
         }
     }
 
@@ -522,27 +659,45 @@ impl View {
 /// stood when it was built, and how long each `partitions_on` list was
 /// then: one pass over the replica lists instead of a sort per view.
 pub(super) struct Index {
-    lists: Vec<Vec<u32>>,
+    /// (topic, partition): the topic read in the one pass that builds
+    /// the lists, not once per view entry (a cache miss each).
+    lists: Vec<Vec<(u32, u32)>>,
     marks: Vec<usize>,
+    /// Per broker, the partitions that left it since, as [`Ctx::apply`]
+    /// reported them, while `moves` is the state's move count.
+    departed: Vec<Vec<u32>>,
+    moves: u64,
 }
 
 impl Index {
     pub(super) fn of(st: &State) -> Index {
-        let mut lists: Vec<Vec<u32>> = st
+        let mut lists: Vec<Vec<(u32, u32)>> = st
             .count
             .iter()
             .map(|&c| Vec::with_capacity(c as usize))
             .collect();
         for (p, reps) in st.reps.iter().enumerate() {
             if st.movable[p] {
+                let t = st.topic_of[p];
                 for &b in reps.iter() {
-                    lists[b as usize].push(p as u32);
+                    lists[b as usize].push((t, p as u32));
                 }
             }
         }
         Index {
             lists,
             marks: st.partitions_on.iter().map(Vec::len).collect(),
+            departed: vec![Vec::new(); st.broker_count],
+            moves: st.moves,
+        }
+    }
+
+    /// Records a move of `p`'s replica off `s`, before the state applies
+    /// it; a move it was not told of makes views filter by `holds` again.
+    fn moving(&mut self, st: &State, p: usize, s: BrokerIx) {
+        if self.moves == st.moves {
+            self.departed[s as usize].push(p as u32);
+            self.moves += 1;
         }
     }
 }
@@ -649,11 +804,18 @@ pub(super) fn shed_one(
     order: &[u16],
 ) -> bool {
     let si = s as usize;
+    let synced = cx.touch_moves == st.moves;
     let mut view = match cx.views[si].take() {
         Some(view) => view,
-        None => View::build(st, cx.index.get_or_insert_with(|| Index::of(st)), s),
+        None => {
+            let mut view = View::build(st, cx.index.get_or_insert_with(|| Index::of(st)), s);
+            view.seen = synced.then_some(cx.touch[si]);
+            view
+        }
     };
-    let mut found = pick_perfect(st, cx, &mut view, objective, s, order);
+    let known = synced && view.seen == Some(cx.touch[si]);
+    let mut found = pick_perfect(st, cx, &mut view, objective, s, order, known);
+    let perfect = found.is_some();
     if found.is_none() && cx.min_excess <= 1 {
         if cx.memo.fails(st, s, max_class, order) {
             // What the failing scan would do: start one group further.
@@ -672,12 +834,21 @@ pub(super) fn shed_one(
                 cx.allowance = cx.allowance.saturating_sub(1);
             }
             cx.apply(st, p, s, d);
+            // `pick_perfect` queued its group's excess after this move.
+            if known && perfect && cx.touch_moves == st.moves {
+                let touch = cx.touch[si];
+                if let Some(view) = cx.views[si].as_mut() {
+                    view.seen = Some(touch);
+                }
+            }
             true
         }
         None => false,
     }
 }
 
+/// With `known`, every queued excess is the source's excess now (see
+/// `View::seen`): no lookup per pop.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pick_perfect(
     st: &State,
@@ -686,10 +857,12 @@ pub(super) fn pick_perfect(
     objective: Objective,
     s: BrokerIx,
     order: &[u16],
+    known: bool,
 ) -> Option<(usize, BrokerIx)> {
     while let Some((e, g)) = view.queue.pop_at_least(cx.min_excess) {
         let t = view.groups[g as usize].topic;
-        let now = excess(st, t, s);
+        let now = if known { e } else { excess(st, t, s) };
+        debug_assert!(!known || now == excess(st, t, s));
         if now <= 0 {
             continue;
         }
@@ -907,35 +1080,152 @@ mod tests {
         (groups, order)
     }
 
+    /// A random 9-broker, 3-rack cluster of 600 partitions with a tenth of
+    /// them not movable, and its partition count.
+    fn random_state(seed: u64) -> (State, usize) {
+        let profile = Profile {
+            brokers: 9,
+            racks: 3,
+            partitions: 600,
+            max_partitions_per_topic: 12,
+            dead_brokers: 0,
+            ..Profile::default()
+        };
+        let cluster = generate(&profile, seed);
+        let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+        let reps: Vec<Replicas> = cluster
+            .partitions()
+            .map(|(_, p)| {
+                p.replicas
+                    .iter()
+                    .map(|id| ids.iter().position(|x| x == id).unwrap() as BrokerIx)
+                    .collect()
+            })
+            .collect();
+        let n = reps.len();
+        let mut rng = SplitMix64::new(seed);
+        let movable = (0..n).map(|_| rng.below(10) > 0).collect();
+        let st = State::new(&cluster, reps, vec![true; ids.len()], movable, true);
+        (st, n)
+    }
+
+    /// A random move of a random replica through `cx` (back again one time
+    /// in three: an arrival that revives an old entry); false if the
+    /// destination already held the partition.
+    fn random_move(st: &mut State, cx: &mut Ctx, rng: &mut SplitMix64) -> bool {
+        let n = st.reps.len() as u64;
+        let p = rng.below(n) as usize;
+        let s = st.reps[p][rng.below(st.reps[p].len() as u64) as usize];
+        let d = rng.below(st.broker_count as u64) as BrokerIx;
+        if st.holds(p, d) {
+            return false;
+        }
+        cx.apply(st, p, s, d);
+        if rng.below(3) == 0 {
+            cx.apply(st, p, d, s);
+        }
+        true
+    }
+
+    /// Moves through `Ctx::apply` after the index was built: a view built
+    /// from the departures it reported (no `holds` per entry) is the sorted
+    /// view; after a move it was not told of, built with `holds`, too.
+    #[test]
+    fn a_view_from_the_departures_is_the_sorted_view() {
+        let mut departures = 0;
+        for seed in 1..=4 {
+            let (mut st, n) = random_state(seed);
+            let mut rng = SplitMix64::new(seed + 10);
+            let mut cx = Ctx::new(&st);
+            cx.index = Some(Index::of(&st));
+            for round in 0..4 {
+                let mut moved = 0;
+                while moved < 150 {
+                    moved += usize::from(random_move(&mut st, &mut cx, &mut rng));
+                }
+                let index = cx.index.as_ref().unwrap();
+                assert_eq!(index.moves == st.moves, round < 3, "round {round}");
+                departures += index.departed.iter().map(Vec::len).sum::<usize>();
+                for s in 0..st.broker_count as BrokerIx {
+                    assert_eq!(
+                        lazy_view(&st, index, s),
+                        sorted_view(&st, s),
+                        "seed {seed} round {round} broker {s}"
+                    );
+                }
+                if round == 2 {
+                    // Not through `cx`: the departures are incomplete now.
+                    let p = (0..n).find(|&p| !st.holds(p, 0)).unwrap();
+                    let s = st.reps[p][0];
+                    st.apply_move(p, s, 0);
+                }
+            }
+        }
+        assert!(departures > 1000, "departures seen: {departures}");
+    }
+
+    /// Random moves through `Ctx::apply` (and one without it now and then)
+    /// between scans of random brokers for random racks, each stopped at a
+    /// random candidate: a rack pass yields what a full scan of the live
+    /// list keeps (`holds`, and `allowed_racks` lets it go to the rack), in
+    /// the same order.
+    #[test]
+    fn a_rack_pass_yields_what_a_full_scan_keeps() {
+        let mut resumed = 0;
+        for seed in 1..=4 {
+            let (mut st, n) = random_state(seed);
+            let mut rng = SplitMix64::new(seed + 20);
+            let mut cx = Ctx::new(&st);
+            let nb = st.broker_count as u64;
+            for step in 0..3000 {
+                match rng.below(8) {
+                    0..=2 => {
+                        random_move(&mut st, &mut cx, &mut rng);
+                    }
+                    3 if step % 100 == 0 => {
+                        let p = rng.below(n as u64) as usize;
+                        let s = st.reps[p][0];
+                        let d = rng.below(nb) as BrokerIx;
+                        if !st.holds(p, d) {
+                            st.apply_move(p, s, d);
+                        }
+                    }
+                    _ => {}
+                }
+                let s = rng.below(3) as BrokerIx;
+                let rd = rng.below(st.nracks as u64) as u16;
+                let live = cx.take_live(&st, s);
+                let mut pass = cx.take_pass(s, rd);
+                resumed += usize::from(pass.upto > 0);
+                let want: Vec<usize> = live
+                    .iter()
+                    .map(|&p| p as usize)
+                    .filter(|&p| st.holds(p, s) && allowed_racks(&st, p, s) & (1 << rd) != 0)
+                    .collect();
+                let stop = 1 + rng.below(want.len() as u64 + 1) as usize;
+                let mut got = Vec::new();
+                let stopped = pass.scan(&st, &live, s, |p, t| {
+                    assert_eq!(t, st.topic_of[p]);
+                    got.push(p);
+                    got.len() == stop
+                });
+                assert_eq!(got, want[..stop.min(want.len())], "seed {seed} step {step}");
+                assert_eq!(stopped, stop <= want.len());
+                cx.put_live(s, live);
+                cx.put_pass(s, pass);
+            }
+        }
+        assert!(resumed > 1000, "scans resumed from a pass: {resumed}");
+    }
+
     /// Random moves before and after the index is built (arrivals, and
     /// replicas that leave and come back, listed twice): every broker's
     /// view is the sorted one.
     #[test]
     fn a_view_from_the_index_is_the_sorted_view() {
         for seed in 1..=4 {
-            let profile = Profile {
-                brokers: 9,
-                racks: 3,
-                partitions: 600,
-                max_partitions_per_topic: 12,
-                dead_brokers: 0,
-                ..Profile::default()
-            };
-            let cluster = generate(&profile, seed);
-            let ids: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
-            let reps: Vec<Replicas> = cluster
-                .partitions()
-                .map(|(_, p)| {
-                    p.replicas
-                        .iter()
-                        .map(|id| ids.iter().position(|x| x == id).unwrap() as BrokerIx)
-                        .collect()
-                })
-                .collect();
-            let n = reps.len();
+            let (mut st, n) = random_state(seed);
             let mut rng = SplitMix64::new(seed);
-            let movable = (0..n).map(|_| rng.below(10) > 0).collect();
-            let mut st = State::new(&cluster, reps, vec![true; ids.len()], movable, true);
             let nb = st.broker_count as u64;
             let shuffle = |st: &mut State, rng: &mut SplitMix64, moves: usize| {
                 for _ in 0..moves {

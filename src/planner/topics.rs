@@ -86,14 +86,17 @@ fn over_the_bar(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
                 n[b as usize] += 1;
             }
         }
-        seen.sort_unstable();
+        // Sorted only where some are bad (few topics): sorting every
+        // topic's brokers was most of this pass.
         let t = t as u32;
+        let from = bad.len();
         for &b in &seen {
             if st.target[b as usize] && n[b as usize] > st.topic_cap(t, b) + 1 {
                 bad.push((t, b));
             }
             n[b as usize] = 0;
         }
+        bad[from..].sort_unstable();
         seen.clear();
     }
     bad
@@ -117,7 +120,56 @@ struct Memo {
     /// Replicas on broker `b` (key `b << 16 | a`) that moved there from
     /// `a`, not back on `a`: the only partners whose swap back to `a`
     /// costs a move less. Counted when a look first needs it.
-    came: Option<FxHashMap<u32, u32>>,
+    came: Option<Came>,
+}
+
+/// The counts of [`Memo::came`]: a table of every (b, a) pair where it is
+/// small (a million on `huge`: hashing each of the 900k moved replicas
+/// was a fifth of the phase), else a map.
+enum Came {
+    Dense { nb: usize, n: Vec<u32> },
+    Map(FxHashMap<u32, u32>),
+}
+
+/// Pairs of brokers [`Came`] counts in a table.
+const CAME_DENSE_MAX: usize = 1 << 22;
+
+impl Came {
+    fn new(nb: usize) -> Came {
+        if nb * nb <= CAME_DENSE_MAX {
+            Came::Dense {
+                nb,
+                n: vec![0; nb * nb],
+            }
+        } else {
+            Came::Map(FxHashMap::default())
+        }
+    }
+
+    fn slot(nb: usize, k: u32) -> usize {
+        (k >> 16) as usize * nb + (k & 0xffff) as usize
+    }
+
+    fn add(&mut self, k: u32) {
+        match self {
+            Came::Dense { nb, n } => n[Came::slot(*nb, k)] += 1,
+            Came::Map(m) => *m.entry(k).or_insert(0) += 1,
+        }
+    }
+
+    fn sub(&mut self, k: u32) {
+        match self {
+            Came::Dense { nb, n } => n[Came::slot(*nb, k)] -= 1,
+            Came::Map(m) => *m.get_mut(&k).expect("counted") -= 1,
+        }
+    }
+
+    fn get(&self, k: u32) -> u32 {
+        match self {
+            Came::Dense { nb, n } => n[Came::slot(*nb, k)],
+            Came::Map(m) => m.get(&k).copied().unwrap_or(0),
+        }
+    }
 }
 
 impl Memo {
@@ -133,25 +185,23 @@ impl Memo {
 
     fn came(&mut self, st: &State, start: &[Replicas], b: BrokerIx, a: BrokerIx) -> u32 {
         let came = self.came.get_or_insert_with(|| {
-            let mut came = FxHashMap::default();
+            let mut came = Came::new(st.broker_count);
             for p in 0..st.reps.len() {
-                came_from(st, start, p, |k| *came.entry(k).or_insert(0) += 1);
+                came_from(st, start, p, |k| came.add(k));
             }
             came
         });
-        came.get(&(u32::from(b) << 16 | u32::from(a)))
-            .copied()
-            .unwrap_or(0)
+        came.get(u32::from(b) << 16 | u32::from(a))
     }
 
     /// Moves `p`'s replica from `a` to `b`, keeping what is remembered.
     fn apply(&mut self, st: &mut State, start: &[Replicas], p: usize, a: BrokerIx, b: BrokerIx) {
         if let Some(came) = &mut self.came {
-            came_from(st, start, p, |k| *came.get_mut(&k).expect("counted") -= 1);
+            came_from(st, start, p, |k| came.sub(k));
         }
         st.apply_move(p, a, b);
         if let Some(came) = &mut self.came {
-            came_from(st, start, p, |k| *came.entry(k).or_insert(0) += 1);
+            came_from(st, start, p, |k| came.add(k));
         }
         if let Some(list) = &mut self.held[a as usize] {
             list.retain(|&(q, _)| q as usize != p);
@@ -252,23 +302,26 @@ fn repair_move(
     // Something of another topic that `a` may take without going past
     // the bar, within its cap first, smallest first; a bounded look.
     let ra = st.rack_of(a);
-    let mut partners: Vec<(u64, usize, u32)> = memo
-        .held(st, b)
-        .iter()
-        .filter(|&&(q, tq)| tq != t && q as usize != p)
-        .map(|&(q, tq)| (q as usize, tq))
-        .filter(|&(q, _)| !st.holds(q, a))
-        .filter(|&(q, _)| {
-            let mask = allowed_racks(st, q, b);
-            (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
-        })
-        .take(512)
-        .map(|(q, tq)| (st.size[q], q, tq))
-        .collect();
+    // Room for the bounded look made at once: grown step by step, the
+    // list was reallocated eight times per look.
+    let mut partners: Vec<(u64, usize, u32)> = Vec::with_capacity(PARTNERS);
+    partners.extend(
+        memo.held(st, b)
+            .iter()
+            .filter(|&&(q, tq)| tq != t && q as usize != p)
+            .map(|&(q, tq)| (q as usize, tq))
+            .filter(|&(q, _)| !st.holds(q, a))
+            .filter(|&(q, _)| {
+                let mask = allowed_racks(st, q, b);
+                (ra >= 64 || mask & (1 << ra) != 0) && (st.nracks <= 64 || st.rack_ok(q, b, a))
+            })
+            .take(PARTNERS)
+            .map(|(q, tq)| (st.size[q], q, tq)),
+    );
     // The least (class, size, partner) of class 0 or 1: smallest first,
     // the first of class 0 wins, else the first of class 1. A class is a
     // look-up in the topic counts that misses the cache; most partners
-    // are of class 0, so this looks up a few instead of all 512.
+    // are of class 0, so this looks up a few instead of all of them.
     partners.sort_unstable();
     let mut within = None;
     for &(_, q, tq) in &partners {
@@ -280,6 +333,9 @@ fn repair_move(
     }
     within.map(|q| (p, b, Some(q)))
 }
+
+/// Swap partners weighed per repair move.
+const PARTNERS: usize = 512;
 
 /// The brokers that can take one more of topic `t` from `a` within its
 /// cap (`topic_class(st, t, b) == 0`), emptiest first, ties by broker:
