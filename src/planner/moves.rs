@@ -14,7 +14,7 @@ use std::collections::BinaryHeap;
 
 use super::Objective;
 use super::bytes::byte_ideals;
-use super::memo::FailMemo;
+use super::memo::{FailMemo, GroupFails};
 use super::state::{BrokerIx, State};
 
 /// Candidate replicas a fallback scan weighs, when no perfect move exists.
@@ -525,6 +525,9 @@ pub(super) struct View {
     /// move changed the broker's topic counts, and each queued excess is
     /// the broker's excess now.
     seen: Option<u64>,
+    /// The fallback scan's failing groups, per question (the rack export
+    /// asks up to three per round).
+    fails: Vec<GroupFails>,
 }
 
 struct Group {
@@ -620,6 +623,7 @@ impl View {
             queue,
             rot: 0,
             seen: None,
+            fails: Vec::new(),
         }
     }
 
@@ -821,7 +825,8 @@ pub(super) fn shed_one(
             // What the failing scan would do: start one group further.
             view.rot = (view.rot + 1) % view.len().max(1);
         } else {
-            found = pick_fallback(st, cx, &mut view, objective, s, max_class, order);
+            let since = cx.memo.group_since(st, max_class, order);
+            found = pick_fallback(st, cx, &mut view, objective, s, (max_class, since), order);
             if found.is_none() {
                 cx.memo.failed(st, s, max_class, order);
             }
@@ -936,15 +941,30 @@ pub(super) fn pick_fallback(
     view: &mut View,
     objective: Objective,
     s: BrokerIx,
-    max_class: u8,
+    (max_class, since): (u8, u64),
     order: &[u16],
 ) -> Option<(usize, BrokerIx)> {
     let n = view.len();
     // (destination, -excess at the source, tie)
     let mut best: Option<((DestKey, i64, i64), usize, BrokerIx)> = None;
     let mut weighed = 0;
+    let fi = match view.fails.iter().position(|f| f.asks(max_class, order)) {
+        Some(i) => i,
+        None => {
+            if view.fails.len() >= 4 {
+                view.fails.remove(0);
+            }
+            view.fails.push(GroupFails::new(max_class, order, n));
+            view.fails.len() - 1
+        }
+    };
     for k in 0..n {
         let g = (view.rot + k) % n;
+        // A group known to find nothing is skipped as its scan would skip
+        // it (`weighed` counts only groups with a destination).
+        if view.fails[fi].fails(&cx.memo, g, view.groups[g].topic, since) {
+            continue;
+        }
         view.sort(st, g);
         let (t, parts) = view.group(g);
         // The smallest replica of the topic that has somewhere to go.
@@ -954,6 +974,7 @@ pub(super) fn pick_fallback(
             .filter(|&p| st.holds(p, s))
             .find_map(|p| find_dest(st, cx, p, s, max_class, order).map(|x| (p, x)))
         else {
+            view.fails[fi].failed(&cx.memo, g);
             continue;
         };
         let tie = match objective {
