@@ -51,13 +51,18 @@ pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
     let targets: Vec<BrokerIx> = (0..st.broker_count as BrokerIx)
         .filter(|&b| st.target[b as usize])
         .collect();
-    let mut net = st.net_moves(start) as i64;
+    let arrived = st.arrivals(start);
+    // Every replica that ends where it did not start is one arrival: the
+    // net moves without a second pass over the replicas.
+    let mut net = arrived.iter().map(Vec::len).sum::<usize>() as i64;
+    debug_assert_eq!(net, st.net_moves(start) as i64);
     let limit = (limit as i64).max(net);
     let mut lv = Level {
         singles: st.singles(),
-        arrived: st.arrivals(start),
+        arrived,
         leader_cap: st.leader_cap(),
         backs: (0..st.broker_count).map(|_| None).collect(),
+        excesses: Vec::with_capacity(targets.len()),
     };
     // Each step lowers the sorted excesses, so this bound never binds; it
     // keeps a broken step rule from spinning forever.
@@ -157,6 +162,8 @@ struct Level {
     /// Per broker, what [`Level::back`] weighs there, once asked; dropped
     /// when a move changes it.
     backs: Vec<Option<Backs>>,
+    /// [`Level::best`]'s topic excess per target, kept between looks.
+    excesses: Vec<i64>,
 }
 
 /// The replicas on one broker that [`Level::back`] weighs (the first
@@ -264,12 +271,15 @@ impl Level {
         room: i64,
     ) -> Option<(i64, Step)> {
         let bar = excess(st, t, a) - 1;
+        st.topic_excesses(t, targets, &mut self.excesses);
         let mut dests: Vec<(i64, BrokerIx)> = targets
             .iter()
-            .filter(|&&b| b != a)
-            .map(|&b| (excess(st, t, b), b))
+            .zip(&self.excesses)
+            .filter(|&(&b, _)| b != a)
+            .map(|(&b, &x)| (x, b))
             .filter(|&(x, _)| x < bar)
             .collect();
+        debug_assert!(dests.iter().all(|&(x, b)| x == excess(st, t, b)));
         dests.sort_unstable();
         dests.truncate(DESTS);
         // The replica each destination would send back: cheapest, then
