@@ -117,35 +117,11 @@ pub fn level_topics(st: &mut State, start: &[Replicas], limit: u64) {
     }
 }
 
-/// Every (topic, target) two or more over the topic's share, counted
-/// topic by topic from the replica lists (a partition holds a broker at
-/// most once, so this is the topic count): one pass over the replicas,
-/// where reading every (topic, broker) count read 48M of them on `huge`.
+/// Every (topic, target) two or more over the topic's share.
 fn two_over(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
-    let mut n = vec![0u32; st.broker_count];
-    let mut seen: Vec<BrokerIx> = Vec::new();
-    let mut out = Vec::new();
-    for t in 0..starts.len() - 1 {
-        for p in starts[t]..starts[t + 1] {
-            for &b in &st.reps[p] {
-                if n[b as usize] == 0 {
-                    seen.push(b);
-                }
-                n[b as usize] += 1;
-            }
-        }
-        let t = t as u32;
-        for &b in &seen {
-            let over = i64::from(n[b as usize]) - i64::from(st.share_of(t, b));
-            if st.target[b as usize] && over >= 2 {
-                debug_assert_eq!(n[b as usize], st.topic_count(t, b));
-                out.push((t, b));
-            }
-            n[b as usize] = 0;
-        }
-        seen.clear();
-    }
-    out
+    st.targets_where(starts, |t, b, n| {
+        i64::from(n) - i64::from(st.share_of(t, b)) >= 2
+    })
 }
 
 fn excess(st: &State, t: u32, b: BrokerIx) -> i64 {

@@ -337,6 +337,43 @@ impl State {
         self.share[t as usize * self.nracks + self.rack_of(b) as usize]
     }
 
+    /// Every (topic, target) whose count `keep(t, b, n)` accepts, topic by
+    /// topic (`starts`: each topic's first partition, and the end), each
+    /// topic's brokers in the order its partitions first name them.
+    /// Counted from the replica lists (a partition holds a broker at most
+    /// once, so this is the topic count): one pass over the replicas, where
+    /// reading every (topic, broker) count read 48M of them on `huge`.
+    pub fn targets_where(
+        &self,
+        starts: &[usize],
+        mut keep: impl FnMut(u32, BrokerIx, u32) -> bool,
+    ) -> Vec<(u32, BrokerIx)> {
+        let mut n = vec![0u32; self.broker_count];
+        let mut seen: Vec<BrokerIx> = Vec::new();
+        let mut out = Vec::new();
+        for t in 0..starts.len() - 1 {
+            for p in starts[t]..starts[t + 1] {
+                for &b in &self.reps[p] {
+                    if n[b as usize] == 0 {
+                        seen.push(b);
+                    }
+                    n[b as usize] += 1;
+                }
+            }
+            let t = t as u32;
+            for &b in &seen {
+                let count = n[b as usize];
+                debug_assert_eq!(count, self.topic_count(t, b));
+                if self.target[b as usize] && keep(t, b, count) {
+                    out.push((t, b));
+                }
+                n[b as usize] = 0;
+            }
+            seen.clear();
+        }
+        out
+    }
+
     /// Lets every target end one replica outside its quota range, as the
     /// bar allows (excess and deficit at most 1). Measured from the ideal,
     /// so widening twice is widening once.

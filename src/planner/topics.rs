@@ -68,37 +68,11 @@ pub fn repair_topics(st: &mut State, start: &[Replicas], limit: u64) {
     }
 }
 
-/// Every (topic, target) pair two or more over the topic's cap, sorted.
-/// Counted topic by topic from the replica lists (a partition holds a
-/// broker at most once, so this is the topic count): one pass in topic
-/// order, where sorting every (topic, broker) count would cost a sort of
-/// millions of entries on a large cluster.
+/// Every (topic, target) pair two or more over the topic's cap, sorted
+/// (the pairs come topic by topic, and only the few bad ones are sorted).
 fn over_the_bar(st: &State, starts: &[usize]) -> Vec<(u32, BrokerIx)> {
-    let mut n = vec![0u32; st.broker_count];
-    let mut seen: Vec<BrokerIx> = Vec::new();
-    let mut bad = Vec::new();
-    for t in 0..starts.len() - 1 {
-        for p in starts[t]..starts[t + 1] {
-            for &b in &st.reps[p] {
-                if n[b as usize] == 0 {
-                    seen.push(b);
-                }
-                n[b as usize] += 1;
-            }
-        }
-        // Sorted only where some are bad (few topics): sorting every
-        // topic's brokers was most of this pass.
-        let t = t as u32;
-        let from = bad.len();
-        for &b in &seen {
-            if st.target[b as usize] && n[b as usize] > st.topic_cap(t, b) + 1 {
-                bad.push((t, b));
-            }
-            n[b as usize] = 0;
-        }
-        bad[from..].sort_unstable();
-        seen.clear();
-    }
+    let mut bad = st.targets_where(starts, |t, b, n| n > st.topic_cap(t, b) + 1);
+    bad.sort_unstable();
     bad
 }
 
