@@ -888,19 +888,45 @@ fn the_stop_flag_stops_submitting_and_a_rerun_finishes() {
     assert_eq!(throttle_configs(&sim), before);
 }
 
-#[test]
-fn no_wait_then_verify_until_done_restores_throttles() {
+/// Three moves onto a new broker submitted all at once at 2 MB/s by a
+/// `--no-wait` run, which returns with them in flight.
+struct NoWait {
+    sim: SimCluster,
+    plan: Reassignment,
+    prep: Prepared,
+    settings: ApplySettings,
+    store: MemoryStore,
+}
+
+fn submitted_no_wait() -> NoWait {
     let sim = grown(3);
-    let p = onto_new(3);
-    let prep = prepared(&sim, &p);
-    let s = ApplySettings {
+    let plan = onto_new(3);
+    let prep = prepared(&sim, &plan);
+    let settings = ApplySettings {
         no_wait: true,
         ..settings(Mode::AllAtOnce, Some(2 * MB))
     };
     let mut store = MemoryStore::new();
-    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
+    let report = run(&sim, &prep, &settings, &mut store).0.unwrap();
     assert_eq!(report.outcome, Outcome::Submitted);
     assert_eq!(report.in_flight.len(), 3);
+    NoWait {
+        sim,
+        plan,
+        prep,
+        settings,
+        store,
+    }
+}
+
+#[test]
+fn no_wait_then_verify_until_done_restores_throttles() {
+    let NoWait {
+        sim,
+        plan: p,
+        mut store,
+        ..
+    } = submitted_no_wait();
 
     sim.advance(Duration::from_secs(2));
     let v = verified(&sim, &p, &mut store);
@@ -934,16 +960,13 @@ fn no_wait_then_verify_until_done_restores_throttles() {
 // force and the journal running until a `verify`.
 #[test]
 fn no_wait_rerun_after_the_moves_finished_ends_the_run() {
-    let sim = grown(3);
-    let p = onto_new(3);
-    let prep = prepared(&sim, &p);
-    let s = ApplySettings {
-        no_wait: true,
-        ..settings(Mode::AllAtOnce, Some(2 * MB))
-    };
-    let mut store = MemoryStore::new();
-    let report = run(&sim, &prep, &s, &mut store).0.unwrap();
-    assert_eq!(report.outcome, Outcome::Submitted);
+    let NoWait {
+        sim,
+        plan: p,
+        prep,
+        settings: s,
+        mut store,
+    } = submitted_no_wait();
     sim.advance(Duration::from_secs(120));
     assert!(at_targets(&sim, &p));
     assert!(!throttle_configs(&sim).is_empty());
