@@ -9,7 +9,7 @@ use std::cell::Cell;
 use super::Objective;
 use super::moves::topic_starts;
 use super::replicas::Replicas;
-use super::state::{BrokerIx, State, same_inline};
+use super::state::{BrokerIx, State};
 
 /// Phase `bytes`: for the count objective, [`even_moved_bytes`]; for the
 /// size objective, [`balance_bytes`], and where a rack's count quota pins
@@ -129,7 +129,7 @@ pub(super) fn substitute(st: &mut State, start: &[Replicas]) -> bool {
     // again).
     let mut departed: Vec<Vec<(u64, u32)>> = vec![Vec::new(); st.broker_count];
     for (p, (r, a)) in st.reps.iter().zip(start).enumerate() {
-        if same_inline(r, a) || r == a || !st.movable[p] {
+        if r == a || !st.movable[p] {
             continue;
         }
         for &b in a.iter().filter(|b| !r.contains(b)) {

@@ -406,7 +406,7 @@ impl State {
         self.reps
             .iter()
             .zip(start)
-            .filter(|&(r, a)| !same_inline(r, a))
+            .filter(|&(r, a)| r != a)
             .map(|(r, a)| r.iter().filter(|b| !a.contains(b)).count() as u64)
             .sum()
     }
@@ -416,7 +416,7 @@ impl State {
     pub fn arrivals(&self, start: &[Replicas]) -> Vec<Vec<u32>> {
         let mut arrived = vec![Vec::new(); self.broker_count];
         for (p, (r, s)) in self.reps.iter().zip(start).enumerate() {
-            if same_inline(r, s) {
+            if r == s {
                 continue;
             }
             for &b in r.iter().filter(|b| !s.contains(b)) {
@@ -606,16 +606,6 @@ impl State {
 
 /// Keys above this many are sorted on two threads (`huge`: 2M).
 const PARALLEL_SORT: usize = 1 << 16;
-
-/// Whether two inline lists are the same list in the same order, read as
-/// they are stored (no slice made of either): most partitions of a plan
-/// did not move, and the passes that compare every partition with where
-/// it started spent most of their time making and comparing slices. A
-/// `false` says nothing (a spilled list, or stale slots past the length):
-/// the caller compares the slices then.
-pub fn same_inline(r: &Replicas, s: &Replicas) -> bool {
-    matches!((r, s), (Replicas::Inline(n, a), Replicas::Inline(m, b)) if n == m && a == b)
-}
 
 /// Moves it takes, counted from where the partition started, to put
 /// `p`'s replica on `to` instead of `from`: 0 for a replica that moved
