@@ -172,6 +172,24 @@ fn snapshot_live(
     Ok((name, cluster))
 }
 
+/// A plan whose run is still going (its journal beside it says running)
+/// is what `verify`, `cancel` and a resumed `apply` need: writing a new
+/// plan over it would leave that run with no plan to finish or cancel by.
+fn refuse_running_plan(out: &Path) -> Result<()> {
+    let journal = super::journal::beside(out, "journal");
+    let mut store = super::journal::FileStore::new(&journal);
+    if let Ok(Some(j)) = crate::exec::JournalStore::load(&mut store)
+        && j.state == crate::exec::journal::JournalState::Running
+    {
+        return Err(super::exit::invalid(anyhow::anyhow!(
+            "--out {} is the plan of a run still going (its journal {} says running): write to another file, or let that run finish or cancel it first",
+            out.display(),
+            journal.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn exec(args: PlanArgs) -> Result<Exit> {
     let outputs: Vec<(&str, &Path)> = [("--out", &args.out), ("--rollback", &args.rollback)]
         .into_iter()
@@ -186,6 +204,9 @@ pub fn exec(args: PlanArgs) -> Result<Exit> {
     .chain(args.live.input())
     .collect();
     check_outputs(&inputs, &outputs, args.no_clobber)?;
+    if let Some(out) = &args.out {
+        refuse_running_plan(out)?;
+    }
     let printer = Printer::for_outputs(args.output, &outputs)?;
     let (source, (current, layout)) = match &args.state {
         Some(path) => (

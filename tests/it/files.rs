@@ -216,6 +216,34 @@ fn nothing_to_do_removes_no_file() {
     assert!(stderr(&out).contains("k.txt exists and was left as it is"));
 }
 
+// regression: `plan -o p.json` over the plan of a run still going replaced
+// it, and `verify`/`cancel p.json` then refused ("the journal belongs to
+// another plan"): the run was left with no plan to finish or cancel by.
+#[test]
+fn plan_keeps_the_plan_of_a_run_still_going() {
+    let dir = TempDir::new().unwrap();
+    let state = write(dir.path(), "s.json", SMALL);
+    let plan = write(dir.path(), "p.json", "the running plan");
+    let journal = dir.path().join("p.journal.json");
+    let mut running = kafka_migrate::exec::Journal::new("fnv1a64:0000000000000000");
+    std::fs::write(&journal, running.to_json()).unwrap();
+    let out = run(&["plan", "--state", s(&state), "-o", s(&plan)]);
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("p.json is the plan of a run still going"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&plan).unwrap(), "the running plan");
+
+    // Once that run has ended, the file is an old plan like any other.
+    running.state = kafka_migrate::exec::journal::JournalState::Finished;
+    std::fs::write(&journal, running.to_json()).unwrap();
+    let out = run(&["plan", "--state", s(&state), "-o", s(&plan)]);
+    assert_exit(&out, 0);
+    assert_ne!(std::fs::read_to_string(&plan).unwrap(), "the running plan");
+}
+
 #[test]
 fn no_clobber_keeps_an_existing_file() {
     let dir = TempDir::new().unwrap();
